@@ -1,0 +1,127 @@
+//! Limits shared by every account of a batch: connections per host and
+//! optional rate caps.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+
+use crate::plan::Limits;
+
+/// The batch-wide limits, shared by every account.
+pub struct Shared {
+    per_host: usize,
+    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+    messages: Option<RateLimiter>,
+    bytes: Option<RateLimiter>,
+}
+
+impl Shared {
+    /// Limits for a batch.
+    pub fn new(limits: &Limits) -> Shared {
+        Shared {
+            per_host: limits.connections_per_host.max(1),
+            hosts: Mutex::new(HashMap::new()),
+            messages: limits.messages_per_second.map(|n| RateLimiter::new(f64::from(n))),
+            bytes: limits.bytes_per_second.map(|n| RateLimiter::new(n as f64)),
+        }
+    }
+
+    /// Waits for a connection slot on `host`; the slot is held until the
+    /// permit is dropped.
+    pub async fn connection(&self, host: &str) -> OwnedSemaphorePermit {
+        let semaphore = {
+            // The map is only touched here and never across an await.
+            let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+            hosts
+                .entry(host.to_ascii_lowercase())
+                .or_insert_with(|| Arc::new(Semaphore::new(self.per_host)))
+                .clone()
+        };
+        semaphore
+            .acquire_owned()
+            .await
+            .expect("host semaphores are never closed")
+    }
+
+    /// Waits until one more message of `bytes` bytes may be sent.
+    pub async fn pace(&self, bytes: u64) {
+        if let Some(messages) = &self.messages {
+            messages.take(1.0).await;
+        }
+        if let Some(limit) = &self.bytes {
+            limit.take(bytes as f64).await;
+        }
+    }
+}
+
+/// A token bucket refilled at a steady rate, holding at most one second's
+/// worth of tokens.
+struct RateLimiter {
+    per_second: f64,
+    state: Mutex<(f64, Instant)>,
+}
+
+impl RateLimiter {
+    fn new(per_second: f64) -> RateLimiter {
+        RateLimiter {
+            per_second: per_second.max(1.0),
+            state: Mutex::new((per_second, Instant::now())),
+        }
+    }
+
+    async fn take(&self, amount: f64) {
+        let wait = {
+            let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            let (tokens, last) = &mut *state;
+            let now = Instant::now();
+            *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.per_second)
+                .min(self.per_second);
+            *last = now;
+            *tokens -= amount;
+            // A debt is paid by waiting; later callers queue behind it.
+            (*tokens < 0.0).then(|| Duration::from_secs_f64(-*tokens / self.per_second))
+        };
+        if let Some(wait) = wait {
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn rate_limiter_spreads_work_over_time() {
+        let limiter = RateLimiter::new(10.0);
+        let start = Instant::now();
+        for _ in 0..30 {
+            limiter.take(1.0).await;
+        }
+        // 10 tokens at hand, then 20 more at 10/s.
+        let elapsed = start.elapsed();
+        assert!(elapsed >= Duration::from_millis(1900), "{elapsed:?}");
+        assert!(elapsed <= Duration::from_millis(2100), "{elapsed:?}");
+    }
+
+    #[tokio::test]
+    async fn connections_per_host_are_capped() {
+        let shared = Shared::new(&Limits {
+            connections_per_host: 2,
+            ..Limits::default()
+        });
+        let a = shared.connection("imap.example.test").await;
+        let _b = shared.connection("IMAP.example.test").await;
+        let third = tokio::time::timeout(
+            Duration::from_millis(50),
+            shared.connection("imap.example.test"),
+        );
+        assert!(third.await.is_err(), "a third connection must wait");
+        drop(a);
+        let _c = shared.connection("imap.example.test").await;
+        let _other = shared.connection("other.example.test").await;
+    }
+}

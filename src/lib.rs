@@ -1,0 +1,43 @@
+//! mailshift moves whole mailboxes from one provider to another, for many
+//! accounts at once, driven by manifest files.
+//!
+//! # Architecture
+//!
+//! Data flows one way:
+//!
+//! ```text
+//! manifest ──► plan ──► engine ──► stages ──► protocols
+//!                          │          │
+//!                          └─► store ◄┘   (every step checkpointed)
+//! ```
+//!
+//! - [`manifest`] loads YAML, CSV and the foreign dialects (imapsync, OVH
+//!   Mail Migrator) into one typed model, checks it against
+//!   `schemas/manifest.schema.json` and reports every problem with its place.
+//! - [`plan`] turns a valid manifest into an immutable [`plan::Plan`]:
+//!   defaults merged, endpoints resolved, stages chosen. Only a plan reaches
+//!   the engine.
+//! - [`store`] is the SQLite state database: batches, accounts, stages,
+//!   folders and per-message checkpoints. One writer, numbered migrations.
+//! - [`engine`] runs a batch: accounts concurrently under limits
+//!   (global, per host, per account), retries with backoff, cancellation.
+//! - [`stages`] holds one module per option (`mail`, ...), each turning an
+//!   account plan into protocol calls and store records.
+//! - [`protocols`] holds the clients (IMAP, ...) and TLS.
+//! - [`cli`] parses arguments and maps outcomes to exit codes; `main` only
+//!   calls it.
+//!
+//! # Names
+//!
+//! A *batch* is one manifest run; an *account* is one source→destination
+//! pair; a *stage* is one option (mail, contacts, ...) for one account; an
+//! *item* is one message, event, contact or script; a *checkpoint* records
+//! that an item is done.
+
+pub mod cli;
+pub mod engine;
+pub mod manifest;
+pub mod plan;
+pub mod protocols;
+pub mod stages;
+pub mod store;

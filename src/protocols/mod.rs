@@ -1,0 +1,10 @@
+//! Protocol clients, one module per protocol, plus the connection setup
+//! they share.
+//!
+//! - [`tls`]: TCP connect with a timeout, implicit TLS or STARTTLS upgrade,
+//!   certificate policy. Used by every client.
+//! - [`imap`]: a pipelining IMAP4rev1 client (source and destination of the
+//!   mail stage).
+
+pub mod imap;
+pub mod tls;

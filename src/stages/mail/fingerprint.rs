@@ -1,0 +1,111 @@
+//! Message fingerprints: how a message is recognised at the destination
+//! without downloading it again.
+//!
+//! A fingerprint hashes the message's size and its header block, byte for
+//! byte. Two copies of the same message share one; two different messages
+//! that merely share a Message-ID do not (their other headers or sizes
+//! differ). Matching works on a multiset, so two identical copies at the
+//! source need two at the destination.
+
+use std::collections::{HashMap, VecDeque};
+
+use crate::store::mail::Fingerprint;
+
+/// The fingerprint of a whole message.
+pub fn of_message(message: &[u8]) -> Fingerprint {
+    of_header(message.len() as u64, header_block(message))
+}
+
+/// The fingerprint of a message known by its size and header block.
+pub fn of_header(size: u64, header: &[u8]) -> Fingerprint {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&size.to_le_bytes());
+    hasher.update(header);
+    let mut fingerprint = Fingerprint::default();
+    fingerprint.copy_from_slice(&hasher.finalize().as_bytes()[..16]);
+    fingerprint
+}
+
+/// The header block of a message, up to and including the blank line that
+/// ends it (the whole message when there is none), as IMAP's
+/// `BODY[HEADER]` returns it.
+pub fn header_block(message: &[u8]) -> &[u8] {
+    let mut start = 0;
+    while start < message.len() {
+        let end = message[start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(message.len(), |i| start + i + 1);
+        let line = &message[start..end];
+        if line == b"\r\n" || line == b"\n" {
+            return &message[..end];
+        }
+        start = end;
+    }
+    message
+}
+
+/// Messages known to be at the destination, by fingerprint: each entry is
+/// claimed at most once.
+#[derive(Debug, Default)]
+pub struct Present {
+    by_fingerprint: HashMap<Fingerprint, VecDeque<u32>>,
+}
+
+impl Present {
+    /// Adds a destination message.
+    pub fn insert(&mut self, fingerprint: Fingerprint, dest_uid: u32) {
+        self.by_fingerprint
+            .entry(fingerprint)
+            .or_default()
+            .push_back(dest_uid);
+    }
+
+    /// Claims a destination message with this fingerprint, if one is left.
+    pub fn claim(&mut self, fingerprint: &Fingerprint) -> Option<u32> {
+        let uids = self.by_fingerprint.get_mut(fingerprint)?;
+        let uid = uids.pop_front();
+        if uids.is_empty() {
+            self.by_fingerprint.remove(fingerprint);
+        }
+        uid
+    }
+
+    /// Whether nothing is left to claim.
+    pub fn is_empty(&self) -> bool {
+        self.by_fingerprint.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_block_ends_at_the_blank_line() {
+        let message = b"Subject: a\r\nFrom: b\r\n\r\nbody\r\n\r\nmore";
+        assert_eq!(header_block(message), b"Subject: a\r\nFrom: b\r\n\r\n");
+        assert_eq!(header_block(b"Subject: x\n\nbody"), b"Subject: x\n\n");
+        assert_eq!(header_block(b"no blank line"), b"no blank line");
+    }
+
+    #[test]
+    fn same_message_id_different_bodies_differ() {
+        let a = b"Message-ID: <x@y>\r\n\r\nhello\r\n";
+        let b = b"Message-ID: <x@y>\r\n\r\nworld!!\r\n";
+        assert_ne!(of_message(a), of_message(b));
+        assert_eq!(of_message(a), of_header(a.len() as u64, header_block(a)));
+    }
+
+    #[test]
+    fn present_is_a_multiset() {
+        let mut present = Present::default();
+        let f = of_message(b"A: 1\r\n\r\n");
+        present.insert(f, 7);
+        present.insert(f, 9);
+        assert_eq!(present.claim(&f), Some(7));
+        assert_eq!(present.claim(&f), Some(9));
+        assert_eq!(present.claim(&f), None);
+        assert!(present.is_empty());
+    }
+}

@@ -1,0 +1,261 @@
+//! The mail stage: every folder and message, byte for byte, with flags,
+//! keywords and INTERNALDATE.
+//!
+//! The stage connects to both ends, maps the folder tree
+//! ([`folders`]), creates what is missing at the destination, then passes
+//! over the folders with up to `connections_per_account` connection pairs
+//! at once ([`sync`]). A pass that loses its connection is retried with
+//! backoff and resumes from its checkpoints.
+
+pub mod fingerprint;
+pub mod folders;
+pub mod sync;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context as _;
+use futures::future::join_all;
+use tokio::sync::OwnedSemaphorePermit;
+
+use crate::engine::AccountContext;
+use crate::plan::{Endpoint, StageKind};
+use crate::protocols::imap::{Auth, ImapConfig, ImapError, Mailbox, Session};
+use crate::store::batches::StageCounts;
+use crate::store::mail::FolderRecord;
+
+use super::StageFailure;
+use folders::{FolderMapping, Naming};
+
+/// How long an IMAP server may stay silent before the command fails.
+const COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Migrates one account's mail.
+pub async fn run(ctx: &AccountContext) -> Result<StageCounts, StageFailure> {
+    let mut counts = StageCounts::default();
+    let fail = |error: anyhow::Error, counts: StageCounts| StageFailure { error, counts };
+
+    let mut first = Pair::connect(ctx)
+        .await
+        .map_err(|e| fail(e, counts))?;
+    let mappings = prepare_folders(ctx, &mut first)
+        .await
+        .map_err(|e| fail(e, counts))?;
+
+    let queue: VecDeque<(FolderMapping, FolderRecord)> = mappings
+        .into_iter()
+        .filter(|(mapping, _)| !mapping.noselect)
+        .collect();
+    let workers = ctx.connections_per_account.min(queue.len()).max(1);
+    let queue = Arc::new(Mutex::new(queue));
+    let mut pairs = vec![Some(first)];
+    pairs.resize_with(workers, || None);
+
+    let results = join_all(
+        pairs
+            .into_iter()
+            .map(|pair| worker(ctx, pair, queue.clone())),
+    )
+    .await;
+    let mut first_error = None;
+    for result in results {
+        counts.add(&result.counts);
+        if let Some(error) = result.error {
+            first_error.get_or_insert(error);
+        }
+    }
+    if let Some(error) = first_error {
+        return Err(fail(error, counts));
+    }
+    if counts.failed > u64::from(ctx.plan.error_budget) {
+        return Err(fail(
+            anyhow::anyhow!(
+                "{} messages failed, more than the error budget of {}",
+                counts.failed,
+                ctx.plan.error_budget
+            ),
+            counts,
+        ));
+    }
+    Ok(counts)
+}
+
+/// What one worker did.
+struct WorkerResult {
+    counts: StageCounts,
+    error: Option<anyhow::Error>,
+}
+
+/// Takes folders from the queue until it is empty, each pass retried on
+/// transient failures with a fresh connection pair.
+async fn worker(
+    ctx: &AccountContext,
+    mut pair: Option<Pair>,
+    queue: Arc<Mutex<VecDeque<(FolderMapping, FolderRecord)>>>,
+) -> WorkerResult {
+    let mut counts = StageCounts::default();
+    loop {
+        if ctx.cancel.is_cancelled() {
+            break;
+        }
+        let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+        let Some((mapping, record)) = next else { break };
+        let mut attempt = 1;
+        loop {
+            let result = match pair.as_mut() {
+                Some(p) => sync::pass(ctx, p, &mapping, &record)
+                    .await
+                    .map_err(anyhow::Error::from),
+                None => match Pair::connect(ctx).await {
+                    Ok(p) => {
+                        pair = Some(p);
+                        continue;
+                    }
+                    Err(e) => Err(e),
+                },
+            };
+            match result {
+                Ok(pass_counts) => {
+                    counts.add(&pass_counts);
+                    break;
+                }
+                Err(error) if retryable(&error) && attempt < ctx.retry.attempts => {
+                    let delay = ctx.retry.delay(attempt);
+                    tracing::warn!(
+                        account = %ctx.plan.source.email,
+                        folder = %mapping.source,
+                        "{error:#}; retrying in {:.1}s",
+                        delay.as_secs_f64()
+                    );
+                    pair = None;
+                    attempt += 1;
+                    tokio::time::sleep(delay).await;
+                }
+                Err(error) => {
+                    return WorkerResult {
+                        counts,
+                        error: Some(error.context(format!("Folder {}", mapping.source))),
+                    };
+                }
+            }
+        }
+    }
+    WorkerResult {
+        counts,
+        error: None,
+    }
+}
+
+/// Whether an error is worth another attempt.
+fn retryable(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<ImapError>()
+            .is_some_and(ImapError::is_retryable)
+            || cause
+                .downcast_ref::<sync::PassError>()
+                .is_some_and(sync::PassError::is_retryable)
+    })
+}
+
+/// Lists both sides, maps the folders, creates and subscribes what the
+/// destination lacks, and opens each folder's checkpoint record.
+async fn prepare_folders(
+    ctx: &AccountContext,
+    pair: &mut Pair,
+) -> anyhow::Result<Vec<(FolderMapping, FolderRecord)>> {
+    let source_boxes = pair.source.list().await?;
+    let dest_boxes = pair.dest.list().await?;
+    let source_naming = naming(&mut pair.source, &source_boxes).await?;
+    let dest_naming = naming(&mut pair.dest, &dest_boxes).await?;
+    let mappings = folders::map_folders(
+        &source_boxes,
+        &source_naming,
+        &dest_boxes,
+        &dest_naming,
+        &ctx.plan.mail,
+    );
+    let existing: HashMap<&str, &Mailbox> =
+        dest_boxes.iter().map(|m| (m.name.as_str(), m)).collect();
+    let mut prepared = Vec::with_capacity(mappings.len());
+    for mapping in mappings {
+        let record = ctx
+            .store
+            .open_folder(ctx.account.id, &mapping.source, &mapping.dest)
+            .await?;
+        let there = existing.get(mapping.dest.as_str());
+        if there.is_none() {
+            pair.dest
+                .create(&mapping.dest_raw)
+                .await
+                .with_context(|| format!("Cannot create folder {}", mapping.dest))?;
+            ctx.store.mark_folder_created(record.id).await?;
+        }
+        if mapping.subscribed && !there.is_some_and(|m| m.subscribed) {
+            pair.dest.subscribe(&mapping.dest_raw).await?;
+        }
+        prepared.push((mapping, record));
+    }
+    Ok(prepared)
+}
+
+/// A server's personal namespace, from NAMESPACE or from its folder list.
+async fn naming(session: &mut Session, boxes: &[Mailbox]) -> anyhow::Result<Naming> {
+    let (prefix, delimiter) = session.namespace().await?;
+    let delimiter = delimiter
+        .or_else(|| boxes.iter().find_map(|m| m.delimiter))
+        .unwrap_or('/');
+    Ok(Naming { prefix, delimiter })
+}
+
+/// A source and a destination connection, each holding its host's slot.
+pub struct Pair {
+    pub source: Session,
+    pub dest: Session,
+    _slots: (OwnedSemaphorePermit, OwnedSemaphorePermit),
+}
+
+impl Pair {
+    /// Connects and logs in to both ends, under the per-host limits.
+    async fn connect(ctx: &AccountContext) -> anyhow::Result<Pair> {
+        let (source, source_slot) = open(ctx, &ctx.plan.source).await?;
+        let (dest, dest_slot) = open(ctx, &ctx.plan.destination).await?;
+        Ok(Pair {
+            source,
+            dest,
+            _slots: (source_slot, dest_slot),
+        })
+    }
+}
+
+/// Opens one logged-in session to an endpoint.
+async fn open(
+    ctx: &AccountContext,
+    endpoint: &Endpoint,
+) -> anyhow::Result<(Session, OwnedSemaphorePermit)> {
+    let server = endpoint.server.as_ref().with_context(|| {
+        format!(
+            "Account {} has no IMAP server",
+            endpoint.email
+        )
+    })?;
+    let auth = auth_for(endpoint)?;
+    let slot = ctx.limits.connection(&server.host).await;
+    let config = ImapConfig {
+        host: server.host.clone(),
+        port: server.port,
+        tls: server.tls,
+        accept_invalid_certs: server.accept_invalid_certs,
+        user: endpoint.user.clone(),
+        auth,
+        timeout: COMMAND_TIMEOUT,
+    };
+    let session = Session::connect(&config).await?;
+    Ok((session, slot))
+}
+
+/// The login secret of an endpoint.
+fn auth_for(endpoint: &Endpoint) -> anyhow::Result<Auth> {
+    let _ = StageKind::Mail;
+    todo!("{:?}", endpoint.credential)
+}

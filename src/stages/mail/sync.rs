@@ -1,0 +1,504 @@
+//! One pass over one folder: bring the destination folder up to date with
+//! the source folder, recording every message as it is confirmed.
+//!
+//! A pass:
+//! 1. compares both sides' STATUS with the last complete pass's watermark
+//!    and stops there when nothing changed;
+//! 2. forgets UIDs whose side changed UIDVALIDITY (rows keep their
+//!    fingerprints and are re-matched by content);
+//! 3. fingerprints destination messages it has no record of (copies whose
+//!    checkpoint was lost in a crash, messages that were there before);
+//! 4. lists the source, carries flag changes over for recorded messages,
+//!    and streams the others from source to destination: each one is
+//!    matched against the fingerprints first and appended only if it is
+//!    not already there;
+//! 5. saves the new watermark.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::NaiveDate;
+use tokio::sync::mpsc;
+
+use super::Pair;
+use super::fingerprint::{self, Present};
+use super::folders::FolderMapping;
+use crate::engine::AccountContext;
+use crate::plan::{MailRules, StageKind};
+use crate::protocols::imap::{AppendRequest, ImapError, MessageMeta};
+use crate::store::StoreError;
+use crate::store::batches::StageCounts;
+use crate::store::mail::{
+    Checkpoint, CheckpointUpdate, FolderRecord, NewCheckpoint, Side, Watermark,
+};
+
+/// Checkpoints are written in groups of this many.
+const CHECKPOINT_GROUP: usize = 256;
+/// Messages fetched from the source per FETCH command.
+const FETCH_GROUP: usize = 200;
+/// APPEND commands in flight at once on the destination connection.
+const APPEND_WINDOW: usize = 32;
+/// Messages between the source reader and the destination writer.
+const QUEUE_DEPTH: usize = 64;
+
+/// Why a pass stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum PassError {
+    #[error("Source: {0}")]
+    Source(ImapError),
+    #[error("Destination: {0}")]
+    Destination(ImapError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl PassError {
+    /// Whether another attempt may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            PassError::Source(e) | PassError::Destination(e) => e.is_retryable(),
+            PassError::Store(_) => false,
+        }
+    }
+}
+
+fn source(error: ImapError) -> PassError {
+    PassError::Source(error)
+}
+
+fn dest(error: ImapError) -> PassError {
+    PassError::Destination(error)
+}
+
+/// Runs one pass over a folder.
+pub async fn pass(
+    ctx: &AccountContext,
+    pair: &mut Pair,
+    mapping: &FolderMapping,
+    record: &FolderRecord,
+) -> Result<StageCounts, PassError> {
+    let store = &ctx.store;
+    let src_status = pair.source.status(&mapping.source_raw).await.map_err(source)?;
+    let dst_status = pair.dest.status(&mapping.dest_raw).await.map_err(dest)?;
+    let now = Watermark {
+        source_uidvalidity: src_status.uidvalidity,
+        source_uidnext: src_status.uidnext,
+        source_modseq: src_status.highestmodseq,
+        dest_uidvalidity: dst_status.uidvalidity,
+        dest_uidnext: dst_status.uidnext,
+    };
+    if record.watermark == Some(now) && now.source_modseq.is_some() {
+        return Ok(StageCounts {
+            found: u64::from(src_status.messages),
+            ..StageCounts::default()
+        });
+    }
+
+    let mut dest_floor = record.dest_floor;
+    if let Some((source_validity, dest_validity)) = record.uidvalidity {
+        if source_validity != now.source_uidvalidity {
+            store.forget_uids(record.id, Side::Source).await?;
+        }
+        if dest_validity != now.dest_uidvalidity {
+            store.forget_uids(record.id, Side::Destination).await?;
+            dest_floor = 1;
+        }
+    }
+    store
+        .begin_folder_pass(record.id, now.source_uidvalidity, now.dest_uidvalidity)
+        .await?;
+
+    let dst_state = pair.dest.select(&mapping.dest_raw).await.map_err(dest)?;
+    pair.source.examine(&mapping.source_raw).await.map_err(source)?;
+    let checkpoints = store.checkpoints(record.id).await?;
+    let mut index = Index::new(&checkpoints);
+    let mut updates = Vec::new();
+
+    // Destination messages without a record: fingerprint them.
+    let mut present = Present::default();
+    if dst_state.exists > 0 && dst_state.uidnext > dest_floor {
+        let unknown: Vec<u32> = pair
+            .dest
+            .uid_search_all()
+            .await
+            .map_err(dest)?
+            .into_iter()
+            .filter(|uid| *uid >= dest_floor && !index.dest_uids.contains(uid))
+            .collect();
+        if !unknown.is_empty() {
+            for (uid, size, header) in pair.dest.fetch_headers(&unknown).await.map_err(dest)? {
+                present.insert(fingerprint::of_header(size, &header), uid);
+            }
+        }
+        // Rows that lost their destination UID claim their message back.
+        for checkpoint in checkpoints.iter().filter(|c| c.dest_uid.is_none()) {
+            if let Some(dest_uid) = present.claim(&checkpoint.fingerprint) {
+                updates.push(CheckpointUpdate::DestUid {
+                    id: checkpoint.id,
+                    dest_uid,
+                });
+            }
+        }
+    }
+
+    // The source's messages: flag changes for recorded ones, the rest to copy.
+    let keep = FlagFilter::new(&dst_state.permanent_flags);
+    let metas = pair.source.fetch_meta("1:*").await.map_err(source)?;
+    let mut counts = StageCounts::default();
+    let mut to_copy = Vec::new();
+    for meta in metas {
+        counts.found += 1;
+        let flags = keep.flags(&meta.flags);
+        if let Some(checkpoint) = index.by_source.get(&meta.uid).map(|&i| &checkpoints[i]) {
+            if checkpoint.flags != flags {
+                if let Some(dest_uid) = checkpoint.dest_uid {
+                    pair.dest
+                        .uid_store_flags(dest_uid, &split(&flags))
+                        .await
+                        .map_err(dest)?;
+                }
+                updates.push(CheckpointUpdate::Flags {
+                    id: checkpoint.id,
+                    flags,
+                });
+            }
+            continue;
+        }
+        match admit(&meta, &ctx.plan.mail, pair.dest.capabilities().appendlimit) {
+            Admission::Copy => to_copy.push((meta, flags)),
+            Admission::Filtered => counts.skipped += 1,
+            Admission::TooBig(limit) => {
+                counts.failed += 1;
+                store
+                    .record_item_error(
+                        ctx.account.id,
+                        StageKind::Mail,
+                        format!("{} UID {}", mapping.source, meta.uid),
+                        format!(
+                            "{} bytes, larger than the destination accepts ({limit} bytes)",
+                            meta.size
+                        ),
+                    )
+                    .await?;
+            }
+        }
+    }
+    store.update_checkpoints(std::mem::take(&mut updates)).await?;
+
+    copy(ctx, pair, mapping, record.id, to_copy, &mut index, &mut present, &mut counts).await?;
+
+    let dst_after = pair.dest.status(&mapping.dest_raw).await.map_err(dest)?;
+    store
+        .save_watermark(
+            record.id,
+            Watermark {
+                dest_uidnext: dst_after.uidnext,
+                dest_uidvalidity: dst_after.uidvalidity,
+                ..now
+            },
+        )
+        .await?;
+    Ok(counts)
+}
+
+/// Streams messages from the source and appends those not already at the
+/// destination, recording each confirmed copy.
+#[allow(clippy::too_many_arguments)]
+async fn copy(
+    ctx: &AccountContext,
+    pair: &mut Pair,
+    mapping: &FolderMapping,
+    folder_id: i64,
+    to_copy: Vec<(MessageMeta, String)>,
+    index: &mut Index,
+    present: &mut Present,
+    counts: &mut StageCounts,
+) -> Result<(), PassError> {
+    if to_copy.is_empty() {
+        return Ok(());
+    }
+    let wanted: HashMap<u32, (MessageMeta, String)> =
+        to_copy.iter().map(|(m, f)| (m.uid, (m.clone(), f.clone()))).collect();
+    let uids: Vec<u32> = to_copy.iter().map(|(m, _)| m.uid).collect();
+    let (tx, mut rx) = mpsc::channel::<(u32, Vec<u8>)>(QUEUE_DEPTH);
+    let Pair {
+        source: src, dest: dst, ..
+    } = pair;
+
+    let reader = async move {
+        for group in uids.chunks(FETCH_GROUP) {
+            src.fetch_bodies(group, &tx).await.map_err(source)?;
+        }
+        Ok::<(), PassError>(())
+    };
+
+    let writer = async {
+        let mut appender = dst.appender(&mapping.dest_raw, APPEND_WINDOW);
+        let mut pending: Vec<NewCheckpoint> = Vec::new();
+        let mut inflight: std::collections::VecDeque<NewCheckpoint> = Default::default();
+        let mut rows: Vec<NewCheckpoint> = Vec::new();
+        let mut updates: Vec<CheckpointUpdate> = Vec::new();
+        while let Some((uid, body)) = rx.recv().await {
+            let Some((meta, flags)) = wanted.get(&uid) else { continue };
+            let fingerprint = fingerprint::of_message(&body);
+            if let Some(id) = index.claim_orphan(&fingerprint) {
+                updates.push(CheckpointUpdate::SourceUid { id, source_uid: uid });
+                counts.present += 1;
+                continue;
+            }
+            if let Some(dest_uid) = present.claim(&fingerprint) {
+                rows.push(NewCheckpoint {
+                    source_uid: uid,
+                    dest_uid: Some(dest_uid),
+                    fingerprint,
+                    flags: flags.clone(),
+                    size: meta.size,
+                    copied: false,
+                });
+                counts.present += 1;
+                continue;
+            }
+            ctx.limits.pace(body.len() as u64).await;
+            let size = body.len() as u64;
+            inflight.push_back(NewCheckpoint {
+                source_uid: uid,
+                dest_uid: None,
+                fingerprint,
+                flags: flags.clone(),
+                size,
+                copied: true,
+            });
+            let done = appender
+                .push(AppendRequest {
+                    flags: split(flags),
+                    internal_date: Some(meta.internal_date.clone()),
+                    body,
+                })
+                .await
+                .map_err(dest)?;
+            settle(ctx, mapping, done, &mut inflight, &mut rows, counts).await?;
+            if rows.len() >= CHECKPOINT_GROUP {
+                ctx.store.record_checkpoints(folder_id, std::mem::take(&mut rows)).await?;
+            }
+        }
+        let done = appender.finish().await.map_err(dest)?;
+        settle(ctx, mapping, done, &mut inflight, &mut rows, counts).await?;
+        pending.append(&mut rows);
+        ctx.store.record_checkpoints(folder_id, pending).await?;
+        ctx.store.update_checkpoints(updates).await?;
+        Ok::<(), PassError>(())
+    };
+
+    let (read, write) = tokio::join!(reader, writer);
+    write?;
+    read
+}
+
+/// Turns APPEND completions into checkpoint rows (or item errors).
+async fn settle(
+    ctx: &AccountContext,
+    mapping: &FolderMapping,
+    done: Vec<Result<Option<u32>, ImapError>>,
+    inflight: &mut std::collections::VecDeque<NewCheckpoint>,
+    rows: &mut Vec<NewCheckpoint>,
+    counts: &mut StageCounts,
+) -> Result<(), PassError> {
+    for completion in done {
+        let Some(mut row) = inflight.pop_front() else { break };
+        match completion {
+            Ok(dest_uid) => {
+                row.dest_uid = dest_uid;
+                ctx.progress.message(row.size);
+                counts.copied += 1;
+                counts.bytes += row.size;
+                rows.push(row);
+            }
+            Err(error) if error.is_retryable() => return Err(dest(error)),
+            Err(error) => {
+                counts.failed += 1;
+                ctx.store
+                    .record_item_error(
+                        ctx.account.id,
+                        StageKind::Mail,
+                        format!("{} UID {}", mapping.source, row.source_uid),
+                        error.to_string(),
+                    )
+                    .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Lookups over a folder's checkpoints.
+struct Index {
+    by_source: HashMap<u32, usize>,
+    dest_uids: HashSet<u32>,
+    orphans: HashMap<crate::store::mail::Fingerprint, Vec<i64>>,
+}
+
+impl Index {
+    fn new(checkpoints: &[Checkpoint]) -> Index {
+        let mut index = Index {
+            by_source: HashMap::with_capacity(checkpoints.len()),
+            dest_uids: HashSet::with_capacity(checkpoints.len()),
+            orphans: HashMap::new(),
+        };
+        for (i, checkpoint) in checkpoints.iter().enumerate() {
+            match checkpoint.source_uid {
+                Some(uid) => {
+                    index.by_source.insert(uid, i);
+                }
+                None => index
+                    .orphans
+                    .entry(checkpoint.fingerprint)
+                    .or_default()
+                    .push(checkpoint.id),
+            }
+            if let Some(uid) = checkpoint.dest_uid {
+                index.dest_uids.insert(uid);
+            }
+        }
+        index
+    }
+
+    /// Claims a row that lost its source UID and has this fingerprint.
+    fn claim_orphan(&mut self, fingerprint: &crate::store::mail::Fingerprint) -> Option<i64> {
+        let ids = self.orphans.get_mut(fingerprint)?;
+        let id = ids.pop();
+        if ids.is_empty() {
+            self.orphans.remove(fingerprint);
+        }
+        id
+    }
+}
+
+/// Which flags the destination keeps.
+struct FlagFilter {
+    keywords: bool,
+    allowed: HashSet<String>,
+}
+
+impl FlagFilter {
+    fn new(permanent: &[String]) -> FlagFilter {
+        FlagFilter {
+            keywords: permanent.iter().any(|f| f == "\\*"),
+            allowed: permanent.iter().map(|f| f.to_ascii_lowercase()).collect(),
+        }
+    }
+
+    /// The flags to set at the destination, sorted and space-separated.
+    fn flags(&self, source: &[String]) -> String {
+        let mut kept: Vec<&str> = source
+            .iter()
+            .map(String::as_str)
+            .filter(|f| !f.eq_ignore_ascii_case("\\Recent"))
+            .filter(|f| {
+                if f.starts_with('\\') {
+                    self.allowed.contains(&f.to_ascii_lowercase())
+                } else {
+                    self.keywords || self.allowed.contains(&f.to_ascii_lowercase())
+                }
+            })
+            .collect();
+        kept.sort_unstable();
+        kept.dedup();
+        kept.join(" ")
+    }
+}
+
+fn split(flags: &str) -> Vec<String> {
+    flags.split_whitespace().map(str::to_owned).collect()
+}
+
+/// Whether a message is to be copied.
+#[derive(Debug, PartialEq, Eq)]
+enum Admission {
+    Copy,
+    /// Left out by the manifest's filters.
+    Filtered,
+    /// Larger than the destination's APPENDLIMIT.
+    TooBig(u64),
+}
+
+fn admit(meta: &MessageMeta, rules: &MailRules, appendlimit: Option<u64>) -> Admission {
+    if !rules.include_deleted && meta.flags.iter().any(|f| f.eq_ignore_ascii_case("\\Deleted")) {
+        return Admission::Filtered;
+    }
+    if rules.max_message_size.is_some_and(|max| meta.size > max) {
+        return Admission::Filtered;
+    }
+    if rules.since.is_some() || rules.before.is_some() {
+        let Some(date) = internal_date(&meta.internal_date) else {
+            return Admission::Copy;
+        };
+        if rules.since.is_some_and(|since| date < since) || rules.before.is_some_and(|before| date >= before) {
+            return Admission::Filtered;
+        }
+    }
+    match appendlimit {
+        Some(limit) if meta.size > limit => Admission::TooBig(limit),
+        _ => Admission::Copy,
+    }
+}
+
+/// The calendar date of an IMAP INTERNALDATE (`17-Jul-1996 02:44:25 -0700`),
+/// in the message's own time zone.
+fn internal_date(value: &str) -> Option<NaiveDate> {
+    chrono::DateTime::parse_from_str(value.trim(), "%d-%b-%Y %H:%M:%S %z")
+        .ok()
+        .map(|d| d.date_naive())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(flags: &[&str], size: u64, date: &str) -> MessageMeta {
+        MessageMeta {
+            uid: 1,
+            flags: flags.iter().map(|f| f.to_string()).collect(),
+            internal_date: date.to_owned(),
+            size,
+            modseq: None,
+        }
+    }
+
+    #[test]
+    fn flags_follow_what_the_destination_keeps() {
+        let permanent: Vec<String> = ["\\Seen", "\\Flagged", "\\Deleted", "\\*"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let keep = FlagFilter::new(&permanent);
+        let source: Vec<String> = ["\\Seen", "$Label1", "\\Recent", "\\Flagged"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(keep.flags(&source), "$Label1 \\Flagged \\Seen");
+        let no_keywords = FlagFilter::new(&permanent[..3]);
+        assert_eq!(no_keywords.flags(&source), "\\Flagged \\Seen");
+    }
+
+    #[test]
+    fn filters_apply_dates_sizes_and_deleted() {
+        let rules = MailRules {
+            since: NaiveDate::from_ymd_opt(2020, 1, 1),
+            before: NaiveDate::from_ymd_opt(2021, 1, 1),
+            max_message_size: Some(1000),
+            ..MailRules::default()
+        };
+        let date = "15-Jun-2020 10:00:00 +0200";
+        assert_eq!(admit(&meta(&[], 10, date), &rules, None), Admission::Copy);
+        assert_eq!(admit(&meta(&["\\Deleted"], 10, date), &rules, None), Admission::Filtered);
+        assert_eq!(admit(&meta(&[], 2000, date), &rules, None), Admission::Filtered);
+        assert_eq!(
+            admit(&meta(&[], 10, " 1-Jan-2021 00:00:00 +0000"), &rules, None),
+            Admission::Filtered
+        );
+        assert_eq!(
+            admit(&meta(&[], 10, "31-Dec-2019 23:59:59 +0000"), &rules, None),
+            Admission::Filtered
+        );
+        assert_eq!(admit(&meta(&[], 900, date), &rules, Some(500)), Admission::TooBig(500));
+    }
+}

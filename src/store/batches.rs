@@ -1,0 +1,300 @@
+//! Batches, accounts, stages and item errors.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{Store, StoreError, ids, now};
+use crate::plan::StageKind;
+
+/// A batch's row: its internal key and the ID users quote.
+#[derive(Debug, Clone)]
+pub struct BatchRecord {
+    pub id: i64,
+    pub public_id: String,
+}
+
+/// An account's row: its internal key and its migration ID.
+#[derive(Debug, Clone)]
+pub struct AccountRecord {
+    pub id: i64,
+    pub migration_id: String,
+}
+
+/// Where an account stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountState {
+    Queued,
+    Running,
+    Completed,
+    CompletedWithErrors,
+    Failed,
+    Cancelled,
+}
+
+impl AccountState {
+    /// The name stored and shown to users.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountState::Queued => "queued",
+            AccountState::Running => "running",
+            AccountState::Completed => "completed",
+            AccountState::CompletedWithErrors => "completed_with_errors",
+            AccountState::Failed => "failed",
+            AccountState::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// Where a stage stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StageState {
+    Running,
+    Done,
+    Failed,
+}
+
+impl StageState {
+    fn as_str(self) -> &'static str {
+        match self {
+            StageState::Running => "running",
+            StageState::Done => "done",
+            StageState::Failed => "failed",
+        }
+    }
+}
+
+/// What one pass of a stage counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StageCounts {
+    /// Items seen at the source.
+    pub found: u64,
+    /// Items copied by this pass.
+    pub copied: u64,
+    /// Items found already at the destination and not copied again.
+    pub present: u64,
+    /// Items left out by a filter or a limit.
+    pub skipped: u64,
+    /// Items that failed.
+    pub failed: u64,
+    /// Bytes copied by this pass.
+    pub bytes: u64,
+}
+
+impl StageCounts {
+    /// Adds another pass's counts into this one.
+    pub fn add(&mut self, other: &StageCounts) {
+        self.found += other.found;
+        self.copied += other.copied;
+        self.present += other.present;
+        self.skipped += other.skipped;
+        self.failed += other.failed;
+        self.bytes += other.bytes;
+    }
+}
+
+/// The name a stage kind is stored under.
+pub fn stage_name(kind: StageKind) -> &'static str {
+    match kind {
+        StageKind::Mail => "mail",
+        StageKind::Contacts => "contacts",
+        StageKind::ContactGroups => "contact_groups",
+        StageKind::Calendars => "calendars",
+        StageKind::Tasks => "tasks",
+        StageKind::Rules => "rules",
+        StageKind::AutoReplies => "auto_replies",
+    }
+}
+
+impl Store {
+    /// The batch called `name`, created on first use. Running the same
+    /// manifest again finds the same batch, so it resumes or does an
+    /// incremental pass rather than starting a duplicate.
+    pub async fn open_batch(&self, name: &str) -> Result<BatchRecord, StoreError> {
+        let name = name.to_owned();
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let existing = tx
+                .query_row(
+                    "SELECT id, public_id FROM batches WHERE name = ?1",
+                    [&name],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()?;
+            let (id, public_id) = match existing {
+                Some(found) => found,
+                None => {
+                    let public_id = ids::batch_id();
+                    let at = now();
+                    tx.execute(
+                        "INSERT INTO batches (public_id, name, state, created_at, updated_at)
+                         VALUES (?1, ?2, 'running', ?3, ?3)",
+                        params![public_id, name, at],
+                    )?;
+                    (tx.last_insert_rowid(), public_id)
+                }
+            };
+            tx.execute(
+                "UPDATE batches SET state = 'running', updated_at = ?2 WHERE id = ?1",
+                params![id, now()],
+            )?;
+            tx.commit()?;
+            Ok(BatchRecord { id, public_id })
+        })
+        .await
+    }
+
+    /// Records how a batch ended.
+    pub async fn finish_batch(&self, batch_id: i64, state: &'static str) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            conn.execute(
+                "UPDATE batches SET state = ?2, updated_at = ?3 WHERE id = ?1",
+                params![batch_id, state, now()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The account `source → destination` of a batch, created (queued, with
+    /// a new migration ID) on first use.
+    pub async fn open_account(
+        &self,
+        batch_id: i64,
+        source_email: &str,
+        destination_email: &str,
+    ) -> Result<AccountRecord, StoreError> {
+        let (source, destination) = (source_email.to_owned(), destination_email.to_owned());
+        self.call(move |conn| {
+            let existing = conn
+                .query_row(
+                    "SELECT id, migration_id FROM accounts
+                     WHERE batch_id = ?1 AND source_email = ?2 AND destination_email = ?3",
+                    params![batch_id, source, destination],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()?;
+            if let Some((id, migration_id)) = existing {
+                return Ok(AccountRecord { id, migration_id });
+            }
+            let at = now();
+            // A collision of two random IDs is astronomically rare; retry anyway.
+            loop {
+                let migration_id = ids::migration_id();
+                let inserted = conn.execute(
+                    "INSERT OR IGNORE INTO accounts
+                       (batch_id, migration_id, source_email, destination_email,
+                        state, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?5)",
+                    params![batch_id, migration_id, source, destination, at],
+                )?;
+                if inserted == 1 {
+                    let id = conn.last_insert_rowid();
+                    return Ok(AccountRecord { id, migration_id });
+                }
+            }
+        })
+        .await
+    }
+
+    /// Moves an account to `state`, noting its current stage and last error.
+    pub async fn set_account_state(
+        &self,
+        account_id: i64,
+        state: AccountState,
+        stage: Option<StageKind>,
+        error: Option<String>,
+    ) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            let at = now();
+            let finished = matches!(
+                state,
+                AccountState::Completed
+                    | AccountState::CompletedWithErrors
+                    | AccountState::Failed
+                    | AccountState::Cancelled
+            )
+            .then_some(at);
+            conn.execute(
+                "UPDATE accounts
+                 SET state = ?2, stage = ?3, error = ?4, updated_at = ?5, finished_at = ?6
+                 WHERE id = ?1",
+                params![
+                    account_id,
+                    state.as_str(),
+                    stage.map(stage_name),
+                    error,
+                    at,
+                    finished
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Records that a stage has started (again).
+    pub async fn begin_stage(&self, account_id: i64, kind: StageKind) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            conn.execute(
+                "INSERT INTO stages (account_id, kind, state, started_at)
+                 VALUES (?1, ?2, 'running', ?3)
+                 ON CONFLICT (account_id, kind)
+                 DO UPDATE SET state = 'running', started_at = excluded.started_at,
+                               finished_at = NULL",
+                params![account_id, stage_name(kind), now()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Records how a stage's pass ended and what it counted.
+    pub async fn finish_stage(
+        &self,
+        account_id: i64,
+        kind: StageKind,
+        state: StageState,
+        counts: StageCounts,
+    ) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            conn.execute(
+                "UPDATE stages
+                 SET state = ?3, found = ?4, copied = copied + ?5, present = present + ?6,
+                     skipped = ?7, failed = ?8, bytes = bytes + ?9, finished_at = ?10
+                 WHERE account_id = ?1 AND kind = ?2",
+                params![
+                    account_id,
+                    stage_name(kind),
+                    state.as_str(),
+                    counts.found as i64,
+                    counts.copied as i64,
+                    counts.present as i64,
+                    counts.skipped as i64,
+                    counts.failed as i64,
+                    counts.bytes as i64,
+                    now()
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Records one item's failure with its reason.
+    pub async fn record_item_error(
+        &self,
+        account_id: i64,
+        kind: StageKind,
+        item: String,
+        reason: String,
+    ) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            conn.execute(
+                "INSERT INTO item_errors (account_id, stage, item, reason, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![account_id, stage_name(kind), item, reason, now()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+}

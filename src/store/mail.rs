@@ -1,0 +1,298 @@
+//! Mail checkpoints: folders and the source-UID → destination-UID mapping.
+//!
+//! A message row is written when its copy is confirmed (or when it is found
+//! already at the destination). A message whose APPEND reached the server
+//! but whose row was lost in a crash is found again by its fingerprint on
+//! the next pass, so it is never copied twice.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{Store, StoreError};
+
+/// A message's identity for matching: a hash of its size and header block.
+pub type Fingerprint = [u8; 16];
+
+/// A folder's row.
+#[derive(Debug, Clone)]
+pub struct FolderRecord {
+    pub id: i64,
+    /// Whether mailshift created the destination folder (undo removes it).
+    pub created: bool,
+    /// The UIDVALIDITY of each side when the recorded UIDs were taken.
+    pub uidvalidity: Option<(u32, u32)>,
+    /// Where the last complete pass left both sides, if there was one.
+    pub watermark: Option<Watermark>,
+    /// Every destination UID below this one is recorded or was already
+    /// examined; only UIDs from here on can be unrecorded copies.
+    pub dest_floor: u32,
+}
+
+/// Both sides' state at the end of a complete pass over a folder. When
+/// both sides still show the same values, nothing has changed since.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Watermark {
+    pub source_uidvalidity: u32,
+    pub source_uidnext: u32,
+    /// The source's HIGHESTMODSEQ (CONDSTORE); without it flag changes
+    /// cannot be seen cheaply and the folder is always rescanned.
+    pub source_modseq: Option<u64>,
+    pub dest_uidvalidity: u32,
+    pub dest_uidnext: u32,
+}
+
+/// A recorded message.
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    pub id: i64,
+    /// `None` once the source's UIDVALIDITY changed and the row awaits
+    /// re-matching by content.
+    pub source_uid: Option<u32>,
+    /// `None` when the destination did not say (no UIDPLUS) or its
+    /// UIDVALIDITY changed.
+    pub dest_uid: Option<u32>,
+    pub fingerprint: Fingerprint,
+    /// The flags last written to the destination, space-separated.
+    pub flags: String,
+    /// Whether mailshift copied it (as opposed to finding it there).
+    pub copied: bool,
+}
+
+/// A message to record.
+#[derive(Debug, Clone)]
+pub struct NewCheckpoint {
+    pub source_uid: u32,
+    pub dest_uid: Option<u32>,
+    pub fingerprint: Fingerprint,
+    pub flags: String,
+    pub size: u64,
+    pub copied: bool,
+}
+
+/// A change to a recorded message.
+#[derive(Debug, Clone)]
+pub enum CheckpointUpdate {
+    /// The source message now has these flags, and so has the destination.
+    Flags { id: i64, flags: String },
+    /// An orphaned row (see [`Checkpoint::source_uid`]) matched this source UID.
+    SourceUid { id: i64, source_uid: u32 },
+    /// A row without a destination UID matched this destination message.
+    DestUid { id: i64, dest_uid: u32 },
+}
+
+impl Store {
+    /// The folder `source_name` of an account, created on first use.
+    pub async fn open_folder(
+        &self,
+        account_id: i64,
+        source_name: &str,
+        dest_name: &str,
+    ) -> Result<FolderRecord, StoreError> {
+        let (source_name, dest_name) = (source_name.to_owned(), dest_name.to_owned());
+        self.call(move |conn| {
+            conn.execute(
+                "INSERT INTO folders (account_id, source_name, dest_name) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (account_id, source_name) DO UPDATE SET dest_name = excluded.dest_name",
+                params![account_id, source_name, dest_name],
+            )?;
+            let record = conn
+                .query_row(
+                    "SELECT id, created, source_uidvalidity, source_uidnext, source_modseq,
+                            dest_uidvalidity, dest_uidnext
+                     FROM folders WHERE account_id = ?1 AND source_name = ?2",
+                    params![account_id, source_name],
+                    |row| {
+                        let uidvalidity = match (row.get(2)?, row.get(5)?) {
+                            (Some(source), Some(dest)) => Some((source, dest)),
+                            _ => None,
+                        };
+                        let watermark = match (uidvalidity, row.get(3)?, row.get(6)?) {
+                            (Some((svalid, dvalid)), Some(snext), Some(dnext)) => Some(Watermark {
+                                source_uidvalidity: svalid,
+                                source_uidnext: snext,
+                                source_modseq: row.get::<_, Option<i64>>(4)?.map(|m| m as u64),
+                                dest_uidvalidity: dvalid,
+                                dest_uidnext: dnext,
+                            }),
+                            _ => None,
+                        };
+                        Ok(FolderRecord {
+                            id: row.get(0)?,
+                            created: row.get(1)?,
+                            uidvalidity,
+                            watermark,
+                            dest_floor: row.get::<_, Option<u32>>(6)?.unwrap_or(1),
+                        })
+                    },
+                )
+                .optional()?;
+            record.ok_or(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
+        })
+        .await
+    }
+
+    /// Notes that mailshift created the folder's destination.
+    pub async fn mark_folder_created(&self, folder_id: i64) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            conn.execute("UPDATE folders SET created = 1 WHERE id = ?1", [folder_id])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Notes the UIDVALIDITY of both sides at the start of a pass, and
+    /// forgets the last watermark until the pass completes. The destination
+    /// floor stays while the destination's UIDVALIDITY does.
+    pub async fn begin_folder_pass(
+        &self,
+        folder_id: i64,
+        source_uidvalidity: u32,
+        dest_uidvalidity: u32,
+    ) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            conn.execute(
+                "UPDATE folders SET source_uidvalidity = ?2, dest_uidvalidity = ?3,
+                    source_uidnext = NULL, source_modseq = NULL,
+                    dest_uidnext = CASE WHEN dest_uidvalidity = ?3 THEN dest_uidnext END
+                 WHERE id = ?1",
+                params![folder_id, source_uidvalidity, dest_uidvalidity],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Saves where a complete pass left both sides.
+    pub async fn save_watermark(&self, folder_id: i64, mark: Watermark) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            conn.execute(
+                "UPDATE folders SET source_uidvalidity = ?2, source_uidnext = ?3,
+                    source_modseq = ?4, dest_uidvalidity = ?5, dest_uidnext = ?6
+                 WHERE id = ?1",
+                params![
+                    folder_id,
+                    mark.source_uidvalidity,
+                    mark.source_uidnext,
+                    mark.source_modseq.map(|m| m as i64),
+                    mark.dest_uidvalidity,
+                    mark.dest_uidnext
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Forgets one side's UIDs after its UIDVALIDITY changed; the rows stay
+    /// (with their fingerprints) to be re-matched by content.
+    pub async fn forget_uids(&self, folder_id: i64, side: Side) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            let sql = match side {
+                Side::Source => "UPDATE messages SET source_uid = NULL WHERE folder_id = ?1",
+                Side::Destination => "UPDATE messages SET dest_uid = NULL WHERE folder_id = ?1",
+            };
+            conn.execute(sql, [folder_id])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Every recorded message of a folder.
+    pub async fn checkpoints(&self, folder_id: i64) -> Result<Vec<Checkpoint>, StoreError> {
+        self.call(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, source_uid, dest_uid, fingerprint, flags, copied
+                 FROM messages WHERE folder_id = ?1",
+            )?;
+            let rows = stmt.query_map([folder_id], |row| {
+                let bytes: Vec<u8> = row.get(3)?;
+                let mut fingerprint = Fingerprint::default();
+                let n = bytes.len().min(fingerprint.len());
+                fingerprint[..n].copy_from_slice(&bytes[..n]);
+                Ok(Checkpoint {
+                    id: row.get(0)?,
+                    source_uid: row.get(1)?,
+                    dest_uid: row.get(2)?,
+                    fingerprint,
+                    flags: row.get(4)?,
+                    copied: row.get(5)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// Records messages, all in one transaction.
+    pub async fn record_checkpoints(
+        &self,
+        folder_id: i64,
+        rows: Vec<NewCheckpoint>,
+    ) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO messages
+                       (folder_id, source_uid, dest_uid, fingerprint, flags, size, copied)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT (folder_id, source_uid) DO UPDATE SET
+                       dest_uid = excluded.dest_uid, fingerprint = excluded.fingerprint,
+                       flags = excluded.flags, size = excluded.size, copied = excluded.copied",
+                )?;
+                for row in &rows {
+                    insert.execute(params![
+                        folder_id,
+                        row.source_uid,
+                        row.dest_uid,
+                        &row.fingerprint[..],
+                        row.flags,
+                        row.size as i64,
+                        row.copied
+                    ])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Applies changes to recorded messages, all in one transaction.
+    pub async fn update_checkpoints(
+        &self,
+        updates: Vec<CheckpointUpdate>,
+    ) -> Result<(), StoreError> {
+        if updates.is_empty() {
+            return Ok(());
+        }
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            for update in &updates {
+                match update {
+                    CheckpointUpdate::Flags { id, flags } => tx
+                        .prepare_cached("UPDATE messages SET flags = ?2 WHERE id = ?1")?
+                        .execute(params![id, flags])?,
+                    CheckpointUpdate::SourceUid { id, source_uid } => tx
+                        .prepare_cached("UPDATE messages SET source_uid = ?2 WHERE id = ?1")?
+                        .execute(params![id, source_uid])?,
+                    CheckpointUpdate::DestUid { id, dest_uid } => tx
+                        .prepare_cached("UPDATE messages SET dest_uid = ?2 WHERE id = ?1")?
+                        .execute(params![id, dest_uid])?,
+                };
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// One end of an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Source,
+    Destination,
+}

@@ -1,0 +1,107 @@
+//! Numbered schema migrations. Each runs in its own transaction that also
+//! bumps `PRAGMA user_version`; a database newer than this binary is refused.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// The migrations, in order. Migration `n` (1-based) takes the database from
+/// version `n - 1` to `n`. Never edit one that has shipped: add a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: batches, accounts, stages, mail checkpoints, item errors.
+    r#"
+    CREATE TABLE batches (
+        id          INTEGER PRIMARY KEY,
+        public_id   TEXT    NOT NULL UNIQUE,
+        name        TEXT    NOT NULL UNIQUE,
+        state       TEXT    NOT NULL,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE accounts (
+        id                 INTEGER PRIMARY KEY,
+        batch_id           INTEGER NOT NULL REFERENCES batches(id),
+        migration_id       TEXT    NOT NULL UNIQUE,
+        source_email       TEXT    NOT NULL,
+        destination_email  TEXT    NOT NULL,
+        state              TEXT    NOT NULL,
+        stage              TEXT,
+        error              TEXT,
+        created_at         INTEGER NOT NULL,
+        updated_at         INTEGER NOT NULL,
+        finished_at        INTEGER,
+        UNIQUE (batch_id, source_email, destination_email)
+    ) STRICT;
+
+    CREATE TABLE stages (
+        account_id   INTEGER NOT NULL REFERENCES accounts(id),
+        kind         TEXT    NOT NULL,
+        state        TEXT    NOT NULL,
+        found        INTEGER NOT NULL DEFAULT 0,
+        copied       INTEGER NOT NULL DEFAULT 0,
+        present      INTEGER NOT NULL DEFAULT 0,
+        skipped      INTEGER NOT NULL DEFAULT 0,
+        failed       INTEGER NOT NULL DEFAULT 0,
+        bytes        INTEGER NOT NULL DEFAULT 0,
+        started_at   INTEGER,
+        finished_at  INTEGER,
+        PRIMARY KEY (account_id, kind)
+    ) STRICT;
+
+    CREATE TABLE folders (
+        id                   INTEGER PRIMARY KEY,
+        account_id           INTEGER NOT NULL REFERENCES accounts(id),
+        source_name          TEXT    NOT NULL,
+        dest_name            TEXT    NOT NULL,
+        created              INTEGER NOT NULL DEFAULT 0,
+        source_uidvalidity   INTEGER,
+        dest_uidvalidity     INTEGER,
+        source_uidnext       INTEGER,
+        source_modseq        INTEGER,
+        dest_uidnext         INTEGER,
+        UNIQUE (account_id, source_name)
+    ) STRICT;
+
+    CREATE TABLE messages (
+        id           INTEGER PRIMARY KEY,
+        folder_id    INTEGER NOT NULL REFERENCES folders(id),
+        source_uid   INTEGER,
+        dest_uid     INTEGER,
+        fingerprint  BLOB    NOT NULL,
+        flags        TEXT    NOT NULL,
+        size         INTEGER NOT NULL,
+        copied       INTEGER NOT NULL,
+        UNIQUE (folder_id, source_uid)
+    ) STRICT;
+    CREATE INDEX messages_by_fingerprint ON messages (folder_id, fingerprint);
+
+    CREATE TABLE item_errors (
+        id          INTEGER PRIMARY KEY,
+        account_id  INTEGER NOT NULL REFERENCES accounts(id),
+        stage       TEXT    NOT NULL,
+        item        TEXT    NOT NULL,
+        reason      TEXT    NOT NULL,
+        at          INTEGER NOT NULL
+    ) STRICT;
+    "#,
+];
+
+/// Brings `conn` up to the latest schema version.
+pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let current: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    let current = usize::try_from(current).unwrap_or(usize::MAX);
+    if current > MIGRATIONS.len() {
+        return Err(StoreError::TooNew {
+            found: current,
+            known: MIGRATIONS.len(),
+        });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (index + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

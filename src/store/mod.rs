@@ -1,0 +1,112 @@
+//! The state database: SQLite with one writer.
+//!
+//! Every step of a batch is recorded here before it is called done, so a
+//! crash, a reboot or a `kill -9` loses nothing and a re-run duplicates
+//! nothing. A [`Store`] owns one connection on a dedicated thread; async
+//! callers send it closures ([`Store::call`]), which keeps blocking SQLite
+//! work off the async reactor and serialises every write.
+//!
+//! - [`migrations`]: the numbered schema.
+//! - [`batches`]: batches, accounts, stages and item errors.
+//! - [`mail`]: folders and per-message checkpoints.
+//! - [`ids`]: migration IDs and batch IDs.
+
+pub mod batches;
+pub mod ids;
+pub mod mail;
+mod migrations;
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+/// A failure of the state database.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("State database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error(
+        "The state database has schema version {found}, newer than this mailshift knows ({known}): upgrade mailshift"
+    )]
+    TooNew { found: usize, known: usize },
+    #[error("Cannot open the state database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("The state database thread has stopped")]
+    Closed,
+}
+
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// A handle to the state database. Cheap to clone; all clones share the
+/// one writer thread, which stops when the last handle is dropped.
+#[derive(Clone)]
+pub struct Store {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and brings its
+    /// schema up to date.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let mut conn = connect(path)?;
+        migrations::migrate(&mut conn)?;
+        let (jobs, queue) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("mailshift-store".into())
+            .spawn(move || {
+                for job in queue {
+                    job(&mut conn);
+                }
+            })
+            .map_err(|e| StoreError::Open {
+                path: path.to_owned(),
+                source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
+            })?;
+        Ok(Store { jobs })
+    }
+
+    /// Runs `f` on the writer thread and returns its result.
+    pub async fn call<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Box::new(move |conn| {
+                // The caller may have gone away (cancelled); nothing to do then.
+                let _ = reply.send(f(conn));
+            }))
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+/// Opens a connection with the settings every connection uses.
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let open_error = |source| StoreError::Open {
+        path: path.to_owned(),
+        source,
+    };
+    let conn = Connection::open(path).map_err(open_error)?;
+    conn.busy_timeout(Duration::from_secs(30))
+        .map_err(open_error)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(open_error)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(open_error)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(open_error)?;
+    Ok(conn)
+}
+
+/// Seconds since the Unix epoch: how every timestamp is stored.
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}

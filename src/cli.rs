@@ -1,1 +1,445 @@
-//! (in progress)
+//! The command line: arguments, output, exit codes. No migration logic
+//! lives here; each command calls the library and prints what it returns.
+//!
+//! A new command is a variant of [`Command`], an `Args` struct, and one
+//! function returning [`Exit`], dispatched in [`run`].
+
+mod run;
+
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+
+use crate::manifest::{self, Diagnostics};
+use crate::plan::{self, AccountPlan, Checked, Endpoint, Plan};
+use crate::protocols::tls::TlsMode;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  the batch ran but some accounts failed
+  2  invalid manifest or invalid command line
+  3  internal error
+
+Logs go to standard error; set MAILSHIFT_LOG (or RUST_LOG) to e.g. `debug`
+or `mailshift=trace` for more.";
+
+/// mailshift moves whole mailboxes from one provider to another, for many
+/// accounts at once, from a manifest file.
+#[derive(Debug, Parser)]
+#[command(name = "mailshift", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every command.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check manifests and report every problem, each with its place.
+    ///
+    /// A manifest is a YAML file, a CSV with one account per row, an
+    /// imapsync batch file or an OVH Mail Migrator project CSV. Every error
+    /// is reported at once, as `file:line:column` (YAML) or `file: row N,
+    /// column NAME` (CSV). Nothing is contacted.
+    #[command(after_help = EXIT_CODES)]
+    Validate(ValidateArgs),
+    /// Show what a manifest will do: each account with its endpoints after
+    /// defaults, the stages it will run, and the accounts rejected and why.
+    ///
+    /// Secrets are never shown: only where each one comes from.
+    #[command(after_help = EXIT_CODES)]
+    Plan(PlanArgs),
+    /// Run a batch: migrate every account of a manifest, concurrently.
+    ///
+    /// Every step is checkpointed in the state database: after a crash, a
+    /// reboot or a kill, the same command resumes where it stopped and
+    /// copies nothing twice. Run again after completion, it does an
+    /// incremental pass (new messages, changed flags). Prints one line per
+    /// account with its migration ID.
+    #[command(after_help = EXIT_CODES)]
+    Run(run::RunArgs),
+}
+
+/// How to print results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON document for programs.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Manifest files (YAML, CSV, imapsync batch file, OMM project CSV).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The manifest file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+/// How the process ends; the numbers are the documented exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Everything worked.
+    Success = 0,
+    /// The batch ran, but some accounts failed.
+    AccountsFailed = 1,
+    /// The input (manifest or command line) is invalid.
+    Invalid = 2,
+    /// A bug or an environment failure (disk, database...).
+    Internal = 3,
+}
+
+impl Exit {
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Exit {
+    let result = match &cli.command {
+        Command::Validate(args) => validate(args),
+        Command::Plan(args) => plan(args),
+        Command::Run(args) => run::run(args),
+    };
+    match result {
+        Ok(exit) => exit,
+        Err(e) if is_broken_pipe(&e) => Exit::Success,
+        Err(e) => {
+            eprintln!("mailshift: internal error: {e:#}");
+            Exit::Internal
+        }
+    }
+}
+
+/// Sends logs to standard error, filtered by `MAILSHIFT_LOG`, else
+/// `RUST_LOG`, else warnings only.
+pub fn init_logging() {
+    let filter = std::env::var("MAILSHIFT_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "warn".to_owned());
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .with_ansi(io::stderr().is_terminal())
+        .with_target(false)
+        .try_init();
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Loads and checks one manifest. `Err` holds the diagnostics of a file
+/// that could not be read at all.
+fn check_file(path: &Path) -> Result<Checked, Diagnostics> {
+    let manifest = manifest::load(path)?;
+    Ok(plan::check(&manifest))
+}
+
+/// The result of validating one file, as `--format json` prints it.
+#[derive(Serialize)]
+struct FileReport<'a> {
+    file: &'a Path,
+    valid: bool,
+    accounts: usize,
+    rejected: usize,
+    errors: usize,
+    warnings: usize,
+    diagnostics: &'a Diagnostics,
+}
+
+fn validate(args: &ValidateArgs) -> anyhow::Result<Exit> {
+    let mut out = io::stdout().lock();
+    let mut reports = Vec::new();
+    let mut all_valid = true;
+    for path in &args.files {
+        tracing::debug!("validating {}", path.display());
+        let (checked, diagnostics) = match check_file(path) {
+            Ok(c) => {
+                let d = c.diagnostics.clone();
+                (Some(c), d)
+            }
+            Err(d) => (None, d),
+        };
+        let valid = !diagnostics.has_errors();
+        all_valid &= valid;
+        let (accounts, rejected) = checked
+            .as_ref()
+            .map_or((0, 0), |c| (c.plan.accounts.len(), c.rejected.len()));
+        reports.push((path, valid, accounts, rejected, diagnostics));
+    }
+    match args.format {
+        OutputFormat::Json => {
+            let files: Vec<FileReport<'_>> = reports
+                .iter()
+                .map(|(file, valid, accounts, rejected, diagnostics)| FileReport {
+                    file,
+                    valid: *valid,
+                    accounts: *accounts + *rejected,
+                    rejected: *rejected,
+                    errors: diagnostics.error_count(),
+                    warnings: diagnostics.warning_count(),
+                    diagnostics,
+                })
+                .collect();
+            let doc = serde_json::json!({ "valid": all_valid, "files": files });
+            serde_json::to_writer_pretty(&mut out, &doc).context("Writing the report")?;
+            writeln!(out)?;
+        }
+        OutputFormat::Text => {
+            for (file, valid, accounts, rejected, diagnostics) in &reports {
+                if !diagnostics.is_empty() {
+                    writeln!(out, "{diagnostics}")?;
+                }
+                let total = accounts + rejected;
+                let counts = counts(diagnostics);
+                if *valid {
+                    writeln!(out, "{}: valid, {}{counts}", file.display(), plural(total, "account"))?;
+                } else {
+                    writeln!(
+                        out,
+                        "{}: invalid{counts}{}",
+                        file.display(),
+                        if total > 0 {
+                            format!(", {rejected} of {} rejected", plural(total, "account"))
+                        } else {
+                            String::new()
+                        }
+                    )?;
+                }
+            }
+        }
+    }
+    Ok(if all_valid { Exit::Success } else { Exit::Invalid })
+}
+
+fn counts(diagnostics: &Diagnostics) -> String {
+    let mut parts = Vec::new();
+    if diagnostics.error_count() > 0 {
+        parts.push(plural(diagnostics.error_count(), "error"));
+    }
+    if diagnostics.warning_count() > 0 {
+        parts.push(plural(diagnostics.warning_count(), "warning"));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join(", "))
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+fn plan(args: &PlanArgs) -> anyhow::Result<Exit> {
+    let mut out = io::stdout().lock();
+    let checked = check_file(&args.file);
+    let valid = checked.as_ref().is_ok_and(Checked::is_valid);
+    match (args.format, &checked) {
+        (OutputFormat::Json, Ok(checked)) => {
+            let doc = serde_json::json!({
+                "valid": valid,
+                "plan": checked.plan,
+                "rejected": checked.rejected,
+                "diagnostics": checked.diagnostics,
+            });
+            serde_json::to_writer_pretty(&mut out, &doc).context("Writing the plan")?;
+            writeln!(out)?;
+        }
+        (OutputFormat::Json, Err(diagnostics)) => {
+            let doc = serde_json::json!({
+                "valid": false,
+                "plan": null,
+                "rejected": [],
+                "diagnostics": diagnostics,
+            });
+            serde_json::to_writer_pretty(&mut out, &doc).context("Writing the plan")?;
+            writeln!(out)?;
+        }
+        (OutputFormat::Text, Ok(checked)) => write_plan(&mut out, checked)?,
+        (OutputFormat::Text, Err(diagnostics)) => {
+            writeln!(out, "{diagnostics}")?;
+            writeln!(out, "{}: invalid, nothing to plan", args.file.display())?;
+        }
+    }
+    Ok(if valid { Exit::Success } else { Exit::Invalid })
+}
+
+fn write_plan(out: &mut impl Write, checked: &Checked) -> io::Result<()> {
+    let plan = &checked.plan;
+    let sources: Vec<String> = plan.sources.iter().map(|p| p.display().to_string()).collect();
+    writeln!(out, "batch {} (from {})", plan.batch, sources.join(", "))?;
+    writeln!(out, "  limits       {}", describe_limits(plan))?;
+    writeln!(out, "  undo         allowed for {} hours after an account finishes", plan.undo_window.as_secs() / 3600)?;
+    if !plan.notify.is_empty() {
+        writeln!(out, "  notify       {}", plan.notify.join(", "))?;
+    }
+    for account in &plan.accounts {
+        writeln!(out)?;
+        write_account(out, account)?;
+    }
+    for rejected in &checked.rejected {
+        writeln!(out)?;
+        let who = rejected.source.as_deref().map(|s| format!(" ({s})")).unwrap_or_default();
+        writeln!(out, "rejected {}{who}", rejected.origin)?;
+        for reason in &rejected.reasons {
+            writeln!(out, "  {reason}")?;
+        }
+    }
+    let warnings: Vec<_> = checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == manifest::Severity::Warning || d.account.is_none())
+        .collect();
+    if !warnings.is_empty() {
+        writeln!(out)?;
+        for d in warnings {
+            writeln!(out, "{d}")?;
+        }
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{} planned, {} rejected{}",
+        plural(plan.accounts.len(), "account"),
+        checked.rejected.len(),
+        counts(&checked.diagnostics)
+    )
+}
+
+fn describe_limits(plan: &Plan) -> String {
+    let l = &plan.limits;
+    let mut text = format!(
+        "{} at a time, {} per host, {} per account",
+        plural(l.concurrent_accounts, "account"),
+        plural(l.connections_per_host, "connection"),
+        plural(l.connections_per_account, "connection"),
+    );
+    if let Some(n) = l.messages_per_second {
+        text.push_str(&format!(", at most {n} messages/s"));
+    }
+    if let Some(n) = l.bytes_per_second {
+        text.push_str(&format!(", at most {}/s", human_size(n)));
+    }
+    text
+}
+
+fn write_account(out: &mut impl Write, a: &AccountPlan) -> io::Result<()> {
+    writeln!(out, "account {}: {} → {}", a.origin, a.source.email, a.destination.email)?;
+    writeln!(out, "  source       {}", describe_endpoint(&a.source))?;
+    writeln!(out, "  destination  {}", describe_endpoint(&a.destination))?;
+    let stages: Vec<&str> = a.stages.iter().map(|s| s.name()).collect();
+    writeln!(out, "  stages       {}", stages.join(", "))?;
+    let rules = describe_mail(&a.mail);
+    if !rules.is_empty() {
+        writeln!(out, "  mail         {rules}")?;
+    }
+    if !a.notify.is_empty() {
+        writeln!(out, "  notify       {}", a.notify.join(", "))?;
+    }
+    writeln!(out, "  error budget {}", a.error_budget)
+}
+
+fn describe_endpoint(e: &Endpoint) -> String {
+    let mut text = e.kind.name().to_owned();
+    if let Some(server) = &e.server {
+        let tls = match server.tls {
+            TlsMode::Implicit => "TLS",
+            TlsMode::StartTls => "STARTTLS",
+            TlsMode::None => "no TLS",
+        };
+        text.push_str(&format!(" {server} ({tls}"));
+        if server.accept_invalid_certs {
+            text.push_str(", any certificate");
+        }
+        text.push(')');
+    }
+    if let Some(path) = &e.path {
+        text.push_str(&format!(" {}", path.display()));
+    }
+    if !e.user.is_empty() {
+        text.push_str(&format!(", user {}", e.user));
+    }
+    if !matches!(e.credential, plan::Credential::None) {
+        text.push_str(&format!(", {}", e.credential));
+    }
+    if let Some(url) = &e.dav_url {
+        text.push_str(&format!(", DAV {url}"));
+    }
+    if let Some(sieve) = &e.sieve {
+        text.push_str(&format!(", sieve {sieve}"));
+    }
+    text
+}
+
+/// `25000000` → `25 MB`; sizes that are not round stay in bytes.
+fn human_size(bytes: u64) -> String {
+    const UNITS: [(u64, &str); 8] = [
+        (1 << 40, "TiB"),
+        (1_000_000_000_000, "TB"),
+        (1 << 30, "GiB"),
+        (1_000_000_000, "GB"),
+        (1 << 20, "MiB"),
+        (1_000_000, "MB"),
+        (1 << 10, "KiB"),
+        (1_000, "KB"),
+    ];
+    UNITS
+        .iter()
+        .find(|(unit, _)| bytes >= *unit && bytes % unit == 0)
+        .map_or_else(|| format!("{bytes} bytes"), |(unit, name)| format!("{} {name}", bytes / unit))
+}
+
+fn describe_mail(m: &plan::MailRules) -> String {
+    let mut parts = Vec::new();
+    if !m.include.is_empty() {
+        parts.push(format!("only {}", m.include.join(", ")));
+    }
+    if !m.exclude.is_empty() {
+        parts.push(format!("skip {}", m.exclude.join(", ")));
+    }
+    for (from, to) in &m.map {
+        parts.push(format!("{from} → {to}"));
+    }
+    if let Some(since) = m.since {
+        parts.push(format!("since {since}"));
+    }
+    if let Some(before) = m.before {
+        parts.push(format!("before {before}"));
+    }
+    if let Some(size) = m.max_message_size {
+        parts.push(format!("messages up to {}", human_size(size)));
+    }
+    if m.include_deleted {
+        parts.push("with \\Deleted messages".to_owned());
+    }
+    parts.join("; ")
+}

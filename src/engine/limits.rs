@@ -24,7 +24,9 @@ impl Shared {
         Shared {
             per_host: limits.connections_per_host.max(1),
             hosts: Mutex::new(HashMap::new()),
-            messages: limits.messages_per_second.map(|n| RateLimiter::new(f64::from(n))),
+            messages: limits
+                .messages_per_second
+                .map(|n| RateLimiter::new(f64::from(n))),
             bytes: limits.bytes_per_second.map(|n| RateLimiter::new(n as f64)),
         }
     }

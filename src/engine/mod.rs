@@ -117,7 +117,10 @@ pub async fn run(
         let slots = slots.clone();
         tasks.spawn(async move {
             // The semaphore lives as long as the batch and is never closed.
-            let _slot = slots.acquire_owned().await.expect("account slots stay open");
+            let _slot = slots
+                .acquire_owned()
+                .await
+                .expect("account slots stay open");
             (index, run_account(ctx).await)
         });
     }
@@ -187,7 +190,9 @@ async fn run_account(ctx: AccountContext) -> Result<AccountOutcome, StoreError> 
             }
         }
     }
-    store.set_account_state(id, state, None, error.clone()).await?;
+    store
+        .set_account_state(id, state, None, error.clone())
+        .await?;
     ctx.progress.account_done();
     Ok(AccountOutcome {
         migration_id: ctx.account.migration_id.clone(),

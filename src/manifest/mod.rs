@@ -1,1 +1,584 @@
-//! (in progress)
+//! Manifests: the files an admin writes (YAML, CSV, or a foreign dialect),
+//! loaded into one typed model with every account's place remembered.
+//!
+//! [`load`] reads a file, tells its format, checks YAML against the
+//! embedded JSON Schema and returns a [`Manifest`]: the typed accounts and
+//! defaults plus every problem found so far. Rules that need the defaults
+//! merged (missing host, duplicate destination, options the source cannot
+//! provide...) are checked when [`crate::plan::build`] turns the manifest
+//! into a plan. Everything reports through [`Diagnostics`], so an admin
+//! sees every error at once, each with `file:line:column` (YAML) or
+//! `file: row N, column NAME` (CSV).
+//!
+//! Formats, told apart by extension and then content:
+//! - `.yaml`, `.yml`, `.json`: the full model ([`model::ManifestFile`]).
+//! - a header whose first cell is `Source Type`: OVH Mail Migrator's CSV.
+//! - a header naming native columns (`source_email`...): native CSV.
+//! - lines of six or more `;`-separated fields: an imapsync batch file.
+//!
+//! A CSV-like file given directly takes its defaults from the YAML file of
+//! the same name next to it (`users.csv` → `users.yaml` or `users.yml`),
+//! exactly as if that YAML file said `accounts_csv: users.csv`.
+
+pub mod csv;
+pub mod diagnostic;
+pub mod dialects;
+pub mod model;
+pub mod origin;
+pub mod schema;
+pub mod validate;
+pub mod yaml;
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+pub use diagnostic::{Diagnostic, Diagnostics, Place, Position, Severity};
+pub use model::{AccountSpec, LimitsSpec, ManifestFile};
+pub use origin::Origin;
+
+/// Larger files are refused unread: 100,000 accounts fit in far less.
+pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
+
+/// The kinds of file a manifest can be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    Yaml,
+    Csv,
+    Imapsync,
+    Omm,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Yaml => "YAML manifest",
+            Format::Csv => "CSV",
+            Format::Imapsync => "imapsync batch file",
+            Format::Omm => "OVH Mail Migrator CSV",
+        }
+    }
+}
+
+/// One account as loaded: its fields as written (before defaults), and
+/// where it was written.
+#[derive(Debug, Clone)]
+pub struct AccountEntry {
+    /// `None` when the account could not be read (its errors are already
+    /// in [`Manifest::diagnostics`]).
+    pub spec: Option<AccountSpec>,
+    pub origin: Origin,
+    /// Fields (`source.port`) whose values were rejected while loading and
+    /// left out of `spec`; their problem is already reported, so later
+    /// checks stay quiet about them.
+    pub broken: Vec<String>,
+}
+
+/// A loaded manifest: one batch, not yet merged or checked as a whole.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// The file given.
+    pub path: PathBuf,
+    /// Every file read, in order: the manifest and its accounts CSV, or a
+    /// CSV and its defaults file.
+    pub files: Vec<PathBuf>,
+    /// What kind of file `path` is.
+    pub format: Format,
+    /// The batch-level fields as written (`accounts` and `defaults` moved
+    /// out to the fields below).
+    pub settings: ManifestFile,
+    /// Where the YAML document is, for placing batch-level problems; `None`
+    /// when there is no YAML.
+    pub root: Option<Origin>,
+    /// The defaults every account is merged over.
+    pub defaults: AccountSpec,
+    /// Where the defaults are written, if anywhere.
+    pub defaults_origin: Option<Origin>,
+    /// Whether the defaults were read without error; when not, per-account
+    /// checks are skipped (they would only repeat the defaults' problem).
+    pub defaults_ok: bool,
+    /// The accounts: the YAML list first, then the CSV rows.
+    pub accounts: Vec<AccountEntry>,
+    /// Problems found while loading.
+    pub diagnostics: Diagnostics,
+}
+
+impl Manifest {
+    /// The directory relative paths in `origin` are resolved against.
+    pub fn base_dir(origin: &Origin) -> PathBuf {
+        origin
+            .file()
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    }
+}
+
+/// Reads a manifest file of any supported format.
+///
+/// `Err` means nothing usable could be read (missing, binary, not YAML at
+/// all...). `Ok` may still carry errors in [`Manifest::diagnostics`]; the
+/// plan builder adds the rest.
+pub fn load(path: &Path) -> Result<Manifest, Diagnostics> {
+    let text = read_text(path)?;
+    match detect(path, &text) {
+        Format::Yaml => load_yaml(path, &text, None),
+        format => {
+            if let Some(defaults) = sibling_defaults(path) {
+                let yaml = read_text(&defaults)?;
+                return load_yaml(&defaults, &yaml, Some((path.to_path_buf(), text, format)));
+            }
+            let file = Arc::new(path.to_path_buf());
+            let (accounts, diagnostics) = load_table(format, &text, &file);
+            Ok(Manifest {
+                path: path.to_path_buf(),
+                files: vec![path.to_path_buf()],
+                format,
+                settings: ManifestFile::default(),
+                root: None,
+                defaults: AccountSpec::default(),
+                defaults_origin: None,
+                defaults_ok: true,
+                accounts,
+                diagnostics,
+            })
+        }
+    }
+}
+
+fn load_table(format: Format, text: &str, file: &Arc<PathBuf>) -> (Vec<AccountEntry>, Diagnostics) {
+    match format {
+        Format::Omm => dialects::load_omm(text, file),
+        Format::Imapsync => dialects::load_imapsync(text, file),
+        Format::Csv | Format::Yaml => csv::load(text, file),
+    }
+}
+
+/// `users.yaml` or `users.yml` next to `users.csv`, if there is one.
+fn sibling_defaults(path: &Path) -> Option<PathBuf> {
+    ["yaml", "yml"]
+        .iter()
+        .map(|ext| path.with_extension(ext))
+        .find(|p| p != path && p.is_file())
+}
+
+/// Tells a file's format from its extension, then its first line.
+pub fn detect(path: &Path, text: &str) -> Format {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    if matches!(ext.as_str(), "yaml" | "yml" | "json") {
+        return Format::Yaml;
+    }
+    let line = csv::first_line(text);
+    if dialects::is_omm_header(line) {
+        return Format::Omm;
+    }
+    let delimiter = char::from(csv::detect_delimiter(line));
+    let names = csv::columns();
+    if line
+        .split(delimiter)
+        .map(|c| csv::normalize_header(c.trim_matches('"')))
+        .any(|c| names.iter().any(|n| n.name == c))
+    {
+        return Format::Csv;
+    }
+    if dialects::is_imapsync_line(line) {
+        return Format::Imapsync;
+    }
+    if matches!(ext.as_str(), "csv" | "tsv" | "txt") {
+        return Format::Csv;
+    }
+    Format::Yaml
+}
+
+/// Reads a file as text, refusing what cannot be a manifest: too large,
+/// empty, binary, not UTF-8 (UTF-16 with a BOM, as some spreadsheets save,
+/// is converted).
+pub fn read_text(path: &Path) -> Result<String, Diagnostics> {
+    let fail = |message: String| Err(Diagnostics::whole_file(path, message));
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => return fail(format!("cannot read this file: {}", io_reason(&e))),
+    };
+    if meta.is_dir() {
+        return fail("this is a directory, not a manifest file".to_owned());
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return fail(format!(
+            "this file is too large ({:.1} MB); a manifest may be at most {} MB",
+            meta.len() as f64 / 1e6,
+            MAX_FILE_BYTES / (1024 * 1024)
+        ));
+    }
+    let mut bytes = Vec::new();
+    let read = std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes));
+    if let Err(e) = read {
+        return fail(format!("cannot read this file: {}", io_reason(&e)));
+    }
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return fail(format!(
+            "this file is too large; a manifest may be at most {} MB",
+            MAX_FILE_BYTES / (1024 * 1024)
+        ));
+    }
+    decode(&bytes).map_err(|m| Diagnostics::whole_file(path, m))
+}
+
+/// Bytes → text, with the reasons a manifest cannot be decoded.
+pub fn decode(bytes: &[u8]) -> Result<String, String> {
+    if let Some(text) = decode_utf16(bytes) {
+        return text;
+    }
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err("this file is empty".to_owned());
+    }
+    if bytes.contains(&0) {
+        return Err("this is a binary file, not a manifest (YAML or CSV text)".to_owned());
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Ok(text.to_owned()),
+        Err(e) => {
+            let good = &bytes[..e.valid_up_to()];
+            let line = good.iter().filter(|b| **b == b'\n').count() + 1;
+            Err(format!(
+                "this file is not UTF-8 text (line {line} has a byte that is not); save it as UTF-8 (in a spreadsheet: \"CSV UTF-8\")"
+            ))
+        }
+    }
+}
+
+/// UTF-16 with a byte order mark, as "Unicode text" exports are.
+fn decode_utf16(bytes: &[u8]) -> Option<Result<String, String>> {
+    let little = match bytes {
+        [0xFF, 0xFE, ..] => true,
+        [0xFE, 0xFF, ..] => false,
+        _ => return None,
+    };
+    let units: Vec<u16> = bytes[2..]
+        .chunks(2)
+        .map(|c| {
+            let pair = [c[0], *c.get(1).unwrap_or(&0)];
+            if little {
+                u16::from_le_bytes(pair)
+            } else {
+                u16::from_be_bytes(pair)
+            }
+        })
+        .collect();
+    Some(
+        String::from_utf16(&units)
+            .map_err(|_| "this file is not valid UTF-16 text".to_owned())
+            .and_then(|t| {
+                if t.trim().is_empty() {
+                    Err("this file is empty".to_owned())
+                } else if t.contains('\0') {
+                    Err("this is a binary file, not a manifest (YAML or CSV text)".to_owned())
+                } else {
+                    Ok(t)
+                }
+            }),
+    )
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".to_owned(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        _ => e.to_string(),
+    }
+}
+
+/// Loads a YAML manifest. `table` is a CSV-like file given directly, for
+/// which this YAML file provides the defaults.
+fn load_yaml(
+    path: &Path,
+    text: &str,
+    table: Option<(PathBuf, String, Format)>,
+) -> Result<Manifest, Diagnostics> {
+    let file = Arc::new(path.to_path_buf());
+    let doc = yaml::parse(text).map_err(|e| {
+        let position = match e.pos {
+            Some(p) => Position::Text {
+                line: p.line,
+                column: p.column,
+            },
+            None => Position::File,
+        };
+        let place = Place {
+            file: Arc::clone(&file),
+            position,
+            field: None,
+        };
+        Diagnostics::from_iter([Diagnostic::error(place, e.message)])
+    })?;
+    let report = schema::check(&doc, &file);
+    let mut diagnostics: Diagnostics = report.diagnostics.into_iter().collect();
+    let mut value = doc.value;
+    let broken = prune(&mut value, report.faulty);
+    let Value::Object(mut top) = value else {
+        if diagnostics.is_empty() {
+            diagnostics = Diagnostics::whole_file(path, "a manifest must be a mapping of fields");
+        }
+        return Err(diagnostics);
+    };
+    let index = Arc::new(doc.index);
+    let at = |pointer: &str| Origin::Yaml {
+        file: Arc::clone(&file),
+        index: Arc::clone(&index),
+        pointer: pointer.to_owned(),
+    };
+    let root = at("");
+    let mut take = |key: &str| top.remove(key).filter(|v| !v.is_null());
+    fn read<T: DeserializeOwned>(
+        value: Option<Value>,
+        pointer: &str,
+        at: &dyn Fn(&str) -> Origin,
+        diagnostics: &mut Diagnostics,
+    ) -> Option<T> {
+        value.and_then(|v| typed_at(v, pointer, at, diagnostics))
+    }
+
+    let defaults_value = take("defaults");
+    let accounts_value = take("accounts");
+    let settings = ManifestFile {
+        schema: read(take("$schema"), "/$schema", &at, &mut diagnostics),
+        batch: read(take("batch"), "/batch", &at, &mut diagnostics),
+        notify: read(take("notify"), "/notify", &at, &mut diagnostics),
+        limits: read(take("limits"), "/limits", &at, &mut diagnostics),
+        undo_window_hours: read(
+            take("undo_window_hours"),
+            "/undo_window_hours",
+            &at,
+            &mut diagnostics,
+        ),
+        defaults: None,
+        accounts: None,
+        accounts_csv: read(take("accounts_csv"), "/accounts_csv", &at, &mut diagnostics),
+    };
+    let (defaults, defaults_ok) = match defaults_value {
+        None => (AccountSpec::default(), true),
+        Some(v) => match read(Some(v), "/defaults", &at, &mut diagnostics) {
+            Some(d) => (d, true),
+            None => (AccountSpec::default(), false),
+        },
+    };
+    let mut accounts = Vec::new();
+    if let Some(Value::Array(items)) = accounts_value {
+        let reported: std::collections::HashSet<usize> =
+            diagnostics.iter().filter_map(|d| d.account).collect();
+        for (i, item) in items.into_iter().enumerate() {
+            let pointer = format!("/accounts/{i}");
+            let spec = if reported.contains(&i) {
+                serde_json::from_value::<AccountSpec>(item).ok()
+            } else {
+                typed_at::<AccountSpec>(item, &pointer, &at, &mut diagnostics)
+            };
+            accounts.push(AccountEntry {
+                spec,
+                origin: at(&pointer),
+                broken: broken.get(&i).cloned().unwrap_or_default(),
+            });
+        }
+    }
+
+    let mut files = vec![path.to_path_buf()];
+    let format = table.as_ref().map_or(Format::Yaml, |(_, _, f)| *f);
+    let given = table.as_ref().map_or_else(|| path.to_path_buf(), |(p, _, _)| p.clone());
+    match (&settings.accounts_csv, table) {
+        (Some(name), table) => {
+            let csv_path = root_dir(path).join(name);
+            let place = root.place(&["accounts_csv"]);
+            if let Some((given, _, _)) = &table
+                && !same_file(&csv_path, given)
+            {
+                diagnostics.push(Diagnostic::error(
+                    place.clone(),
+                    format!(
+                        "this file is the defaults of {} but names {} as its accounts CSV",
+                        given.display(),
+                        csv_path.display()
+                    ),
+                ));
+            }
+            let loaded = match table {
+                Some((p, text, format)) if same_file(&csv_path, &p) => Ok((p, text, format)),
+                _ => read_text(&csv_path).map(|text| {
+                    let format = match detect(&csv_path, &text) {
+                        Format::Yaml => Format::Csv,
+                        f => f,
+                    };
+                    (csv_path.clone(), text, format)
+                }),
+            };
+            match loaded {
+                Ok((p, text, format)) => {
+                    let csv_file = Arc::new(p.clone());
+                    let (rows, found) = load_table(format, &text, &csv_file);
+                    let offset = accounts.len();
+                    accounts.extend(rows);
+                    diagnostics.extend(found.into_iter().map(|d| {
+                        let account = d.account.map(|a| a + offset);
+                        d.for_account(account)
+                    }));
+                    files.push(p);
+                }
+                Err(found) => {
+                    for d in found {
+                        diagnostics.push(Diagnostic::error(
+                            place.clone(),
+                            format!("accounts CSV {}: {}", csv_path.display(), d.message),
+                        ));
+                    }
+                }
+            }
+        }
+        (None, Some((p, text, format))) => {
+            let csv_file = Arc::new(p.clone());
+            let (rows, found) = load_table(format, &text, &csv_file);
+            let offset = accounts.len();
+            accounts.extend(rows);
+            diagnostics.extend(found.into_iter().map(|d| {
+                let account = d.account.map(|a| a + offset);
+                d.for_account(account)
+            }));
+            files.push(p);
+        }
+        (None, None) => {}
+    }
+
+    Ok(Manifest {
+        path: given,
+        files,
+        format,
+        settings,
+        root: Some(root),
+        defaults,
+        defaults_origin: Some(at("/defaults")),
+        defaults_ok,
+        accounts,
+        diagnostics,
+    })
+}
+
+/// Removes the values the schema rejected, so the rest of the document can
+/// still be read and checked. Containers that hold whole accounts or the
+/// defaults stay: without them nothing sensible can be checked. Returns,
+/// per account, the fields removed (`source.port`).
+fn prune(value: &mut Value, mut faulty: Vec<String>) -> HashMap<usize, Vec<String>> {
+    let mut broken: HashMap<usize, Vec<String>> = HashMap::new();
+    // Later array items first, so earlier indexes stay right.
+    faulty.sort_by_key(|p| std::cmp::Reverse(sort_key(p)));
+    faulty.dedup();
+    for pointer in faulty {
+        let segments = yaml::pointer_segments(&pointer);
+        let keep = match segments.as_slice() {
+            [] => true,
+            [top] => top == "accounts" || top == "defaults",
+            [top, _] => top == "accounts" || top == "defaults",
+            _ => false,
+        };
+        if keep {
+            continue;
+        }
+        if let [top, index, rest @ ..] = segments.as_slice()
+            && top == "accounts"
+            && let Ok(index) = index.parse::<usize>()
+        {
+            broken.entry(index).or_default().push(rest.join("."));
+        }
+        remove_at(value, &segments);
+    }
+    broken
+}
+
+/// Orders pointers with numeric segments compared as numbers.
+fn sort_key(pointer: &str) -> Vec<(u64, String)> {
+    yaml::pointer_segments(pointer)
+        .into_iter()
+        .map(|s| (s.parse().unwrap_or(u64::MAX), s))
+        .collect()
+}
+
+fn remove_at(value: &mut Value, segments: &[String]) {
+    let Some((last, parents)) = segments.split_last() else {
+        return;
+    };
+    let mut node = value;
+    for segment in parents {
+        let next = match node {
+            Value::Object(map) => map.get_mut(segment),
+            Value::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get_mut(i)),
+            _ => None,
+        };
+        match next {
+            Some(n) => node = n,
+            None => return,
+        }
+    }
+    match node {
+        Value::Object(map) => {
+            map.remove(last);
+        }
+        Value::Array(items) => {
+            if let Ok(i) = last.parse::<usize>()
+                && i < items.len()
+            {
+                items.remove(i);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn root_dir(path: &Path) -> PathBuf {
+    path.parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// Deserializes `value` as `T`; a failure the schema did not already
+/// report becomes a diagnostic at `pointer`.
+fn typed_at<T: DeserializeOwned>(
+    value: Value,
+    pointer: &str,
+    at: &dyn Fn(&str) -> Origin,
+    diagnostics: &mut Diagnostics,
+) -> Option<T> {
+    match serde_json::from_value(value) {
+        Ok(v) => Some(v),
+        Err(_) => {
+            let place = at(pointer).whole();
+            let already = diagnostics.iter().any(|d| {
+                d.place.file == place.file
+                    && match (&d.place.field, &place.field) {
+                        (Some(f), Some(p)) => f == p || f.starts_with(&format!("{p}.")) || f.starts_with(&format!("{p}[")),
+                        _ => false,
+                    }
+            });
+            if !already {
+                // Serde's message may quote the value, which may be a
+                // secret: say what is wrong without it.
+                diagnostics.push(Diagnostic::error(
+                    place,
+                    "this value does not have the expected type or form",
+                ));
+            }
+            None
+        }
+    }
+}

@@ -105,13 +105,13 @@ fn options() -> serde_saphyr::Options {
         max_total_scalar_bytes: 64 * 1024 * 1024,
         max_merge_keys: 10_000,
     };
+    let mut alias_limits = serde_saphyr::options::AliasLimits::default();
+    alias_limits.max_total_replayed_events = 200_000;
+    alias_limits.max_replay_stack_depth = 16;
+    alias_limits.max_alias_expansions_per_anchor = 10_000;
     serde_saphyr::options! {
         budget: budget,
-        alias_limits: serde_saphyr::options::AliasLimits {
-            max_total_replayed_events: 200_000,
-            max_replay_stack_depth: 16,
-            max_alias_expansions_per_anchor: 10_000,
-        },
+        alias_limits: alias_limits,
         strict_booleans: true,
         leading_zero_numbers_as_strings: true,
         with_snippet: false,

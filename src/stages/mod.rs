@@ -31,10 +31,7 @@ pub async fn run(kind: StageKind, ctx: &AccountContext) -> Result<StageCounts, S
     match kind {
         StageKind::Mail => mail::run(ctx).await,
         other => Err(StageFailure {
-            error: anyhow::anyhow!(
-                "The {} option is not available yet for this source",
-                crate::store::batches::stage_name(other)
-            ),
+            error: anyhow::anyhow!("The {other} option is not available yet for this source"),
             counts: StageCounts::default(),
         }),
     }

@@ -91,19 +91,6 @@ impl StageCounts {
     }
 }
 
-/// The name a stage kind is stored under.
-pub fn stage_name(kind: StageKind) -> &'static str {
-    match kind {
-        StageKind::Mail => "mail",
-        StageKind::Contacts => "contacts",
-        StageKind::ContactGroups => "contact_groups",
-        StageKind::Calendars => "calendars",
-        StageKind::Tasks => "tasks",
-        StageKind::Rules => "rules",
-        StageKind::AutoReplies => "auto_replies",
-    }
-}
-
 impl Store {
     /// The batch called `name`, created on first use. Running the same
     /// manifest again finds the same batch, so it resumes or does an
@@ -220,7 +207,7 @@ impl Store {
                 params![
                     account_id,
                     state.as_str(),
-                    stage.map(stage_name),
+                    stage.map(StageKind::name),
                     error,
                     at,
                     finished
@@ -240,7 +227,7 @@ impl Store {
                  ON CONFLICT (account_id, kind)
                  DO UPDATE SET state = 'running', started_at = excluded.started_at,
                                finished_at = NULL",
-                params![account_id, stage_name(kind), now()],
+                params![account_id, kind.name(), now()],
             )?;
             Ok(())
         })
@@ -263,7 +250,7 @@ impl Store {
                  WHERE account_id = ?1 AND kind = ?2",
                 params![
                     account_id,
-                    stage_name(kind),
+                    kind.name(),
                     state.as_str(),
                     counts.found as i64,
                     counts.copied as i64,
@@ -291,7 +278,7 @@ impl Store {
             conn.execute(
                 "INSERT INTO item_errors (account_id, stage, item, reason, at)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![account_id, stage_name(kind), item, reason, now()],
+                params![account_id, kind.name(), item, reason, now()],
             )?;
             Ok(())
         })

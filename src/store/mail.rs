@@ -1,9 +1,12 @@
 //! Mail checkpoints: folders and the source-UID → destination-UID mapping.
 //!
-//! A message row is written when its copy is confirmed (or when it is found
-//! already at the destination). A message whose APPEND reached the server
-//! but whose row was lost in a crash is found again by its fingerprint on
-//! the next pass, so it is never copied twice.
+//! Before a group of messages is fetched for copying, a *pending* row is
+//! written for each (an intent). A row is completed when the copy is
+//! confirmed (or when the message is found already at the destination). A
+//! message whose APPEND reached the server but whose confirmation was lost
+//! in a crash is found again by its fingerprint on the next pass, so it is
+//! never copied twice; its pending row tells that mailshift made it, so
+//! undo still removes it.
 
 use rusqlite::{OptionalExtension, params};
 
@@ -55,6 +58,8 @@ pub struct Checkpoint {
     pub flags: String,
     /// Whether mailshift copied it (as opposed to finding it there).
     pub copied: bool,
+    /// An intent: the copy may or may not have reached the destination.
+    pub pending: bool,
 }
 
 /// A message to record.
@@ -187,7 +192,14 @@ impl Store {
     pub async fn forget_uids(&self, folder_id: i64, side: Side) -> Result<(), StoreError> {
         self.call(move |conn| {
             let sql = match side {
-                Side::Source => "UPDATE messages SET source_uid = NULL WHERE folder_id = ?1",
+                // A pending row is only an intent, meaningless under the new UIDs.
+                Side::Source => {
+                    conn.execute(
+                        "DELETE FROM messages WHERE folder_id = ?1 AND pending = 1",
+                        [folder_id],
+                    )?;
+                    "UPDATE messages SET source_uid = NULL WHERE folder_id = ?1"
+                }
                 Side::Destination => "UPDATE messages SET dest_uid = NULL WHERE folder_id = ?1",
             };
             conn.execute(sql, [folder_id])?;
@@ -200,7 +212,7 @@ impl Store {
     pub async fn checkpoints(&self, folder_id: i64) -> Result<Vec<Checkpoint>, StoreError> {
         self.call(move |conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT id, source_uid, dest_uid, fingerprint, flags, copied
+                "SELECT id, source_uid, dest_uid, fingerprint, flags, copied, pending
                  FROM messages WHERE folder_id = ?1",
             )?;
             let rows = stmt.query_map([folder_id], |row| {
@@ -215,6 +227,7 @@ impl Store {
                     fingerprint,
                     flags: row.get(4)?,
                     copied: row.get(5)?,
+                    pending: row.get(6)?,
                 })
             })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -240,7 +253,8 @@ impl Store {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                      ON CONFLICT (folder_id, source_uid) DO UPDATE SET
                        dest_uid = excluded.dest_uid, fingerprint = excluded.fingerprint,
-                       flags = excluded.flags, size = excluded.size, copied = excluded.copied",
+                       flags = excluded.flags, size = excluded.size, copied = excluded.copied,
+                       pending = 0",
                 )?;
                 for row in &rows {
                     insert.execute(params![
@@ -252,6 +266,31 @@ impl Store {
                         row.size as i64,
                         row.copied
                     ])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Writes pending rows (intents) for source messages about to be
+    /// copied; rows that exist already are left as they are.
+    pub async fn record_intents(
+        &self,
+        folder_id: i64,
+        source_uids: Vec<u32>,
+    ) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO messages
+                       (folder_id, source_uid, fingerprint, flags, size, copied, pending)
+                     VALUES (?1, ?2, x'', '', 0, 1, 1)",
+                )?;
+                for uid in &source_uids {
+                    insert.execute(params![folder_id, uid])?;
                 }
             }
             tx.commit()?;
@@ -275,9 +314,16 @@ impl Store {
                     CheckpointUpdate::Flags { id, flags } => tx
                         .prepare_cached("UPDATE messages SET flags = ?2 WHERE id = ?1")?
                         .execute(params![id, flags])?,
-                    CheckpointUpdate::SourceUid { id, source_uid } => tx
-                        .prepare_cached("UPDATE messages SET source_uid = ?2 WHERE id = ?1")?
-                        .execute(params![id, source_uid])?,
+                    CheckpointUpdate::SourceUid { id, source_uid } => {
+                        // The re-matched row replaces the intent written for this UID.
+                        tx.prepare_cached(
+                            "DELETE FROM messages WHERE pending = 1 AND source_uid = ?2
+                               AND folder_id = (SELECT folder_id FROM messages WHERE id = ?1)",
+                        )?
+                        .execute(params![id, source_uid])?;
+                        tx.prepare_cached("UPDATE messages SET source_uid = ?2 WHERE id = ?1")?
+                            .execute(params![id, source_uid])?
+                    }
                     CheckpointUpdate::DestUid { id, dest_uid } => tx
                         .prepare_cached("UPDATE messages SET dest_uid = ?2 WHERE id = ?1")?
                         .execute(params![id, dest_uid])?,

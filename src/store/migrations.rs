@@ -72,6 +72,7 @@ const MIGRATIONS: &[&str] = &[
         flags        TEXT    NOT NULL,
         size         INTEGER NOT NULL,
         copied       INTEGER NOT NULL,
+        pending      INTEGER NOT NULL DEFAULT 0,
         UNIQUE (folder_id, source_uid)
     ) STRICT;
     CREATE INDEX messages_by_fingerprint ON messages (folder_id, fingerprint);

@@ -27,7 +27,7 @@ use tokio::sync::oneshot;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("State database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
     #[error(
         "The state database has schema version {found}, newer than this mailshift knows ({known}): upgrade mailshift"
     )]
@@ -39,6 +39,12 @@ pub enum StoreError {
     },
     #[error("The state database thread has stopped")]
     Closed,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        StoreError::Sqlite(error)
+    }
 }
 
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;

@@ -1,1 +1,8 @@
 //! Integration tests: real servers on loopback, driven through the library and the binary.
+mod cli;
+mod cmd;
+mod imap_client;
+mod manifest;
+mod support;
+mod mail;
+mod proxy;

@@ -22,7 +22,6 @@ pub struct Faults {
 /// A running proxy; it stops accepting when dropped.
 pub struct Proxy {
     port: u16,
-    accepted: Arc<AtomicUsize>,
     cut: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
 }
@@ -32,17 +31,17 @@ impl Proxy {
     pub fn start(target: u16, faults: Faults) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
         let port = listener.local_addr().expect("proxy address").port();
-        let accepted = Arc::new(AtomicUsize::new(0));
+        let accepted = AtomicUsize::new(0);
         let cut = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
-        let (accepted2, cut2, stop2) = (accepted.clone(), cut.clone(), stop.clone());
+        let (cut2, stop2) = (cut.clone(), stop.clone());
         thread::spawn(move || {
             for client in listener.incoming() {
                 if stop2.load(Ordering::Relaxed) {
                     break;
                 }
                 let Ok(client) = client else { continue };
-                let n = accepted2.fetch_add(1, Ordering::Relaxed);
+                let n = accepted.fetch_add(1, Ordering::Relaxed);
                 let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
                     continue;
                 };
@@ -54,7 +53,6 @@ impl Proxy {
         });
         Proxy {
             port,
-            accepted,
             cut,
             stop,
         }
@@ -69,11 +67,7 @@ impl Proxy {
     pub fn cuts(&self) -> usize {
         self.cut.load(Ordering::Relaxed)
     }
-
-    /// How many connections were accepted.
-    pub fn accepted(&self) -> usize {
-        self.accepted.load(Ordering::Relaxed)
-    }
+}
 }
 
 impl Drop for Proxy {

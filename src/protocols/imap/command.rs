@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 
 use chrono::DateTime;
 
-/// A piece of a command line.
-#[derive(Debug)]
+/// A piece of a command line. Deliberately not `Debug`: it may hold a
+/// password.
 pub(crate) enum Part<'a> {
     /// Bytes sent as they are (command name, atoms, quoted strings, spaces).
     Text(Vec<u8>),
@@ -17,8 +17,8 @@ pub(crate) enum Part<'a> {
     Literal(&'a [u8]),
 }
 
-/// One command, without its tag.
-#[derive(Debug)]
+/// One command, without its tag. `Debug` shows what [`Command::for_log`]
+/// shows, so credentials stay hidden.
 pub(crate) struct Command<'a> {
     /// The command name for errors and logs (`APPEND`, `UID FETCH`).
     pub name: &'static str,
@@ -103,6 +103,12 @@ impl<'a> Command<'a> {
             }
         }
         s
+    }
+}
+
+impl std::fmt::Debug for Command<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.for_log())
     }
 }
 
@@ -237,7 +243,10 @@ mod tests {
 
     #[test]
     fn sequence_sets_compress() {
-        assert_eq!(sequence_set(&[1, 2, 3, 4, 5, 7, 9, 10, 11, 12]), "1:5,7,9:12");
+        assert_eq!(
+            sequence_set(&[1, 2, 3, 4, 5, 7, 9, 10, 11, 12]),
+            "1:5,7,9:12"
+        );
         assert_eq!(sequence_set(&[12, 3, 3, 1, 2]), "1:3,12");
         assert_eq!(sequence_set(&[]), "");
         assert_eq!(sequence_set(&[u32::MAX]), u32::MAX.to_string());
@@ -253,7 +262,10 @@ mod tests {
 
     #[test]
     fn expand() {
-        assert_eq!(expand_sequence_set("1:3,7,9:8", 100).unwrap(), [1, 2, 3, 7, 8, 9]);
+        assert_eq!(
+            expand_sequence_set("1:3,7,9:8", 100).unwrap(),
+            [1, 2, 3, 7, 8, 9]
+        );
         assert!(expand_sequence_set("1:*", 100).is_none());
         assert!(expand_sequence_set("1:4000000000", 1000).is_none());
         assert!(is_sequence_set("1:*"));
@@ -272,10 +284,12 @@ mod tests {
 
     #[test]
     fn flags() {
-        let flags: Vec<String> = ["\\seen", "\\Recent", "$Label1", "bad flag", "\\Foo", "\\Seen", "Junk"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let flags: Vec<String> = [
+            "\\seen", "\\Recent", "$Label1", "bad flag", "\\Foo", "\\Seen", "Junk",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         assert_eq!(flag_list(&flags), "(\\Seen $Label1 Junk)");
     }
 

@@ -132,8 +132,16 @@ impl ImapError {
         match self {
             ImapError::Connect(e) => e.is_retryable(),
             ImapError::Io { .. } | ImapError::Timeout { .. } | ImapError::Bye { .. } => true,
+            // Dovecot answers an oversized APPEND with `NO [LIMIT]`: a
+            // property of the message, not of the moment.
+            ImapError::No {
+                command: "APPEND",
+                code: Some(code),
+                ..
+            } if code == "LIMIT" => false,
             ImapError::No { code, text, .. } => {
-                code.as_deref().is_some_and(|c| RETRYABLE_CODES.contains(&c))
+                code.as_deref()
+                    .is_some_and(|c| RETRYABLE_CODES.contains(&c))
                     || text.to_ascii_lowercase().contains("throttl")
                     || text.to_ascii_lowercase().contains("try again later")
             }
@@ -190,7 +198,14 @@ mod tests {
     #[test]
     fn classification() {
         assert!(no(Some("UNAVAILABLE"), "try later").is_retryable());
-        assert!(no(Some("LIMIT"), "too many").is_retryable());
+        let limit = ImapError::No {
+            server: "s:1".into(),
+            command: "SELECT",
+            code: Some("LIMIT".into()),
+            text: "Too many connections".into(),
+        };
+        assert!(limit.is_retryable());
+        assert!(!no(Some("LIMIT"), "Mail size is larger than the maximum").is_retryable());
         assert!(no(Some("INUSE"), "locked").is_retryable());
         assert!(no(None, "Request is throttled").is_retryable());
         assert!(!no(Some("OVERQUOTA"), "quota").is_retryable());

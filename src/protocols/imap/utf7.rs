@@ -113,9 +113,7 @@ fn decode_run(run: &[u8], out: &mut String) -> Result<(), DecodeError> {
     if bytes.len() % 2 != 0 {
         return Err(DecodeError("odd number of UTF-16 bytes"));
     }
-    let units = bytes
-        .chunks(2)
-        .map(|p| u16::from_be_bytes([p[0], p[1]]));
+    let units = bytes.chunks(2).map(|p| u16::from_be_bytes([p[0], p[1]]));
     let mut decoded = String::new();
     for c in char::decode_utf16(units) {
         let c = c.map_err(|_| DecodeError("unpaired UTF-16 surrogate"))?;
@@ -154,14 +152,7 @@ mod tests {
     #[test]
     fn rejects_invalid() {
         for wire in [
-            "&",
-            "&AOc",
-            "&AGE-",
-            "Reçus",
-            "&2D0-",
-            "&A-",
-            "&AOd-",
-            "a\tb",
+            "&", "&AOc", "&AGE-", "Reçus", "&2D0-", "&A-", "&AOd-", "a\tb",
         ] {
             assert!(decode(wire).is_err(), "{wire:?} should not decode");
         }

@@ -52,7 +52,10 @@ pub fn map_folders(
         .filter_map(|s| {
             let kind = s.special_use?;
             let d = dest.iter().find(|d| d.special_use == Some(kind))?;
-            Some((path_of(&s.name, source_naming), path_of(&d.name, dest_naming)))
+            Some((
+                path_of(&s.name, source_naming),
+                path_of(&d.name, dest_naming),
+            ))
         })
         .collect();
 

@@ -19,7 +19,7 @@ use futures::future::join_all;
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::engine::AccountContext;
-use crate::plan::{Endpoint, StageKind};
+use crate::plan::{Credential, Endpoint};
 use crate::protocols::imap::{Auth, ImapConfig, ImapError, Mailbox, Session};
 use crate::store::batches::StageCounts;
 use crate::store::mail::FolderRecord;
@@ -35,9 +35,7 @@ pub async fn run(ctx: &AccountContext) -> Result<StageCounts, StageFailure> {
     let mut counts = StageCounts::default();
     let fail = |error: anyhow::Error, counts: StageCounts| StageFailure { error, counts };
 
-    let mut first = Pair::connect(ctx)
-        .await
-        .map_err(|e| fail(e, counts))?;
+    let mut first = Pair::connect(ctx).await.map_err(|e| fail(e, counts))?;
     let mappings = prepare_folders(ctx, &mut first)
         .await
         .map_err(|e| fail(e, counts))?;
@@ -103,7 +101,7 @@ async fn worker(
         let mut attempt = 1;
         loop {
             let result = match pair.as_mut() {
-                Some(p) => sync::pass(ctx, p, &mapping, &record)
+                Some(p) => sync::pass(ctx, p, &mapping, &record, &mut counts)
                     .await
                     .map_err(anyhow::Error::from),
                 None => match Pair::connect(ctx).await {
@@ -115,10 +113,7 @@ async fn worker(
                 },
             };
             match result {
-                Ok(pass_counts) => {
-                    counts.add(&pass_counts);
-                    break;
-                }
+                Ok(()) => break,
                 Err(error) if retryable(&error) && attempt < ctx.retry.attempts => {
                     let delay = ctx.retry.delay(attempt);
                     tracing::warn!(
@@ -233,13 +228,11 @@ async fn open(
     ctx: &AccountContext,
     endpoint: &Endpoint,
 ) -> anyhow::Result<(Session, OwnedSemaphorePermit)> {
-    let server = endpoint.server.as_ref().with_context(|| {
-        format!(
-            "Account {} has no IMAP server",
-            endpoint.email
-        )
-    })?;
-    let auth = auth_for(endpoint)?;
+    let server = endpoint
+        .server
+        .as_ref()
+        .with_context(|| format!("Account {} has no IMAP server", endpoint.email))?;
+    let auth = auth_for(endpoint).await?;
     let slot = ctx.limits.connection(&server.host).await;
     let config = ImapConfig {
         host: server.host.clone(),
@@ -254,8 +247,17 @@ async fn open(
     Ok((session, slot))
 }
 
-/// The login secret of an endpoint.
-fn auth_for(endpoint: &Endpoint) -> anyhow::Result<Auth> {
-    let _ = StageKind::Mail;
-    todo!("{:?}", endpoint.credential)
+/// The login secret of an endpoint, read from where the manifest says.
+async fn auth_for(endpoint: &Endpoint) -> anyhow::Result<Auth> {
+    let credential = endpoint.credential.clone();
+    let secret = tokio::task::spawn_blocking(move || credential.resolve())
+        .await?
+        .with_context(|| format!("No credential for {}", endpoint.user))?
+        .with_context(|| format!("No credential for {}", endpoint.user))?;
+    Ok(match endpoint.credential {
+        Credential::OAuth2(_) => Auth::XOAuth2 {
+            token: secret.expose().to_owned(),
+        },
+        _ => Auth::Password(secret.expose().to_owned()),
+    })
 }

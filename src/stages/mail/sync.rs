@@ -14,7 +14,7 @@
 //!    not already there;
 //! 5. saves the new watermark.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use chrono::NaiveDate;
 use tokio::sync::mpsc;
@@ -24,7 +24,7 @@ use super::fingerprint::{self, Present};
 use super::folders::FolderMapping;
 use crate::engine::AccountContext;
 use crate::plan::{MailRules, StageKind};
-use crate::protocols::imap::{AppendRequest, ImapError, MessageMeta};
+use crate::protocols::imap::{AppendRequest, Completion, FetchedBody, ImapError, MessageMeta};
 use crate::store::StoreError;
 use crate::store::batches::StageCounts;
 use crate::store::mail::{
@@ -39,6 +39,10 @@ const FETCH_GROUP: usize = 200;
 const APPEND_WINDOW: usize = 32;
 /// Messages between the source reader and the destination writer.
 const QUEUE_DEPTH: usize = 64;
+/// How often, and how many times at most, a folder is checked for APPENDs
+/// still landing from an interrupted attempt.
+const SETTLE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(300);
+const SETTLE_POLLS: usize = 30;
 
 /// Why a pass stopped.
 #[derive(Debug, thiserror::Error)]
@@ -69,15 +73,23 @@ fn dest(error: ImapError) -> PassError {
     PassError::Destination(error)
 }
 
-/// Runs one pass over a folder.
+/// Runs one pass over a folder. Copies, matches and failures are added to
+/// `counts` as they happen, so work done by a pass that is then cut off
+/// still counts; what the source holds (found, skipped) is added only when
+/// the pass completes.
 pub async fn pass(
     ctx: &AccountContext,
     pair: &mut Pair,
     mapping: &FolderMapping,
     record: &FolderRecord,
-) -> Result<StageCounts, PassError> {
+    counts: &mut StageCounts,
+) -> Result<(), PassError> {
     let store = &ctx.store;
-    let src_status = pair.source.status(&mapping.source_raw).await.map_err(source)?;
+    let src_status = pair
+        .source
+        .status(&mapping.source_raw)
+        .await
+        .map_err(source)?;
     let dst_status = pair.dest.status(&mapping.dest_raw).await.map_err(dest)?;
     let now = Watermark {
         source_uidvalidity: src_status.uidvalidity,
@@ -87,10 +99,8 @@ pub async fn pass(
         dest_uidnext: dst_status.uidnext,
     };
     if record.watermark == Some(now) && now.source_modseq.is_some() {
-        return Ok(StageCounts {
-            found: u64::from(src_status.messages),
-            ..StageCounts::default()
-        });
+        counts.found += u64::from(src_status.messages);
+        return Ok(());
     }
 
     let mut dest_floor = record.dest_floor;
@@ -107,10 +117,16 @@ pub async fn pass(
         .begin_folder_pass(record.id, now.source_uidvalidity, now.dest_uidvalidity)
         .await?;
 
-    let dst_state = pair.dest.select(&mapping.dest_raw).await.map_err(dest)?;
-    pair.source.examine(&mapping.source_raw).await.map_err(source)?;
     let checkpoints = store.checkpoints(record.id).await?;
     let mut index = Index::new(&checkpoints);
+    if !index.intents.is_empty() {
+        settle_down(pair, mapping).await?;
+    }
+    let dst_state = pair.dest.select(&mapping.dest_raw).await.map_err(dest)?;
+    pair.source
+        .examine(&mapping.source_raw)
+        .await
+        .map_err(source)?;
     let mut updates = Vec::new();
 
     // Destination messages without a record: fingerprint them.
@@ -130,7 +146,10 @@ pub async fn pass(
             }
         }
         // Rows that lost their destination UID claim their message back.
-        for checkpoint in checkpoints.iter().filter(|c| c.dest_uid.is_none()) {
+        for checkpoint in checkpoints
+            .iter()
+            .filter(|c| c.dest_uid.is_none() && !c.pending)
+        {
             if let Some(dest_uid) = present.claim(&checkpoint.fingerprint) {
                 updates.push(CheckpointUpdate::DestUid {
                     id: checkpoint.id,
@@ -143,18 +162,16 @@ pub async fn pass(
     // The source's messages: flag changes for recorded ones, the rest to copy.
     let keep = FlagFilter::new(&dst_state.permanent_flags);
     let metas = pair.source.fetch_meta("1:*").await.map_err(source)?;
-    let mut counts = StageCounts::default();
+    let (mut found, mut skipped) = (0, 0);
+    let mut flag_changes = Vec::new();
     let mut to_copy = Vec::new();
     for meta in metas {
-        counts.found += 1;
+        found += 1;
         let flags = keep.flags(&meta.flags);
         if let Some(checkpoint) = index.by_source.get(&meta.uid).map(|&i| &checkpoints[i]) {
             if checkpoint.flags != flags {
                 if let Some(dest_uid) = checkpoint.dest_uid {
-                    pair.dest
-                        .uid_store_flags(dest_uid, &split(&flags))
-                        .await
-                        .map_err(dest)?;
+                    flag_changes.push((dest_uid, split(&flags)));
                 }
                 updates.push(CheckpointUpdate::Flags {
                     id: checkpoint.id,
@@ -165,7 +182,7 @@ pub async fn pass(
         }
         match admit(&meta, &ctx.plan.mail, pair.dest.capabilities().appendlimit) {
             Admission::Copy => to_copy.push((meta, flags)),
-            Admission::Filtered => counts.skipped += 1,
+            Admission::Filtered => skipped += 1,
             Admission::TooBig(limit) => {
                 counts.failed += 1;
                 store
@@ -182,22 +199,67 @@ pub async fn pass(
             }
         }
     }
-    store.update_checkpoints(std::mem::take(&mut updates)).await?;
+    if !flag_changes.is_empty() {
+        pair.dest
+            .uid_store_flags_batch(&flag_changes)
+            .await
+            .map_err(dest)?;
+    }
+    store.update_checkpoints(updates).await?;
 
-    copy(ctx, pair, mapping, record.id, to_copy, &mut index, &mut present, &mut counts).await?;
+    let failed_before = counts.failed;
+    copy(
+        ctx,
+        pair,
+        mapping,
+        record.id,
+        to_copy,
+        &mut index,
+        &mut present,
+        counts,
+    )
+    .await?;
+    counts.found += found;
+    counts.skipped += skipped;
 
-    let dst_after = pair.dest.status(&mapping.dest_raw).await.map_err(dest)?;
-    store
-        .save_watermark(
-            record.id,
-            Watermark {
-                dest_uidnext: dst_after.uidnext,
-                dest_uidvalidity: dst_after.uidvalidity,
-                ..now
-            },
-        )
-        .await?;
-    Ok(counts)
+    // A pass with failures leaves no watermark, so the next run retries them.
+    if counts.failed == failed_before {
+        let dst_after = pair.dest.status(&mapping.dest_raw).await.map_err(dest)?;
+        let mark = Watermark {
+            dest_uidnext: dst_after.uidnext,
+            dest_uidvalidity: dst_after.uidvalidity,
+            ..now
+        };
+        store.save_watermark(record.id, mark).await?;
+    }
+    Ok(())
+}
+
+/// Waits until the destination folder stops growing. After an interrupted
+/// attempt, the server may still be storing APPENDs that the dead
+/// connection had sent; they must have landed before the folder is
+/// scanned, or they would be copied twice.
+async fn settle_down(pair: &mut Pair, mapping: &FolderMapping) -> Result<(), PassError> {
+    let mut last = pair
+        .dest
+        .status(&mapping.dest_raw)
+        .await
+        .map_err(dest)?
+        .uidnext;
+    for _ in 0..SETTLE_POLLS {
+        tokio::time::sleep(SETTLE_INTERVAL).await;
+        let uidnext = pair
+            .dest
+            .status(&mapping.dest_raw)
+            .await
+            .map_err(dest)?
+            .uidnext;
+        if uidnext == last {
+            return Ok(());
+        }
+        last = uidnext;
+    }
+    Ok(())
 }
 
 /// Streams messages from the source and appends those not already at the
@@ -216,122 +278,156 @@ async fn copy(
     if to_copy.is_empty() {
         return Ok(());
     }
-    let wanted: HashMap<u32, (MessageMeta, String)> =
-        to_copy.iter().map(|(m, f)| (m.uid, (m.clone(), f.clone()))).collect();
     let uids: Vec<u32> = to_copy.iter().map(|(m, _)| m.uid).collect();
-    let (tx, mut rx) = mpsc::channel::<(u32, Vec<u8>)>(QUEUE_DEPTH);
+    let wanted: HashMap<u32, (MessageMeta, String)> =
+        to_copy.into_iter().map(|(m, f)| (m.uid, (m, f))).collect();
+    let (tx, mut rx) = mpsc::channel::<FetchedBody>(QUEUE_DEPTH);
     let Pair {
-        source: src, dest: dst, ..
+        source: src,
+        dest: dst,
+        ..
     } = pair;
+    let store = &ctx.store;
 
+    // The reader writes an intent for each group before fetching it.
     let reader = async move {
         for group in uids.chunks(FETCH_GROUP) {
-            src.fetch_bodies(group, &tx).await.map_err(source)?;
+            store.record_intents(folder_id, group.to_vec()).await?;
+            src.fetch_bodies_to(group, &tx).await.map_err(source)?;
         }
         Ok::<(), PassError>(())
     };
 
     let writer = async {
         let mut appender = dst.appender(&mapping.dest_raw, APPEND_WINDOW);
-        let mut pending: Vec<NewCheckpoint> = Vec::new();
-        let mut inflight: std::collections::VecDeque<NewCheckpoint> = Default::default();
-        let mut rows: Vec<NewCheckpoint> = Vec::new();
-        let mut updates: Vec<CheckpointUpdate> = Vec::new();
-        while let Some((uid, body)) = rx.recv().await {
-            let Some((meta, flags)) = wanted.get(&uid) else { continue };
-            let fingerprint = fingerprint::of_message(&body);
-            if let Some(id) = index.claim_orphan(&fingerprint) {
-                updates.push(CheckpointUpdate::SourceUid { id, source_uid: uid });
-                counts.present += 1;
-                continue;
-            }
-            if let Some(dest_uid) = present.claim(&fingerprint) {
-                rows.push(NewCheckpoint {
+        let mut journal = Journal::default();
+        let streamed = async {
+            while let Some(FetchedBody { uid, body }) = rx.recv().await {
+                let Some((meta, flags)) = wanted.get(&uid) else {
+                    continue;
+                };
+                let fingerprint = fingerprint::of_message(&body);
+                if let Some(id) = index.claim_orphan(&fingerprint) {
+                    journal.updates.push(CheckpointUpdate::SourceUid {
+                        id,
+                        source_uid: uid,
+                    });
+                    counts.present += 1;
+                    continue;
+                }
+                let row = NewCheckpoint {
                     source_uid: uid,
-                    dest_uid: Some(dest_uid),
+                    dest_uid: None,
                     fingerprint,
                     flags: flags.clone(),
-                    size: meta.size,
-                    copied: false,
+                    size: body.len() as u64,
+                    // A message found at the destination is ours when an
+                    // earlier attempt had announced its copy.
+                    copied: index.intents.contains(&uid),
+                };
+                if let Some(dest_uid) = present.claim(&fingerprint) {
+                    journal.rows.push(NewCheckpoint {
+                        dest_uid: Some(dest_uid),
+                        ..row
+                    });
+                    counts.present += 1;
+                    continue;
+                }
+                ctx.limits.pace(row.size).await;
+                journal.inflight.push_back(NewCheckpoint {
+                    copied: true,
+                    ..row
                 });
-                counts.present += 1;
-                continue;
+                let done = appender
+                    .push(AppendRequest {
+                        flags: split(flags),
+                        internal_date: Some(meta.internal_date.clone()),
+                        body,
+                    })
+                    .await
+                    .map_err(dest)?;
+                journal.settle(ctx, mapping, done, counts).await?;
+                if journal.rows.len() >= CHECKPOINT_GROUP {
+                    store
+                        .record_checkpoints(folder_id, std::mem::take(&mut journal.rows))
+                        .await?;
+                }
             }
-            ctx.limits.pace(body.len() as u64).await;
-            let size = body.len() as u64;
-            inflight.push_back(NewCheckpoint {
-                source_uid: uid,
-                dest_uid: None,
-                fingerprint,
-                flags: flags.clone(),
-                size,
-                copied: true,
-            });
-            let done = appender
-                .push(AppendRequest {
-                    flags: split(flags),
-                    internal_date: Some(meta.internal_date.clone()),
-                    body,
-                })
-                .await
-                .map_err(dest)?;
-            settle(ctx, mapping, done, &mut inflight, &mut rows, counts).await?;
-            if rows.len() >= CHECKPOINT_GROUP {
-                ctx.store.record_checkpoints(folder_id, std::mem::take(&mut rows)).await?;
-            }
+            Ok::<(), PassError>(())
         }
-        let done = appender.finish().await.map_err(dest)?;
-        settle(ctx, mapping, done, &mut inflight, &mut rows, counts).await?;
-        pending.append(&mut rows);
-        ctx.store.record_checkpoints(folder_id, pending).await?;
-        ctx.store.update_checkpoints(updates).await?;
-        Ok::<(), PassError>(())
+        .await;
+        // Whatever happened, record every copy the server confirmed.
+        let done = appender.finish().await;
+        let settled = journal.settle(ctx, mapping, done, counts).await;
+        store.record_checkpoints(folder_id, journal.rows).await?;
+        store.update_checkpoints(journal.updates).await?;
+        streamed.and(settled)
     };
 
     let (read, write) = tokio::join!(reader, writer);
-    write?;
-    read
+    write.and(read)
 }
 
-/// Turns APPEND completions into checkpoint rows (or item errors).
-async fn settle(
-    ctx: &AccountContext,
-    mapping: &FolderMapping,
-    done: Vec<Result<Option<u32>, ImapError>>,
-    inflight: &mut std::collections::VecDeque<NewCheckpoint>,
-    rows: &mut Vec<NewCheckpoint>,
-    counts: &mut StageCounts,
-) -> Result<(), PassError> {
-    for completion in done {
-        let Some(mut row) = inflight.pop_front() else { break };
-        match completion {
-            Ok(dest_uid) => {
-                row.dest_uid = dest_uid;
-                ctx.progress.message(row.size);
-                counts.copied += 1;
-                counts.bytes += row.size;
-                rows.push(row);
-            }
-            Err(error) if error.is_retryable() => return Err(dest(error)),
-            Err(error) => {
-                counts.failed += 1;
-                ctx.store
-                    .record_item_error(
-                        ctx.account.id,
-                        StageKind::Mail,
-                        format!("{} UID {}", mapping.source, row.source_uid),
-                        error.to_string(),
-                    )
-                    .await?;
+/// Copies in flight and checkpoints not yet written.
+#[derive(Default)]
+struct Journal {
+    /// Rows of the APPENDs in flight, in the order they were sent.
+    inflight: VecDeque<NewCheckpoint>,
+    /// Confirmed rows to write.
+    rows: Vec<NewCheckpoint>,
+    /// Changes to existing rows to write.
+    updates: Vec<CheckpointUpdate>,
+}
+
+impl Journal {
+    /// Turns APPEND completions (in submission order) into rows or item
+    /// errors. A lost connection is returned after the rest are settled.
+    async fn settle(
+        &mut self,
+        ctx: &AccountContext,
+        mapping: &FolderMapping,
+        done: Vec<Completion>,
+        counts: &mut StageCounts,
+    ) -> Result<(), PassError> {
+        let mut lost = None;
+        for completion in done {
+            let Some(mut row) = self.inflight.pop_front() else {
+                break;
+            };
+            match completion.result {
+                Ok(appended) => {
+                    row.dest_uid = appended.map(|a| a.uid);
+                    ctx.progress.message(row.size);
+                    counts.copied += 1;
+                    counts.bytes += row.size;
+                    self.rows.push(row);
+                }
+                Err(error) if error.is_retryable() => {
+                    lost.get_or_insert(error);
+                }
+                Err(error) => {
+                    counts.failed += 1;
+                    ctx.store
+                        .record_item_error(
+                            ctx.account.id,
+                            StageKind::Mail,
+                            format!("{} UID {}", mapping.source, row.source_uid),
+                            error.to_string(),
+                        )
+                        .await?;
+                }
             }
         }
+        lost.map_or(Ok(()), |e| Err(dest(e)))
     }
-    Ok(())
 }
 
 /// Lookups over a folder's checkpoints.
 struct Index {
+    /// Completed rows by source UID.
     by_source: HashMap<u32, usize>,
+    /// Source UIDs whose copy an earlier attempt announced (pending rows).
+    intents: HashSet<u32>,
     dest_uids: HashSet<u32>,
     orphans: HashMap<crate::store::mail::Fingerprint, Vec<i64>>,
 }
@@ -340,10 +436,15 @@ impl Index {
     fn new(checkpoints: &[Checkpoint]) -> Index {
         let mut index = Index {
             by_source: HashMap::with_capacity(checkpoints.len()),
+            intents: HashSet::new(),
             dest_uids: HashSet::with_capacity(checkpoints.len()),
             orphans: HashMap::new(),
         };
         for (i, checkpoint) in checkpoints.iter().enumerate() {
+            if checkpoint.pending {
+                index.intents.extend(checkpoint.source_uid);
+                continue;
+            }
             match checkpoint.source_uid {
                 Some(uid) => {
                     index.by_source.insert(uid, i);
@@ -421,7 +522,12 @@ enum Admission {
 }
 
 fn admit(meta: &MessageMeta, rules: &MailRules, appendlimit: Option<u64>) -> Admission {
-    if !rules.include_deleted && meta.flags.iter().any(|f| f.eq_ignore_ascii_case("\\Deleted")) {
+    if !rules.include_deleted
+        && meta
+            .flags
+            .iter()
+            .any(|f| f.eq_ignore_ascii_case("\\Deleted"))
+    {
         return Admission::Filtered;
     }
     if rules.max_message_size.is_some_and(|max| meta.size > max) {
@@ -431,7 +537,9 @@ fn admit(meta: &MessageMeta, rules: &MailRules, appendlimit: Option<u64>) -> Adm
         let Some(date) = internal_date(&meta.internal_date) else {
             return Admission::Copy;
         };
-        if rules.since.is_some_and(|since| date < since) || rules.before.is_some_and(|before| date >= before) {
+        if rules.since.is_some_and(|since| date < since)
+            || rules.before.is_some_and(|before| date >= before)
+        {
             return Admission::Filtered;
         }
     }
@@ -489,8 +597,14 @@ mod tests {
         };
         let date = "15-Jun-2020 10:00:00 +0200";
         assert_eq!(admit(&meta(&[], 10, date), &rules, None), Admission::Copy);
-        assert_eq!(admit(&meta(&["\\Deleted"], 10, date), &rules, None), Admission::Filtered);
-        assert_eq!(admit(&meta(&[], 2000, date), &rules, None), Admission::Filtered);
+        assert_eq!(
+            admit(&meta(&["\\Deleted"], 10, date), &rules, None),
+            Admission::Filtered
+        );
+        assert_eq!(
+            admit(&meta(&[], 2000, date), &rules, None),
+            Admission::Filtered
+        );
         assert_eq!(
             admit(&meta(&[], 10, " 1-Jan-2021 00:00:00 +0000"), &rules, None),
             Admission::Filtered
@@ -499,6 +613,9 @@ mod tests {
             admit(&meta(&[], 10, "31-Dec-2019 23:59:59 +0000"), &rules, None),
             Admission::Filtered
         );
-        assert_eq!(admit(&meta(&[], 900, date), &rules, Some(500)), Admission::TooBig(500));
+        assert_eq!(
+            admit(&meta(&[], 900, date), &rules, Some(500)),
+            Admission::TooBig(500)
+        );
     }
 }

@@ -1,0 +1,103 @@
+//! `mailshift run`: one batch in the foreground, from start (or from where
+//! it stopped) to end.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use tokio_util::sync::CancellationToken;
+
+use super::Exit;
+use crate::engine::{self, AccountOutcome, BatchOutcome, EngineOptions};
+use crate::plan;
+use crate::store::Store;
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The manifest file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The state database: checkpoints, migration IDs, status. Running the
+    /// same manifest against the same database resumes or does an
+    /// incremental pass; it never starts a duplicate batch.
+    #[arg(long, env = "MAILSHIFT_STATE", default_value = "mailshift.db")]
+    pub state: PathBuf,
+}
+
+/// Runs the batch a manifest describes.
+pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
+    let plan = match plan::from_file(&args.file) {
+        Ok(plan) => plan,
+        Err(diagnostics) => {
+            eprintln!("{diagnostics}");
+            eprintln!("{}: invalid, nothing was run", args.file.display());
+            return Ok(Exit::Invalid);
+        }
+    };
+    let store = Store::open(&args.state)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("Starting the async runtime")?;
+    let outcome = runtime.block_on(async {
+        let cancel = CancellationToken::new();
+        let on_signal = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                tracing::warn!("interrupted: finishing what is in flight, then stopping");
+                on_signal.cancel();
+            }
+        });
+        engine::run(&plan, &store, &EngineOptions::default(), cancel).await
+    })?;
+    print_outcome(&outcome)?;
+    Ok(if outcome.all_succeeded() {
+        Exit::Success
+    } else {
+        Exit::AccountsFailed
+    })
+}
+
+fn print_outcome(outcome: &BatchOutcome) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    let failed = outcome
+        .accounts
+        .iter()
+        .filter(|a| !matches!(a.state.as_str(), "completed"))
+        .count();
+    writeln!(
+        out,
+        "batch {}: {} accounts, {} completed, {} not completed",
+        outcome.batch_id,
+        outcome.accounts.len(),
+        outcome.accounts.len() - failed,
+        failed
+    )?;
+    for account in &outcome.accounts {
+        writeln!(out, "{}", account_line(account))?;
+    }
+    Ok(())
+}
+
+fn account_line(account: &AccountOutcome) -> String {
+    let c = &account.counts;
+    let mut line = format!(
+        "{}  {} -> {}  {}  found {}, copied {}, present {}, skipped {}, failed {}, {:.1} MiB",
+        account.migration_id,
+        account.source,
+        account.destination,
+        account.state.as_str(),
+        c.found,
+        c.copied,
+        c.present,
+        c.skipped,
+        c.failed,
+        c.bytes as f64 / (1024.0 * 1024.0)
+    );
+    if let Some(error) = &account.error {
+        line.push_str("\n    ");
+        line.push_str(error);
+    }
+    line
+}

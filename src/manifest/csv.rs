@@ -1,0 +1,594 @@
+//! The native CSV form: one account per row, as a spreadsheet exports it.
+//!
+//! The header names the columns ([`columns`] lists them; spelling is
+//! forgiving: `Source Email`, `source-email` and `source_email` are the same
+//! column). `,`, `;` or tab is detected from the header. A UTF-8 BOM, CRLF
+//! line ends, quoted cells, blank lines and `#` comment lines are fine. An
+//! empty cell means "not set here": the defaults apply.
+
+use std::sync::{Arc, OnceLock};
+
+use super::AccountEntry;
+use super::diagnostic::{Diagnostic, Diagnostics, Place, Position, did_you_mean, quote};
+use super::model::{
+    AccountSpec, ByteSize, EndpointSpec, Kind, MailSpec, OAuth2Spec, OptionName, SieveSpec,
+    TLS_MODES,
+};
+use super::origin::{Column, Columns, Origin};
+use crate::plan::Secret;
+use crate::protocols::tls::TlsMode;
+
+/// One native column.
+#[derive(Debug, Clone)]
+pub struct ColumnDef {
+    /// The canonical name (`source_port`).
+    pub name: String,
+    /// The account field it fills (`source.port`).
+    pub field: String,
+    /// What goes in it, for the documentation.
+    pub doc: &'static str,
+    set: Setter,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Side {
+    Source,
+    Destination,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum EndpointField {
+    Kind,
+    Host,
+    Port,
+    Tls,
+    AcceptInvalidCerts,
+    Email,
+    User,
+    Password,
+    PasswordEnv,
+    PasswordFile,
+    TokenEnv,
+    TokenFile,
+    TokenCommand,
+    Path,
+    DavUrl,
+    SieveHost,
+    SievePort,
+    SieveTls,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Setter {
+    Endpoint(Side, EndpointField),
+    Options,
+    Notify,
+    ErrorBudget,
+    Include,
+    Exclude,
+    Map,
+    Since,
+    Before,
+    MaxMessageSize,
+    IncludeDeleted,
+}
+
+const ENDPOINT_COLUMNS: [(&str, &str, EndpointField, &str); 18] = [
+    ("kind", "kind", EndpointField::Kind, "imap, pop3, pst, groupware or autodetect"),
+    ("host", "host", EndpointField::Host, "server host name or IP address"),
+    ("port", "port", EndpointField::Port, "server port (1–65535)"),
+    ("tls", "tls", EndpointField::Tls, "implicit, starttls or none"),
+    ("accept_invalid_certs", "accept_invalid_certs", EndpointField::AcceptInvalidCerts, "true/false (also yes/no, 1/0)"),
+    ("email", "email", EndpointField::Email, "the mailbox's address"),
+    ("user", "user", EndpointField::User, "login name (default: the email)"),
+    ("password", "password", EndpointField::Password, "the password itself"),
+    ("password_env", "password_env", EndpointField::PasswordEnv, "environment variable holding the password"),
+    ("password_file", "password_file", EndpointField::PasswordFile, "file holding the password, relative to the CSV"),
+    ("oauth2_token_env", "oauth2.token_env", EndpointField::TokenEnv, "environment variable holding an OAuth2 token"),
+    ("oauth2_token_file", "oauth2.token_file", EndpointField::TokenFile, "file holding an OAuth2 token"),
+    ("oauth2_token_command", "oauth2.token_command", EndpointField::TokenCommand, "command printing an OAuth2 token"),
+    ("path", "path", EndpointField::Path, "PST file, relative to the CSV"),
+    ("dav_url", "dav_url", EndpointField::DavUrl, "CalDAV/CardDAV base URL (groupware)"),
+    ("sieve_host", "sieve.host", EndpointField::SieveHost, "ManageSieve host (groupware)"),
+    ("sieve_port", "sieve.port", EndpointField::SievePort, "ManageSieve port (groupware)"),
+    ("sieve_tls", "sieve.tls", EndpointField::SieveTls, "ManageSieve TLS mode (groupware)"),
+];
+
+/// Every native column, in documentation order.
+pub fn columns() -> &'static [ColumnDef] {
+    static COLUMNS: OnceLock<Vec<ColumnDef>> = OnceLock::new();
+    COLUMNS.get_or_init(|| {
+        let mut out = Vec::new();
+        for (prefix, side) in [("source", Side::Source), ("destination", Side::Destination)] {
+            for (suffix, field, which, doc) in ENDPOINT_COLUMNS {
+                out.push(ColumnDef {
+                    name: format!("{prefix}_{suffix}"),
+                    field: format!("{prefix}.{field}"),
+                    doc,
+                    set: Setter::Endpoint(side, which),
+                });
+            }
+        }
+        let account = [
+            ("options", "options", Setter::Options, "what to migrate: mail, calendars, tasks, contacts, contact_groups, rules, auto_replies"),
+            ("notify", "notify", Setter::Notify, "addresses told when the account finishes"),
+            ("error_budget", "error_budget", Setter::ErrorBudget, "item failures tolerated"),
+            ("mail_include", "mail.include", Setter::Include, "folder patterns to copy, separated by |"),
+            ("mail_exclude", "mail.exclude", Setter::Exclude, "folder patterns to skip, separated by |"),
+            ("mail_map", "mail.map", Setter::Map, "folder renames: Old=New, separated by |"),
+            ("mail_since", "mail.since", Setter::Since, "copy messages received on or after (YYYY-MM-DD)"),
+            ("mail_before", "mail.before", Setter::Before, "copy messages received before (YYYY-MM-DD)"),
+            ("mail_max_message_size", "mail.max_message_size", Setter::MaxMessageSize, "skip larger messages (bytes or 25MB)"),
+            ("mail_include_deleted", "mail.include_deleted", Setter::IncludeDeleted, "also copy messages flagged \\Deleted (true/false)"),
+        ];
+        for (name, field, set, doc) in account {
+            out.push(ColumnDef {
+                name: name.to_owned(),
+                field: field.to_owned(),
+                doc,
+                set,
+            });
+        }
+        out
+    })
+}
+
+/// A header cell in canonical form: lower case, spaces and dashes as `_`.
+pub fn normalize_header(name: &str) -> String {
+    name.trim()
+        .trim_start_matches('\u{feff}')
+        .to_lowercase()
+        .chars()
+        .map(|c| if c == ' ' || c == '-' { '_' } else { c })
+        .collect()
+}
+
+/// The delimiter of a CSV header line: `;`, tab or `,` (the most frequent
+/// outside quotes; `,` on a tie).
+pub fn detect_delimiter(header_line: &str) -> u8 {
+    let (mut commas, mut semicolons, mut tabs, mut quoted) = (0, 0, 0, false);
+    for c in header_line.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => commas += 1,
+            ';' if !quoted => semicolons += 1,
+            '\t' if !quoted => tabs += 1,
+            _ => {}
+        }
+    }
+    if semicolons > commas && semicolons >= tabs {
+        b';'
+    } else if tabs > commas && tabs > semicolons {
+        b'\t'
+    } else {
+        b','
+    }
+}
+
+/// The first line that is not blank or a `#` comment.
+pub fn first_line(text: &str) -> &str {
+    text.lines()
+        .map(|l| l.trim_end_matches('\r'))
+        .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .unwrap_or("")
+}
+
+/// A CSV file as rows of cells, with each row's number (header = 1).
+pub struct Table {
+    pub header: Vec<String>,
+    pub rows: Vec<(u64, Vec<String>)>,
+}
+
+/// Splits CSV text into a header and rows; skips blank and comment lines.
+pub fn read_table(text: &str, file: &Arc<std::path::PathBuf>) -> Result<Table, Diagnostics> {
+    let delimiter = detect_delimiter(first_line(text));
+    let mut reader = ::csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .comment(Some(b'#'))
+        .from_reader(text.as_bytes());
+    // Rows are numbered by the line they start on, as a spreadsheet or an
+    // editor shows them.
+    let line_starts: Vec<usize> = std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
+    let line_of = |byte: u64| {
+        let start = record_start(text, byte as usize);
+        line_starts.partition_point(|&s| s <= start) as u64
+    };
+    let mut header: Option<Vec<String>> = None;
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let row = e.position().map_or(0, |p| line_of(p.byte()));
+                let place = Place {
+                    file: Arc::clone(file),
+                    position: Position::Cell { row, column: None },
+                    field: None,
+                };
+                return Err([Diagnostic::error(place, format!("this is not valid CSV: {}", csv_reason(&e)))]
+                    .into_iter()
+                    .collect());
+            }
+        };
+        let row = record.position().map_or(0, |p| line_of(p.byte()));
+        let cells: Vec<String> = record.iter().map(|c| c.trim().to_owned()).collect();
+        if cells.iter().all(String::is_empty) {
+            continue;
+        }
+        if header.is_none() {
+            header = Some(cells);
+        } else {
+            rows.push((row, cells));
+        }
+    }
+    match header {
+        Some(header) => Ok(Table { header, rows }),
+        None => Err(Diagnostics::whole_file(file, "the file has no header row")),
+    }
+}
+
+/// Where a record really starts: the CSV reader reports the end of the
+/// previous record, before any line break, blank line or comment line.
+fn record_start(text: &str, mut at: usize) -> usize {
+    let bytes = text.as_bytes();
+    loop {
+        while at < bytes.len() && (bytes[at] == b'\r' || bytes[at] == b'\n') {
+            at += 1;
+        }
+        let line_end = bytes[at.min(bytes.len())..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(bytes.len(), |i| at + i);
+        let line = &text[at.min(text.len())..line_end];
+        if line_end < bytes.len() && (line.trim().is_empty() || line.starts_with('#')) {
+            at = line_end;
+        } else {
+            return at;
+        }
+    }
+}
+
+/// The reason of a CSV error, without the crate's position wording.
+fn csv_reason(e: &::csv::Error) -> String {
+    match e.kind() {
+        ::csv::ErrorKind::Utf8 { .. } => "a cell is not UTF-8 text".to_owned(),
+        _ => "a quoted cell is never closed, or cells are malformed".to_owned(),
+    }
+}
+
+/// Reads a native CSV: every row becomes an account.
+pub fn load(text: &str, file: &Arc<std::path::PathBuf>) -> (Vec<AccountEntry>, Diagnostics) {
+    let mut diagnostics = Diagnostics::new();
+    let table = match read_table(text, file) {
+        Ok(t) => t,
+        Err(d) => return (Vec::new(), d),
+    };
+    let defs = columns();
+    let header_place = |name: &str| Place {
+        file: Arc::clone(file),
+        position: Position::Cell {
+            row: 1,
+            column: Some(name.to_owned()),
+        },
+        field: None,
+    };
+    // Which definition each column is, if any.
+    let mut which: Vec<Option<&ColumnDef>> = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
+    for name in &table.header {
+        let canonical = normalize_header(name);
+        if canonical.is_empty() {
+            which.push(None);
+            continue;
+        }
+        if seen.contains(&canonical) {
+            diagnostics.push(Diagnostic::error(
+                header_place(name),
+                format!("column {} appears twice in the header", quote(name)),
+            ));
+            which.push(None);
+            continue;
+        }
+        seen.push(canonical.clone());
+        match defs.iter().find(|d| d.name == canonical) {
+            Some(def) => which.push(Some(def)),
+            None => {
+                let hint = did_you_mean(&canonical, defs.iter().map(|d| d.name.as_str()));
+                diagnostics.push(
+                    Diagnostic::error(header_place(name), format!("unknown column {}", quote(name)))
+                        .with_hint(hint.or_else(|| Some("see docs/manifest.md for the column names".to_owned()))),
+                );
+                which.push(None);
+            }
+        }
+    }
+    let columns = Arc::new(Columns {
+        columns: table
+            .header
+            .iter()
+            .zip(&which)
+            .map(|(name, def)| Column {
+                name: name.clone(),
+                fields: def.map(|d| vec![d.field.clone()]).unwrap_or_default(),
+            })
+            .collect(),
+    });
+
+    let mut accounts = Vec::with_capacity(table.rows.len());
+    for (row, cells) in table.rows {
+        let cell_place = |i: usize| Place {
+            file: Arc::clone(file),
+            position: Position::Cell {
+                row,
+                column: table.header.get(i).cloned(),
+            },
+            field: None,
+        };
+        let index = accounts.len();
+        let mut spec = AccountSpec::default();
+        let mut filled = Vec::new();
+        let mut broken = Vec::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if cell.is_empty() {
+                continue;
+            }
+            filled.push(i);
+            match which.get(i) {
+                Some(Some(def)) => {
+                    if let Err((message, hint)) = apply(&mut spec, def.set, cell) {
+                        broken.push(def.field.clone());
+                        diagnostics.push(
+                            Diagnostic::error(cell_place(i), message)
+                                .with_hint(hint)
+                                .for_account(Some(index)),
+                        );
+                    }
+                }
+                Some(None) if !table.header[i].trim().is_empty() => {} // unknown column, reported once
+                _ => {
+                    diagnostics.push(
+                        Diagnostic::error(
+                            cell_place(i),
+                            format!(
+                                "this row has a value in column {} but the header has no name for it",
+                                i + 1
+                            ),
+                        )
+                        .for_account(Some(index)),
+                    );
+                }
+            }
+        }
+        let origin = Origin::Row {
+            file: Arc::clone(file),
+            row,
+            columns: Arc::clone(&columns),
+            filled,
+        };
+        accounts.push(AccountEntry {
+            spec: Some(spec),
+            origin,
+            broken,
+        });
+    }
+    (accounts, diagnostics)
+}
+
+type CellResult = Result<(), (String, Option<String>)>;
+
+fn apply(spec: &mut AccountSpec, set: Setter, cell: &str) -> CellResult {
+    match set {
+        Setter::Endpoint(side, field) => {
+            let endpoint = match side {
+                Side::Source => spec.source.get_or_insert_with(EndpointSpec::default),
+                Side::Destination => spec.destination.get_or_insert_with(EndpointSpec::default),
+            };
+            apply_endpoint(endpoint, field, cell)
+        }
+        Setter::Options => {
+            spec.options = Some(parse_options(cell)?);
+            Ok(())
+        }
+        Setter::Notify => {
+            spec.notify = Some(split_words(cell));
+            Ok(())
+        }
+        Setter::ErrorBudget => {
+            spec.error_budget = Some(parse_number(cell)?);
+            Ok(())
+        }
+        Setter::Include => {
+            mail(spec).include = Some(split_bars(cell));
+            Ok(())
+        }
+        Setter::Exclude => {
+            mail(spec).exclude = Some(split_bars(cell));
+            Ok(())
+        }
+        Setter::Map => {
+            let mut map = std::collections::BTreeMap::new();
+            for pair in split_bars(cell) {
+                let Some((from, to)) = pair.split_once('=') else {
+                    return Err((
+                        format!("{} is not a rename: write Old=New, several separated by |", quote(&pair)),
+                        None,
+                    ));
+                };
+                map.insert(from.trim().to_owned(), to.trim().to_owned());
+            }
+            mail(spec).map = Some(map);
+            Ok(())
+        }
+        Setter::Since => {
+            mail(spec).since = Some(parse_date(cell)?);
+            Ok(())
+        }
+        Setter::Before => {
+            mail(spec).before = Some(parse_date(cell)?);
+            Ok(())
+        }
+        Setter::MaxMessageSize => {
+            mail(spec).max_message_size = Some(parse_size(cell)?);
+            Ok(())
+        }
+        Setter::IncludeDeleted => {
+            mail(spec).include_deleted = Some(parse_bool(cell)?);
+            Ok(())
+        }
+    }
+}
+
+fn mail(spec: &mut AccountSpec) -> &mut MailSpec {
+    spec.mail.get_or_insert_with(MailSpec::default)
+}
+
+fn apply_endpoint(e: &mut EndpointSpec, field: EndpointField, cell: &str) -> CellResult {
+    let text = || Some(cell.to_owned());
+    match field {
+        EndpointField::Kind => e.kind = Some(parse_kind(cell)?),
+        EndpointField::Host => e.host = text(),
+        EndpointField::Port => e.port = Some(parse_port(cell)?),
+        EndpointField::Tls => e.tls = Some(parse_tls(cell)?),
+        EndpointField::AcceptInvalidCerts => e.accept_invalid_certs = Some(parse_bool(cell)?),
+        EndpointField::Email => e.email = text(),
+        EndpointField::User => e.user = text(),
+        EndpointField::Password => e.password = Some(Secret::new(cell)),
+        EndpointField::PasswordEnv => e.password_env = text(),
+        EndpointField::PasswordFile => e.password_file = text(),
+        EndpointField::TokenEnv => oauth2(e).token_env = text(),
+        EndpointField::TokenFile => oauth2(e).token_file = text(),
+        EndpointField::TokenCommand => oauth2(e).token_command = text(),
+        EndpointField::Path => e.path = text(),
+        EndpointField::DavUrl => e.dav_url = text(),
+        EndpointField::SieveHost => sieve(e).host = text(),
+        EndpointField::SievePort => sieve(e).port = Some(parse_port(cell)?),
+        EndpointField::SieveTls => sieve(e).tls = Some(parse_tls(cell)?),
+    }
+    Ok(())
+}
+
+fn oauth2(e: &mut EndpointSpec) -> &mut OAuth2Spec {
+    e.oauth2.get_or_insert_with(OAuth2Spec::default)
+}
+
+fn sieve(e: &mut EndpointSpec) -> &mut SieveSpec {
+    e.sieve.get_or_insert_with(SieveSpec::default)
+}
+
+fn one_of<T: Copy>(cell: &str, what: &str, names: &[(&str, T)]) -> Result<T, (String, Option<String>)> {
+    let wanted = cell.trim().to_lowercase();
+    names
+        .iter()
+        .find(|(n, _)| *n == wanted)
+        .map(|(_, v)| *v)
+        .ok_or_else(|| {
+            let list: Vec<&str> = names.iter().map(|(n, _)| *n).collect();
+            (
+                format!("{} is not {what}: expected one of {}", quote(cell), list.join(", ")),
+                did_you_mean(&wanted, list.iter().copied()),
+            )
+        })
+}
+
+pub(super) fn parse_kind(cell: &str) -> Result<Kind, (String, Option<String>)> {
+    one_of(cell, "an endpoint kind", &Kind::ALL)
+}
+
+pub(super) fn parse_tls(cell: &str) -> Result<TlsMode, (String, Option<String>)> {
+    one_of(cell, "a TLS mode", &TLS_MODES)
+}
+
+pub(super) fn parse_port(cell: &str) -> Result<u16, (String, Option<String>)> {
+    match cell.trim().parse::<u16>() {
+        Ok(p) if p > 0 => Ok(p),
+        _ => Err((format!("{} is not a port number (1–65535)", quote(cell)), None)),
+    }
+}
+
+fn parse_number(cell: &str) -> Result<u32, (String, Option<String>)> {
+    cell.trim()
+        .parse()
+        .map_err(|_| (format!("{} is not a whole number", quote(cell)), None))
+}
+
+fn parse_bool(cell: &str) -> Result<bool, (String, Option<String>)> {
+    match cell.trim().to_lowercase().as_str() {
+        "true" | "yes" | "y" | "1" => Ok(true),
+        "false" | "no" | "n" | "0" => Ok(false),
+        _ => Err((format!("{} is not true or false", quote(cell)), None)),
+    }
+}
+
+fn parse_date(cell: &str) -> Result<chrono::NaiveDate, (String, Option<String>)> {
+    chrono::NaiveDate::parse_from_str(cell.trim(), "%Y-%m-%d").map_err(|_| {
+        (
+            format!("{} is not a date: write it as YYYY-MM-DD, such as 2024-01-31", quote(cell)),
+            None,
+        )
+    })
+}
+
+pub(super) fn parse_size(cell: &str) -> Result<ByteSize, (String, Option<String>)> {
+    ByteSize::parse(cell).ok_or_else(|| {
+        (
+            format!(
+                "{} is not a size: write a number of bytes, or a number and a unit such as 25MB or 1.5GiB",
+                quote(cell)
+            ),
+            None,
+        )
+    })
+}
+
+fn parse_options(cell: &str) -> Result<Vec<OptionName>, (String, Option<String>)> {
+    split_words(cell)
+        .iter()
+        .map(|word| one_of(word, "an option", &OptionName::ALL))
+        .collect()
+}
+
+/// Splits a cell on `|` (lists whose items may contain spaces or commas).
+fn split_bars(cell: &str) -> Vec<String> {
+    cell.split('|')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Splits a cell on `|`, `,`, `;` and spaces (options, addresses).
+fn split_words(cell: &str) -> Vec<String> {
+    cell.split(|c: char| c == '|' || c == ',' || c == ';' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_delimiters() {
+        assert_eq!(detect_delimiter("a,b,c"), b',');
+        assert_eq!(detect_delimiter("a;b;c"), b';');
+        assert_eq!(detect_delimiter("\"a;x\",b,c"), b',');
+        assert_eq!(detect_delimiter("a\tb\tc"), b'\t');
+    }
+
+    #[test]
+    fn normalizes_headers() {
+        assert_eq!(normalize_header(" Source Email "), "source_email");
+        assert_eq!(normalize_header("\u{feff}source-host"), "source_host");
+    }
+
+    #[test]
+    fn every_column_name_is_unique() {
+        let names: std::collections::BTreeSet<_> = columns().iter().map(|c| &c.name).collect();
+        assert_eq!(names.len(), columns().len());
+    }
+}

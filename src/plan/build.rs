@@ -1,0 +1,886 @@
+//! Manifest → plan: merge defaults, fill in what the manifest left to its
+//! defaults (ports, TLS, user), check every rule that needs the whole
+//! account or the whole batch, and choose each account's stages.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::{
+    AccountPlan, Credential, Endpoint, EndpointKind, Limits, MailRules, Plan, Server, StageKind,
+    TokenSource,
+};
+use crate::manifest::diagnostic::{Diagnostic, Diagnostics, Place, quote};
+use crate::manifest::model::{AccountSpec, EndpointSpec, Kind, OptionName};
+use crate::manifest::validate::{
+    batch_name_from, batch_name_problem, destination_stores, env_problem, file_problem,
+    host_problem, is_email, source_provides, uses_dav,
+};
+use crate::manifest::{self, AccountEntry, Manifest, Origin};
+use crate::protocols::tls::TlsMode;
+
+/// What checking a manifest found: the plan of every valid account, the
+/// accounts left out and why, and every problem.
+#[derive(Debug, Clone, Serialize)]
+pub struct Checked {
+    /// The plan, holding only the accounts that passed every check.
+    pub plan: Plan,
+    /// The accounts left out, in manifest order.
+    pub rejected: Vec<Rejected>,
+    /// Every error and warning, from loading and from checking.
+    pub diagnostics: Diagnostics,
+}
+
+impl Checked {
+    /// Whether the manifest can run as written (warnings allowed).
+    pub fn is_valid(&self) -> bool {
+        !self.diagnostics.has_errors()
+    }
+}
+
+/// An account that will not run, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rejected {
+    /// Where it is written: `file:line` or `file: row N`.
+    pub origin: String,
+    /// Its source address, when known.
+    pub source: Option<String>,
+    /// Its errors, one line each.
+    pub reasons: Vec<String>,
+}
+
+/// The default error budget of an account.
+const DEFAULT_ERROR_BUDGET: u32 = 100;
+/// The default undo window.
+const DEFAULT_UNDO_HOURS: u32 = 48;
+/// The usual ManageSieve port.
+const SIEVE_PORT: u16 = 4190;
+
+/// Loads `path` and builds its plan; any error fails the whole file.
+pub fn from_file(path: &Path) -> Result<Plan, Diagnostics> {
+    build(&manifest::load(path)?)
+}
+
+/// Builds the plan of a manifest; any error fails it, with every problem
+/// found. Use [`check`] to keep the valid accounts instead.
+pub fn build(manifest: &Manifest) -> Result<Plan, Diagnostics> {
+    let checked = check(manifest);
+    for warning in checked.diagnostics.iter() {
+        tracing::warn!("{warning}");
+    }
+    if checked.is_valid() {
+        Ok(checked.plan)
+    } else {
+        Err(checked.diagnostics)
+    }
+}
+
+/// Checks a manifest: every valid account gets its place in the plan;
+/// the others are listed as rejected with their errors.
+pub fn check(manifest: &Manifest) -> Checked {
+    let mut diagnostics = manifest.diagnostics.clone();
+    let batch = batch_settings(manifest, &mut diagnostics);
+
+    let mut planned: Vec<(usize, AccountPlan)> = Vec::new();
+    let mut destinations: Vec<(usize, (String, String))> = Vec::new();
+    if manifest.accounts.is_empty() && !diagnostics.has_errors() {
+        let place = match &manifest.root {
+            Some(root) => root.whole(),
+            None => Place::file(&std::sync::Arc::new(manifest.path.clone())),
+        };
+        diagnostics.push(Diagnostic::error(
+            place,
+            "there are no accounts: add `accounts` or `accounts_csv`",
+        ));
+    }
+    if manifest.defaults_ok {
+        for (index, entry) in manifest.accounts.iter().enumerate() {
+            let Some(spec) = &entry.spec else { continue };
+            let mut account = AccountCheck::new(manifest, entry, spec, index);
+            let plan = account.resolve(&batch);
+            diagnostics.extend(account.found);
+            if let Some(key) = account.destination_key {
+                destinations.push((index, key));
+            }
+            if let Some(plan) = plan {
+                planned.push((index, plan));
+            }
+        }
+        check_duplicates(manifest, &destinations, &mut diagnostics);
+    }
+
+    // Each account's errors, gathered once.
+    let mut errors: Vec<Vec<String>> = vec![Vec::new(); manifest.accounts.len()];
+    for d in diagnostics.iter() {
+        if let Some(list) = d.account.and_then(|i| errors.get_mut(i))
+            && d.severity == manifest::Severity::Error
+        {
+            list.push(d.to_string());
+        }
+    }
+    let mut accounts = Vec::new();
+    let mut rejected = Vec::new();
+    let mut planned = planned.into_iter().peekable();
+    for (index, entry) in manifest.accounts.iter().enumerate() {
+        let plan = planned.next_if(|(i, _)| *i == index).map(|(_, p)| p);
+        let reasons = std::mem::take(&mut errors[index]);
+        match plan {
+            Some(plan) if reasons.is_empty() && manifest.defaults_ok => accounts.push(plan),
+            _ => rejected.push(rejection(manifest, entry, reasons)),
+        }
+    }
+    diagnostics.sort();
+    Checked {
+        plan: Plan {
+            batch: batch.name,
+            sources: manifest.files.clone(),
+            limits: batch.limits,
+            notify: batch.notify,
+            undo_window: Duration::from_secs(u64::from(batch.undo_hours) * 3600),
+            accounts,
+        },
+        rejected,
+        diagnostics,
+    }
+}
+
+fn rejection(manifest: &Manifest, entry: &AccountEntry, mut reasons: Vec<String>) -> Rejected {
+    if !manifest.defaults_ok {
+        reasons.push("the defaults have errors".to_owned());
+    }
+    if reasons.is_empty() {
+        reasons.push("this account could not be read".to_owned());
+    }
+    let source = entry
+        .spec
+        .as_ref()
+        .map(|s| s.merged_over(&manifest.defaults))
+        .and_then(|s| s.source)
+        .and_then(|s| s.email.or(s.user));
+    Rejected {
+        origin: entry.origin.short(),
+        source,
+        reasons,
+    }
+}
+
+/// The batch-wide settings, checked.
+struct Batch {
+    name: String,
+    notify: Vec<String>,
+    limits: Limits,
+    error_budget: u32,
+    undo_hours: u32,
+}
+
+fn batch_settings(manifest: &Manifest, diagnostics: &mut Diagnostics) -> Batch {
+    let s = &manifest.settings;
+    let place = |field: &[&str]| match &manifest.root {
+        Some(root) => root.place(field),
+        None => Place::file(&std::sync::Arc::new(manifest.path.clone())),
+    };
+    let name = match &s.batch {
+        Some(name) => {
+            if let Some(problem) = batch_name_problem(name) {
+                diagnostics.push(Diagnostic::error(place(&["batch"]), problem));
+            }
+            name.clone()
+        }
+        None => batch_name_from(
+            &manifest
+                .path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        ),
+    };
+    let notify = s.notify.clone().unwrap_or_default();
+    for (i, address) in notify.iter().enumerate() {
+        if !is_email(address) {
+            diagnostics.push(Diagnostic::error(
+                place(&["notify", &i.to_string()]),
+                format!("{} is not an email address", quote(address)),
+            ));
+        }
+    }
+    let l = s.limits.clone().unwrap_or_default();
+    let defaults = Limits::default();
+    let size = |n: Option<u32>, default: usize| n.map_or(default, |n| n as usize);
+    Batch {
+        name,
+        notify,
+        limits: Limits {
+            concurrent_accounts: size(l.concurrent_accounts, defaults.concurrent_accounts),
+            connections_per_host: size(l.connections_per_host, defaults.connections_per_host),
+            connections_per_account: size(
+                l.connections_per_account,
+                defaults.connections_per_account,
+            ),
+            messages_per_second: l.messages_per_second,
+            bytes_per_second: l.bytes_per_second.map(|b| b.0).filter(|b| *b > 0),
+        },
+        error_budget: l.error_budget.unwrap_or(DEFAULT_ERROR_BUDGET),
+        undo_hours: s.undo_window_hours.unwrap_or(DEFAULT_UNDO_HOURS),
+    }
+}
+
+/// The checks of one account, with what they found.
+struct AccountCheck<'a> {
+    manifest: &'a Manifest,
+    entry: &'a AccountEntry,
+    own: &'a AccountSpec,
+    index: usize,
+    found: Vec<Diagnostic>,
+    /// The destination mailbox (host, address; lower case), once known.
+    destination_key: Option<(String, String)>,
+}
+
+/// Which end of an account.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Source,
+    Destination,
+}
+
+impl Side {
+    fn name(self) -> &'static str {
+        match self {
+            Side::Source => "source",
+            Side::Destination => "destination",
+        }
+    }
+}
+
+/// An endpoint resolved, with the manifest kind it came from.
+struct Resolved {
+    endpoint: Endpoint,
+    kind: Kind,
+}
+
+impl<'a> AccountCheck<'a> {
+    fn new(manifest: &'a Manifest, entry: &'a AccountEntry, own: &'a AccountSpec, index: usize) -> Self {
+        AccountCheck {
+            manifest,
+            entry,
+            own,
+            index,
+            found: Vec::new(),
+            destination_key: None,
+        }
+    }
+
+    /// Whether the defaults apply to `field` at all (not across kinds).
+    fn inherits(&self, field: &[&str]) -> bool {
+        let side = |own: &Option<EndpointSpec>, base: &Option<EndpointSpec>| match (own, base) {
+            (Some(own), Some(base)) => own.inherits_from(base),
+            _ => true,
+        };
+        let d = &self.manifest.defaults;
+        match field.first() {
+            Some(&"source") => side(&self.own.source, &d.source),
+            Some(&"destination") => side(&self.own.destination, &d.destination),
+            _ => true,
+        }
+    }
+
+    /// The origin that wrote `field`: the account, else the defaults.
+    fn writer(&self, field: &[&str]) -> Option<&'a Origin> {
+        if self.entry.origin.find(field).is_some() {
+            return Some(&self.entry.origin);
+        }
+        self.manifest
+            .defaults_origin
+            .as_ref()
+            .filter(|d| self.inherits(field) && d.find(field).is_some())
+    }
+
+    /// Where `field` is written, or where it belongs in the account.
+    fn place(&self, field: &[&str]) -> Place {
+        match self.writer(field) {
+            Some(origin) => origin.place(field),
+            None => self.entry.origin.place(field),
+        }
+    }
+
+    /// A relative path in `field`, resolved against the file that wrote it.
+    fn path(&self, field: &[&str], value: &str) -> PathBuf {
+        let origin = self.writer(field).unwrap_or(&self.entry.origin);
+        Manifest::base_dir(origin).join(value)
+    }
+
+    /// Whether `field`'s value was rejected while loading (and reported).
+    fn already_reported(&self, field: &[&str]) -> bool {
+        let field = field.join(".");
+        self.entry.broken.iter().any(|b| {
+            field == *b || (field.starts_with(b.as_str()) && field.as_bytes().get(b.len()) == Some(&b'.'))
+        })
+    }
+
+    fn error(&mut self, field: &[&str], message: impl Into<String>) {
+        if self.already_reported(field) {
+            return;
+        }
+        let d = Diagnostic::error(self.place(field), message).for_account(Some(self.index));
+        self.found.push(d);
+    }
+
+    fn warn(&mut self, field: &[&str], message: impl Into<String>) {
+        if self.already_reported(field) {
+            return;
+        }
+        let d = Diagnostic::warning(self.place(field), message).for_account(Some(self.index));
+        self.found.push(d);
+    }
+
+    fn resolve(&mut self, batch: &Batch) -> Option<AccountPlan> {
+        let merged = self.own.merged_over(&self.manifest.defaults);
+        let source = self.endpoint(Side::Source, merged.source.as_ref());
+        let destination = self.endpoint(Side::Destination, merged.destination.as_ref());
+        let stages = self.stages(&merged, source.as_ref(), destination.as_ref());
+        let mail = self.mail_rules(&merged);
+        let notify = self.notify(&merged, batch);
+        if let Some(d) = &destination {
+            let host = d.endpoint.server.as_ref().map(|s| s.host.to_lowercase());
+            self.destination_key = Some((host.unwrap_or_default(), d.endpoint.email.to_lowercase()));
+        }
+        let (mut source, destination) = (source?, destination?);
+        if source.kind == Kind::Pst && source.endpoint.email.is_empty() {
+            source.endpoint.email = destination.endpoint.email.clone();
+        }
+        if same_mailbox(&source.endpoint, &destination.endpoint) {
+            self.error(
+                &["destination"],
+                "the destination is the same mailbox as the source (same server and user)",
+            );
+        }
+        Some(AccountPlan {
+            origin: self.entry.origin.short(),
+            source: source.endpoint,
+            destination: destination.endpoint,
+            stages: stages?,
+            mail,
+            notify,
+            error_budget: merged.error_budget.unwrap_or(batch.error_budget),
+        })
+    }
+
+    fn endpoint(&mut self, side: Side, spec: Option<&EndpointSpec>) -> Option<Resolved> {
+        let name = side.name();
+        let Some(spec) = spec else {
+            self.error(&[name], format!("the {name} is missing"));
+            return None;
+        };
+        let field = |f: &'static str| [name, f];
+        let kind = spec
+            .kind
+            .unwrap_or(if spec.path.is_some() { Kind::Pst } else { Kind::Imap });
+        let mut ok = true;
+        match (kind, side) {
+            (Kind::Autodetect, _) if spec.host.is_none() => {
+                self.error(
+                    &field("kind"),
+                    "autodetect is not available yet: give the host (and port and tls, if not the usual ones)",
+                );
+                ok = false;
+            }
+            (Kind::Pop3, Side::Destination) => {
+                self.error(
+                    &field("kind"),
+                    "POP3 can only be a source: a POP3 server cannot receive migrated mail",
+                );
+                ok = false;
+            }
+            (Kind::Pst, Side::Destination) => {
+                self.error(&field("kind"), "a PST file can only be a source");
+                ok = false;
+            }
+            _ => {}
+        }
+        let endpoint_kind = match kind {
+            Kind::Imap | Kind::Autodetect => EndpointKind::Imap,
+            Kind::Pop3 => EndpointKind::Pop3,
+            Kind::Pst => EndpointKind::Pst,
+            Kind::Groupware => EndpointKind::Groupware,
+        };
+
+        let server = if kind == Kind::Autodetect && spec.host.is_none() {
+            None
+        } else if kind == Kind::Pst {
+            for (f, set) in [
+                ("host", spec.host.is_some()),
+                ("port", spec.port.is_some()),
+                ("tls", spec.tls.is_some()),
+            ] {
+                if set {
+                    self.warn(&field(f), format!("{f} is not used by a PST file; ignored"));
+                }
+            }
+            None
+        } else {
+            self.server(side, spec, kind)
+        };
+        if kind != Kind::Pst && server.is_none() {
+            ok = false;
+        }
+
+        let path = match (&spec.path, kind) {
+            (Some(p), Kind::Pst) => {
+                let resolved = self.path(&field("path"), p);
+                if let Some(problem) = file_problem(&resolved) {
+                    self.error(&field("path"), problem);
+                    ok = false;
+                }
+                Some(resolved)
+            }
+            (None, Kind::Pst) => {
+                self.error(&field("path"), format!("the {name} is a PST file but its path is missing"));
+                ok = false;
+                None
+            }
+            (Some(_), _) => {
+                self.warn(&field("path"), format!("path is only used by PST files; ignored"));
+                None
+            }
+            (None, _) => None,
+        };
+
+        let (email, user) = self.identity(side, spec, kind);
+        ok &= email.is_some();
+        let credential = if kind == Kind::Pst {
+            if spec.has_credential() {
+                self.warn(&[name], "a PST source needs no credentials; ignored");
+            }
+            Some(Credential::None)
+        } else {
+            self.credential(side, spec)
+        };
+        ok &= credential.is_some();
+
+        let (dav_url, sieve) = self.groupware(side, spec, kind, server.as_ref());
+        ok &= dav_url.is_ok();
+        let endpoint = Endpoint {
+            kind: endpoint_kind,
+            email: email.unwrap_or_default(),
+            user,
+            server,
+            path,
+            credential: credential.unwrap_or_default(),
+            dav_url: dav_url.unwrap_or_default(),
+            sieve,
+        };
+        ok.then_some(Resolved { endpoint, kind })
+    }
+
+    fn server(&mut self, side: Side, spec: &EndpointSpec, kind: Kind) -> Option<Server> {
+        let name = side.name();
+        let host = match &spec.host {
+            None => {
+                self.error(&[name, "host"], format!("the {name} host is missing"));
+                return None;
+            }
+            Some(host) => {
+                let host = host.trim();
+                if let Some(problem) = host_problem(host) {
+                    self.error(&[name, "host"], format!("{}: {problem}", quote(host)));
+                    return None;
+                }
+                host.to_owned()
+            }
+        };
+        let tls = spec.tls.unwrap_or(TlsMode::Implicit);
+        let port = spec.port.unwrap_or_else(|| default_port(kind, tls));
+        if port == 0 {
+            self.error(&[name, "port"], "0 is not a port number (1–65535)");
+            return None;
+        }
+        Some(Server {
+            host,
+            port,
+            tls,
+            accept_invalid_certs: spec.accept_invalid_certs.unwrap_or(false),
+        })
+    }
+
+    /// The address and login of an endpoint.
+    fn identity(&mut self, side: Side, spec: &EndpointSpec, kind: Kind) -> (Option<String>, String) {
+        let name = side.name();
+        let user = spec.user.as_deref().map(str::trim).filter(|u| !u.is_empty());
+        let email = match spec.email.as_deref().map(str::trim) {
+            Some(email) if is_email(email) => Some(email.to_owned()),
+            Some(email) => {
+                self.error(&[name, "email"], format!("{} is not an email address", quote(email)));
+                None
+            }
+            None => match user {
+                Some(u) if is_email(u) => Some(u.to_owned()),
+                // A PST file needs no address; the destination's is used.
+                _ if kind == Kind::Pst => Some(String::new()),
+                Some(_) => {
+                    self.error(
+                        &[name, "email"],
+                        format!("the {name} email is missing (the user is not an email address)"),
+                    );
+                    None
+                }
+                None => {
+                    self.error(&[name, "email"], format!("the {name} email is missing"));
+                    None
+                }
+            },
+        };
+        let user = user
+            .map(str::to_owned)
+            .or_else(|| email.clone())
+            .unwrap_or_default();
+        (email, user)
+    }
+
+    fn credential(&mut self, side: Side, spec: &EndpointSpec) -> Option<Credential> {
+        let name = side.name();
+        let fields = ["password", "password_env", "password_file", "oauth2"];
+        if fields.iter().any(|f| self.already_reported(&[name, f])) {
+            return None;
+        }
+        let given: Vec<&str> = [
+            ("password", spec.password.is_some()),
+            ("password_env", spec.password_env.is_some()),
+            ("password_file", spec.password_file.is_some()),
+            ("oauth2", spec.oauth2.is_some()),
+        ]
+        .into_iter()
+        .filter(|(_, set)| *set)
+        .map(|(f, _)| f)
+        .collect();
+        match given.as_slice() {
+            [] => {
+                self.error(
+                    &[name],
+                    format!("the {name} has no credentials: give password_env, password_file, password or oauth2"),
+                );
+                return None;
+            }
+            [_] => {}
+            [_, second, ..] => {
+                self.error(
+                    &[name, second],
+                    format!(
+                        "give only one of password, password_env, password_file and oauth2 (this {name} has {})",
+                        given.join(" and ")
+                    ),
+                );
+                return None;
+            }
+        }
+        if let Some(password) = &spec.password {
+            if password.expose().is_empty() {
+                self.error(&[name, "password"], "the password is empty");
+                return None;
+            }
+            return Some(Credential::Password(password.expose().to_owned()));
+        }
+        if let Some(var) = &spec.password_env {
+            if let Some(problem) = env_problem(var) {
+                self.error(&[name, "password_env"], problem);
+                return None;
+            }
+            return Some(Credential::PasswordEnv(var.clone()));
+        }
+        if let Some(file) = &spec.password_file {
+            let path = self.path(&[name, "password_file"], file);
+            if let Some(problem) = file_problem(&path) {
+                self.error(&[name, "password_file"], problem);
+                return None;
+            }
+            return Some(Credential::PasswordFile(path));
+        }
+        let oauth2 = spec.oauth2.as_ref()?;
+        let sources: Vec<&str> = [
+            ("token_env", oauth2.token_env.is_some()),
+            ("token_file", oauth2.token_file.is_some()),
+            ("token_command", oauth2.token_command.is_some()),
+        ]
+        .into_iter()
+        .filter(|(_, set)| *set)
+        .map(|(f, _)| f)
+        .collect();
+        if sources.len() != 1 {
+            self.error(
+                &[name, "oauth2"],
+                "oauth2 needs exactly one of token_env, token_file and token_command",
+            );
+            return None;
+        }
+        if let Some(var) = &oauth2.token_env {
+            if let Some(problem) = env_problem(var) {
+                self.error(&[name, "oauth2", "token_env"], problem);
+                return None;
+            }
+            return Some(Credential::OAuth2(TokenSource::Env(var.clone())));
+        }
+        if let Some(file) = &oauth2.token_file {
+            let path = self.path(&[name, "oauth2", "token_file"], file);
+            if let Some(problem) = file_problem(&path) {
+                self.error(&[name, "oauth2", "token_file"], problem);
+                return None;
+            }
+            return Some(Credential::OAuth2(TokenSource::File(path)));
+        }
+        match oauth2.token_command.as_deref().map(str::trim) {
+            Some(command) if !command.is_empty() => {
+                Some(Credential::OAuth2(TokenSource::Command(command.to_owned())))
+            }
+            _ => {
+                self.error(&[name, "oauth2", "token_command"], "the token command is empty");
+                None
+            }
+        }
+    }
+
+    /// The DAV URL (`Err` when invalid) and ManageSieve server of a
+    /// groupware endpoint.
+    fn groupware(
+        &mut self,
+        side: Side,
+        spec: &EndpointSpec,
+        kind: Kind,
+        server: Option<&Server>,
+    ) -> (Result<Option<String>, ()>, Option<Server>) {
+        let name = side.name();
+        if kind != Kind::Groupware {
+            if spec.dav_url.is_some() {
+                self.warn(&[name, "dav_url"], "dav_url is only used by groupware endpoints; ignored");
+            }
+            if spec.sieve.is_some() {
+                self.warn(&[name, "sieve"], "sieve is only used by groupware endpoints; ignored");
+            }
+            return (Ok(None), None);
+        }
+        let dav = match spec.dav_url.as_deref().map(str::trim) {
+            None => Ok(None),
+            Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
+                Ok(Some(url.to_owned()))
+            }
+            Some(url) => {
+                self.error(
+                    &[name, "dav_url"],
+                    format!("{} is not an http:// or https:// URL", quote(url)),
+                );
+                Err(())
+            }
+        };
+        let sieve_spec = spec.sieve.clone().unwrap_or_default();
+        let sieve = server.map(|s| Server {
+            host: sieve_spec.host.clone().unwrap_or_else(|| s.host.clone()),
+            port: sieve_spec.port.unwrap_or(SIEVE_PORT),
+            tls: sieve_spec.tls.unwrap_or(TlsMode::StartTls),
+            accept_invalid_certs: s.accept_invalid_certs,
+        });
+        if let Some(host) = &sieve_spec.host
+            && let Some(problem) = host_problem(host)
+        {
+            self.error(&[name, "sieve", "host"], format!("{}: {problem}", quote(host)));
+        }
+        (dav, sieve)
+    }
+
+    /// The stages, in the order they run, from the options.
+    fn stages(
+        &mut self,
+        merged: &AccountSpec,
+        source: Option<&Resolved>,
+        destination: Option<&Resolved>,
+    ) -> Option<Vec<StageKind>> {
+        let options = merged.options.clone().unwrap_or_else(|| vec![OptionName::Mail]);
+        if options.is_empty() {
+            self.error(
+                &["options"],
+                "no options: list at least one of mail, calendars, tasks, contacts, contact_groups, rules, auto_replies",
+            );
+            return None;
+        }
+        let mut ok = true;
+        let mut stages: Vec<StageKind> = Vec::new();
+        for (i, option) in options.iter().enumerate() {
+            let at = i.to_string();
+            let field = ["options", at.as_str()];
+            let stage = stage_of(*option);
+            if stages.contains(&stage) {
+                self.warn(&field, format!("{option} is listed twice"));
+                continue;
+            }
+            stages.push(stage);
+            if let Some(s) = source
+                && !source_provides(s.kind, *option)
+            {
+                ok = false;
+                let why = match s.kind {
+                    Kind::Imap | Kind::Pop3 | Kind::Autodetect => format!(
+                        "the source is {} server, which can only provide mail (a POP/IMAP source migrates mail only); {option} needs a groupware or PST source",
+                        if s.kind == Kind::Pop3 { "a POP3" } else { "an IMAP" }
+                    ),
+                    _ => format!("a {} source cannot provide {option}", s.kind.name()),
+                };
+                self.error(&field, why);
+            }
+            if let Some(d) = destination
+                && !destination_stores(d.kind, *option)
+            {
+                ok = false;
+                self.error(
+                    &field,
+                    format!(
+                        "the destination is an IMAP server, which can only receive mail; {option} needs a groupware destination"
+                    ),
+                );
+            }
+            if uses_dav(*option) {
+                for (side, end) in [(Side::Source, source), (Side::Destination, destination)] {
+                    if let Some(end) = end
+                        && end.kind == Kind::Groupware
+                        && end.endpoint.dav_url.is_none()
+                    {
+                        ok = false;
+                        let name = side.name();
+                        self.error(
+                            &[name, "dav_url"],
+                            format!("{option} needs the {name}'s CalDAV/CardDAV address: set {name}.dav_url"),
+                        );
+                    }
+                }
+            }
+        }
+        stages.sort();
+        ok.then_some(stages)
+    }
+
+    fn mail_rules(&mut self, merged: &AccountSpec) -> MailRules {
+        let mail = merged.mail.clone().unwrap_or_default();
+        if let (Some(since), Some(before)) = (mail.since, mail.before)
+            && since >= before
+        {
+            self.error(
+                &["mail", "before"],
+                format!("before ({before}) must be later than since ({since}), or no message is copied"),
+            );
+        }
+        for list in ["include", "exclude"] {
+            let patterns = if list == "include" { &mail.include } else { &mail.exclude };
+            for (i, pattern) in patterns.iter().flatten().enumerate() {
+                if pattern.trim().is_empty() {
+                    self.error(&["mail", list, &i.to_string()], "a folder pattern cannot be empty");
+                }
+            }
+        }
+        let map: Vec<(String, String)> = mail.map.clone().unwrap_or_default().into_iter().collect();
+        for (from, to) in &map {
+            if from.trim().is_empty() || to.trim().is_empty() {
+                self.error(&["mail", "map"], "a folder rename needs a folder name on both sides");
+            }
+        }
+        if mail.max_message_size.is_some_and(|s| s.0 == 0) {
+            self.error(
+                &["mail", "max_message_size"],
+                "a maximum message size of 0 copies nothing; leave it out to copy every message",
+            );
+        }
+        MailRules {
+            include: mail.include.unwrap_or_default(),
+            exclude: mail.exclude.unwrap_or_default(),
+            map,
+            since: mail.since,
+            before: mail.before,
+            max_message_size: mail.max_message_size.map(|s| s.0),
+            include_deleted: mail.include_deleted.unwrap_or(false),
+        }
+    }
+
+    fn notify(&mut self, merged: &AccountSpec, batch: &Batch) -> Vec<String> {
+        match &merged.notify {
+            Some(addresses) => {
+                for (i, address) in addresses.iter().enumerate() {
+                    if !is_email(address) {
+                        self.error(
+                            &["notify", &i.to_string()],
+                            format!("{} is not an email address", quote(address)),
+                        );
+                    }
+                }
+                addresses.clone()
+            }
+            None => batch.notify.clone(),
+        }
+    }
+}
+
+fn stage_of(option: OptionName) -> StageKind {
+    match option {
+        OptionName::Mail => StageKind::Mail,
+        OptionName::Calendars => StageKind::Calendars,
+        OptionName::Tasks => StageKind::Tasks,
+        OptionName::Contacts => StageKind::Contacts,
+        OptionName::ContactGroups => StageKind::ContactGroups,
+        OptionName::Rules => StageKind::Rules,
+        OptionName::AutoReplies => StageKind::AutoReplies,
+    }
+}
+
+/// The usual port of a kind of server with a TLS mode.
+pub fn default_port(kind: Kind, tls: TlsMode) -> u16 {
+    match (kind, tls) {
+        (Kind::Pop3, TlsMode::Implicit) => 995,
+        (Kind::Pop3, _) => 110,
+        (_, TlsMode::Implicit) => 993,
+        (_, _) => 143,
+    }
+}
+
+/// The same server (host, case-insensitive, and port) and the same login.
+fn same_mailbox(a: &Endpoint, b: &Endpoint) -> bool {
+    match (&a.server, &b.server) {
+        (Some(x), Some(y)) => {
+            x.host.eq_ignore_ascii_case(&y.host)
+                && x.port == y.port
+                && a.user.eq_ignore_ascii_case(&b.user)
+        }
+        _ => false,
+    }
+}
+
+/// Two accounts writing into one destination mailbox would mix (and
+/// duplicate) their mail: the second is an error.
+fn check_duplicates(
+    manifest: &Manifest,
+    destinations: &[(usize, (String, String))],
+    diagnostics: &mut Diagnostics,
+) {
+    let mut first: HashMap<&(String, String), usize> = HashMap::new();
+    for (index, key) in destinations {
+        match first.get(key) {
+            Some(&earlier) => {
+                let entry = &manifest.accounts[*index];
+                let place = entry
+                    .origin
+                    .find(&["destination", "email"])
+                    .or_else(|| entry.origin.find(&["destination"]))
+                    .unwrap_or_else(|| entry.origin.whole());
+                diagnostics.push(
+                    Diagnostic::error(
+                        place,
+                        format!(
+                            "{} on {} is already the destination of the account at {}",
+                            key.1,
+                            key.0,
+                            manifest.accounts[earlier].origin.short()
+                        ),
+                    )
+                    .for_account(Some(*index)),
+                );
+            }
+            None => {
+                first.insert(key, *index);
+            }
+        }
+    }
+}

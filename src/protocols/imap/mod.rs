@@ -1,0 +1,121 @@
+//! IMAP4rev1 client built for bulk migration: pipelined APPEND, streaming
+//! FETCH of exact message bytes, and errors that say whether to retry.
+//!
+//! # Shape
+//!
+//! - [`Session::connect`] opens the connection (implicit TLS, STARTTLS or
+//!   plain), reads the greeting, logs in (AUTHENTICATE PLAIN when offered,
+//!   else LOGIN; XOAUTH2 for OAuth tokens) and re-reads the capabilities.
+//! - Mailbox commands ([`Session::list`], [`Session::select`], ...) take the
+//!   mailbox name *as on the wire* (`raw`, modified UTF-7); [`utf7`]
+//!   converts for display.
+//! - [`Session::fetch_bodies`] / [`Session::fetch_bodies_to`] hand over each
+//!   message as soon as its literal is complete, so memory stays bounded by
+//!   the largest message, not the folder.
+//! - [`Session::appender`] keeps up to `window` APPEND commands in flight on
+//!   one connection; see [`Appender`].
+//!
+//! # Layers
+//!
+//! `command` builds command lines (quoting, literals, sequence sets);
+//! `transport` reads whole responses (lines + literals) and writes
+//! commands under a "no progress" timeout; `parse` turns them into
+//! `response` values; `session` runs commands and logs in; `mailbox`,
+//! `fetch` and `append` hold the operations.
+//!
+//! # Secrets
+//!
+//! Passwords and tokens live only in [`Auth`], whose `Debug` redacts them;
+//! login commands are logged as `LOGIN <redacted>`; errors name the user and
+//! server only.
+
+mod append;
+mod capability;
+mod command;
+mod error;
+mod fetch;
+mod mailbox;
+mod parse;
+mod response;
+mod session;
+mod transport;
+pub mod utf7;
+
+use std::fmt;
+use std::time::Duration;
+
+pub use append::{AppendRequest, AppendUid, Appender, Completion};
+pub use capability::Capabilities;
+pub use command::{is_valid_internal_date, normalize_flag, sequence_set};
+pub use error::ImapError;
+pub use fetch::{FetchedBody, MessageMeta};
+pub use mailbox::{Mailbox, MailboxState, SpecialUse, Status};
+pub use session::Session;
+
+pub use crate::protocols::tls::TlsMode;
+
+/// Where and how to connect and log in.
+#[derive(Debug, Clone)]
+pub struct ImapConfig {
+    /// Server host name (also used for certificate verification).
+    pub host: String,
+    /// Server port (993 for implicit TLS, 143 otherwise).
+    pub port: u16,
+    /// How the connection is secured.
+    pub tls: TlsMode,
+    /// Skip certificate verification (self-signed servers).
+    pub accept_invalid_certs: bool,
+    /// Login name.
+    pub user: String,
+    /// Credential.
+    pub auth: Auth,
+    /// Longest time without any progress (connect, handshake, a read or a
+    /// write) before the connection is given up.
+    pub timeout: Duration,
+}
+
+/// A credential. `Debug` never shows the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// Password for AUTHENTICATE PLAIN or LOGIN.
+    Password(String),
+    /// OAuth 2 access token for AUTHENTICATE XOAUTH2.
+    XOAuth2 {
+        /// The bearer token.
+        token: String,
+    },
+}
+
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Auth::Password(_) => f.write_str("Password(<redacted>)"),
+            Auth::XOAuth2 { .. } => f.write_str("XOAuth2 { token: <redacted> }"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let config = ImapConfig {
+            host: "imap.example.com".into(),
+            port: 993,
+            tls: TlsMode::Implicit,
+            accept_invalid_certs: false,
+            user: "alice".into(),
+            auth: Auth::Password("hunter2".into()),
+            timeout: Duration::from_secs(30),
+        };
+        let shown = format!("{config:?} {config:#?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("alice"));
+        let token = Auth::XOAuth2 {
+            token: "ya29.secret".into(),
+        };
+        assert!(!format!("{token:?}").contains("ya29"));
+    }
+}

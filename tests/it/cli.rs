@@ -1,0 +1,159 @@
+//! The binary: exit codes, text and JSON output, help, and secrets.
+
+use crate::cmd::mailshift;
+
+#[test]
+fn validate_accepts_every_example() {
+    let out = mailshift()
+        .args(["validate", "examples/batch.yaml", "examples/users.yaml", "examples/users.csv"])
+        .args(["examples/imapsync.txt", "examples/omm.csv"])
+        .run()
+        .success()
+        .stdout_has("examples/batch.yaml: valid, 2 accounts")
+        .stdout_has("examples/users.csv: valid, 3 accounts")
+        .stdout_has("examples/omm.csv: valid, 2 accounts");
+    assert!(out.stderr.is_empty(), "{}", out.stderr);
+}
+
+#[test]
+fn validate_reports_errors_with_exit_code_2() {
+    mailshift()
+        .args(["validate", "tests/golden/broken.yaml"])
+        .run()
+        .code(2)
+        .stdout_has("tests/golden/broken.yaml:21:7: error: accounts[0].source.pasword: unknown field `pasword`; did you mean `password`?")
+        .stdout_has("tests/golden/broken.yaml: invalid (")
+        .never_shows("hunter2-secret")
+        .never_shows("123456789");
+}
+
+#[test]
+fn one_invalid_file_makes_the_whole_run_invalid() {
+    mailshift()
+        .args(["validate", "examples/batch.yaml", "tests/golden/broken-rows.csv"])
+        .run()
+        .code(2)
+        .stdout_has("examples/batch.yaml: valid")
+        .stdout_has("tests/golden/broken-rows.csv: row 1, column source_pasword: error: unknown column `source_pasword`; did you mean `source_password`?");
+}
+
+#[test]
+fn validate_json_is_one_document_with_positions() {
+    let out = mailshift()
+        .args(["validate", "--format", "json", "tests/golden/broken.yaml", "examples/omm.csv"])
+        .run()
+        .code(2)
+        .never_shows("hunter2-secret");
+    let doc = out.json();
+    assert_eq!(doc["valid"], false);
+    let broken = &doc["files"][0];
+    assert_eq!(broken["valid"], false);
+    let first = &broken["diagnostics"][0];
+    assert_eq!(first["severity"], "error");
+    assert_eq!(first["file"], "tests/golden/broken.yaml");
+    assert!(first["line"].as_u64().unwrap() > 0);
+    assert!(first["column"].as_u64().unwrap() > 0);
+    assert!(broken["diagnostics"].as_array().unwrap().iter().any(|d| d["hint"] == "did you mean `password`?"));
+    assert_eq!(doc["files"][1]["valid"], true);
+    assert_eq!(doc["files"][1]["accounts"], 2);
+}
+
+#[test]
+fn plan_shows_resolved_accounts_without_secrets() {
+    mailshift()
+        .args(["plan", "examples/batch.yaml"])
+        .run()
+        .success()
+        .stdout_has("batch demo (from examples/batch.yaml)")
+        .stdout_has("account examples/batch.yaml:40: alice@example.test → alice@example.test")
+        .stdout_has("  source       imap 127.0.0.1:10143 (no TLS), user alice@example.test, password written in the manifest")
+        .stdout_has("  stages       mail")
+        .stdout_has("  mail         skip Junk, Trash; Sent → Sent Items")
+        .stdout_has("2 accounts planned, 0 rejected")
+        .never_shows("alice-source-demo")
+        .never_shows("bob-destination-demo");
+}
+
+#[test]
+fn plan_json_has_endpoints_after_defaults() {
+    let out = mailshift()
+        .args(["plan", "--format", "json", "examples/users.csv"])
+        .run()
+        .success()
+        .never_shows("carol;source;demo")
+        .never_shows("alice-source-demo");
+    let doc = out.json();
+    assert_eq!(doc["valid"], true);
+    let carol = &doc["plan"]["accounts"][2];
+    assert_eq!(carol["source"]["email"], "carol@example.test");
+    assert_eq!(carol["source"]["server"]["port"], 10143);
+    assert_eq!(carol["source"]["server"]["tls"], "none");
+    assert_eq!(carol["source"]["credential"]["password"], "<redacted>");
+    assert_eq!(carol["stages"], serde_json::json!(["mail"]));
+    assert_eq!(doc["plan"]["undo_window"], 48);
+}
+
+#[test]
+fn plan_lists_rejected_accounts_and_exits_2() {
+    let out = mailshift()
+        .args(["plan", "--format", "json", "tests/golden/broken.yaml"])
+        .run()
+        .code(2)
+        .never_shows("hunter2-secret");
+    let doc = out.json();
+    assert_eq!(doc["valid"], false);
+    let rejected = doc["rejected"].as_array().unwrap();
+    assert!(!rejected.is_empty());
+    assert!(rejected.iter().any(|r| r["source"] == "dave@example.test"));
+
+    mailshift()
+        .args(["plan", "tests/golden/broken.yaml"])
+        .run()
+        .code(2)
+        .stdout_has("rejected tests/golden/broken.yaml:")
+        .stdout_has("planned,");
+}
+
+#[test]
+fn unreadable_files_are_invalid_input() {
+    mailshift()
+        .args(["validate", "no/such/file.yaml"])
+        .run()
+        .code(2)
+        .stdout_has("no/such/file.yaml: error: cannot read this file: no such file");
+    let out = mailshift().args(["plan", "--format", "json", "no/such/file.yaml"]).run().code(2);
+    assert_eq!(out.json()["plan"], serde_json::Value::Null);
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_exits_0() {
+    mailshift().run().code(2).stderr_has("Usage:");
+    mailshift().args(["validate"]).run().code(2).stderr_has("FILE");
+    mailshift().args(["frobnicate"]).run().code(2);
+    mailshift().args(["plan", "--format", "yaml", "x"]).run().code(2);
+    mailshift()
+        .arg("--help")
+        .run()
+        .success()
+        .stdout_has("validate")
+        .stdout_has("plan")
+        .stdout_has("2  invalid manifest or invalid command line");
+    mailshift()
+        .args(["validate", "--help"])
+        .run()
+        .success()
+        .stdout_has("--format <FORMAT>")
+        .stdout_has("file: row N");
+    mailshift().arg("--version").run().success().stdout_has("mailshift ");
+}
+
+#[test]
+fn logs_go_to_stderr_and_data_to_stdout() {
+    let out = mailshift()
+        .args(["validate", "--format", "json", "examples/batch.yaml"])
+        .env("MAILSHIFT_LOG", "debug")
+        .run()
+        .success()
+        .stderr_has("validating examples/batch.yaml");
+    assert_eq!(out.json()["valid"], true);
+}

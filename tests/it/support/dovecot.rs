@@ -1,0 +1,569 @@
+//! A private Dovecot (IMAP, POP3, ManageSieve) for one test: its own
+//! configuration, sockets, users and mail store in a temporary directory,
+//! listening on free loopback ports, killed (with all its children) when
+//! dropped.
+//!
+//! ```no_run
+//! # async fn f() {
+//! let server = Dovecot::start(DovecotOptions {
+//!     users: &[("alice", "secret")],
+//!     ..DovecotOptions::default()
+//! });
+//! let mut session = Session::connect(&server.imap_config("alice")).await.unwrap();
+//! # }
+//! ```
+
+use std::fs;
+use std::io::{BufRead, BufReader, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mailshift::protocols::imap::{AppendRequest, Auth, ImapConfig, Session, TlsMode};
+use tempfile::TempDir;
+
+/// How the server is set up.
+#[derive(Debug, Clone)]
+pub struct DovecotOptions<'a> {
+    /// Hierarchy separator of the personal namespace: `/` or `.`.
+    pub separator: char,
+    /// Put personal folders under `INBOX<sep>` (Courier/Cyrus style).
+    pub inbox_prefix: bool,
+    /// Offer STARTTLS and IMAPS with a self-signed certificate.
+    pub tls: bool,
+    /// Users and their passwords.
+    pub users: &'a [(&'a str, &'a str)],
+    /// Directory to hold the mail store (e.g. `/dev/shm` for benchmarks);
+    /// a fresh subdirectory is made inside. Default: the temp directory.
+    pub root: Option<PathBuf>,
+    /// Create and subscribe Drafts, Sent, Trash and Junk at login (as
+    /// providers do). Their special use is announced either way.
+    pub auto_folders: bool,
+    /// Largest message accepted (quota plugin). Dovecot 2.3 refuses larger
+    /// APPENDs with `NO [LIMIT]` but does not advertise APPENDLIMIT.
+    pub max_message_size: Option<u64>,
+    /// SASL mechanisms offered (`auth_mechanisms`); without `plain`,
+    /// clients fall back to the LOGIN command.
+    pub auth_mechanisms: &'a str,
+    /// Replaces the capabilities announced after login (`imap_capability`),
+    /// to play an older or smaller server: e.g. `IMAP4rev1 UIDPLUS` has no
+    /// LITERAL+, ESEARCH, LIST-EXTENDED, NAMESPACE or CONDSTORE.
+    pub imap_capability: Option<&'a str>,
+}
+
+impl Default for DovecotOptions<'_> {
+    fn default() -> Self {
+        DovecotOptions {
+            separator: '/',
+            inbox_prefix: false,
+            tls: false,
+            users: &[("user", "password")],
+            root: None,
+            auto_folders: false,
+            max_message_size: None,
+            auth_mechanisms: "plain login",
+            imap_capability: None,
+        }
+    }
+}
+
+/// A running Dovecot.
+pub struct Dovecot {
+    child: Child,
+    dir: TempDir,
+    /// Holds the mail store when it lives outside `dir`.
+    _mail_dir: Option<TempDir>,
+    mail_root: PathBuf,
+    imap_port: u16,
+    imaps_port: Option<u16>,
+    pop3_port: u16,
+    sieve_port: u16,
+    users: Vec<(String, String)>,
+    inbox_prefix: Option<String>,
+}
+
+/// Where the server binaries are searched for besides `PATH`.
+const SBIN: &[&str] = &["/usr/sbin", "/usr/local/sbin", "/sbin"];
+
+fn find_binary(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(SBIN.iter().map(PathBuf::from))
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local address").port()
+}
+
+/// `(uid, gid)` that mail processes run as: ours, or `mail` when we are
+/// root (Dovecot refuses to access mail as root).
+fn mail_owner() -> (u32, u32) {
+    let me = fs::metadata("/proc/self").expect("stat /proc/self");
+    if me.uid() != 0 {
+        return (me.uid(), me.gid());
+    }
+    let passwd = fs::read_to_string("/etc/passwd").expect("read /etc/passwd");
+    passwd
+        .lines()
+        .find_map(|line| {
+            let fields: Vec<&str> = line.split(':').collect();
+            if fields.len() < 4 || fields[0] != "mail" {
+                return None;
+            }
+            Some((fields[2].parse().ok()?, fields[3].parse().ok()?))
+        })
+        .expect("a 'mail' system user to run mail processes as")
+}
+
+impl Dovecot {
+    /// Starts a server and waits until it greets on its IMAP port.
+    /// Panics if Dovecot is not installed or does not come up.
+    pub fn start(options: DovecotOptions<'_>) -> Dovecot {
+        let binary = find_binary("dovecot")
+            .unwrap_or_else(|| panic!("dovecot not found: run scripts/install-deps.sh"));
+        let mut last_error = String::new();
+        // Ports are picked free but could be taken before Dovecot binds
+        // them; try a few sets.
+        for _ in 0..4 {
+            match Dovecot::try_start(&binary, &options) {
+                Ok(server) => return server,
+                Err(e) => last_error = e,
+            }
+        }
+        panic!("dovecot did not start: {last_error}");
+    }
+
+    fn try_start(binary: &Path, options: &DovecotOptions<'_>) -> Result<Dovecot, String> {
+        let dir = tempfile::Builder::new()
+            .prefix("mailshift-dovecot-")
+            .tempdir()
+            .map_err(|e| e.to_string())?;
+        let base = dir.path().to_path_buf();
+        fs::set_permissions(&base, fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())?;
+        let (mail_dir, mail_root) = match &options.root {
+            Some(root) => {
+                fs::create_dir_all(root).map_err(|e| e.to_string())?;
+                let d = tempfile::Builder::new()
+                    .prefix("mailshift-mail-")
+                    .tempdir_in(root)
+                    .map_err(|e| e.to_string())?;
+                let p = d.path().to_path_buf();
+                (Some(d), p)
+            }
+            None => (None, base.join("mail")),
+        };
+        let (uid, gid) = mail_owner();
+        fs::create_dir_all(&mail_root).map_err(|e| e.to_string())?;
+        fs::set_permissions(&mail_root, fs::Permissions::from_mode(0o755))
+            .map_err(|e| e.to_string())?;
+        std::os::unix::fs::chown(&mail_root, Some(uid), Some(gid)).map_err(|e| e.to_string())?;
+
+        let passwd: String = options
+            .users
+            .iter()
+            .map(|(user, password)| format!("{user}:{{PLAIN}}{password}::::::\n"))
+            .collect();
+        fs::write(base.join("passwd"), passwd).map_err(|e| e.to_string())?;
+        if options.tls {
+            make_certificate(&base)?;
+        }
+        let ports = (free_port(), free_port(), free_port(), free_port());
+        let imaps_port = options.tls.then_some(ports.1);
+        let config = render_config(options, &base, &mail_root, (uid, gid), ports);
+        let conf_path = base.join("dovecot.conf");
+        fs::write(&conf_path, config).map_err(|e| e.to_string())?;
+
+        let log = fs::File::create(base.join("stderr.log")).map_err(|e| e.to_string())?;
+        let child = Command::new(binary)
+            .arg("-F")
+            .arg("-c")
+            .arg(&conf_path)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log)
+            // Its own process group, so Drop can kill the master and every
+            // child it forked in one go.
+            .process_group(0)
+            .spawn()
+            .map_err(|e| format!("spawn {}: {e}", binary.display()))?;
+        let mut server = Dovecot {
+            child,
+            dir,
+            _mail_dir: mail_dir,
+            mail_root,
+            imap_port: ports.0,
+            imaps_port,
+            pop3_port: ports.2,
+            sieve_port: ports.3,
+            users: options
+                .users
+                .iter()
+                .map(|(u, p)| (u.to_string(), p.to_string()))
+                .collect(),
+            inbox_prefix: options
+                .inbox_prefix
+                .then(|| format!("INBOX{}", options.separator)),
+        };
+        server.wait_ready()?;
+        Ok(server)
+    }
+
+    /// Waits for a full IMAP greeting (auth process up) and for the other
+    /// ports to accept connections.
+    fn wait_ready(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let mut ports = vec![self.pop3_port, self.sieve_port];
+        ports.extend(self.imaps_port);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("exited with {status}: {}", self.log()));
+            }
+            if greets(self.imap_port)
+                && ports
+                    .iter()
+                    .all(|p| TcpStream::connect(("127.0.0.1", *p)).is_ok())
+            {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!("not ready after 15s: {}", self.log()));
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// Plain IMAP port (STARTTLS offered when started with `tls`).
+    pub fn imap_port(&self) -> u16 {
+        self.imap_port
+    }
+
+    /// Implicit-TLS IMAP port. Panics unless started with `tls`.
+    pub fn imaps_port(&self) -> u16 {
+        self.imaps_port
+            .expect("IMAPS needs DovecotOptions { tls: true }")
+    }
+
+    /// POP3 port.
+    pub fn pop3_port(&self) -> u16 {
+        self.pop3_port
+    }
+
+    /// ManageSieve port.
+    pub fn sieve_port(&self) -> u16 {
+        self.sieve_port
+    }
+
+    /// Directory holding one subdirectory (sdbox store) per user.
+    pub fn mail_root(&self) -> &Path {
+        &self.mail_root
+    }
+
+    /// The configuration file, for `doveadm -c`.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("dovecot.conf")
+    }
+
+    /// Personal namespace prefix (`"INBOX."`), or `""`.
+    pub fn prefix(&self) -> &str {
+        self.inbox_prefix.as_deref().unwrap_or("")
+    }
+
+    /// The server's log so far (for assertion messages).
+    pub fn log(&self) -> String {
+        let mut log = fs::read_to_string(self.dir.path().join("dovecot.log")).unwrap_or_default();
+        log.push_str(&fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default());
+        log
+    }
+
+    /// The password the server was given for `user`.
+    pub fn password(&self, user: &str) -> &str {
+        self.users
+            .iter()
+            .find(|(u, _)| u == user)
+            .map(|(_, p)| p.as_str())
+            .unwrap_or_else(|| panic!("unknown test user {user}"))
+    }
+
+    /// Client settings for plain IMAP (no TLS) as `user`.
+    pub fn imap_config(&self, user: &str) -> ImapConfig {
+        ImapConfig {
+            host: "127.0.0.1".into(),
+            port: self.imap_port,
+            tls: TlsMode::None,
+            accept_invalid_certs: false,
+            user: user.into(),
+            auth: Auth::Password(self.password(user).into()),
+            timeout: Duration::from_secs(20),
+        }
+    }
+
+    /// Client settings for STARTTLS on the plain port (self-signed cert).
+    pub fn starttls_config(&self, user: &str) -> ImapConfig {
+        ImapConfig {
+            tls: TlsMode::StartTls,
+            accept_invalid_certs: true,
+            ..self.imap_config(user)
+        }
+    }
+
+    /// Client settings for implicit TLS (self-signed cert).
+    pub fn imaps_config(&self, user: &str) -> ImapConfig {
+        ImapConfig {
+            port: self.imaps_port(),
+            tls: TlsMode::Implicit,
+            accept_invalid_certs: true,
+            ..self.imap_config(user)
+        }
+    }
+
+    /// Appends messages to `mailbox` (created if needed) through the
+    /// project's client and returns their UIDs in order. Panics on error.
+    pub async fn seed(&self, user: &str, mailbox: &str, messages: Vec<AppendRequest>) -> Vec<u32> {
+        let mut session = Session::connect(&self.imap_config(user))
+            .await
+            .expect("seed: login");
+        if !mailbox.eq_ignore_ascii_case("INBOX") {
+            session.create(mailbox).await.expect("seed: create");
+        }
+        let mut completions = Vec::new();
+        {
+            let mut appender = session.appender(mailbox, 32);
+            for m in messages {
+                completions.extend(appender.push(m).await.expect("seed: append"));
+            }
+            completions.extend(appender.finish().await);
+        }
+        session.logout().await.ok();
+        completions
+            .into_iter()
+            .map(|c| {
+                c.result
+                    .expect("seed: append refused")
+                    .expect("seed: APPENDUID")
+                    .uid
+            })
+            .collect()
+    }
+
+    /// Appends plain bodies (no flags, current date).
+    pub async fn seed_bodies(&self, user: &str, mailbox: &str, bodies: &[&[u8]]) -> Vec<u32> {
+        let messages = bodies
+            .iter()
+            .map(|b| AppendRequest {
+                body: b.to_vec(),
+                ..AppendRequest::default()
+            })
+            .collect();
+        self.seed(user, mailbox, messages).await
+    }
+
+    /// Runs `doveadm -c <conf> args...` and returns its stdout; panics on
+    /// failure.
+    pub fn doveadm(&self, args: &[&str]) -> String {
+        let binary = find_binary("doveadm")
+            .unwrap_or_else(|| panic!("doveadm not found: run scripts/install-deps.sh"));
+        let out = Command::new(binary)
+            .arg("-c")
+            .arg(self.config_path())
+            .args(args)
+            .output()
+            .expect("run doveadm");
+        assert!(
+            out.status.success(),
+            "doveadm {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        // Kill the whole process group by its id (the master's pid).
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether the IMAP port sends a complete greeting (with capabilities,
+/// so the auth process is up) within a second.
+fn greets(port: u16) -> bool {
+    let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    for _ in 0..3 {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return false;
+        }
+        if line.starts_with("* OK [CAPABILITY") {
+            let _ = reader.get_mut().write_all(b"x LOGOUT\r\n");
+            return true;
+        }
+    }
+    false
+}
+
+fn make_certificate(dir: &Path) -> Result<(), String> {
+    let openssl = find_binary("openssl")
+        .ok_or_else(|| "openssl not found: run scripts/install-deps.sh".to_string())?;
+    let out = Command::new(openssl)
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "3650", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("cert.pem"))
+        .output()
+        .map_err(|e| format!("run openssl: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "openssl failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    fs::set_permissions(dir.join("key.pem"), fs::Permissions::from_mode(0o644))
+        .map_err(|e| e.to_string())
+}
+
+fn render_config(
+    options: &DovecotOptions<'_>,
+    base: &Path,
+    mail_root: &Path,
+    (uid, gid): (u32, u32),
+    (imap, imaps, pop3, sieve): (u16, u16, u16, u16),
+) -> String {
+    let base = base.display();
+    let mail = mail_root.display();
+    let sep = options.separator;
+    let prefix = if options.inbox_prefix {
+        format!("INBOX{sep}")
+    } else {
+        String::new()
+    };
+    let auto = if options.auto_folders {
+        "subscribe"
+    } else {
+        "no"
+    };
+    let ssl = if options.tls {
+        format!(
+            "ssl = yes\nssl_cert = <{base}/cert.pem\nssl_key = <{base}/key.pem\n\
+             ssl_min_protocol = TLSv1.2\n"
+        )
+    } else {
+        "ssl = no\n".to_owned()
+    };
+    let imaps = if options.tls { imaps } else { 0 };
+    let mechanisms = options.auth_mechanisms;
+    let capability = match options.imap_capability {
+        Some(list) => format!("protocol imap {{\n  imap_capability = {list}\n}}\n"),
+        None => String::new(),
+    };
+    let quota = match options.max_message_size {
+        Some(max) => format!(
+            "mail_plugins = $mail_plugins quota\n\
+             plugin {{\n  quota = count:User quota\n  quota_vsizes = yes\n  \
+             quota_max_mail_size = {max}\n}}\n\
+             protocol imap {{\n  mail_plugins = $mail_plugins imap_quota\n}}\n"
+        ),
+        None => String::new(),
+    };
+    format!(
+        r#"# Generated for one test run.
+base_dir = {base}/run
+state_dir = {base}/state
+log_path = {base}/dovecot.log
+instance_name = mailshift-test-{imap}
+protocols = imap pop3 sieve
+listen = 127.0.0.1
+{ssl}disable_plaintext_auth = no
+auth_mechanisms = {mechanisms}
+auth_failure_delay = 0
+login_trusted_networks = 127.0.0.0/8
+first_valid_uid = 1
+mail_location = sdbox:{mail}/%u
+mail_fsync = never
+mail_max_userip_connections = 1000
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {base}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid={uid} gid={gid} home={mail}/%u
+}}
+namespace inbox {{
+  inbox = yes
+  separator = {sep}
+  prefix = {prefix}
+  mailbox Drafts {{
+    special_use = \Drafts
+    auto = {auto}
+  }}
+  mailbox Sent {{
+    special_use = \Sent
+    auto = {auto}
+  }}
+  mailbox Trash {{
+    special_use = \Trash
+    auto = {auto}
+  }}
+  mailbox Junk {{
+    special_use = \Junk
+    auto = {auto}
+  }}
+  mailbox Archive {{
+    special_use = \Archive
+  }}
+}}
+{quota}{capability}service imap-login {{
+  inet_listener imap {{
+    port = {imap}
+  }}
+  inet_listener imaps {{
+    port = {imaps}
+    ssl = yes
+  }}
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    port = {pop3}
+  }}
+  inet_listener pop3s {{
+    port = 0
+  }}
+}}
+service managesieve-login {{
+  inet_listener sieve {{
+    port = {sieve}
+  }}
+}}
+plugin {{
+  sieve = file:~/sieve;active=~/.dovecot.sieve
+}}
+"#
+    )
+}

@@ -1,7 +1,8 @@
-//! Limits shared by every account of a batch: connections per host and
-//! optional rate caps.
+//! Limits shared by every account of a batch: connections per host,
+//! optional rate caps, and the memory that messages in transit may use.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -10,9 +11,14 @@ use tokio::time::Instant;
 
 use crate::plan::Limits;
 
+/// Memory for messages between source and destination, for the whole
+/// batch, in KiB. A message larger than this takes all of it, alone.
+const MEMORY_BUDGET_KIB: u32 = 24 * 1024;
+
 /// The batch-wide limits, shared by every account.
 pub struct Shared {
     per_host: usize,
+    memory: Arc<Semaphore>,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
     messages: Option<RateLimiter>,
     bytes: Option<RateLimiter>,
@@ -23,6 +29,7 @@ impl Shared {
     pub fn new(limits: &Limits) -> Shared {
         Shared {
             per_host: limits.connections_per_host.max(1),
+            memory: Arc::new(Semaphore::new(MEMORY_BUDGET_KIB as usize)),
             hosts: Mutex::new(HashMap::new()),
             messages: limits
                 .messages_per_second
@@ -56,6 +63,63 @@ impl Shared {
         if let Some(limit) = &self.bytes {
             limit.take(bytes as f64).await;
         }
+    }
+}
+
+/// Memory borrowed from the batch's budget for messages in transit. What
+/// is not given back message by message returns when the loan is dropped.
+pub struct Loan<'a> {
+    shared: &'a Shared,
+    /// KiB taken and not yet given back.
+    outstanding: AtomicU32,
+}
+
+impl<'a> Loan<'a> {
+    /// A loan with nothing borrowed yet.
+    pub fn new(shared: &'a Shared) -> Loan<'a> {
+        Loan {
+            shared,
+            outstanding: AtomicU32::new(0),
+        }
+    }
+
+    /// The memory a message of `bytes` bytes counts for.
+    pub fn cost(bytes: u64) -> u32 {
+        u32::try_from(bytes.div_ceil(1024))
+            .unwrap_or(u32::MAX)
+            .clamp(1, MEMORY_BUDGET_KIB)
+    }
+
+    /// Waits until `kib` KiB (at most the whole budget) are free, and takes them.
+    pub async fn take(&self, kib: u32) {
+        let kib = kib.min(MEMORY_BUDGET_KIB);
+        self.shared
+            .memory
+            .acquire_many(kib)
+            .await
+            .expect("the memory semaphore is never closed")
+            .forget();
+        self.outstanding.fetch_add(kib, Ordering::Relaxed);
+    }
+
+    /// Gives back what a message of `bytes` bytes took.
+    pub fn give_back(&self, bytes: u64) {
+        let cost = Loan::cost(bytes);
+        let taken = self
+            .outstanding
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |o| {
+                Some(o - cost.min(o))
+            })
+            .map_or(0, |before| cost.min(before));
+        self.shared.memory.add_permits(taken as usize);
+    }
+}
+
+impl Drop for Loan<'_> {
+    fn drop(&mut self) {
+        self.shared
+            .memory
+            .add_permits(self.outstanding.load(Ordering::Relaxed) as usize);
     }
 }
 
@@ -107,6 +171,22 @@ mod tests {
         let elapsed = start.elapsed();
         assert!(elapsed >= Duration::from_millis(1900), "{elapsed:?}");
         assert!(elapsed <= Duration::from_millis(2100), "{elapsed:?}");
+    }
+
+    #[tokio::test]
+    async fn loans_wait_for_memory_and_return_it() {
+        let shared = Shared::new(&Limits::default());
+        let first = Loan::new(&shared);
+        first.take(MEMORY_BUDGET_KIB).await;
+        let second = Loan::new(&shared);
+        let waiting = tokio::time::timeout(Duration::from_millis(50), second.take(10));
+        assert!(waiting.await.is_err(), "the budget is spent");
+        first.give_back(10 * 1024);
+        second.take(10).await;
+        drop(first);
+        second.take(MEMORY_BUDGET_KIB - 10).await;
+        assert_eq!(Loan::cost(1), 1);
+        assert_eq!(Loan::cost(100 * 1024 * 1024), MEMORY_BUDGET_KIB);
     }
 
     #[tokio::test]

@@ -495,11 +495,20 @@ fn one_of<T: Copy>(cell: &str, what: &str, names: &[(&str, T)]) -> Result<T, (St
 }
 
 pub(super) fn parse_kind(cell: &str) -> Result<Kind, (String, Option<String>)> {
-    one_of(cell, "an endpoint kind", &Kind::ALL)
+    one_of(cell, "an endpoint kind", &Kind::ALL).map_err(|e| with_synonym(e, "kind", cell))
 }
 
 pub(super) fn parse_tls(cell: &str) -> Result<TlsMode, (String, Option<String>)> {
-    one_of(cell, "a TLS mode", &TLS_MODES)
+    one_of(cell, "a TLS mode", &TLS_MODES).map_err(|e| with_synonym(e, "tls", cell))
+}
+
+fn with_synonym(
+    (message, hint): (String, Option<String>),
+    field: &str,
+    cell: &str,
+) -> (String, Option<String>) {
+    let synonym = super::schema::synonym_hint(field, &serde_json::Value::String(cell.to_owned()));
+    (message, hint.or(synonym))
 }
 
 pub(super) fn parse_port(cell: &str) -> Result<u16, (String, Option<String>)> {

@@ -131,7 +131,8 @@ fn describe(
                 .as_array()
                 .map(|a| a.iter().filter_map(Value::as_str).collect())
                 .unwrap_or_default();
-            not_one_of(instance, &names)
+            let (message, hint) = not_one_of(instance, &names);
+            (message, hint.or_else(|| synonym_hint(field_name, instance)))
         }
         // An optional mapping is `anyOf: [the mapping, null]`: what went
         // wrong is what went wrong in the branch that is not null.
@@ -162,7 +163,8 @@ fn describe(
                     _ => None,
                 })
                 .collect();
-            not_one_of(instance, &names)
+            let (message, hint) = not_one_of(instance, &names);
+            (message, hint.or_else(|| synonym_hint(field_name, instance)))
         }
         ValidationErrorKind::Type { kind } => type_message(kind, instance, secret, field_name),
         ValidationErrorKind::Minimum { limit } => (
@@ -195,6 +197,22 @@ fn describe(
             .with_hint(hint)
             .for_account(account),
     ]
+}
+
+/// Words admins often use for a TLS mode or a kind, and the name meant.
+pub(super) fn synonym_hint(field: &str, instance: &Value) -> Option<String> {
+    let word = instance.as_str()?.trim().to_lowercase();
+    let meant = match (field, word.as_str()) {
+        ("tls", "ssl" | "tls" | "imaps" | "pop3s" | "true" | "yes") => "implicit",
+        ("tls", "start_tls" | "start-tls" | "explicit") => "starttls",
+        ("tls", "no" | "off" | "false" | "plain" | "clear") => "none",
+        ("kind", "pop") => "pop3",
+        ("kind", "file" | "outlook") => "pst",
+        ("kind", "caldav" | "carddav" | "dav" | "sieve") => "groupware",
+        ("kind", "auto") => "autodetect",
+        _ => return None,
+    };
+    Some(format!("write `{meant}`"))
 }
 
 fn is_null_type_error(e: &ValidationError<'_>) -> bool {
@@ -294,6 +312,13 @@ fn type_message(
             }
             Value::Number(_) | Value::Bool(_) => {
                 Some(format!("put it in quotes: \"{instance}\""))
+            }
+            _ => None,
+        }
+    } else if expected.contains(&JsonType::Integer) {
+        match instance {
+            Value::String(s) if !secret && s.trim().parse::<u64>().is_ok() => {
+                Some(format!("remove the quotes: {}", s.trim()))
             }
             _ => None,
         }

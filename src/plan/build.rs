@@ -440,7 +440,7 @@ impl<'a> AccountCheck<'a> {
                 None
             }
             (Some(_), _) => {
-                self.warn(&field("path"), format!("path is only used by PST files; ignored"));
+                self.warn(&field("path"), "path is only used by PST files; ignored");
                 None
             }
             (None, _) => None,

@@ -157,3 +157,21 @@ fn logs_go_to_stderr_and_data_to_stdout() {
         .stderr_has("validating examples/batch.yaml");
     assert_eq!(out.json()["valid"], true);
 }
+
+#[test]
+fn relative_paths_follow_the_manifest_not_the_working_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("batch/secrets")).unwrap();
+    std::fs::write(dir.path().join("batch/secrets/pw.txt"), "pw\n").unwrap();
+    std::fs::write(
+        dir.path().join("batch/m.yaml"),
+        "accounts:\n  - source: {host: a.example.test, email: a@example.test, password_file: secrets/pw.txt}\n    destination: {host: b.example.test, email: a@example.test, password_file: secrets/pw.txt}\n",
+    )
+    .unwrap();
+    mailshift()
+        .current_dir(dir.path())
+        .args(["validate", "batch/m.yaml"])
+        .run()
+        .success()
+        .stdout_has("batch/m.yaml: valid, 1 account");
+}

@@ -68,7 +68,6 @@ impl Proxy {
         self.cut.load(Ordering::Relaxed)
     }
 }
-}
 
 impl Drop for Proxy {
     fn drop(&mut self) {

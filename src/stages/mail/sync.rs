@@ -23,6 +23,7 @@ use super::Pair;
 use super::fingerprint::{self, Present};
 use super::folders::FolderMapping;
 use crate::engine::AccountContext;
+use crate::engine::limits::Loan;
 use crate::plan::{MailRules, StageKind};
 use crate::protocols::imap::{AppendRequest, Completion, FetchedBody, ImapError, MessageMeta};
 use crate::store::StoreError;
@@ -33,12 +34,15 @@ use crate::store::mail::{
 
 /// Checkpoints are written in groups of this many.
 const CHECKPOINT_GROUP: usize = 256;
-/// Messages fetched from the source per FETCH command.
+/// Messages fetched from the source per FETCH command, at most.
 const FETCH_GROUP: usize = 200;
+/// Bytes fetched from the source per FETCH command, at most (a larger
+/// message is fetched alone).
+const FETCH_GROUP_BYTES: u64 = 4 * 1024 * 1024;
 /// APPEND commands in flight at once on the destination connection.
 const APPEND_WINDOW: usize = 32;
 /// Messages between the source reader and the destination writer.
-const QUEUE_DEPTH: usize = 64;
+const QUEUE_DEPTH: usize = 16;
 /// How often, and how many times at most, a folder is checked for APPENDs
 /// still landing from an interrupted attempt.
 const SETTLE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(300);
@@ -278,23 +282,29 @@ async fn copy(
     if to_copy.is_empty() {
         return Ok(());
     }
-    let uids: Vec<u32> = to_copy.iter().map(|(m, _)| m.uid).collect();
+    let groups = fetch_groups(&to_copy);
     let wanted: HashMap<u32, (MessageMeta, String)> =
         to_copy.into_iter().map(|(m, f)| (m.uid, (m, f))).collect();
-    let (tx, mut rx) = mpsc::channel::<FetchedBody>(QUEUE_DEPTH);
+    let (tx, rx) = mpsc::channel::<FetchedBody>(QUEUE_DEPTH);
     let Pair {
         source: src,
         dest: dst,
         ..
     } = pair;
     let store = &ctx.store;
+    let loan = Loan::new(&ctx.limits);
 
-    // The reader writes an intent for each group before fetching it.
-    let reader = async move {
-        for group in uids.chunks(FETCH_GROUP) {
-            store.record_intents(folder_id, group.to_vec()).await?;
-            src.fetch_bodies_to(group, &tx).await.map_err(source)?;
+    // For each group: an intent, memory for its messages, then the fetch.
+    let reader = async {
+        for (group, kib) in groups {
+            if tx.is_closed() {
+                break;
+            }
+            store.record_intents(folder_id, group.clone()).await?;
+            loan.take(kib).await;
+            src.fetch_bodies_to(&group, &tx).await.map_err(source)?;
         }
+        drop(tx);
         Ok::<(), PassError>(())
     };
 
@@ -302,10 +312,13 @@ async fn copy(
         let mut appender = dst.appender(&mapping.dest_raw, APPEND_WINDOW);
         let mut journal = Journal::default();
         let streamed = async {
+            // Owned here, so that a writer that stops also stops the reader.
+            let mut rx = rx;
             while let Some(FetchedBody { uid, body }) = rx.recv().await {
                 let Some((meta, flags)) = wanted.get(&uid) else {
                     continue;
                 };
+                loan.give_back(meta.size);
                 let fingerprint = fingerprint::of_message(&body);
                 if let Some(id) = index.claim_orphan(&fingerprint) {
                     journal.updates.push(CheckpointUpdate::SourceUid {
@@ -366,6 +379,27 @@ async fn copy(
 
     let (read, write) = tokio::join!(reader, writer);
     write.and(read)
+}
+
+/// Splits the messages to copy into FETCH groups, each with the memory
+/// (KiB) its messages count for.
+fn fetch_groups(to_copy: &[(MessageMeta, String)]) -> Vec<(Vec<u32>, u32)> {
+    let mut groups: Vec<(Vec<u32>, u32)> = Vec::new();
+    let mut bytes = 0;
+    for (meta, _) in to_copy {
+        let fits = groups.last().is_some_and(|(uids, _)| {
+            uids.len() < FETCH_GROUP && bytes + meta.size <= FETCH_GROUP_BYTES
+        });
+        if !fits {
+            groups.push((Vec::new(), 0));
+            bytes = 0;
+        }
+        let (uids, kib) = groups.last_mut().expect("a group was just pushed");
+        uids.push(meta.uid);
+        *kib += Loan::cost(meta.size);
+        bytes += meta.size;
+    }
+    groups
 }
 
 /// Copies in flight and checkpoints not yet written.

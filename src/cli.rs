@@ -5,6 +5,7 @@
 //! function returning [`Exit`], dispatched in [`run`].
 
 mod run;
+mod status;
 
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ Exit codes:
   1  the batch ran but some accounts failed
   2  invalid manifest or invalid command line
   3  internal error
+  4  no such migration or batch
 
 Logs go to standard error; set MAILSHIFT_LOG (or RUST_LOG) to e.g. `debug`
 or `mailshift=trace` for more.";
@@ -32,6 +34,7 @@ or `mailshift=trace` for more.";
 #[derive(Debug, Parser)]
 #[command(name = "mailshift", version, after_help = EXIT_CODES)]
 pub struct Cli {
+    /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
@@ -62,6 +65,21 @@ pub enum Command {
     /// account with its migration ID.
     #[command(after_help = EXIT_CODES)]
     Run(run::RunArgs),
+    /// Show where a migration stands: its ID, creation date, last change,
+    /// state and stage, per-stage counts and rate, and every error.
+    ///
+    /// Give the migration ID and the account's source address (both must
+    /// match), or `--batch ID` for a whole batch.
+    #[command(after_help = EXIT_CODES)]
+    Status(status::StatusArgs),
+    /// List the batches in the state database with their accounts.
+    #[command(after_help = EXIT_CODES)]
+    List(status::ListArgs),
+    /// Cancel a migration: the stage in progress finishes, the remaining
+    /// stages are skipped, and what was done is kept. Works on a batch
+    /// running in another process; a queued account never starts.
+    #[command(after_help = EXIT_CODES)]
+    Cancel(status::CancelArgs),
 }
 
 /// How to print results.
@@ -73,6 +91,7 @@ pub enum OutputFormat {
     Json,
 }
 
+/// `mailshift validate`.
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
     /// Manifest files (YAML, CSV, imapsync batch file, OMM project CSV).
@@ -83,6 +102,7 @@ pub struct ValidateArgs {
     pub format: OutputFormat,
 }
 
+/// `mailshift plan`.
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     /// The manifest file.
@@ -104,9 +124,12 @@ pub enum Exit {
     Invalid = 2,
     /// A bug or an environment failure (disk, database...).
     Internal = 3,
+    /// No migration or batch matches what was asked for.
+    NotFound = 4,
 }
 
 impl Exit {
+    /// The process exit code.
     pub fn code(self) -> u8 {
         self as u8
     }
@@ -118,6 +141,9 @@ pub fn run(cli: Cli) -> Exit {
         Command::Validate(args) => validate(args),
         Command::Plan(args) => plan(args),
         Command::Run(args) => run::run(args),
+        Command::Status(args) => status::status(args),
+        Command::List(args) => status::list(args),
+        Command::Cancel(args) => status::cancel(args),
     };
     match result {
         Ok(exit) => exit,
@@ -145,10 +171,14 @@ pub fn init_logging() {
         .try_init();
 }
 
+/// Whether output failed because the reader went away (`| head`): not
+/// an error worth reporting.
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<io::Error>()
             .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<serde_json::Error>()
+                .is_some_and(|e| e.io_error_kind() == Some(io::ErrorKind::BrokenPipe))
     })
 }
 
@@ -157,6 +187,24 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 fn check_file(path: &Path) -> Result<Checked, Diagnostics> {
     let manifest = manifest::load(path)?;
     Ok(plan::check(&manifest))
+}
+
+/// What `validate --format json` prints.
+#[derive(Serialize)]
+struct ValidateReport<'a> {
+    valid: bool,
+    files: Vec<FileReport<'a>>,
+}
+
+/// What `plan --format json` prints.
+#[derive(Serialize)]
+struct PlanReport<'a> {
+    valid: bool,
+    /// The plan of the valid accounts; `null` when the file could not be
+    /// read at all.
+    plan: Option<&'a Plan>,
+    rejected: &'a [plan::Rejected],
+    diagnostics: &'a Diagnostics,
 }
 
 /// The result of validating one file, as `--format json` prints it.
@@ -195,17 +243,22 @@ fn validate(args: &ValidateArgs) -> anyhow::Result<Exit> {
         OutputFormat::Json => {
             let files: Vec<FileReport<'_>> = reports
                 .iter()
-                .map(|(file, valid, accounts, rejected, diagnostics)| FileReport {
-                    file,
-                    valid: *valid,
-                    accounts: *accounts + *rejected,
-                    rejected: *rejected,
-                    errors: diagnostics.error_count(),
-                    warnings: diagnostics.warning_count(),
-                    diagnostics,
-                })
+                .map(
+                    |(file, valid, accounts, rejected, diagnostics)| FileReport {
+                        file,
+                        valid: *valid,
+                        accounts: *accounts + *rejected,
+                        rejected: *rejected,
+                        errors: diagnostics.error_count(),
+                        warnings: diagnostics.warning_count(),
+                        diagnostics,
+                    },
+                )
                 .collect();
-            let doc = serde_json::json!({ "valid": all_valid, "files": files });
+            let doc = ValidateReport {
+                valid: all_valid,
+                files,
+            };
             serde_json::to_writer_pretty(&mut out, &doc).context("Writing the report")?;
             writeln!(out)?;
         }
@@ -217,7 +270,12 @@ fn validate(args: &ValidateArgs) -> anyhow::Result<Exit> {
                 let total = accounts + rejected;
                 let counts = counts(diagnostics);
                 if *valid {
-                    writeln!(out, "{}: valid, {}{counts}", file.display(), plural(total, "account"))?;
+                    writeln!(
+                        out,
+                        "{}: valid, {}{counts}",
+                        file.display(),
+                        plural(total, "account")
+                    )?;
                 } else {
                     writeln!(
                         out,
@@ -233,7 +291,11 @@ fn validate(args: &ValidateArgs) -> anyhow::Result<Exit> {
             }
         }
     }
-    Ok(if all_valid { Exit::Success } else { Exit::Invalid })
+    Ok(if all_valid {
+        Exit::Success
+    } else {
+        Exit::Invalid
+    })
 }
 
 fn counts(diagnostics: &Diagnostics) -> String {
@@ -264,23 +326,21 @@ fn plan(args: &PlanArgs) -> anyhow::Result<Exit> {
     let checked = check_file(&args.file);
     let valid = checked.as_ref().is_ok_and(Checked::is_valid);
     match (args.format, &checked) {
-        (OutputFormat::Json, Ok(checked)) => {
-            let doc = serde_json::json!({
-                "valid": valid,
-                "plan": checked.plan,
-                "rejected": checked.rejected,
-                "diagnostics": checked.diagnostics,
-            });
-            serde_json::to_writer_pretty(&mut out, &doc).context("Writing the plan")?;
-            writeln!(out)?;
-        }
-        (OutputFormat::Json, Err(diagnostics)) => {
-            let doc = serde_json::json!({
-                "valid": false,
-                "plan": null,
-                "rejected": [],
-                "diagnostics": diagnostics,
-            });
+        (OutputFormat::Json, _) => {
+            let doc = match &checked {
+                Ok(checked) => PlanReport {
+                    valid,
+                    plan: Some(&checked.plan),
+                    rejected: &checked.rejected,
+                    diagnostics: &checked.diagnostics,
+                },
+                Err(diagnostics) => PlanReport {
+                    valid,
+                    plan: None,
+                    rejected: &[],
+                    diagnostics,
+                },
+            };
             serde_json::to_writer_pretty(&mut out, &doc).context("Writing the plan")?;
             writeln!(out)?;
         }
@@ -295,10 +355,18 @@ fn plan(args: &PlanArgs) -> anyhow::Result<Exit> {
 
 fn write_plan(out: &mut impl Write, checked: &Checked) -> io::Result<()> {
     let plan = &checked.plan;
-    let sources: Vec<String> = plan.sources.iter().map(|p| p.display().to_string()).collect();
+    let sources: Vec<String> = plan
+        .sources
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
     writeln!(out, "batch {} (from {})", plan.batch, sources.join(", "))?;
     writeln!(out, "  limits       {}", describe_limits(plan))?;
-    writeln!(out, "  undo         allowed for {} hours after an account finishes", plan.undo_window.as_secs() / 3600)?;
+    writeln!(
+        out,
+        "  undo         allowed for {} hours after an account finishes",
+        plan.undo_window.as_secs() / 3600
+    )?;
     if !plan.notify.is_empty() {
         writeln!(out, "  notify       {}", plan.notify.join(", "))?;
     }
@@ -308,7 +376,11 @@ fn write_plan(out: &mut impl Write, checked: &Checked) -> io::Result<()> {
     }
     for rejected in &checked.rejected {
         writeln!(out)?;
-        let who = rejected.source.as_deref().map(|s| format!(" ({s})")).unwrap_or_default();
+        let who = rejected
+            .source
+            .as_deref()
+            .map(|s| format!(" ({s})"))
+            .unwrap_or_default();
         writeln!(out, "rejected {}{who}", rejected.origin)?;
         for reason in &rejected.reasons {
             writeln!(out, "  {reason}")?;
@@ -353,7 +425,11 @@ fn describe_limits(plan: &Plan) -> String {
 }
 
 fn write_account(out: &mut impl Write, a: &AccountPlan) -> io::Result<()> {
-    writeln!(out, "account {}: {} → {}", a.origin, a.source.email, a.destination.email)?;
+    writeln!(
+        out,
+        "account {}: {} → {}",
+        a.origin, a.source.email, a.destination.email
+    )?;
     writeln!(out, "  source       {}", describe_endpoint(&a.source))?;
     writeln!(out, "  destination  {}", describe_endpoint(&a.destination))?;
     let stages: Vec<&str> = a.stages.iter().map(|s| s.name()).collect();
@@ -415,7 +491,10 @@ fn human_size(bytes: u64) -> String {
     UNITS
         .iter()
         .find(|(unit, _)| bytes >= *unit && bytes.is_multiple_of(*unit))
-        .map_or_else(|| format!("{bytes} bytes"), |(unit, name)| format!("{} {name}", bytes / unit))
+        .map_or_else(
+            || format!("{bytes} bytes"),
+            |(unit, name)| format!("{} {name}", bytes / unit),
+        )
 }
 
 fn describe_mail(m: &plan::MailRules) -> String {

@@ -41,15 +41,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         .build()
         .context("Starting the async runtime")?;
     let outcome = runtime.block_on(async {
-        let cancel = CancellationToken::new();
-        let on_signal = cancel.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                tracing::warn!("interrupted: finishing what is in flight, then stopping");
-                on_signal.cancel();
-            }
-        });
-        engine::run(&plan, &store, &EngineOptions::default(), cancel).await
+        let shutdown = CancellationToken::new();
+        engine::stop_on_signals(shutdown.clone());
+        engine::run(&plan, &store, &EngineOptions::default(), shutdown).await
     })?;
     print_outcome(&outcome)?;
     Ok(if outcome.all_succeeded() {

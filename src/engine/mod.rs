@@ -10,6 +10,7 @@ pub mod limits;
 pub mod progress;
 pub mod retry;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use tokio::sync::Semaphore;
@@ -18,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::plan::{AccountPlan, Plan};
 use crate::stages;
-use crate::store::batches::{AccountRecord, AccountState, StageCounts, StageState};
+use crate::store::batches::{AccountKey, AccountRecord, AccountState, StageCounts, StageState};
 use crate::store::{Store, StoreError};
 
 pub use retry::RetryPolicy;
@@ -70,15 +71,47 @@ pub struct AccountContext {
     pub progress: Arc<progress::Progress>,
     /// Connection pairs the account may use at once.
     pub connections_per_account: usize,
+    /// Fired by `mailshift cancel`: the stage in progress finishes, the
+    /// remaining ones are skipped.
     pub cancel: CancellationToken,
+    /// Fired when the process is asked to stop: stages stop taking new
+    /// items, record what is in flight, and return.
+    pub shutdown: CancellationToken,
 }
 
-/// Runs a batch to its end (or until `cancel` fires).
+/// Fires `shutdown` on the first SIGINT or SIGTERM; a second one ends the
+/// process at once (exit code 130), checkpoints being safe at any instant.
+pub fn stop_on_signals(shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        else {
+            return;
+        };
+        for round in 0.. {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            if round > 0 {
+                std::process::exit(130);
+            }
+            tracing::warn!("stopping: finishing what is in flight (signal again to stop at once)");
+            shutdown.cancel();
+        }
+    });
+}
+
+/// How often the store is asked for cancel requests made by other processes.
+const CANCEL_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Runs a batch to its end, or until `shutdown` fires: then accounts stop
+/// soon, with everything done so far recorded, and end `interrupted`.
 pub async fn run(
     plan: &Plan,
     store: &Store,
     options: &EngineOptions,
-    cancel: CancellationToken,
+    shutdown: CancellationToken,
 ) -> Result<BatchOutcome, StoreError> {
     let batch = store.open_batch(&plan.batch).await?;
     let shared = Arc::new(limits::Shared::new(&plan.limits));
@@ -90,13 +123,14 @@ pub async fn run(
     // Every account is recorded (and gets its migration ID) before any starts.
     let mut contexts = Vec::with_capacity(plan.accounts.len());
     for account_plan in &plan.accounts {
-        let account = store
-            .open_account(
-                batch.id,
-                &account_plan.source.email,
-                &account_plan.destination.email,
-            )
-            .await?;
+        let key = AccountKey {
+            source_email: account_plan.source.email.clone(),
+            destination_email: account_plan.destination.email.clone(),
+            source_server: account_plan.source.location(),
+            destination_server: account_plan.destination.location(),
+            undo_window_secs: plan.undo_window.as_secs() as i64,
+        };
+        let account = store.open_account(batch.id, key).await?;
         store
             .set_account_state(account.id, AccountState::Queued, None, None)
             .await?;
@@ -108,20 +142,41 @@ pub async fn run(
             retry: options.retry,
             progress: progress.clone(),
             connections_per_account: plan.limits.connections_per_account.max(1),
-            cancel: cancel.child_token(),
+            cancel: CancellationToken::new(),
+            shutdown: shutdown.child_token(),
         });
     }
+    let cancels: HashMap<i64, CancellationToken> = contexts
+        .iter()
+        .map(|c| (c.account.id, c.cancel.clone()))
+        .collect();
+    // Cancels asked for before this run (a queued account never starts).
+    for id in store.cancel_requests(batch.id).await? {
+        if let Some(token) = cancels.get(&id) {
+            token.cancel();
+        }
+    }
+    let watching = CancellationToken::new();
+    let watcher = tokio::spawn(watch_cancels(
+        store.clone(),
+        batch.id,
+        cancels,
+        watching.clone(),
+    ));
 
     let mut tasks = JoinSet::new();
     for (index, ctx) in contexts.into_iter().enumerate() {
-        let slots = slots.clone();
+        // Slots are taken here, in manifest order, so accounts start in order.
+        // The semaphore lives as long as the batch and is never closed.
+        let slot = slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("account slots stay open");
         tasks.spawn(async move {
-            // The semaphore lives as long as the batch and is never closed.
-            let _slot = slots
-                .acquire_owned()
-                .await
-                .expect("account slots stay open");
-            (index, run_account(ctx).await)
+            let outcome = run_account(ctx).await;
+            drop(slot);
+            (index, outcome)
         });
     }
     let mut outcomes: Vec<Option<AccountOutcome>> = vec![None; plan.accounts.len()];
@@ -132,9 +187,13 @@ pub async fn run(
         }
     }
     drawing.cancel();
+    watching.cancel();
     let _ = drawer.await;
+    watcher.await.unwrap_or(Ok(()))?;
     let accounts: Vec<AccountOutcome> = outcomes.into_iter().flatten().collect();
-    let state = if accounts.iter().all(|a| a.state == AccountState::Completed) {
+    let state = if shutdown.is_cancelled() {
+        "interrupted"
+    } else if accounts.iter().all(|a| a.state == AccountState::Completed) {
         "completed"
     } else {
         "completed_with_errors"
@@ -144,6 +203,27 @@ pub async fn run(
         batch_id: batch.public_id,
         accounts,
     })
+}
+
+/// Passes cancel requests made through the store (by `mailshift cancel`,
+/// from any process) to the accounts' tokens, until `stop` fires.
+async fn watch_cancels(
+    store: Store,
+    batch_id: i64,
+    cancels: HashMap<i64, CancellationToken>,
+    stop: CancellationToken,
+) -> Result<(), StoreError> {
+    loop {
+        for id in store.cancel_requests(batch_id).await? {
+            if let Some(token) = cancels.get(&id) {
+                token.cancel();
+            }
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return Ok(()),
+            _ = tokio::time::sleep(CANCEL_POLL) => {}
+        }
+    }
 }
 
 /// Runs one account's stages in order. A stage's failure ends the account;
@@ -159,11 +239,24 @@ async fn run_account(ctx: AccountContext) -> Result<AccountOutcome, StoreError> 
             state = AccountState::Cancelled;
             break;
         }
+        if ctx.shutdown.is_cancelled() {
+            state = AccountState::Interrupted;
+            break;
+        }
         store
             .set_account_state(id, AccountState::Running, Some(kind), None)
             .await?;
         store.begin_stage(id, kind).await?;
         match stages::run(kind, &ctx).await {
+            // A stage cut short by a shutdown is not done: the next run redoes it.
+            Ok(stage_counts) if ctx.shutdown.is_cancelled() => {
+                store
+                    .finish_stage(id, kind, StageState::Interrupted, stage_counts)
+                    .await?;
+                counts.add(&stage_counts);
+                state = AccountState::Interrupted;
+                break;
+            }
             Ok(stage_counts) => {
                 store
                     .finish_stage(id, kind, StageState::Done, stage_counts)

@@ -74,24 +74,109 @@ enum Setter {
 }
 
 const ENDPOINT_COLUMNS: [(&str, &str, EndpointField, &str); 18] = [
-    ("kind", "kind", EndpointField::Kind, "imap, pop3, pst, groupware or autodetect"),
-    ("host", "host", EndpointField::Host, "server host name or IP address"),
+    (
+        "kind",
+        "kind",
+        EndpointField::Kind,
+        "imap, pop3, pst, groupware or autodetect",
+    ),
+    (
+        "host",
+        "host",
+        EndpointField::Host,
+        "server host name or IP address",
+    ),
     ("port", "port", EndpointField::Port, "server port (1–65535)"),
-    ("tls", "tls", EndpointField::Tls, "implicit, starttls or none"),
-    ("accept_invalid_certs", "accept_invalid_certs", EndpointField::AcceptInvalidCerts, "true/false (also yes/no, 1/0)"),
-    ("email", "email", EndpointField::Email, "the mailbox's address"),
-    ("user", "user", EndpointField::User, "login name (default: the email)"),
-    ("password", "password", EndpointField::Password, "the password itself"),
-    ("password_env", "password_env", EndpointField::PasswordEnv, "environment variable holding the password"),
-    ("password_file", "password_file", EndpointField::PasswordFile, "file holding the password, relative to the CSV"),
-    ("oauth2_token_env", "oauth2.token_env", EndpointField::TokenEnv, "environment variable holding an OAuth2 token"),
-    ("oauth2_token_file", "oauth2.token_file", EndpointField::TokenFile, "file holding an OAuth2 token"),
-    ("oauth2_token_command", "oauth2.token_command", EndpointField::TokenCommand, "command printing an OAuth2 token"),
-    ("path", "path", EndpointField::Path, "PST file, relative to the CSV"),
-    ("dav_url", "dav_url", EndpointField::DavUrl, "CalDAV/CardDAV base URL (groupware)"),
-    ("sieve_host", "sieve.host", EndpointField::SieveHost, "ManageSieve host (groupware)"),
-    ("sieve_port", "sieve.port", EndpointField::SievePort, "ManageSieve port (groupware)"),
-    ("sieve_tls", "sieve.tls", EndpointField::SieveTls, "ManageSieve TLS mode (groupware)"),
+    (
+        "tls",
+        "tls",
+        EndpointField::Tls,
+        "implicit, starttls or none",
+    ),
+    (
+        "accept_invalid_certs",
+        "accept_invalid_certs",
+        EndpointField::AcceptInvalidCerts,
+        "true/false (also yes/no, 1/0)",
+    ),
+    (
+        "email",
+        "email",
+        EndpointField::Email,
+        "the mailbox's address",
+    ),
+    (
+        "user",
+        "user",
+        EndpointField::User,
+        "login name (default: the email)",
+    ),
+    (
+        "password",
+        "password",
+        EndpointField::Password,
+        "the password itself",
+    ),
+    (
+        "password_env",
+        "password_env",
+        EndpointField::PasswordEnv,
+        "environment variable holding the password",
+    ),
+    (
+        "password_file",
+        "password_file",
+        EndpointField::PasswordFile,
+        "file holding the password, relative to the CSV",
+    ),
+    (
+        "oauth2_token_env",
+        "oauth2.token_env",
+        EndpointField::TokenEnv,
+        "environment variable holding an OAuth2 token",
+    ),
+    (
+        "oauth2_token_file",
+        "oauth2.token_file",
+        EndpointField::TokenFile,
+        "file holding an OAuth2 token",
+    ),
+    (
+        "oauth2_token_command",
+        "oauth2.token_command",
+        EndpointField::TokenCommand,
+        "command printing an OAuth2 token",
+    ),
+    (
+        "path",
+        "path",
+        EndpointField::Path,
+        "PST file, relative to the CSV",
+    ),
+    (
+        "dav_url",
+        "dav_url",
+        EndpointField::DavUrl,
+        "CalDAV/CardDAV base URL (groupware)",
+    ),
+    (
+        "sieve_host",
+        "sieve.host",
+        EndpointField::SieveHost,
+        "ManageSieve host (groupware)",
+    ),
+    (
+        "sieve_port",
+        "sieve.port",
+        EndpointField::SievePort,
+        "ManageSieve port (groupware)",
+    ),
+    (
+        "sieve_tls",
+        "sieve.tls",
+        EndpointField::SieveTls,
+        "ManageSieve TLS mode (groupware)",
+    ),
 ];
 
 /// Every native column, in documentation order.
@@ -175,7 +260,9 @@ pub fn first_line(text: &str) -> &str {
 
 /// A CSV file as rows of cells, with each row's number (header = 1).
 pub struct Table {
+    /// The header cells, trimmed, as written.
     pub header: Vec<String>,
+    /// Each row's number and trimmed cells.
     pub rows: Vec<(u64, Vec<String>)>,
 }
 
@@ -209,9 +296,12 @@ pub fn read_table(text: &str, file: &Arc<std::path::PathBuf>) -> Result<Table, D
                     position: Position::Cell { row, column: None },
                     field: None,
                 };
-                return Err([Diagnostic::error(place, format!("this is not valid CSV: {}", csv_reason(&e)))]
-                    .into_iter()
-                    .collect());
+                return Err([Diagnostic::error(
+                    place,
+                    format!("this is not valid CSV: {}", csv_reason(&e)),
+                )]
+                .into_iter()
+                .collect());
             }
         };
         let row = record.position().map_or(0, |p| line_of(p.byte()));
@@ -299,8 +389,15 @@ pub fn load(text: &str, file: &Arc<std::path::PathBuf>) -> (Vec<AccountEntry>, D
             None => {
                 let hint = did_you_mean(&canonical, defs.iter().map(|d| d.name.as_str()));
                 diagnostics.push(
-                    Diagnostic::error(header_place(name), format!("unknown column {}", quote(name)))
-                        .with_hint(hint.or_else(|| Some("see docs/manifest.md for the column names".to_owned()))),
+                    Diagnostic::error(
+                        header_place(name),
+                        format!("unknown column {}", quote(name)),
+                    )
+                    .with_hint(
+                        hint.or_else(|| {
+                            Some("see docs/manifest.md for the column names".to_owned())
+                        }),
+                    ),
                 );
                 which.push(None);
             }
@@ -414,7 +511,10 @@ fn apply(spec: &mut AccountSpec, set: Setter, cell: &str) -> CellResult {
             for pair in split_bars(cell) {
                 let Some((from, to)) = pair.split_once('=') else {
                     return Err((
-                        format!("{} is not a rename: write Old=New, several separated by |", quote(&pair)),
+                        format!(
+                            "{} is not a rename: write Old=New, several separated by |",
+                            quote(&pair)
+                        ),
                         None,
                     ));
                 };
@@ -479,7 +579,11 @@ fn sieve(e: &mut EndpointSpec) -> &mut SieveSpec {
     e.sieve.get_or_insert_with(SieveSpec::default)
 }
 
-fn one_of<T: Copy>(cell: &str, what: &str, names: &[(&str, T)]) -> Result<T, (String, Option<String>)> {
+fn one_of<T: Copy>(
+    cell: &str,
+    what: &str,
+    names: &[(&str, T)],
+) -> Result<T, (String, Option<String>)> {
     let wanted = cell.trim().to_lowercase();
     names
         .iter()
@@ -488,7 +592,11 @@ fn one_of<T: Copy>(cell: &str, what: &str, names: &[(&str, T)]) -> Result<T, (St
         .ok_or_else(|| {
             let list: Vec<&str> = names.iter().map(|(n, _)| *n).collect();
             (
-                format!("{} is not {what}: expected one of {}", quote(cell), list.join(", ")),
+                format!(
+                    "{} is not {what}: expected one of {}",
+                    quote(cell),
+                    list.join(", ")
+                ),
                 did_you_mean(&wanted, list.iter().copied()),
             )
         })
@@ -514,7 +622,10 @@ fn with_synonym(
 pub(super) fn parse_port(cell: &str) -> Result<u16, (String, Option<String>)> {
     match cell.trim().parse::<u16>() {
         Ok(p) if p > 0 => Ok(p),
-        _ => Err((format!("{} is not a port number (1–65535)", quote(cell)), None)),
+        _ => Err((
+            format!("{} is not a port number (1–65535)", quote(cell)),
+            None,
+        )),
     }
 }
 
@@ -535,7 +646,10 @@ fn parse_bool(cell: &str) -> Result<bool, (String, Option<String>)> {
 fn parse_date(cell: &str) -> Result<chrono::NaiveDate, (String, Option<String>)> {
     chrono::NaiveDate::parse_from_str(cell.trim(), "%Y-%m-%d").map_err(|_| {
         (
-            format!("{} is not a date: write it as YYYY-MM-DD, such as 2024-01-31", quote(cell)),
+            format!(
+                "{} is not a date: write it as YYYY-MM-DD, such as 2024-01-31",
+                quote(cell)
+            ),
             None,
         )
     })

@@ -59,8 +59,11 @@ impl Position {
 /// the field path (`accounts[2].source.port`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Place {
+    /// The file, as given or as named by the manifest.
     pub file: Arc<PathBuf>,
+    /// Where in the file.
     pub position: Position,
+    /// The YAML field path, when there is one.
     pub field: Option<String>,
 }
 
@@ -104,7 +107,9 @@ impl fmt::Display for Place {
 /// One problem found in a manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// Error or warning.
     pub severity: Severity,
+    /// Where the problem is written.
     pub place: Place,
     /// What is wrong, in words an admin understands. Never contains a
     /// secret value.
@@ -116,6 +121,7 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
+    /// An error at `place`.
     pub fn error(place: Place, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
             severity: Severity::Error,
@@ -126,6 +132,7 @@ impl Diagnostic {
         }
     }
 
+    /// A warning at `place`.
     pub fn warning(place: Place, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
             severity: Severity::Warning,
@@ -133,12 +140,14 @@ impl Diagnostic {
         }
     }
 
+    /// Adds a suggestion.
     #[must_use]
     pub fn with_hint(mut self, hint: Option<String>) -> Diagnostic {
         self.hint = hint;
         self
     }
 
+    /// Says which account (0-based) the problem belongs to.
     #[must_use]
     pub fn for_account(mut self, account: Option<usize>) -> Diagnostic {
         self.account = account;
@@ -199,14 +208,17 @@ impl Serialize for Diagnostic {
 pub struct Diagnostics(Vec<Diagnostic>);
 
 impl Diagnostics {
+    /// No problems.
     pub fn new() -> Diagnostics {
         Diagnostics::default()
     }
 
+    /// Adds one problem.
     pub fn push(&mut self, diagnostic: Diagnostic) {
         self.0.push(diagnostic);
     }
 
+    /// Adds several problems.
     pub fn extend(&mut self, other: impl IntoIterator<Item = Diagnostic>) {
         self.0.extend(other);
     }
@@ -217,10 +229,12 @@ impl Diagnostics {
         Diagnostics(vec![Diagnostic::error(Place::file(&file), message)])
     }
 
+    /// Whether any problem is an error (not only warnings).
     pub fn has_errors(&self) -> bool {
         self.0.iter().any(|d| d.severity == Severity::Error)
     }
 
+    /// How many errors.
     pub fn error_count(&self) -> usize {
         self.0
             .iter()
@@ -228,18 +242,22 @@ impl Diagnostics {
             .count()
     }
 
+    /// How many warnings.
     pub fn warning_count(&self) -> usize {
         self.0.len() - self.error_count()
     }
 
+    /// Whether there is no problem at all.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
+    /// How many problems, errors and warnings.
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
+    /// The problems, in the order found.
     pub fn iter(&self) -> std::slice::Iter<'_, Diagnostic> {
         self.0.iter()
     }

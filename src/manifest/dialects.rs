@@ -63,7 +63,10 @@ const IMAPSYNC_COLUMNS: [(&str, &str); 7] = [
 ];
 
 /// Reads an imapsync batch file.
-pub fn load_imapsync(text: &str, file: &Arc<std::path::PathBuf>) -> (Vec<AccountEntry>, Diagnostics) {
+pub fn load_imapsync(
+    text: &str,
+    file: &Arc<std::path::PathBuf>,
+) -> (Vec<AccountEntry>, Diagnostics) {
     let columns = Arc::new(Columns {
         columns: IMAPSYNC_COLUMNS
             .iter()
@@ -116,34 +119,40 @@ pub fn load_imapsync(text: &str, file: &Arc<std::path::PathBuf>) -> (Vec<Account
             continue;
         }
         let mut broken = Vec::new();
-        let mut endpoint = |host: &str, user: &str, password: &str, host_column: &str, side: &str| {
-            let mut e = EndpointSpec::default();
-            match parse_server(host) {
-                Ok(server) => server.apply(&mut e),
-                Err(message) => {
-                    broken.push(format!("{side}.host"));
-                    diagnostics.push(Diagnostic::error(place(Some(host_column)), message).for_account(Some(index)));
+        let mut endpoint =
+            |host: &str, user: &str, password: &str, host_column: &str, side: &str| {
+                let mut e = EndpointSpec::default();
+                match parse_server(host) {
+                    Ok(server) => server.apply(&mut e),
+                    Err(message) => {
+                        broken.push(format!("{side}.host"));
+                        diagnostics.push(
+                            Diagnostic::error(place(Some(host_column)), message)
+                                .for_account(Some(index)),
+                        );
+                    }
                 }
-            }
-            let user = user.trim();
-            if !user.is_empty() {
-                e.user = Some(user.to_owned());
-                if user.contains('@') {
-                    e.email = Some(user.to_owned());
+                let user = user.trim();
+                if !user.is_empty() {
+                    e.user = Some(user.to_owned());
+                    if user.contains('@') {
+                        e.email = Some(user.to_owned());
+                    }
                 }
-            }
-            if !password.is_empty() {
-                e.password = Some(Secret::new(password));
-            }
-            e
-        };
+                if !password.is_empty() {
+                    e.password = Some(Secret::new(password));
+                }
+                e
+            };
         let mut source = endpoint(fields[0], fields[1], fields[2], "host1", "source");
         let mut destination = endpoint(fields[3], fields[4], fields[5], "host2", "destination");
         let mut spec = AccountSpec::default();
         let extra = fields.get(6).copied().unwrap_or("").trim();
         if !extra.is_empty() {
             for warning in apply_imapsync_options(extra, &mut source, &mut destination, &mut spec) {
-                diagnostics.push(Diagnostic::warning(place(Some("extra")), warning).for_account(Some(index)));
+                diagnostics.push(
+                    Diagnostic::warning(place(Some("extra")), warning).for_account(Some(index)),
+                );
             }
         }
         spec.source = Some(source);
@@ -191,12 +200,16 @@ fn apply_imapsync_options(
             None => (word, None),
         };
         let value = |words: &mut std::iter::Peekable<std::str::SplitWhitespace<'_>>| {
-            inline.clone().or_else(|| words.next().map(|v| v.trim_matches(['"', '\'']).to_owned()))
+            inline
+                .clone()
+                .or_else(|| words.next().map(|v| v.trim_matches(['"', '\'']).to_owned()))
         };
         let side = |n: &str| if n.ends_with('1') { 1 } else { 2 };
         match name {
             "--port1" | "--port2" => {
-                let port = value(&mut words).and_then(|v| v.parse::<u16>().ok()).filter(|p| *p > 0);
+                let port = value(&mut words)
+                    .and_then(|v| v.parse::<u16>().ok())
+                    .filter(|p| *p > 0);
                 match port {
                     Some(p) if side(name) == 1 => source.port = Some(p),
                     Some(p) => destination.port = Some(p),
@@ -205,7 +218,11 @@ fn apply_imapsync_options(
             }
             "--ssl1" | "--ssl2" | "--tls1" | "--tls2" | "--nossl1" | "--nossl2" | "--notls1"
             | "--notls2" => {
-                let e = if side(name) == 1 { &mut *source } else { &mut *destination };
+                let e = if side(name) == 1 {
+                    &mut *source
+                } else {
+                    &mut *destination
+                };
                 match name.trim_end_matches(['1', '2']) {
                     "--ssl" => e.tls = Some(TlsMode::Implicit),
                     "--tls" => e.tls = Some(TlsMode::StartTls),
@@ -236,7 +253,10 @@ fn apply_imapsync_options(
                     quote(name)
                 ));
             }
-            _ => warnings.push(format!("{} is not an imapsync option; ignored", quote(word))),
+            _ => warnings.push(format!(
+                "{} is not an imapsync option; ignored",
+                quote(word)
+            )),
         }
     }
     warnings
@@ -295,7 +315,12 @@ pub fn parse_server(text: &str) -> Result<ServerParts, String> {
         None | Some("") => None,
         Some(p) => match p.parse::<u16>() {
             Ok(p) if p > 0 => Some(p),
-            _ => return Err(format!("{} does not end in a port number (1–65535)", quote(text))),
+            _ => {
+                return Err(format!(
+                    "{} does not end in a port number (1–65535)",
+                    quote(text)
+                ));
+            }
         },
     };
     let tls = match scheme.as_deref() {
@@ -342,7 +367,10 @@ enum OmmColumn {
 fn omm_column(squashed: &str) -> Option<(OmmColumn, &'static [&'static str])> {
     Some(match squashed {
         "sourcetype" => (OmmColumn::SourceType, &["source.kind"]),
-        "sourceurl" => (OmmColumn::SourceUrl, &["source.host", "source.port", "source.tls"]),
+        "sourceurl" => (
+            OmmColumn::SourceUrl,
+            &["source.host", "source.port", "source.tls"],
+        ),
         "sourcelogin" => (OmmColumn::SourceLogin, &["source.user", "source.email"]),
         "sourcepassword" => (OmmColumn::SourcePassword, &["source.password"]),
         "desttype" => (OmmColumn::DestType, &["destination.kind"]),
@@ -350,7 +378,10 @@ fn omm_column(squashed: &str) -> Option<(OmmColumn, &'static [&'static str])> {
             OmmColumn::DestUrl,
             &["destination.host", "destination.port", "destination.tls"],
         ),
-        "destmail" => (OmmColumn::DestMail, &["destination.email", "destination.user"]),
+        "destmail" => (
+            OmmColumn::DestMail,
+            &["destination.email", "destination.user"],
+        ),
         "destpassword" => (OmmColumn::DestPassword, &["destination.password"]),
         _ => return None,
     })
@@ -369,9 +400,12 @@ pub fn load_omm(text: &str, file: &Arc<std::path::PathBuf>) -> (Vec<AccountEntry
     for name in &table.header {
         let found = omm_column(&squash(name));
         if found.is_none() && !name.trim().is_empty() {
-            let hint = did_you_mean(&normalize_header(name), known.iter().map(String::as_str))
-                .map(|h| {
-                    let i = known.iter().position(|k| h.contains(&format!("`{k}`"))).unwrap_or(0);
+            let hint =
+                did_you_mean(&normalize_header(name), known.iter().map(String::as_str)).map(|h| {
+                    let i = known
+                        .iter()
+                        .position(|k| h.contains(&format!("`{k}`")))
+                        .unwrap_or(0);
                     format!("did you mean `{}`?", OMM_HEADER[i])
                 });
             diagnostics.push(
@@ -504,7 +538,10 @@ mod tests {
     #[test]
     fn parses_servers_and_urls() {
         let p = |s| parse_server(s).unwrap();
-        assert_eq!(p("mail.example.test").host.as_deref(), Some("mail.example.test"));
+        assert_eq!(
+            p("mail.example.test").host.as_deref(),
+            Some("mail.example.test")
+        );
         assert_eq!(p("mail.example.test:143").port, Some(143));
         assert_eq!(
             p("imaps://mail.example.test"),
@@ -514,7 +551,12 @@ mod tests {
                 tls: Some(TlsMode::Implicit)
             }
         );
-        assert_eq!(p("https://ex.mail.ovh.net/EWS/Exchange.asmx").host.as_deref(), Some("ex.mail.ovh.net"));
+        assert_eq!(
+            p("https://ex.mail.ovh.net/EWS/Exchange.asmx")
+                .host
+                .as_deref(),
+            Some("ex.mail.ovh.net")
+        );
         assert_eq!(p("[::1]:10143").host.as_deref(), Some("::1"));
         assert_eq!(p("[::1]:10143").port, Some(10143));
         assert!(parse_server("mail.example.test:99999").is_err());

@@ -48,13 +48,18 @@ pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
+    /// The full model, in YAML (or JSON).
     Yaml,
+    /// mailshift's own CSV columns.
     Csv,
+    /// imapsync's `host1;user1;password1;host2;user2;password2;` lines.
     Imapsync,
+    /// OVH Mail Migrator's project CSV.
     Omm,
 }
 
 impl Format {
+    /// The format's name in messages.
     pub fn name(self) -> &'static str {
         match self {
             Format::Yaml => "YAML manifest",
@@ -72,6 +77,7 @@ pub struct AccountEntry {
     /// `None` when the account could not be read (its errors are already
     /// in [`Manifest::diagnostics`]).
     pub spec: Option<AccountSpec>,
+    /// Where the account is written.
     pub origin: Origin,
     /// Fields (`source.port`) whose values were rejected while loading and
     /// left out of `spec`; their problem is already reported, so later
@@ -219,8 +225,8 @@ pub fn read_text(path: &Path) -> Result<String, Diagnostics> {
         ));
     }
     let mut bytes = Vec::new();
-    let read = std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes));
+    let read =
+        std::fs::File::open(path).and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes));
     if let Err(e) = read {
         return fail(format!("cannot read this file: {}", io_reason(&e)));
     }
@@ -393,7 +399,9 @@ fn load_yaml(
 
     let mut files = vec![path.to_path_buf()];
     let format = table.as_ref().map_or(Format::Yaml, |(_, _, f)| *f);
-    let given = table.as_ref().map_or_else(|| path.to_path_buf(), |(p, _, _)| p.clone());
+    let given = table
+        .as_ref()
+        .map_or_else(|| path.to_path_buf(), |(p, _, _)| p.clone());
     match (&settings.accounts_csv, table) {
         (Some(name), table) => {
             let csv_path = root_dir(path).join(name);
@@ -566,7 +574,11 @@ fn typed_at<T: DeserializeOwned>(
             let already = diagnostics.iter().any(|d| {
                 d.place.file == place.file
                     && match (&d.place.field, &place.field) {
-                        (Some(f), Some(p)) => f == p || f.starts_with(&format!("{p}.")) || f.starts_with(&format!("{p}[")),
+                        (Some(f), Some(p)) => {
+                            f == p
+                                || f.starts_with(&format!("{p}."))
+                                || f.starts_with(&format!("{p}["))
+                        }
                         _ => false,
                     }
             });

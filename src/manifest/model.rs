@@ -91,6 +91,7 @@ impl Kind {
         ("autodetect", Kind::Autodetect),
     ];
 
+    /// The kind's name in manifests.
     pub fn name(self) -> &'static str {
         Kind::ALL
             .iter()
@@ -133,6 +134,7 @@ impl OptionName {
         ("auto_replies", OptionName::AutoReplies),
     ];
 
+    /// The option's name in manifests.
     pub fn name(self) -> &'static str {
         OptionName::ALL
             .iter()
@@ -269,8 +271,7 @@ pub struct ByteSize(pub u64);
 
 impl ByteSize {
     /// The pattern a size written as text must match.
-    pub const PATTERN: &'static str =
-        r"^\s*[0-9]+(\.[0-9]+)?\s*([kKmMgGtT][iI]?)?[bB]?\s*$";
+    pub const PATTERN: &'static str = r"^\s*[0-9]+(\.[0-9]+)?\s*([kKmMgGtT][iI]?)?[bB]?\s*$";
 
     /// Parses `25MB`, `1.5 GiB`, `1024`.
     pub fn parse(text: &str) -> Option<ByteSize> {

@@ -11,6 +11,7 @@ use super::yaml::{PathIndex, escape_pointer, pointer_segments};
 /// The columns of a CSV-like file and the account fields each one fills.
 #[derive(Debug, Default)]
 pub struct Columns {
+    /// In header order.
     pub columns: Vec<Column>,
 }
 
@@ -18,7 +19,9 @@ pub struct Columns {
 /// (`source.port`; an OMM URL column fills host, port and TLS).
 #[derive(Debug, Clone)]
 pub struct Column {
+    /// As written in the header.
     pub name: String,
+    /// The account fields it fills, dotted (`source.port`).
     pub fields: Vec<String>,
 }
 
@@ -36,9 +39,11 @@ impl Columns {
         // whole endpoint.
         let group = field.contains('.');
         let covers = |f: &String| f == field || below(field, f) || (group && below(f, field));
-        among
-            .into_iter()
-            .find(|&i| self.columns.get(i).is_some_and(|c| c.fields.iter().any(covers)))
+        among.into_iter().find(|&i| {
+            self.columns
+                .get(i)
+                .is_some_and(|c| c.fields.iter().any(covers))
+        })
     }
 }
 
@@ -61,6 +66,7 @@ pub enum Origin {
 }
 
 impl Origin {
+    /// The file it is written in.
     pub fn file(&self) -> &Arc<PathBuf> {
         match self {
             Origin::Yaml { file, .. } | Origin::Row { file, .. } => file,

@@ -151,9 +151,10 @@ fn describe(
         }
         // A choice of names is `oneOf` one `const` each.
         ValidationErrorKind::OneOfNotValid { context }
-            if context.iter().flatten().all(|e| {
-                matches!(e.kind(), ValidationErrorKind::Constant { .. })
-            }) =>
+            if context
+                .iter()
+                .flatten()
+                .all(|e| matches!(e.kind(), ValidationErrorKind::Constant { .. })) =>
         {
             let names: Vec<&str> = context
                 .iter()
@@ -168,11 +169,17 @@ fn describe(
         }
         ValidationErrorKind::Type { kind } => type_message(kind, instance, secret, field_name),
         ValidationErrorKind::Minimum { limit } => (
-            format!("{} is too small: the least allowed is {limit}", shown(instance).unwrap_or_else(|| "the value".into())),
+            format!(
+                "{} is too small: the least allowed is {limit}",
+                shown(instance).unwrap_or_else(|| "the value".into())
+            ),
             None,
         ),
         ValidationErrorKind::Maximum { limit } => (
-            format!("{} is too large: the most allowed is {limit}", shown(instance).unwrap_or_else(|| "the value".into())),
+            format!(
+                "{} is too large: the most allowed is {limit}",
+                shown(instance).unwrap_or_else(|| "the value".into())
+            ),
             None,
         ),
         ValidationErrorKind::Pattern { .. } => (
@@ -216,7 +223,12 @@ pub(super) fn synonym_hint(field: &str, instance: &Value) -> Option<String> {
 }
 
 fn is_null_type_error(e: &ValidationError<'_>) -> bool {
-    matches!(e.kind(), ValidationErrorKind::Type { kind: TypeKind::Single(JsonType::Null) })
+    matches!(
+        e.kind(),
+        ValidationErrorKind::Type {
+            kind: TypeKind::Single(JsonType::Null)
+        }
+    )
 }
 
 fn not_one_of(instance: &Value, names: &[&str]) -> (String, Option<String>) {
@@ -297,7 +309,10 @@ fn type_message(
         TypeKind::Single(t) => vec![*t],
         TypeKind::Multiple(set) => set.iter().collect(),
     };
-    let words: Vec<&str> = expected.iter().filter_map(|t| json_type_words(*t)).collect();
+    let words: Vec<&str> = expected
+        .iter()
+        .filter_map(|t| json_type_words(*t))
+        .collect();
     let wanted = if words.is_empty() {
         "an empty value".to_owned()
     } else {
@@ -310,9 +325,7 @@ fn type_message(
             Value::Number(_) | Value::Bool(_) if secret => {
                 Some("put the value in quotes".to_owned())
             }
-            Value::Number(_) | Value::Bool(_) => {
-                Some(format!("put it in quotes: \"{instance}\""))
-            }
+            Value::Number(_) | Value::Bool(_) => Some(format!("put it in quotes: \"{instance}\"")),
             _ => None,
         }
     } else if expected.contains(&JsonType::Integer) {
@@ -389,10 +402,7 @@ mod tests {
     #[test]
     fn knows_fields_below_refs() {
         let schema = generate();
-        let known = known_fields(
-            &schema,
-            &["accounts".into(), "0".into(), "source".into()],
-        );
+        let known = known_fields(&schema, &["accounts".into(), "0".into(), "source".into()]);
         assert!(known.contains(&"password_env".to_owned()), "{known:?}");
         let known = known_fields(&schema, &["defaults".into(), "mail".into()]);
         assert!(known.contains(&"include_deleted".to_owned()), "{known:?}");

@@ -116,7 +116,10 @@ pub fn destination_stores(kind: Kind, option: OptionName) -> bool {
 pub fn uses_dav(option: OptionName) -> bool {
     matches!(
         option,
-        OptionName::Calendars | OptionName::Tasks | OptionName::Contacts | OptionName::ContactGroups
+        OptionName::Calendars
+            | OptionName::Tasks
+            | OptionName::Contacts
+            | OptionName::ContactGroups
     )
 }
 
@@ -156,10 +159,24 @@ mod tests {
 
     #[test]
     fn checks_addresses() {
-        for ok in ["alice@example.test", "a.b+c@mail.example.test", "josé@exämple.test", "root@localhost"] {
+        for ok in [
+            "alice@example.test",
+            "a.b+c@mail.example.test",
+            "josé@exämple.test",
+            "root@localhost",
+        ] {
             assert!(is_email(ok), "{ok}");
         }
-        for bad in ["alice", "alice@", "@example.test", "a b@example.test", "alice@@example.test", "alice@exa mple.test", "alice@-x.test", ".a@x.test"] {
+        for bad in [
+            "alice",
+            "alice@",
+            "@example.test",
+            "a b@example.test",
+            "alice@@example.test",
+            "alice@exa mple.test",
+            "alice@-x.test",
+            ".a@x.test",
+        ] {
             assert!(!is_email(bad), "{bad}");
         }
     }

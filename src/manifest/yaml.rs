@@ -32,9 +32,15 @@ impl Pos {
 
 /// Where each value of a YAML document is written, by JSON pointer
 /// (`/accounts/0/source/port`).
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct PathIndex {
     entries: HashMap<String, Entry>,
+}
+
+impl fmt::Debug for PathIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PathIndex({} values)", self.entries.len())
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -74,14 +80,18 @@ impl PathIndex {
 /// A parsed document.
 #[derive(Debug)]
 pub struct Document {
+    /// The document as JSON, for the schema and serde.
     pub value: Value,
+    /// Where each value is written.
     pub index: PathIndex,
 }
 
 /// Why a YAML text could not be parsed at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {
+    /// Where the parser stopped, when it knows.
     pub pos: Option<Pos>,
+    /// What went wrong, without the position.
     pub message: String,
 }
 
@@ -156,9 +166,16 @@ fn describe(e: &serde_saphyr::Error) -> String {
 }
 
 /// Moves a node into a JSON value, recording positions on the way.
-fn flatten(node: Spanned<Node>, key: Option<Pos>, pointer: &mut String, index: &mut PathIndex) -> Value {
+fn flatten(
+    node: Spanned<Node>,
+    key: Option<Pos>,
+    pointer: &mut String,
+    index: &mut PathIndex,
+) -> Value {
     let pos = Pos::from_location(&node.referenced);
-    index.entries.insert(pointer.clone(), Entry { key, value: pos });
+    index
+        .entries
+        .insert(pointer.clone(), Entry { key, value: pos });
     match node.value {
         Node::Scalar(v) => v,
         Node::Seq(items) => {
@@ -328,8 +345,17 @@ mod tests {
     fn records_positions_by_pointer() {
         let doc = parse("batch: b\naccounts:\n  - source:\n      port: 993\n").unwrap();
         assert_eq!(doc.value["accounts"][0]["source"]["port"], 993);
-        assert_eq!(doc.index.value("/accounts/0/source/port"), Some(Pos { line: 4, column: 13 }));
-        assert_eq!(doc.index.key("/accounts/0/source/port"), Some(Pos { line: 4, column: 7 }));
+        assert_eq!(
+            doc.index.value("/accounts/0/source/port"),
+            Some(Pos {
+                line: 4,
+                column: 13
+            })
+        );
+        assert_eq!(
+            doc.index.key("/accounts/0/source/port"),
+            Some(Pos { line: 4, column: 7 })
+        );
         assert_eq!(doc.index.value("/batch"), Some(Pos { line: 1, column: 8 }));
     }
 

@@ -260,7 +260,12 @@ struct Resolved {
 }
 
 impl<'a> AccountCheck<'a> {
-    fn new(manifest: &'a Manifest, entry: &'a AccountEntry, own: &'a AccountSpec, index: usize) -> Self {
+    fn new(
+        manifest: &'a Manifest,
+        entry: &'a AccountEntry,
+        own: &'a AccountSpec,
+        index: usize,
+    ) -> Self {
         AccountCheck {
             manifest,
             entry,
@@ -314,7 +319,8 @@ impl<'a> AccountCheck<'a> {
     fn already_reported(&self, field: &[&str]) -> bool {
         let field = field.join(".");
         self.entry.broken.iter().any(|b| {
-            field == *b || (field.starts_with(b.as_str()) && field.as_bytes().get(b.len()) == Some(&b'.'))
+            field == *b
+                || (field.starts_with(b.as_str()) && field.as_bytes().get(b.len()) == Some(&b'.'))
         })
     }
 
@@ -343,7 +349,8 @@ impl<'a> AccountCheck<'a> {
         let notify = self.notify(&merged, batch);
         if let Some(d) = &destination {
             let host = d.endpoint.server.as_ref().map(|s| s.host.to_lowercase());
-            self.destination_key = Some((host.unwrap_or_default(), d.endpoint.email.to_lowercase()));
+            self.destination_key =
+                Some((host.unwrap_or_default(), d.endpoint.email.to_lowercase()));
         }
         let (mut source, destination) = (source?, destination?);
         if source.kind == Kind::Pst && source.endpoint.email.is_empty() {
@@ -373,9 +380,11 @@ impl<'a> AccountCheck<'a> {
             return None;
         };
         let field = |f: &'static str| [name, f];
-        let kind = spec
-            .kind
-            .unwrap_or(if spec.path.is_some() { Kind::Pst } else { Kind::Imap });
+        let kind = spec.kind.unwrap_or(if spec.path.is_some() {
+            Kind::Pst
+        } else {
+            Kind::Imap
+        });
         let mut ok = true;
         match (kind, side) {
             (Kind::Autodetect, _) if spec.host.is_none() => {
@@ -435,7 +444,10 @@ impl<'a> AccountCheck<'a> {
                 Some(resolved)
             }
             (None, Kind::Pst) => {
-                self.error(&field("path"), format!("the {name} is a PST file but its path is missing"));
+                self.error(
+                    &field("path"),
+                    format!("the {name} is a PST file but its path is missing"),
+                );
                 ok = false;
                 None
             }
@@ -504,13 +516,25 @@ impl<'a> AccountCheck<'a> {
     }
 
     /// The address and login of an endpoint.
-    fn identity(&mut self, side: Side, spec: &EndpointSpec, kind: Kind) -> (Option<String>, String) {
+    fn identity(
+        &mut self,
+        side: Side,
+        spec: &EndpointSpec,
+        kind: Kind,
+    ) -> (Option<String>, String) {
         let name = side.name();
-        let user = spec.user.as_deref().map(str::trim).filter(|u| !u.is_empty());
+        let user = spec
+            .user
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty());
         let email = match spec.email.as_deref().map(str::trim) {
             Some(email) if is_email(email) => Some(email.to_owned()),
             Some(email) => {
-                self.error(&[name, "email"], format!("{} is not an email address", quote(email)));
+                self.error(
+                    &[name, "email"],
+                    format!("{} is not an email address", quote(email)),
+                );
                 None
             }
             None => match user {
@@ -632,7 +656,10 @@ impl<'a> AccountCheck<'a> {
                 Some(Credential::OAuth2(TokenSource::Command(command.to_owned())))
             }
             _ => {
-                self.error(&[name, "oauth2", "token_command"], "the token command is empty");
+                self.error(
+                    &[name, "oauth2", "token_command"],
+                    "the token command is empty",
+                );
                 None
             }
         }
@@ -650,10 +677,16 @@ impl<'a> AccountCheck<'a> {
         let name = side.name();
         if kind != Kind::Groupware {
             if spec.dav_url.is_some() {
-                self.warn(&[name, "dav_url"], "dav_url is only used by groupware endpoints; ignored");
+                self.warn(
+                    &[name, "dav_url"],
+                    "dav_url is only used by groupware endpoints; ignored",
+                );
             }
             if spec.sieve.is_some() {
-                self.warn(&[name, "sieve"], "sieve is only used by groupware endpoints; ignored");
+                self.warn(
+                    &[name, "sieve"],
+                    "sieve is only used by groupware endpoints; ignored",
+                );
             }
             return (Ok(None), None);
         }
@@ -680,7 +713,10 @@ impl<'a> AccountCheck<'a> {
         if let Some(host) = &sieve_spec.host
             && let Some(problem) = host_problem(host)
         {
-            self.error(&[name, "sieve", "host"], format!("{}: {problem}", quote(host)));
+            self.error(
+                &[name, "sieve", "host"],
+                format!("{}: {problem}", quote(host)),
+            );
         }
         (dav, sieve)
     }
@@ -692,7 +728,10 @@ impl<'a> AccountCheck<'a> {
         source: Option<&Resolved>,
         destination: Option<&Resolved>,
     ) -> Option<Vec<StageKind>> {
-        let options = merged.options.clone().unwrap_or_else(|| vec![OptionName::Mail]);
+        let options = merged
+            .options
+            .clone()
+            .unwrap_or_else(|| vec![OptionName::Mail]);
         if options.is_empty() {
             self.error(
                 &["options"],
@@ -718,7 +757,11 @@ impl<'a> AccountCheck<'a> {
                 let why = match s.kind {
                     Kind::Imap | Kind::Pop3 | Kind::Autodetect => format!(
                         "the source is {} server, which can only provide mail (a POP/IMAP source migrates mail only); {option} needs a groupware or PST source",
-                        if s.kind == Kind::Pop3 { "a POP3" } else { "an IMAP" }
+                        if s.kind == Kind::Pop3 {
+                            "a POP3"
+                        } else {
+                            "an IMAP"
+                        }
                     ),
                     _ => format!("a {} source cannot provide {option}", s.kind.name()),
                 };
@@ -762,21 +805,33 @@ impl<'a> AccountCheck<'a> {
         {
             self.error(
                 &["mail", "before"],
-                format!("before ({before}) must be later than since ({since}), or no message is copied"),
+                format!(
+                    "before ({before}) must be later than since ({since}), or no message is copied"
+                ),
             );
         }
         for list in ["include", "exclude"] {
-            let patterns = if list == "include" { &mail.include } else { &mail.exclude };
+            let patterns = if list == "include" {
+                &mail.include
+            } else {
+                &mail.exclude
+            };
             for (i, pattern) in patterns.iter().flatten().enumerate() {
                 if pattern.trim().is_empty() {
-                    self.error(&["mail", list, &i.to_string()], "a folder pattern cannot be empty");
+                    self.error(
+                        &["mail", list, &i.to_string()],
+                        "a folder pattern cannot be empty",
+                    );
                 }
             }
         }
         let map: Vec<(String, String)> = mail.map.clone().unwrap_or_default().into_iter().collect();
         for (from, to) in &map {
             if from.trim().is_empty() || to.trim().is_empty() {
-                self.error(&["mail", "map"], "a folder rename needs a folder name on both sides");
+                self.error(
+                    &["mail", "map"],
+                    "a folder rename needs a folder name on both sides",
+                );
             }
         }
         if mail.max_message_size.is_some_and(|s| s.0 == 0) {

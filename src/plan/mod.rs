@@ -197,6 +197,7 @@ const REDACTED: &str = "<redacted>";
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a secret value.
     pub fn new(value: impl Into<String>) -> Secret {
         Secret(value.into())
     }
@@ -223,20 +224,26 @@ impl fmt::Display for Secret {
 /// value.
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialError {
+    /// The named variable is not set.
     #[error("environment variable {0} is not set")]
     EnvNotSet(String),
+    /// The named variable holds bytes that are not text.
     #[error("environment variable {0} is not valid UTF-8")]
     EnvNotUnicode(String),
+    /// The named variable is set but empty.
     #[error("environment variable {0} is empty")]
     EnvEmpty(String),
+    /// The secret file cannot be read.
     #[error("cannot read {}: {source}", path.display())]
     File {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
+    /// The secret file's first line is empty.
     #[error("{} is empty", .0.display())]
     FileEmpty(PathBuf),
+    /// The token command failed, timed out or printed nothing.
     #[error("token command `{command}` {reason}")]
     Command { command: String, reason: String },
 }
@@ -268,7 +275,9 @@ impl Credential {
             Credential::PasswordFile(path) | Credential::OAuth2(TokenSource::File(path)) => {
                 read_first_line(path).map(Some)
             }
-            Credential::OAuth2(TokenSource::Command(command)) => run_token_command(command).map(Some),
+            Credential::OAuth2(TokenSource::Command(command)) => {
+                run_token_command(command).map(Some)
+            }
         }
     }
 }
@@ -420,6 +429,16 @@ impl StageKind {
 impl fmt::Display for StageKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+impl Endpoint {
+    /// Where the endpoint is: `host:port`, or the file's path.
+    pub fn location(&self) -> Option<String> {
+        self.server
+            .as_ref()
+            .map(Server::to_string)
+            .or_else(|| self.path.as_ref().map(|p| p.display().to_string()))
     }
 }
 

@@ -19,6 +19,50 @@ pub struct AccountRecord {
     pub migration_id: String,
 }
 
+/// What identifies an account in a batch, and what is kept about it.
+#[derive(Debug, Clone)]
+pub struct AccountKey {
+    pub source_email: String,
+    pub destination_email: String,
+    /// `host:port` (or a file path) of each end: for status and reports.
+    pub source_server: Option<String>,
+    pub destination_server: Option<String>,
+    /// How long after the account finishes undo is allowed.
+    pub undo_window_secs: i64,
+}
+
+/// Creates an account row with a fresh migration ID.
+fn insert_account(
+    conn: &rusqlite::Connection,
+    batch_id: i64,
+    account: &AccountKey,
+) -> Result<AccountRecord, StoreError> {
+    let at = now();
+    // A collision of two random IDs is astronomically rare; retry anyway.
+    loop {
+        let migration_id = ids::migration_id();
+        let inserted = conn.execute(
+            "INSERT OR IGNORE INTO accounts
+               (batch_id, migration_id, source_email, destination_email,
+                state, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?5)",
+            params![
+                batch_id,
+                migration_id,
+                account.source_email,
+                account.destination_email,
+                at
+            ],
+        )?;
+        if inserted == 1 {
+            return Ok(AccountRecord {
+                id: conn.last_insert_rowid(),
+                migration_id,
+            });
+        }
+    }
+}
+
 /// Where an account stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccountState {
@@ -28,6 +72,10 @@ pub enum AccountState {
     CompletedWithErrors,
     Failed,
     Cancelled,
+    /// Stopped by a shutdown before it finished; the next run resumes it.
+    Interrupted,
+    Undoing,
+    Undone,
 }
 
 impl AccountState {
@@ -40,6 +88,9 @@ impl AccountState {
             AccountState::CompletedWithErrors => "completed_with_errors",
             AccountState::Failed => "failed",
             AccountState::Cancelled => "cancelled",
+            AccountState::Interrupted => "interrupted",
+            AccountState::Undoing => "undoing",
+            AccountState::Undone => "undone",
         }
     }
 }
@@ -50,6 +101,8 @@ pub enum StageState {
     Running,
     Done,
     Failed,
+    /// Cut short by a shutdown; the next run goes on with it.
+    Interrupted,
 }
 
 impl StageState {
@@ -58,6 +111,7 @@ impl StageState {
             StageState::Running => "running",
             StageState::Done => "done",
             StageState::Failed => "failed",
+            StageState::Interrupted => "interrupted",
         }
     }
 }
@@ -142,42 +196,37 @@ impl Store {
     }
 
     /// The account `source → destination` of a batch, created (queued, with
-    /// a new migration ID) on first use.
+    /// a new migration ID) on first use; its servers and undo window are
+    /// refreshed from the plan either way.
     pub async fn open_account(
         &self,
         batch_id: i64,
-        source_email: &str,
-        destination_email: &str,
+        account: AccountKey,
     ) -> Result<AccountRecord, StoreError> {
-        let (source, destination) = (source_email.to_owned(), destination_email.to_owned());
         self.call(move |conn| {
             let existing = conn
                 .query_row(
                     "SELECT id, migration_id FROM accounts
                      WHERE batch_id = ?1 AND source_email = ?2 AND destination_email = ?3",
-                    params![batch_id, source, destination],
+                    params![batch_id, account.source_email, account.destination_email],
                     |row| Ok((row.get(0)?, row.get(1)?)),
                 )
                 .optional()?;
-            if let Some((id, migration_id)) = existing {
-                return Ok(AccountRecord { id, migration_id });
-            }
-            let at = now();
-            // A collision of two random IDs is astronomically rare; retry anyway.
-            loop {
-                let migration_id = ids::migration_id();
-                let inserted = conn.execute(
-                    "INSERT OR IGNORE INTO accounts
-                       (batch_id, migration_id, source_email, destination_email,
-                        state, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?5)",
-                    params![batch_id, migration_id, source, destination, at],
-                )?;
-                if inserted == 1 {
-                    let id = conn.last_insert_rowid();
-                    return Ok(AccountRecord { id, migration_id });
-                }
-            }
+            let record = match existing {
+                Some((id, migration_id)) => AccountRecord { id, migration_id },
+                None => insert_account(conn, batch_id, &account)?,
+            };
+            conn.execute(
+                "UPDATE accounts SET source_server = ?2, destination_server = ?3, undo_window = ?4
+                 WHERE id = ?1",
+                params![
+                    record.id,
+                    account.source_server,
+                    account.destination_server,
+                    account.undo_window_secs
+                ],
+            )?;
+            Ok(record)
         })
         .await
     }
@@ -200,9 +249,12 @@ impl Store {
                     | AccountState::Cancelled
             )
             .then_some(at);
+            // Undo states keep the time the migration itself finished.
             conn.execute(
                 "UPDATE accounts
-                 SET state = ?2, stage = ?3, error = ?4, updated_at = ?5, finished_at = ?6
+                 SET state = ?2, stage = ?3, error = ?4, updated_at = ?5,
+                     finished_at = CASE WHEN ?2 IN ('undoing', 'undone') THEN finished_at
+                                        ELSE ?6 END
                  WHERE id = ?1",
                 params![
                     account_id,

@@ -1,7 +1,7 @@
 //! Numbered schema migrations. Each runs in its own transaction that also
 //! bumps `PRAGMA user_version`; a database newer than this binary is refused.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 
 use super::StoreError;
 
@@ -23,9 +23,13 @@ const MIGRATIONS: &[&str] = &[
         id                 INTEGER PRIMARY KEY,
         batch_id           INTEGER NOT NULL REFERENCES batches(id),
         migration_id       TEXT    NOT NULL UNIQUE,
-        source_email       TEXT    NOT NULL,
-        destination_email  TEXT    NOT NULL,
+        source_email       TEXT    NOT NULL COLLATE NOCASE,
+        destination_email  TEXT    NOT NULL COLLATE NOCASE,
+        source_server      TEXT,
+        destination_server TEXT,
         state              TEXT    NOT NULL,
+        cancel_requested   INTEGER NOT NULL DEFAULT 0,
+        undo_window        INTEGER NOT NULL DEFAULT 172800,
         stage              TEXT,
         error              TEXT,
         created_at         INTEGER NOT NULL,
@@ -90,19 +94,23 @@ const MIGRATIONS: &[&str] = &[
 
 /// Brings `conn` up to the latest schema version.
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    let current: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
-    let current = usize::try_from(current).unwrap_or(usize::MAX);
-    if current > MIGRATIONS.len() {
-        return Err(StoreError::TooNew {
-            found: current,
-            known: MIGRATIONS.len(),
-        });
-    }
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current) {
-        let tx = conn.transaction()?;
+    loop {
+        // IMMEDIATE: two processes opening a new database at once must not
+        // both run the same migration.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        let current = usize::try_from(current).unwrap_or(usize::MAX);
+        if current > MIGRATIONS.len() {
+            return Err(StoreError::TooNew {
+                found: current,
+                known: MIGRATIONS.len(),
+            });
+        }
+        let Some(sql) = MIGRATIONS.get(current) else {
+            return Ok(());
+        };
         tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", (index + 1) as i64)?;
+        tx.pragma_update(None, "user_version", (current + 1) as i64)?;
         tx.commit()?;
     }
-    Ok(())
 }

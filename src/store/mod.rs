@@ -10,11 +10,13 @@
 //! - [`batches`]: batches, accounts, stages and item errors.
 //! - [`mail`]: folders and per-message checkpoints.
 //! - [`ids`]: migration IDs and batch IDs.
+//! - [`status`]: where batches and accounts stand; cancel requests.
 
 pub mod batches;
 pub mod ids;
 pub mod mail;
 mod migrations;
+pub mod status;
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;

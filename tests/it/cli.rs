@@ -5,7 +5,12 @@ use crate::cmd::mailshift;
 #[test]
 fn validate_accepts_every_example() {
     let out = mailshift()
-        .args(["validate", "examples/batch.yaml", "examples/users.yaml", "examples/users.csv"])
+        .args([
+            "validate",
+            "examples/batch.yaml",
+            "examples/users.yaml",
+            "examples/users.csv",
+        ])
         .args(["examples/imapsync.txt", "examples/omm.csv"])
         .run()
         .success()
@@ -40,7 +45,13 @@ fn one_invalid_file_makes_the_whole_run_invalid() {
 #[test]
 fn validate_json_is_one_document_with_positions() {
     let out = mailshift()
-        .args(["validate", "--format", "json", "tests/golden/broken.yaml", "examples/omm.csv"])
+        .args([
+            "validate",
+            "--format",
+            "json",
+            "tests/golden/broken.yaml",
+            "examples/omm.csv",
+        ])
         .run()
         .code(2)
         .never_shows("hunter2-secret");
@@ -53,7 +64,13 @@ fn validate_json_is_one_document_with_positions() {
     assert_eq!(first["file"], "tests/golden/broken.yaml");
     assert!(first["line"].as_u64().unwrap() > 0);
     assert!(first["column"].as_u64().unwrap() > 0);
-    assert!(broken["diagnostics"].as_array().unwrap().iter().any(|d| d["hint"] == "did you mean `password`?"));
+    assert!(
+        broken["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["hint"] == "did you mean `password`?")
+    );
     assert_eq!(doc["files"][1]["valid"], true);
     assert_eq!(doc["files"][1]["accounts"], 2);
 }
@@ -121,16 +138,26 @@ fn unreadable_files_are_invalid_input() {
         .run()
         .code(2)
         .stdout_has("no/such/file.yaml: error: cannot read this file: no such file");
-    let out = mailshift().args(["plan", "--format", "json", "no/such/file.yaml"]).run().code(2);
+    let out = mailshift()
+        .args(["plan", "--format", "json", "no/such/file.yaml"])
+        .run()
+        .code(2);
     assert_eq!(out.json()["plan"], serde_json::Value::Null);
 }
 
 #[test]
 fn usage_errors_exit_2_and_help_exits_0() {
     mailshift().run().code(2).stderr_has("Usage:");
-    mailshift().args(["validate"]).run().code(2).stderr_has("FILE");
+    mailshift()
+        .args(["validate"])
+        .run()
+        .code(2)
+        .stderr_has("FILE");
     mailshift().args(["frobnicate"]).run().code(2);
-    mailshift().args(["plan", "--format", "yaml", "x"]).run().code(2);
+    mailshift()
+        .args(["plan", "--format", "yaml", "x"])
+        .run()
+        .code(2);
     mailshift()
         .arg("--help")
         .run()
@@ -144,7 +171,11 @@ fn usage_errors_exit_2_and_help_exits_0() {
         .success()
         .stdout_has("--format <FORMAT>")
         .stdout_has("file: row N");
-    mailshift().arg("--version").run().success().stdout_has("mailshift ");
+    mailshift()
+        .arg("--version")
+        .run()
+        .success()
+        .stdout_has("mailshift ");
 }
 
 #[test]

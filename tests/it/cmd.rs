@@ -140,7 +140,10 @@ impl Output {
     #[track_caller]
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!("`{}`: stdout is not JSON ({e}):\n{}", self.line, self.stdout)
+            panic!(
+                "`{}`: stdout is not JSON ({e}):\n{}",
+                self.line, self.stdout
+            )
         })
     }
 }

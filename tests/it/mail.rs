@@ -17,7 +17,7 @@ use crate::support::{Dovecot, DovecotOptions};
 type Folder = Vec<(String, String, String)>;
 
 /// Every selectable folder of a mailbox, by decoded name.
-async fn snapshot(server: &Dovecot, user: &str) -> BTreeMap<String, Folder> {
+pub async fn snapshot(server: &Dovecot, user: &str) -> BTreeMap<String, Folder> {
     let mut session = Session::connect(&server.imap_config(user))
         .await
         .expect("login");
@@ -67,27 +67,27 @@ fn msg(body: Vec<u8>, flags: &[&str], date: &str) -> AppendRequest {
 }
 
 /// A message with the given header lines and body.
-fn raw(headers: &str, body: &str) -> Vec<u8> {
+pub fn raw(headers: &str, body: &str) -> Vec<u8> {
     format!("{headers}\r\n\r\n{body}\r\n").into_bytes()
 }
 
 /// One account of a test manifest.
-struct Account<'a> {
-    user: &'a str,
-    source_port: u16,
-    source_password: &'a str,
-    dest_port: u16,
-    dest_password: &'a str,
+pub struct Account<'a> {
+    pub user: &'a str,
+    pub source_port: u16,
+    pub source_password: &'a str,
+    pub dest_port: u16,
+    pub dest_password: &'a str,
 }
 
 /// A test batch: a manifest and a state database in a temporary folder.
-struct Batch {
+pub struct Batch {
     dir: TempDir,
     manifest: PathBuf,
 }
 
 impl Batch {
-    fn new(accounts: &[Account<'_>], extra: &str) -> Batch {
+    pub fn new(accounts: &[Account<'_>], extra: &str) -> Batch {
         let dir = TempDir::new().expect("temp dir");
         let mut yaml =
             format!("batch: test\nlimits:\n  connections_per_account: 2\n{extra}\naccounts:\n");
@@ -112,11 +112,11 @@ impl Batch {
         Batch { dir, manifest }
     }
 
-    fn state(&self) -> PathBuf {
+    pub fn state(&self) -> PathBuf {
         self.dir.path().join("state.db")
     }
 
-    fn run(&self) -> Output {
+    pub fn run(&self) -> Output {
         mailshift()
             .arg("run")
             .arg(&self.manifest)
@@ -126,7 +126,7 @@ impl Batch {
     }
 
     /// Starts `mailshift run` without waiting for it.
-    fn spawn(&self) -> std::process::Child {
+    pub fn spawn(&self) -> std::process::Child {
         std::process::Command::new(env!("CARGO_BIN_EXE_mailshift"))
             .arg("run")
             .arg(&self.manifest)
@@ -139,7 +139,7 @@ impl Batch {
     }
 }
 
-fn account<'a>(user: &'a str, source: &Dovecot, dest: &Dovecot) -> Account<'a> {
+pub fn account<'a>(user: &'a str, source: &Dovecot, dest: &Dovecot) -> Account<'a> {
     Account {
         user,
         source_port: source.imap_port(),
@@ -149,7 +149,10 @@ fn account<'a>(user: &'a str, source: &Dovecot, dest: &Dovecot) -> Account<'a> {
     }
 }
 
-fn servers(source: DovecotOptions<'static>, dest: DovecotOptions<'static>) -> (Dovecot, Dovecot) {
+pub fn servers(
+    source: DovecotOptions<'static>,
+    dest: DovecotOptions<'static>,
+) -> (Dovecot, Dovecot) {
     (Dovecot::start(source), Dovecot::start(dest))
 }
 
@@ -165,7 +168,7 @@ fn dotted_with_prefix() -> DovecotOptions<'static> {
     }
 }
 
-fn slashed() -> DovecotOptions<'static> {
+pub fn slashed() -> DovecotOptions<'static> {
     DovecotOptions {
         separator: '/',
         users: DEST_USERS,
@@ -248,7 +251,7 @@ fn renamed_for_dest(snapshot: BTreeMap<String, Folder>) -> BTreeMap<String, Fold
 }
 
 /// Asserts two mailboxes are equal, describing the difference briefly.
-fn assert_same(got: &BTreeMap<String, Folder>, expected: &BTreeMap<String, Folder>) {
+pub fn assert_same(got: &BTreeMap<String, Folder>, expected: &BTreeMap<String, Folder>) {
     if got == expected {
         return;
     }
@@ -274,7 +277,7 @@ fn assert_same(got: &BTreeMap<String, Folder>, expected: &BTreeMap<String, Folde
     panic!("mailboxes differ:\n{report}");
 }
 
-fn assert_success(output: &Output) {
+pub fn assert_success(output: &Output) {
     assert_eq!(output.code, Some(0), "{output:?}");
 }
 
@@ -353,7 +356,7 @@ async fn second_run_copies_only_what_changed() {
     );
 }
 
-fn slashed_source() -> DovecotOptions<'static> {
+pub fn slashed_source() -> DovecotOptions<'static> {
     DovecotOptions {
         users: SOURCE_USERS,
         ..DovecotOptions::default()

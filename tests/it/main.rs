@@ -6,3 +6,4 @@ mod manifest;
 mod support;
 mod mail;
 mod proxy;
+mod status;

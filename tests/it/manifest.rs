@@ -23,10 +23,15 @@ fn golden(name: &str, actual: &str) {
         std::fs::write(&path, actual).unwrap();
         return;
     }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run with MAILSHIFT_BLESS=1 to create it)", path.display()));
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (run with MAILSHIFT_BLESS=1 to create it)",
+            path.display()
+        )
+    });
     assert_eq!(
-        actual, expected,
+        actual,
+        expected,
         "{} differs (run with MAILSHIFT_BLESS=1 to accept)",
         path.display()
     );
@@ -93,7 +98,11 @@ fn schema_file_matches_the_rust_types() {
         checked_in == generated,
         "schemas/manifest.schema.json is out of date; run `MAILSHIFT_BLESS=1 cargo test --test it manifest` and commit it"
     );
-    assert_eq!(schema::SCHEMA, checked_in, "rebuild: the embedded schema is stale");
+    assert_eq!(
+        schema::SCHEMA,
+        checked_in,
+        "rebuild: the embedded schema is stale"
+    );
 }
 
 #[test]
@@ -118,7 +127,10 @@ fn every_example_is_valid() {
         let alice = &checked.plan.accounts[0];
         assert_eq!(alice.source.email, "alice@example.test");
         let server = alice.source.server.as_ref().unwrap();
-        assert_eq!((server.host.as_str(), server.port, server.tls), ("127.0.0.1", 10143, TlsMode::None));
+        assert_eq!(
+            (server.host.as_str(), server.port, server.tls),
+            ("127.0.0.1", 10143, TlsMode::None)
+        );
         let server = alice.destination.server.as_ref().unwrap();
         assert_eq!((server.host.as_str(), server.port), ("127.0.0.1", 20143));
         assert_eq!(alice.stages, [StageKind::Mail]);
@@ -141,12 +153,18 @@ fn formats_are_told_apart_by_content() {
 
 #[test]
 fn broken_manifest_reports_every_error_at_once() {
-    golden("broken.txt", &(problems(Path::new("tests/golden/broken.yaml")) + "\n"));
+    golden(
+        "broken.txt",
+        &(problems(Path::new("tests/golden/broken.yaml")) + "\n"),
+    );
 }
 
 #[test]
 fn broken_csv_reports_rows_and_columns() {
-    golden("broken-rows.txt", &(problems(Path::new("tests/golden/broken-rows.csv")) + "\n"));
+    golden(
+        "broken-rows.txt",
+        &(problems(Path::new("tests/golden/broken-rows.csv")) + "\n"),
+    );
 }
 
 #[test]
@@ -155,9 +173,20 @@ fn unknown_fields_and_options_suggest_the_right_name() {
         "{SERVERS}acounts: []\naccounts:\n  - source: {{email: a@example.test, password: x, pasword_env: Y}}\n    destination: {{email: a@example.test, password: x}}\n    options: [mail, calender]\n"
     ));
     let text = problems(&path);
-    assert!(text.contains("m.yaml:4:1: error: acounts: unknown field `acounts`; did you mean `accounts`?"), "{text}");
-    assert!(text.contains("unknown field `pasword_env`; did you mean `password_env`?"), "{text}");
-    assert!(text.contains("accounts[0].options[1]: `calender` is not one of: mail, calendars"), "{text}");
+    assert!(
+        text.contains(
+            "m.yaml:4:1: error: acounts: unknown field `acounts`; did you mean `accounts`?"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("unknown field `pasword_env`; did you mean `password_env`?"),
+        "{text}"
+    );
+    assert!(
+        text.contains("accounts[0].options[1]: `calender` is not one of: mail, calendars"),
+        "{text}"
+    );
     assert!(text.contains("did you mean `calendars`?"), "{text}");
 }
 
@@ -181,7 +210,10 @@ fn a_number_where_text_belongs_asks_for_quotes() {
         "{SERVERS}accounts:\n  - source: {{email: a@example.test, user: 12345, password: x}}\n    destination: {{email: a@example.test, password: x}}\n"
     ));
     let text = problems(&path);
-    assert!(text.contains("user must be text, not a number; put it in quotes: \"12345\""), "{text}");
+    assert!(
+        text.contains("user must be text, not a number; put it in quotes: \"12345\""),
+        "{text}"
+    );
 }
 
 #[test]
@@ -206,7 +238,10 @@ accounts:
     let text = checked.diagnostics.to_string();
     let a = &checked.plan.accounts[0];
     let server = a.source.server.as_ref().unwrap();
-    assert_eq!((server.host.as_str(), server.port, server.tls), ("imap.old.example.test", 1143, TlsMode::StartTls));
+    assert_eq!(
+        (server.host.as_str(), server.port, server.tls),
+        ("imap.old.example.test", 1143, TlsMode::StartTls)
+    );
     assert_eq!(a.destination.server.as_ref().unwrap().port, 993);
     assert!(matches!(&a.source.credential, Credential::PasswordEnv(v) if v == "HOME"));
     assert_eq!(a.mail.exclude, ["Spam"]);
@@ -214,7 +249,12 @@ accounts:
     // Credentials come as a group: an own password replaces password_env.
     assert!(text.contains("POP3 can only be a source"), "{text}");
     // A PST source does not inherit the IMAP host of the defaults.
-    let c = checked.plan.accounts.iter().find(|a| a.destination.email == "c@example.test").unwrap();
+    let c = checked
+        .plan
+        .accounts
+        .iter()
+        .find(|a| a.destination.email == "c@example.test")
+        .unwrap();
     assert_eq!(c.source.kind, EndpointKind::Pst);
     assert!(c.source.server.is_none());
     assert_eq!(c.source.email, "c@example.test");
@@ -238,7 +278,12 @@ fn ports_default_from_kind_and_tls() {
         .plan
         .accounts
         .iter()
-        .map(|a| (a.source.server.as_ref().unwrap().port, a.destination.server.as_ref().unwrap().port))
+        .map(|a| {
+            (
+                a.source.server.as_ref().unwrap().port,
+                a.destination.server.as_ref().unwrap().port,
+            )
+        })
         .collect();
     assert_eq!(ports, [(993, 143), (995, 993), (110, 993)]);
 }
@@ -254,7 +299,12 @@ fn autodetect_needs_a_host_for_now() {
 ",
     );
     let checked = check(&path).unwrap();
-    assert!(checked.diagnostics.to_string().contains("autodetect is not available yet"));
+    assert!(
+        checked
+            .diagnostics
+            .to_string()
+            .contains("autodetect is not available yet")
+    );
     assert_eq!(checked.plan.accounts.len(), 1);
     assert_eq!(checked.plan.accounts[0].source.kind, EndpointKind::Imap);
 }
@@ -280,12 +330,24 @@ fn options_must_fit_both_ends() {
     let first = &checked.plan.accounts[0];
     assert_eq!(
         first.stages,
-        [StageKind::Mail, StageKind::Contacts, StageKind::ContactGroups, StageKind::Calendars, StageKind::Tasks]
+        [
+            StageKind::Mail,
+            StageKind::Contacts,
+            StageKind::ContactGroups,
+            StageKind::Calendars,
+            StageKind::Tasks
+        ]
     );
     assert_eq!(first.destination.sieve.as_ref().unwrap().port, 4190);
     assert!(text.contains("a pst source cannot provide rules"), "{text}");
-    assert!(text.contains("contacts needs the destination's CalDAV/CardDAV address"), "{text}");
-    assert!(text.contains("can only provide mail (a POP/IMAP source migrates mail only)"), "{text}");
+    assert!(
+        text.contains("contacts needs the destination's CalDAV/CardDAV address"),
+        "{text}"
+    );
+    assert!(
+        text.contains("can only provide mail (a POP/IMAP source migrates mail only)"),
+        "{text}"
+    );
     assert_eq!(checked.rejected.len(), 2);
 }
 
@@ -303,14 +365,28 @@ fn secrets_resolve_from_env_and_files() {
     ));
     let checked = valid(&path);
     let a = &checked.plan.accounts[0];
-    assert_eq!(a.source.credential.resolve().unwrap().unwrap().expose(), "from-file");
     assert_eq!(
-        a.destination.credential.resolve().unwrap().unwrap().expose(),
+        a.source.credential.resolve().unwrap().unwrap().expose(),
+        "from-file"
+    );
+    assert_eq!(
+        a.destination
+            .credential
+            .resolve()
+            .unwrap()
+            .unwrap()
+            .expose(),
         std::env::var("HOME").unwrap()
     );
     let b = &checked.plan.accounts[1];
-    assert_eq!(b.source.credential.resolve().unwrap().unwrap().expose(), "tok");
-    assert_eq!(format!("{:?}", a.source.credential.resolve().unwrap()), "Some(<redacted>)");
+    assert_eq!(
+        b.source.credential.resolve().unwrap().unwrap().expose(),
+        "tok"
+    );
+    assert_eq!(
+        format!("{:?}", a.source.credential.resolve().unwrap()),
+        "Some(<redacted>)"
+    );
 }
 
 #[test]
@@ -331,17 +407,29 @@ fn secrets_never_appear_in_errors_or_output() {
 "
             ),
         ),
-        ("syntax.yaml", format!("accounts:\n  - source: {{password: \"{SECRET}\n    bad: [\n")),
+        (
+            "syntax.yaml",
+            format!("accounts:\n  - source: {{password: \"{SECRET}\n    bad: [\n"),
+        ),
         ("tab.yaml", format!("accounts:\n\t- password: {SECRET}\n")),
         (
             "rows.csv",
-            format!("source_email,source_password,destination_email,destination_password,source_port\nnot-an-email,{SECRET},x@example.test,{SECRET},0\n"),
+            format!(
+                "source_email,source_password,destination_email,destination_password,source_port\nnot-an-email,{SECRET},x@example.test,{SECRET},0\n"
+            ),
         ),
         (
             "omm.csv",
-            format!("Source Type;Source url;Source Login;Source Password;Dest Type;Dest Url;Dest Mail;Dest Password\nIMAPS;bad host;a@example.test;{SECRET};POP;;a@example.test;{SECRET}\n"),
+            format!(
+                "Source Type;Source url;Source Login;Source Password;Dest Type;Dest Url;Dest Mail;Dest Password\nIMAPS;bad host;a@example.test;{SECRET};POP;;a@example.test;{SECRET}\n"
+            ),
         ),
-        ("sync.txt", format!("a.example.test;a@example.test;{SECRET};a.example.test;a@example.test;{SECRET};--bogus {SECRET}\n")),
+        (
+            "sync.txt",
+            format!(
+                "a.example.test;a@example.test;{SECRET};a.example.test;a@example.test;{SECRET};--bogus {SECRET}\n"
+            ),
+        ),
     ];
     for (name, text) in cases {
         let dir = dir_with(&[(name, text.as_bytes())]);
@@ -361,7 +449,10 @@ fn secrets_never_appear_in_errors_or_output() {
             }
         }
         assert!(!shown.contains(SECRET), "{name} shows the secret:\n{shown}");
-        assert!(!shown.contains("9876543210"), "{name} shows the secret:\n{shown}");
+        assert!(
+            !shown.contains("9876543210"),
+            "{name} shows the secret:\n{shown}"
+        );
         assert!(!shown.is_empty());
     }
 }
@@ -380,7 +471,10 @@ fn missing_secrets_are_errors() {
     assert!(text.contains("accounts[0].source.password_env: environment variable MAILSHIFT_TEST_SURELY_UNSET is not set"), "{text}");
     assert!(text.contains("nowhere/pw.txt does not exist"), "{text}");
     assert!(text.contains("the source has no credentials"), "{text}");
-    assert!(text.contains("give only one of password, password_env, password_file and oauth2"), "{text}");
+    assert!(
+        text.contains("give only one of password, password_env, password_file and oauth2"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -400,7 +494,10 @@ fn same_destination_twice_and_source_equal_to_destination() {
         text.contains("m.yaml:5:48: error: accounts[1].destination.email: shared@example.test on b.example.test is already the destination of the account at"),
         "{text}"
     );
-    assert!(text.contains("accounts[2].destination: the destination is the same mailbox as the source"), "{text}");
+    assert!(
+        text.contains("accounts[2].destination: the destination is the same mailbox as the source"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -409,10 +506,22 @@ fn batch_level_checks() {
         "batch: ../escape\nnotify: [ok@example.test, nope]\nundo_window_hours: -1\nlimits: {{concurrent_accounts: 0, bytes_per_second: 10MB}}\n{SERVERS}accounts: []\n"
     ));
     let text = problems(&path);
-    assert!(text.contains("m.yaml:1:8: error: batch: a batch name cannot start with a dot"), "{text}");
-    assert!(text.contains("notify[1]: `nope` is not an email address"), "{text}");
-    assert!(text.contains("undo_window_hours: -1 is too small"), "{text}");
-    assert!(text.contains("limits.concurrent_accounts: 0 is too small: the least allowed is 1"), "{text}");
+    assert!(
+        text.contains("m.yaml:1:8: error: batch: a batch name cannot start with a dot"),
+        "{text}"
+    );
+    assert!(
+        text.contains("notify[1]: `nope` is not an email address"),
+        "{text}"
+    );
+    assert!(
+        text.contains("undo_window_hours: -1 is too small"),
+        "{text}"
+    );
+    assert!(
+        text.contains("limits.concurrent_accounts: 0 is too small: the least allowed is 1"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -427,14 +536,29 @@ fn accounts_csv_is_relative_to_the_yaml_and_merged_over_defaults() {
     let checked = valid(&dir.path().join("batch/m.yaml"));
     let a = &checked.plan.accounts[0];
     assert!(matches!(&a.source.credential, Credential::Password(p) if p == "p;w"));
-    assert_eq!(a.source.server.as_ref().unwrap().host, "imap.old.example.test");
-    assert_eq!(a.mail.map, [("Old".into(), "Archive/Old".into()), ("Sent".into(), "Sent Items".into())]);
+    assert_eq!(
+        a.source.server.as_ref().unwrap().host,
+        "imap.old.example.test"
+    );
+    assert_eq!(
+        a.mail.map,
+        [
+            ("Old".into(), "Archive/Old".into()),
+            ("Sent".into(), "Sent Items".into())
+        ]
+    );
     assert!(a.origin.ends_with("users.csv: row 3"), "{}", a.origin);
 
     let dir = dir_with(&[("m.yaml", b"accounts_csv: gone.csv\n")]);
     let text = problems(&dir.path().join("m.yaml"));
-    assert!(text.contains("m.yaml:1:15: error: accounts_csv: accounts CSV"), "{text}");
-    assert!(text.contains("gone.csv: cannot read this file: no such file"), "{text}");
+    assert!(
+        text.contains("m.yaml:1:15: error: accounts_csv: accounts CSV"),
+        "{text}"
+    );
+    assert!(
+        text.contains("gone.csv: cannot read this file: no such file"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -445,8 +569,14 @@ fn csv_quirks_are_tolerated() {
     )]);
     let checked = valid(&dir.path().join("u.csv"));
     assert_eq!(checked.plan.accounts.len(), 2);
-    assert!(matches!(&checked.plan.accounts[0].source.credential, Credential::Password(p) if p == "x,\"y\""));
-    assert!(checked.plan.accounts[1].origin.ends_with("u.csv: row 6"), "{}", checked.plan.accounts[1].origin);
+    assert!(
+        matches!(&checked.plan.accounts[0].source.credential, Credential::Password(p) if p == "x,\"y\"")
+    );
+    assert!(
+        checked.plan.accounts[1].origin.ends_with("u.csv: row 6"),
+        "{}",
+        checked.plan.accounts[1].origin
+    );
 
     // A spreadsheet's "Unicode text" export: UTF-16 with a BOM.
     let text = "source_host\tsource_email\tsource_password\tdestination_host\tdestination_email\tdestination_password\na.example.test\ta@example.test\tx\tb.example.test\ta@example.test\ty\n";
@@ -473,7 +603,10 @@ fn dialects_are_read_unchanged() {
     assert_eq!(checked.plan.accounts.len(), 2);
     let b = &checked.plan.accounts[1];
     assert_eq!(b.destination.server.as_ref().unwrap().port, 143);
-    assert_eq!(b.destination.server.as_ref().unwrap().tls, TlsMode::StartTls);
+    assert_eq!(
+        b.destination.server.as_ref().unwrap().tls,
+        TlsMode::StartTls
+    );
     assert!(text.contains("sync.txt: row 4, column extra: warning: imapsync option `--automap` has no mailshift equivalent"), "{text}");
     assert!(text.contains("sync.txt: row 5: error: an imapsync line needs host1;user1;password1;host2;user2;password2; but this one has 3 fields"), "{text}");
 
@@ -482,8 +615,16 @@ fn dialects_are_read_unchanged() {
     let a = &checked.plan.accounts[0];
     assert_eq!(a.source.kind, EndpointKind::Pop3);
     assert_eq!(a.source.server.as_ref().unwrap().port, 995);
-    assert_eq!(a.destination.server.as_ref().unwrap().host, "ex.mail.example.test");
-    assert!(text.contains("project.csv: row 3, column Source Type: error: `Gmial` is not a server type"), "{text}");
+    assert_eq!(
+        a.destination.server.as_ref().unwrap().host,
+        "ex.mail.example.test"
+    );
+    assert!(
+        text.contains(
+            "project.csv: row 3, column Source Type: error: `Gmial` is not a server type"
+        ),
+        "{text}"
+    );
 }
 
 #[test]
@@ -498,37 +639,78 @@ fn garbage_gives_a_clear_error_fast() {
     let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
     for i in 1..15 {
         let p = i - 1;
-        bomb += &format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n");
+        bomb += &format!(
+            "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+        );
     }
     let deep_block: String = (0..500).map(|i| format!("{}k:\n", " ".repeat(i))).collect();
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("empty.yaml", Vec::new(), "this file is empty"),
         ("blank.csv", b" \n\r\n\t".to_vec(), "this file is empty"),
-        ("binary.yaml", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec(), "binary file"),
-        ("latin1.csv", b"source_email\ncaf\xe9@example.test\n".to_vec(), "not UTF-8 text (line 2"),
+        (
+            "binary.yaml",
+            b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec(),
+            "binary file",
+        ),
+        (
+            "latin1.csv",
+            b"source_email\ncaf\xe9@example.test\n".to_vec(),
+            "not UTF-8 text (line 2",
+        ),
         ("junk.yaml", junk.clone(), "not valid YAML"),
         ("junk.csv", junk, ""),
-        ("deep.yaml", "[".repeat(200_000).into_bytes(), "not valid YAML"),
+        (
+            "deep.yaml",
+            "[".repeat(200_000).into_bytes(),
+            "not valid YAML",
+        ),
         ("deep-block.yaml", deep_block.into_bytes(), "not valid YAML"),
         ("bomb.yaml", bomb.into_bytes(), "not valid YAML"),
-        ("scalar.yaml", b"just a string".to_vec(), "must be a mapping of fields"),
-        ("list.yaml", b"- a\n- b\n".to_vec(), "must be a mapping of fields"),
-        ("two-docs.yaml", b"batch: a\n---\nbatch: b\n".to_vec(), "not valid YAML"),
+        (
+            "scalar.yaml",
+            b"just a string".to_vec(),
+            "must be a mapping of fields",
+        ),
+        (
+            "list.yaml",
+            b"- a\n- b\n".to_vec(),
+            "must be a mapping of fields",
+        ),
+        (
+            "two-docs.yaml",
+            b"batch: a\n---\nbatch: b\n".to_vec(),
+            "not valid YAML",
+        ),
     ];
     for (name, content, expected) in cases {
         let dir = dir_with(&[(name, &content)]);
         let started = Instant::now();
         let text = problems(&dir.path().join(name));
-        assert!(started.elapsed() < Duration::from_secs(10), "{name} took {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{name} took {:?}",
+            started.elapsed()
+        );
         assert!(text.contains("error"), "{name}: {text}");
-        assert!(text.contains(expected), "{name}: expected {expected:?} in:\n{text}");
+        assert!(
+            text.contains(expected),
+            "{name}: expected {expected:?} in:\n{text}"
+        );
     }
 
     let dir = tempfile::tempdir().unwrap();
     let big = dir.path().join("big.yaml");
-    std::fs::File::create(&big).unwrap().set_len(50 << 20).unwrap();
-    assert!(problems(&big).contains("this file is too large (52.4 MB); a manifest may be at most 32 MB"));
-    assert!(problems(&dir.path().join("missing.yaml")).contains("cannot read this file: no such file"));
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(50 << 20)
+        .unwrap();
+    assert!(
+        problems(&big)
+            .contains("this file is too large (52.4 MB); a manifest may be at most 32 MB")
+    );
+    assert!(
+        problems(&dir.path().join("missing.yaml")).contains("cannot read this file: no such file")
+    );
     assert!(problems(dir.path()).contains("is a directory"));
 }
 
@@ -561,5 +743,35 @@ proptest! {
         let name = Path::new(names[which]).file_name().unwrap().to_str().unwrap().to_owned();
         let dir = dir_with(&[(&name, &bytes)]);
         let _ = problems(&dir.path().join(&name));
+    }
+}
+
+#[test]
+fn the_reference_documents_every_field_and_column() {
+    let doc = std::fs::read_to_string(root("docs/manifest.md")).unwrap();
+    for column in manifest::csv::columns() {
+        assert!(
+            doc.contains(&format!("`{}`", column.name)),
+            "docs/manifest.md lacks column `{}`",
+            column.name
+        );
+    }
+    let schema = schema::generate();
+    let mut names: Vec<&str> = schema["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for def in schema["$defs"].as_object().unwrap().values() {
+        if let Some(properties) = def["properties"].as_object() {
+            names.extend(properties.keys().map(String::as_str));
+        }
+    }
+    for name in names {
+        assert!(
+            doc.contains(&format!("`{name}`")),
+            "docs/manifest.md lacks field `{name}`"
+        );
     }
 }

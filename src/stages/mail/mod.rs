@@ -93,7 +93,7 @@ async fn worker(
 ) -> WorkerResult {
     let mut counts = StageCounts::default();
     loop {
-        if ctx.cancel.is_cancelled() {
+        if ctx.shutdown.is_cancelled() {
             break;
         }
         let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();

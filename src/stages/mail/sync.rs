@@ -297,7 +297,7 @@ async fn copy(
     // For each group: an intent, memory for its messages, then the fetch.
     let reader = async {
         for (group, kib) in groups {
-            if tx.is_closed() {
+            if tx.is_closed() || ctx.shutdown.is_cancelled() {
                 break;
             }
             store.record_intents(folder_id, group.clone()).await?;

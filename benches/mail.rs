@@ -1,0 +1,809 @@
+//! How fast `mailshift run` migrates a realistic batch IMAP→IMAP, and
+//! how it compares with mbsync on the same corpus, on the same machine.
+//!
+//! 1. Generates a deterministic corpus (20 accounts × 500 messages by
+//!    default; see `support/corpus.rs`) and loads it into a source Dovecot
+//!    whose mail lives on tmpfs (not timed).
+//! 2. Runs the release `mailshift` binary on a manifest of every account
+//!    into an empty destination Dovecot: wall time and peak RSS.
+//! 3. Compares every folder of every account, source against destination,
+//!    as multisets of (content hash, flags, INTERNALDATE). Any difference
+//!    fails the benchmark.
+//! 4. Runs the same command again (nothing changed): wall time.
+//! 5. Runs mbsync (one IMAP→IMAP channel per account, 4 processes at a
+//!    time) into a fresh destination: wall time.
+//! 6. Prints a summary against the targets. Targets are reported, not
+//!    enforced; only an inexact copy fails.
+//!
+//! Run with `cargo bench --bench mail` (or `scripts/bench.sh`). Knobs, all
+//! optional: `BENCH_ACCOUNTS`, `BENCH_MESSAGES` (per account), `BENCH_SEED`,
+//! `BENCH_CONCURRENT_ACCOUNTS`, `BENCH_CONNECTIONS_PER_ACCOUNT`,
+//! `BENCH_CONNECTIONS_PER_HOST`, `BENCH_MBSYNC_JOBS`, `BENCH_MAIL_ROOT`
+//! (default `/dev/shm`), `BENCH_SKIP_MBSYNC=1`, `MAILSHIFT_BIN` (default:
+//! the binary Cargo built with the benchmark).
+
+#[allow(dead_code)]
+#[path = "../tests/it/support/dovecot.rs"]
+mod dovecot;
+
+#[path = "support/corpus.rs"]
+mod corpus;
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt as _;
+use mailshift::protocols::imap::Session;
+
+use corpus::Shape;
+use dovecot::{Dovecot, DovecotOptions};
+
+const SOURCE_PASSWORD: &str = "source-pw";
+const DEST_PASSWORD: &str = "dest-pw";
+
+/// Targets from the issue.
+const TARGET_RATIO: f64 = 1.2;
+const TARGET_RSS_MIB: f64 = 64.0;
+const TARGET_RERUN_SECS: f64 = 0.5;
+
+/// How many no-change re-runs are timed (the median is reported).
+const RERUNS: usize = 3;
+
+struct Settings {
+    shape: Shape,
+    concurrent_accounts: usize,
+    connections_per_account: usize,
+    connections_per_host: usize,
+    mbsync_jobs: usize,
+    mail_root: Option<PathBuf>,
+    skip_mbsync: bool,
+    binary: PathBuf,
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    match std::env::var(name) {
+        Ok(value) => value
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={value:?} is not a valid value")),
+        Err(_) => default,
+    }
+}
+
+impl Settings {
+    fn from_env() -> Settings {
+        let mail_root = std::env::var_os("BENCH_MAIL_ROOT")
+            .map(PathBuf::from)
+            .or_else(|| Some(PathBuf::from("/dev/shm")))
+            .filter(|p| p.is_dir());
+        Settings {
+            shape: Shape {
+                accounts: env_or("BENCH_ACCOUNTS", 20),
+                messages_per_account: env_or("BENCH_MESSAGES", 500),
+                seed: env_or("BENCH_SEED", 20_240_601),
+            },
+            concurrent_accounts: env_or("BENCH_CONCURRENT_ACCOUNTS", 8),
+            connections_per_account: env_or("BENCH_CONNECTIONS_PER_ACCOUNT", 2),
+            connections_per_host: env_or("BENCH_CONNECTIONS_PER_HOST", 64),
+            mbsync_jobs: env_or("BENCH_MBSYNC_JOBS", 4),
+            mail_root,
+            skip_mbsync: std::env::var_os("BENCH_SKIP_MBSYNC").is_some_and(|v| v != "0"),
+            binary: std::env::var_os("MAILSHIFT_BIN")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_mailshift"))),
+        }
+    }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; nothing else is accepted.
+    if std::env::args().skip(1).any(|a| a == "--help" || a == "-h") {
+        println!("cargo bench --bench mail  (knobs: see the top of benches/mail.rs)");
+        return;
+    }
+    let settings = Settings::from_env();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let code = runtime.block_on(bench(&settings));
+    std::process::exit(code);
+}
+
+/// Everything the summary needs.
+#[derive(Default)]
+struct Figures {
+    messages: usize,
+    bytes: u64,
+    mailshift: Option<Measured>,
+    reruns: Vec<Duration>,
+    mbsync: Option<Measured>,
+    mbsync_messages: Option<u64>,
+}
+
+async fn bench(settings: &Settings) -> i32 {
+    let shape = settings.shape;
+    let users: Vec<String> = (0..shape.accounts).map(|i| format!("user{i:02}")).collect();
+    let source_users: Vec<(&str, &str)> = users
+        .iter()
+        .map(|u| (u.as_str(), SOURCE_PASSWORD))
+        .collect();
+    let dest_users: Vec<(&str, &str)> = users.iter().map(|u| (u.as_str(), DEST_PASSWORD)).collect();
+    let root = settings.mail_root.clone();
+    let options = |users| DovecotOptions {
+        users,
+        root: root.clone(),
+        ..DovecotOptions::default()
+    };
+    println!(
+        "mail bench: {} accounts × {} messages, seed {}, mail under {}, binary {}",
+        shape.accounts,
+        shape.messages_per_account,
+        shape.seed,
+        root.as_deref()
+            .map_or("the temp directory".into(), |p| p.display().to_string()),
+        settings.binary.display()
+    );
+    assert!(
+        settings.binary.is_file(),
+        "{} does not exist: run `cargo bench --bench mail`, which builds it",
+        settings.binary.display()
+    );
+
+    // 1. The corpus, loaded into the source (not timed).
+    let source = Dovecot::start(options(&source_users));
+    let started = Instant::now();
+    let (messages, bytes) = load_corpus(&source, &shape, &users).await;
+    println!(
+        "corpus: {messages} messages, {:.1} MiB, loaded in {:.1} s",
+        mib(bytes),
+        started.elapsed().as_secs_f64()
+    );
+    let mut figures = Figures {
+        messages,
+        bytes,
+        ..Figures::default()
+    };
+
+    // 2. mailshift into an empty destination.
+    let dest = Dovecot::start(options(&dest_users));
+    let work = tempfile::Builder::new()
+        .prefix("mailshift-bench-")
+        .tempdir()
+        .expect("a temporary directory");
+    let manifest = work.path().join("batch.yaml");
+    std::fs::write(&manifest, manifest_yaml(settings, &users, &source, &dest))
+        .expect("write manifest");
+    let state = work.path().join("state.db");
+    let args: Vec<OsString> = vec![
+        "run".into(),
+        manifest.clone().into(),
+        "--state".into(),
+        state.clone().into(),
+    ];
+    let first = measure(&settings.binary, &args, work.path(), "first");
+    println!(
+        "mailshift run: {:.2} s wall, {} peak RSS, {} CPU, machine busy {:.0}%",
+        first.wall.as_secs_f64(),
+        first
+            .rss_mib()
+            .map_or("?".into(), |m| format!("{m:.1} MiB")),
+        first.cpu.map_or("?".into(), |c| format!("{c:.2} s")),
+        first.machine_busy * 100.0
+    );
+    if !first.status.success() {
+        eprintln!(
+            "mailshift run failed ({}):\n{}\n{}",
+            first.status, first.stdout, first.stderr
+        );
+        return 1;
+    }
+    let totals = Totals::parse(&first.stdout);
+    println!("  {totals}");
+    if totals.accounts != shape.accounts || totals.failed != 0 {
+        eprintln!("unexpected report:\n{}\n{}", first.stdout, first.stderr);
+        return 1;
+    }
+    figures.mailshift = Some(first);
+
+    // 3. Exactness.
+    let started = Instant::now();
+    let differences = compare(&source, &dest, &users).await;
+    if !differences.is_empty() {
+        eprintln!("NOT EXACT: the destination differs from the source:");
+        for line in differences.iter().take(40) {
+            eprintln!("  {line}");
+        }
+        if differences.len() > 40 {
+            eprintln!("  ... and {} more", differences.len() - 40);
+        }
+        return 1;
+    }
+    println!(
+        "exact: every folder of every account equal (bytes, flags, INTERNALDATE), checked in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    // 4. No-change re-runs.
+    for i in 0..RERUNS {
+        let rerun = measure(&settings.binary, &args, work.path(), &format!("rerun{i}"));
+        let totals = Totals::parse(&rerun.stdout);
+        if !rerun.status.success() || totals.copied != 0 || totals.failed != 0 {
+            eprintln!(
+                "the no-change re-run did something ({}): {totals}\n{}\n{}",
+                rerun.status, rerun.stdout, rerun.stderr
+            );
+            return 1;
+        }
+        println!(
+            "no-change re-run {}: {:.3} s wall, {}",
+            i + 1,
+            rerun.wall.as_secs_f64(),
+            totals
+        );
+        figures.reruns.push(rerun.wall);
+    }
+    drop(dest);
+
+    // 5. mbsync into a fresh destination.
+    if settings.skip_mbsync {
+        println!("mbsync: skipped (BENCH_SKIP_MBSYNC)");
+    } else if let Some(mbsync) = find("mbsync") {
+        let dest = Dovecot::start(options(&dest_users));
+        let run = run_mbsync(
+            &mbsync,
+            settings.mbsync_jobs,
+            &users,
+            &source,
+            &dest,
+            work.path(),
+        );
+        println!(
+            "mbsync ×{}: {:.2} s wall, {} CPU (all processes), machine busy {:.0}%",
+            settings.mbsync_jobs,
+            run.wall.as_secs_f64(),
+            run.cpu.map_or("?".into(), |c| format!("{c:.2} s")),
+            run.machine_busy * 100.0
+        );
+        if !run.status.success() {
+            eprintln!("mbsync failed: {}\n{}", run.status, run.stderr);
+            return 1;
+        }
+        figures.mbsync_messages = Some(count_messages(&dest, &users).await);
+        figures.mbsync = Some(run);
+    } else {
+        println!("mbsync: not installed (scripts/install-deps.sh installs isync); skipped");
+    }
+
+    summary(settings, &figures);
+    0
+}
+
+/// Generates and appends every account's mailbox; returns the number of
+/// messages and their bytes.
+async fn load_corpus(source: &Dovecot, shape: &Shape, users: &[String]) -> (usize, u64) {
+    let loads = users.iter().enumerate().map(|(index, user)| async move {
+        let mailbox = corpus::mailbox(shape, index);
+        let (messages, bytes) = (mailbox.messages(), mailbox.bytes());
+        for (folder, folder_messages) in mailbox.folders {
+            let count = folder_messages.len();
+            let uids = source.seed(user, &folder, folder_messages).await;
+            assert_eq!(uids.len(), count, "{user} {folder}: every message appended");
+        }
+        (messages, bytes)
+    });
+    futures::stream::iter(loads)
+        .buffer_unordered(4)
+        .fold((0, 0), |(m, b), (dm, db)| async move { (m + dm, b + db) })
+        .await
+}
+
+fn manifest_yaml(
+    settings: &Settings,
+    users: &[String],
+    source: &Dovecot,
+    dest: &Dovecot,
+) -> String {
+    let mut yaml = format!(
+        "batch: bench\n\
+         limits:\n  concurrent_accounts: {}\n  connections_per_host: {}\n  connections_per_account: {}\n\
+         defaults:\n  \
+           source: {{kind: imap, host: 127.0.0.1, port: {}, tls: none}}\n  \
+           destination: {{kind: imap, host: 127.0.0.1, port: {}, tls: none}}\n  \
+           options: [mail]\n  \
+           mail: {{include_deleted: true}}\n\
+         accounts:\n",
+        settings.concurrent_accounts,
+        settings.connections_per_host,
+        settings.connections_per_account,
+        source.imap_port(),
+        dest.imap_port(),
+    );
+    for user in users {
+        let _ = write!(
+            yaml,
+            "  - source: {{email: {user}@example.test, user: {user}, password: {SOURCE_PASSWORD}}}\n    \
+               destination: {{email: {user}@example.test, user: {user}, password: {DEST_PASSWORD}}}\n"
+        );
+    }
+    yaml
+}
+
+/// One timed run of a command.
+struct Measured {
+    wall: Duration,
+    /// Peak resident set size in KiB (largest over processes, for a pool).
+    max_rss_kib: Option<u64>,
+    /// User + system CPU seconds.
+    cpu: Option<f64>,
+    /// Share of the machine's CPU time that was busy during the run.
+    machine_busy: f64,
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl Measured {
+    fn rss_mib(&self) -> Option<f64> {
+        self.max_rss_kib.map(|k| k as f64 / 1024.0)
+    }
+}
+
+/// GNU time's output format: peak RSS (KiB), user and system seconds.
+const TIME_FORMAT: &str = "%M %U %S";
+
+/// Runs `program args` (under GNU time when installed), with its output
+/// in files under `dir`.
+fn measure(program: &Path, args: &[OsString], dir: &Path, name: &str) -> Measured {
+    let out = dir.join(format!("{name}.stdout"));
+    let err = dir.join(format!("{name}.stderr"));
+    let time_out = dir.join(format!("{name}.time"));
+    let gnu_time = Path::new("/usr/bin/time");
+    let mut command = if gnu_time.is_file() {
+        let mut c = Command::new(gnu_time);
+        c.arg("-f")
+            .arg(TIME_FORMAT)
+            .arg("-o")
+            .arg(&time_out)
+            .arg(program);
+        c
+    } else {
+        Command::new(program)
+    };
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out).expect("create stdout file"))
+        .stderr(std::fs::File::create(&err).expect("create stderr file"));
+    let cpu_before = machine_cpu();
+    let started = Instant::now();
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {}: {e}", program.display()));
+    // Without GNU time, sample the high-water mark while it runs.
+    let mut polled_rss = None;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the child") {
+            break status;
+        }
+        if !gnu_time.is_file() {
+            polled_rss = vm_hwm(child.id()).or(polled_rss);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let wall = started.elapsed();
+    let machine_busy = machine_cpu().busy_since(&cpu_before);
+    let (max_rss_kib, cpu) = match std::fs::read_to_string(&time_out) {
+        Ok(text) => parse_time(&text),
+        Err(_) => (polled_rss, None),
+    };
+    Measured {
+        wall,
+        max_rss_kib,
+        cpu,
+        machine_busy,
+        status,
+        stdout: std::fs::read_to_string(&out).unwrap_or_default(),
+        stderr: std::fs::read_to_string(&err).unwrap_or_default(),
+    }
+}
+
+/// The last line of GNU time's output (earlier lines may say the command
+/// exited non-zero).
+fn parse_time(text: &str) -> (Option<u64>, Option<f64>) {
+    let Some(line) = text.lines().rev().find(|l| !l.trim().is_empty()) else {
+        return (None, None);
+    };
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let rss = fields.first().and_then(|f| f.parse().ok());
+    let cpu = match (fields.get(1), fields.get(2)) {
+        (Some(u), Some(s)) => u
+            .parse::<f64>()
+            .ok()
+            .zip(s.parse::<f64>().ok())
+            .map(|(u, s)| u + s),
+        _ => None,
+    };
+    (rss, cpu)
+}
+
+fn vm_hwm(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Busy and total jiffies of all CPUs, from `/proc/stat`.
+struct CpuTimes {
+    busy: u64,
+    total: u64,
+}
+
+fn machine_cpu() -> CpuTimes {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let total: u64 = fields.iter().sum();
+    // idle and iowait
+    let idle = fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0);
+    CpuTimes {
+        busy: total - idle,
+        total,
+    }
+}
+
+impl CpuTimes {
+    fn busy_since(&self, before: &CpuTimes) -> f64 {
+        let total = self.total.saturating_sub(before.total);
+        if total == 0 {
+            return 0.0;
+        }
+        self.busy.saturating_sub(before.busy) as f64 / total as f64
+    }
+}
+
+/// Sums of the per-account lines `mailshift run` prints.
+#[derive(Debug, Default)]
+struct Totals {
+    accounts: usize,
+    completed: usize,
+    found: u64,
+    copied: u64,
+    present: u64,
+    skipped: u64,
+    failed: u64,
+}
+
+impl Totals {
+    fn parse(stdout: &str) -> Totals {
+        let mut totals = Totals::default();
+        for line in stdout.lines() {
+            let Some(at) = line.find("found ") else {
+                continue;
+            };
+            totals.accounts += 1;
+            if line.contains("  completed  ") {
+                totals.completed += 1;
+            }
+            for part in line[at..].split(", ") {
+                let mut words = part.split_whitespace();
+                let (Some(name), Some(value)) = (words.next(), words.next()) else {
+                    continue;
+                };
+                let Ok(value) = value.parse::<u64>() else {
+                    continue;
+                };
+                match name {
+                    "found" => totals.found += value,
+                    "copied" => totals.copied += value,
+                    "present" => totals.present += value,
+                    "skipped" => totals.skipped += value,
+                    "failed" => totals.failed += value,
+                    _ => {}
+                }
+            }
+        }
+        totals
+    }
+}
+
+impl std::fmt::Display for Totals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} accounts ({} completed): found {}, copied {}, present {}, skipped {}, failed {}",
+            self.accounts,
+            self.completed,
+            self.found,
+            self.copied,
+            self.present,
+            self.skipped,
+            self.failed
+        )
+    }
+}
+
+/// What a folder holds: each message's content hash, flags and date,
+/// sorted, so two folders compare as multisets.
+type Folder = Vec<(String, String, String)>;
+
+/// Every folder of a mailbox, by decoded name.
+async fn snapshot(server: &Dovecot, user: &str) -> BTreeMap<String, Folder> {
+    let mut session = Session::connect(&server.imap_config(user))
+        .await
+        .expect("login");
+    let mut folders = BTreeMap::new();
+    for mailbox in session.list().await.expect("list") {
+        if mailbox.noselect {
+            folders.insert(mailbox.name, Folder::new());
+            continue;
+        }
+        session.examine(&mailbox.raw).await.expect("examine");
+        let metas = session.fetch_meta("1:*").await.expect("fetch meta");
+        let uids: Vec<u32> = metas.iter().map(|m| m.uid).collect();
+        let mut bodies = BTreeMap::new();
+        session
+            .fetch_bodies(&uids, |uid, body| {
+                bodies.insert(uid, blake3::hash(&body).to_hex().to_string());
+            })
+            .await
+            .expect("fetch bodies");
+        let mut folder: Folder = metas
+            .iter()
+            .map(|m| {
+                let mut flags = m.flags.clone();
+                flags.sort();
+                let hash = bodies
+                    .get(&m.uid)
+                    .cloned()
+                    .unwrap_or_else(|| "MISSING".into());
+                (hash, flags.join(" "), m.internal_date.clone())
+            })
+            .collect();
+        folder.sort();
+        folders.insert(mailbox.name, folder);
+    }
+    session.logout().await.ok();
+    folders
+}
+
+/// Differences between the two servers, one line each; empty when exact.
+async fn compare(source: &Dovecot, dest: &Dovecot, users: &[String]) -> Vec<String> {
+    let checks = users.iter().map(|user| async move {
+        let (want, got) = tokio::join!(snapshot(source, user), snapshot(dest, user));
+        let mut lines = Vec::new();
+        let names: std::collections::BTreeSet<&String> = want.keys().chain(got.keys()).collect();
+        for name in names {
+            match (want.get(name), got.get(name)) {
+                (Some(_), None) => lines.push(format!("{user}: folder {name:?} missing")),
+                (None, Some(_)) => lines.push(format!("{user}: unexpected folder {name:?}")),
+                (Some(w), Some(g)) if w != g => {
+                    let missing = multiset_minus(w, g);
+                    let extra = multiset_minus(g, w);
+                    lines.push(format!(
+                        "{user}: {name:?}: {} source messages, {} at the destination; \
+                         {} missing (first {:?}), {} extra (first {:?})",
+                        w.len(),
+                        g.len(),
+                        missing.len(),
+                        missing.first(),
+                        extra.len(),
+                        extra.first()
+                    ));
+                }
+                _ => {}
+            }
+        }
+        lines
+    });
+    futures::stream::iter(checks)
+        .buffer_unordered(4)
+        .concat()
+        .await
+}
+
+/// Items of sorted `a` not matched one-for-one in sorted `b`.
+fn multiset_minus<'a, T: Ord>(a: &'a [T], b: &[T]) -> Vec<&'a T> {
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < a.len() {
+        if j >= b.len() || a[i] < b[j] {
+            out.push(&a[i]);
+            i += 1;
+        } else if a[i] > b[j] {
+            j += 1;
+        } else {
+            i += 1;
+            j += 1;
+        }
+    }
+    out
+}
+
+/// Messages in every selectable folder of every account.
+async fn count_messages(server: &Dovecot, users: &[String]) -> u64 {
+    let mut total = 0;
+    for user in users {
+        let mut session = Session::connect(&server.imap_config(user))
+            .await
+            .expect("login");
+        for mailbox in session.list().await.expect("list") {
+            if !mailbox.noselect {
+                total += u64::from(session.status(&mailbox.raw).await.expect("status").messages);
+            }
+        }
+        session.logout().await.ok();
+    }
+    total
+}
+
+fn find(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+/// mbsync configuration: one IMAP→IMAP channel per account.
+fn mbsync_config(users: &[String], source: &Dovecot, dest: &Dovecot, state: &Path) -> String {
+    let mut config = String::from("FSync no\n\n");
+    for user in users {
+        for (side, server, password) in [
+            ("far", source, SOURCE_PASSWORD),
+            ("near", dest, DEST_PASSWORD),
+        ] {
+            let _ = write!(
+                config,
+                "IMAPAccount {side}-{user}\nHost 127.0.0.1\nPort {}\nUser {user}\nPass {password}\n\
+                 SSLType None\nAuthMechs LOGIN\n\n\
+                 IMAPStore {side}-{user}\nAccount {side}-{user}\n\n",
+                server.imap_port()
+            );
+        }
+        let _ = write!(
+            config,
+            "Channel {user}\nFar :far-{user}:\nNear :near-{user}:\nPatterns *\n\
+             Create Near\nSync Pull\nExpunge None\nCopyArrivalDate yes\n\
+             SyncState {}/\n\n",
+            state.join(user).display()
+        );
+    }
+    config
+}
+
+/// Runs one mbsync per account, `jobs` at a time; CPU and peak RSS are
+/// summed and maxed over the processes.
+fn run_mbsync(
+    mbsync: &Path,
+    jobs: usize,
+    users: &[String],
+    source: &Dovecot,
+    dest: &Dovecot,
+    work: &Path,
+) -> Measured {
+    let dir = work.join("mbsync");
+    let state = dir.join("state");
+    std::fs::create_dir_all(&state).expect("create mbsync dir");
+    for user in users {
+        std::fs::create_dir_all(state.join(user)).expect("create mbsync state dir");
+    }
+    let config = dir.join("mbsyncrc");
+    std::fs::write(&config, mbsync_config(users, source, dest, &state)).expect("write mbsyncrc");
+
+    let next = AtomicUsize::new(0);
+    let cpu_before = machine_cpu();
+    let started = Instant::now();
+    let results: Vec<Measured> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..jobs.max(1))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut results = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(user) = users.get(i) else { break };
+                        let args: Vec<OsString> =
+                            vec!["-q".into(), "-c".into(), config.clone().into(), user.into()];
+                        results.push(measure(mbsync, &args, &dir, user));
+                    }
+                    results
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("an mbsync worker"))
+            .collect()
+    });
+    let wall = started.elapsed();
+    let machine_busy = machine_cpu().busy_since(&cpu_before);
+    let failed = results.iter().find(|r| !r.status.success());
+    Measured {
+        wall,
+        max_rss_kib: results.iter().filter_map(|r| r.max_rss_kib).max(),
+        cpu: results.iter().map(|r| r.cpu).sum(),
+        machine_busy,
+        status: failed.map_or_else(|| results[0].status, |r| r.status),
+        stdout: String::new(),
+        stderr: results
+            .iter()
+            .map(|r| r.stderr.as_str())
+            .collect::<Vec<_>>()
+            .join(""),
+    }
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "NOT MET" }
+}
+
+fn summary(settings: &Settings, f: &Figures) {
+    let run = f.mailshift.as_ref().expect("mailshift ran");
+    let secs = run.wall.as_secs_f64();
+    let rate = f.messages as f64 / secs;
+    let mut reruns = f.reruns.clone();
+    reruns.sort();
+    let rerun = reruns
+        .get(reruns.len() / 2)
+        .copied()
+        .unwrap_or_default()
+        .as_secs_f64();
+    let rss = run.rss_mib();
+
+    println!();
+    println!("== mail benchmark summary ==");
+    println!(
+        "corpus            {} accounts, {} messages, {:.1} MiB",
+        settings.shape.accounts,
+        f.messages,
+        mib(f.bytes)
+    );
+    println!(
+        "mailshift         {secs:.2} s: {rate:.0} msg/s, {:.1} MiB/s (concurrent_accounts {}, connections_per_account {})",
+        mib(f.bytes) / secs,
+        settings.concurrent_accounts,
+        settings.connections_per_account
+    );
+    println!(
+        "peak RSS          {}  (target ≤ {TARGET_RSS_MIB:.0} MiB: {})",
+        rss.map_or("unknown".into(), |m| format!("{m:.1} MiB")),
+        rss.map_or("unknown", |m| verdict(m <= TARGET_RSS_MIB))
+    );
+    println!(
+        "no-change re-run  {rerun:.3} s median of {}  (target ≤ {TARGET_RERUN_SECS} s: {})",
+        reruns.len(),
+        verdict(rerun <= TARGET_RERUN_SECS)
+    );
+    match &f.mbsync {
+        Some(mbsync) => {
+            let mbsync_secs = mbsync.wall.as_secs_f64();
+            let mbsync_rate = f.messages as f64 / mbsync_secs;
+            let ratio = rate / mbsync_rate;
+            println!(
+                "mbsync ×{}         {mbsync_secs:.2} s: {mbsync_rate:.0} msg/s, {:.1} MiB/s ({} messages at its destination)",
+                settings.mbsync_jobs,
+                mib(f.bytes) / mbsync_secs,
+                f.mbsync_messages.map_or("?".into(), |n| n.to_string())
+            );
+            println!(
+                "ratio             mailshift/mbsync = {ratio:.2}×  (target ≥ {TARGET_RATIO}×: {})",
+                verdict(ratio >= TARGET_RATIO)
+            );
+        }
+        None => println!("mbsync            not run"),
+    }
+}

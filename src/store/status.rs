@@ -1,0 +1,336 @@
+//! Reading where batches and accounts stand: for `status`, `list`, the
+//! reports, and cancel requests.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde::Serialize;
+
+use super::{Store, StoreError, now};
+
+/// An account's full status: what the seed's status page shows, and more.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountStatus {
+    pub migration_id: String,
+    pub batch_id: String,
+    pub batch: String,
+    pub source: String,
+    pub destination: String,
+    pub source_server: Option<String>,
+    pub destination_server: Option<String>,
+    pub state: String,
+    /// The stage running now, if any.
+    pub stage: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Until when `undo` is allowed (once the account has finished).
+    pub undo_until: Option<DateTime<Utc>>,
+    /// Why the account failed, when it did.
+    pub error: Option<String>,
+    pub cancel_requested: bool,
+    pub stages: Vec<StageStatus>,
+    /// Items that failed, with their reasons (the latest first, at most 1000).
+    pub item_errors: Vec<ItemError>,
+}
+
+/// One stage of an account.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageStatus {
+    pub kind: String,
+    pub state: String,
+    /// Items at the source in the last pass.
+    pub found: u64,
+    /// Items copied, all runs together.
+    pub copied: u64,
+    /// Items found already at the destination, all runs together.
+    pub present: u64,
+    /// Items left out by filters in the last pass.
+    pub skipped: u64,
+    /// Items that failed in the last pass.
+    pub failed: u64,
+    /// Bytes copied, all runs together.
+    pub bytes: u64,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// One failed item.
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemError {
+    pub stage: String,
+    pub item: String,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A batch and its accounts, one line each.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchStatus {
+    pub batch_id: String,
+    pub name: String,
+    pub state: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub accounts: Vec<AccountLine>,
+}
+
+/// An account in a batch listing.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountLine {
+    pub migration_id: String,
+    pub source: String,
+    pub destination: String,
+    pub state: String,
+    pub stage: Option<String>,
+}
+
+/// What a cancel request found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// No such account (or batch).
+    NotFound,
+    /// Recorded; the run stops after the stage in progress.
+    Requested,
+    /// The account had already finished; nothing to cancel.
+    AlreadyFinished,
+}
+
+const ACCOUNT_COLUMNS: &str = "a.id, a.migration_id, b.public_id, b.name, a.source_email,
+     a.destination_email, a.source_server, a.destination_server, a.state, a.stage,
+     a.created_at, a.updated_at, a.finished_at, a.undo_window, a.error, a.cancel_requested";
+
+fn time(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(secs, 0).unwrap_or_default()
+}
+
+fn account_row(row: &Row<'_>) -> rusqlite::Result<(i64, AccountStatus)> {
+    let finished: Option<i64> = row.get(12)?;
+    let window: i64 = row.get(13)?;
+    Ok((
+        row.get(0)?,
+        AccountStatus {
+            migration_id: row.get(1)?,
+            batch_id: row.get(2)?,
+            batch: row.get(3)?,
+            source: row.get(4)?,
+            destination: row.get(5)?,
+            source_server: row.get(6)?,
+            destination_server: row.get(7)?,
+            state: row.get(8)?,
+            stage: row.get(9)?,
+            created_at: time(row.get(10)?),
+            updated_at: time(row.get(11)?),
+            finished_at: finished.map(time),
+            undo_until: finished.map(|f| time(f + window)),
+            error: row.get(14)?,
+            cancel_requested: row.get(15)?,
+            stages: Vec::new(),
+            item_errors: Vec::new(),
+        },
+    ))
+}
+
+/// Fills in an account's stages and item errors.
+fn complete(
+    conn: &Connection,
+    id: i64,
+    mut status: AccountStatus,
+) -> rusqlite::Result<AccountStatus> {
+    let mut stages = conn.prepare_cached(
+        "SELECT kind, state, found, copied, present, skipped, failed, bytes, started_at, finished_at
+         FROM stages WHERE account_id = ?1 ORDER BY started_at, kind",
+    )?;
+    status.stages = stages
+        .query_map([id], |row| {
+            Ok(StageStatus {
+                kind: row.get(0)?,
+                state: row.get(1)?,
+                found: row.get::<_, i64>(2)? as u64,
+                copied: row.get::<_, i64>(3)? as u64,
+                present: row.get::<_, i64>(4)? as u64,
+                skipped: row.get::<_, i64>(5)? as u64,
+                failed: row.get::<_, i64>(6)? as u64,
+                bytes: row.get::<_, i64>(7)? as u64,
+                started_at: row.get::<_, Option<i64>>(8)?.map(time),
+                finished_at: row.get::<_, Option<i64>>(9)?.map(time),
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut errors = conn.prepare_cached(
+        "SELECT stage, item, reason, at FROM item_errors WHERE account_id = ?1
+         ORDER BY id DESC LIMIT 1000",
+    )?;
+    status.item_errors = errors
+        .query_map([id], |row| {
+            Ok(ItemError {
+                stage: row.get(0)?,
+                item: row.get(1)?,
+                reason: row.get(2)?,
+                at: time(row.get(3)?),
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(status)
+}
+
+impl Store {
+    /// An account by its migration ID and source address (both must match;
+    /// the address is compared without regard to case).
+    pub async fn account_status(
+        &self,
+        migration_id: &str,
+        source_email: &str,
+    ) -> Result<Option<AccountStatus>, StoreError> {
+        let (migration_id, source_email) = (migration_id.to_owned(), source_email.to_owned());
+        self.call(move |conn| {
+            let found = conn
+                .query_row(
+                    &format!(
+                        "SELECT {ACCOUNT_COLUMNS} FROM accounts a JOIN batches b ON b.id = a.batch_id
+                         WHERE a.migration_id = ?1 AND a.source_email = ?2"
+                    ),
+                    params![migration_id.to_ascii_uppercase(), source_email],
+                    account_row,
+                )
+                .optional()?;
+            Ok(match found {
+                Some((id, status)) => Some(complete(conn, id, status)?),
+                None => None,
+            })
+        })
+        .await
+    }
+
+    /// Every account of a batch (by its internal key), in full.
+    pub async fn batch_accounts(&self, batch_id: i64) -> Result<Vec<AccountStatus>, StoreError> {
+        self.call(move |conn| {
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM accounts a JOIN batches b ON b.id = a.batch_id
+                 WHERE a.batch_id = ?1 ORDER BY a.id"
+            ))?;
+            let rows: Vec<(i64, AccountStatus)> = stmt
+                .query_map([batch_id], account_row)?
+                .collect::<Result<_, _>>()?;
+            Ok(rows
+                .into_iter()
+                .map(|(id, status)| complete(conn, id, status))
+                .collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    /// Batches, newest first; only the one with `batch_id` when given.
+    pub async fn batches(&self, batch_id: Option<String>) -> Result<Vec<BatchStatus>, StoreError> {
+        self.call(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT id, public_id, name, state, created_at, updated_at FROM batches
+                 WHERE ?1 IS NULL OR public_id = ?1 ORDER BY created_at DESC, id DESC",
+            )?;
+            let batches: Vec<(i64, BatchStatus)> = stmt
+                .query_map([batch_id.map(|b| b.to_ascii_uppercase())], |row| {
+                    Ok((
+                        row.get(0)?,
+                        BatchStatus {
+                            batch_id: row.get(1)?,
+                            name: row.get(2)?,
+                            state: row.get(3)?,
+                            created_at: time(row.get(4)?),
+                            updated_at: time(row.get(5)?),
+                            accounts: Vec::new(),
+                        },
+                    ))
+                })?
+                .collect::<Result<_, _>>()?;
+            let mut lines = conn.prepare_cached(
+                "SELECT migration_id, source_email, destination_email, state, stage
+                 FROM accounts WHERE batch_id = ?1 ORDER BY id",
+            )?;
+            let mut out = Vec::with_capacity(batches.len());
+            for (id, mut batch) in batches {
+                batch.accounts = lines
+                    .query_map([id], |row| {
+                        Ok(AccountLine {
+                            migration_id: row.get(0)?,
+                            source: row.get(1)?,
+                            destination: row.get(2)?,
+                            state: row.get(3)?,
+                            stage: row.get(4)?,
+                        })
+                    })?
+                    .collect::<Result<_, _>>()?;
+                out.push(batch);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Asks for an account to be cancelled: the stage in progress finishes,
+    /// the others are skipped; a queued account never starts.
+    pub async fn request_cancel(
+        &self,
+        migration_id: &str,
+        source_email: &str,
+    ) -> Result<CancelOutcome, StoreError> {
+        let (migration_id, source_email) =
+            (migration_id.to_ascii_uppercase(), source_email.to_owned());
+        self.call(move |conn| {
+            let state: Option<String> = conn
+                .query_row(
+                    "SELECT state FROM accounts WHERE migration_id = ?1 AND source_email = ?2",
+                    params![migration_id, source_email],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            Ok(match state.as_deref() {
+                None => CancelOutcome::NotFound,
+                Some("queued" | "running") => {
+                    conn.execute(
+                        "UPDATE accounts SET cancel_requested = 1, updated_at = ?2
+                         WHERE migration_id = ?1",
+                        params![migration_id, now()],
+                    )?;
+                    CancelOutcome::Requested
+                }
+                Some(_) => CancelOutcome::AlreadyFinished,
+            })
+        })
+        .await
+    }
+
+    /// Asks for every unfinished account of a batch to be cancelled.
+    /// Returns how many were, or `None` if there is no such batch.
+    pub async fn request_cancel_batch(&self, batch_id: &str) -> Result<Option<usize>, StoreError> {
+        let batch_id = batch_id.to_ascii_uppercase();
+        self.call(move |conn| {
+            let id: Option<i64> = conn
+                .query_row(
+                    "SELECT id FROM batches WHERE public_id = ?1",
+                    [&batch_id],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            let Some(id) = id else { return Ok(None) };
+            let n = conn.execute(
+                "UPDATE accounts SET cancel_requested = 1, updated_at = ?2
+                 WHERE batch_id = ?1 AND state IN ('queued', 'running')",
+                params![id, now()],
+            )?;
+            Ok(Some(n))
+        })
+        .await
+    }
+
+    /// The accounts of a batch whose cancellation was asked for.
+    pub async fn cancel_requests(&self, batch_id: i64) -> Result<Vec<i64>, StoreError> {
+        self.call(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id FROM accounts WHERE batch_id = ?1 AND cancel_requested = 1",
+            )?;
+            Ok(stmt
+                .query_map([batch_id], |row| row.get(0))?
+                .collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+}

@@ -1,0 +1,185 @@
+//! Migration IDs, `status`, `list` and `cancel` through the binary, on
+//! batches run against real Dovecot servers.
+
+use std::time::{Duration, Instant};
+
+use crate::cmd::mailshift;
+use crate::mail::{Batch, account, assert_success, raw, servers, slashed, slashed_source};
+
+/// The migration ID of each account, from `list --format json`.
+fn migration_ids(batch: &Batch) -> Vec<(String, String, String)> {
+    let listed = mailshift()
+        .args(["list", "--format", "json", "--state"])
+        .arg(batch.state())
+        .run()
+        .success()
+        .json();
+    listed[0]["accounts"]
+        .as_array()
+        .expect("accounts")
+        .iter()
+        .map(|a| {
+            (
+                a["migration_id"].as_str().unwrap().to_owned(),
+                a["source"].as_str().unwrap().to_owned(),
+                a["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_shows_a_migration_only_to_who_knows_its_source() {
+    let (source, dest) = servers(slashed_source(), slashed());
+    source
+        .seed_bodies(
+            "alice",
+            "INBOX",
+            &[&raw("Subject: one", "1"), &raw("Subject: two", "2")],
+        )
+        .await;
+    let batch = Batch::new(&[account("alice", &source, &dest)], "");
+    let run = batch.run();
+    assert_success(&run);
+
+    let ids = migration_ids(&batch);
+    let (id, email, state) = &ids[0];
+    assert_eq!(state, "completed");
+    assert!(
+        run.stdout.contains(id.as_str()),
+        "run prints the migration ID"
+    );
+    assert_eq!(id.len(), 14, "{id}");
+    assert!(!id.contains(['0', 'O', '1', 'I', 'L']), "{id}");
+
+    let status = mailshift()
+        .args([
+            "status",
+            id,
+            "--source",
+            "ALICE@example.test",
+            "--format",
+            "json",
+            "--state",
+        ])
+        .arg(batch.state())
+        .run()
+        .success()
+        .json();
+    assert_eq!(status["migration_id"], id.as_str());
+    assert_eq!(status["source"], email.as_str());
+    assert_eq!(status["state"], "completed");
+    assert_eq!(status["stages"][0]["kind"], "mail");
+    assert_eq!(status["stages"][0]["copied"], 2);
+    assert!(status["created_at"].is_string() && status["undo_until"].is_string());
+
+    mailshift()
+        .args(["status", id, "--source", "alice@example.test", "--state"])
+        .arg(batch.state())
+        .run()
+        .success()
+        .stdout_has("Migration ID   ")
+        .stdout_has("Created        ")
+        .stdout_has("Last change    ")
+        .stdout_has("State          completed");
+
+    // A wrong pair answers the same whether the ID exists or not.
+    let wrong_source = mailshift()
+        .args(["status", id, "--source", "mallory@example.test", "--state"])
+        .arg(batch.state())
+        .run()
+        .code(4);
+    let wrong_id = mailshift()
+        .args([
+            "status",
+            "ZZZZ-ZZZZ-ZZZZ",
+            "--source",
+            "mallory@example.test",
+            "--state",
+        ])
+        .arg(batch.state())
+        .run()
+        .code(4);
+    assert_eq!(
+        wrong_source.stderr.replace(id.as_str(), "ID"),
+        wrong_id.stderr.replace("ZZZZ-ZZZZ-ZZZZ", "ID")
+    );
+
+    // The state database holds no password.
+    let db = std::fs::read(batch.state()).unwrap();
+    let wal = std::fs::read(batch.state().with_extension("db-wal")).unwrap_or_default();
+    for secret in ["source-pw", "dest-pw"] {
+        let found = [&db, &wal]
+            .iter()
+            .any(|bytes| bytes.windows(secret.len()).any(|w| w == secret.as_bytes()));
+        assert!(!found, "{secret} is in the state database");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cancelled_queued_account_never_starts() {
+    let (source, dest) = servers(slashed_source(), slashed());
+    let bodies: Vec<Vec<u8>> = (0..3000)
+        .map(|i| raw(&format!("Subject: m{i}"), &"y".repeat(3000)))
+        .collect();
+    let refs: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
+    source.seed_bodies("alice", "INBOX", &refs).await;
+    source
+        .seed_bodies("bob", "INBOX", &[&raw("Subject: b", "b")])
+        .await;
+    let batch = Batch::new(
+        &[
+            account("alice", &source, &dest),
+            account("bob", &source, &dest),
+        ],
+        "  concurrent_accounts: 1",
+    );
+
+    let mut child = batch.spawn();
+    let started = Instant::now();
+    let bob = loop {
+        if batch.state().exists() {
+            let ids = std::panic::catch_unwind(|| migration_ids(&batch)).unwrap_or_default();
+            if ids.len() == 2 && ids[0].2 == "running" {
+                break ids[1].clone();
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the batch never started"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(bob.2, "queued");
+    mailshift()
+        .args(["cancel", &bob.0, "--source", &bob.1, "--state"])
+        .arg(batch.state())
+        .run()
+        .success()
+        .stdout_has("cancel requested");
+    let status = child.wait().expect("run ends");
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "a cancelled account is not a success"
+    );
+
+    let ids = migration_ids(&batch);
+    assert_eq!(ids[0].2, "completed");
+    assert_eq!(ids[1].2, "cancelled");
+    let mut session = mailshift::protocols::imap::Session::connect(&dest.imap_config("bob"))
+        .await
+        .unwrap();
+    assert_eq!(
+        session.status("INBOX").await.unwrap().messages,
+        0,
+        "bob never started"
+    );
+
+    mailshift()
+        .args(["cancel", &bob.0, "--source", &bob.1, "--state"])
+        .arg(batch.state())
+        .run()
+        .success()
+        .stdout_has("already finished");
+}

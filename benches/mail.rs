@@ -20,7 +20,9 @@
 //! `BENCH_CONCURRENT_ACCOUNTS`, `BENCH_CONNECTIONS_PER_ACCOUNT`,
 //! `BENCH_CONNECTIONS_PER_HOST`, `BENCH_MBSYNC_JOBS`, `BENCH_MAIL_ROOT`
 //! (default `/dev/shm`), `BENCH_SKIP_MBSYNC=1`, `MAILSHIFT_BIN` (default:
-//! the binary Cargo built with the benchmark).
+//! the binary Cargo built with the benchmark), `BENCH_PERF_DIR` (record a
+//! system-wide `perf` profile of the first mailshift run and of the mbsync
+//! runs there; slows them down, so the figures are then only indicative).
 
 #[allow(dead_code)]
 #[path = "../tests/it/support/dovecot.rs"]
@@ -60,9 +62,12 @@ struct Settings {
     connections_per_account: usize,
     connections_per_host: usize,
     mbsync_jobs: usize,
+    rounds: usize,
     mail_root: Option<PathBuf>,
     skip_mbsync: bool,
     binary: PathBuf,
+    /// Where to record system-wide `perf` profiles of the timed runs.
+    perf_dir: Option<PathBuf>,
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -91,11 +96,13 @@ impl Settings {
             connections_per_account: env_or("BENCH_CONNECTIONS_PER_ACCOUNT", 2),
             connections_per_host: env_or("BENCH_CONNECTIONS_PER_HOST", 64),
             mbsync_jobs: env_or("BENCH_MBSYNC_JOBS", 4),
+            rounds: env_or("BENCH_ROUNDS", 3usize).max(1),
             mail_root,
             skip_mbsync: std::env::var_os("BENCH_SKIP_MBSYNC").is_some_and(|v| v != "0"),
             binary: std::env::var_os("MAILSHIFT_BIN")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_mailshift"))),
+            perf_dir: std::env::var_os("BENCH_PERF_DIR").map(PathBuf::from),
         }
     }
 }
@@ -121,186 +128,294 @@ fn main() {
 struct Figures {
     messages: usize,
     bytes: u64,
-    mailshift: Option<Measured>,
+    mailshift: Vec<Measured>,
     reruns: Vec<Duration>,
-    mbsync: Option<Measured>,
+    mbsync: Vec<Measured>,
     mbsync_messages: Option<u64>,
 }
 
+/// The servers and accounts of a run.
+struct Setup<'a> {
+    settings: &'a Settings,
+    users: Vec<String>,
+    dest_users: Vec<(&'a str, &'a str)>,
+    source: Dovecot,
+    work: tempfile::TempDir,
+}
+
+impl Setup<'_> {
+    fn fresh_destination(&self) -> Dovecot {
+        Dovecot::start(DovecotOptions {
+            users: &self.dest_users,
+            root: self.settings.mail_root.clone(),
+            ..DovecotOptions::default()
+        })
+    }
+}
+
 async fn bench(settings: &Settings) -> i32 {
+    match try_bench(settings).await {
+        Ok(()) => 0,
+        Err(message) => {
+            eprintln!("{message}");
+            1
+        }
+    }
+}
+
+async fn try_bench(settings: &Settings) -> Result<(), String> {
     let shape = settings.shape;
     let users: Vec<String> = (0..shape.accounts).map(|i| format!("user{i:02}")).collect();
     let source_users: Vec<(&str, &str)> = users
         .iter()
         .map(|u| (u.as_str(), SOURCE_PASSWORD))
         .collect();
-    let dest_users: Vec<(&str, &str)> = users.iter().map(|u| (u.as_str(), DEST_PASSWORD)).collect();
-    let root = settings.mail_root.clone();
-    let options = |users| DovecotOptions {
-        users,
-        root: root.clone(),
-        ..DovecotOptions::default()
-    };
     println!(
-        "mail bench: {} accounts × {} messages, seed {}, mail under {}, binary {}",
+        "mail bench: {} accounts × {} messages, seed {}, mail under {}, {} rounds, binary {}",
         shape.accounts,
         shape.messages_per_account,
         shape.seed,
-        root.as_deref()
+        settings
+            .mail_root
+            .as_deref()
             .map_or("the temp directory".into(), |p| p.display().to_string()),
+        settings.rounds,
         settings.binary.display()
     );
-    assert!(
-        settings.binary.is_file(),
-        "{} does not exist: run `cargo bench --bench mail`, which builds it",
-        settings.binary.display()
-    );
+    if !settings.binary.is_file() {
+        return Err(format!(
+            "{} does not exist: run `cargo bench --bench mail`, which builds it",
+            settings.binary.display()
+        ));
+    }
 
     // 1. The corpus, loaded into the source (not timed).
-    let source = Dovecot::start(options(&source_users));
+    let source = Dovecot::start(DovecotOptions {
+        users: &source_users,
+        root: settings.mail_root.clone(),
+        ..DovecotOptions::default()
+    });
     let started = Instant::now();
-    let (messages, bytes) = load_corpus(&source, &shape, &users).await;
+    let mut sizes = load_corpus(&source, &shape, &users).await;
+    let (messages, bytes) = (sizes.len(), sizes.iter().sum::<u64>());
+    sizes.sort_unstable();
+    let median = sizes.get(sizes.len() / 2).copied().unwrap_or(0);
+    let p95 = sizes.get(sizes.len() * 95 / 100).copied().unwrap_or(0);
+    let large = sizes.iter().filter(|s| **s >= 100_000).count();
     println!(
-        "corpus: {messages} messages, {:.1} MiB, loaded in {:.1} s",
+        "corpus: {messages} messages, {:.1} MiB (median {:.1} KB, 95th percentile {:.0} KB, \
+         {large} of 100 KB or more, largest {:.2} MB), loaded in {:.1} s",
         mib(bytes),
+        median as f64 / 1000.0,
+        p95 as f64 / 1000.0,
+        sizes.last().copied().unwrap_or(0) as f64 / 1e6,
         started.elapsed().as_secs_f64()
     );
+    let setup = Setup {
+        settings,
+        dest_users: users.iter().map(|u| (u.as_str(), DEST_PASSWORD)).collect(),
+        users: users.clone(),
+        source,
+        work: tempfile::Builder::new()
+            .prefix("mailshift-bench-")
+            .tempdir()
+            .map_err(|e| format!("a temporary directory: {e}"))?,
+    };
     let mut figures = Figures {
         messages,
         bytes,
         ..Figures::default()
     };
-
-    // 2. mailshift into an empty destination.
-    let dest = Dovecot::start(options(&dest_users));
-    let work = tempfile::Builder::new()
-        .prefix("mailshift-bench-")
-        .tempdir()
-        .expect("a temporary directory");
-    let manifest = work.path().join("batch.yaml");
-    std::fs::write(&manifest, manifest_yaml(settings, &users, &source, &dest))
-        .expect("write manifest");
-    let state = work.path().join("state.db");
-    let args: Vec<OsString> = vec![
-        "run".into(),
-        manifest.clone().into(),
-        "--state".into(),
-        state.clone().into(),
-    ];
-    let first = measure(&settings.binary, &args, work.path(), "first");
-    println!(
-        "mailshift run: {:.2} s wall, {} peak RSS, {} CPU, machine busy {:.0}%",
-        first.wall.as_secs_f64(),
-        first
-            .rss_mib()
-            .map_or("?".into(), |m| format!("{m:.1} MiB")),
-        first.cpu.map_or("?".into(), |c| format!("{c:.2} s")),
-        first.machine_busy * 100.0
-    );
-    if !first.status.success() {
-        eprintln!(
-            "mailshift run failed ({}):\n{}\n{}",
-            first.status, first.stdout, first.stderr
-        );
-        return 1;
-    }
-    let totals = Totals::parse(&first.stdout);
-    println!("  {totals}");
-    if totals.accounts != shape.accounts || totals.failed != 0 {
-        eprintln!("unexpected report:\n{}\n{}", first.stdout, first.stderr);
-        return 1;
-    }
-    figures.mailshift = Some(first);
-
-    // 3. Exactness.
-    let started = Instant::now();
-    let differences = compare(&source, &dest, &users).await;
-    if !differences.is_empty() {
-        eprintln!("NOT EXACT: the destination differs from the source:");
-        for line in differences.iter().take(40) {
-            eprintln!("  {line}");
-        }
-        if differences.len() > 40 {
-            eprintln!("  ... and {} more", differences.len() - 40);
-        }
-        return 1;
-    }
-    println!(
-        "exact: every folder of every account equal (bytes, flags, INTERNALDATE), checked in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-
-    // 4. No-change re-runs.
-    for i in 0..RERUNS {
-        let rerun = measure(&settings.binary, &args, work.path(), &format!("rerun{i}"));
-        let totals = Totals::parse(&rerun.stdout);
-        if !rerun.status.success() || totals.copied != 0 || totals.failed != 0 {
-            eprintln!(
-                "the no-change re-run did something ({}): {totals}\n{}\n{}",
-                rerun.status, rerun.stdout, rerun.stderr
-            );
-            return 1;
-        }
-        println!(
-            "no-change re-run {}: {:.3} s wall, {}",
-            i + 1,
-            rerun.wall.as_secs_f64(),
-            totals
-        );
-        figures.reruns.push(rerun.wall);
-    }
-    drop(dest);
-
-    // 5. mbsync into a fresh destination.
-    if settings.skip_mbsync {
+    let mbsync = if settings.skip_mbsync {
         println!("mbsync: skipped (BENCH_SKIP_MBSYNC)");
-    } else if let Some(mbsync) = find("mbsync") {
-        let dest = Dovecot::start(options(&dest_users));
-        let run = run_mbsync(
-            &mbsync,
-            settings.mbsync_jobs,
-            &users,
-            &source,
-            &dest,
-            work.path(),
-        );
-        println!(
-            "mbsync ×{}: {:.2} s wall, {} CPU (all processes), machine busy {:.0}%",
-            settings.mbsync_jobs,
-            run.wall.as_secs_f64(),
-            run.cpu.map_or("?".into(), |c| format!("{c:.2} s")),
-            run.machine_busy * 100.0
-        );
-        if !run.status.success() {
-            eprintln!("mbsync failed: {}\n{}", run.status, run.stderr);
-            return 1;
-        }
-        figures.mbsync_messages = Some(count_messages(&dest, &users).await);
-        figures.mbsync = Some(run);
+        None
     } else {
-        println!("mbsync: not installed (scripts/install-deps.sh installs isync); skipped");
+        let found = find("mbsync");
+        if found.is_none() {
+            println!("mbsync: not installed (scripts/install-deps.sh installs isync); skipped");
+        }
+        found
+    };
+
+    // 2–5, in rounds that alternate the two tools, each into a fresh
+    // destination.
+    for round in 1..=settings.rounds {
+        let last = round == settings.rounds;
+        mailshift_round(&setup, round, last, &mut figures).await?;
+        if let Some(mbsync) = &mbsync {
+            mbsync_round(&setup, mbsync, round, &mut figures).await?;
+        }
     }
 
     summary(settings, &figures);
-    0
+    Ok(())
 }
 
-/// Generates and appends every account's mailbox; returns the number of
-/// messages and their bytes.
-async fn load_corpus(source: &Dovecot, shape: &Shape, users: &[String]) -> (usize, u64) {
+/// One mailshift migration into an empty destination, checked for
+/// exactness; in the last round, followed by the no-change re-runs.
+async fn mailshift_round(
+    setup: &Setup<'_>,
+    round: usize,
+    last: bool,
+    figures: &mut Figures,
+) -> Result<(), String> {
+    let settings = setup.settings;
+    let dest = setup.fresh_destination();
+    let dir = setup.work.path().join(format!("mailshift-{round}"));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let manifest = dir.join("batch.yaml");
+    std::fs::write(
+        &manifest,
+        manifest_yaml(settings, &setup.users, &setup.source, &dest),
+    )
+    .map_err(|e| e.to_string())?;
+    let args: Vec<OsString> = vec![
+        "run".into(),
+        manifest.into(),
+        "--state".into(),
+        dir.join("state.db").into(),
+    ];
+    let profile = (round == 1)
+        .then(|| Profile::start(settings, "mailshift"))
+        .flatten();
+    let run = measure(&settings.binary, &args, &dir, "run");
+    drop(profile);
+    println!(
+        "round {round}: mailshift {:.2} s, {} peak RSS, {} CPU, machine busy {:.0}%",
+        run.wall.as_secs_f64(),
+        run.rss_mib().map_or("?".into(), |m| format!("{m:.1} MiB")),
+        run.cpu.map_or("?".into(), |c| format!("{c:.2} s")),
+        run.machine_busy * 100.0
+    );
+    let totals = Totals::parse(&run.stdout);
+    if !run.status.success() || totals.accounts != setup.users.len() || totals.failed != 0 {
+        return Err(format!(
+            "mailshift run failed ({}): {totals}\n{}\n{}",
+            run.status, run.stdout, run.stderr
+        ));
+    }
+    figures.mailshift.push(run);
+
+    let started = Instant::now();
+    let differences = compare(&setup.source, &dest, &setup.users).await;
+    if !differences.is_empty() {
+        let mut message = String::from("NOT EXACT: the destination differs from the source:\n");
+        for line in differences.iter().take(40) {
+            let _ = writeln!(message, "  {line}");
+        }
+        if differences.len() > 40 {
+            let _ = writeln!(message, "  ... and {} more", differences.len() - 40);
+        }
+        return Err(message);
+    }
+    println!(
+        "         exact ({totals}; every folder equal in bytes, flags and INTERNALDATE; checked in {:.1} s)",
+        started.elapsed().as_secs_f64()
+    );
+    if !last {
+        return Ok(());
+    }
+
+    for i in 1..=RERUNS {
+        let rerun = measure(&settings.binary, &args, &dir, &format!("rerun{i}"));
+        let totals = Totals::parse(&rerun.stdout);
+        if !rerun.status.success() || totals.copied != 0 || totals.failed != 0 {
+            return Err(format!(
+                "the no-change re-run did something ({}): {totals}\n{}\n{}",
+                rerun.status, rerun.stdout, rerun.stderr
+            ));
+        }
+        println!(
+            "         no-change re-run {i}: {:.3} s ({totals})",
+            rerun.wall.as_secs_f64()
+        );
+        figures.reruns.push(rerun.wall);
+    }
+    if std::env::var_os("BENCH_HOLD").is_some_and(|v| v != "0") {
+        hold(&settings.binary, &args, &setup.source, &dest);
+    }
+    Ok(())
+}
+
+/// Keeps the servers of the last round up until Enter is pressed, for
+/// investigating by hand.
+fn hold(binary: &Path, args: &[OsString], source: &Dovecot, dest: &Dovecot) {
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    println!(
+        "BENCH_HOLD: source on port {} ({}), destination on port {} ({}); re-run with\n  {} {}\n\
+         press Enter to go on",
+        source.imap_port(),
+        source.config_path().display(),
+        dest.imap_port(),
+        dest.config_path().display(),
+        binary.display(),
+        args.join(" ")
+    );
+    let mut line = String::new();
+    let _ = std::io::stdin().read_line(&mut line);
+}
+
+/// One mbsync pool into an empty destination.
+async fn mbsync_round(
+    setup: &Setup<'_>,
+    mbsync: &Path,
+    round: usize,
+    figures: &mut Figures,
+) -> Result<(), String> {
+    let settings = setup.settings;
+    let dest = setup.fresh_destination();
+    let dir = setup.work.path().join(format!("mbsync-{round}"));
+    let profile = (round == 1)
+        .then(|| Profile::start(settings, "mbsync"))
+        .flatten();
+    let run = run_mbsync(
+        mbsync,
+        settings.mbsync_jobs,
+        &setup.users,
+        &setup.source,
+        &dest,
+        &dir,
+    );
+    drop(profile);
+    println!(
+        "round {round}: mbsync ×{} {:.2} s, {} CPU (all processes), machine busy {:.0}%",
+        settings.mbsync_jobs,
+        run.wall.as_secs_f64(),
+        run.cpu.map_or("?".into(), |c| format!("{c:.2} s")),
+        run.machine_busy * 100.0
+    );
+    if !run.status.success() {
+        return Err(format!("mbsync failed: {}\n{}", run.status, run.stderr));
+    }
+    figures.mbsync_messages = Some(count_messages(&dest, &setup.users).await);
+    figures.mbsync.push(run);
+    Ok(())
+}
+
+/// Generates and appends every account's mailbox; returns the size of
+/// every message.
+async fn load_corpus(source: &Dovecot, shape: &Shape, users: &[String]) -> Vec<u64> {
     let loads = users.iter().enumerate().map(|(index, user)| async move {
         let mailbox = corpus::mailbox(shape, index);
-        let (messages, bytes) = (mailbox.messages(), mailbox.bytes());
+        let sizes: Vec<u64> = mailbox
+            .folders
+            .iter()
+            .flat_map(|(_, m)| m)
+            .map(|m| m.body.len() as u64)
+            .collect();
         for (folder, folder_messages) in mailbox.folders {
             let count = folder_messages.len();
             let uids = source.seed(user, &folder, folder_messages).await;
             assert_eq!(uids.len(), count, "{user} {folder}: every message appended");
         }
-        (messages, bytes)
+        sizes
     });
     futures::stream::iter(loads)
         .buffer_unordered(4)
-        .fold((0, 0), |(m, b), (dm, db)| async move { (m + dm, b + db) })
+        .concat()
         .await
 }
 
@@ -743,6 +858,45 @@ fn run_mbsync(
     }
 }
 
+/// A system-wide `perf record` running while it lives.
+struct Profile {
+    child: std::process::Child,
+    path: PathBuf,
+}
+
+impl Profile {
+    fn start(settings: &Settings, name: &str) -> Option<Profile> {
+        let dir = settings.perf_dir.as_ref()?;
+        std::fs::create_dir_all(dir).expect("create BENCH_PERF_DIR");
+        let path = dir.join(format!("{name}.data"));
+        let child = Command::new("perf")
+            .args(["record", "-a", "-g", "-F", "499", "-o"])
+            .arg(&path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| eprintln!("perf not started: {e}"))
+            .ok()?;
+        // Let it set up its buffers before the measured run starts.
+        std::thread::sleep(Duration::from_millis(500));
+        Some(Profile { child, path })
+    }
+}
+
+impl Drop for Profile {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+        println!(
+            "  profile: perf report -i {} --sort comm,dso",
+            self.path.display()
+        );
+    }
+}
+
 fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
@@ -751,21 +905,38 @@ fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "NOT MET" }
 }
 
+/// Median, best and worst of some durations, in seconds.
+fn spread(times: impl IntoIterator<Item = Duration>) -> (f64, f64, f64) {
+    let mut secs: Vec<f64> = times.into_iter().map(|d| d.as_secs_f64()).collect();
+    if secs.is_empty() {
+        return (0.0, 0.0, 0.0);
+    }
+    secs.sort_by(f64::total_cmp);
+    (secs[secs.len() / 2], secs[0], secs[secs.len() - 1])
+}
+
 fn summary(settings: &Settings, f: &Figures) {
-    let run = f.mailshift.as_ref().expect("mailshift ran");
-    let secs = run.wall.as_secs_f64();
+    let (secs, best, worst) = spread(f.mailshift.iter().map(|m| m.wall));
     let rate = f.messages as f64 / secs;
-    let mut reruns = f.reruns.clone();
-    reruns.sort();
-    let rerun = reruns
-        .get(reruns.len() / 2)
-        .copied()
-        .unwrap_or_default()
-        .as_secs_f64();
-    let rss = run.rss_mib();
+    let rss = f
+        .mailshift
+        .iter()
+        .filter_map(Measured::rss_mib)
+        .reduce(f64::max);
+    let cpu = spread(
+        f.mailshift
+            .iter()
+            .filter_map(|m| m.cpu)
+            .map(Duration::from_secs_f64),
+    )
+    .0;
+    let (rerun, _, rerun_worst) = spread(f.reruns.iter().copied());
 
     println!();
-    println!("== mail benchmark summary ==");
+    println!(
+        "== mail benchmark summary (medians of {} rounds) ==",
+        f.mailshift.len()
+    );
     println!(
         "corpus            {} accounts, {} messages, {:.1} MiB",
         settings.shape.accounts,
@@ -773,7 +944,8 @@ fn summary(settings: &Settings, f: &Figures) {
         mib(f.bytes)
     );
     println!(
-        "mailshift         {secs:.2} s: {rate:.0} msg/s, {:.1} MiB/s (concurrent_accounts {}, connections_per_account {})",
+        "mailshift         {secs:.2} s ({best:.2}–{worst:.2}): {rate:.0} msg/s, {:.1} MiB/s, \
+         {cpu:.2} s CPU (concurrent_accounts {}, connections_per_account {})",
         mib(f.bytes) / secs,
         settings.concurrent_accounts,
         settings.connections_per_account
@@ -784,26 +956,33 @@ fn summary(settings: &Settings, f: &Figures) {
         rss.map_or("unknown", |m| verdict(m <= TARGET_RSS_MIB))
     );
     println!(
-        "no-change re-run  {rerun:.3} s median of {}  (target ≤ {TARGET_RERUN_SECS} s: {})",
-        reruns.len(),
+        "no-change re-run  {rerun:.3} s (worst {rerun_worst:.3} of {})  (target ≤ {TARGET_RERUN_SECS} s: {})",
+        f.reruns.len(),
         verdict(rerun <= TARGET_RERUN_SECS)
     );
-    match &f.mbsync {
-        Some(mbsync) => {
-            let mbsync_secs = mbsync.wall.as_secs_f64();
-            let mbsync_rate = f.messages as f64 / mbsync_secs;
-            let ratio = rate / mbsync_rate;
-            println!(
-                "mbsync ×{}         {mbsync_secs:.2} s: {mbsync_rate:.0} msg/s, {:.1} MiB/s ({} messages at its destination)",
-                settings.mbsync_jobs,
-                mib(f.bytes) / mbsync_secs,
-                f.mbsync_messages.map_or("?".into(), |n| n.to_string())
-            );
-            println!(
-                "ratio             mailshift/mbsync = {ratio:.2}×  (target ≥ {TARGET_RATIO}×: {})",
-                verdict(ratio >= TARGET_RATIO)
-            );
-        }
-        None => println!("mbsync            not run"),
+    if f.mbsync.is_empty() {
+        println!("mbsync            not run");
+        return;
     }
+    let (mbsync_secs, mbsync_best, mbsync_worst) = spread(f.mbsync.iter().map(|m| m.wall));
+    let mbsync_rate = f.messages as f64 / mbsync_secs;
+    let mbsync_cpu = spread(
+        f.mbsync
+            .iter()
+            .filter_map(|m| m.cpu)
+            .map(Duration::from_secs_f64),
+    )
+    .0;
+    let ratio = rate / mbsync_rate;
+    println!(
+        "mbsync ×{:<2}        {mbsync_secs:.2} s ({mbsync_best:.2}–{mbsync_worst:.2}): \
+         {mbsync_rate:.0} msg/s, {:.1} MiB/s, {mbsync_cpu:.2} s CPU ({} messages at its destination)",
+        settings.mbsync_jobs,
+        mib(f.bytes) / mbsync_secs,
+        f.mbsync_messages.map_or("?".into(), |n| n.to_string())
+    );
+    println!(
+        "ratio             mailshift/mbsync = {ratio:.2}×  (target ≥ {TARGET_RATIO}×: {})",
+        verdict(ratio >= TARGET_RATIO)
+    );
 }

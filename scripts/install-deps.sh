@@ -9,7 +9,7 @@
 # free ports, so a system-wide Dovecot the packages may enable is not used.
 set -eu
 
-PACKAGES="dovecot-imapd dovecot-pop3d dovecot-managesieved dovecot-sieve isync openssl"
+PACKAGES="dovecot-imapd dovecot-pop3d dovecot-managesieved dovecot-sieve isync openssl time"
 
 missing=""
 for package in $PACKAGES; do

@@ -6,6 +6,7 @@
 
 mod run;
 mod status;
+mod undo;
 
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -80,6 +81,14 @@ pub enum Command {
     /// running in another process; a queued account never starts.
     #[command(after_help = EXIT_CODES)]
     Cancel(status::CancelArgs),
+    /// Put the destination back as it was before a migration: remove
+    /// exactly the messages and folders it created, nothing else.
+    ///
+    /// Allowed for a while after the account finished (48 hours unless the
+    /// manifest says otherwise). `--from` works from the account's undo
+    /// manifest alone, even if the state database is lost.
+    #[command(after_help = EXIT_CODES)]
+    Undo(undo::UndoArgs),
 }
 
 /// How to print results.
@@ -144,6 +153,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Status(args) => status::status(args),
         Command::List(args) => status::list(args),
         Command::Cancel(args) => status::cancel(args),
+        Command::Undo(args) => undo::undo(args),
     };
     match result {
         Ok(exit) => exit,

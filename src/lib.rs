@@ -24,6 +24,11 @@
 //! - [`stages`] holds one module per option (`mail`, ...), each turning an
 //!   account plan into protocol calls and store records.
 //! - [`protocols`] holds the clients (IMAP, ...) and TLS.
+//! - [`report`] writes `report.json` (schema in `schemas/report.schema.json`)
+//!   and a self-contained `report.html` per batch, and composes the
+//!   notification emails.
+//! - [`undo`] reverses a migration from its undo manifest: exactly what it
+//!   created, nothing else.
 //! - [`cli`] parses arguments and maps outcomes to exit codes; `main` only
 //!   calls it.
 //!
@@ -39,5 +44,7 @@ pub mod engine;
 pub mod manifest;
 pub mod plan;
 pub mod protocols;
+pub mod report;
 pub mod stages;
 pub mod store;
+pub mod undo;

@@ -33,20 +33,6 @@ pub struct Mailbox {
     pub folders: Vec<(String, Vec<AppendRequest>)>,
 }
 
-impl Mailbox {
-    pub fn messages(&self) -> usize {
-        self.folders.iter().map(|(_, m)| m.len()).sum()
-    }
-
-    pub fn bytes(&self) -> u64 {
-        self.folders
-            .iter()
-            .flat_map(|(_, m)| m)
-            .map(|m| m.body.len() as u64)
-            .sum()
-    }
-}
-
 /// Folders with their share of the messages (per mille). The weights of
 /// the `Archive/<year>` folders follow the message's date instead.
 const FOLDERS: &[(&str, u32)] = &[
@@ -224,7 +210,7 @@ impl Rng {
 pub fn mailbox(shape: &Shape, index: usize) -> Mailbox {
     let mut rng = Rng::new(shape.seed ^ (index as u64 + 1).wrapping_mul(0xA24B_AED4_963E_E407));
     let mut folders: Vec<(String, Vec<AppendRequest>)> = Vec::new();
-    let mut folder_of = |name: &str, folders: &mut Vec<(String, Vec<AppendRequest>)>| -> usize {
+    let folder_of = |name: &str, folders: &mut Vec<(String, Vec<AppendRequest>)>| -> usize {
         let wire = mailshift::protocols::imap::utf7::encode(name);
         match folders.iter().position(|(n, _)| *n == wire) {
             Some(i) => i,
@@ -539,23 +525,5 @@ fn base64_lines(rng: &mut Rng, out: &mut Vec<u8>, size: usize) {
     for chunk in encoded.as_bytes().chunks(76) {
         out.extend_from_slice(chunk);
         out.extend_from_slice(b"\r\n");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn same_seed_same_bytes() {
-        let shape = Shape {
-            accounts: 1,
-            messages_per_account: 50,
-            seed: 7,
-        };
-        let a = mailbox(&shape, 0);
-        let b = mailbox(&shape, 0);
-        assert_eq!(a.messages(), 50);
-        assert_eq!(a.bytes(), b.bytes());
     }
 }

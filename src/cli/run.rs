@@ -12,6 +12,7 @@ use super::Exit;
 use crate::engine::{self, AccountOutcome, BatchOutcome, EngineOptions};
 use crate::plan;
 use crate::store::Store;
+use crate::undo;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -23,6 +24,10 @@ pub struct RunArgs {
     /// incremental pass; it never starts a duplicate batch.
     #[arg(long, env = "MAILSHIFT_STATE", default_value = "mailshift.db")]
     pub state: PathBuf,
+    /// Where reports go: `DIR/<batch>/report.json`, `report.html`, and
+    /// `undo/<migration ID>.json` for every account.
+    #[arg(long, env = "MAILSHIFT_REPORTS", default_value = "reports")]
+    pub reports: PathBuf,
 }
 
 /// Runs the batch a manifest describes.
@@ -43,7 +48,10 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     let outcome = runtime.block_on(async {
         let shutdown = CancellationToken::new();
         engine::stop_on_signals(shutdown.clone());
-        engine::run(&plan, &store, &EngineOptions::default(), shutdown).await
+        let outcome = engine::run(&plan, &store, &EngineOptions::default(), shutdown).await?;
+        let dir = batch_dir(&args.reports, &plan.batch);
+        undo::write_manifests(&store, &plan, outcome.batch_key, &dir.join("undo")).await?;
+        anyhow::Ok(outcome)
     })?;
     print_outcome(&outcome)?;
     Ok(if outcome.all_succeeded() {
@@ -51,6 +59,21 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     } else {
         Exit::AccountsFailed
     })
+}
+
+/// The folder of a batch's reports: its name, made safe as a file name.
+pub fn batch_dir(reports: &std::path::Path, batch: &str) -> PathBuf {
+    let safe: String = batch
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || "-_.@".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    reports.join(safe.trim_start_matches('.'))
 }
 
 fn print_outcome(outcome: &BatchOutcome) -> anyhow::Result<()> {

@@ -35,6 +35,8 @@ pub struct EngineOptions {
 pub struct BatchOutcome {
     /// The batch's ID.
     pub batch_id: String,
+    /// The batch's key in the store.
+    pub batch_key: i64,
     pub accounts: Vec<AccountOutcome>,
 }
 
@@ -113,7 +115,13 @@ pub async fn run(
     options: &EngineOptions,
     shutdown: CancellationToken,
 ) -> Result<BatchOutcome, StoreError> {
-    let batch = store.open_batch(&plan.batch).await?;
+    let manifest = plan.sources.first().map(|path| {
+        std::fs::canonicalize(path)
+            .unwrap_or_else(|_| path.clone())
+            .display()
+            .to_string()
+    });
+    let batch = store.open_batch(&plan.batch, manifest).await?;
     let shared = Arc::new(limits::Shared::new(&plan.limits));
     let slots = Arc::new(Semaphore::new(plan.limits.concurrent_accounts.max(1)));
     let progress = progress::Progress::new(plan.accounts.len());
@@ -201,6 +209,7 @@ pub async fn run(
     store.finish_batch(batch.id, state).await?;
     Ok(BatchOutcome {
         batch_id: batch.public_id,
+        batch_key: batch.id,
         accounts,
     })
 }

@@ -91,7 +91,7 @@ pub struct Endpoint {
 }
 
 /// A network server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Server {
     pub host: String,
     pub port: u16,

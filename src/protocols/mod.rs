@@ -5,6 +5,8 @@
 //!   certificate policy. Used by every client.
 //! - [`imap`]: a pipelining IMAP4rev1 client (source and destination of the
 //!   mail stage).
+//! - [`smtp`]: a small SMTP submission client for notification emails.
 
 pub mod imap;
+pub mod smtp;
 pub mod tls;

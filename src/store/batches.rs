@@ -149,7 +149,11 @@ impl Store {
     /// The batch called `name`, created on first use. Running the same
     /// manifest again finds the same batch, so it resumes or does an
     /// incremental pass rather than starting a duplicate.
-    pub async fn open_batch(&self, name: &str) -> Result<BatchRecord, StoreError> {
+    pub async fn open_batch(
+        &self,
+        name: &str,
+        manifest: Option<String>,
+    ) -> Result<BatchRecord, StoreError> {
         let name = name.to_owned();
         self.call(move |conn| {
             let tx = conn.transaction()?;
@@ -174,8 +178,10 @@ impl Store {
                 }
             };
             tx.execute(
-                "UPDATE batches SET state = 'running', updated_at = ?2 WHERE id = ?1",
-                params![id, now()],
+                "UPDATE batches SET state = 'running', updated_at = ?2,
+                    manifest = coalesce(?3, manifest)
+                 WHERE id = ?1",
+                params![id, now(), manifest],
             )?;
             tx.commit()?;
             Ok(BatchRecord { id, public_id })

@@ -342,3 +342,73 @@ pub enum Side {
     Source,
     Destination,
 }
+
+/// What mailshift created in one destination folder: what undo removes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatedInFolder {
+    /// The destination folder's name, decoded.
+    pub dest_name: String,
+    /// The destination's UIDVALIDITY the UIDs belong to.
+    pub dest_uidvalidity: Option<u32>,
+    /// Whether mailshift created the folder itself.
+    pub created: bool,
+    /// Destination UIDs of the messages mailshift copied there.
+    pub messages: Vec<u32>,
+}
+
+impl Store {
+    /// Everything the mail stage created for an account, folder by folder.
+    pub async fn created_mail(&self, account_id: i64) -> Result<Vec<CreatedInFolder>, StoreError> {
+        self.call(move |conn| {
+            let mut folders = conn.prepare_cached(
+                "SELECT id, dest_name, dest_uidvalidity, created FROM folders
+                 WHERE account_id = ?1 ORDER BY dest_name",
+            )?;
+            let mut messages = conn.prepare_cached(
+                "SELECT dest_uid FROM messages
+                 WHERE folder_id = ?1 AND copied = 1 AND pending = 0 AND dest_uid IS NOT NULL
+                 ORDER BY dest_uid",
+            )?;
+            let rows: Vec<(i64, String, Option<u32>, bool)> = folders
+                .query_map([account_id], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                })?
+                .collect::<Result<_, _>>()?;
+            let mut out = Vec::with_capacity(rows.len());
+            for (id, dest_name, dest_uidvalidity, created) in rows {
+                let uids = messages
+                    .query_map([id], |row| row.get(0))?
+                    .collect::<Result<_, _>>()?;
+                out.push(CreatedInFolder {
+                    dest_name,
+                    dest_uidvalidity,
+                    created,
+                    messages: uids,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Forgets an account's mail checkpoints (after undo), so that running
+    /// the migration again copies everything again.
+    pub async fn forget_mail(&self, account_id: i64) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            tx.execute(
+                "DELETE FROM messages WHERE folder_id IN
+                   (SELECT id FROM folders WHERE account_id = ?1)",
+                [account_id],
+            )?;
+            tx.execute("DELETE FROM folders WHERE account_id = ?1", [account_id])?;
+            tx.execute(
+                "DELETE FROM stages WHERE account_id = ?1 AND kind = 'mail'",
+                [account_id],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+}

@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
         id          INTEGER PRIMARY KEY,
         public_id   TEXT    NOT NULL UNIQUE,
         name        TEXT    NOT NULL UNIQUE,
+        manifest    TEXT,
         state       TEXT    NOT NULL,
         created_at  INTEGER NOT NULL,
         updated_at  INTEGER NOT NULL

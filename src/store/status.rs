@@ -8,11 +8,17 @@ use serde::Serialize;
 use super::{Store, StoreError, now};
 
 /// An account's full status: what the seed's status page shows, and more.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct AccountStatus {
+    /// The account's key in the store.
+    #[serde(skip)]
+    pub key: i64,
     pub migration_id: String,
     pub batch_id: String,
     pub batch: String,
+    /// The manifest the batch was last run from.
+    #[serde(skip)]
+    pub manifest: Option<String>,
     pub source: String,
     pub destination: String,
     pub source_server: Option<String>,
@@ -34,7 +40,7 @@ pub struct AccountStatus {
 }
 
 /// One stage of an account.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct StageStatus {
     pub kind: String,
     pub state: String,
@@ -55,7 +61,7 @@ pub struct StageStatus {
 }
 
 /// One failed item.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ItemError {
     pub stage: String,
     pub item: String,
@@ -97,7 +103,8 @@ pub enum CancelOutcome {
 
 const ACCOUNT_COLUMNS: &str = "a.id, a.migration_id, b.public_id, b.name, a.source_email,
      a.destination_email, a.source_server, a.destination_server, a.state, a.stage,
-     a.created_at, a.updated_at, a.finished_at, a.undo_window, a.error, a.cancel_requested";
+     a.created_at, a.updated_at, a.finished_at, a.undo_window, a.error, a.cancel_requested,
+     b.manifest";
 
 fn time(secs: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(secs, 0).unwrap_or_default()
@@ -109,9 +116,11 @@ fn account_row(row: &Row<'_>) -> rusqlite::Result<(i64, AccountStatus)> {
     Ok((
         row.get(0)?,
         AccountStatus {
+            key: row.get(0)?,
             migration_id: row.get(1)?,
             batch_id: row.get(2)?,
             batch: row.get(3)?,
+            manifest: row.get(16)?,
             source: row.get(4)?,
             destination: row.get(5)?,
             source_server: row.get(6)?,

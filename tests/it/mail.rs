@@ -82,7 +82,7 @@ pub struct Account<'a> {
 
 /// A test batch: a manifest and a state database in a temporary folder.
 pub struct Batch {
-    dir: TempDir,
+    pub dir: TempDir,
     manifest: PathBuf,
 }
 
@@ -116,12 +116,18 @@ impl Batch {
         self.dir.path().join("state.db")
     }
 
+    pub fn reports(&self) -> PathBuf {
+        self.dir.path().join("reports")
+    }
+
     pub fn run(&self) -> Output {
         mailshift()
             .arg("run")
             .arg(&self.manifest)
             .arg("--state")
             .arg(self.state())
+            .arg("--reports")
+            .arg(self.reports())
             .run()
     }
 
@@ -132,6 +138,8 @@ impl Batch {
             .arg(&self.manifest)
             .arg("--state")
             .arg(self.state())
+            .arg("--reports")
+            .arg(self.reports())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -576,6 +584,8 @@ async fn a_20_mb_message_over_tls_arrives_byte_for_byte() {
         .arg(&manifest)
         .arg("--state")
         .arg(dir.path().join("state.db"))
+        .arg("--reports")
+        .arg(dir.path().join("reports"))
         .run();
     assert_success(&output);
     assert_same(

@@ -7,3 +7,4 @@ mod support;
 mod mail;
 mod proxy;
 mod status;
+mod undo;

@@ -1,0 +1,239 @@
+//! `mailshift undo`: put a destination back as it was before a migration.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+
+use super::Exit;
+use super::status::StateArg;
+use crate::plan::{self, Credential};
+use crate::protocols::imap::{Auth, ImapConfig, Session};
+use crate::store::Store;
+use crate::store::batches::AccountState;
+use crate::undo::mail::UndoOutcome;
+use crate::undo::{self, UndoManifest};
+
+/// How long the destination may stay silent during undo.
+const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("target").required(true).args(["id", "from"]))]
+pub struct UndoArgs {
+    /// The migration ID (give `--source` too).
+    #[arg(value_name = "ID", requires = "source")]
+    pub id: Option<String>,
+    /// The account's source email address.
+    #[arg(long, value_name = "EMAIL")]
+    pub source: Option<String>,
+    /// Undo from an undo manifest (`reports/<batch>/undo/<ID>.json`) alone,
+    /// without the state database.
+    #[arg(long, value_name = "FILE", conflicts_with = "id")]
+    pub from: Option<PathBuf>,
+    /// The manifest the batch ran from, for the destination's credential
+    /// (default: the one the state database remembers).
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+    /// An environment variable holding the destination's password, when
+    /// the undo manifest cannot say (the password was inline).
+    #[arg(long, value_name = "VAR")]
+    pub password_env: Option<String>,
+    #[command(flatten)]
+    pub state: StateArg,
+}
+
+pub fn undo(args: &UndoArgs) -> anyhow::Result<Exit> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("Starting the async runtime")?;
+    runtime.block_on(async {
+        match (&args.from, &args.id, &args.source) {
+            (Some(file), _, _) => from_file(args, file).await,
+            (None, Some(id), Some(source)) => from_store(args, id, source).await,
+            _ => Ok(Exit::Invalid),
+        }
+    })
+}
+
+/// Undo of an account found in the state database.
+async fn from_store(args: &UndoArgs, id: &str, source: &str) -> anyhow::Result<Exit> {
+    let store = Store::open(&args.state.state)?;
+    let Some(account) = store.account_status(id, source).await? else {
+        eprintln!("mailshift: no migration {id} with source address {source}");
+        return Ok(Exit::NotFound);
+    };
+    match account.state.as_str() {
+        "undone" => {
+            println!("{id} was already undone; nothing to do");
+            return Ok(Exit::Success);
+        }
+        "queued" | "running" | "undoing" => {
+            eprintln!(
+                "mailshift: {id} is {}; undo is possible once it has finished (cancel it first)",
+                account.state
+            );
+            return Ok(Exit::Invalid);
+        }
+        _ => {}
+    }
+    let manifest_path = args
+        .manifest
+        .clone()
+        .or_else(|| account.manifest.as_ref().map(PathBuf::from))
+        .context(
+            "The state database does not say which manifest the batch ran from: give --manifest",
+        )?;
+    let plan = match plan::from_file(&manifest_path) {
+        Ok(plan) => plan,
+        Err(diagnostics) => {
+            eprintln!("{diagnostics}");
+            eprintln!(
+                "mailshift: {} is needed for the destination's credential and is not valid; \
+                 give --manifest, or undo --from the undo manifest with --password-env",
+                manifest_path.display()
+            );
+            return Ok(Exit::Invalid);
+        }
+    };
+    let destination = plan
+        .accounts
+        .iter()
+        .find(|a| {
+            a.source.email.eq_ignore_ascii_case(&account.source)
+                && a.destination
+                    .email
+                    .eq_ignore_ascii_case(&account.destination)
+        })
+        .and_then(undo::destination_of)
+        .with_context(|| {
+            format!(
+                "{} no longer has the account {} -> {}: give --manifest",
+                manifest_path.display(),
+                account.source,
+                account.destination
+            )
+        })?;
+    let credential = plan
+        .accounts
+        .iter()
+        .find(|a| {
+            a.destination
+                .email
+                .eq_ignore_ascii_case(&account.destination)
+        })
+        .map(|a| a.destination.credential.clone())
+        .unwrap_or_default();
+    let created = store.created_mail(account.key).await?;
+    let manifest = UndoManifest::new(&account, destination, created);
+    if let Err(refused) = manifest.check_window(chrono::Utc::now()) {
+        eprintln!("mailshift: {refused}");
+        return Ok(Exit::Invalid);
+    }
+    store
+        .set_account_state(account.key, AccountState::Undoing, None, None)
+        .await?;
+    match execute(&manifest, &credential).await {
+        Ok(outcome) => {
+            store.forget_mail(account.key).await?;
+            store
+                .set_account_state(account.key, AccountState::Undone, None, None)
+                .await?;
+            print_outcome(&manifest, &outcome);
+            Ok(Exit::Success)
+        }
+        Err(error) => {
+            // Back to where it was: the undo can be tried again.
+            let state = match account.state.as_str() {
+                "failed" => AccountState::Failed,
+                "cancelled" => AccountState::Cancelled,
+                "completed_with_errors" => AccountState::CompletedWithErrors,
+                "interrupted" => AccountState::Interrupted,
+                _ => AccountState::Completed,
+            };
+            store
+                .set_account_state(account.key, state, None, account.error.clone())
+                .await?;
+            eprintln!("mailshift: undo of {id} failed: {error:#}");
+            Ok(Exit::AccountsFailed)
+        }
+    }
+}
+
+/// Undo from an undo manifest alone.
+async fn from_file(args: &UndoArgs, file: &std::path::Path) -> anyhow::Result<Exit> {
+    let manifest = UndoManifest::read(file)?;
+    if let Err(refused) = manifest.check_window(chrono::Utc::now()) {
+        eprintln!("mailshift: {refused}");
+        return Ok(Exit::Invalid);
+    }
+    let credential = match (
+        &args.password_env,
+        manifest.destination.credential.credential(),
+    ) {
+        (Some(var), _) => Credential::PasswordEnv(var.clone()),
+        (None, Some(credential)) => credential,
+        (None, None) => {
+            eprintln!(
+                "mailshift: the destination's password was given inline and is not in {}; \
+                 give it with --password-env VAR",
+                file.display()
+            );
+            return Ok(Exit::Invalid);
+        }
+    };
+    match execute(&manifest, &credential).await {
+        Ok(outcome) => {
+            print_outcome(&manifest, &outcome);
+            Ok(Exit::Success)
+        }
+        Err(error) => {
+            eprintln!(
+                "mailshift: undo of {} failed: {error:#}",
+                manifest.migration_id
+            );
+            Ok(Exit::AccountsFailed)
+        }
+    }
+}
+
+/// Logs in to the destination and removes what the migration created.
+async fn execute(manifest: &UndoManifest, credential: &Credential) -> anyhow::Result<UndoOutcome> {
+    let destination = &manifest.destination;
+    let resolved = credential.clone();
+    let secret = tokio::task::spawn_blocking(move || resolved.resolve())
+        .await??
+        .with_context(|| format!("No credential for {}", destination.user))?;
+    let auth = match credential {
+        Credential::OAuth2(_) => Auth::XOAuth2 {
+            token: secret.expose().to_owned(),
+        },
+        _ => Auth::Password(secret.expose().to_owned()),
+    };
+    let config = ImapConfig {
+        host: destination.server.host.clone(),
+        port: destination.server.port,
+        tls: destination.server.tls,
+        accept_invalid_certs: destination.server.accept_invalid_certs,
+        user: destination.user.clone(),
+        auth,
+        timeout: TIMEOUT,
+    };
+    let mut session = Session::connect(&config).await?;
+    let outcome = undo::mail::undo(&mut session, &manifest.mail).await?;
+    session.logout().await.ok();
+    Ok(outcome)
+}
+
+fn print_outcome(manifest: &UndoManifest, outcome: &UndoOutcome) {
+    println!(
+        "{} undone: {} messages removed from {}, {} folders removed",
+        manifest.migration_id,
+        outcome.messages_removed,
+        manifest.destination.email,
+        outcome.folders_removed.len()
+    );
+    for left in &outcome.left {
+        println!("  not undone: {left}");
+    }
+}

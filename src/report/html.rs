@@ -1,0 +1,373 @@
+//! `report.html`: the batch report for people.
+//!
+//! One self-contained page (inline CSS, no scripts, fonts or images) that a
+//! manager can read on a phone: the batch at a glance first, then one row
+//! per account, the ones that need attention on top. The page is rendered
+//! by handlebars from `templates/report.html.hbs`, embedded in the binary;
+//! every value goes through handlebars' HTML escaping, so an address or a
+//! folder name cannot inject markup. The view model below does all the
+//! formatting, so the template stays plain.
+
+use std::sync::OnceLock;
+
+use chrono::{DateTime, Utc};
+use handlebars::Handlebars;
+use serde::Serialize;
+
+use super::{BatchReport, Counts, state_label};
+use crate::store::status::AccountStatus;
+
+/// The page template.
+const TEMPLATE: &str = include_str!("../../templates/report.html.hbs");
+
+/// Item errors shown per account; the JSON report has them all.
+const MAX_ERRORS_SHOWN: usize = 100;
+
+/// Renders the report as a complete HTML document.
+pub fn render(report: &BatchReport) -> Result<String, handlebars::RenderError> {
+    registry().render("report", &View::of(report))
+}
+
+fn registry() -> &'static Handlebars<'static> {
+    static REGISTRY: OnceLock<Handlebars<'static>> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let mut registry = Handlebars::new();
+        // A misspelt field fails the tests instead of rendering blank.
+        registry.set_strict_mode(true);
+        // The template is part of the binary and a test renders it, so a
+        // syntax error here is a build defect, not a runtime condition.
+        registry
+            .register_template_string("report", TEMPLATE)
+            .expect("templates/report.html.hbs is a valid handlebars template");
+        registry
+    })
+}
+
+/// Everything the template shows, formatted.
+#[derive(Serialize)]
+struct View {
+    name: String,
+    batch_id: String,
+    state: Badge,
+    generated_at: String,
+    accounts: String,
+    attention: usize,
+    by_state: Vec<StateCount>,
+    messages_copied: String,
+    items_copied: String,
+    items_failed: String,
+    bytes: String,
+    duration: String,
+    rate: String,
+    rows: Vec<Row>,
+}
+
+/// A state with the CSS class that colours it.
+#[derive(Serialize)]
+struct Badge {
+    label: String,
+    class: &'static str,
+}
+
+#[derive(Serialize)]
+struct StateCount {
+    state: Badge,
+    count: u64,
+}
+
+/// One account.
+#[derive(Serialize)]
+struct Row {
+    migration_id: String,
+    source: String,
+    destination: String,
+    source_server: Option<String>,
+    destination_server: Option<String>,
+    state: Badge,
+    /// The stage running now, if any.
+    stage: Option<String>,
+    stages: Vec<StageRow>,
+    /// Why the whole account failed.
+    error: Option<String>,
+    errors: Vec<ErrorRow>,
+    errors_summary: String,
+    errors_more: Option<String>,
+    finished_at: Option<String>,
+    undo_until: Option<String>,
+}
+
+#[derive(Serialize)]
+struct StageRow {
+    kind: String,
+    state: String,
+    found: String,
+    copied: String,
+    present: String,
+    skipped: String,
+    failed: String,
+    failed_class: &'static str,
+    bytes: String,
+    duration: String,
+}
+
+#[derive(Serialize)]
+struct ErrorRow {
+    stage: String,
+    item: String,
+    reason: String,
+}
+
+impl View {
+    fn of(report: &BatchReport) -> View {
+        let totals = &report.totals;
+        let mut rows: Vec<&AccountStatus> = report.accounts.iter().collect();
+        // Failures first; otherwise manifest order.
+        rows.sort_by_key(|a| rank(&a.state));
+        let attention = report
+            .accounts
+            .iter()
+            .filter(|a| rank(&a.state) == 0)
+            .count();
+        let mut by_state: Vec<StateCount> = totals
+            .by_state
+            .iter()
+            .map(|(state, count)| StateCount {
+                state: badge(state),
+                count: *count,
+            })
+            .collect();
+        by_state.sort_by_key(|s| rank_label(&s.state.label));
+        let mail = totals.stages.get("mail").copied().unwrap_or_default();
+        View {
+            name: report.name.clone(),
+            batch_id: report.batch_id.clone(),
+            state: badge(&report.state),
+            generated_at: when(report.generated_at),
+            accounts: number(totals.accounts),
+            attention,
+            by_state,
+            messages_copied: number(mail.copied),
+            items_copied: number(totals.all_stages.copied),
+            items_failed: number(totals.all_stages.failed),
+            bytes: bytes(totals.all_stages.bytes),
+            duration: totals.duration_secs.map_or_else(|| "–".into(), duration),
+            rate: totals
+                .bytes_per_sec
+                .map_or_else(|| "–".into(), |r| format!("{}/s", bytes(r))),
+            rows: rows.into_iter().map(Row::of).collect(),
+        }
+    }
+}
+
+impl Row {
+    fn of(account: &AccountStatus) -> Row {
+        let shown = account.item_errors.len().min(MAX_ERRORS_SHOWN);
+        let hidden = account.item_errors.len() - shown;
+        Row {
+            migration_id: account.migration_id.clone(),
+            source: account.source.clone(),
+            destination: account.destination.clone(),
+            source_server: account.source_server.clone(),
+            destination_server: account.destination_server.clone(),
+            state: badge(&account.state),
+            stage: account.stage.clone(),
+            stages: account
+                .stages
+                .iter()
+                .map(|s| {
+                    let counts = Counts {
+                        found: s.found,
+                        copied: s.copied,
+                        present: s.present,
+                        skipped: s.skipped,
+                        failed: s.failed,
+                        bytes: s.bytes,
+                    };
+                    StageRow {
+                        kind: s.kind.replace('_', " "),
+                        state: s.state.clone(),
+                        found: number(counts.found),
+                        copied: number(counts.copied),
+                        present: number(counts.present),
+                        skipped: number(counts.skipped),
+                        failed: number(counts.failed),
+                        failed_class: if counts.failed > 0 { "bad" } else { "" },
+                        bytes: bytes(counts.bytes),
+                        duration: match (s.started_at, s.finished_at) {
+                            (Some(a), Some(b)) => {
+                                duration(u64::try_from((b - a).num_seconds()).unwrap_or(0))
+                            }
+                            _ => "–".into(),
+                        },
+                    }
+                })
+                .collect(),
+            error: account.error.clone(),
+            errors: account.item_errors[..shown]
+                .iter()
+                .map(|e| ErrorRow {
+                    stage: e.stage.replace('_', " "),
+                    item: e.item.clone(),
+                    reason: e.reason.clone(),
+                })
+                .collect(),
+            errors_summary: match account.item_errors.len() {
+                1 => "1 failed item".into(),
+                n => format!("{} failed items", number(n as u64)),
+            },
+            errors_more: (hidden > 0)
+                .then(|| format!("and {} more in report.json", number(hidden as u64))),
+            finished_at: account.finished_at.map(when),
+            undo_until: account.undo_until.map(when),
+        }
+    }
+}
+
+/// Sort order of states: what needs attention, then what is under way,
+/// then what went well.
+fn rank(state: &str) -> u8 {
+    match state {
+        "failed" | "completed_with_errors" | "interrupted" | "cancelled" => 0,
+        "running" | "undoing" | "queued" => 1,
+        _ => 2,
+    }
+}
+
+fn rank_label(label: &str) -> u8 {
+    rank(&label.replace(' ', "_"))
+}
+
+fn badge(state: &str) -> Badge {
+    Badge {
+        label: state_label(state),
+        class: match state {
+            "completed" | "undone" => "ok",
+            "completed_with_errors" | "cancelled" | "interrupted" => "warn",
+            "failed" => "bad",
+            _ => "busy",
+        },
+    }
+}
+
+fn when(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// `1234567` → `1,234,567`.
+pub(crate) fn number(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Decimal units, as disk and mailbox sizes are usually quoted.
+pub(crate) fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["kB", "MB", "GB", "TB", "PB"];
+    if n < 1000 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1000.0;
+    let mut unit = 0;
+    while value >= 999.95 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// `3725` → `1 h 02 min`.
+pub(crate) fn duration(secs: u64) -> String {
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    if d > 0 {
+        format!("{d} d {h} h")
+    } else if h > 0 {
+        format!("{h} h {m:02} min")
+    } else if m > 0 {
+        format!("{m} min {s:02} s")
+    } else {
+        format!("{s} s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::tests::sample;
+    use std::path::Path;
+
+    #[test]
+    fn report_html_matches_the_golden_file() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/report.html");
+        let html = render(&sample()).unwrap();
+        if std::env::var_os("MAILSHIFT_BLESS").is_some() {
+            std::fs::write(&path, &html).unwrap();
+            return;
+        }
+        let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (run with MAILSHIFT_BLESS=1 to create it)",
+                path.display()
+            )
+        });
+        assert!(
+            html == expected,
+            "tests/golden/report.html differs; run `MAILSHIFT_BLESS=1 cargo test --lib report` \
+             and review the diff"
+        );
+    }
+
+    #[test]
+    fn report_html_escapes_every_value() {
+        let mut report = sample();
+        report.name = "<img src=x onerror=alert(1)>".into();
+        report.accounts[0].source = "\"><script>alert(2)</script>".into();
+        report.accounts[0].error = Some("</details><script>alert(3)</script>".into());
+        let html = render(&report).unwrap();
+        assert!(!html.contains("<script"), "{html}");
+        assert!(!html.contains("<img"), "{html}");
+        assert!(html.contains("&lt;script&gt;alert(2)"));
+        assert!(html.contains("&lt;img src&#x3D;x onerror&#x3D;alert(1)&gt;"));
+    }
+
+    #[test]
+    fn report_html_is_self_contained() {
+        let html = render(&sample()).unwrap();
+        for external in [
+            "<link", "<script", "src=", "@import", "url(", "http://", "https://",
+        ] {
+            assert!(!html.contains(external), "found {external}");
+        }
+        assert!(html.contains("<meta name=\"viewport\""));
+    }
+
+    #[test]
+    fn report_html_puts_failures_first() {
+        let html = render(&sample()).unwrap();
+        let carol = html.find("Q9RS-T2UV-WXYZ").unwrap();
+        let bob = html.find("M4QW-8ZTX-3HJN").unwrap();
+        let alice = html.find("7K3F-9QXP-A2RT").unwrap();
+        assert!(carol < alice && bob < alice);
+    }
+
+    #[test]
+    fn formats() {
+        assert_eq!(number(0), "0");
+        assert_eq!(number(999), "999");
+        assert_eq!(number(1000), "1,000");
+        assert_eq!(number(1_234_567), "1,234,567");
+        assert_eq!(bytes(512), "512 B");
+        assert_eq!(bytes(1536), "1.5 kB");
+        assert_eq!(bytes(73_400_320), "73.4 MB");
+        assert_eq!(bytes(999_999), "1.0 MB");
+        assert_eq!(duration(42), "42 s");
+        assert_eq!(duration(200), "3 min 20 s");
+        assert_eq!(duration(3725), "1 h 02 min");
+        assert_eq!(duration(90_000), "1 d 1 h");
+    }
+}

@@ -1,0 +1,261 @@
+//! Undo: putting a destination back as it was before a migration.
+//!
+//! Every account has an *undo manifest* (`reports/<batch>/undo/<migration
+//! ID>.json`, schema in `schemas/undo.schema.json`): the destination
+//! server, where its credential comes from (never the secret itself), and
+//! every folder and message the migration created, by UIDVALIDITY and UID.
+//! Undo removes exactly those: mail that arrived after the migration and
+//! everything that was there before stay. A folder mailshift created is
+//! removed only when it is empty again. A folder whose UIDVALIDITY changed
+//! since is reported as not undoable rather than guessed at.
+//!
+//! Undo is allowed for a while after the account finished (48 hours by
+//! default, `undo_window_hours` in the manifest), and works from the undo
+//! manifest alone if the state database is lost.
+
+pub mod mail;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::plan::{AccountPlan, Credential, Plan, Server, TokenSource};
+use crate::store::Store;
+use crate::store::mail::CreatedInFolder;
+use crate::store::status::AccountStatus;
+
+/// The format name written in every undo manifest.
+pub const FORMAT: &str = "mailshift-undo/1";
+
+/// What undo needs to reverse one account's migration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct UndoManifest {
+    /// Always `mailshift-undo/1`.
+    pub format: String,
+    pub migration_id: String,
+    pub batch_id: String,
+    pub batch: String,
+    /// The source address (with the migration ID, what identifies it).
+    pub source: String,
+    pub destination: UndoDestination,
+    /// When the migration finished.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Undo is refused after this.
+    pub undo_until: Option<DateTime<Utc>>,
+    /// The mail the migration created, folder by folder.
+    pub mail: Vec<UndoFolder>,
+}
+
+/// The destination mailbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct UndoDestination {
+    pub email: String,
+    pub user: String,
+    pub server: Server,
+    pub credential: CredentialRef,
+}
+
+/// Where the destination's secret comes from. An inline password is not
+/// written: undo then needs `--password-env` (or the original manifest).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialRef {
+    PasswordEnv(String),
+    PasswordFile(PathBuf),
+    TokenEnv(String),
+    TokenFile(PathBuf),
+    TokenCommand(String),
+    /// Given inline in the manifest; not repeated here.
+    Inline,
+}
+
+impl CredentialRef {
+    /// Where a credential comes from, without its value.
+    pub fn of(credential: &Credential) -> CredentialRef {
+        match credential {
+            Credential::PasswordEnv(var) => CredentialRef::PasswordEnv(var.clone()),
+            Credential::PasswordFile(path) => CredentialRef::PasswordFile(path.clone()),
+            Credential::OAuth2(TokenSource::Env(var)) => CredentialRef::TokenEnv(var.clone()),
+            Credential::OAuth2(TokenSource::File(path)) => CredentialRef::TokenFile(path.clone()),
+            Credential::OAuth2(TokenSource::Command(cmd)) => {
+                CredentialRef::TokenCommand(cmd.clone())
+            }
+            Credential::Password(_) | Credential::None => CredentialRef::Inline,
+        }
+    }
+
+    /// The credential to use, if this says where it is.
+    pub fn credential(&self) -> Option<Credential> {
+        Some(match self {
+            CredentialRef::PasswordEnv(var) => Credential::PasswordEnv(var.clone()),
+            CredentialRef::PasswordFile(path) => Credential::PasswordFile(path.clone()),
+            CredentialRef::TokenEnv(var) => Credential::OAuth2(TokenSource::Env(var.clone())),
+            CredentialRef::TokenFile(path) => Credential::OAuth2(TokenSource::File(path.clone())),
+            CredentialRef::TokenCommand(cmd) => {
+                Credential::OAuth2(TokenSource::Command(cmd.clone()))
+            }
+            CredentialRef::Inline => return None,
+        })
+    }
+}
+
+/// One destination folder and what the migration put in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct UndoFolder {
+    /// The destination folder's name, decoded.
+    pub folder: String,
+    /// The destination UIDVALIDITY the UIDs belong to.
+    pub uidvalidity: Option<u32>,
+    /// Whether the migration created the folder.
+    pub created: bool,
+    /// UIDs of the messages the migration copied into it.
+    pub messages: Vec<u32>,
+}
+
+impl UndoManifest {
+    /// The undo manifest of an account, from the store's records.
+    pub fn new(
+        account: &AccountStatus,
+        destination: UndoDestination,
+        created: Vec<CreatedInFolder>,
+    ) -> UndoManifest {
+        UndoManifest {
+            format: FORMAT.to_owned(),
+            migration_id: account.migration_id.clone(),
+            batch_id: account.batch_id.clone(),
+            batch: account.batch.clone(),
+            source: account.source.clone(),
+            destination,
+            finished_at: account.finished_at,
+            undo_until: account.undo_until,
+            mail: created
+                .into_iter()
+                .map(|f| UndoFolder {
+                    folder: f.dest_name,
+                    uidvalidity: f.dest_uidvalidity,
+                    created: f.created,
+                    messages: f.messages,
+                })
+                .collect(),
+        }
+    }
+
+    /// Reads an undo manifest.
+    pub fn read(path: &Path) -> anyhow::Result<UndoManifest> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("Cannot read the undo manifest {}", path.display()))?;
+        let manifest: UndoManifest = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not an undo manifest", path.display()))?;
+        anyhow::ensure!(
+            manifest.format == FORMAT,
+            "{} has format {:?}; this mailshift reads {FORMAT:?}",
+            path.display(),
+            manifest.format
+        );
+        Ok(manifest)
+    }
+
+    /// Writes the manifest as `dir/<migration ID>.json` (atomically).
+    pub fn write(&self, dir: &Path) -> anyhow::Result<PathBuf> {
+        std::fs::create_dir_all(dir).with_context(|| format!("Cannot create {}", dir.display()))?;
+        let path = dir.join(format!("{}.json", self.migration_id));
+        let temp = dir.join(format!(".{}.json.tmp", self.migration_id));
+        std::fs::write(&temp, serde_json::to_vec_pretty(self)?)
+            .with_context(|| format!("Cannot write {}", temp.display()))?;
+        std::fs::rename(&temp, &path)
+            .with_context(|| format!("Cannot write {}", path.display()))?;
+        Ok(path)
+    }
+
+    /// Whether undo is still allowed at `now`; `Err` says until when it was.
+    pub fn check_window(&self, now: DateTime<Utc>) -> Result<(), String> {
+        match self.undo_until {
+            Some(until) if now > until => Err(format!(
+                "undo of {} was allowed until {} and is no longer possible",
+                self.migration_id,
+                until.format("%Y-%m-%d %H:%M:%S UTC")
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The destination of an account plan, as an undo manifest names it.
+pub fn destination_of(plan: &AccountPlan) -> Option<UndoDestination> {
+    let endpoint = &plan.destination;
+    Some(UndoDestination {
+        email: endpoint.email.clone(),
+        user: endpoint.user.clone(),
+        server: endpoint.server.clone()?,
+        credential: CredentialRef::of(&endpoint.credential),
+    })
+}
+
+/// Writes the undo manifest of every account of a batch into `dir`.
+pub async fn write_manifests(
+    store: &Store,
+    plan: &Plan,
+    batch_key: i64,
+    dir: &Path,
+) -> anyhow::Result<()> {
+    for account in store.batch_accounts(batch_key).await? {
+        let Some(destination) = plan
+            .accounts
+            .iter()
+            .find(|a| {
+                a.source.email.eq_ignore_ascii_case(&account.source)
+                    && a.destination
+                        .email
+                        .eq_ignore_ascii_case(&account.destination)
+            })
+            .and_then(destination_of)
+        else {
+            continue;
+        };
+        let created = store.created_mail(account.key).await?;
+        UndoManifest::new(&account, destination, created).write(dir)?;
+    }
+    Ok(())
+}
+
+/// The JSON Schema of undo manifests, as `schemas/undo.schema.json` holds it.
+pub fn schema_text() -> String {
+    let schema = schemars::schema_for!(UndoManifest);
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_checked_in_schema_matches_the_types() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/undo.schema.json");
+        if std::env::var_os("MAILSHIFT_BLESS").is_some() {
+            std::fs::write(&path, schema_text()).unwrap();
+        }
+        let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+        assert_eq!(
+            on_disk,
+            schema_text(),
+            "schemas/undo.schema.json is stale: run with MAILSHIFT_BLESS=1"
+        );
+    }
+
+    #[test]
+    fn credentials_are_referenced_never_copied() {
+        let inline = CredentialRef::of(&Credential::Password("hunter2".into()));
+        assert_eq!(inline, CredentialRef::Inline);
+        assert!(inline.credential().is_none());
+        let env = CredentialRef::of(&Credential::PasswordEnv("PW".into()));
+        assert_eq!(
+            serde_json::to_string(&env).unwrap(),
+            r#"{"password_env":"PW"}"#
+        );
+        assert!(matches!(env.credential(), Some(Credential::PasswordEnv(v)) if v == "PW"));
+    }
+}

@@ -5,24 +5,34 @@
 //!    default; see `support/corpus.rs`) and loads it into a source Dovecot
 //!    whose mail lives on tmpfs (not timed).
 //! 2. Runs the release `mailshift` binary on a manifest of every account
-//!    into an empty destination Dovecot: wall time and peak RSS.
+//!    into an empty destination Dovecot: wall time, CPU and peak RSS.
 //! 3. Compares every folder of every account, source against destination,
 //!    as multisets of (content hash, flags, INTERNALDATE). Any difference
 //!    fails the benchmark.
-//! 4. Runs the same command again (nothing changed): wall time.
-//! 5. Runs mbsync (one IMAP→IMAP channel per account, 4 processes at a
-//!    time) into a fresh destination: wall time.
-//! 6. Prints a summary against the targets. Targets are reported, not
-//!    enforced; only an inexact copy fails.
+//! 4. Runs mbsync (one IMAP→IMAP channel per account, 4 processes at a
+//!    time) into another empty destination: wall time and CPU.
+//! 5. Repeats 2–4 (3 rounds by default, each tool into a fresh
+//!    destination), then, after the last mailshift round, times the same
+//!    command three more times with nothing changed.
+//! 6. Prints medians against the targets. Targets are reported, not
+//!    enforced; only an inexact copy (or a failed run) fails.
 //!
-//! Run with `cargo bench --bench mail` (or `scripts/bench.sh`). Knobs, all
-//! optional: `BENCH_ACCOUNTS`, `BENCH_MESSAGES` (per account), `BENCH_SEED`,
-//! `BENCH_CONCURRENT_ACCOUNTS`, `BENCH_CONNECTIONS_PER_ACCOUNT`,
-//! `BENCH_CONNECTIONS_PER_HOST`, `BENCH_MBSYNC_JOBS`, `BENCH_MAIL_ROOT`
-//! (default `/dev/shm`), `BENCH_SKIP_MBSYNC=1`, `MAILSHIFT_BIN` (default:
-//! the binary Cargo built with the benchmark), `BENCH_PERF_DIR` (record a
-//! system-wide `perf` profile of the first mailshift run and of the mbsync
-//! runs there; slows them down, so the figures are then only indicative).
+//! Run with `cargo bench --bench mail` (or `scripts/bench.sh`). Optional
+//! knobs, as environment variables:
+//!
+//! - `BENCH_ACCOUNTS` (20), `BENCH_MESSAGES` per account (500),
+//!   `BENCH_SEED`, `BENCH_ROUNDS` (3);
+//! - `BENCH_CONCURRENT_ACCOUNTS` (8), `BENCH_CONNECTIONS_PER_ACCOUNT` (2),
+//!   `BENCH_CONNECTIONS_PER_HOST` (64; both servers are 127.0.0.1, so this
+//!   caps source and destination connections together);
+//! - `BENCH_MBSYNC_JOBS` (4), `BENCH_SKIP_MBSYNC=1`;
+//! - `BENCH_MAIL_ROOT` (`/dev/shm`): where the Dovecot mail stores live;
+//! - `MAILSHIFT_BIN`: the binary to measure (default: the one Cargo built
+//!   with this benchmark, `target/release/mailshift`);
+//! - `BENCH_PERF_DIR`: record system-wide `perf` profiles of the first
+//!   round of each tool there (the figures are then only indicative);
+//! - `BENCH_HOLD=1`: keep the last round's servers up after the re-runs
+//!   until Enter is pressed, to investigate by hand.
 
 #[allow(dead_code)]
 #[path = "../tests/it/support/dovecot.rs"]
@@ -278,13 +288,16 @@ async fn mailshift_round(
     let profile = (round == 1)
         .then(|| Profile::start(settings, "mailshift"))
         .flatten();
-    let run = measure(&settings.binary, &args, &dir, "run");
+    let servers = ServerCpu::start(&setup.source, &dest);
+    let mut run = measure(&settings.binary, &args, &dir, "run");
+    run.server_cpu = servers.finish();
     drop(profile);
     println!(
-        "round {round}: mailshift {:.2} s, {} peak RSS, {} CPU, machine busy {:.0}%",
+        "round {round}: mailshift {:.2} s, {} peak RSS, CPU {} + Dovecot {}, machine busy {:.0}%",
         run.wall.as_secs_f64(),
         run.rss_mib().map_or("?".into(), |m| format!("{m:.1} MiB")),
-        run.cpu.map_or("?".into(), |c| format!("{c:.2} s")),
+        seconds(run.cpu),
+        seconds(run.server_cpu),
         run.machine_busy * 100.0
     );
     let totals = Totals::parse(&run.stdout);
@@ -317,7 +330,9 @@ async fn mailshift_round(
     }
 
     for i in 1..=RERUNS {
-        let rerun = measure(&settings.binary, &args, &dir, &format!("rerun{i}"));
+        let servers = ServerCpu::start(&setup.source, &dest);
+        let mut rerun = measure(&settings.binary, &args, &dir, &format!("rerun{i}"));
+        rerun.server_cpu = servers.finish();
         let totals = Totals::parse(&rerun.stdout);
         if !rerun.status.success() || totals.copied != 0 || totals.failed != 0 {
             return Err(format!(
@@ -326,8 +341,10 @@ async fn mailshift_round(
             ));
         }
         println!(
-            "         no-change re-run {i}: {:.3} s ({totals})",
-            rerun.wall.as_secs_f64()
+            "         no-change re-run {i}: {:.3} s, CPU {} + Dovecot {} ({totals})",
+            rerun.wall.as_secs_f64(),
+            seconds(rerun.cpu),
+            seconds(rerun.server_cpu),
         );
         figures.reruns.push(rerun.wall);
     }
@@ -371,7 +388,8 @@ async fn mbsync_round(
     let profile = (round == 1)
         .then(|| Profile::start(settings, "mbsync"))
         .flatten();
-    let run = run_mbsync(
+    let servers = ServerCpu::start(&setup.source, &dest);
+    let mut run = run_mbsync(
         mbsync,
         settings.mbsync_jobs,
         &setup.users,
@@ -379,12 +397,14 @@ async fn mbsync_round(
         &dest,
         &dir,
     );
+    run.server_cpu = servers.finish();
     drop(profile);
     println!(
-        "round {round}: mbsync ×{} {:.2} s, {} CPU (all processes), machine busy {:.0}%",
+        "round {round}: mbsync ×{} {:.2} s, CPU {} (all processes) + Dovecot {}, machine busy {:.0}%",
         settings.mbsync_jobs,
         run.wall.as_secs_f64(),
-        run.cpu.map_or("?".into(), |c| format!("{c:.2} s")),
+        seconds(run.cpu),
+        seconds(run.server_cpu),
         run.machine_busy * 100.0
     );
     if !run.status.success() {
@@ -459,6 +479,8 @@ struct Measured {
     cpu: Option<f64>,
     /// Share of the machine's CPU time that was busy during the run.
     machine_busy: f64,
+    /// CPU seconds both Dovecot servers spent during the run.
+    server_cpu: Option<f64>,
     status: ExitStatus,
     stdout: String,
     stderr: String,
@@ -523,6 +545,7 @@ fn measure(program: &Path, args: &[OsString], dir: &Path, name: &str) -> Measure
         max_rss_kib,
         cpu,
         machine_busy,
+        server_cpu: None,
         status,
         stdout: std::fs::read_to_string(&out).unwrap_or_default(),
         stderr: std::fs::read_to_string(&err).unwrap_or_default(),
@@ -546,6 +569,88 @@ fn parse_time(text: &str) -> (Option<u64>, Option<f64>) {
         _ => None,
     };
     (rss, cpu)
+}
+
+fn seconds(value: Option<f64>) -> String {
+    value.map_or("?".into(), |v| format!("{v:.2} s"))
+}
+
+/// CPU time of a Dovecot instance so far: its master, the children it has
+/// reaped (every per-connection `imap` and `imap-login` process) and the
+/// children still running.
+fn dovecot_cpu(server: &Dovecot) -> Option<f64> {
+    let run_dir = server.config_path().parent()?.join("run");
+    let master: u32 = std::fs::read_to_string(run_dir.join("master.pid"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let (_, own, reaped) = proc_times(master)?;
+    let mut ticks = own + reaped;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if let Some((parent, own, reaped)) = proc_times(pid)
+            && parent == master
+        {
+            ticks += own + reaped;
+        }
+    }
+    Some(ticks as f64 / clock_ticks())
+}
+
+/// `(parent pid, own utime + stime, reaped children's)` in clock ticks.
+fn proc_times(pid: u32) -> Option<(u32, u64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest: Vec<&str> = stat
+        .get(stat.rfind(')')? + 1..)?
+        .split_whitespace()
+        .collect();
+    let field = |n: usize| rest.get(n - 3).and_then(|f| f.parse::<u64>().ok());
+    Some((
+        u32::try_from(field(4)?).ok()?,
+        field(14)? + field(15)?,
+        field(16)? + field(17)?,
+    ))
+}
+
+fn clock_ticks() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(100.0)
+    })
+}
+
+/// Dovecot CPU over one run, source and destination together.
+struct ServerCpu<'a> {
+    servers: [&'a Dovecot; 2],
+    before: Option<f64>,
+}
+
+impl<'a> ServerCpu<'a> {
+    fn start(source: &'a Dovecot, dest: &'a Dovecot) -> ServerCpu<'a> {
+        let servers = [source, dest];
+        let before = servers.iter().map(|s| dovecot_cpu(s)).sum();
+        ServerCpu { servers, before }
+    }
+
+    /// Waits for the connection processes to exit, then reads the total.
+    fn finish(self) -> Option<f64> {
+        std::thread::sleep(Duration::from_millis(300));
+        let after: Option<f64> = self.servers.iter().map(|s| dovecot_cpu(s)).sum();
+        Some(after? - self.before?)
+    }
 }
 
 fn vm_hwm(pid: u32) -> Option<u64> {
@@ -845,6 +950,7 @@ fn run_mbsync(
     let failed = results.iter().find(|r| !r.status.success());
     Measured {
         wall,
+        server_cpu: None,
         max_rss_kib: results.iter().filter_map(|r| r.max_rss_kib).max(),
         cpu: results.iter().map(|r| r.cpu).sum(),
         machine_busy,

@@ -26,6 +26,7 @@ Exit codes:
   2  invalid manifest or invalid command line
   3  internal error
   4  no such migration or batch
+  5  the batch is already being run by another mailshift
 
 Logs go to standard error; set MAILSHIFT_LOG (or RUST_LOG) to e.g. `debug`
 or `mailshift=trace` for more.";
@@ -135,6 +136,8 @@ pub enum Exit {
     Internal = 3,
     /// No migration or batch matches what was asked for.
     NotFound = 4,
+    /// The batch is being run by another mailshift on the same state database.
+    Busy = 5,
 }
 
 impl Exit {

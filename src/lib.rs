@@ -29,6 +29,8 @@
 //!   notification emails.
 //! - [`undo`] reverses a migration from its undo manifest: exactly what it
 //!   created, nothing else.
+//! - [`batch`] runs one batch end to end, as `run` and the daemon do: the
+//!   batch lock, the engine, undo manifests, reports, notifications.
 //! - [`cli`] parses arguments and maps outcomes to exit codes; `main` only
 //!   calls it.
 //!
@@ -39,6 +41,7 @@
 //! *item* is one message, event, contact or script; a *checkpoint* records
 //! that an item is done.
 
+pub mod batch;
 pub mod cli;
 pub mod engine;
 pub mod manifest;

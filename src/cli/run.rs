@@ -3,16 +3,18 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
 use super::Exit;
+use crate::batch::{self, BatchError, Services};
+use crate::engine::limits::Shared;
 use crate::engine::{self, AccountOutcome, BatchOutcome, EngineOptions};
 use crate::plan;
 use crate::store::Store;
-use crate::undo;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -40,40 +42,36 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
             return Ok(Exit::Invalid);
         }
     };
-    let store = Store::open(&args.state)?;
+    let services = Services {
+        store: Store::open(&args.state)?,
+        state: args.state.clone(),
+        reports: args.reports.clone(),
+        options: EngineOptions::default(),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("Starting the async runtime")?;
-    let outcome = runtime.block_on(async {
+    let result = runtime.block_on(async {
         let shutdown = CancellationToken::new();
         engine::stop_on_signals(shutdown.clone());
-        let outcome = engine::run(&plan, &store, &EngineOptions::default(), shutdown).await?;
-        let dir = batch_dir(&args.reports, &plan.batch);
-        undo::write_manifests(&store, &plan, outcome.batch_key, &dir.join("undo")).await?;
-        anyhow::Ok(outcome)
-    })?;
+        let shared = Arc::new(Shared::new(&plan.limits));
+        batch::run(&plan, &services, shared, shutdown).await
+    });
+    let outcome = match result {
+        Ok(outcome) => outcome,
+        Err(busy @ BatchError::Busy { .. }) => {
+            eprintln!("mailshift: {busy}");
+            return Ok(Exit::Busy);
+        }
+        Err(BatchError::Other(error)) => return Err(error),
+    };
     print_outcome(&outcome)?;
     Ok(if outcome.all_succeeded() {
         Exit::Success
     } else {
         Exit::AccountsFailed
     })
-}
-
-/// The folder of a batch's reports: its name, made safe as a file name.
-pub fn batch_dir(reports: &std::path::Path, batch: &str) -> PathBuf {
-    let safe: String = batch
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || "-_.@".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    reports.join(safe.trim_start_matches('.'))
 }
 
 fn print_outcome(outcome: &BatchOutcome) -> anyhow::Result<()> {

@@ -109,10 +109,15 @@ const CANCEL_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Runs a batch to its end, or until `shutdown` fires: then accounts stop
 /// soon, with everything done so far recorded, and end `interrupted`.
+///
+/// `shared` holds the limits every account of the batch shares; the
+/// daemon passes the same one to every batch, so that connections per host
+/// are capped across them all.
 pub async fn run(
     plan: &Plan,
     store: &Store,
     options: &EngineOptions,
+    shared: Arc<limits::Shared>,
     shutdown: CancellationToken,
 ) -> Result<BatchOutcome, StoreError> {
     let manifest = plan.sources.first().map(|path| {
@@ -122,7 +127,6 @@ pub async fn run(
             .to_string()
     });
     let batch = store.open_batch(&plan.batch, manifest).await?;
-    let shared = Arc::new(limits::Shared::new(&plan.limits));
     let slots = Arc::new(Semaphore::new(plan.limits.concurrent_accounts.max(1)));
     let progress = progress::Progress::new(plan.accounts.len());
     let drawing = CancellationToken::new();

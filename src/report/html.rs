@@ -51,7 +51,8 @@ struct View {
     state: Badge,
     generated_at: String,
     accounts: String,
-    attention: usize,
+    /// `2 accounts need attention`, or empty.
+    attention: String,
     by_state: Vec<StateCount>,
     messages_copied: String,
     items_copied: String,
@@ -105,6 +106,7 @@ struct StageRow {
     present: String,
     skipped: String,
     failed: String,
+    /// `n bad` when items failed, to stand out.
     failed_class: &'static str,
     bytes: String,
     duration: String,
@@ -123,11 +125,16 @@ impl View {
         let mut rows: Vec<&AccountStatus> = report.accounts.iter().collect();
         // Failures first; otherwise manifest order.
         rows.sort_by_key(|a| rank(&a.state));
-        let attention = report
+        let attention = match report
             .accounts
             .iter()
             .filter(|a| rank(&a.state) == 0)
-            .count();
+            .count()
+        {
+            0 => String::new(),
+            1 => "1 account needs attention: it is listed first below.".into(),
+            n => format!("{n} accounts need attention: they are listed first below."),
+        };
         let mut by_state: Vec<StateCount> = totals
             .by_state
             .iter()
@@ -191,7 +198,7 @@ impl Row {
                         present: number(counts.present),
                         skipped: number(counts.skipped),
                         failed: number(counts.failed),
-                        failed_class: if counts.failed > 0 { "bad" } else { "" },
+                        failed_class: if counts.failed > 0 { "n bad" } else { "n" },
                         bytes: bytes(counts.bytes),
                         duration: match (s.started_at, s.finished_at) {
                             (Some(a), Some(b)) => {

@@ -3,6 +3,7 @@ mod cli;
 mod cmd;
 mod imap_client;
 mod manifest;
+mod notify;
 mod support;
 mod mail;
 mod proxy;

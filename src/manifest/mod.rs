@@ -367,6 +367,7 @@ fn load_yaml(
             &at,
             &mut diagnostics,
         ),
+        start_after: read(take("start_after"), "/start_after", &at, &mut diagnostics),
         defaults: None,
         accounts: None,
         accounts_csv: read(take("accounts_csv"), "/accounts_csv", &at, &mut diagnostics),

@@ -34,6 +34,11 @@ pub struct ManifestFile {
     /// How many hours after an account finishes `undo` is allowed.
     /// Default: 48.
     pub undo_window_hours: Option<u32>,
+    /// Start the batch no earlier than this time (RFC 3339, e.g.
+    /// `2024-06-01T22:00:00+02:00`): the hosted service's "start later".
+    /// The manifest is checked at once; the watched folder's daemon starts
+    /// the batch by itself at that time, also across restarts.
+    pub start_after: Option<String>,
     /// Values every account starts from; an account overrides any of them.
     pub defaults: Option<AccountSpec>,
     /// The accounts: one source→destination pair each.

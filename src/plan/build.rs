@@ -139,6 +139,7 @@ pub fn check(manifest: &Manifest) -> Checked {
             limits: batch.limits,
             notify: batch.notify,
             undo_window: Duration::from_secs(u64::from(batch.undo_hours) * 3600),
+            start_after: batch.start_after,
             accounts,
         },
         rejected,
@@ -173,6 +174,7 @@ struct Batch {
     limits: Limits,
     error_budget: u32,
     undo_hours: u32,
+    start_after: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 fn batch_settings(manifest: &Manifest, diagnostics: &mut Diagnostics) -> Batch {
@@ -196,6 +198,21 @@ fn batch_settings(manifest: &Manifest, diagnostics: &mut Diagnostics) -> Batch {
                 .unwrap_or_default(),
         ),
     };
+    let start_after = s.start_after.as_ref().and_then(|text| {
+        match chrono::DateTime::parse_from_rfc3339(text.trim()) {
+            Ok(at) => Some(at.with_timezone(&chrono::Utc)),
+            Err(_) => {
+                diagnostics.push(Diagnostic::error(
+                    place(&["start_after"]),
+                    format!(
+                        "{} is not a date and time such as 2024-06-01T22:00:00+02:00",
+                        quote(text)
+                    ),
+                ));
+                None
+            }
+        }
+    });
     let notify = s.notify.clone().unwrap_or_default();
     for (i, address) in notify.iter().enumerate() {
         if !is_email(address) {
@@ -223,6 +240,7 @@ fn batch_settings(manifest: &Manifest, diagnostics: &mut Diagnostics) -> Batch {
         },
         error_budget: l.error_budget.unwrap_or(DEFAULT_ERROR_BUDGET),
         undo_hours: s.undo_window_hours.unwrap_or(DEFAULT_UNDO_HOURS),
+        start_after,
     }
 }
 

@@ -36,6 +36,8 @@ pub struct Plan {
     /// How long after an account finishes its undo is allowed.
     #[serde(with = "duration_hours")]
     pub undo_window: Duration,
+    /// Not before this time (the daemon waits for it).
+    pub start_after: Option<chrono::DateTime<chrono::Utc>>,
     /// The accounts, in manifest order.
     pub accounts: Vec<AccountPlan>,
 }

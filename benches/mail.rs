@@ -297,7 +297,7 @@ async fn mailshift_round(
         run.wall.as_secs_f64(),
         run.rss_mib().map_or("?".into(), |m| format!("{m:.1} MiB")),
         seconds(run.cpu),
-        seconds(run.server_cpu),
+        server_seconds(run.server_cpu),
         run.machine_busy * 100.0
     );
     let totals = Totals::parse(&run.stdout);
@@ -344,7 +344,7 @@ async fn mailshift_round(
             "         no-change re-run {i}: {:.3} s, CPU {} + Dovecot {} ({totals})",
             rerun.wall.as_secs_f64(),
             seconds(rerun.cpu),
-            seconds(rerun.server_cpu),
+            server_seconds(rerun.server_cpu),
         );
         figures.reruns.push(rerun.wall);
     }
@@ -404,7 +404,7 @@ async fn mbsync_round(
         settings.mbsync_jobs,
         run.wall.as_secs_f64(),
         seconds(run.cpu),
-        seconds(run.server_cpu),
+        server_seconds(run.server_cpu),
         run.machine_busy * 100.0
     );
     if !run.status.success() {
@@ -479,8 +479,9 @@ struct Measured {
     cpu: Option<f64>,
     /// Share of the machine's CPU time that was busy during the run.
     machine_busy: f64,
-    /// CPU seconds both Dovecot servers spent during the run.
-    server_cpu: Option<f64>,
+    /// CPU seconds the source and the destination Dovecot spent during
+    /// the run.
+    server_cpu: Option<[f64; 2]>,
     status: ExitStatus,
     stdout: String,
     stderr: String,
@@ -632,24 +633,37 @@ fn clock_ticks() -> f64 {
     })
 }
 
-/// Dovecot CPU over one run, source and destination together.
+/// Dovecot CPU over one run, source and destination.
 struct ServerCpu<'a> {
     servers: [&'a Dovecot; 2],
-    before: Option<f64>,
+    before: [Option<f64>; 2],
 }
 
 impl<'a> ServerCpu<'a> {
     fn start(source: &'a Dovecot, dest: &'a Dovecot) -> ServerCpu<'a> {
-        let servers = [source, dest];
-        let before = servers.iter().map(|s| dovecot_cpu(s)).sum();
-        ServerCpu { servers, before }
+        ServerCpu {
+            servers: [source, dest],
+            before: [dovecot_cpu(source), dovecot_cpu(dest)],
+        }
     }
 
-    /// Waits for the connection processes to exit, then reads the total.
-    fn finish(self) -> Option<f64> {
+    /// Waits for the connection processes to exit, then reads the totals.
+    fn finish(self) -> Option<[f64; 2]> {
         std::thread::sleep(Duration::from_millis(300));
-        let after: Option<f64> = self.servers.iter().map(|s| dovecot_cpu(s)).sum();
-        Some(after? - self.before?)
+        let source = dovecot_cpu(self.servers[0])? - self.before[0]?;
+        let dest = dovecot_cpu(self.servers[1])? - self.before[1]?;
+        Some([source, dest])
+    }
+}
+
+/// "1.20 s (0.40 source + 0.80 destination)".
+fn server_seconds(cpu: Option<[f64; 2]>) -> String {
+    match cpu {
+        Some([source, dest]) => format!(
+            "{:.2} s ({source:.2} source + {dest:.2} destination)",
+            source + dest
+        ),
+        None => "?".into(),
     }
 }
 
@@ -1011,6 +1025,13 @@ fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "NOT MET" }
 }
 
+/// Median of the known values.
+fn median(values: impl IntoIterator<Item = Option<f64>>) -> Option<f64> {
+    let mut known: Vec<f64> = values.into_iter().flatten().collect();
+    known.sort_by(f64::total_cmp);
+    known.get(known.len() / 2).copied()
+}
+
 /// Median, best and worst of some durations, in seconds.
 fn spread(times: impl IntoIterator<Item = Duration>) -> (f64, f64, f64) {
     let mut secs: Vec<f64> = times.into_iter().map(|d| d.as_secs_f64()).collect();
@@ -1021,21 +1042,53 @@ fn spread(times: impl IntoIterator<Item = Duration>) -> (f64, f64, f64) {
     (secs[secs.len() / 2], secs[0], secs[secs.len() - 1])
 }
 
+/// Medians of one tool's rounds: wall seconds (median, best, worst), its
+/// own CPU and the servers' CPU.
+struct Tool {
+    secs: (f64, f64, f64),
+    cpu: Option<f64>,
+    server_cpu: Option<[f64; 2]>,
+}
+
+impl Tool {
+    fn of(runs: &[Measured]) -> Tool {
+        Tool {
+            secs: spread(runs.iter().map(|m| m.wall)),
+            cpu: median(runs.iter().map(|m| m.cpu)),
+            server_cpu: median(runs.iter().map(|m| m.server_cpu.map(|[s, _]| s)))
+                .zip(median(runs.iter().map(|m| m.server_cpu.map(|[_, d]| d))))
+                .map(|(s, d)| [s, d]),
+        }
+    }
+
+    /// The tool's and both servers' CPU seconds.
+    fn total_cpu(&self) -> Option<f64> {
+        Some(self.cpu? + self.server_cpu?.iter().sum::<f64>())
+    }
+
+    fn print(&self, name: &str, f: &Figures, note: &str) {
+        let (secs, best, worst) = self.secs;
+        println!(
+            "{name:<18}{secs:.2} s ({best:.2}–{worst:.2}): {:.0} msg/s, {:.1} MiB/s {note}",
+            f.messages as f64 / secs,
+            mib(f.bytes) / secs,
+        );
+        println!(
+            "  CPU             {} itself + Dovecot {} = {}",
+            seconds(self.cpu),
+            server_seconds(self.server_cpu),
+            seconds(self.total_cpu())
+        );
+    }
+}
+
 fn summary(settings: &Settings, f: &Figures) {
-    let (secs, best, worst) = spread(f.mailshift.iter().map(|m| m.wall));
-    let rate = f.messages as f64 / secs;
+    let mailshift = Tool::of(&f.mailshift);
     let rss = f
         .mailshift
         .iter()
         .filter_map(Measured::rss_mib)
         .reduce(f64::max);
-    let cpu = spread(
-        f.mailshift
-            .iter()
-            .filter_map(|m| m.cpu)
-            .map(Duration::from_secs_f64),
-    )
-    .0;
     let (rerun, _, rerun_worst) = spread(f.reruns.iter().copied());
 
     println!();
@@ -1049,12 +1102,13 @@ fn summary(settings: &Settings, f: &Figures) {
         f.messages,
         mib(f.bytes)
     );
-    println!(
-        "mailshift         {secs:.2} s ({best:.2}–{worst:.2}): {rate:.0} msg/s, {:.1} MiB/s, \
-         {cpu:.2} s CPU (concurrent_accounts {}, connections_per_account {})",
-        mib(f.bytes) / secs,
-        settings.concurrent_accounts,
-        settings.connections_per_account
+    mailshift.print(
+        "mailshift",
+        f,
+        &format!(
+            "(concurrent_accounts {}, connections_per_account {})",
+            settings.concurrent_accounts, settings.connections_per_account
+        ),
     );
     println!(
         "peak RSS          {}  (target ≤ {TARGET_RSS_MIB:.0} MiB: {})",
@@ -1070,25 +1124,25 @@ fn summary(settings: &Settings, f: &Figures) {
         println!("mbsync            not run");
         return;
     }
-    let (mbsync_secs, mbsync_best, mbsync_worst) = spread(f.mbsync.iter().map(|m| m.wall));
-    let mbsync_rate = f.messages as f64 / mbsync_secs;
-    let mbsync_cpu = spread(
-        f.mbsync
-            .iter()
-            .filter_map(|m| m.cpu)
-            .map(Duration::from_secs_f64),
-    )
-    .0;
-    let ratio = rate / mbsync_rate;
-    println!(
-        "mbsync ×{:<2}        {mbsync_secs:.2} s ({mbsync_best:.2}–{mbsync_worst:.2}): \
-         {mbsync_rate:.0} msg/s, {:.1} MiB/s, {mbsync_cpu:.2} s CPU ({} messages at its destination)",
-        settings.mbsync_jobs,
-        mib(f.bytes) / mbsync_secs,
-        f.mbsync_messages.map_or("?".into(), |n| n.to_string())
+    let mbsync = Tool::of(&f.mbsync);
+    mbsync.print(
+        &format!("mbsync ×{}", settings.mbsync_jobs),
+        f,
+        &format!(
+            "({} messages at its destination)",
+            f.mbsync_messages.map_or("?".into(), |n| n.to_string())
+        ),
     );
+    let ratio = mbsync.secs.0 / mailshift.secs.0;
     println!(
         "ratio             mailshift/mbsync = {ratio:.2}×  (target ≥ {TARGET_RATIO}×: {})",
         verdict(ratio >= TARGET_RATIO)
     );
+    if let (Some(a), Some(b)) = (mailshift.total_cpu(), mbsync.total_cpu()) {
+        println!(
+            "  by CPU          {:.2}× (all CPU a migration costs on this machine, servers included: \
+             mbsync {b:.2} s / mailshift {a:.2} s; independent of other load)",
+            b / a
+        );
+    }
 }

@@ -7,6 +7,8 @@
 //! Run it with `scripts/demo.sh` (which installs Dovecot first). Output,
 //! reports and the state database are left in `demo-output/`.
 
+// The test suite's Dovecot harness; the demo uses only part of it.
+#[allow(dead_code)]
 #[path = "../tests/it/support/dovecot.rs"]
 mod dovecot;
 

@@ -11,7 +11,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::engine::{self, BatchOutcome, EngineOptions, limits::Shared};
 use crate::plan::Plan;
+use crate::protocols::smtp;
+use crate::report::{self, notification, notification::Event};
 use crate::store::Store;
+use crate::store::batches::BatchRecord;
+use crate::store::status::AccountStatus;
 use crate::undo;
 
 /// What a batch runs with besides its plan.
@@ -52,7 +56,48 @@ pub async fn run(
     undo::write_manifests(&services.store, plan, outcome.batch_key, &dir.join("undo"))
         .await
         .context("Writing the undo manifests")?;
+    let record = BatchRecord {
+        id: outcome.batch_key,
+        public_id: outcome.batch_id.clone(),
+    };
+    publish_report(&services.store, &record, &dir).await?;
+    let accounts = services.store.batch_accounts(record.id).await;
+    for account in accounts.context("Reading the batch")? {
+        notify(plan, &account, Event::Finished).await;
+    }
     Ok(outcome)
+}
+
+/// Writes (or rewrites) a batch's `report.json` and `report.html`.
+pub async fn publish_report(store: &Store, batch: &BatchRecord, dir: &Path) -> anyhow::Result<()> {
+    if let Some(report) = report::BatchReport::collect(store, batch).await? {
+        report::write(dir, &report).context("Writing the report")?;
+    }
+    Ok(())
+}
+
+/// Tells an account's notification addresses what happened to it. A
+/// failure to send is logged; it never fails the migration.
+pub async fn notify(plan: &Plan, account: &AccountStatus, event: Event) {
+    let Some(smtp) = &plan.smtp else { return };
+    let Some(to) = plan
+        .accounts
+        .iter()
+        .find(|a| {
+            a.source.email.eq_ignore_ascii_case(&account.source)
+                && a.destination
+                    .email
+                    .eq_ignore_ascii_case(&account.destination)
+        })
+        .map(|a| &a.notify)
+        .filter(|to| !to.is_empty())
+    else {
+        return;
+    };
+    let message = notification::compose(&smtp.from, to, account, event);
+    if let Err(error) = smtp::send(smtp, to, &message).await {
+        tracing::warn!(migration_id = %account.migration_id, "notification not sent: {error}");
+    }
 }
 
 /// The folder of a batch's reports: its name, made safe as a file name.
@@ -82,14 +127,35 @@ pub struct BatchLock {
 }
 
 impl BatchLock {
-    /// Takes the lock, or says who has it.
+    /// Takes the lock of a batch, or says who has it.
     pub fn acquire(state: &Path, batch: &str) -> Result<BatchLock, BatchError> {
+        BatchLock::take(state, &format!("batch-{}", safe_name(batch))).map_err(|e| match e {
+            LockError::Busy(lock) => BatchError::Busy {
+                batch: batch.to_owned(),
+                lock,
+            },
+            LockError::Other(e) => BatchError::Other(e),
+        })
+    }
+
+    /// Takes the lock that one daemon per state database holds.
+    pub fn daemon(state: &Path) -> anyhow::Result<BatchLock> {
+        BatchLock::take(state, "daemon").map_err(|e| match e {
+            LockError::Busy(_) => anyhow::anyhow!(
+                "another mailshift daemon already uses the state database {}",
+                state.display()
+            ),
+            LockError::Other(e) => e,
+        })
+    }
+
+    fn take(state: &Path, name: &str) -> Result<BatchLock, LockError> {
         let mut dir = state.as_os_str().to_owned();
         dir.push(".locks");
         let dir = PathBuf::from(dir);
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("Cannot create {}", dir.display()))?;
-        let lock = dir.join(format!("{}.lock", safe_name(batch)));
+        let lock = dir.join(format!("{name}.lock"));
         let file = File::options()
             .create(true)
             .truncate(false)
@@ -98,14 +164,22 @@ impl BatchLock {
             .with_context(|| format!("Cannot open {}", lock.display()))?;
         match file.try_lock() {
             Ok(()) => Ok(BatchLock { _file: file }),
-            Err(TryLockError::WouldBlock) => Err(BatchError::Busy {
-                batch: batch.to_owned(),
-                lock,
-            }),
-            Err(TryLockError::Error(e)) => {
-                Err(anyhow::Error::new(e).context(format!("Cannot lock {}", lock.display())).into())
-            }
+            Err(TryLockError::WouldBlock) => Err(LockError::Busy(lock)),
+            Err(TryLockError::Error(e)) => Err(LockError::Other(
+                anyhow::Error::new(e).context(format!("Cannot lock {}", lock.display())),
+            )),
         }
+    }
+}
+
+enum LockError {
+    Busy(PathBuf),
+    Other(anyhow::Error),
+}
+
+impl From<anyhow::Error> for LockError {
+    fn from(e: anyhow::Error) -> Self {
+        LockError::Other(e)
     }
 }
 

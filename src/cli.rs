@@ -4,9 +4,12 @@
 //! A new command is a variant of [`Command`], an `Args` struct, and one
 //! function returning [`Exit`], dispatched in [`run`].
 
+mod check;
+mod detect;
 mod run;
 mod status;
 mod undo;
+mod watch;
 
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -39,6 +42,18 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// How log lines (on standard error) look: `json` for log collectors.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// Every command.
@@ -58,6 +73,10 @@ pub enum Command {
     /// Secrets are never shown: only where each one comes from.
     #[command(after_help = EXIT_CODES)]
     Plan(PlanArgs),
+    /// Show the server settings autodetect finds for email addresses, and
+    /// where they come from (provider table, autoconfig, DNS SRV, MX).
+    #[command(after_help = detect::DETECT_HELP)]
+    Detect(detect::DetectArgs),
     /// Run a batch: migrate every account of a manifest, concurrently.
     ///
     /// Every step is checkpointed in the state database: after a crash, a
@@ -82,6 +101,10 @@ pub enum Command {
     /// running in another process; a queued account never starts.
     #[command(after_help = EXIT_CODES)]
     Cancel(status::CancelArgs),
+    /// Write a batch's report again (`report.json` and `report.html`) from
+    /// the state database.
+    #[command(after_help = EXIT_CODES)]
+    Report(status::ReportArgs),
     /// Put the destination back as it was before a migration: remove
     /// exactly the messages and folders it created, nothing else.
     ///
@@ -90,6 +113,11 @@ pub enum Command {
     /// manifest alone, even if the state database is lost.
     #[command(after_help = EXIT_CODES)]
     Undo(undo::UndoArgs),
+    /// Watch a folder: every manifest dropped there is checked, accepted
+    /// (or rejected with its errors) and run; kill it and start it again,
+    /// and it resumes where it was.
+    #[command(after_help = EXIT_CODES)]
+    Watch(watch::WatchArgs),
 }
 
 /// How to print results.
@@ -121,6 +149,12 @@ pub struct PlanArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
+    /// Preflight: log in to every source and destination (changing
+    /// nothing) and report, per account, whether it is ready, what there
+    /// is to migrate and how long it should take. Exit code 0 only if
+    /// every account is ready, else 1.
+    #[arg(long)]
+    pub check: bool,
 }
 
 /// How the process ends; the numbers are the documented exit codes.
@@ -152,11 +186,14 @@ pub fn run(cli: Cli) -> Exit {
     let result = match &cli.command {
         Command::Validate(args) => validate(args),
         Command::Plan(args) => plan(args),
+        Command::Detect(args) => detect::detect(args),
         Command::Run(args) => run::run(args),
         Command::Status(args) => status::status(args),
         Command::List(args) => status::list(args),
         Command::Cancel(args) => status::cancel(args),
+        Command::Report(args) => status::report(args),
         Command::Undo(args) => undo::undo(args),
+        Command::Watch(args) => watch::watch(args),
     };
     match result {
         Ok(exit) => exit,
@@ -169,19 +206,26 @@ pub fn run(cli: Cli) -> Exit {
 }
 
 /// Sends logs to standard error, filtered by `MAILSHIFT_LOG`, else
-/// `RUST_LOG`, else warnings only.
-pub fn init_logging() {
+/// `RUST_LOG`, else warnings only (information for the daemon).
+pub fn init_logging(cli: &Cli) {
+    // The daemon says what it accepts and runs; commands only warn.
+    let default = match cli.command {
+        Command::Watch(_) => "info",
+        _ => "warn",
+    };
     let filter = std::env::var("MAILSHIFT_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
-        .unwrap_or_else(|_| "warn".to_owned());
+        .unwrap_or_else(|_| default.to_owned());
     let filter = tracing_subscriber::EnvFilter::try_new(&filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(io::stderr)
-        .with_ansi(io::stderr().is_terminal())
-        .with_target(false)
-        .try_init();
+        .with_target(false);
+    let _ = match cli.log_format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.with_ansi(io::stderr().is_terminal()).try_init(),
+    };
 }
 
 /// Whether output failed because the reader went away (`| head`): not
@@ -335,6 +379,9 @@ fn plural(n: usize, word: &str) -> String {
 }
 
 fn plan(args: &PlanArgs) -> anyhow::Result<Exit> {
+    if args.check {
+        return check::check(args);
+    }
     let mut out = io::stdout().lock();
     let checked = check_file(&args.file);
     let valid = checked.as_ref().is_ok_and(Checked::is_valid);

@@ -24,6 +24,10 @@
 //! - [`stages`] holds one module per option (`mail`, ...), each turning an
 //!   account plan into protocol calls and store records.
 //! - [`protocols`] holds the clients (IMAP, ...) and TLS.
+//! - [`autodetect`] finds server settings from an address alone (provider
+//!   table, autoconfig, DNS SRV, MX), cached per domain for a batch.
+//! - [`preflight`] logs in to every endpoint of a plan, changing nothing,
+//!   and says which accounts are ready, with volumes and an estimate.
 //! - [`report`] writes `report.json` (schema in `schemas/report.schema.json`)
 //!   and a self-contained `report.html` per batch, and composes the
 //!   notification emails.
@@ -31,6 +35,7 @@
 //!   created, nothing else.
 //! - [`batch`] runs one batch end to end, as `run` and the daemon do: the
 //!   batch lock, the engine, undo manifests, reports, notifications.
+//! - [`daemon`] watches a folder: drop a manifest, get a migration.
 //! - [`cli`] parses arguments and maps outcomes to exit codes; `main` only
 //!   calls it.
 //!
@@ -42,10 +47,13 @@
 //! that an item is done.
 
 pub mod batch;
+pub mod autodetect;
 pub mod cli;
+pub mod daemon;
 pub mod engine;
 pub mod manifest;
 pub mod plan;
+pub mod preflight;
 pub mod protocols;
 pub mod report;
 pub mod stages;

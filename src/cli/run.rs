@@ -34,7 +34,7 @@ pub struct RunArgs {
 
 /// Runs the batch a manifest describes.
 pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
-    let plan = match plan::from_file(&args.file) {
+    let mut plan = match plan::from_file(&args.file) {
         Ok(plan) => plan,
         Err(diagnostics) => {
             eprintln!("{diagnostics}");
@@ -42,6 +42,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
             return Ok(Exit::Invalid);
         }
     };
+    if let Err(failed) = plan::autodetect::resolve_blocking(&mut plan) {
+        eprintln!(
+            "{failed}\n{}: autodetect failed, nothing was run",
+            args.file.display()
+        );
+        return Ok(Exit::Invalid);
+    }
     let services = Services {
         store: Store::open(&args.state)?,
         state: args.state.clone(),

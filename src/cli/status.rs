@@ -9,6 +9,7 @@ use clap::Args;
 
 use super::{Exit, OutputFormat};
 use crate::store::Store;
+use crate::store::batches::BatchRecord;
 use crate::store::status::{AccountStatus, BatchStatus, CancelOutcome};
 
 /// The state database option every command that reads it shares.
@@ -59,6 +60,18 @@ pub struct CancelArgs {
     /// Cancel every unfinished account of a batch instead.
     #[arg(long, value_name = "BATCH_ID", conflicts_with = "id")]
     pub batch: Option<String>,
+    #[command(flatten)]
+    pub state: StateArg,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The batch ID.
+    #[arg(value_name = "BATCH_ID")]
+    pub batch: String,
+    /// Where report folders go.
+    #[arg(long, env = "MAILSHIFT_REPORTS", default_value = "reports")]
+    pub reports: PathBuf,
     #[command(flatten)]
     pub state: StateArg,
 }
@@ -122,6 +135,26 @@ pub fn list(args: &ListArgs) -> anyhow::Result<Exit> {
             }
         }
     }
+    Ok(Exit::Success)
+}
+
+pub fn report(args: &ReportArgs) -> anyhow::Result<Exit> {
+    let store = Store::open(&args.state.state)?;
+    let batches = block_on(store.batches(Some(args.batch.clone())))??;
+    let Some(batch) = batches.first() else {
+        eprintln!("mailshift: no batch {}", args.batch);
+        return Ok(Exit::NotFound);
+    };
+    let Some(key) = block_on(store.batch_key(batch.batch_id.clone()))?? else {
+        return Ok(Exit::NotFound);
+    };
+    let record = BatchRecord {
+        id: key,
+        public_id: batch.batch_id.clone(),
+    };
+    let dir = crate::batch::report_dir(&args.reports, &batch.name);
+    block_on(crate::batch::publish_report(&store, &record, &dir))??;
+    println!("{}", dir.join("report.html").display());
     Ok(Exit::Success)
 }
 

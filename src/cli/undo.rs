@@ -7,10 +7,12 @@ use clap::Args;
 
 use super::Exit;
 use super::status::StateArg;
+use crate::batch;
 use crate::plan::{self, Credential};
 use crate::protocols::imap::{Auth, ImapConfig, Session};
+use crate::report::notification::Event;
 use crate::store::Store;
-use crate::store::batches::AccountState;
+use crate::store::batches::{AccountState, BatchRecord};
 use crate::undo::mail::UndoOutcome;
 use crate::undo::{self, UndoManifest};
 
@@ -38,6 +40,9 @@ pub struct UndoArgs {
     /// the undo manifest cannot say (the password was inline).
     #[arg(long, value_name = "VAR")]
     pub password_env: Option<String>,
+    /// Where report folders are: the batch's report is rewritten after undo.
+    #[arg(long, env = "MAILSHIFT_REPORTS", default_value = "reports")]
+    pub reports: PathBuf,
     #[command(flatten)]
     pub state: StateArg,
 }
@@ -140,6 +145,15 @@ async fn from_store(args: &UndoArgs, id: &str, source: &str) -> anyhow::Result<E
                 .set_account_state(account.key, AccountState::Undone, None, None)
                 .await?;
             print_outcome(&manifest, &outcome);
+            let record = BatchRecord {
+                id: account.batch_key,
+                public_id: account.batch_id.clone(),
+            };
+            let dir = batch::report_dir(&args.reports, &account.batch);
+            batch::publish_report(&store, &record, &dir).await?;
+            if let Some(undone) = store.account_status(id, source).await? {
+                batch::notify(&plan, &undone, Event::Undone).await;
+            }
             Ok(Exit::Success)
         }
         Err(error) => {

@@ -16,10 +16,13 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::plan::{AccountPlan, Plan};
 use crate::stages;
-use crate::store::batches::{AccountKey, AccountRecord, AccountState, StageCounts, StageState};
+use crate::store::batches::{
+    AccountKey, AccountRecord, AccountState, BatchRecord, StageCounts, StageState,
+};
 use crate::store::{Store, StoreError};
 
 pub use retry::RetryPolicy;
@@ -120,32 +123,15 @@ pub async fn run(
     shared: Arc<limits::Shared>,
     shutdown: CancellationToken,
 ) -> Result<BatchOutcome, StoreError> {
-    let manifest = plan.sources.first().map(|path| {
-        std::fs::canonicalize(path)
-            .unwrap_or_else(|_| path.clone())
-            .display()
-            .to_string()
-    });
-    let batch = store.open_batch(&plan.batch, manifest).await?;
     let slots = Arc::new(Semaphore::new(plan.limits.concurrent_accounts.max(1)));
     let progress = progress::Progress::new(plan.accounts.len());
     let drawing = CancellationToken::new();
     let drawer = tokio::spawn(progress.clone().draw(drawing.clone()));
 
     // Every account is recorded (and gets its migration ID) before any starts.
+    let (batch, accounts) = register(plan, store, AccountState::Queued).await?;
     let mut contexts = Vec::with_capacity(plan.accounts.len());
-    for account_plan in &plan.accounts {
-        let key = AccountKey {
-            source_email: account_plan.source.email.clone(),
-            destination_email: account_plan.destination.email.clone(),
-            source_server: account_plan.source.location(),
-            destination_server: account_plan.destination.location(),
-            undo_window_secs: plan.undo_window.as_secs() as i64,
-        };
-        let account = store.open_account(batch.id, key).await?;
-        store
-            .set_account_state(account.id, AccountState::Queued, None, None)
-            .await?;
+    for (account, account_plan) in accounts.into_iter().zip(&plan.accounts) {
         contexts.push(AccountContext {
             store: store.clone(),
             account,
@@ -185,8 +171,10 @@ pub async fn run(
             .acquire_owned()
             .await
             .expect("account slots stay open");
+        // Every log line about the account carries its migration ID.
+        let span = tracing::info_span!("account", migration_id = %ctx.account.migration_id);
         tasks.spawn(async move {
-            let outcome = run_account(ctx).await;
+            let outcome = run_account(ctx).instrument(span).await;
             drop(slot);
             (index, outcome)
         });
@@ -216,6 +204,39 @@ pub async fn run(
         batch_key: batch.id,
         accounts,
     })
+}
+
+/// Records a batch and its accounts (each with its migration ID) in
+/// `state`: `queued` when a run starts, `scheduled` when the daemon accepts
+/// a manifest that starts later.
+pub async fn register(
+    plan: &Plan,
+    store: &Store,
+    state: AccountState,
+) -> Result<(BatchRecord, Vec<AccountRecord>), StoreError> {
+    let manifest = plan.sources.first().map(|path| {
+        std::fs::canonicalize(path)
+            .unwrap_or_else(|_| path.clone())
+            .display()
+            .to_string()
+    });
+    let batch = store.open_batch(&plan.batch, manifest).await?;
+    let mut accounts = Vec::with_capacity(plan.accounts.len());
+    for account_plan in &plan.accounts {
+        let key = AccountKey {
+            source_email: account_plan.source.email.clone(),
+            destination_email: account_plan.destination.email.clone(),
+            source_server: account_plan.source.location(),
+            destination_server: account_plan.destination.location(),
+            undo_window_secs: plan.undo_window.as_secs() as i64,
+        };
+        let account = store.open_account(batch.id, key).await?;
+        store
+            .set_account_state(account.id, state, None, None)
+            .await?;
+        accounts.push(account);
+    }
+    Ok((batch, accounts))
 }
 
 /// Passes cancel requests made through the store (by `mailshift cancel`,
@@ -285,7 +306,6 @@ async fn run_account(ctx: AccountContext) -> Result<AccountOutcome, StoreError> 
                     .await?;
                 counts.add(&failure.counts);
                 tracing::error!(
-                    migration_id = %ctx.account.migration_id,
                     account = %ctx.plan.source.email,
                     "{:#}",
                     failure.error

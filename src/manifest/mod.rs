@@ -368,6 +368,7 @@ fn load_yaml(
             &mut diagnostics,
         ),
         start_after: read(take("start_after"), "/start_after", &at, &mut diagnostics),
+        smtp: read(take("smtp"), "/smtp", &at, &mut diagnostics),
         defaults: None,
         accounts: None,
         accounts_csv: read(take("accounts_csv"), "/accounts_csv", &at, &mut diagnostics),

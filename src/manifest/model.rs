@@ -39,6 +39,8 @@ pub struct ManifestFile {
     /// The manifest is checked at once; the watched folder's daemon starts
     /// the batch by itself at that time, also across restarts.
     pub start_after: Option<String>,
+    /// The mail server notifications are sent through.
+    pub smtp: Option<SmtpSpec>,
     /// Values every account starts from; an account overrides any of them.
     pub defaults: Option<AccountSpec>,
     /// The accounts: one source→destination pair each.
@@ -242,6 +244,30 @@ pub struct MailSpec {
     pub max_message_size: Option<ByteSize>,
     /// Also copy messages flagged `\Deleted`. Default: false.
     pub include_deleted: Option<bool>,
+}
+
+/// The mail server that notifications go through.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSpec {
+    /// The SMTP server.
+    pub host: String,
+    /// Default: 587 with `starttls`, 465 with `implicit`, 25 with `none`.
+    pub port: Option<u16>,
+    /// Default: `starttls`.
+    pub tls: Option<TlsMode>,
+    /// Accept a self-signed or otherwise invalid certificate.
+    pub accept_invalid_certs: Option<bool>,
+    /// The sender address of notifications.
+    pub from: String,
+    /// The login name; no authentication without it.
+    pub user: Option<String>,
+    /// The password, inline (prefer `password_env` or `password_file`).
+    pub password: Option<Secret>,
+    /// An environment variable holding the password.
+    pub password_env: Option<String>,
+    /// A file whose first line is the password.
+    pub password_file: Option<String>,
 }
 
 /// Concurrency and rate limits.

@@ -13,12 +13,13 @@ use super::{
     TokenSource,
 };
 use crate::manifest::diagnostic::{Diagnostic, Diagnostics, Place, quote};
-use crate::manifest::model::{AccountSpec, EndpointSpec, Kind, OptionName};
+use crate::manifest::model::{AccountSpec, EndpointSpec, Kind, OptionName, SmtpSpec};
 use crate::manifest::validate::{
     batch_name_from, batch_name_problem, destination_stores, env_problem, file_problem,
     host_problem, is_email, source_provides, uses_dav,
 };
 use crate::manifest::{self, AccountEntry, Manifest, Origin};
+use crate::protocols::smtp::SmtpConfig;
 use crate::protocols::tls::TlsMode;
 
 /// What checking a manifest found: the plan of every valid account, the
@@ -140,6 +141,7 @@ pub fn check(manifest: &Manifest) -> Checked {
             notify: batch.notify,
             undo_window: Duration::from_secs(u64::from(batch.undo_hours) * 3600),
             start_after: batch.start_after,
+            smtp: batch.smtp,
             accounts,
         },
         rejected,
@@ -175,6 +177,7 @@ struct Batch {
     error_budget: u32,
     undo_hours: u32,
     start_after: Option<chrono::DateTime<chrono::Utc>>,
+    smtp: Option<SmtpConfig>,
 }
 
 fn batch_settings(manifest: &Manifest, diagnostics: &mut Diagnostics) -> Batch {
@@ -241,6 +244,80 @@ fn batch_settings(manifest: &Manifest, diagnostics: &mut Diagnostics) -> Batch {
         error_budget: l.error_budget.unwrap_or(DEFAULT_ERROR_BUDGET),
         undo_hours: s.undo_window_hours.unwrap_or(DEFAULT_UNDO_HOURS),
         start_after,
+        smtp: s
+            .smtp
+            .as_ref()
+            .map(|spec| smtp_config(spec, &manifest.path, &place, diagnostics)),
+    }
+}
+
+/// The notification server, checked.
+fn smtp_config(
+    spec: &SmtpSpec,
+    manifest: &std::path::Path,
+    place: &dyn Fn(&[&str]) -> Place,
+    diagnostics: &mut Diagnostics,
+) -> SmtpConfig {
+    if !is_email(
+        spec.from
+            .trim_end_matches('>')
+            .rsplit('<')
+            .next()
+            .unwrap_or_default(),
+    ) {
+        diagnostics.push(Diagnostic::error(
+            place(&["smtp", "from"]),
+            format!("{} is not an email address", quote(&spec.from)),
+        ));
+    }
+    let given = [
+        spec.password.is_some(),
+        spec.password_env.is_some(),
+        spec.password_file.is_some(),
+    ];
+    if given.iter().filter(|g| **g).count() > 1 {
+        diagnostics.push(Diagnostic::error(
+            place(&["smtp"]),
+            "give only one of password, password_env and password_file",
+        ));
+    }
+    if spec.user.is_none() && given.iter().any(|g| *g) {
+        diagnostics.push(Diagnostic::error(
+            place(&["smtp", "user"]),
+            "a password needs a user",
+        ));
+    }
+    let credential = if let Some(password) = &spec.password {
+        Credential::Password(password.expose().to_owned())
+    } else if let Some(var) = &spec.password_env {
+        if std::env::var_os(var).is_none() {
+            diagnostics.push(Diagnostic::error(
+                place(&["smtp", "password_env"]),
+                format!("the environment variable {var} is not set"),
+            ));
+        }
+        Credential::PasswordEnv(var.clone())
+    } else if let Some(file) = &spec.password_file {
+        let base = manifest.parent().unwrap_or(std::path::Path::new("."));
+        Credential::PasswordFile(base.join(file))
+    } else {
+        Credential::None
+    };
+    let tls = spec.tls.unwrap_or(TlsMode::StartTls);
+    SmtpConfig {
+        server: Server {
+            host: spec.host.clone(),
+            port: spec.port.unwrap_or(match tls {
+                TlsMode::Implicit => 465,
+                TlsMode::StartTls => 587,
+                TlsMode::None => 25,
+            }),
+            tls,
+            accept_invalid_certs: spec.accept_invalid_certs.unwrap_or(false),
+        },
+        from: spec.from.clone(),
+        user: spec.user.clone(),
+        credential,
     }
 }
 
@@ -404,14 +481,9 @@ impl<'a> AccountCheck<'a> {
             Kind::Imap
         });
         let mut ok = true;
+        // Without a host, the server is found later (`plan::autodetect`).
+        let detect_later = kind == Kind::Autodetect && spec.host.is_none();
         match (kind, side) {
-            (Kind::Autodetect, _) if spec.host.is_none() => {
-                self.error(
-                    &field("kind"),
-                    "autodetect is not available yet: give the host (and port and tls, if not the usual ones)",
-                );
-                ok = false;
-            }
             (Kind::Pop3, Side::Destination) => {
                 self.error(
                     &field("kind"),
@@ -432,7 +504,7 @@ impl<'a> AccountCheck<'a> {
             Kind::Groupware => EndpointKind::Groupware,
         };
 
-        let server = if kind == Kind::Autodetect && spec.host.is_none() {
+        let server = if detect_later {
             None
         } else if kind == Kind::Pst {
             for (f, set) in [
@@ -448,7 +520,7 @@ impl<'a> AccountCheck<'a> {
         } else {
             self.server(side, spec, kind)
         };
-        if kind != Kind::Pst && server.is_none() {
+        if kind != Kind::Pst && server.is_none() && !detect_later {
             ok = false;
         }
 

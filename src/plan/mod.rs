@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::protocols::tls::TlsMode;
 
+pub mod autodetect;
 mod build;
 
 pub use build::{Checked, Rejected, build, check, from_file};
@@ -38,6 +39,9 @@ pub struct Plan {
     pub undo_window: Duration,
     /// Not before this time (the daemon waits for it).
     pub start_after: Option<chrono::DateTime<chrono::Utc>>,
+    /// The server notifications go through, if any.
+    #[serde(skip)]
+    pub smtp: Option<crate::protocols::smtp::SmtpConfig>,
     /// The accounts, in manifest order.
     pub accounts: Vec<AccountPlan>,
 }

@@ -63,7 +63,7 @@ pub enum SmtpError {
         source: Arc<io::Error>,
     },
     /// The server did not answer in time.
-    #[error("SMTP server {server} did not answer {command} within {}s", after.as_secs())]
+    #[error("SMTP server {server} timed out during {command} after {}s", after.as_secs())]
     Timeout {
         /// `host:port`.
         server: String,
@@ -108,6 +108,14 @@ pub enum SmtpError {
         /// The mechanisms the server announced.
         offered: String,
     },
+    /// A user is configured but no password or token.
+    #[error("SMTP server {server}: user {user} is set but no password or token")]
+    MissingCredential {
+        /// `host:port`.
+        server: String,
+        /// The login name.
+        user: String,
+    },
     /// The password or token could not be read.
     #[error("cannot read the SMTP credentials for {server}: {source}")]
     Credential {
@@ -136,6 +144,7 @@ impl SmtpError {
             SmtpError::Protocol { .. }
             | SmtpError::NoStartTls { .. }
             | SmtpError::NoAuthMechanism { .. }
+            | SmtpError::MissingCredential { .. }
             | SmtpError::Credential { .. }
             | SmtpError::InvalidAddress { .. } => false,
         }
@@ -143,16 +152,27 @@ impl SmtpError {
 }
 
 /// Sends `message` (a complete RFC 5322 message; any line ends) to every
-/// address in `to`. Every recipient must be accepted: if the server
-/// refuses one, nothing is sent and the error names it.
+/// address in `to` (nothing to do when `to` is empty). Every recipient
+/// must be accepted: if the server refuses one, nothing is sent and the
+/// error names it.
 pub async fn send(config: &SmtpConfig, to: &[String], message: &[u8]) -> Result<(), SmtpError> {
     let from = envelope_address(&config.from)?;
     let recipients: Vec<&str> = to
         .iter()
         .map(|t| envelope_address(t))
         .collect::<Result<_, _>>()?;
+    if recipients.is_empty() {
+        return Ok(());
+    }
     let secret = match &config.user {
-        Some(_) => resolve(config).await?,
+        Some(user) => Some(
+            resolve(config)
+                .await?
+                .ok_or_else(|| SmtpError::MissingCredential {
+                    server: config.server.to_string(),
+                    user: user.clone(),
+                })?,
+        ),
         None => None,
     };
     let mut client = Client::connect(&config.server).await?;
@@ -205,7 +225,8 @@ fn envelope_address(text: &str) -> Result<&str, SmtpError> {
         None => text,
     }
     .trim();
-    let bad = address.is_empty()
+    let bad = text.chars().any(char::is_control)
+        || address.is_empty()
         || !address.contains('@')
         || address
             .chars()
@@ -341,6 +362,9 @@ impl Client {
                     .map(|l| l.trim().to_ascii_uppercase())
                     .collect(),
             });
+        }
+        if !(500..600).contains(&reply.code) {
+            return Err(self.rejected("EHLO", &reply));
         }
         // A server from before ESMTP: no extensions at all.
         let line = format!("HELO {}", self.helo_name);
@@ -536,7 +560,7 @@ impl Client {
         match tokio::time::timeout(REPLY_TIMEOUT, written).await {
             Err(_) => Err(SmtpError::Timeout {
                 server: self.server.clone(),
-                command: "a write".into(),
+                command: "sending".into(),
                 after: REPLY_TIMEOUT,
             }),
             Ok(Err(e)) => Err(self.io(e)),

@@ -36,7 +36,7 @@ pub const SCHEMA: &str = include_str!("../../schemas/report.schema.json");
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 #[schemars(title = "mailshift batch report")]
 pub struct BatchReport {
-    /// Always [`FORMAT`], so readers can check what they parse.
+    /// Always `mailshift-report/1`; readers check it before anything else.
     #[schemars(extend("const" = FORMAT))]
     pub format: &'static str,
     /// The batch's public ID (`B-7K3F-9QXP`).
@@ -302,6 +302,7 @@ pub(crate) mod tests {
             batch_id: "B-7K3F-9QXP".into(),
             batch: "spring-move".into(),
             manifest: None,
+            batch_key: 0,
             source: source.into(),
             destination: destination.into(),
             source_server: Some("imap.old.example:993".into()),

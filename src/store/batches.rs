@@ -66,6 +66,8 @@ fn insert_account(
 /// Where an account stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccountState {
+    /// Accepted, waiting for the batch's `start_after` time.
+    Scheduled,
     Queued,
     Running,
     Completed,
@@ -82,6 +84,7 @@ impl AccountState {
     /// The name stored and shown to users.
     pub fn as_str(self) -> &'static str {
         match self {
+            AccountState::Scheduled => "scheduled",
             AccountState::Queued => "queued",
             AccountState::Running => "running",
             AccountState::Completed => "completed",
@@ -337,6 +340,21 @@ impl Store {
                 "INSERT INTO item_errors (account_id, stage, item, reason, at)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![account_id, kind.name(), item, reason, now()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+impl Store {
+    /// Notes where a batch's manifest now is (the daemon moves it).
+    pub async fn set_batch_manifest(&self, name: &str, manifest: String) -> Result<(), StoreError> {
+        let name = name.to_owned();
+        self.call(move |conn| {
+            conn.execute(
+                "UPDATE batches SET manifest = ?2 WHERE name = ?1",
+                params![name, manifest],
             )?;
             Ok(())
         })

@@ -8,7 +8,7 @@ use super::StoreError;
 /// The migrations, in order. Migration `n` (1-based) takes the database from
 /// version `n - 1` to `n`. Never edit one that has shipped: add a new one.
 const MIGRATIONS: &[&str] = &[
-    // 1: batches, accounts, stages, mail checkpoints, item errors.
+    // 1: batches, accounts, stages, mail checkpoints, daemon jobs, item errors.
     r#"
     CREATE TABLE batches (
         id          INTEGER PRIMARY KEY,
@@ -81,6 +81,18 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (folder_id, source_uid)
     ) STRICT;
     CREATE INDEX messages_by_fingerprint ON messages (folder_id, fingerprint);
+
+    CREATE TABLE jobs (
+        id           INTEGER PRIMARY KEY,
+        name         TEXT    NOT NULL,
+        dir          TEXT    NOT NULL,
+        manifest     TEXT    NOT NULL,
+        batch        TEXT    NOT NULL,
+        state        TEXT    NOT NULL,
+        start_after  INTEGER,
+        created_at   INTEGER NOT NULL,
+        updated_at   INTEGER NOT NULL
+    ) STRICT;
 
     CREATE TABLE item_errors (
         id          INTEGER PRIMARY KEY,

@@ -10,10 +10,12 @@
 //! - [`batches`]: batches, accounts, stages and item errors.
 //! - [`mail`]: folders and per-message checkpoints.
 //! - [`ids`]: migration IDs and batch IDs.
+//! - [`jobs`]: manifests the daemon accepted.
 //! - [`status`]: where batches and accounts stand; cancel requests.
 
 pub mod batches;
 pub mod ids;
+pub mod jobs;
 pub mod mail;
 mod migrations;
 pub mod status;

@@ -19,6 +19,9 @@ pub struct AccountStatus {
     /// The manifest the batch was last run from.
     #[serde(skip)]
     pub manifest: Option<String>,
+    /// The batch's key in the store.
+    #[serde(skip)]
+    pub batch_key: i64,
     pub source: String,
     pub destination: String,
     pub source_server: Option<String>,
@@ -104,7 +107,7 @@ pub enum CancelOutcome {
 const ACCOUNT_COLUMNS: &str = "a.id, a.migration_id, b.public_id, b.name, a.source_email,
      a.destination_email, a.source_server, a.destination_server, a.state, a.stage,
      a.created_at, a.updated_at, a.finished_at, a.undo_window, a.error, a.cancel_requested,
-     b.manifest";
+     b.manifest, b.id";
 
 fn time(secs: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(secs, 0).unwrap_or_default()
@@ -121,6 +124,7 @@ fn account_row(row: &Row<'_>) -> rusqlite::Result<(i64, AccountStatus)> {
             batch_id: row.get(2)?,
             batch: row.get(3)?,
             manifest: row.get(16)?,
+            batch_key: row.get(17)?,
             source: row.get(4)?,
             destination: row.get(5)?,
             source_server: row.get(6)?,
@@ -274,6 +278,20 @@ impl Store {
         .await
     }
 
+    /// A batch's key in the store, from its public ID.
+    pub async fn batch_key(&self, batch_id: String) -> Result<Option<i64>, StoreError> {
+        self.call(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT id FROM batches WHERE public_id = ?1",
+                    [batch_id.to_ascii_uppercase()],
+                    |row| row.get(0),
+                )
+                .optional()?)
+        })
+        .await
+    }
+
     /// Asks for an account to be cancelled: the stage in progress finishes,
     /// the others are skipped; a queued account never starts.
     pub async fn request_cancel(
@@ -293,7 +311,7 @@ impl Store {
                 .optional()?;
             Ok(match state.as_deref() {
                 None => CancelOutcome::NotFound,
-                Some("queued" | "running") => {
+                Some("scheduled" | "queued" | "running") => {
                     conn.execute(
                         "UPDATE accounts SET cancel_requested = 1, updated_at = ?2
                          WHERE migration_id = ?1",
@@ -322,7 +340,7 @@ impl Store {
             let Some(id) = id else { return Ok(None) };
             let n = conn.execute(
                 "UPDATE accounts SET cancel_requested = 1, updated_at = ?2
-                 WHERE batch_id = ?1 AND state IN ('queued', 'running')",
+                 WHERE batch_id = ?1 AND state IN ('scheduled', 'queued', 'running')",
                 params![id, now()],
             )?;
             Ok(Some(n))

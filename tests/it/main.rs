@@ -9,3 +9,5 @@ mod mail;
 mod proxy;
 mod status;
 mod undo;
+mod daemon;
+mod reports;

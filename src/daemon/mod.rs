@@ -1,0 +1,292 @@
+//! The watched folder: drop a manifest, get a migration.
+//!
+//! The daemon watches a folder (inotify through the `notify` crate, a scan
+//! at start, and a periodic rescan in case events are lost). A manifest
+//! that has stopped changing ([`inbox`]) is checked: an invalid one is
+//! moved to `rejected/` beside its errors (`.errors.txt`, `.errors.json`);
+//! a valid one is moved, with the files it names, into the daemon's own
+//! area (`accepted/<job>/`, readable only by the daemon's user: it holds
+//! passwords), recorded as a job, and run (at its `start_after` time, if
+//! it has one). When the batch ends, its folder moves to `done/` or
+//! `failed/`. Nothing is ever deleted or overwritten.
+//!
+//! Batches run at once share one set of limits (connections per host).
+//! A restarted daemon resumes every job that had not finished. SIGTERM or
+//! SIGINT: no new files, in-flight work is recorded, then exit.
+
+pub mod config;
+pub mod inbox;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use notify::Watcher;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::batch::{self, BatchLock, Services};
+use crate::engine::{self, limits::Shared};
+use crate::manifest::{self, Diagnostics};
+use crate::plan::{self, Limits};
+use crate::store::batches::AccountState;
+use crate::store::jobs::Job;
+
+pub use config::DaemonConfig;
+use inbox::Inbox;
+
+/// A running daemon's settings, resolved.
+pub struct Daemon {
+    /// The watched folder.
+    pub dir: PathBuf,
+    /// The daemon's own area: `accepted/`, `done/`, `failed/`.
+    pub area: PathBuf,
+    pub services: Services,
+    pub config: DaemonConfig,
+}
+
+impl Daemon {
+    /// Watches until `shutdown` fires, then lets running batches record
+    /// their progress (at most the configured time) and returns.
+    pub async fn watch(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let _lock = BatchLock::daemon(&self.services.state)?;
+        for sub in ["accepted", "done", "failed"] {
+            private_dir(&self.area.join(sub))?;
+        }
+        std::fs::create_dir_all(self.dir.join("rejected"))
+            .with_context(|| format!("Cannot create {}", self.dir.join("rejected").display()))?;
+        let daemon = Arc::new(self);
+        let shared = Arc::new(Shared::new(&Limits {
+            connections_per_host: daemon.config.connections_per_host(),
+            ..Limits::default()
+        }));
+        let tracker = TaskTracker::new();
+        for job in daemon.services.store.unfinished_jobs().await? {
+            tracing::info!(job = job.id, batch = %job.batch, "resuming");
+            tracker.spawn(
+                daemon
+                    .clone()
+                    .run_job(job, shared.clone(), shutdown.clone()),
+            );
+        }
+
+        let (wake, mut woken) = mpsc::channel::<()>(16);
+        let mut watcher = notify::recommended_watcher(move |_: notify::Result<notify::Event>| {
+            let _ = wake.try_send(());
+        })
+        .context("Cannot watch the folder")?;
+        watcher
+            .watch(&daemon.dir, notify::RecursiveMode::NonRecursive)
+            .with_context(|| format!("Cannot watch {}", daemon.dir.display()))?;
+        tracing::info!(dir = %daemon.dir.display(), "watching");
+
+        let mut inbox = Inbox::new(&daemon.dir, daemon.config.settle());
+        loop {
+            for path in inbox.ready() {
+                inbox.forget(&path);
+                match daemon.accept(&path).await {
+                    Ok(Some(job)) => {
+                        tracker.spawn(daemon.clone().run_job(
+                            job,
+                            shared.clone(),
+                            shutdown.clone(),
+                        ));
+                    }
+                    Ok(None) => {}
+                    Err(error) => tracing::error!(file = %path.display(), "{error:#}"),
+                }
+            }
+            // Poll often while a file settles; otherwise rescan now and then.
+            let wait = if inbox.waiting() {
+                Duration::from_millis(250)
+            } else {
+                daemon.config.rescan()
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = woken.recv() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+        drop(watcher);
+        tracing::info!(
+            "stopping: no new files; waiting for running batches to record their progress"
+        );
+        tracker.close();
+        if tokio::time::timeout(daemon.config.shutdown_timeout(), tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("batches did not stop in time; they resume from their checkpoints");
+        }
+        Ok(())
+    }
+
+    /// Checks a ready manifest: rejects it, or accepts it as a job.
+    async fn accept(&self, path: &Path) -> anyhow::Result<Option<Job>> {
+        let loaded = manifest::load(path);
+        let (files, checked) = match &loaded {
+            Ok(m) => (m.files.clone(), Ok(plan::check(m))),
+            Err(diagnostics) => (vec![path.to_owned()], Err(diagnostics.clone())),
+        };
+        // Only files in the watched folder move; a manifest may name others.
+        let files: Vec<PathBuf> = files
+            .into_iter()
+            .filter(|f| f.parent() == Some(self.dir.as_path()) && f.exists())
+            .collect();
+        let checked = match checked {
+            Ok(c) if !c.diagnostics.has_errors() => c,
+            Ok(c) => return self.reject(&files, &c.diagnostics).map(|()| None),
+            Err(d) => return self.reject(&files, &d).map(|()| None),
+        };
+        let name = file_name(path);
+        let job_dir = unique(
+            &self.area.join("accepted"),
+            &format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S"), name),
+        );
+        private_dir(&job_dir)?;
+        for file in &files {
+            let target = job_dir.join(file_name(file));
+            move_file(file, &target)?;
+            std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600))?;
+        }
+        let job = Job {
+            id: 0,
+            name: name.clone(),
+            dir: job_dir.display().to_string(),
+            manifest: job_dir.join(&name).display().to_string(),
+            batch: checked.plan.batch.clone(),
+            state: "scheduled".to_owned(),
+            start_after: checked.plan.start_after.map(|t| t.timestamp()),
+        };
+        if checked
+            .plan
+            .start_after
+            .is_some_and(|at| at > chrono::Utc::now())
+        {
+            // Shown as scheduled by `status` until it starts.
+            let plan =
+                plan::from_file(Path::new(&job.manifest)).map_err(|d| anyhow::anyhow!("{d}"))?;
+            engine::register(&plan, &self.services.store, AccountState::Scheduled).await?;
+        }
+        let id = self.services.store.add_job(job.clone()).await?;
+        tracing::info!(job = id, batch = %job.batch, file = %name, "accepted");
+        Ok(Some(Job { id, ..job }))
+    }
+
+    /// Moves an invalid manifest (and the files it names) to `rejected/`,
+    /// beside its errors as text and JSON.
+    fn reject(&self, files: &[PathBuf], diagnostics: &Diagnostics) -> anyhow::Result<()> {
+        let rejected = self.dir.join("rejected");
+        for file in files {
+            let target = unique(&rejected, &file_name(file));
+            move_file(file, &target)?;
+            tracing::warn!(file = %file.display(), "rejected: {} problems", diagnostics.error_count());
+            if file == &files[0] {
+                let base = target.display().to_string();
+                std::fs::write(format!("{base}.errors.txt"), format!("{diagnostics}\n"))?;
+                std::fs::write(
+                    format!("{base}.errors.json"),
+                    serde_json::to_vec_pretty(diagnostics)?,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs one job: waits for its start time, runs the batch, files it.
+    async fn run_job(self: Arc<Self>, job: Job, shared: Arc<Shared>, shutdown: CancellationToken) {
+        if let Err(error) = self.try_run_job(&job, shared, &shutdown).await {
+            tracing::error!(job = job.id, batch = %job.batch, "{error:#}");
+            let _ = self.file_job(&job, "failed").await;
+        }
+    }
+
+    async fn try_run_job(
+        &self,
+        job: &Job,
+        shared: Arc<Shared>,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<()> {
+        if let Some(at) = job.start_after {
+            let wait = (at - chrono::Utc::now().timestamp()).max(0) as u64;
+            if wait > 0 {
+                tracing::info!(job = job.id, batch = %job.batch, "scheduled: starts in {wait}s");
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                _ = tokio::time::sleep(Duration::from_secs(wait)) => {}
+            }
+        }
+        let store = &self.services.store;
+        store
+            .set_job(job.id, "running", job.dir.clone(), job.manifest.clone())
+            .await?;
+        let plan = plan::from_file(Path::new(&job.manifest)).map_err(|d| anyhow::anyhow!("{d}"))?;
+        let outcome = batch::run(&plan, &self.services, shared, shutdown.child_token()).await?;
+        if shutdown.is_cancelled() {
+            return Ok(()); // Still `running`: the next start resumes it.
+        }
+        let state = if outcome.all_succeeded() {
+            "done"
+        } else {
+            "failed"
+        };
+        self.file_job(job, state).await
+    }
+
+    /// Moves a finished job's folder to `done/` or `failed/`.
+    async fn file_job(&self, job: &Job, state: &'static str) -> anyhow::Result<()> {
+        let from = PathBuf::from(&job.dir);
+        let to = unique(&self.area.join(state), &file_name(&from));
+        move_file(&from, &to)?;
+        let manifest = to.join(&job.name).display().to_string();
+        let store = &self.services.store;
+        store
+            .set_batch_manifest(&job.batch, manifest.clone())
+            .await?;
+        store
+            .set_job(job.id, state, to.display().to_string(), manifest)
+            .await?;
+        tracing::info!(job = job.id, batch = %job.batch, "{state}");
+        Ok(())
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// `dir/name`, or `dir/name.2`, `dir/name.3`... whichever does not exist.
+fn unique(dir: &Path, name: &str) -> PathBuf {
+    let first = dir.join(name);
+    if !first.exists() {
+        return first;
+    }
+    (2..)
+        .map(|n| dir.join(format!("{name}.{n}")))
+        .find(|p| !p.exists())
+        .unwrap_or(first)
+}
+
+/// A folder only the daemon's user can enter.
+fn private_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("Cannot create {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("Cannot restrict {}", dir.display()))
+}
+
+/// Renames, or copies then removes across file systems.
+fn move_file(from: &Path, to: &Path) -> anyhow::Result<()> {
+    if std::fs::rename(from, to).is_ok() {
+        return Ok(());
+    }
+    std::fs::copy(from, to)
+        .with_context(|| format!("Cannot move {} to {}", from.display(), to.display()))?;
+    std::fs::remove_file(from).with_context(|| format!("Cannot remove {}", from.display()))
+}

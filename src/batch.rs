@@ -81,14 +81,7 @@ pub async fn publish_report(store: &Store, batch: &BatchRecord, dir: &Path) -> a
 pub async fn notify(plan: &Plan, account: &AccountStatus, event: Event) {
     let Some(smtp) = &plan.smtp else { return };
     let Some(to) = plan
-        .accounts
-        .iter()
-        .find(|a| {
-            a.source.email.eq_ignore_ascii_case(&account.source)
-                && a.destination
-                    .email
-                    .eq_ignore_ascii_case(&account.destination)
-        })
+        .account(&account.source, &account.destination)
         .map(|a| &a.notify)
         .filter(|to| !to.is_empty())
     else {

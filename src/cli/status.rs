@@ -20,18 +20,25 @@ pub struct StateArg {
     pub state: PathBuf,
 }
 
+/// Which migration (ID and source address) or which batch.
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("target").required(true).args(["id", "batch"]))]
-pub struct StatusArgs {
+pub struct Target {
     /// The migration ID (give `--source` too).
     #[arg(value_name = "ID", requires = "source")]
     pub id: Option<String>,
     /// The account's source email address.
     #[arg(long, value_name = "EMAIL")]
     pub source: Option<String>,
-    /// Show a whole batch by its batch ID instead.
+    /// A whole batch, by its batch ID, instead.
     #[arg(long, value_name = "BATCH_ID", conflicts_with = "id")]
     pub batch: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub target: Target,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
@@ -49,17 +56,9 @@ pub struct ListArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(group = clap::ArgGroup::new("target").required(true).args(["id", "batch"]))]
 pub struct CancelArgs {
-    /// The migration ID (give `--source` too).
-    #[arg(value_name = "ID", requires = "source")]
-    pub id: Option<String>,
-    /// The account's source email address.
-    #[arg(long, value_name = "EMAIL")]
-    pub source: Option<String>,
-    /// Cancel every unfinished account of a batch instead.
-    #[arg(long, value_name = "BATCH_ID", conflicts_with = "id")]
-    pub batch: Option<String>,
+    #[command(flatten)]
+    pub target: Target,
     #[command(flatten)]
     pub state: StateArg,
 }
@@ -95,7 +94,7 @@ fn not_found(id: &str, source: &str) -> Exit {
 pub fn status(args: &StatusArgs) -> anyhow::Result<Exit> {
     let store = Store::open(&args.state.state)?;
     let mut out = std::io::stdout().lock();
-    if let Some(batch) = &args.batch {
+    if let Some(batch) = &args.target.batch {
         let batches = block_on(store.batches(Some(batch.clone())))??;
         let Some(batch_status) = batches.first() else {
             eprintln!("mailshift: no batch {batch}");
@@ -107,7 +106,7 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<Exit> {
         }
         return Ok(Exit::Success);
     }
-    let (Some(id), Some(source)) = (&args.id, &args.source) else {
+    let (Some(id), Some(source)) = (&args.target.id, &args.target.source) else {
         return Ok(Exit::Invalid);
     };
     let Some(account) = block_on(store.account_status(id, source))?? else {
@@ -160,7 +159,7 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<Exit> {
 
 pub fn cancel(args: &CancelArgs) -> anyhow::Result<Exit> {
     let store = Store::open(&args.state.state)?;
-    if let Some(batch) = &args.batch {
+    if let Some(batch) = &args.target.batch {
         return Ok(match block_on(store.request_cancel_batch(batch))?? {
             None => {
                 eprintln!("mailshift: no batch {batch}");
@@ -175,7 +174,7 @@ pub fn cancel(args: &CancelArgs) -> anyhow::Result<Exit> {
             }
         });
     }
-    let (Some(id), Some(source)) = (&args.id, &args.source) else {
+    let (Some(id), Some(source)) = (&args.target.id, &args.target.source) else {
         return Ok(Exit::Invalid);
     };
     Ok(match block_on(store.request_cancel(id, source))?? {

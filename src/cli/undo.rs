@@ -9,7 +9,7 @@ use super::Exit;
 use super::status::StateArg;
 use crate::batch;
 use crate::plan::{self, Credential};
-use crate::protocols::imap::{Auth, ImapConfig, Session};
+use crate::protocols::imap::Session;
 use crate::report::notification::Event;
 use crate::store::Store;
 use crate::store::batches::{AccountState, BatchRecord};
@@ -101,34 +101,17 @@ async fn from_store(args: &UndoArgs, id: &str, source: &str) -> anyhow::Result<E
             return Ok(Exit::Invalid);
         }
     };
-    let destination = plan
-        .accounts
-        .iter()
-        .find(|a| {
-            a.source.email.eq_ignore_ascii_case(&account.source)
-                && a.destination
-                    .email
-                    .eq_ignore_ascii_case(&account.destination)
-        })
-        .and_then(undo::destination_of)
-        .with_context(|| {
-            format!(
-                "{} no longer has the account {} -> {}: give --manifest",
-                manifest_path.display(),
-                account.source,
-                account.destination
-            )
-        })?;
-    let credential = plan
-        .accounts
-        .iter()
-        .find(|a| {
-            a.destination
-                .email
-                .eq_ignore_ascii_case(&account.destination)
-        })
-        .map(|a| a.destination.credential.clone())
-        .unwrap_or_default();
+    let Some(planned) = plan.account(&account.source, &account.destination) else {
+        anyhow::bail!(
+            "{} no longer has the account {} -> {}: give --manifest",
+            manifest_path.display(),
+            account.source,
+            account.destination
+        );
+    };
+    let destination = undo::destination_of(planned)
+        .with_context(|| format!("The destination of {id} has no server"))?;
+    let credential = planned.destination.credential.clone();
     let created = store.created_mail(account.key).await?;
     let manifest = UndoManifest::new(&account, destination, created);
     if let Err(refused) = manifest.check_window(chrono::Utc::now()) {
@@ -214,25 +197,11 @@ async fn from_file(args: &UndoArgs, file: &std::path::Path) -> anyhow::Result<Ex
 /// Logs in to the destination and removes what the migration created.
 async fn execute(manifest: &UndoManifest, credential: &Credential) -> anyhow::Result<UndoOutcome> {
     let destination = &manifest.destination;
-    let resolved = credential.clone();
-    let secret = tokio::task::spawn_blocking(move || resolved.resolve())
-        .await??
-        .with_context(|| format!("No credential for {}", destination.user))?;
-    let auth = match credential {
-        Credential::OAuth2(_) => Auth::XOAuth2 {
-            token: secret.expose().to_owned(),
-        },
-        _ => Auth::Password(secret.expose().to_owned()),
-    };
-    let config = ImapConfig {
-        host: destination.server.host.clone(),
-        port: destination.server.port,
-        tls: destination.server.tls,
-        accept_invalid_certs: destination.server.accept_invalid_certs,
-        user: destination.user.clone(),
-        auth,
-        timeout: TIMEOUT,
-    };
+    let auth = credential
+        .imap_auth()
+        .await
+        .with_context(|| format!("The credential of {}", destination.user))?;
+    let config = destination.server.imap(&destination.user, auth, TIMEOUT);
     let mut session = Session::connect(&config).await?;
     let outcome = undo::mail::undo(&mut session, &manifest.mail).await?;
     session.logout().await.ok();

@@ -163,7 +163,10 @@ pub fn resolve_blocking(plan: &mut Plan) -> Result<Vec<Resolved>, Failed> {
     let everything = |error: String| {
         let mut failed = Vec::new();
         for (index, a) in plan.accounts.iter().enumerate() {
-            for (side, e) in [(Side::Source, &a.source), (Side::Destination, &a.destination)] {
+            for (side, e) in [
+                (Side::Source, &a.source),
+                (Side::Destination, &a.destination),
+            ] {
                 if pending(e) {
                     failed.push(Unresolved {
                         account: index,
@@ -215,10 +218,7 @@ fn apply(endpoint: &mut Endpoint, detection: &Detection) -> Result<(), String> {
             .as_ref()
             .map(|p| format!(" (only POP3, at {p}: give `kind: pop3` and the host)"))
             .unwrap_or_default();
-        return Err(format!(
-            "{} names no IMAP server{pop3}",
-            detection.origin()
-        ));
+        return Err(format!("{} names no IMAP server{pop3}", detection.origin()));
     };
     endpoint.server = Some(Server {
         host: imap.host.clone(),

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize};
 
+use crate::protocols::imap::{Auth, ImapConfig};
 use crate::protocols::tls::TlsMode;
 
 pub mod autodetect;
@@ -230,6 +231,8 @@ impl fmt::Display for Secret {
 /// value.
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialError {
+    #[error("no password or token is given")]
+    Missing,
     /// The named variable is not set.
     #[error("environment variable {0} is not set")]
     EnvNotSet(String),
@@ -268,6 +271,21 @@ const MAX_SECRET_FILE: u64 = 64 * 1024;
 const TOKEN_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Credential {
+    /// The IMAP login this credential gives: a password, or an OAuth2
+    /// token for XOAUTH2. Reads it off the async runtime's threads.
+    pub async fn imap_auth(&self) -> Result<Auth, CredentialError> {
+        let credential = self.clone();
+        let secret = tokio::task::spawn_blocking(move || credential.resolve())
+            .await
+            .map_err(|_| CredentialError::Missing)??
+            .ok_or(CredentialError::Missing)?;
+        let value = secret.expose().to_owned();
+        Ok(match self {
+            Credential::OAuth2(_) => Auth::XOAuth2 { token: value },
+            _ => Auth::Password(value),
+        })
+    }
+
     /// Reads the secret from where the manifest said it is: `Ok(None)` for
     /// [`Credential::None`]. This blocks (file reads, a token command of up
     /// to 30 seconds): call it from a blocking context.
@@ -435,6 +453,32 @@ impl StageKind {
 impl fmt::Display for StageKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+impl Plan {
+    /// The account migrating `source` to `destination` (addresses compared
+    /// without regard to case).
+    pub fn account(&self, source: &str, destination: &str) -> Option<&AccountPlan> {
+        self.accounts.iter().find(|a| {
+            a.source.email.eq_ignore_ascii_case(source)
+                && a.destination.email.eq_ignore_ascii_case(destination)
+        })
+    }
+}
+
+impl Server {
+    /// How to log in to this server over IMAP.
+    pub fn imap(&self, user: &str, auth: Auth, timeout: Duration) -> ImapConfig {
+        ImapConfig {
+            host: self.host.clone(),
+            port: self.port,
+            tls: self.tls,
+            accept_invalid_certs: self.accept_invalid_certs,
+            user: user.to_owned(),
+            auth,
+            timeout,
+        }
     }
 }
 

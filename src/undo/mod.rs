@@ -202,14 +202,7 @@ pub async fn write_manifests(
 ) -> anyhow::Result<()> {
     for account in store.batch_accounts(batch_key).await? {
         let Some(destination) = plan
-            .accounts
-            .iter()
-            .find(|a| {
-                a.source.email.eq_ignore_ascii_case(&account.source)
-                    && a.destination
-                        .email
-                        .eq_ignore_ascii_case(&account.destination)
-            })
+            .account(&account.source, &account.destination)
             .and_then(destination_of)
         else {
             continue;

@@ -1,4 +1,5 @@
 //! Integration tests: real servers on loopback, driven through the library and the binary.
+mod autodetect;
 mod cli;
 mod cmd;
 mod imap_client;
@@ -11,3 +12,4 @@ mod status;
 mod undo;
 mod daemon;
 mod reports;
+mod preflight;

@@ -19,8 +19,8 @@ use futures::future::join_all;
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::engine::AccountContext;
-use crate::plan::{Credential, Endpoint};
-use crate::protocols::imap::{Auth, ImapConfig, ImapError, Mailbox, Session};
+use crate::plan::Endpoint;
+use crate::protocols::imap::{ImapError, Mailbox, Session};
 use crate::store::batches::StageCounts;
 use crate::store::mail::FolderRecord;
 
@@ -232,32 +232,13 @@ async fn open(
         .server
         .as_ref()
         .with_context(|| format!("Account {} has no IMAP server", endpoint.email))?;
-    let auth = auth_for(endpoint).await?;
+    let auth = endpoint
+        .credential
+        .imap_auth()
+        .await
+        .with_context(|| format!("The credential of {}", endpoint.user))?;
     let slot = ctx.limits.connection(&server.host).await;
-    let config = ImapConfig {
-        host: server.host.clone(),
-        port: server.port,
-        tls: server.tls,
-        accept_invalid_certs: server.accept_invalid_certs,
-        user: endpoint.user.clone(),
-        auth,
-        timeout: COMMAND_TIMEOUT,
-    };
+    let config = server.imap(&endpoint.user, auth, COMMAND_TIMEOUT);
     let session = Session::connect(&config).await?;
     Ok((session, slot))
-}
-
-/// The login secret of an endpoint, read from where the manifest says.
-async fn auth_for(endpoint: &Endpoint) -> anyhow::Result<Auth> {
-    let credential = endpoint.credential.clone();
-    let secret = tokio::task::spawn_blocking(move || credential.resolve())
-        .await?
-        .with_context(|| format!("No credential for {}", endpoint.user))?
-        .with_context(|| format!("No credential for {}", endpoint.user))?;
-    Ok(match endpoint.credential {
-        Credential::OAuth2(_) => Auth::XOAuth2 {
-            token: secret.expose().to_owned(),
-        },
-        _ => Auth::Password(secret.expose().to_owned()),
-    })
 }

@@ -1,0 +1,1 @@
+//! `mailshift plan --check` against real Dovecot servers.

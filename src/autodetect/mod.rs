@@ -316,7 +316,10 @@ impl Detector {
         for url in autoconfig::urls(domain, email) {
             match self.autoconfig(&url, email).await {
                 Ok((settings, answered)) => {
-                    return found(Method::Autoconfig, answered.to_string(), settings, tried);
+                    // Without the query: the answer stands for the whole domain.
+                    let text = answered.to_string();
+                    let url = text.split('?').next().unwrap_or(&text).to_owned();
+                    return found(Method::Autoconfig, url, settings, tried);
                 }
                 Err(result) => tried.push(Attempt {
                     method: Method::Autoconfig,

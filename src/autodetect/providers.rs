@@ -374,7 +374,7 @@ pub fn by_domain(domain: &str) -> Option<&'static Provider> {
 
 /// The first provider whose MX patterns match one of `hosts` (in the
 /// order given: most preferred MX first), with the host that matched.
-pub fn by_mx<'a>(hosts: &'a [String]) -> Option<(&'static Provider, &'a str)> {
+pub fn by_mx(hosts: &[String]) -> Option<(&'static Provider, &str)> {
     hosts.iter().find_map(|host| {
         PROVIDERS
             .iter()

@@ -117,10 +117,11 @@ fn explain(
         ImapError::Auth { user, detail, .. } => (
             Status::AuthFailed,
             format!(
-                "the {name} server {at} refused the login of {user}: {detail}. \
+                "the {name} server {at} refused the login of {user}: {}. \
                  Check the password ({}) and the login name (`user`); some providers \
                  want an app password or OAuth2, or IMAP access enabled in the \
                  mailbox's settings",
+                detail.trim_end_matches('.'),
                 endpoint.credential
             ),
         ),

@@ -88,6 +88,9 @@ struct Row {
     /// The stage running now, if any.
     stage: Option<String>,
     stages: Vec<StageRow>,
+    /// Verification: messages per folder on both sides.
+    folders: Vec<FolderRow>,
+    folders_summary: String,
     /// Why the whole account failed.
     error: Option<String>,
     errors: Vec<ErrorRow>,
@@ -110,6 +113,16 @@ struct StageRow {
     failed_class: &'static str,
     bytes: String,
     duration: String,
+}
+
+#[derive(Serialize)]
+struct FolderRow {
+    source: String,
+    destination: String,
+    source_messages: String,
+    destination_messages: String,
+    /// `n bad` when the destination holds fewer than the source.
+    class: &'static str,
 }
 
 #[derive(Serialize)]
@@ -209,6 +222,28 @@ impl Row {
                     }
                 })
                 .collect(),
+            folders: account
+                .folders
+                .iter()
+                .map(|f| {
+                    let count = |n: Option<u32>| n.map_or("–".into(), |n| number(u64::from(n)));
+                    let short = matches!(
+                        (f.source_messages, f.destination_messages),
+                        (Some(s), Some(d)) if d < s
+                    );
+                    FolderRow {
+                        source: f.source.clone(),
+                        destination: f.destination.clone(),
+                        source_messages: count(f.source_messages),
+                        destination_messages: count(f.destination_messages),
+                        class: if short { "n bad" } else { "n" },
+                    }
+                })
+                .collect(),
+            folders_summary: match account.folders.len() {
+                1 => "1 folder: messages at the source and the destination".into(),
+                n => format!("{n} folders: messages at the source and the destination"),
+            },
             error: account.error.clone(),
             errors: account.item_errors[..shown]
                 .iter()

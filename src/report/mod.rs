@@ -303,6 +303,12 @@ pub(crate) mod tests {
             batch: "spring-move".into(),
             manifest: None,
             batch_key: 0,
+            folders: vec![crate::store::status::FolderCount {
+                source: "INBOX".into(),
+                destination: "INBOX".into(),
+                source_messages: Some(310),
+                destination_messages: Some(305),
+            }],
             source: source.into(),
             destination: destination.into(),
             source_server: Some("imap.old.example:993".into()),

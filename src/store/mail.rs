@@ -166,6 +166,24 @@ impl Store {
         .await
     }
 
+    /// Records how many messages each side of a folder holds, as the
+    /// verification that reports show.
+    pub async fn save_folder_counts(
+        &self,
+        folder_id: i64,
+        source: u32,
+        dest: u32,
+    ) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            conn.execute(
+                "UPDATE folders SET source_messages = ?2, dest_messages = ?3 WHERE id = ?1",
+                params![folder_id, source, dest],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
     /// Saves where a complete pass left both sides.
     pub async fn save_watermark(&self, folder_id: i64, mark: Watermark) -> Result<(), StoreError> {
         self.call(move |conn| {

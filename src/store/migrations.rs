@@ -65,6 +65,8 @@ const MIGRATIONS: &[&str] = &[
         source_uidnext       INTEGER,
         source_modseq        INTEGER,
         dest_uidnext         INTEGER,
+        source_messages      INTEGER,
+        dest_messages        INTEGER,
         UNIQUE (account_id, source_name)
     ) STRICT;
 

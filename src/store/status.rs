@@ -38,6 +38,9 @@ pub struct AccountStatus {
     pub error: Option<String>,
     pub cancel_requested: bool,
     pub stages: Vec<StageStatus>,
+    /// Verification: what each folder holds on both sides after the last
+    /// pass (the destination may hold more: mail that was already there).
+    pub folders: Vec<FolderCount>,
     /// Items that failed, with their reasons (the latest first, at most 1000).
     pub item_errors: Vec<ItemError>,
 }
@@ -61,6 +64,15 @@ pub struct StageStatus {
     pub bytes: u64,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// A folder's message count on both sides.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct FolderCount {
+    pub source: String,
+    pub destination: String,
+    pub source_messages: Option<u32>,
+    pub destination_messages: Option<u32>,
 }
 
 /// One failed item.
@@ -138,6 +150,7 @@ fn account_row(row: &Row<'_>) -> rusqlite::Result<(i64, AccountStatus)> {
             error: row.get(14)?,
             cancel_requested: row.get(15)?,
             stages: Vec::new(),
+            folders: Vec::new(),
             item_errors: Vec::new(),
         },
     ))
@@ -166,6 +179,20 @@ fn complete(
                 bytes: row.get::<_, i64>(7)? as u64,
                 started_at: row.get::<_, Option<i64>>(8)?.map(time),
                 finished_at: row.get::<_, Option<i64>>(9)?.map(time),
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut folders = conn.prepare_cached(
+        "SELECT source_name, dest_name, source_messages, dest_messages FROM folders
+         WHERE account_id = ?1 ORDER BY source_name",
+    )?;
+    status.folders = folders
+        .query_map([id], |row| {
+            Ok(FolderCount {
+                source: row.get(0)?,
+                destination: row.get(1)?,
+                source_messages: row.get(2)?,
+                destination_messages: row.get(3)?,
             })
         })?
         .collect::<Result<_, _>>()?;

@@ -44,6 +44,15 @@ async fn a_run_writes_its_reports_and_tells_each_account() {
     assert!(problems.is_empty(), "{problems:?}");
     assert_eq!(json["accounts"][0]["state"], "completed");
     assert_eq!(json["accounts"][0]["stages"][0]["copied"], 2);
+    let inbox = &json["accounts"][0]["folders"][0];
+    assert_eq!(
+        (inbox["source"].as_str(), inbox["source_messages"].as_u64()),
+        (Some("INBOX"), Some(2))
+    );
+    assert_eq!(
+        inbox["destination_messages"], 2,
+        "verified at the destination"
+    );
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     let id = json["accounts"][0]["migration_id"]
         .as_str()

@@ -104,6 +104,9 @@ pub async fn pass(
     };
     if record.watermark == Some(now) && now.source_modseq.is_some() {
         counts.found += u64::from(src_status.messages);
+        store
+            .save_folder_counts(record.id, src_status.messages, dst_status.messages)
+            .await?;
         return Ok(());
     }
 
@@ -226,9 +229,12 @@ pub async fn pass(
     counts.found += found;
     counts.skipped += skipped;
 
+    let dst_after = pair.dest.status(&mapping.dest_raw).await.map_err(dest)?;
+    store
+        .save_folder_counts(record.id, src_status.messages, dst_after.messages)
+        .await?;
     // A pass with failures leaves no watermark, so the next run retries them.
     if counts.failed == failed_before {
-        let dst_after = pair.dest.status(&mapping.dest_raw).await.map_err(dest)?;
         let mark = Watermark {
             dest_uidnext: dst_after.uidnext,
             dest_uidvalidity: dst_after.uidvalidity,

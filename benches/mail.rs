@@ -118,7 +118,7 @@ impl Settings {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; nothing else is accepted.
+    // `cargo bench` passes `--bench`, which is ignored.
     if std::env::args().skip(1).any(|a| a == "--help" || a == "-h") {
         println!("cargo bench --bench mail  (knobs: see the top of benches/mail.rs)");
         return;

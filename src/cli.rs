@@ -6,6 +6,7 @@
 
 mod check;
 mod detect;
+mod purge;
 mod run;
 mod status;
 mod undo;
@@ -105,6 +106,11 @@ pub enum Command {
     /// the state database.
     #[command(after_help = EXIT_CODES)]
     Report(status::ReportArgs),
+    /// Forget finished migrations: their state, accepted manifests, undo
+    /// data and reports. Only an anonymous line that it happened is kept;
+    /// undo is no longer possible afterwards.
+    #[command(after_help = EXIT_CODES)]
+    Purge(purge::PurgeArgs),
     /// Put the destination back as it was before a migration: remove
     /// exactly the messages and folders it created, nothing else.
     ///
@@ -192,6 +198,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::List(args) => status::list(args),
         Command::Cancel(args) => status::cancel(args),
         Command::Report(args) => status::report(args),
+        Command::Purge(args) => purge::purge(args),
         Command::Undo(args) => undo::undo(args),
         Command::Watch(args) => watch::watch(args),
     };

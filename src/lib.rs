@@ -46,8 +46,8 @@
 //! *item* is one message, event, contact or script; a *checkpoint* records
 //! that an item is done.
 
-pub mod batch;
 pub mod autodetect;
+pub mod batch;
 pub mod cli;
 pub mod daemon;
 pub mod engine;

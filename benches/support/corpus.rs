@@ -226,18 +226,18 @@ pub fn mailbox(shape: &Shape, index: usize) -> Mailbox {
     let total_weight: u32 = FOLDERS.iter().map(|(_, w)| w).sum();
     let mut made = 0;
     let mut serial = 0u64;
-    // Bodies already made, for duplicates: (folder, position).
-    let mut placed: Vec<(usize, usize)> = Vec::new();
+    // Messages already made, for duplicates: (folder, position, date).
+    let mut placed: Vec<(usize, usize, i64)> = Vec::new();
     while made < shape.messages_per_account {
         // About 1% identical duplicates in the same folder, 1% copies filed
         // in another folder too.
         if !placed.is_empty() && rng.chance(0.02) {
-            let &(folder, position) = rng.pick(&placed);
+            let &(folder, position, timestamp) = rng.pick(&placed);
             let copy = folders[folder].1[position].clone();
             let target = if rng.chance(0.5) {
                 folder
             } else {
-                let (name, _) = pick_folder(&mut rng, total_weight, 0);
+                let (name, _) = pick_folder(&mut rng, total_weight, timestamp);
                 folder_of(&name, &mut folders)
             };
             folders[target].1.push(copy);
@@ -250,7 +250,7 @@ pub fn mailbox(shape: &Shape, index: usize) -> Mailbox {
         serial += 1;
         let message = message(&mut rng, index, serial, role, &date);
         folders[folder].1.push(message);
-        placed.push((folder, folders[folder].1.len() - 1));
+        placed.push((folder, folders[folder].1.len() - 1, date.timestamp()));
         made += 1;
     }
     Mailbox { folders }

@@ -171,7 +171,11 @@ fn type_attribute(e: &quick_xml::events::BytesStart<'_>) -> String {
     e.attributes()
         .flatten()
         .find(|a| a.key.local_name().as_ref() == "type")
-        .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok().map(|v| v.into_owned()))
+        .and_then(|a| {
+            a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                .ok()
+                .map(|v| v.into_owned())
+        })
         .unwrap_or_default()
 }
 
@@ -190,11 +194,9 @@ impl Document {
             .find(|s| s.kind == "imap" && !s.hostname.is_empty())
             .or_else(|| self.servers.iter().find(|s| s.kind == "pop3"))
             .and_then(|s| s.username.clone());
-        let oauth_only = self
-            .servers
-            .iter()
-            .filter(|s| s.kind == "imap")
-            .all(|s| !s.authentication.is_empty() && s.authentication.iter().all(|a| a == "OAuth2"));
+        let oauth_only = self.servers.iter().filter(|s| s.kind == "imap").all(|s| {
+            !s.authentication.is_empty() && s.authentication.iter().all(|a| a == "OAuth2")
+        });
         Some(Settings {
             provider: self.display_name.clone(),
             imap: imap.map(|(s, _)| s),
@@ -327,7 +329,10 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_autoconfig() {
-        assert_eq!(parse("<html><body>hi</body></html>"), Err(ParseError::NotAutoconfig));
+        assert_eq!(
+            parse("<html><body>hi</body></html>"),
+            Err(ParseError::NotAutoconfig)
+        );
         assert!(matches!(parse("<a><b></a>"), Err(ParseError::Xml(_))));
         let empty = parse("<clientConfig><emailProvider id='x'></emailProvider></clientConfig>");
         assert!(empty.unwrap().settings("a@x.test").is_none());

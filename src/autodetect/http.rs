@@ -191,7 +191,10 @@ async fn get_inner(
     });
     let request = hyper::Request::get(url.path.as_str())
         .header(header::HOST, host)
-        .header(header::USER_AGENT, concat!("mailshift/", env!("CARGO_PKG_VERSION")))
+        .header(
+            header::USER_AGENT,
+            concat!("mailshift/", env!("CARGO_PKG_VERSION")),
+        )
         .header(header::ACCEPT, "application/xml, text/xml;q=0.9, */*;q=0.1")
         .body(Empty::<Bytes>::new())
         .map_err(|e| format!("bad request: {e}"))?;

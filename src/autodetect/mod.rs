@@ -38,7 +38,7 @@ use serde::Serialize;
 use tokio::sync::OnceCell;
 
 use crate::protocols::tls::TlsMode;
-use dns::{Dns, LookupError, Srv};
+use dns::{Dns, LookupError};
 use http::Url;
 
 /// The environment variable naming the DNS server to ask (`IP:port`).
@@ -46,8 +46,10 @@ pub const DNS_ENV: &str = "MAILSHIFT_DNS";
 /// The environment variable replacing the base of autoconfig URLs.
 pub const AUTOCONFIG_ENV: &str = "MAILSHIFT_AUTOCONFIG_URL";
 
-/// How long one DNS query or one HTTP request may take.
+/// How long one HTTP request may take.
 const TIMEOUT: Duration = Duration::from_secs(8);
+/// How long one DNS query may take (it is tried twice).
+const DNS_TIMEOUT: Duration = Duration::from_secs(4);
 /// Redirects followed for one autoconfig document.
 const MAX_REDIRECTS: usize = 3;
 
@@ -285,7 +287,7 @@ impl Detector {
 
     async fn dns(&self) -> Result<&Dns, String> {
         self.dns
-            .get_or_init(|| async { Dns::new(self.config.dns, TIMEOUT) })
+            .get_or_init(|| async { Dns::new(self.config.dns, DNS_TIMEOUT) })
             .await
             .as_ref()
             .map_err(Clone::clone)
@@ -305,7 +307,12 @@ impl Detector {
         };
 
         if let Some(p) = providers::by_domain(domain) {
-            return found(Method::ProviderTable, p.name.to_owned(), settings_of(p, None), tried);
+            return found(
+                Method::ProviderTable,
+                p.name.to_owned(),
+                p.settings(None),
+                tried,
+            );
         }
         tried.push(Attempt {
             method: Method::ProviderTable,
@@ -346,12 +353,12 @@ impl Detector {
             }
         };
 
-        match srv_settings(dns, domain).await {
+        match dns::srv_settings(dns, domain).await {
             Ok((settings, records)) => return found(Method::Srv, records, settings, tried),
             Err(attempt) => tried.push(attempt),
         }
 
-        match mx_settings(dns, domain).await {
+        match dns::mx_settings(dns, domain).await {
             Ok((settings, answered)) => found(Method::Mx, answered, settings, tried),
             Err(attempt) => {
                 tried.push(attempt);
@@ -398,178 +405,6 @@ impl Detector {
         }
         Err(format!("more than {MAX_REDIRECTS} redirects"))
     }
-}
-
-/// The settings of a provider entry; with an autodiscover target, that
-/// host replaces the provider's mail hosts when the entry says so.
-fn settings_of(p: &providers::Provider, autodiscover: Option<&str>) -> Settings {
-    let service = |e: Option<providers::Endpoint>| {
-        e.map(|e| Service {
-            host: match autodiscover {
-                Some(target) if p.host_from_autodiscover => target.to_owned(),
-                _ => e.host.to_owned(),
-            },
-            port: e.port,
-            tls: e.tls,
-        })
-    };
-    Settings {
-        provider: Some(p.name.to_owned()),
-        imap: service(p.imap),
-        pop3: service(p.pop3),
-        smtp: service(p.smtp),
-        caldav: p.caldav.map(str::to_owned),
-        carddav: p.carddav.map(str::to_owned),
-        sieve: p.sieve.map(|e| Service {
-            host: e.host.to_owned(),
-            port: e.port,
-            tls: e.tls,
-        }),
-        login: None,
-        note: p.note.map(str::to_owned),
-    }
-}
-
-/// The SRV names asked for mail, with the TLS mode each implies.
-const MAIL_SRV: [(&str, TlsMode); 4] = [
-    ("_imaps._tcp", TlsMode::Implicit),
-    ("_imap._tcp", TlsMode::StartTls),
-    ("_pop3s._tcp", TlsMode::Implicit),
-    ("_pop3._tcp", TlsMode::StartTls),
-];
-
-/// Settings from SRV records, with the names that answered; `Err` when
-/// no IMAP or POP3 record exists.
-async fn srv_settings(dns: &Dns, domain: &str) -> Result<(Settings, String), Attempt> {
-    let names: Vec<String> = MAIL_SRV
-        .iter()
-        .map(|(service, _)| format!("{service}.{domain}"))
-        .collect();
-    let answers = futures::future::join_all(names.iter().map(|n| dns.srv(n))).await;
-    let mut failures = Vec::new();
-    let mut best: [Option<Service>; 2] = [None, None];
-    let mut answered = Vec::new();
-    for ((name, (_, tls)), answer) in names.iter().zip(MAIL_SRV).zip(answers) {
-        let slot = usize::from(name.starts_with("_pop3"));
-        match answer {
-            Ok(records) => {
-                if let (Some(r), None) = (records.first(), &best[slot]) {
-                    best[slot] = Some(service_of(r, tls));
-                    answered.push(name.clone());
-                }
-            }
-            Err(LookupError::NoRecords) => {}
-            Err(LookupError::Failed(e)) => failures.push(format!("{name}: {e}")),
-        }
-    }
-    let [imap, pop3] = best;
-    if imap.is_none() && pop3.is_none() {
-        return Err(Attempt {
-            method: Method::Srv,
-            query: names.join(", "),
-            result: if failures.is_empty() {
-                "no records".to_owned()
-            } else {
-                failures.join("; ")
-            },
-        });
-    }
-    let first = |name: &str, tls| {
-        let name = format!("{name}.{domain}");
-        async move {
-            dns.srv(&name)
-                .await
-                .ok()
-                .and_then(|r| r.first().map(|r| service_of(r, tls)))
-        }
-    };
-    let (submissions, submission, sieve) = tokio::join!(
-        first("_submissions._tcp", TlsMode::Implicit),
-        first("_submission._tcp", TlsMode::StartTls),
-        first("_sieve._tcp", TlsMode::StartTls),
-    );
-    let (caldav, carddav) = tokio::join!(
-        dav_url(dns, "_caldavs._tcp", domain, "caldav"),
-        dav_url(dns, "_carddavs._tcp", domain, "carddav"),
-    );
-    Ok((
-        Settings {
-            provider: None,
-            imap,
-            pop3,
-            smtp: submissions.or(submission),
-            caldav,
-            carddav,
-            sieve,
-            login: None,
-            note: None,
-        },
-        answered.join(", "),
-    ))
-}
-
-fn service_of(r: &Srv, tls: TlsMode) -> Service {
-    Service {
-        host: r.target.clone(),
-        port: r.port,
-        tls,
-    }
-}
-
-/// RFC 6764: the SRV target, and the context path from the TXT record of
-/// the same name (`path=/dav/`), else `/.well-known/<service>`.
-async fn dav_url(dns: &Dns, service: &str, domain: &str, well_known: &str) -> Option<String> {
-    let name = format!("{service}.{domain}");
-    let record = dns.srv(&name).await.ok()?.into_iter().next()?;
-    let path = dns
-        .txt(&name)
-        .await
-        .unwrap_or_default()
-        .iter()
-        .find_map(|t| t.strip_prefix("path=").map(str::to_owned))
-        .filter(|p| p.starts_with('/'))
-        .unwrap_or_else(|| format!("/.well-known/{well_known}"));
-    let port = if record.port == 443 {
-        String::new()
-    } else {
-        format!(":{}", record.port)
-    };
-    Some(format!("https://{}{port}{path}", record.target))
-}
-
-/// Settings from the MX hosts matched against the provider table; for
-/// providers that share MX hosts (OVHcloud's offers), the domain's
-/// `_autodiscover._tcp` SRV target picks the offer and its server.
-async fn mx_settings(dns: &Dns, domain: &str) -> Result<(Settings, String), Attempt> {
-    let attempt = |result: String| Attempt {
-        method: Method::Mx,
-        query: domain.to_owned(),
-        result,
-    };
-    let hosts = dns.mx(domain).await.map_err(|e| attempt(e.to_string()))?;
-    let Some((provider, host)) = providers::by_mx(&hosts) else {
-        return Err(attempt(format!(
-            "{} {} not a known provider's",
-            hosts.join(", "),
-            if hosts.len() == 1 { "is" } else { "are" }
-        )));
-    };
-    if providers::refinable(provider) {
-        let name = format!("_autodiscover._tcp.{domain}");
-        if let Ok(records) = dns.srv(&name).await
-            && let Some(target) = records.first().map(|r| r.target.as_str())
-            && let Some(offer) = providers::by_autodiscover(target)
-        {
-            return Ok((
-                settings_of(offer, Some(target)),
-                format!("{host} ({}, autodiscover {target})", offer.name),
-            ));
-        }
-    }
-    Ok((
-        settings_of(provider, None),
-        format!("{host} ({})", provider.name),
-    ))
 }
 
 /// The domain of an address, lower case and in ASCII (IDNA) form.

@@ -7,6 +7,7 @@
 //! A provider that also publishes CalDAV/CardDAV or ManageSieve endpoints
 //! has them here; `%EMAILADDRESS%` in a URL is replaced by the address.
 
+use super::{Service, Settings};
 use crate::protocols::tls::TlsMode;
 
 /// One service of a provider: where to connect and how.
@@ -364,6 +365,39 @@ pub static PROVIDERS: &[Provider] = &[
         ..BASE
     },
 ];
+
+impl Provider {
+    /// The settings of a provider entry; with an autodiscover target, that
+    /// host replaces the provider's mail hosts when the entry says so.
+    pub fn settings(&self, autodiscover: Option<&str>) -> Settings {
+        let p = self;
+        let service = |e: Option<Endpoint>| {
+            e.map(|e| Service {
+                host: match autodiscover {
+                    Some(target) if p.host_from_autodiscover => target.to_owned(),
+                    _ => e.host.to_owned(),
+                },
+                port: e.port,
+                tls: e.tls,
+            })
+        };
+        Settings {
+            provider: Some(p.name.to_owned()),
+            imap: service(p.imap),
+            pop3: service(p.pop3),
+            smtp: service(p.smtp),
+            caldav: p.caldav.map(str::to_owned),
+            carddav: p.carddav.map(str::to_owned),
+            sieve: p.sieve.map(|e| Service {
+                host: e.host.to_owned(),
+                port: e.port,
+                tls: e.tls,
+            }),
+            login: None,
+            note: p.note.map(str::to_owned),
+        }
+    }
+}
 
 /// The provider whose own domain this is (`gmail.com` → Gmail).
 pub fn by_domain(domain: &str) -> Option<&'static Provider> {

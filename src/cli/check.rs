@@ -139,9 +139,22 @@ fn write_report(out: &mut impl Write, report: &Report) -> io::Result<()> {
         if t.bytes_estimated { "about " } else { "" },
         size(t.bytes)
     )?;
+    let uncounted = report
+        .accounts
+        .iter()
+        .filter(|a| a.volume.is_none())
+        .count();
+    let scope = if uncounted == 0 {
+        String::new()
+    } else {
+        format!(
+            " for the accounts counted ({} could not be read)",
+            count(uncounted, "account")
+        )
+    };
     writeln!(
         out,
-        "estimated duration: {} ({})",
+        "estimated duration{scope}: {} ({})",
         estimate::human_duration(report.estimate.seconds),
         report.estimate.basis
     )

@@ -76,7 +76,7 @@ pub struct ReportArgs {
 }
 
 /// Runs a future on a small runtime: these commands do little I/O.
-fn block_on<F: std::future::Future>(future: F) -> anyhow::Result<F::Output> {
+pub fn block_on<F: std::future::Future>(future: F) -> anyhow::Result<F::Output> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

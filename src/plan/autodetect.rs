@@ -96,6 +96,13 @@ pub fn pending(endpoint: &Endpoint) -> bool {
     endpoint.server.is_none() && endpoint.kind != EndpointKind::Pst
 }
 
+/// Whether any endpoint of `plan` waits for autodetect.
+pub fn any_pending(plan: &Plan) -> bool {
+    plan.accounts
+        .iter()
+        .any(|a| pending(&a.source) || pending(&a.destination))
+}
+
 /// Fills in every pending endpoint of `plan` that autodetect can find.
 /// The others stay without a server and are listed as unresolved.
 pub async fn resolve(plan: &mut Plan, detector: &Detector) -> Outcome {
@@ -149,44 +156,15 @@ pub async fn resolve(plan: &mut Plan, detector: &Detector) -> Outcome {
     outcome
 }
 
-/// Resolves with a detector configured from the environment, on a
-/// runtime of its own: for callers outside async code (`run`, before its
-/// engine starts). Does nothing, quickly, when no endpoint is pending.
-pub fn resolve_blocking(plan: &mut Plan) -> Result<Vec<Resolved>, Failed> {
-    let any = plan
-        .accounts
-        .iter()
-        .any(|a| pending(&a.source) || pending(&a.destination));
-    if !any {
+/// Resolves with a detector configured from the environment
+/// (`MAILSHIFT_DNS`, `MAILSHIFT_AUTOCONFIG_URL`): for async callers that
+/// need every endpoint resolved before going on (the daemon, undo).
+pub async fn resolve_from_env(plan: &mut Plan) -> Result<Vec<Resolved>, Failed> {
+    if !any_pending(plan) {
         return Ok(Vec::new());
     }
-    let everything = |error: String| {
-        let mut failed = Vec::new();
-        for (index, a) in plan.accounts.iter().enumerate() {
-            for (side, e) in [
-                (Side::Source, &a.source),
-                (Side::Destination, &a.destination),
-            ] {
-                if pending(e) {
-                    failed.push(Unresolved {
-                        account: index,
-                        origin: a.origin.clone(),
-                        side,
-                        email: e.email.clone(),
-                        error: error.clone(),
-                    });
-                }
-            }
-        }
-        Failed(failed)
-    };
-    let config = Config::from_env().map_err(everything)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| everything(format!("cannot start the async runtime: {e}")))?;
-    let detector = Detector::new(config);
-    let outcome = runtime.block_on(resolve(plan, &detector));
+    let config = Config::from_env().map_err(|e| everything_pending(plan, &e))?;
+    let outcome = resolve(plan, &Detector::new(config)).await;
     for r in &outcome.resolved {
         let account = &plan.accounts[r.account];
         let endpoint = match r.side {
@@ -207,6 +185,42 @@ pub fn resolve_blocking(plan: &mut Plan) -> Result<Vec<Resolved>, Failed> {
     } else {
         Err(Failed(outcome.unresolved))
     }
+}
+
+/// [`resolve_from_env`] on a runtime of its own, for callers outside async
+/// code (`run`, before its engine starts). Returns at once when no
+/// endpoint is pending. Must not be called from within a runtime.
+pub fn resolve_blocking(plan: &mut Plan) -> Result<Vec<Resolved>, Failed> {
+    if !any_pending(plan) {
+        return Ok(Vec::new());
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| everything_pending(plan, &format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(resolve_from_env(plan))
+}
+
+/// Every pending endpoint, failed for one reason.
+fn everything_pending(plan: &Plan, error: &str) -> Failed {
+    let mut failed = Vec::new();
+    for (index, a) in plan.accounts.iter().enumerate() {
+        for (side, e) in [
+            (Side::Source, &a.source),
+            (Side::Destination, &a.destination),
+        ] {
+            if pending(e) {
+                failed.push(Unresolved {
+                    account: index,
+                    origin: a.origin.clone(),
+                    side,
+                    email: e.email.clone(),
+                    error: error.to_owned(),
+                });
+            }
+        }
+    }
+    Failed(failed)
 }
 
 /// Puts a detection into an endpoint; `Err` when it gives no IMAP server.

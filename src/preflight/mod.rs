@@ -275,7 +275,14 @@ async fn check_account(account: &AccountPlan, limits: &Shared, options: &Options
 
     // The destination first: its APPENDLIMIT decides what to read at the source.
     let mut limit = None;
-    match probe::login(&account.destination, Side::Destination, limits, options.timeout).await {
+    match probe::login(
+        &account.destination,
+        Side::Destination,
+        limits,
+        options.timeout,
+    )
+    .await
+    {
         Ok((session, _slot)) => {
             limit = session.capabilities().appendlimit;
             report.destination.appendlimit = limit;
@@ -341,8 +348,9 @@ async fn check_account(account: &AccountPlan, limits: &Shared, options: &Options
         ));
     }
     let usable = |s: Status| matches!(s, Status::Ok | Status::NotChecked);
-    report.ready =
-        usable(report.source.status) && usable(report.destination.status) && report.problems.is_empty();
+    report.ready = usable(report.source.status)
+        && usable(report.destination.status)
+        && report.problems.is_empty();
     report
 }
 

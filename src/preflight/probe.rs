@@ -9,8 +9,8 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use super::{EndpointReport, Status};
 use crate::engine::limits::Shared;
 use crate::plan::autodetect::Side;
-use crate::plan::{Credential, Endpoint, MailRules, Server};
-use crate::protocols::imap::{Auth, ImapConfig, ImapError, Session};
+use crate::plan::{Endpoint, MailRules, Server};
+use crate::protocols::imap::{ImapError, Session};
 use crate::protocols::tls::{self, ConnectError, TlsMode};
 use crate::stages::mail::folders::{self, Naming};
 
@@ -49,7 +49,7 @@ pub async fn login(
         report.status = Status::AutodetectFailed;
         return Err(report);
     };
-    let auth = match auth_for(endpoint).await {
+    let auth = match endpoint.credential.imap_auth().await {
         Ok(auth) => auth,
         Err(why) => {
             report.status = Status::CredentialError;
@@ -61,16 +61,7 @@ pub async fn login(
         }
     };
     let slot = limits.connection(&server.host).await;
-    let config = ImapConfig {
-        host: server.host.clone(),
-        port: server.port,
-        tls: server.tls,
-        accept_invalid_certs: server.accept_invalid_certs,
-        user: endpoint.user.clone(),
-        auth,
-        timeout,
-    };
-    match Session::connect(&config).await {
+    match Session::connect(&server.imap(&endpoint.user, auth, timeout)).await {
         Ok(session) => Ok((session, slot)),
         Err(e) => {
             let (status, message) = explain(&e, endpoint, &server, side, timeout);
@@ -79,22 +70,6 @@ pub async fn login(
             Err(report)
         }
     }
-}
-
-/// The login secret, read off the async threads (files, commands).
-async fn auth_for(endpoint: &Endpoint) -> Result<Auth, String> {
-    let credential = endpoint.credential.clone();
-    let secret = tokio::task::spawn_blocking(move || credential.resolve())
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| "no credential given".to_owned())?;
-    Ok(match endpoint.credential {
-        Credential::OAuth2(_) => Auth::XOAuth2 {
-            token: secret.expose().to_owned(),
-        },
-        _ => Auth::Password(secret.expose().to_owned()),
-    })
 }
 
 /// A failed login in words: what happened, on which server, and what to
@@ -251,12 +226,20 @@ pub async fn sieve_extensions(server: &Server, timeout: Duration) -> Result<Vec<
         let mut line = String::new();
         for _ in 0..64 {
             line.clear();
-            if reader.read_line(&mut line).await.map_err(|e| e.to_string())? == 0 {
+            if reader
+                .read_line(&mut line)
+                .await
+                .map_err(|e| e.to_string())?
+                == 0
+            {
                 return Err("the connection closed during the greeting".to_owned());
             }
             let upper = line.trim().to_ascii_uppercase();
             if upper.starts_with("\"SIEVE\"") {
-                let list = line.trim()[7..].trim().trim_matches('"').to_ascii_lowercase();
+                let list = line.trim()[7..]
+                    .trim()
+                    .trim_matches('"')
+                    .to_ascii_lowercase();
                 extensions = Some(list.split_whitespace().map(str::to_owned).collect());
             } else if upper.starts_with("OK") {
                 return Ok(());
@@ -275,6 +258,7 @@ pub async fn sieve_extensions(server: &Server, timeout: Duration) -> Result<Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::Credential;
     use std::sync::Arc;
 
     fn endpoint() -> Endpoint {
@@ -315,6 +299,9 @@ mod tests {
         }));
         let (status, text) = explain(&tls, &e, &server, Side::Destination, Duration::from_secs(5));
         assert_eq!(status, Status::TlsError);
-        assert!(text.contains("port 993 usually wants tls: implicit"), "{text}");
+        assert!(
+            text.contains("port 993 usually wants tls: implicit"),
+            "{text}"
+        );
     }
 }

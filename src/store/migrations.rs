@@ -96,6 +96,12 @@ const MIGRATIONS: &[&str] = &[
         updated_at   INTEGER NOT NULL
     ) STRICT;
 
+    CREATE TABLE events (
+        id    INTEGER PRIMARY KEY,
+        at    INTEGER NOT NULL,
+        what  TEXT    NOT NULL
+    ) STRICT;
+
     CREATE TABLE item_errors (
         id          INTEGER PRIMARY KEY,
         account_id  INTEGER NOT NULL REFERENCES accounts(id),

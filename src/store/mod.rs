@@ -11,6 +11,7 @@
 //! - [`mail`]: folders and per-message checkpoints.
 //! - [`ids`]: migration IDs and batch IDs.
 //! - [`jobs`]: manifests the daemon accepted.
+//! - [`purge`]: forgetting finished migrations.
 //! - [`status`]: where batches and accounts stand; cancel requests.
 
 pub mod batches;
@@ -18,6 +19,7 @@ pub mod ids;
 pub mod jobs;
 pub mod mail;
 mod migrations;
+pub mod purge;
 pub mod status;
 
 use std::path::{Path, PathBuf};

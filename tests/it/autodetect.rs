@@ -175,7 +175,11 @@ impl HttpServer {
                         host = value.trim().to_owned();
                     }
                 }
-                let target = request_line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                let target = request_line
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or("/")
+                    .to_owned();
                 thread_log.lock().unwrap().push(format!("{host} {target}"));
                 let path = target.split('?').next().unwrap_or("/").to_owned();
                 let (status, body) = match docs.get(&(host, path)) {
@@ -252,9 +256,16 @@ pub fn local(cmd: Cmd, dns: &DnsServer, http: &HttpServer) -> Cmd {
 }
 
 fn detect_json(dns: &DnsServer, http: &HttpServer, emails: &[&str]) -> Vec<Value> {
-    let out = local(mailshift().arg("detect").args(emails).args(["--format", "json"]), dns, http)
-        .run()
-        .success();
+    let out = local(
+        mailshift()
+            .arg("detect")
+            .args(emails)
+            .args(["--format", "json"]),
+        dns,
+        http,
+    )
+    .run()
+    .success();
     match out.json() {
         Value::Array(answers) => answers,
         other => panic!("not an array: {other}"),
@@ -308,12 +319,24 @@ fn autoconfig_only_from_the_domain_then_the_well_known_path() {
         (
             "autoconfig.auto.test",
             "/mail/config-v1.1.xml",
-            autoconfig_xml("auto.test", "imap.auto.test", 993, "SSL", "%EMAILLOCALPART%"),
+            autoconfig_xml(
+                "auto.test",
+                "imap.auto.test",
+                993,
+                "SSL",
+                "%EMAILLOCALPART%",
+            ),
         ),
         (
             "wk.test",
             "/.well-known/autoconfig/mail/config-v1.1.xml",
-            autoconfig_xml("wk.test", "imap.%EMAILDOMAIN%", 143, "STARTTLS", "%EMAILADDRESS%"),
+            autoconfig_xml(
+                "wk.test",
+                "imap.%EMAILDOMAIN%",
+                143,
+                "STARTTLS",
+                "%EMAILADDRESS%",
+            ),
         ),
     ]);
     let dns = DnsServer::start(Zone::default());
@@ -353,7 +376,12 @@ fn mx_records_only_match_the_provider_table() {
         .mx("hosted.test.", 10, "mx2.mail.ovh.net.")
         .mx("hosted.test.", 1, "mx1.mail.ovh.net.")
         .mx("exchange.test.", 1, "mx1.mail.ovh.net.")
-        .srv("_autodiscover._tcp.exchange.test.", 0, 443, "ex3.mail.ovh.net.")
+        .srv(
+            "_autodiscover._tcp.exchange.test.",
+            0,
+            443,
+            "ex3.mail.ovh.net.",
+        )
         .mx("workspace.test.", 1, "aspmx.l.google.com.")
         .mx("other.test.", 1, "mx.other.test.");
     let dns = DnsServer::start(zone);
@@ -371,12 +399,18 @@ fn mx_records_only_match_the_provider_table() {
     assert_eq!(d["settings"]["imap"]["port"], 993);
 
     let d = &answers[1]["detection"];
-    assert_eq!(d["settings"]["provider"], "OVHcloud Hosted Exchange", "{d:#}");
+    assert_eq!(
+        d["settings"]["provider"], "OVHcloud Hosted Exchange",
+        "{d:#}"
+    );
     assert_eq!(d["settings"]["imap"]["host"], "ex3.mail.ovh.net");
     assert_eq!(d["settings"]["smtp"]["tls"], "starttls");
 
     let d = &answers[2]["detection"];
-    assert_eq!(d["settings"]["provider"], "Gmail / Google Workspace", "{d:#}");
+    assert_eq!(
+        d["settings"]["provider"], "Gmail / Google Workspace",
+        "{d:#}"
+    );
     assert_eq!(d["settings"]["imap"]["host"], "imap.gmail.com");
 
     // An MX that is nobody's: nothing found, and it says which MX it saw.
@@ -384,7 +418,8 @@ fn mx_records_only_match_the_provider_table() {
         .run()
         .code(1);
     assert!(
-        out.stdout.contains("mx.other.test is not a known provider's"),
+        out.stdout
+            .contains("mx.other.test is not a known provider's"),
         "{}",
         out.stdout
     );
@@ -394,9 +429,13 @@ fn mx_records_only_match_the_provider_table() {
 fn nothing_found_names_everything_tried() {
     let dns = DnsServer::start(Zone::default());
     let http = HttpServer::start(&[]);
-    let out = local(mailshift().args(["detect", "nobody@void.test"]), &dns, &http)
-        .run()
-        .code(1);
+    let out = local(
+        mailshift().args(["detect", "nobody@void.test"]),
+        &dns,
+        &http,
+    )
+    .run()
+    .code(1);
     for expected in [
         "no server settings found for void.test",
         "built-in provider table void.test: not a known provider's domain",
@@ -455,7 +494,12 @@ fn one_lookup_per_domain() {
     assert!(answers.iter().all(|a| a["found"] == true), "{answers:?}");
     assert_eq!(answers[1]["detection"]["settings"]["login"], "b@many.test");
     assert_eq!(http.requests_for("autoconfig.many.test"), 1);
-    assert_eq!(dns.asked("srvless.test."), 1, "{:?}", dns.log.lock().unwrap());
+    assert_eq!(
+        dns.asked("srvless.test."),
+        1,
+        "{:?}",
+        dns.log.lock().unwrap()
+    );
     assert_eq!(dns.asked("_imaps._tcp.srvless.test."), 1);
 }
 
@@ -471,13 +515,21 @@ fn a_provider_domain_needs_no_lookup() {
     assert!(dns.log.lock().unwrap().is_empty());
     assert!(http.log.lock().unwrap().is_empty());
 
-    let out = local(mailshift().args(["detect", "someone@fastmail.com"]), &dns, &http)
-        .run()
-        .success();
+    let out = local(
+        mailshift().args(["detect", "someone@fastmail.com"]),
+        &dns,
+        &http,
+    )
+    .run()
+    .success();
     assert!(
-        out.stdout.contains("found by     built-in provider table Fastmail"),
+        out.stdout
+            .contains("found by     built-in provider table Fastmail"),
         "{}",
         out.stdout
     );
-    assert!(out.stdout.contains("IMAP         imap.fastmail.com:993 (TLS)"));
+    assert!(
+        out.stdout
+            .contains("IMAP         imap.fastmail.com:993 (TLS)")
+    );
 }

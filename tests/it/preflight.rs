@@ -160,10 +160,9 @@ accounts:
     let carol = account(&report, "carol@example.test");
     assert_eq!(carol["destination"]["status"], "unreachable", "{carol:#}");
     assert!(
-        carol["problems"][0]
-            .as_str()
-            .unwrap()
-            .contains(&format!("cannot reach the destination server 127.0.0.1:{closed}")),
+        carol["problems"][0].as_str().unwrap().contains(&format!(
+            "cannot reach the destination server 127.0.0.1:{closed}"
+        )),
         "{carol:#}"
     );
     assert_eq!(carol["source"]["status"], "ok");
@@ -172,7 +171,10 @@ accounts:
     let dave = account(&report, "dave@example.test");
     assert_eq!(dave["source"]["status"], "tls_error", "{dave:#}");
     assert!(
-        dave["problems"][0].as_str().unwrap().contains("Check `tls`"),
+        dave["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("Check `tls`"),
         "{dave:#}"
     );
 
@@ -185,7 +187,7 @@ accounts:
         "host unreachable",
         "TLS problem",
         "not ready:",
-        "estimated duration:",
+        "estimated duration",
     ] {
         assert!(out.stdout.contains(part), "{part:?} not in\n{}", out.stdout);
     }
@@ -302,12 +304,24 @@ fn autodetected_accounts_are_checked_with_one_lookup_per_domain() {
         (
             "autoconfig.old.test",
             "/mail/config-v1.1.xml",
-            autoconfig_xml("old.test", "127.0.0.1", source.imap_port(), "plain", "%EMAILLOCALPART%"),
+            autoconfig_xml(
+                "old.test",
+                "127.0.0.1",
+                source.imap_port(),
+                "plain",
+                "%EMAILLOCALPART%",
+            ),
         ),
         (
             "autoconfig.new.test",
             "/mail/config-v1.1.xml",
-            autoconfig_xml("new.test", "127.0.0.1", dest.imap_port(), "plain", "%EMAILLOCALPART%"),
+            autoconfig_xml(
+                "new.test",
+                "127.0.0.1",
+                dest.imap_port(),
+                "plain",
+                "%EMAILLOCALPART%",
+            ),
         ),
     ]);
     let dns = DnsServer::start(Zone::default());
@@ -349,7 +363,10 @@ accounts:
     );
     assert_eq!(account(&report, "bob@old.test")["ready"], true);
     let nobody = account(&report, "nobody@void.test");
-    assert_eq!(nobody["source"]["status"], "autodetect_failed", "{nobody:#}");
+    assert_eq!(
+        nobody["source"]["status"], "autodetect_failed",
+        "{nobody:#}"
+    );
     let detect_problem = nobody["problems"]
         .as_array()
         .unwrap()
@@ -386,7 +403,13 @@ fn run_resolves_autodetect_before_migrating() {
     let http = HttpServer::start(&[(
         "old.test",
         "/.well-known/autoconfig/mail/config-v1.1.xml",
-        autoconfig_xml("old.test", "127.0.0.1", source.imap_port(), "plain", "%EMAILLOCALPART%"),
+        autoconfig_xml(
+            "old.test",
+            "127.0.0.1",
+            source.imap_port(),
+            "plain",
+            "%EMAILLOCALPART%",
+        ),
     )]);
     let dns = DnsServer::start(Zone::default());
     let d = dest.imap_port();

@@ -28,7 +28,14 @@ async fn a_run_writes_its_reports_and_tells_each_account() {
         smtp.port()
     );
     let batch = Batch::new(&[account("alice", &source, &dest)], &extra);
-    assert_success(&batch.run());
+    let run = batch.run();
+    assert_success(&run);
+    for secret in ["smtp-secret", "source-pw", "dest-pw"] {
+        assert!(
+            !run.stdout.contains(secret) && !run.stderr.contains(secret),
+            "{secret} logged"
+        );
+    }
 
     // The report, valid against its published schema.
     let dir = batch.reports().join("test");

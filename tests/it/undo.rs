@@ -164,3 +164,89 @@ async fn undo_is_refused_once_the_window_has_passed() {
         "nothing was removed"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn purge_forgets_a_migration_and_refuses_undo_afterwards() {
+    let (source, dest) = servers(slashed_source(), slashed());
+    source
+        .seed_bodies("alice", "INBOX", &[&raw("Subject: a", "a")])
+        .await;
+    source
+        .seed_bodies("bob", "INBOX", &[&raw("Subject: b", "b")])
+        .await;
+    let batch = Batch::new(
+        &[
+            account("alice", &source, &dest),
+            account("bob", &source, &dest),
+        ],
+        "",
+    );
+    assert_success(&batch.run());
+    let listed = mailshift()
+        .args(["list", "--format", "json", "--state"])
+        .arg(batch.state())
+        .run()
+        .success()
+        .json();
+    let alice = listed[0]["accounts"][0]["migration_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let undo_file = batch
+        .reports()
+        .join("test/undo")
+        .join(format!("{alice}.json"));
+    assert!(undo_file.exists());
+
+    // Without a terminal and without --yes, nothing happens.
+    let purge = |extra: &[&str]| {
+        mailshift()
+            .args(["purge", &alice, "--source", "alice@example.test", "--state"])
+            .arg(batch.state())
+            .arg("--reports")
+            .arg(batch.reports())
+            .args(extra)
+            .run()
+    };
+    purge(&[]).code(2).stdout_has("undo is no longer possible");
+    assert!(undo_file.exists());
+
+    purge(&["--yes"]).success().stdout_has("purged 1 migration");
+    assert!(!undo_file.exists());
+    mailshift()
+        .args([
+            "status",
+            &alice,
+            "--source",
+            "alice@example.test",
+            "--state",
+        ])
+        .arg(batch.state())
+        .run()
+        .code(4);
+    mailshift()
+        .args(["undo", &alice, "--source", "alice@example.test", "--state"])
+        .arg(batch.state())
+        .run()
+        .code(4);
+    let report = std::fs::read_to_string(batch.reports().join("test/report.json")).unwrap();
+    assert!(!report.contains(&alice) && report.contains("bob@example.test"));
+
+    // Purging the whole batch removes its reports too.
+    let batch_id = listed[0]["batch_id"].as_str().unwrap().to_owned();
+    mailshift()
+        .args(["purge", "--batch", &batch_id, "--yes", "--state"])
+        .arg(batch.state())
+        .arg("--reports")
+        .arg(batch.reports())
+        .run()
+        .success();
+    assert!(!batch.reports().join("test").exists());
+    let listed = mailshift()
+        .args(["list", "--format", "json", "--state"])
+        .arg(batch.state())
+        .run()
+        .success()
+        .json();
+    assert_eq!(listed, serde_json::json!([]));
+}

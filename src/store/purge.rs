@@ -1,0 +1,134 @@
+//! Forgetting migrations: everything stored about them goes, and an
+//! anonymous line says that it happened.
+
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::{Store, StoreError, now};
+
+/// What a purge removed from the store, for removing the files too.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Purged {
+    /// Migration IDs of the accounts removed.
+    pub migration_ids: Vec<String>,
+    /// The batch's name, when the batch itself went (no account was left).
+    pub batch_removed: Option<String>,
+    /// Folders of daemon jobs of that batch (accepted manifests).
+    pub job_dirs: Vec<String>,
+}
+
+fn purge_accounts(tx: &Transaction<'_>, ids: &[i64]) -> rusqlite::Result<()> {
+    for id in ids {
+        tx.execute(
+            "DELETE FROM messages WHERE folder_id IN (SELECT id FROM folders WHERE account_id = ?1)",
+            [id],
+        )?;
+        for table in ["folders", "stages", "item_errors"] {
+            tx.execute(&format!("DELETE FROM {table} WHERE account_id = ?1"), [id])?;
+        }
+        tx.execute("DELETE FROM accounts WHERE id = ?1", [id])?;
+    }
+    Ok(())
+}
+
+/// Removes a batch that has no account left, with its daemon jobs.
+fn purge_empty_batch(
+    tx: &Transaction<'_>,
+    batch_id: i64,
+    purged: &mut Purged,
+) -> rusqlite::Result<()> {
+    let left: i64 = tx.query_row(
+        "SELECT count(*) FROM accounts WHERE batch_id = ?1",
+        [batch_id],
+        |row| row.get(0),
+    )?;
+    if left > 0 {
+        return Ok(());
+    }
+    let name: String = tx.query_row(
+        "SELECT name FROM batches WHERE id = ?1",
+        [batch_id],
+        |row| row.get(0),
+    )?;
+    let mut dirs = tx.prepare("SELECT dir FROM jobs WHERE batch = ?1")?;
+    purged.job_dirs = dirs
+        .query_map([&name], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    tx.execute("DELETE FROM jobs WHERE batch = ?1", [&name])?;
+    tx.execute("DELETE FROM batches WHERE id = ?1", [batch_id])?;
+    purged.batch_removed = Some(name);
+    Ok(())
+}
+
+impl Store {
+    /// Forgets one finished migration. `None` if there is no such one.
+    pub async fn purge_account(
+        &self,
+        migration_id: &str,
+        source_email: &str,
+    ) -> Result<Option<Purged>, StoreError> {
+        let (migration_id, source_email) =
+            (migration_id.to_ascii_uppercase(), source_email.to_owned());
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let found: Option<(i64, i64)> = tx
+                .query_row(
+                    "SELECT id, batch_id FROM accounts WHERE migration_id = ?1 AND source_email = ?2",
+                    params![migration_id, source_email],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()?;
+            let Some((id, batch_id)) = found else { return Ok(None) };
+            purge_accounts(&tx, &[id])?;
+            let mut purged = Purged {
+                migration_ids: vec![migration_id],
+                ..Purged::default()
+            };
+            purge_empty_batch(&tx, batch_id, &mut purged)?;
+            tx.execute(
+                "INSERT INTO events (at, what) VALUES (?1, 'purged the data of 1 migration')",
+                [now()],
+            )?;
+            tx.commit()?;
+            Ok(Some(purged))
+        })
+        .await
+    }
+
+    /// Forgets every migration of a batch, and the batch. `None` if there
+    /// is no such batch.
+    pub async fn purge_batch(&self, batch_id: &str) -> Result<Option<Purged>, StoreError> {
+        let batch_id = batch_id.to_ascii_uppercase();
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let found: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM batches WHERE public_id = ?1",
+                    [&batch_id],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            let Some(key) = found else { return Ok(None) };
+            let accounts: Vec<(i64, String)> = tx
+                .prepare("SELECT id, migration_id FROM accounts WHERE batch_id = ?1")?
+                .query_map([key], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            let ids: Vec<i64> = accounts.iter().map(|(id, _)| *id).collect();
+            purge_accounts(&tx, &ids)?;
+            let mut purged = Purged {
+                migration_ids: accounts.into_iter().map(|(_, m)| m).collect(),
+                ..Purged::default()
+            };
+            purge_empty_batch(&tx, key, &mut purged)?;
+            tx.execute(
+                "INSERT INTO events (at, what) VALUES (?1, ?2)",
+                params![
+                    now(),
+                    format!("purged the data of {} migrations", ids.len())
+                ],
+            )?;
+            tx.commit()?;
+            Ok(Some(purged))
+        })
+        .await
+    }
+}

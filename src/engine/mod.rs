@@ -268,6 +268,10 @@ async fn run_account(ctx: AccountContext) -> Result<AccountOutcome, StoreError> 
     let mut counts = StageCounts::default();
     let mut state = AccountState::Completed;
     let mut error = None;
+    // A cancel asked for while the account was queued, since the last poll.
+    if store.cancel_requested(id).await? {
+        ctx.cancel.cancel();
+    }
     for &kind in &ctx.plan.stages {
         if ctx.cancel.is_cancelled() {
             state = AccountState::Cancelled;

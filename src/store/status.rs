@@ -375,6 +375,18 @@ impl Store {
         .await
     }
 
+    /// Whether an account's cancellation was asked for.
+    pub async fn cancel_requested(&self, account_id: i64) -> Result<bool, StoreError> {
+        self.call(move |conn| {
+            Ok(conn.query_row(
+                "SELECT cancel_requested FROM accounts WHERE id = ?1",
+                [account_id],
+                |row| row.get(0),
+            )?)
+        })
+        .await
+    }
+
     /// The accounts of a batch whose cancellation was asked for.
     pub async fn cancel_requests(&self, batch_id: i64) -> Result<Vec<i64>, StoreError> {
         self.call(move |conn| {

@@ -289,7 +289,7 @@ fn ports_default_from_kind_and_tls() {
 }
 
 #[test]
-fn autodetect_needs_a_host_for_now() {
+fn autodetect_endpoints_wait_for_detection() {
     let (_dir, path) = yaml(
         "accounts:
   - source: {kind: autodetect, email: a@example.test, password: x}
@@ -299,14 +299,13 @@ fn autodetect_needs_a_host_for_now() {
 ",
     );
     let checked = check(&path).unwrap();
-    assert!(
-        checked
-            .diagnostics
-            .to_string()
-            .contains("autodetect is not available yet")
-    );
-    assert_eq!(checked.plan.accounts.len(), 1);
-    assert_eq!(checked.plan.accounts[0].source.kind, EndpointKind::Imap);
+    assert!(!checked.diagnostics.has_errors(), "{}", checked.diagnostics);
+    assert_eq!(checked.plan.accounts.len(), 2);
+    // Without a host the server is found at run time; with one, it is used.
+    assert!(checked.plan.accounts[0].source.server.is_none());
+    let given = checked.plan.accounts[1].source.server.as_ref().unwrap();
+    assert_eq!(given.host, "a.example.test");
+    assert_eq!(checked.plan.accounts[1].source.kind, EndpointKind::Imap);
 }
 
 #[test]

@@ -222,7 +222,7 @@ impl Session {
     async fn open(&mut self, raw: &str, verb: &'static str) -> Result<MailboxState, ImapError> {
         self.selected = None;
         let mut cmd = Command::new(verb).string(raw.as_bytes());
-        if self.caps.condstore {
+        if self.wants_modseq() {
             cmd = cmd.raw("(CONDSTORE)");
         }
         let mut state = MailboxState {
@@ -289,7 +289,7 @@ impl Session {
     /// SIZE with STATUS=SIZE.
     pub async fn status(&mut self, raw: &str) -> Result<Status, ImapError> {
         let mut items = String::from("(MESSAGES UIDNEXT UIDVALIDITY");
-        if self.caps.condstore {
+        if self.wants_modseq() {
             items.push_str(" HIGHESTMODSEQ");
         }
         if self.caps.status_size {

@@ -27,6 +27,8 @@ pub struct Session {
     pub(crate) last_ok: RespText,
     /// Raw name of the selected mailbox.
     pub(crate) selected: Option<String>,
+    /// Ask for mod-sequences (CONDSTORE) when the server has them.
+    pub(crate) modseq: bool,
 }
 
 impl fmt::Debug for Session {
@@ -115,7 +117,21 @@ impl Session {
             user: config.user.clone(),
             last_ok: RespText::default(),
             selected: None,
+            modseq: true,
         }
+    }
+
+    /// Stops asking for mod-sequences (CONDSTORE) on SELECT and STATUS. A
+    /// server like Dovecot then need not keep them up to date for the
+    /// mailboxes this session writes to, which makes APPENDs cheaper.
+    pub fn without_modseq(mut self) -> Session {
+        self.modseq = false;
+        self
+    }
+
+    /// Whether to ask for mod-sequences.
+    pub(crate) fn wants_modseq(&self) -> bool {
+        self.modseq && self.caps.condstore
     }
 
     /// The server's capabilities (as of the authenticated state).

@@ -40,10 +40,16 @@ pub async fn run(ctx: &AccountContext) -> Result<StageCounts, StageFailure> {
         .await
         .map_err(|e| fail(e, counts))?;
 
-    let queue: VecDeque<(FolderMapping, FolderRecord)> = mappings
-        .into_iter()
-        .filter(|(mapping, _)| !mapping.noselect)
-        .collect();
+    // Unchanged folders cost two STATUS commands on the first pair; more
+    // connections are opened only for folders with work to do.
+    let mut queue = VecDeque::new();
+    for (mapping, record) in mappings.into_iter().filter(|(m, _)| !m.noselect) {
+        match sync::check(ctx, &mut first, &mapping, &record).await {
+            Ok(sync::Check::Unchanged { messages }) => counts.found += u64::from(messages),
+            // A failure here is met again, and retried, by the pass.
+            Ok(sync::Check::Changed { .. }) | Err(_) => queue.push_back((mapping, record)),
+        }
+    }
     let workers = ctx.connections_per_account.min(queue.len()).max(1);
     let queue = Arc::new(Mutex::new(queue));
     let mut pairs = vec![Some(first)];
@@ -217,7 +223,8 @@ impl Pair {
         let (dest, dest_slot) = open(ctx, &ctx.plan.destination).await?;
         Ok(Pair {
             source,
-            dest,
+            // The destination's flags are never read back by mod-sequence.
+            dest: dest.without_modseq(),
             _slots: (source_slot, dest_slot),
         })
     }

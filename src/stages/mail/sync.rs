@@ -25,7 +25,9 @@ use super::folders::FolderMapping;
 use crate::engine::AccountContext;
 use crate::engine::limits::Loan;
 use crate::plan::{MailRules, StageKind};
-use crate::protocols::imap::{AppendRequest, Completion, FetchedBody, ImapError, MessageMeta};
+use crate::protocols::imap::{
+    AppendRequest, Completion, FetchedBody, ImapError, MessageMeta, Status,
+};
 use crate::store::StoreError;
 use crate::store::batches::StageCounts;
 use crate::store::mail::{
@@ -77,6 +79,54 @@ fn dest(error: ImapError) -> PassError {
     PassError::Destination(error)
 }
 
+/// Where a folder stands against its last complete pass.
+pub enum Check {
+    /// Nothing changed on either side since: nothing to do.
+    Unchanged { messages: u32 },
+    /// Something changed (or the folder was never passed over completely).
+    Changed { source: Status, dest: Status },
+}
+
+/// Compares both sides' STATUS with the folder's watermark: two cheap
+/// commands, no folder opened.
+pub async fn check(
+    ctx: &AccountContext,
+    pair: &mut Pair,
+    mapping: &FolderMapping,
+    record: &FolderRecord,
+) -> Result<Check, PassError> {
+    let src_status = pair
+        .source
+        .status(&mapping.source_raw)
+        .await
+        .map_err(source)?;
+    let dst_status = pair.dest.status(&mapping.dest_raw).await.map_err(dest)?;
+    let now = watermark(&src_status, &dst_status);
+    // Without a HIGHESTMODSEQ, flag changes cannot be seen from STATUS.
+    if record.watermark == Some(now) && now.source_modseq.is_some() {
+        ctx.store
+            .save_folder_counts(record.id, src_status.messages, dst_status.messages)
+            .await?;
+        return Ok(Check::Unchanged {
+            messages: src_status.messages,
+        });
+    }
+    Ok(Check::Changed {
+        source: src_status,
+        dest: dst_status,
+    })
+}
+
+fn watermark(source: &Status, dest: &Status) -> Watermark {
+    Watermark {
+        source_uidvalidity: source.uidvalidity,
+        source_uidnext: source.uidnext,
+        source_modseq: source.highestmodseq,
+        dest_uidvalidity: dest.uidvalidity,
+        dest_uidnext: dest.uidnext,
+    }
+}
+
 /// Runs one pass over a folder. Copies, matches and failures are added to
 /// `counts` as they happen, so work done by a pass that is then cut off
 /// still counts; what the source holds (found, skipped) is added only when
@@ -89,26 +139,14 @@ pub async fn pass(
     counts: &mut StageCounts,
 ) -> Result<(), PassError> {
     let store = &ctx.store;
-    let src_status = pair
-        .source
-        .status(&mapping.source_raw)
-        .await
-        .map_err(source)?;
-    let dst_status = pair.dest.status(&mapping.dest_raw).await.map_err(dest)?;
-    let now = Watermark {
-        source_uidvalidity: src_status.uidvalidity,
-        source_uidnext: src_status.uidnext,
-        source_modseq: src_status.highestmodseq,
-        dest_uidvalidity: dst_status.uidvalidity,
-        dest_uidnext: dst_status.uidnext,
+    let (src_status, dst_status) = match check(ctx, pair, mapping, record).await? {
+        Check::Unchanged { messages } => {
+            counts.found += u64::from(messages);
+            return Ok(());
+        }
+        Check::Changed { source, dest } => (source, dest),
     };
-    if record.watermark == Some(now) && now.source_modseq.is_some() {
-        counts.found += u64::from(src_status.messages);
-        store
-            .save_folder_counts(record.id, src_status.messages, dst_status.messages)
-            .await?;
-        return Ok(());
-    }
+    let now = watermark(&src_status, &dst_status);
 
     let mut dest_floor = record.dest_floor;
     if let Some((source_validity, dest_validity)) = record.uidvalidity {

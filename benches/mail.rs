@@ -103,7 +103,7 @@ impl Settings {
                 seed: env_or("BENCH_SEED", 20_240_601),
             },
             concurrent_accounts: env_or("BENCH_CONCURRENT_ACCOUNTS", 8),
-            connections_per_account: env_or("BENCH_CONNECTIONS_PER_ACCOUNT", 2),
+            connections_per_account: env_or("BENCH_CONNECTIONS_PER_ACCOUNT", 1),
             connections_per_host: env_or("BENCH_CONNECTIONS_PER_HOST", 64),
             mbsync_jobs: env_or("BENCH_MBSYNC_JOBS", 4),
             rounds: env_or("BENCH_ROUNDS", 3usize).max(1),

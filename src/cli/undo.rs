@@ -89,7 +89,7 @@ async fn from_store(args: &UndoArgs, id: &str, source: &str) -> anyhow::Result<E
         .context(
             "The state database does not say which manifest the batch ran from: give --manifest",
         )?;
-    let plan = match plan::from_file(&manifest_path) {
+    let mut plan = match plan::from_file(&manifest_path) {
         Ok(plan) => plan,
         Err(diagnostics) => {
             eprintln!("{diagnostics}");
@@ -101,6 +101,10 @@ async fn from_store(args: &UndoArgs, id: &str, source: &str) -> anyhow::Result<E
             return Ok(Exit::Invalid);
         }
     };
+    if let Err(failed) = plan::autodetect::resolve_from_env(&mut plan).await {
+        eprintln!("mailshift: {failed}");
+        return Ok(Exit::Invalid);
+    }
     let Some(planned) = plan.account(&account.source, &account.destination) else {
         anyhow::bail!(
             "{} no longer has the account {} -> {}: give --manifest",

@@ -225,7 +225,11 @@ impl Daemon {
         store
             .set_job(job.id, "running", job.dir.clone(), job.manifest.clone())
             .await?;
-        let plan = plan::from_file(Path::new(&job.manifest)).map_err(|d| anyhow::anyhow!("{d}"))?;
+        let mut plan =
+            plan::from_file(Path::new(&job.manifest)).map_err(|d| anyhow::anyhow!("{d}"))?;
+        plan::autodetect::resolve_from_env(&mut plan)
+            .await
+            .map_err(|failed| anyhow::anyhow!("{failed}"))?;
         let outcome = batch::run(&plan, &self.services, shared, shutdown.child_token()).await?;
         if shutdown.is_cancelled() {
             return Ok(()); // Still `running`: the next start resumes it.

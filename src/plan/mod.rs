@@ -515,7 +515,7 @@ impl Default for Limits {
         Limits {
             concurrent_accounts: 8,
             connections_per_host: 16,
-            connections_per_account: 2,
+            connections_per_account: 1,
             messages_per_second: None,
             bytes_per_second: None,
         }

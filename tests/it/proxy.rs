@@ -51,11 +51,7 @@ impl Proxy {
                 pipe(&server, &client, limit(faults.server_bytes), cut2.clone());
             }
         });
-        Proxy {
-            port,
-            cut,
-            stop,
-        }
+        Proxy { port, cut, stop }
     }
 
     /// The port clients connect to.

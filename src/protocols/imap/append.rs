@@ -1,10 +1,16 @@
 //! Pipelined APPEND: the hot path of a migration.
 //!
-//! An [`Appender`] keeps up to `window` APPEND commands in flight on one
+//! An [`Appender`] keeps up to `window` messages in flight on one
 //! connection. With LITERAL+ (or LITERAL- for bodies up to 4 KiB) nothing
 //! waits for the server before the window is full; otherwise each body
 //! waits for the server's `+`, but commands are still not waited for one by
 //! one. Small commands are buffered and written in batches.
+//!
+//! When the server offers MULTIAPPEND (RFC 3502) and LITERAL+, messages go
+//! in groups (up to 32 messages or 1 MiB) of one APPEND command each: a
+//! server stores a group for a fraction of the work of as many commands.
+//! A group is atomic; one the server refuses is sent again message by
+//! message, so that only the message at fault fails.
 //!
 //! Every accepted request gets exactly one [`Completion`], in submission
 //! order. A per-message `NO` (too big, over quota) fails that message only;
@@ -79,11 +85,22 @@ pub struct Completion {
     pub result: Result<Option<AppendUid>, ImapError>,
 }
 
+/// Messages in one MULTIAPPEND command, at most.
+const GROUP_MESSAGES: usize = 32;
+/// Bytes in one MULTIAPPEND command, at most (a larger message goes alone).
+const GROUP_BYTES: usize = 1024 * 1024;
+
+/// One APPEND command: one message, or a MULTIAPPEND group.
 struct Slot {
-    index: u64,
-    /// Tag of the command in flight; `None` once `result` is known.
+    /// Positions of the requests it carries.
+    indices: Vec<u64>,
+    /// Tag of the command in flight; `None` once answered.
     tag: Option<String>,
-    result: Option<Result<Option<AppendUid>, ImapError>>,
+    /// One result per request, once known.
+    results: Option<Vec<Result<Option<AppendUid>, ImapError>>>,
+    /// A group's requests, kept until its answer: a group refused as a
+    /// whole is sent again message by message.
+    requests: Vec<AppendRequest>,
 }
 
 /// Pipelined APPENDs to one mailbox; see the module documentation.
@@ -93,8 +110,14 @@ pub struct Appender<'s> {
     window: usize,
     permanent_flags: Option<Vec<String>>,
     slots: VecDeque<Slot>,
+    /// Messages sent and not yet answered.
     in_flight: usize,
     next_index: u64,
+    /// Whether messages go in MULTIAPPEND groups.
+    multi: bool,
+    /// The group being filled, not sent yet.
+    group: Vec<(u64, AppendRequest)>,
+    group_bytes: usize,
     /// Set when the connection failed or its state became uncertain; new
     /// requests are refused with it.
     broken: Option<ImapError>,
@@ -105,9 +128,10 @@ pub struct Appender<'s> {
 
 impl Session {
     /// Starts pipelined APPENDs to `mailbox_raw` with at most `window`
-    /// commands in flight (16–64 is a good range; at least 1).
+    /// messages in flight (16–64 is a good range; at least 1).
     pub fn appender(&mut self, mailbox_raw: &str, window: usize) -> Appender<'_> {
         let broken = self.t.broken().cloned();
+        let multi = self.caps.has("MULTIAPPEND") && self.caps.literal_plus;
         Appender {
             session: self,
             mailbox: mailbox_raw.to_owned(),
@@ -116,6 +140,9 @@ impl Session {
             slots: VecDeque::new(),
             in_flight: 0,
             next_index: 0,
+            multi,
+            group: Vec::new(),
+            group_bytes: 0,
             broken,
             poison: None,
         }
@@ -131,9 +158,15 @@ impl Appender<'_> {
         self
     }
 
+    /// Sends messages one command each, even where MULTIAPPEND is offered.
+    pub fn single(mut self) -> Self {
+        self.multi = false;
+        self
+    }
+
     /// Number of requests accepted but not yet reported.
     pub fn pending(&self) -> usize {
-        self.slots.len()
+        self.slots.iter().map(|s| s.indices.len()).sum::<usize>() + self.group.len()
     }
 
     /// Queues one message and returns the completions that became ready
@@ -149,19 +182,35 @@ impl Appender<'_> {
         if let Some(limit) = self.session.caps.appendlimit
             && size > limit
         {
+            // Completions keep their order: what waits in the group goes first.
+            if let Err(e) = self.send_group().await {
+                self.fail_all(e);
+            }
             let e = ImapError::TooBig {
                 server: self.session.t.server.clone(),
                 size,
                 limit,
             };
             self.slots.push_back(Slot {
-                index,
+                indices: vec![index],
                 tag: None,
-                result: Some(Err(e)),
+                results: Some(vec![Err(e)]),
+                requests: Vec::new(),
             });
             return Ok(self.ready());
         }
-        if let Err(e) = self.send(index, &request).await {
+        let sent = if self.multi {
+            self.group_bytes += request.body.len();
+            self.group.push((index, request));
+            if self.group.len() >= GROUP_MESSAGES || self.group_bytes >= GROUP_BYTES {
+                self.send_group().await
+            } else {
+                Ok(())
+            }
+        } else {
+            self.send(vec![(index, request)], None).await
+        };
+        if let Err(e) = sent {
             self.fail_all(e);
             return Ok(self.ready());
         }
@@ -185,6 +234,11 @@ impl Appender<'_> {
     /// returns the remaining completions.
     pub async fn finish(mut self) -> Vec<Completion> {
         if self.broken.is_none()
+            && let Err(e) = self.send_group().await
+        {
+            self.fail_all(e);
+        }
+        if self.broken.is_none()
             && self.in_flight > 0
             && let Err(e) = self.session.t.flush().await
         {
@@ -201,31 +255,60 @@ impl Appender<'_> {
         self.ready()
     }
 
-    async fn send(&mut self, index: u64, request: &AppendRequest) -> Result<(), ImapError> {
-        let flags = filter_flags(self.permanent_flags.as_deref(), &request.flags);
-        let mut cmd = Command::new("APPEND").string(self.mailbox.as_bytes());
-        if !flags.is_empty() {
-            cmd = cmd.raw(&flag_list(&flags));
+    /// Sends the group being filled, if any.
+    async fn send_group(&mut self) -> Result<(), ImapError> {
+        self.group_bytes = 0;
+        let group = std::mem::take(&mut self.group);
+        if group.is_empty() {
+            return Ok(());
         }
-        let date = request.internal_date.as_deref();
-        match date {
-            Some(d) if is_valid_internal_date(d) => cmd = cmd.raw(&format!("\"{d}\"")),
-            Some(d) => tracing::warn!(date = %d, "dropping invalid INTERNALDATE"),
-            None => {}
-        }
-        let cmd = cmd.literal(&request.body);
+        self.send(group, None).await
+    }
+
+    /// Sends one APPEND command carrying `requests`, its slot placed at
+    /// `at` (in submission order) or at the end.
+    async fn send(
+        &mut self,
+        requests: Vec<(u64, AppendRequest)>,
+        at: Option<usize>,
+    ) -> Result<(), ImapError> {
+        let (indices, requests): (Vec<u64>, Vec<AppendRequest>) = requests.into_iter().unzip();
         let tag = self.session.t.tag();
-        self.slots.push_back(Slot {
-            index,
-            tag: Some(tag.clone()),
-            result: None,
-        });
-        self.in_flight += 1;
+        let n = requests.len();
+        let position = at.unwrap_or(self.slots.len());
+        self.slots.insert(
+            position,
+            Slot {
+                indices,
+                tag: Some(tag.clone()),
+                results: None,
+                requests,
+            },
+        );
+        self.in_flight += n;
+        let slot = &self.slots[position];
+        let mut cmd = Command::new("APPEND").string(self.mailbox.as_bytes());
+        for request in &slot.requests {
+            let flags = filter_flags(self.permanent_flags.as_deref(), &request.flags);
+            if !flags.is_empty() {
+                cmd = cmd.raw(&flag_list(&flags));
+            }
+            match request.internal_date.as_deref() {
+                Some(d) if is_valid_internal_date(d) => cmd = cmd.raw(&format!("\"{d}\"")),
+                Some(d) => tracing::warn!(date = %d, "dropping invalid INTERNALDATE"),
+                None => {}
+            }
+            cmd = cmd.literal(&request.body);
+        }
         let mode = self.session.literal_mode();
         // A refused synchronising literal leaves the tagged NO queued; it is
         // read like any other completion, so the outcome needs no handling.
-        self.session.t.write_command(&tag, &cmd, mode).await?;
-        Ok(())
+        let written = self.session.t.write_command(&tag, &cmd, mode).await;
+        if n == 1 {
+            // A single message is never sent again: free its bytes now.
+            self.slots[position].requests = Vec::new();
+        }
+        written.map(drop)
     }
 
     /// Reads one response and records it if it completes an APPEND.
@@ -236,23 +319,42 @@ impl Appender<'_> {
             self.session.common(r)?;
             return Ok(());
         };
-        let Some(slot) = self
+        let Some(position) = self
             .slots
-            .iter_mut()
-            .find(|s| s.tag.as_deref() == Some(tag.as_str()))
+            .iter()
+            .position(|s| s.tag.as_deref() == Some(tag.as_str()))
         else {
             tracing::debug!(tag = %tag, "ignoring completion of unknown command");
             return Ok(());
         };
-        slot.tag = None;
-        self.in_flight -= 1;
-        let session = &mut *self.session;
-        slot.result = Some(match status {
-            RespStatus::Ok => Ok(parse_appenduid(&text.code)),
-            RespStatus::No => Err(session.no_error("APPEND", text)),
+        let n = self.slots[position].indices.len();
+        self.slots[position].tag = None;
+        self.in_flight -= n;
+        let results = match status {
+            RespStatus::Ok => match parse_appenduid(&text.code) {
+                Some((uidvalidity, uids)) if uids.len() == n => uids
+                    .into_iter()
+                    .map(|uid| Ok(Some(AppendUid { uidvalidity, uid })))
+                    .collect(),
+                _ => (0..n).map(|_| Ok(None)).collect(),
+            },
+            RespStatus::No if n > 1 => {
+                // A group is atomic: send its messages again one by one.
+                let Some(slot) = self.slots.remove(position) else {
+                    return Ok(());
+                };
+                tracing::debug!(messages = n, "MULTIAPPEND refused; sending one by one");
+                let requests = slot.indices.into_iter().zip(slot.requests);
+                for (k, request) in requests.enumerate() {
+                    self.send(vec![request], Some(position + k)).await?;
+                }
+                return self.session.t.flush().await;
+            }
+            RespStatus::No => vec![Err(self.session.no_error("APPEND", text))],
             _ => {
                 // The server may not have read the literal and could take
                 // message bytes for commands: stop using this connection.
+                let session = &mut *self.session;
                 let e = ImapError::Bad {
                     server: session.t.server.clone(),
                     command: "APPEND",
@@ -264,17 +366,32 @@ impl Appender<'_> {
                 ));
                 self.broken = Some(poisoned.clone());
                 self.poison = Some(poisoned);
-                Err(e)
+                (0..n).map(|_| Err(e.clone())).collect()
             }
-        });
+        };
+        let slot = &mut self.slots[position];
+        slot.results = Some(results);
+        slot.requests = Vec::new();
         Ok(())
     }
 
-    /// Fails every command still in flight with `e` (a lost connection).
+    /// Fails every request not answered yet, sent or not, with `e` (a lost
+    /// connection).
     fn fail_all(&mut self, e: ImapError) {
-        for slot in self.slots.iter_mut().filter(|s| s.result.is_none()) {
+        let unsent = std::mem::take(&mut self.group);
+        self.group_bytes = 0;
+        if !unsent.is_empty() {
+            self.slots.push_back(Slot {
+                indices: unsent.into_iter().map(|(index, _)| index).collect(),
+                tag: None,
+                results: None,
+                requests: Vec::new(),
+            });
+        }
+        for slot in self.slots.iter_mut().filter(|s| s.results.is_none()) {
             slot.tag = None;
-            slot.result = Some(Err(e.clone()));
+            slot.results = Some(slot.indices.iter().map(|_| Err(e.clone())).collect());
+            slot.requests = Vec::new();
         }
         self.in_flight = 0;
         self.broken = Some(e);
@@ -284,13 +401,16 @@ impl Appender<'_> {
     fn ready(&mut self) -> Vec<Completion> {
         let mut done = Vec::new();
         while let Some(slot) = self.slots.front_mut() {
-            let Some(result) = slot.result.take() else {
+            let Some(results) = slot.results.take() else {
                 break;
             };
-            done.push(Completion {
-                index: slot.index,
-                result,
-            });
+            let indices = std::mem::take(&mut slot.indices);
+            done.extend(
+                indices
+                    .into_iter()
+                    .zip(results)
+                    .map(|(index, result)| Completion { index, result }),
+            );
             self.slots.pop_front();
         }
         done
@@ -304,7 +424,7 @@ impl Drop for Appender<'_> {
         // session refuse further use instead.
         if self.in_flight > 0 {
             let e = self.session.protocol(format!(
-                "pipelined APPEND abandoned with {} commands in flight",
+                "pipelined APPEND abandoned with {} messages in flight",
                 self.in_flight
             ));
             self.session.t.fail(e);
@@ -312,10 +432,44 @@ impl Drop for Appender<'_> {
     }
 }
 
-fn parse_appenduid(code: &Option<super::response::Code>) -> Option<AppendUid> {
+/// `[APPENDUID uidvalidity uid-set]`: the UIDs in the order the messages
+/// were appended (RFC 4315), ranges expanded.
+fn parse_appenduid(code: &Option<super::response::Code>) -> Option<(u32, Vec<u32>)> {
     let code = code.as_ref().filter(|c| c.name == "APPENDUID")?;
     let mut words = code.args.split(' ');
     let uidvalidity = words.next()?.parse().ok()?;
-    let uid = words.next()?.parse().ok()?;
-    Some(AppendUid { uidvalidity, uid })
+    let mut uids = Vec::new();
+    for part in words.next()?.split(',') {
+        match part.split_once(':') {
+            Some((a, b)) => {
+                let (a, b): (u32, u32) = (a.parse().ok()?, b.parse().ok()?);
+                uids.extend(a.min(b)..=a.max(b));
+            }
+            None => uids.push(part.parse().ok()?),
+        }
+    }
+    Some((uidvalidity, uids))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocols::imap::response::Code;
+
+    fn code(args: &str) -> Option<Code> {
+        Some(Code {
+            name: "APPENDUID".into(),
+            args: args.into(),
+        })
+    }
+
+    #[test]
+    fn appenduid_sets_expand_in_order() {
+        assert_eq!(parse_appenduid(&code("7 12")), Some((7, vec![12])));
+        assert_eq!(
+            parse_appenduid(&code("7 12:14,20")),
+            Some((7, vec![12, 13, 14, 20]))
+        );
+        assert_eq!(parse_appenduid(&code("7 x")), None);
+    }
 }

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs the servers and tools the tests and the demo run against:
 # Dovecot (IMAP, POP3, ManageSieve with Pigeonhole), isync (mbsync, for
-# comparisons) and openssl (test certificates).
+# comparisons), openssl (test certificates), aiosmtpd (the SMTP receiver)
+# and chromium (the HTML report checked in a headless browser).
 #
 # Idempotent: does nothing when everything is installed; otherwise runs
 # `apt-get update` once and installs the list. Debian/Ubuntu, as root (or
@@ -9,7 +10,7 @@
 # free ports, so a system-wide Dovecot the packages may enable is not used.
 set -eu
 
-PACKAGES="dovecot-imapd dovecot-pop3d dovecot-managesieved dovecot-sieve isync openssl time python3-aiosmtpd"
+PACKAGES="dovecot-imapd dovecot-pop3d dovecot-managesieved dovecot-sieve isync openssl time python3-aiosmtpd chromium"
 
 missing=""
 for package in $PACKAGES; do

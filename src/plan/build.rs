@@ -481,8 +481,17 @@ impl<'a> AccountCheck<'a> {
             Kind::Imap
         });
         let mut ok = true;
-        // Without a host, the server is found later (`plan::autodetect`).
-        let detect_later = kind == Kind::Autodetect && spec.host.is_none();
+        // Without a host, the server is found later (`plan::autodetect`):
+        // asked for with `kind: autodetect`, or an IMAP endpoint left
+        // without a host (a spreadsheet's empty column).
+        let no_host = spec.host.as_deref().is_none_or(|h| h.trim().is_empty());
+        let detect_later = no_host && matches!(kind, Kind::Autodetect | Kind::Imap);
+        if detect_later && kind == Kind::Imap {
+            self.warn(
+                &field("host"),
+                format!("no {name} host: it will be found from the address (autodetect)"),
+            );
+        }
         match (kind, side) {
             (Kind::Pop3, Side::Destination) => {
                 self.error(

@@ -296,11 +296,20 @@ fn autodetect_endpoints_wait_for_detection() {
     destination: {host: b.example.test, email: a@example.test, password: x}
   - source: {kind: autodetect, host: a.example.test, email: b@example.test, password: x}
     destination: {host: b.example.test, email: b@example.test, password: x}
+  - source: {kind: imap, email: c@example.test, password: x}
+    destination: {host: b.example.test, email: c@example.test, password: x}
 ",
     );
     let checked = check(&path).unwrap();
     assert!(!checked.diagnostics.has_errors(), "{}", checked.diagnostics);
-    assert_eq!(checked.plan.accounts.len(), 2);
+    assert_eq!(checked.plan.accounts.len(), 3);
+    // An IMAP endpoint without a host is autodetected too, and says so.
+    assert!(checked.plan.accounts[2].source.server.is_none());
+    let said = checked.diagnostics.to_string();
+    assert!(
+        said.contains("no source host: it will be found from the address"),
+        "{said}"
+    );
     // Without a host the server is found at run time; with one, it is used.
     assert!(checked.plan.accounts[0].source.server.is_none());
     let given = checked.plan.accounts[1].source.server.as_ref().unwrap();

@@ -65,6 +65,13 @@ pub async fn run(
     for account in accounts.context("Reading the batch")? {
         notify(plan, &account, Event::Finished).await;
     }
+    match report::BatchReport::collect(&services.store, &record).await {
+        Ok(Some(report)) => notify_batch(plan, &report).await,
+        Ok(None) => {}
+        Err(error) => {
+            tracing::warn!(batch_id = %record.public_id, "batch summary not sent: {error}")
+        }
+    }
     Ok(outcome)
 }
 
@@ -90,6 +97,26 @@ pub async fn notify(plan: &Plan, account: &AccountStatus, event: Event) {
     let message = notification::compose(&smtp.from, to, account, event);
     if let Err(error) = smtp::send(smtp, to, &message).await {
         tracing::warn!(migration_id = %account.migration_id, "notification not sent: {error}");
+    }
+}
+
+/// Sends the batch's notification addresses a summary of the batch with
+/// its HTML report attached. A failure to send is logged; it never fails
+/// the batch.
+pub async fn notify_batch(plan: &Plan, report: &report::BatchReport) {
+    let Some(smtp) = &plan.smtp else { return };
+    if plan.notify.is_empty() {
+        return;
+    }
+    let message = match notification::compose_batch(&smtp.from, &plan.notify, report) {
+        Ok(message) => message,
+        Err(error) => {
+            tracing::warn!(batch_id = %report.batch_id, "batch summary not sent: {error}");
+            return;
+        }
+    };
+    if let Err(error) = smtp::send(smtp, &plan.notify, &message).await {
+        tracing::warn!(batch_id = %report.batch_id, "batch summary not sent: {error}");
     }
 }
 

@@ -2,10 +2,16 @@
 //! `examples/mailshift-daemon.yaml` shows every field.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use serde::Deserialize;
+
+use crate::manifest::diagnostic::{Diagnostics, Place, Position};
+use crate::manifest::model::SmtpSpec;
+use crate::plan::Plan;
+use crate::protocols::smtp::SmtpConfig;
 
 /// The daemon's settings. Every field is optional.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -26,6 +32,12 @@ pub struct DaemonConfig {
     pub shutdown_timeout_seconds: Option<u64>,
     /// Connections to one host across every batch at once. Default 16.
     pub connections_per_host: Option<usize>,
+    /// The notification server for batches whose manifest has no `smtp:`
+    /// section; the same fields as the manifest's.
+    pub smtp: Option<SmtpSpec>,
+    /// `smtp`, checked when the file is loaded.
+    #[serde(skip)]
+    smtp_config: Option<SmtpConfig>,
 }
 
 impl DaemonConfig {
@@ -33,7 +45,36 @@ impl DaemonConfig {
     pub fn load(path: &Path) -> anyhow::Result<DaemonConfig> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("Cannot read the configuration {}", path.display()))?;
-        serde_saphyr::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+        let mut config: DaemonConfig = serde_saphyr::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        if let Some(spec) = &config.smtp {
+            let file = Arc::new(path.to_path_buf());
+            let place = |field: &[&str]| Place {
+                file: Arc::clone(&file),
+                position: Position::File,
+                field: Some(field.join(".")),
+            };
+            let mut diagnostics = Diagnostics::new();
+            let smtp = SmtpConfig::from_spec(spec, path, &place, &mut diagnostics);
+            if diagnostics.has_errors() {
+                anyhow::bail!("{diagnostics}");
+            }
+            config.smtp_config = Some(smtp);
+        }
+        Ok(config)
+    }
+
+    /// The notification server of the configuration, checked.
+    pub fn smtp_config(&self) -> Option<&SmtpConfig> {
+        self.smtp_config.as_ref()
+    }
+
+    /// Gives `plan` the configuration's notification server when its
+    /// manifest names none.
+    pub fn fill_in_smtp(&self, plan: &mut Plan) {
+        if plan.smtp.is_none() {
+            plan.smtp = self.smtp_config.clone();
+        }
     }
 
     pub fn settle(&self) -> Duration {
@@ -64,6 +105,102 @@ mod tests {
         assert_eq!(config.settle(), Duration::from_secs(2));
         assert_eq!(config.connections_per_host(), 16);
         assert!(config.area.is_some() && config.state.is_some());
+    }
+
+    /// The example's commented `smtp:` section, uncommented.
+    fn example_smtp_section() -> String {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/mailshift-daemon.yaml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let lines: Vec<&str> = text
+            .lines()
+            .skip_while(|l| *l != "#smtp:")
+            .take_while(|l| l.starts_with('#'))
+            .map(|l| &l[1..])
+            .collect();
+        assert!(lines.len() > 3, "no smtp example: {lines:?}");
+        lines.join("\n") + "\n"
+    }
+
+    #[test]
+    fn the_example_smtp_section_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("daemon.yaml");
+        std::fs::write(&path, example_smtp_section()).unwrap();
+        let config = DaemonConfig::load(&path).unwrap();
+        let smtp = config.smtp_config().expect("the smtp section is used");
+        assert_eq!(smtp.server.host, "smtp.example.com");
+        assert_eq!(smtp.server.port, 587);
+        assert_eq!(smtp.server.tls, crate::protocols::tls::TlsMode::StartTls);
+        assert_eq!(smtp.from, "mailshift <noreply@example.com>");
+        assert_eq!(smtp.user.as_deref(), Some("noreply@example.com"));
+        assert!(
+            matches!(&smtp.credential, crate::plan::Credential::PasswordFile(f)
+                if *f == dir.path().join("smtp-password")),
+            "relative to the configuration file: {:?}",
+            smtp.credential
+        );
+    }
+
+    #[test]
+    fn a_wrong_smtp_section_is_an_error_naming_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("daemon.yaml");
+        std::fs::write(&path, "smtp: {host: smtp.example.com, from: nobody}\n").unwrap();
+        let error = DaemonConfig::load(&path).unwrap_err().to_string();
+        assert!(error.contains("smtp.from"), "{error}");
+        assert!(error.contains("is not an email address"), "{error}");
+        assert!(error.contains("daemon.yaml"), "{error}");
+    }
+
+    #[test]
+    fn a_plan_without_smtp_gets_the_daemons() {
+        let dir = tempfile::tempdir().unwrap();
+        let config_path = dir.path().join("daemon.yaml");
+        std::fs::write(
+            &config_path,
+            "smtp: {host: daemon-smtp.example, tls: implicit, from: ops@example.com}\n",
+        )
+        .unwrap();
+        let config = DaemonConfig::load(&config_path).unwrap();
+        let endpoints = "source: {kind: imap, host: imap.old.example, tls: implicit, \
+                         email: a@old.example, password: x}\n    \
+                         destination: {kind: imap, host: imap.new.example, tls: implicit, \
+                         email: a@new.example, password: y}\n";
+        let manifest = |name: &str, extra: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(
+                &path,
+                format!("batch: b\n{extra}accounts:\n  - {endpoints}"),
+            )
+            .unwrap();
+            crate::plan::from_file(&path).unwrap()
+        };
+
+        let mut plan = manifest("plain.yaml", "");
+        assert!(plan.smtp.is_none());
+        config.fill_in_smtp(&mut plan);
+        let smtp = plan.smtp.as_ref().expect("the daemon's server");
+        assert_eq!(
+            (
+                smtp.server.host.as_str(),
+                smtp.server.port,
+                smtp.from.as_str()
+            ),
+            ("daemon-smtp.example", 465, "ops@example.com")
+        );
+
+        // A manifest's own server wins.
+        let mut plan = manifest(
+            "own.yaml",
+            "smtp: {host: own-smtp.example, from: me@example.com}\n",
+        );
+        config.fill_in_smtp(&mut plan);
+        assert_eq!(plan.smtp.unwrap().server.host, "own-smtp.example");
+
+        // No server anywhere: none.
+        let mut plan = manifest("none.yaml", "");
+        DaemonConfig::default().fill_in_smtp(&mut plan);
+        assert!(plan.smtp.is_none());
     }
 
     #[test]

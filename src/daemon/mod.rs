@@ -230,6 +230,7 @@ impl Daemon {
         plan::autodetect::resolve_from_env(&mut plan)
             .await
             .map_err(|failed| anyhow::anyhow!("{failed}"))?;
+        self.config.fill_in_smtp(&mut plan);
         let outcome = batch::run(&plan, &self.services, shared, shutdown.child_token()).await?;
         if shutdown.is_cancelled() {
             return Ok(()); // Still `running`: the next start resumes it.

@@ -1,7 +1,7 @@
 //! Limits shared by every account of a batch: connections per host,
 //! optional rate caps, and the memory that messages in transit may use.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -38,21 +38,35 @@ impl Shared {
         }
     }
 
-    /// Waits for a connection slot on `host`; the slot is held until the
-    /// permit is dropped.
-    pub async fn connection(&self, host: &str) -> OwnedSemaphorePermit {
-        let semaphore = {
-            // The map is only touched here and never across an await.
-            let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
-            hosts
-                .entry(host.to_ascii_lowercase())
-                .or_insert_with(|| Arc::new(Semaphore::new(self.per_host)))
-                .clone()
-        };
-        semaphore
-            .acquire_owned()
-            .await
-            .expect("host semaphores are never closed")
+    /// Waits for one connection slot per host named (a host named twice
+    /// takes two); the slots are held until the permits are dropped.
+    ///
+    /// Slots are taken host by host in sorted order, several of one host
+    /// at once: two callers can never each hold what the other waits for.
+    pub async fn connections(&self, hosts: &[&str]) -> Vec<OwnedSemaphorePermit> {
+        let mut wanted: BTreeMap<String, u32> = BTreeMap::new();
+        for host in hosts {
+            *wanted.entry(host.to_ascii_lowercase()).or_default() += 1;
+        }
+        let mut permits = Vec::with_capacity(wanted.len());
+        for (host, count) in wanted {
+            let semaphore = {
+                // The map is only touched here and never across an await.
+                let mut map = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+                map.entry(host)
+                    .or_insert_with(|| Arc::new(Semaphore::new(self.per_host)))
+                    .clone()
+            };
+            // More than the cap would never be granted: take the cap.
+            let count = count.min(u32::try_from(self.per_host).unwrap_or(u32::MAX));
+            permits.push(
+                semaphore
+                    .acquire_many_owned(count)
+                    .await
+                    .expect("host semaphores are never closed"),
+            );
+        }
+        permits
     }
 
     /// Waits until one more message of `bytes` bytes may be sent.
@@ -195,15 +209,39 @@ mod tests {
             connections_per_host: 2,
             ..Limits::default()
         });
-        let a = shared.connection("imap.example.test").await;
-        let _b = shared.connection("IMAP.example.test").await;
+        let a = shared.connections(&["imap.example.test"]).await;
+        let _b = shared.connections(&["IMAP.example.test"]).await;
         let third = tokio::time::timeout(
             Duration::from_millis(50),
-            shared.connection("imap.example.test"),
+            shared.connections(&["imap.example.test"]),
         );
         assert!(third.await.is_err(), "a third connection must wait");
         drop(a);
-        let _c = shared.connection("imap.example.test").await;
-        let _other = shared.connection("other.example.test").await;
+        let _c = shared.connections(&["imap.example.test"]).await;
+        let _other = shared.connections(&["other.example.test"]).await;
+    }
+
+    #[tokio::test]
+    async fn pairs_on_one_host_cannot_deadlock() {
+        // Two slots, many pairs whose two ends are on the same host: each
+        // pair takes both slots at once, or waits holding none.
+        let shared = Arc::new(Shared::new(&Limits {
+            connections_per_host: 2,
+            ..Limits::default()
+        }));
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..20 {
+            let shared = shared.clone();
+            tasks.spawn(async move {
+                let _pair = shared
+                    .connections(&["mail.example.test", "mail.example.test"])
+                    .await;
+                tokio::task::yield_now().await;
+            });
+        }
+        let all = async { while tasks.join_next().await.is_some() {} };
+        tokio::time::timeout(Duration::from_secs(5), all)
+            .await
+            .expect("every pair got its slots");
     }
 }

@@ -251,6 +251,22 @@ fn batch_settings(manifest: &Manifest, diagnostics: &mut Diagnostics) -> Batch {
     }
 }
 
+impl SmtpConfig {
+    /// The notification server of an `smtp:` section, checked: a
+    /// manifest's, or the daemon configuration's. `file` is the file the
+    /// section is written in (a `password_file` is relative to its folder),
+    /// `place` names where a field is written, and problems go to
+    /// `diagnostics`.
+    pub fn from_spec(
+        spec: &SmtpSpec,
+        file: &Path,
+        place: &dyn Fn(&[&str]) -> Place,
+        diagnostics: &mut Diagnostics,
+    ) -> SmtpConfig {
+        smtp_config(spec, file, place, diagnostics)
+    }
+}
+
 /// The notification server, checked.
 fn smtp_config(
     spec: &SmtpSpec,

@@ -43,7 +43,7 @@ pub async fn login(
     side: Side,
     limits: &Shared,
     timeout: Duration,
-) -> Result<(Session, tokio::sync::OwnedSemaphorePermit), EndpointReport> {
+) -> Result<(Session, Vec<tokio::sync::OwnedSemaphorePermit>), EndpointReport> {
     let mut report = EndpointReport::of(endpoint);
     let Some(server) = endpoint.server.clone() else {
         report.status = Status::AutodetectFailed;
@@ -60,7 +60,7 @@ pub async fn login(
             return Err(report);
         }
     };
-    let slot = limits.connection(&server.host).await;
+    let slot = limits.connections(&[&server.host]).await;
     match Session::connect(&server.imap(&endpoint.user, auth, timeout)).await {
         Ok(session) => Ok((session, slot)),
         Err(e) => {

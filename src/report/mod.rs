@@ -5,7 +5,8 @@
 //! `schemas/report.schema.json`, generated from the types below and kept
 //! equal by a test), and as `report.html`, a self-contained page for people
 //! (see [`html`]). Both are replaced atomically, so a reader never sees half
-//! a file. [`notification`] composes the email sent when an account ends.
+//! a file. [`notification`] composes the emails sent when an account ends
+//! and when a batch ends.
 
 pub mod html;
 pub mod notification;

@@ -1,5 +1,6 @@
 //! Integration tests: real servers on loopback, driven through the library and the binary.
 mod autodetect;
+mod browser;
 mod cli;
 mod cmd;
 mod daemon;

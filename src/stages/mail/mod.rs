@@ -19,7 +19,7 @@ use futures::future::join_all;
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::engine::AccountContext;
-use crate::plan::Endpoint;
+use crate::plan::{Endpoint, Server};
 use crate::protocols::imap::{ImapError, Mailbox, Session};
 use crate::store::batches::StageCounts;
 use crate::store::mail::FolderRecord;
@@ -209,43 +209,45 @@ async fn naming(session: &mut Session, boxes: &[Mailbox]) -> anyhow::Result<Nami
     Ok(Naming { prefix, delimiter })
 }
 
-/// A source and a destination connection, each holding its host's slot.
+/// A source and a destination connection, holding their hosts' slots.
 pub struct Pair {
     pub source: Session,
     pub dest: Session,
-    _slots: (OwnedSemaphorePermit, OwnedSemaphorePermit),
+    _slots: Vec<OwnedSemaphorePermit>,
 }
 
 impl Pair {
     /// Connects and logs in to both ends, under the per-host limits.
     async fn connect(ctx: &AccountContext) -> anyhow::Result<Pair> {
-        let (source, source_slot) = open(ctx, &ctx.plan.source).await?;
-        let (dest, dest_slot) = open(ctx, &ctx.plan.destination).await?;
+        let source = server_of(&ctx.plan.source)?;
+        let dest = server_of(&ctx.plan.destination)?;
+        // Both slots at once: see `Shared::connections`.
+        let slots = ctx.limits.connections(&[&source.host, &dest.host]).await;
+        let source = open(&ctx.plan.source, source).await?;
+        let dest = open(&ctx.plan.destination, dest).await?;
         Ok(Pair {
             source,
             // The destination's flags are never read back by mod-sequence.
             dest: dest.without_modseq(),
-            _slots: (source_slot, dest_slot),
+            _slots: slots,
         })
     }
 }
 
-/// Opens one logged-in session to an endpoint.
-async fn open(
-    ctx: &AccountContext,
-    endpoint: &Endpoint,
-) -> anyhow::Result<(Session, OwnedSemaphorePermit)> {
-    let server = endpoint
+fn server_of(endpoint: &Endpoint) -> anyhow::Result<&Server> {
+    endpoint
         .server
         .as_ref()
-        .with_context(|| format!("Account {} has no IMAP server", endpoint.email))?;
+        .with_context(|| format!("Account {} has no IMAP server", endpoint.email))
+}
+
+/// Opens one logged-in session to an endpoint.
+async fn open(endpoint: &Endpoint, server: &Server) -> anyhow::Result<Session> {
     let auth = endpoint
         .credential
         .imap_auth()
         .await
         .with_context(|| format!("The credential of {}", endpoint.user))?;
-    let slot = ctx.limits.connection(&server.host).await;
     let config = server.imap(&endpoint.user, auth, COMMAND_TIMEOUT);
-    let session = Session::connect(&config).await?;
-    Ok((session, slot))
+    Ok(Session::connect(&config).await?)
 }

@@ -41,6 +41,9 @@ pub enum BatchError {
     Other(#[from] anyhow::Error),
 }
 
+/// How often the report is rewritten while a batch runs.
+const REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Runs a batch to its end: nothing else may run the same batch meanwhile.
 pub async fn run(
     plan: &Plan,
@@ -49,10 +52,24 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<BatchOutcome, BatchError> {
     let _lock = BatchLock::acquire(&services.state, &plan.batch)?;
-    let outcome = engine::run(plan, &services.store, &services.options, shared, shutdown)
-        .await
-        .context("Running the batch")?;
     let dir = report_dir(&services.reports, &plan.batch);
+    // The report is rewritten now and then while the batch runs, for whoever
+    // watches it; this loop never ends by itself.
+    let reporting = async {
+        loop {
+            tokio::time::sleep(REPORT_EVERY).await;
+            if let Ok(Some(record)) = services.store.batch_named(&plan.batch).await
+                && let Err(error) = publish_report(&services.store, &record, &dir).await
+            {
+                tracing::warn!(batch = %plan.batch, "{error:#}");
+            }
+        }
+    };
+    let running = engine::run(plan, &services.store, &services.options, shared, shutdown);
+    let outcome = tokio::select! {
+        outcome = running => outcome.context("Running the batch")?,
+        never = reporting => never,
+    };
     undo::write_manifests(&services.store, plan, outcome.batch_key, &dir.join("undo"))
         .await
         .context("Writing the undo manifests")?;

@@ -192,6 +192,26 @@ impl Store {
         .await
     }
 
+    /// The batch called `name`, if it exists.
+    pub async fn batch_named(&self, name: &str) -> Result<Option<BatchRecord>, StoreError> {
+        let name = name.to_owned();
+        self.call(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT id, public_id FROM batches WHERE name = ?1",
+                    [&name],
+                    |row| {
+                        Ok(BatchRecord {
+                            id: row.get(0)?,
+                            public_id: row.get(1)?,
+                        })
+                    },
+                )
+                .optional()?)
+        })
+        .await
+    }
+
     /// Records how a batch ended.
     pub async fn finish_batch(&self, batch_id: i64, state: &'static str) -> Result<(), StoreError> {
         self.call(move |conn| {

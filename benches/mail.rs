@@ -41,7 +41,6 @@ mod dovecot;
 #[path = "support/corpus.rs"]
 mod corpus;
 
-use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -769,54 +768,10 @@ impl std::fmt::Display for Totals {
     }
 }
 
-/// What a folder holds: each message's content hash, flags and date,
-/// sorted, so two folders compare as multisets.
-type Folder = Vec<(String, String, String)>;
-
-/// Every folder of a mailbox, by decoded name.
-async fn snapshot(server: &Dovecot, user: &str) -> BTreeMap<String, Folder> {
-    let mut session = Session::connect(&server.imap_config(user))
-        .await
-        .expect("login");
-    let mut folders = BTreeMap::new();
-    for mailbox in session.list().await.expect("list") {
-        if mailbox.noselect {
-            folders.insert(mailbox.name, Folder::new());
-            continue;
-        }
-        session.examine(&mailbox.raw).await.expect("examine");
-        let metas = session.fetch_meta("1:*").await.expect("fetch meta");
-        let uids: Vec<u32> = metas.iter().map(|m| m.uid).collect();
-        let mut bodies = BTreeMap::new();
-        session
-            .fetch_bodies(&uids, |uid, body| {
-                bodies.insert(uid, blake3::hash(&body).to_hex().to_string());
-            })
-            .await
-            .expect("fetch bodies");
-        let mut folder: Folder = metas
-            .iter()
-            .map(|m| {
-                let mut flags = m.flags.clone();
-                flags.sort();
-                let hash = bodies
-                    .get(&m.uid)
-                    .cloned()
-                    .unwrap_or_else(|| "MISSING".into());
-                (hash, flags.join(" "), m.internal_date.clone())
-            })
-            .collect();
-        folder.sort();
-        folders.insert(mailbox.name, folder);
-    }
-    session.logout().await.ok();
-    folders
-}
-
 /// Differences between the two servers, one line each; empty when exact.
 async fn compare(source: &Dovecot, dest: &Dovecot, users: &[String]) -> Vec<String> {
     let checks = users.iter().map(|user| async move {
-        let (want, got) = tokio::join!(snapshot(source, user), snapshot(dest, user));
+        let (want, got) = tokio::join!(source.snapshot(user), dest.snapshot(user));
         let mut lines = Vec::new();
         let names: std::collections::BTreeSet<&String> = want.keys().chain(got.keys()).collect();
         for name in names {

@@ -24,6 +24,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::store::batches::BatchRecord;
+pub use crate::store::batches::StageCounts as Counts;
 use crate::store::status::{AccountStatus, BatchStatus};
 use crate::store::{Store, StoreError};
 
@@ -81,23 +82,6 @@ pub struct Totals {
     pub bytes_per_sec: Option<u64>,
 }
 
-/// Item counts of one or more stages.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, JsonSchema)]
-pub struct Counts {
-    /// Items at the source (last pass).
-    pub found: u64,
-    /// Items copied.
-    pub copied: u64,
-    /// Items already at the destination, not copied again.
-    pub present: u64,
-    /// Items left out by filters or limits.
-    pub skipped: u64,
-    /// Items that failed.
-    pub failed: u64,
-    /// Bytes copied.
-    pub bytes: u64,
-}
-
 /// Account states during which the account is not done yet.
 fn is_active(state: &str) -> bool {
     matches!(state, "queued" | "running" | "undoing")
@@ -148,18 +132,6 @@ impl Totals {
             totals.bytes_per_sec = (secs > 0).then(|| totals.all_stages.bytes / secs);
         }
         totals
-    }
-}
-
-impl Counts {
-    /// Adds `other` into these counts.
-    pub fn add(&mut self, other: &Counts) {
-        self.found += other.found;
-        self.copied += other.copied;
-        self.present += other.present;
-        self.skipped += other.skipped;
-        self.failed += other.failed;
-        self.bytes += other.bytes;
     }
 }
 

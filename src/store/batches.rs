@@ -119,8 +119,8 @@ impl StageState {
     }
 }
 
-/// What one pass of a stage counted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Item counts: of one pass of a stage, or (in reports) of several.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct StageCounts {
     /// Items seen at the source.
     pub found: u64,

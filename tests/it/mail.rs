@@ -10,51 +10,12 @@ use tempfile::TempDir;
 
 use crate::cmd::{Output, mailshift};
 use crate::proxy::{Faults, Proxy};
+use crate::support::dovecot::Folder;
 use crate::support::{Dovecot, DovecotOptions};
 
-/// What a folder holds: each message's content hash, flags and date,
-/// sorted, so two folders compare as multisets.
-type Folder = Vec<(String, String, String)>;
-
-/// Every selectable folder of a mailbox, by decoded name.
+/// Every folder of a mailbox (see [`Dovecot::snapshot`]).
 pub async fn snapshot(server: &Dovecot, user: &str) -> BTreeMap<String, Folder> {
-    let mut session = Session::connect(&server.imap_config(user))
-        .await
-        .expect("login");
-    let mut folders = BTreeMap::new();
-    for mailbox in session.list().await.expect("list") {
-        if mailbox.noselect {
-            // A parent that holds no messages: it must exist, empty.
-            folders.insert(mailbox.name, Folder::new());
-            continue;
-        }
-        session.examine(&mailbox.raw).await.expect("examine");
-        let metas = session.fetch_meta("1:*").await.expect("fetch meta");
-        let uids: Vec<u32> = metas.iter().map(|m| m.uid).collect();
-        let mut bodies = BTreeMap::new();
-        session
-            .fetch_bodies(&uids, |uid, body| {
-                bodies.insert(uid, blake3::hash(&body).to_hex().to_string());
-            })
-            .await
-            .expect("fetch bodies");
-        let mut folder: Folder = metas
-            .iter()
-            .map(|m| {
-                let mut flags = m.flags.clone();
-                flags.sort();
-                (
-                    bodies[&m.uid].clone(),
-                    flags.join(" "),
-                    m.internal_date.clone(),
-                )
-            })
-            .collect();
-        folder.sort();
-        folders.insert(mailbox.name, folder);
-    }
-    session.logout().await.ok();
-    folders
+    server.snapshot(user).await
 }
 
 /// A message with flags and an INTERNALDATE.
@@ -114,6 +75,16 @@ impl Batch {
 
     pub fn state(&self) -> PathBuf {
         self.dir.path().join("state.db")
+    }
+
+    /// `mailshift list --format json` on the batch's state database.
+    pub fn list(&self) -> serde_json::Value {
+        mailshift()
+            .args(["list", "--format", "json", "--state"])
+            .arg(self.state())
+            .run()
+            .success()
+            .json()
     }
 
     pub fn reports(&self) -> PathBuf {

@@ -8,12 +8,7 @@ use crate::mail::{Batch, account, assert_success, raw, servers, slashed, slashed
 
 /// The migration ID of each account, from `list --format json`.
 fn migration_ids(batch: &Batch) -> Vec<(String, String, String)> {
-    let listed = mailshift()
-        .args(["list", "--format", "json", "--state"])
-        .arg(batch.state())
-        .run()
-        .success()
-        .json();
+    let listed = batch.list();
     listed[0]["accounts"]
         .as_array()
         .expect("accounts")

@@ -19,12 +19,7 @@ fn undo_file(batch: &Batch) -> std::path::PathBuf {
 }
 
 fn migration_id(batch: &Batch) -> String {
-    let listed = mailshift()
-        .args(["list", "--format", "json", "--state"])
-        .arg(batch.state())
-        .run()
-        .success()
-        .json();
+    let listed = batch.list();
     listed[0]["accounts"][0]["migration_id"]
         .as_str()
         .unwrap()
@@ -182,12 +177,7 @@ async fn purge_forgets_a_migration_and_refuses_undo_afterwards() {
         "",
     );
     assert_success(&batch.run());
-    let listed = mailshift()
-        .args(["list", "--format", "json", "--state"])
-        .arg(batch.state())
-        .run()
-        .success()
-        .json();
+    let listed = batch.list();
     let alice = listed[0]["accounts"][0]["migration_id"]
         .as_str()
         .unwrap()
@@ -242,11 +232,6 @@ async fn purge_forgets_a_migration_and_refuses_undo_afterwards() {
         .run()
         .success();
     assert!(!batch.reports().join("test").exists());
-    let listed = mailshift()
-        .args(["list", "--format", "json", "--state"])
-        .arg(batch.state())
-        .run()
-        .success()
-        .json();
+    let listed = batch.list();
     assert_eq!(listed, serde_json::json!([]));
 }

@@ -13,6 +13,7 @@
 //! # }
 //! ```
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::{BufRead, BufReader, Write as _};
 use std::net::{TcpListener, TcpStream};
@@ -24,6 +25,10 @@ use std::time::{Duration, Instant};
 
 use mailshift::protocols::imap::{AppendRequest, Auth, ImapConfig, Session, TlsMode};
 use tempfile::TempDir;
+
+/// What a folder holds: each message's content hash, flags and date,
+/// sorted, so that two folders compare as multisets.
+pub type Folder = Vec<(String, String, String)>;
 
 /// How the server is set up.
 #[derive(Debug, Clone)]
@@ -361,6 +366,52 @@ impl Dovecot {
             })
             .collect();
         self.seed(user, mailbox, messages).await
+    }
+
+    /// Every folder of `user`'s mailbox, by decoded name: each message's
+    /// content hash, sorted flags and INTERNALDATE, sorted, so that two
+    /// mailboxes compare as multisets. A `\Noselect` parent is an empty
+    /// folder.
+    pub async fn snapshot(&self, user: &str) -> BTreeMap<String, Folder> {
+        let mut session = Session::connect(&self.imap_config(user))
+            .await
+            .expect("snapshot: login");
+        let mut folders = BTreeMap::new();
+        for mailbox in session.list().await.expect("snapshot: list") {
+            if mailbox.noselect {
+                folders.insert(mailbox.name, Folder::new());
+                continue;
+            }
+            session
+                .examine(&mailbox.raw)
+                .await
+                .expect("snapshot: examine");
+            let metas = session.fetch_meta("1:*").await.expect("snapshot: fetch");
+            let uids: Vec<u32> = metas.iter().map(|m| m.uid).collect();
+            let mut bodies = BTreeMap::new();
+            session
+                .fetch_bodies(&uids, |uid, body| {
+                    bodies.insert(uid, blake3::hash(&body).to_hex().to_string());
+                })
+                .await
+                .expect("snapshot: fetch bodies");
+            let mut folder: Folder = metas
+                .iter()
+                .map(|m| {
+                    let mut flags = m.flags.clone();
+                    flags.sort();
+                    let hash = bodies
+                        .get(&m.uid)
+                        .cloned()
+                        .unwrap_or_else(|| "MISSING".into());
+                    (hash, flags.join(" "), m.internal_date.clone())
+                })
+                .collect();
+            folder.sort();
+            folders.insert(mailbox.name, folder);
+        }
+        session.logout().await.ok();
+        folders
     }
 
     /// Runs `doveadm -c <conf> args...` and returns its stdout; panics on

@@ -572,3 +572,64 @@ async fn a_20_mb_message_over_tls_arrives_byte_for_byte() {
         &snapshot(&source, "alice").await,
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_message_the_destination_refuses_is_reported_not_retried_forever() {
+    let dest_options = DovecotOptions {
+        max_message_size: Some(4000),
+        ..slashed()
+    };
+    let (source, dest) = servers(slashed_source(), dest_options);
+    let small = raw("Subject: small", "fits");
+    let big = raw("Subject: big", &"B".repeat(20_000));
+    source.seed_bodies("alice", "INBOX", &[&small, &big]).await;
+    let batch = Batch::new(&[account("alice", &source, &dest)], "");
+
+    let output = batch.run();
+    assert_eq!(output.code, Some(1), "{output:?}");
+    assert!(
+        output.stdout.contains("completed_with_errors") && output.stdout.contains("failed 1,"),
+        "{}",
+        output.stdout
+    );
+    let got = snapshot(&dest, "alice").await;
+    assert_eq!(got["INBOX"].len(), 1, "the small one arrived");
+
+    let listed = batch.list();
+    let id = listed[0]["accounts"][0]["migration_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let status = mailshift()
+        .args([
+            "status",
+            &id,
+            "--source",
+            "alice@example.test",
+            "--format",
+            "json",
+            "--state",
+        ])
+        .arg(batch.state())
+        .run()
+        .success()
+        .json();
+    let reason = status["item_errors"][0]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        status["item_errors"][0]["item"]
+            .as_str()
+            .unwrap()
+            .contains("INBOX")
+    );
+    assert!(!reason.is_empty(), "{status}");
+
+    // The next run tries it again (the folder keeps no watermark) and
+    // neither duplicates the small one nor loops.
+    let again = batch.run();
+    assert_eq!(again.code, Some(1));
+    assert!(again.stdout.contains("copied 0,"), "{}", again.stdout);
+    assert_eq!(snapshot(&dest, "alice").await["INBOX"].len(), 1);
+}

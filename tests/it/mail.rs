@@ -633,3 +633,30 @@ async fn a_message_the_destination_refuses_is_reported_not_retried_forever() {
     assert!(again.stdout.contains("copied 0,"), "{}", again.stdout);
     assert_eq!(snapshot(&dest, "alice").await["INBOX"].len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_messages_per_second_cap_holds_the_pace_down() {
+    let (source, dest) = servers(slashed_source(), slashed());
+    let bodies: Vec<Vec<u8>> = (0..60)
+        .map(|i| raw(&format!("Subject: m{i}"), "x"))
+        .collect();
+    let refs: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
+    source.seed_bodies("alice", "INBOX", &refs).await;
+    let batch = Batch::new(
+        &[account("alice", &source, &dest)],
+        "  messages_per_second: 20",
+    );
+    let started = Instant::now();
+    assert_success(&batch.run());
+    // 20 at once, then 40 more at 20 a second: never under 2 seconds,
+    // however fast the machine (a lower bound only; no upper one).
+    assert!(
+        started.elapsed() >= Duration::from_millis(1900),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_same(
+        &snapshot(&dest, "alice").await,
+        &snapshot(&source, "alice").await,
+    );
+}

@@ -302,6 +302,12 @@ async fn bench(settings: &Settings) -> Result<(), String> {
     let status = daemon.terminate()?;
     let stop_time = stop.elapsed();
 
+    // What the daemon and the servers complained about.
+    let daemon_log = fs::read_to_string(&daemon.log).unwrap_or_default();
+    let warnings = complaints(&daemon_log, &[" WARN ", " ERROR "]);
+    let server_log = format!("{}{}", source.log(), dest.log());
+    let server_errors = complaints(&server_log, &["Error:", "Fatal:", "Panic:", "Warning:"]);
+
     // The figures.
     let mut latencies = samples.latencies.clone();
     latencies.sort();
@@ -344,6 +350,16 @@ async fn bench(settings: &Settings) -> Result<(), String> {
     println!(
         "SIGTERM              {status} after {:.2} s",
         stop_time.as_secs_f64()
+    );
+    println!(
+        "daemon log           {} warnings or errors{}",
+        warnings.len(),
+        first_lines(&warnings)
+    );
+    println!(
+        "Dovecot logs         {} errors or warnings{}",
+        server_errors.len(),
+        first_lines(&server_errors)
     );
     println!("failures             {failures}");
 
@@ -655,6 +671,26 @@ async fn inbox_count(server: &Dovecot, user: &str) -> Result<u32, String> {
         .messages;
     session.logout().await.ok();
     Ok(messages)
+}
+
+/// The lines of a log holding one of `markers`.
+fn complaints(log: &str, markers: &[&str]) -> Vec<String> {
+    log.lines()
+        .filter(|l| markers.iter().any(|m| l.contains(m)))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The first few of `lines`, one per line after a colon; "" when none.
+fn first_lines(lines: &[String]) -> String {
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut text = String::from(", the first:");
+    for line in lines.iter().take(5) {
+        let _ = write!(text, "\n    {line}");
+    }
+    text
 }
 
 fn ms(d: Duration) -> String {

@@ -14,6 +14,7 @@ use crate::report::notification::Event;
 use crate::store::Store;
 use crate::store::batches::{AccountState, BatchRecord};
 use crate::undo::mail::UndoOutcome;
+use crate::undo::sieve::SieveUndoOutcome;
 use crate::undo::{self, UndoManifest};
 
 /// How long the destination may stay silent during undo.
@@ -117,7 +118,8 @@ async fn from_store(args: &UndoArgs, id: &str, source: &str) -> anyhow::Result<E
         .with_context(|| format!("The destination of {id} has no server"))?;
     let credential = planned.destination.credential.clone();
     let created = store.created_mail(account.key).await?;
-    let manifest = UndoManifest::new(&account, destination, created);
+    let sieve = undo::sieve_of(&store, planned, account.key).await?;
+    let manifest = UndoManifest::new(&account, destination, created).with_sieve(sieve);
     if let Err(refused) = manifest.check_window(chrono::Utc::now()) {
         eprintln!("mailshift: {refused}");
         return Ok(Exit::Invalid);
@@ -128,6 +130,7 @@ async fn from_store(args: &UndoArgs, id: &str, source: &str) -> anyhow::Result<E
     match execute(&manifest, &credential).await {
         Ok(outcome) => {
             store.forget_mail(account.key).await?;
+            store.forget_sieve(account.key).await?;
             store
                 .set_account_state(account.key, AccountState::Undone, None, None)
                 .await?;
@@ -198,8 +201,14 @@ async fn from_file(args: &UndoArgs, file: &std::path::Path) -> anyhow::Result<Ex
     }
 }
 
+/// What undo did: mail, and Sieve scripts when a Sieve stage ran.
+struct Outcome {
+    mail: UndoOutcome,
+    sieve: Option<SieveUndoOutcome>,
+}
+
 /// Logs in to the destination and removes what the migration created.
-async fn execute(manifest: &UndoManifest, credential: &Credential) -> anyhow::Result<UndoOutcome> {
+async fn execute(manifest: &UndoManifest, credential: &Credential) -> anyhow::Result<Outcome> {
     let destination = &manifest.destination;
     let auth = credential
         .imap_auth()
@@ -209,10 +218,30 @@ async fn execute(manifest: &UndoManifest, credential: &Credential) -> anyhow::Re
     let mut session = Session::connect(&config).await?;
     let outcome = undo::mail::undo(&mut session, &manifest.mail).await?;
     session.logout().await.ok();
-    Ok(outcome)
+    let sieve = match &manifest.sieve {
+        Some(sieve) => {
+            let auth = credential
+                .imap_auth()
+                .await
+                .with_context(|| format!("The credential of {}", destination.user))?;
+            let mut session = undo::sieve::connect(sieve, &destination.user, auth).await?;
+            let outcome = undo::sieve::undo(&mut session, sieve).await?;
+            session.logout().await.ok();
+            Some(outcome)
+        }
+        None => None,
+    };
+    Ok(Outcome {
+        mail: outcome,
+        sieve,
+    })
 }
 
-fn print_outcome(manifest: &UndoManifest, outcome: &UndoOutcome) {
+fn print_outcome(manifest: &UndoManifest, outcome: &Outcome) {
+    let Outcome {
+        mail: outcome,
+        sieve,
+    } = outcome;
     println!(
         "{} undone: {} messages removed from {}, {} folders removed",
         manifest.migration_id,
@@ -222,5 +251,20 @@ fn print_outcome(manifest: &UndoManifest, outcome: &UndoOutcome) {
     );
     for left in &outcome.left {
         println!("  not undone: {left}");
+    }
+    if let Some(sieve) = sieve {
+        println!(
+            "  Sieve scripts: {} deleted, {} restored{}",
+            sieve.deleted.len(),
+            sieve.restored.len(),
+            match &sieve.activated {
+                Some(Some(name)) => format!(", {name} active again"),
+                Some(None) => ", none active (as before)".to_owned(),
+                None => String::new(),
+            }
+        );
+        for left in &sieve.left {
+            println!("  not undone: {left}");
+        }
     }
 }

@@ -5,8 +5,12 @@
 //!   certificate policy. Used by every client.
 //! - [`imap`]: a pipelining IMAP4rev1 client (source and destination of the
 //!   mail stage).
+//! - [`managesieve`]: a ManageSieve client for Sieve scripts (rules,
+//!   auto-replies).
 //! - [`smtp`]: a small SMTP submission client for notification emails.
 
 pub mod imap;
+pub mod managesieve;
+pub mod pop3;
 pub mod smtp;
 pub mod tls;

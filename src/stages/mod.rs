@@ -2,11 +2,16 @@
 //! plan into protocol calls and store records, checkpointing every item.
 //!
 //! - [`mail`]: folders and messages over IMAP.
+//! - [`pop3`]: the mail option for a POP3 source, into the destination's INBOX.
+//! - [`rules`]: Sieve scripts and out-of-office replies over ManageSieve
+//!   (the `rules` and `auto_replies` options).
 
 pub mod mail;
+pub mod pop3;
+pub mod rules;
 
 use crate::engine::AccountContext;
-use crate::plan::StageKind;
+use crate::plan::{EndpointKind, StageKind};
 use crate::store::StoreError;
 use crate::store::batches::StageCounts;
 
@@ -29,7 +34,10 @@ impl From<StoreError> for StageFailure {
 /// Runs one stage for one account.
 pub async fn run(kind: StageKind, ctx: &AccountContext) -> Result<StageCounts, StageFailure> {
     match kind {
+        StageKind::Mail if ctx.plan.source.kind == EndpointKind::Pop3 => pop3::run(ctx).await,
         StageKind::Mail => mail::run(ctx).await,
+        StageKind::Rules => rules::run(ctx).await,
+        StageKind::AutoReplies => rules::run_auto_replies(ctx).await,
         other => Err(StageFailure {
             error: anyhow::anyhow!("The {other} option is not available yet for this source"),
             counts: StageCounts::default(),

@@ -8,7 +8,8 @@ use super::StoreError;
 /// The migrations, in order. Migration `n` (1-based) takes the database from
 /// version `n - 1` to `n`. Never edit one that has shipped: add a new one.
 const MIGRATIONS: &[&str] = &[
-    // 1: batches, accounts, stages, mail checkpoints, daemon jobs, item errors.
+    // 1: batches, accounts, stages, mail checkpoints, daemon jobs, item errors,
+    // Sieve scripts.
     r#"
     CREATE TABLE batches (
         id          INTEGER PRIMARY KEY,
@@ -80,7 +81,9 @@ const MIGRATIONS: &[&str] = &[
         size         INTEGER NOT NULL,
         copied       INTEGER NOT NULL,
         pending      INTEGER NOT NULL DEFAULT 0,
-        UNIQUE (folder_id, source_uid)
+        source_key   TEXT,
+        UNIQUE (folder_id, source_uid),
+        UNIQUE (folder_id, source_key)
     ) STRICT;
     CREATE INDEX messages_by_fingerprint ON messages (folder_id, fingerprint);
 
@@ -109,6 +112,26 @@ const MIGRATIONS: &[&str] = &[
         item        TEXT    NOT NULL,
         reason      TEXT    NOT NULL,
         at          INTEGER NOT NULL
+    ) STRICT;
+
+    -- Sieve scripts (rules, auto_replies): one row per script written at
+    -- the destination or found there already.
+    CREATE TABLE sieve_scripts (
+        id           INTEGER PRIMARY KEY,
+        account_id   INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        stage        TEXT    NOT NULL,
+        source_name  TEXT    NOT NULL,
+        dest_name    TEXT    NOT NULL,
+        hash         TEXT    NOT NULL,
+        created      INTEGER NOT NULL,
+        old_content  BLOB,
+        UNIQUE (account_id, stage, source_name)
+    ) STRICT;
+
+    -- The destination's active Sieve script before the first change.
+    CREATE TABLE sieve_accounts (
+        account_id     INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+        active_before  TEXT
     ) STRICT;
     "#,
 ];

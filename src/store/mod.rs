@@ -12,6 +12,7 @@
 //! - [`ids`]: migration IDs and batch IDs.
 //! - [`jobs`]: manifests the daemon accepted.
 //! - [`purge`]: forgetting finished migrations.
+//! - [`sieve`]: Sieve script checkpoints and undo data.
 //! - [`status`]: where batches and accounts stand; cancel requests.
 
 pub mod batches;
@@ -19,7 +20,9 @@ pub mod ids;
 pub mod jobs;
 pub mod mail;
 mod migrations;
+pub mod pop3;
 pub mod purge;
+pub mod sieve;
 pub mod status;
 
 use std::path::{Path, PathBuf};

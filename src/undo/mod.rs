@@ -12,8 +12,14 @@
 //! Undo is allowed for a while after the account finished (48 hours by
 //! default, `undo_window_hours` in the manifest), and works from the undo
 //! manifest alone if the state database is lost.
+//!
+//! Sieve scripts (the `rules` and `auto_replies` options) have their own
+//! section ([`UndoSieve`], executed by [`sieve`]): scripts created are
+//! deleted, scripts overwritten get their old content back, and the script
+//! active before the migration is active again.
 
 pub mod mail;
+pub mod sieve;
 
 use std::path::{Path, PathBuf};
 
@@ -24,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use crate::plan::{AccountPlan, Credential, Plan, Server, TokenSource};
 use crate::store::Store;
 use crate::store::mail::CreatedInFolder;
+use crate::store::sieve::SieveUndoData;
 use crate::store::status::AccountStatus;
 
 /// The format name written in every undo manifest.
@@ -46,6 +53,52 @@ pub struct UndoManifest {
     pub undo_until: Option<DateTime<Utc>>,
     /// The mail the migration created, folder by folder.
     pub mail: Vec<UndoFolder>,
+    /// The Sieve scripts the migration created or replaced (the `rules`
+    /// and `auto_replies` options); absent when neither ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sieve: Option<UndoSieve>,
+}
+
+/// What the migration changed among the destination's Sieve scripts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct UndoSieve {
+    /// The destination's ManageSieve server.
+    pub server: Server,
+    /// Scripts the migration created: undo deletes them.
+    pub created: Vec<String>,
+    /// Scripts the migration overwrote, with their content before: undo
+    /// writes it back.
+    pub replaced: Vec<ReplacedScript>,
+    /// The script that was active before the migration (none: no script
+    /// was active); undo makes it active again.
+    pub active_before: Option<String>,
+}
+
+/// A destination script the migration overwrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ReplacedScript {
+    pub name: String,
+    /// Its content before the migration.
+    pub content: String,
+}
+
+impl UndoSieve {
+    /// The Sieve section of an undo manifest, from the store's records.
+    pub fn new(server: Server, data: SieveUndoData) -> UndoSieve {
+        UndoSieve {
+            server,
+            created: data.created,
+            replaced: data
+                .replaced
+                .into_iter()
+                .map(|(name, content)| ReplacedScript {
+                    name,
+                    content: String::from_utf8_lossy(&content).into_owned(),
+                })
+                .collect(),
+            active_before: data.active_before,
+        }
+    }
 }
 
 /// The destination mailbox.
@@ -139,7 +192,14 @@ impl UndoManifest {
                     messages: f.messages,
                 })
                 .collect(),
+            sieve: None,
         }
+    }
+
+    /// Adds the Sieve section.
+    pub fn with_sieve(mut self, sieve: Option<UndoSieve>) -> UndoManifest {
+        self.sieve = sieve;
+        self
     }
 
     /// Reads an undo manifest.
@@ -193,6 +253,19 @@ pub fn destination_of(plan: &AccountPlan) -> Option<UndoDestination> {
     })
 }
 
+/// The Sieve section of an account's undo manifest, if a Sieve stage ran.
+pub async fn sieve_of(
+    store: &Store,
+    plan: &AccountPlan,
+    account_key: i64,
+) -> anyhow::Result<Option<UndoSieve>> {
+    let Some(data) = store.sieve_undo(account_key).await? else {
+        return Ok(None);
+    };
+    let server = crate::stages::rules::sieve_server(&plan.destination)?;
+    Ok(Some(UndoSieve::new(server, data)))
+}
+
 /// Writes the undo manifest of every account of a batch into `dir`.
 pub async fn write_manifests(
     store: &Store,
@@ -208,7 +281,13 @@ pub async fn write_manifests(
             continue;
         };
         let created = store.created_mail(account.key).await?;
-        UndoManifest::new(&account, destination, created).write(dir)?;
+        let sieve = match plan.account(&account.source, &account.destination) {
+            Some(planned) => sieve_of(store, planned, account.key).await?,
+            None => None,
+        };
+        UndoManifest::new(&account, destination, created)
+            .with_sieve(sieve)
+            .write(dir)?;
     }
     Ok(())
 }

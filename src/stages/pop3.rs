@@ -1,0 +1,673 @@
+//! The mail stage for a POP3 source: every message of the source mailbox
+//! into the destination's INBOX, byte for byte, checkpointed by UIDL.
+//!
+//! It keeps the IMAP stage's guarantees by the same means (see
+//! [`super::mail::sync`]): an intent is recorded before a group of messages
+//! is fetched; destination messages without a record are fingerprinted, so
+//! a copy whose confirmation was lost (a crash between APPEND and
+//! checkpoint) or a message already there is recognised instead of copied
+//! again; a re-run fetches only UIDLs it has no record of. The source is
+//! only read: no DELE is ever sent.
+//!
+//! The records are the mail stage's own (one `folders` row, `messages`
+//! rows keyed by UIDL), so status, reports, verification and undo work
+//! unchanged. POP3 has no flags; INTERNALDATE comes from the message's
+//! `Date:` header when it parses, otherwise the destination chooses.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::NaiveDate;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
+
+use super::StageFailure;
+use super::mail::fingerprint::{self, Present};
+use crate::engine::AccountContext;
+use crate::engine::limits::Loan;
+use crate::plan::{Endpoint, MailRules, Server, StageKind};
+use crate::protocols::imap::{self, AppendRequest, Completion, ImapError};
+use crate::protocols::pop3::{self, Listing, Pop3Config, Pop3Error, Retrieved};
+use crate::store::StoreError;
+use crate::store::batches::StageCounts;
+use crate::store::mail::{CheckpointUpdate, Side, Watermark};
+use crate::store::pop3::NewPop3Checkpoint;
+
+/// The source folder's name in the store, reports and status.
+pub const SOURCE_FOLDER: &str = "POP3 INBOX";
+/// Where the messages go.
+const DEST_FOLDER: &str = "INBOX";
+/// How long a server may stay silent before the command fails.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
+/// Checkpoints are written in groups of this many.
+const CHECKPOINT_GROUP: usize = 256;
+/// Messages fetched per intent group, at most.
+const FETCH_GROUP: usize = 200;
+/// Bytes fetched per intent group, at most (a larger message goes alone).
+const FETCH_GROUP_BYTES: u64 = 4 * 1024 * 1024;
+/// APPEND commands in flight at once on the destination connection.
+const APPEND_WINDOW: usize = 32;
+/// Messages between the source reader and the destination writer.
+const QUEUE_DEPTH: usize = 16;
+/// How often, and how many times at most, the destination is checked for
+/// APPENDs still landing from an interrupted attempt.
+const SETTLE_INTERVAL: Duration = Duration::from_millis(300);
+const SETTLE_POLLS: usize = 30;
+
+/// Why a pass stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum PassError {
+    #[error("Source: {0}")]
+    Source(Pop3Error),
+    #[error("Destination: {0}")]
+    Destination(ImapError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl PassError {
+    /// Whether another attempt may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            PassError::Source(e) => e.is_retryable(),
+            PassError::Destination(e) => e.is_retryable(),
+            PassError::Store(_) => false,
+        }
+    }
+}
+
+fn source(error: Pop3Error) -> PassError {
+    PassError::Source(error)
+}
+
+fn dest(error: ImapError) -> PassError {
+    PassError::Destination(error)
+}
+
+/// Migrates one account's mail from a POP3 source.
+pub async fn run(ctx: &AccountContext) -> Result<StageCounts, StageFailure> {
+    let mut counts = StageCounts::default();
+    let mut attempt = 1;
+    loop {
+        if ctx.shutdown.is_cancelled() {
+            break;
+        }
+        let result = async {
+            let mut ends = Ends::connect(ctx).await?;
+            pass(ctx, &mut ends, &mut counts).await?;
+            ends.source.quit().await.ok();
+            anyhow::Ok(())
+        }
+        .await;
+        match result {
+            Ok(()) => break,
+            Err(error) if retryable(&error) && attempt < ctx.retry.attempts => {
+                let delay = ctx.retry.delay(attempt);
+                tracing::warn!(
+                    account = %ctx.plan.source.email,
+                    "{error:#}; retrying in {:.1}s",
+                    delay.as_secs_f64()
+                );
+                attempt += 1;
+                tokio::time::sleep(delay).await;
+            }
+            Err(error) => {
+                return Err(StageFailure {
+                    error: error.context(format!("Folder {SOURCE_FOLDER}")),
+                    counts,
+                });
+            }
+        }
+    }
+    if counts.failed > u64::from(ctx.plan.error_budget) {
+        return Err(StageFailure {
+            error: anyhow::anyhow!(
+                "{} messages failed, more than the error budget of {}",
+                counts.failed,
+                ctx.plan.error_budget
+            ),
+            counts,
+        });
+    }
+    Ok(counts)
+}
+
+/// Whether an error is worth another attempt.
+fn retryable(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<PassError>()
+            .is_some_and(PassError::is_retryable)
+    })
+}
+
+/// The POP3 source and the IMAP destination, holding their hosts' slots.
+struct Ends {
+    source: pop3::Session,
+    dest: imap::Session,
+    _slots: Vec<OwnedSemaphorePermit>,
+}
+
+impl Ends {
+    /// Connects and logs in to both ends, under the per-host limits.
+    async fn connect(ctx: &AccountContext) -> anyhow::Result<Ends> {
+        let source_server = server_of(&ctx.plan.source, "POP3")?;
+        let dest_server = server_of(&ctx.plan.destination, "IMAP")?;
+        let slots = ctx
+            .limits
+            .connections(&[&source_server.host, &dest_server.host])
+            .await;
+        let source_auth = auth_of(&ctx.plan.source).await?;
+        let config = Pop3Config {
+            host: source_server.host.clone(),
+            port: source_server.port,
+            tls: source_server.tls,
+            accept_invalid_certs: source_server.accept_invalid_certs,
+            user: ctx.plan.source.user.clone(),
+            auth: source_auth,
+            timeout: COMMAND_TIMEOUT,
+        };
+        let source = pop3::Session::connect(&config).await.map_err(source)?;
+        let dest_auth = auth_of(&ctx.plan.destination).await?;
+        let config = dest_server.imap(&ctx.plan.destination.user, dest_auth, COMMAND_TIMEOUT);
+        let dest = imap::Session::connect(&config).await.map_err(dest)?;
+        Ok(Ends {
+            source,
+            dest: dest.without_modseq(),
+            _slots: slots,
+        })
+    }
+}
+
+fn server_of<'e>(endpoint: &'e Endpoint, protocol: &str) -> anyhow::Result<&'e Server> {
+    endpoint
+        .server
+        .as_ref()
+        .with_context(|| format!("Account {} has no {protocol} server", endpoint.email))
+}
+
+async fn auth_of(endpoint: &Endpoint) -> anyhow::Result<imap::Auth> {
+    endpoint
+        .credential
+        .imap_auth()
+        .await
+        .with_context(|| format!("The credential of {}", endpoint.user))
+}
+
+/// One pass: lists the source, recognises what the destination holds,
+/// copies the rest. Copies, matches and failures are added to `counts` as
+/// they happen; what the source holds (found, skipped) only when the pass
+/// completes.
+async fn pass(
+    ctx: &AccountContext,
+    ends: &mut Ends,
+    counts: &mut StageCounts,
+) -> Result<(), PassError> {
+    let store = &ctx.store;
+    let record = store
+        .open_folder(ctx.account.id, SOURCE_FOLDER, DEST_FOLDER)
+        .await?;
+    let listings = ends.source.list_all().await.map_err(source)?;
+    let dst_status = ends.dest.status(DEST_FOLDER).await.map_err(dest)?;
+
+    let mut dest_floor = record.dest_floor;
+    if let Some((_, dest_validity)) = record.uidvalidity
+        && dest_validity != dst_status.uidvalidity
+    {
+        store.forget_uids(record.id, Side::Destination).await?;
+        dest_floor = 1;
+    }
+    store
+        .begin_folder_pass(record.id, 0, dst_status.uidvalidity)
+        .await?;
+
+    let checkpoints = store.pop3_checkpoints(record.id).await?;
+    let mut done = HashSet::new();
+    let mut intents = HashSet::new();
+    let mut dest_uids = HashSet::new();
+    for checkpoint in &checkpoints {
+        if checkpoint.pending {
+            intents.insert(checkpoint.key.clone());
+        } else {
+            done.insert(checkpoint.key.as_str());
+        }
+        dest_uids.extend(checkpoint.dest_uid);
+    }
+    if !intents.is_empty() {
+        settle_down(&mut ends.dest).await?;
+    }
+    let dst_state = ends.dest.select(DEST_FOLDER).await.map_err(dest)?;
+
+    // Destination messages without a record: fingerprint them.
+    let mut present = Present::default();
+    let mut updates = Vec::new();
+    if dst_state.exists > 0 && dst_state.uidnext > dest_floor {
+        let unknown: Vec<u32> = ends
+            .dest
+            .uid_search_all()
+            .await
+            .map_err(dest)?
+            .into_iter()
+            .filter(|uid| *uid >= dest_floor && !dest_uids.contains(uid))
+            .collect();
+        if !unknown.is_empty() {
+            for (uid, size, header) in ends.dest.fetch_headers(&unknown).await.map_err(dest)? {
+                present.insert(fingerprint::of_header(size, &header), uid);
+            }
+        }
+        // Rows that lost their destination UID claim their message back.
+        for checkpoint in checkpoints
+            .iter()
+            .filter(|c| c.dest_uid.is_none() && !c.pending)
+        {
+            if let Some(dest_uid) = present.claim(&checkpoint.fingerprint) {
+                updates.push(CheckpointUpdate::DestUid {
+                    id: checkpoint.id,
+                    dest_uid,
+                });
+            }
+        }
+    }
+    store.update_checkpoints(updates).await?;
+
+    // The source's messages: the ones without a record are to copy.
+    let appendlimit = ends.dest.capabilities().appendlimit;
+    let mut seen = HashSet::new();
+    let (found, mut skipped) = (listings.len() as u64, 0);
+    let mut to_copy = Vec::new();
+    for listing in listings {
+        if done.contains(listing.uidl.as_str()) || !seen.insert(listing.uidl.clone()) {
+            continue;
+        }
+        if ctx
+            .plan
+            .mail
+            .max_message_size
+            .is_some_and(|max| listing.size > max)
+        {
+            skipped += 1;
+            continue;
+        }
+        if let Some(limit) = appendlimit.filter(|limit| listing.size > *limit) {
+            counts.failed += 1;
+            store
+                .record_item_error(
+                    ctx.account.id,
+                    StageKind::Mail,
+                    item(&listing.uidl),
+                    format!(
+                        "{} bytes, larger than the destination accepts ({limit} bytes)",
+                        listing.size
+                    ),
+                )
+                .await?;
+            continue;
+        }
+        to_copy.push(listing);
+    }
+    drop(done);
+
+    let failed_before = counts.failed;
+    skipped += copy(
+        ctx,
+        ends,
+        record.id,
+        to_copy,
+        &intents,
+        &mut present,
+        counts,
+    )
+    .await?;
+    counts.found += found;
+    counts.skipped += skipped;
+
+    let dst_after = ends.dest.status(DEST_FOLDER).await.map_err(dest)?;
+    let source_messages = u32::try_from(found).unwrap_or(u32::MAX);
+    store
+        .save_folder_counts(record.id, source_messages, dst_after.messages)
+        .await?;
+    // A pass with failures leaves no watermark, so that the next run looks
+    // at the whole destination again.
+    if counts.failed == failed_before {
+        let mark = Watermark {
+            source_uidvalidity: 0,
+            source_uidnext: 0,
+            source_modseq: None,
+            dest_uidvalidity: dst_after.uidvalidity,
+            dest_uidnext: dst_after.uidnext,
+        };
+        store.save_watermark(record.id, mark).await?;
+    }
+    Ok(())
+}
+
+/// How a message is named in item errors.
+fn item(uidl: &str) -> String {
+    format!("{SOURCE_FOLDER} UIDL {uidl}")
+}
+
+/// Waits until the destination INBOX stops growing: after an interrupted
+/// attempt, the server may still be storing APPENDs the dead connection
+/// had sent; they must have landed before the folder is scanned.
+async fn settle_down(session: &mut imap::Session) -> Result<(), PassError> {
+    let mut last = session.status(DEST_FOLDER).await.map_err(dest)?.uidnext;
+    for _ in 0..SETTLE_POLLS {
+        tokio::time::sleep(SETTLE_INTERVAL).await;
+        let uidnext = session.status(DEST_FOLDER).await.map_err(dest)?.uidnext;
+        if uidnext == last {
+            return Ok(());
+        }
+        last = uidnext;
+    }
+    Ok(())
+}
+
+/// Streams messages from the source and appends those not already at the
+/// destination, recording each confirmed copy. Returns how many messages
+/// the date filters left out once their headers were seen.
+async fn copy(
+    ctx: &AccountContext,
+    ends: &mut Ends,
+    folder_id: i64,
+    to_copy: Vec<Listing>,
+    intents: &HashSet<String>,
+    present: &mut Present,
+    counts: &mut StageCounts,
+) -> Result<u64, PassError> {
+    if to_copy.is_empty() {
+        return Ok(0);
+    }
+    let groups = fetch_groups(&to_copy);
+    let wanted: HashMap<u32, Listing> = to_copy.into_iter().map(|l| (l.number, l)).collect();
+    let (tx, rx) = mpsc::channel::<Retrieved>(QUEUE_DEPTH);
+    let Ends {
+        source: src,
+        dest: dst,
+        ..
+    } = ends;
+    let store = &ctx.store;
+    let loan = Loan::new(&ctx.limits);
+
+    // For each group: intents, memory for its messages, then RETR.
+    let reader = async {
+        for (numbers, keys, kib) in groups {
+            if tx.is_closed() || ctx.shutdown.is_cancelled() {
+                break;
+            }
+            store.record_pop3_intents(folder_id, keys).await?;
+            loan.take(kib).await;
+            src.retr_to(&numbers, &tx).await.map_err(source)?;
+        }
+        drop(tx);
+        Ok::<(), PassError>(())
+    };
+
+    let writer = async {
+        let mut appender = dst.appender(DEST_FOLDER, APPEND_WINDOW);
+        let mut journal = Journal::default();
+        let streamed = async {
+            // Owned here, so that a writer that stops also stops the reader.
+            let mut rx = rx;
+            while let Some((number, result)) = rx.recv().await {
+                let Some(listing) = wanted.get(&number) else {
+                    continue;
+                };
+                loan.give_back(listing.size);
+                let body = match result {
+                    Ok(body) => body,
+                    Err(error) => {
+                        counts.failed += 1;
+                        store
+                            .record_item_error(
+                                ctx.account.id,
+                                StageKind::Mail,
+                                item(&listing.uidl),
+                                error.to_string(),
+                            )
+                            .await?;
+                        continue;
+                    }
+                };
+                let date = header_date(&body);
+                if !within_dates(date.map(|d| d.date_naive()), &ctx.plan.mail) {
+                    journal.filtered.push(listing.uidl.clone());
+                    continue;
+                }
+                let fingerprint = fingerprint::of_message(&body);
+                let row = NewPop3Checkpoint {
+                    key: listing.uidl.clone(),
+                    dest_uid: None,
+                    fingerprint,
+                    size: body.len() as u64,
+                    // A message found at the destination is ours when an
+                    // earlier attempt had announced its copy.
+                    copied: intents.contains(&listing.uidl),
+                };
+                if let Some(dest_uid) = present.claim(&fingerprint) {
+                    journal.rows.push(NewPop3Checkpoint {
+                        dest_uid: Some(dest_uid),
+                        ..row
+                    });
+                    counts.present += 1;
+                    continue;
+                }
+                ctx.limits.pace(row.size).await;
+                journal.inflight.push_back(NewPop3Checkpoint {
+                    copied: true,
+                    ..row
+                });
+                let done = appender
+                    .push(AppendRequest {
+                        flags: Vec::new(),
+                        internal_date: date.map(|d| d.format("%d-%b-%Y %H:%M:%S %z").to_string()),
+                        body,
+                    })
+                    .await
+                    .map_err(dest)?;
+                journal.settle(ctx, done, counts).await?;
+                if journal.rows.len() >= CHECKPOINT_GROUP {
+                    store
+                        .record_pop3_checkpoints(folder_id, std::mem::take(&mut journal.rows))
+                        .await?;
+                }
+            }
+            Ok::<(), PassError>(())
+        }
+        .await;
+        // Whatever happened, record every copy the server confirmed.
+        let done = appender.finish().await;
+        let settled = journal.settle(ctx, done, counts).await;
+        store
+            .record_pop3_checkpoints(folder_id, journal.rows)
+            .await?;
+        let filtered = journal.filtered.len() as u64;
+        store
+            .forget_pop3_intents(folder_id, journal.filtered)
+            .await?;
+        streamed.and(settled).map(|()| filtered)
+    };
+
+    let (read, write) = tokio::join!(reader, writer);
+    let filtered = write?;
+    read.map(|()| filtered)
+}
+
+/// Splits the messages to copy into intent groups: message numbers, their
+/// UIDLs, and the memory (KiB) they count for.
+fn fetch_groups(to_copy: &[Listing]) -> Vec<(Vec<u32>, Vec<String>, u32)> {
+    let mut groups: Vec<(Vec<u32>, Vec<String>, u32)> = Vec::new();
+    let mut bytes = 0;
+    for listing in to_copy {
+        let fits = groups.last().is_some_and(|(numbers, _, _)| {
+            numbers.len() < FETCH_GROUP && bytes + listing.size <= FETCH_GROUP_BYTES
+        });
+        if !fits {
+            groups.push((Vec::new(), Vec::new(), 0));
+            bytes = 0;
+        }
+        let (numbers, keys, kib) = groups.last_mut().expect("a group was just pushed");
+        numbers.push(listing.number);
+        keys.push(listing.uidl.clone());
+        *kib += Loan::cost(listing.size);
+        bytes += listing.size;
+    }
+    groups
+}
+
+/// Copies in flight and checkpoints not yet written.
+#[derive(Default)]
+struct Journal {
+    /// Rows of the APPENDs in flight, in the order they were sent.
+    inflight: VecDeque<NewPop3Checkpoint>,
+    /// Confirmed rows to write.
+    rows: Vec<NewPop3Checkpoint>,
+    /// UIDLs left out by the date filters, whose intents are dropped.
+    filtered: Vec<String>,
+}
+
+impl Journal {
+    /// Turns APPEND completions (in submission order) into rows or item
+    /// errors. A lost connection is returned after the rest are settled.
+    async fn settle(
+        &mut self,
+        ctx: &AccountContext,
+        done: Vec<Completion>,
+        counts: &mut StageCounts,
+    ) -> Result<(), PassError> {
+        let mut lost = None;
+        for completion in done {
+            let Some(mut row) = self.inflight.pop_front() else {
+                break;
+            };
+            match completion.result {
+                Ok(appended) => {
+                    row.dest_uid = appended.map(|a| a.uid);
+                    ctx.progress.message(row.size);
+                    counts.copied += 1;
+                    counts.bytes += row.size;
+                    self.rows.push(row);
+                }
+                Err(error) if error.is_retryable() => {
+                    lost.get_or_insert(error);
+                }
+                Err(error) => {
+                    counts.failed += 1;
+                    ctx.store
+                        .record_item_error(
+                            ctx.account.id,
+                            StageKind::Mail,
+                            item(&row.key),
+                            error.to_string(),
+                        )
+                        .await?;
+                }
+            }
+        }
+        lost.map_or(Ok(()), |e| Err(dest(e)))
+    }
+}
+
+/// Whether a message dated `date` passes the manifest's date filters (an
+/// undated message always does).
+fn within_dates(date: Option<NaiveDate>, rules: &MailRules) -> bool {
+    let Some(date) = date else { return true };
+    !(rules.since.is_some_and(|since| date < since)
+        || rules.before.is_some_and(|before| date >= before))
+}
+
+/// The message's `Date:` header, when it parses (RFC 5322, comments and
+/// folding allowed).
+fn header_date(message: &[u8]) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+    let header = String::from_utf8_lossy(fingerprint::header_block(message));
+    let mut value: Option<String> = None;
+    for line in header.split('\n') {
+        let line = line.trim_end_matches('\r');
+        if let Some(v) = value.as_mut() {
+            if line.starts_with([' ', '\t']) {
+                v.push(' ');
+                v.push_str(line.trim());
+                continue;
+            }
+            break;
+        }
+        if let Some((name, rest)) = line.split_once(':')
+            && name.trim_end().eq_ignore_ascii_case("Date")
+        {
+            value = Some(rest.trim().to_owned());
+        }
+    }
+    let value = value?;
+    // Comments such as `(PDT)` are allowed anywhere; drop them.
+    let mut plain = String::with_capacity(value.len());
+    let mut depth = 0u32;
+    for c in value.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' if depth > 0 => depth -= 1,
+            _ if depth == 0 => plain.push(c),
+            _ => {}
+        }
+    }
+    let plain = plain.split_whitespace().collect::<Vec<_>>().join(" ");
+    let date = chrono::DateTime::parse_from_rfc2822(&plain).ok()?;
+    // IMAP dates have four-digit years.
+    (1000..=9999)
+        .contains(&chrono::Datelike::year(&date))
+        .then_some(date)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(message: &str) -> Option<String> {
+        header_date(message.as_bytes()).map(|d| d.format("%d-%b-%Y %H:%M:%S %z").to_string())
+    }
+
+    #[test]
+    fn internal_date_comes_from_the_date_header() {
+        assert_eq!(
+            date("Subject: a\r\nDate: Wed, 17 Jul 1996 02:44:25 -0700\r\n\r\nbody"),
+            Some("17-Jul-1996 02:44:25 -0700".into())
+        );
+        assert_eq!(
+            date("date:\r\n  Mon, 3 Feb 2020 09:05:00 +0100 (CET)\r\nX: y\r\n\r\n"),
+            Some("03-Feb-2020 09:05:00 +0100".into())
+        );
+        assert_eq!(
+            date("Subject: no date\r\n\r\nDate: Mon, 3 Feb 2020 09:05:00 +0100\r\n"),
+            None
+        );
+        assert_eq!(date("Date: yesterday\r\n\r\n"), None);
+    }
+
+    #[test]
+    fn date_filters_use_the_header_date() {
+        let rules = MailRules {
+            since: NaiveDate::from_ymd_opt(2020, 1, 1),
+            before: NaiveDate::from_ymd_opt(2021, 1, 1),
+            ..MailRules::default()
+        };
+        assert!(within_dates(NaiveDate::from_ymd_opt(2020, 6, 1), &rules));
+        assert!(!within_dates(NaiveDate::from_ymd_opt(2019, 6, 1), &rules));
+        assert!(!within_dates(NaiveDate::from_ymd_opt(2021, 1, 1), &rules));
+        assert!(within_dates(None, &rules));
+    }
+
+    #[test]
+    fn groups_respect_count_and_bytes() {
+        let listing = |number, size| Listing {
+            number,
+            uidl: format!("u{number}"),
+            size,
+        };
+        let many: Vec<Listing> = (1..=450).map(|n| listing(n, 100)).collect();
+        let groups = fetch_groups(&many);
+        assert_eq!(
+            groups.iter().map(|g| g.0.len()).collect::<Vec<_>>(),
+            [200, 200, 50]
+        );
+        let big = vec![listing(1, 3 << 20), listing(2, 3 << 20)];
+        assert_eq!(fetch_groups(&big).len(), 2);
+    }
+}

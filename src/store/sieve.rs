@@ -1,0 +1,190 @@
+//! Sieve checkpoints (the `rules` and `auto_replies` stages): which source
+//! script became which destination script, with what content, whether
+//! mailshift created it or replaced one (with the old content), and which
+//! script was active at the destination before the first change. Undo is
+//! built from these rows.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{Store, StoreError};
+use crate::plan::StageKind;
+
+/// One script the stage wrote or found at the destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SieveRecord {
+    /// The script's name at the source (for `auto_replies` alone: the
+    /// source script the vacation came from).
+    pub source_name: String,
+    /// Its name at the destination.
+    pub dest_name: String,
+    /// BLAKE3 of the content written (or found), hex.
+    pub hash: String,
+    /// Whether mailshift created the destination script (undo deletes it).
+    pub created: bool,
+    /// What a script mailshift overwrote held before (undo puts it back).
+    pub old_content: Option<Vec<u8>>,
+}
+
+/// What undo needs for an account's Sieve scripts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SieveUndoData {
+    /// Destination scripts mailshift created.
+    pub created: Vec<String>,
+    /// Destination scripts mailshift overwrote, with their old content.
+    pub replaced: Vec<(String, Vec<u8>)>,
+    /// The destination's active script before the migration changed it.
+    pub active_before: Option<String>,
+}
+
+impl Store {
+    /// The scripts recorded for one stage of an account.
+    pub async fn sieve_scripts(
+        &self,
+        account_id: i64,
+        kind: StageKind,
+    ) -> Result<Vec<SieveRecord>, StoreError> {
+        self.call(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT source_name, dest_name, hash, created, old_content
+                 FROM sieve_scripts WHERE account_id = ?1 AND stage = ?2 ORDER BY id",
+            )?;
+            let rows = stmt
+                .query_map(params![account_id, kind.name()], |row| {
+                    Ok(SieveRecord {
+                        source_name: row.get(0)?,
+                        dest_name: row.get(1)?,
+                        hash: row.get(2)?,
+                        created: row.get(3)?,
+                        old_content: row.get(4)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    /// Records (or updates) one script. An update keeps the first
+    /// `created` and `old_content`: a script mailshift created stays its
+    /// own, and the content to restore is the one from before the first
+    /// change.
+    pub async fn record_sieve_script(
+        &self,
+        account_id: i64,
+        kind: StageKind,
+        record: SieveRecord,
+    ) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            conn.execute(
+                "INSERT INTO sieve_scripts
+                     (account_id, stage, source_name, dest_name, hash, created, old_content)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (account_id, stage, source_name) DO UPDATE SET
+                     hash = excluded.hash,
+                     created = CASE WHEN dest_name = excluded.dest_name
+                                    THEN created OR excluded.created
+                                    ELSE excluded.created END,
+                     old_content = CASE WHEN dest_name = excluded.dest_name
+                                        THEN coalesce(old_content, excluded.old_content)
+                                        ELSE excluded.old_content END,
+                     dest_name = excluded.dest_name",
+                params![
+                    account_id,
+                    kind.name(),
+                    record.source_name,
+                    record.dest_name,
+                    record.hash,
+                    record.created,
+                    record.old_content
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Remembers the destination's active script before the first change;
+    /// later calls keep the first value.
+    pub async fn remember_sieve_active(
+        &self,
+        account_id: i64,
+        active: Option<String>,
+    ) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            conn.execute(
+                "INSERT OR IGNORE INTO sieve_accounts (account_id, active_before) VALUES (?1, ?2)",
+                params![account_id, active],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// What undo must do for an account's scripts; `None` when no Sieve
+    /// stage ran.
+    pub async fn sieve_undo(&self, account_id: i64) -> Result<Option<SieveUndoData>, StoreError> {
+        self.call(move |conn| {
+            let active: Option<Option<String>> = conn
+                .query_row(
+                    "SELECT active_before FROM sieve_accounts WHERE account_id = ?1",
+                    [account_id],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            let Some(active_before) = active else {
+                return Ok(None);
+            };
+            let mut data = SieveUndoData {
+                active_before,
+                ..SieveUndoData::default()
+            };
+            let mut stmt = conn.prepare(
+                "SELECT dest_name, created, old_content FROM sieve_scripts
+                 WHERE account_id = ?1 ORDER BY id",
+            )?;
+            let rows = stmt.query_map([account_id], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, bool>(1)?,
+                    row.get::<_, Option<Vec<u8>>>(2)?,
+                ))
+            })?;
+            for row in rows {
+                let (name, created, old) = row?;
+                if created {
+                    if !data.created.contains(&name) {
+                        data.created.push(name);
+                    }
+                } else if let Some(old) = old
+                    && !data.replaced.iter().any(|(n, _)| *n == name)
+                {
+                    data.replaced.push((name, old));
+                }
+            }
+            Ok(Some(data))
+        })
+        .await
+    }
+
+    /// Forgets an account's Sieve records (after undo).
+    pub async fn forget_sieve(&self, account_id: i64) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            tx.execute(
+                "DELETE FROM sieve_scripts WHERE account_id = ?1",
+                [account_id],
+            )?;
+            tx.execute(
+                "DELETE FROM sieve_accounts WHERE account_id = ?1",
+                [account_id],
+            )?;
+            tx.execute(
+                "DELETE FROM stages WHERE account_id = ?1 AND kind IN ('rules', 'auto_replies')",
+                [account_id],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+}

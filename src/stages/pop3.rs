@@ -36,23 +36,14 @@ use crate::store::pop3::NewPop3Checkpoint;
 /// The source folder's name in the store, reports and status.
 pub const SOURCE_FOLDER: &str = "POP3 INBOX";
 /// Where the messages go.
+use super::mail::sync::{
+    APPEND_WINDOW, CHECKPOINT_GROUP, FETCH_GROUP, FETCH_GROUP_BYTES, QUEUE_DEPTH, SETTLE_INTERVAL,
+    SETTLE_POLLS,
+};
+
 const DEST_FOLDER: &str = "INBOX";
 /// How long a server may stay silent before the command fails.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
-/// Checkpoints are written in groups of this many.
-const CHECKPOINT_GROUP: usize = 256;
-/// Messages fetched per intent group, at most.
-const FETCH_GROUP: usize = 200;
-/// Bytes fetched per intent group, at most (a larger message goes alone).
-const FETCH_GROUP_BYTES: u64 = 4 * 1024 * 1024;
-/// APPEND commands in flight at once on the destination connection.
-const APPEND_WINDOW: usize = 32;
-/// Messages between the source reader and the destination writer.
-const QUEUE_DEPTH: usize = 16;
-/// How often, and how many times at most, the destination is checked for
-/// APPENDs still landing from an interrupted attempt.
-const SETTLE_INTERVAL: Duration = Duration::from_millis(300);
-const SETTLE_POLLS: usize = 30;
 
 /// Why a pass stopped.
 #[derive(Debug, thiserror::Error)]
@@ -234,7 +225,10 @@ async fn pass(
         dest_uids.extend(checkpoint.dest_uid);
     }
     if !intents.is_empty() {
-        settle_down(&mut ends.dest).await?;
+        ends.dest
+            .wait_until_quiet(DEST_FOLDER, SETTLE_INTERVAL, SETTLE_POLLS)
+            .await
+            .map_err(dest)?;
     }
     let dst_state = ends.dest.select(DEST_FOLDER).await.map_err(dest)?;
 
@@ -344,22 +338,6 @@ async fn pass(
 /// How a message is named in item errors.
 fn item(uidl: &str) -> String {
     format!("{SOURCE_FOLDER} UIDL {uidl}")
-}
-
-/// Waits until the destination INBOX stops growing: after an interrupted
-/// attempt, the server may still be storing APPENDs the dead connection
-/// had sent; they must have landed before the folder is scanned.
-async fn settle_down(session: &mut imap::Session) -> Result<(), PassError> {
-    let mut last = session.status(DEST_FOLDER).await.map_err(dest)?.uidnext;
-    for _ in 0..SETTLE_POLLS {
-        tokio::time::sleep(SETTLE_INTERVAL).await;
-        let uidnext = session.status(DEST_FOLDER).await.map_err(dest)?.uidnext;
-        if uidnext == last {
-            return Ok(());
-        }
-        last = uidnext;
-    }
-    Ok(())
 }
 
 /// Streams messages from the source and appends those not already at the

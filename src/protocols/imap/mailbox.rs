@@ -285,6 +285,28 @@ impl Session {
         Ok(state)
     }
 
+    /// Waits until a mailbox stops growing (its UIDNEXT unchanged between
+    /// two looks `interval` apart, or `polls` looks at most). After a
+    /// client died mid-pipeline, a server may still be storing the APPENDs
+    /// that connection had sent.
+    pub async fn wait_until_quiet(
+        &mut self,
+        raw: &str,
+        interval: std::time::Duration,
+        polls: usize,
+    ) -> Result<(), ImapError> {
+        let mut last = self.status(raw).await?.uidnext;
+        for _ in 0..polls {
+            tokio::time::sleep(interval).await;
+            let uidnext = self.status(raw).await?.uidnext;
+            if uidnext == last {
+                return Ok(());
+            }
+            last = uidnext;
+        }
+        Ok(())
+    }
+
     /// Counts without selecting. Includes HIGHESTMODSEQ with CONDSTORE and
     /// SIZE with STATUS=SIZE.
     pub async fn status(&mut self, raw: &str) -> Result<Status, ImapError> {

@@ -35,20 +35,20 @@ use crate::store::mail::{
 };
 
 /// Checkpoints are written in groups of this many.
-const CHECKPOINT_GROUP: usize = 256;
+pub(crate) const CHECKPOINT_GROUP: usize = 256;
 /// Messages fetched from the source per FETCH command, at most.
-const FETCH_GROUP: usize = 200;
+pub(crate) const FETCH_GROUP: usize = 200;
 /// Bytes fetched from the source per FETCH command, at most (a larger
 /// message is fetched alone).
-const FETCH_GROUP_BYTES: u64 = 4 * 1024 * 1024;
+pub(crate) const FETCH_GROUP_BYTES: u64 = 4 * 1024 * 1024;
 /// APPEND commands in flight at once on the destination connection.
-const APPEND_WINDOW: usize = 32;
+pub(crate) const APPEND_WINDOW: usize = 32;
 /// Messages between the source reader and the destination writer.
-const QUEUE_DEPTH: usize = 16;
+pub(crate) const QUEUE_DEPTH: usize = 16;
 /// How often, and how many times at most, a folder is checked for APPENDs
 /// still landing from an interrupted attempt.
-const SETTLE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(300);
-const SETTLE_POLLS: usize = 30;
+pub(crate) const SETTLE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(300);
+pub(crate) const SETTLE_POLLS: usize = 30;
 
 /// Why a pass stopped.
 #[derive(Debug, thiserror::Error)]
@@ -165,7 +165,11 @@ pub async fn pass(
     let checkpoints = store.checkpoints(record.id).await?;
     let mut index = Index::new(&checkpoints);
     if !index.intents.is_empty() {
-        settle_down(pair, mapping).await?;
+        // APPENDs of an interrupted attempt may still be landing.
+        pair.dest
+            .wait_until_quiet(&mapping.dest_raw, SETTLE_INTERVAL, SETTLE_POLLS)
+            .await
+            .map_err(dest)?;
     }
     let dst_state = pair.dest.select(&mapping.dest_raw).await.map_err(dest)?;
     pair.source
@@ -279,33 +283,6 @@ pub async fn pass(
             ..now
         };
         store.save_watermark(record.id, mark).await?;
-    }
-    Ok(())
-}
-
-/// Waits until the destination folder stops growing. After an interrupted
-/// attempt, the server may still be storing APPENDs that the dead
-/// connection had sent; they must have landed before the folder is
-/// scanned, or they would be copied twice.
-async fn settle_down(pair: &mut Pair, mapping: &FolderMapping) -> Result<(), PassError> {
-    let mut last = pair
-        .dest
-        .status(&mapping.dest_raw)
-        .await
-        .map_err(dest)?
-        .uidnext;
-    for _ in 0..SETTLE_POLLS {
-        tokio::time::sleep(SETTLE_INTERVAL).await;
-        let uidnext = pair
-            .dest
-            .status(&mapping.dest_raw)
-            .await
-            .map_err(dest)?
-            .uidnext;
-        if uidnext == last {
-            return Ok(());
-        }
-        last = uidnext;
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 //!   certificate policy. Used by every client.
 //! - [`imap`]: a pipelining IMAP4rev1 client (source and destination of the
 //!   mail stage).
+//! - [`pop3`]: a POP3 client (a mail-only source; never deletes).
 //! - [`managesieve`]: a ManageSieve client for Sieve scripts (rules,
 //!   auto-replies).
 //! - [`smtp`]: a small SMTP submission client for notification emails.

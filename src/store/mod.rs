@@ -48,6 +48,8 @@ pub enum StoreError {
     },
     #[error("The state database thread has stopped")]
     Closed,
+    #[error("Cannot start the state database thread: {0}")]
+    Thread(std::io::Error),
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -79,10 +81,7 @@ impl Store {
                     job(&mut conn);
                 }
             })
-            .map_err(|e| StoreError::Open {
-                path: path.to_owned(),
-                source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
-            })?;
+            .map_err(StoreError::Thread)?;
         Ok(Store { jobs })
     }
 

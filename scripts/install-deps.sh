@@ -1,8 +1,9 @@
 #!/bin/sh
 # Installs the servers and tools the tests and the demo run against:
 # Dovecot (IMAP, POP3, ManageSieve with Pigeonhole), isync (mbsync, for
-# comparisons), openssl (test certificates), aiosmtpd (the SMTP receiver)
-# and chromium (the HTML report checked in a headless browser).
+# comparisons), openssl (test certificates), aiosmtpd (the SMTP receiver),
+# chromium (the HTML report checked in a headless browser) and Radicale
+# (CardDAV/CalDAV).
 #
 # Idempotent: does nothing when everything is installed; otherwise runs
 # `apt-get update` once and installs the list. Debian/Ubuntu, as root (or
@@ -10,7 +11,7 @@
 # free ports, so a system-wide Dovecot the packages may enable is not used.
 set -eu
 
-PACKAGES="dovecot-imapd dovecot-pop3d dovecot-managesieved dovecot-sieve isync openssl time python3-aiosmtpd chromium"
+PACKAGES="dovecot-imapd dovecot-pop3d dovecot-managesieved dovecot-sieve isync openssl time python3-aiosmtpd chromium radicale"
 
 missing=""
 for package in $PACKAGES; do

@@ -22,10 +22,11 @@
 //! - [`engine`] runs a batch: accounts concurrently under limits
 //!   (global, per host, per account), retries with backoff, cancellation.
 //! - [`stages`] holds one module per option (`mail` from IMAP, `pop3` for
-//!   the mail of a POP3 source, `rules` for rules and auto-replies), each
-//!   turning an account plan into protocol calls and store records.
-//! - [`protocols`] holds the clients (IMAP, POP3, ManageSieve, SMTP) and
-//!   the TLS setup they share.
+//!   the mail of a POP3 source, `rules` for rules and auto-replies,
+//!   `contacts` for contacts and contact groups), each turning an account
+//!   plan into protocol calls and store records.
+//! - [`protocols`] holds the clients (IMAP, POP3, ManageSieve, CardDAV,
+//!   SMTP) and the TLS setup they share.
 //! - [`autodetect`] finds server settings from an address alone (provider
 //!   table, autoconfig, DNS SRV, MX), cached per domain for a batch.
 //! - [`preflight`] logs in to every endpoint of a plan, changing nothing,

@@ -13,6 +13,7 @@ use crate::protocols::imap::Session;
 use crate::report::notification::Event;
 use crate::store::Store;
 use crate::store::batches::{AccountState, BatchRecord};
+use crate::undo::contacts::ContactsUndoOutcome;
 use crate::undo::mail::UndoOutcome;
 use crate::undo::sieve::SieveUndoOutcome;
 use crate::undo::{self, UndoManifest};
@@ -119,7 +120,10 @@ async fn from_store(args: &UndoArgs, id: &str, source: &str) -> anyhow::Result<E
     let credential = planned.destination.credential.clone();
     let created = store.created_mail(account.key).await?;
     let sieve = undo::sieve_of(&store, planned, account.key).await?;
-    let manifest = UndoManifest::new(&account, destination, created).with_sieve(sieve);
+    let contacts = undo::contacts_of(&store, planned, account.key).await?;
+    let manifest = UndoManifest::new(&account, destination, created)
+        .with_sieve(sieve)
+        .with_contacts(contacts);
     if let Err(refused) = manifest.check_window(chrono::Utc::now()) {
         eprintln!("mailshift: {refused}");
         return Ok(Exit::Invalid);
@@ -131,6 +135,7 @@ async fn from_store(args: &UndoArgs, id: &str, source: &str) -> anyhow::Result<E
         Ok(outcome) => {
             store.forget_mail(account.key).await?;
             store.forget_sieve(account.key).await?;
+            store.forget_contacts(account.key).await?;
             store
                 .set_account_state(account.key, AccountState::Undone, None, None)
                 .await?;
@@ -201,10 +206,12 @@ async fn from_file(args: &UndoArgs, file: &std::path::Path) -> anyhow::Result<Ex
     }
 }
 
-/// What undo did: mail, and Sieve scripts when a Sieve stage ran.
+/// What undo did: mail, Sieve scripts when a Sieve stage ran, contacts
+/// when a contacts stage ran.
 struct Outcome {
     mail: UndoOutcome,
     sieve: Option<SieveUndoOutcome>,
+    contacts: Option<ContactsUndoOutcome>,
 }
 
 /// Logs in to the destination and removes what the migration created.
@@ -231,9 +238,20 @@ async fn execute(manifest: &UndoManifest, credential: &Credential) -> anyhow::Re
         }
         None => None,
     };
+    let contacts = match &manifest.contacts {
+        Some(contacts) => {
+            let auth = credential
+                .imap_auth()
+                .await
+                .with_context(|| format!("The credential of {}", destination.user))?;
+            Some(undo::contacts::undo(contacts, &destination.user, auth).await?)
+        }
+        None => None,
+    };
     Ok(Outcome {
         mail: outcome,
         sieve,
+        contacts,
     })
 }
 
@@ -241,6 +259,7 @@ fn print_outcome(manifest: &UndoManifest, outcome: &Outcome) {
     let Outcome {
         mail: outcome,
         sieve,
+        contacts,
     } = outcome;
     println!(
         "{} undone: {} messages removed from {}, {} folders removed",
@@ -264,6 +283,16 @@ fn print_outcome(manifest: &UndoManifest, outcome: &Outcome) {
             }
         );
         for left in &sieve.left {
+            println!("  not undone: {left}");
+        }
+    }
+    if let Some(contacts) = contacts {
+        println!(
+            "  Contacts: {} vCards deleted, {} address books deleted",
+            contacts.cards_deleted,
+            contacts.address_books_deleted.len()
+        );
+        for left in &contacts.left {
             println!("  not undone: {left}");
         }
     }

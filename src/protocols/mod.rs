@@ -3,6 +3,7 @@
 //!
 //! - [`tls`]: TCP connect with a timeout, implicit TLS or STARTTLS upgrade,
 //!   certificate policy. Used by every client.
+//! - [`carddav`]: a small CardDAV client (contacts, contact groups).
 //! - [`imap`]: a pipelining IMAP4rev1 client (source and destination of the
 //!   mail stage).
 //! - [`pop3`]: a POP3 client (a mail-only source; never deletes).
@@ -10,6 +11,7 @@
 //!   auto-replies).
 //! - [`smtp`]: a small SMTP submission client for notification emails.
 
+pub mod carddav;
 pub mod imap;
 pub mod managesieve;
 pub mod pop3;

@@ -5,7 +5,10 @@
 //! - [`pop3`]: the mail option for a POP3 source, into the destination's INBOX.
 //! - [`rules`]: Sieve scripts and out-of-office replies over ManageSieve
 //!   (the `rules` and `auto_replies` options).
+//! - [`contacts`]: address books and vCards over CardDAV (the `contacts`
+//!   and `contact_groups` options).
 
+pub mod contacts;
 pub mod mail;
 pub mod pop3;
 pub mod rules;
@@ -38,6 +41,7 @@ pub async fn run(kind: StageKind, ctx: &AccountContext) -> Result<StageCounts, S
         StageKind::Mail => mail::run(ctx).await,
         StageKind::Rules => rules::run(ctx).await,
         StageKind::AutoReplies => rules::run_auto_replies(ctx).await,
+        StageKind::Contacts | StageKind::ContactGroups => contacts::run(ctx, kind).await,
         other => Err(StageFailure {
             error: anyhow::anyhow!("The {other} option is not available yet for this source"),
             counts: StageCounts::default(),

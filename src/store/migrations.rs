@@ -9,7 +9,7 @@ use super::StoreError;
 /// version `n - 1` to `n`. Never edit one that has shipped: add a new one.
 const MIGRATIONS: &[&str] = &[
     // 1: batches, accounts, stages, mail checkpoints, daemon jobs, item errors,
-    // Sieve scripts.
+    // Sieve scripts, address books and vCards.
     r#"
     CREATE TABLE batches (
         id          INTEGER PRIMARY KEY,
@@ -132,6 +132,29 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE sieve_accounts (
         account_id     INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
         active_before  TEXT
+    ) STRICT;
+
+    -- Address books (contacts, contact_groups): which source address book
+    -- became which destination one, and whether mailshift created it.
+    CREATE TABLE contact_books (
+        id           INTEGER PRIMARY KEY,
+        account_id   INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        source_href  TEXT    NOT NULL,
+        dest_href    TEXT    NOT NULL,
+        created      INTEGER NOT NULL,
+        UNIQUE (account_id, source_href)
+    ) STRICT;
+
+    -- vCards: one row per source vCard copied or found at the destination.
+    CREATE TABLE contact_cards (
+        id           INTEGER PRIMARY KEY,
+        account_id   INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        stage        TEXT    NOT NULL,
+        source_href  TEXT    NOT NULL,
+        etag         TEXT    NOT NULL,
+        dest_href    TEXT    NOT NULL,
+        created      INTEGER NOT NULL,
+        UNIQUE (account_id, source_href)
     ) STRICT;
     "#,
 ];

@@ -13,9 +13,11 @@
 //! - [`jobs`]: manifests the daemon accepted.
 //! - [`purge`]: forgetting finished migrations.
 //! - [`sieve`]: Sieve script checkpoints and undo data.
+//! - [`contacts`]: address book and vCard checkpoints and undo data.
 //! - [`status`]: where batches and accounts stand; cancel requests.
 
 pub mod batches;
+pub mod contacts;
 pub mod ids;
 pub mod jobs;
 pub mod mail;

@@ -17,7 +17,12 @@
 //! section ([`UndoSieve`], executed by [`sieve`]): scripts created are
 //! deleted, scripts overwritten get their old content back, and the script
 //! active before the migration is active again.
+//!
+//! Contacts (the `contacts` and `contact_groups` options) have theirs too
+//! ([`UndoContacts`], executed by [`contacts`]): vCards created are
+//! deleted, then address books created, if they are empty again.
 
+pub mod contacts;
 pub mod mail;
 pub mod sieve;
 
@@ -29,6 +34,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::plan::{AccountPlan, Credential, Plan, Server, TokenSource};
 use crate::store::Store;
+use crate::store::contacts::ContactsUndoData;
 use crate::store::mail::CreatedInFolder;
 use crate::store::sieve::SieveUndoData;
 use crate::store::status::AccountStatus;
@@ -57,6 +63,37 @@ pub struct UndoManifest {
     /// and `auto_replies` options); absent when neither ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sieve: Option<UndoSieve>,
+    /// The address books and vCards the migration created (the `contacts`
+    /// and `contact_groups` options); absent when neither ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contacts: Option<UndoContacts>,
+}
+
+/// What the migration created among the destination's contacts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct UndoContacts {
+    /// The destination's CardDAV home collection.
+    pub dav_url: String,
+    /// Accept a self-signed or otherwise invalid certificate.
+    #[serde(default)]
+    pub accept_invalid_certs: bool,
+    /// vCards the migration created (paths): undo deletes them.
+    pub cards: Vec<String>,
+    /// Address books the migration created (paths): undo deletes them once
+    /// they are empty.
+    pub address_books: Vec<String>,
+}
+
+impl UndoContacts {
+    /// The contacts section of an undo manifest, from the store's records.
+    pub fn new(dav_url: String, accept_invalid_certs: bool, data: ContactsUndoData) -> Self {
+        UndoContacts {
+            dav_url,
+            accept_invalid_certs,
+            cards: data.cards,
+            address_books: data.address_books,
+        }
+    }
 }
 
 /// What the migration changed among the destination's Sieve scripts.
@@ -193,12 +230,19 @@ impl UndoManifest {
                 })
                 .collect(),
             sieve: None,
+            contacts: None,
         }
     }
 
     /// Adds the Sieve section.
     pub fn with_sieve(mut self, sieve: Option<UndoSieve>) -> UndoManifest {
         self.sieve = sieve;
+        self
+    }
+
+    /// Adds the contacts section.
+    pub fn with_contacts(mut self, contacts: Option<UndoContacts>) -> UndoManifest {
+        self.contacts = contacts;
         self
     }
 
@@ -266,6 +310,28 @@ pub async fn sieve_of(
     Ok(Some(UndoSieve::new(server, data)))
 }
 
+/// The contacts section of an account's undo manifest, if a contacts
+/// stage ran.
+pub async fn contacts_of(
+    store: &Store,
+    plan: &AccountPlan,
+    account_key: i64,
+) -> anyhow::Result<Option<UndoContacts>> {
+    let Some(data) = store.contacts_undo(account_key).await? else {
+        return Ok(None);
+    };
+    let endpoint = &plan.destination;
+    let dav_url = endpoint
+        .dav_url
+        .clone()
+        .with_context(|| format!("The destination {} has no dav_url", endpoint.email))?;
+    let accept = endpoint
+        .server
+        .as_ref()
+        .is_some_and(|s| s.accept_invalid_certs);
+    Ok(Some(UndoContacts::new(dav_url, accept, data)))
+}
+
 /// Writes the undo manifest of every account of a batch into `dir`.
 pub async fn write_manifests(
     store: &Store,
@@ -281,12 +347,16 @@ pub async fn write_manifests(
             continue;
         };
         let created = store.created_mail(account.key).await?;
-        let sieve = match plan.account(&account.source, &account.destination) {
-            Some(planned) => sieve_of(store, planned, account.key).await?,
-            None => None,
+        let (sieve, contacts) = match plan.account(&account.source, &account.destination) {
+            Some(planned) => (
+                sieve_of(store, planned, account.key).await?,
+                contacts_of(store, planned, account.key).await?,
+            ),
+            None => (None, None),
         };
         UndoManifest::new(&account, destination, created)
             .with_sieve(sieve)
+            .with_contacts(contacts)
             .write(dir)?;
     }
     Ok(())

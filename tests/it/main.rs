@@ -3,6 +3,7 @@ mod autodetect;
 mod browser;
 mod cli;
 mod cmd;
+mod contacts;
 mod daemon;
 mod imap_client;
 mod mail;

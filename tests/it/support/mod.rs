@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod dovecot;
+pub mod radicale;
 pub mod smtp;
 
 pub use dovecot::{Dovecot, DovecotOptions};

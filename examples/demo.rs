@@ -159,6 +159,8 @@ async fn main() {
             "alice@example.test",
             "--state",
             &s,
+            "--reports",
+            &r,
         ]);
         mailshift(&status);
     })

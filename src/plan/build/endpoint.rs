@@ -1,0 +1,242 @@
+//! The checks of one endpoint: server, identity, credential, groupware
+//! services.
+
+use super::*;
+
+impl AccountCheck<'_> {
+    pub(super) fn server(&mut self, side: Side, spec: &EndpointSpec, kind: Kind) -> Option<Server> {
+        let name = side.name();
+        let host = match &spec.host {
+            None => {
+                self.error(&[name, "host"], format!("the {name} host is missing"));
+                return None;
+            }
+            Some(host) => {
+                let host = host.trim();
+                if let Some(problem) = host_problem(host) {
+                    self.error(&[name, "host"], format!("{}: {problem}", quote(host)));
+                    return None;
+                }
+                host.to_owned()
+            }
+        };
+        let tls = spec.tls.unwrap_or(TlsMode::Implicit);
+        let port = spec.port.unwrap_or_else(|| default_port(kind, tls));
+        if port == 0 {
+            self.error(&[name, "port"], "0 is not a port number (1–65535)");
+            return None;
+        }
+        Some(Server {
+            host,
+            port,
+            tls,
+            accept_invalid_certs: spec.accept_invalid_certs.unwrap_or(false),
+        })
+    }
+
+    /// The address and login of an endpoint.
+    pub(super) fn identity(
+        &mut self,
+        side: Side,
+        spec: &EndpointSpec,
+        kind: Kind,
+    ) -> (Option<String>, String) {
+        let name = side.name();
+        let user = spec
+            .user
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty());
+        let email = match spec.email.as_deref().map(str::trim) {
+            Some(email) if is_email(email) => Some(email.to_owned()),
+            Some(email) => {
+                self.error(
+                    &[name, "email"],
+                    format!("{} is not an email address", quote(email)),
+                );
+                None
+            }
+            None => match user {
+                Some(u) if is_email(u) => Some(u.to_owned()),
+                // A PST file needs no address; the destination's is used.
+                _ if kind == Kind::Pst => Some(String::new()),
+                Some(_) => {
+                    self.error(
+                        &[name, "email"],
+                        format!("the {name} email is missing (the user is not an email address)"),
+                    );
+                    None
+                }
+                None => {
+                    self.error(&[name, "email"], format!("the {name} email is missing"));
+                    None
+                }
+            },
+        };
+        let user = user
+            .map(str::to_owned)
+            .or_else(|| email.clone())
+            .unwrap_or_default();
+        (email, user)
+    }
+
+    pub(super) fn credential(&mut self, side: Side, spec: &EndpointSpec) -> Option<Credential> {
+        let name = side.name();
+        let fields = ["password", "password_env", "password_file", "oauth2"];
+        if fields.iter().any(|f| self.already_reported(&[name, f])) {
+            return None;
+        }
+        let given: Vec<&str> = [
+            ("password", spec.password.is_some()),
+            ("password_env", spec.password_env.is_some()),
+            ("password_file", spec.password_file.is_some()),
+            ("oauth2", spec.oauth2.is_some()),
+        ]
+        .into_iter()
+        .filter(|(_, set)| *set)
+        .map(|(f, _)| f)
+        .collect();
+        match given.as_slice() {
+            [] => {
+                self.error(
+                    &[name],
+                    format!("the {name} has no credentials: give password_env, password_file, password or oauth2"),
+                );
+                return None;
+            }
+            [_] => {}
+            [_, second, ..] => {
+                self.error(
+                    &[name, second],
+                    format!(
+                        "give only one of password, password_env, password_file and oauth2 (this {name} has {})",
+                        given.join(" and ")
+                    ),
+                );
+                return None;
+            }
+        }
+        if let Some(password) = &spec.password {
+            if password.expose().is_empty() {
+                self.error(&[name, "password"], "the password is empty");
+                return None;
+            }
+            return Some(Credential::Password(password.expose().to_owned()));
+        }
+        if let Some(var) = &spec.password_env {
+            if let Some(problem) = env_problem(var) {
+                self.error(&[name, "password_env"], problem);
+                return None;
+            }
+            return Some(Credential::PasswordEnv(var.clone()));
+        }
+        if let Some(file) = &spec.password_file {
+            let path = self.path(&[name, "password_file"], file);
+            if let Some(problem) = file_problem(&path) {
+                self.error(&[name, "password_file"], problem);
+                return None;
+            }
+            return Some(Credential::PasswordFile(path));
+        }
+        let oauth2 = spec.oauth2.as_ref()?;
+        let sources: Vec<&str> = [
+            ("token_env", oauth2.token_env.is_some()),
+            ("token_file", oauth2.token_file.is_some()),
+            ("token_command", oauth2.token_command.is_some()),
+        ]
+        .into_iter()
+        .filter(|(_, set)| *set)
+        .map(|(f, _)| f)
+        .collect();
+        if sources.len() != 1 {
+            self.error(
+                &[name, "oauth2"],
+                "oauth2 needs exactly one of token_env, token_file and token_command",
+            );
+            return None;
+        }
+        if let Some(var) = &oauth2.token_env {
+            if let Some(problem) = env_problem(var) {
+                self.error(&[name, "oauth2", "token_env"], problem);
+                return None;
+            }
+            return Some(Credential::OAuth2(TokenSource::Env(var.clone())));
+        }
+        if let Some(file) = &oauth2.token_file {
+            let path = self.path(&[name, "oauth2", "token_file"], file);
+            if let Some(problem) = file_problem(&path) {
+                self.error(&[name, "oauth2", "token_file"], problem);
+                return None;
+            }
+            return Some(Credential::OAuth2(TokenSource::File(path)));
+        }
+        match oauth2.token_command.as_deref().map(str::trim) {
+            Some(command) if !command.is_empty() => {
+                Some(Credential::OAuth2(TokenSource::Command(command.to_owned())))
+            }
+            _ => {
+                self.error(
+                    &[name, "oauth2", "token_command"],
+                    "the token command is empty",
+                );
+                None
+            }
+        }
+    }
+
+    /// The DAV URL (`Err` when invalid) and ManageSieve server of a
+    /// groupware endpoint.
+    pub(super) fn groupware(
+        &mut self,
+        side: Side,
+        spec: &EndpointSpec,
+        kind: Kind,
+        server: Option<&Server>,
+    ) -> (Result<Option<String>, ()>, Option<Server>) {
+        let name = side.name();
+        if kind != Kind::Groupware {
+            if spec.dav_url.is_some() {
+                self.warn(
+                    &[name, "dav_url"],
+                    "dav_url is only used by groupware endpoints; ignored",
+                );
+            }
+            if spec.sieve.is_some() {
+                self.warn(
+                    &[name, "sieve"],
+                    "sieve is only used by groupware endpoints; ignored",
+                );
+            }
+            return (Ok(None), None);
+        }
+        let dav = match spec.dav_url.as_deref().map(str::trim) {
+            None => Ok(None),
+            Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
+                Ok(Some(url.to_owned()))
+            }
+            Some(url) => {
+                self.error(
+                    &[name, "dav_url"],
+                    format!("{} is not an http:// or https:// URL", quote(url)),
+                );
+                Err(())
+            }
+        };
+        let sieve_spec = spec.sieve.clone().unwrap_or_default();
+        let sieve = server.map(|s| Server {
+            host: sieve_spec.host.clone().unwrap_or_else(|| s.host.clone()),
+            port: sieve_spec.port.unwrap_or(SIEVE_PORT),
+            tls: sieve_spec.tls.unwrap_or(TlsMode::StartTls),
+            accept_invalid_certs: s.accept_invalid_certs,
+        });
+        if let Some(host) = &sieve_spec.host
+            && let Some(problem) = host_problem(host)
+        {
+            self.error(
+                &[name, "sieve", "host"],
+                format!("{}: {problem}", quote(host)),
+            );
+        }
+        (dav, sieve)
+    }
+}

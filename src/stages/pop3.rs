@@ -30,15 +30,15 @@ use crate::protocols::imap::{self, AppendRequest, Completion, ImapError};
 use crate::protocols::pop3::{self, Listing, Pop3Config, Pop3Error, Retrieved};
 use crate::store::StoreError;
 use crate::store::batches::StageCounts;
-use crate::store::mail::{CheckpointUpdate, Side, Watermark};
+use crate::store::mail::{Side, Watermark};
 use crate::store::pop3::NewPop3Checkpoint;
 
 /// The source folder's name in the store, reports and status.
 pub const SOURCE_FOLDER: &str = "POP3 INBOX";
 /// Where the messages go.
 use super::mail::sync::{
-    APPEND_WINDOW, CHECKPOINT_GROUP, FETCH_GROUP, FETCH_GROUP_BYTES, QUEUE_DEPTH, SETTLE_INTERVAL,
-    SETTLE_POLLS,
+    APPEND_WINDOW, CHECKPOINT_GROUP, Confirmable, FETCH_GROUP, FETCH_GROUP_BYTES, QUEUE_DEPTH,
+    SETTLE_INTERVAL, SETTLE_POLLS, find_unrecorded, settle,
 };
 
 const DEST_FOLDER: &str = "INBOX";
@@ -233,35 +233,14 @@ async fn pass(
     let dst_state = ends.dest.select(DEST_FOLDER).await.map_err(dest)?;
 
     // Destination messages without a record: fingerprint them.
-    let mut present = Present::default();
-    let mut updates = Vec::new();
-    if dst_state.exists > 0 && dst_state.uidnext > dest_floor {
-        let unknown: Vec<u32> = ends
-            .dest
-            .uid_search_all()
+    let orphans = checkpoints
+        .iter()
+        .filter(|c| c.dest_uid.is_none() && !c.pending)
+        .map(|c| (c.id, c.fingerprint));
+    let (mut present, updates) =
+        find_unrecorded(&mut ends.dest, &dst_state, dest_floor, &dest_uids, orphans)
             .await
-            .map_err(dest)?
-            .into_iter()
-            .filter(|uid| *uid >= dest_floor && !dest_uids.contains(uid))
-            .collect();
-        if !unknown.is_empty() {
-            for (uid, size, header) in ends.dest.fetch_headers(&unknown).await.map_err(dest)? {
-                present.insert(fingerprint::of_header(size, &header), uid);
-            }
-        }
-        // Rows that lost their destination UID claim their message back.
-        for checkpoint in checkpoints
-            .iter()
-            .filter(|c| c.dest_uid.is_none() && !c.pending)
-        {
-            if let Some(dest_uid) = present.claim(&checkpoint.fingerprint) {
-                updates.push(CheckpointUpdate::DestUid {
-                    id: checkpoint.id,
-                    dest_uid,
-                });
-            }
-        }
-    }
+            .map_err(dest)?;
     store.update_checkpoints(updates).await?;
 
     // The source's messages: the ones without a record are to copy.
@@ -504,44 +483,27 @@ struct Journal {
 }
 
 impl Journal {
-    /// Turns APPEND completions (in submission order) into rows or item
-    /// errors. A lost connection is returned after the rest are settled.
+    /// Turns APPEND completions into rows or item errors; a lost
+    /// connection is returned after the rest are settled.
     async fn settle(
         &mut self,
         ctx: &AccountContext,
         done: Vec<Completion>,
         counts: &mut StageCounts,
     ) -> Result<(), PassError> {
-        let mut lost = None;
-        for completion in done {
-            let Some(mut row) = self.inflight.pop_front() else {
-                break;
-            };
-            match completion.result {
-                Ok(appended) => {
-                    row.dest_uid = appended.map(|a| a.uid);
-                    ctx.progress.message(row.size);
-                    counts.copied += 1;
-                    counts.bytes += row.size;
-                    self.rows.push(row);
-                }
-                Err(error) if error.is_retryable() => {
-                    lost.get_or_insert(error);
-                }
-                Err(error) => {
-                    counts.failed += 1;
-                    ctx.store
-                        .record_item_error(
-                            ctx.account.id,
-                            StageKind::Mail,
-                            item(&row.key),
-                            error.to_string(),
-                        )
-                        .await?;
-                }
-            }
-        }
+        let item = |row: &NewPop3Checkpoint| item(&row.key);
+        let lost = settle(ctx, done, &mut self.inflight, &mut self.rows, counts, item).await?;
         lost.map_or(Ok(()), |e| Err(dest(e)))
+    }
+}
+
+impl Confirmable for NewPop3Checkpoint {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn confirm(&mut self, dest_uid: Option<u32>) {
+        self.dest_uid = dest_uid;
     }
 }
 

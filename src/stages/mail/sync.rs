@@ -26,12 +26,12 @@ use crate::engine::AccountContext;
 use crate::engine::limits::Loan;
 use crate::plan::{MailRules, StageKind};
 use crate::protocols::imap::{
-    AppendRequest, Completion, FetchedBody, ImapError, MessageMeta, Status,
+    AppendRequest, Completion, FetchedBody, ImapError, MailboxState, MessageMeta, Session, Status,
 };
 use crate::store::StoreError;
 use crate::store::batches::StageCounts;
 use crate::store::mail::{
-    Checkpoint, CheckpointUpdate, FolderRecord, NewCheckpoint, Side, Watermark,
+    Checkpoint, CheckpointUpdate, Fingerprint, FolderRecord, NewCheckpoint, Side, Watermark,
 };
 
 /// Checkpoints are written in groups of this many.
@@ -176,37 +176,20 @@ pub async fn pass(
         .examine(&mapping.source_raw)
         .await
         .map_err(source)?;
-    let mut updates = Vec::new();
-
     // Destination messages without a record: fingerprint them.
-    let mut present = Present::default();
-    if dst_state.exists > 0 && dst_state.uidnext > dest_floor {
-        let unknown: Vec<u32> = pair
-            .dest
-            .uid_search_all()
-            .await
-            .map_err(dest)?
-            .into_iter()
-            .filter(|uid| *uid >= dest_floor && !index.dest_uids.contains(uid))
-            .collect();
-        if !unknown.is_empty() {
-            for (uid, size, header) in pair.dest.fetch_headers(&unknown).await.map_err(dest)? {
-                present.insert(fingerprint::of_header(size, &header), uid);
-            }
-        }
-        // Rows that lost their destination UID claim their message back.
-        for checkpoint in checkpoints
-            .iter()
-            .filter(|c| c.dest_uid.is_none() && !c.pending)
-        {
-            if let Some(dest_uid) = present.claim(&checkpoint.fingerprint) {
-                updates.push(CheckpointUpdate::DestUid {
-                    id: checkpoint.id,
-                    dest_uid,
-                });
-            }
-        }
-    }
+    let orphans = checkpoints
+        .iter()
+        .filter(|c| c.dest_uid.is_none() && !c.pending)
+        .map(|c| (c.id, c.fingerprint));
+    let (mut present, mut updates) = find_unrecorded(
+        &mut pair.dest,
+        &dst_state,
+        dest_floor,
+        &index.dest_uids,
+        orphans,
+    )
+    .await
+    .map_err(dest)?;
 
     // The source's messages: flag changes for recorded ones, the rest to copy.
     let keep = FlagFilter::new(&dst_state.permanent_flags);
@@ -285,6 +268,41 @@ pub async fn pass(
         store.save_watermark(record.id, mark).await?;
     }
     Ok(())
+}
+
+/// Fingerprints the destination messages no checkpoint records (UIDs from
+/// `floor` on that `known` lacks): copies whose confirmation was lost, and
+/// mail that was there before. Rows that lost their destination UID
+/// (`orphans`: id and fingerprint) then claim their message back.
+pub(crate) async fn find_unrecorded(
+    dest: &mut Session,
+    state: &MailboxState,
+    floor: u32,
+    known: &HashSet<u32>,
+    orphans: impl Iterator<Item = (i64, Fingerprint)>,
+) -> Result<(Present, Vec<CheckpointUpdate>), ImapError> {
+    let mut present = Present::default();
+    let mut updates = Vec::new();
+    if state.exists == 0 || state.uidnext <= floor {
+        return Ok((present, updates));
+    }
+    let unknown: Vec<u32> = dest
+        .uid_search_all()
+        .await?
+        .into_iter()
+        .filter(|uid| *uid >= floor && !known.contains(uid))
+        .collect();
+    if !unknown.is_empty() {
+        for (uid, size, header) in dest.fetch_headers(&unknown).await? {
+            present.insert(fingerprint::of_header(size, &header), uid);
+        }
+    }
+    for (id, fingerprint) in orphans {
+        if let Some(dest_uid) = present.claim(&fingerprint) {
+            updates.push(CheckpointUpdate::DestUid { id, dest_uid });
+        }
+    }
+    Ok((present, updates))
 }
 
 /// Streams messages from the source and appends those not already at the
@@ -435,8 +453,8 @@ struct Journal {
 }
 
 impl Journal {
-    /// Turns APPEND completions (in submission order) into rows or item
-    /// errors. A lost connection is returned after the rest are settled.
+    /// Turns APPEND completions into rows or item errors; a lost
+    /// connection is returned after the rest are settled.
     async fn settle(
         &mut self,
         ctx: &AccountContext,
@@ -444,37 +462,71 @@ impl Journal {
         done: Vec<Completion>,
         counts: &mut StageCounts,
     ) -> Result<(), PassError> {
-        let mut lost = None;
-        for completion in done {
-            let Some(mut row) = self.inflight.pop_front() else {
-                break;
-            };
-            match completion.result {
-                Ok(appended) => {
-                    row.dest_uid = appended.map(|a| a.uid);
-                    ctx.progress.message(row.size);
-                    counts.copied += 1;
-                    counts.bytes += row.size;
-                    self.rows.push(row);
-                }
-                Err(error) if error.is_retryable() => {
-                    lost.get_or_insert(error);
-                }
-                Err(error) => {
-                    counts.failed += 1;
-                    ctx.store
-                        .record_item_error(
-                            ctx.account.id,
-                            StageKind::Mail,
-                            format!("{} UID {}", mapping.source, row.source_uid),
-                            error.to_string(),
-                        )
-                        .await?;
-                }
-            }
-        }
+        let item = |row: &NewCheckpoint| format!("{} UID {}", mapping.source, row.source_uid);
+        let lost = settle(ctx, done, &mut self.inflight, &mut self.rows, counts, item).await?;
         lost.map_or(Ok(()), |e| Err(dest(e)))
     }
+}
+
+/// A copy's row, waiting for the destination to confirm the APPEND.
+pub(crate) trait Confirmable {
+    /// The message's size in bytes.
+    fn size(&self) -> u64;
+    /// The destination confirmed the copy (with its UID when it said).
+    fn confirm(&mut self, dest_uid: Option<u32>);
+}
+
+impl Confirmable for NewCheckpoint {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn confirm(&mut self, dest_uid: Option<u32>) {
+        self.dest_uid = dest_uid;
+    }
+}
+
+/// Turns APPEND completions (in submission order, one per row of
+/// `inflight`) into confirmed `rows`, or item errors named by `item`.
+/// Returns the connection loss, if one came, after settling the rest.
+pub(crate) async fn settle<R: Confirmable>(
+    ctx: &AccountContext,
+    done: Vec<Completion>,
+    inflight: &mut VecDeque<R>,
+    rows: &mut Vec<R>,
+    counts: &mut StageCounts,
+    item: impl Fn(&R) -> String,
+) -> Result<Option<ImapError>, StoreError> {
+    let mut lost = None;
+    for completion in done {
+        let Some(mut row) = inflight.pop_front() else {
+            break;
+        };
+        match completion.result {
+            Ok(appended) => {
+                row.confirm(appended.map(|a| a.uid));
+                ctx.progress.message(row.size());
+                counts.copied += 1;
+                counts.bytes += row.size();
+                rows.push(row);
+            }
+            Err(error) if error.is_retryable() => {
+                lost.get_or_insert(error);
+            }
+            Err(error) => {
+                counts.failed += 1;
+                ctx.store
+                    .record_item_error(
+                        ctx.account.id,
+                        StageKind::Mail,
+                        item(&row),
+                        error.to_string(),
+                    )
+                    .await?;
+            }
+        }
+    }
+    Ok(lost)
 }
 
 /// Lookups over a folder's checkpoints.

@@ -10,10 +10,18 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, execute_each};
 
 /// A message's identity for matching: a hash of its size and header block.
 pub type Fingerprint = [u8; 16];
+
+/// A stored fingerprint (an intent's is empty: all zeros).
+pub(crate) fn fingerprint_of(bytes: &[u8]) -> Fingerprint {
+    let mut fingerprint = Fingerprint::default();
+    let n = bytes.len().min(fingerprint.len());
+    fingerprint[..n].copy_from_slice(&bytes[..n]);
+    fingerprint
+}
 
 /// A folder's row.
 #[derive(Debug, Clone)]
@@ -234,10 +242,7 @@ impl Store {
                  FROM messages WHERE folder_id = ?1",
             )?;
             let rows = stmt.query_map([folder_id], |row| {
-                let bytes: Vec<u8> = row.get(3)?;
-                let mut fingerprint = Fingerprint::default();
-                let n = bytes.len().min(fingerprint.len());
-                fingerprint[..n].copy_from_slice(&bytes[..n]);
+                let fingerprint = fingerprint_of(&row.get::<_, Vec<u8>>(3)?);
                 Ok(Checkpoint {
                     id: row.get(0)?,
                     source_uid: row.get(1)?,
@@ -263,31 +268,27 @@ impl Store {
             return Ok(());
         }
         self.call(move |conn| {
-            let tx = conn.transaction()?;
-            {
-                let mut insert = tx.prepare_cached(
-                    "INSERT INTO messages
+            execute_each(
+                conn,
+                "INSERT INTO messages
                        (folder_id, source_uid, dest_uid, fingerprint, flags, size, copied)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                      ON CONFLICT (folder_id, source_uid) DO UPDATE SET
                        dest_uid = excluded.dest_uid, fingerprint = excluded.fingerprint,
                        flags = excluded.flags, size = excluded.size, copied = excluded.copied,
                        pending = 0",
-                )?;
-                for row in &rows {
-                    insert.execute(params![
+                rows.iter().map(|row| {
+                    (
                         folder_id,
                         row.source_uid,
                         row.dest_uid,
                         &row.fingerprint[..],
-                        row.flags,
+                        &row.flags,
                         row.size as i64,
-                        row.copied
-                    ])?;
-                }
-            }
-            tx.commit()?;
-            Ok(())
+                        row.copied,
+                    )
+                }),
+            )
         })
         .await
     }
@@ -300,19 +301,13 @@ impl Store {
         source_uids: Vec<u32>,
     ) -> Result<(), StoreError> {
         self.call(move |conn| {
-            let tx = conn.transaction()?;
-            {
-                let mut insert = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO messages
+            execute_each(
+                conn,
+                "INSERT OR IGNORE INTO messages
                        (folder_id, source_uid, fingerprint, flags, size, copied, pending)
                      VALUES (?1, ?2, x'', '', 0, 1, 1)",
-                )?;
-                for uid in &source_uids {
-                    insert.execute(params![folder_id, uid])?;
-                }
-            }
-            tx.commit()?;
-            Ok(())
+                source_uids.iter().map(|uid| (folder_id, uid)),
+            )
         })
         .await
     }

@@ -122,6 +122,24 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+/// Runs one statement once for each set of parameters, all in one
+/// transaction: how batches of checkpoints are written.
+pub(crate) fn execute_each<P: rusqlite::Params>(
+    conn: &mut Connection,
+    sql: &str,
+    each: impl IntoIterator<Item = P>,
+) -> Result<(), StoreError> {
+    let tx = conn.transaction()?;
+    {
+        let mut statement = tx.prepare_cached(sql)?;
+        for params in each {
+            statement.execute(params)?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
 /// Seconds since the Unix epoch: how every timestamp is stored.
 pub fn now() -> i64 {
     chrono::Utc::now().timestamp()

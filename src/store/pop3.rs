@@ -8,10 +8,8 @@
 //! [`super::mail`]), so status, reports, verification and undo read them
 //! unchanged.
 
-use rusqlite::params;
-
-use super::mail::Fingerprint;
-use super::{Store, StoreError};
+use super::mail::{Fingerprint, fingerprint_of};
+use super::{Store, StoreError, execute_each};
 
 /// A recorded POP3 message.
 #[derive(Debug, Clone)]
@@ -49,10 +47,7 @@ impl Store {
                  FROM messages WHERE folder_id = ?1 AND source_key IS NOT NULL",
             )?;
             let rows = stmt.query_map([folder_id], |row| {
-                let bytes: Vec<u8> = row.get(3)?;
-                let mut fingerprint = Fingerprint::default();
-                let n = bytes.len().min(fingerprint.len());
-                fingerprint[..n].copy_from_slice(&bytes[..n]);
+                let fingerprint = fingerprint_of(&row.get::<_, Vec<u8>>(3)?);
                 Ok(Pop3Checkpoint {
                     id: row.get(0)?,
                     key: row.get(1)?,
@@ -77,19 +72,13 @@ impl Store {
             return Ok(());
         }
         self.call(move |conn| {
-            let tx = conn.transaction()?;
-            {
-                let mut insert = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO messages
+            execute_each(
+                conn,
+                "INSERT OR IGNORE INTO messages
                        (folder_id, source_key, fingerprint, flags, size, copied, pending)
                      VALUES (?1, ?2, x'', '', 0, 1, 1)",
-                )?;
-                for key in &keys {
-                    insert.execute(params![folder_id, key])?;
-                }
-            }
-            tx.commit()?;
-            Ok(())
+                keys.iter().map(|key| (folder_id, key)),
+            )
         })
         .await
     }
@@ -105,17 +94,11 @@ impl Store {
             return Ok(());
         }
         self.call(move |conn| {
-            let tx = conn.transaction()?;
-            {
-                let mut delete = tx.prepare_cached(
-                    "DELETE FROM messages WHERE folder_id = ?1 AND source_key = ?2 AND pending = 1",
-                )?;
-                for key in &keys {
-                    delete.execute(params![folder_id, key])?;
-                }
-            }
-            tx.commit()?;
-            Ok(())
+            execute_each(
+                conn,
+                "DELETE FROM messages WHERE folder_id = ?1 AND source_key = ?2 AND pending = 1",
+                keys.iter().map(|key| (folder_id, key)),
+            )
         })
         .await
     }
@@ -130,29 +113,25 @@ impl Store {
             return Ok(());
         }
         self.call(move |conn| {
-            let tx = conn.transaction()?;
-            {
-                let mut insert = tx.prepare_cached(
-                    "INSERT INTO messages
+            execute_each(
+                conn,
+                "INSERT INTO messages
                        (folder_id, source_key, dest_uid, fingerprint, flags, size, copied)
                      VALUES (?1, ?2, ?3, ?4, '', ?5, ?6)
                      ON CONFLICT (folder_id, source_key) DO UPDATE SET
                        dest_uid = excluded.dest_uid, fingerprint = excluded.fingerprint,
                        size = excluded.size, copied = excluded.copied, pending = 0",
-                )?;
-                for row in &rows {
-                    insert.execute(params![
+                rows.iter().map(|row| {
+                    (
                         folder_id,
-                        row.key,
+                        &row.key,
                         row.dest_uid,
                         &row.fingerprint[..],
                         row.size as i64,
-                        row.copied
-                    ])?;
-                }
-            }
-            tx.commit()?;
-            Ok(())
+                        row.copied,
+                    )
+                }),
+            )
         })
         .await
     }

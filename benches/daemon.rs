@@ -408,11 +408,10 @@ async fn seed(source: &Dovecot, users: &[String], count: usize) -> Result<usize,
     let seeded = futures::stream::iter(users.iter().enumerate())
         .map(|(index, user)| async move {
             let bodies: Vec<Vec<u8>> = (0..count).map(|n| message(index, user, n)).collect();
-            let refs: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
-            if refs.is_empty() {
+            if bodies.is_empty() {
                 0
             } else {
-                source.seed_bodies(user, "INBOX", &refs).await.len()
+                source.seed_bodies(user, "INBOX", &bodies).await.len()
             }
         })
         .buffer_unordered(CLIENT_CONCURRENCY)

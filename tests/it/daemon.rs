@@ -191,8 +191,7 @@ async fn a_killed_daemon_resumes_without_duplicates() {
     let bodies: Vec<Vec<u8>> = (0..3000)
         .map(|i| raw(&format!("Subject: m{i}"), &"w".repeat(2500)))
         .collect();
-    let refs: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
-    source.seed_bodies("alice", "INBOX", &refs).await;
+    source.seed_bodies("alice", "INBOX", &bodies).await;
     let setup = Setup::new();
     let mut daemon = setup.start();
     write(

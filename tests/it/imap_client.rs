@@ -534,8 +534,7 @@ async fn fetch_bodies_returns_exact_bytes_streaming() {
         n += 1;
     }
     let bodies = vec![eight_bit, bare_lf, big, message("last", "bye")];
-    let refs: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
-    let uids = server.seed_bodies("alice", "INBOX", &refs).await;
+    let uids = server.seed_bodies("alice", "INBOX", &bodies).await;
 
     let mut session = login(&server).await;
     session.examine("INBOX").await.unwrap();
@@ -676,8 +675,7 @@ async fn flags_keywords_and_internaldate_round_trip() {
 async fn fetch_headers_returns_the_header_block() {
     let server = alice();
     let bodies = [message("one", "first body"), message("two", "second body")];
-    let refs: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
-    let uids = server.seed_bodies("alice", "INBOX", &refs).await;
+    let uids = server.seed_bodies("alice", "INBOX", &bodies).await;
     let mut session = login(&server).await;
     session.examine("INBOX").await.unwrap();
     let headers = session.fetch_headers(&uids).await.unwrap();
@@ -694,8 +692,7 @@ async fn fetch_headers_returns_the_header_block() {
 async fn store_flags_in_batches() {
     let server = alice();
     let bodies: Vec<Vec<u8>> = (0..10).map(|i| message(&format!("m{i}"), "x")).collect();
-    let refs: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
-    let uids = server.seed_bodies("alice", "INBOX", &refs).await;
+    let uids = server.seed_bodies("alice", "INBOX", &bodies).await;
     let mut session = login(&server).await;
     session.select("INBOX").await.unwrap();
     let seen = vec!["\\Seen".to_owned()];
@@ -734,8 +731,7 @@ async fn store_flags_in_batches() {
 async fn status_select_examine_and_expunge() {
     let server = alice();
     let bodies: Vec<Vec<u8>> = (0..5).map(|i| message(&format!("s{i}"), "body")).collect();
-    let refs: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
-    let uids = server.seed_bodies("alice", "Box", &refs).await;
+    let uids = server.seed_bodies("alice", "Box", &bodies).await;
     let mut session = login(&server).await;
 
     let status = session.status("Box").await.unwrap();

@@ -299,8 +299,7 @@ async fn second_run_copies_only_what_changed() {
     let bodies: Vec<Vec<u8>> = (0..20)
         .map(|i| raw(&format!("Subject: m{i}"), "x"))
         .collect();
-    let refs: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
-    source.seed_bodies("alice", "INBOX", &refs).await;
+    source.seed_bodies("alice", "INBOX", &bodies).await;
     let batch = Batch::new(&[account("alice", &source, &dest)], "");
     assert_success(&batch.run());
 
@@ -400,8 +399,7 @@ async fn connections_cut_mid_fetch_and_mid_append_still_end_exact() {
     let bodies: Vec<Vec<u8>> = (0..300)
         .map(|i| raw(&format!("Subject: m{i}"), &"lorem ipsum ".repeat(200)))
         .collect();
-    let refs: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
-    source.seed_bodies("alice", "INBOX", &refs).await;
+    source.seed_bodies("alice", "INBOX", &bodies).await;
 
     let source_proxy = Proxy::start(
         source.imap_port(),
@@ -448,9 +446,8 @@ async fn kill_9_at_any_point_then_resume_duplicates_nothing() {
             )
         })
         .collect();
-    let refs: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
-    source.seed_bodies("alice", "INBOX", &refs).await;
-    source.seed_bodies("alice", "Archive", &refs[..500]).await;
+    source.seed_bodies("alice", "INBOX", &bodies).await;
+    source.seed_bodies("alice", "Archive", &bodies[..500]).await;
     let batch = Batch::new(&[account("alice", &source, &dest)], "");
 
     // Kill at several points: as soon as a given number of messages arrived.
@@ -640,8 +637,7 @@ async fn a_messages_per_second_cap_holds_the_pace_down() {
     let bodies: Vec<Vec<u8>> = (0..60)
         .map(|i| raw(&format!("Subject: m{i}"), "x"))
         .collect();
-    let refs: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
-    source.seed_bodies("alice", "INBOX", &refs).await;
+    source.seed_bodies("alice", "INBOX", &bodies).await;
     let batch = Batch::new(
         &[account("alice", &source, &dest)],
         "  messages_per_second: 20",

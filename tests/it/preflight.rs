@@ -90,8 +90,7 @@ fn reports_each_account_and_changes_nothing() {
         let inbox: Vec<Vec<u8>> = (0..3)
             .map(|i| message(&format!("inbox {i}"), &"x".repeat(100 * (i + 1))))
             .collect();
-        let refs: Vec<&[u8]> = inbox.iter().map(Vec::as_slice).collect();
-        source.seed_bodies("alice", "INBOX", &refs).await;
+        source.seed_bodies("alice", "INBOX", &inbox).await;
         source
             .seed_bodies("alice", "Archive", &[&message("old", "kept")])
             .await;

@@ -117,8 +117,7 @@ async fn a_cancelled_queued_account_never_starts() {
     let bodies: Vec<Vec<u8>> = (0..3000)
         .map(|i| raw(&format!("Subject: m{i}"), &"y".repeat(3000)))
         .collect();
-    let refs: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
-    source.seed_bodies("alice", "INBOX", &refs).await;
+    source.seed_bodies("alice", "INBOX", &bodies).await;
     source
         .seed_bodies("bob", "INBOX", &[&raw("Subject: b", "b")])
         .await;

@@ -357,11 +357,16 @@ impl Dovecot {
     }
 
     /// Appends plain bodies (no flags, current date).
-    pub async fn seed_bodies(&self, user: &str, mailbox: &str, bodies: &[&[u8]]) -> Vec<u32> {
+    pub async fn seed_bodies<B: AsRef<[u8]>>(
+        &self,
+        user: &str,
+        mailbox: &str,
+        bodies: &[B],
+    ) -> Vec<u32> {
         let messages = bodies
             .iter()
             .map(|b| AppendRequest {
-                body: b.to_vec(),
+                body: b.as_ref().to_vec(),
                 ..AppendRequest::default()
             })
             .collect();

@@ -78,7 +78,7 @@ const ENDPOINT_COLUMNS: [(&str, &str, EndpointField, &str); 18] = [
         "kind",
         "kind",
         EndpointField::Kind,
-        "imap, pop3, pst, groupware or autodetect",
+        "imap, pop3, pst, ics, vcf, groupware or autodetect",
     ),
     (
         "host",
@@ -151,7 +151,7 @@ const ENDPOINT_COLUMNS: [(&str, &str, EndpointField, &str); 18] = [
         "path",
         "path",
         EndpointField::Path,
-        "PST file, relative to the CSV",
+        "PST, ICS or vCard file, relative to the CSV",
     ),
     (
         "dav_url",

@@ -80,6 +80,10 @@ pub enum Kind {
     Pop3,
     /// An Outlook PST file: a source only.
     Pst,
+    /// An iCalendar (`.ics`) file: events and to-dos; a source only.
+    Ics,
+    /// A vCard (`.vcf`) file: contacts and contact groups; a source only.
+    Vcf,
     /// IMAP for mail plus CalDAV/CardDAV (`dav_url`) and ManageSieve
     /// (`sieve`) for the rest.
     Groupware,
@@ -90,10 +94,12 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, with its name in the manifest.
-    pub const ALL: [(&'static str, Kind); 5] = [
+    pub const ALL: [(&'static str, Kind); 7] = [
         ("imap", Kind::Imap),
         ("pop3", Kind::Pop3),
         ("pst", Kind::Pst),
+        ("ics", Kind::Ics),
+        ("vcf", Kind::Vcf),
         ("groupware", Kind::Groupware),
         ("autodetect", Kind::Autodetect),
     ];
@@ -104,6 +110,25 @@ impl Kind {
             .iter()
             .find(|(_, k)| *k == self)
             .map_or("imap", |(n, _)| n)
+    }
+
+    /// Whether this kind is a file read once (PST, ICS, vCard) rather than
+    /// a server: it has a `path`, no server and no credentials, and can
+    /// only be a source.
+    pub fn is_file(self) -> bool {
+        matches!(self, Kind::Pst | Kind::Ics | Kind::Vcf)
+    }
+
+    /// The kind of a file source whose `kind` is not given, from its
+    /// extension: `.ics` and `.vcf` (or `.vcard`) are themselves, anything
+    /// else is a PST file.
+    pub fn of_path(path: &str) -> Kind {
+        let extension = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+        match extension.as_deref() {
+            Some("ics" | "ical" | "ifb") => Kind::Ics,
+            Some("vcf" | "vcard") => Kind::Vcf,
+            _ => Kind::Pst,
+        }
     }
 }
 
@@ -167,7 +192,8 @@ pub const TLS_MODES: [(&str, TlsMode); 3] = [
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointSpec {
-    /// Default: `pst` when `path` is given, else `imap`.
+    /// Default: with a `path`, `ics` or `vcf` from its extension, else
+    /// `pst`; without one, `imap`.
     pub kind: Option<Kind>,
     /// The server's host name or IP address.
     pub host: Option<String>,
@@ -191,7 +217,8 @@ pub struct EndpointSpec {
     pub password_file: Option<String>,
     /// An OAuth2 bearer token for XOAUTH2, instead of a password.
     pub oauth2: Option<OAuth2Spec>,
-    /// The file to read, for a `pst` source; relative to the manifest.
+    /// The file to read, for a `pst`, `ics` or `vcf` source; relative to
+    /// the manifest.
     pub path: Option<String>,
     /// The CalDAV/CardDAV base URL of a `groupware` endpoint.
     pub dav_url: Option<String>,

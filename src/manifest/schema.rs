@@ -215,6 +215,8 @@ pub(super) fn synonym_hint(field: &str, instance: &Value) -> Option<String> {
         ("tls", "no" | "off" | "false" | "plain" | "clear") => "none",
         ("kind", "pop") => "pop3",
         ("kind", "file" | "outlook") => "pst",
+        ("kind", "ical" | "icalendar" | "calendar") => "ics",
+        ("kind", "vcard" | "contacts") => "vcf",
         ("kind", "caldav" | "carddav" | "dav" | "sieve") => "groupware",
         ("kind", "auto") => "autodetect",
         _ => return None,

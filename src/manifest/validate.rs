@@ -93,12 +93,15 @@ pub fn batch_name_from(stem: &str) -> String {
 }
 
 /// Whether a source of this kind can provide `option`. IMAP and POP3 give
-/// mail only (as the seed says of POP/IMAP sources); a PST file holds
+/// mail only (as the seed says of POP/IMAP sources); an ICS file holds
+/// events and to-dos, a vCard file contacts and groups; a PST file holds
 /// everything but server-side rules and auto-replies.
 pub fn source_provides(kind: Kind, option: OptionName) -> bool {
     match kind {
         Kind::Imap | Kind::Pop3 | Kind::Autodetect => option == OptionName::Mail,
         Kind::Pst => !matches!(option, OptionName::Rules | OptionName::AutoReplies),
+        Kind::Ics => matches!(option, OptionName::Calendars | OptionName::Tasks),
+        Kind::Vcf => matches!(option, OptionName::Contacts | OptionName::ContactGroups),
         Kind::Groupware => true,
     }
 }
@@ -108,7 +111,7 @@ pub fn destination_stores(kind: Kind, option: OptionName) -> bool {
     match kind {
         Kind::Imap | Kind::Autodetect => option == OptionName::Mail,
         Kind::Groupware => true,
-        Kind::Pop3 | Kind::Pst => false,
+        Kind::Pop3 | Kind::Pst | Kind::Ics | Kind::Vcf => false,
     }
 }
 
@@ -204,6 +207,10 @@ mod tests {
         assert!(!source_provides(Kind::Pop3, OptionName::Contacts));
         assert!(source_provides(Kind::Pst, OptionName::Calendars));
         assert!(!source_provides(Kind::Pst, OptionName::Rules));
+        assert!(source_provides(Kind::Ics, OptionName::Tasks));
+        assert!(!source_provides(Kind::Ics, OptionName::Mail));
+        assert!(source_provides(Kind::Vcf, OptionName::ContactGroups));
+        assert!(!source_provides(Kind::Vcf, OptionName::Calendars));
         assert!(!destination_stores(Kind::Pop3, OptionName::Mail));
     }
 }

@@ -11,7 +11,7 @@ use std::fmt;
 use futures::StreamExt as _;
 use serde::Serialize;
 
-use super::{Endpoint, EndpointKind, Plan, Server};
+use super::{Endpoint, Plan, Server};
 use crate::autodetect::{Config, Detection, Detector};
 
 /// Domains looked up at the same time.
@@ -93,7 +93,7 @@ impl std::error::Error for Failed {}
 /// Whether an endpoint waits for autodetect: a mail server endpoint
 /// planned without a server.
 pub fn pending(endpoint: &Endpoint) -> bool {
-    endpoint.server.is_none() && endpoint.kind != EndpointKind::Pst
+    endpoint.server.is_none() && endpoint.path.is_none()
 }
 
 /// Whether any endpoint of `plan` waits for autodetect.

@@ -384,7 +384,7 @@ impl<'a> AccountCheck<'a> {
                 Some((host.unwrap_or_default(), d.endpoint.email.to_lowercase()));
         }
         let (mut source, destination) = (source?, destination?);
-        if source.kind == Kind::Pst && source.endpoint.email.is_empty() {
+        if source.kind.is_file() && source.endpoint.email.is_empty() {
             source.endpoint.email = destination.endpoint.email.clone();
         }
         if same_mailbox(&source.endpoint, &destination.endpoint) {
@@ -411,11 +411,9 @@ impl<'a> AccountCheck<'a> {
             return None;
         };
         let field = |f: &'static str| [name, f];
-        let kind = spec.kind.unwrap_or(if spec.path.is_some() {
-            Kind::Pst
-        } else {
-            Kind::Imap
-        });
+        let kind = spec
+            .kind
+            .unwrap_or_else(|| spec.path.as_deref().map_or(Kind::Imap, Kind::of_path));
         let mut ok = true;
         // Without a host, the server is found later (`plan::autodetect`):
         // asked for with `kind: autodetect`, or an IMAP endpoint left
@@ -436,8 +434,11 @@ impl<'a> AccountCheck<'a> {
                 );
                 ok = false;
             }
-            (Kind::Pst, Side::Destination) => {
-                self.error(&field("kind"), "a PST file can only be a source");
+            (file, Side::Destination) if file.is_file() => {
+                self.error(
+                    &field("kind"),
+                    format!("{} can only be a source", file_noun(file)),
+                );
                 ok = false;
             }
             _ => {}
@@ -446,31 +447,36 @@ impl<'a> AccountCheck<'a> {
             Kind::Imap | Kind::Autodetect => EndpointKind::Imap,
             Kind::Pop3 => EndpointKind::Pop3,
             Kind::Pst => EndpointKind::Pst,
+            Kind::Ics => EndpointKind::Ics,
+            Kind::Vcf => EndpointKind::Vcf,
             Kind::Groupware => EndpointKind::Groupware,
         };
 
         let server = if detect_later {
             None
-        } else if kind == Kind::Pst {
+        } else if kind.is_file() {
             for (f, set) in [
                 ("host", spec.host.is_some()),
                 ("port", spec.port.is_some()),
                 ("tls", spec.tls.is_some()),
             ] {
                 if set {
-                    self.warn(&field(f), format!("{f} is not used by a PST file; ignored"));
+                    self.warn(
+                        &field(f),
+                        format!("{f} is not used by {}; ignored", file_noun(kind)),
+                    );
                 }
             }
             None
         } else {
             self.server(side, spec, kind)
         };
-        if kind != Kind::Pst && server.is_none() && !detect_later {
+        if !kind.is_file() && server.is_none() && !detect_later {
             ok = false;
         }
 
-        let path = match (&spec.path, kind) {
-            (Some(p), Kind::Pst) => {
+        let path = match (&spec.path, kind.is_file()) {
+            (Some(p), true) => {
                 let resolved = self.path(&field("path"), p);
                 if let Some(problem) = file_problem(&resolved) {
                     self.error(&field("path"), problem);
@@ -478,16 +484,19 @@ impl<'a> AccountCheck<'a> {
                 }
                 Some(resolved)
             }
-            (None, Kind::Pst) => {
+            (None, true) => {
                 self.error(
                     &field("path"),
-                    format!("the {name} is a PST file but its path is missing"),
+                    format!("the {name} is {} but its path is missing", file_noun(kind)),
                 );
                 ok = false;
                 None
             }
             (Some(_), _) => {
-                self.warn(&field("path"), "path is only used by PST files; ignored");
+                self.warn(
+                    &field("path"),
+                    "path is only used by file sources (pst, ics, vcf); ignored",
+                );
                 None
             }
             (None, _) => None,
@@ -495,9 +504,12 @@ impl<'a> AccountCheck<'a> {
 
         let (email, user) = self.identity(side, spec, kind);
         ok &= email.is_some();
-        let credential = if kind == Kind::Pst {
+        let credential = if kind.is_file() {
             if spec.has_credential() {
-                self.warn(&[name], "a PST source needs no credentials; ignored");
+                self.warn(
+                    &[name],
+                    format!("{} needs no credentials; ignored", file_noun(kind)),
+                );
             }
             Some(Credential::None)
         } else {
@@ -589,5 +601,14 @@ fn check_duplicates(
                 first.insert(key, *index);
             }
         }
+    }
+}
+
+/// How a file kind is named in messages ("a PST file").
+fn file_noun(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Ics => "an iCalendar (.ics) file",
+        Kind::Vcf => "a vCard (.vcf) file",
+        _ => "a PST file",
     }
 }

@@ -71,6 +71,8 @@ pub enum EndpointKind {
     Imap,
     Pop3,
     Pst,
+    Ics,
+    Vcf,
     Groupware,
 }
 
@@ -499,6 +501,8 @@ impl EndpointKind {
             EndpointKind::Imap => "imap",
             EndpointKind::Pop3 => "pop3",
             EndpointKind::Pst => "pst",
+            EndpointKind::Ics => "ics",
+            EndpointKind::Vcf => "vcf",
             EndpointKind::Groupware => "groupware",
         }
     }

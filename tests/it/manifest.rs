@@ -783,3 +783,59 @@ fn the_reference_documents_every_field_and_column() {
         );
     }
 }
+
+#[test]
+fn ics_and_vcf_files_are_sources_of_their_own_kinds() {
+    let (dir, path) = yaml(
+        "defaults:
+  destination: {kind: groupware, host: b.example.test, password: x, dav_url: 'https://dav.example.test/'}
+accounts:
+  - source: {path: team.ics}
+    destination: {email: a@example.test}
+    options: [calendars, tasks]
+  - source: {path: people.VCF}
+    destination: {email: b@example.test}
+    options: [contacts, contact_groups]
+  - source: {path: team.ics}
+    destination: {email: c@example.test}
+    options: [mail, contacts]
+  - source: {kind: vcf, path: people.VCF}
+    destination: {email: d@example.test}
+    options: [calendars]
+  - source: {kind: ics}
+    destination: {email: e@example.test}
+    options: [calendars]
+  - source: {host: a.example.test, email: f@example.test, password: x}
+    destination: {kind: ics, path: team.ics}
+",
+    );
+    std::fs::write(dir.path().join("team.ics"), b"BEGIN:VCALENDAR\r\n").unwrap();
+    std::fs::write(dir.path().join("people.VCF"), b"BEGIN:VCARD\r\n").unwrap();
+    let checked = check(&path).unwrap();
+    let text = checked.diagnostics.to_string();
+    // The kind comes from the extension; the destination's address is used.
+    let kinds: Vec<(EndpointKind, &str)> = checked
+        .plan
+        .accounts
+        .iter()
+        .map(|a| (a.source.kind, a.source.email.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (EndpointKind::Ics, "a@example.test"),
+            (EndpointKind::Vcf, "b@example.test")
+        ]
+    );
+    assert!(checked.plan.accounts[0].source.server.is_none());
+    for expected in [
+        "accounts[2].options[0]: the source is an iCalendar (.ics) file, which holds only calendars and tasks; it cannot provide mail",
+        "accounts[2].options[1]: the source is an iCalendar (.ics) file, which holds only calendars and tasks; it cannot provide contacts",
+        "accounts[3].options[0]: the source is a vCard (.vcf) file, which holds only contacts and contact groups; it cannot provide calendars",
+        "accounts[4].source.path: the source is an iCalendar (.ics) file but its path is missing",
+        "accounts[5].destination.kind: an iCalendar (.ics) file can only be a source",
+    ] {
+        assert!(text.contains(expected), "{expected}\nnot in:\n{text}");
+    }
+    assert_eq!(checked.rejected.len(), 4);
+}

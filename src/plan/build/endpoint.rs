@@ -58,8 +58,8 @@ impl AccountCheck<'_> {
             }
             None => match user {
                 Some(u) if is_email(u) => Some(u.to_owned()),
-                // A PST file needs no address; the destination's is used.
-                _ if kind == Kind::Pst => Some(String::new()),
+                // A file needs no address; the destination's is used.
+                _ if kind.is_file() => Some(String::new()),
                 Some(_) => {
                     self.error(
                         &[name, "email"],

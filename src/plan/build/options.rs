@@ -45,6 +45,14 @@ impl AccountCheck<'_> {
                             "an IMAP"
                         }
                     ),
+                    Kind::Ics => format!(
+                        "the source is {}, which holds only calendars and tasks; it cannot provide {option}",
+                        super::file_noun(s.kind)
+                    ),
+                    Kind::Vcf => format!(
+                        "the source is {}, which holds only contacts and contact groups; it cannot provide {option}",
+                        super::file_noun(s.kind)
+                    ),
                     _ => format!("a {} source cannot provide {option}", s.kind.name()),
                 };
                 self.error(&field, why);

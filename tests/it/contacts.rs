@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use mailshift::protocols::carddav::{DavClient, PutOutcome};
+use mailshift::protocols::carddav::{DavClient, PutOutcome, VCARD};
 use mailshift::protocols::imap::Auth;
 use tempfile::TempDir;
 
@@ -61,7 +61,7 @@ async fn books(server: &Radicale) -> Books {
     let mut all = Books::new();
     for book in dav.address_books().await.unwrap() {
         let mut cards = BTreeMap::new();
-        for card in dav.cards(&book.href).await.unwrap() {
+        for card in dav.items(&book.href).await.unwrap() {
             let name = card.href.rsplit('/').next().unwrap().to_owned();
             cards.insert(name, normalise(&dav.get(&card.href).await.unwrap()));
         }
@@ -211,7 +211,7 @@ async fn contacts_and_groups_are_copied_once_and_undone_exactly() {
         .unwrap();
     for (name, card) in cards() {
         let outcome = dav
-            .put_new(&format!("/alice/friends/{name}"), card.as_bytes())
+            .put_new(&format!("/alice/friends/{name}"), VCARD, card.as_bytes())
             .await
             .unwrap();
         assert_eq!(outcome, PutOutcome::Created);
@@ -225,6 +225,7 @@ async fn contacts_and_groups_are_copied_once_and_undone_exactly() {
     theirs
         .put_new(
             "/alice/work/zoe.vcf",
+            VCARD,
             b"BEGIN:VCARD\r\nVERSION:4.0\r\nUID:zoe\r\nFN:Zoe\r\nEND:VCARD\r\n",
         )
         .await

@@ -61,9 +61,60 @@ pub async fn client(endpoint: &Endpoint, service: Service) -> anyhow::Result<Dav
         })
 }
 
+/// Runs a WebDAV stage for one account: finds both homes, lists the
+/// source collections the stage visits and copies their resources.
+pub async fn run(
+    ctx: &AccountContext,
+    kind: StageKind,
+    rules: &Rules,
+) -> Result<StageCounts, StageFailure> {
+    let mut counts = StageCounts::default();
+    let result = copy_all(ctx, kind, rules, &mut counts).await;
+    within_budget(ctx, counts, result)
+}
+
+async fn copy_all(
+    ctx: &AccountContext,
+    kind: StageKind,
+    rules: &Rules,
+    counts: &mut StageCounts,
+) -> anyhow::Result<()> {
+    let source = client(&ctx.plan.source, rules.service).await?;
+    let dest = client(&ctx.plan.destination, rules.service).await?;
+    let hosts = [source.host().to_owned(), dest.host().to_owned()];
+    let _slots = ctx.limits.connections(&[&hosts[0], &hosts[1]]).await;
+    let list = |client: &DavClient| {
+        let client = client.clone();
+        async move {
+            match rules.service {
+                Service::CalDav => client.calendars().await,
+                Service::CardDav => client.address_books().await,
+            }
+        }
+    };
+    let collections: Vec<Collection> = list(&source)
+        .await
+        .with_context(|| format!("The source's {} collections", rules.service))?
+        .into_iter()
+        .filter(|c| (rules.visits)(c, kind))
+        .collect();
+    let dest_collections = list(&dest)
+        .await
+        .with_context(|| format!("The destination's {} collections", rules.service))?;
+    copy(
+        ctx,
+        kind,
+        (&source, &dest),
+        (collections, dest_collections),
+        rules,
+        counts,
+    )
+    .await
+}
+
 /// A stage's result, failed when more items failed than the error budget
 /// allows.
-pub fn within_budget(
+fn within_budget(
     ctx: &AccountContext,
     counts: StageCounts,
     result: anyhow::Result<()>,
@@ -192,11 +243,16 @@ pub async fn write_item(
 
 /// How a pair of stages picks and prepares resources.
 pub struct Rules {
+    /// CalDAV or CardDAV.
+    pub service: Service,
+    /// Whether a stage visits a source collection.
+    pub visits: fn(&Collection, StageKind) -> bool,
     /// Whether a source resource belongs to this stage (the other stage
     /// of the area takes the rest).
     pub belongs: fn(&[u8], StageKind) -> bool,
-    /// The content to write for a source resource.
-    pub prepare: fn(&[u8]) -> Cow<'_, [u8]>,
+    /// The content to write for a source resource into a destination
+    /// collection.
+    pub prepare: for<'a> fn(&'a [u8], &Collection) -> Cow<'a, [u8]>,
 }
 
 /// Whether a destination calendar can hold what a source one holds (any
@@ -220,11 +276,11 @@ async fn target_collection(
     source: &Collection,
     dest_collections: &mut Vec<Collection>,
     records: &[CollectionRecord],
-) -> anyhow::Result<String> {
+) -> anyhow::Result<Collection> {
     if let Some(record) = records.iter().find(|r| r.source_href == source.href)
-        && dest_collections.iter().any(|c| c.href == record.dest_href)
+        && let Some(recorded) = dest_collections.iter().find(|c| c.href == record.dest_href)
     {
-        return Ok(record.dest_href.clone());
+        return Ok(recorded.clone());
     }
     let name = source
         .display_name
@@ -233,9 +289,9 @@ async fn target_collection(
     let existing = dest_collections
         .iter()
         .find(|c| c.display_name.as_deref() == Some(name.as_str()) && accepts(c, source))
-        .map(|c| c.href.clone());
-    let (href, created) = match existing {
-        Some(href) => (href, false),
+        .cloned();
+    let (target, created) = match existing {
+        Some(collection) => (collection, false),
         None => {
             let segment = last_segment(&source.href);
             let taken = |href: &str| dest_collections.iter().any(|c| c.href == href);
@@ -255,8 +311,8 @@ async fn target_collection(
                 DavArea::Calendars => dest.create_calendar(&href, &like).await,
             }
             .with_context(|| format!("Creating {name} at the destination"))?;
-            dest_collections.push(like);
-            (href, true)
+            dest_collections.push(like.clone());
+            (like, true)
         }
     };
     ctx.store
@@ -265,17 +321,17 @@ async fn target_collection(
             area,
             CollectionRecord {
                 source_href: source.href.clone(),
-                dest_href: href.clone(),
+                dest_href: target.href.clone(),
                 created,
             },
         )
         .await?;
-    Ok(href)
+    Ok(target)
 }
 
 /// Copies the resources of `kind` from the source collections to their
 /// destination counterparts, counting into `counts`.
-pub async fn copy(
+async fn copy(
     ctx: &AccountContext,
     kind: StageKind,
     (source, dest): (&DavClient, &DavClient),
@@ -344,14 +400,14 @@ pub async fn copy(
                 continue;
             }
             counts.found += 1;
-            let prepared = (rules.prepare)(&content);
+            let prepared = (rules.prepare)(&content, &target);
             let written = Item {
                 source_href: &item.href,
                 etag: &item.etag,
                 name: last_segment(&item.href),
                 content: &prepared,
             };
-            match write_item(&ctx.store, id, kind, dest, &target, written).await? {
+            match write_item(&ctx.store, id, kind, dest, &target.href, written).await? {
                 Written::Copied => {
                     counts.copied += 1;
                     counts.bytes += prepared.len() as u64;

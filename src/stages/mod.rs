@@ -9,11 +9,13 @@
 //!   and `contact_groups` options).
 //! - [`calendars`]: calendars, events and to-dos over CalDAV (the
 //!   `calendars` and `tasks` options), re-created without invitations.
+//! - [`content_line`]: the line syntax iCalendar and vCard share.
 //! - [`dav`]: what the WebDAV stages share (home discovery, collections,
 //!   per-item checkpoints).
 
 pub mod calendars;
 pub mod contacts;
+pub mod content_line;
 pub mod dav;
 pub mod mail;
 pub mod pop3;

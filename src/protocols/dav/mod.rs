@@ -73,6 +73,9 @@ pub struct Collection {
     /// The components a calendar accepts (`VEVENT`, `VTODO`); empty when
     /// the server does not say, meaning any.
     pub components: Vec<String>,
+    /// The vCard versions an address book accepts (`3.0`, `4.0`); empty
+    /// when the server does not say.
+    pub address_versions: Vec<String>,
 }
 
 impl Collection {
@@ -85,6 +88,7 @@ impl Collection {
             description: filled(response.description),
             timezone: filled(response.timezone),
             components: response.components,
+            address_versions: response.address_versions,
         }
     }
 }
@@ -183,7 +187,7 @@ impl DavClient {
         wanted: impl Fn(&DavResponse) -> bool,
     ) -> Result<Vec<Collection>, DavError> {
         let body = r#"<?xml version="1.0" encoding="utf-8"?>
-<d:propfind xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav" xmlns:a="http://apple.com/ns/ical/"><d:prop><d:displayname/><d:resourcetype/><a:calendar-color/><c:calendar-description/><c:calendar-timezone/><c:supported-calendar-component-set/></d:prop></d:propfind>"#;
+<d:propfind xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav" xmlns:r="urn:ietf:params:xml:ns:carddav" xmlns:a="http://apple.com/ns/ical/"><d:prop><d:displayname/><d:resourcetype/><a:calendar-color/><c:calendar-description/><c:calendar-timezone/><c:supported-calendar-component-set/><r:supported-address-data/></d:prop></d:propfind>"#;
         let home = self.base.path.clone();
         let responses = self.propfind(&home, "1", body).await?;
         Ok(responses

@@ -26,6 +26,9 @@ pub struct DavResponse {
     /// `supported-calendar-component-set`: `VEVENT`, `VTODO`, ...; empty
     /// when the server does not say (any component).
     pub components: Vec<String>,
+    /// `supported-address-data`: the vCard versions an address book
+    /// accepts; empty when the server does not say.
+    pub address_versions: Vec<String>,
     /// `current-user-principal`.
     pub principal: Option<String>,
     /// `calendar-home-set`.
@@ -54,6 +57,7 @@ impl DavResponse {
         self.address_book |= props.address_book;
         self.calendar |= props.calendar;
         self.components.extend(props.components);
+        self.address_versions.extend(props.address_versions);
     }
 
     /// Notes an element that carries its meaning in its name or
@@ -65,21 +69,29 @@ impl DavResponse {
             ("resourcetype", "addressbook") => self.address_book = true,
             ("resourcetype", "calendar") => self.calendar = true,
             ("supported-calendar-component-set", "comp") => {
-                if let Some(Ok(value)) = element
-                    .attributes()
-                    .flatten()
-                    .find(|a| a.key.local_name().as_ref() == "name")
-                    .map(|a| {
-                        a.normalized_value(XmlVersion::Implicit1_0)
-                            .map(|v| v.to_uppercase())
-                    })
-                {
-                    self.components.push(value);
+                self.components
+                    .extend(attribute(element, "name").map(|v| v.to_uppercase()));
+            }
+            ("supported-address-data", "address-data-type") => {
+                let vcard = attribute(element, "content-type")
+                    .is_none_or(|t| t.eq_ignore_ascii_case("text/vcard"));
+                if vcard {
+                    self.address_versions.extend(attribute(element, "version"));
                 }
             }
             _ => {}
         }
     }
+}
+
+/// The value of an element's attribute.
+fn attribute(element: &BytesStart<'_>, name: &str) -> Option<String> {
+    element
+        .attributes()
+        .flatten()
+        .find(|a| a.key.local_name().as_ref() == name)
+        .and_then(|a| a.normalized_value(XmlVersion::Implicit1_0).ok())
+        .map(|v| v.into_owned())
 }
 
 /// Reads a `207 Multi-Status` body. Hrefs are kept as paths (a full URL
@@ -216,6 +228,7 @@ END:VCALENDAR]]></C:calendar-timezone>
   <C:supported-calendar-component-set><C:comp name="VEVENT"/><C:comp name="vtodo"></C:comp></C:supported-calendar-component-set>
   <d:current-user-principal><d:href>https://dav.example/principals/alice/</d:href></d:current-user-principal>
   <C:calendar-home-set><d:href>/cal/alice/</d:href></C:calendar-home-set>
+  <R:supported-address-data xmlns:R="urn:ietf:params:xml:ns:carddav"><R:address-data-type content-type="text/vcard" version="3.0"/><R:address-data-type content-type="application/vcard+json" version="4.0"/></R:supported-address-data>
  </d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>
 </d:multistatus>"#;
         let all = parse_multistatus(body).unwrap();
@@ -231,5 +244,6 @@ END:VCALENDAR]]></C:calendar-timezone>
         assert_eq!(r.principal.as_deref(), Some("/principals/alice/"));
         assert_eq!(r.calendar_home.as_deref(), Some("/cal/alice/"));
         assert_eq!(r.addressbook_home, None);
+        assert_eq!(r.address_versions, ["3.0"]);
     }
 }

@@ -5,25 +5,23 @@
 
 use std::borrow::Cow;
 
+use crate::stages::content_line::{rewrite, split_line, strip_prefix_ignore_case, unfolded_lines};
+
 /// The parameter that tells a scheduling server the client handles
 /// scheduling for this organizer or attendee: the server sends nothing.
 const SCHEDULE_AGENT: &[u8] = b"SCHEDULE-AGENT=CLIENT";
-/// The longest content line, in octets, before folding (RFC 5545 §3.1).
-const LINE_OCTETS: usize = 75;
 
 /// The main component of a calendar object: the first component of its
 /// VCALENDAR that is not a VTIMEZONE (`VEVENT`, `VTODO`, `VJOURNAL`...).
 pub fn main_component(ics: &[u8]) -> Option<String> {
     let mut depth = 0usize;
-    for line in logical_lines(ics) {
-        let text = unfold(line);
-        let text = trim_end(&text);
-        if let Some(name) = strip_prefix_ignore_case(text, b"BEGIN:") {
+    for text in unfolded_lines(ics) {
+        if let Some(name) = strip_prefix_ignore_case(&text, b"BEGIN:") {
             depth += 1;
             if depth == 2 && !name.eq_ignore_ascii_case(b"VTIMEZONE") {
                 return Some(String::from_utf8_lossy(name).to_ascii_uppercase());
             }
-        } else if strip_prefix_ignore_case(text, b"END:").is_some() {
+        } else if strip_prefix_ignore_case(&text, b"END:").is_some() {
             depth = depth.saturating_sub(1);
         }
     }
@@ -38,124 +36,19 @@ pub fn main_component(ics: &[u8]) -> Option<String> {
 /// octets, never inside a UTF-8 character; every other line is kept byte
 /// for byte.
 pub fn without_scheduling(ics: &[u8]) -> Cow<'_, [u8]> {
-    let mut out: Option<Vec<u8>> = None;
     let mut in_alarm = 0usize;
-    let mut done = 0usize;
-    for line in logical_lines(ics) {
-        let offset = line.as_ptr() as usize - ics.as_ptr() as usize;
-        let text = unfold(line);
-        let content = trim_end(&text);
+    rewrite(ics, |content| {
         if let Some(name) = strip_prefix_ignore_case(content, b"BEGIN:") {
             in_alarm += usize::from(name.eq_ignore_ascii_case(b"VALARM") || in_alarm > 0);
         } else if strip_prefix_ignore_case(content, b"END:").is_some() {
             in_alarm = in_alarm.saturating_sub(1);
         }
-        let changed = if in_alarm == 0 && is_scheduling_property(content) {
-            with_client_agent(content)
+        if in_alarm == 0 && is_scheduling_property(content) {
+            with_client_agent(content).map(|line| vec![line])
         } else {
             None
-        };
-        if let Some(changed) = changed {
-            let buffer = out.get_or_insert_with(Vec::new);
-            buffer.extend_from_slice(&ics[done..offset]);
-            let ending: &[u8] = if line.ends_with(b"\r\n") || !line.ends_with(b"\n") {
-                b"\r\n"
-            } else {
-                b"\n"
-            };
-            fold(&changed, ending, buffer);
-            done = offset + line.len();
         }
-    }
-    match out {
-        Some(mut buffer) => {
-            buffer.extend_from_slice(&ics[done..]);
-            Cow::Owned(buffer)
-        }
-        None => Cow::Borrowed(ics),
-    }
-}
-
-/// The logical lines of a text: each physical line with the
-/// continuation lines (starting with a space or tab) that follow it,
-/// line ends included.
-fn logical_lines(text: &[u8]) -> Vec<&[u8]> {
-    let mut lines = Vec::new();
-    let mut start = 0;
-    let mut i = 0;
-    while i < text.len() {
-        if text[i] == b'\n' {
-            let next = i + 1;
-            if next < text.len() && (text[next] == b' ' || text[next] == b'\t') {
-                i = next;
-                continue;
-            }
-            lines.push(&text[start..next]);
-            start = next;
-        }
-        i += 1;
-    }
-    if start < text.len() {
-        lines.push(&text[start..]);
-    }
-    lines
-}
-
-/// A logical line with its folds removed.
-fn unfold(line: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(line.len());
-    let mut i = 0;
-    while i < line.len() {
-        let fold = match &line[i..] {
-            [b'\r', b'\n', b' ' | b'\t', ..] => 3,
-            [b'\n', b' ' | b'\t', ..] => 2,
-            _ => 0,
-        };
-        if fold > 0 {
-            i += fold;
-        } else {
-            out.push(line[i]);
-            i += 1;
-        }
-    }
-    out
-}
-
-fn trim_end(line: &[u8]) -> &[u8] {
-    let end = line
-        .iter()
-        .rposition(|b| *b != b'\r' && *b != b'\n')
-        .map_or(0, |i| i + 1);
-    &line[..end]
-}
-
-fn strip_prefix_ignore_case<'a>(text: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
-    (text.len() >= prefix.len() && text[..prefix.len()].eq_ignore_ascii_case(prefix))
-        .then(|| &text[prefix.len()..])
-}
-
-/// The parts of a content line's head (`NAME;PARAM=...;PARAM=...`), cut
-/// at `;` outside quotes, and the value after the first `:` outside
-/// quotes.
-fn split_line(line: &[u8]) -> Option<(Vec<&[u8]>, &[u8])> {
-    let mut quoted = false;
-    let mut parts = Vec::new();
-    let mut start = 0;
-    for (i, byte) in line.iter().enumerate() {
-        match byte {
-            b'"' => quoted = !quoted,
-            b';' if !quoted => {
-                parts.push(&line[start..i]);
-                start = i + 1;
-            }
-            b':' if !quoted => {
-                parts.push(&line[start..i]);
-                return Some((parts, &line[i + 1..]));
-            }
-            _ => {}
-        }
-    }
-    None
+    })
 }
 
 /// Whether a content line is an ORGANIZER or ATTENDEE (with or without a
@@ -197,30 +90,6 @@ fn with_client_agent(line: &[u8]) -> Option<Vec<u8>> {
     out.push(b':');
     out.extend_from_slice(value);
     Some(out)
-}
-
-/// Writes `line` folded at 75 octets (a continuation starts with a space
-/// and holds 74 more), never cutting a UTF-8 character.
-fn fold(line: &[u8], ending: &[u8], out: &mut Vec<u8>) {
-    let mut rest = line;
-    let mut limit = LINE_OCTETS;
-    loop {
-        if rest.len() <= limit {
-            out.extend_from_slice(rest);
-            out.extend_from_slice(ending);
-            return;
-        }
-        let mut cut = limit;
-        // Continuation bytes of UTF-8 are 0b10xx_xxxx: never cut before one.
-        while cut > 1 && (rest[cut] & 0xC0) == 0x80 {
-            cut -= 1;
-        }
-        out.extend_from_slice(&rest[..cut]);
-        out.extend_from_slice(ending);
-        out.push(b' ');
-        rest = &rest[cut..];
-        limit = LINE_OCTETS - 1;
-    }
 }
 
 #[cfg(test)]

@@ -26,8 +26,6 @@
 
 pub mod ical;
 
-use anyhow::Context as _;
-
 use super::StageFailure;
 use super::dav::{self, Item, Rules, Written};
 use crate::engine::AccountContext;
@@ -39,9 +37,7 @@ use crate::store::batches::StageCounts;
 
 /// Runs the `calendars` or `tasks` stage for one account.
 pub async fn run(ctx: &AccountContext, kind: StageKind) -> Result<StageCounts, StageFailure> {
-    let mut counts = StageCounts::default();
-    let result = copy(ctx, kind, &mut counts).await;
-    dav::within_budget(ctx, counts, result)
+    dav::run(ctx, kind, &RULES).await
 }
 
 /// The stage an object belongs to: `tasks` for a `VTODO`, `calendars`
@@ -67,8 +63,10 @@ fn visits(calendar: &Collection, kind: StageKind) -> bool {
 }
 
 const RULES: Rules = Rules {
+    service: Service::CalDav,
+    visits,
     belongs: |object, kind| stage_of(object) == kind,
-    prepare: ical::without_scheduling,
+    prepare: |object, _calendar| ical::without_scheduling(object),
 };
 
 /// Writes one calendar object into the destination calendar `calendar`
@@ -91,37 +89,6 @@ pub async fn write_item(
         ..item
     };
     dav::write_item(store, account_id, kind, dest, calendar, item).await
-}
-
-async fn copy(
-    ctx: &AccountContext,
-    kind: StageKind,
-    counts: &mut StageCounts,
-) -> anyhow::Result<()> {
-    let source = dav::client(&ctx.plan.source, Service::CalDav).await?;
-    let dest = dav::client(&ctx.plan.destination, Service::CalDav).await?;
-    let hosts = [source.host().to_owned(), dest.host().to_owned()];
-    let _slots = ctx.limits.connections(&[&hosts[0], &hosts[1]]).await;
-    let calendars: Vec<Collection> = source
-        .calendars()
-        .await
-        .context("The source's calendars")?
-        .into_iter()
-        .filter(|c| visits(c, kind))
-        .collect();
-    let dest_calendars = dest
-        .calendars()
-        .await
-        .context("The destination's calendars")?;
-    dav::copy(
-        ctx,
-        kind,
-        (&source, &dest),
-        (calendars, dest_calendars),
-        &RULES,
-        counts,
-    )
-    .await
 }
 
 #[cfg(test)]

@@ -4,36 +4,39 @@
 //! Every address book of the source's home collection (from the
 //! endpoint's `dav_url`, or discovered) is re-created at the destination
 //! with the same display name; a destination address book with that name
-//! already is reused. Each vCard is copied exactly as the source serves
-//! it, under the same resource name, with `If-None-Match: *` so nothing at
-//! the destination is ever overwritten: photos, several addresses, phones
-//! and emails, and the vCard version travel untouched.
+//! already is reused. Each vCard is copied as the source serves it, under
+//! the same resource name, with `If-None-Match: *` so nothing at the
+//! destination is ever overwritten: photos, several addresses, phones and
+//! emails travel untouched.
 //!
 //! `contacts` copies individual vCards; `contact_groups` copies group
 //! vCards: vCard 4 `KIND:group` with `MEMBER:urn:uuid:...`, and Apple's
 //! `X-ADDRESSBOOKSERVER-KIND:group` with `X-ADDRESSBOOKSERVER-MEMBER`.
+//! A vCard whose version the destination address book does not accept
+//! (its `supported-address-data`) is converted between 3.0 and 4.0
+//! ([`vcard`]); a server that does not say gets every card as it is.
+//!
 //! UIDs are kept unchanged, so member references name the copied contacts
 //! at the destination as they named the originals and need no rewriting.
 //!
 //! Checkpoints, re-runs and undo data are those of every WebDAV stage
 //! ([`super::dav`]).
 
-use std::borrow::Cow;
+pub mod vcard;
 
-use anyhow::Context as _;
+use std::borrow::Cow;
 
 use super::StageFailure;
 use super::dav::{self, Rules};
 use crate::engine::AccountContext;
 use crate::plan::StageKind;
+use crate::protocols::dav::Collection;
 use crate::protocols::dav::discovery::Service;
 use crate::store::batches::StageCounts;
 
 /// Runs the `contacts` or `contact_groups` stage for one account.
 pub async fn run(ctx: &AccountContext, kind: StageKind) -> Result<StageCounts, StageFailure> {
-    let mut counts = StageCounts::default();
-    let result = copy(ctx, kind, &mut counts).await;
-    dav::within_budget(ctx, counts, result)
+    dav::run(ctx, kind, &RULES).await
 }
 
 /// Whether a vCard is a group (vCard 4 `KIND:group` or Apple's
@@ -60,40 +63,15 @@ pub fn is_group(card: &[u8]) -> bool {
 /// vCards go to `contact_groups` if they are groups, else to `contacts`,
 /// exactly as served.
 const RULES: Rules = Rules {
+    service: Service::CardDav,
+    visits: |_, _| true,
     belongs: |card, kind| is_group(card) == (kind == StageKind::ContactGroups),
-    prepare: unchanged,
+    prepare: in_accepted_version,
 };
 
-fn unchanged(card: &[u8]) -> Cow<'_, [u8]> {
-    Cow::Borrowed(card)
-}
-
-async fn copy(
-    ctx: &AccountContext,
-    kind: StageKind,
-    counts: &mut StageCounts,
-) -> anyhow::Result<()> {
-    let source = dav::client(&ctx.plan.source, Service::CardDav).await?;
-    let dest = dav::client(&ctx.plan.destination, Service::CardDav).await?;
-    let hosts = [source.host().to_owned(), dest.host().to_owned()];
-    let _slots = ctx.limits.connections(&[&hosts[0], &hosts[1]]).await;
-    let books = source
-        .address_books()
-        .await
-        .context("The source's address books")?;
-    let dest_books = dest
-        .address_books()
-        .await
-        .context("The destination's address books")?;
-    dav::copy(
-        ctx,
-        kind,
-        (&source, &dest),
-        (books, dest_books),
-        &RULES,
-        counts,
-    )
-    .await
+/// The card in a version the destination address book accepts.
+fn in_accepted_version<'a>(card: &'a [u8], book: &Collection) -> Cow<'a, [u8]> {
+    vcard::for_destination(card, &book.address_versions)
 }
 
 #[cfg(test)]

@@ -22,6 +22,8 @@ use crate::protocols::imap::Auth;
 
 /// Redirects followed from one starting URL.
 const MAX_REDIRECTS: usize = 5;
+/// How long a discovery request may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long one DNS query may take.
 const DNS_TIMEOUT: Duration = Duration::from_secs(4);
 
@@ -174,9 +176,15 @@ async fn from_start(
     login: &Login,
     explicit: bool,
 ) -> Result<DavClient, Failure> {
+    // A candidate that does not answer must not hold the account for the
+    // whole request timeout: the probes get a shorter one.
+    let probe = Login {
+        timeout: login.timeout.min(PROBE_TIMEOUT),
+        ..login.clone()
+    };
     let mut url = Url::parse(start).map_err(Failure::Next)?;
     for _ in 0..=MAX_REDIRECTS {
-        let client = client_at(&url, login)?;
+        let client = client_at(&url, &probe)?;
         let answer = client.propfind_answer(&url.path, "0", PROPS).await?;
         if matches!(answer.status, 301 | 302 | 303 | 307 | 308) {
             let location = answer.location.as_deref().unwrap_or_default();
@@ -194,12 +202,12 @@ async fn from_start(
         let Some(principal) = response.principal.clone() else {
             if explicit {
                 // A server without principals: dav_url is the home.
-                return Ok(client);
+                return Ok(client_at(&url, login)?);
             }
             return Err(Failure::Next("no current-user-principal".into()));
         };
         let principal = url.join(&principal).map_err(Failure::Next)?;
-        let client = client_at(&principal, login)?;
+        let client = client_at(&principal, &probe)?;
         let found = client.propfind(&principal.path, "0", PROPS).await?;
         return match found.first().and_then(|r| service.home(r)) {
             Some(home) => Ok(client_at(

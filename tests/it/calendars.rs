@@ -545,3 +545,34 @@ async fn a_home_that_cannot_be_found_fails_naming_the_account_and_what_was_tried
     );
     assert!(!all.contains("dest-pw"), "{all}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn calendars_alone_copies_the_events_of_a_mixed_calendar_and_leaves_its_tasks() {
+    let (imap_source, imap_dest, source, dest) = servers();
+    seed_source(&source.client("alice")).await;
+    let run = GroupwareRun::new(
+        Side {
+            imap: &imap_source,
+            dav: Some(&source),
+            email: "alice@example.test",
+            password: "source-pw",
+        },
+        Side {
+            imap: &imap_dest,
+            dav: Some(&dest),
+            email: "alice@example.test",
+            password: "dest-pw",
+        },
+        "calendars",
+    );
+    // Three events in Work, one in Personal; the task list is not visited.
+    run.run().success().stdout_has("copied 4,");
+    let copied = calendars(&dest).await;
+    assert_eq!(
+        copied.keys().collect::<Vec<_>>(),
+        ["Personal", "Work – Équipe"]
+    );
+    let personal = &copied["Personal"];
+    assert_eq!(personal.components, ["VEVENT", "VTODO"]);
+    assert_eq!(personal.objects.keys().collect::<Vec<_>>(), ["dentist.ics"]);
+}

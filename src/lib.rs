@@ -23,9 +23,12 @@
 //!   (global, per host, per account), retries with backoff, cancellation.
 //! - [`stages`] holds one module per option (`mail` from IMAP, `pop3` for
 //!   the mail of a POP3 source, `rules` for rules and auto-replies,
-//!   `contacts` for contacts and contact groups), each turning an account
-//!   plan into protocol calls and store records.
-//! - [`protocols`] holds the clients (IMAP, POP3, ManageSieve, CardDAV,
+//!   `contacts` for contacts and contact groups, `calendars` for
+//!   calendars and tasks, re-created without invitations; `dav` holds
+//!   what the WebDAV stages share), each turning an account plan into
+//!   protocol calls and store records.
+//! - [`protocols`] holds the clients (IMAP, POP3, ManageSieve, a WebDAV
+//!   client with CalDAV and CardDAV requests and RFC 6764 home discovery,
 //!   SMTP) and the TLS setup they share.
 //! - [`autodetect`] finds server settings from an address alone (provider
 //!   table, autoconfig, DNS SRV, MX), cached per domain for a batch.

@@ -224,8 +224,8 @@ pub async fn srv_settings(dns: &Dns, domain: &str) -> Result<(Settings, String),
         first("_sieve._tcp", TlsMode::StartTls),
     );
     let (caldav, carddav) = tokio::join!(
-        dav_url(dns, "_caldavs._tcp", domain, "caldav"),
-        dav_url(dns, "_carddavs._tcp", domain, "carddav"),
+        dav_url(dns, "_caldavs._tcp", domain, "caldav", true),
+        dav_url(dns, "_carddavs._tcp", domain, "carddav", true),
     );
     Ok((
         Settings {
@@ -252,8 +252,15 @@ fn service_of(r: &Srv, tls: TlsMode) -> Service {
 }
 
 /// RFC 6764: the SRV target, and the context path from the TXT record of
-/// the same name (`path=/dav/`), else `/.well-known/<service>`.
-async fn dav_url(dns: &Dns, service: &str, domain: &str, well_known: &str) -> Option<String> {
+/// the same name (`path=/dav/`), else `/.well-known/<service>`; `https`
+/// for the `_caldavs`/`_carddavs` services, plain HTTP for the others.
+pub async fn dav_url(
+    dns: &Dns,
+    service: &str,
+    domain: &str,
+    well_known: &str,
+    https: bool,
+) -> Option<String> {
     let name = format!("{service}.{domain}");
     let record = dns.srv(&name).await.ok()?.into_iter().next()?;
     let path = dns
@@ -264,12 +271,13 @@ async fn dav_url(dns: &Dns, service: &str, domain: &str, well_known: &str) -> Op
         .find_map(|t| t.strip_prefix("path=").map(str::to_owned))
         .filter(|p| p.starts_with('/'))
         .unwrap_or_else(|| format!("/.well-known/{well_known}"));
-    let port = if record.port == 443 {
+    let (scheme, default_port) = if https { ("https", 443) } else { ("http", 80) };
+    let port = if record.port == default_port {
         String::new()
     } else {
         format!(":{}", record.port)
     };
-    Some(format!("https://{}{port}{path}", record.target))
+    Some(format!("{scheme}://{}{port}{path}", record.target))
 }
 
 /// Settings from the MX hosts matched against the provider table; for

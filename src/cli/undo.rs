@@ -13,7 +13,8 @@ use crate::protocols::imap::Session;
 use crate::report::notification::Event;
 use crate::store::Store;
 use crate::store::batches::{AccountState, BatchRecord};
-use crate::undo::contacts::ContactsUndoOutcome;
+use crate::store::dav::DavArea;
+use crate::undo::dav::DavUndoOutcome;
 use crate::undo::mail::UndoOutcome;
 use crate::undo::sieve::SieveUndoOutcome;
 use crate::undo::{self, UndoManifest};
@@ -121,9 +122,11 @@ async fn from_store(args: &UndoArgs, id: &str, source: &str) -> anyhow::Result<E
     let created = store.created_mail(account.key).await?;
     let sieve = undo::sieve_of(&store, planned, account.key).await?;
     let contacts = undo::contacts_of(&store, planned, account.key).await?;
+    let calendars = undo::calendars_of(&store, planned, account.key).await?;
     let manifest = UndoManifest::new(&account, destination, created)
         .with_sieve(sieve)
-        .with_contacts(contacts);
+        .with_contacts(contacts)
+        .with_calendars(calendars);
     if let Err(refused) = manifest.check_window(chrono::Utc::now()) {
         eprintln!("mailshift: {refused}");
         return Ok(Exit::Invalid);
@@ -135,7 +138,8 @@ async fn from_store(args: &UndoArgs, id: &str, source: &str) -> anyhow::Result<E
         Ok(outcome) => {
             store.forget_mail(account.key).await?;
             store.forget_sieve(account.key).await?;
-            store.forget_contacts(account.key).await?;
+            store.forget_dav(account.key, DavArea::Contacts).await?;
+            store.forget_dav(account.key, DavArea::Calendars).await?;
             store
                 .set_account_state(account.key, AccountState::Undone, None, None)
                 .await?;
@@ -207,11 +211,12 @@ async fn from_file(args: &UndoArgs, file: &std::path::Path) -> anyhow::Result<Ex
 }
 
 /// What undo did: mail, Sieve scripts when a Sieve stage ran, contacts
-/// when a contacts stage ran.
+/// and calendars when their stages ran.
 struct Outcome {
     mail: UndoOutcome,
     sieve: Option<SieveUndoOutcome>,
-    contacts: Option<ContactsUndoOutcome>,
+    contacts: Option<DavUndoOutcome>,
+    calendars: Option<DavUndoOutcome>,
 }
 
 /// Logs in to the destination and removes what the migration created.
@@ -238,20 +243,29 @@ async fn execute(manifest: &UndoManifest, credential: &Credential) -> anyhow::Re
         }
         None => None,
     };
-    let contacts = match &manifest.contacts {
-        Some(contacts) => {
-            let auth = credential
-                .imap_auth()
-                .await
-                .with_context(|| format!("The credential of {}", destination.user))?;
-            Some(undo::contacts::undo(contacts, &destination.user, auth).await?)
-        }
-        None => None,
-    };
+    let mut dav = Vec::new();
+    for created in [
+        manifest.contacts.as_ref().map(|c| c.created()),
+        manifest.calendars.as_ref().map(|c| c.created()),
+    ] {
+        dav.push(match created {
+            Some(created) => {
+                let auth = credential
+                    .imap_auth()
+                    .await
+                    .with_context(|| format!("The credential of {}", destination.user))?;
+                Some(undo::dav::undo(&created, &destination.user, auth).await?)
+            }
+            None => None,
+        });
+    }
+    let calendars = dav.pop().flatten();
+    let contacts = dav.pop().flatten();
     Ok(Outcome {
         mail: outcome,
         sieve,
         contacts,
+        calendars,
     })
 }
 
@@ -260,6 +274,7 @@ fn print_outcome(manifest: &UndoManifest, outcome: &Outcome) {
         mail: outcome,
         sieve,
         contacts,
+        calendars,
     } = outcome;
     println!(
         "{} undone: {} messages removed from {}, {} folders removed",
@@ -286,13 +301,18 @@ fn print_outcome(manifest: &UndoManifest, outcome: &Outcome) {
             println!("  not undone: {left}");
         }
     }
-    if let Some(contacts) = contacts {
+    for (dav, words) in [
+        (contacts, ["Contacts", "vCards", "address books"]),
+        (calendars, ["Calendars", "calendar objects", "calendars"]),
+    ] {
+        let Some(dav) = dav else { continue };
+        let [area, items, collections] = words;
         println!(
-            "  Contacts: {} vCards deleted, {} address books deleted",
-            contacts.cards_deleted,
-            contacts.address_books_deleted.len()
+            "  {area}: {} {items} deleted, {} {collections} deleted",
+            dav.items_deleted,
+            dav.collections_deleted.len()
         );
-        for left in &contacts.left {
+        for left in &dav.left {
             println!("  not undone: {left}");
         }
     }

@@ -3,7 +3,9 @@
 //!
 //! - [`tls`]: TCP connect with a timeout, implicit TLS or STARTTLS upgrade,
 //!   certificate policy. Used by every client.
-//! - [`carddav`]: a small CardDAV client (contacts, contact groups).
+//! - [`dav`]: a small WebDAV client with home discovery (RFC 6764), shared
+//!   by [`carddav`] (contacts, contact groups) and [`caldav`] (calendars,
+//!   tasks).
 //! - [`imap`]: a pipelining IMAP4rev1 client (source and destination of the
 //!   mail stage).
 //! - [`pop3`]: a POP3 client (a mail-only source; never deletes).
@@ -11,7 +13,9 @@
 //!   auto-replies).
 //! - [`smtp`]: a small SMTP submission client for notification emails.
 
+pub mod caldav;
 pub mod carddav;
+pub mod dav;
 pub mod imap;
 pub mod managesieve;
 pub mod pop3;

@@ -7,8 +7,16 @@
 //!   (the `rules` and `auto_replies` options).
 //! - [`contacts`]: address books and vCards over CardDAV (the `contacts`
 //!   and `contact_groups` options).
+//! - [`calendars`]: calendars, events and to-dos over CalDAV (the
+//!   `calendars` and `tasks` options), re-created without invitations.
+//! - [`content_line`]: the line syntax iCalendar and vCard share.
+//! - [`dav`]: what the WebDAV stages share (home discovery, collections,
+//!   per-item checkpoints).
 
+pub mod calendars;
 pub mod contacts;
+pub mod content_line;
+pub mod dav;
 pub mod mail;
 pub mod pop3;
 pub mod rules;
@@ -42,9 +50,6 @@ pub async fn run(kind: StageKind, ctx: &AccountContext) -> Result<StageCounts, S
         StageKind::Rules => rules::run(ctx).await,
         StageKind::AutoReplies => rules::run_auto_replies(ctx).await,
         StageKind::Contacts | StageKind::ContactGroups => contacts::run(ctx, kind).await,
-        other => Err(StageFailure {
-            error: anyhow::anyhow!("The {other} option is not available yet for this source"),
-            counts: StageCounts::default(),
-        }),
+        StageKind::Calendars | StageKind::Tasks => calendars::run(ctx, kind).await,
     }
 }

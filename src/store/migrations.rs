@@ -157,6 +157,48 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (account_id, source_href)
     ) STRICT;
     "#,
+    // The WebDAV stages share two tables, one area (`contacts`,
+    // `calendars`) per pair of stages; the contact rows move over.
+    r#"
+    CREATE TABLE dav_collections (
+        id           INTEGER PRIMARY KEY,
+        account_id   INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        area         TEXT    NOT NULL,
+        source_href  TEXT    NOT NULL,
+        dest_href    TEXT    NOT NULL,
+        created      INTEGER NOT NULL,
+        UNIQUE (account_id, area, source_href)
+    ) STRICT;
+
+    CREATE TABLE dav_items (
+        id           INTEGER PRIMARY KEY,
+        account_id   INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        area         TEXT    NOT NULL,
+        stage        TEXT    NOT NULL,
+        source_href  TEXT    NOT NULL,
+        etag         TEXT    NOT NULL,
+        dest_href    TEXT    NOT NULL,
+        created      INTEGER NOT NULL,
+        UNIQUE (account_id, area, source_href)
+    ) STRICT;
+
+    -- The destination's home collection, a whole URL, for undo.
+    CREATE TABLE dav_homes (
+        account_id   INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        area         TEXT    NOT NULL,
+        url          TEXT    NOT NULL,
+        PRIMARY KEY (account_id, area)
+    ) STRICT;
+
+    INSERT INTO dav_collections (account_id, area, source_href, dest_href, created)
+        SELECT account_id, 'contacts', source_href, dest_href, created
+        FROM contact_books ORDER BY id;
+    INSERT INTO dav_items (account_id, area, stage, source_href, etag, dest_href, created)
+        SELECT account_id, 'contacts', stage, source_href, etag, dest_href, created
+        FROM contact_cards ORDER BY id;
+    DROP TABLE contact_cards;
+    DROP TABLE contact_books;
+    "#,
 ];
 
 /// Brings `conn` up to the latest schema version.

@@ -13,11 +13,12 @@
 //! - [`jobs`]: manifests the daemon accepted.
 //! - [`purge`]: forgetting finished migrations.
 //! - [`sieve`]: Sieve script checkpoints and undo data.
-//! - [`contacts`]: address book and vCard checkpoints and undo data.
+//! - [`dav`]: address book, calendar, vCard and calendar object
+//!   checkpoints and undo data (the WebDAV stages).
 //! - [`status`]: where batches and accounts stand; cancel requests.
 
 pub mod batches;
-pub mod contacts;
+pub mod dav;
 pub mod ids;
 pub mod jobs;
 pub mod mail;

@@ -19,10 +19,11 @@
 //! active before the migration is active again.
 //!
 //! Contacts (the `contacts` and `contact_groups` options) have theirs too
-//! ([`UndoContacts`], executed by [`contacts`]): vCards created are
-//! deleted, then address books created, if they are empty again.
+//! ([`UndoContacts`]), and so do calendars (the `calendars` and `tasks`
+//! options, [`UndoCalendars`]), both executed by [`dav`]: resources created
+//! are deleted, then collections created, if they are empty again.
 
-pub mod contacts;
+pub mod dav;
 pub mod mail;
 pub mod sieve;
 
@@ -34,7 +35,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::plan::{AccountPlan, Credential, Plan, Server, TokenSource};
 use crate::store::Store;
-use crate::store::contacts::ContactsUndoData;
+use crate::store::dav::{DavArea, DavUndoData};
 use crate::store::mail::CreatedInFolder;
 use crate::store::sieve::SieveUndoData;
 use crate::store::status::AccountStatus;
@@ -67,6 +68,10 @@ pub struct UndoManifest {
     /// and `contact_groups` options); absent when neither ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contacts: Option<UndoContacts>,
+    /// The calendars and calendar objects the migration created (the
+    /// `calendars` and `tasks` options); absent when neither ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calendars: Option<UndoCalendars>,
 }
 
 /// What the migration created among the destination's contacts.
@@ -86,12 +91,64 @@ pub struct UndoContacts {
 
 impl UndoContacts {
     /// The contacts section of an undo manifest, from the store's records.
-    pub fn new(dav_url: String, accept_invalid_certs: bool, data: ContactsUndoData) -> Self {
+    pub fn new(dav_url: String, accept_invalid_certs: bool, data: DavUndoData) -> Self {
         UndoContacts {
             dav_url,
             accept_invalid_certs,
-            cards: data.cards,
-            address_books: data.address_books,
+            cards: data.items,
+            address_books: data.collections,
+        }
+    }
+
+    /// What undo removes.
+    pub fn created(&self) -> dav::Created<'_> {
+        dav::Created {
+            dav_url: &self.dav_url,
+            accept_invalid_certs: self.accept_invalid_certs,
+            items: &self.cards,
+            collections: &self.address_books,
+            item_noun: "vCard",
+            collection_noun: "address book",
+        }
+    }
+}
+
+/// What the migration created among the destination's calendars.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct UndoCalendars {
+    /// The destination's CalDAV home collection.
+    pub dav_url: String,
+    /// Accept a self-signed or otherwise invalid certificate.
+    #[serde(default)]
+    pub accept_invalid_certs: bool,
+    /// Calendar objects (events, to-dos) the migration created (paths):
+    /// undo deletes them.
+    pub objects: Vec<String>,
+    /// Calendars the migration created (paths): undo deletes them once
+    /// they are empty.
+    pub calendars: Vec<String>,
+}
+
+impl UndoCalendars {
+    /// The calendars section of an undo manifest, from the store's records.
+    pub fn new(dav_url: String, accept_invalid_certs: bool, data: DavUndoData) -> Self {
+        UndoCalendars {
+            dav_url,
+            accept_invalid_certs,
+            objects: data.items,
+            calendars: data.collections,
+        }
+    }
+
+    /// What undo removes.
+    pub fn created(&self) -> dav::Created<'_> {
+        dav::Created {
+            dav_url: &self.dav_url,
+            accept_invalid_certs: self.accept_invalid_certs,
+            items: &self.objects,
+            collections: &self.calendars,
+            item_noun: "calendar object",
+            collection_noun: "calendar",
         }
     }
 }
@@ -231,6 +288,7 @@ impl UndoManifest {
                 .collect(),
             sieve: None,
             contacts: None,
+            calendars: None,
         }
     }
 
@@ -243,6 +301,12 @@ impl UndoManifest {
     /// Adds the contacts section.
     pub fn with_contacts(mut self, contacts: Option<UndoContacts>) -> UndoManifest {
         self.contacts = contacts;
+        self
+    }
+
+    /// Adds the calendars section.
+    pub fn with_calendars(mut self, calendars: Option<UndoCalendars>) -> UndoManifest {
+        self.calendars = calendars;
         self
     }
 
@@ -317,19 +381,51 @@ pub async fn contacts_of(
     plan: &AccountPlan,
     account_key: i64,
 ) -> anyhow::Result<Option<UndoContacts>> {
-    let Some(data) = store.contacts_undo(account_key).await? else {
+    Ok(dav_section(store, plan, account_key, DavArea::Contacts)
+        .await?
+        .map(|(url, accept, data)| UndoContacts::new(url, accept, data)))
+}
+
+/// The calendars section of an account's undo manifest, if a calendars
+/// or tasks stage ran.
+pub async fn calendars_of(
+    store: &Store,
+    plan: &AccountPlan,
+    account_key: i64,
+) -> anyhow::Result<Option<UndoCalendars>> {
+    Ok(dav_section(store, plan, account_key, DavArea::Calendars)
+        .await?
+        .map(|(url, accept, data)| UndoCalendars::new(url, accept, data)))
+}
+
+/// The destination home (the one the stage found, else `dav_url`), the
+/// certificate policy and the records of one WebDAV area.
+async fn dav_section(
+    store: &Store,
+    plan: &AccountPlan,
+    account_key: i64,
+    area: DavArea,
+) -> anyhow::Result<Option<(String, bool, DavUndoData)>> {
+    let Some(data) = store.dav_undo(account_key, area).await? else {
         return Ok(None);
     };
     let endpoint = &plan.destination;
-    let dav_url = endpoint
-        .dav_url
+    let dav_url = data
+        .home
         .clone()
-        .with_context(|| format!("The destination {} has no dav_url", endpoint.email))?;
+        .or_else(|| endpoint.dav_url.clone())
+        .with_context(|| {
+            format!(
+                "The destination {} has no recorded {} home",
+                endpoint.email,
+                area.name()
+            )
+        })?;
     let accept = endpoint
         .server
         .as_ref()
         .is_some_and(|s| s.accept_invalid_certs);
-    Ok(Some(UndoContacts::new(dav_url, accept, data)))
+    Ok(Some((dav_url, accept, data)))
 }
 
 /// Writes the undo manifest of every account of a batch into `dir`.
@@ -347,16 +443,19 @@ pub async fn write_manifests(
             continue;
         };
         let created = store.created_mail(account.key).await?;
-        let (sieve, contacts) = match plan.account(&account.source, &account.destination) {
+        let (sieve, contacts, calendars) = match plan.account(&account.source, &account.destination)
+        {
             Some(planned) => (
                 sieve_of(store, planned, account.key).await?,
                 contacts_of(store, planned, account.key).await?,
+                calendars_of(store, planned, account.key).await?,
             ),
-            None => (None, None),
+            None => (None, None, None),
         };
         UndoManifest::new(&account, destination, created)
             .with_sieve(sieve)
             .with_contacts(contacts)
+            .with_calendars(calendars)
             .write(dir)?;
     }
     Ok(())

@@ -2,31 +2,16 @@
 //! binary between two Radicale servers over CardDAV, then `mailshift undo`.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::time::Duration;
 
-use mailshift::protocols::carddav::{DavClient, PutOutcome};
-use mailshift::protocols::imap::Auth;
-use tempfile::TempDir;
+use mailshift::protocols::carddav::{PutOutcome, VCARD};
 
-use crate::cmd::{Output, mailshift};
+use crate::support::groupware::{GroupwareRun, Side};
 use crate::support::radicale::Radicale;
 use crate::support::{Dovecot, DovecotOptions};
 
 /// Every address book of a home: display name → (resource name → vCard,
 /// normalised).
 type Books = BTreeMap<String, BTreeMap<String, String>>;
-
-fn client(server: &Radicale) -> DavClient {
-    DavClient::new(
-        &server.home("alice"),
-        "alice",
-        Auth::Password(server.password("alice").into()),
-        false,
-        Duration::from_secs(20),
-    )
-    .unwrap()
-}
 
 /// A vCard with folded lines joined and line ends made `\n`: Radicale
 /// serves what it stored after parsing, which may fold lines differently
@@ -57,11 +42,11 @@ fn properties(card: &str) -> Vec<String> {
 }
 
 async fn books(server: &Radicale) -> Books {
-    let dav = client(server);
+    let dav = server.client("alice");
     let mut all = Books::new();
     for book in dav.address_books().await.unwrap() {
         let mut cards = BTreeMap::new();
-        for card in dav.cards(&book.href).await.unwrap() {
+        for card in dav.items(&book.href).await.unwrap() {
             let name = card.href.rsplit('/').next().unwrap().to_owned();
             cards.insert(name, normalise(&dav.get(&card.href).await.unwrap()));
         }
@@ -122,74 +107,6 @@ fn cards() -> Vec<(&'static str, String)> {
     ]
 }
 
-/// A manifest between two groupware endpoints, and its state and reports.
-struct Run {
-    dir: TempDir,
-}
-
-impl Run {
-    fn new(imap: (&Dovecot, &Dovecot), dav: (&Radicale, &Radicale), options: &str) -> Run {
-        let dir = TempDir::new().unwrap();
-        let endpoint = |server: &Dovecot, dav: &Radicale, password: &str| {
-            format!(
-                "{{kind: groupware, host: 127.0.0.1, port: {}, tls: none, \
-                 email: alice@example.test, user: alice, password: {password}, \
-                 dav_url: \"{}\"}}",
-                server.imap_port(),
-                dav.home("alice")
-            )
-        };
-        let yaml = format!(
-            "batch: test\naccounts:\n  - source: {}\n    destination: {}\n    options: [{options}]\n",
-            endpoint(imap.0, dav.0, "source-pw"),
-            endpoint(imap.1, dav.1, "dest-pw")
-        );
-        std::fs::write(dir.path().join("batch.yaml"), yaml).unwrap();
-        Run { dir }
-    }
-
-    fn state(&self) -> PathBuf {
-        self.dir.path().join("state.db")
-    }
-
-    fn run(&self) -> Output {
-        mailshift()
-            .arg("run")
-            .arg(self.dir.path().join("batch.yaml"))
-            .arg("--state")
-            .arg(self.state())
-            .arg("--reports")
-            .arg(self.dir.path().join("reports"))
-            .run()
-    }
-
-    fn report(&self) -> serde_json::Value {
-        serde_json::from_slice(
-            &std::fs::read(self.dir.path().join("reports/test/report.json")).unwrap(),
-        )
-        .unwrap()
-    }
-
-    fn undo(&self) -> Output {
-        let listed = mailshift()
-            .args(["list", "--format", "json", "--state"])
-            .arg(self.state())
-            .run()
-            .success()
-            .json();
-        let id = listed[0]["accounts"][0]["migration_id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        mailshift()
-            .args(["undo", &id, "--source", "alice@example.test", "--state"])
-            .arg(self.state())
-            .arg("--reports")
-            .arg(self.dir.path().join("reports"))
-            .run()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn contacts_and_groups_are_copied_once_and_undone_exactly() {
     let imap = (
@@ -205,19 +122,19 @@ async fn contacts_and_groups_are_copied_once_and_undone_exactly() {
     let source = Radicale::start(&[("alice", "source-pw")]);
     let dest = Radicale::start(&[("alice", "dest-pw")]);
 
-    let dav = client(&source);
+    let dav = source.client("alice");
     dav.create_address_book("/alice/friends/", "Friends & family")
         .await
         .unwrap();
     for (name, card) in cards() {
         let outcome = dav
-            .put_new(&format!("/alice/friends/{name}"), card.as_bytes())
+            .put_new(&format!("/alice/friends/{name}"), VCARD, card.as_bytes())
             .await
             .unwrap();
         assert_eq!(outcome, PutOutcome::Created);
     }
     // The destination has an address book of its own, which stays.
-    let theirs = client(&dest);
+    let theirs = dest.client("alice");
     theirs
         .create_address_book("/alice/work/", "Work")
         .await
@@ -225,6 +142,7 @@ async fn contacts_and_groups_are_copied_once_and_undone_exactly() {
     theirs
         .put_new(
             "/alice/work/zoe.vcf",
+            VCARD,
             b"BEGIN:VCARD\r\nVERSION:4.0\r\nUID:zoe\r\nFN:Zoe\r\nEND:VCARD\r\n",
         )
         .await
@@ -233,9 +151,19 @@ async fn contacts_and_groups_are_copied_once_and_undone_exactly() {
     let source_books = books(&source).await;
     assert_eq!(source_books["Friends & family"].len(), 4);
 
-    let run = Run::new(
-        (&imap.0, &imap.1),
-        (&source, &dest),
+    let run = GroupwareRun::new(
+        Side {
+            imap: &imap.0,
+            dav: Some(&source),
+            email: "alice@example.test",
+            password: "source-pw",
+        },
+        Side {
+            imap: &imap.1,
+            dav: Some(&dest),
+            email: "alice@example.test",
+            password: "dest-pw",
+        },
         "contacts, contact_groups",
     );
     run.run().success();
@@ -266,14 +194,7 @@ async fn contacts_and_groups_are_copied_once_and_undone_exactly() {
     assert_eq!(books(&dest).await, expected);
 
     // The undo manifest lists what was created.
-    let undo_dir = run.dir.path().join("reports/test/undo");
-    let file = std::fs::read_dir(&undo_dir)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap();
-    let undo: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(file.path()).unwrap()).unwrap();
+    let undo = run.undo_manifest();
     assert_eq!(
         undo["contacts"]["cards"].as_array().unwrap().len(),
         4,

@@ -1,6 +1,7 @@
 //! Integration tests: real servers on loopback, driven through the library and the binary.
 mod autodetect;
 mod browser;
+mod calendars;
 mod cli;
 mod cmd;
 mod contacts;

@@ -349,7 +349,7 @@ fn options_must_fit_both_ends() {
     assert_eq!(first.destination.sieve.as_ref().unwrap().port, 4190);
     assert!(text.contains("a pst source cannot provide rules"), "{text}");
     assert!(
-        text.contains("contacts needs the destination's CalDAV/CardDAV address"),
+        text.contains("no destination.dav_url: contacts finds the CalDAV/CardDAV home"),
         "{text}"
     );
     assert!(

@@ -23,6 +23,8 @@ impl AccountCheck<'_> {
         }
         let mut ok = true;
         let mut stages: Vec<StageKind> = Vec::new();
+        // A missing dav_url is said once, not once per WebDAV option.
+        let mut dav_noted = false;
         for (i, option) in options.iter().enumerate() {
             let at = i.to_string();
             let field = ["options", at.as_str()];
@@ -68,17 +70,17 @@ impl AccountCheck<'_> {
                     ),
                 );
             }
-            if uses_dav(*option) {
+            if uses_dav(*option) && !dav_noted {
+                dav_noted = true;
                 for (side, end) in [(Side::Source, source), (Side::Destination, destination)] {
                     if let Some(end) = end
                         && end.kind == Kind::Groupware
                         && end.endpoint.dav_url.is_none()
                     {
-                        ok = false;
                         let name = side.name();
-                        self.error(
+                        self.warn(
                             &[name, "dav_url"],
-                            format!("{option} needs the {name}'s CalDAV/CardDAV address: set {name}.dav_url"),
+                            format!("no {name}.dav_url: {option} finds the CalDAV/CardDAV home from the address's domain (RFC 6764) when it runs"),
                         );
                     }
                 }

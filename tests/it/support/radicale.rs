@@ -124,6 +124,18 @@ impl Radicale {
         format!("http://127.0.0.1:{}/{user}/", self.port)
     }
 
+    /// A WebDAV client for a user's home collection.
+    pub fn client(&self, user: &str) -> mailshift::protocols::dav::DavClient {
+        mailshift::protocols::dav::DavClient::new(
+            &self.home(user),
+            user,
+            mailshift::protocols::imap::Auth::Password(self.password(user).into()),
+            false,
+            Duration::from_secs(20),
+        )
+        .unwrap()
+    }
+
     pub fn password(&self, user: &str) -> &str {
         self.users
             .iter()

@@ -1,0 +1,249 @@
+//! Reading WebDAV `207 Multi-Status` answers (RFC 4918) with the CalDAV
+//! (RFC 4791), CardDAV (RFC 6352), principal (RFC 5397) and Apple colour
+//! properties the clients ask for.
+
+use quick_xml::Reader;
+use quick_xml::XmlVersion;
+use quick_xml::events::{BytesStart, Event};
+
+use crate::autodetect::http::Url;
+
+/// One `<response>` of a multistatus, with the properties found (200).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DavResponse {
+    pub href: String,
+    pub display_name: Option<String>,
+    pub etag: Option<String>,
+    pub collection: bool,
+    pub address_book: bool,
+    pub calendar: bool,
+    /// `calendar-color` (Apple's namespace), e.g. `#3A87ADFF`.
+    pub color: Option<String>,
+    /// `calendar-description`.
+    pub description: Option<String>,
+    /// `calendar-timezone`: a VCALENDAR holding one VTIMEZONE.
+    pub timezone: Option<String>,
+    /// `supported-calendar-component-set`: `VEVENT`, `VTODO`, ...; empty
+    /// when the server does not say (any component).
+    pub components: Vec<String>,
+    /// `supported-address-data`: the vCard versions an address book
+    /// accepts; empty when the server does not say.
+    pub address_versions: Vec<String>,
+    /// `current-user-principal`.
+    pub principal: Option<String>,
+    /// `calendar-home-set`.
+    pub calendar_home: Option<String>,
+    /// `addressbook-home-set`.
+    pub addressbook_home: Option<String>,
+}
+
+impl DavResponse {
+    /// Adds what a successful propstat found.
+    fn merge(&mut self, props: DavResponse) {
+        let keep = |a: &mut Option<String>, b: Option<String>| {
+            if a.is_none() {
+                *a = b;
+            }
+        };
+        keep(&mut self.display_name, props.display_name);
+        keep(&mut self.etag, props.etag);
+        keep(&mut self.color, props.color);
+        keep(&mut self.description, props.description);
+        keep(&mut self.timezone, props.timezone);
+        keep(&mut self.principal, props.principal);
+        keep(&mut self.calendar_home, props.calendar_home);
+        keep(&mut self.addressbook_home, props.addressbook_home);
+        self.collection |= props.collection;
+        self.address_book |= props.address_book;
+        self.calendar |= props.calendar;
+        self.components.extend(props.components);
+        self.address_versions.extend(props.address_versions);
+    }
+
+    /// Notes an element that carries its meaning in its name or
+    /// attributes (a resource type, a supported component).
+    fn mark(&mut self, parent: &str, element: &BytesStart<'_>) {
+        let name = element.local_name();
+        match (parent, name.as_ref()) {
+            ("resourcetype", "collection") => self.collection = true,
+            ("resourcetype", "addressbook") => self.address_book = true,
+            ("resourcetype", "calendar") => self.calendar = true,
+            ("supported-calendar-component-set", "comp") => {
+                self.components
+                    .extend(attribute(element, "name").map(|v| v.to_uppercase()));
+            }
+            ("supported-address-data", "address-data-type") => {
+                let vcard = attribute(element, "content-type")
+                    .is_none_or(|t| t.eq_ignore_ascii_case("text/vcard"));
+                if vcard {
+                    self.address_versions.extend(attribute(element, "version"));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The value of an element's attribute.
+fn attribute(element: &BytesStart<'_>, name: &str) -> Option<String> {
+    element
+        .attributes()
+        .flatten()
+        .find(|a| a.key.local_name().as_ref() == name)
+        .and_then(|a| a.normalized_value(XmlVersion::Implicit1_0).ok())
+        .map(|v| v.into_owned())
+}
+
+/// Reads a `207 Multi-Status` body. Hrefs are kept as paths (a full URL
+/// is cut to its path) and percent-decoding is left to the server.
+pub fn parse_multistatus(body: &[u8]) -> Result<Vec<DavResponse>, String> {
+    let text = String::from_utf8_lossy(body);
+    let mut reader = Reader::from_str(&text);
+    let mut out = Vec::new();
+    let mut current: Option<DavResponse> = None;
+    // The properties of the propstat being read, and its status.
+    let mut props = DavResponse::default();
+    let mut status = String::new();
+    let mut path: Vec<String> = Vec::new();
+    let mut buf = String::new();
+    loop {
+        let event = reader.read_event().map_err(|e| e.to_string())?;
+        match event {
+            Event::Start(e) => {
+                let name = e.local_name().as_ref().to_owned();
+                match name.as_str() {
+                    "response" => current = Some(DavResponse::default()),
+                    "propstat" => {
+                        props = DavResponse::default();
+                        status.clear();
+                    }
+                    _ => {}
+                }
+                props.mark(path.last().map(String::as_str).unwrap_or(""), &e);
+                path.push(name);
+                buf.clear();
+            }
+            Event::Empty(e) => props.mark(path.last().map(String::as_str).unwrap_or(""), &e),
+            Event::Text(t) => buf.push_str(&t.xml10_content()),
+            Event::CData(t) => buf.push_str(t.as_ref()),
+            Event::GeneralRef(r) => {
+                let name = r.xml10_content();
+                let resolved = match name.as_ref() {
+                    "amp" => Some('&'),
+                    "lt" => Some('<'),
+                    "gt" => Some('>'),
+                    "quot" => Some('"'),
+                    "apos" => Some('\''),
+                    _ => r.resolve_char_ref().ok().flatten(),
+                };
+                buf.extend(resolved);
+            }
+            Event::End(_) => {
+                let name = path.pop().unwrap_or_default();
+                let parent = path.last().map(String::as_str).unwrap_or("");
+                let value = buf.trim().to_owned();
+                buf.clear();
+                match (parent, name.as_str()) {
+                    ("response", "href") => {
+                        if let Some(r) = current.as_mut() {
+                            r.href = href_path(&value);
+                        }
+                    }
+                    ("propstat", "status") => status = value,
+                    ("prop", "displayname") => props.display_name = Some(value),
+                    ("prop", "getetag") => props.etag = Some(value),
+                    ("prop", "calendar-color") => props.color = Some(value),
+                    ("prop", "calendar-description") => props.description = Some(value),
+                    ("prop", "calendar-timezone") => props.timezone = Some(value),
+                    ("current-user-principal", "href") => props.principal = Some(href_path(&value)),
+                    ("calendar-home-set", "href") => props.calendar_home = Some(value),
+                    ("addressbook-home-set", "href") => props.addressbook_home = Some(value),
+                    (_, "propstat") => {
+                        if status.split_whitespace().nth(1) == Some("200")
+                            && let Some(r) = current.as_mut()
+                        {
+                            r.merge(std::mem::take(&mut props));
+                        }
+                    }
+                    (_, "response") => out.extend(current.take()),
+                    _ => {}
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// The path of an href (which may be a full URL).
+pub fn href_path(href: &str) -> String {
+    match Url::parse(href) {
+        Ok(url) if href.contains("://") => url.path,
+        _ => href.to_owned(),
+    }
+}
+
+/// Escapes text for an XML element or a quoted attribute.
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_multistatus() {
+        let body = br#"<?xml version="1.0"?>
+<multistatus xmlns="DAV:" xmlns:CR="urn:ietf:params:xml:ns:carddav">
+ <response><href>/alice/</href><propstat><prop><resourcetype><collection/></resourcetype><displayname/></prop><status>HTTP/1.1 200 OK</status></propstat></response>
+ <response><href>http://h:1/alice/book/</href><propstat><prop><resourcetype><collection/><CR:addressbook/></resourcetype><displayname>Friends &amp; family</displayname></prop><status>HTTP/1.1 200 OK</status></propstat></response>
+ <response><href>/alice/book/a.vcf</href><propstat><prop><getetag>"e1"</getetag><resourcetype/></prop><status>HTTP/1.1 200 OK</status></propstat><propstat><prop><displayname/></prop><status>HTTP/1.1 404 Not Found</status></propstat></response>
+</multistatus>"#;
+        let all = parse_multistatus(body).unwrap();
+        assert_eq!(all.len(), 3);
+        assert!(all[0].collection && !all[0].address_book);
+        assert_eq!(all[1].href, "/alice/book/");
+        assert!(all[1].address_book);
+        assert_eq!(all[1].display_name.as_deref(), Some("Friends & family"));
+        assert_eq!(all[2].etag.as_deref(), Some("\"e1\""));
+        assert!(!all[2].collection);
+        assert_eq!(all[2].display_name, None);
+    }
+
+    #[test]
+    fn reads_calendar_and_principal_properties() {
+        let body = br#"<?xml version="1.0"?>
+<d:multistatus xmlns:d="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:A="http://apple.com/ns/ical/">
+ <d:response><d:href>/alice/work/</d:href><d:propstat><d:prop>
+  <d:resourcetype><d:collection/><C:calendar/></d:resourcetype>
+  <A:calendar-color>#FF0000FF</A:calendar-color>
+  <C:calendar-description>Team &lt;work&gt;</C:calendar-description>
+  <C:calendar-timezone><![CDATA[BEGIN:VCALENDAR
+END:VCALENDAR]]></C:calendar-timezone>
+  <C:supported-calendar-component-set><C:comp name="VEVENT"/><C:comp name="vtodo"></C:comp></C:supported-calendar-component-set>
+  <d:current-user-principal><d:href>https://dav.example/principals/alice/</d:href></d:current-user-principal>
+  <C:calendar-home-set><d:href>/cal/alice/</d:href></C:calendar-home-set>
+  <R:supported-address-data xmlns:R="urn:ietf:params:xml:ns:carddav"><R:address-data-type content-type="text/vcard" version="3.0"/><R:address-data-type content-type="application/vcard+json" version="4.0"/></R:supported-address-data>
+ </d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>
+</d:multistatus>"#;
+        let all = parse_multistatus(body).unwrap();
+        let r = &all[0];
+        assert!(r.calendar && r.collection && !r.address_book);
+        assert_eq!(r.color.as_deref(), Some("#FF0000FF"));
+        assert_eq!(r.description.as_deref(), Some("Team <work>"));
+        assert_eq!(
+            r.timezone.as_deref(),
+            Some("BEGIN:VCALENDAR\nEND:VCALENDAR")
+        );
+        assert_eq!(r.components, ["VEVENT", "VTODO"]);
+        assert_eq!(r.principal.as_deref(), Some("/principals/alice/"));
+        assert_eq!(r.calendar_home.as_deref(), Some("/cal/alice/"));
+        assert_eq!(r.addressbook_home, None);
+        assert_eq!(r.address_versions, ["3.0"]);
+    }
+}

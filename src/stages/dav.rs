@@ -1,0 +1,447 @@
+//! What the WebDAV stages share (`contacts`, `contact_groups` over
+//! CardDAV; `calendars`, `tasks` over CalDAV): finding the home
+//! collections, re-creating each source collection at the destination,
+//! and copying its resources one by one with a checkpoint each.
+//!
+//! Every resource is checkpointed by source href and ETag, so a re-run
+//! adds nothing twice. It is written with `If-None-Match: *`: a name
+//! already taken at the destination by something mailshift did not write
+//! is counted present and left alone. A source resource that changed since
+//! mailshift copied it is written again over mailshift's own copy.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use super::StageFailure;
+use crate::engine::AccountContext;
+use crate::plan::{Endpoint, StageKind};
+use crate::protocols::caldav::ICALENDAR;
+use crate::protocols::carddav::VCARD;
+use crate::protocols::dav::discovery::{self, Account, Login, Service};
+use crate::protocols::dav::{Collection, DavClient, DavError, PutOutcome};
+use crate::store::Store;
+use crate::store::batches::StageCounts;
+use crate::store::dav::{CollectionRecord, DavArea, ItemRecord};
+
+/// How long a WebDAV server may take to answer one request.
+pub const TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A client for an endpoint's CalDAV or CardDAV home collection, logged
+/// in as its user: from its `dav_url`, or found from its address.
+pub async fn client(endpoint: &Endpoint, service: Service) -> anyhow::Result<DavClient> {
+    let auth = endpoint
+        .credential
+        .imap_auth()
+        .await
+        .with_context(|| format!("The credential of {}", endpoint.user))?;
+    let login = Login {
+        user: endpoint.user.clone(),
+        auth,
+        accept_invalid_certs: endpoint
+            .server
+            .as_ref()
+            .is_some_and(|s| s.accept_invalid_certs),
+        timeout: TIMEOUT,
+    };
+    let account = Account {
+        email: &endpoint.email,
+        dav_url: endpoint.dav_url.as_deref(),
+        host: endpoint.server.as_ref().map(|s| s.host.as_str()),
+    };
+    discovery::home(service, &account, &login)
+        .await
+        .with_context(|| {
+            format!(
+                "Finding the {service} home collection of {}",
+                endpoint.email
+            )
+        })
+}
+
+/// Runs a WebDAV stage for one account: finds both homes, lists the
+/// source collections the stage visits and copies their resources.
+pub async fn run(
+    ctx: &AccountContext,
+    kind: StageKind,
+    rules: &Rules,
+) -> Result<StageCounts, StageFailure> {
+    let mut counts = StageCounts::default();
+    let result = copy_all(ctx, kind, rules, &mut counts).await;
+    within_budget(ctx, counts, result)
+}
+
+async fn copy_all(
+    ctx: &AccountContext,
+    kind: StageKind,
+    rules: &Rules,
+    counts: &mut StageCounts,
+) -> anyhow::Result<()> {
+    let source = client(&ctx.plan.source, rules.service).await?;
+    let dest = client(&ctx.plan.destination, rules.service).await?;
+    let hosts = [source.host().to_owned(), dest.host().to_owned()];
+    let _slots = ctx.limits.connections(&[&hosts[0], &hosts[1]]).await;
+    let list = |client: &DavClient| {
+        let client = client.clone();
+        async move {
+            match rules.service {
+                Service::CalDav => client.calendars().await,
+                Service::CardDav => client.address_books().await,
+            }
+        }
+    };
+    let collections: Vec<Collection> = list(&source)
+        .await
+        .with_context(|| format!("The source's {} collections", rules.service))?
+        .into_iter()
+        .filter(|c| (rules.visits)(c, kind))
+        .collect();
+    let dest_collections = list(&dest)
+        .await
+        .with_context(|| format!("The destination's {} collections", rules.service))?;
+    copy(
+        ctx,
+        kind,
+        (&source, &dest),
+        (collections, dest_collections),
+        rules,
+        counts,
+    )
+    .await
+}
+
+/// A stage's result, failed when more items failed than the error budget
+/// allows.
+fn within_budget(
+    ctx: &AccountContext,
+    counts: StageCounts,
+    result: anyhow::Result<()>,
+) -> Result<StageCounts, StageFailure> {
+    match result {
+        Ok(()) if counts.failed > u64::from(ctx.plan.error_budget) => Err(StageFailure {
+            error: anyhow::anyhow!(
+                "{} items failed, more than the error budget of {}",
+                counts.failed,
+                ctx.plan.error_budget
+            ),
+            counts,
+        }),
+        Ok(()) => Ok(counts),
+        Err(error) => Err(StageFailure { error, counts }),
+    }
+}
+
+/// The last segment of an href (`/alice/book/x.vcf` → `x.vcf`,
+/// `/alice/book/` → `book`).
+pub fn last_segment(href: &str) -> &str {
+    href.trim_end_matches('/').rsplit('/').next().unwrap_or("")
+}
+
+async fn item_note(ctx: &AccountContext, kind: StageKind, item: &str, reason: String) {
+    if let Err(error) = ctx
+        .store
+        .record_item_error(ctx.account.id, kind, item.to_owned(), reason.clone())
+        .await
+    {
+        tracing::error!("cannot record {item}: {error}");
+    }
+    tracing::warn!(account = %ctx.plan.source.email, "{item}: {reason}");
+}
+
+/// One resource to write to a destination collection.
+#[derive(Debug, Clone, Copy)]
+pub struct Item<'a> {
+    /// What identifies it at the source (an href, or any stable key): the
+    /// checkpoint's key.
+    pub source_href: &'a str,
+    /// Its version at the source (an ETag, or a content hash): a re-run
+    /// with the same version skips it.
+    pub etag: &'a str,
+    /// The resource name to use at the destination (`event.ics`).
+    pub name: &'a str,
+    /// The content to write, as it should be stored.
+    pub content: &'a [u8],
+}
+
+/// What [`write_item`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written {
+    /// Written; undo will delete it.
+    Copied,
+    /// Its name was taken at the destination by something mailshift did
+    /// not write: left alone.
+    Present,
+    /// Copied by an earlier run at this version: nothing done.
+    AlreadyCopied,
+    /// The destination refused it, with the server's answer.
+    Refused(String),
+}
+
+/// Writes one item into the destination `collection` for stage `kind`,
+/// never overwriting what mailshift did not write, and checkpoints it
+/// (with what undo needs) before returning.
+pub async fn write_item(
+    store: &Store,
+    account_id: i64,
+    kind: StageKind,
+    dest: &DavClient,
+    collection: &str,
+    item: Item<'_>,
+) -> anyhow::Result<Written> {
+    let area = DavArea::of(kind).with_context(|| format!("{kind} is not a WebDAV stage"))?;
+    let record = store
+        .dav_item(account_id, area, item.source_href.to_owned())
+        .await?;
+    if let Some(r) = &record
+        && r.etag == item.etag
+        && !item.etag.is_empty()
+    {
+        return Ok(Written::AlreadyCopied);
+    }
+    let media_type = match area {
+        DavArea::Contacts => VCARD,
+        DavArea::Calendars => ICALENDAR,
+    };
+    let (dest_href, ours) = match &record {
+        Some(r) => (r.dest_href.clone(), r.created),
+        None => (format!("{collection}{}", item.name), false),
+    };
+    let written = if ours {
+        dest.put_replace(&dest_href, media_type, item.content)
+            .await
+            .map(|()| PutOutcome::Created)
+    } else {
+        dest.put_new(&dest_href, media_type, item.content).await
+    };
+    let created = match written {
+        Ok(PutOutcome::Created) => true,
+        Ok(PutOutcome::Exists) => false,
+        Err(error @ DavError::Status { .. }) => return Ok(Written::Refused(error.to_string())),
+        Err(other) => return Err(other.into()),
+    };
+    store
+        .record_dav_item(
+            account_id,
+            kind,
+            ItemRecord {
+                stage: kind.name().to_owned(),
+                source_href: item.source_href.to_owned(),
+                etag: item.etag.to_owned(),
+                dest_href,
+                created,
+            },
+        )
+        .await?;
+    Ok(if created {
+        Written::Copied
+    } else {
+        Written::Present
+    })
+}
+
+/// How a pair of stages picks and prepares resources.
+pub struct Rules {
+    /// CalDAV or CardDAV.
+    pub service: Service,
+    /// Whether a stage visits a source collection.
+    pub visits: fn(&Collection, StageKind) -> bool,
+    /// Whether a source resource belongs to this stage (the other stage
+    /// of the area takes the rest).
+    pub belongs: fn(&[u8], StageKind) -> bool,
+    /// The content to write for a source resource into a destination
+    /// collection.
+    pub prepare: for<'a> fn(&'a [u8], &Collection) -> Cow<'a, [u8]>,
+}
+
+/// Whether a destination calendar can hold what a source one holds (any
+/// address book can hold any vCard).
+fn accepts(dest: &Collection, source: &Collection) -> bool {
+    dest.components.is_empty()
+        || (!source.components.is_empty()
+            && source
+                .components
+                .iter()
+                .all(|c| dest.components.contains(c)))
+}
+
+/// The destination collection for a source one: the recorded one if it
+/// is still there, else one of the same display name that can hold its
+/// items, else a new one.
+async fn target_collection(
+    ctx: &AccountContext,
+    area: DavArea,
+    dest: &DavClient,
+    source: &Collection,
+    dest_collections: &mut Vec<Collection>,
+    records: &[CollectionRecord],
+) -> anyhow::Result<Collection> {
+    if let Some(record) = records.iter().find(|r| r.source_href == source.href)
+        && let Some(recorded) = dest_collections.iter().find(|c| c.href == record.dest_href)
+    {
+        return Ok(recorded.clone());
+    }
+    let name = source
+        .display_name
+        .clone()
+        .unwrap_or_else(|| last_segment(&source.href).to_owned());
+    let existing = dest_collections
+        .iter()
+        .find(|c| c.display_name.as_deref() == Some(name.as_str()) && accepts(c, source))
+        .cloned();
+    let (target, created) = match existing {
+        Some(collection) => (collection, false),
+        None => {
+            let segment = last_segment(&source.href);
+            let taken = |href: &str| dest_collections.iter().any(|c| c.href == href);
+            let mut href = format!("{}{segment}/", dest.home());
+            let mut n = 2;
+            while taken(&href) {
+                href = format!("{}{segment}-{n}/", dest.home());
+                n += 1;
+            }
+            let like = Collection {
+                href: href.clone(),
+                display_name: Some(name.clone()),
+                ..source.clone()
+            };
+            match area {
+                DavArea::Contacts => dest.create_address_book(&href, &name).await,
+                DavArea::Calendars => dest.create_calendar(&href, &like).await,
+            }
+            .with_context(|| format!("Creating {name} at the destination"))?;
+            dest_collections.push(like.clone());
+            (like, true)
+        }
+    };
+    ctx.store
+        .record_dav_collection(
+            ctx.account.id,
+            area,
+            CollectionRecord {
+                source_href: source.href.clone(),
+                dest_href: target.href.clone(),
+                created,
+            },
+        )
+        .await?;
+    Ok(target)
+}
+
+/// Copies the resources of `kind` from the source collections to their
+/// destination counterparts, counting into `counts`.
+async fn copy(
+    ctx: &AccountContext,
+    kind: StageKind,
+    (source, dest): (&DavClient, &DavClient),
+    (collections, mut dest_collections): (Vec<Collection>, Vec<Collection>),
+    rules: &Rules,
+    counts: &mut StageCounts,
+) -> anyhow::Result<()> {
+    let id = ctx.account.id;
+    let area = DavArea::of(kind).with_context(|| format!("{kind} is not a WebDAV stage"))?;
+    ctx.store.record_dav_home(id, area, dest.url()).await?;
+    let collection_records = ctx.store.dav_collections(id, area).await?;
+    let records: HashMap<String, ItemRecord> = ctx
+        .store
+        .dav_items(id, area)
+        .await?
+        .into_iter()
+        .map(|r| (r.source_href.clone(), r))
+        .collect();
+    for collection in &collections {
+        if ctx.shutdown.is_cancelled() {
+            break;
+        }
+        let target = target_collection(
+            ctx,
+            area,
+            dest,
+            collection,
+            &mut dest_collections,
+            &collection_records,
+        )
+        .await?;
+        let items = source
+            .items(&collection.href)
+            .await
+            .with_context(|| format!("Listing the source's collection {}", collection.href))?;
+        for item in items {
+            if ctx.shutdown.is_cancelled() {
+                break;
+            }
+            if let Some(r) = records.get(&item.href)
+                && r.etag == item.etag
+                && !item.etag.is_empty()
+            {
+                if r.stage == kind.name() {
+                    counts.found += 1;
+                    counts.present += 1;
+                }
+                continue;
+            }
+            let noun = match area {
+                DavArea::Contacts => "vCard",
+                DavArea::Calendars => "calendar object",
+            };
+            let label = format!("{noun} {}", item.href);
+            let content = match source.get(&item.href).await {
+                Ok(content) => content,
+                Err(error @ DavError::Status { .. }) => {
+                    counts.found += 1;
+                    counts.failed += 1;
+                    item_note(ctx, kind, &label, error.to_string()).await;
+                    continue;
+                }
+                Err(other) => return Err(other.into()),
+            };
+            if !(rules.belongs)(&content, kind) {
+                continue;
+            }
+            counts.found += 1;
+            let prepared = (rules.prepare)(&content, &target);
+            let written = Item {
+                source_href: &item.href,
+                etag: &item.etag,
+                name: last_segment(&item.href),
+                content: &prepared,
+            };
+            match write_item(&ctx.store, id, kind, dest, &target.href, written).await? {
+                Written::Copied => {
+                    counts.copied += 1;
+                    counts.bytes += prepared.len() as u64;
+                }
+                Written::Present | Written::AlreadyCopied => counts.present += 1,
+                Written::Refused(reason) => {
+                    counts.failed += 1;
+                    item_note(ctx, kind, &label, reason).await;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_segments() {
+        assert_eq!(last_segment("/alice/book/x.vcf"), "x.vcf");
+        assert_eq!(last_segment("/alice/book/"), "book");
+    }
+
+    #[test]
+    fn a_calendar_is_reused_only_if_it_holds_the_same_components() {
+        let with = |components: &[&str]| Collection {
+            components: components.iter().map(|c| c.to_string()).collect(),
+            ..Collection::default()
+        };
+        assert!(accepts(&with(&[]), &with(&["VTODO"])));
+        assert!(accepts(&with(&["VEVENT", "VTODO"]), &with(&["VTODO"])));
+        assert!(!accepts(&with(&["VEVENT"]), &with(&["VTODO"])));
+        assert!(!accepts(&with(&["VEVENT"]), &with(&[])));
+    }
+}

@@ -1,0 +1,299 @@
+//! WebDAV checkpoints (the `contacts`, `contact_groups`, `calendars` and
+//! `tasks` stages): which source collection became which destination
+//! collection, which source resource (by href and ETag) became which
+//! destination resource, with whether mailshift created it, and the
+//! destination's home collection. Undo is built from these rows.
+
+use rusqlite::{OptionalExtension as _, params};
+
+use super::{Store, StoreError};
+use crate::plan::StageKind;
+
+/// The two kinds of collection, each shared by two stages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DavArea {
+    /// Address books: `contacts` and `contact_groups`.
+    Contacts,
+    /// Calendars: `calendars` and `tasks`.
+    Calendars,
+}
+
+impl DavArea {
+    /// The area of a stage, if it has one.
+    pub fn of(kind: StageKind) -> Option<DavArea> {
+        match kind {
+            StageKind::Contacts | StageKind::ContactGroups => Some(DavArea::Contacts),
+            StageKind::Calendars | StageKind::Tasks => Some(DavArea::Calendars),
+            _ => None,
+        }
+    }
+
+    /// Its name in the store.
+    pub fn name(self) -> &'static str {
+        match self {
+            DavArea::Contacts => "contacts",
+            DavArea::Calendars => "calendars",
+        }
+    }
+
+    /// The stages that share it.
+    fn stages(self) -> [StageKind; 2] {
+        match self {
+            DavArea::Contacts => [StageKind::Contacts, StageKind::ContactGroups],
+            DavArea::Calendars => [StageKind::Calendars, StageKind::Tasks],
+        }
+    }
+}
+
+/// A source collection and its destination counterpart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectionRecord {
+    pub source_href: String,
+    pub dest_href: String,
+    /// Whether mailshift created the destination collection.
+    pub created: bool,
+}
+
+/// A source resource and its destination counterpart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemRecord {
+    /// The stage that handled it (`contacts`, `tasks`...).
+    pub stage: String,
+    pub source_href: String,
+    /// The source's ETag when it was copied.
+    pub etag: String,
+    pub dest_href: String,
+    /// Whether mailshift created the destination resource.
+    pub created: bool,
+}
+
+/// What undo needs for an account's address books or calendars.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DavUndoData {
+    /// The destination's home collection, when recorded.
+    pub home: Option<String>,
+    /// Destination resources mailshift created.
+    pub items: Vec<String>,
+    /// Destination collections mailshift created.
+    pub collections: Vec<String>,
+}
+
+impl Store {
+    /// The collections recorded for an account.
+    pub async fn dav_collections(
+        &self,
+        account_id: i64,
+        area: DavArea,
+    ) -> Result<Vec<CollectionRecord>, StoreError> {
+        self.call(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT source_href, dest_href, created FROM dav_collections
+                 WHERE account_id = ?1 AND area = ?2 ORDER BY id",
+            )?;
+            let rows = stmt
+                .query_map(params![account_id, area.name()], |row| {
+                    Ok(CollectionRecord {
+                        source_href: row.get(0)?,
+                        dest_href: row.get(1)?,
+                        created: row.get(2)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    /// Records which destination collection a source one maps to. A later
+    /// record for the same source keeps the first `created` when the
+    /// destination is unchanged.
+    pub async fn record_dav_collection(
+        &self,
+        account_id: i64,
+        area: DavArea,
+        record: CollectionRecord,
+    ) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            conn.execute(
+                "INSERT INTO dav_collections (account_id, area, source_href, dest_href, created)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (account_id, area, source_href) DO UPDATE SET
+                     created = CASE WHEN dest_href = excluded.dest_href
+                                    THEN created OR excluded.created
+                                    ELSE excluded.created END,
+                     dest_href = excluded.dest_href",
+                params![
+                    account_id,
+                    area.name(),
+                    record.source_href,
+                    record.dest_href,
+                    record.created
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The resources recorded for an account (both stages of the area).
+    pub async fn dav_items(
+        &self,
+        account_id: i64,
+        area: DavArea,
+    ) -> Result<Vec<ItemRecord>, StoreError> {
+        self.call(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT stage, source_href, etag, dest_href, created FROM dav_items
+                 WHERE account_id = ?1 AND area = ?2 ORDER BY id",
+            )?;
+            let rows = stmt
+                .query_map(params![account_id, area.name()], item_record)?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    /// The record of one source resource.
+    pub async fn dav_item(
+        &self,
+        account_id: i64,
+        area: DavArea,
+        source_href: String,
+    ) -> Result<Option<ItemRecord>, StoreError> {
+        self.call(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT stage, source_href, etag, dest_href, created FROM dav_items
+                     WHERE account_id = ?1 AND area = ?2 AND source_href = ?3",
+                    params![account_id, area.name(), source_href],
+                    item_record,
+                )
+                .optional()?)
+        })
+        .await
+    }
+
+    /// Records (or updates) one resource; an update keeps the first
+    /// `created` when the destination is unchanged.
+    pub async fn record_dav_item(
+        &self,
+        account_id: i64,
+        kind: StageKind,
+        record: ItemRecord,
+    ) -> Result<(), StoreError> {
+        let area = DavArea::of(kind).map_or("", DavArea::name);
+        self.call(move |conn| {
+            conn.execute(
+                "INSERT INTO dav_items
+                     (account_id, area, stage, source_href, etag, dest_href, created)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (account_id, area, source_href) DO UPDATE SET
+                     stage = excluded.stage,
+                     etag = excluded.etag,
+                     created = CASE WHEN dest_href = excluded.dest_href
+                                    THEN created OR excluded.created
+                                    ELSE excluded.created END,
+                     dest_href = excluded.dest_href",
+                params![
+                    account_id,
+                    area,
+                    kind.name(),
+                    record.source_href,
+                    record.etag,
+                    record.dest_href,
+                    record.created
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Records the destination's home collection (a whole URL) for undo.
+    pub async fn record_dav_home(
+        &self,
+        account_id: i64,
+        area: DavArea,
+        url: String,
+    ) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            conn.execute(
+                "INSERT INTO dav_homes (account_id, area, url) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (account_id, area) DO UPDATE SET url = excluded.url",
+                params![account_id, area.name(), url],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// What undo must do for an account's address books or calendars;
+    /// `None` when no stage of the area recorded anything.
+    pub async fn dav_undo(
+        &self,
+        account_id: i64,
+        area: DavArea,
+    ) -> Result<Option<DavUndoData>, StoreError> {
+        let collections = self.dav_collections(account_id, area).await?;
+        let items = self.dav_items(account_id, area).await?;
+        if collections.is_empty() && items.is_empty() {
+            return Ok(None);
+        }
+        let home = self
+            .call(move |conn| {
+                Ok(conn
+                    .query_row(
+                        "SELECT url FROM dav_homes WHERE account_id = ?1 AND area = ?2",
+                        params![account_id, area.name()],
+                        |row| row.get(0),
+                    )
+                    .optional()?)
+            })
+            .await?;
+        Ok(Some(DavUndoData {
+            home,
+            items: items
+                .into_iter()
+                .filter(|c| c.created)
+                .map(|c| c.dest_href)
+                .collect(),
+            collections: collections
+                .into_iter()
+                .filter(|b| b.created)
+                .map(|b| b.dest_href)
+                .collect(),
+        }))
+    }
+
+    /// Forgets an account's records of one area (after undo).
+    pub async fn forget_dav(&self, account_id: i64, area: DavArea) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            for table in ["dav_items", "dav_collections", "dav_homes"] {
+                tx.execute(
+                    &format!("DELETE FROM {table} WHERE account_id = ?1 AND area = ?2"),
+                    params![account_id, area.name()],
+                )?;
+            }
+            let [first, second] = area.stages();
+            tx.execute(
+                "DELETE FROM stages WHERE account_id = ?1 AND kind IN (?2, ?3)",
+                params![account_id, first.name(), second.name()],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+fn item_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<ItemRecord> {
+    Ok(ItemRecord {
+        stage: row.get(0)?,
+        source_href: row.get(1)?,
+        etag: row.get(2)?,
+        dest_href: row.get(3)?,
+        created: row.get(4)?,
+    })
+}

@@ -1,0 +1,578 @@
+//! The `calendars` and `tasks` options end to end: the `mailshift` binary
+//! between two Radicale servers over CalDAV, then `mailshift undo`; and
+//! finding the CalDAV and CardDAV homes without `dav_url` (RFC 6764).
+
+use std::collections::BTreeMap;
+
+use mailshift::protocols::caldav::{Collection, ICALENDAR, PutOutcome};
+use mailshift::protocols::dav::DavClient;
+
+use crate::autodetect::{DnsServer, Zone};
+use crate::support::groupware::{GroupwareRun, Side};
+use crate::support::radicale::Radicale;
+use crate::support::{Dovecot, DovecotOptions};
+
+/// A calendar as compared: its properties, then resource name → object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Calendar {
+    color: Option<String>,
+    description: Option<String>,
+    components: Vec<String>,
+    has_timezone: bool,
+    objects: BTreeMap<String, String>,
+}
+
+/// Every calendar of a home, by display name.
+type Calendars = BTreeMap<String, Calendar>;
+
+const PARIS: &str = "BEGIN:VTIMEZONE\r\nTZID:Europe/Paris\r\nBEGIN:DAYLIGHT\r\n\
+    TZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\nTZNAME:CEST\r\nDTSTART:19700329T020000\r\n\
+    RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU\r\nEND:DAYLIGHT\r\nBEGIN:STANDARD\r\n\
+    TZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nTZNAME:CET\r\nDTSTART:19701025T030000\r\n\
+    RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n";
+
+fn calendar(body: &str) -> String {
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Example Corp//Groupware 9.1//EN\r\n\
+         {body}END:VCALENDAR\r\n"
+    )
+}
+
+/// A weekly meeting with a moved occurrence (RECURRENCE-ID override) and
+/// a cancelled one (EXDATE), an organizer and attendees, one of them with
+/// a name long enough to be folded.
+fn weekly_meeting() -> String {
+    calendar(&format!(
+        "{PARIS}BEGIN:VEVENT\r\nUID:weekly-sync-2026@example.test\r\nDTSTAMP:20261101T090000Z\r\n\
+         DTSTART;TZID=Europe/Paris:20261102T100000\r\nDTEND;TZID=Europe/Paris:20261102T110000\r\n\
+         RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=10\r\nEXDATE;TZID=Europe/Paris:20261116T100000\r\n\
+         SUMMARY:Weekly sync\r\nSEQUENCE:2\r\n\
+         ORGANIZER;CN=Alice Martin:mailto:alice@example.test\r\n\
+         ATTENDEE;CN=Bob Ørsted;ROLE=REQ-PARTICIPANT;PARTSTAT=ACCEPTED;RSVP=TRUE:mailto:\r\n \
+         bob@example.test\r\n\
+         ATTENDEE;CN=\"Núñez, Chloé (Café Ltd; Paris office)\";ROLE=OPT-PARTICIPANT;PARTSTAT=NEE\r\n \
+         DS-ACTION;RSVP=TRUE:mailto:chloe@example.test\r\n\
+         END:VEVENT\r\n\
+         BEGIN:VEVENT\r\nUID:weekly-sync-2026@example.test\r\nDTSTAMP:20261101T090000Z\r\n\
+         RECURRENCE-ID;TZID=Europe/Paris:20261123T100000\r\n\
+         DTSTART;TZID=Europe/Paris:20261124T140000\r\nDTEND;TZID=Europe/Paris:20261124T150000\r\n\
+         SUMMARY:Weekly sync (moved to Tuesday)\r\nSEQUENCE:3\r\n\
+         ORGANIZER;CN=Alice Martin:mailto:alice@example.test\r\n\
+         ATTENDEE;CN=Bob Ørsted;PARTSTAT=ACCEPTED:mailto:bob@example.test\r\n\
+         END:VEVENT\r\n"
+    ))
+}
+
+/// An all-day event over three days.
+fn offsite() -> String {
+    calendar(
+        "BEGIN:VEVENT\r\nUID:offsite-2026@example.test\r\nDTSTAMP:20261101T090000Z\r\n\
+         DTSTART;VALUE=DATE:20261207\r\nDTEND;VALUE=DATE:20261210\r\n\
+         SUMMARY:Team offsite – Lyon\r\nTRANSP:TRANSPARENT\r\nEND:VEVENT\r\n",
+    )
+}
+
+/// An event with an alarm and an inline attachment, sent by someone else
+/// to Alice (she is an attendee).
+fn review() -> String {
+    use base64::Engine as _;
+    let bytes: Vec<u8> = (0..900u32).map(|i| (i * 13 % 251) as u8).collect();
+    let attachment = base64::engine::general_purpose::STANDARD.encode(bytes);
+    let line = format!(
+        "ATTACH;FMTTYPE=application/pdf;ENCODING=BASE64;VALUE=BINARY;X-FILENAME=agenda.pdf:{attachment}"
+    );
+    let mut folded = String::new();
+    for (i, chunk) in line.as_bytes().chunks(74).enumerate() {
+        if i > 0 {
+            folded.push(' ');
+        }
+        folded.push_str(std::str::from_utf8(chunk).unwrap());
+        folded.push_str("\r\n");
+    }
+    calendar(&format!(
+        "BEGIN:VEVENT\r\nUID:budget-review@example.test\r\nDTSTAMP:20261101T090000Z\r\n\
+         DTSTART:20261203T130000Z\r\nDTEND:20261203T143000Z\r\nSUMMARY:Budget review\r\n\
+         LOCATION:Room 4.02\r\nDESCRIPTION:Bring the Q4 figures.\\nAgenda attached.\r\n\
+         ORGANIZER;CN=Dave Boss;SCHEDULE-AGENT=SERVER:mailto:dave@example.test\r\n\
+         ATTENDEE;CN=Alice Martin;PARTSTAT=TENTATIVE:mailto:alice@example.test\r\n\
+         {folded}BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:Budget review\r\n\
+         TRIGGER:-PT15M\r\nEND:VALARM\r\nEND:VEVENT\r\n"
+    ))
+}
+
+fn todo(uid: &str, fields: &str) -> String {
+    calendar(&format!(
+        "BEGIN:VTODO\r\nUID:{uid}\r\nDTSTAMP:20261101T090000Z\r\n{fields}END:VTODO\r\n"
+    ))
+}
+
+/// The source: a calendar of events, a task list, and a mixed calendar.
+fn source_objects() -> Vec<(&'static str, &'static str, String)> {
+    vec![
+        ("work", "weekly-sync.ics", weekly_meeting()),
+        ("work", "offsite.ics", offsite()),
+        ("work", "budget-review.ics", review()),
+        (
+            "todo",
+            "report.ics",
+            todo(
+                "task-report@example.test",
+                "SUMMARY:Write the yearly report\r\nDUE;VALUE=DATE:20261215\r\nPRIORITY:1\r\n\
+                 STATUS:IN-PROCESS\r\nPERCENT-COMPLETE:40\r\n",
+            ),
+        ),
+        (
+            "todo",
+            "badges.ics",
+            todo(
+                "task-badges@example.test",
+                "SUMMARY:Order badges\r\nDUE:20261120T170000Z\r\nPRIORITY:5\r\n\
+                 STATUS:COMPLETED\r\nPERCENT-COMPLETE:100\r\nCOMPLETED:20261118T101500Z\r\n",
+            ),
+        ),
+        (
+            "todo",
+            "plants.ics",
+            todo(
+                "task-plants@example.test",
+                "SUMMARY:Water the plants\r\nSTATUS:NEEDS-ACTION\r\nPRIORITY:9\r\n",
+            ),
+        ),
+        (
+            "personal",
+            "dentist.ics",
+            calendar(
+                "BEGIN:VEVENT\r\nUID:dentist@example.test\r\nDTSTAMP:20261101T090000Z\r\n\
+                 DTSTART:20261210T080000Z\r\nDURATION:PT45M\r\nSUMMARY:Dentist\r\nEND:VEVENT\r\n",
+            ),
+        ),
+        (
+            "personal",
+            "passport.ics",
+            todo(
+                "task-passport@example.test",
+                "SUMMARY:Renew passport\r\nDUE;VALUE=DATE:20270101\r\n",
+            ),
+        ),
+    ]
+}
+
+async fn seed_source(dav: &DavClient) {
+    let calendars = [
+        ("work", "Work – Équipe", Some("#3A87ADFF"), &["VEVENT"][..]),
+        ("todo", "To do", Some("#FF9500FF"), &["VTODO"][..]),
+        ("personal", "Personal", None, &["VEVENT", "VTODO"][..]),
+    ];
+    for (segment, name, color, components) in calendars {
+        let like = Collection {
+            display_name: Some(name.into()),
+            color: color.map(str::to_owned),
+            description: Some(format!("{name} <shared> & synced")),
+            timezone: Some(calendar(PARIS)),
+            components: components.iter().map(|c| c.to_string()).collect(),
+            ..Collection::default()
+        };
+        dav.create_calendar(&format!("/alice/{segment}/"), &like)
+            .await
+            .unwrap();
+    }
+    for (segment, name, object) in source_objects() {
+        let outcome = dav
+            .put_new(
+                &format!("/alice/{segment}/{name}"),
+                ICALENDAR,
+                object.as_bytes(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(outcome, PutOutcome::Created, "{name}");
+    }
+}
+
+/// A content line split into name, parameters (sorted, quotes removed)
+/// and value: Radicale re-serialises what it stores (parameter order,
+/// quoting, folding), so a stored object and the one served back agree
+/// on this, not on bytes.
+fn property(line: &str) -> (String, Vec<String>, String) {
+    let mut quoted = false;
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    let mut chars = line.chars();
+    for c in chars.by_ref() {
+        match c {
+            '"' => quoted = !quoted,
+            ';' if !quoted => parts.push(std::mem::take(&mut current)),
+            ':' if !quoted => break,
+            _ => current.push(c),
+        }
+    }
+    parts.push(current);
+    let value: String = chars.collect();
+    let name = parts.remove(0).to_ascii_uppercase();
+    let mut params: Vec<String> = parts
+        .into_iter()
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => format!("{}={v}", k.to_ascii_uppercase()),
+            None => p,
+        })
+        .collect();
+    params.sort();
+    (name, params, value)
+}
+
+/// An object in a canonical form: each component as its sorted property
+/// lines and its sorted sub-components, with `drop` taken out of every
+/// property's parameters.
+fn canonical(object: &str, drop: &str) -> String {
+    let unfolded = object
+        .replace("\r\n", "\n")
+        .replace("\n ", "")
+        .replace("\n\t", "");
+    // A stack of components being read: (name, properties, children).
+    let mut stack: Vec<(String, Vec<String>, Vec<String>)> = vec![(String::new(), vec![], vec![])];
+    for line in unfolded.lines().filter(|l| !l.trim().is_empty()) {
+        let (name, mut params, value) = property(line);
+        match name.as_str() {
+            "BEGIN" => stack.push((value, vec![], vec![])),
+            "END" => {
+                let (component, mut props, mut children) = stack.pop().unwrap();
+                props.sort();
+                children.sort();
+                let text = format!(
+                    "{component}{{{}|{}}}",
+                    props.join("\n"),
+                    children.join("\n")
+                );
+                stack.last_mut().unwrap().2.push(text);
+            }
+            _ => {
+                params.retain(|p| p != drop);
+                stack
+                    .last_mut()
+                    .unwrap()
+                    .1
+                    .push(format!("{name};{}:{value}", params.join(";")));
+            }
+        }
+    }
+    stack.pop().unwrap().2.join("\n")
+}
+
+/// The ORGANIZER and ATTENDEE lines of an object outside alarms,
+/// unfolded.
+fn scheduling_lines(object: &str) -> Vec<String> {
+    let unfolded = object.replace("\r\n", "\n").replace("\n ", "");
+    let mut in_alarm = false;
+    let mut out = Vec::new();
+    for line in unfolded.lines() {
+        match line {
+            "BEGIN:VALARM" => in_alarm = true,
+            "END:VALARM" => in_alarm = false,
+            _ if !in_alarm && (line.starts_with("ORGANIZER") || line.starts_with("ATTENDEE")) => {
+                out.push(line.to_owned())
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+async fn calendars(server: &Radicale) -> Calendars {
+    let dav = server.client("alice");
+    let mut all = Calendars::new();
+    for c in dav.calendars().await.unwrap() {
+        let mut objects = BTreeMap::new();
+        for item in dav.items(&c.href).await.unwrap() {
+            let name = item.href.rsplit('/').next().unwrap().to_owned();
+            let body = dav.get(&item.href).await.unwrap();
+            objects.insert(name, String::from_utf8(body).unwrap());
+        }
+        let mut components = c.components.clone();
+        components.sort();
+        all.insert(
+            c.display_name.unwrap_or(c.href),
+            Calendar {
+                color: c.color,
+                description: c.description,
+                components,
+                has_timezone: c.timezone.is_some_and(|t| t.contains("Europe/Paris")),
+                objects,
+            },
+        );
+    }
+    all
+}
+
+fn servers() -> (Dovecot, Dovecot, Radicale, Radicale) {
+    let start = |password| {
+        Dovecot::start(DovecotOptions {
+            users: &[("alice", password)],
+            ..DovecotOptions::default()
+        })
+    };
+    (
+        start("source-pw"),
+        start("dest-pw"),
+        Radicale::start(&[("alice", "source-pw")]),
+        Radicale::start(&[("alice", "dest-pw")]),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn calendars_and_tasks_are_copied_without_invitations_once_and_undone_exactly() {
+    let (imap_source, imap_dest, source, dest) = servers();
+    seed_source(&source.client("alice")).await;
+    // The destination has a calendar and an event of its own, which stay.
+    let theirs = dest.client("alice");
+    theirs
+        .create_calendar(
+            "/alice/holidays/",
+            &Collection {
+                display_name: Some("Holidays".into()),
+                components: vec!["VEVENT".into()],
+                ..Collection::default()
+            },
+        )
+        .await
+        .unwrap();
+    theirs
+        .put_new(
+            "/alice/holidays/xmas.ics",
+            ICALENDAR,
+            calendar(
+                "BEGIN:VEVENT\r\nUID:xmas@new.test\r\nDTSTAMP:20261101T090000Z\r\n\
+                 DTSTART;VALUE=DATE:20261225\r\nSUMMARY:Christmas\r\n\
+                 ORGANIZER:mailto:hr@new.test\r\nEND:VEVENT\r\n",
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let before = calendars(&dest).await;
+    let source_calendars = calendars(&source).await;
+    assert_eq!(source_calendars.len(), 3);
+
+    let run = GroupwareRun::new(
+        Side {
+            imap: &imap_source,
+            dav: Some(&source),
+            email: "alice@example.test",
+            password: "source-pw",
+        },
+        Side {
+            imap: &imap_dest,
+            dav: Some(&dest),
+            email: "alice@example.test",
+            password: "dest-pw",
+        },
+        "calendars, tasks",
+    );
+    run.run().success().stdout_has("copied 8,");
+    let after = calendars(&dest).await;
+    assert_eq!(after["Holidays"], before["Holidays"]);
+    assert_eq!(after.len(), 4, "{:?}", after.keys());
+    for (name, original) in &source_calendars {
+        let copy = &after[name];
+        assert_eq!(copy.color, original.color, "{name}");
+        assert_eq!(copy.description, original.description, "{name}");
+        assert_eq!(copy.components, original.components, "{name}");
+        assert!(copy.has_timezone, "{name}");
+        assert_eq!(
+            copy.objects.keys().collect::<Vec<_>>(),
+            original.objects.keys().collect::<Vec<_>>(),
+            "{name}"
+        );
+        for (object, text) in &original.objects {
+            let copied = &copy.objects[object];
+            // The same object once the scheduling switch is taken out...
+            assert_eq!(
+                canonical(copied, "SCHEDULE-AGENT=CLIENT"),
+                canonical(text, "SCHEDULE-AGENT=SERVER"),
+                "{object}"
+            );
+            // ...which is on every organizer and attendee.
+            let lines = scheduling_lines(copied);
+            assert_eq!(lines.len(), scheduling_lines(text).len(), "{object}");
+            for line in lines {
+                let (_, params, _) = property(&line);
+                let agents: Vec<&String> = params
+                    .iter()
+                    .filter(|p| p.starts_with("SCHEDULE-AGENT="))
+                    .collect();
+                assert_eq!(agents, ["SCHEDULE-AGENT=CLIENT"], "{object}: {line}");
+            }
+        }
+    }
+    let weekly = &after["Work – Équipe"].objects["weekly-sync.ics"];
+    assert!(weekly.contains("RECURRENCE-ID"), "{weekly}");
+    assert!(weekly.contains("EXDATE"), "{weekly}");
+    assert_eq!(scheduling_lines(weekly).len(), 5, "{weekly}");
+    let review = &after["Work – Équipe"].objects["budget-review.ics"];
+    assert!(review.contains("BEGIN:VALARM"), "{review}");
+    let badges = canonical(&after["To do"].objects["badges.ics"], "");
+    for field in [
+        "STATUS;:COMPLETED",
+        "PERCENT-COMPLETE;:100",
+        "COMPLETED;:20261118T101500Z",
+        "DUE;:20261120T170000Z",
+        "PRIORITY;:5",
+    ] {
+        assert!(badges.contains(field), "{field} in {badges}");
+    }
+
+    let report = run.report().to_string();
+    assert!(report.contains("\"calendars\""), "{report}");
+    assert!(report.contains("\"tasks\""), "{report}");
+
+    // A second run adds nothing.
+    run.run().success().stdout_has("copied 0,");
+    assert_eq!(calendars(&dest).await, after);
+
+    let undo = run.undo_manifest();
+    assert_eq!(
+        undo["calendars"]["objects"].as_array().unwrap().len(),
+        8,
+        "{undo}"
+    );
+    assert_eq!(
+        undo["calendars"]["calendars"].as_array().unwrap().len(),
+        3,
+        "{undo}"
+    );
+
+    run.undo()
+        .success()
+        .stdout_has("Calendars: 8 calendar objects deleted, 3 calendars deleted");
+    assert_eq!(calendars(&dest).await, before);
+    // The source is untouched.
+    assert_eq!(calendars(&source).await, source_calendars);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn homes_are_discovered_through_srv_and_well_known_when_dav_url_is_absent() {
+    let (imap_source, imap_dest, source, dest) = servers();
+    let dav = source.client("alice");
+    seed_source(&dav).await;
+    dav.create_address_book("/alice/friends/", "Friends")
+        .await
+        .unwrap();
+    dav.put_new(
+        "/alice/friends/ada.vcf",
+        mailshift::protocols::carddav::VCARD,
+        b"BEGIN:VCARD\r\nVERSION:4.0\r\nUID:ada\r\nFN:Ada\r\nEND:VCARD\r\n",
+    )
+    .await
+    .unwrap();
+    // RFC 6764: SRV records name each domain's server; Radicale redirects
+    // /.well-known/caldav and /.well-known/carddav to its root, which
+    // names the principal, which names the homes.
+    let zone = Zone::default()
+        .srv("_caldav._tcp.old.test.", 0, source.port(), "127.0.0.1.")
+        .srv("_carddav._tcp.old.test.", 0, source.port(), "127.0.0.1.")
+        .srv("_caldav._tcp.new.test.", 0, dest.port(), "127.0.0.1.")
+        .srv("_carddav._tcp.new.test.", 0, dest.port(), "127.0.0.1.");
+    let dns = DnsServer::start(zone);
+    let run = GroupwareRun::new(
+        Side {
+            imap: &imap_source,
+            dav: None,
+            email: "alice@old.test",
+            password: "source-pw",
+        },
+        Side {
+            imap: &imap_dest,
+            dav: None,
+            email: "alice@new.test",
+            password: "dest-pw",
+        },
+        "calendars, tasks, contacts",
+    )
+    .env("MAILSHIFT_DNS", &dns.addr.to_string());
+    run.run().success().stdout_has("copied 9,");
+    assert!(dns.asked("_caldav._tcp.new.test.") > 0);
+    let copied = calendars(&dest).await;
+    assert_eq!(copied.len(), 3, "{:?}", copied.keys());
+    let books = dest.client("alice").address_books().await.unwrap();
+    assert_eq!(books.len(), 1);
+    // Undo finds the destination from what the run recorded.
+    let undo = run.undo_manifest();
+    assert_eq!(undo["calendars"]["dav_url"], dest.home("alice"), "{undo}");
+    run.undo().success();
+    assert!(calendars(&dest).await.is_empty());
+    assert!(
+        dest.client("alice")
+            .address_books()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_home_that_cannot_be_found_fails_naming_the_account_and_what_was_tried() {
+    let (imap_source, imap_dest, source, _dest) = servers();
+    let dns = DnsServer::start(Zone::default().srv(
+        "_caldav._tcp.old.test.",
+        0,
+        source.port(),
+        "127.0.0.1.",
+    ));
+    let run = GroupwareRun::new(
+        Side {
+            imap: &imap_source,
+            dav: None,
+            email: "alice@old.test",
+            password: "source-pw",
+        },
+        Side {
+            imap: &imap_dest,
+            dav: None,
+            email: "alice@nowhere.invalid",
+            password: "dest-pw",
+        },
+        "calendars",
+    )
+    .env("MAILSHIFT_DNS", &dns.addr.to_string());
+    let output = run.run();
+    let all = format!("{}{}", output.stdout, output.stderr);
+    assert!(
+        all.contains("no CalDAV server found for alice@nowhere.invalid"),
+        "{all}"
+    );
+    assert!(
+        all.contains("https://nowhere.invalid/.well-known/caldav"),
+        "{all}"
+    );
+    assert!(!all.contains("dest-pw"), "{all}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn calendars_alone_copies_the_events_of_a_mixed_calendar_and_leaves_its_tasks() {
+    let (imap_source, imap_dest, source, dest) = servers();
+    seed_source(&source.client("alice")).await;
+    let run = GroupwareRun::new(
+        Side {
+            imap: &imap_source,
+            dav: Some(&source),
+            email: "alice@example.test",
+            password: "source-pw",
+        },
+        Side {
+            imap: &imap_dest,
+            dav: Some(&dest),
+            email: "alice@example.test",
+            password: "dest-pw",
+        },
+        "calendars",
+    );
+    // Three events in Work, one in Personal; the task list is not visited.
+    run.run().success().stdout_has("copied 4,");
+    let copied = calendars(&dest).await;
+    assert_eq!(
+        copied.keys().collect::<Vec<_>>(),
+        ["Personal", "Work – Équipe"]
+    );
+    let personal = &copied["Personal"];
+    assert_eq!(personal.components, ["VEVENT", "VTODO"]);
+    assert_eq!(personal.objects.keys().collect::<Vec<_>>(), ["dentist.ics"]);
+}

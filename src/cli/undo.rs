@@ -226,10 +226,17 @@ async fn execute(manifest: &UndoManifest, credential: &Credential) -> anyhow::Re
         .imap_auth()
         .await
         .with_context(|| format!("The credential of {}", destination.user))?;
-    let config = destination.server.imap(&destination.user, auth, TIMEOUT);
-    let mut session = Session::connect(&config).await?;
-    let outcome = undo::mail::undo(&mut session, &manifest.mail).await?;
-    session.logout().await.ok();
+    // Nothing to remove from the mailbox (no mail stage, or one that
+    // created nothing): the IMAP server is not needed.
+    let outcome = if manifest.mail.is_empty() {
+        UndoOutcome::default()
+    } else {
+        let config = destination.server.imap(&destination.user, auth, TIMEOUT);
+        let mut session = Session::connect(&config).await?;
+        let outcome = undo::mail::undo(&mut session, &manifest.mail).await?;
+        session.logout().await.ok();
+        outcome
+    };
     let sieve = match &manifest.sieve {
         Some(sieve) => {
             let auth = credential

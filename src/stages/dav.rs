@@ -21,7 +21,8 @@ use crate::plan::{Endpoint, StageKind};
 use crate::protocols::caldav::ICALENDAR;
 use crate::protocols::carddav::VCARD;
 use crate::protocols::dav::discovery::{self, Account, Login, Service};
-use crate::protocols::dav::{Collection, DavClient, DavError, PutOutcome};
+use crate::protocols::dav::{Collection, DavClient, DavError, ItemRef, PutOutcome};
+use crate::stages::files::FileSource;
 use crate::store::Store;
 use crate::store::batches::StageCounts;
 use crate::store::dav::{CollectionRecord, DavArea, ItemRecord};
@@ -79,26 +80,24 @@ async fn copy_all(
     rules: &Rules,
     counts: &mut StageCounts,
 ) -> anyhow::Result<()> {
-    let source = client(&ctx.plan.source, rules.service).await?;
+    let source = Source::open(&ctx.plan.source, rules.service).await?;
     let dest = client(&ctx.plan.destination, rules.service).await?;
-    let hosts = [source.host().to_owned(), dest.host().to_owned()];
-    let _slots = ctx.limits.connections(&[&hosts[0], &hosts[1]]).await;
-    let list = |client: &DavClient| {
-        let client = client.clone();
-        async move {
-            match rules.service {
-                Service::CalDav => client.calendars().await,
-                Service::CardDav => client.address_books().await,
-            }
-        }
-    };
-    let collections: Vec<Collection> = list(&source)
+    let dest_host = dest.host().to_owned();
+    let hosts: Vec<&str> = source
+        .host()
+        .into_iter()
+        .chain([dest_host.as_str()])
+        .collect();
+    let _slots = ctx.limits.connections(&hosts).await;
+    let collections: Vec<Collection> = source
+        .collections(rules.service)
         .await
         .with_context(|| format!("The source's {} collections", rules.service))?
         .into_iter()
         .filter(|c| (rules.visits)(c, kind))
         .collect();
-    let dest_collections = list(&dest)
+    let dest_collections = Source::Server(dest.clone())
+        .collections(rules.service)
         .await
         .with_context(|| format!("The destination's {} collections", rules.service))?;
     copy(
@@ -110,6 +109,53 @@ async fn copy_all(
         counts,
     )
     .await
+}
+
+/// Where a WebDAV stage reads: a server's home collection, or a file
+/// (`.ics`, `.vcf`) standing in for one.
+pub enum Source {
+    Server(DavClient),
+    File(FileSource),
+}
+
+impl Source {
+    /// The source of an endpoint: its file, or its server's home.
+    pub async fn open(endpoint: &Endpoint, service: Service) -> anyhow::Result<Source> {
+        match &endpoint.path {
+            Some(path) => Ok(Source::File(FileSource::read(path, service)?)),
+            None => Ok(Source::Server(client(endpoint, service).await?)),
+        }
+    }
+
+    /// The server it connects to, if any.
+    fn host(&self) -> Option<&str> {
+        match self {
+            Source::Server(client) => Some(client.host()),
+            Source::File(_) => None,
+        }
+    }
+
+    async fn collections(&self, service: Service) -> Result<Vec<Collection>, DavError> {
+        match (self, service) {
+            (Source::Server(client), Service::CalDav) => client.calendars().await,
+            (Source::Server(client), Service::CardDav) => client.address_books().await,
+            (Source::File(file), _) => Ok(file.collections()),
+        }
+    }
+
+    async fn items(&self, collection: &str) -> Result<Vec<ItemRef>, DavError> {
+        match self {
+            Source::Server(client) => client.items(collection).await,
+            Source::File(file) => Ok(file.items()),
+        }
+    }
+
+    async fn get(&self, href: &str) -> Result<Vec<u8>, DavError> {
+        match self {
+            Source::Server(client) => client.get(href).await,
+            Source::File(file) => Ok(file.get(href).unwrap_or_default().to_vec()),
+        }
+    }
 }
 
 /// A stage's result, failed when more items failed than the error budget
@@ -334,7 +380,7 @@ async fn target_collection(
 async fn copy(
     ctx: &AccountContext,
     kind: StageKind,
-    (source, dest): (&DavClient, &DavClient),
+    (source, dest): (&Source, &DavClient),
     (collections, mut dest_collections): (Vec<Collection>, Vec<Collection>),
     rules: &Rules,
     counts: &mut StageCounts,

@@ -12,11 +12,14 @@
 //! - [`content_line`]: the line syntax iCalendar and vCard share.
 //! - [`dav`]: what the WebDAV stages share (home discovery, collections,
 //!   per-item checkpoints).
+//! - [`files`]: iCalendar and vCard files read as the source of the
+//!   WebDAV stages.
 
 pub mod calendars;
 pub mod contacts;
 pub mod content_line;
 pub mod dav;
+pub mod files;
 pub mod mail;
 pub mod pop3;
 pub mod rules;

@@ -6,6 +6,7 @@ mod cli;
 mod cmd;
 mod contacts;
 mod daemon;
+mod files;
 mod imap_client;
 mod mail;
 mod manifest;

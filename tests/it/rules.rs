@@ -11,7 +11,7 @@ use mailshift::protocols::managesieve::{SieveConfig, SieveSession};
 use tempfile::TempDir;
 
 use crate::cmd::{Output, mailshift};
-use crate::support::{Dovecot, DovecotOptions};
+use crate::support::{Dovecot, DovecotOptions, undo_first};
 
 const SOURCE_USERS: &[(&str, &str)] = &[("alice", "source-pw")];
 const DEST_USERS: &[(&str, &str)] = &[("alice", "dest-pw")];
@@ -105,22 +105,11 @@ impl Run {
     }
 
     fn undo(&self) -> Output {
-        let listed = mailshift()
-            .args(["list", "--format", "json", "--state"])
-            .arg(self.state())
-            .run()
-            .success()
-            .json();
-        let id = listed[0]["accounts"][0]["migration_id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        mailshift()
-            .args(["undo", &id, "--source", "alice@example.test", "--state"])
-            .arg(self.state())
-            .arg("--reports")
-            .arg(self.dir.path().join("reports"))
-            .run()
+        undo_first(
+            &self.state(),
+            &self.dir.path().join("reports"),
+            "alice@example.test",
+        )
     }
 }
 

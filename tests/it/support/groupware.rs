@@ -103,16 +103,7 @@ impl GroupwareRun {
     }
 
     pub fn undo(&self) -> Output {
-        let listed = mailshift()
-            .args(["list", "--format", "json", "--state"])
-            .arg(self.state())
-            .run()
-            .success()
-            .json();
-        let id = listed[0]["accounts"][0]["migration_id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let id = super::first_migration_id(&self.state());
         self.command()
             .args(["undo", &id, "--source", &self.source, "--state"])
             .arg(self.state())

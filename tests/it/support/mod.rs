@@ -34,3 +34,34 @@ pub fn message(subject: &str, body: &str) -> Vec<u8> {
     )
     .into_bytes()
 }
+
+/// The migration ID of the first account of the first batch in a state
+/// database (`mailshift list`).
+pub fn first_migration_id(state: &std::path::Path) -> String {
+    let listed = crate::cmd::mailshift()
+        .args(["list", "--format", "json", "--state"])
+        .arg(state)
+        .run()
+        .success()
+        .json();
+    listed[0]["accounts"][0]["migration_id"]
+        .as_str()
+        .expect("a migration ID")
+        .to_owned()
+}
+
+/// `mailshift undo` of the first account of a state database, whose
+/// source address is `source`.
+pub fn undo_first(
+    state: &std::path::Path,
+    reports: &std::path::Path,
+    source: &str,
+) -> crate::cmd::Output {
+    let id = first_migration_id(state);
+    crate::cmd::mailshift()
+        .args(["undo", &id, "--source", source, "--state"])
+        .arg(state)
+        .arg("--reports")
+        .arg(reports)
+        .run()
+}

@@ -576,3 +576,50 @@ async fn calendars_alone_copies_the_events_of_a_mixed_calendar_and_leaves_its_ta
     assert_eq!(personal.components, ["VEVENT", "VTODO"]);
     assert_eq!(personal.objects.keys().collect::<Vec<_>>(), ["dentist.ics"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_object_written_just_before_a_crash_is_known_as_the_migrations_and_undone() {
+    let (imap_source, imap_dest, source, dest) = servers();
+    seed_source(&source.client("alice")).await;
+    let run = GroupwareRun::new(
+        Side {
+            imap: &imap_source,
+            dav: Some(&source),
+            email: "alice@example.test",
+            password: "source-pw",
+        },
+        Side {
+            imap: &imap_dest,
+            dav: Some(&dest),
+            email: "alice@example.test",
+            password: "dest-pw",
+        },
+        "calendars, tasks",
+    );
+    run.run().success().stdout_has("copied 8,");
+    // As if the process had died after the PUT of offsite.ics reached the
+    // destination and before its answer was recorded: only the intent is
+    // left.
+    let conn = rusqlite::Connection::open(run.state()).unwrap();
+    let changed = conn
+        .execute(
+            "UPDATE dav_items SET pending = 1, created = 0 WHERE source_href LIKE '%/offsite.ics'",
+            [],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(conn);
+    // The re-run finds it there (412), sees its UID, and takes it as its own.
+    run.run().success().stdout_has("copied 0,");
+    assert_eq!(
+        run.undo_manifest()["calendars"]["objects"]
+            .as_array()
+            .unwrap()
+            .len(),
+        8
+    );
+    run.undo()
+        .success()
+        .stdout_has("Calendars: 8 calendar objects deleted, 3 calendars deleted");
+    assert!(calendars(&dest).await.is_empty());
+}

@@ -303,24 +303,61 @@ async fn calendars(server: &Radicale) -> Calendars {
     all
 }
 
-fn servers() -> (Dovecot, Dovecot, Radicale, Radicale) {
+/// Two groupware servers: IMAP from Dovecot, CalDAV/CardDAV from Radicale.
+struct Servers {
+    imap_source: Dovecot,
+    imap_dest: Dovecot,
+    source: Radicale,
+    dest: Radicale,
+}
+
+fn servers() -> Servers {
     let start = |password| {
         Dovecot::start(DovecotOptions {
             users: &[("alice", password)],
             ..DovecotOptions::default()
         })
     };
-    (
-        start("source-pw"),
-        start("dest-pw"),
-        Radicale::start(&[("alice", "source-pw")]),
-        Radicale::start(&[("alice", "dest-pw")]),
-    )
+    Servers {
+        imap_source: start("source-pw"),
+        imap_dest: start("dest-pw"),
+        source: Radicale::start(&[("alice", "source-pw")]),
+        dest: Radicale::start(&[("alice", "dest-pw")]),
+    }
+}
+
+impl Servers {
+    /// A batch for alice between the two, with these `dav_url`s (`None`:
+    /// discovered) and addresses.
+    fn batch(&self, dav: (bool, bool), emails: (&str, &str), options: &str) -> GroupwareRun {
+        GroupwareRun::new(
+            Side {
+                imap: &self.imap_source,
+                dav: dav.0.then_some(&self.source),
+                email: emails.0,
+                password: "source-pw",
+            },
+            Side {
+                imap: &self.imap_dest,
+                dav: dav.1.then_some(&self.dest),
+                email: emails.1,
+                password: "dest-pw",
+            },
+            options,
+        )
+    }
+
+    /// A batch with both `dav_url`s given.
+    fn run(&self, options: &str) -> GroupwareRun {
+        let alice = "alice@example.test";
+        self.batch((true, true), (alice, alice), options)
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn calendars_and_tasks_are_copied_without_invitations_once_and_undone_exactly() {
-    let (imap_source, imap_dest, source, dest) = servers();
+    let servers = servers();
+    let (source, dest) = (&servers.source, &servers.dest);
     seed_source(&source.client("alice")).await;
     // The destination has a calendar and an event of its own, which stay.
     let theirs = dest.client("alice");
@@ -348,27 +385,13 @@ async fn calendars_and_tasks_are_copied_without_invitations_once_and_undone_exac
         )
         .await
         .unwrap();
-    let before = calendars(&dest).await;
-    let source_calendars = calendars(&source).await;
+    let before = calendars(dest).await;
+    let source_calendars = calendars(source).await;
     assert_eq!(source_calendars.len(), 3);
 
-    let run = GroupwareRun::new(
-        Side {
-            imap: &imap_source,
-            dav: Some(&source),
-            email: "alice@example.test",
-            password: "source-pw",
-        },
-        Side {
-            imap: &imap_dest,
-            dav: Some(&dest),
-            email: "alice@example.test",
-            password: "dest-pw",
-        },
-        "calendars, tasks",
-    );
+    let run = servers.run("calendars, tasks");
     run.run().success().stdout_has("copied 8,");
-    let after = calendars(&dest).await;
+    let after = calendars(dest).await;
     assert_eq!(after["Holidays"], before["Holidays"]);
     assert_eq!(after.len(), 4, "{:?}", after.keys());
     for (name, original) in &source_calendars {
@@ -426,7 +449,7 @@ async fn calendars_and_tasks_are_copied_without_invitations_once_and_undone_exac
 
     // A second run adds nothing.
     run.run().success().stdout_has("copied 0,");
-    assert_eq!(calendars(&dest).await, after);
+    assert_eq!(calendars(dest).await, after);
 
     let undo = run.undo_manifest();
     assert_eq!(
@@ -443,14 +466,15 @@ async fn calendars_and_tasks_are_copied_without_invitations_once_and_undone_exac
     run.undo()
         .success()
         .stdout_has("Calendars: 8 calendar objects deleted, 3 calendars deleted");
-    assert_eq!(calendars(&dest).await, before);
+    assert_eq!(calendars(dest).await, before);
     // The source is untouched.
-    assert_eq!(calendars(&source).await, source_calendars);
+    assert_eq!(calendars(source).await, source_calendars);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn homes_are_discovered_through_srv_and_well_known_when_dav_url_is_absent() {
-    let (imap_source, imap_dest, source, dest) = servers();
+    let servers = servers();
+    let (source, dest) = (&servers.source, &servers.dest);
     let dav = source.client("alice");
     seed_source(&dav).await;
     dav.create_address_book("/alice/friends/", "Friends")
@@ -472,25 +496,16 @@ async fn homes_are_discovered_through_srv_and_well_known_when_dav_url_is_absent(
         .srv("_caldav._tcp.new.test.", 0, dest.port(), "127.0.0.1.")
         .srv("_carddav._tcp.new.test.", 0, dest.port(), "127.0.0.1.");
     let dns = DnsServer::start(zone);
-    let run = GroupwareRun::new(
-        Side {
-            imap: &imap_source,
-            dav: None,
-            email: "alice@old.test",
-            password: "source-pw",
-        },
-        Side {
-            imap: &imap_dest,
-            dav: None,
-            email: "alice@new.test",
-            password: "dest-pw",
-        },
-        "calendars, tasks, contacts",
-    )
-    .env("MAILSHIFT_DNS", &dns.addr.to_string());
+    let run = servers
+        .batch(
+            (false, false),
+            ("alice@old.test", "alice@new.test"),
+            "calendars, tasks, contacts",
+        )
+        .env("MAILSHIFT_DNS", &dns.addr.to_string());
     run.run().success().stdout_has("copied 9,");
     assert!(dns.asked("_caldav._tcp.new.test.") > 0);
-    let copied = calendars(&dest).await;
+    let copied = calendars(dest).await;
     assert_eq!(copied.len(), 3, "{:?}", copied.keys());
     let books = dest.client("alice").address_books().await.unwrap();
     assert_eq!(books.len(), 1);
@@ -498,7 +513,7 @@ async fn homes_are_discovered_through_srv_and_well_known_when_dav_url_is_absent(
     let undo = run.undo_manifest();
     assert_eq!(undo["calendars"]["dav_url"], dest.home("alice"), "{undo}");
     run.undo().success();
-    assert!(calendars(&dest).await.is_empty());
+    assert!(calendars(dest).await.is_empty());
     assert!(
         dest.client("alice")
             .address_books()
@@ -510,29 +525,21 @@ async fn homes_are_discovered_through_srv_and_well_known_when_dav_url_is_absent(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_home_that_cannot_be_found_fails_naming_the_account_and_what_was_tried() {
-    let (imap_source, imap_dest, source, _dest) = servers();
+    let servers = servers();
+    let source = &servers.source;
     let dns = DnsServer::start(Zone::default().srv(
         "_caldav._tcp.old.test.",
         0,
         source.port(),
         "127.0.0.1.",
     ));
-    let run = GroupwareRun::new(
-        Side {
-            imap: &imap_source,
-            dav: None,
-            email: "alice@old.test",
-            password: "source-pw",
-        },
-        Side {
-            imap: &imap_dest,
-            dav: None,
-            email: "alice@nowhere.invalid",
-            password: "dest-pw",
-        },
-        "calendars",
-    )
-    .env("MAILSHIFT_DNS", &dns.addr.to_string());
+    let run = servers
+        .batch(
+            (false, false),
+            ("alice@old.test", "alice@nowhere.invalid"),
+            "calendars",
+        )
+        .env("MAILSHIFT_DNS", &dns.addr.to_string());
     let output = run.run();
     let all = format!("{}{}", output.stdout, output.stderr);
     assert!(
@@ -548,26 +555,13 @@ async fn a_home_that_cannot_be_found_fails_naming_the_account_and_what_was_tried
 
 #[tokio::test(flavor = "multi_thread")]
 async fn calendars_alone_copies_the_events_of_a_mixed_calendar_and_leaves_its_tasks() {
-    let (imap_source, imap_dest, source, dest) = servers();
+    let servers = servers();
+    let (source, dest) = (&servers.source, &servers.dest);
     seed_source(&source.client("alice")).await;
-    let run = GroupwareRun::new(
-        Side {
-            imap: &imap_source,
-            dav: Some(&source),
-            email: "alice@example.test",
-            password: "source-pw",
-        },
-        Side {
-            imap: &imap_dest,
-            dav: Some(&dest),
-            email: "alice@example.test",
-            password: "dest-pw",
-        },
-        "calendars",
-    );
+    let run = servers.run("calendars");
     // Three events in Work, one in Personal; the task list is not visited.
     run.run().success().stdout_has("copied 4,");
-    let copied = calendars(&dest).await;
+    let copied = calendars(dest).await;
     assert_eq!(
         copied.keys().collect::<Vec<_>>(),
         ["Personal", "Work – Équipe"]
@@ -579,23 +573,10 @@ async fn calendars_alone_copies_the_events_of_a_mixed_calendar_and_leaves_its_ta
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_object_written_just_before_a_crash_is_known_as_the_migrations_and_undone() {
-    let (imap_source, imap_dest, source, dest) = servers();
+    let servers = servers();
+    let (source, dest) = (&servers.source, &servers.dest);
     seed_source(&source.client("alice")).await;
-    let run = GroupwareRun::new(
-        Side {
-            imap: &imap_source,
-            dav: Some(&source),
-            email: "alice@example.test",
-            password: "source-pw",
-        },
-        Side {
-            imap: &imap_dest,
-            dav: Some(&dest),
-            email: "alice@example.test",
-            password: "dest-pw",
-        },
-        "calendars, tasks",
-    );
+    let run = servers.run("calendars, tasks");
     run.run().success().stdout_has("copied 8,");
     // As if the process had died after the PUT of offsite.ics reached the
     // destination and before its answer was recorded: only the intent is
@@ -621,5 +602,5 @@ async fn an_object_written_just_before_a_crash_is_known_as_the_migrations_and_un
     run.undo()
         .success()
         .stdout_has("Calendars: 8 calendar objects deleted, 3 calendars deleted");
-    assert!(calendars(&dest).await.is_empty());
+    assert!(calendars(dest).await.is_empty());
 }

@@ -7,7 +7,10 @@
 //! adds nothing twice. It is written with `If-None-Match: *`: a name
 //! already taken at the destination by something mailshift did not write
 //! is counted present and left alone. A source resource that changed since
-//! mailshift copied it is written again over mailshift's own copy.
+//! mailshift copied it is written again over mailshift's own copy. An
+//! intent row is written before each new resource: after a crash between
+//! the write and its record, the name found taken by a resource with the
+//! same UID is the interrupted run's, and undo still deletes it.
 
 use std::borrow::Cow;
 use std::collections::HashMap;

@@ -41,6 +41,17 @@ pub fn unfolded_lines(text: &[u8]) -> impl Iterator<Item = Vec<u8>> + '_ {
     })
 }
 
+/// The value of the first `UID` property (vCard, or the first component
+/// of an iCalendar object).
+pub fn uid(text: &[u8]) -> Option<Vec<u8>> {
+    unfolded_lines(text).find_map(|line| {
+        let (parts, value) = split_line(&line)?;
+        parts[0]
+            .eq_ignore_ascii_case(b"UID")
+            .then(|| value.trim_ascii().to_vec())
+    })
+}
+
 /// A logical line with its folds removed.
 pub fn unfold(line: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(line.len());

@@ -7,7 +7,10 @@
 //! adds nothing twice. It is written with `If-None-Match: *`: a name
 //! already taken at the destination by something mailshift did not write
 //! is counted present and left alone. A source resource that changed since
-//! mailshift copied it is written again over mailshift's own copy.
+//! mailshift copied it is written again over mailshift's own copy. An
+//! intent row is written before each new resource: after a crash between
+//! the write and its record, the name found taken by a resource with the
+//! same UID is the interrupted run's, and undo still deletes it.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -22,6 +25,7 @@ use crate::protocols::caldav::ICALENDAR;
 use crate::protocols::carddav::VCARD;
 use crate::protocols::dav::discovery::{self, Account, Login, Service};
 use crate::protocols::dav::{Collection, DavClient, DavError, ItemRef, PutOutcome};
+use crate::stages::content_line::uid;
 use crate::stages::files::FileSource;
 use crate::store::Store;
 use crate::store::batches::StageCounts;
@@ -221,6 +225,9 @@ pub enum Written {
     Present,
     /// Copied by an earlier run at this version: nothing done.
     AlreadyCopied,
+    /// Found written by an earlier run that stopped before recording it:
+    /// now recorded as mailshift's (undo will delete it).
+    Recovered,
     /// The destination refused it, with the server's answer.
     Refused(String),
 }
@@ -241,6 +248,7 @@ pub async fn write_item(
         .dav_item(account_id, area, item.source_href.to_owned())
         .await?;
     if let Some(r) = &record
+        && !r.pending
         && r.etag == item.etag
         && !item.etag.is_empty()
     {
@@ -254,37 +262,48 @@ pub async fn write_item(
         Some(r) => (r.dest_href.clone(), r.created),
         None => (format!("{collection}{}", item.name), false),
     };
+    let interrupted = record.as_ref().is_some_and(|r| r.pending);
+    let row = |created, pending| ItemRecord {
+        stage: kind.name().to_owned(),
+        source_href: item.source_href.to_owned(),
+        etag: item.etag.to_owned(),
+        dest_href: dest_href.clone(),
+        created,
+        pending,
+    };
     let written = if ours {
         dest.put_replace(&dest_href, media_type, item.content)
             .await
             .map(|()| PutOutcome::Created)
     } else {
+        // The intent first: if the process dies before the answer is
+        // recorded, the next run knows this name may be mailshift's.
+        store
+            .record_dav_item(account_id, kind, row(false, true))
+            .await?;
         dest.put_new(&dest_href, media_type, item.content).await
     };
-    let created = match written {
-        Ok(PutOutcome::Created) => true,
-        Ok(PutOutcome::Exists) => false,
+    let outcome = match written {
+        Ok(PutOutcome::Created) => Written::Copied,
+        // Taken: by the write of an interrupted run if it holds this item
+        // (same UID), else by something mailshift did not write.
+        Ok(PutOutcome::Exists) if interrupted => {
+            let there = dest.get(&dest_href).await?;
+            if uid(&there).is_some() && uid(&there) == uid(item.content) {
+                Written::Recovered
+            } else {
+                Written::Present
+            }
+        }
+        Ok(PutOutcome::Exists) => Written::Present,
         Err(error @ DavError::Status { .. }) => return Ok(Written::Refused(error.to_string())),
         Err(other) => return Err(other.into()),
     };
+    let created = matches!(outcome, Written::Copied | Written::Recovered);
     store
-        .record_dav_item(
-            account_id,
-            kind,
-            ItemRecord {
-                stage: kind.name().to_owned(),
-                source_href: item.source_href.to_owned(),
-                etag: item.etag.to_owned(),
-                dest_href,
-                created,
-            },
-        )
+        .record_dav_item(account_id, kind, row(created, false))
         .await?;
-    Ok(if created {
-        Written::Copied
-    } else {
-        Written::Present
-    })
+    Ok(outcome)
 }
 
 /// How a pair of stages picks and prepares resources.
@@ -418,6 +437,7 @@ async fn copy(
                 break;
             }
             if let Some(r) = records.get(&item.href)
+                && !r.pending
                 && r.etag == item.etag
                 && !item.etag.is_empty()
             {
@@ -458,7 +478,9 @@ async fn copy(
                     counts.copied += 1;
                     counts.bytes += prepared.len() as u64;
                 }
-                Written::Present | Written::AlreadyCopied => counts.present += 1,
+                Written::Present | Written::AlreadyCopied | Written::Recovered => {
+                    counts.present += 1
+                }
                 Written::Refused(reason) => {
                     counts.failed += 1;
                     item_note(ctx, kind, &label, reason).await;

@@ -65,6 +65,9 @@ pub struct ItemRecord {
     pub dest_href: String,
     /// Whether mailshift created the destination resource.
     pub created: bool,
+    /// A write was about to happen and its answer is not recorded (an
+    /// intent): after a crash, it may or may not have happened.
+    pub pending: bool,
 }
 
 /// What undo needs for an account's address books or calendars.
@@ -143,7 +146,7 @@ impl Store {
     ) -> Result<Vec<ItemRecord>, StoreError> {
         self.call(move |conn| {
             let mut stmt = conn.prepare(
-                "SELECT stage, source_href, etag, dest_href, created FROM dav_items
+                "SELECT stage, source_href, etag, dest_href, created, pending FROM dav_items
                  WHERE account_id = ?1 AND area = ?2 ORDER BY id",
             )?;
             let rows = stmt
@@ -164,7 +167,7 @@ impl Store {
         self.call(move |conn| {
             Ok(conn
                 .query_row(
-                    "SELECT stage, source_href, etag, dest_href, created FROM dav_items
+                    "SELECT stage, source_href, etag, dest_href, created, pending FROM dav_items
                      WHERE account_id = ?1 AND area = ?2 AND source_href = ?3",
                     params![account_id, area.name(), source_href],
                     item_record,
@@ -174,8 +177,9 @@ impl Store {
         .await
     }
 
-    /// Records (or updates) one resource; an update keeps the first
-    /// `created` when the destination is unchanged.
+    /// Records (or updates) one resource, or the intent to write it
+    /// (`pending`); an update keeps the first `created` when the
+    /// destination is unchanged.
     pub async fn record_dav_item(
         &self,
         account_id: i64,
@@ -186,11 +190,12 @@ impl Store {
         self.call(move |conn| {
             conn.execute(
                 "INSERT INTO dav_items
-                     (account_id, area, stage, source_href, etag, dest_href, created)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     (account_id, area, stage, source_href, etag, dest_href, created, pending)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                  ON CONFLICT (account_id, area, source_href) DO UPDATE SET
                      stage = excluded.stage,
                      etag = excluded.etag,
+                     pending = excluded.pending,
                      created = CASE WHEN dest_href = excluded.dest_href
                                     THEN created OR excluded.created
                                     ELSE excluded.created END,
@@ -202,7 +207,8 @@ impl Store {
                     record.source_href,
                     record.etag,
                     record.dest_href,
-                    record.created
+                    record.created,
+                    record.pending,
                 ],
             )?;
             Ok(())
@@ -295,5 +301,6 @@ fn item_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<ItemRecord> {
         etag: row.get(2)?,
         dest_href: row.get(3)?,
         created: row.get(4)?,
+        pending: row.get(5)?,
     })
 }

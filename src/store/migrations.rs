@@ -179,6 +179,9 @@ const MIGRATIONS: &[&str] = &[
         etag         TEXT    NOT NULL,
         dest_href    TEXT    NOT NULL,
         created      INTEGER NOT NULL,
+        -- 1 from just before a write until its answer is recorded: after
+        -- a crash, the write may or may not have happened.
+        pending      INTEGER NOT NULL DEFAULT 0,
         UNIQUE (account_id, area, source_href)
     ) STRICT;
 

@@ -4,10 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use mailshift::protocols::caldav::{Collection, ICALENDAR, PutOutcome};
-use mailshift::protocols::dav::DavClient;
+use mailshift::protocols::caldav::{Collection, ICALENDAR};
 
 use crate::autodetect::{DnsServer, Zone};
+use crate::support::calendars::{calendar, seed_source};
 use crate::support::groupware::{GroupwareRun, Side};
 use crate::support::radicale::Radicale;
 use crate::support::{Dovecot, DovecotOptions};
@@ -24,170 +24,6 @@ struct Calendar {
 
 /// Every calendar of a home, by display name.
 type Calendars = BTreeMap<String, Calendar>;
-
-const PARIS: &str = "BEGIN:VTIMEZONE\r\nTZID:Europe/Paris\r\nBEGIN:DAYLIGHT\r\n\
-    TZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\nTZNAME:CEST\r\nDTSTART:19700329T020000\r\n\
-    RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU\r\nEND:DAYLIGHT\r\nBEGIN:STANDARD\r\n\
-    TZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nTZNAME:CET\r\nDTSTART:19701025T030000\r\n\
-    RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n";
-
-fn calendar(body: &str) -> String {
-    format!(
-        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Example Corp//Groupware 9.1//EN\r\n\
-         {body}END:VCALENDAR\r\n"
-    )
-}
-
-/// A weekly meeting with a moved occurrence (RECURRENCE-ID override) and
-/// a cancelled one (EXDATE), an organizer and attendees, one of them with
-/// a name long enough to be folded.
-fn weekly_meeting() -> String {
-    calendar(&format!(
-        "{PARIS}BEGIN:VEVENT\r\nUID:weekly-sync-2026@example.test\r\nDTSTAMP:20261101T090000Z\r\n\
-         DTSTART;TZID=Europe/Paris:20261102T100000\r\nDTEND;TZID=Europe/Paris:20261102T110000\r\n\
-         RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=10\r\nEXDATE;TZID=Europe/Paris:20261116T100000\r\n\
-         SUMMARY:Weekly sync\r\nSEQUENCE:2\r\n\
-         ORGANIZER;CN=Alice Martin:mailto:alice@example.test\r\n\
-         ATTENDEE;CN=Bob Ørsted;ROLE=REQ-PARTICIPANT;PARTSTAT=ACCEPTED;RSVP=TRUE:mailto:\r\n \
-         bob@example.test\r\n\
-         ATTENDEE;CN=\"Núñez, Chloé (Café Ltd; Paris office)\";ROLE=OPT-PARTICIPANT;PARTSTAT=NEE\r\n \
-         DS-ACTION;RSVP=TRUE:mailto:chloe@example.test\r\n\
-         END:VEVENT\r\n\
-         BEGIN:VEVENT\r\nUID:weekly-sync-2026@example.test\r\nDTSTAMP:20261101T090000Z\r\n\
-         RECURRENCE-ID;TZID=Europe/Paris:20261123T100000\r\n\
-         DTSTART;TZID=Europe/Paris:20261124T140000\r\nDTEND;TZID=Europe/Paris:20261124T150000\r\n\
-         SUMMARY:Weekly sync (moved to Tuesday)\r\nSEQUENCE:3\r\n\
-         ORGANIZER;CN=Alice Martin:mailto:alice@example.test\r\n\
-         ATTENDEE;CN=Bob Ørsted;PARTSTAT=ACCEPTED:mailto:bob@example.test\r\n\
-         END:VEVENT\r\n"
-    ))
-}
-
-/// An all-day event over three days.
-fn offsite() -> String {
-    calendar(
-        "BEGIN:VEVENT\r\nUID:offsite-2026@example.test\r\nDTSTAMP:20261101T090000Z\r\n\
-         DTSTART;VALUE=DATE:20261207\r\nDTEND;VALUE=DATE:20261210\r\n\
-         SUMMARY:Team offsite – Lyon\r\nTRANSP:TRANSPARENT\r\nEND:VEVENT\r\n",
-    )
-}
-
-/// An event with an alarm and an inline attachment, sent by someone else
-/// to Alice (she is an attendee).
-fn review() -> String {
-    use base64::Engine as _;
-    let bytes: Vec<u8> = (0..900u32).map(|i| (i * 13 % 251) as u8).collect();
-    let attachment = base64::engine::general_purpose::STANDARD.encode(bytes);
-    let line = format!(
-        "ATTACH;FMTTYPE=application/pdf;ENCODING=BASE64;VALUE=BINARY;X-FILENAME=agenda.pdf:{attachment}"
-    );
-    let mut folded = String::new();
-    for (i, chunk) in line.as_bytes().chunks(74).enumerate() {
-        if i > 0 {
-            folded.push(' ');
-        }
-        folded.push_str(std::str::from_utf8(chunk).unwrap());
-        folded.push_str("\r\n");
-    }
-    calendar(&format!(
-        "BEGIN:VEVENT\r\nUID:budget-review@example.test\r\nDTSTAMP:20261101T090000Z\r\n\
-         DTSTART:20261203T130000Z\r\nDTEND:20261203T143000Z\r\nSUMMARY:Budget review\r\n\
-         LOCATION:Room 4.02\r\nDESCRIPTION:Bring the Q4 figures.\\nAgenda attached.\r\n\
-         ORGANIZER;CN=Dave Boss;SCHEDULE-AGENT=SERVER:mailto:dave@example.test\r\n\
-         ATTENDEE;CN=Alice Martin;PARTSTAT=TENTATIVE:mailto:alice@example.test\r\n\
-         {folded}BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:Budget review\r\n\
-         TRIGGER:-PT15M\r\nEND:VALARM\r\nEND:VEVENT\r\n"
-    ))
-}
-
-fn todo(uid: &str, fields: &str) -> String {
-    calendar(&format!(
-        "BEGIN:VTODO\r\nUID:{uid}\r\nDTSTAMP:20261101T090000Z\r\n{fields}END:VTODO\r\n"
-    ))
-}
-
-/// The source: a calendar of events, a task list, and a mixed calendar.
-fn source_objects() -> Vec<(&'static str, &'static str, String)> {
-    vec![
-        ("work", "weekly-sync.ics", weekly_meeting()),
-        ("work", "offsite.ics", offsite()),
-        ("work", "budget-review.ics", review()),
-        (
-            "todo",
-            "report.ics",
-            todo(
-                "task-report@example.test",
-                "SUMMARY:Write the yearly report\r\nDUE;VALUE=DATE:20261215\r\nPRIORITY:1\r\n\
-                 STATUS:IN-PROCESS\r\nPERCENT-COMPLETE:40\r\n",
-            ),
-        ),
-        (
-            "todo",
-            "badges.ics",
-            todo(
-                "task-badges@example.test",
-                "SUMMARY:Order badges\r\nDUE:20261120T170000Z\r\nPRIORITY:5\r\n\
-                 STATUS:COMPLETED\r\nPERCENT-COMPLETE:100\r\nCOMPLETED:20261118T101500Z\r\n",
-            ),
-        ),
-        (
-            "todo",
-            "plants.ics",
-            todo(
-                "task-plants@example.test",
-                "SUMMARY:Water the plants\r\nSTATUS:NEEDS-ACTION\r\nPRIORITY:9\r\n",
-            ),
-        ),
-        (
-            "personal",
-            "dentist.ics",
-            calendar(
-                "BEGIN:VEVENT\r\nUID:dentist@example.test\r\nDTSTAMP:20261101T090000Z\r\n\
-                 DTSTART:20261210T080000Z\r\nDURATION:PT45M\r\nSUMMARY:Dentist\r\nEND:VEVENT\r\n",
-            ),
-        ),
-        (
-            "personal",
-            "passport.ics",
-            todo(
-                "task-passport@example.test",
-                "SUMMARY:Renew passport\r\nDUE;VALUE=DATE:20270101\r\n",
-            ),
-        ),
-    ]
-}
-
-async fn seed_source(dav: &DavClient) {
-    let calendars = [
-        ("work", "Work – Équipe", Some("#3A87ADFF"), &["VEVENT"][..]),
-        ("todo", "To do", Some("#FF9500FF"), &["VTODO"][..]),
-        ("personal", "Personal", None, &["VEVENT", "VTODO"][..]),
-    ];
-    for (segment, name, color, components) in calendars {
-        let like = Collection {
-            display_name: Some(name.into()),
-            color: color.map(str::to_owned),
-            description: Some(format!("{name} <shared> & synced")),
-            timezone: Some(calendar(PARIS)),
-            components: components.iter().map(|c| c.to_string()).collect(),
-            ..Collection::default()
-        };
-        dav.create_calendar(&format!("/alice/{segment}/"), &like)
-            .await
-            .unwrap();
-    }
-    for (segment, name, object) in source_objects() {
-        let outcome = dav
-            .put_new(
-                &format!("/alice/{segment}/{name}"),
-                ICALENDAR,
-                object.as_bytes(),
-            )
-            .await
-            .unwrap();
-        assert_eq!(outcome, PutOutcome::Created, "{name}");
-    }
-}
 
 /// A content line split into name, parameters (sorted, quotes removed)
 /// and value: Radicale re-serialises what it stores (parameter order,
@@ -303,24 +139,61 @@ async fn calendars(server: &Radicale) -> Calendars {
     all
 }
 
-fn servers() -> (Dovecot, Dovecot, Radicale, Radicale) {
+/// Two groupware servers: IMAP from Dovecot, CalDAV/CardDAV from Radicale.
+struct Servers {
+    imap_source: Dovecot,
+    imap_dest: Dovecot,
+    source: Radicale,
+    dest: Radicale,
+}
+
+fn servers() -> Servers {
     let start = |password| {
         Dovecot::start(DovecotOptions {
             users: &[("alice", password)],
             ..DovecotOptions::default()
         })
     };
-    (
-        start("source-pw"),
-        start("dest-pw"),
-        Radicale::start(&[("alice", "source-pw")]),
-        Radicale::start(&[("alice", "dest-pw")]),
-    )
+    Servers {
+        imap_source: start("source-pw"),
+        imap_dest: start("dest-pw"),
+        source: Radicale::start(&[("alice", "source-pw")]),
+        dest: Radicale::start(&[("alice", "dest-pw")]),
+    }
+}
+
+impl Servers {
+    /// A batch for alice between the two, with these `dav_url`s (`None`:
+    /// discovered) and addresses.
+    fn batch(&self, dav: (bool, bool), emails: (&str, &str), options: &str) -> GroupwareRun {
+        GroupwareRun::new(
+            Side {
+                imap: &self.imap_source,
+                dav: dav.0.then_some(&self.source),
+                email: emails.0,
+                password: "source-pw",
+            },
+            Side {
+                imap: &self.imap_dest,
+                dav: dav.1.then_some(&self.dest),
+                email: emails.1,
+                password: "dest-pw",
+            },
+            options,
+        )
+    }
+
+    /// A batch with both `dav_url`s given.
+    fn run(&self, options: &str) -> GroupwareRun {
+        let alice = "alice@example.test";
+        self.batch((true, true), (alice, alice), options)
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn calendars_and_tasks_are_copied_without_invitations_once_and_undone_exactly() {
-    let (imap_source, imap_dest, source, dest) = servers();
+    let servers = servers();
+    let (source, dest) = (&servers.source, &servers.dest);
     seed_source(&source.client("alice")).await;
     // The destination has a calendar and an event of its own, which stay.
     let theirs = dest.client("alice");
@@ -348,27 +221,13 @@ async fn calendars_and_tasks_are_copied_without_invitations_once_and_undone_exac
         )
         .await
         .unwrap();
-    let before = calendars(&dest).await;
-    let source_calendars = calendars(&source).await;
+    let before = calendars(dest).await;
+    let source_calendars = calendars(source).await;
     assert_eq!(source_calendars.len(), 3);
 
-    let run = GroupwareRun::new(
-        Side {
-            imap: &imap_source,
-            dav: Some(&source),
-            email: "alice@example.test",
-            password: "source-pw",
-        },
-        Side {
-            imap: &imap_dest,
-            dav: Some(&dest),
-            email: "alice@example.test",
-            password: "dest-pw",
-        },
-        "calendars, tasks",
-    );
+    let run = servers.run("calendars, tasks");
     run.run().success().stdout_has("copied 8,");
-    let after = calendars(&dest).await;
+    let after = calendars(dest).await;
     assert_eq!(after["Holidays"], before["Holidays"]);
     assert_eq!(after.len(), 4, "{:?}", after.keys());
     for (name, original) in &source_calendars {
@@ -426,7 +285,7 @@ async fn calendars_and_tasks_are_copied_without_invitations_once_and_undone_exac
 
     // A second run adds nothing.
     run.run().success().stdout_has("copied 0,");
-    assert_eq!(calendars(&dest).await, after);
+    assert_eq!(calendars(dest).await, after);
 
     let undo = run.undo_manifest();
     assert_eq!(
@@ -443,14 +302,15 @@ async fn calendars_and_tasks_are_copied_without_invitations_once_and_undone_exac
     run.undo()
         .success()
         .stdout_has("Calendars: 8 calendar objects deleted, 3 calendars deleted");
-    assert_eq!(calendars(&dest).await, before);
+    assert_eq!(calendars(dest).await, before);
     // The source is untouched.
-    assert_eq!(calendars(&source).await, source_calendars);
+    assert_eq!(calendars(source).await, source_calendars);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn homes_are_discovered_through_srv_and_well_known_when_dav_url_is_absent() {
-    let (imap_source, imap_dest, source, dest) = servers();
+    let servers = servers();
+    let (source, dest) = (&servers.source, &servers.dest);
     let dav = source.client("alice");
     seed_source(&dav).await;
     dav.create_address_book("/alice/friends/", "Friends")
@@ -472,25 +332,16 @@ async fn homes_are_discovered_through_srv_and_well_known_when_dav_url_is_absent(
         .srv("_caldav._tcp.new.test.", 0, dest.port(), "127.0.0.1.")
         .srv("_carddav._tcp.new.test.", 0, dest.port(), "127.0.0.1.");
     let dns = DnsServer::start(zone);
-    let run = GroupwareRun::new(
-        Side {
-            imap: &imap_source,
-            dav: None,
-            email: "alice@old.test",
-            password: "source-pw",
-        },
-        Side {
-            imap: &imap_dest,
-            dav: None,
-            email: "alice@new.test",
-            password: "dest-pw",
-        },
-        "calendars, tasks, contacts",
-    )
-    .env("MAILSHIFT_DNS", &dns.addr.to_string());
+    let run = servers
+        .batch(
+            (false, false),
+            ("alice@old.test", "alice@new.test"),
+            "calendars, tasks, contacts",
+        )
+        .env("MAILSHIFT_DNS", &dns.addr.to_string());
     run.run().success().stdout_has("copied 9,");
     assert!(dns.asked("_caldav._tcp.new.test.") > 0);
-    let copied = calendars(&dest).await;
+    let copied = calendars(dest).await;
     assert_eq!(copied.len(), 3, "{:?}", copied.keys());
     let books = dest.client("alice").address_books().await.unwrap();
     assert_eq!(books.len(), 1);
@@ -498,7 +349,7 @@ async fn homes_are_discovered_through_srv_and_well_known_when_dav_url_is_absent(
     let undo = run.undo_manifest();
     assert_eq!(undo["calendars"]["dav_url"], dest.home("alice"), "{undo}");
     run.undo().success();
-    assert!(calendars(&dest).await.is_empty());
+    assert!(calendars(dest).await.is_empty());
     assert!(
         dest.client("alice")
             .address_books()
@@ -510,29 +361,21 @@ async fn homes_are_discovered_through_srv_and_well_known_when_dav_url_is_absent(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_home_that_cannot_be_found_fails_naming_the_account_and_what_was_tried() {
-    let (imap_source, imap_dest, source, _dest) = servers();
+    let servers = servers();
+    let source = &servers.source;
     let dns = DnsServer::start(Zone::default().srv(
         "_caldav._tcp.old.test.",
         0,
         source.port(),
         "127.0.0.1.",
     ));
-    let run = GroupwareRun::new(
-        Side {
-            imap: &imap_source,
-            dav: None,
-            email: "alice@old.test",
-            password: "source-pw",
-        },
-        Side {
-            imap: &imap_dest,
-            dav: None,
-            email: "alice@nowhere.invalid",
-            password: "dest-pw",
-        },
-        "calendars",
-    )
-    .env("MAILSHIFT_DNS", &dns.addr.to_string());
+    let run = servers
+        .batch(
+            (false, false),
+            ("alice@old.test", "alice@nowhere.invalid"),
+            "calendars",
+        )
+        .env("MAILSHIFT_DNS", &dns.addr.to_string());
     let output = run.run();
     let all = format!("{}{}", output.stdout, output.stderr);
     assert!(
@@ -548,26 +391,13 @@ async fn a_home_that_cannot_be_found_fails_naming_the_account_and_what_was_tried
 
 #[tokio::test(flavor = "multi_thread")]
 async fn calendars_alone_copies_the_events_of_a_mixed_calendar_and_leaves_its_tasks() {
-    let (imap_source, imap_dest, source, dest) = servers();
+    let servers = servers();
+    let (source, dest) = (&servers.source, &servers.dest);
     seed_source(&source.client("alice")).await;
-    let run = GroupwareRun::new(
-        Side {
-            imap: &imap_source,
-            dav: Some(&source),
-            email: "alice@example.test",
-            password: "source-pw",
-        },
-        Side {
-            imap: &imap_dest,
-            dav: Some(&dest),
-            email: "alice@example.test",
-            password: "dest-pw",
-        },
-        "calendars",
-    );
+    let run = servers.run("calendars");
     // Three events in Work, one in Personal; the task list is not visited.
     run.run().success().stdout_has("copied 4,");
-    let copied = calendars(&dest).await;
+    let copied = calendars(dest).await;
     assert_eq!(
         copied.keys().collect::<Vec<_>>(),
         ["Personal", "Work – Équipe"]
@@ -575,4 +405,38 @@ async fn calendars_alone_copies_the_events_of_a_mixed_calendar_and_leaves_its_ta
     let personal = &copied["Personal"];
     assert_eq!(personal.components, ["VEVENT", "VTODO"]);
     assert_eq!(personal.objects.keys().collect::<Vec<_>>(), ["dentist.ics"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_object_written_just_before_a_crash_is_known_as_the_migrations_and_undone() {
+    let servers = servers();
+    let (source, dest) = (&servers.source, &servers.dest);
+    seed_source(&source.client("alice")).await;
+    let run = servers.run("calendars, tasks");
+    run.run().success().stdout_has("copied 8,");
+    // As if the process had died after the PUT of offsite.ics reached the
+    // destination and before its answer was recorded: only the intent is
+    // left.
+    let conn = rusqlite::Connection::open(run.state()).unwrap();
+    let changed = conn
+        .execute(
+            "UPDATE dav_items SET pending = 1, created = 0 WHERE source_href LIKE '%/offsite.ics'",
+            [],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(conn);
+    // The re-run finds it there (412), sees its UID, and takes it as its own.
+    run.run().success().stdout_has("copied 0,");
+    assert_eq!(
+        run.undo_manifest()["calendars"]["objects"]
+            .as_array()
+            .unwrap()
+            .len(),
+        8
+    );
+    run.undo()
+        .success()
+        .stdout_has("Calendars: 8 calendar objects deleted, 3 calendars deleted");
+    assert!(calendars(dest).await.is_empty());
 }

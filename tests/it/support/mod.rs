@@ -3,6 +3,7 @@
 //! Not every test module uses every helper.
 #![allow(dead_code)]
 
+pub mod calendars;
 pub mod dovecot;
 pub mod groupware;
 pub mod radicale;

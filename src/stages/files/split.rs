@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::stages::content_line::{logical_lines, trim_end, unfold};
+use crate::stages::content_line::{logical_lines, split_line, trim_end, unfold};
 
 /// Why a file cannot be split.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -62,13 +62,13 @@ pub struct Card {
     pub content: Vec<u8>,
 }
 
-/// A parsed line: where it starts in the file, its unfolded name (upper
-/// case, without parameters or group) and value.
+/// A parsed line: its bytes in the file, its first line's number, its
+/// unfolded name (upper case, without group), parameters and value.
 struct Line<'a> {
     raw: &'a [u8],
     number: usize,
     name: String,
-    params: String,
+    params: Vec<String>,
     value: String,
 }
 
@@ -77,34 +77,22 @@ fn parse(text: &[u8]) -> Vec<Line<'_>> {
     let mut lines = Vec::new();
     for raw in logical_lines(text) {
         let unfolded = unfold(raw);
-        let content = String::from_utf8_lossy(trim_end(&unfolded)).into_owned();
-        let (head, value) = split_value(&content);
-        let (name, params) = head.split_once(';').unwrap_or((head, ""));
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        let (head, value) = split_line(trim_end(&unfolded)).unwrap_or_default();
+        let mut head = head.into_iter().map(text);
+        let name = head.next().unwrap_or_default();
+        // A property may carry a group prefix (`item1.EMAIL`).
         let name = name.rsplit('.').next().unwrap_or("").to_ascii_uppercase();
         lines.push(Line {
             raw,
             number,
             name,
-            params: params.to_owned(),
-            value: value.to_owned(),
+            params: head.collect(),
+            value: text(value),
         });
         number += raw.iter().filter(|b| **b == b'\n').count();
     }
     lines
-}
-
-/// The name-and-parameters part and the value of a content line: the
-/// first colon outside a quoted parameter value separates them.
-fn split_value(line: &str) -> (&str, &str) {
-    let mut quoted = false;
-    for (i, c) in line.char_indices() {
-        match c {
-            '"' => quoted = !quoted,
-            ':' if !quoted => return (&line[..i], &line[i + 1..]),
-            _ => {}
-        }
-    }
-    (line, "")
 }
 
 /// Checks that every BEGIN has its END, and returns, for each line, the
@@ -304,8 +292,8 @@ pub fn cards(text: &[u8]) -> Result<Vec<Card>, SplitError> {
 }
 
 /// The `TZID` parameter of a property, if it has one.
-fn tzid_param(params: &str) -> Option<String> {
-    params.split(';').find_map(|p| {
+fn tzid_param(params: &[String]) -> Option<String> {
+    params.iter().find_map(|p| {
         let (name, value) = p.split_once('=')?;
         name.eq_ignore_ascii_case("TZID")
             .then(|| value.trim_matches('"').to_owned())

@@ -25,8 +25,9 @@
 //!   the mail of a POP3 source, `rules` for rules and auto-replies,
 //!   `contacts` for contacts and contact groups, `calendars` for
 //!   calendars and tasks, re-created without invitations; `dav` holds
-//!   what the WebDAV stages share), each turning an account plan into
-//!   protocol calls and store records.
+//!   what the WebDAV stages share, `files` reads `.ics` and `.vcf` files
+//!   as their source), each turning an account plan into protocol calls
+//!   and store records.
 //! - [`protocols`] holds the clients (IMAP, POP3, ManageSieve, a WebDAV
 //!   client with CalDAV and CardDAV requests and RFC 6764 home discovery,
 //!   SMTP) and the TLS setup they share.

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use mailshift::protocols::caldav::{Collection, ICALENDAR};
 
 use crate::autodetect::{DnsServer, Zone};
+use crate::cmd::mailshift;
 use crate::support::calendars::{calendar, seed_source};
 use crate::support::groupware::{GroupwareRun, Side};
 use crate::support::radicale::Radicale;
@@ -345,10 +346,27 @@ async fn homes_are_discovered_through_srv_and_well_known_when_dav_url_is_absent(
     assert_eq!(copied.len(), 3, "{:?}", copied.keys());
     let books = dest.client("alice").address_books().await.unwrap();
     assert_eq!(books.len(), 1);
-    // Undo finds the destination from what the run recorded.
+    // Undo finds the destination from what the run recorded, from the undo
+    // manifest alone.
     let undo = run.undo_manifest();
     assert_eq!(undo["calendars"]["dav_url"], dest.home("alice"), "{undo}");
-    run.undo().success();
+    assert_eq!(undo["contacts"]["dav_url"], dest.home("alice"), "{undo}");
+    let file = std::fs::read_dir(run.dir.path().join("reports/test/undo"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    mailshift()
+        .arg("undo")
+        .arg("--from")
+        .arg(&file)
+        .args(["--password-env", "DEST_PW"])
+        .env("DEST_PW", "dest-pw")
+        .run()
+        .success()
+        .stdout_has("Calendars: 8 calendar objects deleted, 3 calendars deleted")
+        .stdout_has("Contacts: 1 vCards deleted, 1 address books deleted");
     assert!(calendars(dest).await.is_empty());
     assert!(
         dest.client("alice")

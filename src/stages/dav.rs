@@ -25,6 +25,7 @@ use crate::protocols::caldav::ICALENDAR;
 use crate::protocols::carddav::VCARD;
 use crate::protocols::dav::discovery::{self, Account, Login, Service};
 use crate::protocols::dav::{Collection, DavClient, DavError, PutOutcome};
+use crate::protocols::tls::TlsMode;
 use crate::stages::content_line::uid;
 use crate::store::Store;
 use crate::store::batches::StageCounts;
@@ -54,6 +55,10 @@ pub async fn client(endpoint: &Endpoint, service: Service) -> anyhow::Result<Dav
         email: &endpoint.email,
         dav_url: endpoint.dav_url.as_deref(),
         host: endpoint.server.as_ref().map(|s| s.host.as_str()),
+        plain_http: endpoint
+            .server
+            .as_ref()
+            .is_some_and(|s| s.tls == TlsMode::None),
     };
     discovery::home(service, &account, &login)
         .await

@@ -378,33 +378,49 @@ async fn homes_are_discovered_through_srv_and_well_known_when_dav_url_is_absent(
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_home_that_cannot_be_found_fails_naming_the_account_and_what_was_tried() {
+async fn a_home_not_found_over_tls_fails_naming_the_account_and_never_sends_the_login_in_clear() {
     let servers = servers();
-    let source = &servers.source;
-    let dns = DnsServer::start(Zone::default().srv(
-        "_caldav._tcp.old.test.",
-        0,
-        source.port(),
-        "127.0.0.1.",
-    ));
+    // The destination's domain names a plain-HTTP CalDAV server, which
+    // must not get the login of an endpoint configured with TLS.
+    let dns = DnsServer::start(
+        Zone::default()
+            .srv(
+                "_caldav._tcp.old.test.",
+                0,
+                servers.source.port(),
+                "127.0.0.1.",
+            )
+            .srv(
+                "_caldav._tcp.nowhere.test.",
+                0,
+                servers.dest.port(),
+                "127.0.0.1.",
+            ),
+    );
     let run = servers
         .batch(
             (false, false),
-            ("alice@old.test", "alice@nowhere.invalid"),
+            ("alice@old.test", "alice@nowhere.test"),
             "calendars",
         )
         .env("MAILSHIFT_DNS", &dns.addr.to_string());
+    let manifest = run.dir.path().join("batch.yaml");
+    let yaml = std::fs::read_to_string(&manifest).unwrap();
+    let (head, destination) = yaml.split_once("destination:").unwrap();
+    let destination = destination.replace("tls: none", "tls: implicit");
+    std::fs::write(&manifest, format!("{head}destination:{destination}")).unwrap();
     let output = run.run();
     let all = format!("{}{}", output.stdout, output.stderr);
     assert!(
-        all.contains("no CalDAV server found for alice@nowhere.invalid"),
+        all.contains("no CalDAV server found for alice@nowhere.test"),
         "{all}"
     );
     assert!(
-        all.contains("https://nowhere.invalid/.well-known/caldav"),
+        all.contains("https://nowhere.test/.well-known/caldav"),
         "{all}"
     );
     assert!(!all.contains("dest-pw"), "{all}");
+    assert!(!all.contains(&servers.dest.port().to_string()), "{all}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

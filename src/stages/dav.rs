@@ -6,7 +6,8 @@
 //! Every resource is checkpointed by source href and ETag, so a re-run
 //! adds nothing twice. It is written with `If-None-Match: *`: a name
 //! already taken at the destination by something mailshift did not write
-//! is counted present and left alone. A source resource that changed since
+//! is counted present and left alone, and so is a resource whose UID the
+//! destination collection holds under another name. A source resource that changed since
 //! mailshift copied it is written again over mailshift's own copy. An
 //! intent row is written before each new resource: after a crash between
 //! the write and its record, the name found taken by a resource with the
@@ -179,8 +180,8 @@ pub struct Item<'a> {
 pub enum Written {
     /// Written; undo will delete it.
     Copied,
-    /// Its name was taken at the destination by something mailshift did
-    /// not write: left alone.
+    /// Its name, or its UID in that collection, was taken at the
+    /// destination by something mailshift did not write: left alone.
     Present,
     /// Copied by an earlier run at this version: nothing done.
     AlreadyCopied,
@@ -254,7 +255,7 @@ pub async fn write_item(
                 Written::Present
             }
         }
-        Ok(PutOutcome::Exists) => Written::Present,
+        Ok(PutOutcome::Exists | PutOutcome::UidTaken) => Written::Present,
         Err(error @ DavError::Status { .. }) => return Ok(Written::Refused(error.to_string())),
         Err(other) => return Err(other.into()),
     };

@@ -8,7 +8,7 @@ use mailshift::protocols::caldav::{Collection, ICALENDAR};
 
 use crate::autodetect::{DnsServer, Zone};
 use crate::cmd::mailshift;
-use crate::support::calendars::{calendar, seed_source};
+use crate::support::calendars::{calendar, seed_source, source_objects};
 use crate::support::groupware::{GroupwareRun, Side};
 use crate::support::radicale::Radicale;
 use crate::support::{Dovecot, DovecotOptions};
@@ -424,19 +424,59 @@ async fn a_home_not_found_over_tls_fails_naming_the_account_and_never_sends_the_
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn calendars_alone_copies_the_events_of_a_mixed_calendar_and_leaves_its_tasks() {
+async fn calendars_alone_copies_the_events_of_a_mixed_calendar_but_not_its_tasks_nor_an_event_already_there()
+ {
     let servers = servers();
     let (source, dest) = (&servers.source, &servers.dest);
     seed_source(&source.client("alice")).await;
+    // The destination has a Personal calendar already, holding the
+    // dentist's appointment under another name (same UID).
+    let theirs = dest.client("alice");
+    theirs
+        .create_calendar(
+            "/alice/mine/",
+            &Collection {
+                display_name: Some("Personal".into()),
+                components: vec!["VEVENT".into(), "VTODO".into()],
+                ..Collection::default()
+            },
+        )
+        .await
+        .unwrap();
+    let dentist = source_objects()
+        .into_iter()
+        .find(|(_, name, _)| *name == "dentist.ics")
+        .unwrap()
+        .2;
+    theirs
+        .put_new(
+            "/alice/mine/synced-dentist.ics",
+            ICALENDAR,
+            dentist.as_bytes(),
+        )
+        .await
+        .unwrap();
     let run = servers.run("calendars");
-    // Three events in Work, one in Personal; the task list is not visited.
-    run.run().success().stdout_has("copied 4,");
+    // Three events in Work copied, the dentist found there; the task list
+    // is not visited.
+    run.run()
+        .success()
+        .stdout_has("found 4, copied 3, present 1, skipped 0, failed 0");
     let copied = calendars(dest).await;
     assert_eq!(
         copied.keys().collect::<Vec<_>>(),
         ["Personal", "Work – Équipe"]
     );
     let personal = &copied["Personal"];
+    assert_eq!(
+        personal.objects.keys().collect::<Vec<_>>(),
+        ["synced-dentist.ics"]
+    );
+    // A Personal calendar created from the source's keeps both components.
+    run.undo().success();
+    theirs.delete("/alice/mine/").await.unwrap();
+    run.run().success().stdout_has("copied 4,");
+    let personal = &calendars(dest).await["Personal"];
     assert_eq!(personal.components, ["VEVENT", "VTODO"]);
     assert_eq!(personal.objects.keys().collect::<Vec<_>>(), ["dentist.ics"]);
 }

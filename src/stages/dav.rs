@@ -6,7 +6,8 @@
 //! Every resource is checkpointed by source href and ETag, so a re-run
 //! adds nothing twice. It is written with `If-None-Match: *`: a name
 //! already taken at the destination by something mailshift did not write
-//! is counted present and left alone. A source resource that changed since
+//! is counted present and left alone, and so is a resource whose UID the
+//! destination collection holds under another name. A source resource that changed since
 //! mailshift copied it is written again over mailshift's own copy. An
 //! intent row is written before each new resource: after a crash between
 //! the write and its record, the name found taken by a resource with the
@@ -25,6 +26,7 @@ use crate::protocols::caldav::ICALENDAR;
 use crate::protocols::carddav::VCARD;
 use crate::protocols::dav::discovery::{self, Account, Login, Service};
 use crate::protocols::dav::{Collection, DavClient, DavError, ItemRef, PutOutcome};
+use crate::protocols::tls::TlsMode;
 use crate::stages::content_line::uid;
 use crate::stages::files::FileSource;
 use crate::store::Store;
@@ -55,6 +57,10 @@ pub async fn client(endpoint: &Endpoint, service: Service) -> anyhow::Result<Dav
         email: &endpoint.email,
         dav_url: endpoint.dav_url.as_deref(),
         host: endpoint.server.as_ref().map(|s| s.host.as_str()),
+        plain_http: endpoint
+            .server
+            .as_ref()
+            .is_some_and(|s| s.tls == TlsMode::None),
     };
     discovery::home(service, &account, &login)
         .await
@@ -220,8 +226,8 @@ pub struct Item<'a> {
 pub enum Written {
     /// Written; undo will delete it.
     Copied,
-    /// Its name was taken at the destination by something mailshift did
-    /// not write: left alone.
+    /// Its name, or its UID in that collection, was taken at the
+    /// destination by something mailshift did not write: left alone.
     Present,
     /// Copied by an earlier run at this version: nothing done.
     AlreadyCopied,
@@ -295,7 +301,7 @@ pub async fn write_item(
                 Written::Present
             }
         }
-        Ok(PutOutcome::Exists) => Written::Present,
+        Ok(PutOutcome::Exists | PutOutcome::UidTaken) => Written::Present,
         Err(error @ DavError::Status { .. }) => return Ok(Written::Refused(error.to_string())),
         Err(other) => return Err(other.into()),
     };

@@ -179,9 +179,6 @@ const MIGRATIONS: &[&str] = &[
         etag         TEXT    NOT NULL,
         dest_href    TEXT    NOT NULL,
         created      INTEGER NOT NULL,
-        -- 1 from just before a write until its answer is recorded: after
-        -- a crash, the write may or may not have happened.
-        pending      INTEGER NOT NULL DEFAULT 0,
         UNIQUE (account_id, area, source_href)
     ) STRICT;
 
@@ -201,6 +198,12 @@ const MIGRATIONS: &[&str] = &[
         FROM contact_cards ORDER BY id;
     DROP TABLE contact_cards;
     DROP TABLE contact_books;
+    "#,
+    // WebDAV intents: `pending` is 1 from just before a write until its
+    // answer is recorded; after a crash, the write may or may not have
+    // happened.
+    r#"
+    ALTER TABLE dav_items ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;
     "#,
 ];
 

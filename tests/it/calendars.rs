@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use mailshift::protocols::caldav::{Collection, ICALENDAR};
 
 use crate::autodetect::{DnsServer, Zone};
-use crate::support::calendars::{calendar, seed_source};
+use crate::cmd::mailshift;
+use crate::support::calendars::{calendar, seed_source, source_objects};
 use crate::support::groupware::{GroupwareRun, Side};
 use crate::support::radicale::Radicale;
 use crate::support::{Dovecot, DovecotOptions};
@@ -345,10 +346,27 @@ async fn homes_are_discovered_through_srv_and_well_known_when_dav_url_is_absent(
     assert_eq!(copied.len(), 3, "{:?}", copied.keys());
     let books = dest.client("alice").address_books().await.unwrap();
     assert_eq!(books.len(), 1);
-    // Undo finds the destination from what the run recorded.
+    // Undo finds the destination from what the run recorded, from the undo
+    // manifest alone.
     let undo = run.undo_manifest();
     assert_eq!(undo["calendars"]["dav_url"], dest.home("alice"), "{undo}");
-    run.undo().success();
+    assert_eq!(undo["contacts"]["dav_url"], dest.home("alice"), "{undo}");
+    let file = std::fs::read_dir(run.dir.path().join("reports/test/undo"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    mailshift()
+        .arg("undo")
+        .arg("--from")
+        .arg(&file)
+        .args(["--password-env", "DEST_PW"])
+        .env("DEST_PW", "dest-pw")
+        .run()
+        .success()
+        .stdout_has("Calendars: 8 calendar objects deleted, 3 calendars deleted")
+        .stdout_has("Contacts: 1 vCards deleted, 1 address books deleted");
     assert!(calendars(dest).await.is_empty());
     assert!(
         dest.client("alice")
@@ -360,49 +378,105 @@ async fn homes_are_discovered_through_srv_and_well_known_when_dav_url_is_absent(
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_home_that_cannot_be_found_fails_naming_the_account_and_what_was_tried() {
+async fn a_home_not_found_over_tls_fails_naming_the_account_and_never_sends_the_login_in_clear() {
     let servers = servers();
-    let source = &servers.source;
-    let dns = DnsServer::start(Zone::default().srv(
-        "_caldav._tcp.old.test.",
-        0,
-        source.port(),
-        "127.0.0.1.",
-    ));
+    // The destination's domain names a plain-HTTP CalDAV server, which
+    // must not get the login of an endpoint configured with TLS.
+    let dns = DnsServer::start(
+        Zone::default()
+            .srv(
+                "_caldav._tcp.old.test.",
+                0,
+                servers.source.port(),
+                "127.0.0.1.",
+            )
+            .srv(
+                "_caldav._tcp.nowhere.test.",
+                0,
+                servers.dest.port(),
+                "127.0.0.1.",
+            ),
+    );
     let run = servers
         .batch(
             (false, false),
-            ("alice@old.test", "alice@nowhere.invalid"),
+            ("alice@old.test", "alice@nowhere.test"),
             "calendars",
         )
         .env("MAILSHIFT_DNS", &dns.addr.to_string());
+    let manifest = run.dir.path().join("batch.yaml");
+    let yaml = std::fs::read_to_string(&manifest).unwrap();
+    let (head, destination) = yaml.split_once("destination:").unwrap();
+    let destination = destination.replace("tls: none", "tls: implicit");
+    std::fs::write(&manifest, format!("{head}destination:{destination}")).unwrap();
     let output = run.run();
     let all = format!("{}{}", output.stdout, output.stderr);
     assert!(
-        all.contains("no CalDAV server found for alice@nowhere.invalid"),
+        all.contains("no CalDAV server found for alice@nowhere.test"),
         "{all}"
     );
     assert!(
-        all.contains("https://nowhere.invalid/.well-known/caldav"),
+        all.contains("https://nowhere.test/.well-known/caldav"),
         "{all}"
     );
     assert!(!all.contains("dest-pw"), "{all}");
+    assert!(!all.contains(&servers.dest.port().to_string()), "{all}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn calendars_alone_copies_the_events_of_a_mixed_calendar_and_leaves_its_tasks() {
+async fn calendars_alone_copies_the_events_of_a_mixed_calendar_but_not_its_tasks_nor_an_event_already_there()
+ {
     let servers = servers();
     let (source, dest) = (&servers.source, &servers.dest);
     seed_source(&source.client("alice")).await;
+    // The destination has a Personal calendar already, holding the
+    // dentist's appointment under another name (same UID).
+    let theirs = dest.client("alice");
+    theirs
+        .create_calendar(
+            "/alice/mine/",
+            &Collection {
+                display_name: Some("Personal".into()),
+                components: vec!["VEVENT".into(), "VTODO".into()],
+                ..Collection::default()
+            },
+        )
+        .await
+        .unwrap();
+    let dentist = source_objects()
+        .into_iter()
+        .find(|(_, name, _)| *name == "dentist.ics")
+        .unwrap()
+        .2;
+    theirs
+        .put_new(
+            "/alice/mine/synced-dentist.ics",
+            ICALENDAR,
+            dentist.as_bytes(),
+        )
+        .await
+        .unwrap();
     let run = servers.run("calendars");
-    // Three events in Work, one in Personal; the task list is not visited.
-    run.run().success().stdout_has("copied 4,");
+    // Three events in Work copied, the dentist found there; the task list
+    // is not visited.
+    run.run()
+        .success()
+        .stdout_has("found 4, copied 3, present 1, skipped 0, failed 0");
     let copied = calendars(dest).await;
     assert_eq!(
         copied.keys().collect::<Vec<_>>(),
         ["Personal", "Work – Équipe"]
     );
     let personal = &copied["Personal"];
+    assert_eq!(
+        personal.objects.keys().collect::<Vec<_>>(),
+        ["synced-dentist.ics"]
+    );
+    // A Personal calendar created from the source's keeps both components.
+    run.undo().success();
+    theirs.delete("/alice/mine/").await.unwrap();
+    run.run().success().stdout_has("copied 4,");
+    let personal = &calendars(dest).await["Personal"];
     assert_eq!(personal.components, ["VEVENT", "VTODO"]);
     assert_eq!(personal.objects.keys().collect::<Vec<_>>(), ["dentist.ics"]);
 }

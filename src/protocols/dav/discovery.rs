@@ -9,6 +9,11 @@
 //! `current-user-principal`, then the principal's `calendar-home-set` /
 //! `addressbook-home-set`. A `dav_url` whose server names no principal is
 //! taken as the home collection itself.
+//!
+//! The login travels over plain HTTP only where the manifest says so: a
+//! `dav_url` starting with `http://`, or an endpoint configured without
+//! TLS (then `_caldav._tcp` records and redirects from HTTPS to HTTP are
+//! followed too).
 
 use std::fmt;
 use std::time::Duration;
@@ -82,6 +87,10 @@ pub struct Account<'a> {
     pub dav_url: Option<&'a str>,
     /// The endpoint's mail server host, tried last.
     pub host: Option<&'a str>,
+    /// Whether the login may travel over plain HTTP when discovery leads
+    /// there (a `_caldav._tcp` record, a redirect from HTTPS): only when
+    /// the endpoint itself is configured without TLS.
+    pub plain_http: bool,
 }
 
 /// Why no home collection was found.
@@ -112,7 +121,7 @@ pub async fn home(
     };
     let mut tried = Vec::new();
     for start in starts {
-        match from_start(service, &start, login, explicit).await {
+        match from_start(service, &start, login, explicit, account.plain_http).await {
             Ok(client) => return Ok(client),
             Err(Failure::Fatal(error)) => return Err(error.into()),
             Err(Failure::Next(reason)) => tried.push(format!("{start} ({reason})")),
@@ -135,13 +144,11 @@ async fn candidates(service: Service, account: &Account<'_>) -> Vec<String> {
         .and_then(|config| Dns::new(config.dns, DNS_TIMEOUT).ok());
     if let Some(dns) = &dns {
         let secure = format!("_{name}s._tcp");
-        let plain = format!("_{name}._tcp");
-        let (secure, plain) = tokio::join!(
-            dns::dav_url(dns, &secure, domain, name, true),
-            dns::dav_url(dns, &plain, domain, name, false),
-        );
-        out.extend(secure);
-        out.extend(plain);
+        out.extend(dns::dav_url(dns, &secure, domain, name, true).await);
+        if account.plain_http {
+            let plain = format!("_{name}._tcp");
+            out.extend(dns::dav_url(dns, &plain, domain, name, false).await);
+        }
     }
     for host in [Some(domain), account.host].into_iter().flatten() {
         let url = format!("https://{host}/.well-known/{name}");
@@ -175,6 +182,7 @@ async fn from_start(
     start: &str,
     login: &Login,
     explicit: bool,
+    plain_http: bool,
 ) -> Result<DavClient, Failure> {
     // A candidate that does not answer must not hold the account for the
     // whole request timeout: the probes get a shorter one.
@@ -188,7 +196,13 @@ async fn from_start(
         let answer = client.propfind_answer(&url.path, "0", PROPS).await?;
         if matches!(answer.status, 301 | 302 | 303 | 307 | 308) {
             let location = answer.location.as_deref().unwrap_or_default();
-            url = url.join(location).map_err(Failure::Next)?;
+            let next = url.join(location).map_err(Failure::Next)?;
+            if url.https && !next.https && !plain_http {
+                return Err(Failure::Next(format!(
+                    "redirected to {next}: plain HTTP would expose the login"
+                )));
+            }
+            url = next;
             continue;
         }
         let answer = client.expect(answer, "PROPFIND", &url.path, &[207])?;

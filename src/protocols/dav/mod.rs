@@ -106,6 +106,10 @@ pub enum PutOutcome {
     Created,
     /// A resource of that name exists already (412).
     Exists,
+    /// The collection holds a resource with the same UID under another
+    /// name already (the `no-uid-conflict` precondition of RFC 4791
+    /// §5.3.2.1 and RFC 6352 §6.3.2.1).
+    UidTaken,
 }
 
 /// A WebDAV account: a server, a home collection and a login.
@@ -270,6 +274,11 @@ impl DavClient {
             .await?;
         if answer.status == 412 {
             return Ok(PutOutcome::Exists);
+        }
+        if matches!(answer.status, 403 | 409)
+            && String::from_utf8_lossy(&answer.body).contains("no-uid-conflict")
+        {
+            return Ok(PutOutcome::UidTaken);
         }
         self.expect(answer, "PUT", href, &[200, 201, 204])
             .map(|_| PutOutcome::Created)

@@ -113,18 +113,7 @@ pub fn parse(text: &str) -> Result<Document, ParseError> {
             Event::Empty(_) => {}
             Event::Text(t) => text_buf.push_str(&t.xml10_content()),
             Event::CData(t) => text_buf.push_str(t.as_ref()),
-            Event::GeneralRef(r) => {
-                let name = r.xml10_content();
-                let resolved = match name.as_ref() {
-                    "amp" => Some('&'),
-                    "lt" => Some('<'),
-                    "gt" => Some('>'),
-                    "quot" => Some('"'),
-                    "apos" => Some('\''),
-                    _ => r.resolve_char_ref().ok().flatten(),
-                };
-                text_buf.extend(resolved);
-            }
+            Event::GeneralRef(r) => text_buf.extend(crate::protocols::dav::xml::reference(&r)),
             Event::End(_) => {
                 let name = path.pop().unwrap_or_default();
                 let parent = path.last().map(String::as_str).unwrap_or("");

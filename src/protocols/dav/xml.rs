@@ -4,7 +4,7 @@
 
 use quick_xml::Reader;
 use quick_xml::XmlVersion;
-use quick_xml::events::{BytesStart, Event};
+use quick_xml::events::{BytesRef, BytesStart, Event};
 
 use crate::autodetect::http::Url;
 
@@ -126,18 +126,7 @@ pub fn parse_multistatus(body: &[u8]) -> Result<Vec<DavResponse>, String> {
             Event::Empty(e) => props.mark(path.last().map(String::as_str).unwrap_or(""), &e),
             Event::Text(t) => buf.push_str(&t.xml10_content()),
             Event::CData(t) => buf.push_str(t.as_ref()),
-            Event::GeneralRef(r) => {
-                let name = r.xml10_content();
-                let resolved = match name.as_ref() {
-                    "amp" => Some('&'),
-                    "lt" => Some('<'),
-                    "gt" => Some('>'),
-                    "quot" => Some('"'),
-                    "apos" => Some('\''),
-                    _ => r.resolve_char_ref().ok().flatten(),
-                };
-                buf.extend(resolved);
-            }
+            Event::GeneralRef(r) => buf.extend(reference(&r)),
             Event::End(_) => {
                 let name = path.pop().unwrap_or_default();
                 let parent = path.last().map(String::as_str).unwrap_or("");
@@ -190,6 +179,19 @@ pub fn escape(text: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+/// The character an entity or character reference (`&amp;`, `&#233;`)
+/// stands for; `None` for one XML does not predefine.
+pub fn reference(r: &BytesRef<'_>) -> Option<char> {
+    match r.xml10_content().as_ref() {
+        "amp" => Some('&'),
+        "lt" => Some('<'),
+        "gt" => Some('>'),
+        "quot" => Some('"'),
+        "apos" => Some('\''),
+        _ => r.resolve_char_ref().ok().flatten(),
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 //!   and `contact_groups` options).
 
 pub mod contacts;
+pub mod keyed;
 pub mod mail;
 pub mod pop3;
 pub mod rules;

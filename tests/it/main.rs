@@ -12,6 +12,7 @@ mod notify;
 mod pop3;
 mod preflight;
 mod proxy;
+mod pst;
 mod reports;
 mod rules;
 mod status;

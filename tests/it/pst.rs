@@ -375,3 +375,247 @@ async fn pst_undo_removes_exactly_what_was_imported() {
     // special folders were there before and stay, with their own mail.
     assert_eq!(messages(&dest).await, before);
 }
+
+/// Runs Debian's `readpst -S` (one file per message and attachment) on
+/// `pst` into `out` and returns its standard output.
+fn readpst(pst: &Path, out: &Path) -> String {
+    let run = std::process::Command::new("readpst")
+        .arg("-S")
+        .arg("-o")
+        .arg(out)
+        .arg(pst)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("readpst cannot run ({e}): install pst-utils (scripts/install-deps.sh)")
+        });
+    assert!(run.status.success(), "readpst failed: {run:?}");
+    String::from_utf8_lossy(&run.stdout).into_owned()
+}
+
+/// What `readpst -S` wrote: folder (relative to the store's folder) to
+/// message count and attachments (name and bytes), sorted.
+fn readpst_tree(root: &Path) -> BTreeMap<String, (usize, Vec<(String, Vec<u8>)>)> {
+    let store = std::fs::read_dir(root)
+        .expect("readpst output")
+        .next()
+        .expect("one store folder")
+        .expect("entry")
+        .path();
+    let mut tree = BTreeMap::new();
+    let mut stack = vec![store.clone()];
+    while let Some(dir) = stack.pop() {
+        let mut messages = 0;
+        let mut attached = Vec::new();
+        for entry in std::fs::read_dir(&dir).expect("read folder") {
+            let path = entry.expect("entry").path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if path.is_dir() {
+                stack.push(path);
+            } else if name.bytes().all(|b| b.is_ascii_digit()) {
+                messages += 1;
+            } else if let Some((_, attachment)) = name.split_once('-') {
+                attached.push((attachment.to_owned(), std::fs::read(&path).expect("read")));
+            }
+        }
+        attached.sort();
+        if messages > 0 {
+            let relative = dir
+                .strip_prefix(&store)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            tree.insert(relative, (messages, attached));
+        }
+    }
+    tree
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pst_import_agrees_with_readpst() {
+    let pst = libyal();
+    let out = TempDir::new().expect("temp dir");
+    let listing = readpst(&pst, out.path());
+    let expected = readpst_tree(out.path());
+    assert!(!expected.is_empty(), "readpst found no message: {listing}");
+
+    let dest = destination();
+    assert_success(&PstBatch::new(&pst, &dest).run());
+    let got = messages(&dest).await;
+
+    // Where each PST folder went: special folders meet the destination's.
+    let source_name = |dest_name: &str| match dest_name {
+        "INBOX" => "Inbox".to_owned(),
+        "Sent" => "Sent Items".to_owned(),
+        "Trash" => "Deleted Items".to_owned(),
+        "Junk" => "Junk E-mail".to_owned(),
+        other => other.to_owned(),
+    };
+    let processed: Vec<&str> = listing
+        .lines()
+        .filter_map(|l| l.strip_prefix("Processing Folder \""))
+        .filter_map(|l| l.strip_suffix('"'))
+        .collect();
+    for name in got.keys() {
+        let leaf = source_name(name).rsplit('/').next().unwrap().to_owned();
+        assert!(
+            processed.contains(&leaf.as_str()),
+            "{name} ({leaf}) not in {processed:?}"
+        );
+    }
+    let mut total = 0;
+    for (folder, (count, attached)) in &expected {
+        let dest_name = if folder == "Inbox" {
+            "INBOX"
+        } else {
+            folder.as_str()
+        };
+        let messages = &got[dest_name];
+        assert_eq!(messages.len(), *count, "{folder}");
+        total += count;
+        let mut ours: Vec<(String, Vec<u8>)> = messages
+            .iter()
+            .flat_map(|(_, _, body)| attachments(body))
+            .collect();
+        ours.sort();
+        assert_eq!(ours.len(), attached.len(), "{folder}");
+        assert!(
+            ours == *attached,
+            "{folder}: attachment names or bytes differ from readpst's"
+        );
+    }
+    let imported: usize = got.values().map(Vec::len).sum();
+    assert_eq!(imported, total);
+}
+
+/// What a damaged copy must give.
+enum Expect {
+    /// The account fails with this reason, naming the file.
+    Refused(&'static str),
+    /// The unreadable messages are reported by node ID, naming the file,
+    /// and the rest is imported.
+    ItemsReported,
+    /// Either of the above, or a clean import when the damage hit bytes
+    /// the import does not read.
+    NoPanic,
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn damaged_pst_files_give_clear_errors_never_a_panic() {
+    let dest = destination();
+    let dir = TempDir::new().expect("temp dir");
+    let original = std::fs::read(libyal()).expect("read the test file");
+    let mut cases: Vec<(String, Vec<u8>, Expect)> = vec![
+        (
+            "empty.pst".into(),
+            Vec::new(),
+            Expect::Refused("the file is empty"),
+        ),
+        (
+            "notes.pst".into(),
+            b"Meeting notes\nnot a PST at all\n".to_vec(),
+            Expect::Refused("not an Outlook PST file"),
+        ),
+    ];
+    for len in [100, 600, 20_000, 150_000, original.len() - 1] {
+        cases.push((
+            format!("cut-{len}.pst"),
+            original[..len].to_vec(),
+            Expect::Refused("truncated"),
+        ));
+    }
+    let mut ost = original.clone();
+    ost[8..10].copy_from_slice(b"SO");
+    cases.push(("offline.ost".into(), ost, Expect::Refused("an OST file")));
+    let flipped = |at: usize| {
+        let mut copy = original.clone();
+        for b in &mut copy[at..at + 64] {
+            *b ^= 0x5A;
+        }
+        copy
+    };
+    // These two land in the blocks of the two messages.
+    for at in [0x10000, 0x20000] {
+        cases.push((
+            format!("flip-{at:x}.pst"),
+            flipped(at),
+            Expect::ItemsReported,
+        ));
+    }
+    for at in (0x200..original.len() - 64).step_by(0x4000) {
+        cases.push((format!("sweep-{at:x}.pst"), flipped(at), Expect::NoPanic));
+    }
+
+    for (name, bytes, expect) in cases {
+        let path = dir.path().join(&name);
+        std::fs::write(&path, bytes).expect("write a damaged copy");
+        let batch = PstBatch::new(&path, &dest);
+        let out = batch.run();
+        let context = format!("{name}:\n{}\n{}", out.stdout, out.stderr);
+        assert!(matches!(out.code, Some(0 | 1)), "{context}");
+        assert!(!out.stderr.contains("panicked"), "{context}");
+        let status = mailshift()
+            .args([
+                "status",
+                &batch.migration_id(),
+                "--source",
+                "alice@example.test",
+            ])
+            .arg("--state")
+            .arg(batch.state())
+            .run();
+        let named = path.display().to_string();
+        let refused = out.stdout.contains(" failed ");
+        let reported = status.stdout.contains(&named) && status.stdout.contains("cannot be read");
+        match expect {
+            Expect::Refused(reason) => {
+                assert!(refused, "{context}");
+                assert!(out.stdout.contains(&format!("{named}: ")), "{context}");
+                assert!(out.stdout.contains(reason), "{context}");
+            }
+            Expect::ItemsReported => {
+                assert!(out.stdout.contains("completed_with_errors"), "{context}");
+                assert!(reported, "{context}\n{}", status.stdout);
+                assert!(status.stdout.contains("message 0x"), "{}", status.stdout);
+            }
+            Expect::NoPanic => assert!(
+                refused && out.stdout.contains(&named)
+                    || reported
+                    || out.stdout.contains(" completed "),
+                "{context}\n{}",
+                status.stdout
+            ),
+        }
+    }
+}
+
+#[test]
+fn a_missing_pst_file_is_named_before_anything_runs() {
+    let dir = TempDir::new().expect("temp dir");
+    let missing = dir.path().join("gone.pst");
+    let manifest = dir.path().join("batch.yaml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "batch: pst-missing\naccounts:\n  - source: {{kind: pst, path: \"{}\"}}\n    \
+             destination: {{kind: imap, host: 127.0.0.1, port: 1, tls: none, \
+             email: alice@example.test, user: alice, password: x}}\n",
+            missing.display()
+        ),
+    )
+    .expect("write manifest");
+    let out = mailshift().arg("validate").arg(&manifest).run().code(2);
+    assert!(
+        out.stdout
+            .contains(&format!("{} does not exist", missing.display())),
+        "{}",
+        out.stdout
+    );
+    mailshift()
+        .arg("run")
+        .arg(&manifest)
+        .arg("--state")
+        .arg(dir.path().join("state.db"))
+        .run()
+        .code(2)
+        .stderr_has("gone.pst does not exist");
+}

@@ -213,7 +213,7 @@ async fn messages(dest: &Dovecot) -> BTreeMap<String, Vec<(Vec<String>, String, 
 }
 
 /// The attachments of a message: file name and decoded bytes.
-fn attachments(message: &[u8]) -> Vec<(String, Vec<u8>)> {
+fn attachments(message: &[u8]) -> Attached {
     Entity::parse(message)
         .leaves()
         .into_iter()
@@ -392,9 +392,12 @@ fn readpst(pst: &Path, out: &Path) -> String {
     String::from_utf8_lossy(&run.stdout).into_owned()
 }
 
+/// Attachments: file names and bytes.
+type Attached = Vec<(String, Vec<u8>)>;
+
 /// What `readpst -S` wrote: folder (relative to the store's folder) to
 /// message count and attachments (name and bytes), sorted.
-fn readpst_tree(root: &Path) -> BTreeMap<String, (usize, Vec<(String, Vec<u8>)>)> {
+fn readpst_tree(root: &Path) -> BTreeMap<String, (usize, Attached)> {
     let store = std::fs::read_dir(root)
         .expect("readpst output")
         .next()
@@ -472,7 +475,7 @@ async fn pst_import_agrees_with_readpst() {
         let messages = &got[dest_name];
         assert_eq!(messages.len(), *count, "{folder}");
         total += count;
-        let mut ours: Vec<(String, Vec<u8>)> = messages
+        let mut ours: Attached = messages
             .iter()
             .flat_map(|(_, _, body)| attachments(body))
             .collect();

@@ -376,6 +376,53 @@ async fn pst_undo_removes_exactly_what_was_imported() {
     assert_eq!(messages(&dest).await, before);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn pst_copies_whose_checkpoint_was_lost_are_recognised_and_still_undone() {
+    let dest = destination();
+    let batch = PstBatch::new(&libyal(), &dest);
+    assert_success(&batch.run());
+    let imported = messages(&dest).await;
+
+    // As after a crash between APPEND and checkpoint: only intents remain.
+    // The rebuilt messages are the same bytes every time, so the copies
+    // are recognised by their fingerprints, not appended again.
+    let conn = rusqlite::Connection::open(batch.state()).expect("state database");
+    let rows = conn
+        .execute(
+            "UPDATE messages SET pending = 1, dest_uid = NULL, fingerprint = x'', size = 0",
+            [],
+        )
+        .expect("forget the checkpoints");
+    assert_eq!(rows, 2);
+    conn.execute("UPDATE folders SET dest_uidnext = NULL", [])
+        .expect("forget the watermarks");
+    drop(conn);
+
+    let again = batch.run();
+    assert_success(&again);
+    assert!(
+        again.stdout.contains("copied 0, present 2,"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(messages(&dest).await, imported);
+
+    mailshift()
+        .args([
+            "undo",
+            &batch.migration_id(),
+            "--source",
+            "alice@example.test",
+            "--state",
+        ])
+        .arg(batch.state())
+        .run()
+        .success()
+        .stdout_has("2 messages removed");
+    let left: usize = messages(&dest).await.values().map(Vec::len).sum();
+    assert_eq!(left, 0);
+}
+
 /// Runs Debian's `readpst -S` (one file per message and attachment) on
 /// `pst` into `out` and returns its standard output.
 fn readpst(pst: &Path, out: &Path) -> String {

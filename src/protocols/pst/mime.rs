@@ -46,9 +46,49 @@ fn build_at(message: &MapiMessage, depth: usize) -> Vec<u8> {
     };
     out.push_str("MIME-Version: 1.0\r\n");
     let mut bytes = out.into_bytes();
+    if let Some(signed) = smime(message) {
+        bytes.extend_from_slice(&signed);
+        return bytes;
+    }
     let mut counter = 0;
     write_part(&body(message, depth), depth, &mut counter, &mut bytes);
     bytes
+}
+
+/// The body of an S/MIME message as it was sent. Outlook keeps it as the
+/// message's only attachment: the whole `multipart/signed` entity (its
+/// own header fields included) for a clear-signed message, the
+/// `application/pkcs7-mime` data for an opaque-signed or encrypted one.
+/// Rebuilding those from the MAPI bodies would break the signature.
+fn smime(message: &MapiMessage) -> Option<Vec<u8>> {
+    let class = message.class.to_ascii_lowercase();
+    if !class.starts_with("ipm.note.smime") {
+        return None;
+    }
+    let [attachment] = message.attachments.as_slice() else {
+        return None;
+    };
+    let Content::Bytes(data) = &attachment.content else {
+        return None;
+    };
+    if class.ends_with(".multipartsigned") {
+        return Some(data.clone());
+    }
+    let mut out = String::new();
+    header(
+        &mut out,
+        "Content-Type",
+        "application/pkcs7-mime; name=\"smime.p7m\"",
+    );
+    header(
+        &mut out,
+        "Content-Disposition",
+        "attachment; filename=\"smime.p7m\"",
+    );
+    out.push_str("Content-Transfer-Encoding: base64\r\n\r\n");
+    let mut bytes = out.into_bytes();
+    bytes.extend_from_slice(&base64_lines(data));
+    Some(bytes)
 }
 
 /// The transport headers, unfolded fields kept whole, minus the fields
@@ -476,5 +516,32 @@ mod tests {
         assert!(out.contains("Content-Type: message/rfc822; name=\"fwd\""));
         assert!(out.contains("boundary=\"=_mailshift.1.1\""));
         assert!(out.contains("Subject: inner\r\n"));
+    }
+
+    #[test]
+    fn smime_bodies_are_kept_as_sent() {
+        let entity = b"Content-Type: multipart/signed; boundary=b\r\n\r\n--b\r\nx\r\n--b--\r\n";
+        let signed = MapiMessage {
+            class: "IPM.Note.SMIME.MultipartSigned".into(),
+            subject: Some("signed".into()),
+            body_text: Some("x".into()),
+            attachments: vec![Attachment {
+                name: Some("smime.p7m".into()),
+                mime_type: Some("multipart/signed".into()),
+                content_id: None,
+                inline: false,
+                content: Content::Bytes(entity.to_vec()),
+            }],
+            ..MapiMessage::default()
+        };
+        let out = build(&signed);
+        assert!(out.ends_with(b"MIME-Version: 1.0\r\nContent-Type: multipart/signed; boundary=b\r\n\r\n--b\r\nx\r\n--b--\r\n"));
+        let opaque = MapiMessage {
+            class: "IPM.Note.SMIME".into(),
+            ..signed
+        };
+        let out = text(&opaque);
+        assert!(out.contains("Content-Type: application/pkcs7-mime; name=\"smime.p7m\"\r\n"));
+        assert!(!out.contains("multipart/alternative"));
     }
 }

@@ -4,7 +4,7 @@
 //!   or Unicode), an OST, something else, a truncated copy.
 //! - [`reader`] opens the store with the `outlook-pst` crate and walks the
 //!   folder tree under the top of the personal folders; each message is
-//!   read, by node ID, into a [`MapiMessage`].
+//!   read, by node ID, into a [`MapiMessage`] ([`convert`]).
 //! - [`mime`] turns a [`MapiMessage`] into an RFC 5322 message.
 //!
 //! The crate's objects are reference-counted and tied to one thread, so a
@@ -12,6 +12,7 @@
 //! A message that cannot be read (a corrupt block) is an
 //! [`PstError::Item`]: the caller skips it and goes on.
 
+mod convert;
 pub mod header;
 pub mod mime;
 mod props;

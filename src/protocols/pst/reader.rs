@@ -522,4 +522,46 @@ mod tests {
         assert!(matches!(error, PstError::Item { .. }), "{error}");
         assert!(error.to_string().contains("libyal-outlook.pst"), "{error}");
     }
+
+    /// Every message of every folder, or the error that stopped the read.
+    fn read_all(path: &Path) -> Result<usize, PstError> {
+        let reader = PstReader::open(path)?;
+        let mut read = 0;
+        for folder in reader.folders()?.folders {
+            for node in folder.messages {
+                if let Ok(message) = reader.message(node) {
+                    super::super::mime::build(&message);
+                    read += 1;
+                }
+            }
+        }
+        Ok(read)
+    }
+
+    #[test]
+    fn damaged_copies_give_errors_naming_the_file_never_a_panic() {
+        let original = std::fs::read(libyal()).unwrap();
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("damaged.pst");
+        let named = path.display().to_string();
+        let mut outcomes = [0usize; 3];
+        // 64 bytes turned over every 2039 bytes, across the whole file.
+        for at in (0..original.len() - 64).step_by(2039) {
+            let mut copy = original.clone();
+            for b in &mut copy[at..at + 64] {
+                *b = b.wrapping_mul(31).wrapping_add(7);
+            }
+            std::fs::write(&path, &copy).unwrap();
+            match read_all(&path) {
+                Ok(2) => outcomes[0] += 1,
+                Ok(_) => outcomes[1] += 1,
+                Err(error) => {
+                    assert!(error.to_string().starts_with(&named), "{error}");
+                    outcomes[2] += 1;
+                }
+            }
+        }
+        // Some damage is harmless, some costs a message, some the file.
+        assert!(outcomes.iter().all(|n| *n > 0), "{outcomes:?}");
+    }
 }

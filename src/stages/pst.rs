@@ -187,7 +187,7 @@ async fn import(ctx: &AccountContext, counts: &mut StageCounts, first: bool) -> 
 /// message node IDs of each by name. The Inbox's tree goes under
 /// `INBOX`; a `/` inside a folder's name becomes `_` so that it does not
 /// split the name into two levels.
-fn mailboxes(tree: &Tree) -> (Vec<Mailbox>, BTreeMap<String, Vec<u32>>) {
+pub(crate) fn mailboxes(tree: &Tree) -> (Vec<Mailbox>, BTreeMap<String, Vec<u32>>) {
     let inbox = tree
         .folders
         .iter()

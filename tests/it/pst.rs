@@ -423,6 +423,49 @@ async fn pst_copies_whose_checkpoint_was_lost_are_recognised_and_still_undone() 
     assert_eq!(left, 0);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_check_opens_the_pst_and_counts_what_will_be_imported() {
+    let dest = destination();
+    let good = PstBatch::new(&libyal(), &dest);
+    let out = mailshift()
+        .args(["plan", "--check"])
+        .arg(&good.manifest)
+        .run()
+        .success();
+    assert!(out.stdout.contains("1 ready"), "{}", out.stdout);
+    let row = out
+        .stdout
+        .lines()
+        .find(|l| l.contains("alice@example.test"))
+        .expect("the account's row");
+    let columns: Vec<&str> = row.split_whitespace().collect();
+    // ACCOUNT SOURCE DESTINATION FOLDERS MESSAGES: ten mail folders, two messages.
+    assert_eq!(
+        columns[..6],
+        ["✓", "alice@example.test", "ok", "ok", "10", "2"],
+        "{row}"
+    );
+
+    let dir = TempDir::new().expect("temp dir");
+    let ost = dir.path().join("offline.ost");
+    let mut bytes = std::fs::read(libyal()).expect("read the test file");
+    bytes[8..10].copy_from_slice(b"SO");
+    std::fs::write(&ost, bytes).expect("write");
+    let bad = PstBatch::new(&ost, &dest);
+    let out = mailshift()
+        .args(["plan", "--check"])
+        .arg(&bad.manifest)
+        .run()
+        .code(1);
+    assert!(out.stdout.contains("file unusable"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains(&format!("{}: an OST file", ost.display())),
+        "{}",
+        out.stdout
+    );
+}
+
 /// Runs Debian's `readpst -S` (one file per message and attachment) on
 /// `pst` into `out` and returns its standard output.
 fn readpst(pst: &Path, out: &Path) -> String {

@@ -183,10 +183,12 @@ fn rtf(compressed: Option<&[u8]>, warnings: &mut Vec<String>) -> Option<String> 
     }
 }
 
-/// Adds an attachment to `mapi`, or says why it cannot be carried over.
-pub fn attach(mapi: &mut MapiMessage, attachment: &dyn PstAttachment) {
+/// Adds an attachment of `message` to `mapi`, or says why it cannot be
+/// carried over.
+pub fn attach(mapi: &mut MapiMessage, message: &dyn Message, attachment: &dyn PstAttachment) {
     let p = attachment.properties();
-    let text = |id| string(p.get(id), WINDOWS_1252);
+    let cp = codepage_of(message.properties());
+    let text = |id| string(p.get(id), cp);
     let name = text(ATTACH_LONG_FILENAME)
         .or_else(|| text(ATTACH_FILENAME))
         .or_else(|| text(DISPLAY_NAME));

@@ -359,7 +359,7 @@ impl<F: Flavour> Walker<F> {
                     .map_err(|e| {
                         failed(&format_args!("attachment {:#x}: {e}", u32::from(row.id())))
                     })?;
-                attach(&mut mapi, &*attachment);
+                attach(&mut mapi, &*message, &*attachment);
             }
         }
         Ok(mapi)

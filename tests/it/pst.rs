@@ -333,6 +333,28 @@ async fn pst_folders_messages_headers_attachments_and_flags_reach_imap() {
     // The copy in Recovered_Group2 is the same message.
     assert_eq!(&got["Recovered_Group2"][0].2, body);
 
+    // The report shows the import like any account's migration.
+    let report: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(batch.dir.path().join("reports/pst-test/report.json")).expect("report"),
+    )
+    .expect("report JSON");
+    let account = &report["accounts"][0];
+    assert_eq!(account["state"], "completed", "{account}");
+    assert_eq!(account["item_errors"].as_array().map(Vec::len), Some(0));
+    let folder = |name: &str| {
+        account["folders"]
+            .as_array()
+            .expect("folders")
+            .iter()
+            .find(|f| f["source"] == name)
+            .unwrap_or_else(|| panic!("no folder {name} in {account}"))
+            .clone()
+    };
+    assert_eq!(folder("Recovered_Group2")["source_messages"], 1);
+    assert_eq!(folder("Recovered_Group2")["destination_messages"], 1);
+    assert_eq!(folder("收件箱")["destination"], "收件箱");
+    assert_eq!(folder("Sent Items")["destination"], "Sent");
+
     // A re-run copies nothing.
     let second = batch.run();
     assert_success(&second);

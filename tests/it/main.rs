@@ -13,6 +13,7 @@ mod pop3;
 mod preflight;
 mod proxy;
 mod pst;
+mod pst_damaged;
 mod reports;
 mod rules;
 mod status;

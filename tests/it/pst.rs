@@ -1,22 +1,22 @@
 //! PST import end to end: the `mailshift` binary reading the libyal
 //! project's Outlook file into a real Dovecot over IMAP, checked against
-//! what the file holds and against Debian's `readpst`; damaged copies of
-//! the file must give clear errors, never a panic.
+//! what the file holds and against Debian's `readpst` (bad files: see
+//! `pst_damaged`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use base64::Engine as _;
 use mailshift::protocols::imap::Session;
 use tempfile::TempDir;
 
 use crate::cmd::{Output, mailshift};
 use crate::mail::{assert_success, slashed};
+use crate::support::mime::{Attached, Entity, attachments};
 use crate::support::{Dovecot, DovecotOptions};
 
 /// The shared Outlook file (CC BY 4.0, libyal test data). Its absence is
 /// a failure, never a silent pass.
-fn libyal() -> PathBuf {
+pub fn libyal() -> PathBuf {
     let path =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata/pst/libyal-outlook.pst");
     assert!(
@@ -28,7 +28,7 @@ fn libyal() -> PathBuf {
 }
 
 /// A destination whose Drafts, Sent, Trash and Junk exist, as at a provider.
-fn destination() -> Dovecot {
+pub fn destination() -> Dovecot {
     Dovecot::start(DovecotOptions {
         auto_folders: true,
         ..slashed()
@@ -36,13 +36,13 @@ fn destination() -> Dovecot {
 }
 
 /// A manifest importing `pst` into alice's mailbox at `dest`.
-struct PstBatch {
+pub struct PstBatch {
     dir: TempDir,
-    manifest: PathBuf,
+    pub manifest: PathBuf,
 }
 
 impl PstBatch {
-    fn new(pst: &Path, dest: &Dovecot) -> PstBatch {
+    pub fn new(pst: &Path, dest: &Dovecot) -> PstBatch {
         let dir = TempDir::new().expect("temp dir");
         let yaml = format!(
             "batch: pst-test\naccounts:\n  - source: {{kind: pst, path: \"{}\"}}\n    \
@@ -56,11 +56,11 @@ impl PstBatch {
         PstBatch { dir, manifest }
     }
 
-    fn state(&self) -> PathBuf {
+    pub fn state(&self) -> PathBuf {
         self.dir.path().join("state.db")
     }
 
-    fn run(&self) -> Output {
+    pub fn run(&self) -> Output {
         mailshift()
             .arg("run")
             .arg(&self.manifest)
@@ -71,7 +71,7 @@ impl PstBatch {
             .run()
     }
 
-    fn migration_id(&self) -> String {
+    pub fn migration_id(&self) -> String {
         let listed = mailshift()
             .args(["list", "--format", "json", "--state"])
             .arg(self.state())
@@ -83,97 +83,6 @@ impl PstBatch {
             .expect("a migration ID")
             .to_owned()
     }
-}
-
-/// One MIME entity: header fields (names in lower case, values unfolded)
-/// and the raw body.
-struct Entity {
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Entity {
-    fn parse(raw: &[u8]) -> Entity {
-        let split = raw
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .map_or((raw, &raw[raw.len()..]), |at| (&raw[..at], &raw[at + 4..]));
-        let mut headers: Vec<(String, String)> = Vec::new();
-        for line in String::from_utf8_lossy(split.0).split("\r\n") {
-            if line.starts_with([' ', '\t']) {
-                if let Some(last) = headers.last_mut() {
-                    last.1.push(' ');
-                    last.1.push_str(line.trim());
-                }
-            } else if let Some((name, value)) = line.split_once(':') {
-                headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
-            }
-        }
-        Entity {
-            headers,
-            body: split.1.to_vec(),
-        }
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// A parameter of a header field (`boundary`, `filename`).
-    fn param(&self, header: &str, name: &str) -> Option<String> {
-        self.header(header)?.split(';').skip(1).find_map(|p| {
-            let (n, v) = p.split_once('=')?;
-            (n.trim().eq_ignore_ascii_case(name)).then(|| v.trim().trim_matches('"').to_owned())
-        })
-    }
-
-    /// The leaf entities, depth first.
-    fn leaves(self) -> Vec<Entity> {
-        let Some(boundary) = self
-            .header("content-type")
-            .filter(|t| t.to_ascii_lowercase().starts_with("multipart/"))
-            .and_then(|_| self.param("content-type", "boundary"))
-        else {
-            return vec![self];
-        };
-        let delimiter = format!("\r\n--{boundary}");
-        let body = [b"\r\n".as_slice(), &self.body].concat();
-        let text = body.as_slice();
-        let mut starts = Vec::new();
-        let mut at = 0;
-        while let Some(found) = find(&text[at..], delimiter.as_bytes()) {
-            starts.push(at + found);
-            at += found + delimiter.len();
-        }
-        let mut out = Vec::new();
-        for pair in starts.windows(2) {
-            let part = &text[pair[0] + delimiter.len()..pair[1]];
-            let part = part.strip_prefix(b"\r\n").unwrap_or(part);
-            out.extend(Entity::parse(part).leaves());
-        }
-        out
-    }
-
-    fn decoded(&self) -> Vec<u8> {
-        let encoding = self.header("content-transfer-encoding").unwrap_or("7bit");
-        assert!(encoding.eq_ignore_ascii_case("base64"), "{encoding}");
-        let clean: Vec<u8> = self
-            .body
-            .iter()
-            .copied()
-            .filter(|b| !b.is_ascii_whitespace())
-            .collect();
-        base64::engine::general_purpose::STANDARD
-            .decode(clean)
-            .expect("valid base64")
-    }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// Every message of every folder of alice's mailbox: folder name to
@@ -210,24 +119,6 @@ async fn messages(dest: &Dovecot) -> BTreeMap<String, Vec<(Vec<String>, String, 
     }
     session.logout().await.ok();
     out
-}
-
-/// The attachments of a message: file name and decoded bytes.
-fn attachments(message: &[u8]) -> Attached {
-    Entity::parse(message)
-        .leaves()
-        .into_iter()
-        .filter(|e| {
-            e.header("content-disposition")
-                .is_some_and(|d| d.starts_with("attachment"))
-        })
-        .map(|e| {
-            let name = e
-                .param("content-disposition", "filename")
-                .expect("a file name");
-            (name, e.decoded())
-        })
-        .collect()
 }
 
 /// The eleven JPEG attachments of the welcome message, as the PST
@@ -445,49 +336,6 @@ async fn pst_copies_whose_checkpoint_was_lost_are_recognised_and_still_undone() 
     assert_eq!(left, 0);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn plan_check_opens_the_pst_and_counts_what_will_be_imported() {
-    let dest = destination();
-    let good = PstBatch::new(&libyal(), &dest);
-    let out = mailshift()
-        .args(["plan", "--check"])
-        .arg(&good.manifest)
-        .run()
-        .success();
-    assert!(out.stdout.contains("1 ready"), "{}", out.stdout);
-    let row = out
-        .stdout
-        .lines()
-        .find(|l| l.contains("alice@example.test"))
-        .expect("the account's row");
-    let columns: Vec<&str> = row.split_whitespace().collect();
-    // ACCOUNT SOURCE DESTINATION FOLDERS MESSAGES: ten mail folders, two messages.
-    assert_eq!(
-        columns[..6],
-        ["✓", "alice@example.test", "ok", "ok", "10", "2"],
-        "{row}"
-    );
-
-    let dir = TempDir::new().expect("temp dir");
-    let ost = dir.path().join("offline.ost");
-    let mut bytes = std::fs::read(libyal()).expect("read the test file");
-    bytes[8..10].copy_from_slice(b"SO");
-    std::fs::write(&ost, bytes).expect("write");
-    let bad = PstBatch::new(&ost, &dest);
-    let out = mailshift()
-        .args(["plan", "--check"])
-        .arg(&bad.manifest)
-        .run()
-        .code(1);
-    assert!(out.stdout.contains("file unusable"), "{}", out.stdout);
-    assert!(
-        out.stdout
-            .contains(&format!("{}: an OST file", ost.display())),
-        "{}",
-        out.stdout
-    );
-}
-
 /// Runs Debian's `readpst -S` (one file per message and attachment) on
 /// `pst` into `out` and returns its standard output.
 fn readpst(pst: &Path, out: &Path) -> String {
@@ -503,9 +351,6 @@ fn readpst(pst: &Path, out: &Path) -> String {
     assert!(run.status.success(), "readpst failed: {run:?}");
     String::from_utf8_lossy(&run.stdout).into_owned()
 }
-
-/// Attachments: file names and bytes.
-type Attached = Vec<(String, Vec<u8>)>;
 
 /// What `readpst -S` wrote: folder (relative to the store's folder) to
 /// message count and attachments (name and bytes), sorted.
@@ -600,137 +445,4 @@ async fn pst_import_agrees_with_readpst() {
     }
     let imported: usize = got.values().map(Vec::len).sum();
     assert_eq!(imported, total);
-}
-
-/// What a damaged copy must give.
-enum Expect {
-    /// The account fails with this reason, naming the file.
-    Refused(&'static str),
-    /// The unreadable messages are reported by node ID, naming the file,
-    /// and the rest is imported.
-    ItemsReported,
-    /// Either of the above, or a clean import when the damage hit bytes
-    /// the import does not read.
-    NoPanic,
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn damaged_pst_files_give_clear_errors_never_a_panic() {
-    let dest = destination();
-    let dir = TempDir::new().expect("temp dir");
-    let original = std::fs::read(libyal()).expect("read the test file");
-    let mut cases: Vec<(String, Vec<u8>, Expect)> = vec![
-        (
-            "empty.pst".into(),
-            Vec::new(),
-            Expect::Refused("the file is empty"),
-        ),
-        (
-            "notes.pst".into(),
-            b"Meeting notes\nnot a PST at all\n".to_vec(),
-            Expect::Refused("not an Outlook PST file"),
-        ),
-    ];
-    for len in [100, 600, 20_000, 150_000, original.len() - 1] {
-        cases.push((
-            format!("cut-{len}.pst"),
-            original[..len].to_vec(),
-            Expect::Refused("truncated"),
-        ));
-    }
-    let mut ost = original.clone();
-    ost[8..10].copy_from_slice(b"SO");
-    cases.push(("offline.ost".into(), ost, Expect::Refused("an OST file")));
-    let flipped = |at: usize| {
-        let mut copy = original.clone();
-        for b in &mut copy[at..at + 64] {
-            *b ^= 0x5A;
-        }
-        copy
-    };
-    // These two land in the blocks of the two messages.
-    for at in [0x10000, 0x20000] {
-        cases.push((
-            format!("flip-{at:x}.pst"),
-            flipped(at),
-            Expect::ItemsReported,
-        ));
-    }
-    for at in (0x200..original.len() - 64).step_by(0x4000) {
-        cases.push((format!("sweep-{at:x}.pst"), flipped(at), Expect::NoPanic));
-    }
-
-    for (name, bytes, expect) in cases {
-        let path = dir.path().join(&name);
-        std::fs::write(&path, bytes).expect("write a damaged copy");
-        let batch = PstBatch::new(&path, &dest);
-        let out = batch.run();
-        let context = format!("{name}:\n{}\n{}", out.stdout, out.stderr);
-        assert!(matches!(out.code, Some(0 | 1)), "{context}");
-        assert!(!out.stderr.contains("panicked"), "{context}");
-        let status = mailshift()
-            .args([
-                "status",
-                &batch.migration_id(),
-                "--source",
-                "alice@example.test",
-            ])
-            .arg("--state")
-            .arg(batch.state())
-            .run();
-        let named = path.display().to_string();
-        let refused = out.stdout.contains(" failed ");
-        let reported = status.stdout.contains(&named) && status.stdout.contains("cannot be read");
-        match expect {
-            Expect::Refused(reason) => {
-                assert!(refused, "{context}");
-                assert!(out.stdout.contains(&format!("{named}: ")), "{context}");
-                assert!(out.stdout.contains(reason), "{context}");
-            }
-            Expect::ItemsReported => {
-                assert!(out.stdout.contains("completed_with_errors"), "{context}");
-                assert!(reported, "{context}\n{}", status.stdout);
-                assert!(status.stdout.contains("message 0x"), "{}", status.stdout);
-            }
-            Expect::NoPanic => assert!(
-                refused && out.stdout.contains(&named)
-                    || reported
-                    || out.stdout.contains(" completed "),
-                "{context}\n{}",
-                status.stdout
-            ),
-        }
-    }
-}
-
-#[test]
-fn a_missing_pst_file_is_named_before_anything_runs() {
-    let dir = TempDir::new().expect("temp dir");
-    let missing = dir.path().join("gone.pst");
-    let manifest = dir.path().join("batch.yaml");
-    std::fs::write(
-        &manifest,
-        format!(
-            "batch: pst-missing\naccounts:\n  - source: {{kind: pst, path: \"{}\"}}\n    \
-             destination: {{kind: imap, host: 127.0.0.1, port: 1, tls: none, \
-             email: alice@example.test, user: alice, password: x}}\n",
-            missing.display()
-        ),
-    )
-    .expect("write manifest");
-    let out = mailshift().arg("validate").arg(&manifest).run().code(2);
-    assert!(
-        out.stdout
-            .contains(&format!("{} does not exist", missing.display())),
-        "{}",
-        out.stdout
-    );
-    mailshift()
-        .arg("run")
-        .arg(&manifest)
-        .arg("--state")
-        .arg(dir.path().join("state.db"))
-        .run()
-        .code(2)
-        .stderr_has("gone.pst does not exist");
 }

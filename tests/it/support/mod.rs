@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod dovecot;
+pub mod mime;
 pub mod radicale;
 pub mod smtp;
 

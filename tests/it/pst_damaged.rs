@@ -1,0 +1,186 @@
+//! Bad PST files through the binary: damaged copies of the libyal file
+//! (cut short, bytes flipped), an empty file, a text file, an OST, a
+//! missing path. Each must give a clear error naming the file, or a
+//! report of the items skipped, never a panic; `plan --check` says so
+//! before the run.
+
+use tempfile::TempDir;
+
+use crate::cmd::mailshift;
+use crate::pst::{PstBatch, destination, libyal};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_check_opens_the_pst_and_counts_what_will_be_imported() {
+    let dest = destination();
+    let good = PstBatch::new(&libyal(), &dest);
+    let out = mailshift()
+        .args(["plan", "--check"])
+        .arg(&good.manifest)
+        .run()
+        .success();
+    assert!(out.stdout.contains("1 ready"), "{}", out.stdout);
+    let row = out
+        .stdout
+        .lines()
+        .find(|l| l.contains("alice@example.test"))
+        .expect("the account's row");
+    let columns: Vec<&str> = row.split_whitespace().collect();
+    // ACCOUNT SOURCE DESTINATION FOLDERS MESSAGES: ten mail folders, two messages.
+    assert_eq!(
+        columns[..6],
+        ["✓", "alice@example.test", "ok", "ok", "10", "2"],
+        "{row}"
+    );
+
+    let dir = TempDir::new().expect("temp dir");
+    let ost = dir.path().join("offline.ost");
+    let mut bytes = std::fs::read(libyal()).expect("read the test file");
+    bytes[8..10].copy_from_slice(b"SO");
+    std::fs::write(&ost, bytes).expect("write");
+    let bad = PstBatch::new(&ost, &dest);
+    let out = mailshift()
+        .args(["plan", "--check"])
+        .arg(&bad.manifest)
+        .run()
+        .code(1);
+    assert!(out.stdout.contains("file unusable"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains(&format!("{}: an OST file", ost.display())),
+        "{}",
+        out.stdout
+    );
+}
+
+/// What a damaged copy must give.
+enum Expect {
+    /// The account fails with this reason, naming the file.
+    Refused(&'static str),
+    /// The unreadable messages are reported by node ID, naming the file,
+    /// and the rest is imported.
+    ItemsReported,
+    /// Either of the above, or a clean import when the damage hit bytes
+    /// the import does not read.
+    NoPanic,
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn damaged_pst_files_give_clear_errors_never_a_panic() {
+    let dest = destination();
+    let dir = TempDir::new().expect("temp dir");
+    let original = std::fs::read(libyal()).expect("read the test file");
+    let mut cases: Vec<(String, Vec<u8>, Expect)> = vec![
+        (
+            "empty.pst".into(),
+            Vec::new(),
+            Expect::Refused("the file is empty"),
+        ),
+        (
+            "notes.pst".into(),
+            b"Meeting notes\nnot a PST at all\n".to_vec(),
+            Expect::Refused("not an Outlook PST file"),
+        ),
+    ];
+    for len in [100, 600, 20_000, 150_000, original.len() - 1] {
+        cases.push((
+            format!("cut-{len}.pst"),
+            original[..len].to_vec(),
+            Expect::Refused("truncated"),
+        ));
+    }
+    let mut ost = original.clone();
+    ost[8..10].copy_from_slice(b"SO");
+    cases.push(("offline.ost".into(), ost, Expect::Refused("an OST file")));
+    let flipped = |at: usize| {
+        let mut copy = original.clone();
+        for b in &mut copy[at..at + 64] {
+            *b ^= 0x5A;
+        }
+        copy
+    };
+    // These two land in the blocks of the two messages.
+    for at in [0x10000, 0x20000] {
+        cases.push((
+            format!("flip-{at:x}.pst"),
+            flipped(at),
+            Expect::ItemsReported,
+        ));
+    }
+    for at in (0x200..original.len() - 64).step_by(0x4000) {
+        cases.push((format!("sweep-{at:x}.pst"), flipped(at), Expect::NoPanic));
+    }
+
+    for (name, bytes, expect) in cases {
+        let path = dir.path().join(&name);
+        std::fs::write(&path, bytes).expect("write a damaged copy");
+        let batch = PstBatch::new(&path, &dest);
+        let out = batch.run();
+        let context = format!("{name}:\n{}\n{}", out.stdout, out.stderr);
+        assert!(matches!(out.code, Some(0 | 1)), "{context}");
+        assert!(!out.stderr.contains("panicked"), "{context}");
+        let status = mailshift()
+            .args([
+                "status",
+                &batch.migration_id(),
+                "--source",
+                "alice@example.test",
+            ])
+            .arg("--state")
+            .arg(batch.state())
+            .run();
+        let named = path.display().to_string();
+        let refused = out.stdout.contains(" failed ");
+        let reported = status.stdout.contains(&named) && status.stdout.contains("cannot be read");
+        match expect {
+            Expect::Refused(reason) => {
+                assert!(refused, "{context}");
+                assert!(out.stdout.contains(&format!("{named}: ")), "{context}");
+                assert!(out.stdout.contains(reason), "{context}");
+            }
+            Expect::ItemsReported => {
+                assert!(out.stdout.contains("completed_with_errors"), "{context}");
+                assert!(reported, "{context}\n{}", status.stdout);
+                assert!(status.stdout.contains("message 0x"), "{}", status.stdout);
+            }
+            Expect::NoPanic => assert!(
+                refused && out.stdout.contains(&named)
+                    || reported
+                    || out.stdout.contains(" completed "),
+                "{context}\n{}",
+                status.stdout
+            ),
+        }
+    }
+}
+
+#[test]
+fn a_missing_pst_file_is_named_before_anything_runs() {
+    let dir = TempDir::new().expect("temp dir");
+    let missing = dir.path().join("gone.pst");
+    let manifest = dir.path().join("batch.yaml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "batch: pst-missing\naccounts:\n  - source: {{kind: pst, path: \"{}\"}}\n    \
+             destination: {{kind: imap, host: 127.0.0.1, port: 1, tls: none, \
+             email: alice@example.test, user: alice, password: x}}\n",
+            missing.display()
+        ),
+    )
+    .expect("write manifest");
+    let out = mailshift().arg("validate").arg(&manifest).run().code(2);
+    assert!(
+        out.stdout
+            .contains(&format!("{} does not exist", missing.display())),
+        "{}",
+        out.stdout
+    );
+    mailshift()
+        .arg("run")
+        .arg(&manifest)
+        .arg("--state")
+        .arg(dir.path().join("state.db"))
+        .run()
+        .code(2)
+        .stderr_has("gone.pst does not exist");
+}

@@ -1,6 +1,6 @@
 //! Bad PST files through the binary: damaged copies of the libyal file
 //! (cut short, bytes flipped), an empty file, a text file, an OST, a
-//! missing path. Each must give a clear error naming the file, or a
+//! copy protected by a password, a missing path. Each must give a clear error naming the file, or a
 //! report of the items skipped, never a panic; `plan --check` says so
 //! before the run.
 
@@ -183,4 +183,100 @@ fn a_missing_pst_file_is_named_before_anything_runs() {
         .run()
         .code(2)
         .stderr_has("gone.pst does not exist");
+}
+
+/// A copy of `original` whose message store says it is protected by a
+/// password (`PidTagPstPassword`, 0x67FF, set to a CRC instead of 0), as
+/// Outlook leaves it: the store's property block is rewritten in its
+/// on-disk encoding and its block CRC recomputed.
+fn with_password(original: &[u8]) -> Vec<u8> {
+    use outlook_pst::ndb::node_id::NodeId;
+    use outlook_pst::ndb::page::NodeBTreeEntry as _;
+    use outlook_pst::{PstFile as _, UnicodePstFile};
+
+    let pst = UnicodePstFile::read_from(Box::new(std::io::Cursor::new(original.to_vec())))
+        .expect("open the test file");
+    // NID_MESSAGE_STORE: the store's property context, decoded.
+    let node = pst
+        .read_node(NodeId::from(0x21))
+        .expect("message store node");
+    let decoded = pst.read_block(node.data()).expect("its data block");
+    let bid = u64::from(node.data()).to_le_bytes();
+    let cb = decoded.len();
+    // The block's trailer (cb, wSig, dwCRC, bid) ends a 64-byte aligned block.
+    let trailer = (48..original.len() - 16)
+        .step_by(64)
+        .find(|&t| {
+            original[t..t + 2] == (cb as u16).to_le_bytes() && original[t + 8..t + 16] == bid
+        })
+        .expect("the block's trailer");
+    let start = trailer + 16 - (cb + 16).div_ceil(64) * 64;
+    let raw = &original[start..start + cb];
+    assert_eq!(
+        crc(raw).to_le_bytes(),
+        original[trailer + 4..trailer + 8],
+        "the block CRC is computed as the file computes it"
+    );
+    // The encoding maps bytes one to one: learn it from the block itself.
+    let mut encode = [None; 256];
+    for (d, r) in decoded.iter().zip(raw) {
+        encode[usize::from(*d)] = Some(*r);
+    }
+    // The BTH record: wPropId 0x67FF, PtypInteger32, the value inline.
+    let at = decoded
+        .windows(8)
+        .position(|w| w == [0xFF, 0x67, 0x03, 0x00, 0, 0, 0, 0])
+        .expect("PidTagPstPassword")
+        + 4;
+    let mut copy = original.to_vec();
+    // Any non-zero value: Outlook stores the password's CRC.
+    let value = (1..=255)
+        .find_map(|v| encode[v])
+        .expect("a non-zero byte in the block");
+    copy[start + at] = value;
+    let crc = crc(&copy[start..start + cb]);
+    copy[trailer + 4..trailer + 8].copy_from_slice(&crc.to_le_bytes());
+    copy
+}
+
+/// The block CRC of [MS-PST] 5.3: CRC-32, initial value 0, no final XOR.
+fn crc(data: &[u8]) -> u32 {
+    let mut crc = 0u32;
+    for byte in data {
+        crc ^= u32::from(*byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    crc
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_password_protected_pst_is_refused_saying_so() {
+    let dest = destination();
+    let dir = TempDir::new().expect("temp dir");
+    let locked = dir.path().join("locked.pst");
+    std::fs::write(
+        &locked,
+        with_password(&std::fs::read(libyal()).expect("read")),
+    )
+    .expect("write");
+    let batch = PstBatch::new(&locked, &dest);
+    let out = batch.run().code(1);
+    assert!(
+        out.stdout
+            .contains(&format!("{}: protected by a password", locked.display())),
+        "{}",
+        out.stdout
+    );
+    mailshift()
+        .args(["plan", "--check"])
+        .arg(&batch.manifest)
+        .run()
+        .code(1)
+        .stdout_has("protected by a password");
 }

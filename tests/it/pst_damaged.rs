@@ -1,8 +1,8 @@
 //! Bad PST files through the binary: damaged copies of the libyal file
-//! (cut short, bytes flipped), an empty file, a text file, an OST, a
-//! copy protected by a password, a missing path. Each must give a clear error naming the file, or a
-//! report of the items skipped, never a panic; `plan --check` says so
-//! before the run.
+//! (cut short, bytes flipped), an empty file, a text file, an OST, a copy
+//! protected by a password, a missing path. Each must give a clear error
+//! naming the file, or a report of the items skipped, never a panic;
+//! `plan --check` says so before the run.
 
 use tempfile::TempDir;
 

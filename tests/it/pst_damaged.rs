@@ -2,7 +2,9 @@
 //! (cut short, bytes flipped), an empty file, a text file, an OST, a copy
 //! protected by a password, a missing path. Each must give a clear error
 //! naming the file, or a report of the items skipped, never a panic;
-//! `plan --check` says so before the run.
+//! `plan --check` says so before the run. Copies are altered the way
+//! Outlook writes the file (block encoding and CRC kept right) where a
+//! property must change: a password, an item's class.
 
 use tempfile::TempDir;
 
@@ -185,21 +187,17 @@ fn a_missing_pst_file_is_named_before_anything_runs() {
         .stderr_has("gone.pst does not exist");
 }
 
-/// A copy of `original` whose message store says it is protected by a
-/// password (`PidTagPstPassword`, 0x67FF, set to a CRC instead of 0), as
-/// Outlook leaves it: the store's property block is rewritten in its
-/// on-disk encoding and its block CRC recomputed.
-fn with_password(original: &[u8]) -> Vec<u8> {
+/// A copy of `original` with `from` replaced by `to` in the decoded data
+/// block of node `nid`, as Outlook would have written it: the block is
+/// rewritten in its on-disk encoding and its CRC recomputed.
+fn patched(original: &[u8], nid: u32, from: &[u8], to: &[u8]) -> Vec<u8> {
     use outlook_pst::ndb::node_id::NodeId;
     use outlook_pst::ndb::page::NodeBTreeEntry as _;
     use outlook_pst::{PstFile as _, UnicodePstFile};
 
     let pst = UnicodePstFile::read_from(Box::new(std::io::Cursor::new(original.to_vec())))
         .expect("open the test file");
-    // NID_MESSAGE_STORE: the store's property context, decoded.
-    let node = pst
-        .read_node(NodeId::from(0x21))
-        .expect("message store node");
+    let node = pst.read_node(NodeId::from(nid)).expect("the node");
     let decoded = pst.read_block(node.data()).expect("its data block");
     let bid = u64::from(node.data()).to_le_bytes();
     let cb = decoded.len();
@@ -222,21 +220,30 @@ fn with_password(original: &[u8]) -> Vec<u8> {
     for (d, r) in decoded.iter().zip(raw) {
         encode[usize::from(*d)] = Some(*r);
     }
-    // The BTH record: wPropId 0x67FF, PtypInteger32, the value inline.
     let at = decoded
-        .windows(8)
-        .position(|w| w == [0xFF, 0x67, 0x03, 0x00, 0, 0, 0, 0])
-        .expect("PidTagPstPassword")
-        + 4;
+        .windows(from.len())
+        .position(|w| w == from)
+        .expect("the bytes to replace");
     let mut copy = original.to_vec();
-    // Any non-zero value: Outlook stores the password's CRC.
-    let value = (1..=255)
-        .find_map(|v| encode[v])
-        .expect("a non-zero byte in the block");
-    copy[start + at] = value;
+    for (i, byte) in to.iter().enumerate() {
+        copy[start + at + i] = encode[usize::from(*byte)].expect("a byte the block uses");
+    }
     let crc = crc(&copy[start..start + cb]);
     copy[trailer + 4..trailer + 8].copy_from_slice(&crc.to_le_bytes());
     copy
+}
+
+/// A copy whose message store says it is protected by a password: the
+/// `PidTagPstPassword` record (0x67FF, an inline PtypInteger32) of
+/// NID_MESSAGE_STORE holds a CRC instead of 0.
+fn with_password(original: &[u8]) -> Vec<u8> {
+    let record = [0xFF, 0x67, 0x03, 0x00];
+    patched(
+        original,
+        0x21,
+        &[record, [0; 4]].concat(),
+        &[record, [0x03, 0, 0, 0]].concat(),
+    )
 }
 
 /// The block CRC of [MS-PST] 5.3: CRC-32, initial value 0, no final XOR.
@@ -279,4 +286,27 @@ async fn a_password_protected_pst_is_refused_saying_so() {
         .run()
         .code(1)
         .stdout_has("protected by a password");
+}
+
+/// UTF-16LE bytes of `text`.
+fn utf16(text: &str) -> Vec<u8> {
+    text.encode_utf16().flat_map(u16::to_le_bytes).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn items_that_are_not_mail_are_skipped_and_counted() {
+    let dest = destination();
+    let dir = TempDir::new().expect("temp dir");
+    let path = dir.path().join("task.pst");
+    // The Inbox's message (node 0x200024) made a task.
+    let original = std::fs::read(libyal()).expect("read");
+    let task = patched(&original, 0x20_0024, &utf16("IPM.Note"), &utf16("IPM.Task"));
+    std::fs::write(&path, task).expect("write");
+    let out = PstBatch::new(&path, &dest).run().success();
+    assert!(
+        out.stdout
+            .contains("found 2, copied 1, present 0, skipped 1, failed 0"),
+        "{}",
+        out.stdout
+    );
 }

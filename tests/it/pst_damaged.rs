@@ -310,3 +310,26 @@ async fn items_that_are_not_mail_are_skipped_and_counted() {
         out.stdout
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn read_and_draft_state_follow_the_message_flags() {
+    let dest = destination();
+    let dir = TempDir::new().expect("temp dir");
+    let path = dir.path().join("draft.pst");
+    // PidTagMessageFlags (0x0E07) of the Inbox's message: read (0x11)
+    // made unread and unsent (0x08).
+    let record = [0x07, 0x0E, 0x03, 0x00];
+    let original = std::fs::read(libyal()).expect("read");
+    let draft = patched(
+        &original,
+        0x20_0024,
+        &[record, [0x11, 0, 0, 0]].concat(),
+        &[record, [0x08, 0, 0, 0]].concat(),
+    );
+    std::fs::write(&path, draft).expect("write");
+    PstBatch::new(&path, &dest).run().success();
+    let folders = dest.snapshot("alice").await;
+    let flags = |folder: &str| folders[folder][0].1.clone();
+    assert_eq!(flags("INBOX"), "\\Draft");
+    assert_eq!(flags("Recovered_Group2"), "\\Seen");
+}

@@ -13,7 +13,7 @@ mod pop3;
 mod preflight;
 mod proxy;
 mod pst;
-mod pst_damaged;
+mod pst_files;
 mod reports;
 mod rules;
 mod status;

@@ -1,7 +1,7 @@
 //! PST import end to end: the `mailshift` binary reading the libyal
 //! project's Outlook file into a real Dovecot over IMAP, checked against
 //! what the file holds and against Debian's `readpst` (bad files: see
-//! `pst_damaged`).
+//! `pst_files`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

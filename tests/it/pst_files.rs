@@ -1,4 +1,4 @@
-//! Bad PST files through the binary: damaged copies of the libyal file
+//! Bad and altered PST files through the binary: damaged copies of the libyal file
 //! (cut short, bytes flipped), an empty file, a text file, an OST, a copy
 //! protected by a password, a missing path. Each must give a clear error
 //! naming the file, or a report of the items skipped, never a panic;

@@ -1,10 +1,10 @@
 //! Bad and altered PST files through the binary: damaged copies of the
 //! libyal file (cut short, bytes flipped), an empty file, a text file, an
-//! OST, a copy protected by a password, a missing path. Each must give a clear error
-//! naming the file, or a report of the items skipped, never a panic;
-//! `plan --check` says so before the run. Copies are altered the way
-//! Outlook writes the file (block encoding and CRC kept right) where a
-//! property must change: a password, an item's class.
+//! OST, a copy protected by a password, a missing path. Each must give a
+//! clear error naming the file, or a report of the items skipped, never a
+//! panic; `plan --check` says so before the run. Copies are altered the
+//! way Outlook writes the file (block encoding and CRC kept right) where a
+//! property must change: a password, an item's class, its flags.
 
 use tempfile::TempDir;
 

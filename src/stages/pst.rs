@@ -19,7 +19,6 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::sync::{mpsc, oneshot};
@@ -27,8 +26,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::StageFailure;
 use super::keyed::{DestError, Journal, Recorded, finish_pass, within_dates};
 use super::mail::folders::{FolderMapping, Naming};
-use super::mail::prepare_destination;
 use super::mail::sync::{APPEND_WINDOW, FETCH_GROUP, QUEUE_DEPTH};
+use super::mail::{open, prepare_destination, server_of};
 use crate::engine::AccountContext;
 use crate::plan::StageKind;
 use crate::protocols::imap::{self, AppendRequest, ImapError, Mailbox, SpecialUse};
@@ -37,9 +36,6 @@ use crate::protocols::pst::{PstError, PstReader, Role, mime};
 use crate::store::StoreError;
 use crate::store::batches::StageCounts;
 use crate::store::mail::FolderRecord;
-
-/// How long the destination may stay silent before the command fails.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Why a pass stopped.
 #[derive(Debug, thiserror::Error)]
@@ -58,12 +54,6 @@ impl From<DestError> for PassError {
             DestError::Imap(e) => PassError::Destination(e),
             DestError::Store(e) => PassError::Store(e),
         }
-    }
-}
-
-impl From<ImapError> for PassError {
-    fn from(error: ImapError) -> Self {
-        PassError::Destination(error)
     }
 }
 
@@ -138,23 +128,9 @@ async fn import(ctx: &AccountContext, counts: &mut StageCounts, first: bool) -> 
             tracing::info!(account = %ctx.plan.destination.email, "not mail, left out: {other}");
         }
     }
-    let server =
-        ctx.plan.destination.server.as_ref().with_context(|| {
-            format!("Account {} has no IMAP server", ctx.plan.destination.email)
-        })?;
+    let server = server_of(&ctx.plan.destination)?;
     let _slot = ctx.limits.connections(&[&server.host]).await;
-    let auth = ctx
-        .plan
-        .destination
-        .credential
-        .imap_auth()
-        .await
-        .with_context(|| format!("The credential of {}", ctx.plan.destination.user))?;
-    let config = server.imap(&ctx.plan.destination.user, auth, COMMAND_TIMEOUT);
-    let mut dest = imap::Session::connect(&config)
-        .await
-        .map_err(PassError::Destination)?
-        .without_modseq();
+    let mut dest = open(&ctx.plan.destination, server).await?.without_modseq();
 
     let (boxes, nodes) = mailboxes(&tree);
     let naming = Naming {

@@ -246,7 +246,8 @@ impl Pair {
     }
 }
 
-fn server_of(endpoint: &Endpoint) -> anyhow::Result<&Server> {
+/// The IMAP server of an endpoint, or an error naming the account.
+pub(crate) fn server_of(endpoint: &Endpoint) -> anyhow::Result<&Server> {
     endpoint
         .server
         .as_ref()
@@ -254,7 +255,7 @@ fn server_of(endpoint: &Endpoint) -> anyhow::Result<&Server> {
 }
 
 /// Opens one logged-in session to an endpoint.
-async fn open(endpoint: &Endpoint, server: &Server) -> anyhow::Result<Session> {
+pub(crate) async fn open(endpoint: &Endpoint, server: &Server) -> anyhow::Result<Session> {
     let auth = endpoint
         .credential
         .imap_auth()

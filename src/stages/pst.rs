@@ -17,7 +17,7 @@
 //! A message that cannot be read is counted failed, reported by node ID,
 //! and the import goes on.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -59,13 +59,13 @@ impl From<DestError> for PassError {
 
 /// Imports one account's PST file.
 pub async fn run(ctx: &AccountContext) -> Result<StageCounts, StageFailure> {
-    let mut counts = StageCounts::default();
+    let mut tally = Tally::default();
     let mut attempt = 1;
     loop {
         if ctx.shutdown.is_cancelled() {
             break;
         }
-        match import(ctx, &mut counts, attempt == 1).await {
+        match import(ctx, &mut tally).await {
             Ok(()) => break,
             Err(error) if retryable(&error) && attempt < ctx.retry.attempts => {
                 let delay = ctx.retry.delay(attempt);
@@ -77,9 +77,15 @@ pub async fn run(ctx: &AccountContext) -> Result<StageCounts, StageFailure> {
                 attempt += 1;
                 tokio::time::sleep(delay).await;
             }
-            Err(error) => return Err(StageFailure { error, counts }),
+            Err(error) => {
+                return Err(StageFailure {
+                    error,
+                    counts: tally.counts,
+                });
+            }
         }
     }
+    let counts = tally.counts;
     if counts.failed > u64::from(ctx.plan.error_budget) {
         return Err(StageFailure {
             error: anyhow::anyhow!(
@@ -102,9 +108,36 @@ fn retryable(error: &anyhow::Error) -> bool {
     })
 }
 
+/// What the attempts of one import did, together.
+#[derive(Default)]
+struct Tally {
+    counts: StageCounts,
+    /// Items already counted failed and reported: an attempt after a lost
+    /// connection meets them again.
+    reported: HashSet<String>,
+}
+
+impl Tally {
+    /// Counts and reports a failed item, once whatever the attempts.
+    async fn fail(
+        &mut self,
+        ctx: &AccountContext,
+        item: String,
+        reason: String,
+    ) -> Result<(), StoreError> {
+        if self.reported.insert(item.clone()) {
+            self.counts.failed += 1;
+            ctx.store
+                .record_item_error(ctx.account.id, StageKind::Mail, item, reason)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
 /// One attempt: opens the file and the destination, maps the folders and
-/// passes over each. Damaged folders are reported on the first attempt.
-async fn import(ctx: &AccountContext, counts: &mut StageCounts, first: bool) -> anyhow::Result<()> {
+/// passes over each.
+async fn import(ctx: &AccountContext, tally: &mut Tally) -> anyhow::Result<()> {
     let path = ctx
         .plan
         .source
@@ -112,21 +145,12 @@ async fn import(ctx: &AccountContext, counts: &mut StageCounts, first: bool) -> 
         .clone()
         .context("The PST source has no path")?;
     let (mut source, tree) = Source::open(path).await.map_err(PassError::Source)?;
-    if first {
-        for folder in &tree.damaged {
-            counts.failed += 1;
-            ctx.store
-                .record_item_error(
-                    ctx.account.id,
-                    StageKind::Mail,
-                    format!("folder {}", folder.name),
-                    folder.reason.clone(),
-                )
-                .await?;
-        }
-        for other in &tree.other {
-            tracing::info!(account = %ctx.plan.destination.email, "not mail, left out: {other}");
-        }
+    for folder in &tree.damaged {
+        let item = format!("folder {}", folder.name);
+        tally.fail(ctx, item, folder.reason.clone()).await?;
+    }
+    for other in &tree.other {
+        tracing::info!(account = %ctx.plan.destination.email, "not mail, left out: {other}");
     }
     let server = server_of(&ctx.plan.destination)?;
     let _slot = ctx.limits.connections(&[&server.host]).await;
@@ -150,7 +174,7 @@ async fn import(ctx: &AccountContext, counts: &mut StageCounts, first: bool) -> 
             &mapping,
             &record,
             folder_nodes,
-            counts,
+            tally,
         )
         .await
         .with_context(|| format!("Folder {}", mapping.source))?;
@@ -327,7 +351,7 @@ async fn pass(
     mapping: &FolderMapping,
     record: &FolderRecord,
     nodes: &[u32],
-    counts: &mut StageCounts,
+    tally: &mut Tally,
 ) -> Result<(), PassError> {
     let store = &ctx.store;
     let Recorded {
@@ -340,7 +364,7 @@ async fn pass(
         .copied()
         .filter(|n| !done.contains(&key(*n)))
         .collect();
-    let failed_before = counts.failed;
+    let failed_before = tally.counts.failed;
     let appendlimit = dest.capabilities().appendlimit;
     let mut journal = Journal::new(record.id, format!("{} message", mapping.source));
     let mut appender = dest.appender(&mapping.dest_raw, APPEND_WINDOW);
@@ -368,15 +392,7 @@ async fn pass(
                         }),
                 };
                 if let Some(reason) = problem {
-                    counts.failed += 1;
-                    store
-                        .record_item_error(
-                            ctx.account.id,
-                            StageKind::Mail,
-                            journal.item(&key),
-                            reason,
-                        )
-                        .await?;
+                    tally.fail(ctx, journal.item(&key), reason).await?;
                     journal.left_out.push(key);
                     continue;
                 }
@@ -411,7 +427,14 @@ async fn pass(
                     body: built.body,
                 };
                 journal
-                    .deliver(ctx, &mut appender, &mut present, row, request, counts)
+                    .deliver(
+                        ctx,
+                        &mut appender,
+                        &mut present,
+                        row,
+                        request,
+                        &mut tally.counts,
+                    )
                     .await?;
             }
         }
@@ -419,13 +442,13 @@ async fn pass(
     }
     .await;
     // Whatever happened, record every copy the server confirmed.
-    let closed = journal.close(ctx, appender, counts).await;
+    let closed = journal.close(ctx, appender, &mut tally.counts).await;
     streamed?;
     closed?;
     let found = nodes.len() as u64;
-    counts.found += found;
-    counts.skipped += skipped;
-    let clean = counts.failed == failed_before;
+    tally.counts.found += found;
+    tally.counts.skipped += skipped;
+    let clean = tally.counts.failed == failed_before;
     finish_pass(ctx, dest, record.id, &mapping.dest_raw, found, clean).await?;
     Ok(())
 }

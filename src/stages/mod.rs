@@ -47,7 +47,12 @@ pub async fn run(kind: StageKind, ctx: &AccountContext) -> Result<StageCounts, S
         StageKind::Mail => mail::run(ctx).await,
         StageKind::Rules => rules::run(ctx).await,
         StageKind::AutoReplies => rules::run_auto_replies(ctx).await,
-        StageKind::Contacts | StageKind::ContactGroups => contacts::run(ctx, kind).await,
+        // The contacts of a PST file are not read yet.
+        StageKind::Contacts | StageKind::ContactGroups
+            if ctx.plan.source.kind != EndpointKind::Pst =>
+        {
+            contacts::run(ctx, kind).await
+        }
         other => Err(StageFailure {
             error: anyhow::anyhow!("The {other} option is not available yet for this source"),
             counts: StageCounts::default(),

@@ -446,3 +446,40 @@ async fn pst_import_agrees_with_readpst() {
     let imported: usize = got.values().map(Vec::len).sum();
     assert_eq!(imported, total);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pst_contacts_are_said_to_be_unavailable_and_mail_still_imported() {
+    let dest = destination();
+    let dir = TempDir::new().expect("temp dir");
+    let manifest = dir.path().join("batch.yaml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "batch: pst-contacts\ndefaults:\n  options: [mail, contacts]\naccounts:\n  \
+             - source: {{kind: pst, path: \"{}\"}}\n    \
+             destination: {{kind: groupware, host: 127.0.0.1, port: {}, tls: none, \
+             dav_url: \"http://127.0.0.1:1/dav/\", email: alice@example.test, \
+             user: alice, password: dest-pw}}\n",
+            libyal().display(),
+            dest.imap_port()
+        ),
+    )
+    .expect("write manifest");
+    let out = mailshift()
+        .arg("run")
+        .arg(&manifest)
+        .arg("--state")
+        .arg(dir.path().join("state.db"))
+        .arg("--reports")
+        .arg(dir.path().join("reports"))
+        .run();
+    assert!(
+        out.stdout
+            .contains("The contacts option is not available yet for this source"),
+        "{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+    let imported: usize = messages(&dest).await.values().map(Vec::len).sum();
+    assert_eq!(imported, 2);
+}

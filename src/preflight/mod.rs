@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use crate::engine::limits::Shared;
 use crate::plan::autodetect::{Side, Unresolved};
-use crate::plan::{AccountPlan, Endpoint, Plan, StageKind};
+use crate::plan::{AccountPlan, Endpoint, EndpointKind, Plan, StageKind};
 use crate::protocols::tls::TlsMode;
 use estimate::{Estimate, Work};
 pub use probe::Volume;
@@ -301,7 +301,7 @@ async fn check_account(account: &AccountPlan, limits: &Shared, options: &Options
         Err(r) => report.destination = r,
     }
 
-    if let (None, Some(path)) = (&account.source.server, &account.source.path) {
+    if let (EndpointKind::Pst, Some(path)) = (account.source.kind, &account.source.path) {
         match probe::pst_volume(path.clone(), &account.mail).await {
             Ok(volume) => report.volume = Some(volume),
             Err(e) => {
@@ -309,6 +309,8 @@ async fn check_account(account: &AccountPlan, limits: &Shared, options: &Options
                 report.source.message = Some(e.to_string());
             }
         }
+    } else if account.source.server.is_none() && account.source.path.is_some() {
+        report.source.status = Status::NotChecked;
     } else {
         match probe::login(&account.source, Side::Source, limits, options.timeout).await {
             Ok((mut session, _slot)) => {

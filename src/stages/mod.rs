@@ -44,15 +44,15 @@ pub async fn run(kind: StageKind, ctx: &AccountContext) -> Result<StageCounts, S
     match kind {
         StageKind::Mail if ctx.plan.source.kind == EndpointKind::Pop3 => pop3::run(ctx).await,
         StageKind::Mail if ctx.plan.source.kind == EndpointKind::Pst => pst::run(ctx).await,
+        // Only the mail of a PST file is read yet.
+        other if ctx.plan.source.kind == EndpointKind::Pst => Err(StageFailure {
+            error: anyhow::anyhow!("The {other} option is not available yet for a PST file"),
+            counts: StageCounts::default(),
+        }),
         StageKind::Mail => mail::run(ctx).await,
         StageKind::Rules => rules::run(ctx).await,
         StageKind::AutoReplies => rules::run_auto_replies(ctx).await,
-        // The contacts of a PST file are not read yet.
-        StageKind::Contacts | StageKind::ContactGroups
-            if ctx.plan.source.kind != EndpointKind::Pst =>
-        {
-            contacts::run(ctx, kind).await
-        }
+        StageKind::Contacts | StageKind::ContactGroups => contacts::run(ctx, kind).await,
         other => Err(StageFailure {
             error: anyhow::anyhow!("The {other} option is not available yet for this source"),
             counts: StageCounts::default(),

@@ -475,7 +475,7 @@ async fn pst_contacts_are_said_to_be_unavailable_and_mail_still_imported() {
         .run();
     assert!(
         out.stdout
-            .contains("The contacts option is not available yet for this source"),
+            .contains("The contacts option is not available yet for a PST file"),
         "{}\n{}",
         out.stdout,
         out.stderr

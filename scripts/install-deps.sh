@@ -11,7 +11,7 @@
 # free ports, so a system-wide Dovecot the packages may enable is not used.
 set -eu
 
-PACKAGES="dovecot-imapd dovecot-pop3d dovecot-managesieved dovecot-sieve isync openssl time python3-aiosmtpd chromium radicale"
+PACKAGES="dovecot-imapd dovecot-pop3d dovecot-managesieved dovecot-sieve isync openssl time python3-aiosmtpd chromium radicale pst-utils"
 
 missing=""
 for package in $PACKAGES; do

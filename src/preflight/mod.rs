@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use crate::engine::limits::Shared;
 use crate::plan::autodetect::{Side, Unresolved};
-use crate::plan::{AccountPlan, Endpoint, Plan, StageKind};
+use crate::plan::{AccountPlan, Endpoint, EndpointKind, Plan, StageKind};
 use crate::protocols::tls::TlsMode;
 use estimate::{Estimate, Work};
 pub use probe::Volume;
@@ -65,6 +65,9 @@ pub enum Status {
     AutodetectFailed,
     /// Not a server (a PST file): nothing to log in to.
     NotChecked,
+    /// A source file (PST) that cannot be imported: missing, damaged, an
+    /// OST, protected by a password.
+    FileError,
 }
 
 impl Status {
@@ -80,6 +83,7 @@ impl Status {
             Status::CredentialError => "credential unreadable",
             Status::AutodetectFailed => "autodetect failed",
             Status::NotChecked => "not checked",
+            Status::FileError => "file unusable",
         }
     }
 }
@@ -297,7 +301,15 @@ async fn check_account(account: &AccountPlan, limits: &Shared, options: &Options
         Err(r) => report.destination = r,
     }
 
-    if account.source.server.is_none() && account.source.path.is_some() {
+    if let (EndpointKind::Pst, Some(path)) = (account.source.kind, &account.source.path) {
+        match probe::pst_volume(path.clone(), &account.mail).await {
+            Ok(volume) => report.volume = Some(volume),
+            Err(e) => {
+                report.source.status = Status::FileError;
+                report.source.message = Some(e.to_string());
+            }
+        }
+    } else if account.source.server.is_none() && account.source.path.is_some() {
         report.source.status = Status::NotChecked;
     } else {
         match probe::login(&account.source, Side::Source, limits, options.timeout).await {

@@ -1,6 +1,7 @@
 //! What preflight does on one endpoint: log in, read what it needs, log
 //! out; and how a failure is put into words an admin can act on.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -11,6 +12,7 @@ use crate::engine::limits::Shared;
 use crate::plan::autodetect::Side;
 use crate::plan::{Endpoint, MailRules, Server};
 use crate::protocols::imap::{ImapError, Session};
+use crate::protocols::pst::{PstError, PstReader};
 use crate::protocols::tls::{self, ConnectError, TlsMode};
 use crate::stages::mail::folders::{self, Naming};
 
@@ -151,6 +153,38 @@ fn explain(
             ),
         ),
     }
+}
+
+/// Opens a PST source the way the import will (header checks, password,
+/// folder tree) and counts the messages of the folders the mail rules let
+/// through. Sizes are not read: the file's length stands for them.
+pub async fn pst_volume(path: PathBuf, rules: &MailRules) -> Result<Volume, PstError> {
+    let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
+    let name = path.display().to_string();
+    let tree = tokio::task::spawn_blocking(move || PstReader::open(&path)?.folders())
+        .await
+        .map_err(|e| PstError::Corrupt {
+            path: name,
+            reason: format!("the reader stopped: {e}"),
+        })??;
+    let (boxes, nodes) = crate::stages::pst::mailboxes(&tree);
+    let naming = Naming {
+        prefix: String::new(),
+        delimiter: '/',
+    };
+    let counts: Vec<usize> = folders::map_folders(&boxes, &naming, &[], &naming, rules)
+        .iter()
+        .map(|m| nodes.get(&m.source).map_or(0, Vec::len))
+        .collect();
+    Ok(Volume {
+        folders: counts.len(),
+        non_empty_folders: counts.iter().filter(|n| **n > 0).count(),
+        messages: counts.iter().sum::<usize>() as u64,
+        bytes,
+        bytes_estimated: true,
+        largest_message: None,
+        over_destination_limit: None,
+    })
 }
 
 /// Counts what the mail rules let through on a source. Message sizes are

@@ -9,6 +9,8 @@
 //! - [`imap`]: a pipelining IMAP4rev1 client (source and destination of the
 //!   mail stage).
 //! - [`pop3`]: a POP3 client (a mail-only source; never deletes).
+//! - [`pst`]: an Outlook PST file reader (a mail-only source) and the MIME
+//!   building that turns its messages into RFC 5322 ones.
 //! - [`managesieve`]: a ManageSieve client for Sieve scripts (rules,
 //!   auto-replies).
 //! - [`smtp`]: a small SMTP submission client for notification emails.
@@ -19,5 +21,6 @@ pub mod dav;
 pub mod imap;
 pub mod managesieve;
 pub mod pop3;
+pub mod pst;
 pub mod smtp;
 pub mod tls;

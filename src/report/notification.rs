@@ -465,7 +465,7 @@ fn mailbox(text: &str) -> String {
 
 /// Appends `Name: value`, folded at spaces to keep lines near 78
 /// characters.
-fn header(out: &mut String, name: &str, value: &str) {
+pub(crate) fn header(out: &mut String, name: &str, value: &str) {
     let mut line_len = name.len() + 1;
     out.push_str(name);
     out.push(':');

@@ -3,6 +3,9 @@
 //!
 //! - [`mail`]: folders and messages over IMAP.
 //! - [`pop3`]: the mail option for a POP3 source, into the destination's INBOX.
+//! - [`pst`]: the mail option for an Outlook PST file source.
+//! - [`keyed`]: what [`pop3`] and [`pst`] share: mail checkpointed by a
+//!   text key (UIDL, node ID) instead of an IMAP UID.
 //! - [`rules`]: Sieve scripts and out-of-office replies over ManageSieve
 //!   (the `rules` and `auto_replies` options).
 //! - [`contacts`]: address books and vCards over CardDAV (the `contacts`
@@ -20,8 +23,10 @@ pub mod contacts;
 pub mod content_line;
 pub mod dav;
 pub mod files;
+pub mod keyed;
 pub mod mail;
 pub mod pop3;
+pub mod pst;
 pub mod rules;
 
 use crate::engine::AccountContext;
@@ -49,6 +54,12 @@ impl From<StoreError> for StageFailure {
 pub async fn run(kind: StageKind, ctx: &AccountContext) -> Result<StageCounts, StageFailure> {
     match kind {
         StageKind::Mail if ctx.plan.source.kind == EndpointKind::Pop3 => pop3::run(ctx).await,
+        StageKind::Mail if ctx.plan.source.kind == EndpointKind::Pst => pst::run(ctx).await,
+        // Only the mail of a PST file is read yet.
+        other if ctx.plan.source.kind == EndpointKind::Pst => Err(StageFailure {
+            error: anyhow::anyhow!("The {other} option is not available yet for a PST file"),
+            counts: StageCounts::default(),
+        }),
         StageKind::Mail => mail::run(ctx).await,
         StageKind::Rules => rules::run(ctx).await,
         StageKind::AutoReplies => rules::run_auto_replies(ctx).await,

@@ -14,32 +14,27 @@
 //! unchanged. POP3 has no flags; INTERNALDATE comes from the message's
 //! `Date:` header when it parses, otherwise the destination chooses.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use chrono::NaiveDate;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
 use super::StageFailure;
-use super::mail::fingerprint::{self, Present};
+use super::keyed::{DestError, Journal, Recorded, finish_pass, within_dates};
+use super::mail::fingerprint;
 use crate::engine::AccountContext;
 use crate::engine::limits::Loan;
-use crate::plan::{Endpoint, MailRules, Server, StageKind};
-use crate::protocols::imap::{self, AppendRequest, Completion, ImapError};
+use crate::plan::{Endpoint, Server, StageKind};
+use crate::protocols::imap::{self, AppendRequest, ImapError};
 use crate::protocols::pop3::{self, Listing, Pop3Config, Pop3Error, Retrieved};
 use crate::store::StoreError;
 use crate::store::batches::StageCounts;
-use crate::store::mail::{Side, Watermark};
-use crate::store::pop3::NewPop3Checkpoint;
 
 /// The source folder's name in the store, reports and status.
 pub const SOURCE_FOLDER: &str = "POP3 INBOX";
 /// Where the messages go.
-use super::mail::sync::{
-    APPEND_WINDOW, CHECKPOINT_GROUP, Confirmable, FETCH_GROUP, FETCH_GROUP_BYTES, QUEUE_DEPTH,
-    SETTLE_INTERVAL, SETTLE_POLLS, find_unrecorded, settle,
-};
+use super::mail::sync::{APPEND_WINDOW, FETCH_GROUP, FETCH_GROUP_BYTES, QUEUE_DEPTH};
 
 const DEST_FOLDER: &str = "INBOX";
 /// How long a server may stay silent before the command fails.
@@ -63,6 +58,15 @@ impl PassError {
             PassError::Source(e) => e.is_retryable(),
             PassError::Destination(e) => e.is_retryable(),
             PassError::Store(_) => false,
+        }
+    }
+}
+
+impl From<DestError> for PassError {
+    fn from(error: DestError) -> Self {
+        match error {
+            DestError::Imap(e) => PassError::Destination(e),
+            DestError::Store(e) => PassError::Store(e),
         }
     }
 }
@@ -199,49 +203,7 @@ async fn pass(
         .open_folder(ctx.account.id, SOURCE_FOLDER, DEST_FOLDER)
         .await?;
     let listings = ends.source.list_all().await.map_err(source)?;
-    let dst_status = ends.dest.status(DEST_FOLDER).await.map_err(dest)?;
-
-    let mut dest_floor = record.dest_floor;
-    if let Some((_, dest_validity)) = record.uidvalidity
-        && dest_validity != dst_status.uidvalidity
-    {
-        store.forget_uids(record.id, Side::Destination).await?;
-        dest_floor = 1;
-    }
-    store
-        .begin_folder_pass(record.id, 0, dst_status.uidvalidity)
-        .await?;
-
-    let checkpoints = store.pop3_checkpoints(record.id).await?;
-    let mut done = HashSet::new();
-    let mut intents = HashSet::new();
-    let mut dest_uids = HashSet::new();
-    for checkpoint in &checkpoints {
-        if checkpoint.pending {
-            intents.insert(checkpoint.key.clone());
-        } else {
-            done.insert(checkpoint.key.as_str());
-        }
-        dest_uids.extend(checkpoint.dest_uid);
-    }
-    if !intents.is_empty() {
-        ends.dest
-            .wait_until_quiet(DEST_FOLDER, SETTLE_INTERVAL, SETTLE_POLLS)
-            .await
-            .map_err(dest)?;
-    }
-    let dst_state = ends.dest.select(DEST_FOLDER).await.map_err(dest)?;
-
-    // Destination messages without a record: fingerprint them.
-    let orphans = checkpoints
-        .iter()
-        .filter(|c| c.dest_uid.is_none() && !c.pending)
-        .map(|c| (c.id, c.fingerprint));
-    let (mut present, updates) =
-        find_unrecorded(&mut ends.dest, &dst_state, dest_floor, &dest_uids, orphans)
-            .await
-            .map_err(dest)?;
-    store.update_checkpoints(updates).await?;
+    let recorded = Recorded::load(ctx, &mut ends.dest, &record, DEST_FOLDER).await?;
 
     // The source's messages: the ones without a record are to copy.
     let appendlimit = ends.dest.capabilities().appendlimit;
@@ -249,7 +211,7 @@ async fn pass(
     let (found, mut skipped) = (listings.len() as u64, 0);
     let mut to_copy = Vec::new();
     for listing in listings {
-        if done.contains(listing.uidl.as_str()) || !seen.insert(listing.uidl.clone()) {
+        if recorded.done.contains(&listing.uidl) || !seen.insert(listing.uidl.clone()) {
             continue;
         }
         if ctx
@@ -278,39 +240,14 @@ async fn pass(
         }
         to_copy.push(listing);
     }
-    drop(done);
 
     let failed_before = counts.failed;
-    skipped += copy(
-        ctx,
-        ends,
-        record.id,
-        to_copy,
-        &intents,
-        &mut present,
-        counts,
-    )
-    .await?;
+    skipped += copy(ctx, ends, record.id, to_copy, recorded, counts).await?;
     counts.found += found;
     counts.skipped += skipped;
 
-    let dst_after = ends.dest.status(DEST_FOLDER).await.map_err(dest)?;
-    let source_messages = u32::try_from(found).unwrap_or(u32::MAX);
-    store
-        .save_folder_counts(record.id, source_messages, dst_after.messages)
-        .await?;
-    // A pass with failures leaves no watermark, so that the next run looks
-    // at the whole destination again.
-    if counts.failed == failed_before {
-        let mark = Watermark {
-            source_uidvalidity: 0,
-            source_uidnext: 0,
-            source_modseq: None,
-            dest_uidvalidity: dst_after.uidvalidity,
-            dest_uidnext: dst_after.uidnext,
-        };
-        store.save_watermark(record.id, mark).await?;
-    }
+    let clean = counts.failed == failed_before;
+    finish_pass(ctx, &mut ends.dest, record.id, DEST_FOLDER, found, clean).await?;
     Ok(())
 }
 
@@ -327,8 +264,7 @@ async fn copy(
     ends: &mut Ends,
     folder_id: i64,
     to_copy: Vec<Listing>,
-    intents: &HashSet<String>,
-    present: &mut Present,
+    recorded: Recorded,
     counts: &mut StageCounts,
 ) -> Result<u64, PassError> {
     if to_copy.is_empty() {
@@ -361,7 +297,12 @@ async fn copy(
 
     let writer = async {
         let mut appender = dst.appender(DEST_FOLDER, APPEND_WINDOW);
-        let mut journal = Journal::default();
+        let mut journal = Journal::new(folder_id, format!("{SOURCE_FOLDER} UIDL"));
+        let Recorded {
+            mut present,
+            intents,
+            ..
+        } = recorded;
         let streamed = async {
             // Owned here, so that a writer that stops also stops the reader.
             let mut rx = rx;
@@ -378,7 +319,7 @@ async fn copy(
                             .record_item_error(
                                 ctx.account.id,
                                 StageKind::Mail,
-                                item(&listing.uidl),
+                                journal.item(&listing.uidl),
                                 error.to_string(),
                             )
                             .await?;
@@ -387,61 +328,26 @@ async fn copy(
                 };
                 let date = header_date(&body);
                 if !within_dates(date.map(|d| d.date_naive()), &ctx.plan.mail) {
-                    journal.filtered.push(listing.uidl.clone());
+                    journal.left_out.push(listing.uidl.clone());
                     continue;
                 }
-                let fingerprint = fingerprint::of_message(&body);
-                let row = NewPop3Checkpoint {
-                    key: listing.uidl.clone(),
-                    dest_uid: None,
-                    fingerprint,
-                    size: body.len() as u64,
-                    // A message found at the destination is ours when an
-                    // earlier attempt had announced its copy.
-                    copied: intents.contains(&listing.uidl),
+                let row = Journal::row(&intents, listing.uidl.clone(), &body);
+                let request = AppendRequest {
+                    flags: Vec::new(),
+                    internal_date: date.map(|d| d.format("%d-%b-%Y %H:%M:%S %z").to_string()),
+                    body,
                 };
-                if let Some(dest_uid) = present.claim(&fingerprint) {
-                    journal.rows.push(NewPop3Checkpoint {
-                        dest_uid: Some(dest_uid),
-                        ..row
-                    });
-                    counts.present += 1;
-                    continue;
-                }
-                ctx.limits.pace(row.size).await;
-                journal.inflight.push_back(NewPop3Checkpoint {
-                    copied: true,
-                    ..row
-                });
-                let done = appender
-                    .push(AppendRequest {
-                        flags: Vec::new(),
-                        internal_date: date.map(|d| d.format("%d-%b-%Y %H:%M:%S %z").to_string()),
-                        body,
-                    })
-                    .await
-                    .map_err(dest)?;
-                journal.settle(ctx, done, counts).await?;
-                if journal.rows.len() >= CHECKPOINT_GROUP {
-                    store
-                        .record_pop3_checkpoints(folder_id, std::mem::take(&mut journal.rows))
-                        .await?;
-                }
+                journal
+                    .deliver(ctx, &mut appender, &mut present, row, request, counts)
+                    .await?;
             }
             Ok::<(), PassError>(())
         }
         .await;
         // Whatever happened, record every copy the server confirmed.
-        let done = appender.finish().await;
-        let settled = journal.settle(ctx, done, counts).await;
-        store
-            .record_pop3_checkpoints(folder_id, journal.rows)
-            .await?;
-        let filtered = journal.filtered.len() as u64;
-        store
-            .forget_pop3_intents(folder_id, journal.filtered)
-            .await?;
-        streamed.and(settled).map(|()| filtered)
+        let closed = journal.close(ctx, appender, counts).await;
+        streamed?;
+        Ok::<u64, PassError>(closed?)
     };
 
     let (read, write) = tokio::join!(reader, writer);
@@ -469,50 +375,6 @@ fn fetch_groups(to_copy: &[Listing]) -> Vec<(Vec<u32>, Vec<String>, u32)> {
         bytes += listing.size;
     }
     groups
-}
-
-/// Copies in flight and checkpoints not yet written.
-#[derive(Default)]
-struct Journal {
-    /// Rows of the APPENDs in flight, in the order they were sent.
-    inflight: VecDeque<NewPop3Checkpoint>,
-    /// Confirmed rows to write.
-    rows: Vec<NewPop3Checkpoint>,
-    /// UIDLs left out by the date filters, whose intents are dropped.
-    filtered: Vec<String>,
-}
-
-impl Journal {
-    /// Turns APPEND completions into rows or item errors; a lost
-    /// connection is returned after the rest are settled.
-    async fn settle(
-        &mut self,
-        ctx: &AccountContext,
-        done: Vec<Completion>,
-        counts: &mut StageCounts,
-    ) -> Result<(), PassError> {
-        let item = |row: &NewPop3Checkpoint| item(&row.key);
-        let lost = settle(ctx, done, &mut self.inflight, &mut self.rows, counts, item).await?;
-        lost.map_or(Ok(()), |e| Err(dest(e)))
-    }
-}
-
-impl Confirmable for NewPop3Checkpoint {
-    fn size(&self) -> u64 {
-        self.size
-    }
-
-    fn confirm(&mut self, dest_uid: Option<u32>) {
-        self.dest_uid = dest_uid;
-    }
-}
-
-/// Whether a message dated `date` passes the manifest's date filters (an
-/// undated message always does).
-fn within_dates(date: Option<NaiveDate>, rules: &MailRules) -> bool {
-    let Some(date) = date else { return true };
-    !(rules.since.is_some_and(|since| date < since)
-        || rules.before.is_some_and(|before| date >= before))
 }
 
 /// The message's `Date:` header, when it parses (RFC 5322, comments and
@@ -579,19 +441,6 @@ mod tests {
             None
         );
         assert_eq!(date("Date: yesterday\r\n\r\n"), None);
-    }
-
-    #[test]
-    fn date_filters_use_the_header_date() {
-        let rules = MailRules {
-            since: NaiveDate::from_ymd_opt(2020, 1, 1),
-            before: NaiveDate::from_ymd_opt(2021, 1, 1),
-            ..MailRules::default()
-        };
-        assert!(within_dates(NaiveDate::from_ymd_opt(2020, 6, 1), &rules));
-        assert!(!within_dates(NaiveDate::from_ymd_opt(2019, 6, 1), &rules));
-        assert!(!within_dates(NaiveDate::from_ymd_opt(2021, 1, 1), &rules));
-        assert!(within_dates(None, &rules));
     }
 
     #[test]

@@ -14,6 +14,8 @@ mod notify;
 mod pop3;
 mod preflight;
 mod proxy;
+mod pst;
+mod pst_files;
 mod reports;
 mod rules;
 mod status;

@@ -166,12 +166,25 @@ async fn prepare_folders(
     pair: &mut Pair,
 ) -> anyhow::Result<Vec<(FolderMapping, FolderRecord)>> {
     let source_boxes = pair.source.list().await?;
-    let dest_boxes = pair.dest.list().await?;
     let source_naming = naming(&mut pair.source, &source_boxes).await?;
-    let dest_naming = naming(&mut pair.dest, &dest_boxes).await?;
+    prepare_destination(ctx, &mut pair.dest, &source_boxes, &source_naming).await
+}
+
+/// Maps the source folders (`source_boxes`, named as `source_naming`
+/// says) to the destination's, creates and subscribes what the
+/// destination lacks, and opens each folder's checkpoint record. Any
+/// source that can describe its folders as mailboxes uses it.
+pub(crate) async fn prepare_destination(
+    ctx: &AccountContext,
+    dest: &mut Session,
+    source_boxes: &[Mailbox],
+    source_naming: &Naming,
+) -> anyhow::Result<Vec<(FolderMapping, FolderRecord)>> {
+    let dest_boxes = dest.list().await?;
+    let dest_naming = naming(dest, &dest_boxes).await?;
     let mappings = folders::map_folders(
-        &source_boxes,
-        &source_naming,
+        source_boxes,
+        source_naming,
         &dest_boxes,
         &dest_naming,
         &ctx.plan.mail,
@@ -186,14 +199,13 @@ async fn prepare_folders(
             .await?;
         let there = existing.get(mapping.dest.as_str());
         if there.is_none() {
-            pair.dest
-                .create(&mapping.dest_raw)
+            dest.create(&mapping.dest_raw)
                 .await
                 .with_context(|| format!("Cannot create folder {}", mapping.dest))?;
             ctx.store.mark_folder_created(record.id).await?;
         }
         if mapping.subscribed && !there.is_some_and(|m| m.subscribed) {
-            pair.dest.subscribe(&mapping.dest_raw).await?;
+            dest.subscribe(&mapping.dest_raw).await?;
         }
         prepared.push((mapping, record));
     }
@@ -234,7 +246,8 @@ impl Pair {
     }
 }
 
-fn server_of(endpoint: &Endpoint) -> anyhow::Result<&Server> {
+/// The IMAP server of an endpoint, or an error naming the account.
+pub(crate) fn server_of(endpoint: &Endpoint) -> anyhow::Result<&Server> {
     endpoint
         .server
         .as_ref()
@@ -242,7 +255,7 @@ fn server_of(endpoint: &Endpoint) -> anyhow::Result<&Server> {
 }
 
 /// Opens one logged-in session to an endpoint.
-async fn open(endpoint: &Endpoint, server: &Server) -> anyhow::Result<Session> {
+pub(crate) async fn open(endpoint: &Endpoint, server: &Server) -> anyhow::Result<Session> {
     let auth = endpoint
         .credential
         .imap_auth()

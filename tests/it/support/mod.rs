@@ -6,6 +6,7 @@
 pub mod calendars;
 pub mod dovecot;
 pub mod groupware;
+pub mod mime;
 pub mod radicale;
 pub mod smtp;
 

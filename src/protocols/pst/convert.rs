@@ -1,0 +1,230 @@
+//! MAPI objects as owned values: a message's properties, recipient table
+//! and attachments as a [`MapiMessage`], whichever file format they came
+//! from.
+
+use std::rc::Rc;
+
+use encoding_rs::{Encoding, WINDOWS_1252};
+use outlook_pst::ltp::prop_context::PropertyValue;
+use outlook_pst::ltp::table_context::TableContext;
+use outlook_pst::messaging::attachment::{Attachment as PstAttachment, AttachmentData};
+use outlook_pst::messaging::message::{Message, MessageProperties};
+
+use super::props::{self, *};
+use super::{Address, Attachment, Content, Flags, Html, MapiMessage, Recipient, RecipientKind};
+
+/// A compressed RTF body larger than this is not decompressed.
+const MAX_RTF: u32 = 64 << 20;
+
+/// The code page of a message's 8-bit strings.
+fn codepage_of(properties: &MessageProperties) -> &'static Encoding {
+    integer(properties.get(MESSAGE_CODEPAGE))
+        .or_else(|| integer(properties.get(INTERNET_CODEPAGE)))
+        .and_then(props::codepage)
+        .unwrap_or(WINDOWS_1252)
+}
+
+/// A message's properties and recipients as a [`MapiMessage`] (without
+/// attachments).
+pub fn convert(message: &dyn Message) -> MapiMessage {
+    let p = message.properties();
+    let cp = codepage_of(p);
+    let text = |id| string(p.get(id), cp);
+    let from = address(
+        text(SENT_REPRESENTING_NAME),
+        text(SENT_REPRESENTING_ADDRESS_TYPE),
+        text(SENT_REPRESENTING_EMAIL),
+        text(SENT_REPRESENTING_SMTP_ADDRESS),
+    );
+    let sender = address(
+        text(SENDER_NAME),
+        text(SENDER_ADDRESS_TYPE),
+        text(SENDER_EMAIL),
+        text(SENDER_SMTP_ADDRESS),
+    );
+    let (from, sender) = match (from, sender) {
+        (None, sender) => (sender, None),
+        (Some(f), Some(s)) if f.email != s.email && s.email.is_some() => (Some(f), Some(s)),
+        (from, _) => (from, None),
+    };
+    let flags_value = integer(p.get(MESSAGE_FLAGS)).unwrap_or(0);
+    let verb = integer(p.get(LAST_VERB_EXECUTED));
+    let mut warnings = Vec::new();
+    MapiMessage {
+        class: text(MESSAGE_CLASS).unwrap_or_else(|| "IPM.Note".into()),
+        subject: text(SUBJECT).map(strip_subject_prefix_marker),
+        transport_headers: text(TRANSPORT_MESSAGE_HEADERS),
+        from,
+        sender,
+        recipients: recipients(message.recipient_table(), cp),
+        sent: time(p.get(CLIENT_SUBMIT_TIME)),
+        delivered: time(p.get(MESSAGE_DELIVERY_TIME)).or_else(|| time(p.get(CREATION_TIME))),
+        message_id: text(INTERNET_MESSAGE_ID),
+        in_reply_to: text(IN_REPLY_TO_ID),
+        references: text(INTERNET_REFERENCES),
+        body_text: text(BODY),
+        body_html: html(p),
+        body_rtf: rtf(binary(p.get(RTF_COMPRESSED)), &mut warnings),
+        attachments: Vec::new(),
+        flags: Flags {
+            read: flags_value & MSGFLAG_READ != 0,
+            draft: flags_value & MSGFLAG_UNSENT != 0,
+            flagged: integer(p.get(FLAG_STATUS)) == Some(FLAG_FOLLOWUP),
+            answered: verb.is_some_and(|v| VERB_REPLY.contains(&v)),
+            forwarded: verb == Some(VERB_FORWARD),
+        },
+        warnings,
+    }
+}
+
+/// A subject may start with `\x01` and a character giving the length of
+/// its prefix ("RE: "): a marker, not text.
+fn strip_subject_prefix_marker(subject: String) -> String {
+    let mut chars = subject.chars();
+    if chars.next() == Some('\u{1}') {
+        chars.next();
+        return chars.as_str().to_owned();
+    }
+    subject
+}
+
+/// An address from a name, an address type and the addresses a message
+/// may hold: the SMTP one is preferred to an Exchange DN.
+fn address(
+    name: Option<String>,
+    kind: Option<String>,
+    email: Option<String>,
+    smtp: Option<String>,
+) -> Option<Address> {
+    let smtp_kind = kind.is_none_or(|k| k.eq_ignore_ascii_case("SMTP"));
+    let email = smtp.or_else(|| email.filter(|e| smtp_kind && e.contains('@')));
+    (name.is_some() || email.is_some()).then_some(Address { name, email })
+}
+
+/// The rows of a recipient table.
+fn recipients(table: Option<&Rc<dyn TableContext>>, cp: &'static Encoding) -> Vec<Recipient> {
+    let Some(table) = table else {
+        return Vec::new();
+    };
+    let context = table.context();
+    let mut out = Vec::new();
+    for row in table.rows_matrix() {
+        let Ok(values) = row.columns(context) else {
+            continue;
+        };
+        let get = |id: u16| {
+            context
+                .columns()
+                .iter()
+                .zip(&values)
+                .find(|(c, _)| c.prop_id() == id)
+                .and_then(|(c, v)| table.read_column(v.as_ref()?, c.prop_type()).ok())
+        };
+        let kind = match integer(get(RECIPIENT_TYPE).as_ref()).map(|t| t & 0x3) {
+            Some(1) => RecipientKind::To,
+            Some(2) => RecipientKind::Cc,
+            Some(3) => RecipientKind::Bcc,
+            _ => continue,
+        };
+        let text = |id| string(get(id).as_ref(), cp);
+        if let Some(address) = address(
+            text(DISPLAY_NAME),
+            text(ADDRESS_TYPE),
+            text(EMAIL_ADDRESS),
+            text(SMTP_ADDRESS),
+        ) {
+            out.push(Recipient { kind, address });
+        }
+    }
+    out
+}
+
+/// The HTML body: stored as bytes in the Internet code page, or as text.
+fn html(p: &MessageProperties) -> Option<Html> {
+    match p.get(HTML)? {
+        PropertyValue::Binary(v) => {
+            let charset = integer(p.get(INTERNET_CODEPAGE))
+                .and_then(props::codepage)
+                .unwrap_or(WINDOWS_1252);
+            Some(Html {
+                bytes: v.buffer().to_vec(),
+                charset: charset.name(),
+            })
+        }
+        other => string(Some(other), codepage_of(p)).map(|text| Html {
+            bytes: text.into_bytes(),
+            charset: "UTF-8",
+        }),
+    }
+}
+
+/// Decompresses an RTF body ([MS-OXRTFCP]); the sizes are checked first,
+/// as the decompressor trusts them.
+fn rtf(compressed: Option<&[u8]>, warnings: &mut Vec<String>) -> Option<String> {
+    let data = compressed?;
+    let word = |at: usize| {
+        data.get(at..at + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let sane = match (word(0), word(4)) {
+        (Some(size), Some(raw)) => size as usize + 4 == data.len() && raw <= MAX_RTF,
+        _ => false,
+    };
+    match sane.then(|| compressed_rtf::decompress_rtf(data)) {
+        Some(Ok(text)) => Some(text),
+        Some(Err(e)) => {
+            warnings.push(format!("the RTF body cannot be decompressed ({e})"));
+            None
+        }
+        None => {
+            warnings.push("the RTF body is damaged".into());
+            None
+        }
+    }
+}
+
+/// Adds an attachment of `message` to `mapi`, or says why it cannot be
+/// carried over.
+pub fn attach(mapi: &mut MapiMessage, message: &dyn Message, attachment: &dyn PstAttachment) {
+    let p = attachment.properties();
+    let cp = codepage_of(message.properties());
+    let text = |id| string(p.get(id), cp);
+    let name = text(ATTACH_LONG_FILENAME)
+        .or_else(|| text(ATTACH_FILENAME))
+        .or_else(|| text(DISPLAY_NAME));
+    let content_id = text(ATTACH_CONTENT_ID);
+    let inline = content_id.is_some()
+        && (boolean(p.get(ATTACHMENT_HIDDEN))
+            || integer(p.get(ATTACH_FLAGS)).is_some_and(|f| f & ATT_MHTML_REF != 0));
+    let content = match attachment.data() {
+        Some(AttachmentData::Binary(bytes)) => Content::Bytes(bytes.buffer().to_vec()),
+        Some(AttachmentData::Message(message)) => {
+            let mut embedded = convert(&**message);
+            if message
+                .attachment_table()
+                .is_some_and(|t| t.rows_matrix().next().is_some())
+            {
+                mapi.warnings.push(format!(
+                    "the attachments of the attached message {} are not read (not supported)",
+                    embedded.subject.as_deref().unwrap_or("(no subject)")
+                ));
+            }
+            mapi.warnings.append(&mut embedded.warnings);
+            Content::Message(Box::new(embedded))
+        }
+        None => {
+            mapi.warnings.push(format!(
+                "attachment {} is a link to a file, not a copy; not imported",
+                name.as_deref().unwrap_or("(no name)")
+            ));
+            return;
+        }
+    };
+    mapi.attachments.push(Attachment {
+        name,
+        mime_type: text(ATTACH_MIME_TAG),
+        content_id,
+        inline,
+        content,
+    });
+}

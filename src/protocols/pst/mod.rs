@@ -1,0 +1,208 @@
+//! Outlook PST files as a mail source.
+//!
+//! - [`header`] checks the file before anything else reads it: a PST (ANSI
+//!   or Unicode), an OST, something else, a truncated copy.
+//! - [`reader`] opens the store with the `outlook-pst` crate and walks the
+//!   folder tree under the top of the personal folders; each message is
+//!   read, by node ID, into a [`MapiMessage`] ([`convert`]).
+//! - [`mime`] turns a [`MapiMessage`] into an RFC 5322 message.
+//!
+//! The crate's objects are reference-counted and tied to one thread, so a
+//! [`PstReader`] lives on a blocking thread and hands out owned values.
+//! A message that cannot be read (a corrupt block) is an
+//! [`PstError::Item`]: the caller skips it and goes on.
+
+mod convert;
+pub mod header;
+pub mod mime;
+mod props;
+pub mod reader;
+
+use chrono::{DateTime, Utc};
+
+pub use reader::PstReader;
+
+/// Why a PST file, or one item of it, cannot be read. Every message names
+/// the file.
+#[derive(Debug, thiserror::Error)]
+pub enum PstError {
+    #[error("{path}: no such file")]
+    NotFound { path: String },
+    #[error("{path}: cannot be read: {reason}")]
+    Unreadable { path: String, reason: String },
+    #[error("{path}: the file is empty, not a PST file")]
+    Empty { path: String },
+    #[error("{path}: not an Outlook PST file")]
+    NotPst { path: String },
+    #[error(
+        "{path}: an OST file (Outlook's offline copy of a server mailbox), not a PST; \
+         export the mailbox to a PST from Outlook, or migrate it from its server"
+    )]
+    Ost { path: String },
+    #[error("{path}: a PST file of an unknown version ({version})")]
+    UnknownVersion { path: String, version: u16 },
+    #[error(
+        "{path}: truncated: the PST header says the file is {expected} bytes long, \
+         but only {actual} bytes are there"
+    )]
+    Truncated {
+        path: String,
+        expected: u64,
+        actual: u64,
+    },
+    #[error(
+        "{path}: protected by a password; remove the password in Outlook \
+         (Data File Settings, Change Password) and export it again"
+    )]
+    Password { path: String },
+    #[error("{path}: damaged: {reason}")]
+    Corrupt { path: String, reason: String },
+    #[error("{path}: {item} cannot be read: {reason}")]
+    Item {
+        path: String,
+        item: String,
+        reason: String,
+    },
+}
+
+/// The special folders of a mailbox that meet their counterpart at the
+/// destination whatever each side calls them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    Inbox,
+    Sent,
+    Deleted,
+    Drafts,
+    Junk,
+}
+
+/// A mail folder of the PST.
+#[derive(Debug, Clone)]
+pub struct PstFolder {
+    /// The folder's node ID.
+    pub node: u32,
+    /// Display names from the top of the personal folders down.
+    pub path: Vec<String>,
+    pub role: Option<Role>,
+    /// Node IDs of its messages, in the order of its contents table.
+    pub messages: Vec<u32>,
+}
+
+/// A folder that was left out, and why.
+#[derive(Debug, Clone)]
+pub struct SkippedFolder {
+    /// Its path, or its node ID when even the name cannot be read.
+    pub name: String,
+    pub reason: String,
+}
+
+/// A message read from the PST: what MIME building needs, owned.
+#[derive(Debug, Clone, Default)]
+pub struct MapiMessage {
+    /// `PidTagMessageClass`, such as `IPM.Note`.
+    pub class: String,
+    pub subject: Option<String>,
+    /// The original header block, when the message came from the Internet.
+    pub transport_headers: Option<String>,
+    /// The author (`PidTagSentRepresenting*`, else `PidTagSender*`).
+    pub from: Option<Address>,
+    /// The sender when it differs from the author (sent on behalf).
+    pub sender: Option<Address>,
+    pub recipients: Vec<Recipient>,
+    /// When it was sent (`PidTagClientSubmitTime`).
+    pub sent: Option<DateTime<Utc>>,
+    /// When it arrived (`PidTagMessageDeliveryTime`): the INTERNALDATE.
+    pub delivered: Option<DateTime<Utc>>,
+    pub message_id: Option<String>,
+    pub in_reply_to: Option<String>,
+    pub references: Option<String>,
+    pub body_text: Option<String>,
+    pub body_html: Option<Html>,
+    /// The decompressed RTF body.
+    pub body_rtf: Option<String>,
+    pub attachments: Vec<Attachment>,
+    pub flags: Flags,
+    /// Parts left out because they could not be read or are not
+    /// supported: said in the report, never silently dropped.
+    pub warnings: Vec<String>,
+}
+
+/// An HTML body: its bytes as stored and their character set.
+#[derive(Debug, Clone)]
+pub struct Html {
+    pub bytes: Vec<u8>,
+    /// The charset name for the Content-Type (`windows-1252`, `UTF-8`).
+    pub charset: &'static str,
+}
+
+/// A mailbox: display name and address. A recipient known only inside an
+/// Exchange organisation has no SMTP address.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Address {
+    pub name: Option<String>,
+    pub email: Option<String>,
+}
+
+/// Which header a recipient belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecipientKind {
+    To,
+    Cc,
+    Bcc,
+}
+
+/// One row of the recipient table.
+#[derive(Debug, Clone)]
+pub struct Recipient {
+    pub kind: RecipientKind,
+    pub address: Address,
+}
+
+/// An attachment.
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    pub name: Option<String>,
+    /// `PidTagAttachMimeTag`, when Outlook recorded one.
+    pub mime_type: Option<String>,
+    pub content_id: Option<String>,
+    /// Shown in the body rather than listed as an attachment.
+    pub inline: bool,
+    pub content: Content,
+}
+
+/// What an attachment holds.
+#[derive(Debug, Clone)]
+pub enum Content {
+    Bytes(Vec<u8>),
+    /// An attached message (`message/rfc822`).
+    Message(Box<MapiMessage>),
+}
+
+/// The state an IMAP client shows as flags.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Flags {
+    pub read: bool,
+    pub flagged: bool,
+    pub answered: bool,
+    pub forwarded: bool,
+    pub draft: bool,
+}
+
+impl Flags {
+    /// The IMAP flags and keywords.
+    pub fn imap(&self) -> Vec<String> {
+        let mut flags = Vec::new();
+        for (on, flag) in [
+            (self.read, "\\Seen"),
+            (self.flagged, "\\Flagged"),
+            (self.answered, "\\Answered"),
+            (self.draft, "\\Draft"),
+            (self.forwarded, "$Forwarded"),
+        ] {
+            if on {
+                flags.push(flag.to_owned());
+            }
+        }
+        flags
+    }
+}

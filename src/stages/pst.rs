@@ -1,0 +1,508 @@
+//! The mail stage for a PST source: every mail folder of an Outlook PST
+//! file into the destination's IMAP folders, each message rebuilt as an
+//! RFC 5322 message ([`crate::protocols::pst::mime`]), with its read,
+//! flagged, answered and draft state as flags and its delivery time as
+//! INTERNALDATE.
+//!
+//! Folders are mapped by the mail stage's own code
+//! ([`super::mail::prepare_destination`]): the PST's Inbox becomes INBOX,
+//! Sent Items, Deleted Items, Drafts and Junk E-mail meet the
+//! destination's special-use folders, the manifest's folder rules apply.
+//! Messages are checkpointed by node ID in the mail tables
+//! ([`super::keyed`]), so a re-run or a resume copies nothing twice and
+//! undo removes exactly what was appended.
+//!
+//! The reader runs on a blocking thread (the PST crate's objects stay on
+//! one thread) and hands over built messages through a bounded channel.
+//! A message that cannot be read is counted failed, reported by node ID,
+//! and the import goes on.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use tokio::sync::{mpsc, oneshot};
+
+use super::StageFailure;
+use super::keyed::{DestError, Journal, Recorded, finish_pass, within_dates};
+use super::mail::folders::{FolderMapping, Naming};
+use super::mail::sync::{APPEND_WINDOW, FETCH_GROUP, QUEUE_DEPTH};
+use super::mail::{open, prepare_destination, server_of};
+use crate::engine::AccountContext;
+use crate::plan::StageKind;
+use crate::protocols::imap::{self, AppendRequest, ImapError, Mailbox, SpecialUse};
+use crate::protocols::pst::reader::Tree;
+use crate::protocols::pst::{PstError, PstReader, Role, mime};
+use crate::store::StoreError;
+use crate::store::batches::StageCounts;
+use crate::store::mail::FolderRecord;
+
+/// Why a pass stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum PassError {
+    #[error("Source: {0}")]
+    Source(PstError),
+    #[error("Destination: {0}")]
+    Destination(ImapError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<DestError> for PassError {
+    fn from(error: DestError) -> Self {
+        match error {
+            DestError::Imap(e) => PassError::Destination(e),
+            DestError::Store(e) => PassError::Store(e),
+        }
+    }
+}
+
+/// Imports one account's PST file.
+pub async fn run(ctx: &AccountContext) -> Result<StageCounts, StageFailure> {
+    let mut tally = Tally::default();
+    let mut attempt = 1;
+    loop {
+        if ctx.shutdown.is_cancelled() {
+            break;
+        }
+        match import(ctx, &mut tally).await {
+            Ok(()) => break,
+            Err(error) if retryable(&error) && attempt < ctx.retry.attempts => {
+                let delay = ctx.retry.delay(attempt);
+                tracing::warn!(
+                    account = %ctx.plan.destination.email,
+                    "{error:#}; retrying in {:.1}s",
+                    delay.as_secs_f64()
+                );
+                attempt += 1;
+                tokio::time::sleep(delay).await;
+            }
+            Err(error) => {
+                return Err(StageFailure {
+                    error,
+                    counts: tally.counts,
+                });
+            }
+        }
+    }
+    let counts = tally.counts;
+    if counts.failed > u64::from(ctx.plan.error_budget) {
+        return Err(StageFailure {
+            error: anyhow::anyhow!(
+                "{} items of the PST file failed, more than the error budget of {}",
+                counts.failed,
+                ctx.plan.error_budget
+            ),
+            counts,
+        });
+    }
+    Ok(counts)
+}
+
+/// Whether an error is worth another attempt: only the destination's
+/// connection failing is; a PST file stays as damaged as it was.
+fn retryable(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        matches!(cause.downcast_ref::<PassError>(), Some(PassError::Destination(e)) if e.is_retryable())
+            || cause.downcast_ref::<ImapError>().is_some_and(ImapError::is_retryable)
+    })
+}
+
+/// What the attempts of one import did, together.
+#[derive(Default)]
+struct Tally {
+    counts: StageCounts,
+    /// Items already counted failed and reported: an attempt after a lost
+    /// connection meets them again.
+    reported: HashSet<String>,
+}
+
+impl Tally {
+    /// Counts and reports a failed item, once whatever the attempts.
+    async fn fail(
+        &mut self,
+        ctx: &AccountContext,
+        item: String,
+        reason: String,
+    ) -> Result<(), StoreError> {
+        if self.reported.insert(item.clone()) {
+            self.counts.failed += 1;
+            ctx.store
+                .record_item_error(ctx.account.id, StageKind::Mail, item, reason)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// One attempt: opens the file and the destination, maps the folders and
+/// passes over each.
+async fn import(ctx: &AccountContext, tally: &mut Tally) -> anyhow::Result<()> {
+    let path = ctx
+        .plan
+        .source
+        .path
+        .clone()
+        .context("The PST source has no path")?;
+    let (mut source, tree) = Source::open(path).await.map_err(PassError::Source)?;
+    for folder in &tree.damaged {
+        let item = format!("folder {}", folder.name);
+        tally.fail(ctx, item, folder.reason.clone()).await?;
+    }
+    for other in &tree.other {
+        tracing::info!(account = %ctx.plan.destination.email, "not mail, left out: {other}");
+    }
+    let server = server_of(&ctx.plan.destination)?;
+    let _slot = ctx.limits.connections(&[&server.host]).await;
+    let mut dest = open(&ctx.plan.destination, server).await?.without_modseq();
+
+    let (boxes, nodes) = mailboxes(&tree);
+    let naming = Naming {
+        prefix: String::new(),
+        delimiter: '/',
+    };
+    let prepared = prepare_destination(ctx, &mut dest, &boxes, &naming).await?;
+    for (mapping, record) in prepared {
+        if ctx.shutdown.is_cancelled() {
+            break;
+        }
+        let folder_nodes = nodes.get(&mapping.source).map_or(&[][..], Vec::as_slice);
+        pass(
+            ctx,
+            &mut dest,
+            &mut source,
+            &mapping,
+            &record,
+            folder_nodes,
+            tally,
+        )
+        .await
+        .with_context(|| format!("Folder {}", mapping.source))?;
+    }
+    dest.logout().await.ok();
+    Ok(())
+}
+
+/// The PST's mail folders as mailboxes for the folder mapping, and the
+/// message node IDs of each by name. The Inbox's tree goes under
+/// `INBOX`; a `/` inside a folder's name becomes `_` so that it does not
+/// split the name into two levels.
+pub(crate) fn mailboxes(tree: &Tree) -> (Vec<Mailbox>, BTreeMap<String, Vec<u32>>) {
+    let inbox = tree
+        .folders
+        .iter()
+        .find(|f| f.role == Some(Role::Inbox))
+        .map(|f| f.path.clone());
+    let mut boxes: Vec<Mailbox> = Vec::new();
+    let mut nodes: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    for folder in &tree.folders {
+        let mut components: Vec<String> = folder.path.iter().map(|c| c.replace('/', "_")).collect();
+        if let Some(inbox) = &inbox
+            && folder.path.starts_with(inbox)
+        {
+            components.splice(..inbox.len(), ["INBOX".to_owned()]);
+        }
+        let name = components.join("/");
+        let special_use = match folder.role {
+            Some(Role::Sent) => Some(SpecialUse::Sent),
+            Some(Role::Deleted) => Some(SpecialUse::Trash),
+            Some(Role::Drafts) => Some(SpecialUse::Drafts),
+            Some(Role::Junk) => Some(SpecialUse::Junk),
+            Some(Role::Inbox) | None => None,
+        };
+        // Two folders of the same name and parent become one.
+        nodes
+            .entry(name.clone())
+            .or_default()
+            .extend(&folder.messages);
+        if boxes.iter().any(|b| b.name == name) {
+            continue;
+        }
+        boxes.push(Mailbox {
+            raw: name.clone(),
+            name,
+            delimiter: Some('/'),
+            special_use,
+            noselect: false,
+            subscribed: true,
+        });
+    }
+    (boxes, nodes)
+}
+
+/// A message read and built on the reader's thread.
+struct Built {
+    body: Vec<u8>,
+    flags: Vec<String>,
+    delivered: Option<chrono::DateTime<chrono::Utc>>,
+    /// Of a mail class (`IPM.Note`, reports, meeting requests...).
+    mail: bool,
+    warnings: Vec<String>,
+}
+
+/// The PST reader on its blocking thread: node IDs in, built messages
+/// out, in order.
+struct Source {
+    requests: mpsc::Sender<Vec<u32>>,
+    replies: mpsc::Receiver<(u32, Result<Built, PstError>)>,
+    path: String,
+}
+
+impl Source {
+    /// Opens the file on a new blocking thread and reads its folder tree.
+    async fn open(path: PathBuf) -> Result<(Source, Tree), PstError> {
+        let name = path.display().to_string();
+        let (tree_tx, tree_rx) = oneshot::channel();
+        let (requests, mut request_rx) = mpsc::channel::<Vec<u32>>(2);
+        let (reply_tx, replies) = mpsc::channel(QUEUE_DEPTH);
+        tokio::task::spawn_blocking(move || {
+            let opened = PstReader::open(&path).and_then(|r| r.folders().map(|t| (r, t)));
+            let reader = match opened {
+                Ok((reader, tree)) => {
+                    if tree_tx.send(Ok(tree)).is_err() {
+                        return;
+                    }
+                    reader
+                }
+                Err(error) => {
+                    tree_tx.send(Err(error)).ok();
+                    return;
+                }
+            };
+            while let Some(group) = request_rx.blocking_recv() {
+                for node in group {
+                    let built = reader.message(node).map(|m| Built {
+                        body: mime::build(&m),
+                        flags: m.flags.imap(),
+                        delivered: m.delivered.or(m.sent),
+                        mail: is_mail(&m.class),
+                        warnings: m.warnings,
+                    });
+                    if reply_tx.blocking_send((node, built)).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        let stopped = || PstError::Corrupt {
+            path: name.clone(),
+            reason: "the reader stopped unexpectedly".into(),
+        };
+        let tree = tree_rx.await.map_err(|_| stopped())??;
+        Ok((
+            Source {
+                requests,
+                replies,
+                path: name.clone(),
+            },
+            tree,
+        ))
+    }
+
+    /// Asks for a group of messages.
+    async fn request(&self, group: Vec<u32>) -> Result<(), PassError> {
+        self.requests.send(group).await.map_err(|_| self.stopped())
+    }
+
+    /// The next message asked for.
+    async fn next(&mut self) -> Result<(u32, Result<Built, PstError>), PassError> {
+        match self.replies.recv().await {
+            Some(reply) => Ok(reply),
+            None => Err(self.stopped()),
+        }
+    }
+
+    fn stopped(&self) -> PassError {
+        PassError::Source(PstError::Corrupt {
+            path: self.path.clone(),
+            reason: "the reader stopped unexpectedly".into(),
+        })
+    }
+}
+
+/// Whether a message class is mail: contacts, appointments, tasks,
+/// notes and journal entries are left to other options.
+fn is_mail(class: &str) -> bool {
+    let other = [
+        "IPM.Contact",
+        "IPM.DistList",
+        "IPM.Appointment",
+        "IPM.Task",
+        "IPM.StickyNote",
+        "IPM.Activity",
+    ];
+    !other.iter().any(|o| {
+        class
+            .get(..o.len())
+            .is_some_and(|start| start.eq_ignore_ascii_case(o))
+    })
+}
+
+/// A message's key in the checkpoints: its node ID.
+fn key(node: u32) -> String {
+    format!("{node:#x}")
+}
+
+/// One pass over one destination folder.
+async fn pass(
+    ctx: &AccountContext,
+    dest: &mut imap::Session,
+    source: &mut Source,
+    mapping: &FolderMapping,
+    record: &FolderRecord,
+    nodes: &[u32],
+    tally: &mut Tally,
+) -> Result<(), PassError> {
+    let store = &ctx.store;
+    let Recorded {
+        done,
+        intents,
+        mut present,
+    } = Recorded::load(ctx, dest, record, &mapping.dest_raw).await?;
+    let to_copy: Vec<u32> = nodes
+        .iter()
+        .copied()
+        .filter(|n| !done.contains(&key(*n)))
+        .collect();
+    let failed_before = tally.counts.failed;
+    let appendlimit = dest.capabilities().appendlimit;
+    let mut journal = Journal::new(record.id, format!("{} message", mapping.source));
+    let mut appender = dest.appender(&mapping.dest_raw, APPEND_WINDOW);
+    let mut skipped = 0;
+    let streamed = async {
+        for group in to_copy.chunks(FETCH_GROUP) {
+            if ctx.shutdown.is_cancelled() {
+                break;
+            }
+            let keys: Vec<String> = group.iter().map(|n| key(*n)).collect();
+            store.record_pop3_intents(record.id, keys).await?;
+            source.request(group.to_vec()).await?;
+            for _ in group {
+                let (node, result) = source.next().await?;
+                let key = key(node);
+                let problem = match &result {
+                    Err(error) => Some(error.to_string()),
+                    Ok(built) => appendlimit
+                        .filter(|limit| built.body.len() as u64 > *limit)
+                        .map(|limit| {
+                            format!(
+                                "{} bytes, larger than the destination accepts ({limit} bytes)",
+                                built.body.len()
+                            )
+                        }),
+                };
+                if let Some(reason) = problem {
+                    tally.fail(ctx, journal.item(&key), reason).await?;
+                    journal.left_out.push(key);
+                    continue;
+                }
+                let Ok(built) = result else { continue };
+                let too_big = ctx
+                    .plan
+                    .mail
+                    .max_message_size
+                    .is_some_and(|max| built.body.len() as u64 > max);
+                let date = built.delivered.map(|d| d.date_naive());
+                if !built.mail || too_big || !within_dates(date, &ctx.plan.mail) {
+                    skipped += 1;
+                    journal.left_out.push(key);
+                    continue;
+                }
+                for warning in &built.warnings {
+                    store
+                        .record_item_error(
+                            ctx.account.id,
+                            StageKind::Mail,
+                            journal.item(&key),
+                            format!("imported without a part: {warning}"),
+                        )
+                        .await?;
+                }
+                let row = Journal::row(&intents, key, &built.body);
+                let request = AppendRequest {
+                    flags: built.flags,
+                    internal_date: built
+                        .delivered
+                        .map(|d| d.format("%d-%b-%Y %H:%M:%S +0000").to_string()),
+                    body: built.body,
+                };
+                journal
+                    .deliver(
+                        ctx,
+                        &mut appender,
+                        &mut present,
+                        row,
+                        request,
+                        &mut tally.counts,
+                    )
+                    .await?;
+            }
+        }
+        Ok::<(), PassError>(())
+    }
+    .await;
+    // Whatever happened, record every copy the server confirmed.
+    let closed = journal.close(ctx, appender, &mut tally.counts).await;
+    streamed?;
+    closed?;
+    let found = nodes.len() as u64;
+    tally.counts.found += found;
+    tally.counts.skipped += skipped;
+    let clean = tally.counts.failed == failed_before;
+    finish_pass(ctx, dest, record.id, &mapping.dest_raw, found, clean).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocols::pst::PstFolder;
+
+    fn folder(path: &[&str], role: Option<Role>, messages: Vec<u32>) -> PstFolder {
+        PstFolder {
+            node: 0,
+            path: path.iter().map(|p| p.to_string()).collect(),
+            role,
+            messages,
+        }
+    }
+
+    #[test]
+    fn folders_become_mailboxes_with_their_roles() {
+        let tree = Tree {
+            folders: vec![
+                folder(&["收件箱"], Some(Role::Inbox), vec![1]),
+                folder(&["收件箱", "Projets"], None, vec![2]),
+                folder(&["Sent Items"], Some(Role::Sent), vec![]),
+                folder(&["a/b"], None, vec![3]),
+                folder(&["a/b"], None, vec![4]),
+            ],
+            ..Tree::default()
+        };
+        let (boxes, nodes) = mailboxes(&tree);
+        let names: Vec<(&str, Option<SpecialUse>)> = boxes
+            .iter()
+            .map(|b| (b.name.as_str(), b.special_use))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("INBOX", None),
+                ("INBOX/Projets", None),
+                ("Sent Items", Some(SpecialUse::Sent)),
+                ("a_b", None),
+            ]
+        );
+        assert_eq!(nodes["a_b"], [3, 4]);
+        assert_eq!(nodes["INBOX"], [1]);
+    }
+
+    #[test]
+    fn only_mail_classes_are_mail() {
+        assert!(is_mail("IPM.Note"));
+        assert!(is_mail("IPM.Schedule.Meeting.Request"));
+        assert!(is_mail("REPORT.IPM.Note.NDR"));
+        assert!(!is_mail("IPM.Contact"));
+        assert!(!is_mail("ipm.appointment"));
+    }
+}

@@ -55,11 +55,6 @@ pub async fn run(kind: StageKind, ctx: &AccountContext) -> Result<StageCounts, S
     match kind {
         StageKind::Mail if ctx.plan.source.kind == EndpointKind::Pop3 => pop3::run(ctx).await,
         StageKind::Mail if ctx.plan.source.kind == EndpointKind::Pst => pst::run(ctx).await,
-        // Only the mail of a PST file is read yet.
-        other if ctx.plan.source.kind == EndpointKind::Pst => Err(StageFailure {
-            error: anyhow::anyhow!("The {other} option is not available yet for a PST file"),
-            counts: StageCounts::default(),
-        }),
         StageKind::Mail => mail::run(ctx).await,
         StageKind::Rules => rules::run(ctx).await,
         StageKind::AutoReplies => rules::run_auto_replies(ctx).await,

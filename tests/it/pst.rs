@@ -448,7 +448,7 @@ async fn pst_import_agrees_with_readpst() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn pst_contacts_are_said_to_be_unavailable_and_mail_still_imported() {
+async fn pst_contacts_are_refused_by_the_plan_before_anything_runs() {
     let dest = destination();
     let dir = TempDir::new().expect("temp dir");
     let manifest = dir.path().join("batch.yaml");
@@ -465,21 +465,16 @@ async fn pst_contacts_are_said_to_be_unavailable_and_mail_still_imported() {
         ),
     )
     .expect("write manifest");
-    let out = mailshift()
+    mailshift()
         .arg("run")
         .arg(&manifest)
         .arg("--state")
         .arg(dir.path().join("state.db"))
         .arg("--reports")
         .arg(dir.path().join("reports"))
-        .run();
-    assert!(
-        out.stdout
-            .contains("The contacts option is not available yet for a PST file"),
-        "{}\n{}",
-        out.stdout,
-        out.stderr
-    );
+        .run()
+        .code(2)
+        .stderr_has("options[1]: the source is a PST file, of which only the mail is imported: its contacts, calendars and tasks are not read yet, so it cannot provide contacts");
     let imported: usize = messages(&dest).await.values().map(Vec::len).sum();
-    assert_eq!(imported, 2);
+    assert_eq!(imported, 0);
 }

@@ -40,12 +40,15 @@ impl AccountCheck<'_> {
                 ok = false;
                 let why = match s.kind {
                     Kind::Imap | Kind::Pop3 | Kind::Autodetect => format!(
-                        "the source is {} server, which can only provide mail (a POP/IMAP source migrates mail only); {option} needs a groupware or PST source",
+                        "the source is {} server, which can only provide mail (a POP/IMAP source migrates mail only); {option} needs a groupware source",
                         if s.kind == Kind::Pop3 {
                             "a POP3"
                         } else {
                             "an IMAP"
                         }
+                    ),
+                    Kind::Pst => format!(
+                        "the source is a PST file, of which only the mail is imported: its contacts, calendars and tasks are not read yet, so it cannot provide {option}"
                     ),
                     Kind::Ics => format!(
                         "the source is {}, which holds only calendars and tasks; it cannot provide {option}",

@@ -333,3 +333,20 @@ async fn reach(url: &str, asked: Asked<'_>) -> Option<Failure> {
         ),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_webdav_option_asks_for_its_service_once() {
+        use StageKind::*;
+        assert!(services(&[Mail, Rules]).is_empty());
+        assert_eq!(services(&[Tasks]), [Service::CalDav]);
+        assert_eq!(services(&[ContactGroups, Mail]), [Service::CardDav]);
+        assert_eq!(
+            services(&[Contacts, Calendars, Tasks, ContactGroups]),
+            [Service::CalDav, Service::CardDav]
+        );
+    }
+}

@@ -643,6 +643,12 @@ accounts:
   - source: {{path: cut.ics}}
     destination: {}
     options: [calendars, tasks]
+  - source: {}
+    destination: {}
+    options: [contacts]
+  - source: {}
+    destination: {}
+    options: [contacts]
 ",
             groupware(
                 s,
@@ -675,6 +681,36 @@ accounts:
             groupware(
                 d,
                 "dave@example.test",
+                "alice",
+                "dest-pw",
+                &dest_dav.home("alice")
+            ),
+            // https:// to a plain HTTP port.
+            groupware(
+                s,
+                "erin@example.test",
+                "bob",
+                "source-pw",
+                &format!("https://127.0.0.1:{}/bob/", source_dav.port())
+            ),
+            groupware(
+                d,
+                "erin@example.test",
+                "alice",
+                "dest-pw",
+                &dest_dav.home("alice")
+            ),
+            // Another user's home: no home of bob's there.
+            groupware(
+                s,
+                "frank@example.test",
+                "bob",
+                "source-pw",
+                &source_dav.home("alice")
+            ),
+            groupware(
+                d,
+                "frank@example.test",
                 "alice",
                 "dest-pw",
                 &dest_dav.home("alice")
@@ -737,13 +773,47 @@ accounts:
     );
     assert!(line.contains("truncated"), "{line}");
 
+    // TLS to a plain port.
+    let erin = account(&report, "erin@example.test");
+    assert_eq!(
+        dav(erin, "source", "carddav")["status"],
+        "tls_error",
+        "{erin:#}"
+    );
+    let line = erin["problems"][0].as_str().unwrap();
+    assert!(
+        line.contains(&format!(
+            "TLS with the source CardDAV server 127.0.0.1:{} failed",
+            source_dav.port()
+        )),
+        "{line}"
+    );
+
+    // No home at the dav_url: the answer says what was tried.
+    let frank = account(&report, "frank@example.test");
+    assert_eq!(
+        dav(frank, "source", "carddav")["status"],
+        "capability_missing",
+        "{frank:#}"
+    );
+    let line = frank["problems"][0].as_str().unwrap();
+    assert!(
+        line.contains(&format!(
+            "no CardDAV home collection found at the source dav_url {0}: tried {0} (",
+            source_dav.home("alice")
+        )),
+        "{line}"
+    );
+
     // The table says it too; no password is written anywhere.
     let table = check(&path, false).code(1);
     for part in [
-        "0 ready, 3 not ready",
+        "0 ready, 5 not ready",
         "destination CalDAV: authentication failed",
         "source CalDAV: host unreachable",
         "source CalDAV: protocol error",
+        "source CardDAV: TLS problem",
+        "source CardDAV: capability missing",
     ] {
         assert!(
             table.stdout.contains(part),

@@ -7,7 +7,8 @@ use anyhow::Context;
 
 use super::{Exit, OutputFormat, PlanArgs};
 use crate::autodetect::{Config, Detector};
-use crate::preflight::{self, AccountReport, Report, estimate};
+use crate::preflight::{self, AccountReport, EndpointReport, Report, Status, estimate};
+use crate::protocols::dav::discovery::Service;
 
 /// Runs the preflight of `args.file`.
 pub fn check(args: &PlanArgs) -> anyhow::Result<Exit> {
@@ -71,23 +72,25 @@ fn write_report(out: &mut impl Write, report: &Report) -> io::Result<()> {
         "ACCOUNT",
         "SOURCE",
         "DESTINATION",
+        "WEBDAV",
         "FOLDERS",
         "MESSAGES",
         "SIZE",
+        "DAV ITEMS",
         "TIME",
     ];
-    let rows: Vec<[String; 7]> = report.accounts.iter().map(row).collect();
+    let rows: Vec<[String; 9]> = report.accounts.iter().map(row).collect();
     let mut widths = header.map(str::len);
     for r in &rows {
         for (w, cell) in widths.iter_mut().zip(r) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |cells: [&str; 7]| {
+    let line = |cells: [&str; 9]| {
         let mut text = String::from(" ");
         for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
             // Text columns to the left, numbers to the right.
-            if i < 3 {
+            if i < 4 {
                 text.push_str(&format!(" {cell:<w$}"));
             } else {
                 text.push_str(&format!(" {cell:>w$}"));
@@ -104,19 +107,41 @@ fn write_report(out: &mut impl Write, report: &Report) -> io::Result<()> {
         .accounts
         .iter()
         .flat_map(|a| {
-            [("source", &a.source), ("destination", &a.destination)]
-                .into_iter()
-                .filter_map(move |(side, e)| {
-                    let from = e.autodetected.as_ref()?;
-                    Some(format!(
-                        "{} {side}: {} from {from}",
-                        e.email,
-                        e.server.as_deref().unwrap_or("?")
-                    ))
-                })
+            ends(a).into_iter().filter_map(move |(side, e)| {
+                let from = e.autodetected.as_ref()?;
+                Some(format!(
+                    "{} {side}: {} from {from}",
+                    e.email,
+                    e.server.as_deref().unwrap_or("?")
+                ))
+            })
         })
         .collect();
     section(out, "autodetected", &detected)?;
+    let homes: Vec<String> = report
+        .accounts
+        .iter()
+        .flat_map(|a| {
+            ends(a)
+                .into_iter()
+                .flat_map(move |(side, e)| e.dav.iter().map(move |d| (side, e, d)))
+        })
+        .filter(|(_, _, d)| d.status == Status::Ok)
+        .map(|(side, e, d)| {
+            let noun = match d.service {
+                Service::CalDav => "calendar",
+                Service::CardDav => "address book",
+            };
+            format!(
+                "{} {side} {}: {}, {}",
+                e.email,
+                d.home.as_deref().unwrap_or("?"),
+                count(d.collections, noun),
+                count(d.items as usize, "item")
+            )
+        })
+        .collect();
+    section(out, "webdav", &homes)?;
     let problems: Vec<String> = report
         .accounts
         .iter()
@@ -152,6 +177,15 @@ fn write_report(out: &mut impl Write, report: &Report) -> io::Result<()> {
             count(uncounted, "account")
         )
     };
+    if report.accounts.iter().any(|a| !a.source.dav.is_empty()) {
+        writeln!(
+            out,
+            "webdav at the sources: {}, {} (not in the estimated duration: \
+             there is no measured WebDAV pace)",
+            count(t.dav_collections, "collection"),
+            count(t.dav_items as usize, "item")
+        )?;
+    }
     writeln!(
         out,
         "estimated duration{scope}: {} ({})",
@@ -160,7 +194,7 @@ fn write_report(out: &mut impl Write, report: &Report) -> io::Result<()> {
     )
 }
 
-fn row(a: &AccountReport) -> [String; 7] {
+fn row(a: &AccountReport) -> [String; 9] {
     let dash = || "-".to_owned();
     let (folders, messages, bytes) = match &a.volume {
         Some(v) => (
@@ -179,16 +213,43 @@ fn row(a: &AccountReport) -> [String; 7] {
     } else {
         &a.source.email
     };
+    let davs = || {
+        ends(a)
+            .into_iter()
+            .flat_map(|(side, e)| e.dav.iter().map(move |d| (side, d)))
+    };
+    let webdav = match davs().find(|(_, d)| !matches!(d.status, Status::Ok | Status::NotChecked)) {
+        Some((side, d)) => format!("{side} {}: {}", d.service, d.status.describe()),
+        None if davs().next().is_some() => "ok".to_owned(),
+        None => dash(),
+    };
+    let dav_items = if a.source.dav.iter().any(|d| d.status == Status::Ok) {
+        a.source
+            .dav
+            .iter()
+            .map(|d| d.items)
+            .sum::<u64>()
+            .to_string()
+    } else {
+        dash()
+    };
     [
         format!("{} {who}", if a.ready { "✓" } else { "✗" }),
         a.source.status.describe().to_owned(),
         a.destination.status.describe().to_owned(),
+        webdav,
         folders,
         messages,
         bytes,
+        dav_items,
         a.estimated_seconds
             .map_or_else(dash, estimate::human_duration),
     ]
+}
+
+/// Both ends of an account, named.
+fn ends(a: &AccountReport) -> [(&'static str, &EndpointReport); 2] {
+    [("source", &a.source), ("destination", &a.destination)]
 }
 
 fn section(out: &mut impl Write, title: &str, lines: &[String]) -> io::Result<()> {

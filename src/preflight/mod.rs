@@ -2,14 +2,16 @@
 //! and destination of a plan and say which accounts are ready, how much
 //! there is to move, and how long it should take. Nothing is changed:
 //! only LOGIN, LIST, NAMESPACE, STATUS, and (when the destination has an
-//! APPENDLIMIT) EXAMINE and a FETCH of message sizes.
+//! APPENDLIMIT) EXAMINE and a FETCH of message sizes; for calendars,
+//! tasks and contacts, PROPFIND on each end's WebDAV home ([`dav`]).
 //!
 //! Accounts are checked [`PARALLEL_ACCOUNTS`] at a time; connections to
 //! one host never exceed the batch's `connections_per_host`. Each account
-//! checks its destination first, then its source, holding one connection
-//! at a time, so accounts waiting for a host's slot cannot block each
-//! other.
+//! checks its destination first, then its source (mail, then WebDAV),
+//! holding one connection at a time, so accounts waiting for a host's
+//! slot cannot block each other.
 
+pub mod dav;
 pub mod estimate;
 pub mod probe;
 
@@ -23,6 +25,7 @@ use crate::engine::limits::Shared;
 use crate::plan::autodetect::{Side, Unresolved};
 use crate::plan::{AccountPlan, Endpoint, EndpointKind, Plan, StageKind};
 use crate::protocols::tls::TlsMode;
+use dav::DavReport;
 use estimate::{Estimate, Work};
 pub use probe::Volume;
 
@@ -57,7 +60,8 @@ pub enum Status {
     TlsError,
     /// The server lacks something a requested option needs.
     CapabilityMissing,
-    /// The server answered something unexpected.
+    /// The server answered something unexpected, or a source file is
+    /// not what its kind says (truncated, not iCalendar or vCard).
     ProtocolError,
     /// The password or token could not be read.
     CredentialError,
@@ -103,6 +107,8 @@ pub struct EndpointReport {
     pub appendlimit: Option<u64>,
     /// What went wrong and what to check.
     pub message: Option<String>,
+    /// The CalDAV and CardDAV side, when the account's options use it.
+    pub dav: Vec<DavReport>,
 }
 
 impl EndpointReport {
@@ -116,6 +122,7 @@ impl EndpointReport {
             autodetected: None,
             appendlimit: None,
             message: None,
+            dav: Vec::new(),
         }
     }
 }
@@ -160,6 +167,11 @@ pub struct Totals {
     pub bytes: u64,
     /// Some account's size is assumed, not reported by its server.
     pub bytes_estimated: bool,
+    /// Calendars and address books at the sources (not in the estimate:
+    /// there is no measured pace for WebDAV).
+    pub dav_collections: usize,
+    /// Calendar objects and vCards in them.
+    pub dav_items: u64,
 }
 
 /// Checks every account of `plan`. `autodetect` is what resolving the
@@ -222,6 +234,10 @@ pub async fn check(
         totals.messages += v.messages;
         totals.bytes += v.bytes;
         totals.bytes_estimated |= v.bytes_estimated;
+    }
+    for d in accounts.iter().flat_map(|a| &a.source.dav) {
+        totals.dav_collections += d.collections;
+        totals.dav_items += d.items;
     }
     Report {
         batch: plan.batch.clone(),
@@ -329,9 +345,11 @@ async fn check_account(account: &AccountPlan, limits: &Shared, options: &Options
     }
 
     options_need(account, &mut report, options.timeout).await;
+    dav::check_account(account, &mut report, limits, options.timeout).await;
 
     for end in [&report.source, &report.destination] {
-        if let Some(message) = &end.message {
+        let messages = end.dav.iter().map(|d| &d.message);
+        for message in [&end.message].into_iter().chain(messages).flatten() {
             report.problems.push(format!("{name}: {message}"));
         }
     }
@@ -360,8 +378,11 @@ async fn check_account(account: &AccountPlan, limits: &Shared, options: &Options
         ));
     }
     let usable = |s: Status| matches!(s, Status::Ok | Status::NotChecked);
+    let dav_usable = |e: &EndpointReport| e.dav.iter().all(|d| usable(d.status));
     report.ready = usable(report.source.status)
         && usable(report.destination.status)
+        && dav_usable(&report.source)
+        && dav_usable(&report.destination)
         && report.problems.is_empty();
     report
 }

@@ -1,16 +1,23 @@
-//! `mailshift plan --check` against real Dovecot servers: good and bad
-//! passwords, a closed port, a TLS mismatch, a destination size limit,
-//! and autodetected servers; through the binary, as JSON and as a table.
+//! `mailshift plan --check` against real Dovecot and Radicale servers:
+//! good and bad passwords, a closed port, a TLS mismatch, a destination
+//! size limit, autodetected servers, and the WebDAV side (homes counted,
+//! a refused login, a closed `dav_url`, a truncated `.ics` source);
+//! through the binary, as JSON and as a table.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
 
+use mailshift::protocols::caldav::{Collection, ICALENDAR, PutOutcome};
+use mailshift::protocols::carddav::VCARD;
+use mailshift::protocols::dav::DavClient;
 use mailshift::protocols::imap::Session;
 use serde_json::Value;
 use tempfile::TempDir;
 
 use crate::autodetect::{DnsServer, HttpServer, Zone, autoconfig_xml, local};
 use crate::cmd::{Output, mailshift};
+use crate::support::calendars::{seed_source, source_objects};
+use crate::support::radicale::Radicale;
 use crate::support::{Dovecot, DovecotOptions, message};
 
 const SOURCE_USERS: &[(&str, &str)] = &[("alice", "source-pw"), ("bob", "source-pw")];
@@ -457,4 +464,365 @@ fn run_resolves_autodetect_before_migrating() {
         session.status("INBOX").await.expect("status").messages
     });
     assert_eq!(messages, 1);
+}
+
+fn dovecot(users: &[(&str, &str)]) -> Dovecot {
+    Dovecot::start(DovecotOptions {
+        users,
+        ..DovecotOptions::default()
+    })
+}
+
+/// A groupware endpoint: IMAP on a Dovecot's plain port, WebDAV at `dav_url`.
+fn groupware(port: u16, email: &str, user: &str, password: &str, dav_url: &str) -> String {
+    format!(
+        "{{kind: groupware, host: 127.0.0.1, port: {port}, tls: none, email: {email}, \
+         user: {user}, password: {password}, dav_url: \"{dav_url}\"}}"
+    )
+}
+
+/// Every collection of a home (calendars, then address books) with its
+/// resources, as the server lists them.
+async fn listing(dav: &DavClient) -> Vec<(String, Vec<String>)> {
+    let mut all = Vec::new();
+    let calendars = dav.calendars().await.expect("calendars");
+    for collection in calendars
+        .into_iter()
+        .chain(dav.address_books().await.expect("books"))
+    {
+        let mut items: Vec<String> = dav
+            .items(&collection.href)
+            .await
+            .expect("items")
+            .into_iter()
+            .map(|i| format!("{} {}", i.href, i.etag))
+            .collect();
+        items.sort();
+        all.push((collection.href, items));
+    }
+    all.sort();
+    all
+}
+
+/// The WebDAV report of one service at one end of an account.
+fn dav<'a>(account: &'a Value, side: &str, service: &str) -> &'a Value {
+    account[side]["dav"]
+        .as_array()
+        .expect("dav")
+        .iter()
+        .find(|d| d["service"] == service)
+        .unwrap_or_else(|| panic!("no {service} at the {side} of {account:#}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn webdav_homes_are_found_and_counted_at_both_ends_without_changes() {
+    let (source, dest) = (dovecot(SOURCE_USERS), dovecot(DEST_USERS));
+    let source_dav = Radicale::start(&[("alice", "source-pw")]);
+    let dest_dav = Radicale::start(&[("alice", "dest-pw")]);
+    let from = source_dav.client("alice");
+    seed_source(&from).await;
+    from.create_address_book("/alice/people/", "People")
+        .await
+        .unwrap();
+    let cards = ["ada", "bob"]
+        .map(|uid| format!("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:{uid}\r\nEND:VCARD\r\n"));
+    for (uid, card) in ["ada", "bob"].iter().zip(&cards) {
+        let outcome = from
+            .put_new(&format!("/alice/people/{uid}.vcf"), VCARD, card.as_bytes())
+            .await
+            .unwrap();
+        assert_eq!(outcome, PutOutcome::Created);
+    }
+    // The destination already holds one calendar with one event.
+    let to = dest_dav.client("alice");
+    to.create_calendar("/alice/old/", &Collection::default())
+        .await
+        .unwrap();
+    let (_, name, object) = &source_objects()[0];
+    to.put_new(&format!("/alice/old/{name}"), ICALENDAR, object.as_bytes())
+        .await
+        .unwrap();
+    let before = (listing(&from).await, listing(&to).await);
+
+    let (_dir, path) = manifest(&format!(
+        "batch: dav
+accounts:
+  - source: {}
+    destination: {}
+    options: [mail, calendars, tasks, contacts, contact_groups]
+",
+        groupware(
+            source.imap_port(),
+            "alice@example.test",
+            "alice",
+            "source-pw",
+            &source_dav.home("alice")
+        ),
+        groupware(
+            dest.imap_port(),
+            "alice@example.test",
+            "alice",
+            "dest-pw",
+            &dest_dav.home("alice")
+        ),
+    ));
+    let report = check(&path, true).success().json();
+    let alice = account(&report, "alice@example.test");
+    assert_eq!(alice["ready"], true, "{alice:#}");
+
+    let calendars = dav(alice, "source", "caldav");
+    assert_eq!(calendars["status"], "ok", "{calendars:#}");
+    assert_eq!(calendars["home"], source_dav.home("alice"));
+    let seeded: std::collections::BTreeSet<&str> =
+        source_objects().iter().map(|(c, _, _)| *c).collect();
+    assert_eq!(calendars["collections"], seeded.len());
+    assert_eq!(calendars["items"], source_objects().len());
+    let books = dav(alice, "source", "carddav");
+    assert_eq!(
+        (&books["status"], &books["collections"]),
+        (&"ok".into(), &1.into())
+    );
+    assert_eq!(books["items"], cards.len());
+    let there = dav(alice, "destination", "caldav");
+    assert_eq!(there["status"], "ok", "{there:#}");
+    assert_eq!(
+        (&there["collections"], &there["items"]),
+        (&1.into(), &1.into())
+    );
+    assert_eq!(dav(alice, "destination", "carddav")["items"], 0);
+    assert_eq!(report["totals"]["dav_collections"], seeded.len() + 1);
+    assert_eq!(
+        report["totals"]["dav_items"],
+        source_objects().len() + cards.len()
+    );
+
+    let out = check(&path, false).success();
+    for part in [
+        "WEBDAV",
+        &format!(
+            "alice@example.test source {}: 3 calendars, 8 items",
+            source_dav.home("alice")
+        ),
+        &format!(
+            "alice@example.test destination {}: 1 calendar, 1 item",
+            dest_dav.home("alice")
+        ),
+        "webdav at the sources: 4 collections, 10 items (not in the estimated duration",
+    ] {
+        assert!(out.stdout.contains(part), "{part:?} not in\n{}", out.stdout);
+    }
+
+    // Nothing was written at either end.
+    assert_eq!((listing(&from).await, listing(&to).await), before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn webdav_failures_name_the_account_the_server_and_what_failed() {
+    let (source, dest) = (dovecot(SOURCE_USERS), dovecot(DEST_USERS));
+    let source_dav = Radicale::start(&[("bob", "source-pw")]);
+    // bob's WebDAV password at the destination is not his mail password.
+    let dest_dav = Radicale::start(&[("alice", "dest-pw"), ("bob", "dav-only-pw")]);
+    let closed = closed_port();
+    let (dir, path) = manifest("");
+    // Cut inside the weekly meeting's first event.
+    let whole = &source_objects()[0].2;
+    let cut = whole.find("END:VEVENT").unwrap();
+    std::fs::write(dir.path().join("cut.ics"), &whole[..cut]).unwrap();
+    let (s, d) = (source.imap_port(), dest.imap_port());
+    std::fs::write(
+        &path,
+        format!(
+            "batch: dav
+accounts:
+  - source: {}
+    destination: {}
+    options: [calendars]
+  - source: {}
+    destination: {}
+    options: [calendars]
+  - source: {{path: cut.ics}}
+    destination: {}
+    options: [calendars, tasks]
+  - source: {}
+    destination: {}
+    options: [contacts]
+  - source: {}
+    destination: {}
+    options: [contacts]
+",
+            groupware(
+                s,
+                "bob@example.test",
+                "bob",
+                "source-pw",
+                &source_dav.home("bob")
+            ),
+            groupware(
+                d,
+                "bob@example.test",
+                "bob",
+                "dest-pw",
+                &dest_dav.home("bob")
+            ),
+            groupware(
+                s,
+                "carol@example.test",
+                "alice",
+                "source-pw",
+                &format!("http://127.0.0.1:{closed}/alice/")
+            ),
+            groupware(
+                d,
+                "carol@example.test",
+                "alice",
+                "dest-pw",
+                &dest_dav.home("alice")
+            ),
+            groupware(
+                d,
+                "dave@example.test",
+                "alice",
+                "dest-pw",
+                &dest_dav.home("alice")
+            ),
+            // https:// to a plain HTTP port.
+            groupware(
+                s,
+                "erin@example.test",
+                "bob",
+                "source-pw",
+                &format!("https://127.0.0.1:{}/bob/", source_dav.port())
+            ),
+            groupware(
+                d,
+                "erin@example.test",
+                "alice",
+                "dest-pw",
+                &dest_dav.home("alice")
+            ),
+            // Another user's home: no home of bob's there.
+            groupware(
+                s,
+                "frank@example.test",
+                "bob",
+                "source-pw",
+                &source_dav.home("alice")
+            ),
+            groupware(
+                d,
+                "frank@example.test",
+                "alice",
+                "dest-pw",
+                &dest_dav.home("alice")
+            ),
+        ),
+    )
+    .unwrap();
+
+    let out = check(&path, true).code(1);
+    let report = out.json();
+    assert_eq!(report["totals"]["ready"], 0, "{report:#}");
+
+    // A refused WebDAV login while the mail login works.
+    let bob = account(&report, "bob@example.test");
+    assert_eq!(bob["ready"], false);
+    assert_eq!(bob["destination"]["status"], "ok");
+    assert_eq!(dav(bob, "source", "caldav")["status"], "ok");
+    assert_eq!(
+        dav(bob, "destination", "caldav")["status"],
+        "auth_failed",
+        "{bob:#}"
+    );
+    let line = bob["problems"][0].as_str().unwrap();
+    for part in [
+        "bob@example.test (",
+        &format!(
+            "the destination CalDAV server http://127.0.0.1:{} refused the login of bob",
+            dest_dav.port()
+        ),
+        "Check the password (password written in the manifest)",
+    ] {
+        assert!(line.contains(part), "{part:?} not in {line}");
+    }
+
+    // A dav_url on a closed port.
+    let carol = account(&report, "carol@example.test");
+    assert_eq!(carol["source"]["status"], "ok");
+    let at = dav(carol, "source", "caldav");
+    assert_eq!(at["status"], "unreachable", "{carol:#}");
+    let line = carol["problems"][0].as_str().unwrap();
+    assert!(
+        line.starts_with("carol@example.test (")
+            && line.contains(&format!(
+                "cannot reach the source CalDAV server 127.0.0.1:{closed}"
+            )),
+        "{line}"
+    );
+    assert_eq!(dav(carol, "destination", "caldav")["status"], "ok");
+
+    // A truncated .ics source: not ready, the file named.
+    let dave = report["accounts"][2].clone();
+    assert_eq!(dave["destination"]["email"], "dave@example.test");
+    assert_eq!(dave["ready"], false);
+    let file = dav(&dave, "source", "caldav");
+    assert_eq!(file["status"], "protocol_error", "{dave:#}");
+    let line = dave["problems"][0].as_str().unwrap();
+    assert!(
+        line.contains("cut.ics: the file ends inside BEGIN:VEVENT"),
+        "{line}"
+    );
+    assert!(line.contains("truncated"), "{line}");
+
+    // TLS to a plain port.
+    let erin = account(&report, "erin@example.test");
+    assert_eq!(
+        dav(erin, "source", "carddav")["status"],
+        "tls_error",
+        "{erin:#}"
+    );
+    let line = erin["problems"][0].as_str().unwrap();
+    assert!(
+        line.contains(&format!(
+            "TLS with the source CardDAV server 127.0.0.1:{} failed",
+            source_dav.port()
+        )),
+        "{line}"
+    );
+
+    // No home at the dav_url: the answer says what was tried.
+    let frank = account(&report, "frank@example.test");
+    assert_eq!(
+        dav(frank, "source", "carddav")["status"],
+        "capability_missing",
+        "{frank:#}"
+    );
+    let line = frank["problems"][0].as_str().unwrap();
+    assert!(
+        line.contains(&format!(
+            "no CardDAV home collection found at the source dav_url {0}: tried {0} (",
+            source_dav.home("alice")
+        )),
+        "{line}"
+    );
+
+    // The table says it too; no password is written anywhere.
+    let table = check(&path, false).code(1);
+    for part in [
+        "0 ready, 5 not ready",
+        "destination CalDAV: authentication failed",
+        "source CalDAV: host unreachable",
+        "source CalDAV: protocol error",
+        "source CardDAV: TLS problem",
+        "source CardDAV: capability missing",
+    ] {
+        assert!(
+            table.stdout.contains(part),
+            "{part:?} not in\n{}",
+            table.stdout
+        );
+    }
+    for secret in ["source-pw", "dest-pw", "dav-only-pw"] {
+        assert!(!out.stdout.contains(secret) && !table.stdout.contains(secret));
+        assert!(!out.stderr.contains(secret) && !table.stderr.contains(secret));
+    }
 }

@@ -27,10 +27,11 @@ async fn plan_check_opens_the_pst_and_counts_what_will_be_imported() {
         .find(|l| l.contains("alice@example.test"))
         .expect("the account's row");
     let columns: Vec<&str> = row.split_whitespace().collect();
-    // ACCOUNT SOURCE DESTINATION FOLDERS MESSAGES: ten mail folders, two messages.
+    // ACCOUNT SOURCE DESTINATION WEBDAV FOLDERS MESSAGES: no WebDAV
+    // option, ten mail folders, two messages.
     assert_eq!(
-        columns[..6],
-        ["✓", "alice@example.test", "ok", "ok", "10", "2"],
+        columns[..7],
+        ["✓", "alice@example.test", "ok", "ok", "-", "10", "2"],
         "{row}"
     );
 

@@ -81,7 +81,10 @@ pub async fn run(
 ) -> Result<StageCounts, StageFailure> {
     let mut counts = StageCounts::default();
     let result = copy_all(ctx, kind, rules, &mut counts).await;
-    within_budget(ctx, counts, result)
+    match result {
+        Ok(()) => super::within_budget(ctx, counts, "items"),
+        Err(error) => Err(StageFailure { error, counts }),
+    }
 }
 
 async fn copy_all(
@@ -165,27 +168,6 @@ impl Source {
             Source::Server(client) => client.get(href).await,
             Source::File(file) => Ok(file.get(href).unwrap_or_default().to_vec()),
         }
-    }
-}
-
-/// A stage's result, failed when more items failed than the error budget
-/// allows.
-fn within_budget(
-    ctx: &AccountContext,
-    counts: StageCounts,
-    result: anyhow::Result<()>,
-) -> Result<StageCounts, StageFailure> {
-    match result {
-        Ok(()) if counts.failed > u64::from(ctx.plan.error_budget) => Err(StageFailure {
-            error: anyhow::anyhow!(
-                "{} items failed, more than the error budget of {}",
-                counts.failed,
-                ctx.plan.error_budget
-            ),
-            counts,
-        }),
-        Ok(()) => Ok(counts),
-        Err(error) => Err(StageFailure { error, counts }),
     }
 }
 

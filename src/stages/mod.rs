@@ -50,6 +50,26 @@ impl From<StoreError> for StageFailure {
     }
 }
 
+/// A stage's counts, or its failure when more items (`noun`: "messages",
+/// "scripts"...) failed than the account's error budget allows.
+pub fn within_budget(
+    ctx: &AccountContext,
+    counts: StageCounts,
+    noun: &str,
+) -> Result<StageCounts, StageFailure> {
+    if counts.failed > u64::from(ctx.plan.error_budget) {
+        return Err(StageFailure {
+            error: anyhow::anyhow!(
+                "{} {noun} failed, more than the error budget of {}",
+                counts.failed,
+                ctx.plan.error_budget
+            ),
+            counts,
+        });
+    }
+    Ok(counts)
+}
+
 /// Runs one stage for one account.
 pub async fn run(kind: StageKind, ctx: &AccountContext) -> Result<StageCounts, StageFailure> {
     match kind {

@@ -114,17 +114,7 @@ pub async fn run(ctx: &AccountContext) -> Result<StageCounts, StageFailure> {
             }
         }
     }
-    if counts.failed > u64::from(ctx.plan.error_budget) {
-        return Err(StageFailure {
-            error: anyhow::anyhow!(
-                "{} messages failed, more than the error budget of {}",
-                counts.failed,
-                ctx.plan.error_budget
-            ),
-            counts,
-        });
-    }
-    Ok(counts)
+    super::within_budget(ctx, counts, "messages")
 }
 
 /// Whether an error is worth another attempt.

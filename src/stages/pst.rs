@@ -86,17 +86,7 @@ pub async fn run(ctx: &AccountContext) -> Result<StageCounts, StageFailure> {
         }
     }
     let counts = tally.counts;
-    if counts.failed > u64::from(ctx.plan.error_budget) {
-        return Err(StageFailure {
-            error: anyhow::anyhow!(
-                "{} items of the PST file failed, more than the error budget of {}",
-                counts.failed,
-                ctx.plan.error_budget
-            ),
-            counts,
-        });
-    }
-    Ok(counts)
+    super::within_budget(ctx, counts, "items of the PST file")
 }
 
 /// Whether an error is worth another attempt: only the destination's

@@ -141,7 +141,7 @@ impl Pair {
 pub async fn run(ctx: &AccountContext) -> Result<StageCounts, StageFailure> {
     let mut counts = StageCounts::default();
     match rules(ctx, &mut counts).await {
-        Ok(()) => within_budget(ctx, counts),
+        Ok(()) => super::within_budget(ctx, counts, "scripts"),
         Err(error) => Err(StageFailure { error, counts }),
     }
 }
@@ -155,23 +155,9 @@ pub async fn run_auto_replies(ctx: &AccountContext) -> Result<StageCounts, Stage
         auto_replies_alone(ctx, &mut counts).await
     };
     match result {
-        Ok(()) => within_budget(ctx, counts),
+        Ok(()) => super::within_budget(ctx, counts, "scripts"),
         Err(error) => Err(StageFailure { error, counts }),
     }
-}
-
-fn within_budget(ctx: &AccountContext, counts: StageCounts) -> Result<StageCounts, StageFailure> {
-    if counts.failed > u64::from(ctx.plan.error_budget) {
-        return Err(StageFailure {
-            error: anyhow::anyhow!(
-                "{} scripts failed, more than the error budget of {}",
-                counts.failed,
-                ctx.plan.error_budget
-            ),
-            counts,
-        });
-    }
-    Ok(counts)
 }
 
 /// Every script of a server with its content, in LISTSCRIPTS order.

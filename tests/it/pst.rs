@@ -72,16 +72,7 @@ impl PstBatch {
     }
 
     pub fn migration_id(&self) -> String {
-        let listed = mailshift()
-            .args(["list", "--format", "json", "--state"])
-            .arg(self.state())
-            .run()
-            .success()
-            .json();
-        listed[0]["accounts"][0]["migration_id"]
-            .as_str()
-            .expect("a migration ID")
-            .to_owned()
+        crate::support::first_migration_id(&self.state())
     }
 }
 

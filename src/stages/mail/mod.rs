@@ -71,17 +71,7 @@ pub async fn run(ctx: &AccountContext) -> Result<StageCounts, StageFailure> {
     if let Some(error) = first_error {
         return Err(fail(error, counts));
     }
-    if counts.failed > u64::from(ctx.plan.error_budget) {
-        return Err(fail(
-            anyhow::anyhow!(
-                "{} messages failed, more than the error budget of {}",
-                counts.failed,
-                ctx.plan.error_budget
-            ),
-            counts,
-        ));
-    }
-    Ok(counts)
+    super::within_budget(ctx, counts, "messages")
 }
 
 /// What one worker did.

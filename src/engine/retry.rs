@@ -2,6 +2,10 @@
 
 use std::time::Duration;
 
+use futures::future::BoxFuture;
+
+use super::AccountContext;
+
 /// How often and how patiently a transient failure is retried.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
@@ -34,6 +38,44 @@ impl RetryPolicy {
             .min(self.max);
         let half = exp / 2;
         half + half.mul_f64(rand::random::<f64>())
+    }
+}
+
+/// One attempt of a retried pass, over the state that outlives attempts.
+pub type Attempt<S> =
+    for<'a> fn(&'a AccountContext, &'a mut S) -> BoxFuture<'a, anyhow::Result<()>>;
+
+/// Runs `attempt` until it succeeds, fails in a way `retryable` does not
+/// accept, or has been tried `ctx.retry.attempts` times, waiting
+/// [`RetryPolicy::delay`] between tries and saying why for `account`. A
+/// cancelled account stops between tries, with `Ok`: what was done is in
+/// the attempts' own checkpoints and in `state`.
+pub async fn retrying<S: Send>(
+    ctx: &AccountContext,
+    account: &str,
+    retryable: fn(&anyhow::Error) -> bool,
+    state: &mut S,
+    attempt: Attempt<S>,
+) -> anyhow::Result<()> {
+    let mut tries = 1;
+    loop {
+        if ctx.shutdown.is_cancelled() {
+            return Ok(());
+        }
+        match attempt(ctx, state).await {
+            Ok(()) => return Ok(()),
+            Err(error) if retryable(&error) && tries < ctx.retry.attempts => {
+                let delay = ctx.retry.delay(tries);
+                tracing::warn!(
+                    account,
+                    "{error:#}; retrying in {:.1}s",
+                    delay.as_secs_f64()
+                );
+                tries += 1;
+                tokio::time::sleep(delay).await;
+            }
+            Err(error) => return Err(error),
+        }
     }
 }
 

@@ -25,6 +25,7 @@ use super::keyed::{DestError, Journal, Recorded, finish_pass, within_dates};
 use super::mail::fingerprint;
 use crate::engine::AccountContext;
 use crate::engine::limits::Loan;
+use crate::engine::retry::retrying;
 use crate::plan::{Endpoint, Server, StageKind};
 use crate::protocols::imap::{self, AppendRequest, ImapError};
 use crate::protocols::pop3::{self, Listing, Pop3Config, Pop3Error, Retrieved};
@@ -82,39 +83,26 @@ fn dest(error: ImapError) -> PassError {
 /// Migrates one account's mail from a POP3 source.
 pub async fn run(ctx: &AccountContext) -> Result<StageCounts, StageFailure> {
     let mut counts = StageCounts::default();
-    let mut attempt = 1;
-    loop {
-        if ctx.shutdown.is_cancelled() {
-            break;
-        }
-        let result = async {
-            let mut ends = Ends::connect(ctx).await?;
-            pass(ctx, &mut ends, &mut counts).await?;
-            ends.source.quit().await.ok();
-            anyhow::Ok(())
-        }
-        .await;
-        match result {
-            Ok(()) => break,
-            Err(error) if retryable(&error) && attempt < ctx.retry.attempts => {
-                let delay = ctx.retry.delay(attempt);
-                tracing::warn!(
-                    account = %ctx.plan.source.email,
-                    "{error:#}; retrying in {:.1}s",
-                    delay.as_secs_f64()
-                );
-                attempt += 1;
-                tokio::time::sleep(delay).await;
-            }
-            Err(error) => {
-                return Err(StageFailure {
-                    error: error.context(format!("Folder {SOURCE_FOLDER}")),
-                    counts,
-                });
-            }
-        }
+    let account = ctx.plan.source.email.as_str();
+    let result = retrying(ctx, account, retryable, &mut counts, |ctx, counts| {
+        Box::pin(attempt(ctx, counts))
+    })
+    .await;
+    if let Err(error) = result {
+        return Err(StageFailure {
+            error: error.context(format!("Folder {SOURCE_FOLDER}")),
+            counts,
+        });
     }
     super::within_budget(ctx, counts, "messages")
+}
+
+/// One connection to each end and one pass over the source.
+async fn attempt(ctx: &AccountContext, counts: &mut StageCounts) -> anyhow::Result<()> {
+    let mut ends = Ends::connect(ctx).await?;
+    pass(ctx, &mut ends, counts).await?;
+    ends.source.quit().await.ok();
+    Ok(())
 }
 
 /// Whether an error is worth another attempt.

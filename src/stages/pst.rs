@@ -29,6 +29,7 @@ use super::mail::folders::{FolderMapping, Naming};
 use super::mail::sync::{APPEND_WINDOW, FETCH_GROUP, QUEUE_DEPTH};
 use super::mail::{open, prepare_destination, server_of};
 use crate::engine::AccountContext;
+use crate::engine::retry::retrying;
 use crate::plan::StageKind;
 use crate::protocols::imap::{self, AppendRequest, ImapError, Mailbox, SpecialUse};
 use crate::protocols::pst::reader::Tree;
@@ -60,30 +61,16 @@ impl From<DestError> for PassError {
 /// Imports one account's PST file.
 pub async fn run(ctx: &AccountContext) -> Result<StageCounts, StageFailure> {
     let mut tally = Tally::default();
-    let mut attempt = 1;
-    loop {
-        if ctx.shutdown.is_cancelled() {
-            break;
-        }
-        match import(ctx, &mut tally).await {
-            Ok(()) => break,
-            Err(error) if retryable(&error) && attempt < ctx.retry.attempts => {
-                let delay = ctx.retry.delay(attempt);
-                tracing::warn!(
-                    account = %ctx.plan.destination.email,
-                    "{error:#}; retrying in {:.1}s",
-                    delay.as_secs_f64()
-                );
-                attempt += 1;
-                tokio::time::sleep(delay).await;
-            }
-            Err(error) => {
-                return Err(StageFailure {
-                    error,
-                    counts: tally.counts,
-                });
-            }
-        }
+    let account = ctx.plan.destination.email.as_str();
+    let result = retrying(ctx, account, retryable, &mut tally, |ctx, tally| {
+        Box::pin(import(ctx, tally))
+    })
+    .await;
+    if let Err(error) = result {
+        return Err(StageFailure {
+            error,
+            counts: tally.counts,
+        });
     }
     let counts = tally.counts;
     super::within_budget(ctx, counts, "items of the PST file")

@@ -91,7 +91,7 @@ pub fn check(manifest: &Manifest) -> Checked {
     let batch = batch_settings(manifest, &mut diagnostics);
 
     let mut planned: Vec<(usize, AccountPlan)> = Vec::new();
-    let mut destinations: Vec<(usize, (String, String))> = Vec::new();
+    let mut destinations: Vec<(usize, DestinationKey)> = Vec::new();
     if manifest.accounts.is_empty() && !diagnostics.has_errors() {
         let place = match &manifest.root {
             Some(root) => root.whole(),
@@ -264,8 +264,10 @@ struct AccountCheck<'a> {
     own: &'a AccountSpec,
     index: usize,
     found: Vec<Diagnostic>,
-    /// The destination mailbox (host, address; lower case), once known.
-    destination_key: Option<(String, String)>,
+    /// The destination mailbox (host, address; lower case), once known,
+    /// and the file a file source reads: several files may be imported
+    /// into one mailbox, but one mailbox is the destination of one server.
+    destination_key: Option<DestinationKey>,
 }
 
 /// Which end of an account.
@@ -380,8 +382,15 @@ impl<'a> AccountCheck<'a> {
         let notify = self.notify(&merged, batch);
         if let Some(d) = &destination {
             let host = d.endpoint.server.as_ref().map(|s| s.host.to_lowercase());
-            self.destination_key =
-                Some((host.unwrap_or_default(), d.endpoint.email.to_lowercase()));
+            let file = source
+                .as_ref()
+                .and_then(|s| s.endpoint.path.as_ref())
+                .map(|p| p.display().to_string());
+            self.destination_key = Some((
+                host.unwrap_or_default(),
+                d.endpoint.email.to_lowercase(),
+                file.unwrap_or_default(),
+            ));
         }
         let (mut source, destination) = (source?, destination?);
         if source.kind.is_file() && source.endpoint.email.is_empty() {
@@ -571,10 +580,10 @@ fn same_mailbox(a: &Endpoint, b: &Endpoint) -> bool {
 /// duplicate) their mail: the second is an error.
 fn check_duplicates(
     manifest: &Manifest,
-    destinations: &[(usize, (String, String))],
+    destinations: &[(usize, DestinationKey)],
     diagnostics: &mut Diagnostics,
 ) {
-    let mut first: HashMap<&(String, String), usize> = HashMap::new();
+    let mut first: HashMap<&DestinationKey, usize> = HashMap::new();
     for (index, key) in destinations {
         match first.get(key) {
             Some(&earlier) => {
@@ -587,12 +596,16 @@ fn check_duplicates(
                 diagnostics.push(
                     Diagnostic::error(
                         place,
-                        format!(
-                            "{} on {} is already the destination of the account at {}",
-                            key.1,
-                            key.0,
-                            manifest.accounts[earlier].origin.short()
-                        ),
+                        match key {
+                            (host, email, file) if file.is_empty() => format!(
+                                "{email} on {host} is already the destination of the account at {}",
+                                manifest.accounts[earlier].origin.short()
+                            ),
+                            (host, email, file) => format!(
+                                "{file} is already imported into {email} on {host} by the account at {}",
+                                manifest.accounts[earlier].origin.short()
+                            ),
+                        },
                     )
                     .for_account(Some(*index)),
                 );
@@ -603,6 +616,10 @@ fn check_duplicates(
         }
     }
 }
+
+/// A destination mailbox (host, address; lower case) and the file a file
+/// source reads (empty for a server).
+type DestinationKey = (String, String, String);
 
 /// How a file kind is named in messages ("a PST file").
 fn file_noun(kind: Kind) -> &'static str {

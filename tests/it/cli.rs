@@ -11,9 +11,14 @@ fn validate_accepts_every_example() {
             "examples/users.yaml",
             "examples/users.csv",
         ])
-        .args(["examples/imapsync.txt", "examples/omm.csv"])
+        .args([
+            "examples/imapsync.txt",
+            "examples/omm.csv",
+            "examples/imports.yaml",
+        ])
         .run()
         .success()
+        .stdout_has("examples/imports.yaml: valid, 2 accounts")
         .stdout_has("examples/batch.yaml: valid, 2 accounts")
         .stdout_has("examples/users.csv: valid, 3 accounts")
         .stdout_has("examples/omm.csv: valid, 2 accounts");

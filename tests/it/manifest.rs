@@ -844,3 +844,28 @@ accounts:
     }
     assert_eq!(checked.rejected.len(), 4);
 }
+
+#[test]
+fn several_files_may_go_to_one_mailbox_but_not_the_same_file_twice() {
+    let (dir, path) = yaml(
+        "defaults:
+  destination: {kind: groupware, host: b.example.test, email: a@example.test, password: x, dav_url: 'https://dav.example.test/'}
+accounts:
+  - source: {path: team.ics}
+    options: [calendars]
+  - source: {path: people.vcf}
+    options: [contacts]
+  - source: {path: team.ics}
+    options: [tasks]
+",
+    );
+    std::fs::write(dir.path().join("team.ics"), b"BEGIN:VCALENDAR\r\n").unwrap();
+    std::fs::write(dir.path().join("people.vcf"), b"BEGIN:VCARD\r\n").unwrap();
+    let checked = check(&path).unwrap();
+    let text = checked.diagnostics.to_string();
+    assert_eq!(checked.plan.accounts.len(), 2, "{text}");
+    assert!(
+        text.contains("accounts[2]: ") && text.contains("team.ics is already imported into a@example.test on b.example.test by the account at"),
+        "{text}"
+    );
+}

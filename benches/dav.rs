@@ -3,7 +3,7 @@
 //! corpus.
 //!
 //! 1. Generates a deterministic corpus (4 accounts, each with 500 events
-//!    over three calendars, 50 tasks and 300 contacts plus a few groups by
+//!    over four calendars, 50 tasks and 300 contacts plus a few groups by
 //!    default; see `support/dav_corpus.rs`) and PUTs it into a source
 //!    Radicale. Timed for reference only: it shows what the server itself
 //!    costs per item.
@@ -24,6 +24,8 @@
 //! - `BENCH_DAV_ACCOUNTS` (4), `BENCH_DAV_EVENTS` per account (500; the
 //!   task list gets a tenth of that), `BENCH_DAV_CONTACTS` per account
 //!   (300), `BENCH_SEED`;
+//! - `BENCH_DAV_ROOT` (`/dev/shm`): where the Radicale stores live
+//!   (Radicale syncs every write to disk, which a tmpfs makes free);
 //! - `MAILSHIFT_BIN`: the binary to measure (default: the one Cargo built
 //!   with this benchmark, `target/release/mailshift`).
 
@@ -83,7 +85,12 @@ fn main() {
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let code = match runtime.block_on(bench(&shape, &measure::mailshift_binary())) {
+    let root = std::env::var_os("BENCH_DAV_ROOT")
+        .map(PathBuf::from)
+        .or_else(|| Some(PathBuf::from("/dev/shm")))
+        .filter(|p| p.is_dir())
+        .unwrap_or_else(std::env::temp_dir);
+    let code = match runtime.block_on(bench(&shape, &measure::mailshift_binary(), &root)) {
         Ok(()) => 0,
         Err(message) => {
             eprintln!("FAILED: {message}");
@@ -93,14 +100,16 @@ fn main() {
     std::process::exit(code);
 }
 
-async fn bench(shape: &Shape, binary: &Path) -> Result<(), String> {
+async fn bench(shape: &Shape, binary: &Path, root: &Path) -> Result<(), String> {
     println!(
-        "dav bench: {} accounts × ({} events, {} tasks, {} contacts), seed {}, binary {}",
+        "dav bench: {} accounts × ({} events, {} tasks, {} contacts), seed {}, \
+         Radicale storage under {}, binary {}",
         shape.accounts,
         shape.events_per_account,
         shape.events_per_account / 10,
         shape.contacts_per_account,
         shape.seed,
+        root.display(),
         binary.display()
     );
     if !binary.is_file() {
@@ -112,8 +121,8 @@ async fn bench(shape: &Shape, binary: &Path) -> Result<(), String> {
     let users: Vec<String> = (0..shape.accounts).map(|i| format!("user{i:02}")).collect();
     let with =
         |password| -> Vec<(&str, &str)> { users.iter().map(|u| (u.as_str(), password)).collect() };
-    let source = Radicale::start(&with(SOURCE_PASSWORD));
-    let dest = Radicale::start(&with(DEST_PASSWORD));
+    let source = Radicale::start_in(&with(SOURCE_PASSWORD), root);
+    let dest = Radicale::start_in(&with(DEST_PASSWORD), root);
 
     // 1. The corpus, PUT into the source.
     let started = Instant::now();

@@ -1,8 +1,8 @@
 //! A deterministic, realistic calendar and address-book corpus for the
 //! WebDAV benchmark.
 //!
-//! Every account gets three calendars of events (Work, Personal,
-//! Travel), a task list and an address book, drawn from its own seed:
+//! Every account gets four calendars of events (one with a non-ASCII
+//! name), a task list and an address book, drawn from its own seed:
 //!
 //! - events over 2024–2026 in Europe/Paris (each object carries its
 //!   VTIMEZONE); about 20% weekly recurring with a cancelled occurrence
@@ -51,8 +51,9 @@ pub struct Collection {
 
 /// Calendars of events with their share of the events (per cent).
 const CALENDARS: &[(&str, &str, u64)] = &[
-    ("work", "Work", 60),
-    ("personal", "Personal – famille", 30),
+    ("work", "Work", 40),
+    ("personal", "Personal", 30),
+    ("family", "Famille – Zürich", 20),
     ("travel", "Travel", 10),
 ];
 

@@ -407,7 +407,7 @@ fn manifest_yaml(users: &[String], source: &Radicale, dest: &Radicale) -> String
 
 /// The migration ID of the account whose source is `email`
 /// (`mailshift list --format json`).
-fn migration_id(binary: &Path, state: &PathBuf, email: &str) -> Result<String, String> {
+fn migration_id(binary: &Path, state: &Path, email: &str) -> Result<String, String> {
     let out = std::process::Command::new(binary)
         .args(["list", "--format", "json", "--state"])
         .arg(state)

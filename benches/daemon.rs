@@ -34,6 +34,9 @@
 #[allow(dead_code)]
 #[path = "../tests/it/support/dovecot.rs"]
 mod dovecot;
+#[allow(dead_code)]
+#[path = "support/measure.rs"]
+mod measure;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -46,6 +49,7 @@ use futures::StreamExt as _;
 use mailshift::protocols::imap::Session;
 
 use dovecot::{Dovecot, DovecotOptions};
+use measure::{env_or, vm_hwm};
 
 const PASSWORD: &str = "load-pw";
 
@@ -69,16 +73,6 @@ struct Settings {
     binary: PathBuf,
 }
 
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    match std::env::var(name) {
-        Ok(value) => value
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={value:?} is not a valid value")),
-        Err(_) => default,
-    }
-}
-
 impl Settings {
     fn from_env() -> Settings {
         Settings {
@@ -91,9 +85,7 @@ impl Settings {
                 .map(PathBuf::from)
                 .or_else(|| Some(PathBuf::from("/dev/shm")))
                 .filter(|p| p.is_dir()),
-            binary: std::env::var_os("MAILSHIFT_BIN")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_mailshift"))),
+            binary: measure::mailshift_binary(),
         }
     }
 
@@ -297,7 +289,7 @@ async fn bench(settings: &Settings) -> Result<(), String> {
     let compare_time = started.elapsed();
 
     // 7. SIGTERM.
-    let peak_before_stop = read_vm_hwm(daemon.pid()).or(samples.peak_rss_kib);
+    let peak_before_stop = vm_hwm(daemon.pid()).or(samples.peak_rss_kib);
     let stop = Instant::now();
     let status = daemon.terminate()?;
     let stop_time = stop.elapsed();
@@ -545,7 +537,7 @@ fn watch_until_filed(
             }
             Err(e) => samples.list_errors.push(e),
         }
-        if let Some(kib) = read_vm_hwm(daemon.pid()) {
+        if let Some(kib) = vm_hwm(daemon.pid()) {
             samples.peak_rss_kib = Some(kib);
         }
         let done = job_folders(&layout.area.join("done"));
@@ -624,19 +616,6 @@ fn job_folders(dir: &Path) -> usize {
             .filter(|e| !e.file_name().to_string_lossy().ends_with(".txt"))
             .count()
     })
-}
-
-/// The peak resident set size of a process, in KiB.
-fn read_vm_hwm(pid: u32) -> Option<u64> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()
 }
 
 /// Users whose destination INBOX does not hold as many messages as the

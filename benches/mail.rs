@@ -40,11 +40,17 @@ mod dovecot;
 
 #[path = "support/corpus.rs"]
 mod corpus;
+#[path = "support/measure.rs"]
+mod measure;
+#[path = "support/rng.rs"]
+mod rng;
+#[path = "support/totals.rs"]
+mod totals;
 
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -53,6 +59,8 @@ use mailshift::protocols::imap::Session;
 
 use corpus::Shape;
 use dovecot::{Dovecot, DovecotOptions};
+use measure::{Measured, env_or, machine_cpu, measure, mib};
+use totals::Totals;
 
 const SOURCE_PASSWORD: &str = "source-pw";
 const DEST_PASSWORD: &str = "dest-pw";
@@ -79,16 +87,6 @@ struct Settings {
     perf_dir: Option<PathBuf>,
 }
 
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    match std::env::var(name) {
-        Ok(value) => value
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={value:?} is not a valid value")),
-        Err(_) => default,
-    }
-}
-
 impl Settings {
     fn from_env() -> Settings {
         let mail_root = std::env::var_os("BENCH_MAIL_ROOT")
@@ -108,9 +106,7 @@ impl Settings {
             rounds: env_or("BENCH_ROUNDS", 3usize).max(1),
             mail_root,
             skip_mbsync: std::env::var_os("BENCH_SKIP_MBSYNC").is_some_and(|v| v != "0"),
-            binary: std::env::var_os("MAILSHIFT_BIN")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_mailshift"))),
+            binary: measure::mailshift_binary(),
             perf_dir: std::env::var_os("BENCH_PERF_DIR").map(PathBuf::from),
         }
     }
@@ -469,108 +465,6 @@ fn manifest_yaml(
     yaml
 }
 
-/// One timed run of a command.
-struct Measured {
-    wall: Duration,
-    /// Peak resident set size in KiB (largest over processes, for a pool).
-    max_rss_kib: Option<u64>,
-    /// User + system CPU seconds.
-    cpu: Option<f64>,
-    /// Share of the machine's CPU time that was busy during the run.
-    machine_busy: f64,
-    /// CPU seconds the source and the destination Dovecot spent during
-    /// the run.
-    server_cpu: Option<[f64; 2]>,
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Measured {
-    fn rss_mib(&self) -> Option<f64> {
-        self.max_rss_kib.map(|k| k as f64 / 1024.0)
-    }
-}
-
-/// GNU time's output format: peak RSS (KiB), user and system seconds.
-const TIME_FORMAT: &str = "%M %U %S";
-
-/// Runs `program args` (under GNU time when installed), with its output
-/// in files under `dir`.
-fn measure(program: &Path, args: &[OsString], dir: &Path, name: &str) -> Measured {
-    let out = dir.join(format!("{name}.stdout"));
-    let err = dir.join(format!("{name}.stderr"));
-    let time_out = dir.join(format!("{name}.time"));
-    let gnu_time = Path::new("/usr/bin/time");
-    let mut command = if gnu_time.is_file() {
-        let mut c = Command::new(gnu_time);
-        c.arg("-f")
-            .arg(TIME_FORMAT)
-            .arg("-o")
-            .arg(&time_out)
-            .arg(program);
-        c
-    } else {
-        Command::new(program)
-    };
-    command
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out).expect("create stdout file"))
-        .stderr(std::fs::File::create(&err).expect("create stderr file"));
-    let cpu_before = machine_cpu();
-    let started = Instant::now();
-    let mut child = command
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {}: {e}", program.display()));
-    // Without GNU time, sample the high-water mark while it runs.
-    let mut polled_rss = None;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for the child") {
-            break status;
-        }
-        if !gnu_time.is_file() {
-            polled_rss = vm_hwm(child.id()).or(polled_rss);
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    };
-    let wall = started.elapsed();
-    let machine_busy = machine_cpu().busy_since(&cpu_before);
-    let (max_rss_kib, cpu) = match std::fs::read_to_string(&time_out) {
-        Ok(text) => parse_time(&text),
-        Err(_) => (polled_rss, None),
-    };
-    Measured {
-        wall,
-        max_rss_kib,
-        cpu,
-        machine_busy,
-        server_cpu: None,
-        status,
-        stdout: std::fs::read_to_string(&out).unwrap_or_default(),
-        stderr: std::fs::read_to_string(&err).unwrap_or_default(),
-    }
-}
-
-/// The last line of GNU time's output (earlier lines may say the command
-/// exited non-zero).
-fn parse_time(text: &str) -> (Option<u64>, Option<f64>) {
-    let Some(line) = text.lines().rev().find(|l| !l.trim().is_empty()) else {
-        return (None, None);
-    };
-    let fields: Vec<&str> = line.split_whitespace().collect();
-    let rss = fields.first().and_then(|f| f.parse().ok());
-    let cpu = match (fields.get(1), fields.get(2)) {
-        (Some(u), Some(s)) => u
-            .parse::<f64>()
-            .ok()
-            .zip(s.parse::<f64>().ok())
-            .map(|(u, s)| u + s),
-        _ => None,
-    };
-    (rss, cpu)
-}
-
 fn seconds(value: Option<f64>) -> String {
     value.map_or("?".into(), |v| format!("{v:.2} s"))
 }
@@ -663,108 +557,6 @@ fn server_seconds(cpu: Option<[f64; 2]>) -> String {
             source + dest
         ),
         None => "?".into(),
-    }
-}
-
-fn vm_hwm(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// Busy and total jiffies of all CPUs, from `/proc/stat`.
-struct CpuTimes {
-    busy: u64,
-    total: u64,
-}
-
-fn machine_cpu() -> CpuTimes {
-    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let fields: Vec<u64> = stat
-        .lines()
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|f| f.parse().ok())
-        .collect();
-    let total: u64 = fields.iter().sum();
-    // idle and iowait
-    let idle = fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0);
-    CpuTimes {
-        busy: total - idle,
-        total,
-    }
-}
-
-impl CpuTimes {
-    fn busy_since(&self, before: &CpuTimes) -> f64 {
-        let total = self.total.saturating_sub(before.total);
-        if total == 0 {
-            return 0.0;
-        }
-        self.busy.saturating_sub(before.busy) as f64 / total as f64
-    }
-}
-
-/// Sums of the per-account lines `mailshift run` prints.
-#[derive(Debug, Default)]
-struct Totals {
-    accounts: usize,
-    completed: usize,
-    found: u64,
-    copied: u64,
-    present: u64,
-    skipped: u64,
-    failed: u64,
-}
-
-impl Totals {
-    fn parse(stdout: &str) -> Totals {
-        let mut totals = Totals::default();
-        for line in stdout.lines() {
-            let Some(at) = line.find("found ") else {
-                continue;
-            };
-            totals.accounts += 1;
-            if line.contains("  completed  ") {
-                totals.completed += 1;
-            }
-            for part in line[at..].split(", ") {
-                let mut words = part.split_whitespace();
-                let (Some(name), Some(value)) = (words.next(), words.next()) else {
-                    continue;
-                };
-                let Ok(value) = value.parse::<u64>() else {
-                    continue;
-                };
-                match name {
-                    "found" => totals.found += value,
-                    "copied" => totals.copied += value,
-                    "present" => totals.present += value,
-                    "skipped" => totals.skipped += value,
-                    "failed" => totals.failed += value,
-                    _ => {}
-                }
-            }
-        }
-        totals
-    }
-}
-
-impl std::fmt::Display for Totals {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} accounts ({} completed): found {}, copied {}, present {}, skipped {}, failed {}",
-            self.accounts,
-            self.completed,
-            self.found,
-            self.copied,
-            self.present,
-            self.skipped,
-            self.failed
-        )
     }
 }
 
@@ -970,10 +762,6 @@ impl Drop for Profile {
             self.path.display()
         );
     }
-}
-
-fn mib(bytes: u64) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0)
 }
 
 fn verdict(met: bool) -> &'static str {

@@ -11,13 +11,15 @@
 //! sharing a Message-ID, messages with no Message-ID, 8-bit headers.
 //!
 //! The same seed gives the same bytes on every machine: the generator uses
-//! its own small PRNG, not a library whose streams may change.
+//! its own small PRNG (`support/rng.rs`), not a library whose streams may
+//! change.
 
 use std::fmt::Write as _;
 
-use base64::Engine as _;
 use chrono::{DateTime, FixedOffset, TimeZone as _};
 use mailshift::protocols::imap::AppendRequest;
+
+use super::rng::Rng;
 
 /// How large the corpus is and where it starts from.
 #[derive(Debug, Clone, Copy)]
@@ -158,53 +160,6 @@ const ATTACHMENTS: &[(&str, &str)] = &[
     ("application/zip", "archive.zip"),
     ("image/png", "screenshot.png"),
 ];
-
-/// SplitMix64: tiny, fast and stable.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `[0, 1)`.
-    pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Uniform in `[0, n)`.
-    pub fn below(&mut self, n: u64) -> u64 {
-        ((self.next_u64() as u128 * n as u128) >> 64) as u64
-    }
-
-    pub fn chance(&mut self, p: f64) -> bool {
-        self.unit() < p
-    }
-
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-
-    /// Standard normal (Box–Muller).
-    pub fn normal(&mut self) -> f64 {
-        let u1 = 1.0 - self.unit();
-        let u2 = self.unit();
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-    }
-
-    /// Log-uniform in `[low, high)`.
-    pub fn log_uniform(&mut self, low: f64, high: f64) -> f64 {
-        (low.ln() + self.unit() * (high.ln() - low.ln())).exp()
-    }
-}
 
 /// The mailbox of account `index`.
 pub fn mailbox(shape: &Shape, index: usize) -> Mailbox {
@@ -515,13 +470,7 @@ fn html(rng: &mut Rng, out: &mut Vec<u8>, len: usize) {
 
 /// `size` bytes of base64 (random content) in 76-column lines.
 fn base64_lines(rng: &mut Rng, out: &mut Vec<u8>, size: usize) {
-    let raw_len = size / 4 * 3;
-    let mut raw = Vec::with_capacity(raw_len + 8);
-    while raw.len() < raw_len {
-        raw.extend_from_slice(&rng.next_u64().to_le_bytes());
-    }
-    raw.truncate(raw_len);
-    let encoded = base64::engine::general_purpose::STANDARD.encode(&raw);
+    let encoded = rng.base64(size);
     for chunk in encoded.as_bytes().chunks(76) {
         out.extend_from_slice(chunk);
         out.extend_from_slice(b"\r\n");

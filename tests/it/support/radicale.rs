@@ -11,7 +11,7 @@ use std::fs;
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -41,11 +41,17 @@ impl Radicale {
     /// Starts a server with these users and waits until it answers HTTP.
     /// Panics if Radicale is not installed or does not come up.
     pub fn start(users: &[(&str, &str)]) -> Radicale {
+        Radicale::start_in(users, &std::env::temp_dir())
+    }
+
+    /// Like `start`, with its storage in a temporary directory under
+    /// `root` (`/dev/shm` for a benchmark: Radicale syncs every write).
+    pub fn start_in(users: &[(&str, &str)], root: &Path) -> Radicale {
         let binary = find_binary()
             .unwrap_or_else(|| panic!("radicale not found: run scripts/install-deps.sh"));
         let mut last_error = String::new();
         for _ in 0..4 {
-            match Radicale::try_start(&binary, users) {
+            match Radicale::try_start(&binary, users, root) {
                 Ok(server) => return server,
                 Err(e) => last_error = e,
             }
@@ -53,10 +59,14 @@ impl Radicale {
         panic!("radicale did not start: {last_error}");
     }
 
-    fn try_start(binary: &PathBuf, users: &[(&str, &str)]) -> Result<Radicale, String> {
+    fn try_start(
+        binary: &PathBuf,
+        users: &[(&str, &str)],
+        root: &Path,
+    ) -> Result<Radicale, String> {
         let dir = tempfile::Builder::new()
             .prefix("mailshift-radicale-")
-            .tempdir()
+            .tempdir_in(root)
             .map_err(|e| e.to_string())?;
         let base = dir.path();
         let htpasswd: String = users.iter().map(|(u, p)| format!("{u}:{p}\n")).collect();

@@ -1,0 +1,431 @@
+//! How fast `mailshift run` migrates calendars, tasks, contacts and
+//! contact groups between two CalDAV/CardDAV servers, on a realistic
+//! corpus.
+//!
+//! 1. Generates a deterministic corpus (4 accounts, each with 500 events
+//!    over four calendars, 50 tasks and 300 contacts plus a few groups by
+//!    default; see `support/dav_corpus.rs`) and PUTs it into a source
+//!    Radicale. Timed for reference only: it shows what the server itself
+//!    costs per item.
+//! 2. Runs the release `mailshift` binary on a manifest of every account
+//!    (`kind: groupware`, `dav_url` given, options `calendars, tasks,
+//!    contacts, contact_groups`; the IMAP port is a closed one, as no mail
+//!    option is used) into an empty destination Radicale: wall time and
+//!    peak RSS (GNU time).
+//! 3. Counts the items of every collection of every account on both
+//!    servers; any difference fails the benchmark.
+//! 4. Runs the same command again with nothing changed: it must copy
+//!    nothing and leave the counts as they are.
+//! 5. Undoes the first account (`mailshift undo`): its destination
+//!    collections must be left without items, the others untouched.
+//!
+//! Run with `cargo bench --bench dav`. Knobs, as environment variables:
+//!
+//! - `BENCH_DAV_ACCOUNTS` (4), `BENCH_DAV_EVENTS` per account (500; the
+//!   task list gets a tenth of that), `BENCH_DAV_CONTACTS` per account
+//!   (300), `BENCH_SEED`;
+//! - `BENCH_DAV_ROOT` (`/dev/shm`): where the Radicale stores live
+//!   (Radicale syncs every write to disk, which a tmpfs makes free);
+//! - `MAILSHIFT_BIN`: the binary to measure (default: the one Cargo built
+//!   with this benchmark, `target/release/mailshift`).
+
+#[allow(dead_code)]
+#[path = "../tests/it/support/radicale.rs"]
+mod radicale;
+
+#[path = "support/dav_corpus.rs"]
+mod dav_corpus;
+#[allow(dead_code)]
+#[path = "support/measure.rs"]
+mod measure;
+#[allow(dead_code)]
+#[path = "support/rng.rs"]
+mod rng;
+#[path = "support/totals.rs"]
+mod totals;
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt as _;
+use mailshift::protocols::caldav::{Collection, ICALENDAR, PutOutcome};
+use mailshift::protocols::carddav::VCARD;
+
+use dav_corpus::{Kind, Shape};
+use measure::{Measured, env_or, measure, mib};
+use radicale::Radicale;
+use totals::Totals;
+
+const SOURCE_PASSWORD: &str = "source-pw";
+const DEST_PASSWORD: &str = "dest-pw";
+
+/// Accounts loaded or counted at once.
+const CLIENT_CONCURRENCY: usize = 4;
+
+/// Items per collection, by account and collection display name.
+type Inventory = BTreeMap<(String, String), usize>;
+
+fn main() {
+    // `cargo bench` passes `--bench`, which is ignored.
+    if std::env::args().skip(1).any(|a| a == "--help" || a == "-h") {
+        println!("cargo bench --bench dav  (knobs: see the top of benches/dav.rs)");
+        return;
+    }
+    let shape = Shape {
+        accounts: env_or("BENCH_DAV_ACCOUNTS", 4usize).max(1),
+        events_per_account: env_or("BENCH_DAV_EVENTS", 500),
+        contacts_per_account: env_or("BENCH_DAV_CONTACTS", 300),
+        seed: env_or("BENCH_SEED", 20_240_601),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let root = std::env::var_os("BENCH_DAV_ROOT")
+        .map(PathBuf::from)
+        .or_else(|| Some(PathBuf::from("/dev/shm")))
+        .filter(|p| p.is_dir())
+        .unwrap_or_else(std::env::temp_dir);
+    let code = match runtime.block_on(bench(&shape, &measure::mailshift_binary(), &root)) {
+        Ok(()) => 0,
+        Err(message) => {
+            eprintln!("FAILED: {message}");
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+async fn bench(shape: &Shape, binary: &Path, root: &Path) -> Result<(), String> {
+    println!(
+        "dav bench: {} accounts × ({} events, {} tasks, {} contacts), seed {}, \
+         Radicale storage under {}, binary {}",
+        shape.accounts,
+        shape.events_per_account,
+        shape.events_per_account / 10,
+        shape.contacts_per_account,
+        shape.seed,
+        root.display(),
+        binary.display()
+    );
+    if !binary.is_file() {
+        return Err(format!(
+            "{} does not exist: run `cargo bench --bench dav`, which builds it",
+            binary.display()
+        ));
+    }
+    let users: Vec<String> = (0..shape.accounts).map(|i| format!("user{i:02}")).collect();
+    let with =
+        |password| -> Vec<(&str, &str)> { users.iter().map(|u| (u.as_str(), password)).collect() };
+    let source = Radicale::start_in(&with(SOURCE_PASSWORD), root);
+    let dest = Radicale::start_in(&with(DEST_PASSWORD), root);
+
+    // 1. The corpus, PUT into the source.
+    let started = Instant::now();
+    let (items, bytes) = load(&source, shape, &users).await?;
+    let load_time = started.elapsed();
+    let want = inventory(&source, &users).await?;
+    let counted: usize = want.values().sum();
+    if counted != items {
+        return Err(format!(
+            "the source holds {counted} items after {items} PUTs"
+        ));
+    }
+    println!(
+        "corpus: {items} items in {} collections, {:.1} MiB, PUT into the source in {:.1} s",
+        want.len(),
+        mib(bytes),
+        load_time.as_secs_f64()
+    );
+
+    // 2–3. The migration, then the counts.
+    let work = tempfile::Builder::new()
+        .prefix("mailshift-dav-bench-")
+        .tempdir()
+        .map_err(|e| format!("a temporary directory: {e}"))?;
+    let dir = work.path();
+    let manifest = dir.join("batch.yaml");
+    std::fs::write(&manifest, manifest_yaml(&users, &source, &dest))
+        .map_err(|e| format!("write {}: {e}", manifest.display()))?;
+    let state = dir.join("state.db");
+    let reports = dir.join("reports");
+    let run_args: Vec<OsString> = vec![
+        "run".into(),
+        manifest.into(),
+        "--state".into(),
+        state.clone().into(),
+        "--reports".into(),
+        reports.clone().into(),
+    ];
+    let run = measure(binary, &run_args, dir, "run");
+    let totals = succeeded(&run, "mailshift run")?;
+    if totals.accounts != users.len() || totals.completed != users.len() || totals.failed != 0 {
+        return Err(format!(
+            "mailshift run did not complete every account: {totals}\n{}",
+            run.stdout
+        ));
+    }
+    let got = inventory(&dest, &users).await?;
+    same(&want, &got, "after the migration")?;
+
+    // 4. Nothing changed: nothing copied.
+    let rerun = measure(binary, &run_args, dir, "rerun");
+    let rerun_totals = succeeded(&rerun, "the no-change re-run")?;
+    if rerun_totals.copied != 0 || rerun_totals.failed != 0 {
+        return Err(format!(
+            "the no-change re-run did something: {rerun_totals}\n{}",
+            rerun.stdout
+        ));
+    }
+    same(&want, &inventory(&dest, &users).await?, "after the re-run")?;
+
+    // 5. Undo of the first account.
+    let undone = &users[0];
+    let undo_args: Vec<OsString> = vec![
+        "undo".into(),
+        migration_id(binary, &state, &format!("{undone}@example.test"))?.into(),
+        "--source".into(),
+        format!("{undone}@example.test").into(),
+        "--state".into(),
+        state.into(),
+        "--reports".into(),
+        reports.into(),
+    ];
+    let undo = measure(binary, &undo_args, dir, "undo");
+    succeeded(&undo, "mailshift undo")?;
+    let after_undo = inventory(&dest, &users).await?;
+    let mut expected: Inventory = want
+        .iter()
+        .filter(|((user, _), _)| user != undone)
+        .map(|(key, count)| (key.clone(), *count))
+        .collect();
+    // Collections the undo leaves in place must at least be empty.
+    for ((user, name), count) in &after_undo {
+        if user == undone && *count == 0 {
+            expected.insert((user.clone(), name.clone()), 0);
+        }
+    }
+    same(&expected, &after_undo, "after the undo")?;
+    let undone_items: usize = want
+        .iter()
+        .filter(|((user, _), _)| user == undone)
+        .map(|(_, count)| count)
+        .sum();
+
+    println!();
+    println!(
+        "{:<22}{:>7} {:>8} {:>9} {:>9} {:>8} {:>10}",
+        "", "items", "MiB", "seconds", "items/s", "MiB/s", "peak RSS"
+    );
+    row("load (plain PUTs)", items, bytes, load_time, None);
+    row("mailshift run", items, bytes, run.wall, Some(&run));
+    row("no-change re-run", items, bytes, rerun.wall, Some(&rerun));
+    row(
+        &format!("undo ({undone})"),
+        undone_items,
+        0,
+        undo.wall,
+        Some(&undo),
+    );
+    println!(
+        "checked: every collection's count equal after the run and the re-run \
+         ({totals}; re-run: {rerun_totals}); {undone} empty after the undo"
+    );
+    Ok(())
+}
+
+/// One line of the summary table; MiB columns are left out when `bytes`
+/// is 0.
+fn row(name: &str, items: usize, bytes: u64, wall: Duration, run: Option<&Measured>) {
+    let secs = wall.as_secs_f64();
+    let (size, rate) = if bytes == 0 {
+        ("-".to_owned(), "-".to_owned())
+    } else {
+        (
+            format!("{:.1}", mib(bytes)),
+            format!("{:.2}", mib(bytes) / secs),
+        )
+    };
+    println!(
+        "{name:<22}{items:>7} {size:>8} {secs:>9.2} {:>9.0} {rate:>8} {:>10}",
+        items as f64 / secs,
+        run.and_then(Measured::rss_mib)
+            .map_or("-".to_owned(), |m| format!("{m:.1} MiB"))
+    );
+}
+
+/// The run's totals when it exited 0; its output otherwise.
+fn succeeded(run: &Measured, what: &str) -> Result<Totals, String> {
+    if !run.status.success() {
+        return Err(format!(
+            "{what} failed ({}):\n{}\n{}",
+            run.status, run.stdout, run.stderr
+        ));
+    }
+    Ok(Totals::parse(&run.stdout))
+}
+
+/// Creates every account's collections on the source and PUTs their
+/// objects; returns the number of items and their bytes.
+async fn load(source: &Radicale, shape: &Shape, users: &[String]) -> Result<(usize, u64), String> {
+    let loads = users.iter().enumerate().map(|(index, user)| async move {
+        let client = source.client(user);
+        let mut sizes = (0usize, 0u64);
+        for collection in dav_corpus::account(shape, index) {
+            let href = format!("/{user}/{}/", collection.segment);
+            let created = match collection.kind {
+                Kind::Calendar(component) => {
+                    let like = Collection {
+                        display_name: Some(collection.name.to_owned()),
+                        components: vec![component.to_owned()],
+                        ..Collection::default()
+                    };
+                    client.create_calendar(&href, &like).await
+                }
+                Kind::AddressBook => client.create_address_book(&href, collection.name).await,
+            };
+            created.map_err(|e| format!("{user}: create {href}: {e}"))?;
+            let media = match collection.kind {
+                Kind::Calendar(_) => ICALENDAR,
+                Kind::AddressBook => VCARD,
+            };
+            for (name, body) in &collection.objects {
+                let outcome = client
+                    .put_new(&format!("{href}{name}"), media, body.as_bytes())
+                    .await
+                    .map_err(|e| format!("{user}: PUT {href}{name}: {e}"))?;
+                if outcome != PutOutcome::Created {
+                    return Err(format!("{user}: PUT {href}{name}: {outcome:?}"));
+                }
+                sizes.0 += 1;
+                sizes.1 += body.len() as u64;
+            }
+        }
+        Ok(sizes)
+    });
+    let loaded: Vec<Result<(usize, u64), String>> = futures::stream::iter(loads)
+        .buffer_unordered(CLIENT_CONCURRENCY)
+        .collect()
+        .await;
+    loaded.into_iter().try_fold((0, 0), |(items, bytes), one| {
+        let (i, b) = one?;
+        Ok((items + i, bytes + b))
+    })
+}
+
+/// Items in every calendar and address book of every account.
+async fn inventory(server: &Radicale, users: &[String]) -> Result<Inventory, String> {
+    let counts = users.iter().map(|user| async move {
+        let client = server.client(user);
+        let mut collections = client
+            .calendars()
+            .await
+            .map_err(|e| format!("{user}: list calendars: {e}"))?;
+        collections.extend(
+            client
+                .address_books()
+                .await
+                .map_err(|e| format!("{user}: list address books: {e}"))?,
+        );
+        let mut counts = Vec::new();
+        for collection in collections {
+            let items = client
+                .items(&collection.href)
+                .await
+                .map_err(|e| format!("{user}: list {}: {e}", collection.href))?;
+            let name = collection.display_name.unwrap_or(collection.href);
+            counts.push(((user.clone(), name), items.len()));
+        }
+        Ok(counts)
+    });
+    let counted: Vec<Result<Vec<_>, String>> = futures::stream::iter(counts)
+        .buffer_unordered(CLIENT_CONCURRENCY)
+        .collect()
+        .await;
+    let mut inventory = Inventory::new();
+    for counts in counted {
+        inventory.extend(counts?);
+    }
+    Ok(inventory)
+}
+
+/// Fails, listing every difference, unless the two inventories are equal.
+fn same(want: &Inventory, got: &Inventory, when: &str) -> Result<(), String> {
+    let mut differences = String::new();
+    for key in want.keys().chain(got.keys()) {
+        let (w, g) = (want.get(key), got.get(key));
+        if w != g && !differences.contains(&format!("{} {:?}:", key.0, key.1)) {
+            let _ = writeln!(
+                differences,
+                "  {} {:?}: source {}, destination {}",
+                key.0,
+                key.1,
+                w.map_or("none".into(), usize::to_string),
+                g.map_or("none".into(), usize::to_string)
+            );
+        }
+    }
+    if differences.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the destination's counts differ {when}:\n{differences}"
+        ))
+    }
+}
+
+/// A manifest moving every account's groupware, with a closed IMAP port.
+fn manifest_yaml(users: &[String], source: &Radicale, dest: &Radicale) -> String {
+    // Ports 1 and 2 are closed on loopback: no IMAP connection is made, as
+    // no mail option is asked for. They differ because the manifest check
+    // tells a source from its destination by IMAP server and user.
+    let mut yaml = String::from(
+        "batch: davbench\n\
+         defaults:\n  \
+           source: {kind: groupware, host: 127.0.0.1, port: 1, tls: none}\n  \
+           destination: {kind: groupware, host: 127.0.0.1, port: 2, tls: none}\n  \
+           options: [calendars, tasks, contacts, contact_groups]\n\
+         accounts:\n",
+    );
+    for user in users {
+        let _ = write!(
+            yaml,
+            "  - source: {{email: {user}@example.test, user: {user}, password: {SOURCE_PASSWORD}, \
+             dav_url: \"{}\"}}\n    \
+               destination: {{email: {user}@example.test, user: {user}, \
+             password: {DEST_PASSWORD}, dav_url: \"{}\"}}\n",
+            source.home(user),
+            dest.home(user)
+        );
+    }
+    yaml
+}
+
+/// The migration ID of the account whose source is `email`
+/// (`mailshift list --format json`).
+fn migration_id(binary: &Path, state: &Path, email: &str) -> Result<String, String> {
+    let out = std::process::Command::new(binary)
+        .args(["list", "--format", "json", "--state"])
+        .arg(state)
+        .output()
+        .map_err(|e| format!("run mailshift list: {e}"))?;
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
+        format!(
+            "mailshift list printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })?;
+    listed
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|batch| batch["accounts"].as_array().into_iter().flatten())
+        .find(|account| account["source"].as_str() == Some(email))
+        .and_then(|account| account["migration_id"].as_str())
+        .map(str::to_owned)
+        .ok_or_else(|| format!("mailshift list shows no migration of {email}"))
+}

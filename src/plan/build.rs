@@ -396,7 +396,22 @@ impl<'a> AccountCheck<'a> {
         if source.kind.is_file() && source.endpoint.email.is_empty() {
             source.endpoint.email = destination.endpoint.email.clone();
         }
-        if same_mailbox(&source.endpoint, &destination.endpoint) {
+        // Options over WebDAV alone touch the mail server of neither side:
+        // two different WebDAV homes are two accounts even on one mail server.
+        let dav_only = stages.as_ref().is_some_and(|s| {
+            s.iter().all(|k| {
+                matches!(
+                    k,
+                    StageKind::Calendars
+                        | StageKind::Tasks
+                        | StageKind::Contacts
+                        | StageKind::ContactGroups
+                )
+            })
+        });
+        let other_homes = source.endpoint.dav_url.is_some()
+            && source.endpoint.dav_url != destination.endpoint.dav_url;
+        if same_mailbox(&source.endpoint, &destination.endpoint) && !(dav_only && other_homes) {
             self.error(
                 &["destination"],
                 "the destination is the same mailbox as the source (same server and user)",

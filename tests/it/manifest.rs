@@ -869,3 +869,27 @@ accounts:
         "{text}"
     );
 }
+
+#[test]
+fn two_webdav_homes_behind_one_mail_server_are_two_accounts() {
+    let (_dir, path) = yaml(
+        "defaults:
+  source: {kind: groupware, host: mail.example.test, user: alice, email: alice@example.test, password: x}
+  destination: {kind: groupware, host: mail.example.test, user: alice, email: alice@new.example.test, password: x}
+accounts:
+  - source: {dav_url: 'https://old-dav.example.test/'}
+    destination: {dav_url: 'https://new-dav.example.test/'}
+    options: [calendars, contacts]
+  - source: {dav_url: 'https://old-dav.example.test/'}
+    destination: {dav_url: 'https://new-dav.example.test/', email: bob@new.example.test}
+    options: [mail, calendars]
+",
+    );
+    let checked = check(&path).unwrap();
+    let text = checked.diagnostics.to_string();
+    assert_eq!(checked.plan.accounts.len(), 1, "{text}");
+    assert!(
+        text.contains("accounts[1].destination: the destination is the same mailbox as the source"),
+        "{text}"
+    );
+}

@@ -177,42 +177,29 @@ pub fn last_segment(href: &str) -> &str {
     href.trim_end_matches('/').rsplit('/').next().unwrap_or("")
 }
 
-async fn item_note(ctx: &AccountContext, kind: StageKind, item: &str, reason: String) {
-    if let Err(error) = ctx
-        .store
-        .record_item_error(ctx.account.id, kind, item.to_owned(), reason.clone())
-        .await
-    {
-        tracing::error!("cannot record {item}: {error}");
-    }
-    tracing::warn!(account = %ctx.plan.source.email, "{item}: {reason}");
-}
-
 /// One resource to write to a destination collection.
 #[derive(Debug, Clone, Copy)]
-pub struct Item<'a> {
+struct Item<'a> {
     /// What identifies it at the source (an href, or any stable key): the
     /// checkpoint's key.
-    pub source_href: &'a str,
+    source_href: &'a str,
     /// Its version at the source (an ETag, or a content hash): a re-run
     /// with the same version skips it.
-    pub etag: &'a str,
+    etag: &'a str,
     /// The resource name to use at the destination (`event.ics`).
-    pub name: &'a str,
+    name: &'a str,
     /// The content to write, as it should be stored.
-    pub content: &'a [u8],
+    content: &'a [u8],
 }
 
 /// What [`write_item`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Written {
+enum Written {
     /// Written; undo will delete it.
     Copied,
     /// Its name, or its UID in that collection, was taken at the
     /// destination by something mailshift did not write: left alone.
     Present,
-    /// Copied by an earlier run at this version: nothing done.
-    AlreadyCopied,
     /// Found written by an earlier run that stopped before recording it:
     /// now recorded as mailshift's (undo will delete it).
     Recovered,
@@ -220,37 +207,27 @@ pub enum Written {
     Refused(String),
 }
 
-/// Writes one item into the destination `collection` for stage `kind`,
-/// never overwriting what mailshift did not write, and checkpoints it
-/// (with what undo needs) before returning.
-pub async fn write_item(
+/// Writes one item into the destination `collection` for stage `kind`
+/// (of WebDAV `area`), never overwriting what mailshift did not write,
+/// and checkpoints it (with what undo needs) before returning. `record`
+/// is the item's checkpoint from an earlier run, if any.
+async fn write_item(
     store: &Store,
-    account_id: i64,
-    kind: StageKind,
+    (account_id, kind, area): (i64, StageKind, DavArea),
     dest: &DavClient,
     collection: &str,
     item: Item<'_>,
+    record: Option<&ItemRecord>,
 ) -> anyhow::Result<Written> {
-    let area = DavArea::of(kind).with_context(|| format!("{kind} is not a WebDAV stage"))?;
-    let record = store
-        .dav_item(account_id, area, item.source_href.to_owned())
-        .await?;
-    if let Some(r) = &record
-        && !r.pending
-        && r.etag == item.etag
-        && !item.etag.is_empty()
-    {
-        return Ok(Written::AlreadyCopied);
-    }
     let media_type = match area {
         DavArea::Contacts => VCARD,
         DavArea::Calendars => ICALENDAR,
     };
-    let (dest_href, ours) = match &record {
+    let (dest_href, ours) = match record {
         Some(r) => (r.dest_href.clone(), r.created),
         None => (format!("{collection}{}", item.name), false),
     };
-    let interrupted = record.as_ref().is_some_and(|r| r.pending);
+    let interrupted = record.is_some_and(|r| r.pending);
     let row = |created, pending| ItemRecord {
         stage: kind.name().to_owned(),
         source_href: item.source_href.to_owned(),
@@ -445,7 +422,7 @@ async fn copy(
                 Err(error @ DavError::Status { .. }) => {
                     counts.found += 1;
                     counts.failed += 1;
-                    item_note(ctx, kind, &label, error.to_string()).await;
+                    super::item_note(ctx, kind, &label, error.to_string()).await;
                     continue;
                 }
                 Err(other) => return Err(other.into()),
@@ -461,17 +438,25 @@ async fn copy(
                 name: last_segment(&item.href),
                 content: &prepared,
             };
-            match write_item(&ctx.store, id, kind, dest, &target.href, written).await? {
+            let record = records.get(&item.href);
+            match write_item(
+                &ctx.store,
+                (id, kind, area),
+                dest,
+                &target.href,
+                written,
+                record,
+            )
+            .await?
+            {
                 Written::Copied => {
                     counts.copied += 1;
                     counts.bytes += prepared.len() as u64;
                 }
-                Written::Present | Written::AlreadyCopied | Written::Recovered => {
-                    counts.present += 1
-                }
+                Written::Present | Written::Recovered => counts.present += 1,
                 Written::Refused(reason) => {
                     counts.failed += 1;
-                    item_note(ctx, kind, &label, reason).await;
+                    super::item_note(ctx, kind, &label, reason).await;
                 }
             }
         }

@@ -70,6 +70,20 @@ pub fn within_budget(
     Ok(counts)
 }
 
+/// Records that one item of a stage failed, with the reason the report
+/// and `status` show, and logs it. A failure to record is logged too: it
+/// never stops the stage.
+pub async fn item_note(ctx: &AccountContext, kind: StageKind, item: &str, reason: String) {
+    if let Err(error) = ctx
+        .store
+        .record_item_error(ctx.account.id, kind, item.to_owned(), reason.clone())
+        .await
+    {
+        tracing::error!("cannot record {item}: {error}");
+    }
+    tracing::warn!(account = %ctx.plan.source.email, "{item}: {reason}");
+}
+
 /// Runs one stage for one account.
 pub async fn run(kind: StageKind, ctx: &AccountContext) -> Result<StageCounts, StageFailure> {
     match kind {

@@ -208,17 +208,6 @@ async fn put_checked(
     }
 }
 
-async fn item_note(ctx: &AccountContext, kind: StageKind, item: &str, reason: String) {
-    if let Err(error) = ctx
-        .store
-        .record_item_error(ctx.account.id, kind, item.to_owned(), reason.clone())
-        .await
-    {
-        tracing::error!("cannot record {item}: {error}");
-    }
-    tracing::warn!(account = %ctx.plan.source.email, "{item}: {reason}");
-}
-
 async fn rules(ctx: &AccountContext, counts: &mut StageCounts) -> anyhow::Result<()> {
     let id = ctx.account.id;
     let kind = StageKind::Rules;
@@ -274,7 +263,7 @@ async fn rules(ctx: &AccountContext, counts: &mut StageCounts) -> anyhow::Result
                     continue;
                 }
                 let renamed = free_name(&info.name, &taken);
-                item_note(
+                super::item_note(
                     ctx,
                     kind,
                     &item,
@@ -292,7 +281,7 @@ async fn rules(ctx: &AccountContext, counts: &mut StageCounts) -> anyhow::Result
             Ok(()) => {}
             Err(reason) => {
                 counts.failed += 1;
-                item_note(ctx, kind, &item, reason).await;
+                super::item_note(ctx, kind, &item, reason).await;
                 continue;
             }
         }
@@ -424,7 +413,7 @@ async fn auto_replies_alone(ctx: &AccountContext, counts: &mut StageCounts) -> a
                 }
                 Err(reason) => {
                     counts.failed += 1;
-                    item_note(ctx, kind, &item, reason).await;
+                    super::item_note(ctx, kind, &item, reason).await;
                     pair.logout().await;
                     return Ok(());
                 }
@@ -448,7 +437,7 @@ async fn auto_replies_alone(ctx: &AccountContext, counts: &mut StageCounts) -> a
         None => pair.dest.set_active(Some(VACATION_SCRIPT)).await?,
         Some(VACATION_SCRIPT) => {}
         Some(other) if !done => {
-            item_note(
+            super::item_note(
                 ctx,
                 kind,
                 &item,

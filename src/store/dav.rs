@@ -157,26 +157,6 @@ impl Store {
         .await
     }
 
-    /// The record of one source resource.
-    pub async fn dav_item(
-        &self,
-        account_id: i64,
-        area: DavArea,
-        source_href: String,
-    ) -> Result<Option<ItemRecord>, StoreError> {
-        self.call(move |conn| {
-            Ok(conn
-                .query_row(
-                    "SELECT stage, source_href, etag, dest_href, created, pending FROM dav_items
-                     WHERE account_id = ?1 AND area = ?2 AND source_href = ?3",
-                    params![account_id, area.name(), source_href],
-                    item_record,
-                )
-                .optional()?)
-        })
-        .await
-    }
-
     /// Records (or updates) one resource, or the intent to write it
     /// (`pending`); an update keeps the first `created` when the
     /// destination is unchanged.

@@ -27,12 +27,11 @@
 pub mod ical;
 
 use super::StageFailure;
-use super::dav::{self, Item, Rules, Written};
+use super::dav::{self, Rules};
 use crate::engine::AccountContext;
 use crate::plan::StageKind;
+use crate::protocols::dav::Collection;
 use crate::protocols::dav::discovery::Service;
-use crate::protocols::dav::{Collection, DavClient};
-use crate::store::Store;
 use crate::store::batches::StageCounts;
 
 /// Runs the `calendars` or `tasks` stage for one account.
@@ -68,28 +67,6 @@ const RULES: Rules = Rules {
     belongs: |object, kind| stage_of(object) == kind,
     prepare: |object, _calendar| ical::without_scheduling(object),
 };
-
-/// Writes one calendar object into the destination calendar `calendar`
-/// (an href ending with `/`) for stage `kind` (`calendars` or `tasks`),
-/// with scheduling switched off so nobody is invited: never over what
-/// mailshift did not write, checkpointed by `item.source_href` and
-/// `item.etag`, and recorded for undo. `item.content` is the object as
-/// the source has it.
-pub async fn write_item(
-    store: &Store,
-    account_id: i64,
-    kind: StageKind,
-    dest: &DavClient,
-    calendar: &str,
-    item: Item<'_>,
-) -> anyhow::Result<Written> {
-    let content = ical::without_scheduling(item.content);
-    let item = Item {
-        content: &content,
-        ..item
-    };
-    dav::write_item(store, account_id, kind, dest, calendar, item).await
-}
 
 #[cfg(test)]
 mod tests {

@@ -8,7 +8,6 @@
 //! splits it ([`FileSource::read`]); a PST source is not checked here.
 
 use std::path::Path;
-use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
@@ -19,7 +18,6 @@ use crate::plan::autodetect::Side;
 use crate::plan::{AccountPlan, CredentialError, Endpoint, EndpointKind, StageKind};
 use crate::protocols::dav::discovery::{DiscoveryError, Service};
 use crate::protocols::dav::{Collection, DavClient, DavError};
-use crate::protocols::tls::{self, ConnectError, TlsMode};
 use crate::stages::files::FileSource;
 
 /// What one CalDAV or CardDAV side of an endpoint said.
@@ -52,8 +50,6 @@ struct Asked<'a> {
     endpoint: &'a Endpoint,
     side: Side,
     service: Service,
-    /// The longest wait for a connection when telling why one failed.
-    timeout: Duration,
 }
 
 /// A failure: the status and the words for it.
@@ -75,12 +71,7 @@ pub fn services(stages: &[StageKind]) -> Vec<Service> {
 /// Checks the WebDAV side of both ends of `account` (the destination
 /// first, as for mail), one connection at a time, into `report`. An end
 /// whose credential cannot be read is left out: its mail check said so.
-pub async fn check_account(
-    account: &AccountPlan,
-    report: &mut AccountReport,
-    limits: &Shared,
-    timeout: Duration,
-) {
+pub async fn check_account(account: &AccountPlan, report: &mut AccountReport, limits: &Shared) {
     let services = services(&account.stages);
     for (side, endpoint) in [
         (Side::Destination, &account.destination),
@@ -94,7 +85,6 @@ pub async fn check_account(
                 endpoint,
                 side,
                 service,
-                timeout,
             };
             let checked = check(asked, limits).await;
             side_of(report, side).dav.push(checked);
@@ -211,20 +201,13 @@ async fn home_not_found(error: &anyhow::Error, asked: Asked<'_>) -> Failure {
     match error.downcast_ref::<DiscoveryError>() {
         Some(DiscoveryError::Dav(dav)) => explain(dav, asked).await,
         Some(DiscoveryError::NotFound { tried, .. }) => match &endpoint.dav_url {
-            Some(url) => {
-                // What was tried is in words: the connection is asked
-                // again to tell a closed port from a TLS mismatch.
-                if let Some(failure) = reach(url, asked).await {
-                    return failure;
-                }
-                (
-                    Status::CapabilityMissing,
-                    format!(
-                        "no {service} home collection found at the {name} dav_url {url}: \
-                         tried {tried}. Check dav_url"
-                    ),
-                )
-            }
+            Some(url) => (
+                Status::CapabilityMissing,
+                format!(
+                    "no {service} home collection found at the {name} dav_url {url}: \
+                     tried {tried}. Check dav_url"
+                ),
+            ),
             None => (
                 Status::CapabilityMissing,
                 format!(
@@ -261,13 +244,21 @@ async fn explain(error: &DavError, asked: Asked<'_>) -> Failure {
                 endpoint.credential
             ),
         ),
-        DavError::Connect { server, reason } => match reach(server, asked).await {
-            Some(failure) => failure,
-            None => (
-                Status::Unreachable,
-                format!("cannot reach the {name} {service} server {server}: {reason}"),
+        DavError::Connect { server, reason } => (
+            Status::Unreachable,
+            format!(
+                "cannot reach the {name} {service} server {server}: {reason}. Check dav_url \
+                 (host and port) and that this machine may connect to it"
             ),
-        },
+        ),
+        DavError::Tls { server, reason } => (
+            Status::TlsError,
+            format!(
+                "TLS with the {name} {service} server {server} failed: {reason}. Check that \
+                 dav_url says https only for a TLS port, and `accept_invalid_certs` for a \
+                 self-signed certificate"
+            ),
+        ),
         DavError::Timeout { server, after } => (
             Status::Unreachable,
             format!(
@@ -281,57 +272,6 @@ async fn explain(error: &DavError, asked: Asked<'_>) -> Failure {
             format!("the {name} {service} server failed: {other}. Check dav_url"),
         ),
     }
-}
-
-/// Connects to the server of `url` (nothing is sent): `None` when it
-/// answers, else why not, typed.
-async fn reach(url: &str, asked: Asked<'_>) -> Option<Failure> {
-    let Asked {
-        endpoint,
-        side,
-        service,
-        timeout,
-    } = asked;
-    let url = Url::parse(url).ok()?;
-    let mode = if url.https {
-        TlsMode::Implicit
-    } else {
-        TlsMode::None
-    };
-    let accept_invalid_certs = endpoint
-        .server
-        .as_ref()
-        .is_some_and(|s| s.accept_invalid_certs);
-    let error = tls::connect(&url.host, url.port, mode, accept_invalid_certs, timeout)
-        .await
-        .err()?;
-    let name = side.name();
-    let at = url.authority();
-    Some(match error {
-        ConnectError::Tls { source, .. } => (
-            Status::TlsError,
-            format!(
-                "TLS with the {name} {service} server {at} failed: {source}. Check that \
-                 dav_url says https only for a TLS port, and `accept_invalid_certs` for a \
-                 self-signed certificate"
-            ),
-        ),
-        ConnectError::Tcp { source, .. } => (
-            Status::Unreachable,
-            format!(
-                "cannot reach the {name} {service} server {at}: {source}. Check dav_url \
-                 (host and port) and that this machine may connect to it"
-            ),
-        ),
-        ConnectError::Timeout { .. } => (
-            Status::Unreachable,
-            format!(
-                "the {name} {service} server {at} did not answer within {} s. Check \
-                 dav_url and any firewall in between",
-                timeout.as_secs()
-            ),
-        ),
-    })
 }
 
 #[cfg(test)]

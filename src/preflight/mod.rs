@@ -345,7 +345,7 @@ async fn check_account(account: &AccountPlan, limits: &Shared, options: &Options
     }
 
     options_need(account, &mut report, options.timeout).await;
-    dav::check_account(account, &mut report, limits, options.timeout).await;
+    dav::check_account(account, &mut report, limits).await;
 
     for end in [&report.source, &report.destination] {
         let messages = end.dav.iter().map(|d| &d.message);

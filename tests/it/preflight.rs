@@ -754,7 +754,7 @@ accounts:
     assert!(
         line.starts_with("carol@example.test (")
             && line.contains(&format!(
-                "cannot reach the source CalDAV server 127.0.0.1:{closed}"
+                "cannot reach the source CalDAV server http://127.0.0.1:{closed}"
             )),
         "{line}"
     );
@@ -783,7 +783,7 @@ accounts:
     let line = erin["problems"][0].as_str().unwrap();
     assert!(
         line.contains(&format!(
-            "TLS with the source CardDAV server 127.0.0.1:{} failed",
+            "TLS with the source CardDAV server https://127.0.0.1:{} failed",
             source_dav.port()
         )),
         "{line}"

@@ -124,6 +124,8 @@ pub async fn home(
         match from_start(service, &start, login, explicit, account.plain_http).await {
             Ok(client) => return Ok(client),
             Err(Failure::Fatal(error)) => return Err(error.into()),
+            Err(Failure::Unreachable(error)) if explicit => return Err(error.into()),
+            Err(Failure::Unreachable(error)) => tried.push(format!("{start} ({error})")),
             Err(Failure::Next(reason)) => tried.push(format!("{start} ({reason})")),
         }
     }
@@ -163,6 +165,9 @@ async fn candidates(service: Service, account: &Account<'_>) -> Vec<String> {
 enum Failure {
     /// Try the next starting URL.
     Next(String),
+    /// No connection to it: try the next one, unless it is the endpoint's
+    /// own `dav_url` (then that is the answer, typed).
+    Unreachable(DavError),
     /// Stop: the server refused the login or cannot be read.
     Fatal(DavError),
 }
@@ -171,6 +176,9 @@ impl From<DavError> for Failure {
     fn from(error: DavError) -> Self {
         match error {
             DavError::Auth { .. } | DavError::Xml { .. } => Failure::Fatal(error),
+            DavError::Connect { .. } | DavError::Tls { .. } | DavError::Timeout { .. } => {
+                Failure::Unreachable(error)
+            }
             other => Failure::Next(other.to_string()),
         }
     }

@@ -23,7 +23,7 @@ use hyper_util::rt::TokioIo;
 
 use crate::autodetect::http::Url;
 use crate::protocols::imap::Auth;
-use crate::protocols::tls::{self, TlsMode};
+use crate::protocols::tls::{self, ConnectError, TlsMode};
 use xml::DavResponse;
 
 /// The largest answer read (a PROPFIND of a large address book, a vCard
@@ -37,6 +37,10 @@ pub enum DavError {
     Url(String),
     #[error("cannot reach {server}: {reason}")]
     Connect { server: String, reason: String },
+    /// The TLS handshake failed: a certificate, or TLS asked of a plain
+    /// port (or the reverse).
+    #[error("TLS with {server} failed: {reason}")]
+    Tls { server: String, reason: String },
     #[error("HTTP error with {server}: {reason}")]
     Http { server: String, reason: String },
     #[error("{server} refused the login of {user} (HTTP {status})")]
@@ -392,9 +396,19 @@ impl DavClient {
             self.timeout,
         )
         .await
-        .map_err(|e| DavError::Connect {
-            server: server.clone(),
-            reason: e.to_string(),
+        .map_err(|e| match e {
+            ConnectError::Tls { source, .. } => DavError::Tls {
+                server: server.clone(),
+                reason: source.to_string(),
+            },
+            ConnectError::Timeout { after, .. } => DavError::Timeout {
+                server: server.clone(),
+                after,
+            },
+            ConnectError::Tcp { source, .. } => DavError::Connect {
+                server: server.clone(),
+                reason: source.to_string(),
+            },
         })?;
         let http = |e: hyper::Error| DavError::Http {
             server: server.clone(),

@@ -14,6 +14,7 @@
 
 mod convert;
 pub mod header;
+pub mod item;
 pub mod mime;
 mod props;
 pub mod reader;

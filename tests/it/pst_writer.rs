@@ -2,18 +2,34 @@
 //! independent readers: the `outlook-pst` crate, through mailshift's own
 //! reader and directly, and Debian's `readpst`.
 
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::{DateTime, TimeZone, Utc};
 use mailshift::protocols::pst::PstReader;
 use outlook_pst::ltp::prop_context::PropertyValue;
 use outlook_pst::messaging::named_prop::{
     NameIdEntry, NamedPropertyGuid, NamedPropertyId, NamedPropertyIndex,
 };
 use outlook_pst::messaging::store::Store;
+use outlook_pst::ndb::node_id::NodeId;
 use tempfile::TempDir;
 
-use crate::support::pst_writer::{Item, Key, PS_PUBLIC_STRINGS, PSETID_ADDRESS, PstBuilder, Value};
+use crate::support::pst_writer::{
+    Item, Key, PS_PUBLIC_STRINGS, PSETID_ADDRESS, PSETID_APPOINTMENT, PSETID_TASK, PstBuilder,
+    Value,
+};
 
-/// PidLidEmail1EmailAddress ([MS-OXPROPS]).
+/// PidLidEmail1EmailAddress and PidLidFileUnder ([MS-OXPROPS]).
 const LID_EMAIL1: u32 = 0x8083;
+const LID_FILE_UNDER: u32 = 0x8005;
+/// PidLidLocation, PidLidAppointmentStartWhole, PidLidAppointmentEndWhole.
+const LID_LOCATION: u32 = 0x8208;
+const LID_START: u32 = 0x820D;
+const LID_END: u32 = 0x820E;
+/// PidLidTaskStatus and PidLidTaskDueDate.
+const LID_TASK_STATUS: u32 = 0x8101;
+const LID_TASK_DUE: u32 = 0x8105;
 
 fn text(s: &str) -> Value {
     Value::Text(s.to_owned())
@@ -30,6 +46,10 @@ fn contact(given: &str, surname: &str, email: &str, phone: &str) -> Item {
             (Key::Tag(0x3A11), text(surname)),
             (Key::Tag(0x3A08), text(phone)),
             (Key::Lid(PSETID_ADDRESS, LID_EMAIL1), text(email)),
+            (
+                Key::Lid(PSETID_ADDRESS, LID_FILE_UNDER),
+                text(&format!("{surname}, {given}")),
+            ),
         ],
         recipients: Vec::new(),
     }
@@ -102,10 +122,7 @@ fn mailshift_reader_lists_the_folders_and_reads_the_message() {
 
 /// The value of `prop_id` on the message `nid`, read with the crate.
 fn crate_value(store: &std::rc::Rc<dyn Store>, nid: u32, prop_id: u16) -> Option<PropertyValue> {
-    let id = store
-        .properties()
-        .make_entry_id(outlook_pst::ndb::node_id::NodeId::from(nid))
-        .unwrap();
+    let id = store.properties().make_entry_id(NodeId::from(nid)).unwrap();
     let message = store.open_message(&id, None).unwrap();
     message.properties().get(prop_id).cloned()
 }
@@ -168,6 +185,7 @@ fn named_properties_read_back_through_the_crates_name_to_id_map() {
                 let bucket = properties.hash_bucket(&hashed).unwrap();
                 assert!(bucket.contains(&hashed), "{bucket:?}");
             }
+            NamedPropertyId::Number(LID_FILE_UNDER) => {}
             other => panic!("unexpected entry {other:?}"),
         }
     }
@@ -189,4 +207,322 @@ fn named_properties_read_back_through_the_crates_name_to_id_map() {
         crate_text(crate_value(&store, nid, 0x3A11)).as_deref(),
         Some("Hopper")
     );
+}
+
+fn at(day: u32, hour: u32, minute: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 3, day, hour, minute, 0).unwrap()
+}
+
+/// An appointment with a subject, a location and its start and end.
+fn event(subject: &str, location: &str, start: DateTime<Utc>, end: DateTime<Utc>) -> Item {
+    Item {
+        class: "IPM.Appointment".into(),
+        props: vec![
+            (Key::Tag(0x0037), text(subject)),
+            (Key::Lid(PSETID_APPOINTMENT, LID_LOCATION), text(location)),
+            (Key::Lid(PSETID_APPOINTMENT, LID_START), Value::Time(start)),
+            (Key::Lid(PSETID_APPOINTMENT, LID_END), Value::Time(end)),
+            // PidLidBusyStatus: busy.
+            (Key::Lid(PSETID_APPOINTMENT, 0x8205), Value::I32(2)),
+        ],
+        recipients: Vec::new(),
+    }
+}
+
+fn task(subject: &str, due: DateTime<Utc>) -> Item {
+    Item {
+        class: "IPM.Task".into(),
+        props: vec![
+            (Key::Tag(0x0037), text(subject)),
+            (Key::Lid(PSETID_TASK, LID_TASK_STATUS), Value::I32(1)),
+            (Key::Lid(PSETID_TASK, LID_TASK_DUE), Value::Time(due)),
+        ],
+        recipients: Vec::new(),
+    }
+}
+
+/// What `readpst -cv` made of a file: the files it wrote (name to text)
+/// and its debug log, which shows items it does not export (tasks).
+struct Readpst {
+    files: BTreeMap<String, String>,
+    log: String,
+}
+
+fn readpst(pst: &Path) -> Readpst {
+    let out = TempDir::new().unwrap();
+    let log = out.path().join("debug.log");
+    let dir = out.path().join("out");
+    std::fs::create_dir(&dir).unwrap();
+    let run = std::process::Command::new("readpst")
+        .args(["-q", "-cv", "-d"])
+        .arg(&log)
+        .arg("-o")
+        .arg(&dir)
+        .arg(pst)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("readpst cannot run ({e}): install pst-utils (scripts/install-deps.sh)")
+        });
+    assert!(run.status.success(), "readpst failed: {run:?}");
+    let files = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read_to_string(&path).unwrap())
+        })
+        .collect();
+    let log = String::from_utf8_lossy(&std::fs::read(&log).unwrap()).into_owned();
+    Readpst { files, log }
+}
+
+/// The blocks between `BEGIN:{kind}` and `END:{kind}`, each as its lines
+/// (unfolded, without the BEGIN/END and the lines in `skip`).
+fn blocks(text: &str, kind: &str, skip: &[&str]) -> Vec<Vec<String>> {
+    let unfolded = text.replace("\r\n", "\n").replace("\n ", "");
+    let mut found = Vec::new();
+    let mut current: Option<Vec<String>> = None;
+    for line in unfolded.lines() {
+        if line == format!("BEGIN:{kind}") {
+            current = Some(Vec::new());
+        } else if line == format!("END:{kind}") {
+            found.push(current.take().expect("END without BEGIN"));
+        } else if let Some(lines) = current.as_mut()
+            && !skip.iter().any(|s| line.starts_with(s))
+        {
+            lines.push(line.to_owned());
+        }
+    }
+    found
+}
+
+fn lines(expected: &[&str]) -> Vec<String> {
+    expected.iter().map(|l| l.to_string()).collect()
+}
+
+#[test]
+fn readpst_reads_contacts_events_and_tasks_field_by_field() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("pim.pst");
+    let mut pst = PstBuilder::new("PIM");
+    let contacts = pst.folder(None, "Contacts", "IPF.Contact");
+    let calendar = pst.folder(None, "Calendar", "IPF.Appointment");
+    let tasks = pst.folder(None, "Tasks", "IPF.Task");
+    let mut ada = contact("Ada", "Lovelace", "ada@example.com", "+44 20 1234");
+    ada.props.extend([
+        (Key::Tag(0x3A1C), text("+44 7700 900123")), // mobile
+        (Key::Tag(0x3A09), text("+44 20 9999")),     // home
+        (Key::Tag(0x3A16), text("Analytical Engines")),
+        (Key::Tag(0x3A17), text("Programmer")),
+        // PidLidEmail2EmailAddress.
+        (
+            Key::Lid(PSETID_ADDRESS, 0x8093),
+            text("ada@engines.example"),
+        ),
+    ]);
+    pst.item(contacts, ada);
+    pst.item(
+        contacts,
+        contact("Alan", "Turing", "alan@example.com", "+44 1908 640404"),
+    );
+    pst.item(
+        calendar,
+        event("Board meeting", "Room 4", at(4, 9, 30), at(4, 10, 45)),
+    );
+    pst.item(
+        calendar,
+        event("Lunch", "Canteen", at(5, 12, 0), at(5, 13, 0)),
+    );
+    pst.item(tasks, task("File the report", at(7, 17, 0)));
+    pst.write(&path).unwrap();
+
+    let read = readpst(&path);
+    let names: Vec<&String> = read.files.keys().collect();
+    assert_eq!(names, ["Calendar.calendar", "Contacts.contacts"]);
+
+    let cards = blocks(&read.files["Contacts.contacts"], "VCARD", &["VERSION:"]);
+    assert_eq!(
+        cards,
+        [
+            lines(&[
+                r"FN:Lovelace\, Ada",
+                "N:Lovelace;Ada;;;",
+                "EMAIL:ada@example.com",
+                "EMAIL:ada@engines.example",
+                "TEL;TYPE=work,voice:+44 20 1234",
+                "TEL;TYPE=home,voice:+44 20 9999",
+                "TEL;TYPE=cell,voice:+44 7700 900123",
+                "TITLE:Programmer",
+                "ORG:Analytical Engines",
+            ]),
+            lines(&[
+                r"FN:Turing\, Alan",
+                "N:Turing;Alan;;;",
+                "EMAIL:alan@example.com",
+                "TEL;TYPE=work,voice:+44 1908 640404",
+            ]),
+        ]
+    );
+
+    // readpst stamps each event with the time it ran and numbers them.
+    let events = blocks(
+        &read.files["Calendar.calendar"],
+        "VEVENT",
+        &["DTSTAMP:", "UID:"],
+    );
+    let created = ["CREATED:20240102T030405Z", "LAST-MOD:20240102T030405Z"];
+    let expected = |summary: &str, start: &str, end: &str, location: &str| {
+        let mut event = lines(&created);
+        event.extend(lines(&[
+            &format!("SUMMARY:{summary}"),
+            &format!("DTSTART;VALUE=DATE-TIME:{start}"),
+            &format!("DTEND;VALUE=DATE-TIME:{end}"),
+            &format!("LOCATION:{location}"),
+            "STATUS:CONFIRMED",
+            "CATEGORIES:NONE",
+        ]));
+        event
+    };
+    assert_eq!(
+        events,
+        [
+            expected(
+                "Board meeting",
+                "20250304T093000Z",
+                "20250304T104500Z",
+                "Room 4"
+            ),
+            expected("Lunch", "20250305T120000Z", "20250305T130000Z", "Canteen"),
+        ]
+    );
+
+    // Tasks are read but not exported: the debug log shows what libpst
+    // made of the item, named properties resolved to their LIDs.
+    assert!(
+        read.log.contains("Message class IPM.Task"),
+        "no task in the readpst log"
+    );
+    assert!(read.log.contains("item->subject = File the report"));
+    assert!(read.log.contains("Unknown type 0x8101 32bit int = 1"));
+    assert!(
+        read.log
+            .contains("Unknown type 0x8105 Date = \"Fri Mar  7 17:00:00 2025")
+    );
+}
+
+/// The tree level of the root page of the B-tree whose root BREF is at
+/// `at` in the header ([MS-PST] 2.2.2.6: NBT at 216, BBT at 232).
+fn root_level(file: &[u8], at: usize) -> u8 {
+    let ib = u64::from_le_bytes(file[at + 8..at + 16].try_into().unwrap()) as usize;
+    // BTPAGE: cLevel after rgentries (488), cEnt, cEntMax, cbEnt.
+    file[ib + 491]
+}
+
+/// The node IDs of the messages in the folder named `name` under the top
+/// of the personal folders, read with the crate.
+fn crate_contents(store: &std::rc::Rc<dyn Store>, name: &str) -> Vec<u32> {
+    let properties = store.properties();
+    let top = store
+        .open_folder(&properties.ipm_sub_tree_entry_id().unwrap())
+        .unwrap();
+    for row in top.hierarchy_table().unwrap().rows_matrix() {
+        let id = properties
+            .make_entry_id(NodeId::from(u32::from(row.id())))
+            .unwrap();
+        let folder = store.open_folder(&id).unwrap();
+        if folder.properties().display_name().unwrap() == name {
+            let contents = folder.contents_table().expect("a contents table");
+            return contents.rows_matrix().map(|r| u32::from(r.id())).collect();
+        }
+    }
+    panic!("no folder {name}");
+}
+
+#[test]
+fn two_hundred_contacts_and_fifty_events_need_multi_page_trees() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("many.pst");
+    let mut pst = PstBuilder::new("Many");
+    let contacts = pst.folder(None, "Contacts", "IPF.Contact");
+    let calendar = pst.folder(None, "Calendar", "IPF.Appointment");
+    let mut contact_nids = Vec::new();
+    for n in 0..200 {
+        let mut item = contact(
+            &format!("Given{n:03}"),
+            &format!("Surname{n:03}"),
+            &format!("person{n:03}@example.com"),
+            &format!("+1 555 {n:04}"),
+        );
+        if n == 7 {
+            // A body of more than one block (sub-node, XBLOCK) and one
+            // that fills a few KiB of the item's heap.
+            item.props
+                .push((Key::Tag(0x1000), text(&"twelve bytes".repeat(1000))));
+            item.props.push((Key::Tag(0x3A45), text(&"x".repeat(1700)))); // PidTagDisplayNamePrefix
+        }
+        contact_nids.push(pst.item(contacts, item));
+    }
+    let mut event_nids = Vec::new();
+    for n in 0..50 {
+        let day = 1 + n / 2;
+        let hour = 8 + 2 * (n % 2);
+        event_nids.push(pst.item(
+            calendar,
+            event(
+                &format!("Event {n:02}"),
+                &format!("Room {n}"),
+                at(day, hour, 0),
+                at(day, hour + 1, 30),
+            ),
+        ));
+    }
+    pst.write(&path).unwrap();
+
+    let file = std::fs::read(&path).unwrap();
+    assert!(root_level(&file, 216) >= 1, "the node B-tree has one page");
+    assert!(root_level(&file, 232) >= 1, "the block B-tree has one page");
+
+    let reader = PstReader::open(&path).unwrap();
+    let tree = reader.folders().unwrap();
+    assert_eq!(
+        tree.other,
+        ["Contacts (IPF.Contact)", "Calendar (IPF.Appointment)"]
+    );
+
+    let store = outlook_pst::open_store(&path).unwrap();
+    assert_eq!(crate_contents(&store, "Contacts"), contact_nids);
+    assert_eq!(crate_contents(&store, "Calendar"), event_nids);
+    let email_id = 0x8000; // the first named property used
+    for (n, nid) in contact_nids.iter().enumerate() {
+        assert_eq!(
+            crate_text(crate_value(&store, *nid, email_id)),
+            Some(format!("person{n:03}@example.com"))
+        );
+    }
+    assert_eq!(
+        crate_text(crate_value(&store, contact_nids[7], 0x1000)),
+        Some("twelve bytes".repeat(1000))
+    );
+
+    let read = readpst(&path);
+    let cards = blocks(&read.files["Contacts.contacts"], "VCARD", &["VERSION:"]);
+    assert_eq!(cards.len(), 200);
+    for (n, card) in cards.iter().enumerate() {
+        let email = format!("EMAIL:person{n:03}@example.com");
+        assert!(card.contains(&email), "card {n}: {card:?}");
+    }
+    let note = format!("NOTE:{}", "twelve bytes".repeat(1000));
+    assert!(cards[7].contains(&note), "{:?}", &cards[7]);
+    let events = blocks(&read.files["Calendar.calendar"], "VEVENT", &[]);
+    let summaries: Vec<String> = events
+        .iter()
+        .map(|e| {
+            e.iter()
+                .find(|l| l.starts_with("SUMMARY:"))
+                .unwrap()
+                .clone()
+        })
+        .collect();
+    let expected: Vec<String> = (0..50).map(|n| format!("SUMMARY:Event {n:02}")).collect();
+    assert_eq!(summaries, expected);
 }

@@ -358,7 +358,11 @@ impl Layout {
 /// The bytes of map pages at the start of span `span`: its AMap, and a
 /// PMap every eighth span.
 fn map_pages(span: u64) -> u64 {
-    let pages = if span.is_multiple_of(PMAP_EVERY) { 2 } else { 1 };
+    let pages = if span.is_multiple_of(PMAP_EVERY) {
+        2
+    } else {
+        1
+    };
     pages * PAGE as u64
 }
 

@@ -8,6 +8,7 @@
 //! - [`ltp`] encodes heaps, property contexts and table contexts.
 //! - [`names`] builds the name-to-ID map of named properties.
 //! - [`ndb`] lays out blocks, B-trees, allocation maps and the header.
+//! - [`recurrence`] encodes recurrence patterns and time zones.
 //!
 //! It writes what Outlook needs to open a store and no more: no search
 //! folders' contents, no attachments, heaps of one block. What it cannot
@@ -16,6 +17,7 @@
 mod ltp;
 mod names;
 mod ndb;
+pub mod recurrence;
 
 use std::path::Path;
 

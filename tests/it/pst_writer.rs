@@ -805,3 +805,67 @@ fn the_paris_time_zone_blobs_hold_its_rules() {
         hex(&definition)
     );
 }
+
+#[test]
+fn distribution_list_members_and_empty_strings_read_back_with_the_crate() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("lists.pst");
+    let mut pst = PstBuilder::new("Lists");
+    let contacts = pst.folder(None, "Contacts", "IPF.Contact");
+    // One-off entry IDs ([MS-OXCDATA] 2.2.5.1) are opaque here: what
+    // matters is that each member comes back whole and in order.
+    let members: Vec<Vec<u8>> = (0u8..3).map(|n| vec![n; 40 + usize::from(n)]).collect();
+    let list = pst.item(
+        contacts,
+        Item {
+            class: "IPM.DistList".into(),
+            props: vec![
+                (Key::Tag(0x0037), text("Team")),
+                // PidLidDistributionListName, PidLidDistributionListMembers.
+                (Key::Lid(PSETID_ADDRESS, 0x8053), text("Team")),
+                (
+                    Key::Lid(PSETID_ADDRESS, 0x8055),
+                    Value::Binaries(members.clone()),
+                ),
+                // PidTagMiddleName, empty.
+                (Key::Tag(0x3A44), text("")),
+            ],
+            recipients: Vec::new(),
+        },
+    );
+    pst.write(&path).unwrap();
+
+    let store = outlook_pst::open_store(&path).unwrap();
+    match crate_value(&store, list, 0x8001) {
+        Some(PropertyValue::MultipleBinary(values)) => {
+            let values: Vec<&[u8]> = values.iter().map(|v| v.buffer()).collect();
+            assert_eq!(values, members);
+        }
+        other => panic!("members: {other:?}"),
+    }
+    assert_eq!(
+        crate_text(crate_value(&store, list, 0x8000)).as_deref(),
+        Some("Team")
+    );
+    assert_eq!(
+        crate_text(crate_value(&store, list, 0x3A44)).as_deref(),
+        Some("")
+    );
+    let reader = PstReader::open(&path).unwrap();
+    assert_eq!(reader.message(list).unwrap().class, "IPM.DistList");
+}
+
+#[test]
+#[should_panic(expected = "448 rows in one table")]
+fn a_folder_over_the_row_index_limit_is_refused_by_name() {
+    let dir = TempDir::new().unwrap();
+    let mut pst = PstBuilder::new("Too many");
+    let contacts = pst.folder(None, "Contacts", "IPF.Contact");
+    for n in 0..448 {
+        pst.item(
+            contacts,
+            contact("Given", &format!("S{n}"), "a@example.com", "1"),
+        );
+    }
+    let _ = pst.write(&dir.path().join("refused.pst"));
+}

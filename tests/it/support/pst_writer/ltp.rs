@@ -237,6 +237,14 @@ pub fn table_context(columns: &[Column], rows: &[(u32, Vec<(u16, Value)>)]) -> C
     }
     let row_size = usize::from(offset) + all.len().div_ceil(8);
     assert!(all.len() <= 255, "pst_writer: too many table columns");
+    // The row index is a one-leaf BTree-on-heap of 8-byte records.
+    assert!(
+        rows.len() <= MAX_ALLOC / 8,
+        "pst_writer: {} rows in one table (a folder's items or subfolders, a \
+         message's recipients); at most {} are supported",
+        rows.len(),
+        MAX_ALLOC / 8
+    );
 
     let mut heap = Heap::new(CLIENT_TC);
     let mut matrix = Vec::new();

@@ -202,7 +202,13 @@ impl PstBuilder {
         let mut props = vec![(0x001A, Value::Text(item.class))];
         for (key, value) in item.props {
             let id = match key {
-                Key::Tag(id) => id,
+                Key::Tag(id) => {
+                    assert!(
+                        id < 0x8000,
+                        "pst_writer: tag {id:#06x} is a named property's ID"
+                    );
+                    id
+                }
                 Key::Lid(guid, lid) => self.names.id(guid, Name::Lid(lid)),
                 Key::Name(guid, name) => self.names.id(guid, Name::String(name)),
             };
@@ -241,6 +247,9 @@ impl PstBuilder {
         let mut ndb = Ndb::new();
         ndb.node(NID_MESSAGE_STORE, 0, &self.store());
         ndb.node(NID_NAME_TO_ID_MAP, 0, &pc_content(&self.names.properties()));
+        for (nid, columns) in TEMPLATES {
+            ndb.node(nid, 0, &table_context(columns, &[]));
+        }
         for (index, folder) in self.folders.iter().enumerate() {
             self.write_folder(&mut ndb, index, folder);
         }
@@ -317,13 +326,6 @@ impl PstBuilder {
             .iter()
             .map(|&child| (self.folders[child].nid, self.folder_row(child)))
             .collect();
-        let hierarchy_columns: [Column; 5] = [
-            (0x3001, 0x001F),
-            (0x3602, 0x0003),
-            (0x3603, 0x0003),
-            (0x360A, 0x000B),
-            (0x3613, 0x001F),
-        ];
         let contents: Vec<(u32, Vec<(u16, Value)>)> = items
             .iter()
             .map(|item| {
@@ -336,19 +338,21 @@ impl PstBuilder {
                 (item.nid, row)
             })
             .collect();
-        let contents_columns: [Column; 3] = [(0x0E07, 0x0003), (0x0E08, 0x0003), (0x0E17, 0x0003)];
         let index = folder.nid >> 5;
         // Tables are not children in the folder tree: no parent.
         for (kind, content) in [
             (
                 NID_TYPE_HIERARCHY_TABLE,
-                table_context(&hierarchy_columns, &hierarchy),
+                table_context(&HIERARCHY_COLUMNS, &hierarchy),
             ),
             (
                 NID_TYPE_CONTENTS_TABLE,
-                table_context(&contents_columns, &contents),
+                table_context(&CONTENTS_COLUMNS, &contents),
             ),
-            (NID_TYPE_ASSOC_CONTENTS_TABLE, table_context(&[], &[])),
+            (
+                NID_TYPE_ASSOC_CONTENTS_TABLE,
+                table_context(&CONTENTS_COLUMNS, &[]),
+            ),
         ] {
             ndb.node((index << 5) | kind, 0, &content);
         }
@@ -362,6 +366,54 @@ fn pc_content(props: &[(u16, Value)]) -> Content {
     content
 }
 
+/// Columns of the tables, after the templates of [MS-PST] 2.4.4.4.1,
+/// 2.4.4.5.1 (fixed-size columns only: strings would fill the heap of a
+/// large folder), 2.4.5.3.1 and 2.4.6.1.1; the row ID and version are
+/// added by [`table_context`].
+const HIERARCHY_COLUMNS: [Column; 5] = [
+    (0x3001, 0x001F), // PidTagDisplayName
+    (0x3602, 0x0003), // PidTagContentCount
+    (0x3603, 0x0003), // PidTagContentUnreadCount
+    (0x360A, 0x000B), // PidTagSubfolders
+    (0x3613, 0x001F), // PidTagContainerClass
+];
+const CONTENTS_COLUMNS: [Column; 3] = [
+    (0x0E07, 0x0003), // PidTagMessageFlags
+    (0x0E08, 0x0003), // PidTagMessageSize
+    (0x0E17, 0x0003), // PidTagMessageStatus
+];
+const RECIPIENT_COLUMNS: [Column; 12] = [
+    (0x0C15, 0x0003), // PidTagRecipientType
+    (0x0E0F, 0x000B), // PidTagResponsibility
+    (0x0FF9, 0x0102), // PidTagRecordKey
+    (0x0FFE, 0x0003), // PidTagObjectType
+    (0x0FFF, 0x0102), // PidTagEntryId
+    (0x3001, 0x001F), // PidTagDisplayName
+    (0x3002, 0x001F), // PidTagAddressType
+    (0x3003, 0x001F), // PidTagEmailAddress
+    (0x300B, 0x0102), // PidTagSearchKey
+    (0x3900, 0x0003), // PidTagDisplayType
+    (0x39FF, 0x001F), // PidTag7BitDisplayName
+    (0x3A40, 0x000B), // PidTagSendRichInfo
+];
+const ATTACHMENT_COLUMNS: [Column; 4] = [
+    (0x0E20, 0x0003), // PidTagAttachSize
+    (0x3704, 0x001F), // PidTagAttachFilename
+    (0x3705, 0x0003), // PidTagAttachMethod
+    (0x370B, 0x0003), // PidTagRenderingPosition
+];
+
+/// The table templates Outlook copies for new folders and messages
+/// ([MS-PST] 2.7.1): hierarchy, contents, associated contents,
+/// attachments, recipients.
+const TEMPLATES: [(u32, &[Column]); 5] = [
+    (0x60D, &HIERARCHY_COLUMNS),
+    (0x60E, &CONTENTS_COLUMNS),
+    (0x60F, &CONTENTS_COLUMNS),
+    (0x671, &ATTACHMENT_COLUMNS),
+    (NID_RECIPIENT_TABLE, &RECIPIENT_COLUMNS),
+];
+
 /// The recipient table: one column per property the rows use, row IDs
 /// counted from 0.
 fn recipient_table(rows: &[Vec<(u16, Value)>]) -> Content {
@@ -369,6 +421,12 @@ fn recipient_table(rows: &[Vec<(u16, Value)>]) -> Content {
     for (id, value) in rows.iter().flatten() {
         let column = (*id, prop_type(value));
         if !columns.contains(&column) {
+            columns.push(column);
+        }
+    }
+    // The template's columns, unless the rows give one another type.
+    for column in RECIPIENT_COLUMNS {
+        if !columns.iter().any(|c| c.0 == column.0) {
             columns.push(column);
         }
     }

@@ -856,16 +856,70 @@ fn distribution_list_members_and_empty_strings_read_back_with_the_crate() {
 }
 
 #[test]
-#[should_panic(expected = "448 rows in one table")]
-fn a_folder_over_the_row_index_limit_is_refused_by_name() {
+fn a_thousand_contacts_and_a_large_contact_span_several_heap_blocks() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("large.pst");
+    let mut pst = PstBuilder::new("Large");
+    let contacts = pst.folder(None, "Contacts", "IPF.Contact");
+    // The contents table's row index alone (1000 rows of 8 bytes) is more
+    // than one heap block and more than one BTree-on-heap leaf.
+    let nids: Vec<u32> = (0..1000)
+        .map(|n| {
+            let email = format!("p{n:04}@example.com");
+            pst.item(contacts, contact("Given", &format!("S{n:04}"), &email, "1"))
+        })
+        .collect();
+    // Twenty values of 1000 characters: 40 KB of heap, no sub-node.
+    let mut large = contact("Large", "Contact", "large@example.com", "2");
+    let fields: Vec<(u16, String)> = (0..20u16)
+        .map(|n| (0x6800 + n, format!("{n:02}").repeat(1000)))
+        .collect();
+    for (id, value) in &fields {
+        large.props.push((Key::Tag(*id), text(value)));
+    }
+    large
+        .props
+        .push((Key::Tag(0x3A17), text(&"title ".repeat(500))));
+    let large_nid = pst.item(contacts, large);
+    pst.write(&path).unwrap();
+
+    let store = outlook_pst::open_store(&path).unwrap();
+    let mut expected = nids.clone();
+    expected.push(large_nid);
+    assert_eq!(crate_contents(&store, "Contacts"), expected);
+    for (id, value) in &fields {
+        assert_eq!(
+            crate_text(crate_value(&store, large_nid, *id)).as_ref(),
+            Some(value)
+        );
+    }
+
+    let read = readpst(&path);
+    let cards = blocks(&read.files["Contacts.contacts"], "VCARD", &["VERSION:"]);
+    assert_eq!(cards.len(), 1001);
+    for (n, card) in cards[..1000].iter().enumerate() {
+        let email = format!("EMAIL:p{n:04}@example.com");
+        assert!(card.contains(&email), "card {n}: {card:?}");
+    }
+    let title = format!("TITLE:{}", "title ".repeat(500).trim_end());
+    assert!(
+        cards[1000].iter().any(|l| l.trim_end() == title),
+        "{:?}",
+        cards[1000]
+    );
+}
+
+#[test]
+#[should_panic(expected = "properties on one object; at most 447 are supported")]
+fn an_object_over_the_property_limit_is_refused_by_name() {
     let dir = TempDir::new().unwrap();
     let mut pst = PstBuilder::new("Too many");
     let contacts = pst.folder(None, "Contacts", "IPF.Contact");
-    for n in 0..448 {
-        pst.item(
-            contacts,
-            contact("Given", &format!("S{n}"), "a@example.com", "1"),
-        );
+    let mut item = contact("Given", "Surname", "a@example.com", "1");
+    for n in 0..440 {
+        item.props
+            .push((Key::Tag(0x6800 + n), Value::I32(i32::from(n))));
     }
+    pst.item(contacts, item);
     let _ = pst.write(&dir.path().join("refused.pst"));
 }

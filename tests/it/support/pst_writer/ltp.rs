@@ -1,6 +1,6 @@
-//! The lists, tables and properties layer of [MS-PST] 2.3: the heap-on-node
-//! (one block), the BTree-on-heap (one leaf), property contexts and table
-//! contexts, and how each [`Value`] is stored in them.
+//! The lists, tables and properties layer of [MS-PST] 2.3: the heap-on-node,
+//! the BTree-on-heap, property contexts and table contexts, and how each
+//! [`Value`] is stored in them.
 
 use super::Value;
 use super::ndb::{Content, MAX_BLOCK_DATA};
@@ -77,80 +77,132 @@ pub fn utf16(s: &str) -> Vec<u8> {
     s.encode_utf16().flat_map(u16::to_le_bytes).collect()
 }
 
-/// A heap-on-node being filled: allocations in order, HIDs from 0x20.
+/// A heap-on-node being filled: allocations block by block, each block
+/// closed when the next allocation and the page map would not fit.
 struct Heap {
     client: u8,
-    allocs: Vec<Vec<u8>>,
+    /// Each block's allocations.
+    blocks: Vec<Vec<Vec<u8>>>,
+}
+
+/// HNHDR (block 0), HNBITMAPHDR (blocks 8, 136, 264...), HNPAGEHDR.
+fn heap_header_size(block: usize) -> usize {
+    match block {
+        0 => 12,
+        b if b % 128 == 8 => 66,
+        _ => 2,
+    }
 }
 
 impl Heap {
     fn new(client: u8) -> Heap {
         Heap {
             client,
-            allocs: Vec::new(),
+            blocks: vec![Vec::new()],
         }
     }
 
-    /// Allocates `data` and returns its HID (block 0, index from 1).
+    /// Allocates `data` and returns its HID (block index and index in the
+    /// block's page map, from 1).
     fn alloc(&mut self, data: Vec<u8>) -> u32 {
         assert!(
             data.len() <= MAX_ALLOC,
             "pst_writer: a heap allocation of {} bytes (at most {MAX_ALLOC})",
             data.len()
         );
-        self.allocs.push(data);
-        (self.allocs.len() as u32) << 5
+        let fits = |block: usize, allocs: &[Vec<u8>]| {
+            let used: usize = allocs.iter().map(Vec::len).sum::<usize>() + data.len();
+            // Header, allocations, padding, cAlloc, cFree, rgibAlloc.
+            heap_header_size(block) + used + 1 + 4 + 2 * (allocs.len() + 2) <= MAX_BLOCK_DATA
+        };
+        let last = self.blocks.len() - 1;
+        if !fits(last, &self.blocks[last]) {
+            self.blocks.push(Vec::new());
+        }
+        let block = self.blocks.len() - 1;
+        self.blocks[block].push(data);
+        assert!(
+            block <= 0xFFFF,
+            "pst_writer: a heap of more than 65536 blocks"
+        );
+        ((block as u32) << 16) | ((self.blocks[block].len() as u32) << 5)
     }
 
-    /// The heap's one block: HNHDR, allocations, HNPAGEMAP.
-    fn finish(self, user_root: u32) -> Vec<u8> {
-        let mut out = vec![0u8; 12];
-        let mut offsets = Vec::with_capacity(self.allocs.len() + 1);
-        // Zero-length allocations read as freed ones ([MS-PST] 2.3.1.5).
-        let mut free = 0u16;
-        for alloc in &self.allocs {
-            offsets.push(out.len() as u16);
-            free += u16::from(alloc.is_empty());
-            out.extend_from_slice(alloc);
-        }
-        offsets.push(out.len() as u16);
-        if out.len() % 2 == 1 {
-            out.push(0);
-        }
-        let map = out.len() as u16;
-        out[0..2].copy_from_slice(&map.to_le_bytes());
-        out[2] = 0xEC;
-        out[3] = self.client;
-        out[4..8].copy_from_slice(&user_root.to_le_bytes());
-        out.extend_from_slice(&(self.allocs.len() as u16).to_le_bytes());
-        out.extend_from_slice(&free.to_le_bytes());
-        for offset in offsets {
-            out.extend_from_slice(&offset.to_le_bytes());
-        }
-        assert!(
-            out.len() <= MAX_BLOCK_DATA,
-            "pst_writer: a heap of {} bytes needs more than one block",
-            out.len()
-        );
-        out
+    /// The heap's blocks, each with its header, allocations and
+    /// HNPAGEMAP. Fill levels are left at 0: they only guide Outlook's
+    /// next allocation.
+    fn finish(self, user_root: u32) -> Vec<Vec<u8>> {
+        let client = self.client;
+        self.blocks
+            .into_iter()
+            .enumerate()
+            .map(|(index, allocs)| {
+                let mut out = vec![0u8; heap_header_size(index)];
+                let mut offsets = Vec::with_capacity(allocs.len() + 1);
+                // Zero-length allocations read as freed ones ([MS-PST]
+                // 2.3.1.5).
+                let mut free = 0u16;
+                for alloc in &allocs {
+                    offsets.push(out.len() as u16);
+                    free += u16::from(alloc.is_empty());
+                    out.extend_from_slice(alloc);
+                }
+                offsets.push(out.len() as u16);
+                if out.len() % 2 == 1 {
+                    out.push(0);
+                }
+                let map = out.len() as u16;
+                out[0..2].copy_from_slice(&map.to_le_bytes());
+                if index == 0 {
+                    out[2] = 0xEC;
+                    out[3] = client;
+                    out[4..8].copy_from_slice(&user_root.to_le_bytes());
+                }
+                out.extend_from_slice(&(allocs.len() as u16).to_le_bytes());
+                out.extend_from_slice(&free.to_le_bytes());
+                for offset in offsets {
+                    out.extend_from_slice(&offset.to_le_bytes());
+                }
+                out
+            })
+            .collect()
     }
 }
 
-/// Adds a one-leaf BTree-on-heap of `(key, data)` records, sorted by key,
-/// and returns the HID of its BTHHEADER.
+/// Adds a BTree-on-heap of `(key, data)` records, sorted by key, and
+/// returns the HID of its BTHHEADER. Leaves hold what one allocation can;
+/// more leaves get index levels above them.
 fn bth(heap: &mut Heap, key_size: u8, data_size: u8, mut records: Vec<(u32, Vec<u8>)>) -> u32 {
     records.sort_by_key(|r| r.0);
-    let mut leaf = Vec::new();
-    for (key, data) in &records {
-        leaf.extend_from_slice(&key.to_le_bytes()[..usize::from(key_size)]);
-        leaf.extend_from_slice(data);
+    let key_size_bytes = usize::from(key_size);
+    let mut levels = 0u8;
+    let mut root = 0;
+    let mut size = key_size_bytes + usize::from(data_size);
+    while !records.is_empty() {
+        // Each node: its first key and HID.
+        let nodes: Vec<(u32, u32)> = records
+            .chunks(MAX_ALLOC / size)
+            .map(|chunk| {
+                let mut node = Vec::with_capacity(chunk.len() * size);
+                for (key, data) in chunk {
+                    node.extend_from_slice(&key.to_le_bytes()[..key_size_bytes]);
+                    node.extend_from_slice(data);
+                }
+                (chunk[0].0, heap.alloc(node))
+            })
+            .collect();
+        if let [(_, hid)] = nodes[..] {
+            root = hid;
+            break;
+        }
+        records = nodes
+            .into_iter()
+            .map(|(key, hid)| (key, hid.to_le_bytes().to_vec()))
+            .collect();
+        size = key_size_bytes + 4;
+        levels += 1;
     }
-    let root = if records.is_empty() {
-        0
-    } else {
-        heap.alloc(leaf)
-    };
-    let mut header = vec![CLIENT_BTH, key_size, data_size, 0];
+    let mut header = vec![CLIENT_BTH, key_size, data_size, levels];
     header.extend_from_slice(&root.to_le_bytes());
     heap.alloc(header)
 }
@@ -160,9 +212,19 @@ fn subnode_nid(subnodes: &[(u32, Content)]) -> u32 {
     ((0x100 + subnodes.len() as u32) << 5) | NID_TYPE_LTP
 }
 
-/// A property context ([MS-PST] 2.3.3) of `props`; values too long for the
-/// heap go to sub-nodes of `subnodes`.
-pub fn property_context(props: &[(u16, Value)], subnodes: &mut Vec<(u32, Content)>) -> Vec<u8> {
+/// A property context ([MS-PST] 2.3.3) of `props`, as heap blocks; values
+/// too long for the heap go to sub-nodes of `subnodes`.
+pub fn property_context(
+    props: &[(u16, Value)],
+    subnodes: &mut Vec<(u32, Content)>,
+) -> Vec<Vec<u8>> {
+    // readpst reads a property context's BTree-on-heap as one leaf.
+    assert!(
+        props.len() <= MAX_ALLOC / 8,
+        "pst_writer: {} properties on one object; at most {} are supported",
+        props.len(),
+        MAX_ALLOC / 8
+    );
     let mut heap = Heap::new(CLIENT_PC);
     let mut records = Vec::new();
     for (id, value) in props {
@@ -179,13 +241,7 @@ pub fn property_context(props: &[(u16, Value)], subnodes: &mut Vec<(u32, Content
                     heap.alloc(bytes)
                 } else {
                     let nid = subnode_nid(subnodes);
-                    subnodes.push((
-                        nid,
-                        Content {
-                            data: bytes,
-                            subnodes: Vec::new(),
-                        },
-                    ));
+                    subnodes.push((nid, Content::value(&bytes)));
                     nid
                 }
             }
@@ -237,14 +293,6 @@ pub fn table_context(columns: &[Column], rows: &[(u32, Vec<(u16, Value)>)]) -> C
     }
     let row_size = usize::from(offset) + all.len().div_ceil(8);
     assert!(all.len() <= 255, "pst_writer: too many table columns");
-    // The row index is a one-leaf BTree-on-heap of 8-byte records.
-    assert!(
-        rows.len() <= MAX_ALLOC / 8,
-        "pst_writer: {} rows in one table (a folder's items or subfolders, a \
-         message's recipients); at most {} are supported",
-        rows.len(),
-        MAX_ALLOC / 8
-    );
 
     let mut heap = Heap::new(CLIENT_TC);
     let mut matrix = Vec::new();
@@ -270,26 +318,31 @@ pub fn table_context(columns: &[Column], rows: &[(u32, Vec<(u16, Value)>)]) -> C
             let bitmap = usize::from(offset) + usize::from(bit / 8);
             row[bitmap] |= 0x80 >> (bit % 8);
         }
-        // Rows never straddle blocks: pad the block before one would.
-        let in_block = matrix.len() % MAX_BLOCK_DATA;
-        if in_block + row_size > MAX_BLOCK_DATA {
-            matrix.resize(matrix.len() + MAX_BLOCK_DATA - in_block, 0);
-        }
-        matrix.extend_from_slice(&row);
+        matrix.push(row);
         index.push((*row_id, (n as u32).to_le_bytes().to_vec()));
     }
     let row_index = bth(&mut heap, 4, 4, index);
     let mut subnodes = Vec::new();
     let rows_hnid = if matrix.is_empty() {
         0
-    } else if matrix.len() <= MAX_ALLOC {
-        heap.alloc(matrix)
+    } else if matrix.len() * row_size <= MAX_ALLOC {
+        heap.alloc(matrix.concat())
     } else {
+        // Rows never straddle blocks, and every block but the last is
+        // full: readpst counts on it.
+        let mut blocks: Vec<Vec<u8>> = matrix
+            .chunks(MAX_BLOCK_DATA / row_size)
+            .map(|rows| rows.concat())
+            .collect();
+        let last = blocks.len() - 1;
+        for block in &mut blocks[..last] {
+            block.resize(MAX_BLOCK_DATA, 0);
+        }
         let nid = subnode_nid(&subnodes);
         subnodes.push((
             nid,
             Content {
-                data: matrix,
+                blocks,
                 subnodes: Vec::new(),
             },
         ));
@@ -316,7 +369,7 @@ pub fn table_context(columns: &[Column], rows: &[(u32, Vec<(u16, Value)>)]) -> C
     }
     let root = heap.alloc(info);
     Content {
-        data: heap.finish(root),
+        blocks: heap.finish(root),
         subnodes,
     }
 }

@@ -255,7 +255,7 @@ impl PstBuilder {
         }
         for item in &self.items {
             let mut content = Content::default();
-            content.data = property_context(&item.props, &mut content.subnodes);
+            content.blocks = property_context(&item.props, &mut content.subnodes);
             content
                 .subnodes
                 .push((NID_RECIPIENT_TABLE, recipient_table(&item.recipients)));
@@ -362,7 +362,7 @@ impl PstBuilder {
 /// A node holding only a property context.
 fn pc_content(props: &[(u16, Value)]) -> Content {
     let mut content = Content::default();
-    content.data = property_context(props, &mut content.subnodes);
+    content.blocks = property_context(props, &mut content.subnodes);
     content
 }
 

@@ -2,8 +2,8 @@
 //! sub-node blocks, the node and block B-trees, the allocation maps and
 //! the header, laid out in one pass when the file is written.
 //!
-//! Blocks are stored unencoded (`bCryptMethod` = none). A value longer than
-//! one block is split under an XBLOCK (one level, up to 1021 blocks).
+//! Blocks are stored unencoded (`bCryptMethod` = none). Data of more than
+//! one block goes under an XBLOCK (one level, up to 1021 blocks).
 
 use std::path::Path;
 
@@ -28,10 +28,24 @@ const PTYPE_AMAP: u8 = 0x84;
 /// What a node (or sub-node) holds: its data and its own sub-nodes.
 #[derive(Debug, Default)]
 pub struct Content {
-    /// The node's data: a heap, a value or a row matrix.
-    pub data: Vec<u8>,
+    /// The node's data, block by block: a heap, a value or a row matrix.
+    pub blocks: Vec<Vec<u8>>,
     /// Sub-nodes by NID, written to the node's SLBLOCK.
     pub subnodes: Vec<(u32, Content)>,
+}
+
+impl Content {
+    /// A value cut into full blocks.
+    pub fn value(data: &[u8]) -> Content {
+        let mut blocks: Vec<Vec<u8>> = data.chunks(MAX_BLOCK_DATA).map(<[u8]>::to_vec).collect();
+        if blocks.is_empty() {
+            blocks.push(Vec::new());
+        }
+        Content {
+            blocks,
+            subnodes: Vec::new(),
+        }
+    }
 }
 
 /// A node of the node B-tree (NBTENTRY).
@@ -74,7 +88,7 @@ impl Ndb {
     /// Stores `content`, returning the block IDs of its data and of its
     /// sub-node tree (0 when it has none).
     fn content(&mut self, content: &Content) -> (u64, u64) {
-        let data = self.data(&content.data);
+        let data = self.data(&content.blocks);
         if content.subnodes.is_empty() {
             return (data, 0);
         }
@@ -104,24 +118,31 @@ impl Ndb {
         (data, self.block(block, true))
     }
 
-    /// Stores a value: one block, or an XBLOCK over several.
-    fn data(&mut self, data: &[u8]) -> u64 {
-        if data.len() <= MAX_BLOCK_DATA {
-            return self.block(data.to_vec(), false);
+    /// Stores data blocks: one block, or an XBLOCK over several.
+    fn data(&mut self, blocks: &[Vec<u8>]) -> u64 {
+        for block in blocks {
+            assert!(
+                block.len() <= MAX_BLOCK_DATA,
+                "pst_writer: a block of {} bytes",
+                block.len()
+            );
         }
-        let bids: Vec<u64> = data
-            .chunks(MAX_BLOCK_DATA)
-            .map(|chunk| self.block(chunk.to_vec(), false))
-            .collect();
+        if let [block] = blocks {
+            return self.block(block.clone(), false);
+        }
+        let total: usize = blocks.iter().map(Vec::len).sum();
         assert!(
-            bids.len() <= (MAX_BLOCK_DATA - 8) / 8,
-            "pst_writer: a value of {} bytes needs more than one XBLOCK",
-            data.len()
+            blocks.len() <= (MAX_BLOCK_DATA - 8) / 8,
+            "pst_writer: data of {total} bytes needs more than one XBLOCK"
         );
+        let bids: Vec<u64> = blocks
+            .iter()
+            .map(|data| self.block(data.clone(), false))
+            .collect();
         // XBLOCK: btype 1, cLevel 1, cEnt, lcbTotal, then the block IDs.
         let mut block = vec![0x01, 0x01];
         block.extend_from_slice(&(bids.len() as u16).to_le_bytes());
-        block.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        block.extend_from_slice(&(total as u32).to_le_bytes());
         for bid in bids {
             block.extend_from_slice(&bid.to_le_bytes());
         }

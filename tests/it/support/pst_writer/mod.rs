@@ -10,9 +10,12 @@
 //! - [`ndb`] lays out blocks, B-trees, allocation maps and the header.
 //! - [`recurrence`] encodes recurrence patterns and time zones.
 //!
-//! It writes what Outlook needs to open a store and no more: no search
-//! folders' contents, no attachments, heaps of one block. What it cannot
-//! write it refuses with a panic naming the limit.
+//! It writes the store, folders, items, their recipients and the table
+//! templates; not attachments, nor the search nodes of [MS-PST] 2.7.1
+//! (search management queue, gatherer...), which readers do not use.
+//! What it cannot write (more than 447 properties on one object, more
+//! than 340 sub-nodes on one item) it refuses with a panic naming the
+//! limit.
 
 mod ltp;
 mod names;

@@ -1,10 +1,14 @@
-//! The test PST writer (`support::pst_writer`) checked against two
+//! The test PST writer (`support::pst_writer`) checked against three
 //! independent readers: the `outlook-pst` crate, through mailshift's own
-//! reader and directly, and Debian's `readpst` ([`readpst`]); recurrence
-//! and time zone blobs against [MS-OXOCAL]'s examples ([`recurrence`]).
+//! reader and directly (here), Debian's `readpst` ([`readpst`]) and libpff
+//! ([`libpff`]); recurrence and time zone blobs against [MS-OXOCAL]'s
+//! examples ([`recurrence`]).
 
+mod libpff;
 mod readpst;
 mod recurrence;
+
+use std::path::Path;
 
 use chrono::{DateTime, TimeZone, Utc};
 use mailshift::protocols::pst::PstReader;
@@ -73,6 +77,42 @@ fn note(subject: &str) -> Item {
             (0x39FE, text("bob@example.com")),
         ]],
     }
+}
+
+/// A store with two contacts (Ada with most fields), two events and a
+/// task, for the exports of readpst and libpff.
+fn pim(path: &Path) {
+    let mut pst = PstBuilder::new("PIM");
+    let contacts = pst.folder(None, "Contacts", "IPF.Contact");
+    let calendar = pst.folder(None, "Calendar", "IPF.Appointment");
+    let tasks = pst.folder(None, "Tasks", "IPF.Task");
+    let mut ada = contact("Ada", "Lovelace", "ada@example.com", "+44 20 1234");
+    ada.props.extend([
+        (Key::Tag(0x3A1C), text("+44 7700 900123")), // mobile
+        (Key::Tag(0x3A09), text("+44 20 9999")),     // home
+        (Key::Tag(0x3A16), text("Analytical Engines")),
+        (Key::Tag(0x3A17), text("Programmer")),
+        // PidLidEmail2EmailAddress.
+        (
+            Key::Lid(PSETID_ADDRESS, 0x8093),
+            text("ada@engines.example"),
+        ),
+    ]);
+    pst.item(contacts, ada);
+    pst.item(
+        contacts,
+        contact("Alan", "Turing", "alan@example.com", "+44 1908 640404"),
+    );
+    pst.item(
+        calendar,
+        event("Board meeting", "Room 4", at(4, 9, 30), at(4, 10, 45)),
+    );
+    pst.item(
+        calendar,
+        event("Lunch", "Canteen", at(5, 12, 0), at(5, 13, 0)),
+    );
+    pst.item(tasks, task("File the report", at(7, 17, 0)));
+    pst.write(path).unwrap();
 }
 
 #[test]

@@ -6,8 +6,7 @@ use std::path::Path;
 
 use tempfile::TempDir;
 
-use super::{at, contact, event, task, text};
-use crate::support::pst_writer::{Key, PSETID_ADDRESS, PstBuilder};
+use super::pim;
 
 /// What `readpst -cv` made of a file: the files it wrote (name to text)
 /// and its debug log, which shows items it does not export (tasks).
@@ -72,37 +71,7 @@ fn lines(expected: &[&str]) -> Vec<String> {
 fn readpst_reads_contacts_events_and_tasks_field_by_field() {
     let dir = TempDir::new().unwrap();
     let path = dir.path().join("pim.pst");
-    let mut pst = PstBuilder::new("PIM");
-    let contacts = pst.folder(None, "Contacts", "IPF.Contact");
-    let calendar = pst.folder(None, "Calendar", "IPF.Appointment");
-    let tasks = pst.folder(None, "Tasks", "IPF.Task");
-    let mut ada = contact("Ada", "Lovelace", "ada@example.com", "+44 20 1234");
-    ada.props.extend([
-        (Key::Tag(0x3A1C), text("+44 7700 900123")), // mobile
-        (Key::Tag(0x3A09), text("+44 20 9999")),     // home
-        (Key::Tag(0x3A16), text("Analytical Engines")),
-        (Key::Tag(0x3A17), text("Programmer")),
-        // PidLidEmail2EmailAddress.
-        (
-            Key::Lid(PSETID_ADDRESS, 0x8093),
-            text("ada@engines.example"),
-        ),
-    ]);
-    pst.item(contacts, ada);
-    pst.item(
-        contacts,
-        contact("Alan", "Turing", "alan@example.com", "+44 1908 640404"),
-    );
-    pst.item(
-        calendar,
-        event("Board meeting", "Room 4", at(4, 9, 30), at(4, 10, 45)),
-    );
-    pst.item(
-        calendar,
-        event("Lunch", "Canteen", at(5, 12, 0), at(5, 13, 0)),
-    );
-    pst.item(tasks, task("File the report", at(7, 17, 0)));
-    pst.write(&path).unwrap();
+    pim(&path);
 
     let read = readpst(&path);
     let names: Vec<&String> = read.files.keys().collect();

@@ -9,8 +9,8 @@ use std::process::Command;
 
 use tempfile::TempDir;
 
-use super::{contact, pim};
-use crate::support::pst_writer::PstBuilder;
+use super::{at, contact, event, pim, text};
+use crate::support::pst_writer::{PstBuilder, Value};
 
 /// Runs `pffexport -m all -f text` on `pst`: each file it wrote, by path
 /// under the top of the personal folders, as its `Name: value` lines.
@@ -173,4 +173,43 @@ fn libpff_finds_the_free_space_the_header_counts() {
     let (last, gaps) = ranges.split_last().expect("some free space");
     assert_eq!(last.0 + last.1, eof, "{listing}");
     assert!(gaps.iter().all(|g| g.1 < 512 && g.0 % 64 == 0), "{listing}");
+}
+
+#[test]
+fn libpff_reads_the_recipient_table_of_a_meeting() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("meeting.pst");
+    let mut pst = PstBuilder::new("Meeting");
+    let calendar = pst.folder(None, "Calendar", "IPF.Appointment");
+    let mut meeting = event("Planning", "Room 2", at(4, 9, 0), at(4, 10, 0));
+    let attendee = |kind: i32, name: &str, email: &str| {
+        vec![
+            (0x0C15, Value::I32(kind)), // PidTagRecipientType
+            (0x3001, text(name)),
+            (0x3002, text("SMTP")),
+            (0x3003, text(email)),
+        ]
+    };
+    meeting.recipients = vec![
+        attendee(1, "Bob", "bob@example.com"),
+        attendee(2, "Carol", "carol@example.com"),
+    ];
+    pst.item(calendar, meeting);
+    pst.write(&path).unwrap();
+
+    let files = pffexport(&path);
+    let recipients = &files["Calendar/Appointment00001/Recipients.txt"];
+    assert_eq!(
+        recipients,
+        &fields(&[
+            ("Display name", "Bob"),
+            ("Email address", "bob@example.com"),
+            ("Address type", "SMTP"),
+            ("Recipient type", "To"),
+            ("Display name", "Carol"),
+            ("Email address", "carol@example.com"),
+            ("Address type", "SMTP"),
+            ("Recipient type", "CC"),
+        ])
+    );
 }

@@ -464,9 +464,10 @@ fn a_thousand_contacts_and_a_large_contact_span_several_heap_blocks() {
             pst.item(contacts, contact("Given", &format!("S{n:04}"), &email, "1"))
         })
         .collect();
-    // Twenty values of 1000 characters: 40 KB of heap, no sub-node.
+    // Forty values of 1000 characters: 80 KB of heap (ten blocks, the
+    // ninth with a bitmap header), no sub-node.
     let mut large = contact("Large", "Contact", "large@example.com", "2");
-    let fields: Vec<(u16, String)> = (0..20u16)
+    let fields: Vec<(u16, String)> = (0..40u16)
         .map(|n| (0x6800 + n, format!("{n:02}").repeat(1000)))
         .collect();
     for (id, value) in &fields {

@@ -141,6 +141,10 @@ const NID_TYPE_CONTENTS_TABLE: u32 = 0x0E;
 const NID_TYPE_ASSOC_CONTENTS_TABLE: u32 = 0x0F;
 /// The recipient table of a message (a sub-node).
 const NID_RECIPIENT_TABLE: u32 = 0x692;
+/// Where `new` puts the top of the personal folders and Deleted Items in
+/// the builder's list of folders.
+const TOP_FOLDER: usize = 1;
+const DELETED_ITEMS: usize = 3;
 /// The first message index Outlook gives.
 const FIRST_MESSAGE_INDEX: u32 = 0x10000;
 
@@ -168,6 +172,7 @@ impl PstBuilder {
             name: name.to_owned(),
             class: None,
         };
+        // The root folder is its own parent, as in Outlook's files.
         builder.folders.push(folder(NID_ROOT_FOLDER, 0, ""));
         builder
             .folders
@@ -188,11 +193,12 @@ impl PstBuilder {
         container_class: &str,
     ) -> FolderId {
         let index = self.folders.len() as u32;
-        // Index 0x401 is the top of the personal folders.
+        // Folder NIDs count from index 0x400: the top of the personal
+        // folders (the second folder) is 0x8022, as in Outlook's files.
         let nid = ((0x400 + index) << 5) | NID_TYPE_NORMAL_FOLDER;
         self.folders.push(Folder {
             nid,
-            parent: parent.map_or(1, |p| p.0),
+            parent: parent.map_or(TOP_FOLDER, |p| p.0),
             name: name.to_owned(),
             class: Some(container_class.to_owned()),
         });
@@ -285,7 +291,7 @@ impl PstBuilder {
             id.extend_from_slice(&nid.to_le_bytes());
             Value::Binary(id)
         };
-        let deleted = self.folders[3].nid;
+        let deleted = self.folders[DELETED_ITEMS].nid;
         pc_content(&[
             (0x0FF9, Value::Binary(RECORD_KEY.to_vec())),
             (0x3001, Value::Text(self.display_name.clone())),
@@ -335,7 +341,7 @@ impl PstBuilder {
                 let row = item
                     .props
                     .iter()
-                    .filter(|(id, _)| matches!(id, 0x0E07 | 0x0E08 | 0x0E17))
+                    .filter(|(id, _)| CONTENTS_COLUMNS.iter().any(|c| c.0 == *id))
                     .cloned()
                     .collect();
                 (item.nid, row)
@@ -370,9 +376,8 @@ fn pc_content(props: &[(u16, Value)]) -> Content {
 }
 
 /// Columns of the tables, after the templates of [MS-PST] 2.4.4.4.1,
-/// 2.4.4.5.1 (fixed-size columns only: strings would fill the heap of a
-/// large folder), 2.4.5.3.1 and 2.4.6.1.1; the row ID and version are
-/// added by [`table_context`].
+/// 2.4.4.5.1 (in part), 2.4.5.3.1 and 2.4.6.1.1; the row ID and version
+/// are added by [`table_context`].
 const HIERARCHY_COLUMNS: [Column; 5] = [
     (0x3001, 0x001F), // PidTagDisplayName
     (0x3602, 0x0003), // PidTagContentCount
@@ -380,10 +385,13 @@ const HIERARCHY_COLUMNS: [Column; 5] = [
     (0x360A, 0x000B), // PidTagSubfolders
     (0x3613, 0x001F), // PidTagContainerClass
 ];
-const CONTENTS_COLUMNS: [Column; 3] = [
+const CONTENTS_COLUMNS: [Column; 6] = [
+    (0x001A, 0x001F), // PidTagMessageClass
+    (0x0037, 0x001F), // PidTagSubject
     (0x0E07, 0x0003), // PidTagMessageFlags
     (0x0E08, 0x0003), // PidTagMessageSize
     (0x0E17, 0x0003), // PidTagMessageStatus
+    (0x3008, 0x0040), // PidTagLastModificationTime
 ];
 const RECIPIENT_COLUMNS: [Column; 12] = [
     (0x0C15, 0x0003), // PidTagRecipientType

@@ -353,8 +353,8 @@ fn two_hundred_contacts_and_fifty_events_need_multi_page_trees() {
     pst.write(&path).unwrap();
 
     let file = std::fs::read(&path).unwrap();
-    // About 280 nodes (15 to a leaf page) and 560 blocks (20 to a leaf,
-    // 20 leaves to an index page): two and three levels.
+    // Some 280 nodes (15 to a leaf page) and 770 blocks (three an item;
+    // 20 to a leaf, 20 leaves to an index page): two and three levels.
     assert!(root_level(&file, 216) >= 1, "the node B-tree has one page");
     assert!(root_level(&file, 232) >= 2, "the block B-tree has two levels");
 

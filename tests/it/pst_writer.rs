@@ -122,7 +122,10 @@ fn mailshift_reader_lists_the_folders_and_reads_the_message() {
     let mut pst = PstBuilder::new("Test store");
     let inbox = pst.folder(None, "Inbox", "IPF.Note");
     let contacts = pst.folder(None, "Contacts", "IPF.Contact");
+    // Nested, and not ASCII.
+    let projects = pst.folder(Some(inbox), "Projets d'été", "IPF.Note");
     let note_nid = pst.item(inbox, note("Written by the test writer"));
+    let nested_nid = pst.item(projects, note("Réunion 📅 à 10 h"));
     pst.item(
         contacts,
         contact("Ada", "Lovelace", "ada@example.com", "+44 20 1234"),
@@ -141,6 +144,7 @@ fn mailshift_reader_lists_the_folders_and_reads_the_message() {
         [
             ("Deleted Items".to_owned(), vec![]),
             ("Inbox".to_owned(), vec![note_nid]),
+            ("Inbox/Projets d'été".to_owned(), vec![nested_nid]),
         ]
     );
     assert_eq!(tree.other, ["Contacts (IPF.Contact)"]);
@@ -161,6 +165,8 @@ fn mailshift_reader_lists_the_folders_and_reads_the_message() {
         .map(|r| r.address.email.as_deref())
         .collect();
     assert_eq!(to, [Some("bob@example.com")]);
+    let nested = reader.message(nested_nid).unwrap();
+    assert_eq!(nested.subject.as_deref(), Some("Réunion 📅 à 10 h"));
 }
 
 /// The value of `prop_id` on the message `nid`, read with the crate.
@@ -356,7 +362,10 @@ fn two_hundred_contacts_and_fifty_events_need_multi_page_trees() {
     // Some 280 nodes (15 to a leaf page) and 770 blocks (three an item;
     // 20 to a leaf, 20 leaves to an index page): two and three levels.
     assert!(root_level(&file, 216) >= 1, "the node B-tree has one page");
-    assert!(root_level(&file, 232) >= 2, "the block B-tree has two levels");
+    assert!(
+        root_level(&file, 232) >= 2,
+        "the block B-tree has two levels"
+    );
 
     let reader = PstReader::open(&path).unwrap();
     let tree = reader.folders().unwrap();

@@ -148,7 +148,10 @@ fn libpff_finds_the_free_space_the_header_counts() {
     let eof = u64::from_le_bytes(file[184..192].try_into().unwrap());
     let free = u64::from_le_bytes(file[200..208].try_into().unwrap());
     assert_eq!(eof, file.len() as u64);
-    assert!(eof > 0x4400 + 2 * 253_952, "{eof} bytes: fewer than three spans");
+    assert!(
+        eof > 0x4400 + 2 * 253_952,
+        "{eof} bytes: fewer than three spans"
+    );
 
     let run = Command::new("pffinfo")
         .arg("-a")
@@ -174,7 +177,10 @@ fn libpff_finds_the_free_space_the_header_counts() {
     // short for the next block, the free space is the end of the file.
     let (last, gaps) = ranges.split_last().expect("some free space");
     assert_eq!(last.0 + last.1, eof, "{listing}");
-    assert!(gaps.iter().all(|g| g.1 < 8192 && g.0 % 64 == 0), "{listing}");
+    assert!(
+        gaps.iter().all(|g| g.1 < 8192 && g.0 % 64 == 0),
+        "{listing}"
+    );
 }
 
 #[test]

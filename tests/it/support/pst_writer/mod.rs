@@ -16,6 +16,25 @@
 //! What it cannot write (more than 447 properties on one object, more
 //! than 340 sub-nodes on one item) it refuses with a panic naming the
 //! limit.
+//!
+//! ```ignore
+//! let mut pst = PstBuilder::new("Store");
+//! let contacts = pst.folder(None, "Contacts", "IPF.Contact");
+//! let node = pst.item(contacts, Item {
+//!     class: "IPM.Contact".into(),
+//!     props: vec![
+//!         (Key::Tag(0x3001), Value::Text("Ada Lovelace".into())),
+//!         // PidLidEmail1EmailAddress: gets an ID from 0x8000 on.
+//!         (Key::Lid(PSETID_ADDRESS, 0x8083), Value::Text("ada@example.com".into())),
+//!     ],
+//!     recipients: Vec::new(),
+//! });
+//! pst.write(&dir.path().join("store.pst"))?;
+//! ```
+//!
+//! Recurring appointments take [`recurrence::Recurrence::blob`] as
+//! PidLidAppointmentRecur and [`recurrence::EUROPE_PARIS`]'s blobs as
+//! their time zone (see `tests/it/pst_writer/recurrence.rs`).
 
 mod ltp;
 mod names;

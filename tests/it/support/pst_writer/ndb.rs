@@ -66,7 +66,7 @@ pub struct Ndb {
 }
 
 impl Ndb {
-    /// An empty database; block IDs start at 4 as in Outlook's files.
+    /// An empty database; block IDs start at 4 (index 1: 0 means none).
     pub fn new() -> Ndb {
         Ndb {
             next_block: 1,

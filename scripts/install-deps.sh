@@ -2,8 +2,9 @@
 # Installs the servers and tools the tests and the demo run against:
 # Dovecot (IMAP, POP3, ManageSieve with Pigeonhole), isync (mbsync, for
 # comparisons), openssl (test certificates), aiosmtpd (the SMTP receiver),
-# chromium (the HTML report checked in a headless browser) and Radicale
-# (CardDAV/CalDAV).
+# chromium (the HTML report checked in a headless browser), Radicale
+# (CardDAV/CalDAV), and two independent readers of PST files: readpst
+# (pst-utils) and pffexport (pff-tools).
 #
 # Idempotent: does nothing when everything is installed; otherwise runs
 # `apt-get update` once and installs the list. Debian/Ubuntu, as root (or
@@ -11,7 +12,7 @@
 # free ports, so a system-wide Dovecot the packages may enable is not used.
 set -eu
 
-PACKAGES="dovecot-imapd dovecot-pop3d dovecot-managesieved dovecot-sieve isync openssl time python3-aiosmtpd chromium radicale pst-utils"
+PACKAGES="dovecot-imapd dovecot-pop3d dovecot-managesieved dovecot-sieve isync openssl time python3-aiosmtpd chromium radicale pst-utils pff-tools"
 
 missing=""
 for package in $PACKAGES; do

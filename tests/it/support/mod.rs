@@ -7,6 +7,7 @@ pub mod calendars;
 pub mod dovecot;
 pub mod groupware;
 pub mod mime;
+pub mod pst_writer;
 pub mod radicale;
 pub mod smtp;
 

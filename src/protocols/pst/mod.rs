@@ -13,9 +13,11 @@
 //! [`PstError::Item`]: the caller skips it and goes on.
 
 mod convert;
+mod groupware;
 pub mod header;
 pub mod item;
 pub mod mime;
+pub mod names;
 mod props;
 pub mod reader;
 
@@ -87,6 +89,48 @@ pub struct PstFolder {
     pub role: Option<Role>,
     /// Node IDs of its messages, in the order of its contents table.
     pub messages: Vec<u32>,
+}
+
+/// What a folder of items other than mail holds, from its container
+/// class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GroupwareKind {
+    /// `IPF.Contact`: contacts and distribution lists.
+    Contacts,
+    /// `IPF.Appointment`.
+    Calendar,
+    /// `IPF.Task`.
+    Tasks,
+}
+
+impl GroupwareKind {
+    /// The kind of a container class, sub-classes (`IPF.Contact.MOC.QuickContacts`)
+    /// included; case is ignored.
+    pub fn of_class(class: &str) -> Option<GroupwareKind> {
+        let class = class.to_ascii_lowercase();
+        let is = |base: &str| class == base || class.starts_with(&format!("{base}."));
+        [
+            ("ipf.contact", GroupwareKind::Contacts),
+            ("ipf.appointment", GroupwareKind::Calendar),
+            ("ipf.task", GroupwareKind::Tasks),
+        ]
+        .into_iter()
+        .find_map(|(base, kind)| is(base).then_some(kind))
+    }
+}
+
+/// A contact, calendar or task folder of the PST.
+#[derive(Debug, Clone)]
+pub struct GroupwareFolder {
+    /// The folder's node ID.
+    pub node: u32,
+    /// Display names from the top of the personal folders down.
+    pub path: Vec<String>,
+    /// Its `PidTagContainerClass`, as stored.
+    pub class: String,
+    pub kind: GroupwareKind,
+    /// Node IDs of its items, in the order of its contents table.
+    pub items: Vec<u32>,
 }
 
 /// A folder that was left out, and why.

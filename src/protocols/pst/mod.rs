@@ -6,6 +6,11 @@
 //!   folder tree under the top of the personal folders; each message is
 //!   read, by node ID, into a [`MapiMessage`] ([`convert`]).
 //! - [`mime`] turns a [`MapiMessage`] into an RFC 5322 message.
+//! - The same walk lists the contact, calendar and task folders
+//!   ([`GroupwareFolder`]); their items are read whole into an
+//!   [`item::MapiItem`], named properties resolved through the store's
+//!   name-to-ID map ([`names`]).
+//! - [`vcard`] turns contacts and distribution lists into vCards.
 //!
 //! The crate's objects are reference-counted and tied to one thread, so a
 //! [`PstReader`] lives on a blocking thread and hands out owned values.
@@ -13,6 +18,7 @@
 //! [`PstError::Item`]: the caller skips it and goes on.
 
 mod convert;
+mod entry_id;
 mod groupware;
 pub mod header;
 pub mod item;
@@ -20,6 +26,7 @@ pub mod mime;
 pub mod names;
 mod props;
 pub mod reader;
+pub mod vcard;
 
 use chrono::{DateTime, Utc};
 

@@ -112,13 +112,18 @@ fn name_at(strings: &[u8], offset: u32) -> Option<String> {
     let length = u32::from_le_bytes([length[0], length[1], length[2], length[3]]);
     let start = at + 4;
     let bytes = strings.get(start..start.checked_add(usize::try_from(length).ok()?)?)?;
+    let name = utf16(bytes);
+    let name = name.trim_end_matches('\0');
+    (!name.is_empty()).then(|| name.to_owned())
+}
+
+/// UTF-16LE bytes as text (an odd last byte is ignored).
+pub(super) fn utf16(bytes: &[u8]) -> String {
     let units: Vec<u16> = bytes
         .chunks_exact(2)
         .map(|u| u16::from_le_bytes([u[0], u[1]]))
         .collect();
-    let name = String::from_utf16_lossy(&units);
-    let name = name.trim_end_matches('\0');
-    (!name.is_empty()).then(|| name.to_owned())
+    String::from_utf16_lossy(&units)
 }
 
 /// All properties of an object, keyed by tag or by name. Named IDs the

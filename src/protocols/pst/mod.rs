@@ -19,6 +19,7 @@
 
 mod convert;
 mod entry_id;
+mod folder_names;
 mod groupware;
 pub mod header;
 pub mod item;

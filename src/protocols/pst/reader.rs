@@ -28,6 +28,7 @@ use outlook_pst::ndb::node_id::NodeId;
 use outlook_pst::{AnsiPstFile, UnicodePstFile};
 
 use super::convert::{attach, convert};
+use super::folder_names::is_named;
 use super::header::{self, Format};
 use super::item::MapiItem;
 use super::names::NameMap;
@@ -449,75 +450,6 @@ impl<F: Flavour> Walker<F> {
 /// Whether a folder class holds mail (`IPF.Note`, `IPF.Note.*`, `IPF.Imap`).
 fn is_mail_class(class: &str) -> bool {
     class == "IPF" || class.starts_with("IPF.Note") || class.starts_with("IPF.Imap")
-}
-
-/// Whether `name` is Outlook's default name for `role` in a common
-/// language.
-fn is_named(role: Role, name: &str) -> bool {
-    let names: &[&str] = match role {
-        Role::Inbox => &[
-            "Inbox",
-            "Posteingang",
-            "Boîte de réception",
-            "Bandeja de entrada",
-            "Posta in arrivo",
-            "Caixa de Entrada",
-            "Postvak IN",
-            "收件箱",
-            "受信トレイ",
-            "Входящие",
-        ],
-        Role::Sent => &[
-            "Sent Items",
-            "Gesendete Elemente",
-            "Éléments envoyés",
-            "Elementos enviados",
-            "Posta inviata",
-            "Itens Enviados",
-            "Verzonden items",
-            "已发送邮件",
-            "送信済みアイテム",
-            "Отправленные",
-        ],
-        Role::Deleted => &[
-            "Deleted Items",
-            "Gelöschte Elemente",
-            "Éléments supprimés",
-            "Elementos eliminados",
-            "Posta eliminata",
-            "Itens Excluídos",
-            "Verwijderde items",
-            "已删除邮件",
-            "削除済みアイテム",
-            "Удаленные",
-        ],
-        Role::Drafts => &[
-            "Drafts",
-            "Entwürfe",
-            "Brouillons",
-            "Borradores",
-            "Bozze",
-            "Rascunhos",
-            "Concepten",
-            "草稿",
-            "下書き",
-            "Черновики",
-        ],
-        Role::Junk => &[
-            "Junk E-mail",
-            "Junk Email",
-            "Junk-E-Mail",
-            "Courrier indésirable",
-            "Correo electrónico no deseado",
-            "Posta indesiderata",
-            "Lixo Eletrônico",
-            "Ongewenste e-mail",
-            "垃圾邮件",
-            "迷惑メール",
-            "Нежелательная почта",
-        ],
-    };
-    names.iter().any(|n| n.eq_ignore_ascii_case(name))
 }
 
 #[cfg(test)]

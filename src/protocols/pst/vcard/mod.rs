@@ -3,26 +3,26 @@
 //!
 //! A contact ([MS-OXOCNTC] 2.2.1) gives its names, company, e-mail
 //! addresses, telephone numbers, postal addresses, dates, notes,
-//! categories and picture. A distribution list (2.2.2) becomes a group in
-//! Apple's form (`X-ADDRESSBOOKSERVER-KIND:group`), which the contact
-//! group code of the destination side understands: a member that is a
-//! contact or list of the same file is named by that item's UID, a
-//! one-off address by `mailto:`. Output is deterministic: the same item
-//! gives the same bytes.
+//! categories and picture (here). A distribution list (2.2.2) becomes a
+//! group ([`group`]). [`card`] writes the content lines. Output is
+//! deterministic: the same item gives the same bytes.
+
+mod card;
+mod group;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 
-use super::entry_id::{self, Member, OneOff, is_email};
-use super::item::{Key, MapiItem, PS_PUBLIC_STRINGS, PSETID_ADDRESS};
-use crate::stages::content_line::fold;
+use super::entry_id::is_email;
+use super::item::{Key, MapiItem, PSETID_ADDRESS};
+use card::Card;
+
+pub use group::{Group, group};
 
 // Tagged properties of a contact ([MS-OXOCNTC] 2.2.1).
-const SUBJECT: u16 = 0x0037;
-const BODY: u16 = 0x1000;
-const DISPLAY_NAME: u16 = 0x3001;
-const LAST_MODIFICATION_TIME: u16 = 0x3008;
+/// `PidTagDisplayName`, which lists have too.
+pub(super) const DISPLAY_NAME: u16 = 0x3001;
 const GENERATION: u16 = 0x3A05;
 const GIVEN_NAME: u16 = 0x3A06;
 const SURNAME: u16 = 0x3A11;
@@ -38,12 +38,9 @@ const NICKNAME: u16 = 0x3A4F;
 const PERSONAL_HOME_PAGE: u16 = 0x3A50;
 const BUSINESS_HOME_PAGE: u16 = 0x3A51;
 
-// Named properties of a contact or list, in PSETID_Address.
+// Named properties of a contact, in PSETID_Address.
 const FILE_UNDER: u32 = 0x8005;
 const HTML: u32 = 0x802B;
-const DISTRIBUTION_LIST_NAME: u32 = 0x8053;
-const DISTRIBUTION_LIST_ONE_OFF_MEMBERS: u32 = 0x8054;
-const DISTRIBUTION_LIST_MEMBERS: u32 = 0x8055;
 const INSTANT_MESSAGING_ADDRESS: u32 = 0x8062;
 /// `PidLidEmail1DisplayName`; Email2 and Email3 follow 0x10 and 0x20
 /// further, each with its address type (+2), address (+3) and original
@@ -91,15 +88,6 @@ const ADDRESSES: [(Parts, &str); 3] = [
         "ADR;TYPE=POSTAL",
     ),
 ];
-
-/// A distribution list as a vCard, and what had to be left out of it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Group {
-    pub card: Vec<u8>,
-    /// Members that are neither an item of this file nor an Internet
-    /// address, in words, for the report.
-    pub warnings: Vec<String>,
-}
 
 /// A contact as a vCard 3.0 whose UID is `uid`.
 pub fn contact(item: &MapiItem, uid: &str) -> Vec<u8> {
@@ -193,76 +181,6 @@ pub fn contact(item: &MapiItem, uid: &str) -> Vec<u8> {
     card.finish()
 }
 
-/// A distribution list as a vCard 3.0 group whose UID is `uid`.
-/// `member_uid` gives the UID of a contact or list of the file by node
-/// ID (`None` when the file has no such item); `record_key` is the
-/// store's, which entry IDs into the same file carry.
-pub fn group(
-    item: &MapiItem,
-    uid: &str,
-    member_uid: &dyn Fn(u32) -> Option<String>,
-    record_key: &[u8],
-) -> Group {
-    let address = |id| Key::Lid(PSETID_ADDRESS, id);
-    let name = item
-        .text(&address(DISTRIBUTION_LIST_NAME))
-        .or_else(|| item.text(&Key::Tag(DISPLAY_NAME)))
-        .or_else(|| item.text(&Key::Tag(SUBJECT)))
-        .unwrap_or("Distribution list");
-    let mut card = Card::new(uid);
-    card.text("FN", name);
-    card.structured("N", &[Some(name), None, None, None, None]);
-    card.line("X-ADDRESSBOOKSERVER-KIND", "group");
-    let one_offs = item.binaries(&address(DISTRIBUTION_LIST_ONE_OFF_MEMBERS));
-    let mut members = item.binaries(&address(DISTRIBUTION_LIST_MEMBERS));
-    if members.is_empty() {
-        members = one_offs;
-    }
-    let mut written = Vec::new();
-    let mut warnings = Vec::new();
-    for (n, entry) in members.iter().enumerate() {
-        // The one-off twin at the same place says the member's address
-        // when its own entry cannot.
-        let twin = one_offs.get(n).and_then(|e| entry_id::one_off(e));
-        let member = entry_id::member(entry, record_key);
-        let uri = match &member {
-            Member::Item(node) => member_uid(*node)
-                .map(|uid| format!("urn:uuid:{uid}"))
-                .ok_or("the contact it names is not in this file"),
-            Member::OneOff(one_off) => mailto(one_off).ok_or("it has no Internet address"),
-            Member::Elsewhere(what) => Err(*what),
-        }
-        .or_else(|reason| twin.as_ref().and_then(mailto).ok_or(reason));
-        match uri {
-            Ok(uri) if !written.contains(&uri) => {
-                card.line("X-ADDRESSBOOKSERVER-MEMBER", &uri);
-                written.push(uri);
-            }
-            Ok(_) => {}
-            Err(reason) => {
-                let described = match &member {
-                    Member::OneOff(own) => Some(own),
-                    _ => twin.as_ref(),
-                };
-                let who = described
-                    .and_then(|o| o.name.as_ref().or(o.address.as_ref()))
-                    .map_or_else(|| format!("member {}", n + 1), |w| format!("member {w}"));
-                warnings.push(format!("{who} of the list {name} is left out ({reason})"));
-            }
-        }
-    }
-    card.common(item);
-    Group {
-        card: card.finish(),
-        warnings,
-    }
-}
-
-/// A one-off member's `mailto:` URI, when it has an Internet address.
-fn mailto(one_off: &OneOff) -> Option<String> {
-    one_off.smtp().map(|a| format!("mailto:{a}"))
-}
-
 /// The contact's Internet addresses, Email1 to Email3, each once. An
 /// Exchange address (`EX`) stands for its SMTP address when Outlook kept
 /// one as the original display name.
@@ -323,108 +241,14 @@ fn image_type(bytes: &[u8]) -> Option<&'static str> {
     }
 }
 
-/// `text` as a vCard text value: backslash, comma, semicolon and line
-/// breaks escaped (RFC 2426 §4).
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' | ',' | ';' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '\r' => {
-                chars.next_if_eq(&'\n');
-                out.push_str("\\n");
-            }
-            '\n' => out.push_str("\\n"),
-            c if c.is_control() && c != '\t' => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// A vCard being written: content lines ending in CRLF, folded at 75
-/// octets.
-struct Card {
-    out: Vec<u8>,
-}
-
-impl Card {
-    fn new(uid: &str) -> Card {
-        let mut card = Card { out: Vec::new() };
-        card.line("BEGIN", "VCARD");
-        card.line("VERSION", "3.0");
-        card.text("UID", uid);
-        card
-    }
-
-    /// A line whose value is written as it is.
-    fn line(&mut self, head: &str, value: &str) {
-        let mut line = Vec::with_capacity(head.len() + 1 + value.len());
-        line.extend_from_slice(head.as_bytes());
-        line.push(b':');
-        line.extend_from_slice(value.as_bytes());
-        fold(&line, b"\r\n", &mut self.out);
-    }
-
-    /// A text value, escaped.
-    fn text(&mut self, head: &str, value: &str) {
-        self.line(head, &escape(value));
-    }
-
-    fn optional(&mut self, head: &str, value: Option<&str>) {
-        if let Some(value) = value {
-            self.text(head, value);
-        }
-    }
-
-    /// A structured value (`N`, `ADR`, `ORG`): each part escaped, parts
-    /// joined by `;`.
-    fn structured(&mut self, head: &str, parts: &[Option<&str>]) {
-        let value: Vec<String> = parts.iter().map(|p| escape(p.unwrap_or(""))).collect();
-        self.line(head, &value.join(";"));
-    }
-
-    /// What contacts and lists both have: notes, categories, revision.
-    fn common(&mut self, item: &MapiItem) {
-        self.optional("NOTE", item.text(&Key::Tag(BODY)));
-        let categories: Vec<String> = item
-            .texts(&Key::Name(PS_PUBLIC_STRINGS, "Keywords".into()))
-            .iter()
-            .filter(|c| !c.is_empty())
-            .map(|c| escape(c))
-            .collect();
-        if !categories.is_empty() {
-            self.line("CATEGORIES", &categories.join(","));
-        }
-        if let Some(modified) = item.time(&Key::Tag(LAST_MODIFICATION_TIME)) {
-            self.line("REV", &timestamp(modified));
-        }
-    }
-
-    fn finish(mut self) -> Vec<u8> {
-        self.line("END", "VCARD");
-        self.out
-    }
-}
-
-/// A UTC time as vCard writes it (`20240131T120000Z`).
-fn timestamp(time: DateTime<Utc>) -> String {
-    time.format("%Y%m%dT%H%M%SZ").to_string()
-}
-
 #[cfg(test)]
-mod tests {
-    use chrono::TimeZone;
+pub(super) mod tests {
+    use chrono::{TimeZone, Utc};
 
-    use super::super::entry_id::tests::{one_off_entry, wrapped_entry};
-    use super::super::item::{Guid, Value};
+    use super::super::item::{Guid, PS_PUBLIC_STRINGS, Value};
     use super::*;
 
-    fn item(class: &str, props: Vec<(Key, Value)>) -> MapiItem {
+    pub(super) fn item(class: &str, props: Vec<(Key, Value)>) -> MapiItem {
         MapiItem {
             node: 0x2024,
             class: class.into(),
@@ -433,24 +257,24 @@ mod tests {
         }
     }
 
-    fn tag(id: u16, text: &str) -> (Key, Value) {
+    pub(super) fn tag(id: u16, text: &str) -> (Key, Value) {
         (Key::Tag(id), Value::Text(text.into()))
     }
 
-    fn lid(set: Guid, id: u32, value: Value) -> (Key, Value) {
+    pub(super) fn lid(set: Guid, id: u32, value: Value) -> (Key, Value) {
         (Key::Lid(set, id), value)
     }
 
-    fn address(id: u32, text: &str) -> (Key, Value) {
+    pub(super) fn address(id: u32, text: &str) -> (Key, Value) {
         lid(PSETID_ADDRESS, id, Value::Text(text.into()))
     }
 
-    fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> Value {
+    pub(super) fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> Value {
         Value::Time(Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap())
     }
 
     /// The card as text with its folds undone.
-    fn unfolded(card: &[u8]) -> String {
+    pub(super) fn unfolded(card: &[u8]) -> String {
         String::from_utf8(card.to_vec())
             .unwrap()
             .replace("\r\n ", "")
@@ -611,104 +435,5 @@ mod tests {
         );
         contact.photo = Some(b"????".to_vec());
         assert!(unfolded(&contact_card(&contact)).contains("\r\nPHOTO;ENCODING=b:Pz8/Pw==\r\n"));
-    }
-
-    #[test]
-    fn a_list_names_its_members_by_uid_or_address_and_says_what_it_leaves_out() {
-        let key = [7u8; 16];
-        let members = vec![
-            // A contact of this file.
-            wrapped_entry(3, &key, 0x2044),
-            // A nested list of this file.
-            wrapped_entry(4, &key, 0x2064),
-            // A one-off with a Unicode name.
-            one_off_entry("Zoë 日本", "SMTP", "zoe@example.org", true),
-            // A contact that is not in the file: its one-off twin answers.
-            wrapped_entry(3, &key, 0x9999),
-            // A contact of another store, with an Exchange twin: left out.
-            wrapped_entry(3, &[8; 16], 0x2084),
-            // The first contact again: once only.
-            wrapped_entry(3, &key, 0x2044),
-        ];
-        let twins = vec![
-            one_off_entry("Ann", "SMTP", "ann@example.org", true),
-            one_off_entry("Team", "SMTP", "team@example.org", true),
-            one_off_entry("Zoë 日本", "SMTP", "zoe@example.org", true),
-            one_off_entry("Gone", "SMTP", "gone@example.org", false),
-            one_off_entry("Boss", "EX", "/o=Acme/cn=boss", true),
-            one_off_entry("Ann", "SMTP", "ann@example.org", true),
-        ];
-        let list = item(
-            "IPM.DistList",
-            vec![
-                address(0x8053, "Friends; family"),
-                tag(0x3001, "ignored"),
-                lid(PSETID_ADDRESS, 0x8055, Value::Binaries(members)),
-                lid(PSETID_ADDRESS, 0x8054, Value::Binaries(twins)),
-                (Key::Tag(0x3008), at(2024, 2, 1, 8, 0)),
-            ],
-        );
-        let member_uid = |node: u32| match node {
-            0x2044 => Some("ann-uid".to_owned()),
-            0x2064 => Some("team-uid".to_owned()),
-            _ => None,
-        };
-        let out = group(&list, "list-uid", &member_uid, &key);
-        let expected = [
-            "BEGIN:VCARD",
-            "VERSION:3.0",
-            "UID:list-uid",
-            "FN:Friends\\; family",
-            "N:Friends\\; family;;;;",
-            "X-ADDRESSBOOKSERVER-KIND:group",
-            "X-ADDRESSBOOKSERVER-MEMBER:urn:uuid:ann-uid",
-            "X-ADDRESSBOOKSERVER-MEMBER:urn:uuid:team-uid",
-            "X-ADDRESSBOOKSERVER-MEMBER:mailto:zoe@example.org",
-            "X-ADDRESSBOOKSERVER-MEMBER:mailto:gone@example.org",
-            "REV:20240201T080000Z",
-            "END:VCARD",
-            "",
-        ]
-        .join("\r\n");
-        assert_eq!(unfolded(&out.card), expected);
-        assert_eq!(
-            out.warnings,
-            [
-                "member Boss of the list Friends; family is left out (an item of another Outlook store)"
-            ]
-        );
-        assert_eq!(group(&list, "list-uid", &member_uid, &key), out);
-    }
-
-    #[test]
-    fn a_list_with_only_one_off_members_and_no_name_still_reads() {
-        let list = item(
-            "IPM.DistList",
-            vec![lid(
-                PSETID_ADDRESS,
-                0x8054,
-                Value::Binaries(vec![
-                    one_off_entry("A", "SMTP", "a@example.org", false),
-                    vec![1, 2, 3],
-                ]),
-            )],
-        );
-        let out = group(&list, "u", &|_| None, &[]);
-        let card = unfolded(&out.card);
-        assert!(card.contains("\r\nFN:Distribution list\r\n"), "{card}");
-        assert!(card.contains("\r\nX-ADDRESSBOOKSERVER-MEMBER:mailto:a@example.org\r\n"));
-        assert_eq!(
-            out.warnings,
-            ["member 2 of the list Distribution list is left out (an entry ID of an unknown kind)"]
-        );
-    }
-
-    #[test]
-    fn text_values_are_escaped() {
-        // A bell character is dropped, a tab kept.
-        assert_eq!(
-            escape("a\\b,c;d\re\nf\r\ng\u{7}h\ti"),
-            "a\\\\b\\,c\\;d\\ne\\nf\\ngh\ti"
-        );
     }
 }

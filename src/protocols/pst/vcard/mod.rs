@@ -119,8 +119,11 @@ pub fn contact(item: &MapiItem, uid: &str) -> Vec<u8> {
         ],
     );
     card.optional("NICKNAME", tag(NICKNAME));
-    if tag(COMPANY_NAME).is_some() || tag(DEPARTMENT_NAME).is_some() {
-        card.structured("ORG", &[tag(COMPANY_NAME), tag(DEPARTMENT_NAME)]);
+    // The organisation, then its unit when there is one.
+    match (tag(COMPANY_NAME), tag(DEPARTMENT_NAME)) {
+        (company, Some(unit)) => card.structured("ORG", &[company, Some(unit)]),
+        (Some(company), None) => card.text("ORG", company),
+        (None, None) => {}
     }
     card.optional("TITLE", tag(TITLE));
     card.optional("ROLE", tag(PROFESSION));

@@ -96,6 +96,41 @@ fn wrapped(entry: &[u8], record_key: &[u8]) -> Member {
     }
 }
 
+/// The members of a list's `PidLidDistributionListStream` ([MS-OXOCNTC]
+/// 2.2.2.2.4), where Outlook keeps lists too long for the two
+/// multi-valued properties: each member's entry ID and its one-off twin
+/// (empty when it has none). `None` when the stream is not one.
+pub fn stream_members(stream: &[u8]) -> Option<Vec<(&[u8], &[u8])>> {
+    /// Version, reserved, build, flags, count and the three total sizes.
+    const HEADER: usize = 28;
+    let word = |at: usize| {
+        stream
+            .get(at..at + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    if stream.get(..2)? != [1, 0] {
+        return None;
+    }
+    let count = word(12)?;
+    let mut at = HEADER;
+    let mut take = || {
+        let size = usize::try_from(word(at)?).ok()?;
+        let start = at + 4;
+        let bytes = stream.get(start..start.checked_add(size)?)?;
+        at = start + size;
+        Some(bytes)
+    };
+    let mut members = Vec::new();
+    for _ in 0..count {
+        let entry = take()?;
+        let one_off = take()?;
+        // Extra member information: unused, skipped.
+        take()?;
+        members.push((entry, one_off));
+    }
+    Some(members)
+}
+
 /// A one-off entry ID: flags, provider, version, a 16-bit flag word,
 /// then display name, address type and address, each ended by a zero,
 /// in UTF-16 or 8-bit characters as the flag word says.
@@ -205,6 +240,53 @@ pub(crate) mod tests {
         assert!(
             matches!(member(&inner, &key), Member::OneOff(o) if o.smtp() == Some("a@example.org"))
         );
+    }
+
+    /// A list stream with `members`, each with its one-off twin.
+    pub(crate) fn stream(members: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
+        let mut out = vec![1, 0, 0, 0, 0x0F, 0x10, 0, 0, 0, 0, 0, 0];
+        out.extend_from_slice(&u32::try_from(members.len()).unwrap().to_le_bytes());
+        out.extend_from_slice(&[0; 12]);
+        for (entry, one_off) in members {
+            for bytes in [entry, one_off, &Vec::new()] {
+                out.extend_from_slice(&u32::try_from(bytes.len()).unwrap().to_le_bytes());
+                out.extend_from_slice(bytes);
+            }
+        }
+        out.extend_from_slice(&[0; 8]);
+        out
+    }
+
+    #[test]
+    fn a_list_stream_gives_each_member_with_its_twin() {
+        let key = [7; 16];
+        let members = [
+            (
+                wrapped_entry(3, &key, 0x2024),
+                one_off_entry("Ann", "SMTP", "ann@example.org", true),
+            ),
+            (
+                one_off_entry("Bo", "SMTP", "bo@example.org", true),
+                Vec::new(),
+            ),
+        ];
+        let bytes = stream(&members);
+        let read = stream_members(&bytes).unwrap();
+        assert_eq!(read.len(), 2);
+        assert_eq!(member(read[0].0, &key), Member::Item(0x2024));
+        assert_eq!(one_off(read[0].1).unwrap().smtp(), Some("ann@example.org"));
+        assert!(
+            matches!(member(read[1].0, &key), Member::OneOff(o) if o.smtp() == Some("bo@example.org"))
+        );
+        assert!(read[1].1.is_empty());
+        // Cut anywhere before the last member's end, or of another
+        // version: not a stream.
+        for cut in 0..bytes.len() - 8 {
+            assert_eq!(stream_members(&bytes[..cut]), None, "{cut}");
+        }
+        let mut other = bytes.clone();
+        other[0] = 2;
+        assert_eq!(stream_members(&other), None);
     }
 
     #[test]

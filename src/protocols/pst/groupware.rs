@@ -89,21 +89,26 @@ mod tests {
     #[test]
     fn the_libyal_contact_calendar_and_task_folders_are_listed_empty() {
         let folders = libyal().groupware().unwrap();
-        let found: Vec<(String, &str, GroupwareKind, usize)> = folders
+        let found: Vec<(String, &str, GroupwareKind, bool, usize)> = folders
             .iter()
-            .map(|f| (f.path.join("/"), f.class.as_str(), f.kind, f.items.len()))
+            .map(|f| {
+                let path = f.path.join("/");
+                (path, f.class.as_str(), f.kind, f.hidden, f.items.len())
+            })
             .collect();
+        let calendar = GroupwareKind::Calendar;
         assert_eq!(
             found,
             [
+                ("Calendar".into(), "IPF.Appointment", calendar, false, 0),
                 (
-                    "Calendar".into(),
-                    "IPF.Appointment",
-                    GroupwareKind::Calendar,
+                    "Contacts".into(),
+                    "IPF.Contact",
+                    GroupwareKind::Contacts,
+                    false,
                     0
                 ),
-                ("Contacts".into(), "IPF.Contact", GroupwareKind::Contacts, 0),
-                ("Tasks".into(), "IPF.Task", GroupwareKind::Tasks, 0),
+                ("Tasks".into(), "IPF.Task", GroupwareKind::Tasks, false, 0),
             ]
         );
     }

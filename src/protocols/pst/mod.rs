@@ -137,6 +137,11 @@ pub struct GroupwareFolder {
     /// Its `PidTagContainerClass`, as stored.
     pub class: String,
     pub kind: GroupwareKind,
+    /// Marked hidden (`PidTagAttributeHidden`): one of Outlook's own
+    /// folders the user never sees, such as the Recipient Cache of
+    /// addresses written to or the Quick Contacts of Skype, best left
+    /// out of an import.
+    pub hidden: bool,
     /// Node IDs of its items, in the order of its contents table.
     pub items: Vec<u32>,
 }

@@ -361,6 +361,7 @@ impl<F: Flavour> Walker<F> {
                         path: path.clone(),
                         class,
                         kind,
+                        hidden: boolean(properties.get(ATTRIBUTE_HIDDEN)),
                         items: messages,
                     });
                 }

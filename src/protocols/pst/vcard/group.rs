@@ -16,6 +16,8 @@ const DISTRIBUTION_LIST_NAME: u32 = 0x8053;
 /// One-off entry IDs, one for each member, in the same order.
 const DISTRIBUTION_LIST_ONE_OFF_MEMBERS: u32 = 0x8054;
 const DISTRIBUTION_LIST_MEMBERS: u32 = 0x8055;
+/// Members and twins of a list too long for the two properties above.
+const DISTRIBUTION_LIST_STREAM: u32 = 0x8064;
 
 /// A distribution list as a vCard, and what had to be left out of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,17 +48,12 @@ pub fn group(
     card.text("FN", name);
     card.structured("N", &[Some(name), None, None, None, None]);
     card.line("X-ADDRESSBOOKSERVER-KIND", "group");
-    let one_offs = item.binaries(&address(DISTRIBUTION_LIST_ONE_OFF_MEMBERS));
-    let mut members = item.binaries(&address(DISTRIBUTION_LIST_MEMBERS));
-    if members.is_empty() {
-        members = one_offs;
-    }
     let mut written = Vec::new();
     let mut warnings = Vec::new();
-    for (n, entry) in members.iter().enumerate() {
-        // The one-off twin at the same place says the member's address
-        // when its own entry cannot.
-        let twin = one_offs.get(n).and_then(|e| entry_id::one_off(e));
+    for (n, (entry, twin)) in members(item).into_iter().enumerate() {
+        // The one-off twin says the member's address when its own entry
+        // cannot.
+        let twin = twin.and_then(entry_id::one_off);
         let member = entry_id::member(entry, record_key);
         let uri = match &member {
             Member::Item(node) => member_uid(*node)
@@ -91,6 +88,32 @@ pub fn group(
     }
 }
 
+/// A list's members, each with its one-off twin when there is one: from
+/// the stream Outlook writes for long lists when there, else from the two
+/// multi-valued properties (the twins at the same places).
+fn members(item: &MapiItem) -> Vec<(&[u8], Option<&[u8]>)> {
+    let address = |id| Key::Lid(PSETID_ADDRESS, id);
+    if let Some(stream) = item
+        .binary(&address(DISTRIBUTION_LIST_STREAM))
+        .and_then(entry_id::stream_members)
+    {
+        return stream
+            .into_iter()
+            .map(|(entry, twin)| (entry, (!twin.is_empty()).then_some(twin)))
+            .collect();
+    }
+    let one_offs = item.binaries(&address(DISTRIBUTION_LIST_ONE_OFF_MEMBERS));
+    let mut members = item.binaries(&address(DISTRIBUTION_LIST_MEMBERS));
+    if members.is_empty() {
+        members = one_offs;
+    }
+    members
+        .iter()
+        .enumerate()
+        .map(|(n, entry)| (entry.as_slice(), one_offs.get(n).map(Vec::as_slice)))
+        .collect()
+}
+
 /// A one-off member's `mailto:` URI, when it has an Internet address.
 fn mailto(one_off: &OneOff) -> Option<String> {
     one_off.smtp().map(|a| format!("mailto:{a}"))
@@ -98,7 +121,7 @@ fn mailto(one_off: &OneOff) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::super::entry_id::tests::{one_off_entry, wrapped_entry};
+    use super::super::super::entry_id::tests::{one_off_entry, stream, wrapped_entry};
     use super::super::super::item::Value;
     use super::super::tests::{address, at, item, lid, tag, unfolded};
     use super::*;
@@ -190,6 +213,49 @@ mod tests {
         assert_eq!(
             out.warnings,
             ["member 2 of the list Distribution list is left out (an entry ID of an unknown kind)"]
+        );
+    }
+
+    #[test]
+    fn a_long_list_reads_from_its_stream_rather_than_the_short_properties() {
+        let key = [7u8; 16];
+        let list = item(
+            "IPM.DistList",
+            vec![
+                address(0x8053, "Everyone"),
+                // What the short properties still say: out of date.
+                lid(
+                    PSETID_ADDRESS,
+                    0x8055,
+                    Value::Binaries(vec![wrapped_entry(3, &key, 0x2044)]),
+                ),
+                lid(
+                    PSETID_ADDRESS,
+                    0x8064,
+                    Value::Binary(stream(&[
+                        (
+                            wrapped_entry(3, &key, 0x9999),
+                            one_off_entry("Gone", "SMTP", "gone@example.org", true),
+                        ),
+                        (wrapped_entry(4, &key, 0x2064), Vec::new()),
+                        (wrapped_entry(3, &key, 0x2084), Vec::new()),
+                    ])),
+                ),
+            ],
+        );
+        let member_uid = |node: u32| (node == 0x2064).then(|| "team-uid".to_owned());
+        let out = group(&list, "u", &member_uid, &key);
+        let card = unfolded(&out.card);
+        let members: Vec<&str> = card
+            .lines()
+            .filter_map(|l| l.strip_prefix("X-ADDRESSBOOKSERVER-MEMBER:"))
+            .collect();
+        assert_eq!(members, ["mailto:gone@example.org", "urn:uuid:team-uid"]);
+        assert_eq!(
+            out.warnings,
+            [
+                "member 3 of the list Everyone is left out (the contact it names is not in this file)"
+            ]
         );
     }
 }

@@ -196,7 +196,7 @@ impl Flavour for Ansi {
 
 /// One format's store and the file's name for errors.
 pub(super) struct Walker<F: Flavour> {
-    pub(super) path: String,
+    path: String,
     pub(super) store: Rc<F::Store>,
     /// The name-to-ID map, read on first use: mail does not need it.
     pub(super) names: OnceCell<Result<NameMap, String>>,

@@ -324,6 +324,9 @@ pub(super) mod tests {
                 address(0x8049, "USA"),
                 // Midnight in UTC+2, stored in UTC: the 1st of June.
                 (Key::Tag(0x3A42), at(1980, 5, 31, 22, 0)),
+                // Local midnight, without conversion: the 12th of May.
+                lid(PSETID_ADDRESS, 0x80DF, at(2010, 5, 12, 0, 0)),
+                (Key::Tag(0x3A41), at(2010, 5, 11, 22, 0)),
                 tag(0x3A50, "https://jane.example.org/"),
                 address(0x802B, "https://acme.example/"),
                 address(0x8062, "xmpp:jane@example.org"),
@@ -356,6 +359,7 @@ pub(super) mod tests {
             "ADR;TYPE=HOME:;;1 Main St\\nApt 2;Springfield;IL;62701;USA",
             "ADR;TYPE=WORK:;;2 Work Rd;Shelbyville;;62565;USA",
             "BDAY;VALUE=DATE:1980-06-01",
+            "X-ANNIVERSARY;VALUE=DATE:2010-05-12",
             "URL;TYPE=HOME:https://jane.example.org/",
             "URL;TYPE=WORK:https://acme.example/",
             "IMPP:xmpp:jane@example.org",

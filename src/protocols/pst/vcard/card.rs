@@ -105,7 +105,59 @@ fn timestamp(time: DateTime<Utc>) -> String {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// A text value as a vCard reader sees it (RFC 2426 §4).
+    fn unescape(value: &str) -> String {
+        let mut out = String::new();
+        let mut chars = value.chars();
+        while let Some(c) = chars.next() {
+            if c != '\\' {
+                out.push(c);
+                continue;
+            }
+            match chars.next() {
+                Some('n' | 'N') => out.push('\n'),
+                Some(other) => out.push(other),
+                None => {}
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+        /// Any text, once written, reads back the same (line breaks as
+        /// `\n`, other control characters dropped) from lines of at most
+        /// 75 octets that are each valid UTF-8 and end in CRLF.
+        #[test]
+        fn any_text_reads_back_from_folded_lines(text in "\\PC{0,120}([\r\n,;\\\\]\\PC{0,40}){0,4}") {
+            let mut card = Card::new("u");
+            card.text("NOTE", &text);
+            let bytes = card.finish();
+            let written = String::from_utf8(bytes).expect("folds between characters");
+            prop_assert!(written.ends_with("\r\n"));
+            for line in written.split_terminator("\r\n") {
+                prop_assert!(line.len() <= 75, "{} octets", line.len());
+                prop_assert!(!line.contains(['\r', '\n']));
+            }
+            let unfolded = written.replace("\r\n ", "");
+            let note = unfolded
+                .split("\r\n")
+                .find_map(|l| l.strip_prefix("NOTE:"))
+                .expect("a NOTE line");
+            let expected: String = text
+                .replace("\r\n", "\n")
+                .replace('\r', "\n")
+                .chars()
+                .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+                .collect();
+            prop_assert_eq!(unescape(note), expected);
+        }
+    }
 
     #[test]
     fn text_values_are_escaped() {

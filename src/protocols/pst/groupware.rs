@@ -75,6 +75,7 @@ impl<F: Flavour> Walker<F> {
 mod tests {
     use std::path::Path;
 
+    use super::super::entry_id::one_off;
     use super::super::item::{Key, PS_PUBLIC_STRINGS, PSETID_COMMON, derived_uid};
     use super::super::reader::Inner;
     use super::super::{GroupwareKind, PstError, PstReader, RecipientKind};
@@ -153,6 +154,10 @@ mod tests {
         );
         assert_eq!(attendee.response, Some(0));
         assert!(item.photo.is_none());
+        // The sender's entry ID is a one-off one, as list members are.
+        let sender = one_off(item.binary(&Key::Tag(0x0C19)).unwrap()).unwrap();
+        assert_eq!(sender.name.as_deref(), Some("Outlook 2003 Team"));
+        assert_eq!(sender.smtp(), Some("olteam@microsoft.com"));
         // The same item reads the same twice (the map is read once).
         let again = reader.item(inbox.messages[0]).unwrap();
         assert_eq!(again.props, item.props);

@@ -15,9 +15,9 @@ use crate::support::undo_first;
 
 /// Every collection of alice's home: display name → (components, resource
 /// name → content with folds joined and `\n` line ends).
-type Home = BTreeMap<String, (Vec<String>, BTreeMap<String, String>)>;
+pub type Home = BTreeMap<String, (Vec<String>, BTreeMap<String, String>)>;
 
-async fn home(dav: &DavClient, calendars: bool) -> Home {
+pub async fn home(dav: &DavClient, calendars: bool) -> Home {
     let collections = if calendars {
         dav.calendars().await.unwrap()
     } else {
@@ -85,7 +85,7 @@ BEGIN:VCARD\r\nVERSION:3.0\r\nUID:team-group@example.test\r\nFN:Team\r\n\
 X-ADDRESSBOOKSERVER-KIND:group\r\nX-ADDRESSBOOKSERVER-MEMBER:urn:uuid:zoe@example.test\r\nEND:VCARD\r\n";
 
 /// A manifest importing `file` into alice's home on `dest`.
-fn manifest(dir: &Path, file: &str, options: &str, dest: &Radicale) -> std::path::PathBuf {
+pub fn manifest(dir: &Path, file: &str, options: &str, dest: &Radicale) -> std::path::PathBuf {
     let yaml = format!(
         "batch: files\naccounts:\n  - source: {{path: {file}}}\n    \
          destination: {{kind: groupware, host: 127.0.0.1, port: 1, tls: none, \
@@ -98,7 +98,7 @@ fn manifest(dir: &Path, file: &str, options: &str, dest: &Radicale) -> std::path
     path
 }
 
-fn run(dir: &Path, manifest: &Path) -> Output {
+pub fn run(dir: &Path, manifest: &Path) -> Output {
     mailshift()
         .arg("run")
         .arg(manifest)

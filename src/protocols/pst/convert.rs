@@ -10,6 +10,7 @@ use outlook_pst::ltp::table_context::TableContext;
 use outlook_pst::messaging::attachment::{Attachment as PstAttachment, AttachmentData};
 use outlook_pst::messaging::message::{Message, MessageProperties};
 
+use super::item::RECIPIENT_TRACK_STATUS;
 use super::props::{self, *};
 use super::{Address, Attachment, Content, Flags, Html, MapiMessage, Recipient, RecipientKind};
 
@@ -17,7 +18,7 @@ use super::{Address, Attachment, Content, Flags, Html, MapiMessage, Recipient, R
 const MAX_RTF: u32 = 64 << 20;
 
 /// The code page of a message's 8-bit strings.
-fn codepage_of(properties: &MessageProperties) -> &'static Encoding {
+pub fn codepage_of(properties: &MessageProperties) -> &'static Encoding {
     integer(properties.get(MESSAGE_CODEPAGE))
         .or_else(|| integer(properties.get(INTERNET_CODEPAGE)))
         .and_then(props::codepage)
@@ -56,7 +57,10 @@ pub fn convert(message: &dyn Message) -> MapiMessage {
         transport_headers: text(TRANSPORT_MESSAGE_HEADERS),
         from,
         sender,
-        recipients: recipients(message.recipient_table(), cp),
+        recipients: recipients(message.recipient_table(), cp)
+            .into_iter()
+            .map(|(recipient, _)| recipient)
+            .collect(),
         sent: time(p.get(CLIENT_SUBMIT_TIME)),
         delivered: time(p.get(MESSAGE_DELIVERY_TIME)).or_else(|| time(p.get(CREATION_TIME))),
         message_id: text(INTERNET_MESSAGE_ID),
@@ -101,8 +105,12 @@ fn address(
     (name.is_some() || email.is_some()).then_some(Address { name, email })
 }
 
-/// The rows of a recipient table.
-fn recipients(table: Option<&Rc<dyn TableContext>>, cp: &'static Encoding) -> Vec<Recipient> {
+/// The rows of a recipient table, each with its answer to a meeting
+/// request (`PidTagRecipientTrackStatus`) when recorded.
+pub fn recipients(
+    table: Option<&Rc<dyn TableContext>>,
+    cp: &'static Encoding,
+) -> Vec<(Recipient, Option<i32>)> {
     let Some(table) = table else {
         return Vec::new();
     };
@@ -133,7 +141,8 @@ fn recipients(table: Option<&Rc<dyn TableContext>>, cp: &'static Encoding) -> Ve
             text(EMAIL_ADDRESS),
             text(SMTP_ADDRESS),
         ) {
-            out.push(Recipient { kind, address });
+            let response = integer(get(RECIPIENT_TRACK_STATUS).as_ref());
+            out.push((Recipient { kind, address }, response));
         }
     }
     out

@@ -6,6 +6,11 @@
 //!   folder tree under the top of the personal folders; each message is
 //!   read, by node ID, into a [`MapiMessage`] ([`convert`]).
 //! - [`mime`] turns a [`MapiMessage`] into an RFC 5322 message.
+//! - The same walk lists the contact, calendar and task folders
+//!   ([`GroupwareFolder`]); their items are read whole into an
+//!   [`item::MapiItem`], named properties resolved through the store's
+//!   name-to-ID map ([`names`]).
+//! - [`vcard`] turns contacts and distribution lists into vCards.
 //!
 //! The crate's objects are reference-counted and tied to one thread, so a
 //! [`PstReader`] lives on a blocking thread and hands out owned values.
@@ -13,11 +18,16 @@
 //! [`PstError::Item`]: the caller skips it and goes on.
 
 mod convert;
+mod entry_id;
+mod folder_names;
+mod groupware;
 pub mod header;
 pub mod item;
 pub mod mime;
+pub mod names;
 mod props;
 pub mod reader;
+pub mod vcard;
 
 use chrono::{DateTime, Utc};
 
@@ -87,6 +97,53 @@ pub struct PstFolder {
     pub role: Option<Role>,
     /// Node IDs of its messages, in the order of its contents table.
     pub messages: Vec<u32>,
+}
+
+/// What a folder of items other than mail holds, from its container
+/// class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GroupwareKind {
+    /// `IPF.Contact`: contacts and distribution lists.
+    Contacts,
+    /// `IPF.Appointment`.
+    Calendar,
+    /// `IPF.Task`.
+    Tasks,
+}
+
+impl GroupwareKind {
+    /// The kind of a container class, sub-classes (`IPF.Contact.MOC.QuickContacts`)
+    /// included; case is ignored.
+    pub fn of_class(class: &str) -> Option<GroupwareKind> {
+        let class = class.to_ascii_lowercase();
+        let is = |base: &str| class == base || class.starts_with(&format!("{base}."));
+        [
+            ("ipf.contact", GroupwareKind::Contacts),
+            ("ipf.appointment", GroupwareKind::Calendar),
+            ("ipf.task", GroupwareKind::Tasks),
+        ]
+        .into_iter()
+        .find_map(|(base, kind)| is(base).then_some(kind))
+    }
+}
+
+/// A contact, calendar or task folder of the PST.
+#[derive(Debug, Clone)]
+pub struct GroupwareFolder {
+    /// The folder's node ID.
+    pub node: u32,
+    /// Display names from the top of the personal folders down.
+    pub path: Vec<String>,
+    /// Its `PidTagContainerClass`, as stored.
+    pub class: String,
+    pub kind: GroupwareKind,
+    /// Marked hidden (`PidTagAttributeHidden`): one of Outlook's own
+    /// folders the user never sees, such as the Recipient Cache of
+    /// addresses written to or the Quick Contacts of Skype, best left
+    /// out of an import.
+    pub hidden: bool,
+    /// Node IDs of its items, in the order of its contents table.
+    pub items: Vec<u32>,
 }
 
 /// A folder that was left out, and why.

@@ -12,6 +12,7 @@ pub const IPM_WASTEBASKET: u16 = 0x35E3;
 pub const IPM_SENT_MAIL: u16 = 0x35E4;
 
 // Folders.
+pub const ATTRIBUTE_HIDDEN: u16 = 0x10F4;
 pub const CONTAINER_CLASS: u16 = 0x3613;
 pub const IPM_DRAFTS: u16 = 0x36D7;
 pub const ADDITIONAL_REN_ENTRY_IDS: u16 = 0x36D8;

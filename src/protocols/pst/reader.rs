@@ -5,8 +5,11 @@
 //! names the three calls that differ so that the rest is written once.
 //! Special folders are found from the store's entry IDs (Sent Items,
 //! Deleted Items), the Inbox's own (Drafts, Junk E-mail), and Outlook's
-//! default names in a few languages where the PST does not say.
+//! default names in a few languages where the PST does not say. The same
+//! walk finds the contact, calendar and task folders; their items are read
+//! by [`groupware`](super::groupware).
 
+use std::cell::OnceCell;
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufReader, Seek, SeekFrom};
@@ -25,9 +28,14 @@ use outlook_pst::ndb::node_id::NodeId;
 use outlook_pst::{AnsiPstFile, UnicodePstFile};
 
 use super::convert::{attach, convert};
+use super::folder_names::is_named;
 use super::header::{self, Format};
+use super::item::MapiItem;
+use super::names::NameMap;
 use super::props::*;
-use super::{MapiMessage, PstError, PstFolder, Role, SkippedFolder};
+use super::{
+    GroupwareFolder, GroupwareKind, MapiMessage, PstError, PstFolder, Role, SkippedFolder,
+};
 
 /// Folders deeper than this are not followed (a damaged hierarchy may
 /// loop).
@@ -35,10 +43,10 @@ const MAX_DEPTH: usize = 64;
 
 /// An open PST file. Not `Send`: use it on one (blocking) thread.
 pub struct PstReader {
-    inner: Inner,
+    pub(super) inner: Inner,
 }
 
-enum Inner {
+pub(super) enum Inner {
     Unicode(Walker<Unicode>),
     Ansi(Walker<Ansi>),
 }
@@ -53,6 +61,9 @@ pub struct Tree {
     /// Folders of other kinds (calendars, contacts, tasks...), with their
     /// class, left to other options.
     pub other: Vec<String>,
+    /// The contact, calendar and task folders among them, parents before
+    /// children.
+    pub groupware: Vec<GroupwareFolder>,
 }
 
 impl PstReader {
@@ -103,10 +114,39 @@ impl PstReader {
             Inner::Ansi(w) => w.message(node),
         }
     }
+
+    /// The contact, calendar and task folders under the top of the
+    /// personal folders, with their items' node IDs.
+    pub fn groupware(&self) -> Result<Vec<GroupwareFolder>, PstError> {
+        Ok(self.folders()?.groupware)
+    }
+
+    /// Reads one contact, distribution list, appointment or task by node
+    /// ID, with all its properties.
+    pub fn item(&self, node: u32) -> Result<MapiItem, PstError> {
+        match &self.inner {
+            Inner::Unicode(w) => w.item(node),
+            Inner::Ansi(w) => w.item(node),
+        }
+    }
+
+    /// The store's `PidTagRecordKey`: what [`derived_uid`] tells files
+    /// apart by (empty when the store has none).
+    ///
+    /// [`derived_uid`]: super::item::derived_uid
+    pub fn record_key(&self) -> Vec<u8> {
+        let properties = match &self.inner {
+            Inner::Unicode(w) => w.store.properties(),
+            Inner::Ansi(w) => w.store.properties(),
+        };
+        binary(properties.get(RECORD_KEY))
+            .unwrap_or_default()
+            .to_vec()
+    }
 }
 
 /// The calls whose types differ between ANSI and Unicode files.
-trait Flavour {
+pub(super) trait Flavour {
     type Store: Store;
     type Message: Message;
     type Attachment: PstAttachment;
@@ -118,8 +158,8 @@ trait Flavour {
     ) -> std::io::Result<Rc<Self::Attachment>>;
 }
 
-struct Unicode;
-struct Ansi;
+pub(super) struct Unicode;
+pub(super) struct Ansi;
 
 impl Flavour for Unicode {
     type Store = UnicodeStore;
@@ -155,9 +195,11 @@ impl Flavour for Ansi {
 }
 
 /// One format's store and the file's name for errors.
-struct Walker<F: Flavour> {
+pub(super) struct Walker<F: Flavour> {
     path: String,
-    store: Rc<F::Store>,
+    pub(super) store: Rc<F::Store>,
+    /// The name-to-ID map, read on first use: mail does not need it.
+    pub(super) names: OnceCell<Result<NameMap, String>>,
 }
 
 /// A folder as the walk first sees it, before roles are given.
@@ -178,7 +220,11 @@ impl<F: Flavour> Walker<F> {
         if integer(store.properties().get(PST_PASSWORD)).is_some_and(|crc| crc != 0) {
             return Err(PstError::Password { path });
         }
-        Ok(Walker { path, store })
+        Ok(Walker {
+            path,
+            store,
+            names: OnceCell::new(),
+        })
     }
 
     fn corrupt(&self, what: &str, error: impl std::fmt::Display) -> PstError {
@@ -302,15 +348,27 @@ impl<F: Flavour> Walker<F> {
                 .unwrap_or_else(|| format!("Folder {node:#x}"));
             let mut path = parent.to_vec();
             path.push(display);
-            let class = string(properties.get(CONTAINER_CLASS), WINDOWS_1252);
-            if let Some(class) = class.filter(|c| !is_mail_class(c)) {
-                tree.other.push(format!("{} ({class})", path.join("/")));
-                continue;
-            }
             let messages = child
                 .contents_table()
                 .map(|t| t.rows_matrix().map(|r| u32::from(r.id())).collect())
                 .unwrap_or_default();
+            let class = string(properties.get(CONTAINER_CLASS), WINDOWS_1252);
+            if let Some(class) = class.filter(|c| !is_mail_class(c)) {
+                tree.other.push(format!("{} ({class})", path.join("/")));
+                if let Some(kind) = GroupwareKind::of_class(&class) {
+                    tree.groupware.push(GroupwareFolder {
+                        node,
+                        path: path.clone(),
+                        class,
+                        kind,
+                        hidden: boolean(properties.get(ATTRIBUTE_HIDDEN)),
+                        items: messages,
+                    });
+                }
+                // Sub-calendars and sub-address books.
+                self.walk(&*child, &path, seen, found, tree);
+                continue;
+            }
             let mut special = Vec::new();
             if let Some(drafts) = self.node_of(binary(properties.get(IPM_DRAFTS))) {
                 special.push((Role::Drafts, drafts));
@@ -340,27 +398,51 @@ impl<F: Flavour> Walker<F> {
         }
     }
 
-    fn message(&self, node: u32) -> Result<MapiMessage, PstError> {
-        let failed = |e: &dyn std::fmt::Display| PstError::Item {
+    /// The error of one item that cannot be read.
+    pub(super) fn item_error(&self, what: &str, error: &dyn std::fmt::Display) -> PstError {
+        PstError::Item {
             path: self.path.clone(),
-            item: format!("message {node:#x}"),
-            reason: e.to_string(),
-        };
+            item: what.to_owned(),
+            reason: error.to_string(),
+        }
+    }
+
+    /// Opens a message (or other item) by node ID; `what` names it in the
+    /// error.
+    pub(super) fn open_message(&self, node: u32, what: &str) -> Result<Rc<F::Message>, PstError> {
         let id = self
             .store
             .properties()
             .make_entry_id(NodeId::from(node))
-            .map_err(|e| failed(&e))?;
-        let message = F::message(&self.store, &id).map_err(|e| failed(&e))?;
+            .map_err(|e| self.item_error(what, &e))?;
+        F::message(&self.store, &id).map_err(|e| self.item_error(what, &e))
+    }
+
+    /// The attachments of a message, opened.
+    pub(super) fn attachments(
+        &self,
+        message: &Rc<F::Message>,
+        what: &str,
+    ) -> Result<Vec<Rc<F::Attachment>>, PstError> {
+        let Some(table) = message.attachment_table() else {
+            return Ok(Vec::new());
+        };
+        table
+            .rows_matrix()
+            .map(|row| {
+                let node = u32::from(row.id());
+                F::attachment(message, NodeId::from(node))
+                    .map_err(|e| self.item_error(what, &format_args!("attachment {node:#x}: {e}")))
+            })
+            .collect()
+    }
+
+    fn message(&self, node: u32) -> Result<MapiMessage, PstError> {
+        let what = format!("message {node:#x}");
+        let message = self.open_message(node, &what)?;
         let mut mapi = convert(&*message);
-        if let Some(table) = message.attachment_table() {
-            for row in table.rows_matrix() {
-                let attachment = F::attachment(&message, NodeId::from(u32::from(row.id())))
-                    .map_err(|e| {
-                        failed(&format_args!("attachment {:#x}: {e}", u32::from(row.id())))
-                    })?;
-                attach(&mut mapi, &*message, &*attachment);
-            }
+        for attachment in self.attachments(&message, &what)? {
+            attach(&mut mapi, &*message, &*attachment);
         }
         Ok(mapi)
     }
@@ -369,75 +451,6 @@ impl<F: Flavour> Walker<F> {
 /// Whether a folder class holds mail (`IPF.Note`, `IPF.Note.*`, `IPF.Imap`).
 fn is_mail_class(class: &str) -> bool {
     class == "IPF" || class.starts_with("IPF.Note") || class.starts_with("IPF.Imap")
-}
-
-/// Whether `name` is Outlook's default name for `role` in a common
-/// language.
-fn is_named(role: Role, name: &str) -> bool {
-    let names: &[&str] = match role {
-        Role::Inbox => &[
-            "Inbox",
-            "Posteingang",
-            "Boîte de réception",
-            "Bandeja de entrada",
-            "Posta in arrivo",
-            "Caixa de Entrada",
-            "Postvak IN",
-            "收件箱",
-            "受信トレイ",
-            "Входящие",
-        ],
-        Role::Sent => &[
-            "Sent Items",
-            "Gesendete Elemente",
-            "Éléments envoyés",
-            "Elementos enviados",
-            "Posta inviata",
-            "Itens Enviados",
-            "Verzonden items",
-            "已发送邮件",
-            "送信済みアイテム",
-            "Отправленные",
-        ],
-        Role::Deleted => &[
-            "Deleted Items",
-            "Gelöschte Elemente",
-            "Éléments supprimés",
-            "Elementos eliminados",
-            "Posta eliminata",
-            "Itens Excluídos",
-            "Verwijderde items",
-            "已删除邮件",
-            "削除済みアイテム",
-            "Удаленные",
-        ],
-        Role::Drafts => &[
-            "Drafts",
-            "Entwürfe",
-            "Brouillons",
-            "Borradores",
-            "Bozze",
-            "Rascunhos",
-            "Concepten",
-            "草稿",
-            "下書き",
-            "Черновики",
-        ],
-        Role::Junk => &[
-            "Junk E-mail",
-            "Junk Email",
-            "Junk-E-Mail",
-            "Courrier indésirable",
-            "Correo electrónico no deseado",
-            "Posta indesiderata",
-            "Lixo Eletrônico",
-            "Ongewenste e-mail",
-            "垃圾邮件",
-            "迷惑メール",
-            "Нежелательная почта",
-        ],
-    };
-    names.iter().any(|n| n.eq_ignore_ascii_case(name))
 }
 
 #[cfg(test)]
@@ -523,7 +536,8 @@ mod tests {
         assert!(error.to_string().contains("libyal-outlook.pst"), "{error}");
     }
 
-    /// Every message of every folder, or the error that stopped the read.
+    /// Every message of every folder, or the error that stopped the read;
+    /// each is read as an item too.
     fn read_all(path: &Path) -> Result<usize, PstError> {
         let reader = PstReader::open(path)?;
         let mut read = 0;
@@ -533,8 +547,10 @@ mod tests {
                     super::super::mime::build(&message);
                     read += 1;
                 }
+                reader.item(node).ok();
             }
         }
+        reader.groupware()?;
         Ok(read)
     }
 

@@ -14,6 +14,7 @@
 
 mod convert;
 pub mod header;
+pub mod ical;
 pub mod item;
 pub mod mime;
 mod props;

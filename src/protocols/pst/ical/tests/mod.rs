@@ -3,13 +3,16 @@
 
 mod check;
 mod events;
+mod exceptions;
 mod recurring;
+mod spec;
 mod tasks;
 mod zones;
 
-use chrono::{DateTime, TimeZone as _, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone as _, Utc};
+use serde_json::Value as Json;
 
-use crate::protocols::pst::item::{Guid, Key, MapiItem, Value};
+use crate::protocols::pst::item::{Guid, Key, MapiItem, PSETID_APPOINTMENT, Value};
 
 /// An instant.
 fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
@@ -66,4 +69,53 @@ fn component(text: &str, name: &str, n: usize) -> Vec<String> {
         .0;
     let stop = start + lines[start..].iter().position(|l| *l == end).expect("END");
     lines[start..=stop].to_vec()
+}
+
+/// Bytes from hexadecimal.
+pub(super) fn hex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+/// Minutes since 1601-01-01 of a wall-clock time.
+pub(super) fn m(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> u32 {
+    let epoch = NaiveDate::from_ymd_opt(1601, 1, 1)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap();
+    let time: NaiveDateTime = NaiveDate::from_ymd_opt(y, mo, d)
+        .unwrap()
+        .and_hms_opt(h, mi, 0)
+        .unwrap();
+    (time - epoch).num_minutes() as u32
+}
+
+/// A recurring appointment: its first instance from `start` to `end`
+/// (UTC), the pattern and a zone definition.
+pub(super) fn recurring(
+    start: chrono::DateTime<chrono::Utc>,
+    end: chrono::DateTime<chrono::Utc>,
+    blob: Vec<u8>,
+    zone: Option<Vec<u8>>,
+) -> MapiItem {
+    let mut item = MapiItem::default();
+    lid(&mut item, PSETID_APPOINTMENT, 0x820D, Value::Time(start));
+    lid(&mut item, PSETID_APPOINTMENT, 0x820E, Value::Time(end));
+    lid(&mut item, PSETID_APPOINTMENT, 0x8223, Value::Bool(true));
+    lid(&mut item, PSETID_APPOINTMENT, 0x8216, Value::Binary(blob));
+    if let Some(zone) = zone {
+        lid(&mut item, PSETID_APPOINTMENT, 0x8260, Value::Binary(zone));
+    }
+    item
+}
+
+/// A JSON list of strings.
+pub(super) fn strings(json: &Json) -> Vec<String> {
+    json.as_array()
+        .expect("a list")
+        .iter()
+        .map(|v| v.as_str().expect("a string").to_owned())
+        .collect()
 }

@@ -1,7 +1,8 @@
 //! Tasks as VTODOs.
 
 use super::check::{parse, value, values};
-use super::recurring::{AFTER_COUNT, Pattern, m};
+use super::m;
+use super::recurring::{AFTER_COUNT, Pattern};
 use super::{at, component, lid, set, text};
 use crate::protocols::pst::ical::task;
 use crate::protocols::pst::item::{

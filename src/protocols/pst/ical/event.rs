@@ -2,16 +2,16 @@
 //! [MS-OXCICAL] does), with its recurrence, its modified instances as
 //! VEVENTs with a RECURRENCE-ID, and the VTIMEZONE its times use.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 
 use super::common::{self, DEFAULT_REMINDER_MINUTES, Trigger, common};
 use super::exceptions::{self, AppointmentRecurrence, Exception};
-use super::lines::{Lines, When, param, utc_value};
+use super::lines::{Lines, When, date_value, param, utc_value};
 use super::recurrence::minutes;
 use super::timezone::{self, TimeZone};
 use super::{IcalError, uid};
 use crate::protocols::pst::RecipientKind;
-use crate::protocols::pst::item::{Key, MapiItem, PSETID_APPOINTMENT};
+use crate::protocols::pst::item::{Key, MapiItem, PSETID_APPOINTMENT, Value};
 
 /// `PidLidBusyStatus`: 0 free, 1 tentative, 2 busy, 3 out of office, 4
 /// working elsewhere.
@@ -45,10 +45,7 @@ pub fn event(item: &MapiItem, fallback_uid: &str) -> Result<Vec<u8>, IcalError> 
         .time(&appointment(END))
         .filter(|end| *end >= start)
         .unwrap_or(start);
-    let recurring = !matches!(
-        item.get(&appointment(RECURRING)),
-        Some(crate::protocols::pst::item::Value::Bool(false))
-    );
+    let recurring = !matches!(item.get(&appointment(RECURRING)), Some(Value::Bool(false)));
     let recurrence = match item.binary(&appointment(RECUR)) {
         Some(blob) if recurring => Some(exceptions::parse(blob)?),
         _ => None,
@@ -70,18 +67,16 @@ pub fn event(item: &MapiItem, fallback_uid: &str) -> Result<Vec<u8>, IcalError> 
     if let Some(zone) = &zone {
         zone.write(&mut lines);
     }
-    let busy = item.int(&appointment(BUSY_STATUS));
-    let reminder = item
-        .flag(&common(common::REMINDER_SET))
-        .then(|| reminder_minutes(item));
     let master = Instance {
         recurrence_id: None,
         start: series.at_instant(start, series.all_day),
         end: series.at_instant(end, series.all_day),
         summary: common::subject(item),
         location: item.text(&appointment(LOCATION)),
-        busy,
-        reminder,
+        busy: item.int(&appointment(BUSY_STATUS)),
+        reminder: item
+            .flag(&common(common::REMINDER_SET))
+            .then(|| reminder_minutes(item)),
     };
     let rules = match &recurrence {
         Some(r) => series.rules(r)?,
@@ -89,7 +84,7 @@ pub fn event(item: &MapiItem, fallback_uid: &str) -> Result<Vec<u8>, IcalError> 
     };
     series.write(&mut lines, &master, &rules);
     for exception in recurrence.iter().flat_map(|r| &r.exceptions) {
-        let instance = series.exception(exception, &master, busy, reminder);
+        let instance = series.exception(exception, &master);
         series.write(&mut lines, &instance, &Rules::default());
     }
     lines.end("VCALENDAR");
@@ -100,7 +95,9 @@ pub fn event(item: &MapiItem, fallback_uid: &str) -> Result<Vec<u8>, IcalError> 
 /// appointment that names no zone: the first instance's local start
 /// against its instant, to the quarter hour. Writing the instances at
 /// this fixed offset keeps them on their weekdays, which UTC would not
-/// for a meeting near midnight.
+/// for a meeting near midnight; the instances on the other side of a
+/// daylight saving change are an hour off, which no rule read from the
+/// blob alone can avoid.
 fn blob_offset(recurrence: &AppointmentRecurrence, start: DateTime<Utc>) -> Option<TimeZone> {
     let local =
         minutes(recurrence.pattern.start_date) + Duration::minutes(recurrence.start_offset.into());
@@ -176,12 +173,13 @@ impl Series<'_> {
             When::Local(time, _) => time.date(),
             When::Utc(time) => time.date_naive(),
         };
-        let until = |last: NaiveDate| match (self.zone, self.all_day) {
-            (_, true) => super::lines::date_value(last),
-            (Some(zone), false) => {
-                utc_value(zone.to_utc(last.and_time(chrono::NaiveTime::MIN) + offset))
-            }
-            (None, false) => utc_value((last.and_time(chrono::NaiveTime::MIN) + offset).and_utc()),
+        // UNTIL is the last instance's start: a date, or an instant in UTC.
+        let until = |last: NaiveDate| match self
+            .at_local(last.and_time(NaiveTime::MIN) + offset, self.all_day)
+        {
+            When::Date(date) => date_value(date),
+            When::Local(time, _) => utc_value(self.zone.map_or(time.and_utc(), |z| z.to_utc(time))),
+            When::Utc(time) => utc_value(time),
         };
         let rrule = recurrence.pattern.rrule(first, until)?;
         // A modified instance is deleted too: only the others are EXDATEs.
@@ -206,13 +204,7 @@ impl Series<'_> {
 
     /// A modified instance: its own times and overrides, the rest
     /// inherited from the series.
-    fn exception<'a>(
-        &self,
-        e: &'a Exception,
-        master: &Instance<'a>,
-        busy: Option<i32>,
-        reminder: Option<i32>,
-    ) -> Instance<'a> {
+    fn exception<'a>(&self, e: &'a Exception, master: &Instance<'a>) -> Instance<'a> {
         let all_day = e.all_day.unwrap_or(self.all_day);
         let start = minutes(e.start);
         let end = minutes(e.end.max(e.start));
@@ -223,8 +215,8 @@ impl Series<'_> {
         };
         let reminder = match e.reminder_set {
             Some(false) => None,
-            Some(true) => Some(reminder.unwrap_or(DEFAULT_REMINDER_MINUTES)),
-            None => reminder,
+            Some(true) => Some(master.reminder.unwrap_or(DEFAULT_REMINDER_MINUTES)),
+            None => master.reminder,
         };
         let delta = e.reminder_delta.map(|d| d.min(i32::MAX as u32) as i32);
         Instance {
@@ -233,7 +225,7 @@ impl Series<'_> {
             end: self.at_local(end, all_day),
             summary: e.subject.as_deref().or(master.summary),
             location: e.location.as_deref().or(master.location),
-            busy: e.busy_status.map(|b| b as i32).or(busy),
+            busy: e.busy_status.map(|b| b as i32).or(master.busy),
             reminder: reminder.map(|r| delta.unwrap_or(r)),
         }
     }

@@ -2,7 +2,7 @@
 //! [MS-OXCICAL] does), with its recurrence, its modified instances as
 //! VEVENTs with a RECURRENCE-ID, and the VTIMEZONE its times use.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 
 use super::common::{self, DEFAULT_REMINDER_MINUTES, Trigger, common};
 use super::exceptions::{self, AppointmentRecurrence, Exception};
@@ -50,7 +50,7 @@ pub fn event(item: &MapiItem, fallback_uid: &str) -> Result<Vec<u8>, IcalError> 
         Some(blob) if recurring => Some(exceptions::parse(blob)?),
         _ => None,
     };
-    let zone = match timezone::of_item(item, recurrence.is_some(), start.year())? {
+    let zone = match timezone::of_item(item, recurrence.is_some())? {
         Some(zone) => Some(zone),
         None => recurrence.as_ref().and_then(|r| blob_offset(r, start)),
     };

@@ -4,8 +4,9 @@
 //!
 //! - [`event`] writes an appointment: a VEVENT, its recurrence
 //!   ([`recurrence`] reads the pattern, [`exceptions`] the modified
-//!   instances, each its own VEVENT with a RECURRENCE-ID), the VTIMEZONE
-//!   of its times ([`timezone`]) and its UID ([`uid`]).
+//!   instances, each its own VEVENT with a RECURRENCE-ID), the time zone
+//!   of its times ([`timezone`], written by [`vtimezone`]) and its UID
+//!   ([`uid`]).
 //! - [`task`] writes a task as a VTODO.
 //! - [`common`] holds what both write; [`lines`] writes content lines;
 //!   [`bytes`] reads Outlook's binary structures.
@@ -23,6 +24,7 @@ mod recurrence;
 mod task;
 mod timezone;
 mod uid;
+mod vtimezone;
 
 #[cfg(test)]
 mod tests;

@@ -1,17 +1,20 @@
 //! Outlook's time zones: the `TZDEFINITION` ([MS-OXOCAL] 2.2.1.41) and
-//! `TZREG` (2.2.1.39) structures an appointment carries, turned into a
-//! rule that converts between UTC and wall-clock time and into a
-//! VTIMEZONE with yearly STANDARD/DAYLIGHT onsets.
+//! `TZREG` (2.2.1.39) structures an appointment carries, turned into
+//! rules that convert between UTC and wall-clock time ([`vtimezone`]
+//! writes them as a VTIMEZONE).
 //!
-//! A `TZDEFINITION` may hold one rule per year range (a country that
-//! changed its daylight-saving dates); the rule in force in the year the
-//! event starts is used for all of its times.
+//! A `TZDEFINITION` may hold one rule per range of years (the United
+//! States moved their daylight saving dates in 2007): every rule is kept,
+//! each in force from its year to the next rule's, the first one for all
+//! the years before it too, so that a series that crosses the change has
+//! each instance at the right time.
+//!
+//! [`vtimezone`]: super::vtimezone
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Utc, Weekday};
 
 use super::IcalError;
 use super::bytes::Reader;
-use super::lines::{Lines, local_value};
 use crate::protocols::pst::item::{Key, MapiItem, PSETID_APPOINTMENT};
 
 /// `PidLidAppointmentTimeZoneDefinitionStartDisplay`.
@@ -23,31 +26,41 @@ const TIME_ZONE_STRUCT: u32 = 0x8233;
 /// `PidLidTimeZoneDescription`.
 const TIME_ZONE_DESCRIPTION: u32 = 0x8234;
 
-/// A time zone: its standard offset and, when it has one, its daylight
-/// saving time.
+/// A time zone: its name and its rules.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct TimeZone {
     /// The TZID.
     pub(super) name: String,
-    /// Minutes east of UTC outside daylight saving time.
-    standard: i32,
-    daylight: Option<Daylight>,
+    /// By the year they take effect, oldest first; never empty.
+    pub(super) rules: Vec<Rule>,
 }
 
+/// The offsets of a zone from a year on.
 #[derive(Debug, Clone, PartialEq)]
-struct Daylight {
+pub(super) struct Rule {
+    /// The first year it is in force (the first rule's also covers the
+    /// years before).
+    pub(super) from: i32,
+    /// Minutes east of UTC outside daylight saving time.
+    pub(super) standard: i32,
+    pub(super) daylight: Option<Daylight>,
+}
+
+/// Daylight saving time.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Daylight {
     /// Minutes east of UTC during daylight saving time.
-    offset: i32,
+    pub(super) offset: i32,
     /// When it begins, in standard wall-clock time.
-    begins: Onset,
+    pub(super) begins: Onset,
     /// When it ends, in daylight wall-clock time.
-    ends: Onset,
+    pub(super) ends: Onset,
 }
 
 /// A yearly change of offset, from a `SYSTEMTIME`: the `week`th (5 is the
 /// last) `weekday` of `month`, or a fixed day of the month.
 #[derive(Debug, Clone, PartialEq)]
-struct Onset {
+pub(super) struct Onset {
     month: u32,
     day: OnsetDay,
     time: NaiveTime,
@@ -61,12 +74,8 @@ enum OnsetDay {
 
 /// The zone an appointment's times are shown in, if it records one. A
 /// recurring appointment's recurrence zone comes first, a single one's
-/// start zone; `year` picks the rule of a definition with several.
-pub(super) fn of_item(
-    item: &MapiItem,
-    recurring: bool,
-    year: i32,
-) -> Result<Option<TimeZone>, IcalError> {
+/// start zone.
+pub(super) fn of_item(item: &MapiItem, recurring: bool) -> Result<Option<TimeZone>, IcalError> {
     let lid = |id| Key::Lid(PSETID_APPOINTMENT, id);
     let order = if recurring {
         [DEFINITION_RECUR, DEFINITION_START]
@@ -74,7 +83,7 @@ pub(super) fn of_item(
         [DEFINITION_START, DEFINITION_RECUR]
     };
     if let Some(blob) = order.into_iter().find_map(|id| item.binary(&lid(id))) {
-        return from_definition(blob, year).map(Some);
+        return from_definition(blob).map(Some);
     }
     match item.binary(&lid(TIME_ZONE_STRUCT)) {
         Some(blob) => {
@@ -104,9 +113,8 @@ fn tzid(name: &str) -> String {
     }
 }
 
-/// Reads a `TZDEFINITION`, keeping the rule in force in `year` (the
-/// latest that starts no later, else the first).
-pub(super) fn from_definition(blob: &[u8], year: i32) -> Result<TimeZone, IcalError> {
+/// Reads a `TZDEFINITION` with all its rules.
+pub(super) fn from_definition(blob: &[u8]) -> Result<TimeZone, IcalError> {
     let what = "time zone definition";
     let mut r = Reader::new(what, blob);
     let major = r.u8("MajorVersion")?;
@@ -124,23 +132,34 @@ pub(super) fn from_definition(blob: &[u8], year: i32) -> Result<TimeZone, IcalEr
     let name = r.utf16(usize::from(chars), "KeyName")?;
     let count = r.u16("cRules")?;
     r.seek(rules_at, "TZRule")?;
-    let mut chosen: Option<(u16, TimeZone)> = None;
+    let mut rules: Vec<Rule> = Vec::new();
     for _ in 0..count {
         r.take(6, "TZRule header")?;
-        let rule_year = r.u16("wYear")?;
+        let from = r.u16("wYear")?;
         r.take(14, "X")?;
-        let zone = read_rule(&mut r, tzid(&name), false)?;
-        let better = match &chosen {
-            None => true,
-            Some((best, _)) => i32::from(rule_year) <= year && rule_year >= *best,
-        };
-        if better {
-            chosen = Some((rule_year, zone));
-        }
+        let rule = read_rule(&mut r, from.into(), false)?;
+        rules.push(rule);
     }
-    chosen.map(|(_, zone)| zone).ok_or(IcalError::Invalid {
-        what,
-        reason: "it has no rule".to_owned(),
+    rules.sort_by_key(|rule| rule.from);
+    // Of two rules for the same year the later wins; a rule that repeats
+    // the one before changes nothing.
+    rules.dedup_by(|later, earlier| {
+        let same = later.from == earlier.from
+            || (later.standard, &later.daylight) == (earlier.standard, &earlier.daylight);
+        if later.from == earlier.from {
+            std::mem::swap(later, earlier);
+        }
+        same
+    });
+    if rules.is_empty() {
+        return Err(IcalError::Invalid {
+            what,
+            reason: "it has no rule".to_owned(),
+        });
+    }
+    Ok(TimeZone {
+        name: tzid(&name),
+        rules,
     })
 }
 
@@ -148,12 +167,15 @@ pub(super) fn from_definition(blob: &[u8], year: i32) -> Result<TimeZone, IcalEr
 /// one.
 pub(super) fn from_struct(blob: &[u8], name: Option<&str>) -> Result<TimeZone, IcalError> {
     let mut r = Reader::new("time zone structure", blob);
-    read_rule(&mut r, tzid(name.unwrap_or_default()), true)
+    Ok(TimeZone {
+        name: tzid(name.unwrap_or_default()),
+        rules: vec![read_rule(&mut r, 0, true)?],
+    })
 }
 
 /// The biases and the two `SYSTEMTIME`s that a `TZREG` and a `TZRule`
 /// share; a `TZREG` puts a year before each `SYSTEMTIME`.
-fn read_rule(r: &mut Reader, name: String, years: bool) -> Result<TimeZone, IcalError> {
+fn read_rule(r: &mut Reader, from: i32, years: bool) -> Result<Rule, IcalError> {
     let bias = r.i32("lBias")?;
     let standard_bias = r.i32("lStandardBias")?;
     let daylight_bias = r.i32("lDaylightBias")?;
@@ -184,8 +206,8 @@ fn read_rule(r: &mut Reader, name: String, years: bool) -> Result<TimeZone, Ical
         }),
         _ => None,
     };
-    Ok(TimeZone {
-        name,
+    Ok(Rule {
+        from,
         standard: standard as i32,
         daylight,
     })
@@ -235,7 +257,7 @@ fn read_onset(r: &mut Reader, field: &'static str) -> Result<Option<Onset>, Ical
 
 impl Onset {
     /// The wall-clock time of the change in `year`.
-    fn in_year(&self, year: i32) -> NaiveDateTime {
+    pub(super) fn in_year(&self, year: i32) -> NaiveDateTime {
         let date = match self.day {
             OnsetDay::Nth { week, weekday } => nth_weekday(year, self.month, weekday, week),
             OnsetDay::Fixed(day) => (1..=day)
@@ -248,7 +270,7 @@ impl Onset {
     }
 
     /// The yearly RRULE of the change.
-    fn rrule(&self) -> String {
+    pub(super) fn rrule(&self) -> String {
         match self.day {
             OnsetDay::Nth { week, weekday } => {
                 let nth = if week == 5 { -1 } else { i32::from(week) };
@@ -274,109 +296,74 @@ impl TimeZone {
     /// A zone at a fixed offset from UTC (minutes east), named after it.
     pub(super) fn fixed(offset: i32) -> TimeZone {
         TimeZone {
-            name: format!("UTC{}", offset_value(offset)),
-            standard: offset,
-            daylight: None,
+            name: format!("UTC{}", super::vtimezone::offset_value(offset)),
+            rules: vec![Rule {
+                from: 0,
+                standard: offset,
+                daylight: None,
+            }],
         }
     }
 
-    /// Whether daylight saving time is in force at a wall-clock time.
-    fn is_daylight(&self, local: NaiveDateTime) -> Option<&Daylight> {
-        let d = self.daylight.as_ref()?;
-        let (begins, ends) = (d.begins.in_year(local.year()), d.ends.in_year(local.year()));
-        let inside = if begins < ends {
-            begins <= local && local < ends
-        } else {
-            local >= begins || local < ends
-        };
-        inside.then_some(d)
+    /// The rule in force in `year`.
+    fn rule(&self, year: i32) -> &Rule {
+        self.rules
+            .iter()
+            .rev()
+            .find(|rule| rule.from <= year)
+            .or(self.rules.first())
+            // `from_definition` refuses a definition without rules; the
+            // other constructors make exactly one.
+            .expect("every way to make a zone gives it a rule")
     }
 
     /// The instant of a wall-clock time.
     pub(super) fn to_utc(&self, local: NaiveDateTime) -> DateTime<Utc> {
-        let offset = self.is_daylight(local).map_or(self.standard, |d| d.offset);
+        let offset = self.rule(local.year()).offset_at(local);
         (local - Duration::minutes(offset.into())).and_utc()
     }
 
     /// The wall-clock time of an instant.
     pub(super) fn to_local(&self, utc: DateTime<Utc>) -> NaiveDateTime {
         let naive = utc.naive_utc();
-        let standard = naive + Duration::minutes(self.standard.into());
-        let Some(d) = &self.daylight else {
+        let guess = naive + Duration::minutes(self.rule(naive.year()).standard.into());
+        let rule = self.rule(guess.year());
+        let standard = naive + Duration::minutes(rule.standard.into());
+        let Some(d) = &rule.daylight else {
             return standard;
         };
         let year = standard.year();
-        let begins = d.begins.in_year(year) - Duration::minutes(self.standard.into());
+        let begins = d.begins.in_year(year) - Duration::minutes(rule.standard.into());
         let ends = d.ends.in_year(year) - Duration::minutes(d.offset.into());
-        let inside = if begins < ends {
-            begins <= naive && naive < ends
-        } else {
-            naive >= begins || naive < ends
-        };
-        if inside {
+        if within(naive, begins, ends) {
             naive + Duration::minutes(d.offset.into())
         } else {
             standard
         }
     }
+}
 
-    /// Writes the VTIMEZONE. Each onset starts in 1601, as Outlook's own
-    /// exports do, on its first occurrence that year.
-    pub(super) fn write(&self, lines: &mut Lines) {
-        lines.begin("VTIMEZONE");
-        lines.text("TZID", &self.name);
+impl Rule {
+    /// The offset at a wall-clock time of the rule's years.
+    pub(super) fn offset_at(&self, local: NaiveDateTime) -> i32 {
         match &self.daylight {
-            None => {
-                let start = first_day_1601().and_time(NaiveTime::MIN);
-                observance(lines, "STANDARD", start, self.standard, self.standard, None);
-            }
             Some(d) => {
-                let standard_start = d.ends.in_year(1601);
-                let daylight_start = d.begins.in_year(1601);
-                let rules = [
-                    ("STANDARD", standard_start, d.offset, self.standard, &d.ends),
-                    (
-                        "DAYLIGHT",
-                        daylight_start,
-                        self.standard,
-                        d.offset,
-                        &d.begins,
-                    ),
-                ];
-                for (kind, start, from, to, onset) in rules {
-                    observance(lines, kind, start, from, to, Some(onset.rrule()));
-                }
+                let year = local.year();
+                let inside = within(local, d.begins.in_year(year), d.ends.in_year(year));
+                if inside { d.offset } else { self.standard }
             }
+            None => self.standard,
         }
-        lines.end("VTIMEZONE");
     }
 }
 
-fn first_day_1601() -> NaiveDate {
-    NaiveDate::from_ymd_opt(1601, 1, 1).unwrap_or(NaiveDate::MIN)
-}
-
-fn observance(
-    lines: &mut Lines,
-    kind: &str,
-    start: NaiveDateTime,
-    from: i32,
-    to: i32,
-    rrule: Option<String>,
-) {
-    lines.begin(kind);
-    lines.raw("DTSTART", &local_value(start));
-    lines.raw("TZOFFSETFROM", &offset_value(from));
-    lines.raw("TZOFFSETTO", &offset_value(to));
-    if let Some(rrule) = rrule {
-        lines.raw("RRULE", &rrule);
+/// Whether `time` is in daylight saving time that begins and ends at
+/// these times of its year: between them, or outside them in the
+/// southern hemisphere, where it spans the turn of the year.
+fn within(time: NaiveDateTime, begins: NaiveDateTime, ends: NaiveDateTime) -> bool {
+    if begins < ends {
+        begins <= time && time < ends
+    } else {
+        time >= begins || time < ends
     }
-    lines.end(kind);
-}
-
-/// `+HHMM`.
-fn offset_value(minutes: i32) -> String {
-    let sign = if minutes < 0 { '-' } else { '+' };
-    let (h, m) = (minutes.abs() / 60, minutes.abs() % 60);
-    format!("{sign}{h:02}{m:02}")
 }

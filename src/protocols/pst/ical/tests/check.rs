@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 
 const SCRIPT: &str = r#"
-import datetime, json, sys
+import datetime, itertools, json, sys
 import vobject
 
 UTC = datetime.timezone.utc
@@ -47,14 +47,14 @@ for comp in cal.getChildren():
     if "RRULE" in props:
         rules = comp.getrruleset(addRDate=True)
         dated = not isinstance(comp.dtstart.value, datetime.datetime)
-        entry["instances"] = [show(d.date() if dated else d) for d in list(rules)[:60]]
+        entry["instances"] = [show(d.date() if dated else d) for d in itertools.islice(rules, 200)]
     out.append(entry)
 json.dump(out, sys.stdout)
 "#;
 
 /// The components of an iCalendar object as vobject reads them: each with
 /// its properties (values in UTC or as dates) and, when it recurs, its
-/// first 60 instances. Panics, with vobject's message, when it cannot
+/// first 200 instances. Panics, with vobject's message, when it cannot
 /// read the object.
 pub(super) fn parse(ics: &[u8]) -> Vec<Value> {
     let mut child = Command::new("/usr/bin/python3")

@@ -2,7 +2,8 @@
 //! layouts of [MS-OXOCAL] 2.2.1.41 and 2.2.1.39, in both hemispheres.
 
 use super::check::{parse, value};
-use super::{at, component, lid, text, unfolded};
+use super::recurring::{AFTER_COUNT, Pattern};
+use super::{at, component, lid, m, recurring, strings, text, unfolded};
 use crate::protocols::pst::ical::event;
 use crate::protocols::pst::item::{MapiItem, PSETID_APPOINTMENT, Value};
 
@@ -289,4 +290,107 @@ fn a_zone_without_daylight_time_has_one_observance() {
         ]
     );
     assert_eq!(value(&parse(&ics)[0], "DTSTART"), "20240701T000000Z");
+}
+
+#[test]
+fn a_series_across_a_change_of_rules_keeps_its_wall_clock_time() {
+    // Mondays at 10:00 Pacific from 2006-03-27, while the United States
+    // moved daylight saving time in 2007.
+    let old = Rule {
+        year: 1990,
+        standard: onset(10, 0, 5, 2),
+        daylight: onset(4, 0, 1, 2),
+        ..pacific()
+    };
+    let zone = definition("Pacific Standard Time", &[old, pacific()]);
+    let mondays = Pattern {
+        frequency: 0x200B,
+        pattern_type: 1,
+        specific: vec![0x02],
+        period: 1,
+        end_type: AFTER_COUNT,
+        count: 90,
+        first_dow: 0,
+        start: m(2006, 3, 27, 0, 0),
+        end: m(2007, 12, 10, 0, 0),
+    };
+    let blob = mondays.appointment_at(&[], 600, 660);
+    let item = recurring(
+        at(2006, 3, 27, 18, 0),
+        at(2006, 3, 27, 19, 0),
+        blob,
+        Some(zone),
+    );
+    let ics = event(&item, "u").unwrap();
+    let text = text(&ics);
+    let vtimezone = component(&text, "VTIMEZONE", 0);
+    for line in [
+        "RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU;UNTIL=20061029T090000Z",
+        "RRULE:FREQ=YEARLY;BYMONTH=4;BYDAY=1SU;UNTIL=20060402T100000Z",
+        "DTSTART:20071104T020000",
+        "RRULE:FREQ=YEARLY;BYMONTH=11;BYDAY=1SU",
+        "DTSTART:20070311T020000",
+        "RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=2SU",
+    ] {
+        assert!(
+            vtimezone.contains(&line.to_owned()),
+            "{line} missing from {vtimezone:#?}"
+        );
+    }
+    let instances = strings(&parse(&ics)[0]["instances"]);
+    assert_eq!(instances.len(), 90);
+    // 10:00 is 18:00 UTC in standard time, 17:00 in daylight time.
+    for (week, utc) in [
+        (0, "20060327T180000Z"),
+        (1, "20060403T170000Z"),
+        (30, "20061023T170000Z"),
+        (31, "20061030T180000Z"),
+        (49, "20070305T180000Z"),
+        (50, "20070312T170000Z"),
+        (83, "20071029T170000Z"),
+        (84, "20071105T180000Z"),
+    ] {
+        assert_eq!(instances[week], utc, "week {week}");
+    }
+}
+
+#[test]
+fn a_rule_that_moves_the_standard_offset_starts_its_year_with_a_change() {
+    // UTC+3 until 2010, UTC+4 from 2011, never daylight saving time.
+    let fixed = |year, bias| Rule {
+        year,
+        bias,
+        daylight_bias: 0,
+        standard: [0; 8],
+        daylight: [0; 8],
+    };
+    let zone = definition(
+        "Volga Standard Time",
+        &[fixed(1990, -180), fixed(2011, -240)],
+    );
+    let ics = event(&timed(at(2012, 6, 1, 9, 0), 0x825E, zone.clone()), "u").unwrap();
+    let text = text(&ics);
+    assert_eq!(
+        component(&text, "VTIMEZONE", 0)[2..12],
+        [
+            "BEGIN:STANDARD",
+            "DTSTART:16010101T000000",
+            "TZOFFSETFROM:+0300",
+            "TZOFFSETTO:+0300",
+            "END:STANDARD",
+            "BEGIN:STANDARD",
+            "DTSTART:20110101T000000",
+            "TZOFFSETFROM:+0300",
+            "TZOFFSETTO:+0400",
+            "END:STANDARD",
+        ]
+    );
+    assert!(text.contains("DTSTART;TZID=Volga Standard Time:20120601T130000"));
+    assert_eq!(value(&parse(&ics)[0], "DTSTART"), "20120601T090000Z");
+    let before = event(&timed(at(2010, 6, 1, 9, 0), 0x825E, zone), "u").unwrap();
+    assert!(
+        String::from_utf8_lossy(&before)
+            .contains("DTSTART;TZID=Volga Standard Time:20100601T120000")
+    );
+    assert_eq!(value(&parse(&before)[0], "DTSTART"), "20100601T090000Z");
 }

@@ -79,228 +79,172 @@ const AFTER_DATE: u32 = 0x2021;
 /// "No end date" as Outlook writes it.
 pub(super) const NO_END_DATE: u32 = 0x5AE9_80DF;
 
-/// The RRULE and first instances (UTC) of a 10:00 Central European
-/// appointment that recurs as `pattern` from `first`.
-fn expand(pattern: Pattern, first: chrono::DateTime<chrono::Utc>) -> (String, Vec<String>) {
-    let zone = definition("W. Europe Standard Time", &[europe()]);
-    let end = first + chrono::Duration::hours(1);
-    let ics = event(
-        &recurring(first, end, pattern.appointment(), Some(zone)),
-        "u",
-    )
-    .unwrap();
-    let lines = component(&text(&ics), "VEVENT", 0);
-    let rrule = lines
-        .iter()
-        .find_map(|l| l.strip_prefix("RRULE:"))
-        .expect("an RRULE")
-        .to_owned();
-    let instances = strings(&parse(&ics)[0]["instances"]);
-    (rrule, instances)
+/// A pattern, the first instance (UTC) of a 10:00 Central European
+/// appointment that follows it, and what Outlook shows: the RRULE it
+/// means and its first instances (10:00 is 09:00 UTC in winter, 08:00 in
+/// summer).
+struct Case {
+    what: &'static str,
+    pattern: Pattern,
+    first: chrono::DateTime<chrono::Utc>,
+    rrule: &'static str,
+    instances: &'static [&'static str],
 }
 
-#[test]
-fn monthly_and_yearly_patterns_become_rrules_with_the_same_instances() {
-    let monthly = |pattern_type, specific: Vec<u32>, period, end_type, count, start, end| Pattern {
-        frequency: 0x200C,
+/// A pattern of `frequency` and `pattern_type` from the date of `first`.
+fn pattern(
+    frequency: u16,
+    pattern_type: u16,
+    specific: Vec<u32>,
+    first: (i32, u32, u32),
+) -> Pattern {
+    Pattern {
+        frequency,
         pattern_type,
         specific,
-        period,
-        end_type,
-        count,
-        first_dow: 0,
-        start,
-        end,
-    };
-    // The second Tuesday of every month, four times (Central European
-    // 10:00 is 09:00 UTC in winter, 08:00 in summer).
-    let (rrule, got) = expand(
-        monthly(
-            3,
-            vec![0x04, 2],
-            1,
-            AFTER_COUNT,
-            4,
-            m(2024, 1, 9, 0, 0),
-            m(2024, 4, 9, 0, 0),
-        ),
-        at(2024, 1, 9, 9, 0),
-    );
-    assert_eq!(rrule, "FREQ=MONTHLY;BYDAY=2TU;COUNT=4");
-    assert_eq!(
-        got,
-        [
-            "20240109T090000Z",
-            "20240213T090000Z",
-            "20240312T090000Z",
-            "20240409T080000Z"
-        ]
-    );
-
-    // The last Friday of every other month, until 2024-07-26.
-    let (rrule, got) = expand(
-        monthly(
-            3,
-            vec![0x20, 5],
-            2,
-            AFTER_DATE,
-            4,
-            m(2024, 1, 26, 0, 0),
-            m(2024, 7, 26, 0, 0),
-        ),
-        at(2024, 1, 26, 9, 0),
-    );
-    assert_eq!(
-        rrule,
-        "FREQ=MONTHLY;INTERVAL=2;BYDAY=-1FR;UNTIL=20240726T080000Z"
-    );
-    assert_eq!(
-        got,
-        [
-            "20240126T090000Z",
-            "20240329T090000Z",
-            "20240531T080000Z",
-            "20240726T080000Z"
-        ]
-    );
-
-    // The last weekday of the month.
-    let (rrule, got) = expand(
-        monthly(
-            3,
-            vec![0x3E, 5],
-            1,
-            AFTER_COUNT,
-            2,
-            m(2024, 5, 31, 0, 0),
-            m(2024, 6, 28, 0, 0),
-        ),
-        at(2024, 5, 31, 8, 0),
-    );
-    assert_eq!(
-        rrule,
-        "FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1;COUNT=2"
-    );
-    assert_eq!(got, ["20240531T080000Z", "20240628T080000Z"]);
-
-    // Day 31: the last day of every month.
-    let (rrule, got) = expand(
-        monthly(
-            2,
-            vec![31],
-            1,
-            AFTER_COUNT,
-            4,
-            m(2024, 1, 31, 0, 0),
-            m(2024, 4, 30, 0, 0),
-        ),
-        at(2024, 1, 31, 9, 0),
-    );
-    assert_eq!(rrule, "FREQ=MONTHLY;BYMONTHDAY=-1;COUNT=4");
-    assert_eq!(
-        got,
-        [
-            "20240131T090000Z",
-            "20240229T090000Z",
-            "20240331T080000Z",
-            "20240430T080000Z"
-        ]
-    );
-
-    // Day 30: February's last day stands in for it, as in Outlook.
-    let (rrule, got) = expand(
-        monthly(
-            2,
-            vec![30],
-            1,
-            AFTER_COUNT,
-            3,
-            m(2025, 1, 30, 0, 0),
-            m(2025, 3, 30, 0, 0),
-        ),
-        at(2025, 1, 30, 9, 0),
-    );
-    assert_eq!(
-        rrule,
-        "FREQ=MONTHLY;BYMONTHDAY=28,29,30;BYSETPOS=-1;COUNT=3"
-    );
-    assert_eq!(
-        got,
-        ["20250130T090000Z", "20250228T090000Z", "20250330T080000Z"]
-    );
-
-    // Yearly, the fourth Thursday of November, for ever.
-    let yearly = |pattern_type, specific, start| Pattern {
-        frequency: 0x200D,
-        period: 12,
+        period: 1,
         end_type: NEVER,
+        count: 10,
+        first_dow: 0,
+        start: m(first.0, first.1, first.2, 0, 0),
         end: NO_END_DATE,
-        ..monthly(pattern_type, specific, 12, NEVER, 10, start, 0)
-    };
-    let (rrule, got) = expand(
-        yearly(3, vec![0x10, 4], m(2024, 11, 28, 0, 0)),
-        at(2024, 11, 28, 9, 0),
-    );
-    assert_eq!(rrule, "FREQ=YEARLY;BYMONTH=11;BYDAY=4TH");
-    assert_eq!(
-        got[..3],
-        ["20241128T090000Z", "20251127T090000Z", "20261126T090000Z"]
-    );
-
-    // Yearly on March 15.
-    let (rrule, got) = expand(
-        yearly(2, vec![15], m(2024, 3, 15, 0, 0)),
-        at(2024, 3, 15, 9, 0),
-    );
-    assert_eq!(rrule, "FREQ=YEARLY;BYMONTH=3;BYMONTHDAY=15");
-    assert_eq!(got[..2], ["20240315T090000Z", "20250315T090000Z"]);
+    }
 }
 
-#[test]
-fn daily_and_weekly_patterns_become_rrules_with_the_same_instances() {
-    // Every weekday: a daily frequency with a Week pattern.
-    let weekdays = Pattern {
-        frequency: 0x200A,
-        pattern_type: 1,
-        specific: vec![0x3E],
-        period: 1,
+/// `count` times.
+fn times(count: u32, pattern: Pattern) -> Pattern {
+    Pattern {
         end_type: AFTER_COUNT,
-        count: 3,
-        first_dow: 0,
-        start: m(2024, 5, 3, 0, 0),
-        end: m(2024, 5, 7, 0, 0),
-    };
-    let (rrule, got) = expand(weekdays, at(2024, 5, 3, 8, 0));
-    assert_eq!(rrule, "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR;WKST=SU;COUNT=3");
-    assert_eq!(
-        got,
-        ["20240503T080000Z", "20240506T080000Z", "20240507T080000Z"]
-    );
+        count,
+        ..pattern
+    }
+}
 
-    // Every other week on Sunday and Monday, weeks starting on Monday:
-    // WKST decides which Sunday goes with which Monday.
-    let fortnightly = Pattern {
-        frequency: 0x200B,
-        pattern_type: 1,
-        specific: vec![0x03],
-        period: 2,
-        end_type: AFTER_COUNT,
-        count: 4,
-        first_dow: 1,
-        start: m(2024, 5, 6, 0, 0),
-        end: m(2024, 5, 26, 0, 0),
-    };
-    let (rrule, got) = expand(fortnightly, at(2024, 5, 6, 8, 0));
-    assert_eq!(rrule, "FREQ=WEEKLY;INTERVAL=2;BYDAY=SU,MO;WKST=MO;COUNT=4");
-    assert_eq!(
-        got,
-        [
-            "20240506T080000Z",
-            "20240512T080000Z",
-            "20240520T080000Z",
-            "20240526T080000Z"
-        ]
-    );
+const MONTHLY: u16 = 0x200C;
+const YEARLY: u16 = 0x200D;
+
+#[test]
+fn patterns_become_rrules_with_the_same_instances() {
+    let cases = [
+        Case {
+            what: "every weekday: a daily frequency with a Week pattern",
+            pattern: times(3, pattern(0x200A, 1, vec![0x3E], (2024, 5, 3))),
+            first: at(2024, 5, 3, 8, 0),
+            rrule: "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR;WKST=SU;COUNT=3",
+            instances: &["20240503T080000Z", "20240506T080000Z", "20240507T080000Z"],
+        },
+        Case {
+            what: "every other week on Sunday and Monday, weeks from Monday \
+                   (WKST decides which Sunday goes with which Monday)",
+            pattern: Pattern {
+                period: 2,
+                first_dow: 1,
+                ..times(4, pattern(0x200B, 1, vec![0x03], (2024, 5, 6)))
+            },
+            first: at(2024, 5, 6, 8, 0),
+            rrule: "FREQ=WEEKLY;INTERVAL=2;BYDAY=SU,MO;WKST=MO;COUNT=4",
+            instances: &[
+                "20240506T080000Z",
+                "20240512T080000Z",
+                "20240520T080000Z",
+                "20240526T080000Z",
+            ],
+        },
+        Case {
+            what: "the second Tuesday of every month",
+            pattern: times(4, pattern(MONTHLY, 3, vec![0x04, 2], (2024, 1, 9))),
+            first: at(2024, 1, 9, 9, 0),
+            rrule: "FREQ=MONTHLY;BYDAY=2TU;COUNT=4",
+            instances: &[
+                "20240109T090000Z",
+                "20240213T090000Z",
+                "20240312T090000Z",
+                "20240409T080000Z",
+            ],
+        },
+        Case {
+            what: "the last Friday of every other month, until 2024-07-26",
+            pattern: Pattern {
+                period: 2,
+                end_type: AFTER_DATE,
+                end: m(2024, 7, 26, 0, 0),
+                ..pattern(MONTHLY, 3, vec![0x20, 5], (2024, 1, 26))
+            },
+            first: at(2024, 1, 26, 9, 0),
+            rrule: "FREQ=MONTHLY;INTERVAL=2;BYDAY=-1FR;UNTIL=20240726T080000Z",
+            instances: &[
+                "20240126T090000Z",
+                "20240329T090000Z",
+                "20240531T080000Z",
+                "20240726T080000Z",
+            ],
+        },
+        Case {
+            what: "the last weekday of the month",
+            pattern: times(2, pattern(MONTHLY, 3, vec![0x3E, 5], (2024, 5, 31))),
+            first: at(2024, 5, 31, 8, 0),
+            rrule: "FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1;COUNT=2",
+            instances: &["20240531T080000Z", "20240628T080000Z"],
+        },
+        Case {
+            what: "day 31: the last day of every month",
+            pattern: times(4, pattern(MONTHLY, 2, vec![31], (2024, 1, 31))),
+            first: at(2024, 1, 31, 9, 0),
+            rrule: "FREQ=MONTHLY;BYMONTHDAY=-1;COUNT=4",
+            instances: &[
+                "20240131T090000Z",
+                "20240229T090000Z",
+                "20240331T080000Z",
+                "20240430T080000Z",
+            ],
+        },
+        Case {
+            what: "day 30: February's last day stands in for it, as in Outlook",
+            pattern: times(3, pattern(MONTHLY, 2, vec![30], (2025, 1, 30))),
+            first: at(2025, 1, 30, 9, 0),
+            rrule: "FREQ=MONTHLY;BYMONTHDAY=28,29,30;BYSETPOS=-1;COUNT=3",
+            instances: &["20250130T090000Z", "20250228T090000Z", "20250330T080000Z"],
+        },
+        Case {
+            what: "yearly, the fourth Thursday of November, for ever",
+            pattern: Pattern {
+                period: 12,
+                ..pattern(YEARLY, 3, vec![0x10, 4], (2024, 11, 28))
+            },
+            first: at(2024, 11, 28, 9, 0),
+            rrule: "FREQ=YEARLY;BYMONTH=11;BYDAY=4TH",
+            instances: &["20241128T090000Z", "20251127T090000Z", "20261126T090000Z"],
+        },
+        Case {
+            what: "yearly on March 15",
+            pattern: Pattern {
+                period: 12,
+                ..pattern(YEARLY, 2, vec![15], (2024, 3, 15))
+            },
+            first: at(2024, 3, 15, 9, 0),
+            rrule: "FREQ=YEARLY;BYMONTH=3;BYMONTHDAY=15",
+            instances: &["20240315T090000Z", "20250315T090000Z"],
+        },
+    ];
+    for case in cases {
+        let zone = definition("W. Europe Standard Time", &[europe()]);
+        let end = case.first + chrono::Duration::hours(1);
+        let item = recurring(case.first, end, case.pattern.appointment(), Some(zone));
+        let ics = event(&item, "u").unwrap();
+        let lines = component(&text(&ics), "VEVENT", 0);
+        let rrule = lines.iter().find_map(|l| l.strip_prefix("RRULE:"));
+        assert_eq!(rrule, Some(case.rrule), "{}", case.what);
+        let instances = strings(&parse(&ics)[0]["instances"]);
+        assert_eq!(
+            instances[..case.instances.len()],
+            *case.instances,
+            "{}",
+            case.what
+        );
+        if case.pattern.end_type == AFTER_COUNT {
+            assert_eq!(instances.len(), case.instances.len(), "{}", case.what);
+        }
+    }
 }
 
 #[test]

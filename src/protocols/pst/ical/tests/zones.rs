@@ -96,6 +96,17 @@ pub(super) fn pacific() -> Rule {
     }
 }
 
+/// US Pacific before 2007: daylight time from the first Sunday of April
+/// to the last Sunday of October.
+fn pacific_until_2006() -> Rule {
+    Rule {
+        year: 1990,
+        standard: onset(10, 0, 5, 2),
+        daylight: onset(4, 0, 1, 2),
+        ..pacific()
+    }
+}
+
 /// An appointment from `start` to `end` with a zone blob set.
 fn timed(start: chrono::DateTime<chrono::Utc>, zone_lid: u32, zone: Vec<u8>) -> MapiItem {
     let mut item = MapiItem::default();
@@ -207,13 +218,7 @@ fn a_tzreg_is_named_by_its_description() {
 fn a_definition_with_several_rules_uses_the_one_of_the_year() {
     // US Pacific before 2007: first Sunday of April to last Sunday of
     // October; since 2007: second Sunday of March to first of November.
-    let old = Rule {
-        year: 1990,
-        standard: onset(10, 0, 5, 2),
-        daylight: onset(4, 0, 1, 2),
-        ..pacific()
-    };
-    let zone = definition("Pacific Standard Time", &[old, pacific()]);
+    let zone = definition("Pacific Standard Time", &[pacific_until_2006(), pacific()]);
     // 2006-03-20: winter under the old rule; 2024-03-20: summer.
     let before = event(&timed(at(2006, 3, 20, 17, 0), 0x825E, zone.clone()), "u").unwrap();
     assert!(text(&before).contains("DTSTART;TZID=Pacific Standard Time:20060320T090000"));
@@ -296,13 +301,7 @@ fn a_zone_without_daylight_time_has_one_observance() {
 fn a_series_across_a_change_of_rules_keeps_its_wall_clock_time() {
     // Mondays at 10:00 Pacific from 2006-03-27, while the United States
     // moved daylight saving time in 2007.
-    let old = Rule {
-        year: 1990,
-        standard: onset(10, 0, 5, 2),
-        daylight: onset(4, 0, 1, 2),
-        ..pacific()
-    };
-    let zone = definition("Pacific Standard Time", &[old, pacific()]);
+    let zone = definition("Pacific Standard Time", &[pacific_until_2006(), pacific()]);
     let mondays = Pattern {
         frequency: 0x200B,
         pattern_type: 1,

@@ -38,7 +38,9 @@ fn appointment(lid: u32) -> Key {
 }
 
 /// One iCalendar object for an appointment: a VEVENT (plus one per
-/// modified instance of a recurring one) and the VTIMEZONE it uses.
+/// modified instance of a recurring one) and the VTIMEZONE it uses. The
+/// UID comes from the meeting's global object ID, else `fallback_uid`
+/// (see [`derived_uid`](crate::protocols::pst::item::derived_uid)).
 pub fn event(item: &MapiItem, fallback_uid: &str) -> Result<Vec<u8>, IcalError> {
     let start = item.time(&appointment(START)).ok_or(IcalError::NoStart)?;
     let end = item

@@ -3,13 +3,13 @@
 //! [MS-OXOTASK] properties.
 //!
 //! - [`event`] writes an appointment: a VEVENT, its recurrence
-//!   ([`recurrence`] reads the pattern, [`exceptions`] the modified
+//!   (`recurrence` reads the pattern, `exceptions` the modified
 //!   instances, each its own VEVENT with a RECURRENCE-ID), the time zone
-//!   of its times ([`timezone`], written by [`vtimezone`]) and its UID
-//!   ([`uid`]).
+//!   of its times (`timezone`, written by `vtimezone`) and its UID
+//!   (`uid`).
 //! - [`task`] writes a task as a VTODO.
-//! - [`common`] holds what both write; [`lines`] writes content lines;
-//!   [`bytes`] reads Outlook's binary structures.
+//! - `common` holds what both write; `lines` writes content lines;
+//!   `bytes` reads Outlook's binary structures.
 //!
 //! The output depends only on the item: no clock, no random numbers, so
 //! a re-run writes the same bytes and a destination that already holds

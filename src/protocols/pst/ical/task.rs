@@ -42,7 +42,8 @@ fn task_key(lid: u32) -> Key {
     Key::Lid(PSETID_TASK, lid)
 }
 
-/// One iCalendar object holding the task as a VTODO.
+/// One iCalendar object holding the task as a VTODO, with `fallback_uid`
+/// as its UID (a task has no global object ID).
 pub fn task(item: &MapiItem, fallback_uid: &str) -> Result<Vec<u8>, IcalError> {
     let date = |lid| {
         item.time(&task_key(lid))

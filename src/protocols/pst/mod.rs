@@ -22,6 +22,7 @@ mod entry_id;
 mod folder_names;
 mod groupware;
 pub mod header;
+pub mod ical;
 pub mod item;
 pub mod mime;
 pub mod names;

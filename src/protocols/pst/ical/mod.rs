@@ -1,0 +1,51 @@
+//! Appointments and tasks of a PST file as iCalendar objects (RFC 5545),
+//! following [MS-OXCICAL] for the mapping of the [MS-OXOCAL] and
+//! [MS-OXOTASK] properties.
+//!
+//! - [`event`] writes an appointment: a VEVENT, its recurrence
+//!   (`recurrence` reads the pattern, `exceptions` the modified
+//!   instances, each its own VEVENT with a RECURRENCE-ID), the time zone
+//!   of its times (`timezone`, written by `vtimezone`) and its UID
+//!   (`uid`).
+//! - [`task`] writes a task as a VTODO.
+//! - `common` holds what both write; `lines` writes content lines;
+//!   `bytes` reads Outlook's binary structures.
+//!
+//! The output depends only on the item: no clock, no random numbers, so
+//! a re-run writes the same bytes and a destination that already holds
+//! them sees nothing to change.
+
+mod bytes;
+mod common;
+mod event;
+mod exceptions;
+mod lines;
+mod recurrence;
+mod task;
+mod timezone;
+mod uid;
+mod vtimezone;
+
+#[cfg(test)]
+mod tests;
+
+pub use event::event;
+pub use task::task;
+
+/// Why an appointment or a task cannot be written as iCalendar.
+#[derive(Debug, thiserror::Error)]
+pub enum IcalError {
+    /// A binary property ends inside one of its fields.
+    #[error("the {what} is truncated at byte {offset} ({field})")]
+    Truncated {
+        what: &'static str,
+        field: &'static str,
+        offset: usize,
+    },
+    /// A binary property holds a value it cannot hold.
+    #[error("the {what} is invalid: {reason}")]
+    Invalid { what: &'static str, reason: String },
+    /// An appointment without `PidLidAppointmentStartWhole`.
+    #[error("the appointment has no start time (PidLidAppointmentStartWhole)")]
+    NoStart,
+}

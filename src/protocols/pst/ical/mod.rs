@@ -45,6 +45,10 @@ pub enum IcalError {
     /// A binary property holds a value it cannot hold.
     #[error("the {what} is invalid: {reason}")]
     Invalid { what: &'static str, reason: String },
+    /// A binary property says what iCalendar cannot (a recurrence in a
+    /// lunar calendar).
+    #[error("the {what} cannot be converted: {reason}")]
+    Unsupported { what: &'static str, reason: String },
     /// An appointment without `PidLidAppointmentStartWhole`.
     #[error("the appointment has no start time (PidLidAppointmentStartWhole)")]
     NoStart,

@@ -169,16 +169,20 @@ impl Pattern {
                 parts.push(format!("WKST={}", self.week_start()?));
             }
             (MONTHLY | YEARLY, Kind::Hijri) => {
-                return Err(invalid(
-                    "a Hijri calendar pattern cannot be written as an RRULE".into(),
-                ));
+                return Err(IcalError::Unsupported {
+                    what: WHAT,
+                    reason: "a Hijri calendar pattern cannot be written as an RRULE".into(),
+                });
             }
             (MONTHLY | YEARLY, kind) => {
                 if LUNAR_CALENDARS.contains(&self.calendar) {
-                    return Err(invalid(format!(
-                        "calendar type {} is lunar: its months cannot be written as an RRULE",
-                        self.calendar
-                    )));
+                    return Err(IcalError::Unsupported {
+                        what: WHAT,
+                        reason: format!(
+                            "calendar type {} is lunar: its months cannot be written as an RRULE",
+                            self.calendar
+                        ),
+                    });
                 }
                 if self.frequency == MONTHLY {
                     parts.push("FREQ=MONTHLY".into());

@@ -8,7 +8,8 @@
 //!
 //! A recurring task's pattern (`PidLidTaskRecurrence`) becomes an RRULE
 //! anchored on its start date; without a start date, or with a pattern no
-//! RRULE can say, the RRULE is left out rather than the task.
+//! RRULE can say (a lunar calendar), the RRULE is left out rather than
+//! the task. A garbled pattern is an error.
 
 use chrono::Datelike;
 
@@ -57,7 +58,12 @@ pub fn task(item: &MapiItem, fallback_uid: &str) -> Result<Vec<u8>, IcalError> {
     let rrule = match (item.binary(&task_key(RECURRENCE)), start) {
         (Some(blob), Some(first)) if item.flag(&task_key(RECURRING)) => {
             let pattern = read_pattern(&mut Reader::new("task recurrence pattern", blob))?;
-            Some(pattern.rrule(first, date_value)?)
+            match pattern.rrule(first, date_value) {
+                Ok(rrule) => Some(rrule),
+                // The task without its recurrence rather than no task.
+                Err(IcalError::Unsupported { .. }) => None,
+                Err(e) => return Err(e),
+            }
         }
         _ => None,
     };

@@ -6,8 +6,9 @@ use proptest::prelude::*;
 
 use super::check::{parse, value};
 use super::zones::{definition, pacific};
-use super::{at, component, hex, recurring, strings, text, unfolded};
-use crate::protocols::pst::ical::{IcalError, event, exceptions};
+use super::{at, component, hex, lid, recurring, strings, text, unfolded};
+use crate::protocols::pst::ical::{IcalError, event, exceptions, task};
+use crate::protocols::pst::item::{MapiItem, PSETID_APPOINTMENT, PSETID_TASK, Value};
 
 /// [MS-OXOCAL] 4.1.1.2: every Monday, Thursday and Friday from 10:00 to
 /// 10:30 from 2007-03-26, 12 times; the instance of 2007-04-16 moved to
@@ -131,7 +132,7 @@ fn the_spec_hebrew_example_is_refused_with_a_reason() {
     let err = event(&item, "u").unwrap_err();
     assert_eq!(
         err.to_string(),
-        "the recurrence pattern is invalid: calendar type 8 is lunar: \
+        "the recurrence pattern cannot be converted: calendar type 8 is lunar: \
          its months cannot be written as an RRULE"
     );
     // Its structure, exception included, was read to the end.
@@ -194,6 +195,26 @@ proptest! {
     fn random_blobs_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
         let item = recurring(at(2024, 1, 1, 9, 0), at(2024, 1, 1, 10, 0), bytes.clone(), Some(bytes));
         if let Ok(ics) = event(&item, "u") {
+            text(&ics);
+        }
+    }
+
+    /// Random bytes as a task's recurrence and as a `TZREG`.
+    #[test]
+    fn random_task_patterns_and_tzregs_never_panic(
+        bytes in proptest::collection::vec(any::<u8>(), 0..200),
+    ) {
+        let mut todo = MapiItem::default();
+        lid(&mut todo, PSETID_TASK, 0x8104, Value::Time(at(2024, 5, 6, 0, 0)));
+        lid(&mut todo, PSETID_TASK, 0x8116, Value::Binary(bytes.clone()));
+        lid(&mut todo, PSETID_TASK, 0x8126, Value::Bool(true));
+        if let Ok(ics) = task(&todo, "u") {
+            text(&ics);
+        }
+        let mut appointment = MapiItem::default();
+        lid(&mut appointment, PSETID_APPOINTMENT, 0x820D, Value::Time(at(2024, 5, 6, 9, 0)));
+        lid(&mut appointment, PSETID_APPOINTMENT, 0x8233, Value::Binary(bytes));
+        if let Ok(ics) = event(&appointment, "u") {
             text(&ics);
         }
     }

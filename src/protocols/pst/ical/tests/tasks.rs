@@ -217,3 +217,28 @@ fn a_recurring_task_gets_its_rrule() {
         "the task recurrence pattern is truncated at byte 18 (SlidingFlag)"
     );
 }
+
+#[test]
+fn a_lunar_recurrence_leaves_the_task_without_its_rrule() {
+    let mut item = a_task();
+    let yearly = Pattern {
+        frequency: 0x200D,
+        pattern_type: 2,
+        specific: vec![3],
+        period: 12,
+        end_type: AFTER_COUNT,
+        count: 3,
+        first_dow: 0,
+        start: m(2024, 5, 6, 0, 0),
+        end: m(2026, 5, 6, 0, 0),
+    };
+    let mut blob = yearly.bytes(&[], &[]);
+    blob[8..10].copy_from_slice(&8u16.to_le_bytes()); // CalendarType: Hebrew
+    lid(&mut item, PSETID_TASK, 0x8116, Value::Binary(blob));
+    lid(&mut item, PSETID_TASK, 0x8126, Value::Bool(true));
+    let ics = task(&item, "u").unwrap();
+    let text = text(&ics);
+    assert!(!text.contains("RRULE"), "{text}");
+    assert!(text.contains("\r\nSUMMARY:File the report\\, v2\r\n"));
+    assert_eq!(parse(&ics)[0]["name"], "VTODO");
+}

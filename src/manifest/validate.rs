@@ -94,13 +94,12 @@ pub fn batch_name_from(stem: &str) -> String {
 
 /// Whether a source of this kind can provide `option`. IMAP and POP3 give
 /// mail only (as the seed says of POP/IMAP sources); an ICS file holds
-/// events and to-dos, a vCard file contacts and groups. A PST file gives
-/// its mail: its contacts, calendars and tasks are not read yet, and
-/// asking for them is refused before anything runs.
+/// events and to-dos, a vCard file contacts and groups, a PST file all of
+/// these (Outlook's rules and out-of-office text are not in it).
 pub fn source_provides(kind: Kind, option: OptionName) -> bool {
     match kind {
         Kind::Imap | Kind::Pop3 | Kind::Autodetect => option == OptionName::Mail,
-        Kind::Pst => option == OptionName::Mail,
+        Kind::Pst => !matches!(option, OptionName::Rules | OptionName::AutoReplies),
         Kind::Ics => matches!(option, OptionName::Calendars | OptionName::Tasks),
         Kind::Vcf => matches!(option, OptionName::Contacts | OptionName::ContactGroups),
         Kind::Groupware => true,
@@ -207,7 +206,8 @@ mod tests {
         assert!(source_provides(Kind::Imap, OptionName::Mail));
         assert!(!source_provides(Kind::Pop3, OptionName::Contacts));
         assert!(source_provides(Kind::Pst, OptionName::Mail));
-        assert!(!source_provides(Kind::Pst, OptionName::Calendars));
+        assert!(source_provides(Kind::Pst, OptionName::Calendars));
+        assert!(source_provides(Kind::Pst, OptionName::ContactGroups));
         assert!(!source_provides(Kind::Pst, OptionName::Rules));
         assert!(source_provides(Kind::Ics, OptionName::Tasks));
         assert!(!source_provides(Kind::Ics, OptionName::Mail));

@@ -4,8 +4,8 @@
 //! `dav_url`, else RFC 6764 discovery), its collections are listed and
 //! their resources counted. Only PROPFIND is sent: whether a destination
 //! accepts MKCALENDAR or a PUT cannot be known without writing, so it is
-//! not tried. An `.ics` or `.vcf` source is read and split as the run
-//! splits it ([`FileSource::read`]); a PST source is not checked here.
+//! not tried. A file source (`.ics`, `.vcf`, PST) is read and converted
+//! as the run reads it ([`FileSource::read`]).
 
 use std::path::Path;
 
@@ -105,13 +105,9 @@ async fn check(asked: Asked<'_>, limits: &Shared) -> DavReport {
         items: 0,
         message: None,
     };
-    let result = match (&endpoint.path, endpoint.kind) {
-        (Some(_), EndpointKind::Pst) => {
-            report.status = Status::NotChecked;
-            return report;
-        }
-        (Some(path), _) => read_file(path, service, &mut report),
-        (None, _) => list_home(asked, limits, &mut report).await,
+    let result = match &endpoint.path {
+        Some(path) => read_file(path, endpoint.kind, service, &mut report).await,
+        None => list_home(asked, limits, &mut report).await,
     };
     if let Err((status, message)) = result {
         report.status = status;
@@ -121,16 +117,30 @@ async fn check(asked: Asked<'_>, limits: &Shared) -> DavReport {
 }
 
 /// Reads and splits a source file as the run will.
-fn read_file(path: &Path, service: Service, report: &mut DavReport) -> Result<(), Failure> {
+async fn read_file(
+    path: &Path,
+    kind: EndpointKind,
+    service: Service,
+    report: &mut DavReport,
+) -> Result<(), Failure> {
     report.home = Some(path.display().to_string());
-    let file = FileSource::read(path, service).map_err(|e| {
+    let owned = path.to_owned();
+    let read = tokio::task::spawn_blocking(move || FileSource::read(&owned, kind, service))
+        .await
+        .map_err(|e| {
+            (
+                Status::ProtocolError,
+                format!("reading the file stopped: {e}"),
+            )
+        })?;
+    let file = read.map_err(|e| {
         (
             Status::ProtocolError,
             format!("the source file cannot be imported: {e}"),
         )
     })?;
     report.collections = file.collections().len();
-    report.items = file.items().len() as u64;
+    report.items = file.items(None).len() as u64;
     Ok(())
 }
 

@@ -293,7 +293,69 @@ async fn check_account(account: &AccountPlan, limits: &Shared, options: &Options
     };
     let name = format!("{} ({})", account.source.email, account.origin);
 
-    // The destination first: its APPENDLIMIT decides what to read at the source.
+    if account.stages.contains(&StageKind::Mail) {
+        check_mail(account, &name, &mut report, limits, options).await;
+    } else {
+        // Nothing goes through IMAP: neither end's mail server is used.
+        report.source.status = Status::NotChecked;
+        report.destination.status = Status::NotChecked;
+    }
+    options_need(account, &mut report, options.timeout).await;
+    dav::check_account(account, &mut report, limits).await;
+
+    for end in [&report.source, &report.destination] {
+        let messages = end.dav.iter().map(|d| &d.message);
+        for message in [&end.message].into_iter().chain(messages).flatten() {
+            report.problems.push(format!("{name}: {message}"));
+        }
+    }
+    let limit = report.destination.appendlimit;
+    if let (Some(v), Some(limit)) = (&report.volume, limit)
+        && let Some(over) = v.over_destination_limit.filter(|n| *n > 0)
+    {
+        let line = format!(
+            "{name}: {over} message(s) are larger than the destination's limit of {limit} bytes \
+             (the largest is {} bytes); they will fail",
+            v.largest_message.unwrap_or(0)
+        );
+        if over > u64::from(account.error_budget) {
+            report.problems.push(format!(
+                "{line}, more than the error budget of {}",
+                account.error_budget
+            ));
+        } else {
+            report.warnings.push(line);
+        }
+    }
+    if account.source.kind != EndpointKind::Pst
+        && report.volume.as_ref().is_some_and(|v| v.bytes_estimated)
+    {
+        report.warnings.push(format!(
+            "{name}: the source does not report folder sizes (no STATUS=SIZE); \
+             its size assumes {} KiB a message",
+            estimate::ASSUMED_MESSAGE_BYTES / 1024
+        ));
+    }
+    let usable = |s: Status| matches!(s, Status::Ok | Status::NotChecked);
+    let dav_usable = |e: &EndpointReport| e.dav.iter().all(|d| usable(d.status));
+    report.ready = usable(report.source.status)
+        && usable(report.destination.status)
+        && dav_usable(&report.source)
+        && dav_usable(&report.destination)
+        && report.problems.is_empty();
+    report
+}
+
+/// The mail side: the destination's IMAP login (its APPENDLIMIT decides
+/// what to read at the source), then the source's folders and messages
+/// counted: over IMAP, or in the PST file.
+async fn check_mail(
+    account: &AccountPlan,
+    name: &str,
+    report: &mut AccountReport,
+    limits: &Shared,
+    options: &Options,
+) {
     let mut limit = None;
     match probe::login(
         &account.destination,
@@ -343,48 +405,6 @@ async fn check_account(account: &AccountPlan, limits: &Shared, options: &Options
             Err(r) => report.source = r,
         }
     }
-
-    options_need(account, &mut report, options.timeout).await;
-    dav::check_account(account, &mut report, limits).await;
-
-    for end in [&report.source, &report.destination] {
-        let messages = end.dav.iter().map(|d| &d.message);
-        for message in [&end.message].into_iter().chain(messages).flatten() {
-            report.problems.push(format!("{name}: {message}"));
-        }
-    }
-    if let (Some(v), Some(limit)) = (&report.volume, limit)
-        && let Some(over) = v.over_destination_limit.filter(|n| *n > 0)
-    {
-        let line = format!(
-            "{name}: {over} message(s) are larger than the destination's limit of {limit} bytes \
-             (the largest is {} bytes); they will fail",
-            v.largest_message.unwrap_or(0)
-        );
-        if over > u64::from(account.error_budget) {
-            report.problems.push(format!(
-                "{line}, more than the error budget of {}",
-                account.error_budget
-            ));
-        } else {
-            report.warnings.push(line);
-        }
-    }
-    if report.volume.as_ref().is_some_and(|v| v.bytes_estimated) {
-        report.warnings.push(format!(
-            "{name}: the source does not report folder sizes (no STATUS=SIZE); \
-             its size assumes {} KiB a message",
-            estimate::ASSUMED_MESSAGE_BYTES / 1024
-        ));
-    }
-    let usable = |s: Status| matches!(s, Status::Ok | Status::NotChecked);
-    let dav_usable = |e: &EndpointReport| e.dav.iter().all(|d| usable(d.status));
-    report.ready = usable(report.source.status)
-        && usable(report.destination.status)
-        && dav_usable(&report.source)
-        && dav_usable(&report.destination)
-        && report.problems.is_empty();
-    report
 }
 
 /// Checks that each end offers what the account's options need beyond

@@ -28,7 +28,7 @@ use crate::protocols::dav::discovery::{self, Account, Login, Service};
 use crate::protocols::dav::{Collection, DavClient, DavError, ItemRef, PutOutcome};
 use crate::protocols::tls::TlsMode;
 use crate::stages::content_line::uid;
-use crate::stages::files::FileSource;
+use crate::stages::files::{FileSource, Unreadable};
 use crate::store::Store;
 use crate::store::batches::StageCounts;
 use crate::store::dav::{CollectionRecord, DavArea, ItemRecord};
@@ -134,10 +134,15 @@ pub enum Source {
 impl Source {
     /// The source of an endpoint: its file, or its server's home.
     pub async fn open(endpoint: &Endpoint, service: Service) -> anyhow::Result<Source> {
-        match &endpoint.path {
-            Some(path) => Ok(Source::File(FileSource::read(path, service)?)),
-            None => Ok(Source::Server(client(endpoint, service).await?)),
-        }
+        let Some(path) = endpoint.path.clone() else {
+            return Ok(Source::Server(client(endpoint, service).await?));
+        };
+        // Reading a large PST takes a while: not on the runtime's threads.
+        let kind = endpoint.kind;
+        let file = tokio::task::spawn_blocking(move || FileSource::read(&path, kind, service))
+            .await
+            .context("Reading the source file")??;
+        Ok(Source::File(file))
     }
 
     /// The server it connects to, if any.
@@ -159,14 +164,36 @@ impl Source {
     async fn items(&self, collection: &str) -> Result<Vec<ItemRef>, DavError> {
         match self {
             Source::Server(client) => client.items(collection).await,
-            Source::File(file) => Ok(file.items()),
+            Source::File(file) => Ok(file.items(Some(collection))),
         }
     }
 
-    async fn get(&self, href: &str) -> Result<Vec<u8>, DavError> {
+    /// A resource's content; the inner error is an item that cannot be
+    /// read (the others go on), the outer one a source that cannot be.
+    /// What a resource is imported without, for the report (a file's
+    /// conversion may leave parts out; a server's copy is whole).
+    fn warnings(&self, href: &str) -> &[String] {
         match self {
-            Source::Server(client) => client.get(href).await,
-            Source::File(file) => Ok(file.get(href).unwrap_or_default().to_vec()),
+            Source::Server(_) => &[],
+            Source::File(file) => file.warnings(href),
+        }
+    }
+
+    async fn get(&self, href: &str) -> Result<Result<Vec<u8>, Unreadable>, DavError> {
+        match self {
+            Source::Server(client) => match client.get(href).await {
+                Ok(content) => Ok(Ok(content)),
+                Err(error @ DavError::Status { .. }) => Ok(Err(Unreadable {
+                    reason: error.to_string(),
+                    stage: None,
+                })),
+                Err(other) => Err(other),
+            },
+            Source::File(file) => Ok(match file.get(href) {
+                Some(Ok(content)) => Ok(content.to_vec()),
+                Some(Err(unreadable)) => Err(unreadable.clone()),
+                None => Ok(Vec::new()),
+            }),
         }
     }
 }
@@ -417,15 +444,16 @@ async fn copy(
                 DavArea::Calendars => "calendar object",
             };
             let label = format!("{noun} {}", item.href);
-            let content = match source.get(&item.href).await {
+            let content = match source.get(&item.href).await? {
                 Ok(content) => content,
-                Err(error @ DavError::Status { .. }) => {
+                // Counted once, by the stage it belongs to.
+                Err(unreadable) if unreadable.stage.is_none_or(|s| s == kind) => {
                     counts.found += 1;
                     counts.failed += 1;
-                    super::item_note(ctx, kind, &label, error.to_string()).await;
+                    super::item_note(ctx, kind, &label, unreadable.reason).await;
                     continue;
                 }
-                Err(other) => return Err(other.into()),
+                Err(_) => continue,
             };
             if !(rules.belongs)(&content, kind) {
                 continue;
@@ -452,6 +480,9 @@ async fn copy(
                 Written::Copied => {
                     counts.copied += 1;
                     counts.bytes += prepared.len() as u64;
+                    for warning in source.warnings(&item.href) {
+                        super::item_note(ctx, kind, &label, warning.clone()).await;
+                    }
                 }
                 Written::Present | Written::Recovered => counts.present += 1,
                 Written::Refused(reason) => {

@@ -3,44 +3,13 @@
 //! `.vcf` into a Radicale address book, a re-run adds nothing, undo puts
 //! the destination back; broken files fail naming the file.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
-use mailshift::protocols::dav::DavClient;
 use tempfile::TempDir;
 
 use crate::cmd::{Output, mailshift};
-use crate::support::radicale::Radicale;
+use crate::support::radicale::{Radicale, home};
 use crate::support::undo_first;
-
-/// Every collection of alice's home: display name → (components, resource
-/// name → content with folds joined and `\n` line ends).
-pub type Home = BTreeMap<String, (Vec<String>, BTreeMap<String, String>)>;
-
-pub async fn home(dav: &DavClient, calendars: bool) -> Home {
-    let collections = if calendars {
-        dav.calendars().await.unwrap()
-    } else {
-        dav.address_books().await.unwrap()
-    };
-    let mut all = Home::new();
-    for collection in collections {
-        let mut items = BTreeMap::new();
-        for item in dav.items(&collection.href).await.unwrap() {
-            // Servers list `@` in a name as `%40`.
-            let name = item.href.rsplit('/').next().unwrap().replace("%40", "@");
-            let body = String::from_utf8(dav.get(&item.href).await.unwrap()).unwrap();
-            items.insert(name, body.replace("\r\n", "\n").replace("\n ", ""));
-        }
-        let mut components = collection.components.clone();
-        components.sort();
-        all.insert(
-            collection.display_name.unwrap_or(collection.href),
-            (components, items),
-        );
-    }
-    all
-}
 
 /// What a calendar program exports: one VCALENDAR with its time zones, a
 /// weekly meeting with a moved and a cancelled occurrence, an all-day
@@ -98,6 +67,7 @@ pub fn manifest(dir: &Path, file: &str, options: &str, dest: &Radicale) -> std::
     path
 }
 
+/// `mailshift run` with the state and reports in `dir`.
 pub fn run(dir: &Path, manifest: &Path) -> Output {
     mailshift()
         .arg("run")
@@ -109,7 +79,8 @@ pub fn run(dir: &Path, manifest: &Path) -> Output {
         .run()
 }
 
-fn undo(dir: &Path) -> Output {
+/// `mailshift undo` of alice's import, state and reports in `dir`.
+pub fn undo(dir: &Path) -> Output {
     undo_first(
         &dir.join("state.db"),
         &dir.join("reports"),

@@ -16,6 +16,7 @@ mod preflight;
 mod proxy;
 mod pst;
 mod pst_files;
+mod pst_groupware;
 mod pst_vcard;
 mod pst_writer;
 mod reports;

@@ -326,7 +326,7 @@ fn options_must_fit_both_ends() {
     options: [mail, contacts, calendars, tasks, contact_groups]
   - source: {kind: pst, path: alice.pst}
     destination: {kind: groupware, host: b.example.test, email: b@example.test, password: x}
-    options: [rules, contacts]
+    options: [rules, contacts, auto_replies]
   - source: {host: a.example.test, email: c@example.test, password: x}
     destination: {host: b.example.test, email: c@example.test, password: x}
     options: [mail, auto_replies]
@@ -348,15 +348,15 @@ fn options_must_fit_both_ends() {
     );
     assert_eq!(first.destination.sieve.as_ref().unwrap().port, 4190);
     assert!(
-        text.contains("accounts[1].options[0]: the source is a PST file, of which only the mail is imported: its contacts, calendars and tasks are not read yet, so it cannot provide rules"),
+        text.contains("accounts[1].options[0]: the source is a PST file, which holds mail, contacts, calendars and tasks; it cannot provide rules"),
         "{text}"
     );
     assert!(
-        text.contains(
-            "accounts[1].options[1]: the source is a PST file, of which only the mail is imported"
-        ),
+        text.contains("accounts[1].options[2]: the source is a PST file"),
         "{text}"
     );
+    // A PST's contacts are imported.
+    assert!(!text.contains("accounts[1].options[1]"), "{text}");
     assert!(
         text.contains("can only provide mail (a POP/IMAP source migrates mail only)"),
         "{text}"

@@ -439,14 +439,14 @@ async fn pst_import_agrees_with_readpst() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn pst_contacts_are_refused_by_the_plan_before_anything_runs() {
+async fn pst_rules_are_refused_by_the_plan_before_anything_runs() {
     let dest = destination();
     let dir = TempDir::new().expect("temp dir");
     let manifest = dir.path().join("batch.yaml");
     std::fs::write(
         &manifest,
         format!(
-            "batch: pst-contacts\ndefaults:\n  options: [mail, contacts]\naccounts:\n  \
+            "batch: pst-rules\ndefaults:\n  options: [mail, rules]\naccounts:\n  \
              - source: {{kind: pst, path: \"{}\"}}\n    \
              destination: {{kind: groupware, host: 127.0.0.1, port: {}, tls: none, \
              dav_url: \"http://127.0.0.1:1/dav/\", email: alice@example.test, \
@@ -465,7 +465,7 @@ async fn pst_contacts_are_refused_by_the_plan_before_anything_runs() {
         .arg(dir.path().join("reports"))
         .run()
         .code(2)
-        .stderr_has("options[1]: the source is a PST file, of which only the mail is imported: its contacts, calendars and tasks are not read yet, so it cannot provide contacts");
+        .stderr_has("options[1]: the source is a PST file, which holds mail, contacts, calendars and tasks; it cannot provide rules");
     let imported: usize = messages(&dest).await.values().map(Vec::len).sum();
     assert_eq!(imported, 0);
 }

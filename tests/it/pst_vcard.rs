@@ -12,8 +12,8 @@ use mailshift::protocols::pst::item::{
 use mailshift::protocols::pst::vcard;
 use tempfile::TempDir;
 
-use crate::files::{home, manifest, run};
-use crate::support::radicale::Radicale;
+use crate::files::{manifest, run};
+use crate::support::radicale::{Radicale, home};
 
 /// The store's record key, as `PstReader::record_key` gives it.
 const RECORD_KEY: [u8; 16] = [

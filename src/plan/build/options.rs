@@ -48,7 +48,7 @@ impl AccountCheck<'_> {
                         }
                     ),
                     Kind::Pst => format!(
-                        "the source is a PST file, of which only the mail is imported: its contacts, calendars and tasks are not read yet, so it cannot provide {option}"
+                        "the source is a PST file, which holds mail, contacts, calendars and tasks; it cannot provide {option}"
                     ),
                     Kind::Ics => format!(
                         "the source is {}, which holds only calendars and tasks; it cannot provide {option}",

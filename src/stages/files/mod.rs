@@ -10,12 +10,16 @@
 //! keyed by the file's name and its UID, versioned by a hash of its
 //! content), and undo removes exactly what the import created.
 
+pub mod pst;
 pub mod split;
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use crate::plan::{EndpointKind, StageKind};
 use crate::protocols::dav::discovery::Service;
 use crate::protocols::dav::{Collection, ItemRef};
+use crate::protocols::pst::PstError;
 
 /// Why a file source cannot be read. Names the file.
 #[derive(Debug, thiserror::Error)]
@@ -30,19 +34,57 @@ pub enum FileError {
         path: PathBuf,
         reason: split::SplitError,
     },
+    #[error(transparent)]
+    Pst(#[from] PstError),
 }
 
-/// The resources of one file, as one collection.
-#[derive(Debug, Clone)]
+/// The resources of one file, as the collections of a home.
+#[derive(Debug, Clone, Default)]
 pub struct FileSource {
+    collections: Vec<FileCollection>,
+    /// Where each resource is: href → (collection, item) indexes.
+    index: HashMap<String, (usize, usize)>,
+}
+
+#[derive(Debug, Clone)]
+struct FileCollection {
     collection: Collection,
-    items: Vec<(ItemRef, Vec<u8>)>,
+    /// `.ics` or `.vcf`: the ending of its resource names.
+    extension: &'static str,
+    items: Vec<FileItem>,
+    /// The resource names given so far.
+    names: HashSet<String>,
+}
+
+/// One resource of a file, or why it could not be made.
+#[derive(Debug, Clone)]
+struct FileItem {
+    item: ItemRef,
+    content: Result<Vec<u8>, Unreadable>,
+    /// What it is imported without, for the report.
+    warnings: Vec<String>,
+}
+
+/// A source item that cannot be read (a damaged PST item, a resource the
+/// server refuses to give), and the stage whose count it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable {
+    pub reason: String,
+    /// `None`: every stage that visits its collection.
+    pub stage: Option<StageKind>,
 }
 
 impl FileSource {
-    /// Reads and splits `path`: an iCalendar file for CalDAV, a vCard file
-    /// for CardDAV.
-    pub fn read(path: &Path, service: Service) -> Result<FileSource, FileError> {
+    /// Reads `path` as a source of `kind` for `service`: an iCalendar file
+    /// for CalDAV, a vCard file for CardDAV, a PST file for either.
+    pub fn read(
+        path: &Path,
+        kind: EndpointKind,
+        service: Service,
+    ) -> Result<FileSource, FileError> {
+        if kind == EndpointKind::Pst {
+            return pst::read(path, service);
+        }
         let text = std::fs::read(path).map_err(|reason| FileError::Read {
             path: path.to_owned(),
             reason,
@@ -55,9 +97,8 @@ impl FileSource {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let segment = resource_name(&stem, "");
         let mut collection = Collection {
-            href: format!("{segment}/"),
+            href: format!("{}/", resource_name(&stem, "")),
             display_name: Some(stem),
             ..Collection::default()
         };
@@ -74,42 +115,94 @@ impl FileSource {
                 calendar
                     .objects
                     .into_iter()
-                    .map(|o| (resource_name(&o.uid, ".ics"), o.content))
+                    .map(|o| (o.uid, o.content))
                     .collect()
             }
             Service::CardDav => split::cards(&text)
                 .map_err(split_error)?
                 .into_iter()
-                .map(|c| (resource_name(&c.uid, ".vcf"), c.content))
+                .map(|c| (c.uid, c.content))
                 .collect(),
         };
-        let items = resources
-            .into_iter()
-            .map(|(name, content)| {
-                let etag = blake3::hash(&content).to_hex()[..16].to_owned();
-                let href = format!("{}{name}", collection.href);
-                (ItemRef { href, etag }, content)
-            })
-            .collect();
-        Ok(FileSource { collection, items })
+        let mut source = FileSource::default();
+        source.add(collection, service);
+        for (uid, content) in resources {
+            source.push(&uid, Ok(content), Vec::new());
+        }
+        Ok(source)
     }
 
-    /// The file's one collection.
+    /// Starts a new collection; [`FileSource::push`] adds to it.
+    fn add(&mut self, collection: Collection, service: Service) {
+        let extension = match service {
+            Service::CalDav => ".ics",
+            Service::CardDav => ".vcf",
+        };
+        self.collections.push(FileCollection {
+            collection,
+            extension,
+            items: Vec::new(),
+            names: HashSet::new(),
+        });
+    }
+
+    /// Adds a resource for `uid` to the last collection, named after the
+    /// UID (made unique in the collection), versioned by a hash of its
+    /// content.
+    fn push(&mut self, uid: &str, content: Result<Vec<u8>, Unreadable>, warnings: Vec<String>) {
+        let at = self.collections.len().saturating_sub(1);
+        let Some(last) = self.collections.last_mut() else {
+            return;
+        };
+        let mut name = resource_name(uid, last.extension);
+        let mut n = 2;
+        while !last.names.insert(name.clone()) {
+            name = resource_name(&format!("{uid}-{n}"), last.extension);
+            n += 1;
+        }
+        let etag = match &content {
+            Ok(bytes) => blake3::hash(bytes).to_hex()[..16].to_owned(),
+            Err(_) => String::new(),
+        };
+        let href = format!("{}{name}", last.collection.href);
+        self.index.insert(href.clone(), (at, last.items.len()));
+        last.items.push(FileItem {
+            item: ItemRef { href, etag },
+            content,
+            warnings,
+        });
+    }
+
+    /// The file's collections.
     pub fn collections(&self) -> Vec<Collection> {
-        vec![self.collection.clone()]
-    }
-
-    /// The resources of the collection.
-    pub fn items(&self) -> Vec<ItemRef> {
-        self.items.iter().map(|(item, _)| item.clone()).collect()
-    }
-
-    /// The content of one resource.
-    pub fn get(&self, href: &str) -> Option<&[u8]> {
-        self.items
+        self.collections
             .iter()
-            .find(|(item, _)| item.href == href)
-            .map(|(_, content)| content.as_slice())
+            .map(|c| c.collection.clone())
+            .collect()
+    }
+
+    /// The resources of one collection (all of them with `None`).
+    pub fn items(&self, collection: Option<&str>) -> Vec<ItemRef> {
+        self.collections
+            .iter()
+            .filter(|c| collection.is_none_or(|href| c.collection.href == href))
+            .flat_map(|c| c.items.iter().map(|i| i.item.clone()))
+            .collect()
+    }
+
+    fn item(&self, href: &str) -> Option<&FileItem> {
+        let &(collection, item) = self.index.get(href)?;
+        self.collections.get(collection)?.items.get(item)
+    }
+
+    /// The content of one resource, or why it could not be made.
+    pub fn get(&self, href: &str) -> Option<Result<&[u8], &Unreadable>> {
+        self.item(href).map(|i| i.content.as_deref())
+    }
+
+    /// What one resource is imported without (empty for most).
+    pub fn warnings(&self, href: &str) -> &[String] {
+        self.item(href).map_or(&[], |i| &i.warnings)
     }
 }
 

@@ -7,6 +7,7 @@
 //! let home = server.home("alice"); // http://127.0.0.1:PORT/alice/
 //! ```
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use mailshift::protocols::dav::DavClient;
 use tempfile::TempDir;
 
 pub struct Radicale {
@@ -180,4 +182,33 @@ fn answers(port: u16) -> bool {
     }
     let mut head = [0u8; 12];
     stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.")
+}
+
+/// Every collection of a home: display name → (components, resource
+/// name → content with folds joined and `\n` line ends).
+pub type Home = BTreeMap<String, (Vec<String>, BTreeMap<String, String>)>;
+
+pub async fn home(dav: &DavClient, calendars: bool) -> Home {
+    let collections = if calendars {
+        dav.calendars().await.unwrap()
+    } else {
+        dav.address_books().await.unwrap()
+    };
+    let mut all = Home::new();
+    for collection in collections {
+        let mut items = BTreeMap::new();
+        for item in dav.items(&collection.href).await.unwrap() {
+            // Servers list `@` in a name as `%40`.
+            let name = item.href.rsplit('/').next().unwrap().replace("%40", "@");
+            let body = String::from_utf8(dav.get(&item.href).await.unwrap()).unwrap();
+            items.insert(name, body.replace("\r\n", "\n").replace("\n ", ""));
+        }
+        let mut components = collection.components.clone();
+        components.sort();
+        all.insert(
+            collection.display_name.unwrap_or(collection.href),
+            (components, items),
+        );
+    }
+    all
 }

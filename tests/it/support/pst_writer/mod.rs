@@ -302,14 +302,18 @@ impl PstBuilder {
         ndb.write(path, &next)
     }
 
+    /// The entry ID of a node of this store ([MS-PST] 2.4.3.2: flags,
+    /// the store's record key, the node ID), as other items point to it.
+    pub fn entry_id(nid: u32) -> Vec<u8> {
+        let mut id = vec![0u8; 4];
+        id.extend_from_slice(&RECORD_KEY);
+        id.extend_from_slice(&nid.to_le_bytes());
+        id
+    }
+
     /// The message store's properties ([MS-PST] 2.4.3.1).
     fn store(&self) -> Content {
-        let entry_id = |nid: u32| {
-            let mut id = vec![0u8; 4];
-            id.extend_from_slice(&RECORD_KEY);
-            id.extend_from_slice(&nid.to_le_bytes());
-            Value::Binary(id)
-        };
+        let entry_id = |nid: u32| Value::Binary(Self::entry_id(nid));
         let deleted = self.folders[DELETED_ITEMS].nid;
         pc_content(&[
             (0x0FF9, Value::Binary(RECORD_KEY.to_vec())),

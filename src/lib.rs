@@ -26,12 +26,13 @@
 //!   `rules` for rules and auto-replies, `contacts` for contacts and
 //!   contact groups, `calendars` for calendars and tasks, re-created
 //!   without invitations; `dav` holds what the WebDAV stages share,
-//!   `files` reads `.ics` and `.vcf` files as their source), each turning
+//!   `files` reads `.ics`, `.vcf` and PST files as their source), each turning
 //!   an account plan into protocol calls and store records.
 //! - [`protocols`] holds the clients (IMAP, POP3, ManageSieve, a WebDAV
 //!   client with CalDAV and CardDAV requests and RFC 6764 home discovery,
 //!   SMTP), the TLS setup they share, and the PST file reader with the
-//!   MIME building that turns its messages into RFC 5322 ones.
+//!   MIME, vCard and iCalendar building that turns its items into what
+//!   servers hold.
 //! - [`autodetect`] finds server settings from an address alone (provider
 //!   table, autoconfig, DNS SRV, MX), cached per domain for a batch.
 //! - [`preflight`] logs in to every endpoint of a plan, changing nothing,

@@ -9,8 +9,9 @@
 //! - [`imap`]: a pipelining IMAP4rev1 client (source and destination of the
 //!   mail stage).
 //! - [`pop3`]: a POP3 client (a mail-only source; never deletes).
-//! - [`pst`]: an Outlook PST file reader (a mail-only source) and the MIME
-//!   building that turns its messages into RFC 5322 ones.
+//! - [`pst`]: an Outlook PST file reader, the MIME building that turns its
+//!   messages into RFC 5322 ones, and the vCard and iCalendar writing of
+//!   its contacts, lists, appointments and tasks.
 //! - [`managesieve`]: a ManageSieve client for Sieve scripts (rules,
 //!   auto-replies).
 //! - [`smtp`]: a small SMTP submission client for notification emails.

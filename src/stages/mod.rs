@@ -15,7 +15,7 @@
 //! - [`content_line`]: the line syntax iCalendar and vCard share.
 //! - [`dav`]: what the WebDAV stages share (home discovery, collections,
 //!   per-item checkpoints).
-//! - [`files`]: iCalendar and vCard files read as the source of the
+//! - [`files`]: iCalendar, vCard and PST files read as the source of the
 //!   WebDAV stages.
 
 pub mod calendars;

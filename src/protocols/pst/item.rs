@@ -88,20 +88,28 @@ impl ItemKind {
     /// The kind of a message class, if it is one of these (case is
     /// ignored, sub-classes such as `IPM.Contact.Custom` count).
     pub fn of_class(class: &str) -> Option<ItemKind> {
-        let class = class.to_ascii_lowercase();
-        let is = |base: &str| class == base || class.starts_with(&format!("{base}."));
-        if is("ipm.contact") {
-            Some(ItemKind::Contact)
-        } else if is("ipm.distlist") {
-            Some(ItemKind::DistList)
-        } else if is("ipm.appointment") {
-            Some(ItemKind::Appointment)
-        } else if is("ipm.task") {
-            Some(ItemKind::Task)
-        } else {
-            None
-        }
+        of_class(
+            class,
+            [
+                ("ipm.contact", ItemKind::Contact),
+                ("ipm.distlist", ItemKind::DistList),
+                ("ipm.appointment", ItemKind::Appointment),
+                ("ipm.task", ItemKind::Task),
+            ],
+        )
     }
+}
+
+/// The kind whose base class (lower case) `class` is, or a sub-class of
+/// (`IPM.Contact.Custom`); case is ignored.
+pub fn of_class<K: Copy, const N: usize>(class: &str, kinds: [(&str, K); N]) -> Option<K> {
+    let class = class.to_ascii_lowercase();
+    kinds.into_iter().find_map(|(base, kind)| {
+        let sub = class
+            .strip_prefix(base)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'));
+        sub.then_some(kind)
+    })
 }
 
 /// A recipient of an item (an appointment's attendee) and its answer.

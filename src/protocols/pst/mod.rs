@@ -1,4 +1,5 @@
-//! Outlook PST files as a mail source.
+//! Outlook PST files as a source: mail, contacts, distribution lists,
+//! appointments and tasks.
 //!
 //! - [`header`] checks the file before anything else reads it: a PST (ANSI
 //!   or Unicode), an OST, something else, a truncated copy.
@@ -10,7 +11,9 @@
 //!   ([`GroupwareFolder`]); their items are read whole into an
 //!   [`item::MapiItem`], named properties resolved through the store's
 //!   name-to-ID map ([`names`]).
-//! - [`vcard`] turns contacts and distribution lists into vCards.
+//! - [`vcard`] turns contacts and distribution lists into vCards, [`ical`]
+//!   appointments (with their recurrences and time zones) and tasks into
+//!   iCalendar objects.
 //!
 //! The crate's objects are reference-counted and tied to one thread, so a
 //! [`PstReader`] lives on a blocking thread and hands out owned values.
@@ -116,15 +119,14 @@ impl GroupwareKind {
     /// The kind of a container class, sub-classes (`IPF.Contact.MOC.QuickContacts`)
     /// included; case is ignored.
     pub fn of_class(class: &str) -> Option<GroupwareKind> {
-        let class = class.to_ascii_lowercase();
-        let is = |base: &str| class == base || class.starts_with(&format!("{base}."));
-        [
-            ("ipf.contact", GroupwareKind::Contacts),
-            ("ipf.appointment", GroupwareKind::Calendar),
-            ("ipf.task", GroupwareKind::Tasks),
-        ]
-        .into_iter()
-        .find_map(|(base, kind)| is(base).then_some(kind))
+        item::of_class(
+            class,
+            [
+                ("ipf.contact", GroupwareKind::Contacts),
+                ("ipf.appointment", GroupwareKind::Calendar),
+                ("ipf.task", GroupwareKind::Tasks),
+            ],
+        )
     }
 }
 

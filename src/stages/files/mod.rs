@@ -1,13 +1,16 @@
-//! iCalendar (`.ics`) and vCard (`.vcf`) files as sources: an exported
-//! calendar goes into a destination calendar, an exported address book
-//! into a destination address book.
+//! Files as the source of the WebDAV stages: an exported calendar
+//! (`.ics`) goes into a destination calendar, an exported address book
+//! (`.vcf`) into a destination address book, and the contact, calendar
+//! and task folders of an Outlook PST file into address books and
+//! calendars ([`pst`]).
 //!
-//! The file is read once and split into the resources a server would hold
-//! ([`split`]); it then stands in for a source server's home with one
-//! collection, named after the calendar (`X-WR-CALNAME`) or the file, so
+//! The file is read once and turned into the resources a server would
+//! hold ([`split`] for `.ics`/`.vcf`); it then stands in for a source
+//! server's home (one collection for an `.ics` or `.vcf` file, named after
+//! the calendar's `X-WR-CALNAME` or the file; one per folder of a PST), so
 //! the WebDAV stages ([`super::dav`]) copy it with their checkpoints,
 //! counts and undo data: a re-run adds nothing twice (each resource is
-//! keyed by the file's name and its UID, versioned by a hash of its
+//! keyed by its collection and its UID, versioned by a hash of its
 //! content), and undo removes exactly what the import created.
 
 pub mod pst;

@@ -78,7 +78,7 @@ impl PstBatch {
 
 /// Every message of every folder of alice's mailbox: folder name to
 /// (flags, INTERNALDATE, body).
-async fn messages(dest: &Dovecot) -> BTreeMap<String, Vec<(Vec<String>, String, Vec<u8>)>> {
+pub async fn messages(dest: &Dovecot) -> BTreeMap<String, Vec<(Vec<String>, String, Vec<u8>)>> {
     let mut session = Session::connect(&dest.imap_config("alice"))
         .await
         .expect("login");

@@ -1,0 +1,150 @@
+//! A contact folder with a distribution list, into a Radicale address
+//! book.
+
+use std::path::Path;
+
+use tempfile::TempDir;
+
+use super::{text, zoe};
+use crate::files::{manifest, run, undo};
+use crate::support::pst_writer::{Item, Key, PSETID_ADDRESS, PstBuilder, Value};
+use crate::support::radicale::{Radicale, home};
+
+fn bob() -> Item {
+    Item {
+        class: "IPM.Contact".into(),
+        props: vec![
+            (Key::Tag(0x3001), text("Bob Ørsted")),
+            (Key::Tag(0x3A06), text("Bob")),
+            (Key::Tag(0x3A11), text("Ørsted")),
+            (Key::Lid(PSETID_ADDRESS, 0x8082), text("SMTP")),
+            (Key::Lid(PSETID_ADDRESS, 0x8083), text("bob@example.test")),
+        ],
+        recipients: Vec::new(),
+    }
+}
+
+/// A distribution list member pointing at a contact of the file
+/// ([MS-OXOCNTC] 2.2.2.2.4.1.1 WrappedEntryId: flags, the provider UID
+/// bytes as the spec lists them, type 0xC3 = a contact's first e-mail
+/// address, the entry ID).
+fn wrapped(entry_id: &[u8]) -> Vec<u8> {
+    let mut id = vec![0; 4];
+    id.extend_from_slice(&[
+        0xC0, 0x91, 0xAD, 0xD3, 0x51, 0x9D, 0xCF, 0x11, 0xA4, 0xA9, 0x00, 0xAA, 0x00, 0x47, 0xFA,
+        0xA4,
+    ]);
+    id.push(0xC3);
+    id.extend_from_slice(entry_id);
+    id
+}
+
+/// A one-off member ([MS-OXCDATA] 2.2.5.1: flags, the one-off provider
+/// UID, version 0, flags with U = Unicode strings, then display name,
+/// address type and address, each NUL-terminated UTF-16).
+fn one_off(name: &str, email: &str) -> Vec<u8> {
+    let mut id = vec![0; 4];
+    id.extend_from_slice(&[
+        0x81, 0x2B, 0x1F, 0xA4, 0xBE, 0xA3, 0x10, 0x19, 0x9D, 0x6E, 0x00, 0xDD, 0x01, 0x0F, 0x54,
+        0x02,
+    ]);
+    // Version 0; flags: M (no rich text) and U (Unicode).
+    id.extend_from_slice(&[0x00, 0x00, 0x01, 0x80]);
+    for part in [name, "SMTP", email] {
+        for unit in part.encode_utf16().chain([0]) {
+            id.extend_from_slice(&unit.to_le_bytes());
+        }
+    }
+    id
+}
+
+/// The Contacts folder: two contacts and a list naming one of them and a
+/// one-off address. Returns the PST's path.
+fn contacts_pst(dir: &Path) -> std::path::PathBuf {
+    let mut builder = PstBuilder::new("Alice");
+    let folder = builder.folder(None, "Contacts", "IPF.Contact");
+    let zoe_node = builder.item(folder, zoe());
+    builder.item(folder, bob());
+    let members = vec![
+        wrapped(&PstBuilder::entry_id(zoe_node)),
+        one_off("Carol Dupré", "carol@example.org"),
+    ];
+    builder.item(
+        folder,
+        Item {
+            class: "IPM.DistList".into(),
+            props: vec![
+                (Key::Tag(0x3001), text("Équipe projet")),
+                (Key::Lid(PSETID_ADDRESS, 0x8053), text("Équipe projet")),
+                (
+                    Key::Lid(PSETID_ADDRESS, 0x8055),
+                    Value::Binaries(members.clone()),
+                ),
+                (Key::Lid(PSETID_ADDRESS, 0x8054), Value::Binaries(members)),
+            ],
+            recipients: Vec::new(),
+        },
+    );
+    let path = dir.join("alice.pst");
+    builder.write(&path).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pst_contacts_and_lists_become_an_address_book_once_and_are_undone() {
+    let dest = Radicale::start(&[("alice", "dest-pw")]);
+    let dav = dest.client("alice");
+    let before = home(&dav, false).await;
+    let dir = TempDir::new().unwrap();
+    contacts_pst(dir.path());
+    let manifest = manifest(dir.path(), "alice.pst", "contacts, contact_groups", &dest);
+
+    run(dir.path(), &manifest).success().stdout_has("copied 3,");
+    let after = home(&dav, false).await;
+    assert_eq!(after.len(), before.len() + 1, "{:?}", after.keys());
+    let (_, cards) = &after["Contacts"];
+    assert_eq!(cards.len(), 3, "{:?}", cards.keys());
+    let find = |needle: &str| -> &String {
+        let found: Vec<&String> = cards.values().filter(|c| c.contains(needle)).collect();
+        assert_eq!(found.len(), 1, "{needle} in {cards:?}");
+        found[0]
+    };
+    let zoe = find("FN:Zoë Ångström");
+    for field in [
+        "N:Ångström;Zoë;;;",
+        "ORG:Équipe Lyon SARL",
+        "TITLE:Directrice technique",
+        "zoe@example.test",
+        "+33 6 12 34 56 78",
+        "+33 4 72 00 00 01",
+        ";;12\\, rue de la Paix;Lyon;;69001;France",
+        "BDAY",
+        "1985-04-12",
+        "NOTE:Met at the Lyon fair\\; call before 10:00\\,\\nnot after.",
+        "CATEGORIES:Clients,Lyon",
+    ] {
+        assert!(zoe.contains(field), "{field} in {zoe}");
+    }
+    let zoe_uid = zoe
+        .lines()
+        .find_map(|l| l.strip_prefix("UID:"))
+        .expect("a UID");
+    let group = find("X-ADDRESSBOOKSERVER-KIND:group");
+    assert!(group.contains("FN:Équipe projet"), "{group}");
+    assert!(
+        group.contains(&format!("X-ADDRESSBOOKSERVER-MEMBER:urn:uuid:{zoe_uid}")),
+        "{group}"
+    );
+    assert!(
+        group.contains("X-ADDRESSBOOKSERVER-MEMBER:mailto:carol@example.org"),
+        "{group}"
+    );
+    find("FN:Bob Ørsted");
+
+    // The same file again: nothing new, the same UIDs.
+    run(dir.path(), &manifest).success().stdout_has("copied 0,");
+    assert_eq!(home(&dav, false).await, after);
+
+    undo(dir.path()).success();
+    assert_eq!(home(&dav, false).await, before);
+}

@@ -209,6 +209,11 @@ async fn bench(shape: &Shape, binary: &Path, root: Option<PathBuf>) -> Result<()
     row("no-change re-run", count, bytes, rerun.wall, Some(&rerun));
     row("undo", count, 0, undo.wall, Some(&undo));
     println!(
+        "mailshift run: {} CPU, machine {:.0}% busy during the run",
+        run.cpu.map_or("?".into(), |c| format!("{c:.2} s")),
+        run.machine_busy * 100.0
+    );
+    println!(
         "checked: every folder's messages (Subject, Message-ID, flags, INTERNALDATE) and bytes \
          equal after the run and the re-run ({totals}; re-run: {rerun_totals}); \
          no message left after the undo; PST {:.1} MiB",

@@ -12,7 +12,8 @@
 //!    messages as appended over IMAP (the bytes the run's report counts).
 //! 3. Checks every folder of the destination: the same messages as the
 //!    PST's folder, compared as multisets of (Subject, Message-ID, flags,
-//!    INTERNALDATE), and as many bytes as the report says were copied.
+//!    INTERNALDATE, text and HTML bodies decoded), and as many bytes as
+//!    the report says were copied.
 //!    Any difference fails the benchmark.
 //! 4. Runs the same command again with nothing changed: it must copy
 //!    nothing and leave the destination as it was.
@@ -214,7 +215,8 @@ async fn bench(shape: &Shape, binary: &Path, root: Option<PathBuf>) -> Result<()
         run.machine_busy * 100.0
     );
     println!(
-        "checked: every folder's messages (Subject, Message-ID, flags, INTERNALDATE) and bytes \
+        "checked: every folder's messages (Subject, Message-ID, flags, INTERNALDATE, bodies) \
+         and bytes \
          equal after the run and the re-run ({totals}; re-run: {rerun_totals}); \
          no message left after the undo; PST {:.1} MiB",
         mib(pst_bytes)
@@ -271,26 +273,25 @@ async fn inventory(dest: &Dovecot) -> Result<Inventory, String> {
             .await
             .map_err(|e| failed(&mailbox.name, &e))?;
         let uids: Vec<u32> = metas.iter().map(|m| m.uid).collect();
-        let headers: BTreeMap<u32, Vec<u8>> = session
-            .fetch_headers(&uids)
+        // Subject, Message-ID and body digest by UID, one message in
+        // memory at a time.
+        let mut read: BTreeMap<u32, (Option<String>, Option<String>, String)> = BTreeMap::new();
+        session
+            .fetch_bodies(&uids, |uid, body| {
+                read.insert(uid, contents(&body));
+            })
             .await
-            .map_err(|e| failed(&mailbox.name, &e))?
-            .into_iter()
-            .map(|(uid, _, header)| (uid, header))
-            .collect();
+            .map_err(|e| failed(&mailbox.name, &e))?;
         let mut messages = Vec::with_capacity(metas.len());
         for meta in &metas {
-            let header = Entity::parse(headers.get(&meta.uid).map_or(&[][..], Vec::as_slice));
+            let (subject, message_id, bodies) = read
+                .remove(&meta.uid)
+                .ok_or_else(|| failed(&mailbox.name, &format!("UID {} not fetched", meta.uid)))?;
             let date = DateTime::parse_from_str(meta.internal_date.trim(), "%d-%b-%Y %H:%M:%S %z")
                 .map_err(|e| failed(&meta.internal_date, &e))?;
             let mut flags = meta.flags.clone();
             flags.sort();
-            messages.push((
-                header.header("subject").map(str::to_owned),
-                header.header("message-id").map(str::to_owned),
-                flags,
-                date.timestamp(),
-            ));
+            messages.push((subject, message_id, flags, date.timestamp(), bodies));
         }
         messages.sort();
         let bytes = metas.iter().map(|m| m.size).sum();
@@ -298,6 +299,58 @@ async fn inventory(dest: &Dovecot) -> Result<Inventory, String> {
     }
     session.logout().await.ok();
     Ok(inventory)
+}
+
+/// A message's Subject and Message-ID, and the [`pst_corpus::digest`] of
+/// its `text/plain` and `text/html` parts, decoded.
+fn contents(raw: &[u8]) -> (Option<String>, Option<String>, String) {
+    let message = Entity::parse(raw);
+    let subject = message.header("subject").map(str::to_owned);
+    let message_id = message.header("message-id").map(str::to_owned);
+    let (mut text, mut html) = (Vec::new(), Vec::new());
+    for leaf in message.leaves() {
+        let kind = leaf
+            .header("content-type")
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let qp = leaf
+            .header("content-transfer-encoding")
+            .is_some_and(|e| e.eq_ignore_ascii_case("quoted-printable"));
+        let body = if qp { unquote(&leaf.body) } else { leaf.body };
+        if kind.starts_with("text/plain") {
+            text.extend_from_slice(&body);
+        } else if kind.starts_with("text/html") {
+            html = body;
+        }
+    }
+    (subject, message_id, pst_corpus::digest(&text, &html))
+}
+
+/// Decodes quoted-printable (RFC 2045 6.7): soft line breaks joined,
+/// `=XX` to its byte.
+fn unquote(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len());
+    let mut at = 0;
+    while at < body.len() {
+        if body[at] == b'=' {
+            if body[at + 1..].starts_with(b"\r\n") {
+                at += 3;
+                continue;
+            }
+            let byte = body
+                .get(at + 1..at + 3)
+                .and_then(|hex| std::str::from_utf8(hex).ok())
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+            if let Some(byte) = byte {
+                out.push(byte);
+                at += 3;
+                continue;
+            }
+        }
+        out.push(body[at]);
+        at += 1;
+    }
+    out
 }
 
 /// Fails, listing every difference, unless every folder of the PST holds

@@ -29,14 +29,16 @@ use super::mime::Entity;
 use super::pst_writer::{FolderId, Item, Key, PstBuilder, Value};
 
 /// What the destination must show of one message: Subject, Message-ID
-/// (header values, unfolded), IMAP flags (sorted) and INTERNALDATE.
-pub type Expected = (Option<String>, Option<String>, Vec<String>, i64);
+/// (header values, unfolded), IMAP flags (sorted), INTERNALDATE and the
+/// [`digest`] of its text and HTML bodies.
+pub type Expected = (Option<String>, Option<String>, Vec<String>, i64, String);
 
 /// The PST written, by destination folder.
 pub struct Written {
     /// Destination folder name to its messages, sorted; folders that stay
     /// empty are there too.
     pub folders: BTreeMap<String, Vec<Expected>>,
+    /// Messages written, in every folder.
     pub messages: usize,
     /// Attachments the writer could not store (their text was kept).
     pub attachments_left_out: usize,
@@ -125,7 +127,7 @@ fn pst_path(corpus_name: &str) -> Vec<String> {
 
 /// Where an import puts a PST folder at a destination whose special
 /// folders are `Sent` and `Drafts` (docs/pst.md, "How folders map").
-pub fn destination(pst_path: &[String]) -> String {
+fn destination(pst_path: &[String]) -> String {
     match pst_path {
         [inbox, rest @ ..] if inbox == "Inbox" => std::iter::once("INBOX".to_owned())
             .chain(rest.iter().cloned())
@@ -221,6 +223,7 @@ fn note(
     }
 
     let mut text = String::new();
+    let mut html = Vec::new();
     let mut left_out = 0;
     for leaf in message.leaves() {
         let kind = leaf
@@ -231,12 +234,14 @@ fn note(
         if kind.starts_with("text/plain") {
             text.push_str(&String::from_utf8_lossy(&leaf.body));
         } else if kind.starts_with("text/html") {
+            html.clone_from(&leaf.body);
             props.push((HTML, Value::Binary(leaf.body)));
             props.push((INTERNET_CODEPAGE, Value::I32(UTF8_CODEPAGE)));
         } else {
             left_out += 1;
         }
     }
+    let bodies = digest(text.as_bytes(), &html);
     props.push((BODY, Value::Text(text)));
 
     let mut want_flags: Vec<String> = [
@@ -259,7 +264,13 @@ fn note(
     };
     Ok((
         item,
-        (subject, message_id, want_flags, delivered.timestamp()),
+        (
+            subject,
+            message_id,
+            want_flags,
+            delivered.timestamp(),
+            bodies,
+        ),
         left_out,
     ))
 }
@@ -274,4 +285,22 @@ fn mailbox(value: &str) -> (String, String) {
         ),
         None => (value.trim().to_owned(), value.trim().to_owned()),
     }
+}
+
+/// A message's text and HTML bodies, decoded, as one hash: the line
+/// ends that close a body are left out, as a MIME boundary may take them.
+pub fn digest(text: &[u8], html: &[u8]) -> String {
+    let trim = |b: &[u8]| {
+        let end = b
+            .iter()
+            .rposition(|c| !matches!(c, b'\r' | b'\n'))
+            .map_or(0, |i| i + 1);
+        b[..end].to_vec()
+    };
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&trim(text));
+    // Keeps a text ending where the HTML starts from hashing alike.
+    hasher.update(&[0]);
+    hasher.update(&trim(html));
+    hasher.finalize().to_hex().to_string()
 }

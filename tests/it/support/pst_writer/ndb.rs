@@ -3,7 +3,9 @@
 //! the header, laid out in one pass when the file is written.
 //!
 //! Blocks are stored unencoded (`bCryptMethod` = none). Data of more than
-//! one block goes under an XBLOCK (one level, up to 1021 blocks).
+//! one block goes under an XBLOCK (one level, up to 1021 blocks). Files
+//! may grow to about 2 GB: the map pages that start a span (AMap, and the
+//! deprecated PMap and FMap where they belong) are kept free of data.
 
 use std::path::Path;
 

@@ -38,6 +38,8 @@ mod dav_corpus;
 #[allow(dead_code)]
 #[path = "support/measure.rs"]
 mod measure;
+#[path = "support/outcome.rs"]
+mod outcome;
 #[allow(dead_code)]
 #[path = "support/rng.rs"]
 mod rng;
@@ -45,19 +47,18 @@ mod rng;
 mod totals;
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures::StreamExt as _;
 use mailshift::protocols::caldav::{Collection, ICALENDAR, PutOutcome};
 use mailshift::protocols::carddav::VCARD;
 
 use dav_corpus::{Kind, Shape};
-use measure::{Measured, env_or, measure, mib};
+use measure::{env_or, measure, mib};
+use outcome::{migration_id, row, run_args, succeeded, undo_args};
 use radicale::Radicale;
-use totals::Totals;
 
 const SOURCE_PASSWORD: &str = "source-pw";
 const DEST_PASSWORD: &str = "dest-pw";
@@ -90,14 +91,7 @@ fn main() {
         .or_else(|| Some(PathBuf::from("/dev/shm")))
         .filter(|p| p.is_dir())
         .unwrap_or_else(std::env::temp_dir);
-    let code = match runtime.block_on(bench(&shape, &measure::mailshift_binary(), &root)) {
-        Ok(()) => 0,
-        Err(message) => {
-            eprintln!("FAILED: {message}");
-            1
-        }
-    };
-    std::process::exit(code);
+    outcome::exit(runtime.block_on(bench(&shape, &measure::mailshift_binary(), &root)));
 }
 
 async fn bench(shape: &Shape, binary: &Path, root: &Path) -> Result<(), String> {
@@ -153,14 +147,7 @@ async fn bench(shape: &Shape, binary: &Path, root: &Path) -> Result<(), String> 
         .map_err(|e| format!("write {}: {e}", manifest.display()))?;
     let state = dir.join("state.db");
     let reports = dir.join("reports");
-    let run_args: Vec<OsString> = vec![
-        "run".into(),
-        manifest.into(),
-        "--state".into(),
-        state.clone().into(),
-        "--reports".into(),
-        reports.clone().into(),
-    ];
+    let run_args = run_args(&manifest, &state, &reports);
     let run = measure(binary, &run_args, dir, "run");
     let totals = succeeded(&run, "mailshift run")?;
     if totals.accounts != users.len() || totals.completed != users.len() || totals.failed != 0 {
@@ -185,16 +172,9 @@ async fn bench(shape: &Shape, binary: &Path, root: &Path) -> Result<(), String> 
 
     // 5. Undo of the first account.
     let undone = &users[0];
-    let undo_args: Vec<OsString> = vec![
-        "undo".into(),
-        migration_id(binary, &state, &format!("{undone}@example.test"))?.into(),
-        "--source".into(),
-        format!("{undone}@example.test").into(),
-        "--state".into(),
-        state.into(),
-        "--reports".into(),
-        reports.into(),
-    ];
+    let email = format!("{undone}@example.test");
+    let id = migration_id(binary, &state, &email)?;
+    let undo_args = undo_args(id, &email, &state, &reports);
     let undo = measure(binary, &undo_args, dir, "undo");
     succeeded(&undo, "mailshift undo")?;
     let after_undo = inventory(&dest, &users).await?;
@@ -217,10 +197,7 @@ async fn bench(shape: &Shape, binary: &Path, root: &Path) -> Result<(), String> 
         .sum();
 
     println!();
-    println!(
-        "{:<22}{:>7} {:>8} {:>9} {:>9} {:>8} {:>10}",
-        "", "items", "MiB", "seconds", "items/s", "MiB/s", "peak RSS"
-    );
+    outcome::header();
     row("load (plain PUTs)", items, bytes, load_time, None);
     row("mailshift run", items, bytes, run.wall, Some(&run));
     row("no-change re-run", items, bytes, rerun.wall, Some(&rerun));
@@ -236,37 +213,6 @@ async fn bench(shape: &Shape, binary: &Path, root: &Path) -> Result<(), String> 
          ({totals}; re-run: {rerun_totals}); {undone} empty after the undo"
     );
     Ok(())
-}
-
-/// One line of the summary table; MiB columns are left out when `bytes`
-/// is 0.
-fn row(name: &str, items: usize, bytes: u64, wall: Duration, run: Option<&Measured>) {
-    let secs = wall.as_secs_f64();
-    let (size, rate) = if bytes == 0 {
-        ("-".to_owned(), "-".to_owned())
-    } else {
-        (
-            format!("{:.1}", mib(bytes)),
-            format!("{:.2}", mib(bytes) / secs),
-        )
-    };
-    println!(
-        "{name:<22}{items:>7} {size:>8} {secs:>9.2} {:>9.0} {rate:>8} {:>10}",
-        items as f64 / secs,
-        run.and_then(Measured::rss_mib)
-            .map_or("-".to_owned(), |m| format!("{m:.1} MiB"))
-    );
-}
-
-/// The run's totals when it exited 0; its output otherwise.
-fn succeeded(run: &Measured, what: &str) -> Result<Totals, String> {
-    if !run.status.success() {
-        return Err(format!(
-            "{what} failed ({}):\n{}\n{}",
-            run.status, run.stdout, run.stderr
-        ));
-    }
-    Ok(Totals::parse(&run.stdout))
 }
 
 /// Creates every account's collections on the source and PUTs their
@@ -403,29 +349,4 @@ fn manifest_yaml(users: &[String], source: &Radicale, dest: &Radicale) -> String
         );
     }
     yaml
-}
-
-/// The migration ID of the account whose source is `email`
-/// (`mailshift list --format json`).
-fn migration_id(binary: &Path, state: &Path, email: &str) -> Result<String, String> {
-    let out = std::process::Command::new(binary)
-        .args(["list", "--format", "json", "--state"])
-        .arg(state)
-        .output()
-        .map_err(|e| format!("run mailshift list: {e}"))?;
-    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
-        format!(
-            "mailshift list printed no JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })?;
-    listed
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|batch| batch["accounts"].as_array().into_iter().flatten())
-        .find(|account| account["source"].as_str() == Some(email))
-        .and_then(|account| account["migration_id"].as_str())
-        .map(str::to_owned)
-        .ok_or_else(|| format!("mailshift list shows no migration of {email}"))
 }

@@ -10,7 +10,9 @@ use std::process::Command;
 use tempfile::TempDir;
 
 use super::{at, contact, event, pim, text};
-use crate::support::pst_writer::{PstBuilder, Value};
+use mailshift::protocols::pst::PstReader;
+
+use crate::support::pst_writer::{Item, Key, PSETID_COMMON, PstBuilder, Value};
 
 /// Runs `pffexport -m all -f text` on `pst`: each file it wrote, by path
 /// under the top of the personal folders, as its `Name: value` lines.
@@ -132,6 +134,33 @@ fn libpff_reads_contacts_events_and_tasks_with_their_named_properties() {
     assert_eq!(files[name], expected);
 }
 
+/// The unallocated ranges `pffinfo -a` lists (offset, size), and its
+/// whole listing.
+fn unallocated(pst: &Path) -> (Vec<(u64, u64)>, String) {
+    let run = Command::new("pffinfo").arg("-a").arg(pst).output().unwrap();
+    assert!(run.status.success(), "pffinfo failed: {run:?}");
+    let listing = String::from_utf8_lossy(&run.stdout).into_owned();
+    // "\t00028096 (0x00006dc0) - 00028160 (0x00006e00) size: 64"
+    let ranges = listing
+        .split("Unallocated data blocks:")
+        .nth(1)
+        .expect("pffinfo lists the free space")
+        .lines()
+        .filter_map(|l| {
+            let (range, size) = l.split_once(" size: ")?;
+            let start: u64 = range.split_whitespace().next()?.parse().ok()?;
+            Some((start, size.trim().parse().ok()?))
+        })
+        .collect();
+    (ranges, listing)
+}
+
+/// The header's end of file and free bytes (`ibFileEof`, `cbAMapFree`).
+fn eof_and_free(file: &[u8]) -> (u64, u64) {
+    let field = |at: usize| u64::from_le_bytes(file[at..at + 8].try_into().unwrap());
+    (field(184), field(200))
+}
+
 #[test]
 fn libpff_finds_the_free_space_the_header_counts() {
     let dir = TempDir::new().unwrap();
@@ -145,33 +174,14 @@ fn libpff_finds_the_free_space_the_header_counts() {
     }
     pst.write(&path).unwrap();
     let file = std::fs::read(&path).unwrap();
-    let eof = u64::from_le_bytes(file[184..192].try_into().unwrap());
-    let free = u64::from_le_bytes(file[200..208].try_into().unwrap());
+    let (eof, free) = eof_and_free(&file);
     assert_eq!(eof, file.len() as u64);
     assert!(
         eof > 0x4400 + 2 * 253_952,
         "{eof} bytes: fewer than three spans"
     );
 
-    let run = Command::new("pffinfo")
-        .arg("-a")
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(run.status.success(), "pffinfo failed: {run:?}");
-    let listing = String::from_utf8_lossy(&run.stdout).into_owned();
-    // "\t00028096 (0x00006dc0) - 00028160 (0x00006e00) size: 64"
-    let ranges: Vec<(u64, u64)> = listing
-        .split("Unallocated data blocks:")
-        .nth(1)
-        .expect("pffinfo lists the free space")
-        .lines()
-        .filter_map(|l| {
-            let (range, size) = l.split_once(" size: ")?;
-            let start: u64 = range.split_whitespace().next()?.parse().ok()?;
-            Some((start, size.trim().parse().ok()?))
-        })
-        .collect();
+    let (ranges, listing) = unallocated(&path);
     assert_eq!(ranges.iter().map(|r| r.1).sum::<u64>(), free, "{listing}");
     // Besides gaps before 512-byte pages and at the end of a span too
     // short for the next block, the free space is the end of the file.
@@ -181,6 +191,60 @@ fn libpff_finds_the_free_space_the_header_counts() {
         gaps.iter().all(|g| g.1 < 8192 && g.0 % 64 == 0),
         "{listing}"
     );
+}
+
+/// A span of the file: the AMap at its start maps 253,952 bytes.
+const SPAN: u64 = 253_952;
+
+#[test]
+fn a_file_past_32_mb_keeps_the_fmap_page_free_and_reads_back() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("large.pst");
+    let mut pst = PstBuilder::new("Large");
+    let inbox = pst.folder(None, "Inbox", "IPF.Note");
+    // Five bodies of 7 MB (UTF-16) take the file past span 128, where
+    // the first FMap page follows the AMap and the PMap.
+    let bodies: Vec<String> = (0..5u8)
+        .map(|n| format!("{}{n}", "lorem ipsum ".repeat(290_000)))
+        .collect();
+    let nids: Vec<u32> = bodies
+        .iter()
+        .map(|body| {
+            pst.item(
+                inbox,
+                Item {
+                    class: "IPM.Note".into(),
+                    props: vec![
+                        (Key::Tag(0x1000), text(body)),
+                        // PidLidReminderSet: libpff refuses a store whose
+                        // name-to-ID map is empty, which Outlook never
+                        // writes.
+                        (Key::Lid(PSETID_COMMON, 0x8503), Value::Bool(false)),
+                    ],
+                    recipients: Vec::new(),
+                },
+            )
+        })
+        .collect();
+    pst.write(&path).unwrap();
+
+    let file = std::fs::read(&path).unwrap();
+    let (eof, free) = eof_and_free(&file);
+    let span_128 = (0x4400 + 128 * SPAN) as usize;
+    assert!(eof as usize > span_128 + SPAN as usize, "{eof} bytes");
+    // AMap, PMap and FMap: the first 24 slots of 64 bytes taken.
+    assert_eq!(file[span_128 + 496], 0x84, "an AMap page");
+    assert_eq!(file[span_128..span_128 + 3], [0xFF; 3]);
+    assert_eq!(file[span_128 + 512 + 496], 0x83, "a PMap page");
+    assert_eq!(file[span_128 + 1024 + 496], 0x82, "an FMap page");
+    let (ranges, listing) = unallocated(&path);
+    assert_eq!(ranges.iter().map(|r| r.1).sum::<u64>(), free, "{listing}");
+
+    let reader = PstReader::open(&path).unwrap();
+    for (nid, body) in nids.iter().zip(&bodies) {
+        let message = reader.message(*nid).unwrap();
+        assert_eq!(message.body_text.as_ref(), Some(body), "message {nid:#x}");
+    }
 }
 
 #[test]

@@ -3,7 +3,9 @@
 //! the header, laid out in one pass when the file is written.
 //!
 //! Blocks are stored unencoded (`bCryptMethod` = none). Data of more than
-//! one block goes under an XBLOCK (one level, up to 1021 blocks).
+//! one block goes under an XBLOCK (one level, up to 1021 blocks). Files
+//! may grow to about 2 GB: the map pages that start a span (AMap, and the
+//! deprecated PMap and FMap where they belong) are kept free of data.
 
 use std::path::Path;
 
@@ -17,11 +19,17 @@ const AMAP_SPAN: u64 = 496 * 8 * 64;
 /// The legacy PMap follows the AMap of every eighth span.
 const PMAP_EVERY: u64 = 8;
 const PAGE: usize = 512;
-/// FMap pages start after 128 spans; test files never come near.
-const MAX_SPANS: u64 = 128;
+/// The legacy FMap follows the PMap of span 128 (the header's own FMap
+/// covers the spans before), then of every 496th span after it.
+const FIRST_FMAP_SPAN: u64 = 128;
+const FMAP_EVERY: u64 = 496;
+/// FPMap pages start at span 8192 (about 2 GB); test files never come
+/// near.
+const MAX_SPANS: u64 = 8192;
 
 const PTYPE_BBT: u8 = 0x80;
 const PTYPE_NBT: u8 = 0x81;
+const PTYPE_FMAP: u8 = 0x82;
 const PTYPE_PMAP: u8 = 0x83;
 const PTYPE_AMAP: u8 = 0x84;
 
@@ -371,20 +379,28 @@ impl Layout {
                 let at = start + PAGE as u64;
                 self.page(at, &mut pmap, PTYPE_PMAP, at);
             }
+            if has_fmap(span) {
+                // The FMap is deprecated too: no free space shown.
+                let mut fmap = vec![0u8; PAGE];
+                let at = start + 2 * PAGE as u64;
+                self.page(at, &mut fmap, PTYPE_FMAP, at);
+            }
         }
         (FIRST_AMAP + (used - 1) * AMAP_SPAN, free)
     }
 }
 
-/// The bytes of map pages at the start of span `span`: its AMap, and a
-/// PMap every eighth span.
+/// The bytes of map pages at the start of span `span`: its AMap, a PMap
+/// every eighth span and an FMap after that PMap where [`has_fmap`].
 fn map_pages(span: u64) -> u64 {
-    let pages = if span.is_multiple_of(PMAP_EVERY) {
-        2
-    } else {
-        1
-    };
+    let pages = 1 + u64::from(span.is_multiple_of(PMAP_EVERY)) + u64::from(has_fmap(span));
     pages * PAGE as u64
+}
+
+/// Whether span `span` holds an FMap page (always one with a PMap:
+/// 128 and 496 are multiples of 8).
+fn has_fmap(span: u64) -> bool {
+    span >= FIRST_FMAP_SPAN && (span - FIRST_FMAP_SPAN).is_multiple_of(FMAP_EVERY)
 }
 
 const HEADER_LEN: usize = 564;

@@ -21,6 +21,7 @@ fn bob() -> Item {
             (Key::Lid(PSETID_ADDRESS, 0x8083), text("bob@example.test")),
         ],
         recipients: Vec::new(),
+        attachments: Vec::new(),
     }
 }
 
@@ -83,6 +84,7 @@ fn contacts_pst(dir: &Path) -> std::path::PathBuf {
                 (Key::Lid(PSETID_ADDRESS, 0x8054), Value::Binaries(members)),
             ],
             recipients: Vec::new(),
+            attachments: Vec::new(),
         },
     );
     let path = dir.join("alice.pst");

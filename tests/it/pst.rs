@@ -1,7 +1,10 @@
 //! PST import end to end: the `mailshift` binary reading the libyal
 //! project's Outlook file into a real Dovecot over IMAP, checked against
-//! what the file holds and against Debian's `readpst` (bad files: see
-//! `pst_files`).
+//! what the file holds and against Debian's `readpst`; a file of the
+//! test writer whose attachments must arrive whole ([`attachments`]); bad
+//! files: see `pst_files`.
+
+mod attachments;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -9,7 +9,7 @@ use tempfile::TempDir;
 use super::{text, zoe};
 use crate::files::{manifest, run, undo};
 use crate::pst::libyal_jpegs;
-use crate::pst_writer::attachments::contact_photo;
+use crate::pst_writer::attachments::{contact_notes, contact_photo};
 use crate::support::pst_writer::{Item, Key, PSETID_ADDRESS, PstBuilder, Value};
 use crate::support::radicale::{Radicale, home};
 
@@ -68,7 +68,7 @@ fn contacts_pst(dir: &Path, photo: &[u8]) -> std::path::PathBuf {
     let mut builder = PstBuilder::new("Alice");
     let folder = builder.folder(None, "Contacts", "IPF.Contact");
     let mut zoe = zoe();
-    zoe.attachments.push(contact_photo(photo));
+    zoe.attachments = vec![contact_notes(), contact_photo(photo)];
     let zoe_node = builder.item(folder, zoe);
     builder.item(folder, bob());
     let members = vec![

@@ -79,6 +79,15 @@ pub fn contact_photo(jpeg: &[u8]) -> Vec<(u16, Value)> {
     ]
 }
 
+/// An attachment of a contact that is not its picture, put before it:
+/// only the one marked as the picture may become the PHOTO.
+pub fn contact_notes() -> Vec<(u16, Value)> {
+    vec![
+        (0x3707, text("notes.txt")),
+        (0x3701, Value::Binary(b"Met at the fair.".to_vec())),
+    ]
+}
+
 /// A store with the statement in Inbox and a contact with a picture,
 /// both pictures taken from the libyal file.
 struct Attached {
@@ -98,7 +107,7 @@ fn attachments_pst() -> Attached {
     let contacts = pst.folder(None, "Contacts", "IPF.Contact");
     let message = pst.item(inbox, statement(&jpegs[0].1));
     let mut ada = contact("Ada", "Lovelace", "ada@example.com", "+44 20 1234");
-    ada.attachments.push(contact_photo(&jpegs[1].1));
+    ada.attachments = vec![contact_notes(), contact_photo(&jpegs[1].1)];
     let contact = pst.item(contacts, ada);
     pst.write(&path).unwrap();
     Attached {
@@ -159,11 +168,12 @@ fn libpff_exports_the_attachments_and_the_contact_picture() {
     );
     assert!(mail[0].1 == statement_pdf(), "the PDF's bytes differ");
     assert!(mail[1].1 == pst.jpegs[0].1, "the picture's bytes differ");
-    let photo = pff_attachments(&pst.path, "Contacts", "Contact");
-    assert_eq!(photo.len(), 1);
-    assert_eq!(photo[0].0, "1_ContactPicture.jpg");
+    let contact = pff_attachments(&pst.path, "Contacts", "Contact");
+    let names: Vec<&str> = contact.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["1_notes.txt", "2_ContactPicture.jpg"]);
+    assert_eq!(contact[0].1, b"Met at the fair.");
     assert!(
-        photo[0].1 == pst.jpegs[1].1,
+        contact[1].1 == pst.jpegs[1].1,
         "the contact picture's bytes differ"
     );
 }

@@ -273,8 +273,8 @@ impl PstBuilder {
         let attachments: Vec<Vec<(u16, Value)>> =
             item.attachments.into_iter().map(attachment).collect();
         let defaults = [
-            (0x0E07, Value::I32(flags)),
-            (0x0E17, Value::I32(0)), // PidTagMessageStatus
+            (0x0E07, Value::I32(flags)), // PidTagMessageFlags
+            (0x0E17, Value::I32(0)),     // PidTagMessageStatus
             (0x3007, Value::Time(when)),
             (0x3008, Value::Time(when)),
             (0x300B, Value::Binary(nid.to_le_bytes().repeat(4))),
@@ -442,6 +442,8 @@ fn attachment(mut props: Vec<(u16, Value)>) -> Vec<(u16, Value)> {
 fn attachment_nodes(attachments: &[Vec<(u16, Value)>], subnodes: &mut Vec<(u32, Content)>) {
     let mut rows = Vec::with_capacity(attachments.len());
     for (n, props) in attachments.iter().enumerate() {
+        // Sub-node NIDs are local to their message: any unique index
+        // will do.
         let nid = ((0x400 + n as u32) << 5) | NID_TYPE_ATTACHMENT;
         subnodes.push((nid, pc_content(props)));
         rows.push((nid, row(props, &ATTACHMENT_COLUMNS)));

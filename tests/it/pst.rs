@@ -1,7 +1,10 @@
 //! PST import end to end: the `mailshift` binary reading the libyal
 //! project's Outlook file into a real Dovecot over IMAP, checked against
-//! what the file holds and against Debian's `readpst` (bad files: see
-//! `pst_files`).
+//! what the file holds and against Debian's `readpst`; a file of the
+//! test writer whose attachments must arrive whole ([`attachments`]); bad
+//! files: see `pst_files`.
+
+mod attachments;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -329,7 +332,7 @@ async fn pst_copies_whose_checkpoint_was_lost_are_recognised_and_still_undone() 
 
 /// Runs Debian's `readpst -S` (one file per message and attachment) on
 /// `pst` into `out` and returns its standard output.
-fn readpst(pst: &Path, out: &Path) -> String {
+pub fn readpst(pst: &Path, out: &Path) -> String {
     let run = std::process::Command::new("readpst")
         .arg("-S")
         .arg("-o")
@@ -345,7 +348,7 @@ fn readpst(pst: &Path, out: &Path) -> String {
 
 /// What `readpst -S` wrote: folder (relative to the store's folder) to
 /// message count and attachments (name and bytes), sorted.
-fn readpst_tree(root: &Path) -> BTreeMap<String, (usize, Attached)> {
+pub fn readpst_tree(root: &Path) -> BTreeMap<String, (usize, Attached)> {
     let store = std::fs::read_dir(root)
         .expect("readpst output")
         .next()
@@ -379,6 +382,25 @@ fn readpst_tree(root: &Path) -> BTreeMap<String, (usize, Attached)> {
         }
     }
     tree
+}
+
+/// Real JPEG pictures, as `readpst -S` extracts them from the libyal
+/// file's welcome message (name and bytes), for the files tests build.
+pub fn libyal_jpegs() -> Attached {
+    let out = TempDir::new().expect("temp dir");
+    readpst(&libyal(), out.path());
+    let (_, jpegs) = readpst_tree(out.path())
+        .remove("Inbox")
+        .expect("the welcome message in Inbox");
+    assert!(
+        jpegs.len() >= 2
+            && jpegs
+                .iter()
+                .all(|(_, b)| b.starts_with(&[0xFF, 0xD8, 0xFF])),
+        "readpst gave no JPEGs: {:?}",
+        jpegs.iter().map(|(n, _)| n).collect::<Vec<_>>()
+    );
+    jpegs
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,9 +1,11 @@
 //! The test PST writer (`support::pst_writer`) checked against three
 //! independent readers: the `outlook-pst` crate, through mailshift's own
 //! reader and directly (here), Debian's `readpst` ([`readpst`]) and libpff
-//! ([`libpff`]); recurrence and time zone blobs against [MS-OXOCAL]'s
-//! examples ([`recurrence`]).
+//! ([`libpff`]); attachments against all three ([`attachments`]);
+//! recurrence and time zone blobs against [MS-OXOCAL]'s examples
+//! ([`recurrence`]).
 
+pub mod attachments;
 mod libpff;
 mod readpst;
 mod recurrence;
@@ -59,6 +61,7 @@ fn contact(given: &str, surname: &str, email: &str, phone: &str) -> Item {
             ),
         ],
         recipients: Vec::new(),
+        attachments: Vec::new(),
     }
 }
 
@@ -76,6 +79,7 @@ fn note(subject: &str) -> Item {
             (0x3003, text("bob@example.com")),
             (0x39FE, text("bob@example.com")),
         ]],
+        attachments: Vec::new(),
     }
 }
 
@@ -275,6 +279,7 @@ fn event(subject: &str, location: &str, start: DateTime<Utc>, end: DateTime<Utc>
             (Key::Lid(PSETID_APPOINTMENT, 0x8205), Value::I32(2)),
         ],
         recipients: Vec::new(),
+        attachments: Vec::new(),
     }
 }
 
@@ -287,6 +292,7 @@ fn task(subject: &str, due: DateTime<Utc>) -> Item {
             (Key::Lid(PSETID_TASK, LID_TASK_DUE), Value::Time(due)),
         ],
         recipients: Vec::new(),
+        attachments: Vec::new(),
     }
 }
 
@@ -437,6 +443,7 @@ fn distribution_list_members_and_empty_strings_read_back_with_the_crate() {
                 (Key::Tag(0x3A44), text("")),
             ],
             recipients: Vec::new(),
+            attachments: Vec::new(),
         },
     );
     pst.write(&path).unwrap();

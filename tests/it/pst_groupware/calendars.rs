@@ -114,6 +114,7 @@ fn calendar_pst(dir: &Path) -> std::path::PathBuf {
             class: "IPM.Task".into(),
             props,
             recipients: Vec::new(),
+            attachments: Vec::new(),
         }
     };
     builder.item(

@@ -1,12 +1,15 @@
-//! A contact folder with a distribution list, into a Radicale address
-//! book.
+//! A contact folder with a distribution list and a contact's picture,
+//! into a Radicale address book.
 
 use std::path::Path;
 
+use base64::Engine as _;
 use tempfile::TempDir;
 
 use super::{text, zoe};
 use crate::files::{manifest, run, undo};
+use crate::pst::libyal_jpegs;
+use crate::pst_writer::attachments::{contact_notes, contact_photo};
 use crate::support::pst_writer::{Item, Key, PSETID_ADDRESS, PstBuilder, Value};
 use crate::support::radicale::{Radicale, home};
 
@@ -21,6 +24,7 @@ fn bob() -> Item {
             (Key::Lid(PSETID_ADDRESS, 0x8083), text("bob@example.test")),
         ],
         recipients: Vec::new(),
+        attachments: Vec::new(),
     }
 }
 
@@ -58,12 +62,14 @@ fn one_off(name: &str, email: &str) -> Vec<u8> {
     id
 }
 
-/// The Contacts folder: two contacts and a list naming one of them and a
-/// one-off address. Returns the PST's path.
-fn contacts_pst(dir: &Path) -> std::path::PathBuf {
+/// The Contacts folder: two contacts, Zoë with `photo` as her picture,
+/// and a list naming her and a one-off address. Returns the PST's path.
+fn contacts_pst(dir: &Path, photo: &[u8]) -> std::path::PathBuf {
     let mut builder = PstBuilder::new("Alice");
     let folder = builder.folder(None, "Contacts", "IPF.Contact");
-    let zoe_node = builder.item(folder, zoe());
+    let mut zoe = zoe();
+    zoe.attachments = vec![contact_notes(), contact_photo(photo)];
+    let zoe_node = builder.item(folder, zoe);
     builder.item(folder, bob());
     let members = vec![
         wrapped(&PstBuilder::entry_id(zoe_node)),
@@ -83,6 +89,7 @@ fn contacts_pst(dir: &Path) -> std::path::PathBuf {
                 (Key::Lid(PSETID_ADDRESS, 0x8054), Value::Binaries(members)),
             ],
             recipients: Vec::new(),
+            attachments: Vec::new(),
         },
     );
     let path = dir.join("alice.pst");
@@ -96,7 +103,9 @@ async fn pst_contacts_and_lists_become_an_address_book_once_and_are_undone() {
     let dav = dest.client("alice");
     let before = home(&dav, false).await;
     let dir = TempDir::new().unwrap();
-    contacts_pst(dir.path());
+    // A real JPEG, as Outlook keeps a contact's picture.
+    let (_, photo) = libyal_jpegs().remove(0);
+    contacts_pst(dir.path(), &photo);
     let manifest = manifest(dir.path(), "alice.pst", "contacts, contact_groups", &dest);
 
     run(dir.path(), &manifest).success().stdout_has("copied 3,");
@@ -125,6 +134,14 @@ async fn pst_contacts_and_lists_become_an_address_book_once_and_are_undone() {
     ] {
         assert!(zoe.contains(field), "{field} in {zoe}");
     }
+    let encoded = zoe
+        .lines()
+        .find_map(|l| l.strip_prefix("PHOTO;ENCODING=b;TYPE=JPEG:"))
+        .unwrap_or_else(|| panic!("no JPEG PHOTO in {zoe}"));
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .expect("the PHOTO is base64");
+    assert!(decoded == photo, "the PHOTO is not the contact's picture");
     let zoe_uid = zoe
         .lines()
         .find_map(|l| l.strip_prefix("UID:"))
@@ -139,7 +156,8 @@ async fn pst_contacts_and_lists_become_an_address_book_once_and_are_undone() {
         group.contains("X-ADDRESSBOOKSERVER-MEMBER:mailto:carol@example.org"),
         "{group}"
     );
-    find("FN:Bob Ørsted");
+    let bob = find("FN:Bob Ørsted");
+    assert!(!bob.contains("PHOTO"), "{bob}");
 
     // The same file again: nothing new, the same UIDs.
     run(dir.path(), &manifest).success().stdout_has("copied 0,");

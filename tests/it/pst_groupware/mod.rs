@@ -64,6 +64,7 @@ pub fn zoe() -> Item {
             ),
         ],
         recipients: Vec::new(),
+        attachments: Vec::new(),
     }
 }
 
@@ -96,6 +97,7 @@ pub fn appointment(subject: &str, start: NaiveDateTime, end: NaiveDateTime) -> I
             ),
         ],
         recipients: Vec::new(),
+        attachments: Vec::new(),
     }
 }
 

@@ -23,6 +23,7 @@ fn mail(subject: &str, id: &str) -> Item {
             (Key::Tag(0x0E06), Value::Time(utc(2026, 11, 3, 8, 0))),
         ],
         recipients: Vec::new(),
+        attachments: Vec::new(),
     }
 }
 

@@ -4,7 +4,7 @@
 //! map.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use tempfile::TempDir;
@@ -14,9 +14,9 @@ use mailshift::protocols::pst::PstReader;
 
 use crate::support::pst_writer::{Item, Key, PSETID_COMMON, PstBuilder, Value};
 
-/// Runs `pffexport -m all -f text` on `pst`: each file it wrote, by path
-/// under the top of the personal folders, as its `Name: value` lines.
-fn pffexport(pst: &Path) -> BTreeMap<String, Vec<(String, String)>> {
+/// Runs `pffexport -m all -f text` on `pst`: the directory it wrote to
+/// (removed when dropped) and the top of the personal folders in it.
+pub(super) fn export(pst: &Path) -> (TempDir, PathBuf) {
     let out = TempDir::new().unwrap();
     let target = out.path().join("export");
     let run = Command::new("pffexport")
@@ -29,6 +29,13 @@ fn pffexport(pst: &Path) -> BTreeMap<String, Vec<(String, String)>> {
         });
     assert!(run.status.success(), "pffexport failed: {run:?}");
     let top = out.path().join("export.export/Top of Personal Folders");
+    (out, top)
+}
+
+/// What `pffexport` wrote for `pst`: each text file, by path under the
+/// top of the personal folders, as its `Name: value` lines.
+fn pffexport(pst: &Path) -> BTreeMap<String, Vec<(String, String)>> {
+    let (_out, top) = export(pst);
     let mut files = BTreeMap::new();
     let mut stack = vec![top.clone()];
     while let Some(dir) = stack.pop() {

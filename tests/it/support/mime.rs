@@ -53,13 +53,18 @@ impl Entity {
 
     /// The leaf entities, depth first.
     pub fn leaves(self) -> Vec<Entity> {
-        let Some(boundary) = self
+        match self.parts() {
+            Some(parts) => parts.into_iter().flat_map(Entity::leaves).collect(),
+            None => vec![self],
+        }
+    }
+
+    /// The child entities of a multipart entity, `None` for a leaf.
+    pub fn parts(&self) -> Option<Vec<Entity>> {
+        let boundary = self
             .header("content-type")
             .filter(|t| t.to_ascii_lowercase().starts_with("multipart/"))
-            .and_then(|_| self.param("content-type", "boundary"))
-        else {
-            return vec![self];
-        };
+            .and_then(|_| self.param("content-type", "boundary"))?;
         let delimiter = format!("\r\n--{boundary}");
         let body = [b"\r\n".as_slice(), &self.body].concat();
         let text = body.as_slice();
@@ -69,13 +74,14 @@ impl Entity {
             starts.push(at + found);
             at += found + delimiter.len();
         }
-        let mut out = Vec::new();
-        for pair in starts.windows(2) {
-            let part = &text[pair[0] + delimiter.len()..pair[1]];
-            let part = part.strip_prefix(b"\r\n").unwrap_or(part);
-            out.extend(Entity::parse(part).leaves());
-        }
-        out
+        let parts = starts
+            .windows(2)
+            .map(|pair| {
+                let part = &text[pair[0] + delimiter.len()..pair[1]];
+                Entity::parse(part.strip_prefix(b"\r\n").unwrap_or(part))
+            })
+            .collect();
+        Some(parts)
     }
 
     pub fn decoded(&self) -> Vec<u8> {

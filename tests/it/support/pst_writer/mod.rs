@@ -3,16 +3,17 @@
 //!
 //! - [`PstBuilder`] (here) gathers folders and items and turns them into
 //!   nodes: the message store, the name-to-ID map, each folder's property
-//!   context and hierarchy/contents tables, each item's property context
-//!   and recipient table.
+//!   context and hierarchy/contents tables, each item's property context,
+//!   recipient table, attachment table and attachment objects.
 //! - [`ltp`] encodes heaps, property contexts and table contexts.
 //! - [`names`] builds the name-to-ID map of named properties.
 //! - [`ndb`] lays out blocks, B-trees, allocation maps and the header.
 //! - [`recurrence`] encodes recurrence patterns and time zones.
 //!
-//! It writes the store, folders, items, their recipients and the table
-//! templates; not attachments, nor the search nodes of [MS-PST] 2.7.1
-//! (search management queue, gatherer...), which readers do not use.
+//! It writes the store, folders, items, their recipients, their
+//! attachments by value and the table templates; not attached messages,
+//! nor the search nodes of [MS-PST] 2.7.1 (search management queue,
+//! gatherer...), which readers do not use.
 //! What it cannot write (more than 447 properties on one object, more
 //! than 340 sub-nodes on one item) it refuses with a panic naming the
 //! limit.
@@ -28,6 +29,12 @@
 //!         (Key::Lid(PSETID_ADDRESS, 0x8083), Value::Text("ada@example.com".into())),
 //!     ],
 //!     recipients: Vec::new(),
+//!     // PidTagAttachLongFilename and PidTagAttachDataBinary; the method
+//!     // (by value), size and rendering position are added.
+//!     attachments: vec![vec![
+//!         (0x3707, Value::Text("notes.txt".into())),
+//!         (0x3701, Value::Binary(b"Hello".to_vec())),
+//!     ]],
 //! });
 //! pst.write(&dir.path().join("store.pst"))?;
 //! ```
@@ -117,6 +124,12 @@ pub struct Item {
     pub props: Vec<(Key, Value)>,
     /// Rows of the recipient table: property ID and value.
     pub recipients: Vec<Vec<(u16, Value)>>,
+    /// Attachment objects ([MS-PST] 2.4.6.2), each its properties by ID:
+    /// PidTagAttachDataBinary (0x3701), PidTagAttachLongFilename (0x3707),
+    /// PidTagAttachMimeTag (0x370E), PidTagAttachmentContactPhoto
+    /// (0x7FFF)... PidTagAttachMethod (by value), PidTagAttachSize and
+    /// PidTagRenderingPosition are added unless given.
+    pub attachments: Vec<Vec<(u16, Value)>>,
 }
 
 /// A folder of the store being built.
@@ -135,6 +148,7 @@ struct Stored {
     folder: usize,
     props: Vec<(u16, Value)>,
     recipients: Vec<Vec<(u16, Value)>>,
+    attachments: Vec<Vec<(u16, Value)>>,
 }
 
 /// Gathers folders and items, then writes the PST in one go.
@@ -155,11 +169,17 @@ const NID_SEARCH_ROOT: u32 = 0x8042;
 
 const NID_TYPE_NORMAL_FOLDER: u32 = 0x02;
 const NID_TYPE_NORMAL_MESSAGE: u32 = 0x04;
+const NID_TYPE_ATTACHMENT: u32 = 0x05;
 const NID_TYPE_HIERARCHY_TABLE: u32 = 0x0D;
 const NID_TYPE_CONTENTS_TABLE: u32 = 0x0E;
 const NID_TYPE_ASSOC_CONTENTS_TABLE: u32 = 0x0F;
 /// The recipient table of a message (a sub-node).
 const NID_RECIPIENT_TABLE: u32 = 0x692;
+/// The attachment table of a message (a sub-node).
+const NID_ATTACHMENT_TABLE: u32 = 0x671;
+/// `PidTagMessageFlags`: read, and read with attachments.
+const MSGFLAG_READ: i32 = 0x01;
+const MSGFLAG_HASATTACH: i32 = 0x10;
 /// Where `new` puts the top of the personal folders and Deleted Items in
 /// the builder's list of folders.
 const TOP_FOLDER: usize = 1;
@@ -245,9 +265,16 @@ impl PstBuilder {
         }
         // What [MS-PST] 2.4.5.1.1 requires of every message, unless given.
         let when = Utc.with_ymd_and_hms(2024, 1, 2, 3, 4, 5).unwrap();
+        let flags = if item.attachments.is_empty() {
+            MSGFLAG_READ
+        } else {
+            MSGFLAG_READ | MSGFLAG_HASATTACH
+        };
+        let attachments: Vec<Vec<(u16, Value)>> =
+            item.attachments.into_iter().map(attachment).collect();
         let defaults = [
-            (0x0E07, Value::I32(1)), // PidTagMessageFlags: read
-            (0x0E17, Value::I32(0)), // PidTagMessageStatus
+            (0x0E07, Value::I32(flags)), // PidTagMessageFlags
+            (0x0E17, Value::I32(0)),     // PidTagMessageStatus
             (0x3007, Value::Time(when)),
             (0x3008, Value::Time(when)),
             (0x300B, Value::Binary(nid.to_le_bytes().repeat(4))),
@@ -258,7 +285,11 @@ impl PstBuilder {
             }
         }
         if !props.iter().any(|(i, _)| *i == 0x0E08) {
-            let size: usize = props.iter().map(|(_, v)| approximate_size(v)).sum();
+            let size: usize = props
+                .iter()
+                .chain(attachments.iter().flatten())
+                .map(|(_, v)| approximate_size(v))
+                .sum();
             props.push((0x0E08, Value::I32(size as i32)));
         }
         self.items.push(Stored {
@@ -266,6 +297,7 @@ impl PstBuilder {
             folder: folder.0,
             props,
             recipients: item.recipients,
+            attachments,
         });
         nid
     }
@@ -287,6 +319,9 @@ impl PstBuilder {
             content
                 .subnodes
                 .push((NID_RECIPIENT_TABLE, recipient_table(&item.recipients)));
+            if !item.attachments.is_empty() {
+                attachment_nodes(&item.attachments, &mut content.subnodes);
+            }
             ndb.node(item.nid, self.folders[item.folder].nid, &content);
         }
         let mut next = [0u32; 32];
@@ -360,15 +395,7 @@ impl PstBuilder {
             .collect();
         let contents: Vec<(u32, Vec<(u16, Value)>)> = items
             .iter()
-            .map(|item| {
-                let row = item
-                    .props
-                    .iter()
-                    .filter(|(id, _)| CONTENTS_COLUMNS.iter().any(|c| c.0 == *id))
-                    .cloned()
-                    .collect();
-                (item.nid, row)
-            })
+            .map(|item| (item.nid, row(&item.props, &CONTENTS_COLUMNS)))
             .collect();
         let index = folder.nid >> 5;
         // Tables are not children in the folder tree: no parent.
@@ -389,6 +416,51 @@ impl PstBuilder {
             ndb.node((index << 5) | kind, 0, &content);
         }
     }
+}
+
+/// An attachment's properties with what readers need of every one, unless
+/// given: PidTagAttachMethod (1, by value: the bytes are in
+/// PidTagAttachDataBinary), PidTagAttachSize and PidTagRenderingPosition
+/// (-1: not rendered at a place in an RTF body).
+fn attachment(mut props: Vec<(u16, Value)>) -> Vec<(u16, Value)> {
+    for (id, value) in [(0x3705, Value::I32(1)), (0x370B, Value::I32(-1))] {
+        if !props.iter().any(|(i, _)| *i == id) {
+            props.push((id, value));
+        }
+    }
+    if !props.iter().any(|(i, _)| *i == 0x0E20) {
+        let size: usize = props.iter().map(|(_, v)| approximate_size(v)).sum();
+        props.push((0x0E20, Value::I32(size as i32)));
+    }
+    props
+}
+
+/// A message's attachments ([MS-PST] 2.4.6): one sub-node per attachment
+/// object (NID type ATTACHMENT) holding its property context, whose long
+/// values go to that sub-node's own sub-nodes, and the attachment table
+/// whose rows are named by those sub-nodes' NIDs.
+fn attachment_nodes(attachments: &[Vec<(u16, Value)>], subnodes: &mut Vec<(u32, Content)>) {
+    let mut rows = Vec::with_capacity(attachments.len());
+    for (n, props) in attachments.iter().enumerate() {
+        // Sub-node NIDs are local to their message: any unique index
+        // will do.
+        let nid = ((0x400 + n as u32) << 5) | NID_TYPE_ATTACHMENT;
+        subnodes.push((nid, pc_content(props)));
+        rows.push((nid, row(props, &ATTACHMENT_COLUMNS)));
+    }
+    subnodes.push((
+        NID_ATTACHMENT_TABLE,
+        table_context(&ATTACHMENT_COLUMNS, &rows),
+    ));
+}
+
+/// An object's row in a table of `columns`: the properties it has of them.
+fn row(props: &[(u16, Value)], columns: &[Column]) -> Vec<(u16, Value)> {
+    props
+        .iter()
+        .filter(|(id, _)| columns.iter().any(|c| c.0 == *id))
+        .cloned()
+        .collect()
 }
 
 /// A node holding only a property context.
@@ -432,7 +504,7 @@ const RECIPIENT_COLUMNS: [Column; 12] = [
 ];
 const ATTACHMENT_COLUMNS: [Column; 4] = [
     (0x0E20, 0x0003), // PidTagAttachSize
-    (0x3704, 0x001F), // PidTagAttachFilename
+    (0x3704, 0x001F), // PidTagAttachFilenameW
     (0x3705, 0x0003), // PidTagAttachMethod
     (0x370B, 0x0003), // PidTagRenderingPosition
 ];
@@ -444,7 +516,7 @@ const TEMPLATES: [(u32, &[Column]); 5] = [
     (0x60D, &HIERARCHY_COLUMNS),
     (0x60E, &CONTENTS_COLUMNS),
     (0x60F, &CONTENTS_COLUMNS),
-    (0x671, &ATTACHMENT_COLUMNS),
+    (NID_ATTACHMENT_TABLE, &ATTACHMENT_COLUMNS),
     (NID_RECIPIENT_TABLE, &RECIPIENT_COLUMNS),
 ];
 

@@ -11,9 +11,8 @@
 //! PidTagLastVerbExecuted for `\Flagged`, `\Answered` and `$Forwarded`,
 //! PidTagInternetMessageId when it has one, a recipient table from `To`
 //! and `Cc`, PidTagBody (its `text/plain` parts) and PidTagHtml (its
-//! `text/html` part, UTF-8). The writer stores no attachments: the
-//! corpus's messages with one (about 5%) keep their text only, and the
-//! count of attachments left out is returned.
+//! `text/html` part, UTF-8), and each other part as an attachment by
+//! value (its decoded bytes, file name and MIME type).
 //!
 //! Folders follow the corpus's (its `Archive/<year>`, `Projects/...`,
 //! `Lists/...` nested), with Outlook's names for the special ones: INBOX
@@ -40,8 +39,8 @@ pub struct Written {
     pub folders: BTreeMap<String, Vec<Expected>>,
     /// Messages written, in every folder.
     pub messages: usize,
-    /// Attachments the writer could not store (their text was kept).
-    pub attachments_left_out: usize,
+    /// Attachments stored (by value, with their names and types).
+    pub attachments: usize,
 }
 
 /// MAPI property tags ([MS-OXPROPS]).
@@ -56,6 +55,9 @@ const MESSAGE_DELIVERY_TIME: u16 = 0x0E06;
 const MESSAGE_FLAGS: u16 = 0x0E07;
 const BODY: u16 = 0x1000;
 const HTML: u16 = 0x1013;
+const ATTACH_DATA: u16 = 0x3701;
+const ATTACH_LONG_FILENAME: u16 = 0x3707;
+const ATTACH_MIME_TAG: u16 = 0x370E;
 const INTERNET_MESSAGE_ID: u16 = 0x1035;
 const LAST_VERB_EXECUTED: u16 = 0x1081;
 const FLAG_STATUS: u16 = 0x1090;
@@ -81,7 +83,7 @@ pub fn write(shape: &Shape, path: &Path) -> std::io::Result<Written> {
     let mut written = Written {
         folders: BTreeMap::new(),
         messages: 0,
-        attachments_left_out: 0,
+        attachments: 0,
     };
     for (wire, messages) in mailbox.folders {
         let name = mailshift::protocols::imap::utf7::decode(&wire)
@@ -102,12 +104,11 @@ pub fn write(shape: &Shape, path: &Path) -> std::io::Result<Written> {
         }
         let expected = written.folders.entry(destination(&path)).or_default();
         for message in messages {
-            let (item, want, left_out) =
-                note(&message.body, &message.flags, message.internal_date)?;
+            let (item, want) = note(&message.body, &message.flags, message.internal_date)?;
+            written.attachments += item.attachments.len();
             pst.item(ids[&path], item);
             expected.push(want);
             written.messages += 1;
-            written.attachments_left_out += left_out;
         }
         expected.sort();
     }
@@ -138,13 +139,13 @@ fn destination(pst_path: &[String]) -> String {
     }
 }
 
-/// One corpus message as an `IPM.Note`, what the destination must show
-/// of it, and how many attachments were left out.
+/// One corpus message as an `IPM.Note`, and what the destination must
+/// show of it.
 fn note(
     raw: &[u8],
     flags: &[String],
     internal_date: Option<String>,
-) -> std::io::Result<(Item, Expected, usize)> {
+) -> std::io::Result<(Item, Expected)> {
     let bad = |what: &str| std::io::Error::other(format!("corpus message: {what}"));
     let end = raw
         .windows(4)
@@ -224,7 +225,7 @@ fn note(
 
     let mut text = String::new();
     let mut html = Vec::new();
-    let mut left_out = 0;
+    let mut attachments = Vec::new();
     for leaf in message.leaves() {
         let kind = leaf
             .header("content-type")
@@ -238,7 +239,16 @@ fn note(
             props.push((HTML, Value::Binary(leaf.body)));
             props.push((INTERNET_CODEPAGE, Value::I32(UTF8_CODEPAGE)));
         } else {
-            left_out += 1;
+            let name = leaf
+                .param("content-disposition", "filename")
+                .or_else(|| leaf.param("content-type", "name"))
+                .unwrap_or_default();
+            let mime_type = kind.split(';').next().unwrap_or_default().trim().to_owned();
+            attachments.push(vec![
+                (ATTACH_DATA, Value::Binary(leaf.decoded())),
+                (ATTACH_LONG_FILENAME, Value::Text(name)),
+                (ATTACH_MIME_TAG, Value::Text(mime_type)),
+            ]);
         }
     }
     let bodies = digest(text.as_bytes(), &html);
@@ -261,6 +271,7 @@ fn note(
         class: "IPM.Note".to_owned(),
         props: props.into_iter().map(|(id, v)| (Key::Tag(id), v)).collect(),
         recipients,
+        attachments,
     };
     Ok((
         item,
@@ -271,7 +282,6 @@ fn note(
             delivered.timestamp(),
             bodies,
         ),
-        left_out,
     ))
 }
 

@@ -229,6 +229,7 @@ fn a_file_past_32_mb_keeps_the_fmap_page_free_and_reads_back() {
                         (Key::Lid(PSETID_COMMON, 0x8503), Value::Bool(false)),
                     ],
                     recipients: Vec::new(),
+                    attachments: Vec::new(),
                 },
             )
         })

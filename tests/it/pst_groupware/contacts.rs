@@ -166,3 +166,85 @@ async fn pst_contacts_and_lists_become_an_address_book_once_and_are_undone() {
     undo(dir.path()).success();
     assert_eq!(home(&dav, false).await, before);
 }
+
+/// How many cards the address book `name` of a home holds (0 before it
+/// exists).
+async fn cards_in(dav: &mailshift::protocols::dav::DavClient, name: &str) -> usize {
+    for book in dav.address_books().await.unwrap() {
+        if book.display_name.as_deref() == Some(name) {
+            return dav.items(&book.href).await.unwrap().len();
+        }
+    }
+    0
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pst_import_killed_twice_resumes_without_a_duplicate() {
+    let dest = Radicale::start(&[("alice", "dest-pw")]);
+    let dav = dest.client("alice");
+    let before = home(&dav, false).await;
+    let dir = TempDir::new().unwrap();
+    let mut builder = PstBuilder::new("Alice");
+    let folder = builder.folder(None, "Contacts", "IPF.Contact");
+    const CONTACTS: usize = 150;
+    for i in 0..CONTACTS {
+        let name = format!("Contact {i:03}");
+        builder.item(
+            folder,
+            Item {
+                class: "IPM.Contact".into(),
+                props: vec![
+                    (Key::Tag(0x3001), text(&name)),
+                    (
+                        Key::Lid(PSETID_ADDRESS, 0x8083),
+                        text(&format!("c{i}@example.test")),
+                    ),
+                ],
+                ..Item::default()
+            },
+        );
+    }
+    builder.write(&dir.path().join("alice.pst")).unwrap();
+    let manifest = manifest(dir.path(), "alice.pst", "contacts", &dest);
+
+    // kill -9 once the first card is there, then once a third are.
+    for threshold in [1, CONTACTS / 3] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mailshift"))
+            .arg("run")
+            .arg(&manifest)
+            .arg("--state")
+            .arg(dir.path().join("state.db"))
+            .arg("--reports")
+            .arg(dir.path().join("reports"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn mailshift");
+        let started = std::time::Instant::now();
+        while cards_in(&dav, "Contacts").await < threshold
+            && started.elapsed() < std::time::Duration::from_secs(60)
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        child.kill().expect("kill -9");
+        child.wait().expect("reap");
+    }
+    assert!(
+        cards_in(&dav, "Contacts").await < CONTACTS,
+        "the kills came before the end"
+    );
+
+    run(dir.path(), &manifest).success();
+    let (_, cards) = &home(&dav, false).await["Contacts"];
+    assert_eq!(cards.len(), CONTACTS);
+    let mut names: Vec<&str> = cards
+        .values()
+        .filter_map(|c| c.lines().find_map(|l| l.strip_prefix("FN:")))
+        .collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), CONTACTS, "every contact once");
+    run(dir.path(), &manifest).success().stdout_has("copied 0,");
+    undo(dir.path()).success();
+    assert_eq!(home(&dav, false).await, before);
+}

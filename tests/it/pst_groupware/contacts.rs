@@ -92,6 +92,18 @@ fn contacts_pst(dir: &Path, photo: &[u8]) -> std::path::PathBuf {
             attachments: Vec::new(),
         },
     );
+    // Outlook's own cache of addresses once written to: hidden, never
+    // the user's address book.
+    let cache = builder.folder(Some(folder), "Recipient Cache", "IPF.Contact");
+    builder.hide(cache);
+    builder.item(
+        cache,
+        Item {
+            class: "IPM.Contact".into(),
+            props: vec![(Key::Tag(0x3001), text("Cached Person"))],
+            ..Item::default()
+        },
+    );
     let path = dir.join("alice.pst");
     builder.write(&path).unwrap();
     path
@@ -111,6 +123,12 @@ async fn pst_contacts_and_lists_become_an_address_book_once_and_are_undone() {
     run(dir.path(), &manifest).success().stdout_has("copied 3,");
     let after = home(&dav, false).await;
     assert_eq!(after.len(), before.len() + 1, "{:?}", after.keys());
+    assert!(
+        !after
+            .values()
+            .any(|(_, cards)| cards.values().any(|c| c.contains("Cached Person"))),
+        "the hidden Recipient Cache was imported: {after:?}"
+    );
     let (_, cards) = &after["Contacts"];
     assert_eq!(cards.len(), 3, "{:?}", cards.keys());
     let find = |needle: &str| -> &String {

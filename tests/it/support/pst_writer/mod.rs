@@ -141,6 +141,8 @@ struct Folder {
     parent: usize,
     name: String,
     class: Option<String>,
+    /// PidTagAttributeHidden: one of Outlook's own folders.
+    hidden: bool,
 }
 
 struct Stored {
@@ -210,6 +212,7 @@ impl PstBuilder {
             parent,
             name: name.to_owned(),
             class: None,
+            hidden: false,
         };
         // The root folder is its own parent, as in Outlook's files.
         builder.folders.push(folder(NID_ROOT_FOLDER, 0, ""));
@@ -240,6 +243,7 @@ impl PstBuilder {
             parent: parent.map_or(TOP_FOLDER, |p| p.0),
             name: name.to_owned(),
             class: Some(container_class.to_owned()),
+            hidden: false,
         });
         FolderId(self.folders.len() - 1)
     }
@@ -377,7 +381,16 @@ impl PstBuilder {
         if let Some(class) = &folder.class {
             props.push((0x3613, Value::Text(class.clone())));
         }
+        if folder.hidden {
+            props.push((0x10F4, Value::Bool(true)));
+        }
         props
+    }
+
+    /// Marks a folder hidden, as Outlook marks the folders it keeps for
+    /// itself (Recipient Cache, Quick Contacts).
+    pub fn hide(&mut self, folder: FolderId) {
+        self.folders[folder.0].hidden = true;
     }
 
     /// A folder's property context and its three tables.

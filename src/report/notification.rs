@@ -545,20 +545,23 @@ pub fn quoted_printable(text: &str) -> String {
         for (i, &b) in bytes.iter().enumerate() {
             let at_end = i + 1 == bytes.len();
             let literal = matches!(b, 33..=60 | 62..=126) || (matches!(b, b' ' | b'\t') && !at_end);
-            let token = if literal {
-                (b as char).to_string()
-            } else {
-                format!("={b:02X}")
-            };
+            let len = if literal { 1 } else { 3 };
             // Room for the token and, unless the line ends here, a soft
             // break's `=`.
             let room = if at_end { 76 } else { 75 };
-            if width + token.len() > room {
+            if width + len > room {
                 out.push_str("=\r\n");
                 width = 0;
             }
-            out.push_str(&token);
-            width += token.len();
+            if literal {
+                out.push(char::from(b));
+            } else {
+                const HEX: &[u8; 16] = b"0123456789ABCDEF";
+                out.push('=');
+                out.push(char::from(HEX[usize::from(b >> 4)]));
+                out.push(char::from(HEX[usize::from(b & 0x0F)]));
+            }
+            width += len;
         }
         out.push_str("\r\n");
     }

@@ -174,8 +174,8 @@ async fn pst_calendars_and_tasks_are_imported_without_invitations_once_and_undon
 
     let review = one(events, "SUMMARY:Revue trimestrielle");
     for needle in [
-        "TZID=Romance Standard Time:20261203T090000",
-        "TZID=Romance Standard Time:20261203T103000",
+        "TZID=Europe/Paris:20261203T090000",
+        "TZID=Europe/Paris:20261203T103000",
         "LOCATION:Salle Rhône",
         "TRIGGER:-PT15M",
         "DESCRIPTION:Agenda: figures\\, hiring.",
@@ -207,13 +207,13 @@ async fn pst_calendars_and_tasks_are_imported_without_invitations_once_and_undon
     let weekly = one(events, "SUMMARY:Weekly sync\n");
     assert_eq!(weekly.matches("BEGIN:VEVENT").count(), 2, "{weekly}");
     for needle in [
-        "DTSTART;TZID=Romance Standard Time:20261102T100000",
+        "DTSTART;TZID=Europe/Paris:20261102T100000",
         "FREQ=WEEKLY",
         "BYDAY=MO",
         "COUNT=8",
         "20261116T100000",
-        "RECURRENCE-ID;TZID=Romance Standard Time:20261123T100000",
-        "DTSTART;TZID=Romance Standard Time:20261124T140000",
+        "RECURRENCE-ID;TZID=Europe/Paris:20261123T100000",
+        "DTSTART;TZID=Europe/Paris:20261124T140000",
         "SUMMARY:Weekly sync (moved)",
         "BEGIN:VTIMEZONE",
     ] {

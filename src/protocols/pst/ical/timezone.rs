@@ -12,6 +12,7 @@
 //! [`vtimezone`]: super::vtimezone
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Utc, Weekday};
+use windows_timezones::WindowsTimezone;
 
 use super::IcalError;
 use super::bytes::Reader;
@@ -94,10 +95,17 @@ pub(super) fn of_item(item: &MapiItem, recurring: bool) -> Result<Option<TimeZon
     }
 }
 
-/// A TZID that needs no escaping: as TEXT a TZID would escape `;`, `,`
-/// and `\\`, but parsers compare it unescaped with the TZID parameters
-/// (vobject, which Radicale uses, does), so those become `/`.
+/// The TZID for Outlook's name of a zone: the IANA name CLDR gives a
+/// Windows zone (`Romance Standard Time` → `Europe/Paris`), which
+/// calendar programs know; else the name itself, made to need no
+/// escaping: as TEXT a TZID would escape `;`, `,` and `\\`, but parsers
+/// compare it unescaped with the TZID parameters (vobject, which Radicale
+/// uses, does), so those become `/`. The VTIMEZONE written with it keeps
+/// Outlook's own rules either way.
 fn tzid(name: &str) -> String {
+    if let Ok(zone) = name.trim().parse::<WindowsTimezone>() {
+        return zone.tzdb_id().to_owned();
+    }
     let name: String = name
         .chars()
         .filter(|c| !c.is_control())
@@ -365,5 +373,22 @@ fn within(time: NaiveDateTime, begins: NaiveDateTime, ends: NaiveDateTime) -> bo
         begins <= time && time < ends
     } else {
         time >= begins || time < ends
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tzid;
+
+    #[test]
+    fn windows_zone_names_become_iana_names_and_others_stay() {
+        assert_eq!(tzid("Romance Standard Time"), "Europe/Paris");
+        assert_eq!(tzid(" Pacific Standard Time "), "America/Los_Angeles");
+        assert_eq!(tzid("Tokyo Standard Time"), "Asia/Tokyo");
+        assert_eq!(
+            tzid("(UTC+01:00) Brussels, Paris"),
+            "(UTC+01:00) Brussels/ Paris"
+        );
+        assert_eq!(tzid(""), "Outlook time zone");
     }
 }

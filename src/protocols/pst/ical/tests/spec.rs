@@ -46,8 +46,8 @@ fn the_spec_weekly_example_with_a_modified_instance() {
     assert_eq!(
         master[3..6],
         [
-            "DTSTART;TZID=Pacific Standard Time:20070326T100000",
-            "DTEND;TZID=Pacific Standard Time:20070326T103000",
+            "DTSTART;TZID=America/Los_Angeles:20070326T100000",
+            "DTEND;TZID=America/Los_Angeles:20070326T103000",
             "RRULE:FREQ=WEEKLY;BYDAY=MO,TH,FR;WKST=SU;COUNT=12",
         ]
     );
@@ -60,9 +60,9 @@ fn the_spec_weekly_example_with_a_modified_instance() {
         moved[2..],
         [
             "DTSTAMP:20070326T170000Z",
-            "RECURRENCE-ID;TZID=Pacific Standard Time:20070416T100000",
-            "DTSTART;TZID=Pacific Standard Time:20070416T110000",
-            "DTEND;TZID=Pacific Standard Time:20070416T113000",
+            "RECURRENCE-ID;TZID=America/Los_Angeles:20070416T100000",
+            "DTSTART;TZID=America/Los_Angeles:20070416T110000",
+            "DTEND;TZID=America/Los_Angeles:20070416T113000",
             "SUMMARY:Simple Recurrence with exceptions",
             "LOCATION:34/4141",
             "END:VEVENT",
@@ -95,8 +95,8 @@ fn the_spec_daily_example_with_deleted_instances() {
     let lines = unfolded(&text(&ics));
     for line in [
         "RRULE:FREQ=DAILY;INTERVAL=3;UNTIL=20110504T150000Z",
-        "EXDATE;TZID=Pacific Standard Time:20110419T080000",
-        "EXDATE;TZID=Pacific Standard Time:20110422T080000",
+        "EXDATE;TZID=America/Los_Angeles:20110419T080000",
+        "EXDATE;TZID=America/Los_Angeles:20110422T080000",
     ] {
         assert!(
             lines.contains(&line.to_owned()),

@@ -152,13 +152,41 @@ pub fn encode_query(value: &str) -> String {
     out
 }
 
-/// What a GET returned.
+/// One HTTP answer, read whole.
 #[derive(Debug)]
-pub struct Response {
+pub struct Answer {
     pub status: u16,
     /// The `Location` header of a redirect.
     pub location: Option<String>,
     pub body: Vec<u8>,
+}
+
+/// What mailshift says it is (`User-Agent`).
+pub const USER_AGENT: &str = concat!("mailshift/", env!("CARGO_PKG_VERSION"));
+
+/// Reads an answer whole: its status, its `Location` and a body of at
+/// most `max` bytes (the WebDAV client and the fetcher here share it).
+pub async fn read_answer(
+    response: hyper::Response<hyper::body::Incoming>,
+    max: usize,
+) -> Result<Answer, String> {
+    let status = response.status().as_u16();
+    let location = response
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = Limited::new(response.into_body(), max)
+        .collect()
+        .await
+        .map_err(|e| format!("reading the answer: {e}"))?
+        .to_bytes()
+        .to_vec();
+    Ok(Answer {
+        status,
+        location,
+        body,
+    })
 }
 
 /// GETs `url` from one of `addresses` (tried in order), sending `host` as
@@ -169,7 +197,7 @@ pub async fn get(
     host: &str,
     addresses: &[IpAddr],
     timeout: Duration,
-) -> Result<Response, String> {
+) -> Result<Answer, String> {
     match tokio::time::timeout(timeout, get_inner(url, host, addresses, timeout)).await {
         Ok(result) => result,
         Err(_) => Err(format!("no answer within {} s", timeout.as_secs())),
@@ -181,7 +209,7 @@ async fn get_inner(
     host: &str,
     addresses: &[IpAddr],
     timeout: Duration,
-) -> Result<Response, String> {
+) -> Result<Answer, String> {
     let stream = connect(url, host, addresses, timeout).await?;
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
@@ -191,10 +219,7 @@ async fn get_inner(
     });
     let request = hyper::Request::get(url.path.as_str())
         .header(header::HOST, host)
-        .header(
-            header::USER_AGENT,
-            concat!("mailshift/", env!("CARGO_PKG_VERSION")),
-        )
+        .header(header::USER_AGENT, USER_AGENT)
         .header(header::ACCEPT, "application/xml, text/xml;q=0.9, */*;q=0.1")
         .body(Empty::<Bytes>::new())
         .map_err(|e| format!("bad request: {e}"))?;
@@ -203,23 +228,7 @@ async fn get_inner(
             .send_request(request)
             .await
             .map_err(|e| format!("HTTP error: {e}"))?;
-        let status = response.status().as_u16();
-        let location = response
-            .headers()
-            .get(header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let body = Limited::new(response.into_body(), MAX_BODY)
-            .collect()
-            .await
-            .map_err(|e| format!("reading the answer: {e}"))?
-            .to_bytes()
-            .to_vec();
-        Ok(Response {
-            status,
-            location,
-            body,
-        })
+        read_answer(response, MAX_BODY).await
     }
     .await;
     driver.abort();

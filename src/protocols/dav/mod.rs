@@ -16,12 +16,12 @@ pub mod xml;
 use std::time::Duration;
 
 use base64::Engine as _;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::header;
 use hyper_util::rt::TokioIo;
 
-use crate::autodetect::http::Url;
+use crate::autodetect::http::{self, Answer, Url};
 use crate::protocols::imap::Auth;
 use crate::protocols::tls::{self, ConnectError, TlsMode};
 use xml::DavResponse;
@@ -130,14 +130,6 @@ impl std::fmt::Debug for DavClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "DavClient({} as {})", self.base, self.user)
     }
-}
-
-/// One HTTP answer.
-pub(crate) struct Answer {
-    pub(crate) status: u16,
-    pub(crate) body: Vec<u8>,
-    /// The `Location` header (redirects).
-    pub(crate) location: Option<String>,
 }
 
 impl DavClient {
@@ -436,10 +428,7 @@ impl DavClient {
             .method(method)
             .uri(path)
             .header(header::HOST, self.base.authority())
-            .header(
-                header::USER_AGENT,
-                concat!("mailshift/", env!("CARGO_PKG_VERSION")),
-            )
+            .header(header::USER_AGENT, http::USER_AGENT)
             .header(header::AUTHORIZATION, authorization);
         for (name, value) in headers {
             request = request.header(*name, *value);
@@ -452,26 +441,12 @@ impl DavClient {
             })?;
         let result = async {
             let response = sender.send_request(request).await.map_err(http)?;
-            let status = response.status().as_u16();
-            let location = response
-                .headers()
-                .get(header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            let body = Limited::new(response.into_body(), MAX_BODY)
-                .collect()
+            http::read_answer(response, MAX_BODY)
                 .await
-                .map_err(|e| DavError::Http {
+                .map_err(|reason| DavError::Http {
                     server: server.clone(),
-                    reason: format!("reading the answer: {e}"),
-                })?
-                .to_bytes()
-                .to_vec();
-            Ok(Answer {
-                status,
-                body,
-                location,
-            })
+                    reason,
+                })
         }
         .await;
         driver.abort();

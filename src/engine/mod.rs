@@ -20,6 +20,7 @@ use tracing::Instrument;
 
 use crate::plan::{AccountPlan, Plan};
 use crate::stages;
+use crate::stages::files::FileCache;
 use crate::store::batches::{
     AccountKey, AccountRecord, AccountState, BatchRecord, StageCounts, StageState,
 };
@@ -82,6 +83,9 @@ pub struct AccountContext {
     /// Fired when the process is asked to stop: stages stop taking new
     /// items, record what is in flight, and return.
     pub shutdown: CancellationToken,
+    /// The source file (`.ics`, `.vcf`, PST) as the WebDAV stages read
+    /// it, read once for the account.
+    pub files: FileCache,
 }
 
 /// Fires `shutdown` on the first SIGINT or SIGTERM; a second one ends the
@@ -142,6 +146,7 @@ pub async fn run(
             connections_per_account: plan.limits.connections_per_account.max(1),
             cancel: CancellationToken::new(),
             shutdown: shutdown.child_token(),
+            files: FileCache::default(),
         });
     }
     let cancels: HashMap<i64, CancellationToken> = contexts

@@ -15,6 +15,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -93,7 +94,7 @@ async fn copy_all(
     rules: &Rules,
     counts: &mut StageCounts,
 ) -> anyhow::Result<()> {
-    let source = Source::open(&ctx.plan.source, rules.service).await?;
+    let source = Source::open(ctx, rules.service).await?;
     let dest = client(&ctx.plan.destination, rules.service).await?;
     let dest_host = dest.host().to_owned();
     let hosts: Vec<&str> = source
@@ -125,24 +126,23 @@ async fn copy_all(
 }
 
 /// Where a WebDAV stage reads: a server's home collection, or a file
-/// (`.ics`, `.vcf`) standing in for one.
+/// (`.ics`, `.vcf`, PST) standing in for one.
 pub enum Source {
     Server(DavClient),
-    File(FileSource),
+    File(Arc<FileSource>),
 }
 
 impl Source {
-    /// The source of an endpoint: its file, or its server's home.
-    pub async fn open(endpoint: &Endpoint, service: Service) -> anyhow::Result<Source> {
-        let Some(path) = endpoint.path.clone() else {
-            return Ok(Source::Server(client(endpoint, service).await?));
-        };
-        // Reading a large PST takes a while: not on the runtime's threads.
-        let kind = endpoint.kind;
-        let file = tokio::task::spawn_blocking(move || FileSource::read(&path, kind, service))
-            .await
-            .context("Reading the source file")??;
-        Ok(Source::File(file))
+    /// The source of an account for `service`: its file (read once for
+    /// both stages of the service), or its server's home.
+    pub async fn open(ctx: &AccountContext, service: Service) -> anyhow::Result<Source> {
+        let endpoint = &ctx.plan.source;
+        match &endpoint.path {
+            Some(path) => Ok(Source::File(
+                ctx.files.read(path, endpoint.kind, service).await?,
+            )),
+            None => Ok(Source::Server(client(endpoint, service).await?)),
+        }
     }
 
     /// The server it connects to, if any.

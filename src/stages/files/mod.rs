@@ -18,6 +18,10 @@ pub mod split;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use tokio::sync::OnceCell;
 
 use crate::plan::{EndpointKind, StageKind};
 use crate::protocols::dav::discovery::Service;
@@ -39,6 +43,43 @@ pub enum FileError {
     },
     #[error(transparent)]
     Pst(#[from] PstError),
+}
+
+/// The files an account's WebDAV stages read, kept while the account
+/// runs: both stages of a service (contacts and contact groups, calendars
+/// and tasks) read and convert the file once.
+#[derive(Debug, Default)]
+pub struct FileCache {
+    caldav: OnceCell<Arc<FileSource>>,
+    carddav: OnceCell<Arc<FileSource>>,
+}
+
+impl FileCache {
+    /// `path` read as a source of `kind` for `service`: the first call
+    /// reads it (off the runtime's threads: a large PST takes a while),
+    /// the next ones share what it read. A failed read is not kept.
+    pub async fn read(
+        &self,
+        path: &Path,
+        kind: EndpointKind,
+        service: Service,
+    ) -> anyhow::Result<Arc<FileSource>> {
+        let cell = match service {
+            Service::CalDav => &self.caldav,
+            Service::CardDav => &self.carddav,
+        };
+        let file = cell
+            .get_or_try_init(|| async {
+                let path = path.to_owned();
+                let file =
+                    tokio::task::spawn_blocking(move || FileSource::read(&path, kind, service))
+                        .await
+                        .context("Reading the source file")??;
+                anyhow::Ok(Arc::new(file))
+            })
+            .await?;
+        Ok(file.clone())
+    }
 }
 
 /// The resources of one file, as the collections of a home.
@@ -237,5 +278,37 @@ mod tests {
         assert!(a.starts_with("abc-") && a.ends_with(".ics"), "{a}");
         assert_ne!(a, b);
         assert!(!resource_name("Zoë", ".vcf").contains('ë'));
+    }
+
+    #[tokio::test]
+    async fn both_stages_of_a_service_share_one_read_of_the_file() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("people.vcf");
+        let card =
+            |uid: &str| format!("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:A\r\nEND:VCARD\r\n");
+        std::fs::write(&path, card("first")).unwrap();
+        let cache = FileCache::default();
+        let read = || cache.read(&path, EndpointKind::Vcf, Service::CardDav);
+        let first = read().await.unwrap();
+        // A second read is the first one's: the file is not read again.
+        std::fs::write(&path, card("second")).unwrap();
+        let again = read().await.unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+        assert!(again.items(None)[0].href.ends_with("/first.vcf"));
+        // A failed read is not kept: the next one reads the file.
+        let missing = FileCache::default();
+        let gone = dir.path().join("gone.vcf");
+        assert!(
+            missing
+                .read(&gone, EndpointKind::Vcf, Service::CardDav)
+                .await
+                .is_err()
+        );
+        std::fs::write(&gone, card("late")).unwrap();
+        let late = missing
+            .read(&gone, EndpointKind::Vcf, Service::CardDav)
+            .await
+            .unwrap();
+        assert!(late.items(None)[0].href.ends_with("/late.vcf"));
     }
 }

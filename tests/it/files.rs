@@ -67,16 +67,31 @@ pub fn manifest(dir: &Path, file: &str, options: &str, dest: &Radicale) -> std::
     path
 }
 
+/// The arguments of `mailshift run` with the state and reports in `dir`.
+fn run_args(dir: &Path, manifest: &Path) -> [std::ffi::OsString; 6] {
+    [
+        "run".into(),
+        manifest.into(),
+        "--state".into(),
+        dir.join("state.db").into(),
+        "--reports".into(),
+        dir.join("reports").into(),
+    ]
+}
+
 /// `mailshift run` with the state and reports in `dir`.
 pub fn run(dir: &Path, manifest: &Path) -> Output {
-    mailshift()
-        .arg("run")
-        .arg(manifest)
-        .arg("--state")
-        .arg(dir.join("state.db"))
-        .arg("--reports")
-        .arg(dir.join("reports"))
-        .run()
+    mailshift().args(run_args(dir, manifest)).run()
+}
+
+/// The same run in the background, its output dropped: one to kill.
+pub fn spawn_run(dir: &Path, manifest: &Path) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_mailshift"))
+        .args(run_args(dir, manifest))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn mailshift")
 }
 
 /// `mailshift undo` of alice's import, state and reports in `dir`.

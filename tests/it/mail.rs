@@ -555,14 +555,7 @@ async fn a_20_mb_message_over_tls_arrives_byte_for_byte() {
         ),
     )
     .unwrap();
-    let output = mailshift()
-        .arg("run")
-        .arg(&manifest)
-        .arg("--state")
-        .arg(dir.path().join("state.db"))
-        .arg("--reports")
-        .arg(dir.path().join("reports"))
-        .run();
+    let output = crate::files::run(dir.path(), &manifest);
     assert_success(&output);
     assert_same(
         &snapshot(&dest, "alice").await,

@@ -64,14 +64,7 @@ impl PstBatch {
     }
 
     pub fn run(&self) -> Output {
-        mailshift()
-            .arg("run")
-            .arg(&self.manifest)
-            .arg("--state")
-            .arg(self.state())
-            .arg("--reports")
-            .arg(self.dir.path().join("reports"))
-            .run()
+        crate::files::run(self.dir.path(), &self.manifest)
     }
 
     pub fn migration_id(&self) -> String {
@@ -478,14 +471,7 @@ async fn pst_rules_are_refused_by_the_plan_before_anything_runs() {
         ),
     )
     .expect("write manifest");
-    mailshift()
-        .arg("run")
-        .arg(&manifest)
-        .arg("--state")
-        .arg(dir.path().join("state.db"))
-        .arg("--reports")
-        .arg(dir.path().join("reports"))
-        .run()
+    crate::files::run(dir.path(), &manifest)
         .code(2)
         .stderr_has("options[1]: the source is a PST file, which holds mail, contacts, calendars and tasks; it cannot provide rules");
     let imported: usize = messages(&dest).await.values().map(Vec::len).sum();

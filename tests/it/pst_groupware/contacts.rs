@@ -7,7 +7,7 @@ use base64::Engine as _;
 use tempfile::TempDir;
 
 use super::{text, zoe};
-use crate::files::{manifest, run, undo};
+use crate::files::{manifest, run, spawn_run, undo};
 use crate::pst::libyal_jpegs;
 use crate::pst_writer::attachments::{contact_notes, contact_photo};
 use crate::support::pst_writer::{Item, Key, PSETID_ADDRESS, PstBuilder, Value};
@@ -227,17 +227,7 @@ async fn a_pst_import_killed_twice_resumes_without_a_duplicate() {
 
     // kill -9 once the first card is there, then once a third are.
     for threshold in [1, CONTACTS / 3] {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mailshift"))
-            .arg("run")
-            .arg(&manifest)
-            .arg("--state")
-            .arg(dir.path().join("state.db"))
-            .arg("--reports")
-            .arg(dir.path().join("reports"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("spawn mailshift");
+        let mut child = spawn_run(dir.path(), &manifest);
         let started = std::time::Instant::now();
         while cards_in(&dav, "Contacts").await < threshold
             && started.elapsed() < std::time::Duration::from_secs(60)

@@ -5,7 +5,7 @@
 //! their resources counted. Only PROPFIND is sent: whether a destination
 //! accepts MKCALENDAR or a PUT cannot be known without writing, so it is
 //! not tried. A file source (`.ics`, `.vcf`, PST) is read and converted
-//! as the run reads it ([`FileSource::read`]).
+//! as the run reads it ([`FileCache::read`]).
 
 use std::path::Path;
 
@@ -18,7 +18,7 @@ use crate::plan::autodetect::Side;
 use crate::plan::{AccountPlan, CredentialError, Endpoint, EndpointKind, StageKind};
 use crate::protocols::dav::discovery::{DiscoveryError, Service};
 use crate::protocols::dav::{Collection, DavClient, DavError};
-use crate::stages::files::FileSource;
+use crate::stages::files::FileCache;
 
 /// What one CalDAV or CardDAV side of an endpoint said.
 #[derive(Debug, Clone, Serialize)]
@@ -124,21 +124,15 @@ async fn read_file(
     report: &mut DavReport,
 ) -> Result<(), Failure> {
     report.home = Some(path.display().to_string());
-    let owned = path.to_owned();
-    let read = tokio::task::spawn_blocking(move || FileSource::read(&owned, kind, service))
+    let file = FileCache::default()
+        .read(path, kind, service)
         .await
         .map_err(|e| {
             (
                 Status::ProtocolError,
-                format!("reading the file stopped: {e}"),
+                format!("the source file cannot be imported: {e}"),
             )
         })?;
-    let file = read.map_err(|e| {
-        (
-            Status::ProtocolError,
-            format!("the source file cannot be imported: {e}"),
-        )
-    })?;
     report.collections = file.collections().len();
     report.items = file.items(None).len() as u64;
     Ok(())

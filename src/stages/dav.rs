@@ -189,11 +189,7 @@ impl Source {
                 })),
                 Err(other) => Err(other),
             },
-            Source::File(file) => Ok(match file.get(href) {
-                Some(Ok(content)) => Ok(content.to_vec()),
-                Some(Err(unreadable)) => Err(unreadable.clone()),
-                None => Ok(Vec::new()),
-            }),
+            Source::File(file) => Ok(file.get(href).map(<[u8]>::to_vec)),
         }
     }
 }

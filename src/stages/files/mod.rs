@@ -240,8 +240,14 @@ impl FileSource {
     }
 
     /// The content of one resource, or why it could not be made.
-    pub fn get(&self, href: &str) -> Option<Result<&[u8], &Unreadable>> {
-        self.item(href).map(|i| i.content.as_deref())
+    pub fn get(&self, href: &str) -> Result<&[u8], Unreadable> {
+        match self.item(href) {
+            Some(item) => item.content.as_deref().map_err(Clone::clone),
+            None => Err(Unreadable {
+                reason: format!("{href} is not in the file"),
+                stage: None,
+            }),
+        }
     }
 
     /// What one resource is imported without (empty for most).

@@ -135,6 +135,42 @@ pub fn fold(line: &[u8], ending: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+/// Writes the content line `head:value` (`head` is the name and its
+/// parameters, `value` in its final form), folded, ending in CRLF.
+pub fn write(head: &str, value: &str, out: &mut Vec<u8>) {
+    let mut line = Vec::with_capacity(head.len() + 1 + value.len());
+    line.extend_from_slice(head.as_bytes());
+    line.push(b':');
+    line.extend_from_slice(value.as_bytes());
+    fold(&line, b"\r\n", out);
+}
+
+/// A TEXT value escaped as iCalendar (RFC 5545 §3.3.11) and vCard
+/// (RFC 2426 §4, RFC 6350 §3.4) both write it: backslash, semicolon,
+/// comma and line breaks; other control characters but tab, which a
+/// value cannot hold, are dropped.
+pub fn escape_text(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' | ';' | ',' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\r' => {
+                chars.next_if_eq(&'\n');
+                out.push_str("\\n");
+            }
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push(c),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// `text` with some of its logical lines replaced: `change` sees each
 /// unfolded line without its line end and answers `None` to keep it byte
 /// for byte, or the lines to put in its place (none to drop it), which
@@ -171,5 +207,32 @@ pub fn rewrite(
             Cow::Owned(buffer)
         }
         None => Cow::Borrowed(text),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_values_are_escaped_for_icalendar_and_vcard_alike() {
+        // A bell character is dropped, a tab kept, a colon left alone.
+        assert_eq!(
+            escape_text("a\\b,c;d\re\nf\r\ng\u{7}h\ti:j"),
+            "a\\\\b\\,c\\;d\\ne\\nf\\ngh\ti:j"
+        );
+    }
+
+    #[test]
+    fn a_written_line_is_folded_and_ends_in_crlf() {
+        let mut out = Vec::new();
+        write("NOTE;LANGUAGE=fr", &"é".repeat(50), &mut out);
+        let text = String::from_utf8(out).expect("folded between characters");
+        assert!(text.ends_with("\r\n"));
+        assert!(text.split("\r\n").all(|l| l.len() <= 75), "{text}");
+        assert_eq!(
+            text.replace("\r\n ", ""),
+            format!("NOTE;LANGUAGE=fr:{}\r\n", "é".repeat(50))
+        );
     }
 }

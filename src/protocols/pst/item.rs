@@ -213,6 +213,14 @@ impl MapiItem {
         }
     }
 
+    /// Its categories (`PidNameKeywords`), the empty ones left out.
+    pub fn categories(&self) -> impl Iterator<Item = &str> {
+        self.texts(&Key::Name(PS_PUBLIC_STRINGS, "Keywords".to_owned()))
+            .iter()
+            .map(String::as_str)
+            .filter(|c| !c.is_empty())
+    }
+
     /// A multi-valued binary property (empty when absent).
     pub fn binaries(&self, key: &Key) -> &[Vec<u8>] {
         match self.get(key) {

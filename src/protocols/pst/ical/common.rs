@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 
 use super::lines::{Lines, utc_value};
-use crate::protocols::pst::item::{Key, MapiItem, PS_PUBLIC_STRINGS, PSETID_COMMON};
+use crate::protocols::pst::item::{Key, MapiItem, PSETID_COMMON};
+use crate::stages::content_line::escape_text;
 
 /// `PidTagImportance`.
 const IMPORTANCE: u16 = 0x0017;
@@ -95,12 +96,7 @@ pub(super) fn details(lines: &mut Lines, item: &MapiItem) {
     if let Some(priority) = priority {
         lines.raw("PRIORITY", &priority.to_string());
     }
-    let categories: Vec<String> = item
-        .texts(&Key::Name(PS_PUBLIC_STRINGS, "Keywords".to_owned()))
-        .iter()
-        .filter(|c| !c.is_empty())
-        .map(|c| super::lines::escape_text(c))
-        .collect();
+    let categories: Vec<String> = item.categories().map(escape_text).collect();
     if !categories.is_empty() {
         lines.raw("CATEGORIES", &categories.join(","));
     }

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
-use crate::stages::content_line::fold;
+use crate::stages::content_line::{self, escape_text};
 
 /// An iCalendar object being written, line by line.
 #[derive(Default)]
@@ -16,8 +16,7 @@ impl Lines {
     /// Writes `NAME` + `head` (its parameters, each starting with `;`) and
     /// a value already in its iCalendar form.
     pub(super) fn raw(&mut self, head: &str, value: &str) {
-        let line = format!("{head}:{value}");
-        fold(line.as_bytes(), b"\r\n", &mut self.out);
+        content_line::write(head, value, &mut self.out);
     }
 
     /// Writes a TEXT property, escaped.
@@ -63,29 +62,6 @@ pub(super) enum When {
     Utc(DateTime<Utc>),
 }
 
-/// A TEXT value escaped: backslash, semicolon, comma and line breaks;
-/// other control characters, which TEXT cannot hold, are dropped.
-pub(super) fn escape_text(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    let mut chars = value.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            ';' => out.push_str("\\;"),
-            ',' => out.push_str("\\,"),
-            '\r' => {
-                chars.next_if_eq(&'\n');
-                out.push_str("\\n");
-            }
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push(c),
-            c if c.is_control() => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// A parameter value: quoted when it holds `:`, `;` or `,`, with double
 /// quotes and line breaks written as RFC 6868 says (`^'`, `^n`, `^^`).
 pub(super) fn param(value: &str) -> String {
@@ -124,14 +100,6 @@ pub(super) fn utc_value(time: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn text_is_escaped_per_rfc_5545() {
-        assert_eq!(
-            escape_text("a\\b;c,d\r\ne\nf\u{7}g:h"),
-            "a\\\\b\\;c\\,d\\ne\\nfg:h"
-        );
-    }
 
     #[test]
     fn parameters_are_quoted_when_they_must_be() {

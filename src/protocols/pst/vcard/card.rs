@@ -3,35 +3,12 @@
 
 use chrono::{DateTime, Utc};
 
-use super::super::item::{Key, MapiItem, PS_PUBLIC_STRINGS};
-use crate::stages::content_line::fold;
+use super::super::item::{Key, MapiItem};
+use crate::stages::content_line::{self, escape_text};
 
 /// `PidTagBody`: the notes.
 const BODY: u16 = 0x1000;
 const LAST_MODIFICATION_TIME: u16 = 0x3008;
-
-/// `text` as a vCard text value: backslash, comma, semicolon and line
-/// breaks escaped (RFC 2426 §4).
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' | ',' | ';' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '\r' => {
-                chars.next_if_eq(&'\n');
-                out.push_str("\\n");
-            }
-            '\n' => out.push_str("\\n"),
-            c if c.is_control() && c != '\t' => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// A vCard being written: content lines ending in CRLF, folded at 75
 /// octets.
@@ -50,16 +27,12 @@ impl Card {
 
     /// A line whose value is written as it is.
     pub(super) fn line(&mut self, head: &str, value: &str) {
-        let mut line = Vec::with_capacity(head.len() + 1 + value.len());
-        line.extend_from_slice(head.as_bytes());
-        line.push(b':');
-        line.extend_from_slice(value.as_bytes());
-        fold(&line, b"\r\n", &mut self.out);
+        content_line::write(head, value, &mut self.out);
     }
 
     /// A text value, escaped.
     pub(super) fn text(&mut self, head: &str, value: &str) {
-        self.line(head, &escape(value));
+        self.line(head, &escape_text(value));
     }
 
     pub(super) fn optional(&mut self, head: &str, value: Option<&str>) {
@@ -71,19 +44,14 @@ impl Card {
     /// A structured value (`N`, `ADR`, `ORG`): each part escaped, parts
     /// joined by `;`.
     pub(super) fn structured(&mut self, head: &str, parts: &[Option<&str>]) {
-        let value: Vec<String> = parts.iter().map(|p| escape(p.unwrap_or(""))).collect();
+        let value: Vec<String> = parts.iter().map(|p| escape_text(p.unwrap_or(""))).collect();
         self.line(head, &value.join(";"));
     }
 
     /// What contacts and lists both have: notes, categories, revision.
     pub(super) fn common(&mut self, item: &MapiItem) {
         self.optional("NOTE", item.text(&Key::Tag(BODY)));
-        let categories: Vec<String> = item
-            .texts(&Key::Name(PS_PUBLIC_STRINGS, "Keywords".into()))
-            .iter()
-            .filter(|c| !c.is_empty())
-            .map(|c| escape(c))
-            .collect();
+        let categories: Vec<String> = item.categories().map(escape_text).collect();
         if !categories.is_empty() {
             self.line("CATEGORIES", &categories.join(","));
         }
@@ -157,14 +125,5 @@ mod tests {
                 .collect();
             prop_assert_eq!(unescape(note), expected);
         }
-    }
-
-    #[test]
-    fn text_values_are_escaped() {
-        // A bell character is dropped, a tab kept.
-        assert_eq!(
-            escape("a\\b,c;d\re\nf\r\ng\u{7}h\ti"),
-            "a\\\\b\\,c\\;d\\ne\\nf\\ngh\ti"
-        );
     }
 }

@@ -72,7 +72,11 @@ pub async fn retrying<S: Send>(
                     delay.as_secs_f64()
                 );
                 tries += 1;
-                tokio::time::sleep(delay).await;
+                // A stop does not wait out the back-off.
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = ctx.shutdown.cancelled() => return Ok(()),
+                }
             }
             Err(error) => return Err(error),
         }

@@ -116,7 +116,8 @@ pub(crate) async fn finish_pass(
     ctx.store
         .save_folder_counts(folder_id, source_messages, after.messages)
         .await?;
-    if clean {
+    // A pass cut short by a stop is not complete, whatever it copied.
+    if clean && !ctx.shutdown.is_cancelled() {
         let mark = Watermark {
             source_uidvalidity: 0,
             source_uidnext: 0,
@@ -184,7 +185,7 @@ impl Journal {
         request: AppendRequest,
         counts: &mut StageCounts,
     ) -> Result<(), DestError> {
-        if let Some(dest_uid) = present.claim(&row.fingerprint) {
+        if let Some(dest_uid) = present.claim(&row.fingerprint, None) {
             self.rows.push(NewPop3Checkpoint {
                 dest_uid: Some(dest_uid),
                 ..row

@@ -36,6 +36,9 @@ pub struct FolderRecord {
     /// Every destination UID below this one is recorded or was already
     /// examined; only UIDs from here on can be unrecorded copies.
     pub dest_floor: u32,
+    /// Messages the checkpoints say are at the destination: it may not
+    /// hold fewer.
+    pub recorded: u32,
 }
 
 /// Both sides' state at the end of a complete pass over a folder. When
@@ -110,7 +113,9 @@ impl Store {
             let record = conn
                 .query_row(
                     "SELECT id, created, source_uidvalidity, source_uidnext, source_modseq,
-                            dest_uidvalidity, dest_uidnext
+                            dest_uidvalidity, dest_uidnext,
+                            (SELECT COUNT(*) FROM messages
+                             WHERE folder_id = folders.id AND pending = 0)
                      FROM folders WHERE account_id = ?1 AND source_name = ?2",
                     params![account_id, source_name],
                     |row| {
@@ -134,6 +139,7 @@ impl Store {
                             uidvalidity,
                             watermark,
                             dest_floor: row.get::<_, Option<u32>>(6)?.unwrap_or(1),
+                            recorded: row.get(7)?,
                         })
                     },
                 )
@@ -254,6 +260,35 @@ impl Store {
                 })
             })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// The source UIDs of a folder's completed rows.
+    pub async fn recorded_source_uids(
+        &self,
+        folder_id: i64,
+    ) -> Result<std::collections::HashSet<u32>, StoreError> {
+        self.call(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT source_uid FROM messages
+                 WHERE folder_id = ?1 AND pending = 0 AND source_uid IS NOT NULL",
+            )?;
+            let uids = stmt.query_map([folder_id], |row| row.get(0))?;
+            Ok(uids.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    /// Forgets rows whose message is no longer at the destination, so that
+    /// it is copied again.
+    pub async fn forget_checkpoints(&self, ids: Vec<i64>) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            execute_each(
+                conn,
+                "DELETE FROM messages WHERE id = ?1",
+                ids.iter().map(|id| (id,)),
+            )
         })
         .await
     }

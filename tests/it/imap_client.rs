@@ -680,11 +680,16 @@ async fn fetch_headers_returns_the_header_block() {
     session.examine("INBOX").await.unwrap();
     let headers = session.fetch_headers(&uids).await.unwrap();
     assert_eq!(headers.len(), 2);
-    for ((uid, size, header), body) in headers.iter().zip(&bodies) {
-        assert!(uids.contains(uid));
-        assert_eq!(*size, body.len() as u64);
+    for (stored, body) in headers.iter().zip(&bodies) {
+        assert!(uids.contains(&stored.uid));
+        assert_eq!(stored.size, body.len() as u64);
+        assert!(
+            mailshift::protocols::imap::is_valid_internal_date(&stored.internal_date),
+            "{}",
+            stored.internal_date
+        );
         let end = body.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-        assert_eq!(header.as_slice(), &body[..end]);
+        assert_eq!(stored.header.as_slice(), &body[..end]);
     }
 }
 

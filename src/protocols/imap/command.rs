@@ -226,6 +226,12 @@ pub(crate) fn flag_list<'f>(flags: impl IntoIterator<Item = &'f String>) -> Stri
     format!("({})", seen.join(" "))
 }
 
+/// An IMAP `date-time` (`17-Jul-1996 02:44:25 -0700`, day possibly
+/// space-padded or one digit) as an instant in its own time zone.
+pub fn internal_date(value: &str) -> Option<DateTime<chrono::FixedOffset>> {
+    DateTime::parse_from_str(value.trim(), "%d-%b-%Y %H:%M:%S %z").ok()
+}
+
 /// Whether `date` is a valid IMAP `date-time` (`"17-Jul-1996 02:44:25
 /// -0700"`, day possibly space-padded), the only form APPEND accepts.
 pub fn is_valid_internal_date(date: &str) -> bool {

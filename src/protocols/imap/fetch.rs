@@ -42,6 +42,20 @@ pub struct FetchedBody {
     pub body: Vec<u8>,
 }
 
+/// A stored message's header block, with what identifies the message
+/// without its body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredHeader {
+    /// UID in the selected mailbox.
+    pub uid: u32,
+    /// RFC822.SIZE in bytes.
+    pub size: u64,
+    /// INTERNALDATE exactly as the server sent it.
+    pub internal_date: String,
+    /// The header block exactly as stored, with the blank line that ends it.
+    pub header: Vec<u8>,
+}
+
 /// The items of one FETCH response, names in upper case.
 fn fetch_items(r: Response) -> Option<Vec<(String, Value)>> {
     let Response::Numbered { kind, data, .. } = r else {
@@ -249,33 +263,39 @@ impl Session {
     }
 
     /// Header blocks, exactly as stored (including the blank line that ends
-    /// them), with each message's size: `(uid, size, header)`.
-    pub async fn fetch_headers(
-        &mut self,
-        uids: &[u32],
-    ) -> Result<Vec<(u32, u64, Vec<u8>)>, ImapError> {
+    /// them), with each message's size and INTERNALDATE.
+    pub async fn fetch_headers(&mut self, uids: &[u32]) -> Result<Vec<StoredHeader>, ImapError> {
         let mut out = Vec::with_capacity(uids.len());
         for set in sequence_sets(uids, MAX_SET_LEN) {
             let cmd = Command::new("UID FETCH")
                 .raw(&set)
-                .raw("(UID RFC822.SIZE BODY.PEEK[HEADER])");
+                .raw("(UID RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER])");
             let tag = self.send(&cmd).await?;
             while let Some(r) = self.next_for(&tag, cmd.name).await? {
                 let Some(items) = fetch_items(r) else {
                     continue;
                 };
                 let Some(uid) = uid_of(&items) else { continue };
-                let mut size = None;
-                let mut header = None;
+                let (mut size, mut date, mut header) = (None, None, None);
                 for (name, value) in items {
                     match name.as_str() {
                         "RFC822.SIZE" => size = value.as_u64(),
+                        "INTERNALDATE" => {
+                            date = value
+                                .as_bytes()
+                                .map(|d| String::from_utf8_lossy(d).into_owned())
+                        }
                         "BODY[HEADER]" => header = value.into_bytes(),
                         _ => {}
                     }
                 }
                 if let (Some(size), Some(header)) = (size, header) {
-                    out.push((uid, size, header));
+                    out.push(StoredHeader {
+                        uid,
+                        size,
+                        internal_date: date.unwrap_or_default(),
+                        header,
+                    });
                 }
             }
         }

@@ -46,9 +46,9 @@ use std::time::Duration;
 
 pub use append::{AppendRequest, AppendUid, Appender, Completion};
 pub use capability::Capabilities;
-pub use command::{is_valid_internal_date, normalize_flag, sequence_set};
+pub use command::{internal_date, is_valid_internal_date, normalize_flag, sequence_set};
 pub use error::ImapError;
-pub use fetch::{FetchedBody, MessageMeta};
+pub use fetch::{FetchedBody, MessageMeta, StoredHeader};
 pub use mailbox::{Mailbox, MailboxState, SpecialUse, Status};
 pub use session::Session;
 

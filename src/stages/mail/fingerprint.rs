@@ -7,7 +7,7 @@
 //! differ). Matching works on a multiset, so two identical copies at the
 //! source need two at the destination.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use crate::store::mail::Fingerprint;
 
@@ -45,30 +45,64 @@ pub fn header_block(message: &[u8]) -> &[u8] {
     message
 }
 
+/// When a message was received (INTERNALDATE), in seconds since the epoch;
+/// `None` when unknown.
+pub type Received = Option<i64>;
+
+/// The [`Received`] of an IMAP INTERNALDATE, whatever zone or padding the
+/// server wrote it in.
+pub fn received(internal_date: &str) -> Received {
+    crate::protocols::imap::internal_date(internal_date).map(|d| d.timestamp())
+}
+
 /// Messages known to be at the destination, by fingerprint: each entry is
-/// claimed at most once.
+/// claimed at most once. Two copies of one message that differ only in
+/// their received date are told apart by it: a claim takes a copy with the
+/// same date first.
 #[derive(Debug, Default)]
 pub struct Present {
-    by_fingerprint: HashMap<Fingerprint, VecDeque<u32>>,
+    by_fingerprint: HashMap<Fingerprint, VecDeque<(u32, Received)>>,
+    sizes: HashSet<u64>,
 }
 
 impl Present {
-    /// Adds a destination message.
-    pub fn insert(&mut self, fingerprint: Fingerprint, dest_uid: u32) {
+    /// Adds a destination message of `size` bytes.
+    pub fn insert(&mut self, fingerprint: Fingerprint, size: u64, dest_uid: u32, date: Received) {
+        self.sizes.insert(size);
         self.by_fingerprint
             .entry(fingerprint)
             .or_default()
-            .push_back(dest_uid);
+            .push_back((dest_uid, date));
     }
 
-    /// Claims a destination message with this fingerprint, if one is left.
-    pub fn claim(&mut self, fingerprint: &Fingerprint) -> Option<u32> {
+    /// Claims a destination message with this fingerprint: one received
+    /// at `date` if there is one, else any.
+    pub fn claim(&mut self, fingerprint: &Fingerprint, date: Received) -> Option<u32> {
+        self.claim_exact(fingerprint, date)
+            .or_else(|| self.take(fingerprint, |_| true))
+    }
+
+    /// Claims a destination message with this fingerprint received at
+    /// `date`, and no other.
+    pub fn claim_exact(&mut self, fingerprint: &Fingerprint, date: Received) -> Option<u32> {
+        date?;
+        self.take(fingerprint, |d| d == date)
+    }
+
+    fn take(&mut self, fingerprint: &Fingerprint, fits: impl Fn(Received) -> bool) -> Option<u32> {
         let uids = self.by_fingerprint.get_mut(fingerprint)?;
-        let uid = uids.pop_front();
+        let at = uids.iter().position(|&(_, d)| fits(d))?;
+        let (uid, _) = uids.remove(at)?;
         if uids.is_empty() {
             self.by_fingerprint.remove(fingerprint);
         }
-        uid
+        Some(uid)
+    }
+
+    /// Whether some destination message has this size (claimed or not):
+    /// only then can a message of that size be there already.
+    pub fn holds_size(&self, size: u64) -> bool {
+        self.sizes.contains(&size)
     }
 
     /// Whether nothing is left to claim.
@@ -101,11 +135,32 @@ mod tests {
     fn present_is_a_multiset() {
         let mut present = Present::default();
         let f = of_message(b"A: 1\r\n\r\n");
-        present.insert(f, 7);
-        present.insert(f, 9);
-        assert_eq!(present.claim(&f), Some(7));
-        assert_eq!(present.claim(&f), Some(9));
-        assert_eq!(present.claim(&f), None);
+        present.insert(f, 9, 7, None);
+        present.insert(f, 9, 9, None);
+        assert!(present.holds_size(9) && !present.holds_size(10));
+        assert_eq!(present.claim(&f, None), Some(7));
+        assert_eq!(present.claim(&f, None), Some(9));
+        assert_eq!(present.claim(&f, None), None);
         assert!(present.is_empty());
+    }
+
+    #[test]
+    fn twins_are_told_apart_by_their_date() {
+        let f = of_message(b"A: 1\r\n\r\n");
+        let (monday, tuesday) = (
+            received("03-Jan-2022 10:00:00 +0000"),
+            received(" 4-Jan-2022 12:00:00 +0200"),
+        );
+        assert_eq!(tuesday, received("04-Jan-2022 10:00:00 +0000"));
+        let mut present = Present::default();
+        present.insert(f, 9, 7, monday);
+        present.insert(f, 9, 8, tuesday);
+        assert_eq!(
+            present.claim_exact(&f, received("05-Jan-2022 10:00:00 +0000")),
+            None
+        );
+        assert_eq!(present.claim(&f, tuesday), Some(8));
+        assert_eq!(present.claim_exact(&f, tuesday), None);
+        assert_eq!(present.claim(&f, tuesday), Some(7), "then by content alone");
     }
 }

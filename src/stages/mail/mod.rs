@@ -110,6 +110,13 @@ async fn worker(
             };
             match result {
                 Ok(()) => break,
+                // Stopping: what was copied is recorded; the folder stays open.
+                Err(error) if interrupted(&error) => {
+                    return WorkerResult {
+                        counts,
+                        error: None,
+                    };
+                }
                 Err(error) if retryable(&error) && attempt < ctx.retry.attempts => {
                     let delay = ctx.retry.delay(attempt);
                     tracing::warn!(
@@ -120,7 +127,10 @@ async fn worker(
                     );
                     pair = None;
                     attempt += 1;
-                    tokio::time::sleep(delay).await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = ctx.shutdown.cancelled() => break,
+                    }
                 }
                 Err(error) => {
                     return WorkerResult {
@@ -135,6 +145,13 @@ async fn worker(
         counts,
         error: None,
     }
+}
+
+/// Whether a pass stopped because the process is stopping.
+fn interrupted(error: &anyhow::Error) -> bool {
+    error
+        .downcast_ref::<sync::PassError>()
+        .is_some_and(|e| matches!(e, sync::PassError::Interrupted))
 }
 
 /// Whether an error is worth another attempt.

@@ -16,7 +16,6 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use chrono::NaiveDate;
 use tokio::sync::mpsc;
 
 use super::Pair;
@@ -59,6 +58,10 @@ pub enum PassError {
     Destination(ImapError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The process is stopping: what was copied is recorded, the folder is
+    /// not complete and keeps no watermark.
+    #[error("Stopped before the folder was complete")]
+    Interrupted,
 }
 
 impl PassError {
@@ -66,7 +69,7 @@ impl PassError {
     pub fn is_retryable(&self) -> bool {
         match self {
             PassError::Source(e) | PassError::Destination(e) => e.is_retryable(),
-            PassError::Store(_) => false,
+            PassError::Store(_) | PassError::Interrupted => false,
         }
     }
 }
@@ -102,8 +105,13 @@ pub async fn check(
         .map_err(source)?;
     let dst_status = pair.dest.status(&mapping.dest_raw).await.map_err(dest)?;
     let now = watermark(&src_status, &dst_status);
-    // Without a HIGHESTMODSEQ, flag changes cannot be seen from STATUS.
-    if record.watermark == Some(now) && now.source_modseq.is_some() {
+    // Without a HIGHESTMODSEQ, flag changes cannot be seen from STATUS; and
+    // a destination holding fewer messages than the checkpoints claim is
+    // not trusted.
+    if record.watermark == Some(now)
+        && now.source_modseq.is_some()
+        && dst_status.messages >= record.recorded
+    {
         ctx.store
             .save_folder_counts(record.id, src_status.messages, dst_status.messages)
             .await?;
@@ -162,7 +170,10 @@ pub async fn pass(
         .begin_folder_pass(record.id, now.source_uidvalidity, now.dest_uidvalidity)
         .await?;
 
-    let checkpoints = store.checkpoints(record.id).await?;
+    let mut checkpoints = store.checkpoints(record.id).await?;
+    if lost_copies(pair, mapping, &dst_status, &checkpoints, store).await? {
+        checkpoints = store.checkpoints(record.id).await?;
+    }
     let mut index = Index::new(&checkpoints);
     if !index.intents.is_empty() {
         // APPENDs of an interrupted attempt may still be landing.
@@ -238,6 +249,22 @@ pub async fn pass(
             .map_err(dest)?;
     }
     store.update_checkpoints(updates).await?;
+    let expected: Vec<u32> = index
+        .by_source
+        .keys()
+        .copied()
+        .chain(to_copy.iter().map(|(meta, _)| meta.uid))
+        .collect();
+    let to_copy = match_present(
+        pair,
+        record.id,
+        to_copy,
+        &index,
+        &mut present,
+        store,
+        counts,
+    )
+    .await?;
 
     let failed_before = counts.failed;
     copy(
@@ -258,8 +285,9 @@ pub async fn pass(
     store
         .save_folder_counts(record.id, src_status.messages, dst_after.messages)
         .await?;
-    // A pass with failures leaves no watermark, so the next run retries them.
-    if counts.failed == failed_before {
+    // A pass with failures leaves no watermark, so the next run retries
+    // them; so does one that left a listed message unrecorded.
+    if counts.failed == failed_before && all_recorded(ctx, mapping, record.id, &expected).await? {
         let mark = Watermark {
             dest_uidnext: dst_after.uidnext,
             dest_uidvalidity: dst_after.uidvalidity,
@@ -293,12 +321,17 @@ pub(crate) async fn find_unrecorded(
         .filter(|uid| *uid >= floor && !known.contains(uid))
         .collect();
     if !unknown.is_empty() {
-        for (uid, size, header) in dest.fetch_headers(&unknown).await? {
-            present.insert(fingerprint::of_header(size, &header), uid);
+        for stored in dest.fetch_headers(&unknown).await? {
+            present.insert(
+                fingerprint::of_header(stored.size, &stored.header),
+                stored.size,
+                stored.uid,
+                fingerprint::received(&stored.internal_date),
+            );
         }
     }
     for (id, fingerprint) in orphans {
-        if let Some(dest_uid) = present.claim(&fingerprint) {
+        if let Some(dest_uid) = present.claim(&fingerprint, None) {
             updates.push(CheckpointUpdate::DestUid { id, dest_uid });
         }
     }
@@ -336,7 +369,10 @@ async fn copy(
     // For each group: an intent, memory for its messages, then the fetch.
     let reader = async {
         for (group, kib) in groups {
-            if tx.is_closed() || ctx.shutdown.is_cancelled() {
+            if ctx.shutdown.is_cancelled() {
+                return Err(PassError::Interrupted);
+            }
+            if tx.is_closed() {
                 break;
             }
             store.record_intents(folder_id, group.clone()).await?;
@@ -354,6 +390,10 @@ async fn copy(
             // Owned here, so that a writer that stops also stops the reader.
             let mut rx = rx;
             while let Some(FetchedBody { uid, body }) = rx.recv().await {
+                // A stop sends nothing more; what is in flight is settled below.
+                if ctx.shutdown.is_cancelled() {
+                    return Err(PassError::Interrupted);
+                }
                 let Some((meta, flags)) = wanted.get(&uid) else {
                     continue;
                 };
@@ -377,7 +417,8 @@ async fn copy(
                     // earlier attempt had announced its copy.
                     copied: index.intents.contains(&uid),
                 };
-                if let Some(dest_uid) = present.claim(&fingerprint) {
+                let received = fingerprint::received(&meta.internal_date);
+                if let Some(dest_uid) = present.claim(&fingerprint, received) {
                     journal.rows.push(NewCheckpoint {
                         dest_uid: Some(dest_uid),
                         ..row
@@ -418,6 +459,146 @@ async fn copy(
 
     let (read, write) = tokio::join!(reader, writer);
     write.and(read)
+}
+
+/// Checks that the destination still holds the copies the checkpoints
+/// claim when it shows fewer messages than they do; a copy that is gone
+/// loses its row, so that the pass copies it again. Returns whether rows
+/// were dropped.
+async fn lost_copies(
+    pair: &mut Pair,
+    mapping: &FolderMapping,
+    dest_status: &Status,
+    checkpoints: &[Checkpoint],
+    store: &crate::store::Store,
+) -> Result<bool, PassError> {
+    let claimed: Vec<&Checkpoint> = checkpoints
+        .iter()
+        .filter(|c| !c.pending && c.dest_uid.is_some())
+        .collect();
+    if dest_status.messages as usize >= claimed.len() {
+        return Ok(false);
+    }
+    pair.dest.examine(&mapping.dest_raw).await.map_err(dest)?;
+    let there: HashSet<u32> = pair
+        .dest
+        .uid_search_all()
+        .await
+        .map_err(dest)?
+        .into_iter()
+        .collect();
+    let gone: Vec<i64> = claimed
+        .iter()
+        .filter(|c| c.dest_uid.is_some_and(|uid| !there.contains(&uid)))
+        .map(|c| c.id)
+        .collect();
+    if gone.is_empty() {
+        return Ok(false);
+    }
+    tracing::warn!(
+        folder = %mapping.source,
+        "{} recorded copies are no longer at the destination; copying them again",
+        gone.len()
+    );
+    store.forget_checkpoints(gone).await?;
+    Ok(true)
+}
+
+/// Pairs source messages with unrecorded destination messages before any
+/// body is fetched: by content and received date first, then by content
+/// alone, so that two copies differing only in their date each keep their
+/// own. Only messages of a size the destination holds are looked at.
+/// Returns the messages still to copy.
+async fn match_present(
+    pair: &mut Pair,
+    folder_id: i64,
+    to_copy: Vec<(MessageMeta, String)>,
+    index: &Index,
+    present: &mut Present,
+    store: &crate::store::Store,
+    counts: &mut StageCounts,
+) -> Result<Vec<(MessageMeta, String)>, PassError> {
+    if present.is_empty() {
+        return Ok(to_copy);
+    }
+    let candidates: Vec<u32> = to_copy
+        .iter()
+        .filter(|(meta, _)| present.holds_size(meta.size))
+        .map(|(meta, _)| meta.uid)
+        .collect();
+    if candidates.is_empty() {
+        return Ok(to_copy);
+    }
+    let fingerprints: HashMap<u32, Fingerprint> = pair
+        .source
+        .fetch_headers(&candidates)
+        .await
+        .map_err(source)?
+        .into_iter()
+        .map(|h| (h.uid, fingerprint::of_header(h.size, &h.header)))
+        .collect();
+    let mut matched: HashMap<u32, u32> = HashMap::new();
+    let exact = |meta: &MessageMeta, present: &mut Present, fp: &Fingerprint| {
+        present.claim_exact(fp, fingerprint::received(&meta.internal_date))
+    };
+    let any = |meta: &MessageMeta, present: &mut Present, fp: &Fingerprint| {
+        present.claim(fp, fingerprint::received(&meta.internal_date))
+    };
+    for claim in [exact, any] {
+        for (meta, _) in &to_copy {
+            if matched.contains_key(&meta.uid) {
+                continue;
+            }
+            let Some(fp) = fingerprints.get(&meta.uid) else {
+                continue;
+            };
+            if let Some(dest_uid) = claim(meta, present, fp) {
+                matched.insert(meta.uid, dest_uid);
+            }
+        }
+    }
+    let mut rows = Vec::with_capacity(matched.len());
+    let mut rest = Vec::with_capacity(to_copy.len() - matched.len());
+    for (meta, flags) in to_copy {
+        match matched.get(&meta.uid) {
+            Some(&dest_uid) => rows.push(NewCheckpoint {
+                source_uid: meta.uid,
+                dest_uid: Some(dest_uid),
+                fingerprint: fingerprints[&meta.uid],
+                flags,
+                size: meta.size,
+                // Ours when an earlier attempt had announced its copy.
+                copied: index.intents.contains(&meta.uid),
+            }),
+            None => rest.push((meta, flags)),
+        }
+    }
+    counts.present += rows.len() as u64;
+    store.record_checkpoints(folder_id, rows).await?;
+    Ok(rest)
+}
+
+/// Whether every source message the pass listed (`expected`) now has a
+/// completed checkpoint; says which folder fell short when not.
+async fn all_recorded(
+    ctx: &AccountContext,
+    mapping: &FolderMapping,
+    folder_id: i64,
+    expected: &[u32],
+) -> Result<bool, PassError> {
+    let recorded = ctx.store.recorded_source_uids(folder_id).await?;
+    let missing = expected
+        .iter()
+        .filter(|uid| !recorded.contains(uid))
+        .count();
+    if missing > 0 {
+        tracing::warn!(
+            account = %ctx.plan.source.email,
+            folder = %mapping.source,
+            "{missing} messages are not recorded after the pass; the folder stays open"
+        );
+    }
+    Ok(missing == 0)
 }
 
 /// Splits the messages to copy into FETCH groups, each with the memory
@@ -641,7 +822,9 @@ fn admit(meta: &MessageMeta, rules: &MailRules, appendlimit: Option<u64>) -> Adm
         return Admission::Filtered;
     }
     if rules.since.is_some() || rules.before.is_some() {
-        let Some(date) = internal_date(&meta.internal_date) else {
+        let Some(date) =
+            crate::protocols::imap::internal_date(&meta.internal_date).map(|d| d.date_naive())
+        else {
             return Admission::Copy;
         };
         if rules.since.is_some_and(|since| date < since)
@@ -656,16 +839,10 @@ fn admit(meta: &MessageMeta, rules: &MailRules, appendlimit: Option<u64>) -> Adm
     }
 }
 
-/// The calendar date of an IMAP INTERNALDATE (`17-Jul-1996 02:44:25 -0700`),
-/// in the message's own time zone.
-fn internal_date(value: &str) -> Option<NaiveDate> {
-    chrono::DateTime::parse_from_str(value.trim(), "%d-%b-%Y %H:%M:%S %z")
-        .ok()
-        .map(|d| d.date_naive())
-}
-
 #[cfg(test)]
 mod tests {
+    use chrono::NaiveDate;
+
     use super::*;
 
     fn meta(flags: &[&str], size: u64, date: &str) -> MessageMeta {

@@ -48,7 +48,7 @@ pub fn convert(message: &RawMessage) -> MapiMessage {
     let mut warnings = Vec::new();
     let mut mapi = MapiMessage {
         class: text(MESSAGE_CLASS).unwrap_or_else(|| "IPM.Note".into()),
-        subject: text(SUBJECT).map(strip_subject_prefix_marker),
+        subject: text(SUBJECT).map(|s| without_prefix_marker(&s).to_owned()),
         transport_headers: text(TRANSPORT_MESSAGE_HEADERS),
         from,
         sender,
@@ -83,17 +83,6 @@ pub fn convert(message: &RawMessage) -> MapiMessage {
         }
     }
     mapi
-}
-
-/// A subject may start with `\x01` and a character giving the length of
-/// its prefix ("RE: "): a marker, not text.
-fn strip_subject_prefix_marker(subject: String) -> String {
-    let mut chars = subject.chars();
-    if chars.next() == Some('\u{1}') {
-        chars.next();
-        return chars.as_str().to_owned();
-    }
-    subject
 }
 
 /// An address from a name, an address type and the addresses a message

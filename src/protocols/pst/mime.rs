@@ -508,6 +508,50 @@ mod tests {
     }
 
     #[test]
+    fn saved_headers_without_a_date_get_the_delivery_or_submit_time() {
+        let mut message = MapiMessage {
+            transport_headers: Some("Subject: hi\r\nFrom: a@b.test\r\n\r\n".into()),
+            delivered: chrono::DateTime::from_timestamp(1_177_885_653, 0),
+            ..MapiMessage::default()
+        };
+        let out = text(&message);
+        assert!(
+            out.starts_with(
+                "Subject: hi\r\nFrom: a@b.test\r\nDate: Sun, 29 Apr 2007 22:27:33 +0000\r\n"
+            ),
+            "{out}"
+        );
+        message.transport_headers = Some("date: Mon, 1 Jan 2001 00:00:00 +0000\r\n".into());
+        assert_eq!(text(&message).matches("ate: ").count(), 1);
+    }
+
+    #[test]
+    fn an_rtf_only_body_keeps_its_bytes_and_names_their_code_page() {
+        let rtf = b"{\\rtf1\\ansi\\ansicpg1251 \xb5\xc8}".to_vec();
+        let message = MapiMessage {
+            body_rtf: Some(rtf.clone()),
+            ..MapiMessage::default()
+        };
+        let out = build(&message);
+        let text = String::from_utf8_lossy(&out);
+        assert!(
+            text.contains("Content-Type: text/rtf; charset=\"windows-1251\""),
+            "{text}"
+        );
+        let body = text.split("\r\n\r\n").nth(1).unwrap().replace("\r\n", "");
+        assert_eq!(BASE64.decode(body).unwrap(), rtf);
+        let plain = MapiMessage {
+            body_rtf: Some(b"{\\rtf1 x}".to_vec()),
+            ..MapiMessage::default()
+        };
+        assert!(
+            String::from_utf8(build(&plain))
+                .unwrap()
+                .contains("charset=\"US-ASCII\"")
+        );
+    }
+
+    #[test]
     fn attachments_keep_names_types_and_bytes() {
         let message = MapiMessage {
             body_text: Some("see attached".into()),

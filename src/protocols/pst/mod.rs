@@ -33,7 +33,7 @@ pub mod mime;
 pub mod names;
 mod ndb;
 mod object;
-mod props;
+pub(crate) mod props;
 pub mod reader;
 pub mod vcard;
 

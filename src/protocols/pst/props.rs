@@ -156,6 +156,18 @@ pub fn time(value: Option<&Prop>) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(seconds, nanos).filter(|_| *ticks > 0)
 }
 
+/// A subject without the marker Outlook may put in front of it: `\x01`
+/// and a character giving the length of its prefix ("RE: "), which are
+/// not text.
+pub fn without_prefix_marker(subject: &str) -> &str {
+    let mut chars = subject.chars();
+    if chars.next() == Some('\u{1}') {
+        chars.next();
+        return chars.as_str();
+    }
+    subject
+}
+
 /// The text encoding of a Windows code page number, when it is one
 /// `encoding_rs` knows.
 pub fn codepage(number: i32) -> Option<&'static Encoding> {
@@ -190,6 +202,13 @@ mod tests {
         let t = time(Some(&Prop::Time(128_223_592_535_930_000))).unwrap();
         assert_eq!(t.to_rfc3339(), "2007-04-29T22:27:33.593+00:00");
         assert_eq!(time(Some(&Prop::Time(0))), None);
+    }
+
+    #[test]
+    fn the_subject_prefix_marker_is_not_text() {
+        assert_eq!(without_prefix_marker("\u{1}\u{9}Updated: x"), "Updated: x");
+        assert_eq!(without_prefix_marker("\u{1}"), "");
+        assert_eq!(without_prefix_marker("RE: y"), "RE: y");
     }
 
     #[test]

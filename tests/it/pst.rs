@@ -17,17 +17,30 @@ use crate::mail::{assert_success, slashed};
 use crate::support::mime::{Attached, Entity, attachments};
 use crate::support::{Dovecot, DovecotOptions};
 
-/// The shared Outlook file (CC BY 4.0, libyal test data). Its absence is
-/// a failure, never a silent pass.
-pub fn libyal() -> PathBuf {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata/pst/libyal-outlook.pst");
+/// The variable naming the folder of the shared test data, when it is not
+/// `../shared/testdata` beside the project.
+pub const TESTDATA_VARIABLE: &str = "MAILSHIFT_TESTDATA";
+
+/// A file of the shared test data (`relative` to its folder). Its absence
+/// is a failure, never a silent pass.
+pub fn testdata(relative: &str) -> PathBuf {
+    let root = std::env::var_os(TESTDATA_VARIABLE).map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata"),
+        PathBuf::from,
+    );
+    let path = root.join(relative);
     assert!(
         path.is_file(),
-        "MISSING TEST DATA: {} is absent; the PST import tests cannot run without it",
+        "MISSING TEST DATA: {} is absent; the tests read the shared test data from \
+         ${TESTDATA_VARIABLE} when it is set, else from ../shared/testdata beside the project",
         path.display()
     );
     path
+}
+
+/// The shared Outlook file (CC BY 4.0, libyal test data).
+pub fn libyal() -> PathBuf {
+    testdata("pst/libyal-outlook.pst")
 }
 
 /// A destination whose Drafts, Sent, Trash and Junk exist, as at a provider.

@@ -57,17 +57,12 @@ impl Walker {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::super::entry_id::one_off;
     use super::super::item::{Key, PS_PUBLIC_STRINGS, PSETID_COMMON, derived_uid};
     use super::super::{GroupwareKind, PstError, PstReader, RecipientKind};
 
     fn libyal() -> PstReader {
-        let path =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata/pst/libyal-outlook.pst");
-        assert!(path.exists(), "MISSING TEST DATA: {}", path.display());
-        PstReader::open(&path).unwrap()
+        PstReader::open(&super::super::testdata("pst/libyal-outlook.pst")).unwrap()
     }
 
     #[test]
@@ -185,5 +180,32 @@ mod tests {
         let text = error.to_string();
         assert!(text.contains("libyal-outlook.pst"), "{text}");
         assert!(text.contains("item 0x7fffffe4"), "{text}");
+    }
+}
+
+/// Regression tests on real Outlook files.
+#[cfg(test)]
+mod real {
+    use super::super::item::ItemKind;
+    use super::super::{PstReader, testdata};
+
+    #[test]
+    fn items_without_a_sub_node_tree_are_read() {
+        // "Missing Sub-Node Tree on message" in outlook-pst 1.2.
+        for (name, lists, contacts) in [
+            ("java-libpst-dist-list.pst", 1, 1),
+            ("aspose-SampleContacts.pst", 0, 6),
+        ] {
+            let reader = PstReader::open(&testdata(&format!("pst/real/{name}"))).unwrap();
+            let mut kinds = Vec::new();
+            for folder in reader.groupware().unwrap() {
+                for node in folder.items {
+                    kinds.push(ItemKind::of_class(&reader.item(node).unwrap().class));
+                }
+            }
+            let count = |kind| kinds.iter().filter(|k| **k == Some(kind)).count();
+            assert_eq!(count(ItemKind::DistList), lists, "{name}");
+            assert_eq!(count(ItemKind::Contact), contacts, "{name}");
+        }
     }
 }

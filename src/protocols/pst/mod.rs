@@ -41,6 +41,25 @@ use chrono::{DateTime, Utc};
 
 pub use reader::PstReader;
 
+/// A file of the shared test data (`relative` to its folder:
+/// `$MAILSHIFT_TESTDATA` when set, else `../shared/testdata` beside the
+/// project). Its absence fails the test, naming the variable.
+#[cfg(test)]
+pub(crate) fn testdata(relative: &str) -> std::path::PathBuf {
+    let root = std::env::var_os("MAILSHIFT_TESTDATA").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata"),
+        std::path::PathBuf::from,
+    );
+    let path = root.join(relative);
+    assert!(
+        path.is_file(),
+        "MISSING TEST DATA: {} is absent; the tests read the shared test data from \
+         $MAILSHIFT_TESTDATA when it is set, else from ../shared/testdata beside the project",
+        path.display()
+    );
+    path
+}
+
 /// Why a PST file, or one item of it, cannot be read. Every message names
 /// the file.
 #[derive(Debug, thiserror::Error)]

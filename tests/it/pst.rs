@@ -80,6 +80,11 @@ impl PstBatch {
         crate::files::run(self.dir.path(), &self.manifest)
     }
 
+    /// The batch's JSON report.
+    pub fn report(&self) -> PathBuf {
+        self.dir.path().join("reports/pst-test/report.json")
+    }
+
     pub fn migration_id(&self) -> String {
         crate::support::first_migration_id(&self.state())
     }

@@ -135,9 +135,13 @@ fn parsed(raw: &[u8], internal_date: Option<&str>) -> (Mail, Option<String>) {
     (mail, from)
 }
 
-/// The attached messages' subjects and attachments, for comparison (the
-/// readers differ on the dates and senders of attached messages).
-fn embedded(mails: &[Mail]) -> Vec<(String, Attached, Vec<(String, Attached)>)> {
+/// A message's subject and attachments.
+type Shape = (String, Attached);
+
+/// The messages' subjects and attachments with their attached messages',
+/// for comparison (the readers differ on the dates and senders of
+/// attached messages).
+fn embedded(mails: &[Mail]) -> Vec<(Shape, Vec<Shape>)> {
     let mut out: Vec<_> = mails
         .iter()
         .map(|m| {
@@ -146,7 +150,7 @@ fn embedded(mails: &[Mail]) -> Vec<(String, Attached, Vec<(String, Attached)>)> 
                 .iter()
                 .map(|e| (e.subject.clone(), e.attachments.clone()))
                 .collect();
-            (m.subject.clone(), m.attachments.clone(), inner)
+            ((m.subject.clone(), m.attachments.clone()), inner)
         })
         .collect();
     out.sort();

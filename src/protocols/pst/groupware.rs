@@ -182,30 +182,3 @@ mod tests {
         assert!(text.contains("item 0x7fffffe4"), "{text}");
     }
 }
-
-/// Regression tests on real Outlook files.
-#[cfg(test)]
-mod real {
-    use super::super::item::ItemKind;
-    use super::super::{PstReader, testdata};
-
-    #[test]
-    fn items_without_a_sub_node_tree_are_read() {
-        // "Missing Sub-Node Tree on message" in outlook-pst 1.2.
-        for (name, lists, contacts) in [
-            ("java-libpst-dist-list.pst", 1, 1),
-            ("aspose-SampleContacts.pst", 0, 6),
-        ] {
-            let reader = PstReader::open(&testdata(&format!("pst/real/{name}"))).unwrap();
-            let mut kinds = Vec::new();
-            for folder in reader.groupware().unwrap() {
-                for node in folder.items {
-                    kinds.push(ItemKind::of_class(&reader.item(node).unwrap().class));
-                }
-            }
-            let count = |kind| kinds.iter().filter(|k| **k == Some(kind)).count();
-            assert_eq!(count(ItemKind::DistList), lists, "{name}");
-            assert_eq!(count(ItemKind::Contact), contacts, "{name}");
-        }
-    }
-}

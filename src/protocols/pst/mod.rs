@@ -35,6 +35,8 @@ mod ndb;
 mod object;
 pub(crate) mod props;
 pub mod reader;
+#[cfg(test)]
+mod real_files;
 pub mod vcard;
 
 use chrono::{DateTime, Utc};

@@ -32,8 +32,8 @@ use crate::engine::AccountContext;
 use crate::engine::retry::retrying;
 use crate::plan::StageKind;
 use crate::protocols::imap::{self, AppendRequest, ImapError, Mailbox, SpecialUse};
-use crate::protocols::pst::reader::Tree;
-use crate::protocols::pst::{PstError, PstReader, Role, mime};
+use crate::protocols::pst::reader::{Tree, is_mail};
+use crate::protocols::pst::{GroupwareKind, PstError, PstReader, Role, mime};
 use crate::store::StoreError;
 use crate::store::batches::StageCounts;
 use crate::store::mail::FolderRecord;
@@ -126,8 +126,8 @@ async fn import(ctx: &AccountContext, tally: &mut Tally) -> anyhow::Result<()> {
         let item = format!("folder {}", folder.name);
         tally.fail(ctx, item, folder.reason.clone()).await?;
     }
-    for other in &tree.other {
-        tracing::info!(account = %ctx.plan.destination.email, "not mail, left out: {other}");
+    for (item, reason) in left_out(&tree, &ctx.plan.stages) {
+        super::item_note(ctx, StageKind::Mail, &item, format!("skipped: {reason}")).await;
     }
     let server = server_of(&ctx.plan.destination)?;
     let _slot = ctx.limits.connections(&[&server.host]).await;
@@ -162,7 +162,9 @@ async fn import(ctx: &AccountContext, tally: &mut Tally) -> anyhow::Result<()> {
 
 /// The PST's mail folders as mailboxes for the folder mapping, and the
 /// message node IDs of each by name. The Inbox's tree goes under
-/// `INBOX`; a `/` inside a folder's name becomes `_` so that it does not
+/// `INBOX`, and so do messages kept at the top of the file (IMAP has no
+/// messages outside a folder; Outlook shows them at the top, where INBOX
+/// is); a `/` inside a folder's name becomes `_` so that it does not
 /// split the name into two levels.
 pub(crate) fn mailboxes(tree: &Tree) -> (Vec<Mailbox>, BTreeMap<String, Vec<u32>>) {
     let inbox = tree
@@ -174,7 +176,9 @@ pub(crate) fn mailboxes(tree: &Tree) -> (Vec<Mailbox>, BTreeMap<String, Vec<u32>
     let mut nodes: BTreeMap<String, Vec<u32>> = BTreeMap::new();
     for folder in &tree.folders {
         let mut components: Vec<String> = folder.path.iter().map(|c| c.replace('/', "_")).collect();
-        if let Some(inbox) = &inbox
+        if folder.path.is_empty() {
+            components.push("INBOX".to_owned());
+        } else if let Some(inbox) = &inbox
             && folder.path.starts_with(inbox)
         {
             components.splice(..inbox.len(), ["INBOX".to_owned()]);
@@ -297,22 +301,50 @@ impl Source {
     }
 }
 
-/// Whether a message class is mail: contacts, appointments, tasks,
-/// notes and journal entries are left to other options.
-fn is_mail(class: &str) -> bool {
-    let other = [
-        "IPM.Contact",
-        "IPM.DistList",
-        "IPM.Appointment",
-        "IPM.Task",
-        "IPM.StickyNote",
-        "IPM.Activity",
-    ];
-    !other.iter().any(|o| {
-        class
-            .get(..o.len())
-            .is_some_and(|start| start.eq_ignore_ascii_case(o))
-    })
+/// What of the file no stage of this account imports, and why: items of
+/// other kinds kept in mail folders, folders of other kinds whose option
+/// was not asked for, notes and journal folders.
+fn left_out(tree: &Tree, stages: &[StageKind]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for folder in &tree.folders {
+        let name = if folder.path.is_empty() {
+            "the top of the file".to_owned()
+        } else {
+            folder.path.join("/")
+        };
+        for (node, class) in &folder.other {
+            out.push((
+                format!("{name} item {node:#x}"),
+                format!(
+                    "a {class} item kept in a mail folder is not mail; the contacts, \
+                     calendars and tasks options read only their own folders"
+                ),
+            ));
+        }
+    }
+    for other in &tree.other {
+        let groupware = tree
+            .groupware
+            .iter()
+            .find(|g| *other == format!("{} ({})", g.path.join("/"), g.class));
+        let reason = match groupware {
+            Some(g) if g.hidden => continue,
+            Some(g) => {
+                let (stage, option) = match g.kind {
+                    GroupwareKind::Contacts => (StageKind::Contacts, "contacts"),
+                    GroupwareKind::Calendar => (StageKind::Calendars, "calendars"),
+                    GroupwareKind::Tasks => (StageKind::Tasks, "tasks"),
+                };
+                if stages.contains(&stage) {
+                    continue;
+                }
+                format!("not mail; imported with the {option} option, not asked for")
+            }
+            None => "not mail, and not imported (notes, journal and other kinds)".to_owned(),
+        };
+        out.push((format!("folder {other}"), reason));
+    }
+    out
 }
 
 /// A message's key in the checkpoints: its node ID.
@@ -441,6 +473,7 @@ mod tests {
             path: path.iter().map(|p| p.to_string()).collect(),
             role,
             messages,
+            other: Vec::new(),
         }
     }
 
@@ -481,5 +514,21 @@ mod tests {
         assert!(is_mail("REPORT.IPM.Note.NDR"));
         assert!(!is_mail("IPM.Contact"));
         assert!(!is_mail("ipm.appointment"));
+    }
+
+    #[test]
+    fn messages_at_the_top_of_the_file_go_to_inbox_with_the_inboxs() {
+        let tree = Tree {
+            folders: vec![
+                folder(&[], None, vec![7]),
+                folder(&["Inbox"], Some(Role::Inbox), vec![1]),
+                folder(&["Inbox", "Sub"], None, vec![2]),
+            ],
+            ..Tree::default()
+        };
+        let (boxes, nodes) = mailboxes(&tree);
+        let names: Vec<&str> = boxes.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(names, ["INBOX", "INBOX/Sub"]);
+        assert_eq!(nodes["INBOX"], [7, 1]);
     }
 }

@@ -18,6 +18,7 @@ mod proxy;
 mod pst;
 mod pst_files;
 mod pst_groupware;
+mod pst_real;
 mod pst_vcard;
 mod pst_writer;
 mod reports;

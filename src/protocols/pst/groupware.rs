@@ -3,44 +3,31 @@
 //! resolved through the store's name-to-ID map ([`names`](super::names)),
 //! the recipient table as attendees, and a contact's picture.
 
-use outlook_pst::messaging::attachment::{Attachment as _, AttachmentData};
-use outlook_pst::messaging::message::Message as _;
-use outlook_pst::messaging::store::Store as _;
-
 use super::PstError;
 use super::convert::{codepage_of, recipients};
 use super::item::{Attendee, ItemKind, MapiItem};
-use super::names::{self, NameMap};
-use super::props::{MESSAGE_CLASS, boolean, string};
-use super::reader::{Flavour, Walker};
+use super::names;
+use super::object::Depth;
+use super::props::{ATTACH_DATA, MESSAGE_CLASS, Prop, boolean, string};
+use super::reader::Walker;
 
 /// `PidTagAttachmentContactPhoto`: this attachment is the contact's
 /// picture.
 const ATTACHMENT_CONTACT_PHOTO: u16 = 0x7FFF;
 
-impl<F: Flavour> Walker<F> {
-    /// The store's name-to-ID map, read once.
-    fn names(&self) -> Result<&NameMap, String> {
-        self.names
-            .get_or_init(|| {
-                self.store
-                    .named_property_map()
-                    .map(|map| NameMap::from_properties(map.properties()))
-                    .map_err(|e| format!("the name-to-ID map cannot be read ({e})"))
-            })
-            .as_ref()
-            .map_err(Clone::clone)
-    }
-
+impl Walker {
     /// One item with all its properties.
     pub(super) fn item(&self, node: u32) -> Result<MapiItem, PstError> {
         let what = format!("item {node:#x}");
         let names = self.names().map_err(|e| self.item_error(&what, &e))?;
-        let message = self.open_message(node, &what)?;
-        let p = message.properties();
-        let cp = codepage_of(p);
-        let class = string(p.get(MESSAGE_CLASS), cp).unwrap_or_default();
-        let attendees = recipients(message.recipient_table(), cp)
+        let mut message = self.read(node, Depth::Recipients, &what)?;
+        let cp = codepage_of(&message.props);
+        let class = string(message.props.get(&MESSAGE_CLASS), cp).unwrap_or_default();
+        if ItemKind::of_class(&class) == Some(ItemKind::Contact) {
+            message = self.read(node, Depth::Whole, &what)?;
+        }
+        let p = &message.props;
+        let attendees = recipients(&message.recipients, cp)
             .into_iter()
             .map(|(recipient, response)| Attendee {
                 recipient,
@@ -49,22 +36,19 @@ impl<F: Flavour> Walker<F> {
             .collect();
         // Only a contact has a picture; the attachments of others (an
         // appointment's agenda...) are not read for nothing.
-        let mut photo = None;
-        if ItemKind::of_class(&class) == Some(ItemKind::Contact) {
-            for attachment in self.attachments(&message, &what)? {
-                if !boolean(attachment.properties().get(ATTACHMENT_CONTACT_PHOTO)) {
-                    continue;
-                }
-                if let Some(AttachmentData::Binary(bytes)) = attachment.data() {
-                    photo = Some(bytes.buffer().to_vec());
-                    break;
-                }
-            }
-        }
+        let photo = message
+            .attachments
+            .iter()
+            .flatten()
+            .filter(|a| boolean(a.props.get(&ATTACHMENT_CONTACT_PHOTO)))
+            .find_map(|a| match a.props.get(&ATTACH_DATA) {
+                Some(Prop::Binary(bytes)) => Some(bytes.clone()),
+                _ => None,
+            });
         Ok(MapiItem {
             node,
             class,
-            props: names::properties(p.iter(), names, cp),
+            props: names::properties(p, names, cp),
             attendees,
             photo,
         })
@@ -73,18 +57,12 @@ impl<F: Flavour> Walker<F> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::super::entry_id::one_off;
     use super::super::item::{Key, PS_PUBLIC_STRINGS, PSETID_COMMON, derived_uid};
-    use super::super::reader::Inner;
     use super::super::{GroupwareKind, PstError, PstReader, RecipientKind};
 
     fn libyal() -> PstReader {
-        let path =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata/pst/libyal-outlook.pst");
-        assert!(path.exists(), "MISSING TEST DATA: {}", path.display());
-        PstReader::open(&path).unwrap()
+        PstReader::open(&super::super::testdata("pst/libyal-outlook.pst")).unwrap()
     }
 
     #[test]
@@ -166,10 +144,7 @@ mod tests {
     #[test]
     fn the_name_map_of_the_libyal_file_resolves_string_names() {
         let reader = libyal();
-        let Inner::Unicode(walker) = &reader.inner else {
-            panic!("the libyal file is a Unicode PST");
-        };
-        let names = walker.names().unwrap();
+        let names = reader.walker.names().unwrap();
         assert_eq!(names.len(), 102);
         assert_eq!(
             names.key(0x8052),

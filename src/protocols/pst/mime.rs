@@ -44,6 +44,12 @@ fn build_at(message: &MapiMessage, depth: usize) -> Vec<u8> {
         Some(original) => kept_headers(original),
         None => built_headers(message),
     };
+    // Saved headers without a date (a draft, some gateways): the PST's.
+    if !has_field(&out, "Date")
+        && let Some(date) = message.sent.or(message.delivered)
+    {
+        header(&mut out, "Date", &date.to_rfc2822());
+    }
     out.push_str("MIME-Version: 1.0\r\n");
     let mut bytes = out.into_bytes();
     if let Some(signed) = smime(message) {
@@ -143,9 +149,6 @@ fn built_headers(message: &MapiMessage) -> String {
     if let Some(subject) = &message.subject {
         header(&mut out, "Subject", &encode_words(&clean(subject)));
     }
-    if let Some(date) = message.sent.or(message.delivered) {
-        header(&mut out, "Date", &date.to_rfc2822());
-    }
     for (name, value) in [
         ("Message-ID", &message.message_id),
         ("In-Reply-To", &message.in_reply_to),
@@ -156,6 +159,35 @@ fn built_headers(message: &MapiMessage) -> String {
         }
     }
     out
+}
+
+/// Whether a header block has a field of this name.
+fn has_field(headers: &str, name: &str) -> bool {
+    headers.lines().any(|line| {
+        line.split_once(':')
+            .is_some_and(|(field, _)| field.trim_end().eq_ignore_ascii_case(name))
+    })
+}
+
+/// The charset an RTF body is labelled with: US-ASCII when it is 7-bit
+/// (RTF escapes other characters), else the code page its `\ansicpg`
+/// names (Windows-1252, RTF's default, when it names none).
+fn rtf_charset(rtf: &[u8]) -> &'static str {
+    if rtf.is_ascii() {
+        return "US-ASCII";
+    }
+    let head = String::from_utf8_lossy(&rtf[..rtf.len().min(1024)]);
+    head.split("\\ansicpg")
+        .nth(1)
+        .map(|rest| {
+            rest.chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+        })
+        .and_then(|n| n.parse().ok())
+        .and_then(super::props::codepage)
+        .unwrap_or(encoding_rs::WINDOWS_1252)
+        .name()
 }
 
 /// A header value on one line, control characters replaced: a value must
@@ -196,7 +228,7 @@ fn body(message: &MapiMessage, depth: usize) -> Part {
     }
     match (&message.body_html, &message.body_rtf) {
         (Some(html), _) => alternatives.push(text_part("html", html.charset, &html.bytes)),
-        (None, Some(rtf)) => alternatives.push(text_part("rtf", "US-ASCII", rtf.as_bytes())),
+        (None, Some(rtf)) => alternatives.push(text_part("rtf", rtf_charset(rtf), rtf)),
         (None, None) => {}
     }
     if alternatives.is_empty() {
@@ -473,6 +505,50 @@ mod tests {
         ));
         assert!(!out.contains("old"));
         assert!(out.contains("text/html; charset=\"windows-1252\""));
+    }
+
+    #[test]
+    fn saved_headers_without_a_date_get_the_delivery_or_submit_time() {
+        let mut message = MapiMessage {
+            transport_headers: Some("Subject: hi\r\nFrom: a@b.test\r\n\r\n".into()),
+            delivered: chrono::DateTime::from_timestamp(1_177_885_653, 0),
+            ..MapiMessage::default()
+        };
+        let out = text(&message);
+        assert!(
+            out.starts_with(
+                "Subject: hi\r\nFrom: a@b.test\r\nDate: Sun, 29 Apr 2007 22:27:33 +0000\r\n"
+            ),
+            "{out}"
+        );
+        message.transport_headers = Some("date: Mon, 1 Jan 2001 00:00:00 +0000\r\n".into());
+        assert_eq!(text(&message).matches("ate: ").count(), 1);
+    }
+
+    #[test]
+    fn an_rtf_only_body_keeps_its_bytes_and_names_their_code_page() {
+        let rtf = b"{\\rtf1\\ansi\\ansicpg1251 \xb5\xc8}".to_vec();
+        let message = MapiMessage {
+            body_rtf: Some(rtf.clone()),
+            ..MapiMessage::default()
+        };
+        let out = build(&message);
+        let text = String::from_utf8_lossy(&out);
+        assert!(
+            text.contains("Content-Type: text/rtf; charset=\"windows-1251\""),
+            "{text}"
+        );
+        let body = text.split("\r\n\r\n").nth(1).unwrap().replace("\r\n", "");
+        assert_eq!(BASE64.decode(body).unwrap(), rtf);
+        let plain = MapiMessage {
+            body_rtf: Some(b"{\\rtf1 x}".to_vec()),
+            ..MapiMessage::default()
+        };
+        assert!(
+            String::from_utf8(build(&plain))
+                .unwrap()
+                .contains("charset=\"US-ASCII\"")
+        );
     }
 
     #[test]

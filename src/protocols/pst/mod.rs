@@ -3,9 +3,10 @@
 //!
 //! - [`header`] checks the file before anything else reads it: a PST (ANSI
 //!   or Unicode), an OST, something else, a truncated copy.
-//! - [`reader`] opens the store with the `outlook-pst` crate and walks the
-//!   folder tree under the top of the personal folders; each message is
-//!   read, by node ID, into a [`MapiMessage`] ([`convert`]).
+//! - [`reader`] opens the file (the `outlook-pst` crate finds nodes and
+//!   decodes blocks; [`ndb`], [`ltp`] and [`object`] read the rest) and
+//!   walks the folder tree under the top of the personal folders; each
+//!   message is read, by node ID, into a [`MapiMessage`] ([`convert`]).
 //! - [`mime`] turns a [`MapiMessage`] into an RFC 5322 message.
 //! - The same walk lists the contact, calendar and task folders
 //!   ([`GroupwareFolder`]); their items are read whole into an
@@ -27,15 +28,39 @@ mod groupware;
 pub mod header;
 pub mod ical;
 pub mod item;
+mod ltp;
 pub mod mime;
 pub mod names;
-mod props;
+mod ndb;
+mod object;
+pub(crate) mod props;
 pub mod reader;
+#[cfg(test)]
+mod real_files;
 pub mod vcard;
 
 use chrono::{DateTime, Utc};
 
 pub use reader::PstReader;
+
+/// A file of the shared test data (`relative` to its folder:
+/// `$MAILSHIFT_TESTDATA` when set, else `../shared/testdata` beside the
+/// project). Its absence fails the test, naming the variable.
+#[cfg(test)]
+pub(crate) fn testdata(relative: &str) -> std::path::PathBuf {
+    let root = std::env::var_os("MAILSHIFT_TESTDATA").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata"),
+        std::path::PathBuf::from,
+    );
+    let path = root.join(relative);
+    assert!(
+        path.is_file(),
+        "MISSING TEST DATA: {} is absent; the tests read the shared test data from \
+         $MAILSHIFT_TESTDATA when it is set, else from ../shared/testdata beside the project",
+        path.display()
+    );
+    path
+}
 
 /// Why a PST file, or one item of it, cannot be read. Every message names
 /// the file.
@@ -96,11 +121,16 @@ pub enum Role {
 pub struct PstFolder {
     /// The folder's node ID.
     pub node: u32,
-    /// Display names from the top of the personal folders down.
+    /// Display names from the top of the personal folders down (empty
+    /// for messages kept at the top itself).
     pub path: Vec<String>,
     pub role: Option<Role>,
     /// Node IDs of its messages, in the order of its contents table.
     pub messages: Vec<u32>,
+    /// Items of other kinds kept in it (appointments in Deleted Items,
+    /// contacts filed with mail): node ID and message class. The mail
+    /// stage does not import them and names each in the report.
+    pub other: Vec<(u32, String)>,
 }
 
 /// What a folder of items other than mail holds, from its container
@@ -179,8 +209,8 @@ pub struct MapiMessage {
     pub references: Option<String>,
     pub body_text: Option<String>,
     pub body_html: Option<Html>,
-    /// The decompressed RTF body.
-    pub body_rtf: Option<String>,
+    /// The decompressed RTF body, as its bytes.
+    pub body_rtf: Option<Vec<u8>>,
     pub attachments: Vec<Attachment>,
     pub flags: Flags,
     /// Parts left out because they could not be read or are not

@@ -12,12 +12,10 @@
 
 use std::collections::HashMap;
 
-use encoding_rs::Encoding;
-use outlook_pst::ltp::prop_context::PropertyValue;
-use outlook_pst::messaging::named_prop::NamedPropertyMapProperties;
-
 use super::item::{Guid, Key, PS_PUBLIC_STRINGS, Value};
-use super::props::{string, time};
+use super::ltp::PropMap;
+use super::props::{Prop, string, time};
+use encoding_rs::Encoding;
 
 /// `PS_MAPI` {00020328-0000-0000-C000-000000000046}: numbered names in
 /// this set are the tagged properties of the same number.
@@ -38,9 +36,9 @@ pub struct NameMap {
 
 impl NameMap {
     /// The map held in the store's name-to-ID map node.
-    pub fn from_properties(properties: &NamedPropertyMapProperties) -> NameMap {
-        let stream = |id| match properties.get(id) {
-            Some(PropertyValue::Binary(v)) => v.buffer(),
+    pub fn from_properties(properties: &PropMap) -> NameMap {
+        let stream = |id| match properties.get(&id) {
+            Some(Prop::Binary(v)) => v.as_slice(),
             _ => &[],
         };
         NameMap::parse(
@@ -129,64 +127,49 @@ pub(super) fn utf16(bytes: &[u8]) -> String {
 /// All properties of an object, keyed by tag or by name. Named IDs the
 /// map does not know, and values of types nothing reads (errors, objects,
 /// multi-valued times), are left out.
-pub fn properties<'a>(
-    all: impl Iterator<Item = (&'a u16, &'a PropertyValue)>,
+pub fn properties(
+    all: &PropMap,
     names: &NameMap,
     codepage: &'static Encoding,
 ) -> HashMap<Key, Value> {
-    all.filter_map(|(id, value)| {
-        let key = if *id >= 0x8000 {
-            names.key(*id)?.clone()
-        } else {
-            Key::Tag(*id)
-        };
-        Some((key, decode(value, codepage)?))
-    })
-    .collect()
+    all.iter()
+        .filter_map(|(id, value)| {
+            let key = if *id >= 0x8000 {
+                names.key(*id)?.clone()
+            } else {
+                Key::Tag(*id)
+            };
+            Some((key, decode(value, codepage)?))
+        })
+        .collect()
 }
 
 /// A property value as an owned [`Value`]; 8-bit strings are in
 /// `codepage`.
-pub fn decode(value: &PropertyValue, codepage: &'static Encoding) -> Option<Value> {
-    let text = |v: &PropertyValue| string(Some(v), codepage).unwrap_or_default();
+pub fn decode(value: &Prop, codepage: &'static Encoding) -> Option<Value> {
+    let text = |v: &[u8]| codepage.decode(v).0.trim_end_matches('\0').to_owned();
     Some(match value {
-        PropertyValue::Integer16(v) => Value::Int(i32::from(*v)),
-        PropertyValue::Integer32(v) => Value::Int(*v),
-        PropertyValue::Integer64(v) | PropertyValue::Currency(v) => Value::Long(*v),
-        PropertyValue::Floating32(v) => Value::Float(f64::from(*v)),
-        PropertyValue::Floating64(v) | PropertyValue::FloatingTime(v) => Value::Float(*v),
-        PropertyValue::Boolean(v) => Value::Bool(*v),
-        PropertyValue::Time(_) => Value::Time(time(Some(value))?),
-        PropertyValue::String8(_) | PropertyValue::Unicode(_) => Value::Text(text(value)),
-        PropertyValue::Binary(v) => Value::Binary(v.buffer().to_vec()),
-        PropertyValue::Guid(g) => {
-            let mut bytes = Vec::with_capacity(16);
-            bytes.extend_from_slice(&g.data1().to_le_bytes());
-            bytes.extend_from_slice(&g.data2().to_le_bytes());
-            bytes.extend_from_slice(&g.data3().to_le_bytes());
-            bytes.extend_from_slice(g.data4());
-            Value::Binary(bytes)
+        Prop::Int16(v) => Value::Int(i32::from(*v)),
+        Prop::Int32(v) => Value::Int(*v),
+        Prop::Int64(v) => Value::Long(*v),
+        Prop::Float32(v) => Value::Float(f64::from(*v)),
+        Prop::Float64(v) => Value::Float(*v),
+        Prop::Bool(v) => Value::Bool(*v),
+        Prop::Time(_) => Value::Time(time(Some(value))?),
+        Prop::String8(_) | Prop::Unicode(_) => {
+            Value::Text(string(Some(value), codepage).unwrap_or_default())
         }
-        PropertyValue::MultipleString8(values) => Value::Texts(
+        Prop::Binary(v) | Prop::Guid(v) => Value::Binary(v.clone()),
+        Prop::String8s(values) => Value::Texts(values.iter().map(|v| text(v)).collect()),
+        Prop::Unicodes(values) => Value::Texts(
             values
                 .iter()
-                .map(|v| text(&PropertyValue::String8(v.clone())))
+                .map(|v| v.trim_end_matches('\0').to_owned())
                 .collect(),
         ),
-        PropertyValue::MultipleUnicode(values) => Value::Texts(
-            values
-                .iter()
-                .map(|v| text(&PropertyValue::Unicode(v.clone())))
-                .collect(),
-        ),
-        PropertyValue::MultipleBinary(values) => {
-            Value::Binaries(values.iter().map(|v| v.buffer().to_vec()).collect())
-        }
-        PropertyValue::MultipleInteger32(values) => Value::Ints(values.clone()),
-        PropertyValue::MultipleInteger16(values) => {
-            Value::Ints(values.iter().map(|v| i32::from(*v)).collect())
-        }
-        _ => return None,
+        Prop::Binaries(values) => Value::Binaries(values.clone()),
+        Prop::Ints(values) => Value::Ints(values.clone()),
+        Prop::Error(_) | Prop::Object { .. } | Prop::Longs(_) | Prop::Other => return None,
     })
 }
 
@@ -265,30 +248,23 @@ mod tests {
 
     #[test]
     fn values_decode_by_type_and_code_page() {
-        use outlook_pst::ltp::prop_context::BinaryValue;
         let cp = encoding_rs::WINDOWS_1252;
+        assert_eq!(decode(&Prop::Int16(-2), cp), Some(Value::Int(-2)));
+        assert_eq!(decode(&Prop::Bool(true), cp), Some(Value::Bool(true)));
         assert_eq!(
-            decode(&PropertyValue::Integer16(-2), cp),
-            Some(Value::Int(-2))
-        );
-        assert_eq!(
-            decode(&PropertyValue::Boolean(true), cp),
-            Some(Value::Bool(true))
-        );
-        assert_eq!(
-            decode(&PropertyValue::Binary(BinaryValue::new(vec![1, 2])), cp),
+            decode(&Prop::Binary(vec![1, 2]), cp),
             Some(Value::Binary(vec![1, 2]))
         );
         assert_eq!(
-            decode(&PropertyValue::MultipleInteger16(vec![1, 2]), cp),
+            decode(&Prop::Ints(vec![1, 2]), cp),
             Some(Value::Ints(vec![1, 2]))
         );
         assert_eq!(
-            decode(&PropertyValue::Time(128_223_592_535_930_000), cp)
+            decode(&Prop::Time(128_223_592_535_930_000), cp)
                 .map(|v| matches!(v, Value::Time(t) if t.timestamp() == 1_177_885_653)),
             Some(true)
         );
-        assert_eq!(decode(&PropertyValue::Time(0), cp), None);
-        assert_eq!(decode(&PropertyValue::ErrorCode(5), cp), None);
+        assert_eq!(decode(&Prop::Time(0), cp), None);
+        assert_eq!(decode(&Prop::Error(5), cp), None);
     }
 }

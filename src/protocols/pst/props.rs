@@ -3,7 +3,6 @@
 
 use chrono::{DateTime, Utc};
 use encoding_rs::Encoding;
-use outlook_pst::ltp::prop_context::PropertyValue;
 
 // Message store.
 pub const PST_PASSWORD: u16 = 0x67FF;
@@ -52,6 +51,8 @@ pub const EMAIL_ADDRESS: u16 = 0x3003;
 pub const SMTP_ADDRESS: u16 = 0x39FE;
 
 // Attachments.
+pub const ATTACH_DATA: u16 = 0x3701;
+pub const ATTACH_METHOD: u16 = 0x3705;
 pub const ATTACH_FILENAME: u16 = 0x3704;
 pub const ATTACH_LONG_FILENAME: u16 = 0x3707;
 pub const ATTACH_MIME_TAG: u16 = 0x370E;
@@ -72,12 +73,49 @@ pub const VERB_FORWARD: i32 = 104;
 /// `PidTagAttachFlags`: rendered inline in an HTML body.
 pub const ATT_MHTML_REF: i32 = 0x4;
 
+/// A property value as stored, owned. 8-bit strings stay bytes until
+/// their code page is known.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Prop {
+    Int16(i16),
+    Int32(i32),
+    /// `PtypInteger64` and `PtypCurrency`.
+    Int64(i64),
+    Float32(f32),
+    /// `PtypFloating64` and `PtypFloatingTime`.
+    Float64(f64),
+    Bool(bool),
+    Error(i32),
+    /// 100-nanosecond intervals since 1601-01-01 UTC.
+    Time(i64),
+    String8(Vec<u8>),
+    Unicode(String),
+    /// 16 bytes, as stored.
+    Guid(Vec<u8>),
+    Binary(Vec<u8>),
+    /// A sub-node holding an object (an attached message): its node ID
+    /// and size.
+    Object {
+        node: u32,
+        size: u32,
+    },
+    /// `PtypMultipleInteger16` and `PtypMultipleInteger32`.
+    Ints(Vec<i32>),
+    /// `PtypMultipleInteger64` and `PtypMultipleTime`.
+    Longs(Vec<i64>),
+    String8s(Vec<Vec<u8>>),
+    Unicodes(Vec<String>),
+    Binaries(Vec<Vec<u8>>),
+    /// A type nothing here reads.
+    Other,
+}
+
 /// A string property, in whatever form it is stored. `String8` values are
 /// in the message's code page (`codepage`, Windows-1252 when unknown).
-pub fn string(value: Option<&PropertyValue>, codepage: &'static Encoding) -> Option<String> {
+pub fn string(value: Option<&Prop>, codepage: &'static Encoding) -> Option<String> {
     let text = match value? {
-        PropertyValue::Unicode(v) => String::from_utf16_lossy(v.buffer()),
-        PropertyValue::String8(v) => codepage.decode(v.buffer()).0.into_owned(),
+        Prop::Unicode(v) => v.clone(),
+        Prop::String8(v) => codepage.decode(v).0.into_owned(),
         _ => return None,
     };
     let text = text.trim_end_matches('\0');
@@ -85,30 +123,30 @@ pub fn string(value: Option<&PropertyValue>, codepage: &'static Encoding) -> Opt
 }
 
 /// A 32-bit integer property.
-pub fn integer(value: Option<&PropertyValue>) -> Option<i32> {
+pub fn integer(value: Option<&Prop>) -> Option<i32> {
     match value? {
-        PropertyValue::Integer32(v) => Some(*v),
-        PropertyValue::Integer16(v) => Some(i32::from(*v)),
+        Prop::Int32(v) => Some(*v),
+        Prop::Int16(v) => Some(i32::from(*v)),
         _ => None,
     }
 }
 
 /// A boolean property.
-pub fn boolean(value: Option<&PropertyValue>) -> bool {
-    matches!(value, Some(PropertyValue::Boolean(true)))
+pub fn boolean(value: Option<&Prop>) -> bool {
+    matches!(value, Some(Prop::Bool(true)))
 }
 
 /// A binary property's bytes.
-pub fn binary(value: Option<&PropertyValue>) -> Option<&[u8]> {
+pub fn binary(value: Option<&Prop>) -> Option<&[u8]> {
     match value? {
-        PropertyValue::Binary(v) => Some(v.buffer()),
+        Prop::Binary(v) => Some(v),
         _ => None,
     }
 }
 
 /// A time property (100-nanosecond intervals since 1601-01-01 UTC).
-pub fn time(value: Option<&PropertyValue>) -> Option<DateTime<Utc>> {
-    let PropertyValue::Time(ticks) = value? else {
+pub fn time(value: Option<&Prop>) -> Option<DateTime<Utc>> {
+    let Prop::Time(ticks) = value? else {
         return None;
     };
     /// Seconds from 1601-01-01 to 1970-01-01.
@@ -116,6 +154,18 @@ pub fn time(value: Option<&PropertyValue>) -> Option<DateTime<Utc>> {
     let seconds = ticks.div_euclid(10_000_000) - EPOCH_DIFFERENCE;
     let nanos = u32::try_from(ticks.rem_euclid(10_000_000) * 100).ok()?;
     DateTime::from_timestamp(seconds, nanos).filter(|_| *ticks > 0)
+}
+
+/// A subject without the marker Outlook may put in front of it: `\x01`
+/// and a character giving the length of its prefix ("RE: "), which are
+/// not text.
+pub fn without_prefix_marker(subject: &str) -> &str {
+    let mut chars = subject.chars();
+    if chars.next() == Some('\u{1}') {
+        chars.next();
+        return chars.as_str();
+    }
+    subject
 }
 
 /// The text encoding of a Windows code page number, when it is one
@@ -149,9 +199,16 @@ mod tests {
     #[test]
     fn filetime_becomes_utc() {
         // From the libyal test file: 2007-04-29 22:27:33 UTC.
-        let t = time(Some(&PropertyValue::Time(128_223_592_535_930_000))).unwrap();
+        let t = time(Some(&Prop::Time(128_223_592_535_930_000))).unwrap();
         assert_eq!(t.to_rfc3339(), "2007-04-29T22:27:33.593+00:00");
-        assert_eq!(time(Some(&PropertyValue::Time(0))), None);
+        assert_eq!(time(Some(&Prop::Time(0))), None);
+    }
+
+    #[test]
+    fn the_subject_prefix_marker_is_not_text() {
+        assert_eq!(without_prefix_marker("\u{1}\u{9}Updated: x"), "Updated: x");
+        assert_eq!(without_prefix_marker("\u{1}"), "");
+        assert_eq!(without_prefix_marker("RE: y"), "RE: y");
     }
 
     #[test]

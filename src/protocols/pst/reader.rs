@@ -1,37 +1,35 @@
-//! Reading a PST file with the `outlook-pst` crate: the store, the folder
-//! tree under the top of the personal folders, and messages by node ID.
+//! Reading a PST file: the store, the folder tree under the top of the
+//! personal folders, and messages by node ID.
 //!
-//! The crate has one set of types per format (ANSI, Unicode); [`Flavour`]
-//! names the three calls that differ so that the rest is written once.
-//! Special folders are found from the store's entry IDs (Sent Items,
-//! Deleted Items), the Inbox's own (Drafts, Junk E-mail), and Outlook's
-//! default names in a few languages where the PST does not say. The same
-//! walk finds the contact, calendar and task folders; their items are read
-//! by [`groupware`](super::groupware).
+//! The `outlook-pst` crate opens the file and reads its nodes and data
+//! blocks; the rest ([`ndb`](super::ndb), [`ltp`](super::ltp),
+//! [`object`](super::object)) is read here, because the crate's message
+//! path refuses items Outlook does write (see docs/pst.md). Special
+//! folders are found from the store's entry IDs (Sent Items, Deleted
+//! Items), the Inbox's own (Drafts, Junk E-mail), and Outlook's default
+//! names in a few languages where the PST does not say. The same walk
+//! finds the contact, calendar and task folders; their items are read by
+//! [`groupware`](super::groupware).
 
 use std::cell::OnceCell;
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::{BufReader, Seek, SeekFrom};
+use std::io::{self, BufReader, Seek, SeekFrom};
 use std::path::Path;
-use std::rc::Rc;
 
 use encoding_rs::WINDOWS_1252;
-use outlook_pst::ltp::prop_context::PropertyValue;
-use outlook_pst::messaging::attachment::{
-    AnsiAttachment, Attachment as PstAttachment, UnicodeAttachment,
-};
-use outlook_pst::messaging::folder::Folder;
-use outlook_pst::messaging::message::{AnsiMessage, Message, UnicodeMessage};
-use outlook_pst::messaging::store::{AnsiStore, EntryId, Store, UnicodeStore};
+use outlook_pst::ndb::block_id::{AnsiBlockId, UnicodeBlockId};
 use outlook_pst::ndb::node_id::NodeId;
-use outlook_pst::{AnsiPstFile, UnicodePstFile};
+use outlook_pst::ndb::page::NodeBTreeEntry as _;
+use outlook_pst::{AnsiPstFile, PstFile as _, UnicodePstFile};
 
-use super::convert::{attach, convert};
+use super::convert::convert;
 use super::folder_names::is_named;
 use super::header::{self, Format};
-use super::item::MapiItem;
+use super::ltp::{self, PropMap};
 use super::names::NameMap;
+use super::ndb::{Blocks, Ndb, Node};
+use super::object::{self, Depth, RawMessage};
 use super::props::*;
 use super::{
     GroupwareFolder, GroupwareKind, MapiMessage, PstError, PstFolder, Role, SkippedFolder,
@@ -40,21 +38,30 @@ use super::{
 /// Folders deeper than this are not followed (a damaged hierarchy may
 /// loop).
 const MAX_DEPTH: usize = 64;
+/// The message store's node.
+const NID_MESSAGE_STORE: u32 = 0x21;
+/// The name-to-ID map's node.
+const NID_NAME_TO_ID_MAP: u32 = 0x61;
+/// `NID_TYPE_HIERARCHY_TABLE` and `NID_TYPE_CONTENTS_TABLE`: a folder's
+/// tables share its node index.
+const HIERARCHY_TABLE: u32 = 0x0D;
+const CONTENTS_TABLE: u32 = 0x0E;
+/// `PidTagLtpRowId`: the node ID a table row stands for.
+const ROW_ID: u16 = 0x67F2;
+/// `PidTagIpmSubTreeEntryId`: the top of the personal folders.
+const IPM_SUBTREE: u16 = 0x35E0;
 
 /// An open PST file. Not `Send`: use it on one (blocking) thread.
 pub struct PstReader {
-    pub(super) inner: Inner,
-}
-
-pub(super) enum Inner {
-    Unicode(Walker<Unicode>),
-    Ansi(Walker<Ansi>),
+    pub(super) walker: Walker,
 }
 
 /// What [`PstReader::folders`] found.
 #[derive(Debug, Default)]
 pub struct Tree {
-    /// Mail folders, parents before children.
+    /// Mail folders, parents before children. The top of the personal
+    /// folders comes first, with an empty path, when it holds messages
+    /// itself.
     pub folders: Vec<PstFolder>,
     /// Folders that could not be read.
     pub damaged: Vec<SkippedFolder>,
@@ -91,28 +98,32 @@ impl PstReader {
         }
         let format = header::check(&name, &mut file, meta.len())?;
         file.seek(SeekFrom::Start(0)).map_err(unreadable)?;
-        let file = BufReader::new(file);
-        let inner = match format {
-            Format::Unicode => Inner::Unicode(Walker::open(name, file)?),
-            Format::Ansi => Inner::Ansi(Walker::open(name, file)?),
+        let own = File::open(path).map_err(unreadable)?;
+        let corrupt = |e: io::Error| PstError::Corrupt {
+            path: name.clone(),
+            reason: format!("the message store cannot be read ({e})"),
         };
-        Ok(PstReader { inner })
+        let file = Box::new(BufReader::new(file));
+        let blocks: Box<dyn Blocks> = match format {
+            Format::Unicode => Box::new(UnicodePstFile::read_from(file).map_err(corrupt)?),
+            Format::Ansi => Box::new(AnsiPstFile::read_from(file).map_err(corrupt)?),
+        };
+        let ndb = Ndb::new(blocks, own, format).map_err(corrupt)?;
+        let walker = Walker::open(name.clone(), ndb)?;
+        Ok(PstReader { walker })
     }
 
     /// The mail folders under the top of the personal folders.
     pub fn folders(&self) -> Result<Tree, PstError> {
-        match &self.inner {
-            Inner::Unicode(w) => w.folders(),
-            Inner::Ansi(w) => w.folders(),
-        }
+        self.walker.folders()
     }
 
-    /// Reads one message by node ID.
+    /// Reads one message by node ID, with its attachments and attached
+    /// messages.
     pub fn message(&self, node: u32) -> Result<MapiMessage, PstError> {
-        match &self.inner {
-            Inner::Unicode(w) => w.message(node),
-            Inner::Ansi(w) => w.message(node),
-        }
+        let what = format!("message {node:#x}");
+        let raw = self.walker.read(node, Depth::Whole, &what)?;
+        Ok(convert(&raw))
     }
 
     /// The contact, calendar and task folders under the top of the
@@ -123,11 +134,8 @@ impl PstReader {
 
     /// Reads one contact, distribution list, appointment or task by node
     /// ID, with all its properties.
-    pub fn item(&self, node: u32) -> Result<MapiItem, PstError> {
-        match &self.inner {
-            Inner::Unicode(w) => w.item(node),
-            Inner::Ansi(w) => w.item(node),
-        }
+    pub fn item(&self, node: u32) -> Result<super::item::MapiItem, PstError> {
+        self.walker.item(node)
     }
 
     /// The store's `PidTagRecordKey`: what [`derived_uid`] tells files
@@ -135,71 +143,59 @@ impl PstReader {
     ///
     /// [`derived_uid`]: super::item::derived_uid
     pub fn record_key(&self) -> Vec<u8> {
-        let properties = match &self.inner {
-            Inner::Unicode(w) => w.store.properties(),
-            Inner::Ansi(w) => w.store.properties(),
-        };
-        binary(properties.get(RECORD_KEY))
+        binary(self.walker.store.get(&RECORD_KEY))
             .unwrap_or_default()
             .to_vec()
     }
 }
 
-/// The calls whose types differ between ANSI and Unicode files.
-pub(super) trait Flavour {
-    type Store: Store;
-    type Message: Message;
-    type Attachment: PstAttachment;
-    fn store(file: BufReader<File>) -> std::io::Result<Rc<Self::Store>>;
-    fn message(store: &Rc<Self::Store>, id: &EntryId) -> std::io::Result<Rc<Self::Message>>;
-    fn attachment(
-        message: &Rc<Self::Message>,
-        node: NodeId,
-    ) -> std::io::Result<Rc<Self::Attachment>>;
-}
-
-pub(super) struct Unicode;
-pub(super) struct Ansi;
-
-impl Flavour for Unicode {
-    type Store = UnicodeStore;
-    type Message = UnicodeMessage;
-    type Attachment = UnicodeAttachment;
-    fn store(file: BufReader<File>) -> std::io::Result<Rc<UnicodeStore>> {
-        UnicodeStore::read(Rc::new(UnicodePstFile::read_from(Box::new(file))?))
+impl Blocks for UnicodePstFile {
+    fn node(&self, nid: u32) -> io::Result<Node> {
+        let node = self.read_node(NodeId::from(nid))?;
+        Ok(Node {
+            data: u64::from(node.data()),
+            sub: node.sub_node().map_or(0, u64::from),
+        })
     }
-    fn message(store: &Rc<UnicodeStore>, id: &EntryId) -> std::io::Result<Rc<UnicodeMessage>> {
-        UnicodeMessage::read(store.clone(), id, None)
-    }
-    fn attachment(
-        message: &Rc<UnicodeMessage>,
-        node: NodeId,
-    ) -> std::io::Result<Rc<UnicodeAttachment>> {
-        UnicodeAttachment::read(message.clone(), node, None)
+
+    fn decoded(&self, bid: u64) -> io::Result<Vec<u8>> {
+        self.read_block(UnicodeBlockId::from(bid))
     }
 }
 
-impl Flavour for Ansi {
-    type Store = AnsiStore;
-    type Message = AnsiMessage;
-    type Attachment = AnsiAttachment;
-    fn store(file: BufReader<File>) -> std::io::Result<Rc<AnsiStore>> {
-        AnsiStore::read(Rc::new(AnsiPstFile::read_from(Box::new(file))?))
+impl Blocks for AnsiPstFile {
+    fn node(&self, nid: u32) -> io::Result<Node> {
+        let node = self.read_node(NodeId::from(nid))?;
+        Ok(Node {
+            data: u64::from(u32::from(node.data())),
+            sub: node.sub_node().map_or(0, |b| u64::from(u32::from(b))),
+        })
     }
-    fn message(store: &Rc<AnsiStore>, id: &EntryId) -> std::io::Result<Rc<AnsiMessage>> {
-        AnsiMessage::read(store.clone(), id, None)
-    }
-    fn attachment(message: &Rc<AnsiMessage>, node: NodeId) -> std::io::Result<Rc<AnsiAttachment>> {
-        AnsiAttachment::read(message.clone(), node, None)
+
+    fn decoded(&self, bid: u64) -> io::Result<Vec<u8>> {
+        let bid = u32::try_from(bid).map_err(|_| io::Error::other("a block ID out of range"))?;
+        self.read_block(AnsiBlockId::from(bid))
     }
 }
 
-/// One format's store and the file's name for errors.
-pub(super) struct Walker<F: Flavour> {
+/// The store, its node database and the file's name for errors.
+pub(super) struct Walker {
     path: String,
-    pub(super) store: Rc<F::Store>,
+    ndb: Ndb<Box<dyn Blocks>>,
+    /// The message store's properties.
+    store: PropMap,
     /// The name-to-ID map, read on first use: mail does not need it.
-    pub(super) names: OnceCell<Result<NameMap, String>>,
+    names: OnceCell<Result<NameMap, String>>,
+}
+
+impl Blocks for Box<dyn Blocks> {
+    fn node(&self, nid: u32) -> io::Result<Node> {
+        (**self).node(nid)
+    }
+
+    fn decoded(&self, bid: u64) -> io::Result<Vec<u8>> {
+        (**self).decoded(bid)
+    }
 }
 
 /// A folder as the walk first sees it, before roles are given.
@@ -211,17 +207,21 @@ struct Found {
     inbox_like: bool,
 }
 
-impl<F: Flavour> Walker<F> {
-    fn open(path: String, file: BufReader<File>) -> Result<Walker<F>, PstError> {
-        let store = F::store(file).map_err(|e| PstError::Corrupt {
-            path: path.clone(),
-            reason: format!("the message store cannot be read ({e})"),
-        })?;
-        if integer(store.properties().get(PST_PASSWORD)).is_some_and(|crc| crc != 0) {
+impl Walker {
+    fn open(path: String, ndb: Ndb<Box<dyn Blocks>>) -> Result<Walker, PstError> {
+        let store = ndb
+            .node(NID_MESSAGE_STORE)
+            .and_then(|node| ltp::properties(&ndb, node.data, &ndb.sub_nodes(node.sub)?))
+            .map_err(|e| PstError::Corrupt {
+                path: path.clone(),
+                reason: format!("the message store cannot be read ({e})"),
+            })?;
+        if integer(store.get(&PST_PASSWORD)).is_some_and(|crc| crc != 0) {
             return Err(PstError::Password { path });
         }
         Ok(Walker {
             path,
+            ndb,
             store,
             names: OnceCell::new(),
         })
@@ -234,36 +234,83 @@ impl<F: Flavour> Walker<F> {
         }
     }
 
+    /// The store's name-to-ID map, read once.
+    pub(super) fn names(&self) -> Result<&NameMap, String> {
+        self.names
+            .get_or_init(|| {
+                self.properties(NID_NAME_TO_ID_MAP)
+                    .map(|map| NameMap::from_properties(&map))
+                    .map_err(|e| format!("the name-to-ID map cannot be read ({e})"))
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// The properties of a node (the store, a folder, the name map).
+    fn properties(&self, nid: u32) -> io::Result<PropMap> {
+        let node = self.ndb.node(nid)?;
+        ltp::properties(&self.ndb, node.data, &self.ndb.sub_nodes(node.sub)?)
+    }
+
+    /// The rows of a top-level table node.
+    fn table(&self, nid: u32) -> io::Result<Vec<PropMap>> {
+        let node = self.ndb.node(nid)?;
+        ltp::table(&self.ndb, node.data, &self.ndb.sub_nodes(node.sub)?)
+    }
+
     /// The node ID of an entry ID that points into this store.
     fn node_of(&self, entry_id: Option<&[u8]>) -> Option<u32> {
         let entry_id = entry_id?;
-        let record_key = binary(self.store.properties().get(RECORD_KEY))?;
+        let record_key = binary(self.store.get(&RECORD_KEY))?;
         (entry_id.len() == 24 && entry_id[4..20] == *record_key)
             .then(|| u32::from_le_bytes([entry_id[20], entry_id[21], entry_id[22], entry_id[23]]))
     }
 
+    /// The items of a folder: node IDs and message classes, in the order
+    /// of its contents table.
+    fn contents(&self, folder: u32) -> io::Result<Vec<(u32, String)>> {
+        Ok(self
+            .table((folder & !0x1F) | CONTENTS_TABLE)?
+            .iter()
+            .filter_map(|row| {
+                let Some(Prop::Int32(nid)) = row.get(&ROW_ID) else {
+                    return None;
+                };
+                let class = string(row.get(&MESSAGE_CLASS), WINDOWS_1252).unwrap_or_default();
+                Some((*nid as u32, class))
+            })
+            .collect())
+    }
+
     fn folders(&self) -> Result<Tree, PstError> {
-        let properties = self.store.properties();
-        let top_id = properties
-            .ipm_sub_tree_entry_id()
-            .map_err(|e| self.corrupt("the top of the personal folders", e))?;
         let top = self
-            .store
-            .open_folder(&top_id)
-            .map_err(|e| self.corrupt("the top of the personal folders", e))?;
+            .node_of(binary(self.store.get(&IPM_SUBTREE)))
+            .ok_or_else(|| self.corrupt("the top of the personal folders", "no entry ID"))?;
         let mut found = Vec::new();
         let mut tree = Tree::default();
-        let mut seen = HashSet::from([u32::from(top_id.node_id())]);
-        self.walk(&*top, &[], &mut seen, &mut found, &mut tree);
+        // Messages kept at the top itself (some programs write them
+        // there): a folder with an empty path.
+        let items = self
+            .contents(top)
+            .map_err(|e| self.corrupt("the top of the personal folders", e))?;
+        if !items.is_empty() {
+            found.push(Found {
+                folder: folder(top, Vec::new(), items),
+                special: Vec::new(),
+                inbox_like: false,
+            });
+        }
+        let mut seen = HashSet::from([top]);
+        self.walk(top, &[], &mut seen, &mut found, &mut tree);
 
         let mut special = vec![
             (
                 Role::Sent,
-                self.node_of(binary(properties.get(IPM_SENT_MAIL))),
+                self.node_of(binary(self.store.get(&IPM_SENT_MAIL))),
             ),
             (
                 Role::Deleted,
-                self.node_of(binary(properties.get(IPM_WASTEBASKET))),
+                self.node_of(binary(self.store.get(&IPM_WASTEBASKET))),
             ),
         ];
         // The Inbox: a top-level folder carrying the Inbox's entry IDs.
@@ -309,50 +356,57 @@ impl<F: Flavour> Walker<F> {
         Ok(tree)
     }
 
-    /// Adds `folder`'s subfolders (and theirs) to `found`.
+    /// Adds the subfolders of the folder `parent_node` (and theirs) to
+    /// `found`.
     fn walk(
         &self,
-        folder: &dyn Folder,
+        parent_node: u32,
         parent: &[String],
         seen: &mut HashSet<u32>,
         found: &mut Vec<Found>,
         tree: &mut Tree,
     ) {
-        let Some(table) = folder.hierarchy_table() else {
-            return;
+        let name_of = |node: u32| {
+            let mut name = parent.join("/");
+            name.push_str(&format!("/folder {node:#x}"));
+            name
         };
-        for row in table.rows_matrix() {
-            let node = u32::from(row.id());
+        let rows = match self.table((parent_node & !0x1F) | HIERARCHY_TABLE) {
+            Ok(rows) => rows,
+            Err(e) => {
+                tree.damaged.push(SkippedFolder {
+                    name: name_of(parent_node),
+                    reason: format!("its subfolders cannot be read ({e})"),
+                });
+                return;
+            }
+        };
+        for row in rows {
+            let Some(Prop::Int32(node)) = row.get(&ROW_ID) else {
+                continue;
+            };
+            let node = *node as u32;
             if !seen.insert(node) || parent.len() >= MAX_DEPTH {
                 continue;
             }
-            let opened = self
-                .store
-                .properties()
-                .make_entry_id(NodeId::from(node))
-                .and_then(|id| self.store.open_folder(&id));
-            let child = match opened {
-                Ok(child) => child,
+            let read = self
+                .properties(node)
+                .and_then(|p| self.contents(node).map(|items| (p, items)));
+            let (properties, items) = match read {
+                Ok(read) => read,
                 Err(e) => {
-                    let mut name = parent.join("/");
-                    name.push_str(&format!("/folder {node:#x}"));
                     tree.damaged.push(SkippedFolder {
-                        name,
+                        name: name_of(node),
                         reason: e.to_string(),
                     });
                     continue;
                 }
             };
-            let properties = child.properties();
-            let display = string(properties.get(DISPLAY_NAME), WINDOWS_1252)
+            let display = string(properties.get(&DISPLAY_NAME), WINDOWS_1252)
                 .unwrap_or_else(|| format!("Folder {node:#x}"));
             let mut path = parent.to_vec();
             path.push(display);
-            let messages = child
-                .contents_table()
-                .map(|t| t.rows_matrix().map(|r| u32::from(r.id())).collect())
-                .unwrap_or_default();
-            let class = string(properties.get(CONTAINER_CLASS), WINDOWS_1252);
+            let class = string(properties.get(&CONTAINER_CLASS), WINDOWS_1252);
             if let Some(class) = class.filter(|c| !is_mail_class(c)) {
                 tree.other.push(format!("{} ({class})", path.join("/")));
                 if let Some(kind) = GroupwareKind::of_class(&class) {
@@ -361,40 +415,33 @@ impl<F: Flavour> Walker<F> {
                         path: path.clone(),
                         class,
                         kind,
-                        hidden: boolean(properties.get(ATTRIBUTE_HIDDEN)),
-                        items: messages,
+                        hidden: boolean(properties.get(&ATTRIBUTE_HIDDEN)),
+                        items: items.into_iter().map(|(n, _)| n).collect(),
                     });
                 }
                 // Sub-calendars and sub-address books.
-                self.walk(&*child, &path, seen, found, tree);
+                self.walk(node, &path, seen, found, tree);
                 continue;
             }
             let mut special = Vec::new();
-            if let Some(drafts) = self.node_of(binary(properties.get(IPM_DRAFTS))) {
+            if let Some(drafts) = self.node_of(binary(properties.get(&IPM_DRAFTS))) {
                 special.push((Role::Drafts, drafts));
             }
-            if let Some(PropertyValue::MultipleBinary(ids)) =
-                properties.get(ADDITIONAL_REN_ENTRY_IDS)
-            {
+            if let Some(Prop::Binaries(ids)) = properties.get(&ADDITIONAL_REN_ENTRY_IDS) {
                 // The fifth entry is Junk E-mail ([MS-OXOSFLD] 2.2.4).
-                if let Some(junk) = ids.get(4).and_then(|id| self.node_of(Some(id.buffer()))) {
+                if let Some(junk) = ids.get(4).and_then(|id| self.node_of(Some(id))) {
                     special.push((Role::Junk, junk));
                 }
             }
             // Marks the Inbox even when the IDs point into another store.
-            let inbox_like = properties.get(IPM_DRAFTS).is_some()
-                || properties.get(ADDITIONAL_REN_ENTRY_IDS).is_some();
+            let inbox_like = properties.contains_key(&IPM_DRAFTS)
+                || properties.contains_key(&ADDITIONAL_REN_ENTRY_IDS);
             found.push(Found {
-                folder: PstFolder {
-                    node,
-                    path: path.clone(),
-                    role: None,
-                    messages,
-                },
+                folder: folder(node, path.clone(), items),
                 special,
                 inbox_like,
             });
-            self.walk(&*child, &path, seen, found, tree);
+            self.walk(node, &path, seen, found, tree);
         }
     }
 
@@ -407,45 +454,45 @@ impl<F: Flavour> Walker<F> {
         }
     }
 
-    /// Opens a message (or other item) by node ID; `what` names it in the
+    /// Reads a message (or other item) by node ID; `what` names it in the
     /// error.
-    pub(super) fn open_message(&self, node: u32, what: &str) -> Result<Rc<F::Message>, PstError> {
-        let id = self
-            .store
-            .properties()
-            .make_entry_id(NodeId::from(node))
-            .map_err(|e| self.item_error(what, &e))?;
-        F::message(&self.store, &id).map_err(|e| self.item_error(what, &e))
+    pub(super) fn read(&self, node: u32, depth: Depth, what: &str) -> Result<RawMessage, PstError> {
+        self.ndb
+            .node(node)
+            .and_then(|n| object::read(&self.ndb, n, depth))
+            .map_err(|e| self.item_error(what, &e))
     }
+}
 
-    /// The attachments of a message, opened.
-    pub(super) fn attachments(
-        &self,
-        message: &Rc<F::Message>,
-        what: &str,
-    ) -> Result<Vec<Rc<F::Attachment>>, PstError> {
-        let Some(table) = message.attachment_table() else {
-            return Ok(Vec::new());
-        };
-        table
-            .rows_matrix()
-            .map(|row| {
-                let node = u32::from(row.id());
-                F::attachment(message, NodeId::from(node))
-                    .map_err(|e| self.item_error(what, &format_args!("attachment {node:#x}: {e}")))
-            })
-            .collect()
+/// A mail folder from its items: mail, and the items of other kinds
+/// (appointments in Deleted Items...) that the mail stage reports.
+fn folder(node: u32, path: Vec<String>, items: Vec<(u32, String)>) -> PstFolder {
+    let (mail, other): (Vec<_>, Vec<_>) = items.into_iter().partition(|(_, c)| is_mail(c));
+    PstFolder {
+        node,
+        path,
+        role: None,
+        messages: mail.into_iter().map(|(n, _)| n).collect(),
+        other,
     }
+}
 
-    fn message(&self, node: u32) -> Result<MapiMessage, PstError> {
-        let what = format!("message {node:#x}");
-        let message = self.open_message(node, &what)?;
-        let mut mapi = convert(&*message);
-        for attachment in self.attachments(&message, &what)? {
-            attach(&mut mapi, &*message, &*attachment);
-        }
-        Ok(mapi)
-    }
+/// Whether a message class is mail: contacts, appointments, tasks,
+/// notes and journal entries are left to other options.
+pub fn is_mail(class: &str) -> bool {
+    let other = [
+        "IPM.Contact",
+        "IPM.DistList",
+        "IPM.Appointment",
+        "IPM.Task",
+        "IPM.StickyNote",
+        "IPM.Activity",
+    ];
+    !other.iter().any(|o| {
+        class
+            .get(..o.len())
+            .is_some_and(|start| start.eq_ignore_ascii_case(o))
+    })
 }
 
 /// Whether a folder class holds mail (`IPF.Note`, `IPF.Note.*`, `IPF.Imap`).
@@ -459,14 +506,7 @@ mod tests {
 
     /// The shared test file; its absence fails the test loudly.
     fn libyal() -> std::path::PathBuf {
-        let path =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata/pst/libyal-outlook.pst");
-        assert!(
-            path.exists(),
-            "MISSING TEST DATA: {} is absent; the PST reader tests cannot run without it",
-            path.display()
-        );
-        path
+        super::super::testdata("pst/libyal-outlook.pst")
     }
 
     #[test]

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::lines::{Lines, utc_value};
 use crate::protocols::pst::item::{Key, MapiItem, PSETID_COMMON};
+use crate::protocols::pst::props::without_prefix_marker;
 use crate::stages::content_line::escape_text;
 
 /// `PidTagImportance`.
@@ -40,9 +41,11 @@ pub(super) fn open(lines: &mut Lines) {
     lines.raw("PRODID", "-//mailshift//PST//EN");
 }
 
-/// The item's subject.
+/// The item's subject, without the marker of its prefix.
 pub(super) fn subject(item: &MapiItem) -> Option<&str> {
     item.text(&Key::Tag(SUBJECT))
+        .map(without_prefix_marker)
+        .filter(|s| !s.is_empty())
 }
 
 /// UID, then DTSTAMP, CREATED and LAST-MODIFIED from the item's own

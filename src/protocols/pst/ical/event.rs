@@ -32,6 +32,12 @@ const RECURRING: u32 = 0x8223;
 const ORGANIZER_NAME: u16 = 0x0042;
 const ORGANIZER_SMTP: u16 = 0x5D02;
 const ORGANIZER_EMAIL: u16 = 0x0065;
+/// `PidTagSenderName`, `PidTagSenderSmtpAddress` and
+/// `PidTagSenderEmailAddress`: who sent the meeting request, the
+/// organizer or their delegate.
+const SENDER_NAME: u16 = 0x0C1A;
+const SENDER_SMTP: u16 = 0x5D01;
+const SENDER_EMAIL: u16 = 0x0C1F;
 
 fn appointment(lid: u32) -> Key {
     Key::Lid(PSETID_APPOINTMENT, lid)
@@ -288,11 +294,36 @@ impl Series<'_> {
         if item.attendees.is_empty() {
             return;
         }
-        let email = item.text(&Key::Tag(ORGANIZER_SMTP)).or_else(|| {
-            item.text(&Key::Tag(ORGANIZER_EMAIL))
-                .filter(|e| e.contains('@'))
-        });
         let name = item.text(&Key::Tag(ORGANIZER_NAME));
+        // An organizer known by an Exchange address: the SMTP address the
+        // file has for them, as the sender or as one of the attendees.
+        // The sender only when it is the organizer, not a delegate.
+        let same = |other: Option<&str>| match (name, other) {
+            (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+            _ => true,
+        };
+        let sender = same(item.text(&Key::Tag(SENDER_NAME)));
+        let tags: &[u16] = if sender {
+            &[ORGANIZER_SMTP, ORGANIZER_EMAIL, SENDER_SMTP, SENDER_EMAIL]
+        } else {
+            &[ORGANIZER_SMTP, ORGANIZER_EMAIL]
+        };
+        let email = tags
+            .iter()
+            .filter_map(|tag| item.text(&Key::Tag(*tag)))
+            .find(|e| e.contains('@'))
+            .or_else(|| {
+                let name = name?;
+                item.attendees.iter().find_map(|a| {
+                    let address = &a.recipient.address;
+                    address
+                        .name
+                        .as_deref()
+                        .is_some_and(|n| n.eq_ignore_ascii_case(name))
+                        .then_some(address.email.as_deref()?)
+                        .filter(|e| e.contains('@'))
+                })
+            });
         if email.is_some() || name.is_some() {
             let head = with_name("ORGANIZER;SCHEDULE-AGENT=CLIENT", name);
             lines.raw(&head, &cal_address(email));

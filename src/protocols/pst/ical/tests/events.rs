@@ -195,6 +195,45 @@ fn a_meeting_lists_its_people_and_never_schedules() {
 }
 
 #[test]
+fn an_organizer_known_by_an_exchange_address_takes_the_smtp_address_the_file_has() {
+    let organizer = |item: &MapiItem| {
+        let text = text(&event(item, "u").unwrap());
+        component(&text, "VEVENT", 0)
+            .into_iter()
+            .find(|l| l.starts_with("ORGANIZER"))
+            .unwrap()
+    };
+    let mut item = appointment();
+    set(&mut item, Key::Tag(0x0042), Value::Text("Cyndy".into()));
+    set(
+        &mut item,
+        Key::Tag(0x0065),
+        Value::Text("/O=INRS/CN=CYNDY".into()),
+    );
+    item.attendees = vec![
+        attendee(RecipientKind::To, "Ann", Some("ann@example.test"), 0),
+        attendee(RecipientKind::To, "cyndy", Some("cyndy@example.test"), 0),
+    ];
+    // Among the attendees, by name.
+    assert_eq!(
+        organizer(&item),
+        "ORGANIZER;SCHEDULE-AGENT=CLIENT;CN=Cyndy:mailto:cyndy@example.test"
+    );
+    // As the sender, when the sender is the organizer.
+    set(&mut item, Key::Tag(0x0C1A), Value::Text("Cyndy".into()));
+    set(
+        &mut item,
+        Key::Tag(0x5D01),
+        Value::Text("c@example.test".into()),
+    );
+    assert!(organizer(&item).ends_with(":mailto:c@example.test"));
+    // Not a delegate's address; without any, the name alone.
+    set(&mut item, Key::Tag(0x0C1A), Value::Text("Delegate".into()));
+    item.attendees.pop();
+    assert!(organizer(&item).ends_with("CN=Cyndy:invalid:nomail"));
+}
+
+#[test]
 fn an_appointment_without_a_start_is_an_error() {
     let err = event(&MapiItem::default(), "u").unwrap_err();
     assert!(matches!(err, IcalError::NoStart));

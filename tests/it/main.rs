@@ -9,6 +9,7 @@ mod daemon;
 mod files;
 mod imap_client;
 mod mail;
+mod mail_matrix;
 mod manifest;
 mod notify;
 mod pop3;

@@ -10,7 +10,49 @@
 //! INTERNALDATE is compared as an instant: Cyrus and Courier keep the
 //! time, not the zone it was written in.
 
+mod scenarios;
 mod servers;
+
+/// One module per server pair, one test per scenario.
+macro_rules! pair {
+    ($name:ident, $source:ident, $dest:ident) => {
+        mod $name {
+            use crate::support::Kind;
+
+            #[tokio::test(flavor = "multi_thread")]
+            async fn folder_tree() {
+                super::scenarios::folder_tree(Kind::$source, Kind::$dest).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread")]
+            async fn pre_existing_mail() {
+                super::scenarios::pre_existing_mail(Kind::$source, Kind::$dest).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread")]
+            async fn rerun_and_incremental() {
+                super::scenarios::rerun_and_incremental(Kind::$source, Kind::$dest).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread")]
+            async fn kill_9_then_resume() {
+                super::scenarios::kill_9_then_resume(Kind::$source, Kind::$dest).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread")]
+            async fn undo() {
+                super::scenarios::undo(Kind::$source, Kind::$dest).await;
+            }
+        }
+    };
+}
+
+pair!(dovecot_to_dovecot, Dovecot, Dovecot);
+pair!(dovecot_to_cyrus, Dovecot, Cyrus);
+pair!(cyrus_to_dovecot, Cyrus, Dovecot);
+pair!(dovecot_to_courier, Dovecot, Courier);
+pair!(courier_to_dovecot, Courier, Dovecot);
+pair!(cyrus_to_courier, Cyrus, Courier);
 
 use std::collections::BTreeMap;
 

@@ -235,6 +235,15 @@ pub async fn seed(config: ImapConfig, mailbox: String, messages: Vec<AppendReque
 /// hash, sorted flags and INTERNALDATE, sorted, so that two mailboxes
 /// compare as multisets. A `\Noselect` parent is an empty folder.
 pub async fn snapshot(config: ImapConfig) -> BTreeMap<String, Folder> {
+    snapshot_as(config, |body| body.to_vec()).await
+}
+
+/// Like [`snapshot`], with each message hashed as `stored` turns it: what
+/// a server that alters messages would hold after a copy.
+pub async fn snapshot_as(
+    config: ImapConfig,
+    stored: impl Fn(&[u8]) -> Vec<u8>,
+) -> BTreeMap<String, Folder> {
     let mut session = Session::connect(&config).await.expect("snapshot: login");
     let mut folders = BTreeMap::new();
     for mailbox in session.list().await.expect("snapshot: list") {
@@ -251,7 +260,7 @@ pub async fn snapshot(config: ImapConfig) -> BTreeMap<String, Folder> {
         let mut bodies = BTreeMap::new();
         session
             .fetch_bodies(&uids, |uid, body| {
-                bodies.insert(uid, blake3::hash(&body).to_hex().to_string());
+                bodies.insert(uid, blake3::hash(&stored(&body)).to_hex().to_string());
             })
             .await
             .expect("snapshot: fetch bodies");

@@ -76,3 +76,29 @@ async fn the_probes_see_each_servers_quirks() {
     assert_eq!(stored, vec![super::munge_8bit_headers(&sent)]);
     assert_ne!(stored[0], sent);
 }
+
+/// Courier answers every APPEND of an 8-bit message with an `[ALERT]`:
+/// the log says it once per account, not once per message.
+#[tokio::test(flavor = "multi_thread")]
+async fn courier_alert_on_8_bit_appends_is_logged_once_per_account() {
+    let source = start(Kind::Dovecot, super::SOURCE_USERS);
+    let dest = start(Kind::Courier, super::DEST_USERS);
+    let bodies: Vec<Vec<u8>> = (0..30)
+        .map(|i| format!("Subject: caf\u{e9} {i}\r\n\r\n\u{e9}t\u{e9} {i}\r\n").into_bytes())
+        .collect();
+    source.seed_bodies("alice", "INBOX", &bodies).await;
+    let batch = crate::mail::Batch::new(
+        &[crate::mail::Account {
+            user: "alice",
+            source_port: source.imap_port(),
+            source_password: "source-pw",
+            dest_port: dest.imap_port(),
+            dest_password: "dest-pw",
+        }],
+        "",
+    );
+    let output = batch.run();
+    crate::mail::assert_success(&output);
+    let alerts = output.stderr.matches("server alert").count();
+    assert_eq!(alerts, 1, "{}", output.stderr);
+}

@@ -236,6 +236,20 @@ pub async fn folder_tree(source: Kind, dest: Kind) {
     let output = setup.batch.run();
     assert_success(&output);
     setup.assert_exact().await;
+    // What the destination rewrites (probed) is reported as such.
+    let quirks = setup.dest_quirks;
+    let altered = super::bodies(src, "alice", "INBOX")
+        .await
+        .iter()
+        .filter(|b| quirks.stored(b) != **b)
+        .count();
+    let said = format!("stored altered by the server: {altered}");
+    assert_eq!(
+        output.stdout.contains(&said),
+        altered > 0,
+        "{}",
+        output.stdout
+    );
     let got = setup.got().await;
     assert_eq!(got["INBOX"].len(), 5, "twins and 8-bit messages all arrive");
     assert_eq!(

@@ -1,7 +1,11 @@
 //! The mail scenarios across server pairs: every scenario runs from
 //! Dovecot to Cyrus, Cyrus to Dovecot, Dovecot to Courier, Courier to
 //! Dovecot, Cyrus to Courier and Dovecot to Dovecot, with the `mailshift`
-//! binary, and compares both mailboxes afterwards.
+//! binary, and compares both mailboxes afterwards: folder tree, flags and
+//! keywords, INTERNALDATE, subscriptions, special-use folders, mail already
+//! at the destination, a re-run and an incremental pass (with report.json's
+//! counts), `kill -9` at three points then a resume, connections cut on
+//! both sides, and undo.
 //!
 //! What a server itself does to a message is probed from that server
 //! ([`Quirks`]) and applied to the expectation, never by loosening the
@@ -37,6 +41,11 @@ macro_rules! pair {
             #[tokio::test(flavor = "multi_thread")]
             async fn kill_9_then_resume() {
                 super::scenarios::kill_9_then_resume(Kind::$source, Kind::$dest).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread")]
+            async fn connection_cuts() {
+                super::scenarios::connection_cuts(Kind::$source, Kind::$dest).await;
             }
 
             #[tokio::test(flavor = "multi_thread")]

@@ -398,6 +398,58 @@ pub async fn kill_9_then_resume(source: Kind, dest: Kind) {
     setup.assert_exact().await;
 }
 
+/// Connections cut mid-FETCH at the source and mid-APPEND at the
+/// destination: the retries end exact, nothing twice.
+pub async fn connection_cuts(source: Kind, dest: Kind) {
+    use crate::proxy::{Faults, Proxy};
+    let setup = Setup::new(source, dest).await;
+    let bodies: Vec<Vec<u8>> = (0..200)
+        .map(|i| {
+            if i % 10 == 0 {
+                eight_bit(i)
+            } else {
+                raw(&format!("Subject: m{i}"), &"lorem ipsum ".repeat(150))
+            }
+        })
+        .collect();
+    setup.source().seed_bodies("alice", "INBOX", &bodies).await;
+    let source_proxy = Proxy::start(
+        setup.source().imap_port(),
+        Faults {
+            server_bytes: Some(150_000),
+            connections: 2,
+            ..Faults::default()
+        },
+    );
+    let dest_proxy = Proxy::start(
+        setup.dest().imap_port(),
+        Faults {
+            client_bytes: Some(60_000),
+            connections: 3,
+            ..Faults::default()
+        },
+    );
+    let batch = Batch::new(
+        &[Account {
+            user: "alice",
+            source_port: source_proxy.port(),
+            source_password: "source-pw",
+            dest_port: dest_proxy.port(),
+            dest_password: "dest-pw",
+        }],
+        "",
+    );
+    let output = batch.run();
+    assert_success(&output);
+    assert!(
+        source_proxy.cuts() >= 1 && dest_proxy.cuts() >= 1,
+        "faults were injected: {} at the source, {} at the destination\n{output:?}",
+        source_proxy.cuts(),
+        dest_proxy.cuts()
+    );
+    setup.assert_exact().await;
+}
+
 /// Undo puts the destination back as it was before the migration.
 pub async fn undo(source: Kind, dest: Kind) {
     let setup = Setup::new(source, dest).await;

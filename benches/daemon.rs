@@ -37,6 +37,9 @@ mod dovecot;
 #[allow(dead_code)]
 #[path = "support/measure.rs"]
 mod measure;
+#[allow(dead_code)]
+#[path = "../tests/it/support/server.rs"]
+mod server;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -37,6 +37,9 @@
 #[allow(dead_code)]
 #[path = "../tests/it/support/dovecot.rs"]
 mod dovecot;
+#[allow(dead_code)]
+#[path = "../tests/it/support/server.rs"]
+mod server;
 
 #[path = "support/corpus.rs"]
 mod corpus;

@@ -36,6 +36,9 @@ mod mime;
 #[allow(dead_code)]
 #[path = "../tests/it/support/pst_writer/mod.rs"]
 mod pst_writer;
+#[allow(dead_code)]
+#[path = "../tests/it/support/server.rs"]
+mod server;
 
 #[allow(dead_code)]
 #[path = "support/corpus.rs"]

@@ -11,6 +11,9 @@
 #[allow(dead_code)]
 #[path = "../tests/it/support/dovecot.rs"]
 mod dovecot;
+#[allow(dead_code)]
+#[path = "../tests/it/support/server.rs"]
+mod server;
 
 use std::path::Path;
 

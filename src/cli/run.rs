@@ -117,6 +117,9 @@ fn account_line(account: &AccountOutcome) -> String {
         c.failed,
         c.bytes as f64 / (1024.0 * 1024.0)
     );
+    if c.altered > 0 {
+        line.push_str(&format!(", stored altered by the server: {}", c.altered));
+    }
     if let Some(error) = &account.error {
         line.push_str("\n    ");
         line.push_str(error);

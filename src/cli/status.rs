@@ -273,6 +273,14 @@ fn write_account(out: &mut impl Write, a: &AccountStatus) -> std::io::Result<()>
             s.kind, s.state, s.found, s.copied, s.present, s.skipped, s.failed, mib, rate
         )?;
     }
+    for s in a.stages.iter().filter(|s| s.altered > 0) {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{}: stored altered by the server: {}",
+            s.kind, s.altered
+        )?;
+    }
     if !a.item_errors.is_empty() {
         writeln!(out)?;
         writeln!(out, "Errors ({}):", a.item_errors.len())?;

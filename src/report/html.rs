@@ -202,6 +202,7 @@ impl Row {
                         skipped: s.skipped,
                         failed: s.failed,
                         bytes: s.bytes,
+                        altered: s.altered,
                     };
                     StageRow {
                         kind: s.kind.replace('_', " "),

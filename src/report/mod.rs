@@ -109,6 +109,7 @@ impl Totals {
                     skipped: stage.skipped,
                     failed: stage.failed,
                     bytes: stage.bytes,
+                    altered: stage.altered,
                 };
                 totals
                     .stages
@@ -265,6 +266,7 @@ pub(crate) mod tests {
             bytes: n[5],
             started_at: Some(start),
             finished_at: Some(start + chrono::Duration::seconds(754)),
+            altered: 0,
         }
     }
 

@@ -134,6 +134,14 @@ pub struct StageCounts {
     pub failed: u64,
     /// Bytes copied by this pass.
     pub bytes: u64,
+    /// Copies the destination stored other than they were sent (Cyrus
+    /// rewrites 8-bit header bytes): still recognised, not byte for byte.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub altered: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl StageCounts {
@@ -145,6 +153,7 @@ impl StageCounts {
         self.skipped += other.skipped;
         self.failed += other.failed;
         self.bytes += other.bytes;
+        self.altered += other.altered;
     }
 }
 
@@ -327,7 +336,8 @@ impl Store {
             conn.execute(
                 "UPDATE stages
                  SET state = ?3, found = ?4, copied = copied + ?5, present = present + ?6,
-                     skipped = ?7, failed = ?8, bytes = bytes + ?9, finished_at = ?10
+                     skipped = ?7, failed = ?8, bytes = bytes + ?9, finished_at = ?10,
+                     altered = altered + ?11
                  WHERE account_id = ?1 AND kind = ?2",
                 params![
                     account_id,
@@ -339,7 +349,8 @@ impl Store {
                     counts.skipped as i64,
                     counts.failed as i64,
                     counts.bytes as i64,
-                    now()
+                    now(),
+                    counts.altered as i64
                 ],
             )?;
             Ok(())

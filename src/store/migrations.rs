@@ -205,6 +205,11 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE dav_items ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;
     "#,
+    // Copies the destination stored other than they were sent (a server
+    // that rewrites messages, e.g. Cyrus's munge8bit).
+    r#"
+    ALTER TABLE stages ADD COLUMN altered INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// Brings `conn` up to the latest schema version.

@@ -64,6 +64,14 @@ pub struct StageStatus {
     pub bytes: u64,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// Copies the destination stored other than they were sent, all runs
+    /// together (a server that rewrites messages).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub altered: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A folder's message count on both sides.
@@ -163,7 +171,8 @@ fn complete(
     mut status: AccountStatus,
 ) -> rusqlite::Result<AccountStatus> {
     let mut stages = conn.prepare_cached(
-        "SELECT kind, state, found, copied, present, skipped, failed, bytes, started_at, finished_at
+        "SELECT kind, state, found, copied, present, skipped, failed, bytes, started_at, finished_at,
+                altered
          FROM stages WHERE account_id = ?1 ORDER BY started_at, kind",
     )?;
     status.stages = stages
@@ -179,6 +188,7 @@ fn complete(
                 bytes: row.get::<_, i64>(7)? as u64,
                 started_at: row.get::<_, Option<i64>>(8)?.map(time),
                 finished_at: row.get::<_, Option<i64>>(9)?.map(time),
+                altered: row.get::<_, i64>(10)? as u64,
             })
         })?
         .collect::<Result<_, _>>()?;

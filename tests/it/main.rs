@@ -9,6 +9,7 @@ mod daemon;
 mod files;
 mod imap_client;
 mod mail;
+mod mail_matrix;
 mod mail_stops;
 mod manifest;
 mod notify;

@@ -118,6 +118,19 @@ impl Session {
         Ok(uids)
     }
 
+    /// The highest UID in the selected mailbox (`UID FETCH * (UID)`), or
+    /// `None` when it is empty.
+    pub(crate) async fn highest_uid(&mut self) -> Result<Option<u32>, ImapError> {
+        let cmd = Command::new("UID FETCH").raw("*").raw("(UID)");
+        let mut highest = None;
+        for r in self.run(&cmd).await? {
+            if let Some(uid) = fetch_items(r).as_deref().and_then(uid_of) {
+                highest = highest.max(Some(uid));
+            }
+        }
+        Ok(highest)
+    }
+
     /// Flags, INTERNALDATE, size (and MODSEQ with CONDSTORE) of the messages
     /// in `uid_range` (sequence-set syntax, e.g. `1:*`).
     pub async fn fetch_meta(&mut self, uid_range: &str) -> Result<Vec<MessageMeta>, ImapError> {

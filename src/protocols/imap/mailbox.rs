@@ -235,6 +235,7 @@ impl Session {
         };
         let mut permanent_flags = None;
         let mut uidvalidity = None;
+        let mut uidnext = None;
         for r in self.run(&cmd).await? {
             match r {
                 Response::Numbered { number, kind, .. } if kind == "EXISTS" => {
@@ -252,9 +253,7 @@ impl Session {
                         .and_then(|n| n.parse::<u64>().ok());
                     match code.name.as_str() {
                         "UIDVALIDITY" => uidvalidity = number.and_then(|n| u32::try_from(n).ok()),
-                        "UIDNEXT" => {
-                            state.uidnext = number.and_then(|n| u32::try_from(n).ok()).unwrap_or(0)
-                        }
+                        "UIDNEXT" => uidnext = number.and_then(|n| u32::try_from(n).ok()),
                         "HIGHESTMODSEQ" => state.highestmodseq = number,
                         "NOMODSEQ" => state.highestmodseq = None,
                         "PERMANENTFLAGS" => permanent_flags = Some(code.words()),
@@ -282,7 +281,28 @@ impl Session {
         state.uidvalidity =
             uidvalidity.ok_or_else(|| self.protocol(format!("{verb} returned no UIDVALIDITY")))?;
         self.selected = Some(raw.to_owned());
+        state.uidnext = match uidnext {
+            Some(uidnext) => uidnext,
+            // RFC 3501 lets a server leave UIDNEXT out (Courier does): one
+            // above the highest UID present is what it at least is.
+            None if state.exists > 0 => self.highest_uid().await?.map_or(1, |uid| uid + 1),
+            None => 1,
+        };
         Ok(state)
+    }
+
+    /// Leaves the selected mailbox without expunging anything: UNSELECT
+    /// (RFC 3691), or else EXAMINE then CLOSE, which expunges nothing in a
+    /// read-only mailbox.
+    async fn deselect(&mut self, raw: &str) -> Result<(), ImapError> {
+        if self.caps.all.contains("UNSELECT") {
+            self.run(&Command::new("UNSELECT")).await?;
+        } else {
+            self.examine(raw).await?;
+            self.run(&Command::new("CLOSE")).await?;
+        }
+        self.selected = None;
+        Ok(())
     }
 
     /// Waits until a mailbox stops growing (its UIDNEXT unchanged between
@@ -308,8 +328,13 @@ impl Session {
     }
 
     /// Counts without selecting. Includes HIGHESTMODSEQ with CONDSTORE and
-    /// SIZE with STATUS=SIZE.
+    /// SIZE with STATUS=SIZE. The selected mailbox is left first: RFC 3501
+    /// says STATUS SHOULD NOT be asked of it, and Courier then answers
+    /// with the counts it had when it was selected.
     pub async fn status(&mut self, raw: &str) -> Result<Status, ImapError> {
+        if self.selected.as_deref() == Some(raw) {
+            self.deselect(raw).await?;
+        }
         let mut items = String::from("(MESSAGES UIDNEXT UIDVALIDITY");
         if self.wants_modseq() {
             items.push_str(" HIGHESTMODSEQ");

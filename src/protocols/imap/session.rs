@@ -1,7 +1,9 @@
 //! A logged-in connection: setup, login, and the loop that runs a command
 //! to its tagged completion.
 
+use std::collections::BTreeSet;
 use std::fmt;
+use std::sync::Mutex;
 
 use base64::Engine as _;
 
@@ -12,6 +14,26 @@ use super::response::{RespText, Response, Status as RespStatus, Value};
 use super::transport::{LiteralMode, Transport};
 use super::{Auth, ImapConfig};
 use crate::protocols::tls::{self, TlsMode};
+
+/// Alerts this process has logged, by server, user and text: Courier
+/// sends the same `[ALERT]` on every APPEND of an 8-bit message, which is
+/// worth one warning per account, not one per message.
+static ALERTS_LOGGED: Mutex<BTreeSet<(String, String, String)>> = Mutex::new(BTreeSet::new());
+
+/// Alerts remembered at most; the set starts over past this.
+const ALERTS_REMEMBERED: usize = 4096;
+
+/// Whether this alert is new for this server and user (and remembers it).
+fn first_alert(server: &str, user: &str, text: &str) -> bool {
+    // A poisoned lock only means another thread panicked while logging.
+    let mut logged = ALERTS_LOGGED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if logged.len() >= ALERTS_REMEMBERED {
+        logged.clear();
+    }
+    logged.insert((server.to_owned(), user.to_owned(), text.to_owned()))
+}
 
 /// A logged-in IMAP connection.
 ///
@@ -428,7 +450,11 @@ impl Session {
             }
             Response::Status { ref text, .. } => {
                 if text.code_name() == Some("ALERT") {
-                    tracing::warn!(server = %self.t.server, "server alert: {}", text.text);
+                    if first_alert(&self.t.server, &self.user, &text.text) {
+                        tracing::warn!(server = %self.t.server, "server alert: {}", text.text);
+                    } else {
+                        tracing::debug!(server = %self.t.server, "server alert again: {}", text.text);
+                    }
                 }
                 self.take_capability_code(text);
                 Ok(Some(r))

@@ -2,10 +2,13 @@
 //! without downloading it again.
 //!
 //! A fingerprint hashes the message's size and its header block, byte for
-//! byte. Two copies of the same message share one; two different messages
-//! that merely share a Message-ID do not (their other headers or sizes
-//! differ). Matching works on a multiset, so two identical copies at the
-//! source need two at the destination.
+//! byte except that every byte of 128 or above counts as `X`: Cyrus
+//! (Debian's default `munge8bit`) stores 8-bit header bytes as `X`, so the
+//! copy it holds has the same size and, read that way, the same header.
+//! Two copies of the same message share one; two different messages that
+//! merely share a Message-ID do not (their other headers or sizes differ).
+//! Matching works on a multiset, so two identical copies at the source
+//! need two at the destination.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -20,7 +23,15 @@ pub fn of_message(message: &[u8]) -> Fingerprint {
 pub fn of_header(size: u64, header: &[u8]) -> Fingerprint {
     let mut hasher = blake3::Hasher::new();
     hasher.update(&size.to_le_bytes());
-    hasher.update(header);
+    if header.is_ascii() {
+        hasher.update(header);
+    } else {
+        let seven_bit: Vec<u8> = header
+            .iter()
+            .map(|&b| if b.is_ascii() { b } else { b'X' })
+            .collect();
+        hasher.update(&seven_bit);
+    }
     let mut fingerprint = Fingerprint::default();
     fingerprint.copy_from_slice(&hasher.finalize().as_bytes()[..16]);
     fingerprint
@@ -129,6 +140,15 @@ mod tests {
         let b = b"Message-ID: <x@y>\r\n\r\nworld!!\r\n";
         assert_ne!(of_message(a), of_message(b));
         assert_eq!(of_message(a), of_header(a.len() as u64, header_block(a)));
+    }
+
+    #[test]
+    fn a_header_stored_with_its_8_bit_bytes_as_x_is_the_same_message() {
+        let sent = "Subject: caf\u{e9}\r\n\r\nbody \u{e9}\r\n".as_bytes();
+        let stored = b"Subject: cafXX\r\n\r\nbody \xc3\xa9\r\n";
+        assert_eq!(of_message(sent), of_message(stored));
+        let other = b"Subject: cafYY\r\n\r\nbody \xc3\xa9\r\n";
+        assert_ne!(of_message(sent), of_message(other));
     }
 
     #[test]

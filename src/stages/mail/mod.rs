@@ -7,6 +7,7 @@
 //! at once ([`sync`]). A pass that loses its connection is retried with
 //! backoff and resumes from its checkpoints.
 
+mod altered;
 pub mod fingerprint;
 pub mod folders;
 pub mod sync;

@@ -19,6 +19,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use tokio::sync::mpsc;
 
 use super::Pair;
+use super::altered::Altered;
 use super::fingerprint::{self, Present};
 use super::folders::FolderMapping;
 use crate::engine::AccountContext;
@@ -427,6 +428,7 @@ async fn copy(
                     continue;
                 }
                 ctx.limits.pace(row.size).await;
+                journal.altered.note(uid, &body);
                 journal.inflight.push_back(NewCheckpoint {
                     copied: true,
                     ..row
@@ -442,7 +444,7 @@ async fn copy(
                 journal.settle(ctx, mapping, done, counts).await?;
                 if journal.rows.len() >= CHECKPOINT_GROUP {
                     store
-                        .record_checkpoints(folder_id, std::mem::take(&mut journal.rows))
+                        .record_checkpoints(folder_id, journal.take_rows())
                         .await?;
                 }
             }
@@ -452,9 +454,13 @@ async fn copy(
         // Whatever happened, record every copy the server confirmed.
         let done = appender.finish().await;
         let settled = journal.settle(ctx, mapping, done, counts).await;
-        store.record_checkpoints(folder_id, journal.rows).await?;
+        store
+            .record_checkpoints(folder_id, journal.take_rows())
+            .await?;
         store.update_checkpoints(journal.updates).await?;
-        streamed.and(settled)
+        streamed.and(settled)?;
+        counts.altered += journal.altered.count(dst).await.map_err(dest)?;
+        Ok(())
     };
 
     let (read, write) = tokio::join!(reader, writer);
@@ -631,9 +637,17 @@ struct Journal {
     rows: Vec<NewCheckpoint>,
     /// Changes to existing rows to write.
     updates: Vec<CheckpointUpdate>,
+    /// Copies the destination may have stored altered.
+    altered: Altered,
 }
 
 impl Journal {
+    /// The confirmed rows to write (noted for the alteration check).
+    fn take_rows(&mut self) -> Vec<NewCheckpoint> {
+        self.altered.confirm(&self.rows);
+        std::mem::take(&mut self.rows)
+    }
+
     /// Turns APPEND completions into rows or item errors; a lost
     /// connection is returned after the rest are settled.
     async fn settle(

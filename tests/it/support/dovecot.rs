@@ -15,20 +15,21 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{BufRead, BufReader, Write as _};
-use std::net::{TcpListener, TcpStream};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use mailshift::protocols::imap::{AppendRequest, Auth, ImapConfig, Session, TlsMode};
+use mailshift::protocols::imap::{AppendRequest, Auth, ImapConfig, TlsMode};
 use tempfile::TempDir;
 
-/// What a folder holds: each message's content hash, flags and date,
-/// sorted, so that two folders compare as multisets.
-pub type Folder = Vec<(String, String, String)>;
+use super::server::{
+    self, Kind, MailServer, find_binary, free_port, greets, kill_group, mail_owner,
+};
+
+pub use super::server::Folder;
 
 /// How the server is set up.
 #[derive(Debug, Clone)]
@@ -88,42 +89,7 @@ pub struct Dovecot {
     sieve_port: u16,
     users: Vec<(String, String)>,
     inbox_prefix: Option<String>,
-}
-
-/// Where the server binaries are searched for besides `PATH`.
-const SBIN: &[&str] = &["/usr/sbin", "/usr/local/sbin", "/sbin"];
-
-fn find_binary(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(SBIN.iter().map(PathBuf::from))
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local address").port()
-}
-
-/// `(uid, gid)` that mail processes run as: ours, or `mail` when we are
-/// root (Dovecot refuses to access mail as root).
-fn mail_owner() -> (u32, u32) {
-    let me = fs::metadata("/proc/self").expect("stat /proc/self");
-    if me.uid() != 0 {
-        return (me.uid(), me.gid());
-    }
-    let passwd = fs::read_to_string("/etc/passwd").expect("read /etc/passwd");
-    passwd
-        .lines()
-        .find_map(|line| {
-            let fields: Vec<&str> = line.split(':').collect();
-            if fields.len() < 4 || fields[0] != "mail" {
-                return None;
-            }
-            Some((fields[2].parse().ok()?, fields[3].parse().ok()?))
-        })
-        .expect("a 'mail' system user to run mail processes as")
+    separator: char,
 }
 
 impl Dovecot {
@@ -214,6 +180,7 @@ impl Dovecot {
             inbox_prefix: options
                 .inbox_prefix
                 .then(|| format!("INBOX{}", options.separator)),
+            separator: options.separator,
         };
         server.wait_ready()?;
         Ok(server)
@@ -330,30 +297,7 @@ impl Dovecot {
     /// Appends messages to `mailbox` (created if needed) through the
     /// project's client and returns their UIDs in order. Panics on error.
     pub async fn seed(&self, user: &str, mailbox: &str, messages: Vec<AppendRequest>) -> Vec<u32> {
-        let mut session = Session::connect(&self.imap_config(user))
-            .await
-            .expect("seed: login");
-        if !mailbox.eq_ignore_ascii_case("INBOX") {
-            session.create(mailbox).await.expect("seed: create");
-        }
-        let mut completions = Vec::new();
-        {
-            let mut appender = session.appender(mailbox, 32);
-            for m in messages {
-                completions.extend(appender.push(m).await.expect("seed: append"));
-            }
-            completions.extend(appender.finish().await);
-        }
-        session.logout().await.ok();
-        completions
-            .into_iter()
-            .map(|c| {
-                c.result
-                    .expect("seed: append refused")
-                    .expect("seed: APPENDUID")
-                    .uid
-            })
-            .collect()
+        server::seed(self.imap_config(user), mailbox.to_owned(), messages).await
     }
 
     /// Appends plain bodies (no flags, current date).
@@ -363,60 +307,12 @@ impl Dovecot {
         mailbox: &str,
         bodies: &[B],
     ) -> Vec<u32> {
-        let messages = bodies
-            .iter()
-            .map(|b| AppendRequest {
-                body: b.as_ref().to_vec(),
-                ..AppendRequest::default()
-            })
-            .collect();
-        self.seed(user, mailbox, messages).await
+        self.seed(user, mailbox, server::plain(bodies)).await
     }
 
-    /// Every folder of `user`'s mailbox, by decoded name: each message's
-    /// content hash, sorted flags and INTERNALDATE, sorted, so that two
-    /// mailboxes compare as multisets. A `\Noselect` parent is an empty
-    /// folder.
+    /// Every folder of `user`'s mailbox (see [`server::snapshot`]).
     pub async fn snapshot(&self, user: &str) -> BTreeMap<String, Folder> {
-        let mut session = Session::connect(&self.imap_config(user))
-            .await
-            .expect("snapshot: login");
-        let mut folders = BTreeMap::new();
-        for mailbox in session.list().await.expect("snapshot: list") {
-            if mailbox.noselect {
-                folders.insert(mailbox.name, Folder::new());
-                continue;
-            }
-            session
-                .examine(&mailbox.raw)
-                .await
-                .expect("snapshot: examine");
-            let metas = session.fetch_meta("1:*").await.expect("snapshot: fetch");
-            let uids: Vec<u32> = metas.iter().map(|m| m.uid).collect();
-            let mut bodies = BTreeMap::new();
-            session
-                .fetch_bodies(&uids, |uid, body| {
-                    bodies.insert(uid, blake3::hash(&body).to_hex().to_string());
-                })
-                .await
-                .expect("snapshot: fetch bodies");
-            let mut folder: Folder = metas
-                .iter()
-                .map(|m| {
-                    let mut flags = m.flags.clone();
-                    flags.sort();
-                    let hash = bodies
-                        .get(&m.uid)
-                        .cloned()
-                        .unwrap_or_else(|| "MISSING".into());
-                    (hash, flags.join(" "), m.internal_date.clone())
-                })
-                .collect();
-            folder.sort();
-            folders.insert(mailbox.name, folder);
-        }
-        session.logout().await.ok();
-        folders
+        server::snapshot(self.imap_config(user)).await
     }
 
     /// Runs `doveadm -c <conf> args...` and returns its stdout; panics on
@@ -441,37 +337,34 @@ impl Dovecot {
 
 impl Drop for Dovecot {
     fn drop(&mut self) {
-        // Kill the whole process group by its id (the master's pid).
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &group])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        kill_group(&mut self.child);
     }
 }
 
-/// Whether the IMAP port sends a complete greeting (with capabilities,
-/// so the auth process is up) within a second.
-fn greets(port: u16) -> bool {
-    let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    for _ in 0..3 {
-        line.clear();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return false;
-        }
-        if line.starts_with("* OK [CAPABILITY") {
-            let _ = reader.get_mut().write_all(b"x LOGOUT\r\n");
-            return true;
-        }
+impl MailServer for Dovecot {
+    fn kind(&self) -> Kind {
+        Kind::Dovecot
     }
-    false
+
+    fn imap_port(&self) -> u16 {
+        self.imap_port
+    }
+
+    fn password(&self, user: &str) -> &str {
+        Dovecot::password(self, user)
+    }
+
+    fn prefix(&self) -> &str {
+        Dovecot::prefix(self)
+    }
+
+    fn separator(&self) -> char {
+        self.separator
+    }
+
+    fn log(&self) -> String {
+        Dovecot::log(self)
+    }
 }
 
 fn make_certificate(dir: &Path) -> Result<(), String> {

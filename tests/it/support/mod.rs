@@ -4,14 +4,20 @@
 #![allow(dead_code)]
 
 pub mod calendars;
+pub mod courier;
+pub mod cyrus;
 pub mod dovecot;
 pub mod groupware;
 pub mod mime;
 pub mod pst_writer;
 pub mod radicale;
+pub mod server;
 pub mod smtp;
 
+pub use courier::Courier;
+pub use cyrus::Cyrus;
 pub use dovecot::{Dovecot, DovecotOptions};
+pub use server::{Kind, MailServer};
 
 /// Sends `tracing` output to the test's captured output when `RUST_LOG` is
 /// set (`RUST_LOG=mailshift=trace cargo test ...`). Safe to call often.

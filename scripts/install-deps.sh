@@ -3,7 +3,8 @@
 # Dovecot (IMAP, POP3, ManageSieve with Pigeonhole), isync (mbsync, for
 # comparisons), openssl (test certificates), aiosmtpd (the SMTP receiver),
 # chromium (the HTML report checked in a headless browser), Radicale
-# (CardDAV/CalDAV), and two independent readers of PST files: readpst
+# and Xandikos (CardDAV/CalDAV), vdirsyncer (the DAV benchmark's
+# reference), and two independent readers of PST files: readpst
 # (pst-utils) and pffexport (pff-tools).
 #
 # Idempotent: does nothing when everything is installed; otherwise runs
@@ -12,7 +13,7 @@
 # free ports, so a system-wide Dovecot the packages may enable is not used.
 set -eu
 
-PACKAGES="dovecot-imapd dovecot-pop3d dovecot-managesieved dovecot-sieve isync openssl time python3-aiosmtpd chromium radicale pst-utils pff-tools python3-vobject"
+PACKAGES="dovecot-imapd dovecot-pop3d dovecot-managesieved dovecot-sieve isync openssl time python3-aiosmtpd chromium radicale pst-utils pff-tools python3-vobject xandikos vdirsyncer"
 
 missing=""
 for package in $PACKAGES; do

@@ -10,6 +10,7 @@ pub mod mime;
 pub mod pst_writer;
 pub mod radicale;
 pub mod smtp;
+pub mod xandikos;
 
 pub use dovecot::{Dovecot, DovecotOptions};
 

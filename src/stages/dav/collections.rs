@@ -38,7 +38,8 @@ pub(super) fn accepts(area: DavArea, dest: &Collection, source: &Collection) -> 
     }
 }
 
-/// The destination collection for `source`, recorded for the account.
+/// The destination collection for `source`, recorded for the account,
+/// and whether mailshift created it (else it held things of its own).
 pub(super) async fn target(
     ctx: &AccountContext,
     (kind, area): (StageKind, DavArea),
@@ -46,11 +47,11 @@ pub(super) async fn target(
     source: &Collection,
     dest_collections: &mut Vec<Collection>,
     records: &[CollectionRecord],
-) -> anyhow::Result<Collection> {
+) -> anyhow::Result<(Collection, bool)> {
     if let Some(record) = records.iter().find(|r| r.source_href == source.href)
         && let Some(recorded) = dest_collections.iter().find(|c| c.href == record.dest_href)
     {
-        return Ok(recorded.clone());
+        return Ok((recorded.clone(), record.created));
     }
     let name = source
         .display_name
@@ -92,7 +93,7 @@ pub(super) async fn target(
             },
         )
         .await?;
-    Ok(target)
+    Ok((target, created))
 }
 
 /// Creates `like` at the destination, sets again what creation did not

@@ -17,7 +17,7 @@ mod collections;
 mod write;
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,6 +30,7 @@ use crate::plan::{Endpoint, StageKind};
 use crate::protocols::dav::discovery::{self, Account, Login, Service};
 use crate::protocols::dav::{Collection, DavClient, DavError, ItemRef, Multiget};
 use crate::protocols::tls::TlsMode;
+use crate::stages::content_line::uid;
 use crate::stages::files::{FileSource, Unreadable};
 use crate::store::batches::StageCounts;
 use crate::store::dav::{DavArea, ItemRecord};
@@ -367,11 +368,11 @@ async fn copy(
         // for an empty source collection: not for a stage that has
         // nothing there (the other stage of the area may have).
         let mut target = None;
-        let mut ensure = async |target: &mut Option<Collection>| -> anyhow::Result<Collection> {
+        let mut ensure = async |target: &mut Option<Target>| -> anyhow::Result<Target> {
             if let Some(found) = target {
                 return Ok(found.clone());
             }
-            let found = collections::target(
+            let (found, created) = collections::target(
                 ctx,
                 (kind, area),
                 dest,
@@ -380,6 +381,19 @@ async fn copy(
                 &collection_records,
             )
             .await?;
+            // A collection the destination had may hold some of these
+            // items under other names: not every server refuses a second
+            // resource with the same UID (Xandikos does not in address
+            // books).
+            let uids = if created {
+                HashSet::new()
+            } else {
+                uids_in(dest, &found.href, area).await?
+            };
+            let found = Target {
+                collection: found,
+                uids: Arc::new(uids),
+            };
             *target = Some(found.clone());
             Ok(found)
         };
@@ -400,6 +414,39 @@ async fn copy(
         }
     }
     Ok(())
+}
+
+/// A destination collection and the UIDs it held before this pass.
+#[derive(Clone)]
+struct Target {
+    collection: Collection,
+    uids: Arc<HashSet<Vec<u8>>>,
+}
+
+/// The UIDs of the resources in a destination collection.
+async fn uids_in(dest: &DavClient, href: &str, area: DavArea) -> anyhow::Result<HashSet<Vec<u8>>> {
+    let items = dest
+        .items(href)
+        .await
+        .with_context(|| format!("Listing the destination's collection {href}"))?;
+    let report = match area {
+        DavArea::Contacts => Multiget::AddressBook,
+        DavArea::Calendars => Multiget::Calendar,
+    };
+    let mut uids = HashSet::new();
+    for batch in items.chunks(BATCH) {
+        let hrefs: Vec<&str> = batch.iter().map(|i| i.href.as_str()).collect();
+        let fetched = dest
+            .multiget(href, report, &hrefs)
+            .await
+            .with_context(|| format!("Reading the destination's collection {href}"))?;
+        uids.extend(
+            fetched
+                .iter()
+                .filter_map(|f| f.content.as_ref().ok().and_then(|c| uid(c))),
+        );
+    }
+    Ok(uids)
 }
 
 /// Resources read from the source in one request.
@@ -429,7 +476,7 @@ impl Pass<'_> {
     /// stop first.
     async fn write_one<'a>(
         &self,
-        target: &Collection,
+        target: &Target,
         item: &'a ItemRef,
         content: &[u8],
     ) -> Option<(&'a ItemRef, usize, anyhow::Result<Written>)> {
@@ -445,8 +492,7 @@ impl Pass<'_> {
         let outcome = write::write_item(
             &self.ctx.store,
             (self.ctx.account.id, self.kind, self.area),
-            self.dest,
-            &target.href,
+            (self.dest, &target.collection.href, &target.uids),
             written,
             self.records.get(&item.href),
         )
@@ -490,7 +536,7 @@ impl Pass<'_> {
     async fn write_all(
         &self,
         source: &Source,
-        target: &Collection,
+        target: &Target,
         selected: Vec<(ItemRef, Vec<u8>)>,
         counts: &mut StageCounts,
     ) -> anyhow::Result<()> {
@@ -498,7 +544,7 @@ impl Pass<'_> {
         let prepared: Vec<(ItemRef, Vec<u8>)> = selected
             .into_iter()
             .map(|(item, content)| {
-                let ready = (self.rules.prepare)(&content, target).into_owned();
+                let ready = (self.rules.prepare)(&content, &target.collection).into_owned();
                 (item, ready)
             })
             .collect();

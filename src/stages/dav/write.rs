@@ -3,6 +3,8 @@
 //! resource is written, the outcome after, and a permanent refusal with
 //! the source version it was given for.
 
+use std::collections::HashSet;
+
 use crate::plan::StageKind;
 use crate::protocols::caldav::ICALENDAR;
 use crate::protocols::carddav::VCARD;
@@ -46,13 +48,14 @@ pub(super) enum Written {
 
 /// Writes one item into the destination `collection` for stage `kind`
 /// (of WebDAV `area`), never overwriting what mailshift did not write,
-/// and checkpoints it (with what undo needs) before returning. `record`
-/// is the item's checkpoint from an earlier run, if any.
+/// and checkpoints it (with what undo needs) before returning. `uids` are
+/// those the collection held before the pass (an item with one of them
+/// is there already); `record` is the item's checkpoint from an earlier
+/// run, if any.
 pub(super) async fn write_item(
     store: &Store,
     (account_id, kind, area): (i64, StageKind, DavArea),
-    dest: &DavClient,
-    collection: &str,
+    (dest, collection, uids): (&DavClient, &str, &HashSet<Vec<u8>>),
     item: Item<'_>,
     record: Option<&ItemRecord>,
 ) -> anyhow::Result<Written> {
@@ -74,6 +77,13 @@ pub(super) async fn write_item(
         pending,
         refused,
     };
+    // A new item whose UID the collection held before: there already.
+    if record.is_none() && uid(item.content).is_some_and(|u| uids.contains(&u)) {
+        store
+            .record_dav_item(account_id, kind, row(false, false, None))
+            .await?;
+        return Ok(Written::Present);
+    }
     let written = if ours {
         dest.put_replace(&dest_href, media_type, item.content)
             .await

@@ -85,6 +85,15 @@ fn canonical(object: &str, drop: &str) -> String {
             }
             _ => {
                 params.retain(|p| p != drop);
+                // Xandikos writes a recurrence rule's parts in its own
+                // order.
+                let value = if name == "RRULE" {
+                    let mut parts: Vec<&str> = value.split(';').collect();
+                    parts.sort();
+                    parts.join(";")
+                } else {
+                    value
+                };
                 stack
                     .last_mut()
                     .unwrap()

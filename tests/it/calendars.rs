@@ -604,3 +604,58 @@ async fn crash_before_the_record(from: DavKind, to: DavKind) {
         .stdout_has("Calendars: 8 calendar objects deleted, 3 calendars deleted");
     assert!(calendars(dest).await.is_empty());
 }
+
+/// An event with a DTEND that is no date-time: Xandikos stores it,
+/// Radicale refuses it (400).
+const BAD_END: &str = "BEGIN:VEVENT\r\nUID:bad-end@example.test\r\nDTSTAMP:20261101T090000Z\r\n\
+     DTSTART:20261201T100000Z\r\nDTEND:2026-12-01\r\nSUMMARY:Bad end\r\nEND:VEVENT\r\n";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_object_is_reported_with_the_servers_words_and_not_written_again_until_it_changes()
+ {
+    let servers = servers(DavKind::Xandikos, DavKind::Radicale);
+    let (source, dest) = (servers.source.as_ref(), servers.dest.as_ref());
+    let dav = source.calendars("alice");
+    seed_source(&dav).await;
+    let bad = format!("{}work/bad-end.ics", dav.home());
+    dav.put_new(&bad, ICALENDAR, calendar(BAD_END).as_bytes())
+        .await
+        .unwrap();
+    let run = servers.run("calendars");
+    run.run()
+        .code(1)
+        .stdout_has("copied 4, present 0, skipped 0, failed 1");
+    let report = run.report().to_string();
+    assert!(
+        report.contains("answered PUT") && report.contains("with HTTP 400: Bad Request"),
+        "{report}"
+    );
+    // The same version is not written again: it is reported as refused
+    // before, and the run no longer fails for it.
+    run.run()
+        .success()
+        .stdout_has("copied 0, present 4, skipped 1, failed 0");
+    let report = run.report().to_string();
+    assert!(
+        report.contains("refused earlier, unchanged: ") && report.contains("HTTP 400"),
+        "{report}"
+    );
+    assert!(
+        !calendars(dest).await["Work – Équipe"]
+            .objects
+            .contains_key("bad-end.ics")
+    );
+    // Once the source changes it, it is tried again, and goes.
+    let fixed = BAD_END.replace("DTEND:2026-12-01", "DTEND:20261201T110000Z");
+    dav.put_replace(&bad, ICALENDAR, calendar(&fixed).as_bytes())
+        .await
+        .unwrap();
+    run.run()
+        .success()
+        .stdout_has("copied 1, present 4, skipped 0, failed 0");
+    assert!(
+        calendars(dest).await["Work – Équipe"]
+            .objects
+            .contains_key("bad-end.ics")
+    );
+}

@@ -406,4 +406,49 @@ END:VCALENDAR]]></C:calendar-timezone>
         assert_eq!(r.addressbook_home, None);
         assert_eq!(r.address_versions, ["3.0"]);
     }
+
+    #[test]
+    fn reads_what_xandikos_says_of_a_refused_put_and_of_a_new_calendar() {
+        let refused = br#"<ns0:multistatus xmlns:ns0="DAV:" xmlns:ns1="urn:ietf:params:xml:ns:caldav"><ns0:response><ns0:href>http%3A//127.0.0.1%3A1/alice/calendars/work/a.ics</ns0:href><ns0:status>HTTP/1.1 412 Precondition Failed</ns0:status><ns0:error><ns1:no-uid-conflict /></ns0:error><ns0:responsedescription>UID already in use.</ns0:responsedescription></ns0:response></ns0:multistatus>"#;
+        let refusal = Refusal::read(refused).unwrap();
+        assert_eq!(refusal.status, Some(412));
+        assert_eq!(refusal.conditions, ["no-uid-conflict"]);
+        assert_eq!(refusal.words(), "UID already in use.");
+        assert_eq!(
+            Refusal::read(b"Bad Request").unwrap().words(),
+            "Bad Request"
+        );
+        assert_eq!(Refusal::read(b"  "), None);
+
+        let created = br#"<ns0:mkcalendar-response xmlns:ns0="urn:ietf:params:xml:ns:carldav:" xmlns:ns1="DAV:" xmlns:ns2="http://apple.com/ns/ical/" xmlns:ns3="urn:ietf:params:xml:ns:caldav"><ns1:propstat><ns1:status>HTTP/1.1 200 OK</ns1:status><ns1:prop><ns1:displayname /></ns1:prop></ns1:propstat><ns1:propstat><ns1:status>HTTP/1.1 404 Not Found</ns1:status><ns1:prop><ns2:calendar-color /><ns3:calendar-description /><ns3:supported-calendar-component-set /></ns1:prop></ns1:propstat></ns0:mkcalendar-response>"#;
+        assert_eq!(
+            unset_properties(created),
+            [
+                "calendar-color",
+                "calendar-description",
+                "supported-calendar-component-set"
+            ]
+        );
+        assert!(unset_properties(b"").is_empty());
+    }
+
+    #[test]
+    fn reads_the_vcard_versions_xandikos_names_in_an_element_of_its_own() {
+        let body = br#"<ns0:multistatus xmlns:ns0="DAV:" xmlns:ns3="urn:ietf:params:xml:ns:carddav"><ns0:response><ns0:href>/alice/contacts/friends/</ns0:href><ns0:propstat><ns0:status>HTTP/1.1 200 OK</ns0:status><ns0:prop><ns0:resourcetype><ns0:collection /><ns3:addressbook /></ns0:resourcetype><ns3:supported-address-data><ns3:content-type content-type="text/vcard" version="3.0" /></ns3:supported-address-data></ns0:prop></ns0:propstat></ns0:response></ns0:multistatus>"#;
+        let all = parse_multistatus(body).unwrap();
+        assert!(all[0].address_book);
+        assert_eq!(all[0].address_versions, ["3.0"]);
+    }
+
+    #[test]
+    fn reads_a_multiget_with_crlf_line_ends_and_a_missing_resource() {
+        let body = b"<d:multistatus xmlns:d=\"DAV:\" xmlns:c=\"urn:ietf:params:xml:ns:caldav\"><d:response><d:href>/a/x.ics</d:href><d:propstat><d:prop><d:getetag>\"1\"</d:getetag><c:calendar-data>BEGIN:VCALENDAR\r\nUID:a &amp; b\nEND:VCALENDAR\n</c:calendar-data></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response><d:response><d:href>/a/gone.ics</d:href><d:status>HTTP/1.1 404 Not Found</d:status></d:response></d:multistatus>";
+        let all = parse_multistatus(body).unwrap();
+        assert_eq!(
+            all[0].data.as_deref(),
+            Some(&b"BEGIN:VCALENDAR\r\nUID:a & b\r\nEND:VCALENDAR\r\n"[..])
+        );
+        assert_eq!(all[1].data, None);
+        assert_eq!(all[1].status, Some(404));
+    }
 }

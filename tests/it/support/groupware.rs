@@ -100,6 +100,39 @@ impl DavServer for Xandikos {
     }
 }
 
+/// A server seen through a proxy on another port (a fault-injecting
+/// one): the same homes, at the proxy's port.
+pub struct Proxied<'a> {
+    pub server: &'a dyn DavServer,
+    pub port: u16,
+}
+
+impl DavServer for Proxied<'_> {
+    fn name(&self) -> &'static str {
+        self.server.name()
+    }
+    fn port(&self) -> u16 {
+        self.port
+    }
+    fn home(&self, user: &str) -> String {
+        let real = self.server.home(user);
+        let path = real.splitn(4, '/').nth(3).unwrap_or_default();
+        format!("http://127.0.0.1:{}/{path}", self.port)
+    }
+    fn calendar_home(&self, user: &str) -> String {
+        self.server.calendar_home(user)
+    }
+    fn book_home(&self, user: &str) -> String {
+        self.server.book_home(user)
+    }
+    fn password(&self, user: &str) -> String {
+        self.server.password(user)
+    }
+    fn log(&self) -> String {
+        self.server.log()
+    }
+}
+
 /// Which server to start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DavKind {

@@ -4,7 +4,8 @@
 # comparisons), openssl (test certificates), aiosmtpd (the SMTP receiver),
 # chromium (the HTML report checked in a headless browser), Radicale
 # and Xandikos (CardDAV/CalDAV), vdirsyncer (the DAV benchmark's
-# reference), and two independent readers of PST files: readpst
+# reference), python3-icalendar (whose test calendars are real-world
+# input for the DAV tests), and two independent readers of PST files: readpst
 # (pst-utils) and pffexport (pff-tools).
 #
 # Idempotent: does nothing when everything is installed; otherwise runs
@@ -13,7 +14,7 @@
 # free ports, so a system-wide Dovecot the packages may enable is not used.
 set -eu
 
-PACKAGES="dovecot-imapd dovecot-pop3d dovecot-managesieved dovecot-sieve isync openssl time python3-aiosmtpd chromium radicale pst-utils pff-tools python3-vobject xandikos vdirsyncer"
+PACKAGES="dovecot-imapd dovecot-pop3d dovecot-managesieved dovecot-sieve isync openssl time python3-aiosmtpd chromium radicale pst-utils pff-tools python3-vobject python3-icalendar xandikos vdirsyncer"
 
 missing=""
 for package in $PACKAGES; do

@@ -6,7 +6,7 @@ use mailshift::protocols::caldav::ICALENDAR;
 use super::{DavKind, GroupwareRun, Side, calendars, servers};
 use crate::proxy::{Faults, Proxy};
 use crate::support::calendars::{calendar, seed_source};
-use crate::support::groupware::{DavServer, Proxied};
+use crate::support::groupware::Proxied;
 
 /// An event with a DTEND that is no date-time: Xandikos stores it,
 /// Radicale refuses it (400).

@@ -11,7 +11,6 @@ use std::path::Path;
 use mailshift::protocols::caldav::{Collection, ICALENDAR, PutOutcome};
 
 use super::{DavKind, calendars, canonical, servers};
-use crate::support::groupware::DavServer;
 
 /// Where python3-icalendar's test calendars are.
 const ICALENDAR_TESTS: &str = "/usr/lib/python3/dist-packages/icalendar/tests";

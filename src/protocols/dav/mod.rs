@@ -10,6 +10,7 @@
 //! - [`xml`]: reading multistatus answers.
 //! - `connection`: the reused connections to one server.
 //! - `error`: [`DavError`], with [`DavError::is_retryable`].
+//! - `multiget`: many resources in one `REPORT`.
 //! - [`discovery`]: finding a home collection from an address (RFC 6764).
 //! - [`crate::protocols::carddav`] and [`crate::protocols::caldav`] add
 //!   the address book and calendar requests.
@@ -17,6 +18,7 @@
 mod connection;
 pub mod discovery;
 mod error;
+mod multiget;
 pub mod xml;
 
 use std::sync::Arc;
@@ -31,6 +33,7 @@ use crate::protocols::imap::Auth;
 pub use connection::Usage;
 use connection::{Pool, Request};
 pub use error::{DavError, HttpFailure};
+pub use multiget::{Fetched, Multiget};
 use xml::{DavResponse, Refusal};
 
 /// A collection (address book, calendar) of a home collection.
@@ -88,22 +91,6 @@ pub enum PutOutcome {
     /// name already (the `no-uid-conflict` precondition of RFC 4791
     /// §5.3.2.1 and RFC 6352 §6.3.2.1).
     UidTaken,
-}
-
-/// Which multiget report (RFC 4791 §7.9, RFC 6352 §8.7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Multiget {
-    Calendar,
-    AddressBook,
-}
-
-/// One resource a multiget returned: its content, or why not.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fetched {
-    pub href: String,
-    pub etag: Option<String>,
-    /// The content, or the status the server gave for it (404: gone).
-    pub content: Result<Vec<u8>, u16>,
 }
 
 /// How a client retries a transient failure, and what stops it waiting.
@@ -251,57 +238,6 @@ impl DavClient {
     pub async fn get(&self, href: &str) -> Result<Vec<u8>, DavError> {
         let answer = self.request("GET", href, &[], Vec::new()).await?;
         self.expect(answer, "GET", href, &[200]).map(|a| a.body)
-    }
-
-    /// The contents of several resources of `collection` in one request
-    /// (`calendar-multiget` or `addressbook-multiget`), in the order the
-    /// server answers.
-    pub async fn multiget(
-        &self,
-        collection: &str,
-        report: Multiget,
-        hrefs: &[&str],
-    ) -> Result<Vec<Fetched>, DavError> {
-        let (element, namespace, data) = match report {
-            Multiget::Calendar => (
-                "calendar-multiget",
-                "urn:ietf:params:xml:ns:caldav",
-                "calendar-data",
-            ),
-            Multiget::AddressBook => (
-                "addressbook-multiget",
-                "urn:ietf:params:xml:ns:carddav",
-                "address-data",
-            ),
-        };
-        let listed: String = hrefs
-            .iter()
-            .map(|h| format!("<d:href>{}</d:href>", xml::escape(h)))
-            .collect();
-        let body = format!(
-            r#"<?xml version="1.0" encoding="utf-8"?>
-<x:{element} xmlns:d="DAV:" xmlns:x="{namespace}"><d:prop><d:getetag/><x:{data}/></d:prop>{listed}</x:{element}>"#
-        );
-        let headers = [
-            ("depth", "1"),
-            ("content-type", "application/xml; charset=utf-8"),
-        ];
-        let answer = self
-            .request("REPORT", collection, &headers, body.into_bytes())
-            .await?;
-        let answer = self.expect(answer, "REPORT", collection, &[207])?;
-        Ok(self
-            .multistatus(&answer)?
-            .into_iter()
-            .map(|r| Fetched {
-                content: match r.data {
-                    Some(data) => Ok(data),
-                    None => Err(r.status.unwrap_or(404)),
-                },
-                href: r.href,
-                etag: r.etag,
-            })
-            .collect())
     }
 
     /// Creates a collection with `MKCOL` (RFC 5689) or `MKCALENDAR` (RFC

@@ -18,6 +18,11 @@
 //!    nothing and leave the counts as they are.
 //! 5. Undoes the first account (`mailshift undo`): its destination
 //!    collections must be left without items, the others untouched.
+//! 6. Compares mailshift with vdirsyncer (the Debian package) on one
+//!    account of the same corpus, Radicale→Radicale then
+//!    Xandikos→Xandikos, each into a fresh destination: items/s, HTTP
+//!    requests per item at each server (counted by a proxy in front of
+//!    it), peak RSS, and the ratio of items/s (`support/dav_compare.rs`).
 //!
 //! Run with `cargo bench --bench dav`. Knobs, as environment variables:
 //!
@@ -26,6 +31,7 @@
 //!   (300), `BENCH_SEED`;
 //! - `BENCH_DAV_ROOT` (`/dev/shm`): where the Radicale stores live
 //!   (Radicale syncs every write to disk, which a tmpfs makes free);
+//! - `BENCH_DAV_COMPARE_ONLY`: set, runs step 6 alone;
 //! - `MAILSHIFT_BIN`: the binary to measure (default: the one Cargo built
 //!   with this benchmark, `target/release/mailshift`).
 
@@ -33,6 +39,14 @@
 #[path = "../tests/it/support/radicale.rs"]
 mod radicale;
 
+#[allow(dead_code)]
+#[path = "../tests/it/support/xandikos.rs"]
+mod xandikos;
+
+#[path = "support/counting_proxy.rs"]
+mod counting_proxy;
+#[path = "support/dav_compare.rs"]
+mod dav_compare;
 #[path = "support/dav_corpus.rs"]
 mod dav_corpus;
 #[allow(dead_code)]
@@ -91,7 +105,20 @@ fn main() {
         .or_else(|| Some(PathBuf::from("/dev/shm")))
         .filter(|p| p.is_dir())
         .unwrap_or_else(std::env::temp_dir);
-    outcome::exit(runtime.block_on(bench(&shape, &measure::mailshift_binary(), &root)));
+    let binary = measure::mailshift_binary();
+    outcome::exit(runtime.block_on(async {
+        if std::env::var_os("BENCH_DAV_COMPARE_ONLY").is_none() {
+            bench(&shape, &binary, &root).await?;
+        }
+        let work = tempfile::Builder::new()
+            .prefix("mailshift-dav-compare-")
+            .tempdir()
+            .map_err(|e| format!("a temporary directory: {e}"))?;
+        for xandikos in [false, true] {
+            dav_compare::compare(xandikos, &shape, &binary, &root, work.path()).await?;
+        }
+        Ok(())
+    }));
 }
 
 async fn bench(shape: &Shape, binary: &Path, root: &Path) -> Result<(), String> {

@@ -3,7 +3,9 @@
 # Dovecot (IMAP, POP3, ManageSieve with Pigeonhole), isync (mbsync, for
 # comparisons), openssl (test certificates), aiosmtpd (the SMTP receiver),
 # chromium (the HTML report checked in a headless browser), Radicale
-# (CardDAV/CalDAV), and two independent readers of PST files: readpst
+# and Xandikos (CardDAV/CalDAV), vdirsyncer (the DAV benchmark's
+# reference), python3-icalendar (whose test calendars are real-world
+# input for the DAV tests), and two independent readers of PST files: readpst
 # (pst-utils) and pffexport (pff-tools).
 #
 # Cyrus IMAP and Courier IMAP conflict with dovecot-imapd as packages, so
@@ -24,7 +26,7 @@ set -eu
 # The shared libraries of the unpacked Cyrus and Courier binaries, and
 # saslpasswd2 (sasl2-bin) to give Cyrus users their passwords.
 PRIVATE_LIBS="libical3 libpcre3 libxapian30 libcourier-unicode4 libgamin0 libidn12 libltdl7 sasl2-bin"
-PACKAGES="dovecot-imapd dovecot-pop3d dovecot-managesieved dovecot-sieve isync openssl time python3-aiosmtpd chromium radicale pst-utils pff-tools python3-vobject $PRIVATE_LIBS"
+PACKAGES="dovecot-imapd dovecot-pop3d dovecot-managesieved dovecot-sieve isync openssl time python3-aiosmtpd chromium radicale pst-utils pff-tools python3-vobject python3-icalendar xandikos vdirsyncer $PRIVATE_LIBS"
 
 PREFIX="${MAILSHIFT_TEST_PREFIX:-/opt/mailshift-test}"
 CYRUS_DEBS="cyrus-common cyrus-imapd"

@@ -14,8 +14,12 @@ impl DavClient {
     }
 
     /// Creates an address book at `href` with a display name (extended
-    /// MKCOL, RFC 5689).
-    pub async fn create_address_book(&self, href: &str, name: &str) -> Result<(), DavError> {
+    /// MKCOL, RFC 5689); returns the properties the server did not set.
+    pub async fn create_address_book(
+        &self,
+        href: &str,
+        name: &str,
+    ) -> Result<Vec<String>, DavError> {
         let body = format!(
             r#"<?xml version="1.0" encoding="utf-8"?>
 <d:mkcol xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:carddav"><d:set><d:prop><d:resourcetype><d:collection/><c:addressbook/></d:resourcetype><d:displayname>{}</d:displayname></d:prop></d:set></d:mkcol>"#,

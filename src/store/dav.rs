@@ -68,6 +68,9 @@ pub struct ItemRecord {
     /// A write was about to happen and its answer is not recorded (an
     /// intent): after a crash, it may or may not have happened.
     pub pending: bool,
+    /// Why the destination refused this version (`etag`) for good; a
+    /// re-run does not write it again until the source changes it.
+    pub refused: Option<String>,
 }
 
 /// What undo needs for an account's address books or calendars.
@@ -146,7 +149,7 @@ impl Store {
     ) -> Result<Vec<ItemRecord>, StoreError> {
         self.call(move |conn| {
             let mut stmt = conn.prepare(
-                "SELECT stage, source_href, etag, dest_href, created, pending FROM dav_items
+                "SELECT stage, source_href, etag, dest_href, created, pending, refused FROM dav_items
                  WHERE account_id = ?1 AND area = ?2 ORDER BY id",
             )?;
             let rows = stmt
@@ -170,12 +173,14 @@ impl Store {
         self.call(move |conn| {
             conn.execute(
                 "INSERT INTO dav_items
-                     (account_id, area, stage, source_href, etag, dest_href, created, pending)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                     (account_id, area, stage, source_href, etag, dest_href, created, pending,
+                      refused)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                  ON CONFLICT (account_id, area, source_href) DO UPDATE SET
                      stage = excluded.stage,
                      etag = excluded.etag,
                      pending = excluded.pending,
+                     refused = excluded.refused,
                      created = CASE WHEN dest_href = excluded.dest_href
                                     THEN created OR excluded.created
                                     ELSE excluded.created END,
@@ -189,6 +194,7 @@ impl Store {
                     record.dest_href,
                     record.created,
                     record.pending,
+                    record.refused,
                 ],
             )?;
             Ok(())
@@ -282,5 +288,6 @@ fn item_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<ItemRecord> {
         dest_href: row.get(3)?,
         created: row.get(4)?,
         pending: row.get(5)?,
+        refused: row.get(6)?,
     })
 }

@@ -210,6 +210,12 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE stages ADD COLUMN altered INTEGER NOT NULL DEFAULT 0;
     "#,
+    // WebDAV refusals: the reason a destination refused a resource for
+    // good (NULL when it did not), so that a re-run does not write the
+    // same version again.
+    r#"
+    ALTER TABLE dav_items ADD COLUMN refused TEXT;
+    "#,
 ];
 
 /// Brings `conn` up to the latest schema version.

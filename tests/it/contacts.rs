@@ -1,12 +1,14 @@
 //! The `contacts` and `contact_groups` options end to end: the `mailshift`
-//! binary between two Radicale servers over CardDAV, then `mailshift undo`.
+//! binary between Radicale and Xandikos over CardDAV, in both directions,
+//! with address books and contacts already at the destination, then
+//! `mailshift undo`.
 
 use std::collections::BTreeMap;
 
 use mailshift::protocols::carddav::{PutOutcome, VCARD};
+use mailshift::stages::contacts::vcard::for_destination;
 
-use crate::support::groupware::{GroupwareRun, Side};
-use crate::support::radicale::Radicale;
+use crate::support::groupware::{DavKind, DavServer, GroupwareRun, Side};
 use crate::support::{Dovecot, DovecotOptions};
 
 /// Every address book of a home: display name → (resource name → vCard,
@@ -41,8 +43,8 @@ fn properties(card: &str) -> Vec<String> {
     lines
 }
 
-async fn books(server: &Radicale) -> Books {
-    let dav = server.client("alice");
+async fn books(server: &dyn DavServer) -> Books {
+    let dav = server.books("alice");
     let mut all = Books::new();
     for book in dav.address_books().await.unwrap() {
         let mut cards = BTreeMap::new();
@@ -108,7 +110,25 @@ fn cards() -> Vec<(&'static str, String)> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn contacts_and_groups_are_copied_once_and_undone_exactly() {
+async fn contacts_and_groups_go_from_radicale_to_xandikos_once_into_the_same_named_book_and_are_undone_exactly()
+ {
+    contacts_and_groups(DavKind::Radicale, DavKind::Xandikos).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn contacts_and_groups_go_from_xandikos_to_radicale_once_into_the_same_named_book_and_are_undone_exactly()
+ {
+    contacts_and_groups(DavKind::Xandikos, DavKind::Radicale).await;
+}
+
+/// The source has "Friends & family" (four cards, a group among them) and
+/// "Colleagues"; the destination has "Work" and a "Friends & family" of its
+/// own, holding a contact of its own and one of the source's under another
+/// name. The same-named book is reused whichever server lists calendar
+/// components on address books (Radicale does, Xandikos does not), the
+/// contact already there is not written twice, and a card goes in the
+/// version the destination book accepts (Xandikos: 3.0 only).
+async fn contacts_and_groups(from: DavKind, to: DavKind) {
     let imap = (
         Dovecot::start(DovecotOptions {
             users: &[("alice", "source-pw")],
@@ -119,79 +139,162 @@ async fn contacts_and_groups_are_copied_once_and_undone_exactly() {
             ..DovecotOptions::default()
         }),
     );
-    let source = Radicale::start(&[("alice", "source-pw")]);
-    let dest = Radicale::start(&[("alice", "dest-pw")]);
+    let source = from.start("source-pw");
+    let dest = to.start("dest-pw");
+    let (source, dest) = (source.as_ref(), dest.as_ref());
 
-    let dav = source.client("alice");
-    dav.create_address_book("/alice/friends/", "Friends & family")
+    let dav = source.books("alice");
+    let friends = format!("{}friends/", source.book_home("alice"));
+    dav.create_address_book(&friends, "Friends & family")
         .await
         .unwrap();
     for (name, card) in cards() {
         let outcome = dav
-            .put_new(&format!("/alice/friends/{name}"), VCARD, card.as_bytes())
+            .put_new(&format!("{friends}{name}"), VCARD, card.as_bytes())
             .await
             .unwrap();
         assert_eq!(outcome, PutOutcome::Created);
     }
-    // The destination has an address book of its own, which stays.
-    let theirs = dest.client("alice");
+    let colleagues = format!("{}colleagues/", source.book_home("alice"));
+    dav.create_address_book(&colleagues, "Colleagues")
+        .await
+        .unwrap();
+    dav.put_new(
+        &format!("{colleagues}eve.vcf"),
+        VCARD,
+        b"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:eve\r\nFN:Eve\r\nN:;Eve;;;\r\nEND:VCARD\r\n",
+    )
+    .await
+    .unwrap();
+    // The destination has address books of its own, which stay: "Work",
+    // and "Friends & family" with Dan and Bob (under another name).
+    let theirs = dest.books("alice");
+    let home = dest.book_home("alice");
     theirs
-        .create_address_book("/alice/work/", "Work")
+        .create_address_book(&format!("{home}work/"), "Work")
         .await
         .unwrap();
     theirs
         .put_new(
-            "/alice/work/zoe.vcf",
+            &format!("{home}work/zoe.vcf"),
             VCARD,
-            b"BEGIN:VCARD\r\nVERSION:4.0\r\nUID:zoe\r\nFN:Zoe\r\nEND:VCARD\r\n",
+            b"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:zoe\r\nFN:Zoe\r\nN:;Zoe;;;\r\nEND:VCARD\r\n",
         )
         .await
         .unwrap();
-    let before = books(&dest).await;
-    let source_books = books(&source).await;
+    theirs
+        .create_address_book(&format!("{home}family/"), "Friends & family")
+        .await
+        .unwrap();
+    theirs
+        .put_new(
+            &format!("{home}family/dan.vcf"),
+            VCARD,
+            b"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:dan\r\nFN:Dan\r\nN:;Dan;;;\r\nEND:VCARD\r\n",
+        )
+        .await
+        .unwrap();
+    let bob = cards()
+        .into_iter()
+        .find(|(n, _)| *n == "bob.vcf")
+        .unwrap()
+        .1;
+    theirs
+        .put_new(
+            &format!("{home}family/synced-bob.vcf"),
+            VCARD,
+            bob.as_bytes(),
+        )
+        .await
+        .unwrap();
+    let before = books(dest).await;
+    let source_books = books(source).await;
     assert_eq!(source_books["Friends & family"].len(), 4);
 
     let run = GroupwareRun::new(
         Side {
             imap: &imap.0,
-            dav: Some(&source),
+            dav: Some(source),
             email: "alice@example.test",
             password: "source-pw",
         },
         Side {
             imap: &imap.1,
-            dav: Some(&dest),
+            dav: Some(dest),
             email: "alice@example.test",
             password: "dest-pw",
         },
         "contacts, contact_groups",
     );
-    run.run().success();
-    let after = books(&dest).await;
-    let mut expected = before.clone();
-    expected.insert(
-        "Friends & family".into(),
-        source_books["Friends & family"].clone(),
+    run.run()
+        .success()
+        .stdout_has("found 5, copied 4, present 1, skipped 0, failed 0");
+    let after = books(dest).await;
+    // One "Friends & family": the destination's own, reused.
+    assert_eq!(
+        after.keys().collect::<Vec<_>>(),
+        ["Colleagues", "Friends & family", "Work"],
+        "{after:?}"
     );
-    assert_eq!(after, expected);
-    let copied = &after["Friends & family"];
-    for (name, card) in cards() {
-        assert_eq!(properties(&copied[name]), properties(&card), "{name}");
+    assert_eq!(after["Work"], before["Work"]);
+    let family = &after["Friends & family"];
+    assert_eq!(
+        family.keys().collect::<Vec<_>>(),
+        [
+            "ada.vcf",
+            "chloe.vcf",
+            "close-friends.vcf",
+            "dan.vcf",
+            "synced-bob.vcf"
+        ],
+        "{family:?}"
+    );
+    // Each card as the destination book accepts it: Xandikos says it takes
+    // vCard 3.0 only (in an element of its own), so 4.0 cards arrive in
+    // 3.0 there; Radicale says nothing and gets them as they are.
+    let dest_book = dest
+        .books("alice")
+        .address_books()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|b| b.href.ends_with("/family/"))
+        .unwrap();
+    let expected_versions: &[&str] = match to {
+        DavKind::Xandikos => &["3.0"],
+        DavKind::Radicale => &[],
+    };
+    assert_eq!(dest_book.address_versions, expected_versions);
+    for (name, card) in cards().into_iter().filter(|(n, _)| *n != "bob.vcf") {
+        let expected = for_destination(card.as_bytes(), &dest_book.address_versions);
+        assert_eq!(
+            properties(&family[name]),
+            properties(std::str::from_utf8(&expected).unwrap()),
+            "{name}"
+        );
     }
     assert!(
-        copied["ada.vcf"].contains(&photo()),
+        family["ada.vcf"].contains(&photo()),
         "{}",
-        copied["ada.vcf"]
+        family["ada.vcf"]
     );
-    assert!(copied["close-friends.vcf"].contains("MEMBER:urn:uuid:ada-1815"));
+    let member = match to {
+        DavKind::Xandikos => "X-ADDRESSBOOKSERVER-MEMBER:urn:uuid:ada-1815",
+        DavKind::Radicale => "MEMBER:urn:uuid:ada-1815",
+    };
+    assert!(
+        family["close-friends.vcf"].contains(member),
+        "{}",
+        family["close-friends.vcf"]
+    );
 
     let stages = run.report().to_string();
     assert!(stages.contains("\"contacts\""), "{stages}");
     assert!(stages.contains("\"contact_groups\""), "{stages}");
 
     // A second run adds nothing.
-    run.run().success();
-    assert_eq!(books(&dest).await, expected);
+    run.run().success().stdout_has("copied 0,");
+    assert_eq!(books(dest).await, after);
 
     // The undo manifest lists what was created.
     let undo = run.undo_manifest();
@@ -202,14 +305,14 @@ async fn contacts_and_groups_are_copied_once_and_undone_exactly() {
     );
     assert_eq!(
         undo["contacts"]["address_books"],
-        serde_json::json!(["/alice/friends/"]),
+        serde_json::json!([format!("{home}colleagues/")]),
         "{undo}"
     );
 
     run.undo()
         .success()
         .stdout_has("Contacts: 4 vCards deleted, 1 address books deleted");
-    assert_eq!(books(&dest).await, before);
+    assert_eq!(books(dest).await, before);
     // The source is untouched.
-    assert_eq!(books(&source).await, source_books);
+    assert_eq!(books(source).await, source_books);
 }

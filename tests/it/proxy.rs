@@ -17,6 +17,8 @@ pub struct Faults {
     pub client_bytes: Option<u64>,
     /// How many connections (the first ones) are cut; later ones pass.
     pub connections: usize,
+    /// Cuts in all, at most (`None`: no limit but `connections`).
+    pub max_cuts: Option<usize>,
 }
 
 /// A running proxy; it stops accepting when dropped.
@@ -47,8 +49,19 @@ impl Proxy {
                 };
                 let faulty = n < faults.connections;
                 let limit = |bytes: Option<u64>| if faulty { bytes } else { None };
-                pipe(&client, &server, limit(faults.client_bytes), cut2.clone());
-                pipe(&server, &client, limit(faults.server_bytes), cut2.clone());
+                let max = faults.max_cuts.unwrap_or(usize::MAX);
+                pipe(
+                    &client,
+                    &server,
+                    limit(faults.client_bytes),
+                    (cut2.clone(), max),
+                );
+                pipe(
+                    &server,
+                    &client,
+                    limit(faults.server_bytes),
+                    (cut2.clone(), max),
+                );
             }
         });
         Proxy { port, cut, stop }
@@ -73,8 +86,14 @@ impl Drop for Proxy {
     }
 }
 
-/// Copies `from` → `to` on a thread; past `limit` bytes, cuts both sockets.
-fn pipe(from: &TcpStream, to: &TcpStream, limit: Option<u64>, cut: Arc<AtomicUsize>) {
+/// Copies `from` → `to` on a thread; past `limit` bytes, cuts both
+/// sockets, unless `max` cuts were made already (counted in `cut`).
+fn pipe(
+    from: &TcpStream,
+    to: &TcpStream,
+    limit: Option<u64>,
+    (cut, max): (Arc<AtomicUsize>, usize),
+) {
     let (mut from, mut to) = (
         from.try_clone().expect("clone socket"),
         to.try_clone().expect("clone socket"),
@@ -88,14 +107,16 @@ fn pipe(from: &TcpStream, to: &TcpStream, limit: Option<u64>, cut: Arc<AtomicUsi
                 Ok(n) => n,
             };
             let allowed = match limit {
-                Some(limit) if sent + n as u64 >= limit => (limit - sent) as usize,
+                Some(limit) if sent + n as u64 >= limit && cut.load(Ordering::Relaxed) < max => {
+                    (limit - sent) as usize
+                }
                 _ => n,
             };
             if to.write_all(&buf[..allowed]).is_err() {
                 break;
             }
             sent += allowed as u64;
-            if allowed < n || limit == Some(sent) {
+            if allowed < n || (limit == Some(sent) && cut.load(Ordering::Relaxed) < max) {
                 cut.fetch_add(1, Ordering::Relaxed);
                 break;
             }

@@ -1,66 +1,40 @@
 //! A small WebDAV client (RFC 4918) shared by CalDAV and CardDAV: list the
 //! collections of a home collection with their properties, list and fetch
 //! their resources, create a collection, store a new resource
-//! (`If-None-Match: *`) and delete resources. HTTP/1.1 through hyper, on a
-//! connection opened by [`crate::protocols::tls`]; one connection per
-//! request; Basic authentication (or a bearer token).
+//! (`If-None-Match: *`) and delete resources. HTTP/1.1 through hyper, on
+//! connections opened by [`crate::protocols::tls`] and kept open between
+//! requests; Basic authentication (or a bearer token). A transient
+//! failure (a cut connection, a busy server) is retried with backoff when
+//! the client is given a retry policy ([`DavClient::with_retry`]).
 //!
 //! - [`xml`]: reading multistatus answers.
+//! - `connection`: the reused connections to one server.
+//! - `error`: [`DavError`], with [`DavError::is_retryable`].
+//! - `multiget`: many resources in one `REPORT`.
 //! - [`discovery`]: finding a home collection from an address (RFC 6764).
 //! - [`crate::protocols::carddav`] and [`crate::protocols::caldav`] add
 //!   the address book and calendar requests.
 
+mod connection;
 pub mod discovery;
+mod error;
+mod multiget;
 pub mod xml;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use http_body_util::Full;
 use hyper::body::Bytes;
-use hyper::header;
-use hyper_util::rt::TokioIo;
+use tokio_util::sync::CancellationToken;
 
-use crate::autodetect::http::{self, Answer, Url};
+use crate::autodetect::http::{Answer, Url};
 use crate::protocols::imap::Auth;
-use crate::protocols::tls::{self, ConnectError, TlsMode};
-use xml::DavResponse;
-
-/// The largest answer read (a PROPFIND of a large address book, a vCard
-/// with a photo).
-const MAX_BODY: usize = 64 * 1024 * 1024;
-
-/// Why a WebDAV request failed. Names the server, never the secret.
-#[derive(Debug, thiserror::Error)]
-pub enum DavError {
-    #[error("{0}")]
-    Url(String),
-    #[error("cannot reach {server}: {reason}")]
-    Connect { server: String, reason: String },
-    /// The TLS handshake failed: a certificate, or TLS asked of a plain
-    /// port (or the reverse).
-    #[error("TLS with {server} failed: {reason}")]
-    Tls { server: String, reason: String },
-    #[error("HTTP error with {server}: {reason}")]
-    Http { server: String, reason: String },
-    #[error("{server} refused the login of {user} (HTTP {status})")]
-    Auth {
-        server: String,
-        user: String,
-        status: u16,
-    },
-    #[error("{server} answered {method} {path} with HTTP {status}")]
-    Status {
-        server: String,
-        method: String,
-        path: String,
-        status: u16,
-    },
-    #[error("{server} sent an unreadable WebDAV answer: {reason}")]
-    Xml { server: String, reason: String },
-    #[error("no answer from {server} within {} s", after.as_secs())]
-    Timeout { server: String, after: Duration },
-}
+pub use connection::Usage;
+use connection::{Pool, Request};
+pub use error::{DavError, HttpFailure};
+pub use multiget::{Fetched, Multiget};
+use xml::{DavResponse, Refusal};
 
 /// A collection (address book, calendar) of a home collection.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -110,13 +84,34 @@ pub enum PutOutcome {
     Created,
     /// A resource of that name exists already (412).
     Exists,
+    /// A resource of that name exists, and an earlier try of this same
+    /// PUT was cut before its answer: it may be the one just written.
+    Unconfirmed,
     /// The collection holds a resource with the same UID under another
     /// name already (the `no-uid-conflict` precondition of RFC 4791
     /// §5.3.2.1 and RFC 6352 §6.3.2.1).
     UidTaken,
 }
 
-/// A WebDAV account: a server, a home collection and a login.
+/// How a client retries a transient failure, and what stops it waiting.
+#[derive(Clone)]
+struct Retry {
+    /// Tries in all, the first included.
+    attempts: u32,
+    /// The wait before retry number n (1 for the first).
+    delay: Arc<dyn Fn(u32) -> Duration + Send + Sync>,
+    cancel: CancellationToken,
+}
+
+/// One answer, and whether an earlier try of the same request was cut
+/// (so a non-idempotent request may have been carried out already).
+struct Sent {
+    answer: Answer,
+    retried: bool,
+}
+
+/// A WebDAV account: a server, a home collection and a login. Clones
+/// share their connections.
 #[derive(Clone)]
 pub struct DavClient {
     base: Url,
@@ -124,6 +119,8 @@ pub struct DavClient {
     auth: Auth,
     accept_invalid_certs: bool,
     timeout: Duration,
+    retry: Option<Retry>,
+    pool: Arc<Pool>,
 }
 
 impl std::fmt::Debug for DavClient {
@@ -151,7 +148,33 @@ impl DavClient {
             auth,
             accept_invalid_certs,
             timeout,
+            retry: None,
+            pool: Arc::default(),
         })
+    }
+
+    /// This client, trying a request that failed in a transient way
+    /// ([`DavError::is_retryable`]) up to `attempts` times in all, waiting
+    /// `delay(n)` before retry n; each wait ends early, with the last
+    /// error, when `cancel` is cancelled.
+    pub fn with_retry(
+        mut self,
+        attempts: u32,
+        delay: impl Fn(u32) -> Duration + Send + Sync + 'static,
+        cancel: CancellationToken,
+    ) -> DavClient {
+        self.retry = Some(Retry {
+            attempts,
+            delay: Arc::new(delay),
+            cancel,
+        });
+        self
+    }
+
+    /// The connections opened and requests sent so far by this client and
+    /// its clones.
+    pub fn usage(&self) -> Usage {
+        self.pool.usage()
     }
 
     /// The home collection's path.
@@ -166,8 +189,7 @@ impl DavClient {
 
     /// `scheme://host:port`, for messages.
     pub fn server(&self) -> String {
-        let scheme = if self.base.https { "https" } else { "http" };
-        format!("{scheme}://{}", self.base.authority())
+        connection::server_of(&self.base)
     }
 
     /// The whole URL of the home collection.
@@ -219,18 +241,43 @@ impl DavClient {
     }
 
     /// Creates a collection with `MKCOL` (RFC 5689) or `MKCALENDAR` (RFC
-    /// 4791) and an XML body setting its properties.
+    /// 4791) and an XML body setting its properties; returns the
+    /// properties the server did not set (by local name).
     pub(crate) async fn make_collection(
         &self,
         method: &str,
         href: &str,
         body: String,
-    ) -> Result<(), DavError> {
+    ) -> Result<Vec<String>, DavError> {
+        let headers = [("content-type", "application/xml; charset=utf-8")];
+        let sent = self.send(method, href, &headers, body.into_bytes()).await?;
+        // Created by the try that was cut: there now, with what it set.
+        if sent.retried && sent.answer.status == 405 {
+            return Ok(Vec::new());
+        }
+        let answer = self.expect(sent.answer, method, href, &[200, 201])?;
+        Ok(xml::unset_properties(&answer.body))
+    }
+
+    /// Sets one property of a collection with `PROPPATCH`; `Ok(false)`
+    /// when the server answers that it did not set it.
+    pub(crate) async fn proppatch(&self, href: &str, property: &str) -> Result<bool, DavError> {
+        let body = format!(
+            r#"<?xml version="1.0" encoding="utf-8"?>
+<d:propertyupdate xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav" xmlns:a="http://apple.com/ns/ical/"><d:set><d:prop>{property}</d:prop></d:set></d:propertyupdate>"#
+        );
         let headers = [("content-type", "application/xml; charset=utf-8")];
         let answer = self
-            .request(method, href, &headers, body.into_bytes())
+            .request("PROPPATCH", href, &headers, body.into_bytes())
             .await?;
-        self.expect(answer, method, href, &[200, 201]).map(|_| ())
+        match answer.status {
+            207 => Ok(xml::unset_properties(&answer.body).is_empty()),
+            200 | 204 => Ok(true),
+            403 | 409 | 422 => Ok(false),
+            _ => self
+                .expect(answer, "PROPPATCH", href, &[207])
+                .map(|_| false),
+        }
     }
 
     /// Stores a new resource of type `media_type` at `href`; never
@@ -265,16 +312,25 @@ impl DavClient {
         let media_type = format!("{media_type}; charset=utf-8");
         let mut headers = vec![("content-type", media_type.as_str())];
         headers.extend(condition);
-        let answer = self
-            .request("PUT", href, &headers, content.to_vec())
-            .await?;
+        let Sent { answer, retried } = self.send("PUT", href, &headers, content.to_vec()).await?;
         if answer.status == 412 {
-            return Ok(PutOutcome::Exists);
+            return Ok(if retried {
+                PutOutcome::Unconfirmed
+            } else {
+                PutOutcome::Exists
+            });
         }
-        if matches!(answer.status, 403 | 409)
-            && String::from_utf8_lossy(&answer.body).contains("no-uid-conflict")
-        {
+        let refusal = Refusal::read(&answer.body);
+        let uid_taken = refusal
+            .as_ref()
+            .is_some_and(|r| r.conditions.iter().any(|c| c == "no-uid-conflict"));
+        // RFC 4791 says 403 or 409; Xandikos answers 207 with a 412 inside.
+        if uid_taken && matches!(answer.status, 207 | 403 | 409) {
             return Ok(PutOutcome::UidTaken);
+        }
+        if answer.status == 207 {
+            // A multistatus for a PUT is a refusal, whatever it holds.
+            return Err(self.refused(answer, "PUT", href, refusal));
         }
         self.expect(answer, "PUT", href, &[200, 201, 204])
             .map(|_| PutOutcome::Created)
@@ -282,9 +338,10 @@ impl DavClient {
 
     /// Deletes a resource; `Ok(false)` when it was not there.
     pub async fn delete(&self, href: &str) -> Result<bool, DavError> {
-        let answer = self.request("DELETE", href, &[], Vec::new()).await?;
+        let Sent { answer, retried } = self.send("DELETE", href, &[], Vec::new()).await?;
         if answer.status == 404 {
-            return Ok(false);
+            // Deleted by the try that was cut.
+            return Ok(retried);
         }
         self.expect(answer, "DELETE", href, &[200, 204])
             .map(|_| true)
@@ -325,6 +382,8 @@ impl DavClient {
         })
     }
 
+    /// `answer` if its status is one of `ok`, else the error it stands
+    /// for, with what the server said.
     pub(crate) fn expect(
         &self,
         answer: Answer,
@@ -342,12 +401,29 @@ impl DavClient {
                 status: answer.status,
             });
         }
-        Err(DavError::Status {
+        let refusal = Refusal::read(&answer.body);
+        Err(self.refused(answer, method, path, refusal))
+    }
+
+    fn refused(
+        &self,
+        answer: Answer,
+        method: &str,
+        path: &str,
+        refusal: Option<Refusal>,
+    ) -> DavError {
+        let status = refusal
+            .as_ref()
+            .and_then(|r| r.status)
+            .filter(|_| answer.status == 207)
+            .unwrap_or(answer.status);
+        DavError::Status {
             server: self.server(),
             method: method.to_owned(),
             path: path.to_owned(),
-            status: answer.status,
-        })
+            status,
+            reason: refusal.map_or_else(String::new, |r| error::shorten(&r.words())),
+        }
     }
 
     async fn request(
@@ -357,61 +433,64 @@ impl DavClient {
         headers: &[(&str, &str)],
         body: Vec<u8>,
     ) -> Result<Answer, DavError> {
-        let server = self.server();
-        match tokio::time::timeout(self.timeout, self.exchange(method, path, headers, body)).await {
-            Ok(result) => result,
-            Err(_) => Err(DavError::Timeout {
-                server,
-                after: self.timeout,
-            }),
-        }
+        self.send(method, path, headers, body)
+            .await
+            .map(|s| s.answer)
     }
 
-    async fn exchange(
+    /// Sends a request, trying again after a transient failure when the
+    /// client has a retry policy: a cut connection, no answer in time, or
+    /// a busy server (429, 502, 503, 504).
+    async fn send(
         &self,
         method: &str,
         path: &str,
         headers: &[(&str, &str)],
         body: Vec<u8>,
+    ) -> Result<Sent, DavError> {
+        let body = Bytes::from(body);
+        let mut tries = 1;
+        loop {
+            let error = match self.once(method, path, headers, body.clone()).await {
+                Ok(answer) if matches!(answer.status, 429 | 502 | 503 | 504) => {
+                    let refusal = Refusal::read(&answer.body);
+                    self.refused(answer, method, path, refusal)
+                }
+                Ok(answer) => {
+                    return Ok(Sent {
+                        answer,
+                        retried: tries > 1,
+                    });
+                }
+                Err(error) => error,
+            };
+            let Some(retry) = &self.retry else {
+                return Err(error);
+            };
+            if !error.is_retryable() || tries >= retry.attempts {
+                return Err(error);
+            }
+            let delay = (retry.delay)(tries);
+            tracing::warn!(
+                "{error}; retrying {method} {path} in {:.1}s",
+                delay.as_secs_f64()
+            );
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = retry.cancel.cancelled() => return Err(error),
+            }
+            tries += 1;
+        }
+    }
+
+    /// One try of a request, within the timeout.
+    async fn once(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
     ) -> Result<Answer, DavError> {
-        let server = self.server();
-        let mode = if self.base.https {
-            TlsMode::Implicit
-        } else {
-            TlsMode::None
-        };
-        let stream = tls::connect(
-            &self.base.host,
-            self.base.port,
-            mode,
-            self.accept_invalid_certs,
-            self.timeout,
-        )
-        .await
-        .map_err(|e| match e {
-            ConnectError::Tls { source, .. } => DavError::Tls {
-                server: server.clone(),
-                reason: source.to_string(),
-            },
-            ConnectError::Timeout { after, .. } => DavError::Timeout {
-                server: server.clone(),
-                after,
-            },
-            ConnectError::Tcp { source, .. } => DavError::Connect {
-                server: server.clone(),
-                reason: source.to_string(),
-            },
-        })?;
-        let http = |e: hyper::Error| DavError::Http {
-            server: server.clone(),
-            reason: e.to_string(),
-        };
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(http)?;
-        let driver = tokio::spawn(async move {
-            let _ = connection.await;
-        });
         let authorization = match &self.auth {
             Auth::Password(password) => format!(
                 "Basic {}",
@@ -420,37 +499,23 @@ impl DavClient {
             ),
             Auth::XOAuth2 { token } => format!("Bearer {token}"),
         };
-        let method = hyper::Method::from_bytes(method.as_bytes()).map_err(|e| DavError::Http {
-            server: server.clone(),
-            reason: e.to_string(),
-        })?;
-        let mut request = hyper::Request::builder()
-            .method(method)
-            .uri(path)
-            .header(header::HOST, self.base.authority())
-            .header(header::USER_AGENT, http::USER_AGENT)
-            .header(header::AUTHORIZATION, authorization);
-        for (name, value) in headers {
-            request = request.header(*name, *value);
+        let request = Request {
+            method,
+            path,
+            headers,
+            body,
+            authorization: &authorization,
+        };
+        let exchange =
+            self.pool
+                .exchange(&self.base, self.accept_invalid_certs, self.timeout, request);
+        match tokio::time::timeout(self.timeout, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(DavError::Timeout {
+                server: self.server(),
+                after: self.timeout,
+            }),
         }
-        let request = request
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| DavError::Http {
-                server: server.clone(),
-                reason: e.to_string(),
-            })?;
-        let result = async {
-            let response = sender.send_request(request).await.map_err(http)?;
-            http::read_answer(response, MAX_BODY)
-                .await
-                .map_err(|reason| DavError::Http {
-                    server: server.clone(),
-                    reason,
-                })
-        }
-        .await;
-        driver.abort();
-        result
     }
 }
 

@@ -35,6 +35,12 @@ pub struct DavResponse {
     pub calendar_home: Option<String>,
     /// `addressbook-home-set`.
     pub addressbook_home: Option<String>,
+    /// `calendar-data` or `address-data` (a multiget), with CRLF line
+    /// ends.
+    pub data: Option<Vec<u8>>,
+    /// The status of a response without propstat (`404` for an href a
+    /// multiget names that is gone, in a sync report for one removed).
+    pub status: Option<u16>,
 }
 
 impl DavResponse {
@@ -53,6 +59,9 @@ impl DavResponse {
         keep(&mut self.principal, props.principal);
         keep(&mut self.calendar_home, props.calendar_home);
         keep(&mut self.addressbook_home, props.addressbook_home);
+        if self.data.is_none() {
+            self.data = props.data;
+        }
         self.collection |= props.collection;
         self.address_book |= props.address_book;
         self.calendar |= props.calendar;
@@ -72,7 +81,9 @@ impl DavResponse {
                 self.components
                     .extend(attribute(element, "name").map(|v| v.to_uppercase()));
             }
-            ("supported-address-data", "address-data-type") => {
+            // RFC 6352 names the element `address-data-type`; Xandikos
+            // sends `content-type` with the same attributes.
+            ("supported-address-data", "address-data-type" | "content-type") => {
                 let vcard = attribute(element, "content-type")
                     .is_none_or(|t| t.eq_ignore_ascii_case("text/vcard"));
                 if vcard {
@@ -130,8 +141,8 @@ pub fn parse_multistatus(body: &[u8]) -> Result<Vec<DavResponse>, String> {
             Event::End(_) => {
                 let name = path.pop().unwrap_or_default();
                 let parent = path.last().map(String::as_str).unwrap_or("");
-                let value = buf.trim().to_owned();
-                buf.clear();
+                let raw = std::mem::take(&mut buf);
+                let value = raw.trim().to_owned();
                 match (parent, name.as_str()) {
                     ("response", "href") => {
                         if let Some(r) = current.as_mut() {
@@ -144,11 +155,19 @@ pub fn parse_multistatus(body: &[u8]) -> Result<Vec<DavResponse>, String> {
                     ("prop", "calendar-color") => props.color = Some(value),
                     ("prop", "calendar-description") => props.description = Some(value),
                     ("prop", "calendar-timezone") => props.timezone = Some(value),
+                    ("prop", "calendar-data" | "address-data") => {
+                        props.data = Some(crlf(&raw));
+                    }
+                    ("response", "status") => {
+                        if let Some(r) = current.as_mut() {
+                            r.status = status_code(&value);
+                        }
+                    }
                     ("current-user-principal", "href") => props.principal = Some(href_path(&value)),
                     ("calendar-home-set", "href") => props.calendar_home = Some(value),
                     ("addressbook-home-set", "href") => props.addressbook_home = Some(value),
                     (_, "propstat") => {
-                        if status.split_whitespace().nth(1) == Some("200")
+                        if status_code(&status) == Some(200)
                             && let Some(r) = current.as_mut()
                         {
                             r.merge(std::mem::take(&mut props));
@@ -163,6 +182,145 @@ pub fn parse_multistatus(body: &[u8]) -> Result<Vec<DavResponse>, String> {
         }
     }
     Ok(out)
+}
+
+/// The code of a status line (`HTTP/1.1 404 Not Found` → 404).
+fn status_code(line: &str) -> Option<u16> {
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Text with every line ending made CRLF (XML reading makes them LF), as
+/// iCalendar and vCard want.
+fn crlf(text: &str) -> Vec<u8> {
+    text.replace("\r\n", "\n")
+        .replace('\n', "\r\n")
+        .into_bytes()
+}
+
+/// What a server said when it refused a request: the status inside a
+/// multistatus answer (Xandikos answers a refused PUT with one), the
+/// preconditions of an `<error>` element (`no-uid-conflict`,
+/// `valid-calendar-data`) and its description.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The first status found inside the answer.
+    pub status: Option<u16>,
+    /// The local names of the elements inside `<error>`.
+    pub conditions: Vec<String>,
+    /// `responsedescription`, or a plain-text body.
+    pub description: Option<String>,
+}
+
+impl Refusal {
+    /// Reads an error answer's body: XML (`<error>`, a multistatus) or
+    /// plain text; `None` for an empty body.
+    pub fn read(body: &[u8]) -> Option<Refusal> {
+        let text = String::from_utf8_lossy(body);
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return None;
+        }
+        if !trimmed.starts_with('<') {
+            return Some(Refusal {
+                description: Some(trimmed.to_owned()),
+                ..Refusal::default()
+            });
+        }
+        let mut out = Refusal::default();
+        let mut reader = Reader::from_str(trimmed);
+        let mut path: Vec<String> = Vec::new();
+        let mut buf = String::new();
+        // An unreadable answer (an HTML error page, say): keep what was
+        // read.
+        while let Ok(event) = reader.read_event() {
+            match event {
+                Event::Start(e) => {
+                    let name = e.local_name().as_ref().to_owned();
+                    if path.last().is_some_and(|p| p == "error") {
+                        out.conditions.push(name.clone());
+                    }
+                    path.push(name);
+                    buf.clear();
+                }
+                Event::Empty(e) if path.last().is_some_and(|p| p == "error") => {
+                    out.conditions.push(e.local_name().as_ref().to_owned());
+                }
+                Event::Text(t) => buf.push_str(&t.xml10_content()),
+                Event::GeneralRef(r) => buf.extend(reference(&r)),
+                Event::End(_) => {
+                    let name = path.pop().unwrap_or_default();
+                    let value = std::mem::take(&mut buf);
+                    let value = value.trim();
+                    match name.as_str() {
+                        "status" if out.status.is_none() => out.status = status_code(value),
+                        "responsedescription" | "message" if !value.is_empty() => {
+                            out.description.get_or_insert_with(|| value.to_owned());
+                        }
+                        _ => {}
+                    }
+                }
+                Event::Eof => break,
+                _ => {}
+            }
+        }
+        Some(out)
+    }
+
+    /// The refusal in words: its description, else its preconditions.
+    pub fn words(&self) -> String {
+        match &self.description {
+            Some(description) => description.clone(),
+            None => self.conditions.join(", "),
+        }
+    }
+}
+
+/// The properties a `MKCOL`/`MKCALENDAR`/`PROPPATCH` answer says were not
+/// set (a propstat whose status is not 2xx), by local name.
+pub fn unset_properties(body: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(body);
+    let mut reader = Reader::from_str(&text);
+    let mut path: Vec<String> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    let mut unset = Vec::new();
+    let mut status = None;
+    let mut buf = String::new();
+    while let Ok(event) = reader.read_event() {
+        match event {
+            Event::Start(e) => {
+                let name = e.local_name().as_ref().to_owned();
+                if path.last().is_some_and(|p| p == "prop") {
+                    names.push(name.clone());
+                }
+                path.push(name);
+                buf.clear();
+            }
+            Event::Empty(e) if path.last().is_some_and(|p| p == "prop") => {
+                names.push(e.local_name().as_ref().to_owned());
+            }
+            Event::Text(t) => buf.push_str(&t.xml10_content()),
+            Event::End(_) => {
+                let name = path.pop().unwrap_or_default();
+                let value = std::mem::take(&mut buf);
+                match name.as_str() {
+                    "status" if path.last().is_some_and(|p| p == "propstat") => {
+                        status = status_code(value.trim());
+                    }
+                    "propstat" => {
+                        if !status.is_some_and(|s| (200..300).contains(&s)) {
+                            unset.append(&mut names);
+                        }
+                        names.clear();
+                        status = None;
+                    }
+                    _ => {}
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    unset
 }
 
 /// The path of an href (which may be a full URL).
@@ -247,5 +405,50 @@ END:VCALENDAR]]></C:calendar-timezone>
         assert_eq!(r.calendar_home.as_deref(), Some("/cal/alice/"));
         assert_eq!(r.addressbook_home, None);
         assert_eq!(r.address_versions, ["3.0"]);
+    }
+
+    #[test]
+    fn reads_what_xandikos_says_of_a_refused_put_and_of_a_new_calendar() {
+        let refused = br#"<ns0:multistatus xmlns:ns0="DAV:" xmlns:ns1="urn:ietf:params:xml:ns:caldav"><ns0:response><ns0:href>http%3A//127.0.0.1%3A1/alice/calendars/work/a.ics</ns0:href><ns0:status>HTTP/1.1 412 Precondition Failed</ns0:status><ns0:error><ns1:no-uid-conflict /></ns0:error><ns0:responsedescription>UID already in use.</ns0:responsedescription></ns0:response></ns0:multistatus>"#;
+        let refusal = Refusal::read(refused).unwrap();
+        assert_eq!(refusal.status, Some(412));
+        assert_eq!(refusal.conditions, ["no-uid-conflict"]);
+        assert_eq!(refusal.words(), "UID already in use.");
+        assert_eq!(
+            Refusal::read(b"Bad Request").unwrap().words(),
+            "Bad Request"
+        );
+        assert_eq!(Refusal::read(b"  "), None);
+
+        let created = br#"<ns0:mkcalendar-response xmlns:ns0="urn:ietf:params:xml:ns:carldav:" xmlns:ns1="DAV:" xmlns:ns2="http://apple.com/ns/ical/" xmlns:ns3="urn:ietf:params:xml:ns:caldav"><ns1:propstat><ns1:status>HTTP/1.1 200 OK</ns1:status><ns1:prop><ns1:displayname /></ns1:prop></ns1:propstat><ns1:propstat><ns1:status>HTTP/1.1 404 Not Found</ns1:status><ns1:prop><ns2:calendar-color /><ns3:calendar-description /><ns3:supported-calendar-component-set /></ns1:prop></ns1:propstat></ns0:mkcalendar-response>"#;
+        assert_eq!(
+            unset_properties(created),
+            [
+                "calendar-color",
+                "calendar-description",
+                "supported-calendar-component-set"
+            ]
+        );
+        assert!(unset_properties(b"").is_empty());
+    }
+
+    #[test]
+    fn reads_the_vcard_versions_xandikos_names_in_an_element_of_its_own() {
+        let body = br#"<ns0:multistatus xmlns:ns0="DAV:" xmlns:ns3="urn:ietf:params:xml:ns:carddav"><ns0:response><ns0:href>/alice/contacts/friends/</ns0:href><ns0:propstat><ns0:status>HTTP/1.1 200 OK</ns0:status><ns0:prop><ns0:resourcetype><ns0:collection /><ns3:addressbook /></ns0:resourcetype><ns3:supported-address-data><ns3:content-type content-type="text/vcard" version="3.0" /></ns3:supported-address-data></ns0:prop></ns0:propstat></ns0:response></ns0:multistatus>"#;
+        let all = parse_multistatus(body).unwrap();
+        assert!(all[0].address_book);
+        assert_eq!(all[0].address_versions, ["3.0"]);
+    }
+
+    #[test]
+    fn reads_a_multiget_with_crlf_line_ends_and_a_missing_resource() {
+        let body = b"<d:multistatus xmlns:d=\"DAV:\" xmlns:c=\"urn:ietf:params:xml:ns:caldav\"><d:response><d:href>/a/x.ics</d:href><d:propstat><d:prop><d:getetag>\"1\"</d:getetag><c:calendar-data>BEGIN:VCALENDAR\r\nUID:a &amp; b\nEND:VCALENDAR\n</c:calendar-data></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response><d:response><d:href>/a/gone.ics</d:href><d:status>HTTP/1.1 404 Not Found</d:status></d:response></d:multistatus>";
+        let all = parse_multistatus(body).unwrap();
+        assert_eq!(
+            all[0].data.as_deref(),
+            Some(&b"BEGIN:VCALENDAR\r\nUID:a & b\r\nEND:VCALENDAR\r\n"[..])
+        );
+        assert_eq!(all[1].data, None);
+        assert_eq!(all[1].status, Some(404));
     }
 }

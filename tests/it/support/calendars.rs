@@ -155,14 +155,19 @@ pub async fn seed_source(dav: &DavClient) {
             components: components.iter().map(|c| c.to_string()).collect(),
             ..Collection::default()
         };
-        dav.create_calendar(&format!("/alice/{segment}/"), &like)
-            .await
-            .unwrap();
+        let href = format!("{}{segment}/", dav.home());
+        // What a server does not take at creation (Xandikos: the colour)
+        // is set after, as a client would.
+        for property in dav.create_calendar(&href, &like).await.unwrap() {
+            dav.set_calendar_property(&href, &like, &property)
+                .await
+                .unwrap();
+        }
     }
     for (segment, name, object) in source_objects() {
         let outcome = dav
             .put_new(
-                &format!("/alice/{segment}/{name}"),
+                &format!("{}{segment}/{name}", dav.home()),
                 ICALENDAR,
                 object.as_bytes(),
             )

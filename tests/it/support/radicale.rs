@@ -34,7 +34,7 @@ fn find_binary() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     listener.local_addr().expect("local address").port()
 }
@@ -169,7 +169,7 @@ impl Drop for Radicale {
 }
 
 /// Whether the port answers an HTTP request with a status line.
-fn answers(port: u16) -> bool {
+pub fn answers(port: u16) -> bool {
     let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
         return false;
     };

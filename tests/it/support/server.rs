@@ -40,9 +40,21 @@ pub fn find_binary(name: &str) -> Option<PathBuf> {
 }
 
 /// A loopback port free right now.
+///
+/// A port is handed out once per test process: two servers started at the
+/// same moment never race for the same one (the other would answer the
+/// readiness probe in its place).
 pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local address").port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+        let port = listener.local_addr().expect("local address").port();
+        let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// `(uid, gid)` that mail processes run as: ours, or `mail` when we are

@@ -40,6 +40,10 @@
 mod radicale;
 
 #[allow(dead_code)]
+#[path = "../tests/it/support/server.rs"]
+mod server;
+
+#[allow(dead_code)]
 #[path = "../tests/it/support/xandikos.rs"]
 mod xandikos;
 

@@ -228,6 +228,9 @@ pub fn init_logging(cli: &Cli) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(io::stderr)
+        // A closed stderr (the daemon's log pipe gone) must not turn a log
+        // line into a panic: the signal handler logs before it stops.
+        .log_internal_errors(false)
         .with_target(false);
     let _ = match cli.log_format {
         LogFormat::Json => builder.json().try_init(),

@@ -16,6 +16,7 @@
 
 pub mod config;
 pub mod inbox;
+pub mod wake;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -73,11 +74,9 @@ impl Daemon {
             );
         }
 
-        let (wake, mut woken) = mpsc::channel::<()>(16);
-        let mut watcher = notify::recommended_watcher(move |_: notify::Result<notify::Event>| {
-            let _ = wake.try_send(());
-        })
-        .context("Cannot watch the folder")?;
+        let (wake, mut woken) = mpsc::channel::<()>(1);
+        let mut watcher =
+            notify::recommended_watcher(wake::callback(wake)).context("Cannot watch the folder")?;
         watcher
             .watch(&daemon.dir, notify::RecursiveMode::NonRecursive)
             .with_context(|| format!("Cannot watch {}", daemon.dir.display()))?;
@@ -107,7 +106,12 @@ impl Daemon {
             };
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                _ = woken.recv() => {}
+                Some(()) = woken.recv() => {
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = wake::settle(&mut woken) => {}
+                    }
+                }
                 _ = tokio::time::sleep(wait) => {}
             }
         }

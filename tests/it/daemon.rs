@@ -39,7 +39,17 @@ impl Setup {
     }
 
     fn start(&self) -> Child {
-        Command::new(env!("CARGO_BIN_EXE_mailshift"))
+        self.command()
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the daemon")
+    }
+
+    /// The daemon's command line, output not yet directed.
+    fn command(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mailshift"));
+        command
             .arg("watch")
             .arg(self.inbox())
             .arg("--state")
@@ -48,11 +58,8 @@ impl Setup {
             .arg(self.area())
             .arg("--reports")
             .arg(self.root.path().join("reports"))
-            .args(["--settle-seconds", "1"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the daemon")
+            .args(["--settle-seconds", "1"]);
+        command
     }
 
     /// Waits until `n` jobs are filed in `done/` (and `failed/`).
@@ -84,11 +91,116 @@ fn account_yaml(user: &str, source: &Dovecot, dest: &Dovecot) -> String {
 }
 
 fn sigterm(child: &Child) {
+    signal(child, "-TERM");
+}
+
+fn signal(child: &Child, signal: &str) {
     let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args([signal, &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+/// Waits for a child to exit, at most `limit`; kills it if it does not.
+fn exits_within(child: &mut Child, limit: Duration) -> Option<i32> {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the daemon did not stop within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// User plus system CPU time a process has used, in clock ticks, from
+/// `/proc/PID/stat`.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The fields after the command name (which may hold spaces): state is
+    // field 3, utime 14, stime 15.
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+fn clock_ticks_per_second() -> f64 {
+    let out = Command::new("getconf").arg("CLK_TCK").output().unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Regression: every inotify event, the folder being opened by the
+/// daemon's own scan included, woke the loop to scan again: an idle daemon
+/// burned a core.
+#[test]
+fn an_idle_daemon_sleeps() {
+    let setup = Setup::new();
+    // Files that are not manifests, and a rejected/ folder, as a folder in
+    // use has them.
+    write(&setup.inbox().join("notes.pdf"), "x");
+    let mut daemon = setup.start();
+    std::thread::sleep(Duration::from_secs(3));
+    let before = cpu_ticks(daemon.id());
+    let window = Duration::from_secs(30);
+    std::thread::sleep(window);
+    let used = (cpu_ticks(daemon.id()) - before) as f64 / clock_ticks_per_second();
+    let share = used / window.as_secs_f64();
+    eprintln!(
+        "idle daemon: {used:.2} s of CPU over {window:?} ({:.3}% of a core)",
+        share * 100.0
+    );
+    assert!(
+        share < 0.01,
+        "an idle daemon used {:.1}% of a core",
+        share * 100.0
+    );
+    sigterm(&daemon);
+    assert_eq!(daemon.wait().unwrap().code(), Some(0));
+}
+
+/// Regression: once the daemon's log pipe had closed, the log line of the
+/// signal handler panicked it away, and SIGTERM and SIGINT were ignored.
+#[test]
+fn a_daemon_whose_log_pipe_closed_still_stops() {
+    for signal_name in ["-TERM", "-INT"] {
+        let setup = Setup::new();
+        let mut daemon = setup
+            .command()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the daemon");
+        let mut stderr = std::io::BufReader::new(daemon.stderr.take().unwrap());
+        let mut line = String::new();
+        while !line.contains("watching") {
+            line.clear();
+            use std::io::BufRead;
+            assert_ne!(
+                stderr.read_line(&mut line).unwrap(),
+                0,
+                "no 'watching' line"
+            );
+        }
+        drop(stderr);
+        drop(daemon.stdout.take());
+        // Something to log about, into the closed pipe.
+        write(&setup.inbox().join("broken.yaml"), "batch: [\n");
+        std::thread::sleep(Duration::from_millis(1500));
+        signal(&daemon, signal_name);
+        assert_eq!(
+            exits_within(&mut daemon, Duration::from_secs(15)),
+            Some(0),
+            "{signal_name}"
+        );
+    }
 }
 
 fn write(path: &Path, text: &str) {
@@ -134,6 +246,14 @@ async fn dropped_manifests_become_migrations_and_broken_ones_are_rejected() {
         &inbox.join("broken.yaml"),
         "batch: broken\naccounts:\n  - source: {port: nine}\n",
     );
+    // A quote never closed swallows the rows below: their passwords must
+    // not reach the errors beside the rejected file.
+    write(
+        &inbox.join("unclosed.csv"),
+        "source_email,source_host,source_password,destination_email,destination_password\n\
+         a@x.example,\"imap.x.example,pw-a,a@y.example,pw-b\n\
+         b@x.example,imap.x.example,pw-swallowed-1,b@y.example,pw-swallowed-2\n",
+    );
 
     assert_eq!(setup.wait_filed(2, Duration::from_secs(60)), (2, 0));
     assert_same(
@@ -150,6 +270,18 @@ async fn dropped_manifests_become_migrations_and_broken_ones_are_rejected() {
     let errors = std::fs::read_to_string(rejected.join("broken.yaml.errors.txt")).unwrap();
     assert!(errors.contains("broken.yaml:3:"), "{errors}");
     assert!(rejected.join("broken.yaml.errors.json").exists());
+    for ending in ["errors.txt", "errors.json"] {
+        let errors =
+            std::fs::read_to_string(rejected.join(format!("unclosed.csv.{ending}"))).unwrap();
+        assert!(
+            errors.contains("a quote opened at row 2 is never closed"),
+            "{errors}"
+        );
+        assert!(
+            !errors.contains("pw-"),
+            "a password reached the errors: {errors}"
+        );
+    }
     let left: Vec<_> = std::fs::read_dir(&inbox)
         .unwrap()
         .map(|e| e.unwrap().file_name())

@@ -15,6 +15,7 @@ use super::model::{
     TLS_MODES,
 };
 use super::origin::{Column, Columns, Origin};
+use super::table::{normalize_header, read_table};
 use crate::plan::Secret;
 use crate::protocols::tls::TlsMode;
 
@@ -216,138 +217,6 @@ pub fn columns() -> &'static [ColumnDef] {
         }
         out
     })
-}
-
-/// A header cell in canonical form: lower case, spaces and dashes as `_`.
-pub fn normalize_header(name: &str) -> String {
-    name.trim()
-        .trim_start_matches('\u{feff}')
-        .to_lowercase()
-        .chars()
-        .map(|c| if c == ' ' || c == '-' { '_' } else { c })
-        .collect()
-}
-
-/// The delimiter of a CSV header line: `;`, tab or `,` (the most frequent
-/// outside quotes; `,` on a tie).
-pub fn detect_delimiter(header_line: &str) -> u8 {
-    let (mut commas, mut semicolons, mut tabs, mut quoted) = (0, 0, 0, false);
-    for c in header_line.chars() {
-        match c {
-            '"' => quoted = !quoted,
-            ',' if !quoted => commas += 1,
-            ';' if !quoted => semicolons += 1,
-            '\t' if !quoted => tabs += 1,
-            _ => {}
-        }
-    }
-    if semicolons > commas && semicolons >= tabs {
-        b';'
-    } else if tabs > commas && tabs > semicolons {
-        b'\t'
-    } else {
-        b','
-    }
-}
-
-/// The first line that is not blank or a `#` comment.
-pub fn first_line(text: &str) -> &str {
-    text.lines()
-        .map(|l| l.trim_end_matches('\r'))
-        .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
-        .unwrap_or("")
-}
-
-/// A CSV file as rows of cells, with each row's number (header = 1).
-pub struct Table {
-    /// The header cells, trimmed, as written.
-    pub header: Vec<String>,
-    /// Each row's number and trimmed cells.
-    pub rows: Vec<(u64, Vec<String>)>,
-}
-
-/// Splits CSV text into a header and rows; skips blank and comment lines.
-pub fn read_table(text: &str, file: &Arc<std::path::PathBuf>) -> Result<Table, Diagnostics> {
-    let delimiter = detect_delimiter(first_line(text));
-    let mut reader = ::csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(false)
-        .flexible(true)
-        .comment(Some(b'#'))
-        .from_reader(text.as_bytes());
-    // Rows are numbered by the line they start on, as a spreadsheet or an
-    // editor shows them.
-    let line_starts: Vec<usize> = std::iter::once(0)
-        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-        .collect();
-    let line_of = |byte: u64| {
-        let start = record_start(text, byte as usize);
-        line_starts.partition_point(|&s| s <= start) as u64
-    };
-    let mut header: Option<Vec<String>> = None;
-    let mut rows = Vec::new();
-    for record in reader.records() {
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                let row = e.position().map_or(0, |p| line_of(p.byte()));
-                let place = Place {
-                    file: Arc::clone(file),
-                    position: Position::Cell { row, column: None },
-                    field: None,
-                };
-                return Err([Diagnostic::error(
-                    place,
-                    format!("this is not valid CSV: {}", csv_reason(&e)),
-                )]
-                .into_iter()
-                .collect());
-            }
-        };
-        let row = record.position().map_or(0, |p| line_of(p.byte()));
-        let cells: Vec<String> = record.iter().map(|c| c.trim().to_owned()).collect();
-        if cells.iter().all(String::is_empty) {
-            continue;
-        }
-        if header.is_none() {
-            header = Some(cells);
-        } else {
-            rows.push((row, cells));
-        }
-    }
-    match header {
-        Some(header) => Ok(Table { header, rows }),
-        None => Err(Diagnostics::whole_file(file, "the file has no header row")),
-    }
-}
-
-/// Where a record really starts: the CSV reader reports the end of the
-/// previous record, before any line break, blank line or comment line.
-fn record_start(text: &str, mut at: usize) -> usize {
-    let bytes = text.as_bytes();
-    loop {
-        while at < bytes.len() && (bytes[at] == b'\r' || bytes[at] == b'\n') {
-            at += 1;
-        }
-        let line_end = bytes[at.min(bytes.len())..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(bytes.len(), |i| at + i);
-        let line = &text[at.min(text.len())..line_end];
-        if line_end < bytes.len() && (line.trim().is_empty() || line.starts_with('#')) {
-            at = line_end;
-        } else {
-            return at;
-        }
-    }
-}
-
-/// The reason of a CSV error, without the crate's position wording.
-fn csv_reason(e: &::csv::Error) -> String {
-    match e.kind() {
-        ::csv::ErrorKind::Utf8 { .. } => "a cell is not UTF-8 text".to_owned(),
-        _ => "a quoted cell is never closed, or cells are malformed".to_owned(),
-    }
 }
 
 /// Reads a native CSV: every row becomes an account.
@@ -694,20 +563,6 @@ fn split_words(cell: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn detects_delimiters() {
-        assert_eq!(detect_delimiter("a,b,c"), b',');
-        assert_eq!(detect_delimiter("a;b;c"), b';');
-        assert_eq!(detect_delimiter("\"a;x\",b,c"), b',');
-        assert_eq!(detect_delimiter("a\tb\tc"), b'\t');
-    }
-
-    #[test]
-    fn normalizes_headers() {
-        assert_eq!(normalize_header(" Source Email "), "source_email");
-        assert_eq!(normalize_header("\u{feff}source-host"), "source_host");
-    }
 
     #[test]
     fn every_column_name_is_unique() {

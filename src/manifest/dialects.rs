@@ -13,10 +13,10 @@
 use std::sync::Arc;
 
 use super::AccountEntry;
-use super::csv::{normalize_header, read_table};
 use super::diagnostic::{Diagnostic, Diagnostics, Place, Position, did_you_mean, quote};
 use super::model::{AccountSpec, ByteSize, EndpointSpec, Kind, MailSpec};
 use super::origin::{Column, Columns, Origin};
+use super::table::{normalize_header, read_table};
 use crate::plan::Secret;
 use crate::protocols::tls::TlsMode;
 

@@ -211,3 +211,61 @@ fn relative_paths_follow_the_manifest_not_the_working_directory() {
         .success()
         .stdout_has("batch/m.yaml: valid, 1 account");
 }
+
+/// Regression: a CSV with a quote never closed made `validate`, `plan`
+/// and `plan --format json` quote the swallowed text, every password of
+/// the rows below it.
+#[test]
+fn an_unclosed_quote_never_prints_the_rows_it_swallows() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = "source_email,source_host,source_password,destination_email,destination_host,destination_password\n\
+                    a@old.example,\"imap.old.example,pw-src-a,a@new.example,imap.new.example,pw-dst-a\n"
+        .to_owned();
+    for n in 0..5 {
+        text.push_str(&format!(
+            "u{n}@old.example,imap.old.example,pw-src-{n},u{n}@new.example,imap.new.example,pw-dst-{n}\n"
+        ));
+    }
+    let path = dir.path().join("staff.csv");
+    std::fs::write(&path, &text).unwrap();
+    // A multi-row cell whose quote closes is refused as well.
+    let closed = dir.path().join("closed.csv");
+    std::fs::write(
+        &closed,
+        "source_email,source_password,destination_email\n\"a@old.example\nhidden-pw\",pw-x,a@new.example\n",
+    )
+    .unwrap();
+    let commands: [&[&str]; 4] = [
+        &["validate"],
+        &["validate", "--format", "json"],
+        &["plan"],
+        &["plan", "--format", "json"],
+    ];
+    for command in commands {
+        let out = mailshift()
+            .args(command)
+            .arg(&path)
+            .run()
+            .code(2)
+            .never_shows("pw-src")
+            .never_shows("pw-dst")
+            .never_shows("u1@old.example");
+        let all = format!("{}{}", out.stdout, out.stderr);
+        assert!(
+            all.contains("a quote opened at row 2 is never closed"),
+            "{command:?}: {all}"
+        );
+        let out = mailshift()
+            .args(command)
+            .arg(&closed)
+            .run()
+            .code(2)
+            .never_shows("hidden-pw")
+            .never_shows("pw-x");
+        let all = format!("{}{}", out.stdout, out.stderr);
+        assert!(
+            all.contains("a quote opened at row 2 closes at row 3"),
+            "{command:?}: {all}"
+        );
+    }
+}

@@ -253,10 +253,12 @@ fn apply_imapsync_options(
                     quote(name)
                 ));
             }
-            _ => warnings.push(format!(
-                "{} is not an imapsync option; ignored",
-                quote(word)
-            )),
+            // Not quoted: a stray word may be the rest of a password
+            // written with a space in it.
+            _ => warnings.push(
+                "a word that is not an imapsync option (and follows no option) is ignored"
+                    .to_owned(),
+            ),
         }
     }
     warnings

@@ -3,8 +3,9 @@
 //!
 //! A quote that opens a cell and is never closed makes the CSV reader
 //! swallow every row below it into one cell: the passwords of those rows
-//! with it. Such a file, and any cell spanning rows, is refused before any
-//! cell is read, with the row of the quote and never the cell's text.
+//! with it. Such a file is refused before any cell is read, and so is a
+//! cell spanning rows outside a password column, with the rows of the
+//! quote and never the cell's text.
 
 use std::sync::Arc;
 
@@ -62,12 +63,14 @@ pub struct Table {
 pub fn read_table(text: &str, file: &Arc<std::path::PathBuf>) -> Result<Table, Diagnostics> {
     let delimiter = detect_delimiter(first_line(text));
     let spans = rows_spanned(text, delimiter);
-    if !spans.is_empty() {
+    if spans.iter().any(|s| s.closed.is_none()) {
         return Err(spans
             .into_iter()
+            .filter(|s| s.closed.is_none())
             .map(|span| span.diagnostic(file))
             .collect());
     }
+    let mut problems = Diagnostics::new();
     let mut reader = ::csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(false)
@@ -108,16 +111,40 @@ pub fn read_table(text: &str, file: &Arc<std::path::PathBuf>) -> Result<Table, D
         if cells.iter().all(String::is_empty) {
             continue;
         }
+        // Only a secret may span rows (a password with a line break);
+        // any other such cell is a misplaced quote that swallowed rows.
+        let spanning = cells.iter().enumerate().any(|(i, cell)| {
+            cell.contains('\n')
+                && !header
+                    .as_ref()
+                    .and_then(|h| h.get(i))
+                    .is_some_and(|name| is_secret_column(name))
+        });
+        if spanning && let Some(span) = spans.iter().find(|s| s.opened >= row) {
+            problems.push(span.diagnostic(file));
+        }
         if header.is_none() {
             header = Some(cells);
         } else {
             rows.push((row, cells));
         }
     }
+    if problems.has_errors() {
+        return Err(problems);
+    }
     match header {
         Some(header) => Ok(Table { header, rows }),
         None => Err(Diagnostics::whole_file(file, "the file has no header row")),
     }
+}
+
+/// Whether a column holds secrets (a password, a token), whose cells are
+/// never shown.
+fn is_secret_column(name: &str) -> bool {
+    let name = normalize_header(name);
+    ["password", "token", "secret"]
+        .iter()
+        .any(|word| name.contains(word))
 }
 
 /// Where a record really starts: the CSV reader reports the end of the
@@ -185,8 +212,8 @@ impl Spanning {
             Some(closed) => Diagnostic::error(
                 place,
                 format!(
-                    "a quote opened at row {} closes at row {closed}: no value of a manifest \
-                     spans rows",
+                    "a quote opened at row {} closes at row {closed}: only a password may \
+                     span rows",
                     self.opened
                 ),
             )

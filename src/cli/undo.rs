@@ -10,7 +10,6 @@ use super::status::StateArg;
 use crate::batch;
 use crate::plan::{self, Credential};
 use crate::protocols::imap::Session;
-use crate::report::notification::Event;
 use crate::store::Store;
 use crate::store::batches::{AccountState, BatchRecord};
 use crate::store::dav::DavArea;
@@ -151,7 +150,7 @@ async fn from_store(args: &UndoArgs, id: &str, source: &str) -> anyhow::Result<E
             let dir = batch::report_dir(&args.reports, &account.batch);
             batch::publish_report(&store, &record, &dir).await?;
             if let Some(undone) = store.account_status(id, source).await? {
-                batch::notify(&plan, &undone, Event::Undone).await;
+                batch::notify::undone(&plan, &store, &undone).await;
             }
             Ok(Exit::Success)
         }

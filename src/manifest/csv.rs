@@ -11,8 +11,8 @@ use std::sync::{Arc, OnceLock};
 use super::AccountEntry;
 use super::diagnostic::{Diagnostic, Diagnostics, Place, Position, did_you_mean, quote};
 use super::model::{
-    AccountSpec, ByteSize, EndpointSpec, Kind, MailSpec, OAuth2Spec, OptionName, SieveSpec,
-    TLS_MODES,
+    AccountSpec, ByteSize, EndpointSpec, Kind, Language, MailSpec, OAuth2Spec, OptionName,
+    SieveSpec, TLS_MODES,
 };
 use super::origin::{Column, Columns, Origin};
 use super::table::{normalize_header, read_table};
@@ -64,6 +64,7 @@ enum Setter {
     Endpoint(Side, EndpointField),
     Options,
     Notify,
+    Language,
     ErrorBudget,
     Include,
     Exclude,
@@ -198,6 +199,7 @@ pub fn columns() -> &'static [ColumnDef] {
         let account = [
             ("options", "options", Setter::Options, "what to migrate: mail, calendars, tasks, contacts, contact_groups, rules, auto_replies"),
             ("notify", "notify", Setter::Notify, "addresses told when the account finishes"),
+            ("language", "language", Setter::Language, "language of the account's emails: en or es"),
             ("error_budget", "error_budget", Setter::ErrorBudget, "item failures tolerated"),
             ("mail_include", "mail.include", Setter::Include, "folder patterns to copy, separated by |"),
             ("mail_exclude", "mail.exclude", Setter::Exclude, "folder patterns to skip, separated by |"),
@@ -361,6 +363,10 @@ fn apply(spec: &mut AccountSpec, set: Setter, cell: &str) -> CellResult {
         }
         Setter::Notify => {
             spec.notify = Some(split_words(cell));
+            Ok(())
+        }
+        Setter::Language => {
+            spec.language = Some(one_of(cell, "a language", &Language::ALL)?);
             Ok(())
         }
         Setter::ErrorBudget => {

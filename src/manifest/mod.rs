@@ -361,6 +361,14 @@ fn load_yaml(
         schema: read(take("$schema"), "/$schema", &at, &mut diagnostics),
         batch: read(take("batch"), "/batch", &at, &mut diagnostics),
         notify: read(take("notify"), "/notify", &at, &mut diagnostics),
+        notify_on: read(take("notify_on"), "/notify_on", &at, &mut diagnostics),
+        language: read(take("language"), "/language", &at, &mut diagnostics),
+        notification_templates: read(
+            take("notification_templates"),
+            "/notification_templates",
+            &at,
+            &mut diagnostics,
+        ),
         limits: read(take("limits"), "/limits", &at, &mut diagnostics),
         undo_window_hours: read(
             take("undo_window_hours"),

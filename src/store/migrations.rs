@@ -205,6 +205,11 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE dav_items ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;
     "#,
+    // The last outcome an account's notifications announced: each outcome
+    // is emailed once, not again on every incremental pass.
+    r#"
+    ALTER TABLE accounts ADD COLUMN notified TEXT;
+    "#,
 ];
 
 /// Brings `conn` up to the latest schema version.

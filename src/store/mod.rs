@@ -23,6 +23,7 @@ pub mod ids;
 pub mod jobs;
 pub mod mail;
 mod migrations;
+mod notified;
 pub mod pop3;
 pub mod purge;
 pub mod sieve;

@@ -10,7 +10,9 @@
 //! it has one). When the batch ends, its folder moves to `done/` or
 //! `failed/`. Nothing is ever deleted or overwritten.
 //!
-//! Batches run at once share one set of limits (connections per host).
+//! Batches run at once share the daemon's cap on connections per host;
+//! each also keeps every limit its manifest sets (rates, connections per
+//! host, concurrent accounts).
 //! A restarted daemon resumes every job that had not finished. SIGTERM or
 //! SIGINT: no new files, in-flight work is recorded, then exit.
 
@@ -174,7 +176,13 @@ impl Daemon {
             // Shown as scheduled by `status` until it starts.
             let plan =
                 plan::from_file(Path::new(&job.manifest)).map_err(|d| anyhow::anyhow!("{d}"))?;
-            engine::register(&plan, &self.services.store, AccountState::Scheduled).await?;
+            let (batch, _) =
+                engine::register(&plan, &self.services.store, AccountState::Scheduled).await?;
+            // `list` shows it scheduled, not running, until it starts.
+            self.services
+                .store
+                .finish_batch(batch.id, "scheduled")
+                .await?;
         }
         let id = self.services.store.add_job(job.clone()).await?;
         tracing::info!(job = id, batch = %job.batch, file = %name, "accepted");
@@ -217,8 +225,16 @@ impl Daemon {
     ) -> anyhow::Result<()> {
         if let Some(at) = job.start_after {
             let wait = (at - chrono::Utc::now().timestamp()).max(0) as u64;
-            if wait > 0 {
-                tracing::info!(job = job.id, batch = %job.batch, "scheduled: starts in {wait}s");
+            if wait > 0
+                && let Some(start) = chrono::DateTime::from_timestamp(at, 0)
+            {
+                let local = start.with_timezone(&chrono::Local);
+                tracing::info!(
+                    job = job.id,
+                    batch = %job.batch,
+                    "scheduled: starts at {}",
+                    local.format("%Y-%m-%d %H:%M:%S %:z")
+                );
             }
             tokio::select! {
                 _ = shutdown.cancelled() => return Ok(()),
@@ -235,7 +251,10 @@ impl Daemon {
             .await
             .map_err(|failed| anyhow::anyhow!("{failed}"))?;
         self.config.fill_in_smtp(&mut plan);
-        let outcome = batch::run(&plan, &self.services, shared, shutdown.child_token()).await?;
+        // The manifest's own limits (rates, connections per host), within
+        // the daemon's cap across every batch.
+        let limits = Arc::new(Shared::within(&plan.limits, shared));
+        let outcome = batch::run(&plan, &self.services, limits, shutdown.child_token()).await?;
         if shutdown.is_cancelled() {
             return Ok(()); // Still `running`: the next start resumes it.
         }

@@ -444,10 +444,64 @@ async fn a_scheduled_manifest_waits_for_its_time() {
         std::thread::sleep(Duration::from_millis(200));
     };
     assert_eq!(scheduled, "scheduled");
+    // The batch too is scheduled, not running, until its time (it is
+    // marked so just after its accounts).
+    let batch_state = || {
+        mailshift()
+            .args(["list", "--format", "json", "--state"])
+            .arg(setup.state())
+            .run()
+            .success()
+            .json()[0]["state"]
+            .clone()
+    };
+    let mut state = batch_state();
+    for _ in 0..10 {
+        if state == "scheduled" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        state = batch_state();
+    }
+    assert_eq!(state, "scheduled");
     assert_eq!(setup.wait_filed(1, Duration::from_secs(40)), (1, 0));
     assert!(
         started.elapsed() >= Duration::from_secs(4),
         "started before its time"
+    );
+    sigterm(&daemon);
+    assert_eq!(daemon.wait().unwrap().code(), Some(0));
+}
+
+/// Regression: `messages_per_second: 10` took 29 s under `run` and about
+/// 1 s under `watch`: the daemon ran every batch with its own limits only.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daemon_keeps_a_manifests_limits() {
+    let (source, dest) = servers(slashed_source(), slashed());
+    let bodies: Vec<Vec<u8>> = (0..100)
+        .map(|i| raw(&format!("Subject: m{i}"), "x"))
+        .collect();
+    source.seed_bodies("alice", "INBOX", &bodies).await;
+    let setup = Setup::new();
+    let mut daemon = setup.start();
+    let dropped = Instant::now();
+    write(
+        &setup.inbox().join("paced.yaml"),
+        &format!(
+            "batch: paced\nlimits: {{messages_per_second: 10}}\naccounts:\n{}",
+            account_yaml("alice", &source, &dest)
+        ),
+    );
+    assert_eq!(setup.wait_filed(1, Duration::from_secs(60)), (1, 0));
+    let took = dropped.elapsed();
+    // One second to settle, ten messages at once, then ninety at 10/s.
+    assert!(
+        took >= Duration::from_secs(9),
+        "100 messages at 10/s took {took:?}"
+    );
+    assert_same(
+        &snapshot(&dest, "alice").await,
+        &snapshot(&source, "alice").await,
     );
     sigterm(&daemon);
     assert_eq!(daemon.wait().unwrap().code(), Some(0));

@@ -177,3 +177,49 @@ async fn a_cancelled_queued_account_never_starts() {
         .success()
         .stdout_has("already finished");
 }
+
+/// Regression: `list` and `status` in a folder without a state database
+/// created an empty `mailshift.db` and printed nothing.
+#[test]
+fn reading_commands_without_a_state_database_say_where_they_looked() {
+    let dir = tempfile::tempdir().unwrap();
+    let commands: [&[&str]; 4] = [
+        &["list"],
+        &["status", "--batch", "B-XXXX-XXXX"],
+        &["status", "ABCD-EFGH-JKMN", "--source", "a@example.test"],
+        &["report", "spring"],
+    ];
+    for command in commands {
+        mailshift()
+            .current_dir(dir.path())
+            .args(command)
+            .run()
+            .code(4)
+            .stderr_has("there is no state database at mailshift.db");
+        assert!(
+            !dir.path().join("mailshift.db").exists(),
+            "{command:?} created a state database"
+        );
+    }
+}
+
+/// `report` takes the batch's name as well as its ID.
+#[tokio::test(flavor = "multi_thread")]
+async fn report_accepts_the_batch_name() {
+    let (source, dest) = servers(slashed_source(), slashed());
+    source
+        .seed_bodies("alice", "INBOX", &[&raw("Subject: one", "1")])
+        .await;
+    let batch = Batch::new(&[account("alice", &source, &dest)], "");
+    assert_success(&batch.run());
+    let reports = tempfile::tempdir().unwrap();
+    mailshift()
+        .args(["report", "test", "--state"])
+        .arg(batch.state())
+        .arg("--reports")
+        .arg(reports.path())
+        .run()
+        .success()
+        .stdout_has("report.html");
+    assert!(reports.path().join("test/report.json").exists());
+}

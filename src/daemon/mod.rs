@@ -18,6 +18,7 @@
 
 pub mod config;
 pub mod inbox;
+pub mod outcome;
 pub mod wake;
 
 use std::os::unix::fs::PermissionsExt;
@@ -39,7 +40,8 @@ use crate::store::batches::AccountState;
 use crate::store::jobs::Job;
 
 pub use config::DaemonConfig;
-use inbox::Inbox;
+use inbox::{Inbox, Ready, is_yaml};
+use outcome::{DropResult, TABLE_ENDINGS, YAML_ENDINGS, companions};
 
 /// A running daemon's settings, resolved.
 pub struct Daemon {
@@ -86,7 +88,20 @@ impl Daemon {
 
         let mut inbox = Inbox::new(&daemon.dir, daemon.config.settle());
         loop {
-            for path in inbox.ready() {
+            for ready in inbox.ready() {
+                let path = match ready {
+                    Ready::Odd(path, reason) => {
+                        inbox.forget(&path);
+                        if let Err(error) = daemon.reject_odd(&path, reason) {
+                            tracing::error!(file = %path.display(), "{error:#}");
+                        }
+                        continue;
+                    }
+                    Ready::Manifest(path) => path,
+                };
+                if daemon.waits_for_companion(&inbox, &path) {
+                    continue;
+                }
                 inbox.forget(&path);
                 match daemon.accept(&path).await {
                     Ok(Some(job)) => {
@@ -129,6 +144,42 @@ impl Daemon {
             tracing::warn!("batches did not stop in time; they resume from their checkpoints");
         }
         Ok(())
+    }
+
+    /// Whether a ready manifest waits for its same-stem companion: a YAML
+    /// beside a CSV (or imapsync, OMM file) goes with it as its defaults;
+    /// a CSV waits for its YAML to settle; a YAML of defaults alone (no
+    /// accounts) waits a while for its CSV before it is rejected.
+    fn waits_for_companion(&self, inbox: &Inbox, path: &Path) -> bool {
+        if !is_yaml(path) {
+            return companions(path, &YAML_ENDINGS)
+                .iter()
+                .any(|yaml| !inbox.settled(yaml));
+        }
+        if !companions(path, &TABLE_ENDINGS).is_empty() {
+            return true;
+        }
+        let defaults_only = manifest::load(path)
+            .is_ok_and(|m| m.accounts.is_empty() && m.settings.accounts_csv.is_none());
+        defaults_only && inbox.unchanged_for(path) < self.config.settle() * COMPANION_WAIT
+    }
+
+    /// Moves something that can never be a manifest to `rejected/`, with
+    /// its reason beside it.
+    fn reject_odd(&self, path: &Path, reason: &str) -> anyhow::Result<()> {
+        let name = file_name(path);
+        let target = unique(&self.dir.join("rejected"), &name);
+        std::fs::rename(path, &target)
+            .with_context(|| format!("Cannot move {} to rejected/", path.display()))?;
+        tracing::warn!(file = %path.display(), "rejected: {reason}");
+        let base = target.display().to_string();
+        std::fs::write(format!("{base}.errors.txt"), format!("{name}: {reason}\n"))?;
+        DropResult {
+            reason: Some(reason.to_owned()),
+            errors: Some(format!("rejected/{}.errors.txt", file_name(&target))),
+            ..DropResult::new(&name, "rejected")
+        }
+        .write(&self.dir)
     }
 
     /// Checks a ready manifest: rejects it, or accepts it as a job.
@@ -186,6 +237,14 @@ impl Daemon {
         }
         let id = self.services.store.add_job(job.clone()).await?;
         tracing::info!(job = id, batch = %job.batch, file = %name, "accepted");
+        for file in &files {
+            let dropped = file_name(file);
+            DropResult {
+                batch: Some(&job.batch),
+                ..DropResult::new(&dropped, "accepted")
+            }
+            .write(&self.dir)?;
+        }
         Ok(Some(Job { id, ..job }))
     }
 
@@ -193,18 +252,26 @@ impl Daemon {
     /// beside its errors as text and JSON.
     fn reject(&self, files: &[PathBuf], diagnostics: &Diagnostics) -> anyhow::Result<()> {
         let rejected = self.dir.join("rejected");
+        let mut errors = None;
         for file in files {
             let target = unique(&rejected, &file_name(file));
             move_file(file, &target)?;
             tracing::warn!(file = %file.display(), "rejected: {} problems", diagnostics.error_count());
-            if file == &files[0] {
+            if errors.is_none() {
                 let base = target.display().to_string();
                 std::fs::write(format!("{base}.errors.txt"), format!("{diagnostics}\n"))?;
                 std::fs::write(
                     format!("{base}.errors.json"),
                     serde_json::to_vec_pretty(diagnostics)?,
                 )?;
+                errors = Some(format!("rejected/{}.errors.txt", file_name(&target)));
             }
+            DropResult {
+                reason: Some(format!("{} problems", diagnostics.error_count())),
+                errors: errors.clone(),
+                ..DropResult::new(&file_name(file), "rejected")
+            }
+            .write(&self.dir)?;
         }
         Ok(())
     }
@@ -280,9 +347,16 @@ impl Daemon {
             .set_job(job.id, state, to.display().to_string(), manifest)
             .await?;
         tracing::info!(job = job.id, batch = %job.batch, "{state}");
-        Ok(())
+        DropResult {
+            batch: Some(&job.batch),
+            ..DropResult::new(&job.name, state)
+        }
+        .write(&self.dir)
     }
 }
+
+/// How many settle times a YAML of defaults alone waits for its CSV.
+const COMPANION_WAIT: u32 = 10;
 
 fn file_name(path: &Path) -> String {
     path.file_name()

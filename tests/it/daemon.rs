@@ -282,11 +282,24 @@ async fn dropped_manifests_become_migrations_and_broken_ones_are_rejected() {
             "a password reached the errors: {errors}"
         );
     }
-    let left: Vec<_> = std::fs::read_dir(&inbox)
+    let mut left: Vec<String> = std::fs::read_dir(&inbox)
         .unwrap()
-        .map(|e| e.unwrap().file_name())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.ends_with(".result.json"))
         .collect();
+    left.sort();
     assert_eq!(left, ["rejected"], "every file was taken");
+    // Whoever dropped a file can read what became of it.
+    let result = |name: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(inbox.join(format!("{name}.result.json"))).unwrap())
+            .unwrap()
+    };
+    assert_eq!(result("broken.yaml")["outcome"], "rejected");
+    assert_eq!(
+        result("broken.yaml")["errors"],
+        "rejected/broken.yaml.errors.txt"
+    );
+    assert_eq!(result("staff.csv")["batch"], "staff");
 
     // Accepted manifests are private to the daemon's user.
     let done = setup.area().join("done");
@@ -503,6 +516,121 @@ async fn the_daemon_keeps_a_manifests_limits() {
         &snapshot(&dest, "alice").await,
         &snapshot(&source, "alice").await,
     );
+    sigterm(&daemon);
+    assert_eq!(daemon.wait().unwrap().code(), Some(0));
+}
+
+/// Polls until `path` exists, at most `limit`.
+fn appears(path: &Path, limit: Duration) -> bool {
+    let started = Instant::now();
+    while !path.exists() {
+        if started.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    true
+}
+
+/// Regression: a folder or a symbolic link dropped in stayed there with no
+/// word; a CSV and its same-stem defaults YAML dropped together ran the
+/// CSV alone and rejected the YAML for having no accounts.
+#[tokio::test(flavor = "multi_thread")]
+async fn oddities_are_rejected_and_a_csv_runs_with_its_defaults_whichever_settles_first() {
+    let (source, dest) = servers(slashed_source(), slashed());
+    source
+        .seed_bodies("alice", "INBOX", &[&raw("Subject: a", "a")])
+        .await;
+    source
+        .seed_bodies("bob", "INBOX", &[&raw("Subject: b", "b")])
+        .await;
+    let setup = Setup::new();
+    let inbox = setup.inbox();
+    let outside = setup.root.path().join("outside.yaml");
+    write(&outside, "batch: outside\n");
+    std::fs::create_dir(inbox.join("a-folder.yaml")).unwrap();
+    std::os::unix::fs::symlink(inbox.join("nowhere.yaml"), inbox.join("gone.yaml")).unwrap();
+    std::os::unix::fs::symlink(inbox.join("loop.yaml"), inbox.join("loop.yaml")).unwrap();
+    std::os::unix::fs::symlink(&outside, inbox.join("elsewhere.yaml")).unwrap();
+    let mut daemon = setup.start();
+
+    let defaults = format!(
+        "defaults:\n  source: {{kind: imap, host: 127.0.0.1, port: {}, tls: none}}\n  \
+         destination: {{kind: imap, host: 127.0.0.1, port: {}, tls: none}}\n",
+        source.imap_port(),
+        dest.imap_port()
+    );
+    let csv = |user: &str| {
+        format!(
+            "source_email,source_user,source_password,destination_email,destination_user,destination_password\n\
+             {user}@example.test,{user},source-pw,{user}@example.test,{user},dest-pw\n"
+        )
+    };
+    // The YAML first, settled well before its CSV arrives.
+    write(
+        &inbox.join("staff.yaml"),
+        &format!("batch: staff\n{defaults}"),
+    );
+    std::thread::sleep(Duration::from_millis(2500));
+    write(&inbox.join("staff.csv"), &csv("alice"));
+    // The CSV settles first while its YAML is still being written.
+    write(&inbox.join("team.yaml"), "batch: team\n");
+    write(&inbox.join("team.csv"), &csv("bob"));
+    std::thread::sleep(Duration::from_millis(700));
+    write(&inbox.join("team.yaml"), "batch: team\n# still writing\n");
+    std::thread::sleep(Duration::from_millis(700));
+    write(
+        &inbox.join("team.yaml"),
+        &format!("batch: team\n{defaults}"),
+    );
+
+    assert_eq!(setup.wait_filed(2, Duration::from_secs(60)), (2, 0));
+    for user in ["alice", "bob"] {
+        assert_same(&snapshot(&dest, user).await, &snapshot(&source, user).await);
+    }
+    for name in ["staff.csv", "team.csv"] {
+        let path = inbox.join(format!("{name}.result.json"));
+        let started = Instant::now();
+        let outcome = loop {
+            let json: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            if json["outcome"] != "accepted" || started.elapsed() > Duration::from_secs(10) {
+                break json["outcome"].clone();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        assert_eq!(outcome, "done", "{name}");
+    }
+
+    let rejected = inbox.join("rejected");
+    for (name, reason) in [
+        ("a-folder.yaml", "this is a folder"),
+        ("gone.yaml", "a symbolic link to nothing"),
+        ("loop.yaml", "a symbolic link that loops"),
+        (
+            "elsewhere.yaml",
+            "a symbolic link to a file outside the watched folder",
+        ),
+    ] {
+        let errors = rejected.join(format!("{name}.errors.txt"));
+        assert!(
+            appears(&errors, Duration::from_secs(10)),
+            "{name} not rejected"
+        );
+        let text = std::fs::read_to_string(&errors).unwrap();
+        assert!(text.contains(reason), "{name}: {text}");
+        assert!(
+            rejected.join(name).symlink_metadata().is_ok(),
+            "{name} moved"
+        );
+        let result: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(inbox.join(format!("{name}.result.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(result["outcome"], "rejected", "{name}");
+    }
+    assert!(outside.exists(), "the file outside is left alone");
+    assert!(!rejected.join("staff.yaml").exists() && !rejected.join("team.yaml").exists());
     sigterm(&daemon);
     assert_eq!(daemon.wait().unwrap().code(), Some(0));
 }

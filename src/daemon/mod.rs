@@ -95,6 +95,7 @@ impl Daemon {
                         if let Err(error) = daemon.reject_odd(&path, reason) {
                             tracing::error!(file = %path.display(), "{error:#}");
                         }
+                        daemon.email_rejection(&file_name(&path), reason).await;
                         continue;
                     }
                     Ready::Manifest(path) => path,
@@ -164,6 +165,14 @@ impl Daemon {
         defaults_only && inbox.unchanged_for(path) < self.config.settle() * COMPANION_WAIT
     }
 
+    /// Tells the daemon's administrator, when there is one, that a file
+    /// was rejected and why.
+    async fn email_rejection(&self, name: &str, why: &str) {
+        if let (Some(smtp), Some(admin)) = (self.config.smtp_config(), &self.config.admin) {
+            outcome::email_rejection(smtp, admin, name, why).await;
+        }
+    }
+
     /// Moves something that can never be a manifest to `rejected/`, with
     /// its reason beside it.
     fn reject_odd(&self, path: &Path, reason: &str) -> anyhow::Result<()> {
@@ -194,10 +203,19 @@ impl Daemon {
             .into_iter()
             .filter(|f| f.parent() == Some(self.dir.as_path()) && f.exists())
             .collect();
-        let checked = match checked {
-            Ok(c) if !c.diagnostics.has_errors() => c,
-            Ok(c) => return self.reject(&files, &c.diagnostics).map(|()| None),
-            Err(d) => return self.reject(&files, &d).map(|()| None),
+        let problems = match checked {
+            Ok(c) if !c.diagnostics.has_errors() => Ok(c),
+            Ok(c) => Err(c.diagnostics),
+            Err(d) => Err(d),
+        };
+        let checked = match problems {
+            Ok(c) => c,
+            Err(diagnostics) => {
+                self.reject(&files, &diagnostics)?;
+                self.email_rejection(&file_name(path), &diagnostics.to_string())
+                    .await;
+                return Ok(None);
+            }
         };
         let name = file_name(path);
         let job_dir = unique(

@@ -9,6 +9,8 @@ use anyhow::Context;
 use serde::Serialize;
 
 use super::inbox::RESULT_ENDING;
+use crate::protocols::smtp::{self, SmtpConfig};
+use crate::report::notification::{encode_words, header, quoted_printable};
 
 /// One state of a dropped file, as `NAME.result.json` says it.
 #[derive(Debug, Serialize)]
@@ -69,3 +71,44 @@ pub fn companions(path: &Path, endings: &[&str]) -> Vec<PathBuf> {
 pub const TABLE_ENDINGS: [&str; 3] = ["csv", "txt", "tsv"];
 /// Endings of a defaults YAML.
 pub const YAML_ENDINGS: [&str; 2] = ["yaml", "yml"];
+
+/// Emails `admin` that `name` was rejected and why. A failure to send is
+/// logged.
+pub async fn email_rejection(smtp: &SmtpConfig, admin: &str, name: &str, why: &str) {
+    let to = [admin.to_owned()];
+    let message = rejection_message(&smtp.from, admin, name, why);
+    if let Err(error) = smtp::send(smtp, &to, &message).await {
+        tracing::warn!(file = %name, "rejection not emailed: {error}");
+    }
+}
+
+/// The message telling the daemon's administrator of a rejected file:
+/// its name and the problems (which never quote a secret).
+fn rejection_message(from: &str, to: &str, name: &str, why: &str) -> Vec<u8> {
+    let clean = |t: &str| -> String {
+        t.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect()
+    };
+    let mut head = String::new();
+    header(&mut head, "Date", &chrono::Utc::now().to_rfc2822());
+    header(&mut head, "From", &clean(from));
+    header(&mut head, "To", &clean(to));
+    header(
+        &mut head,
+        "Subject",
+        &encode_words(&clean(&format!("[mailshift] {name} was rejected"))),
+    );
+    header(&mut head, "MIME-Version", "1.0");
+    header(&mut head, "Content-Type", "text/plain; charset=utf-8");
+    header(&mut head, "Content-Transfer-Encoding", "quoted-printable");
+    header(&mut head, "Auto-Submitted", "auto-generated");
+    head.push_str("\r\n");
+    let body = format!(
+        "The file {name} dropped into the watched folder was rejected; it is \
+         now in rejected/, beside its errors.\n\n{why}\n"
+    );
+    let mut message = head.into_bytes();
+    message.extend(quoted_printable(&body).into_bytes());
+    message
+}

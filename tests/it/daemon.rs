@@ -634,3 +634,69 @@ async fn oddities_are_rejected_and_a_csv_runs_with_its_defaults_whichever_settle
     sigterm(&daemon);
     assert_eq!(daemon.wait().unwrap().code(), Some(0));
 }
+
+/// A rejected file is emailed to the daemon's administrator, with its
+/// problems and never a password.
+#[test]
+fn a_rejection_is_emailed_to_the_daemons_admin() {
+    use crate::support::smtp::{SmtpOptions, SmtpReceiver};
+    let receiver = SmtpReceiver::start(SmtpOptions::default());
+    let setup = Setup::new();
+    let config = setup.root.path().join("daemon.yaml");
+    write(
+        &config,
+        &format!(
+            "admin: it-team@example.test\nsmtp: {{host: 127.0.0.1, port: {}, tls: none, \
+             from: mailshift@example.test}}\n",
+            receiver.port()
+        ),
+    );
+    let mut daemon = setup
+        .command()
+        .arg("--config")
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    write(
+        &setup.inbox().join("broken.csv"),
+        "source_email,source_password\na@x.example,\"pw-first\nb@x.example,pw-hidden\n",
+    );
+    std::fs::create_dir(setup.inbox().join("folder.yaml")).unwrap();
+    let started = Instant::now();
+    while receiver.messages().len() < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{}",
+            receiver.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut subjects: Vec<String> = Vec::new();
+    for message in receiver.messages() {
+        assert_eq!(message.rcpt_to, ["it-team@example.test"]);
+        let parsed = SmtpReceiver::parse(&message.data);
+        let body = parsed["body"].as_str().unwrap().to_owned();
+        assert!(!body.contains("pw-"), "{body}");
+        subjects.push(parsed["subject"].as_str().unwrap().to_owned());
+        if body.contains("broken.csv") {
+            assert!(
+                body.contains("a quote opened at row 2 is never closed"),
+                "{body}"
+            );
+        } else {
+            assert!(body.contains("this is a folder"), "{body}");
+        }
+    }
+    subjects.sort();
+    assert_eq!(
+        subjects,
+        [
+            "[mailshift] broken.csv was rejected",
+            "[mailshift] folder.yaml was rejected"
+        ]
+    );
+    sigterm(&daemon);
+    assert_eq!(daemon.wait().unwrap().code(), Some(0));
+}

@@ -144,6 +144,9 @@ pub struct ValidateArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
+    /// Every warning is an error (columns mailshift does not know, ...).
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// `mailshift plan`.
@@ -161,6 +164,9 @@ pub struct PlanArgs {
     /// every account is ready, else 1.
     #[arg(long)]
     pub check: bool,
+    /// Every warning is an error (columns mailshift does not know, ...).
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// How the process ends; the numbers are the documented exit codes.
@@ -251,9 +257,14 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 /// Loads and checks one manifest. `Err` holds the diagnostics of a file
 /// that could not be read at all.
-fn check_file(path: &Path) -> Result<Checked, Diagnostics> {
+/// With `strict`, every warning is an error.
+fn check_file(path: &Path, strict: bool) -> Result<Checked, Diagnostics> {
     let manifest = manifest::load(path)?;
-    Ok(plan::check(&manifest))
+    let mut checked = plan::check(&manifest);
+    if strict {
+        checked.diagnostics.strict();
+    }
+    Ok(checked)
 }
 
 /// What `validate --format json` prints.
@@ -292,7 +303,7 @@ fn validate(args: &ValidateArgs) -> anyhow::Result<Exit> {
     let mut all_valid = true;
     for path in &args.files {
         tracing::debug!("validating {}", path.display());
-        let (checked, diagnostics) = match check_file(path) {
+        let (checked, diagnostics) = match check_file(path, args.strict) {
             Ok(c) => {
                 let d = c.diagnostics.clone();
                 (Some(c), d)
@@ -393,7 +404,7 @@ fn plan(args: &PlanArgs) -> anyhow::Result<Exit> {
         return check::check(args);
     }
     let mut out = io::stdout().lock();
-    let checked = check_file(&args.file);
+    let checked = check_file(&args.file, args.strict);
     let valid = checked.as_ref().is_ok_and(Checked::is_valid);
     match (args.format, &checked) {
         (OutputFormat::Json, _) => {

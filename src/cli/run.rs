@@ -30,10 +30,25 @@ pub struct RunArgs {
     /// `undo/<migration ID>.json` for every account.
     #[arg(long, env = "MAILSHIFT_REPORTS", default_value = "reports")]
     pub reports: PathBuf,
+    /// Every warning is an error (columns mailshift does not know, ...):
+    /// nothing runs while there is one.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// Runs the batch a manifest describes.
 pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
+    if args.strict {
+        let problems = match super::check_file(&args.file, true) {
+            Ok(checked) => checked.diagnostics,
+            Err(diagnostics) => diagnostics,
+        };
+        if problems.has_errors() {
+            eprintln!("{problems}");
+            eprintln!("{}: invalid, nothing was run", args.file.display());
+            return Ok(Exit::Invalid);
+        }
+    }
     let mut plan = match plan::from_file(&args.file) {
         Ok(plan) => plan,
         Err(diagnostics) => {

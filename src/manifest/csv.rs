@@ -240,6 +240,7 @@ pub fn load(text: &str, file: &Arc<std::path::PathBuf>) -> (Vec<AccountEntry>, D
     // Which definition each column is, if any.
     let mut which: Vec<Option<&ColumnDef>> = Vec::new();
     let mut seen: Vec<String> = Vec::new();
+    let mut ignored: Vec<String> = Vec::new();
     for name in &table.header {
         let canonical = normalize_header(name);
         if canonical.is_empty() {
@@ -258,21 +259,43 @@ pub fn load(text: &str, file: &Arc<std::path::PathBuf>) -> (Vec<AccountEntry>, D
         match defs.iter().find(|d| d.name == canonical) {
             Some(def) => which.push(Some(def)),
             None => {
-                let hint = did_you_mean(&canonical, defs.iter().map(|d| d.name.as_str()));
-                diagnostics.push(
-                    Diagnostic::error(
-                        header_place(name),
-                        format!("unknown column {}", quote(name)),
-                    )
-                    .with_hint(
-                        hint.or_else(|| {
-                            Some("see docs/manifest.md for the column names".to_owned())
-                        }),
+                // Close to a column of ours: a typo that would silently drop
+                // a value. Otherwise a column of the spreadsheet's own.
+                match did_you_mean(&canonical, defs.iter().map(|d| d.name.as_str())) {
+                    Some(hint) => diagnostics.push(
+                        Diagnostic::error(
+                            header_place(name),
+                            format!("unknown column {}", quote(name)),
+                        )
+                        .with_hint(Some(hint)),
                     ),
-                );
+                    None => ignored.push(quote(name)),
+                }
                 which.push(None);
             }
         }
+    }
+    if !ignored.is_empty() {
+        let place = Place {
+            file: Arc::clone(file),
+            position: Position::Cell {
+                row: 1,
+                column: None,
+            },
+            field: None,
+        };
+        diagnostics.push(
+            Diagnostic::warning(
+                place,
+                format!(
+                    "columns mailshift does not know are ignored: {}",
+                    ignored.join(", ")
+                ),
+            )
+            .with_hint(Some(
+                "docs/manifest.md lists the columns; --strict makes this an error".to_owned(),
+            )),
+        );
     }
     let columns = Arc::new(Columns {
         columns: table

@@ -269,3 +269,45 @@ fn an_unclosed_quote_never_prints_the_rows_it_swallows() {
         );
     }
 }
+
+/// Regression: columns a spreadsheet carries for itself (`Full Name`,
+/// `Department`) made the whole file invalid. They are ignored with one
+/// warning naming them; `--strict` makes it an error. A near miss of a
+/// column of ours stays an error, since ignoring it would drop a value.
+#[test]
+fn unknown_columns_are_one_warning_and_strict_makes_them_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("staff.csv");
+    std::fs::write(
+        &path,
+        "Full Name,source_email,source_host,source_password,destination_email,destination_host,destination_password,Department\n\
+         Ann Example,ann@old.example,imap.old.example,pw-a,ann@new.example,imap.new.example,pw-b,Sales\n\
+         Bob Example,bob@old.example,imap.old.example,pw-c,bob@new.example,imap.new.example,pw-d,Support\n",
+    )
+    .unwrap();
+    let out = mailshift().arg("validate").arg(&path).run().success();
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert_eq!(all.matches("warning:").count(), 1, "{all}");
+    assert!(
+        all.contains("columns mailshift does not know are ignored: `Full Name`, `Department`"),
+        "{all}"
+    );
+    for command in [&["validate"][..], &["plan"], &["run"]] {
+        let out = mailshift()
+            .current_dir(dir.path())
+            .args(command)
+            .arg("--strict")
+            .arg(&path)
+            .run()
+            .code(2);
+        let all = format!("{}{}", out.stdout, out.stderr);
+        assert!(
+            all.contains("`Full Name`, `Department`"),
+            "{command:?}: {all}"
+        );
+    }
+    assert!(
+        !dir.path().join("mailshift.db").exists(),
+        "run --strict ran nothing"
+    );
+}

@@ -45,13 +45,20 @@ pub enum BatchError {
 const REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Runs a batch to its end: nothing else may run the same batch meanwhile.
+///
+/// An account that was undone stays undone unless `redo` names its
+/// migration ID; each account left out, and each cancelled one, is said.
 pub async fn run(
     plan: &Plan,
     services: &Services,
     shared: Arc<Shared>,
     shutdown: CancellationToken,
+    redo: &[String],
 ) -> Result<BatchOutcome, BatchError> {
     let _lock = BatchLock::acquire(&services.state, &plan.batch)?;
+    let plan = &left_as_they_are(plan, &services.store, redo)
+        .await
+        .context("Reading the batch")?;
     let dir = report_dir(&services.reports, &plan.batch);
     // The report is rewritten now and then while the batch runs, for whoever
     // watches it; this loop never ends by itself.
@@ -89,6 +96,49 @@ pub async fn run(
         notify::outcomes(plan, &services.store, &record).await;
     }
     Ok(outcome)
+}
+
+/// The plan without the accounts that were undone (unless `redo` names
+/// them), saying which are left out, and which were cancelled (the engine
+/// skips those).
+async fn left_as_they_are(plan: &Plan, store: &Store, redo: &[String]) -> anyhow::Result<Plan> {
+    let Some(batch) = store.batch_named(&plan.batch).await? else {
+        return Ok(plan.clone());
+    };
+    let before = store.batch_accounts(batch.id).await?;
+    let mut kept = plan.clone();
+    kept.accounts.retain(|a| {
+        let Some(known) = before.iter().find(|b| {
+            b.source.eq_ignore_ascii_case(&a.source.email)
+                && b.destination.eq_ignore_ascii_case(&a.destination.email)
+        }) else {
+            return true;
+        };
+        let id = &known.migration_id;
+        if known.cancel_requested {
+            tracing::warn!(
+                migration_id = %id,
+                "{} → {} was cancelled: skipped",
+                known.source,
+                known.destination
+            );
+        }
+        if known.state != "undone" {
+            return true;
+        }
+        if redo.iter().any(|r| r.eq_ignore_ascii_case(id)) {
+            tracing::warn!(migration_id = %id, "{} was undone: copied again (--redo)", known.source);
+            return true;
+        }
+        tracing::warn!(
+            migration_id = %id,
+            "{} → {} was undone: skipped (`mailshift run --redo {id}` copies it again)",
+            known.source,
+            known.destination
+        );
+        false
+    });
+    Ok(kept)
 }
 
 /// Writes (or rewrites) a batch's `report.json` and `report.html`.

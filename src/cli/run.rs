@@ -34,6 +34,10 @@ pub struct RunArgs {
     /// nothing runs while there is one.
     #[arg(long)]
     pub strict: bool,
+    /// Copy again these accounts (migration IDs) that were undone; an
+    /// undone account is otherwise left as it is, and `run` says so.
+    #[arg(long, value_name = "ID", num_args = 1..)]
+    pub redo: Vec<String>,
 }
 
 /// Runs the batch a manifest describes.
@@ -78,7 +82,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         let shutdown = CancellationToken::new();
         engine::stop_on_signals(shutdown.clone());
         let shared = Arc::new(Shared::new(&plan.limits));
-        batch::run(&plan, &services, shared, shutdown).await
+        batch::run(&plan, &services, shared, shutdown, &args.redo).await
     });
     let outcome = match result {
         Ok(outcome) => outcome,

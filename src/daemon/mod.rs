@@ -339,7 +339,8 @@ impl Daemon {
         // The manifest's own limits (rates, connections per host), within
         // the daemon's cap across every batch.
         let limits = Arc::new(Shared::within(&plan.limits, shared));
-        let outcome = batch::run(&plan, &self.services, limits, shutdown.child_token()).await?;
+        let outcome =
+            batch::run(&plan, &self.services, limits, shutdown.child_token(), &[]).await?;
         if shutdown.is_cancelled() {
             return Ok(()); // Still `running`: the next start resumes it.
         }

@@ -223,3 +223,55 @@ async fn report_accepts_the_batch_name() {
         .stdout_has("report.html");
     assert!(reports.path().join("test/report.json").exists());
 }
+
+/// Regression: an undone account was copied again by the next `run` of
+/// the same manifest without a word.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_undone_account_stays_undone_unless_redone() {
+    let (source, dest) = servers(slashed_source(), slashed());
+    source
+        .seed_bodies("alice", "INBOX", &[&raw("Subject: one", "1")])
+        .await;
+    let batch = Batch::new(&[account("alice", &source, &dest)], "");
+    assert_success(&batch.run());
+    let (id, email, _) = migration_ids(&batch).remove(0);
+    mailshift()
+        .args(["undo", &id, "--source", &email, "--state"])
+        .arg(batch.state())
+        .arg("--reports")
+        .arg(batch.reports())
+        .run()
+        .success();
+    let inbox = || async {
+        let mut session = mailshift::protocols::imap::Session::connect(&dest.imap_config("alice"))
+            .await
+            .unwrap();
+        session.status("INBOX").await.unwrap().messages
+    };
+    assert_eq!(inbox().await, 0, "undone");
+
+    let again = batch.run();
+    assert_success(&again);
+    assert!(
+        again.stderr.contains("was undone: skipped")
+            && again.stderr.contains(&format!("--redo {id}")),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(inbox().await, 0, "an undone account stays undone");
+    assert_eq!(migration_ids(&batch)[0].2, "undone");
+
+    let redone = mailshift()
+        .arg("run")
+        .arg(batch.dir.path().join("batch.yaml"))
+        .arg("--state")
+        .arg(batch.state())
+        .arg("--reports")
+        .arg(batch.reports())
+        .args(["--redo", &id])
+        .run()
+        .success();
+    assert!(redone.stderr.contains("copied again"), "{}", redone.stderr);
+    assert_eq!(inbox().await, 1, "--redo copies it again");
+    assert_eq!(migration_ids(&batch)[0].2, "completed");
+}

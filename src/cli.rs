@@ -102,6 +102,10 @@ pub enum Command {
     /// running in another process; a queued account never starts.
     #[command(after_help = EXIT_CODES)]
     Cancel(status::CancelArgs),
+    /// Lift the cancel of a migration: the next run of its batch (or the
+    /// daemon, for a batch it runs) carries on from its checkpoints.
+    #[command(after_help = EXIT_CODES)]
+    Resume(status::ResumeArgs),
     /// Write a batch's report again (`report.json` and `report.html`) from
     /// the state database.
     #[command(after_help = EXIT_CODES)]
@@ -203,6 +207,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Status(args) => status::status(args),
         Command::List(args) => status::list(args),
         Command::Cancel(args) => status::cancel(args),
+        Command::Resume(args) => status::resume(args),
         Command::Report(args) => status::report(args),
         Command::Purge(args) => purge::purge(args),
         Command::Undo(args) => undo::undo(args),

@@ -64,6 +64,18 @@ pub struct CancelArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// The migration ID.
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// The account's source email address.
+    #[arg(long, value_name = "EMAIL")]
+    pub source: String,
+    #[command(flatten)]
+    pub state: StateArg,
+}
+
+#[derive(Debug, Args)]
 pub struct ReportArgs {
     /// The batch ID, or the batch's name.
     #[arg(value_name = "BATCH")]
@@ -217,6 +229,27 @@ pub fn cancel(args: &CancelArgs) -> anyhow::Result<Exit> {
         }
         CancelOutcome::AlreadyFinished => {
             println!("{id} has already finished; nothing to cancel");
+            Exit::Success
+        }
+    })
+}
+
+pub fn resume(args: &ResumeArgs) -> anyhow::Result<Exit> {
+    let Some(store) = args.state.open_existing()? else {
+        return Ok(Exit::NotFound);
+    };
+    let (id, source) = (&args.id, &args.source);
+    Ok(match block_on(store.lift_cancel(id, source))?? {
+        None => not_found(id, source),
+        Some(true) => {
+            println!(
+                "cancel lifted for {id}: the next run of its batch (or the daemon) carries on \
+                 from where it stopped"
+            );
+            Exit::Success
+        }
+        Some(false) => {
+            println!("{id} was not cancelled; nothing to lift");
             Exit::Success
         }
     })

@@ -26,6 +26,7 @@ mod migrations;
 mod notified;
 pub mod pop3;
 pub mod purge;
+mod resume;
 pub mod sieve;
 pub mod status;
 

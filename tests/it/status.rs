@@ -176,6 +176,27 @@ async fn a_cancelled_queued_account_never_starts() {
         .run()
         .success()
         .stdout_has("already finished");
+
+    // A run leaves a cancelled account alone, and says so.
+    let again = batch.run();
+    assert!(
+        again.stderr.contains("was cancelled: skipped"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(migration_ids(&batch)[1].2, "cancelled");
+
+    // `resume` lifts the cancel; the next run migrates bob.
+    mailshift()
+        .args(["resume", &bob.0, "--source", &bob.1, "--state"])
+        .arg(batch.state())
+        .run()
+        .success()
+        .stdout_has("cancel lifted");
+    assert_success(&batch.run());
+    let ids = migration_ids(&batch);
+    assert_eq!(ids[1].2, "completed");
+    assert_eq!(session.status("INBOX").await.unwrap().messages, 1);
 }
 
 /// Regression: `list` and `status` in a folder without a state database

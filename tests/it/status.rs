@@ -296,3 +296,65 @@ async fn an_undone_account_stays_undone_unless_redone() {
     assert_eq!(inbox().await, 1, "--redo copies it again");
     assert_eq!(migration_ids(&batch)[0].2, "completed");
 }
+
+/// Regression: `undo` of an account of a CSV whose defaults (and the
+/// destination's credential) are in a same-stem YAML said the YAML was not
+/// valid and asked for --manifest.
+#[tokio::test(flavor = "multi_thread")]
+async fn undo_finds_the_credentials_of_a_csv_with_its_defaults_yaml() {
+    let (source, dest) = servers(slashed_source(), slashed());
+    source
+        .seed_bodies("alice", "INBOX", &[&raw("Subject: one", "1")])
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("staff.yaml"),
+        format!(
+            "batch: staff\ndefaults:\n  source: {{kind: imap, host: 127.0.0.1, port: {}, tls: none, \
+             password: source-pw}}\n  destination: {{kind: imap, host: 127.0.0.1, port: {}, \
+             tls: none, password: dest-pw}}\n",
+            source.imap_port(),
+            dest.imap_port()
+        ),
+    )
+    .unwrap();
+    let csv = dir.path().join("staff.csv");
+    std::fs::write(
+        &csv,
+        "source_email,source_user,destination_email,destination_user\n\
+         alice@example.test,alice,alice@example.test,alice\n",
+    )
+    .unwrap();
+    let state = dir.path().join("state.db");
+    let reports = dir.path().join("reports");
+    mailshift()
+        .arg("run")
+        .arg(&csv)
+        .arg("--state")
+        .arg(&state)
+        .arg("--reports")
+        .arg(&reports)
+        .run()
+        .success();
+    let listed = mailshift()
+        .args(["list", "--format", "json", "--state"])
+        .arg(&state)
+        .run()
+        .success()
+        .json();
+    let id = listed[0]["accounts"][0]["migration_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    mailshift()
+        .args(["undo", &id, "--source", "alice@example.test", "--state"])
+        .arg(&state)
+        .arg("--reports")
+        .arg(&reports)
+        .run()
+        .success();
+    let mut session = mailshift::protocols::imap::Session::connect(&dest.imap_config("alice"))
+        .await
+        .unwrap();
+    assert_eq!(session.status("INBOX").await.unwrap().messages, 0);
+}

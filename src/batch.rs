@@ -11,12 +11,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::engine::{self, BatchOutcome, EngineOptions, limits::Shared};
 use crate::plan::Plan;
-use crate::protocols::smtp;
-use crate::report::{self, notification, notification::Event};
+use crate::report;
 use crate::store::Store;
 use crate::store::batches::BatchRecord;
-use crate::store::status::AccountStatus;
 use crate::undo;
+
+pub mod notify;
 
 /// What a batch runs with besides its plan.
 #[derive(Clone)]
@@ -45,13 +45,20 @@ pub enum BatchError {
 const REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Runs a batch to its end: nothing else may run the same batch meanwhile.
+///
+/// An account that was undone stays undone unless `redo` names its
+/// migration ID; each account left out, and each cancelled one, is said.
 pub async fn run(
     plan: &Plan,
     services: &Services,
     shared: Arc<Shared>,
     shutdown: CancellationToken,
+    redo: &[String],
 ) -> Result<BatchOutcome, BatchError> {
     let _lock = BatchLock::acquire(&services.state, &plan.batch)?;
+    let plan = &left_as_they_are(plan, &services.store, redo)
+        .await
+        .context("Reading the batch")?;
     let dir = report_dir(&services.reports, &plan.batch);
     // The report is rewritten now and then while the batch runs, for whoever
     // watches it; this loop never ends by itself.
@@ -65,11 +72,18 @@ pub async fn run(
             }
         }
     };
-    let running = engine::run(plan, &services.store, &services.options, shared, shutdown);
+    let running = engine::run(
+        plan,
+        &services.store,
+        &services.options,
+        shared,
+        shutdown.clone(),
+    );
     let outcome = tokio::select! {
         outcome = running => outcome.context("Running the batch")?,
         never = reporting => never,
     };
+    let interrupted = shutdown.is_cancelled();
     undo::write_manifests(&services.store, plan, outcome.batch_key, &dir.join("undo"))
         .await
         .context("Writing the undo manifests")?;
@@ -78,18 +92,53 @@ pub async fn run(
         public_id: outcome.batch_id.clone(),
     };
     publish_report(&services.store, &record, &dir).await?;
-    let accounts = services.store.batch_accounts(record.id).await;
-    for account in accounts.context("Reading the batch")? {
-        notify(plan, &account, Event::Finished).await;
-    }
-    match report::BatchReport::collect(&services.store, &record).await {
-        Ok(Some(report)) => notify_batch(plan, &report).await,
-        Ok(None) => {}
-        Err(error) => {
-            tracing::warn!(batch_id = %record.public_id, "batch summary not sent: {error}")
-        }
+    if !interrupted {
+        notify::outcomes(plan, &services.store, &record).await;
     }
     Ok(outcome)
+}
+
+/// The plan without the accounts that were undone (unless `redo` names
+/// them), saying which are left out, and which were cancelled (the engine
+/// skips those).
+async fn left_as_they_are(plan: &Plan, store: &Store, redo: &[String]) -> anyhow::Result<Plan> {
+    let Some(batch) = store.batch_named(&plan.batch).await? else {
+        return Ok(plan.clone());
+    };
+    let before = store.batch_accounts(batch.id).await?;
+    let mut kept = plan.clone();
+    kept.accounts.retain(|a| {
+        let Some(known) = before.iter().find(|b| {
+            b.source.eq_ignore_ascii_case(&a.source.email)
+                && b.destination.eq_ignore_ascii_case(&a.destination.email)
+        }) else {
+            return true;
+        };
+        let id = &known.migration_id;
+        if known.cancel_requested {
+            tracing::warn!(
+                migration_id = %id,
+                "{} → {} was cancelled: skipped",
+                known.source,
+                known.destination
+            );
+        }
+        if known.state != "undone" {
+            return true;
+        }
+        if redo.iter().any(|r| r.eq_ignore_ascii_case(id)) {
+            tracing::warn!(migration_id = %id, "{} was undone: copied again (--redo)", known.source);
+            return true;
+        }
+        tracing::warn!(
+            migration_id = %id,
+            "{} → {} was undone: skipped (`mailshift run --redo {id}` copies it again)",
+            known.source,
+            known.destination
+        );
+        false
+    });
+    Ok(kept)
 }
 
 /// Writes (or rewrites) a batch's `report.json` and `report.html`.
@@ -98,43 +147,6 @@ pub async fn publish_report(store: &Store, batch: &BatchRecord, dir: &Path) -> a
         report::write(dir, &report).context("Writing the report")?;
     }
     Ok(())
-}
-
-/// Tells an account's notification addresses what happened to it. A
-/// failure to send is logged; it never fails the migration.
-pub async fn notify(plan: &Plan, account: &AccountStatus, event: Event) {
-    let Some(smtp) = &plan.smtp else { return };
-    let Some(to) = plan
-        .account(&account.source, &account.destination)
-        .map(|a| &a.notify)
-        .filter(|to| !to.is_empty())
-    else {
-        return;
-    };
-    let message = notification::compose(&smtp.from, to, account, event);
-    if let Err(error) = smtp::send(smtp, to, &message).await {
-        tracing::warn!(migration_id = %account.migration_id, "notification not sent: {error}");
-    }
-}
-
-/// Sends the batch's notification addresses a summary of the batch with
-/// its HTML report attached. A failure to send is logged; it never fails
-/// the batch.
-pub async fn notify_batch(plan: &Plan, report: &report::BatchReport) {
-    let Some(smtp) = &plan.smtp else { return };
-    if plan.notify.is_empty() {
-        return;
-    }
-    let message = match notification::compose_batch(&smtp.from, &plan.notify, report) {
-        Ok(message) => message,
-        Err(error) => {
-            tracing::warn!(batch_id = %report.batch_id, "batch summary not sent: {error}");
-            return;
-        }
-    };
-    if let Err(error) = smtp::send(smtp, &plan.notify, &message).await {
-        tracing::warn!(batch_id = %report.batch_id, "batch summary not sent: {error}");
-    }
 }
 
 /// The folder of a batch's reports: its name, made safe as a file name.

@@ -102,6 +102,10 @@ pub enum Command {
     /// running in another process; a queued account never starts.
     #[command(after_help = EXIT_CODES)]
     Cancel(status::CancelArgs),
+    /// Lift the cancel of a migration: the next run of its batch (or the
+    /// daemon, for a batch it runs) carries on from its checkpoints.
+    #[command(after_help = EXIT_CODES)]
+    Resume(status::ResumeArgs),
     /// Write a batch's report again (`report.json` and `report.html`) from
     /// the state database.
     #[command(after_help = EXIT_CODES)]
@@ -144,6 +148,9 @@ pub struct ValidateArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
+    /// Every warning is an error (columns mailshift does not know, ...).
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// `mailshift plan`.
@@ -161,6 +168,9 @@ pub struct PlanArgs {
     /// every account is ready, else 1.
     #[arg(long)]
     pub check: bool,
+    /// Every warning is an error (columns mailshift does not know, ...).
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// How the process ends; the numbers are the documented exit codes.
@@ -197,6 +207,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Status(args) => status::status(args),
         Command::List(args) => status::list(args),
         Command::Cancel(args) => status::cancel(args),
+        Command::Resume(args) => status::resume(args),
         Command::Report(args) => status::report(args),
         Command::Purge(args) => purge::purge(args),
         Command::Undo(args) => undo::undo(args),
@@ -228,6 +239,9 @@ pub fn init_logging(cli: &Cli) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(io::stderr)
+        // A closed stderr (the daemon's log pipe gone) must not turn a log
+        // line into a panic: the signal handler logs before it stops.
+        .log_internal_errors(false)
         .with_target(false);
     let _ = match cli.log_format {
         LogFormat::Json => builder.json().try_init(),
@@ -248,9 +262,14 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 /// Loads and checks one manifest. `Err` holds the diagnostics of a file
 /// that could not be read at all.
-fn check_file(path: &Path) -> Result<Checked, Diagnostics> {
+/// With `strict`, every warning is an error.
+fn check_file(path: &Path, strict: bool) -> Result<Checked, Diagnostics> {
     let manifest = manifest::load(path)?;
-    Ok(plan::check(&manifest))
+    let mut checked = plan::check(&manifest);
+    if strict {
+        checked.diagnostics.strict();
+    }
+    Ok(checked)
 }
 
 /// What `validate --format json` prints.
@@ -289,7 +308,7 @@ fn validate(args: &ValidateArgs) -> anyhow::Result<Exit> {
     let mut all_valid = true;
     for path in &args.files {
         tracing::debug!("validating {}", path.display());
-        let (checked, diagnostics) = match check_file(path) {
+        let (checked, diagnostics) = match check_file(path, args.strict) {
             Ok(c) => {
                 let d = c.diagnostics.clone();
                 (Some(c), d)
@@ -390,7 +409,7 @@ fn plan(args: &PlanArgs) -> anyhow::Result<Exit> {
         return check::check(args);
     }
     let mut out = io::stdout().lock();
-    let checked = check_file(&args.file);
+    let checked = check_file(&args.file, args.strict);
     let valid = checked.as_ref().is_ok_and(Checked::is_valid);
     match (args.format, &checked) {
         (OutputFormat::Json, _) => {

@@ -13,7 +13,7 @@ use crate::protocols::dav::discovery::Service;
 /// Runs the preflight of `args.file`.
 pub fn check(args: &PlanArgs) -> anyhow::Result<Exit> {
     let mut out = io::stdout().lock();
-    let checked = match super::check_file(&args.file) {
+    let checked = match super::check_file(&args.file, args.strict) {
         Ok(checked) if checked.is_valid() => checked,
         Ok(checked) => {
             writeln!(out, "{}", checked.diagnostics)?;

@@ -30,10 +30,29 @@ pub struct RunArgs {
     /// `undo/<migration ID>.json` for every account.
     #[arg(long, env = "MAILSHIFT_REPORTS", default_value = "reports")]
     pub reports: PathBuf,
+    /// Every warning is an error (columns mailshift does not know, ...):
+    /// nothing runs while there is one.
+    #[arg(long)]
+    pub strict: bool,
+    /// Copy again these accounts (migration IDs) that were undone; an
+    /// undone account is otherwise left as it is, and `run` says so.
+    #[arg(long, value_name = "ID", num_args = 1..)]
+    pub redo: Vec<String>,
 }
 
 /// Runs the batch a manifest describes.
 pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
+    if args.strict {
+        let problems = match super::check_file(&args.file, true) {
+            Ok(checked) => checked.diagnostics,
+            Err(diagnostics) => diagnostics,
+        };
+        if problems.has_errors() {
+            eprintln!("{problems}");
+            eprintln!("{}: invalid, nothing was run", args.file.display());
+            return Ok(Exit::Invalid);
+        }
+    }
     let mut plan = match plan::from_file(&args.file) {
         Ok(plan) => plan,
         Err(diagnostics) => {
@@ -63,7 +82,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         let shutdown = CancellationToken::new();
         engine::stop_on_signals(shutdown.clone());
         let shared = Arc::new(Shared::new(&plan.limits));
-        batch::run(&plan, &services, shared, shutdown).await
+        batch::run(&plan, &services, shared, shutdown, &args.redo).await
     });
     let outcome = match result {
         Ok(outcome) => outcome,

@@ -64,15 +64,43 @@ pub struct CancelArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// The migration ID.
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// The account's source email address.
+    #[arg(long, value_name = "EMAIL")]
+    pub source: String,
+    #[command(flatten)]
+    pub state: StateArg,
+}
+
+#[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// The batch ID.
-    #[arg(value_name = "BATCH_ID")]
+    /// The batch ID, or the batch's name.
+    #[arg(value_name = "BATCH")]
     pub batch: String,
     /// Where report folders go.
     #[arg(long, env = "MAILSHIFT_REPORTS", default_value = "reports")]
     pub reports: PathBuf,
     #[command(flatten)]
     pub state: StateArg,
+}
+
+impl StateArg {
+    /// The state database, if there is one: reading commands never create
+    /// an empty one, they say where they looked.
+    pub fn open_existing(&self) -> anyhow::Result<Option<Store>> {
+        if !self.state.exists() {
+            eprintln!(
+                "mailshift: there is no state database at {} (give --state, or set \
+                 MAILSHIFT_STATE, to read another)",
+                self.state.display()
+            );
+            return Ok(None);
+        }
+        Ok(Some(Store::open(&self.state)?))
+    }
 }
 
 /// Runs a future on a small runtime: these commands do little I/O.
@@ -92,7 +120,9 @@ fn not_found(id: &str, source: &str) -> Exit {
 }
 
 pub fn status(args: &StatusArgs) -> anyhow::Result<Exit> {
-    let store = Store::open(&args.state.state)?;
+    let Some(store) = args.state.open_existing()? else {
+        return Ok(Exit::NotFound);
+    };
     let mut out = std::io::stdout().lock();
     if let Some(batch) = &args.target.batch {
         let batches = block_on(store.batches(Some(batch.clone())))??;
@@ -120,7 +150,9 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<Exit> {
 }
 
 pub fn list(args: &ListArgs) -> anyhow::Result<Exit> {
-    let store = Store::open(&args.state.state)?;
+    let Some(store) = args.state.open_existing()? else {
+        return Ok(Exit::NotFound);
+    };
     let batches = block_on(store.batches(None))??;
     let mut out = std::io::stdout().lock();
     match args.format {
@@ -138,8 +170,16 @@ pub fn list(args: &ListArgs) -> anyhow::Result<Exit> {
 }
 
 pub fn report(args: &ReportArgs) -> anyhow::Result<Exit> {
-    let store = Store::open(&args.state.state)?;
-    let batches = block_on(store.batches(Some(args.batch.clone())))??;
+    let Some(store) = args.state.open_existing()? else {
+        return Ok(Exit::NotFound);
+    };
+    // The batch ID, else the batch's name.
+    let mut batches = block_on(store.batches(Some(args.batch.clone())))??;
+    if batches.is_empty()
+        && let Some(named) = block_on(store.batch_named(&args.batch))??
+    {
+        batches = block_on(store.batches(Some(named.public_id)))??;
+    }
     let Some(batch) = batches.first() else {
         eprintln!("mailshift: no batch {}", args.batch);
         return Ok(Exit::NotFound);
@@ -158,7 +198,9 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<Exit> {
 }
 
 pub fn cancel(args: &CancelArgs) -> anyhow::Result<Exit> {
-    let store = Store::open(&args.state.state)?;
+    let Some(store) = args.state.open_existing()? else {
+        return Ok(Exit::NotFound);
+    };
     if let Some(batch) = &args.target.batch {
         return Ok(match block_on(store.request_cancel_batch(batch))?? {
             None => {
@@ -187,6 +229,27 @@ pub fn cancel(args: &CancelArgs) -> anyhow::Result<Exit> {
         }
         CancelOutcome::AlreadyFinished => {
             println!("{id} has already finished; nothing to cancel");
+            Exit::Success
+        }
+    })
+}
+
+pub fn resume(args: &ResumeArgs) -> anyhow::Result<Exit> {
+    let Some(store) = args.state.open_existing()? else {
+        return Ok(Exit::NotFound);
+    };
+    let (id, source) = (&args.id, &args.source);
+    Ok(match block_on(store.lift_cancel(id, source))?? {
+        None => not_found(id, source),
+        Some(true) => {
+            println!(
+                "cancel lifted for {id}: the next run of its batch (or the daemon) carries on \
+                 from where it stopped"
+            );
+            Exit::Success
+        }
+        Some(false) => {
+            println!("{id} was not cancelled; nothing to lift");
             Exit::Success
         }
     })

@@ -10,7 +10,6 @@ use super::status::StateArg;
 use crate::batch;
 use crate::plan::{self, Credential};
 use crate::protocols::imap::Session;
-use crate::report::notification::Event;
 use crate::store::Store;
 use crate::store::batches::{AccountState, BatchRecord};
 use crate::store::dav::DavArea;
@@ -92,7 +91,7 @@ async fn from_store(args: &UndoArgs, id: &str, source: &str) -> anyhow::Result<E
         .context(
             "The state database does not say which manifest the batch ran from: give --manifest",
         )?;
-    let mut plan = match plan::from_file(&manifest_path) {
+    let mut plan = match batch_plan(&manifest_path) {
         Ok(plan) => plan,
         Err(diagnostics) => {
             eprintln!("{diagnostics}");
@@ -151,7 +150,7 @@ async fn from_store(args: &UndoArgs, id: &str, source: &str) -> anyhow::Result<E
             let dir = batch::report_dir(&args.reports, &account.batch);
             batch::publish_report(&store, &record, &dir).await?;
             if let Some(undone) = store.account_status(id, source).await? {
-                batch::notify(&plan, &undone, Event::Undone).await;
+                batch::notify::undone(&plan, &store, &undone).await;
             }
             Ok(Exit::Success)
         }
@@ -171,6 +170,22 @@ async fn from_store(args: &UndoArgs, id: &str, source: &str) -> anyhow::Result<E
             Ok(Exit::AccountsFailed)
         }
     }
+}
+
+/// The plan of the manifest a batch ran from. A YAML of defaults alone is
+/// read through the same-stem CSV (or imapsync, OMM file) it gives its
+/// defaults to, as the run read it: that is where the accounts are.
+fn batch_plan(path: &std::path::Path) -> Result<crate::plan::Plan, crate::manifest::Diagnostics> {
+    let first = plan::from_file(path);
+    if first.as_ref().is_ok_and(|p| !p.accounts.is_empty()) {
+        return first;
+    }
+    ["csv", "txt", "tsv"]
+        .iter()
+        .map(|ext| path.with_extension(ext))
+        .filter(|table| table != path && table.is_file())
+        .find_map(|table| plan::from_file(&table).ok())
+        .map_or(first, Ok)
 }
 
 /// Undo from an undo manifest alone.

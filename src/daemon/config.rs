@@ -32,6 +32,8 @@ pub struct DaemonConfig {
     pub shutdown_timeout_seconds: Option<u64>,
     /// Connections to one host across every batch at once. Default 16.
     pub connections_per_host: Option<usize>,
+    /// The address told of every file rejected (through `smtp`).
+    pub admin: Option<String>,
     /// The notification server for batches whose manifest has no `smtp:`
     /// section; the same fields as the manifest's.
     pub smtp: Option<SmtpSpec>,

@@ -12,6 +12,16 @@ const MANIFEST_ENDINGS: &[&str] = &["yaml", "yml", "csv", "txt", "json"];
 /// Endings of files still being written by some tool.
 const TEMPORARY_ENDINGS: &[&str] = &["~", ".part", ".tmp", ".swp", ".crdownload", ".partial"];
 
+/// Something in the watched folder that has stopped changing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ready {
+    /// A manifest to read.
+    Manifest(PathBuf),
+    /// Something that can never be a manifest (a folder, a symbolic
+    /// link), with the reason, to reject.
+    Odd(PathBuf, &'static str),
+}
+
 /// The files of the watched folder, with how long each has been unchanged.
 pub struct Inbox {
     dir: PathBuf,
@@ -30,35 +40,105 @@ impl Inbox {
         }
     }
 
-    /// Looks at the folder again and returns the manifests that are ready:
-    /// YAML first (a YAML may name a CSV that then goes with it), then by name.
-    pub fn ready(&mut self) -> Vec<PathBuf> {
+    /// Looks at the folder again and returns what is ready: YAML first (a
+    /// YAML may name a CSV that then goes with it), then by name.
+    pub fn ready(&mut self) -> Vec<Ready> {
         let now = Instant::now();
         let mut present = Vec::new();
         if let Ok(entries) = std::fs::read_dir(&self.dir) {
             for entry in entries.flatten() {
                 let path = entry.path();
+                // The entry itself: a symbolic link is not followed here.
                 let Ok(meta) = entry.metadata() else { continue };
-                if meta.is_file() && is_manifest_name(&path) {
-                    present.push((path, meta.len(), meta.modified().ok()));
-                }
+                let what = match self.classify(&path, &meta) {
+                    Some(what) => what,
+                    None => continue,
+                };
+                present.push((what, meta.len(), meta.modified().ok()));
             }
         }
         let mut ready = Vec::new();
         let mut seen = HashMap::with_capacity(present.len());
-        for (path, size, modified) in present {
+        for (what, size, modified) in present {
+            let path = match &what {
+                Ready::Manifest(p) | Ready::Odd(p, _) => p.clone(),
+            };
             let since = match self.seen.get(&path) {
                 Some(&(s, m, since)) if s == size && m == modified => since,
                 _ => now,
             };
             if now.duration_since(since) >= self.settle {
-                ready.push(path.clone());
+                ready.push(what);
             }
             seen.insert(path, (size, modified, since));
         }
         self.seen = seen;
-        ready.sort_by_key(|p| (!is_yaml(p), p.clone()));
+        ready.sort_by_key(|r| match r {
+            Ready::Manifest(p) => (!is_yaml(p), p.clone()),
+            Ready::Odd(p, _) => (true, p.clone()),
+        });
         ready
+    }
+
+    /// What an entry of the folder is: a manifest, an oddity to reject, or
+    /// nothing the daemon looks at (hidden and temporary files, other
+    /// files, its own `rejected/` and result files).
+    fn classify(&self, path: &Path, meta: &std::fs::Metadata) -> Option<Ready> {
+        let name = path.file_name()?.to_str()?;
+        if name.starts_with('.')
+            || name.ends_with(RESULT_ENDING)
+            || TEMPORARY_ENDINGS.iter().any(|e| name.ends_with(e))
+        {
+            return None;
+        }
+        if meta.is_symlink() {
+            return Some(Ready::Odd(path.to_owned(), self.link_problem(path)));
+        }
+        if meta.is_dir() {
+            return (name != "rejected").then(|| {
+                Ready::Odd(
+                    path.to_owned(),
+                    "this is a folder: drop manifest files, not folders",
+                )
+            });
+        }
+        (meta.is_file() && is_manifest_name(path)).then(|| Ready::Manifest(path.to_owned()))
+    }
+
+    /// Why a symbolic link dropped in is refused.
+    fn link_problem(&self, path: &Path) -> &'static str {
+        match std::fs::metadata(path) {
+            Err(e) if e.raw_os_error() == Some(ELOOP) => {
+                "this is a symbolic link that loops: drop the file itself"
+            }
+            Err(_) => "this is a symbolic link to nothing: drop the file itself",
+            Ok(_) => {
+                let inside = std::fs::canonicalize(path)
+                    .ok()
+                    .and_then(|t| t.parent().map(|p| p == self.dir))
+                    .unwrap_or(false);
+                if inside {
+                    "this is a symbolic link: drop the file itself"
+                } else {
+                    "this is a symbolic link to a file outside the watched folder: drop the \
+                     file itself"
+                }
+            }
+        }
+    }
+
+    /// Whether `path` is present and has stopped changing.
+    pub fn settled(&self, path: &Path) -> bool {
+        self.seen
+            .get(path)
+            .is_some_and(|&(_, _, since)| since.elapsed() >= self.settle)
+    }
+
+    /// How long `path` has been unchanged.
+    pub fn unchanged_for(&self, path: &Path) -> Duration {
+        self.seen
+            .get(path)
+            .map_or(Duration::ZERO, |&(_, _, since)| since.elapsed())
     }
 
     /// Whether some manifest is waiting to settle.
@@ -71,6 +151,12 @@ impl Inbox {
         self.seen.remove(path);
     }
 }
+
+/// `ELOOP` (Linux): too many levels of symbolic links.
+const ELOOP: i32 = 40;
+
+/// How the files that tell a dropper the outcome end (`NAME.result.json`).
+pub const RESULT_ENDING: &str = ".result.json";
 
 /// Whether a file name is a manifest's, and not a temporary or hidden file.
 pub fn is_manifest_name(path: &Path) -> bool {
@@ -85,7 +171,8 @@ pub fn is_manifest_name(path: &Path) -> bool {
         .is_some_and(|e| MANIFEST_ENDINGS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
-fn is_yaml(path: &Path) -> bool {
+/// Whether a path names a YAML file.
+pub fn is_yaml(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "yaml" | "yml"))
@@ -126,7 +213,7 @@ mod tests {
         std::thread::sleep(Duration::from_millis(120));
         assert!(inbox.ready().is_empty(), "not settled since the change");
         std::thread::sleep(Duration::from_millis(120));
-        assert_eq!(inbox.ready(), vec![file]);
+        assert_eq!(inbox.ready(), vec![Ready::Manifest(file)]);
     }
 
     #[test]
@@ -140,7 +227,11 @@ mod tests {
         let names: Vec<String> = inbox
             .ready()
             .iter()
-            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .map(|r| match r {
+                Ready::Manifest(p) | Ready::Odd(p, _) => {
+                    p.file_name().unwrap().to_string_lossy().into_owned()
+                }
+            })
             .collect();
         assert_eq!(names, ["z.yaml", "a.csv", "b.txt"]);
     }

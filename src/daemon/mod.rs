@@ -10,12 +10,16 @@
 //! it has one). When the batch ends, its folder moves to `done/` or
 //! `failed/`. Nothing is ever deleted or overwritten.
 //!
-//! Batches run at once share one set of limits (connections per host).
+//! Batches run at once share the daemon's cap on connections per host;
+//! each also keeps every limit its manifest sets (rates, connections per
+//! host, concurrent accounts).
 //! A restarted daemon resumes every job that had not finished. SIGTERM or
 //! SIGINT: no new files, in-flight work is recorded, then exit.
 
 pub mod config;
 pub mod inbox;
+pub mod outcome;
+pub mod wake;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -36,7 +40,8 @@ use crate::store::batches::AccountState;
 use crate::store::jobs::Job;
 
 pub use config::DaemonConfig;
-use inbox::Inbox;
+use inbox::{Inbox, Ready, is_yaml};
+use outcome::{DropResult, TABLE_ENDINGS, YAML_ENDINGS, companions};
 
 /// A running daemon's settings, resolved.
 pub struct Daemon {
@@ -73,11 +78,9 @@ impl Daemon {
             );
         }
 
-        let (wake, mut woken) = mpsc::channel::<()>(16);
-        let mut watcher = notify::recommended_watcher(move |_: notify::Result<notify::Event>| {
-            let _ = wake.try_send(());
-        })
-        .context("Cannot watch the folder")?;
+        let (wake, mut woken) = mpsc::channel::<()>(1);
+        let mut watcher =
+            notify::recommended_watcher(wake::callback(wake)).context("Cannot watch the folder")?;
         watcher
             .watch(&daemon.dir, notify::RecursiveMode::NonRecursive)
             .with_context(|| format!("Cannot watch {}", daemon.dir.display()))?;
@@ -85,7 +88,21 @@ impl Daemon {
 
         let mut inbox = Inbox::new(&daemon.dir, daemon.config.settle());
         loop {
-            for path in inbox.ready() {
+            for ready in inbox.ready() {
+                let path = match ready {
+                    Ready::Odd(path, reason) => {
+                        inbox.forget(&path);
+                        if let Err(error) = daemon.reject_odd(&path, reason) {
+                            tracing::error!(file = %path.display(), "{error:#}");
+                        }
+                        daemon.email_rejection(&file_name(&path), reason).await;
+                        continue;
+                    }
+                    Ready::Manifest(path) => path,
+                };
+                if daemon.waits_for_companion(&inbox, &path) {
+                    continue;
+                }
                 inbox.forget(&path);
                 match daemon.accept(&path).await {
                     Ok(Some(job)) => {
@@ -107,7 +124,12 @@ impl Daemon {
             };
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                _ = woken.recv() => {}
+                Some(()) = woken.recv() => {
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = wake::settle(&mut woken) => {}
+                    }
+                }
                 _ = tokio::time::sleep(wait) => {}
             }
         }
@@ -125,6 +147,50 @@ impl Daemon {
         Ok(())
     }
 
+    /// Whether a ready manifest waits for its same-stem companion: a YAML
+    /// beside a CSV (or imapsync, OMM file) goes with it as its defaults;
+    /// a CSV waits for its YAML to settle; a YAML of defaults alone (no
+    /// accounts) waits a while for its CSV before it is rejected.
+    fn waits_for_companion(&self, inbox: &Inbox, path: &Path) -> bool {
+        if !is_yaml(path) {
+            return companions(path, &YAML_ENDINGS)
+                .iter()
+                .any(|yaml| !inbox.settled(yaml));
+        }
+        if !companions(path, &TABLE_ENDINGS).is_empty() {
+            return true;
+        }
+        let defaults_only = manifest::load(path)
+            .is_ok_and(|m| m.accounts.is_empty() && m.settings.accounts_csv.is_none());
+        defaults_only && inbox.unchanged_for(path) < self.config.settle() * COMPANION_WAIT
+    }
+
+    /// Tells the daemon's administrator, when there is one, that a file
+    /// was rejected and why.
+    async fn email_rejection(&self, name: &str, why: &str) {
+        if let (Some(smtp), Some(admin)) = (self.config.smtp_config(), &self.config.admin) {
+            outcome::email_rejection(smtp, admin, name, why).await;
+        }
+    }
+
+    /// Moves something that can never be a manifest to `rejected/`, with
+    /// its reason beside it.
+    fn reject_odd(&self, path: &Path, reason: &str) -> anyhow::Result<()> {
+        let name = file_name(path);
+        let target = unique(&self.dir.join("rejected"), &name);
+        std::fs::rename(path, &target)
+            .with_context(|| format!("Cannot move {} to rejected/", path.display()))?;
+        tracing::warn!(file = %path.display(), "rejected: {reason}");
+        let base = target.display().to_string();
+        std::fs::write(format!("{base}.errors.txt"), format!("{name}: {reason}\n"))?;
+        DropResult {
+            reason: Some(reason.to_owned()),
+            errors: Some(format!("rejected/{}.errors.txt", file_name(&target))),
+            ..DropResult::new(&name, "rejected")
+        }
+        .write(&self.dir)
+    }
+
     /// Checks a ready manifest: rejects it, or accepts it as a job.
     async fn accept(&self, path: &Path) -> anyhow::Result<Option<Job>> {
         let loaded = manifest::load(path);
@@ -137,10 +203,19 @@ impl Daemon {
             .into_iter()
             .filter(|f| f.parent() == Some(self.dir.as_path()) && f.exists())
             .collect();
-        let checked = match checked {
-            Ok(c) if !c.diagnostics.has_errors() => c,
-            Ok(c) => return self.reject(&files, &c.diagnostics).map(|()| None),
-            Err(d) => return self.reject(&files, &d).map(|()| None),
+        let problems = match checked {
+            Ok(c) if !c.diagnostics.has_errors() => Ok(c),
+            Ok(c) => Err(c.diagnostics),
+            Err(d) => Err(d),
+        };
+        let checked = match problems {
+            Ok(c) => c,
+            Err(diagnostics) => {
+                self.reject(&files, &diagnostics)?;
+                self.email_rejection(&file_name(path), &diagnostics.to_string())
+                    .await;
+                return Ok(None);
+            }
         };
         let name = file_name(path);
         let job_dir = unique(
@@ -170,10 +245,24 @@ impl Daemon {
             // Shown as scheduled by `status` until it starts.
             let plan =
                 plan::from_file(Path::new(&job.manifest)).map_err(|d| anyhow::anyhow!("{d}"))?;
-            engine::register(&plan, &self.services.store, AccountState::Scheduled).await?;
+            let (batch, _) =
+                engine::register(&plan, &self.services.store, AccountState::Scheduled).await?;
+            // `list` shows it scheduled, not running, until it starts.
+            self.services
+                .store
+                .finish_batch(batch.id, "scheduled")
+                .await?;
         }
         let id = self.services.store.add_job(job.clone()).await?;
         tracing::info!(job = id, batch = %job.batch, file = %name, "accepted");
+        for file in &files {
+            let dropped = file_name(file);
+            DropResult {
+                batch: Some(&job.batch),
+                ..DropResult::new(&dropped, "accepted")
+            }
+            .write(&self.dir)?;
+        }
         Ok(Some(Job { id, ..job }))
     }
 
@@ -181,18 +270,26 @@ impl Daemon {
     /// beside its errors as text and JSON.
     fn reject(&self, files: &[PathBuf], diagnostics: &Diagnostics) -> anyhow::Result<()> {
         let rejected = self.dir.join("rejected");
+        let mut errors = None;
         for file in files {
             let target = unique(&rejected, &file_name(file));
             move_file(file, &target)?;
             tracing::warn!(file = %file.display(), "rejected: {} problems", diagnostics.error_count());
-            if file == &files[0] {
+            if errors.is_none() {
                 let base = target.display().to_string();
                 std::fs::write(format!("{base}.errors.txt"), format!("{diagnostics}\n"))?;
                 std::fs::write(
                     format!("{base}.errors.json"),
                     serde_json::to_vec_pretty(diagnostics)?,
                 )?;
+                errors = Some(format!("rejected/{}.errors.txt", file_name(&target)));
             }
+            DropResult {
+                reason: Some(format!("{} problems", diagnostics.error_count())),
+                errors: errors.clone(),
+                ..DropResult::new(&file_name(file), "rejected")
+            }
+            .write(&self.dir)?;
         }
         Ok(())
     }
@@ -213,8 +310,16 @@ impl Daemon {
     ) -> anyhow::Result<()> {
         if let Some(at) = job.start_after {
             let wait = (at - chrono::Utc::now().timestamp()).max(0) as u64;
-            if wait > 0 {
-                tracing::info!(job = job.id, batch = %job.batch, "scheduled: starts in {wait}s");
+            if wait > 0
+                && let Some(start) = chrono::DateTime::from_timestamp(at, 0)
+            {
+                let local = start.with_timezone(&chrono::Local);
+                tracing::info!(
+                    job = job.id,
+                    batch = %job.batch,
+                    "scheduled: starts at {}",
+                    local.format("%Y-%m-%d %H:%M:%S %:z")
+                );
             }
             tokio::select! {
                 _ = shutdown.cancelled() => return Ok(()),
@@ -231,7 +336,11 @@ impl Daemon {
             .await
             .map_err(|failed| anyhow::anyhow!("{failed}"))?;
         self.config.fill_in_smtp(&mut plan);
-        let outcome = batch::run(&plan, &self.services, shared, shutdown.child_token()).await?;
+        // The manifest's own limits (rates, connections per host), within
+        // the daemon's cap across every batch.
+        let limits = Arc::new(Shared::within(&plan.limits, shared));
+        let outcome =
+            batch::run(&plan, &self.services, limits, shutdown.child_token(), &[]).await?;
         if shutdown.is_cancelled() {
             return Ok(()); // Still `running`: the next start resumes it.
         }
@@ -257,9 +366,16 @@ impl Daemon {
             .set_job(job.id, state, to.display().to_string(), manifest)
             .await?;
         tracing::info!(job = job.id, batch = %job.batch, "{state}");
-        Ok(())
+        DropResult {
+            batch: Some(&job.batch),
+            ..DropResult::new(&job.name, state)
+        }
+        .write(&self.dir)
     }
 }
+
+/// How many settle times a YAML of defaults alone waits for its CSV.
+const COMPANION_WAIT: u32 = 10;
 
 fn file_name(path: &Path) -> String {
     path.file_name()

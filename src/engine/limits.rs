@@ -22,6 +22,9 @@ pub struct Shared {
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
     messages: Option<RateLimiter>,
     bytes: Option<RateLimiter>,
+    /// The daemon's limits, shared by every batch it runs: its cap on
+    /// connections per host holds across them, on top of each batch's own.
+    outer: Option<Arc<Shared>>,
 }
 
 impl Shared {
@@ -35,6 +38,18 @@ impl Shared {
                 .messages_per_second
                 .map(|n| RateLimiter::new(f64::from(n))),
             bytes: limits.bytes_per_second.map(|n| RateLimiter::new(n as f64)),
+            outer: None,
+        }
+    }
+
+    /// One batch's limits within `outer`'s (the daemon's): the batch's own
+    /// rate caps and connections per host, the outer cap on connections
+    /// per host as well, and the outer memory budget.
+    pub fn within(limits: &Limits, outer: Arc<Shared>) -> Shared {
+        Shared {
+            memory: outer.memory.clone(),
+            outer: Some(outer),
+            ..Shared::new(limits)
         }
     }
 
@@ -43,17 +58,28 @@ impl Shared {
     ///
     /// Slots are taken host by host in sorted order, several of one host
     /// at once: two callers can never each hold what the other waits for.
+    /// The batch's own slots are taken before the outer ones, always in
+    /// that order, so no cycle of waits can form across batches either.
     pub async fn connections(&self, hosts: &[&str]) -> Vec<OwnedSemaphorePermit> {
         let mut wanted: BTreeMap<String, u32> = BTreeMap::new();
         for host in hosts {
             *wanted.entry(host.to_ascii_lowercase()).or_default() += 1;
         }
+        let mut permits = self.host_slots(&wanted).await;
+        if let Some(outer) = &self.outer {
+            permits.extend(outer.host_slots(&wanted).await);
+        }
+        permits
+    }
+
+    /// Waits for `wanted` slots per host of this level's semaphores.
+    async fn host_slots(&self, wanted: &BTreeMap<String, u32>) -> Vec<OwnedSemaphorePermit> {
         let mut permits = Vec::with_capacity(wanted.len());
-        for (host, count) in wanted {
+        for (host, &count) in wanted {
             let semaphore = {
                 // The map is only touched here and never across an await.
                 let mut map = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
-                map.entry(host)
+                map.entry(host.clone())
                     .or_insert_with(|| Arc::new(Semaphore::new(self.per_host)))
                     .clone()
             };
@@ -219,6 +245,40 @@ mod tests {
         drop(a);
         let _c = shared.connections(&["imap.example.test"]).await;
         let _other = shared.connections(&["other.example.test"]).await;
+    }
+
+    #[tokio::test]
+    async fn a_batch_within_the_daemons_limits_keeps_its_own_and_the_outer_cap() {
+        let daemon = Arc::new(Shared::new(&Limits {
+            connections_per_host: 3,
+            ..Limits::default()
+        }));
+        let batch = |per_host| {
+            Shared::within(
+                &Limits {
+                    connections_per_host: per_host,
+                    ..Limits::default()
+                },
+                daemon.clone(),
+            )
+        };
+        let (one, two) = (batch(2), batch(2));
+        let _a = one.connections(&["mail.example.test"]).await;
+        let _b = one.connections(&["mail.example.test"]).await;
+        let waiting = tokio::time::timeout(
+            Duration::from_millis(50),
+            one.connections(&["mail.example.test"]),
+        );
+        assert!(waiting.await.is_err(), "the batch's own cap holds");
+        let _c = two.connections(&["mail.example.test"]).await;
+        let waiting = tokio::time::timeout(
+            Duration::from_millis(50),
+            two.connections(&["mail.example.test"]),
+        );
+        assert!(
+            waiting.await.is_err(),
+            "the daemon's cap holds across batches"
+        );
     }
 
     #[tokio::test]

@@ -105,8 +105,9 @@ pub fn stop_on_signals(shutdown: CancellationToken) {
             if round > 0 {
                 std::process::exit(130);
             }
-            tracing::warn!("stopping: finishing what is in flight (signal again to stop at once)");
+            // Stop first: the log line may fail (a closed stderr).
             shutdown.cancel();
+            tracing::warn!("stopping: finishing what is in flight (signal again to stop at once)");
         }
     });
 }

@@ -11,10 +11,11 @@ use std::sync::{Arc, OnceLock};
 use super::AccountEntry;
 use super::diagnostic::{Diagnostic, Diagnostics, Place, Position, did_you_mean, quote};
 use super::model::{
-    AccountSpec, ByteSize, EndpointSpec, Kind, MailSpec, OAuth2Spec, OptionName, SieveSpec,
-    TLS_MODES,
+    AccountSpec, ByteSize, EndpointSpec, Kind, Language, MailSpec, OAuth2Spec, OptionName,
+    SieveSpec, TLS_MODES,
 };
 use super::origin::{Column, Columns, Origin};
+use super::table::{normalize_header, read_table};
 use crate::plan::Secret;
 use crate::protocols::tls::TlsMode;
 
@@ -63,6 +64,7 @@ enum Setter {
     Endpoint(Side, EndpointField),
     Options,
     Notify,
+    Language,
     ErrorBudget,
     Include,
     Exclude,
@@ -197,6 +199,7 @@ pub fn columns() -> &'static [ColumnDef] {
         let account = [
             ("options", "options", Setter::Options, "what to migrate: mail, calendars, tasks, contacts, contact_groups, rules, auto_replies"),
             ("notify", "notify", Setter::Notify, "addresses told when the account finishes"),
+            ("language", "language", Setter::Language, "language of the account's emails: en or es"),
             ("error_budget", "error_budget", Setter::ErrorBudget, "item failures tolerated"),
             ("mail_include", "mail.include", Setter::Include, "folder patterns to copy, separated by |"),
             ("mail_exclude", "mail.exclude", Setter::Exclude, "folder patterns to skip, separated by |"),
@@ -218,138 +221,6 @@ pub fn columns() -> &'static [ColumnDef] {
     })
 }
 
-/// A header cell in canonical form: lower case, spaces and dashes as `_`.
-pub fn normalize_header(name: &str) -> String {
-    name.trim()
-        .trim_start_matches('\u{feff}')
-        .to_lowercase()
-        .chars()
-        .map(|c| if c == ' ' || c == '-' { '_' } else { c })
-        .collect()
-}
-
-/// The delimiter of a CSV header line: `;`, tab or `,` (the most frequent
-/// outside quotes; `,` on a tie).
-pub fn detect_delimiter(header_line: &str) -> u8 {
-    let (mut commas, mut semicolons, mut tabs, mut quoted) = (0, 0, 0, false);
-    for c in header_line.chars() {
-        match c {
-            '"' => quoted = !quoted,
-            ',' if !quoted => commas += 1,
-            ';' if !quoted => semicolons += 1,
-            '\t' if !quoted => tabs += 1,
-            _ => {}
-        }
-    }
-    if semicolons > commas && semicolons >= tabs {
-        b';'
-    } else if tabs > commas && tabs > semicolons {
-        b'\t'
-    } else {
-        b','
-    }
-}
-
-/// The first line that is not blank or a `#` comment.
-pub fn first_line(text: &str) -> &str {
-    text.lines()
-        .map(|l| l.trim_end_matches('\r'))
-        .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
-        .unwrap_or("")
-}
-
-/// A CSV file as rows of cells, with each row's number (header = 1).
-pub struct Table {
-    /// The header cells, trimmed, as written.
-    pub header: Vec<String>,
-    /// Each row's number and trimmed cells.
-    pub rows: Vec<(u64, Vec<String>)>,
-}
-
-/// Splits CSV text into a header and rows; skips blank and comment lines.
-pub fn read_table(text: &str, file: &Arc<std::path::PathBuf>) -> Result<Table, Diagnostics> {
-    let delimiter = detect_delimiter(first_line(text));
-    let mut reader = ::csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(false)
-        .flexible(true)
-        .comment(Some(b'#'))
-        .from_reader(text.as_bytes());
-    // Rows are numbered by the line they start on, as a spreadsheet or an
-    // editor shows them.
-    let line_starts: Vec<usize> = std::iter::once(0)
-        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-        .collect();
-    let line_of = |byte: u64| {
-        let start = record_start(text, byte as usize);
-        line_starts.partition_point(|&s| s <= start) as u64
-    };
-    let mut header: Option<Vec<String>> = None;
-    let mut rows = Vec::new();
-    for record in reader.records() {
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                let row = e.position().map_or(0, |p| line_of(p.byte()));
-                let place = Place {
-                    file: Arc::clone(file),
-                    position: Position::Cell { row, column: None },
-                    field: None,
-                };
-                return Err([Diagnostic::error(
-                    place,
-                    format!("this is not valid CSV: {}", csv_reason(&e)),
-                )]
-                .into_iter()
-                .collect());
-            }
-        };
-        let row = record.position().map_or(0, |p| line_of(p.byte()));
-        let cells: Vec<String> = record.iter().map(|c| c.trim().to_owned()).collect();
-        if cells.iter().all(String::is_empty) {
-            continue;
-        }
-        if header.is_none() {
-            header = Some(cells);
-        } else {
-            rows.push((row, cells));
-        }
-    }
-    match header {
-        Some(header) => Ok(Table { header, rows }),
-        None => Err(Diagnostics::whole_file(file, "the file has no header row")),
-    }
-}
-
-/// Where a record really starts: the CSV reader reports the end of the
-/// previous record, before any line break, blank line or comment line.
-fn record_start(text: &str, mut at: usize) -> usize {
-    let bytes = text.as_bytes();
-    loop {
-        while at < bytes.len() && (bytes[at] == b'\r' || bytes[at] == b'\n') {
-            at += 1;
-        }
-        let line_end = bytes[at.min(bytes.len())..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(bytes.len(), |i| at + i);
-        let line = &text[at.min(text.len())..line_end];
-        if line_end < bytes.len() && (line.trim().is_empty() || line.starts_with('#')) {
-            at = line_end;
-        } else {
-            return at;
-        }
-    }
-}
-
-/// The reason of a CSV error, without the crate's position wording.
-fn csv_reason(e: &::csv::Error) -> String {
-    match e.kind() {
-        ::csv::ErrorKind::Utf8 { .. } => "a cell is not UTF-8 text".to_owned(),
-        _ => "a quoted cell is never closed, or cells are malformed".to_owned(),
-    }
-}
-
 /// Reads a native CSV: every row becomes an account.
 pub fn load(text: &str, file: &Arc<std::path::PathBuf>) -> (Vec<AccountEntry>, Diagnostics) {
     let mut diagnostics = Diagnostics::new();
@@ -369,6 +240,7 @@ pub fn load(text: &str, file: &Arc<std::path::PathBuf>) -> (Vec<AccountEntry>, D
     // Which definition each column is, if any.
     let mut which: Vec<Option<&ColumnDef>> = Vec::new();
     let mut seen: Vec<String> = Vec::new();
+    let mut ignored: Vec<String> = Vec::new();
     for name in &table.header {
         let canonical = normalize_header(name);
         if canonical.is_empty() {
@@ -387,21 +259,43 @@ pub fn load(text: &str, file: &Arc<std::path::PathBuf>) -> (Vec<AccountEntry>, D
         match defs.iter().find(|d| d.name == canonical) {
             Some(def) => which.push(Some(def)),
             None => {
-                let hint = did_you_mean(&canonical, defs.iter().map(|d| d.name.as_str()));
-                diagnostics.push(
-                    Diagnostic::error(
-                        header_place(name),
-                        format!("unknown column {}", quote(name)),
-                    )
-                    .with_hint(
-                        hint.or_else(|| {
-                            Some("see docs/manifest.md for the column names".to_owned())
-                        }),
+                // Close to a column of ours: a typo that would silently drop
+                // a value. Otherwise a column of the spreadsheet's own.
+                match did_you_mean(&canonical, defs.iter().map(|d| d.name.as_str())) {
+                    Some(hint) => diagnostics.push(
+                        Diagnostic::error(
+                            header_place(name),
+                            format!("unknown column {}", quote(name)),
+                        )
+                        .with_hint(Some(hint)),
                     ),
-                );
+                    None => ignored.push(quote(name)),
+                }
                 which.push(None);
             }
         }
+    }
+    if !ignored.is_empty() {
+        let place = Place {
+            file: Arc::clone(file),
+            position: Position::Cell {
+                row: 1,
+                column: None,
+            },
+            field: None,
+        };
+        diagnostics.push(
+            Diagnostic::warning(
+                place,
+                format!(
+                    "columns mailshift does not know are ignored: {}",
+                    ignored.join(", ")
+                ),
+            )
+            .with_hint(Some(
+                "docs/manifest.md lists the columns; --strict makes this an error".to_owned(),
+            )),
+        );
     }
     let columns = Arc::new(Columns {
         columns: table
@@ -492,6 +386,10 @@ fn apply(spec: &mut AccountSpec, set: Setter, cell: &str) -> CellResult {
         }
         Setter::Notify => {
             spec.notify = Some(split_words(cell));
+            Ok(())
+        }
+        Setter::Language => {
+            spec.language = Some(one_of(cell, "a language", &Language::ALL)?);
             Ok(())
         }
         Setter::ErrorBudget => {
@@ -694,20 +592,6 @@ fn split_words(cell: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn detects_delimiters() {
-        assert_eq!(detect_delimiter("a,b,c"), b',');
-        assert_eq!(detect_delimiter("a;b;c"), b';');
-        assert_eq!(detect_delimiter("\"a;x\",b,c"), b',');
-        assert_eq!(detect_delimiter("a\tb\tc"), b'\t');
-    }
-
-    #[test]
-    fn normalizes_headers() {
-        assert_eq!(normalize_header(" Source Email "), "source_email");
-        assert_eq!(normalize_header("\u{feff}source-host"), "source_host");
-    }
 
     #[test]
     fn every_column_name_is_unique() {

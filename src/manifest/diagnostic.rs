@@ -229,6 +229,13 @@ impl Diagnostics {
         Diagnostics(vec![Diagnostic::error(Place::file(&file), message)])
     }
 
+    /// Makes every warning an error (`--strict`).
+    pub fn strict(&mut self) {
+        for d in &mut self.0 {
+            d.severity = Severity::Error;
+        }
+    }
+
     /// Whether any problem is an error (not only warnings).
     pub fn has_errors(&self) -> bool {
         self.0.iter().any(|d| d.severity == Severity::Error)

@@ -13,10 +13,10 @@
 use std::sync::Arc;
 
 use super::AccountEntry;
-use super::csv::{normalize_header, read_table};
 use super::diagnostic::{Diagnostic, Diagnostics, Place, Position, did_you_mean, quote};
 use super::model::{AccountSpec, ByteSize, EndpointSpec, Kind, MailSpec};
 use super::origin::{Column, Columns, Origin};
+use super::table::{normalize_header, read_table};
 use crate::plan::Secret;
 use crate::protocols::tls::TlsMode;
 
@@ -253,10 +253,12 @@ fn apply_imapsync_options(
                     quote(name)
                 ));
             }
-            _ => warnings.push(format!(
-                "{} is not an imapsync option; ignored",
-                quote(word)
-            )),
+            // Not quoted: a stray word may be the rest of a password
+            // written with a space in it.
+            _ => warnings.push(
+                "a word that is not an imapsync option (and follows no option) is ignored"
+                    .to_owned(),
+            ),
         }
     }
     warnings

@@ -26,6 +26,7 @@ pub mod dialects;
 pub mod model;
 pub mod origin;
 pub mod schema;
+pub mod table;
 pub mod validate;
 pub mod yaml;
 
@@ -183,15 +184,15 @@ pub fn detect(path: &Path, text: &str) -> Format {
     if matches!(ext.as_str(), "yaml" | "yml" | "json") {
         return Format::Yaml;
     }
-    let line = csv::first_line(text);
+    let line = table::first_line(text);
     if dialects::is_omm_header(line) {
         return Format::Omm;
     }
-    let delimiter = char::from(csv::detect_delimiter(line));
+    let delimiter = char::from(table::detect_delimiter(line));
     let names = csv::columns();
     if line
         .split(delimiter)
-        .map(|c| csv::normalize_header(c.trim_matches('"')))
+        .map(|c| table::normalize_header(c.trim_matches('"')))
         .any(|c| names.iter().any(|n| n.name == c))
     {
         return Format::Csv;
@@ -360,6 +361,14 @@ fn load_yaml(
         schema: read(take("$schema"), "/$schema", &at, &mut diagnostics),
         batch: read(take("batch"), "/batch", &at, &mut diagnostics),
         notify: read(take("notify"), "/notify", &at, &mut diagnostics),
+        notify_on: read(take("notify_on"), "/notify_on", &at, &mut diagnostics),
+        language: read(take("language"), "/language", &at, &mut diagnostics),
+        notification_templates: read(
+            take("notification_templates"),
+            "/notification_templates",
+            &at,
+            &mut diagnostics,
+        ),
         limits: read(take("limits"), "/limits", &at, &mut diagnostics),
         undo_window_hours: read(
             take("undo_window_hours"),

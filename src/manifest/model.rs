@@ -27,8 +27,20 @@ pub struct ManifestFile {
     /// The batch name, used for report folders (letters, digits, `.`, `_`,
     /// `-`). Default: the manifest's file name without its extension.
     pub batch: Option<String>,
-    /// Addresses told when the whole batch finishes.
+    /// Addresses told when the whole batch finishes: one summary per
+    /// batch, never one email per account.
     pub notify: Option<Vec<String>>,
+    /// Which outcomes are emailed, to each account's `notify` and (as the
+    /// batch summary) to the batch's. Default: every final outcome
+    /// (`completed`, `completed_with_errors`, `failed`, `undone`), each
+    /// once; add `incremental_passes` to hear of every later pass too.
+    pub notify_on: Option<Vec<NotifyOn>>,
+    /// The language of the notification emails: `en` (default) or `es`;
+    /// an account's own `language` wins.
+    pub language: Option<Language>,
+    /// A folder, relative to this file, whose notification templates
+    /// (`account.en.hbs`, `account.es.hbs`) replace the shipped ones.
+    pub notification_templates: Option<String>,
     /// Concurrency and rate limits for the batch.
     pub limits: Option<LimitsSpec>,
     /// How many hours after an account finishes `undo` is allowed.
@@ -63,11 +75,78 @@ pub struct AccountSpec {
     pub options: Option<Vec<OptionName>>,
     /// Mail filters and folder renames.
     pub mail: Option<MailSpec>,
-    /// Addresses told when this account finishes (instead of the batch's).
+    /// Addresses told when this account finishes. Without them, the
+    /// account sends no email of its own: the batch summary covers it.
     pub notify: Option<Vec<String>>,
+    /// The language of this account's notification emails: `en` or `es`.
+    /// Default: the batch's `language`.
+    pub language: Option<Language>,
     /// How many items may fail before the account fails. Default:
     /// `limits.error_budget`, else 100.
     pub error_budget: Option<u32>,
+}
+
+/// An outcome a notification is sent for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyOn {
+    /// Every stage done, no item failed.
+    Completed,
+    /// Done, with some items failed.
+    CompletedWithErrors,
+    /// The account failed.
+    Failed,
+    /// The migration was undone.
+    Undone,
+    /// Also every later (incremental) pass, not only the first time an
+    /// account reaches an outcome.
+    IncrementalPasses,
+}
+
+impl NotifyOn {
+    /// What is notified when the manifest does not say.
+    pub const DEFAULT: [NotifyOn; 4] = [
+        NotifyOn::Completed,
+        NotifyOn::CompletedWithErrors,
+        NotifyOn::Failed,
+        NotifyOn::Undone,
+    ];
+
+    /// The outcome an account state is, if it is one notifications are
+    /// sent for.
+    pub fn of_state(state: &str) -> Option<NotifyOn> {
+        match state {
+            "completed" => Some(NotifyOn::Completed),
+            "completed_with_errors" => Some(NotifyOn::CompletedWithErrors),
+            "failed" => Some(NotifyOn::Failed),
+            "undone" => Some(NotifyOn::Undone),
+            _ => None,
+        }
+    }
+}
+
+/// The language of notification emails.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    /// English.
+    #[default]
+    En,
+    /// Spanish.
+    Es,
+}
+
+impl Language {
+    /// Every language, with its code in manifests.
+    pub const ALL: [(&'static str, Language); 2] = [("en", Language::En), ("es", Language::Es)];
+
+    /// The language's code (`en`, `es`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Language::En => "en",
+            Language::Es => "es",
+        }
+    }
 }
 
 /// What kind of store an endpoint is.
@@ -419,6 +498,7 @@ impl AccountSpec {
                 (own, base) => own.clone().or_else(|| base.clone()),
             },
             notify: self.notify.clone().or_else(|| defaults.notify.clone()),
+            language: self.language.or(defaults.language),
             error_budget: self.error_budget.or(defaults.error_budget),
         }
     }

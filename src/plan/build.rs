@@ -13,7 +13,9 @@ use super::{
     TokenSource,
 };
 use crate::manifest::diagnostic::{Diagnostic, Diagnostics, Place, quote};
-use crate::manifest::model::{AccountSpec, EndpointSpec, Kind, OptionName, SmtpSpec};
+use crate::manifest::model::{
+    AccountSpec, EndpointSpec, Kind, Language, NotifyOn, OptionName, SmtpSpec,
+};
 use crate::manifest::validate::{
     batch_name_from, batch_name_problem, destination_stores, env_problem, file_problem,
     host_problem, is_email, source_provides, uses_dav,
@@ -145,6 +147,9 @@ pub fn check(manifest: &Manifest) -> Checked {
             sources: manifest.files.clone(),
             limits: batch.limits,
             notify: batch.notify,
+            notify_on: batch.notify_on,
+            language: batch.language,
+            notification_templates: batch.notification_templates,
             undo_window: Duration::from_secs(u64::from(batch.undo_hours) * 3600),
             start_after: batch.start_after,
             smtp: batch.smtp,
@@ -179,6 +184,9 @@ fn rejection(manifest: &Manifest, entry: &AccountEntry, mut reasons: Vec<String>
 struct Batch {
     name: String,
     notify: Vec<String>,
+    notify_on: Vec<NotifyOn>,
+    language: Language,
+    notification_templates: Option<PathBuf>,
     limits: Limits,
     error_budget: u32,
     undo_hours: u32,
@@ -237,6 +245,15 @@ fn batch_settings(manifest: &Manifest, diagnostics: &mut Diagnostics) -> Batch {
     Batch {
         name,
         notify,
+        notify_on: s
+            .notify_on
+            .clone()
+            .unwrap_or_else(|| NotifyOn::DEFAULT.to_vec()),
+        language: s.language.unwrap_or_default(),
+        notification_templates: s
+            .notification_templates
+            .as_ref()
+            .map(|dir| manifest.path.parent().unwrap_or(Path::new(".")).join(dir)),
         limits: Limits {
             concurrent_accounts: size(l.concurrent_accounts, defaults.concurrent_accounts),
             connections_per_host: size(l.connections_per_host, defaults.connections_per_host),
@@ -379,7 +396,7 @@ impl<'a> AccountCheck<'a> {
         let destination = self.endpoint(Side::Destination, merged.destination.as_ref());
         let stages = self.stages(&merged, source.as_ref(), destination.as_ref());
         let mail = self.mail_rules(&merged);
-        let notify = self.notify(&merged, batch);
+        let notify = self.notify(&merged);
         if let Some(d) = &destination {
             let host = d.endpoint.server.as_ref().map(|s| s.host.to_lowercase());
             let file = source
@@ -424,6 +441,7 @@ impl<'a> AccountCheck<'a> {
             stages: stages?,
             mail,
             notify,
+            language: merged.language.unwrap_or(batch.language),
             error_budget: merged.error_budget.unwrap_or(batch.error_budget),
         })
     }

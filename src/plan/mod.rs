@@ -22,6 +22,8 @@ use crate::protocols::tls::TlsMode;
 pub mod autodetect;
 mod build;
 
+pub use crate::manifest::model::{Language, NotifyOn};
+
 pub use build::{Checked, Rejected, build, check, from_file};
 
 /// The work of one batch: one manifest run.
@@ -33,8 +35,14 @@ pub struct Plan {
     pub sources: Vec<PathBuf>,
     /// Limits shared by every account of the batch.
     pub limits: Limits,
-    /// Batch-wide notification addresses.
+    /// Batch-wide notification addresses: they get the batch summary.
     pub notify: Vec<String>,
+    /// The outcomes notifications are sent for.
+    pub notify_on: Vec<NotifyOn>,
+    /// The language of the batch summary, and of the accounts that name none.
+    pub language: Language,
+    /// A folder whose notification templates replace the shipped ones.
+    pub notification_templates: Option<PathBuf>,
     /// How long after an account finishes its undo is allowed.
     #[serde(with = "duration_hours")]
     pub undo_window: Duration,
@@ -58,8 +66,11 @@ pub struct AccountPlan {
     pub stages: Vec<StageKind>,
     /// Mail filters and folder rules.
     pub mail: MailRules,
-    /// Notification addresses for this account (its own, else the batch's).
+    /// Notification addresses for this account (its own or the
+    /// defaults'; never the batch's, which get the summary).
     pub notify: Vec<String>,
+    /// The language of the account's notifications.
+    pub language: Language,
     /// How many item failures the account tolerates before it fails.
     pub error_budget: u32,
 }

@@ -216,6 +216,11 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE dav_items ADD COLUMN refused TEXT;
     "#,
+    // The last outcome an account's notifications announced: each outcome
+    // is emailed once, not again on every incremental pass.
+    r#"
+    ALTER TABLE accounts ADD COLUMN notified TEXT;
+    "#,
 ];
 
 /// Brings `conn` up to the latest schema version.

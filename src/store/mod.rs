@@ -23,8 +23,10 @@ pub mod ids;
 pub mod jobs;
 pub mod mail;
 mod migrations;
+mod notified;
 pub mod pop3;
 pub mod purge;
+mod resume;
 pub mod sieve;
 pub mod status;
 

@@ -211,3 +211,103 @@ fn relative_paths_follow_the_manifest_not_the_working_directory() {
         .success()
         .stdout_has("batch/m.yaml: valid, 1 account");
 }
+
+/// Regression: a CSV with a quote never closed made `validate`, `plan`
+/// and `plan --format json` quote the swallowed text, every password of
+/// the rows below it.
+#[test]
+fn an_unclosed_quote_never_prints_the_rows_it_swallows() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = "source_email,source_host,source_password,destination_email,destination_host,destination_password\n\
+                    a@old.example,\"imap.old.example,pw-src-a,a@new.example,imap.new.example,pw-dst-a\n"
+        .to_owned();
+    for n in 0..5 {
+        text.push_str(&format!(
+            "u{n}@old.example,imap.old.example,pw-src-{n},u{n}@new.example,imap.new.example,pw-dst-{n}\n"
+        ));
+    }
+    let path = dir.path().join("staff.csv");
+    std::fs::write(&path, &text).unwrap();
+    // A multi-row cell whose quote closes is refused as well.
+    let closed = dir.path().join("closed.csv");
+    std::fs::write(
+        &closed,
+        "source_email,source_password,destination_email\n\"a@old.example\nhidden-pw\",pw-x,a@new.example\n",
+    )
+    .unwrap();
+    let commands: [&[&str]; 4] = [
+        &["validate"],
+        &["validate", "--format", "json"],
+        &["plan"],
+        &["plan", "--format", "json"],
+    ];
+    for command in commands {
+        let out = mailshift()
+            .args(command)
+            .arg(&path)
+            .run()
+            .code(2)
+            .never_shows("pw-src")
+            .never_shows("pw-dst")
+            .never_shows("u1@old.example");
+        let all = format!("{}{}", out.stdout, out.stderr);
+        assert!(
+            all.contains("a quote opened at row 2 is never closed"),
+            "{command:?}: {all}"
+        );
+        let out = mailshift()
+            .args(command)
+            .arg(&closed)
+            .run()
+            .code(2)
+            .never_shows("hidden-pw")
+            .never_shows("pw-x");
+        let all = format!("{}{}", out.stdout, out.stderr);
+        assert!(
+            all.contains("a quote opened at row 2 closes at row 3"),
+            "{command:?}: {all}"
+        );
+    }
+}
+
+/// Regression: columns a spreadsheet carries for itself (`Full Name`,
+/// `Department`) made the whole file invalid. They are ignored with one
+/// warning naming them; `--strict` makes it an error. A near miss of a
+/// column of ours stays an error, since ignoring it would drop a value.
+#[test]
+fn unknown_columns_are_one_warning_and_strict_makes_them_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("staff.csv");
+    std::fs::write(
+        &path,
+        "Full Name,source_email,source_host,source_password,destination_email,destination_host,destination_password,Department\n\
+         Ann Example,ann@old.example,imap.old.example,pw-a,ann@new.example,imap.new.example,pw-b,Sales\n\
+         Bob Example,bob@old.example,imap.old.example,pw-c,bob@new.example,imap.new.example,pw-d,Support\n",
+    )
+    .unwrap();
+    let out = mailshift().arg("validate").arg(&path).run().success();
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert_eq!(all.matches("warning:").count(), 1, "{all}");
+    assert!(
+        all.contains("columns mailshift does not know are ignored: `Full Name`, `Department`"),
+        "{all}"
+    );
+    for command in [&["validate"][..], &["plan"], &["run"]] {
+        let out = mailshift()
+            .current_dir(dir.path())
+            .args(command)
+            .arg("--strict")
+            .arg(&path)
+            .run()
+            .code(2);
+        let all = format!("{}{}", out.stdout, out.stderr);
+        assert!(
+            all.contains("`Full Name`, `Department`"),
+            "{command:?}: {all}"
+        );
+    }
+    assert!(
+        !dir.path().join("mailshift.db").exists(),
+        "run --strict ran nothing"
+    );
+}

@@ -39,7 +39,17 @@ impl Setup {
     }
 
     fn start(&self) -> Child {
-        Command::new(env!("CARGO_BIN_EXE_mailshift"))
+        self.command()
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the daemon")
+    }
+
+    /// The daemon's command line, output not yet directed.
+    fn command(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mailshift"));
+        command
             .arg("watch")
             .arg(self.inbox())
             .arg("--state")
@@ -48,11 +58,8 @@ impl Setup {
             .arg(self.area())
             .arg("--reports")
             .arg(self.root.path().join("reports"))
-            .args(["--settle-seconds", "1"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the daemon")
+            .args(["--settle-seconds", "1"]);
+        command
     }
 
     /// Waits until `n` jobs are filed in `done/` (and `failed/`).
@@ -84,11 +91,116 @@ fn account_yaml(user: &str, source: &Dovecot, dest: &Dovecot) -> String {
 }
 
 fn sigterm(child: &Child) {
+    signal(child, "-TERM");
+}
+
+fn signal(child: &Child, signal: &str) {
     let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args([signal, &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+/// Waits for a child to exit, at most `limit`; kills it if it does not.
+fn exits_within(child: &mut Child, limit: Duration) -> Option<i32> {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the daemon did not stop within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// User plus system CPU time a process has used, in clock ticks, from
+/// `/proc/PID/stat`.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The fields after the command name (which may hold spaces): state is
+    // field 3, utime 14, stime 15.
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+fn clock_ticks_per_second() -> f64 {
+    let out = Command::new("getconf").arg("CLK_TCK").output().unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Regression: every inotify event, the folder being opened by the
+/// daemon's own scan included, woke the loop to scan again: an idle daemon
+/// burned a core.
+#[test]
+fn an_idle_daemon_sleeps() {
+    let setup = Setup::new();
+    // Files that are not manifests, and a rejected/ folder, as a folder in
+    // use has them.
+    write(&setup.inbox().join("notes.pdf"), "x");
+    let mut daemon = setup.start();
+    std::thread::sleep(Duration::from_secs(3));
+    let before = cpu_ticks(daemon.id());
+    let window = Duration::from_secs(30);
+    std::thread::sleep(window);
+    let used = (cpu_ticks(daemon.id()) - before) as f64 / clock_ticks_per_second();
+    let share = used / window.as_secs_f64();
+    eprintln!(
+        "idle daemon: {used:.2} s of CPU over {window:?} ({:.3}% of a core)",
+        share * 100.0
+    );
+    assert!(
+        share < 0.01,
+        "an idle daemon used {:.1}% of a core",
+        share * 100.0
+    );
+    sigterm(&daemon);
+    assert_eq!(daemon.wait().unwrap().code(), Some(0));
+}
+
+/// Regression: once the daemon's log pipe had closed, the log line of the
+/// signal handler panicked it away, and SIGTERM and SIGINT were ignored.
+#[test]
+fn a_daemon_whose_log_pipe_closed_still_stops() {
+    for signal_name in ["-TERM", "-INT"] {
+        let setup = Setup::new();
+        let mut daemon = setup
+            .command()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the daemon");
+        let mut stderr = std::io::BufReader::new(daemon.stderr.take().unwrap());
+        let mut line = String::new();
+        while !line.contains("watching") {
+            line.clear();
+            use std::io::BufRead;
+            assert_ne!(
+                stderr.read_line(&mut line).unwrap(),
+                0,
+                "no 'watching' line"
+            );
+        }
+        drop(stderr);
+        drop(daemon.stdout.take());
+        // Something to log about, into the closed pipe.
+        write(&setup.inbox().join("broken.yaml"), "batch: [\n");
+        std::thread::sleep(Duration::from_millis(1500));
+        signal(&daemon, signal_name);
+        assert_eq!(
+            exits_within(&mut daemon, Duration::from_secs(15)),
+            Some(0),
+            "{signal_name}"
+        );
+    }
 }
 
 fn write(path: &Path, text: &str) {
@@ -134,6 +246,14 @@ async fn dropped_manifests_become_migrations_and_broken_ones_are_rejected() {
         &inbox.join("broken.yaml"),
         "batch: broken\naccounts:\n  - source: {port: nine}\n",
     );
+    // A quote never closed swallows the rows below: their passwords must
+    // not reach the errors beside the rejected file.
+    write(
+        &inbox.join("unclosed.csv"),
+        "source_email,source_host,source_password,destination_email,destination_password\n\
+         a@x.example,\"imap.x.example,pw-a,a@y.example,pw-b\n\
+         b@x.example,imap.x.example,pw-swallowed-1,b@y.example,pw-swallowed-2\n",
+    );
 
     assert_eq!(setup.wait_filed(2, Duration::from_secs(60)), (2, 0));
     assert_same(
@@ -150,11 +270,36 @@ async fn dropped_manifests_become_migrations_and_broken_ones_are_rejected() {
     let errors = std::fs::read_to_string(rejected.join("broken.yaml.errors.txt")).unwrap();
     assert!(errors.contains("broken.yaml:3:"), "{errors}");
     assert!(rejected.join("broken.yaml.errors.json").exists());
-    let left: Vec<_> = std::fs::read_dir(&inbox)
+    for ending in ["errors.txt", "errors.json"] {
+        let errors =
+            std::fs::read_to_string(rejected.join(format!("unclosed.csv.{ending}"))).unwrap();
+        assert!(
+            errors.contains("a quote opened at row 2 is never closed"),
+            "{errors}"
+        );
+        assert!(
+            !errors.contains("pw-"),
+            "a password reached the errors: {errors}"
+        );
+    }
+    let mut left: Vec<String> = std::fs::read_dir(&inbox)
         .unwrap()
-        .map(|e| e.unwrap().file_name())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.ends_with(".result.json"))
         .collect();
+    left.sort();
     assert_eq!(left, ["rejected"], "every file was taken");
+    // Whoever dropped a file can read what became of it.
+    let result = |name: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(inbox.join(format!("{name}.result.json"))).unwrap())
+            .unwrap()
+    };
+    assert_eq!(result("broken.yaml")["outcome"], "rejected");
+    assert_eq!(
+        result("broken.yaml")["errors"],
+        "rejected/broken.yaml.errors.txt"
+    );
+    assert_eq!(result("staff.csv")["batch"], "staff");
 
     // Accepted manifests are private to the daemon's user.
     let done = setup.area().join("done");
@@ -312,10 +457,245 @@ async fn a_scheduled_manifest_waits_for_its_time() {
         std::thread::sleep(Duration::from_millis(200));
     };
     assert_eq!(scheduled, "scheduled");
+    // The batch too is scheduled, not running, until its time (it is
+    // marked so just after its accounts).
+    let batch_state = || {
+        mailshift()
+            .args(["list", "--format", "json", "--state"])
+            .arg(setup.state())
+            .run()
+            .success()
+            .json()[0]["state"]
+            .clone()
+    };
+    let mut state = batch_state();
+    for _ in 0..10 {
+        if state == "scheduled" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        state = batch_state();
+    }
+    assert_eq!(state, "scheduled");
     assert_eq!(setup.wait_filed(1, Duration::from_secs(40)), (1, 0));
     assert!(
         started.elapsed() >= Duration::from_secs(4),
         "started before its time"
+    );
+    sigterm(&daemon);
+    assert_eq!(daemon.wait().unwrap().code(), Some(0));
+}
+
+/// Regression: `messages_per_second: 10` took 29 s under `run` and about
+/// 1 s under `watch`: the daemon ran every batch with its own limits only.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daemon_keeps_a_manifests_limits() {
+    let (source, dest) = servers(slashed_source(), slashed());
+    let bodies: Vec<Vec<u8>> = (0..100)
+        .map(|i| raw(&format!("Subject: m{i}"), "x"))
+        .collect();
+    source.seed_bodies("alice", "INBOX", &bodies).await;
+    let setup = Setup::new();
+    let mut daemon = setup.start();
+    let dropped = Instant::now();
+    write(
+        &setup.inbox().join("paced.yaml"),
+        &format!(
+            "batch: paced\nlimits: {{messages_per_second: 10}}\naccounts:\n{}",
+            account_yaml("alice", &source, &dest)
+        ),
+    );
+    assert_eq!(setup.wait_filed(1, Duration::from_secs(60)), (1, 0));
+    let took = dropped.elapsed();
+    // One second to settle, ten messages at once, then ninety at 10/s.
+    assert!(
+        took >= Duration::from_secs(9),
+        "100 messages at 10/s took {took:?}"
+    );
+    assert_same(
+        &snapshot(&dest, "alice").await,
+        &snapshot(&source, "alice").await,
+    );
+    sigterm(&daemon);
+    assert_eq!(daemon.wait().unwrap().code(), Some(0));
+}
+
+/// Polls until `path` exists, at most `limit`.
+fn appears(path: &Path, limit: Duration) -> bool {
+    let started = Instant::now();
+    while !path.exists() {
+        if started.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    true
+}
+
+/// Regression: a folder or a symbolic link dropped in stayed there with no
+/// word; a CSV and its same-stem defaults YAML dropped together ran the
+/// CSV alone and rejected the YAML for having no accounts.
+#[tokio::test(flavor = "multi_thread")]
+async fn oddities_are_rejected_and_a_csv_runs_with_its_defaults_whichever_settles_first() {
+    let (source, dest) = servers(slashed_source(), slashed());
+    source
+        .seed_bodies("alice", "INBOX", &[&raw("Subject: a", "a")])
+        .await;
+    source
+        .seed_bodies("bob", "INBOX", &[&raw("Subject: b", "b")])
+        .await;
+    let setup = Setup::new();
+    let inbox = setup.inbox();
+    let outside = setup.root.path().join("outside.yaml");
+    write(&outside, "batch: outside\n");
+    std::fs::create_dir(inbox.join("a-folder.yaml")).unwrap();
+    std::os::unix::fs::symlink(inbox.join("nowhere.yaml"), inbox.join("gone.yaml")).unwrap();
+    std::os::unix::fs::symlink(inbox.join("loop.yaml"), inbox.join("loop.yaml")).unwrap();
+    std::os::unix::fs::symlink(&outside, inbox.join("elsewhere.yaml")).unwrap();
+    let mut daemon = setup.start();
+
+    let defaults = format!(
+        "defaults:\n  source: {{kind: imap, host: 127.0.0.1, port: {}, tls: none}}\n  \
+         destination: {{kind: imap, host: 127.0.0.1, port: {}, tls: none}}\n",
+        source.imap_port(),
+        dest.imap_port()
+    );
+    let csv = |user: &str| {
+        format!(
+            "source_email,source_user,source_password,destination_email,destination_user,destination_password\n\
+             {user}@example.test,{user},source-pw,{user}@example.test,{user},dest-pw\n"
+        )
+    };
+    // The YAML first, settled well before its CSV arrives.
+    write(
+        &inbox.join("staff.yaml"),
+        &format!("batch: staff\n{defaults}"),
+    );
+    std::thread::sleep(Duration::from_millis(2500));
+    write(&inbox.join("staff.csv"), &csv("alice"));
+    // The CSV settles first while its YAML is still being written.
+    write(&inbox.join("team.yaml"), "batch: team\n");
+    write(&inbox.join("team.csv"), &csv("bob"));
+    std::thread::sleep(Duration::from_millis(700));
+    write(&inbox.join("team.yaml"), "batch: team\n# still writing\n");
+    std::thread::sleep(Duration::from_millis(700));
+    write(
+        &inbox.join("team.yaml"),
+        &format!("batch: team\n{defaults}"),
+    );
+
+    assert_eq!(setup.wait_filed(2, Duration::from_secs(60)), (2, 0));
+    for user in ["alice", "bob"] {
+        assert_same(&snapshot(&dest, user).await, &snapshot(&source, user).await);
+    }
+    for name in ["staff.csv", "team.csv"] {
+        let path = inbox.join(format!("{name}.result.json"));
+        let started = Instant::now();
+        let outcome = loop {
+            let json: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            if json["outcome"] != "accepted" || started.elapsed() > Duration::from_secs(10) {
+                break json["outcome"].clone();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        assert_eq!(outcome, "done", "{name}");
+    }
+
+    let rejected = inbox.join("rejected");
+    for (name, reason) in [
+        ("a-folder.yaml", "this is a folder"),
+        ("gone.yaml", "a symbolic link to nothing"),
+        ("loop.yaml", "a symbolic link that loops"),
+        (
+            "elsewhere.yaml",
+            "a symbolic link to a file outside the watched folder",
+        ),
+    ] {
+        let errors = rejected.join(format!("{name}.errors.txt"));
+        assert!(
+            appears(&errors, Duration::from_secs(10)),
+            "{name} not rejected"
+        );
+        let text = std::fs::read_to_string(&errors).unwrap();
+        assert!(text.contains(reason), "{name}: {text}");
+        assert!(
+            rejected.join(name).symlink_metadata().is_ok(),
+            "{name} moved"
+        );
+        let result: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(inbox.join(format!("{name}.result.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(result["outcome"], "rejected", "{name}");
+    }
+    assert!(outside.exists(), "the file outside is left alone");
+    assert!(!rejected.join("staff.yaml").exists() && !rejected.join("team.yaml").exists());
+    sigterm(&daemon);
+    assert_eq!(daemon.wait().unwrap().code(), Some(0));
+}
+
+/// A rejected file is emailed to the daemon's administrator, with its
+/// problems and never a password.
+#[test]
+fn a_rejection_is_emailed_to_the_daemons_admin() {
+    use crate::support::smtp::{SmtpOptions, SmtpReceiver};
+    let receiver = SmtpReceiver::start(SmtpOptions::default());
+    let setup = Setup::new();
+    let config = setup.root.path().join("daemon.yaml");
+    write(
+        &config,
+        &format!(
+            "admin: it-team@example.test\nsmtp: {{host: 127.0.0.1, port: {}, tls: none, \
+             from: mailshift@example.test}}\n",
+            receiver.port()
+        ),
+    );
+    let mut daemon = setup
+        .command()
+        .arg("--config")
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    write(
+        &setup.inbox().join("broken.csv"),
+        "source_email,source_password\na@x.example,\"pw-first\nb@x.example,pw-hidden\n",
+    );
+    std::fs::create_dir(setup.inbox().join("folder.yaml")).unwrap();
+    let started = Instant::now();
+    while receiver.messages().len() < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{}",
+            receiver.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut subjects: Vec<String> = Vec::new();
+    for message in receiver.messages() {
+        assert_eq!(message.rcpt_to, ["it-team@example.test"]);
+        let parsed = SmtpReceiver::parse(&message.data);
+        let body = parsed["body"].as_str().unwrap().to_owned();
+        assert!(!body.contains("pw-"), "{body}");
+        subjects.push(parsed["subject"].as_str().unwrap().to_owned());
+        if body.contains("broken.csv") {
+            assert!(
+                body.contains("a quote opened at row 2 is never closed"),
+                "{body}"
+            );
+        } else {
+            assert!(body.contains("this is a folder"), "{body}");
+        }
+    }
+    subjects.sort();
+    assert_eq!(
+        subjects,
+        [
+            "[mailshift] broken.csv was rejected",
+            "[mailshift] folder.yaml was rejected"
+        ]
     );
     sigterm(&daemon);
     assert_eq!(daemon.wait().unwrap().code(), Some(0));

@@ -4,10 +4,11 @@
 
 use std::net::TcpListener;
 
+use mailshift::plan::Language;
 use mailshift::plan::{Credential, Server, StageKind};
 use mailshift::protocols::smtp::{self, SmtpConfig, SmtpError};
 use mailshift::protocols::tls::TlsMode;
-use mailshift::report::notification::{self, Event};
+use mailshift::report::notification::{self, Templates};
 use mailshift::store::Store;
 use mailshift::store::batches::{AccountKey, AccountState, StageCounts, StageState};
 use mailshift::store::status::AccountStatus;
@@ -85,7 +86,16 @@ async fn notification_arrives_with_its_headers_body_and_utf8_subject() {
     let dir = tempfile::tempdir().unwrap();
     let account = finished_account(dir.path()).await;
     let receiver = SmtpReceiver::start(SmtpOptions::default());
-    let message = notification::compose(FROM, &recipients(), &account, Event::Finished);
+    let templates = Templates::load(None).unwrap();
+    let message = notification::compose(
+        FROM,
+        &recipients(),
+        &account,
+        Language::En,
+        Some("it@ops.example"),
+        &templates,
+    )
+    .unwrap();
     smtp::send(&receiver.config(FROM), &recipients(), &message)
         .await
         .unwrap_or_else(|e| panic!("{e}\n{}", receiver.log()));
@@ -101,10 +111,7 @@ async fn notification_arrives_with_its_headers_body_and_utf8_subject() {
     let id = &account.migration_id;
     assert_eq!(
         parsed["subject"],
-        format!(
-            "[mailshift] alice@old.example → jürgen.ñandú@new.example: \
-             completed with errors ({id})"
-        )
+        "Your mailbox has moved: jürgen.ñandú@new.example"
     );
     assert_eq!(parsed["from"], FROM);
     assert_eq!(parsed["to"], "admin@ops.example, alice@old.example");
@@ -120,25 +127,18 @@ async fn notification_arrives_with_its_headers_body_and_utf8_subject() {
     );
 
     let body = parsed["body"].as_str().unwrap();
-    assert!(
-        body.starts_with("The migration ended: completed with errors.\n"),
-        "{body}"
-    );
+    assert!(body.starts_with("Hello,\n"), "{body}");
     for expected in [
-        format!("Migration ID: {id}\n"),
-        "Destination:  jürgen.ñandú@new.example (imap.new.example:993)\n".into(),
-        "found 1,204, copied 1,180, already there 22, skipped 0, failed 2, 73.4 MB".into(),
-        "  - mail: Archiv/Größe UID 77: message larger than the destination's limit\n".into(),
-        "  - mail: INBOX UID 12: destination said: NO [OVERQUOTA] Quota exceeded\n".into(),
-        format!("mailshift undo {id} --source alice@old.example"),
+        "moved from alice@old.example to jürgen.ñandú@new.example.\n".to_owned(),
+        "  - 1,202 messages, with their folders\n".into(),
+        "2 items could not be copied".into(),
+        format!("write to it@ops.example\nand quote this reference: {id}."),
     ] {
         assert!(body.contains(&expected), "missing {expected:?} in\n{body}");
     }
-    let until = account.undo_until.unwrap().format("%Y-%m-%d %H:%M UTC");
-    assert!(
-        body.contains(&format!("can be undone until {until}")),
-        "{body}"
-    );
+    for unwanted in ["imap.old.example", ":993", "mailshift ", "OVERQUOTA"] {
+        assert!(!body.contains(unwanted), "{unwanted:?} in\n{body}");
+    }
 }
 
 #[tokio::test]
@@ -153,7 +153,16 @@ async fn authenticated_submission_over_starttls_and_implicit_tls() {
         });
         let config = receiver.config(FROM);
         assert_eq!(config.server.tls, tls);
-        let message = notification::compose(FROM, &recipients(), &account, Event::Finished);
+        let templates = Templates::load(None).unwrap();
+        let message = notification::compose(
+            FROM,
+            &recipients(),
+            &account,
+            Language::En,
+            None,
+            &templates,
+        )
+        .unwrap();
         smtp::send(&config, &recipients(), &message)
             .await
             .unwrap_or_else(|e| panic!("{tls:?}: {e}\n{}", receiver.log()));
@@ -277,4 +286,137 @@ async fn unreachable_server_is_a_retryable_error_naming_it() {
     let text = err.to_string();
     assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
     assert!(!text.contains("Unseen-Pa55") && !format!("{err:?}").contains("Unseen-Pa55"));
+}
+
+/// Regression: every run emailed every account, Ctrl-C included
+/// ("interrupted", even to accounts never started), every incremental pass
+/// emailed everyone again, and accounts without their own `notify` emailed
+/// the batch's addresses one by one. Counted over a first run that is
+/// interrupted, the run that resumes it and two incremental passes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_emails_each_outcome_once() {
+    use crate::mail::{raw, servers, slashed, slashed_source};
+    let (source, dest) = servers(slashed_source(), slashed());
+    let bodies: Vec<Vec<u8>> = (0..3000)
+        .map(|i| raw(&format!("Subject: m{i}"), &"w".repeat(2500)))
+        .collect();
+    source.seed_bodies("alice", "INBOX", &bodies).await;
+    source
+        .seed_bodies("bob", "INBOX", &[&raw("Subject: b", "b")])
+        .await;
+    let receiver = SmtpReceiver::start(SmtpOptions::default());
+    let dir = tempfile::tempdir().unwrap();
+    let endpoint = |user: &str, port: u16, password: &str| {
+        format!(
+            "{{kind: imap, host: 127.0.0.1, port: {port}, tls: none, \
+             email: {user}@example.test, user: {user}, password: {password}}}"
+        )
+    };
+    let manifest = |notify_on: &str| {
+        format!(
+            "batch: counted\n{notify_on}notify: [it-team@example.test]\n\
+             smtp: {{host: 127.0.0.1, port: {}, tls: none, from: mailshift@example.test}}\n\
+             accounts:\n\
+             \x20 - source: {}\n    destination: {}\n    notify: [alice.owner@example.test]\n    language: es\n\
+             \x20 - source: {}\n    destination: {}\n",
+            receiver.port(),
+            endpoint("alice", source.imap_port(), "source-pw"),
+            endpoint("alice", dest.imap_port(), "dest-pw"),
+            endpoint("bob", source.imap_port(), "source-pw"),
+            endpoint("bob", dest.imap_port(), "dest-pw"),
+        )
+    };
+    let path = dir.path().join("counted.yaml");
+    std::fs::write(&path, manifest("")).unwrap();
+    let state = dir.path().join("state.db");
+    let reports = dir.path().join("reports");
+    let run = || {
+        crate::cmd::mailshift()
+            .arg("run")
+            .arg(&path)
+            .arg("--state")
+            .arg(&state)
+            .arg("--reports")
+            .arg(&reports)
+            .run()
+    };
+
+    // The first run, interrupted as soon as some mail has arrived.
+    let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_mailshift"))
+        .arg("run")
+        .arg(&path)
+        .arg("--state")
+        .arg(&state)
+        .arg("--reports")
+        .arg(&reports)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let mut session = mailshift::protocols::imap::Session::connect(&dest.imap_config("alice"))
+            .await
+            .unwrap();
+        if session.status("INBOX").await.unwrap().messages >= 200 {
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 60, "the run never started");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &first.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    first.wait().unwrap();
+    assert_eq!(
+        receiver.messages().len(),
+        0,
+        "an interruption is not emailed"
+    );
+
+    // The run that resumes it: alice's owner (in Spanish) and the batch
+    // summary; bob has no addresses of his own.
+    run().success();
+    let messages = receiver.messages();
+    let recipients: Vec<&[String]> = messages.iter().map(|m| &m.rcpt_to[..]).collect();
+    assert_eq!(
+        recipients,
+        [
+            &["alice.owner@example.test".to_owned()][..],
+            &["it-team@example.test".to_owned()][..]
+        ]
+    );
+    let alice = SmtpReceiver::parse(&messages[0].data);
+    assert_eq!(
+        alice["subject"],
+        "Su buzón se ha trasladado: alice@example.test"
+    );
+    let body = alice["body"].as_str().unwrap();
+    assert!(body.contains("3,000 mensajes"), "{body}");
+    assert!(body.contains("escriba a it-team@example.test"), "{body}");
+    assert!(!body.contains("127.0.0.1"), "{body}");
+
+    // Two incremental passes: nothing new, nothing sent.
+    run().success();
+    run().success();
+    assert_eq!(
+        receiver.messages().len(),
+        2,
+        "incremental passes are not emailed"
+    );
+
+    // Unless the manifest asks for them.
+    std::fs::write(
+        &path,
+        manifest("notify_on: [completed, incremental_passes]\n"),
+    )
+    .unwrap();
+    run().success();
+    assert_eq!(
+        receiver.messages().len(),
+        4,
+        "asked for: one account, one summary"
+    );
 }

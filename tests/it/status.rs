@@ -176,4 +176,185 @@ async fn a_cancelled_queued_account_never_starts() {
         .run()
         .success()
         .stdout_has("already finished");
+
+    // A run leaves a cancelled account alone, and says so.
+    let again = batch.run();
+    assert!(
+        again.stderr.contains("was cancelled: skipped"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(migration_ids(&batch)[1].2, "cancelled");
+
+    // `resume` lifts the cancel; the next run migrates bob.
+    mailshift()
+        .args(["resume", &bob.0, "--source", &bob.1, "--state"])
+        .arg(batch.state())
+        .run()
+        .success()
+        .stdout_has("cancel lifted");
+    assert_success(&batch.run());
+    let ids = migration_ids(&batch);
+    assert_eq!(ids[1].2, "completed");
+    assert_eq!(session.status("INBOX").await.unwrap().messages, 1);
+}
+
+/// Regression: `list` and `status` in a folder without a state database
+/// created an empty `mailshift.db` and printed nothing.
+#[test]
+fn reading_commands_without_a_state_database_say_where_they_looked() {
+    let dir = tempfile::tempdir().unwrap();
+    let commands: [&[&str]; 4] = [
+        &["list"],
+        &["status", "--batch", "B-XXXX-XXXX"],
+        &["status", "ABCD-EFGH-JKMN", "--source", "a@example.test"],
+        &["report", "spring"],
+    ];
+    for command in commands {
+        mailshift()
+            .current_dir(dir.path())
+            .args(command)
+            .run()
+            .code(4)
+            .stderr_has("there is no state database at mailshift.db");
+        assert!(
+            !dir.path().join("mailshift.db").exists(),
+            "{command:?} created a state database"
+        );
+    }
+}
+
+/// `report` takes the batch's name as well as its ID.
+#[tokio::test(flavor = "multi_thread")]
+async fn report_accepts_the_batch_name() {
+    let (source, dest) = servers(slashed_source(), slashed());
+    source
+        .seed_bodies("alice", "INBOX", &[&raw("Subject: one", "1")])
+        .await;
+    let batch = Batch::new(&[account("alice", &source, &dest)], "");
+    assert_success(&batch.run());
+    let reports = tempfile::tempdir().unwrap();
+    mailshift()
+        .args(["report", "test", "--state"])
+        .arg(batch.state())
+        .arg("--reports")
+        .arg(reports.path())
+        .run()
+        .success()
+        .stdout_has("report.html");
+    assert!(reports.path().join("test/report.json").exists());
+}
+
+/// Regression: an undone account was copied again by the next `run` of
+/// the same manifest without a word.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_undone_account_stays_undone_unless_redone() {
+    let (source, dest) = servers(slashed_source(), slashed());
+    source
+        .seed_bodies("alice", "INBOX", &[&raw("Subject: one", "1")])
+        .await;
+    let batch = Batch::new(&[account("alice", &source, &dest)], "");
+    assert_success(&batch.run());
+    let (id, email, _) = migration_ids(&batch).remove(0);
+    mailshift()
+        .args(["undo", &id, "--source", &email, "--state"])
+        .arg(batch.state())
+        .arg("--reports")
+        .arg(batch.reports())
+        .run()
+        .success();
+    let inbox = || async {
+        let mut session = mailshift::protocols::imap::Session::connect(&dest.imap_config("alice"))
+            .await
+            .unwrap();
+        session.status("INBOX").await.unwrap().messages
+    };
+    assert_eq!(inbox().await, 0, "undone");
+
+    let again = batch.run();
+    assert_success(&again);
+    assert!(
+        again.stderr.contains("was undone: skipped")
+            && again.stderr.contains(&format!("--redo {id}")),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(inbox().await, 0, "an undone account stays undone");
+    assert_eq!(migration_ids(&batch)[0].2, "undone");
+
+    let redone = mailshift()
+        .arg("run")
+        .arg(batch.dir.path().join("batch.yaml"))
+        .arg("--state")
+        .arg(batch.state())
+        .arg("--reports")
+        .arg(batch.reports())
+        .args(["--redo", &id])
+        .run()
+        .success();
+    assert!(redone.stderr.contains("copied again"), "{}", redone.stderr);
+    assert_eq!(inbox().await, 1, "--redo copies it again");
+    assert_eq!(migration_ids(&batch)[0].2, "completed");
+}
+
+/// Regression: `undo` of an account of a CSV whose defaults (and the
+/// destination's credential) are in a same-stem YAML said the YAML was not
+/// valid and asked for --manifest.
+#[tokio::test(flavor = "multi_thread")]
+async fn undo_finds_the_credentials_of_a_csv_with_its_defaults_yaml() {
+    let (source, dest) = servers(slashed_source(), slashed());
+    source
+        .seed_bodies("alice", "INBOX", &[&raw("Subject: one", "1")])
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("staff.yaml"),
+        format!(
+            "batch: staff\ndefaults:\n  source: {{kind: imap, host: 127.0.0.1, port: {}, tls: none, \
+             password: source-pw}}\n  destination: {{kind: imap, host: 127.0.0.1, port: {}, \
+             tls: none, password: dest-pw}}\n",
+            source.imap_port(),
+            dest.imap_port()
+        ),
+    )
+    .unwrap();
+    let csv = dir.path().join("staff.csv");
+    std::fs::write(
+        &csv,
+        "source_email,source_user,destination_email,destination_user\n\
+         alice@example.test,alice,alice@example.test,alice\n",
+    )
+    .unwrap();
+    let state = dir.path().join("state.db");
+    let reports = dir.path().join("reports");
+    mailshift()
+        .arg("run")
+        .arg(&csv)
+        .arg("--state")
+        .arg(&state)
+        .arg("--reports")
+        .arg(&reports)
+        .run()
+        .success();
+    let listed = mailshift()
+        .args(["list", "--format", "json", "--state"])
+        .arg(&state)
+        .run()
+        .success()
+        .json();
+    let id = listed[0]["accounts"][0]["migration_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    mailshift()
+        .args(["undo", &id, "--source", "alice@example.test", "--state"])
+        .arg(&state)
+        .arg("--reports")
+        .arg(&reports)
+        .run()
+        .success();
+    let mut session = mailshift::protocols::imap::Session::connect(&dest.imap_config("alice"))
+        .await
+        .unwrap();
+    assert_eq!(session.status("INBOX").await.unwrap().messages, 0);
 }

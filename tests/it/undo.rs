@@ -95,8 +95,20 @@ async fn undo_removes_exactly_what_the_migration_created() {
         .success()
         .stdout_has("already undone");
 
-    // Undone means forgotten: running again copies everything again.
+    // An undone account stays undone on the next run of the manifest...
     assert_success(&batch.run());
+    assert_eq!(snapshot(&dest, "alice").await["INBOX"].len(), 2);
+    // ...unless it is asked for again: then it is copied again.
+    mailshift()
+        .arg("run")
+        .arg(batch.dir.path().join("batch.yaml"))
+        .arg("--state")
+        .arg(batch.state())
+        .arg("--reports")
+        .arg(batch.reports())
+        .args(["--redo", &id])
+        .run()
+        .success();
     assert_eq!(snapshot(&dest, "alice").await["INBOX"].len(), 4);
 }
 

@@ -146,7 +146,9 @@ impl AccountCheck<'_> {
         }
     }
 
-    pub(super) fn notify(&mut self, merged: &AccountSpec, batch: &Batch) -> Vec<String> {
+    /// The account's own notification addresses (or the defaults'): the
+    /// batch's get the batch summary, not one email per account.
+    pub(super) fn notify(&mut self, merged: &AccountSpec) -> Vec<String> {
         match &merged.notify {
             Some(addresses) => {
                 for (i, address) in addresses.iter().enumerate() {
@@ -159,7 +161,7 @@ impl AccountCheck<'_> {
                 }
                 addresses.clone()
             }
-            None => batch.notify.clone(),
+            None => Vec::new(),
         }
     }
 }

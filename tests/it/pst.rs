@@ -354,10 +354,12 @@ async fn pst_copies_whose_checkpoint_was_lost_are_recognised_and_still_undone() 
 }
 
 /// Runs Debian's `readpst -S` (one file per message and attachment) on
-/// `pst` into `out` and returns its standard output.
+/// `pst` into `out` and returns its standard output. `-j 0`: by default
+/// readpst forks a child per folder and may exit before the children
+/// have written their files.
 pub fn readpst(pst: &Path, out: &Path) -> String {
     let run = std::process::Command::new("readpst")
-        .arg("-S")
+        .args(["-j", "0", "-S"])
         .arg("-o")
         .arg(out)
         .arg(pst)

@@ -21,7 +21,8 @@ pub(super) fn readpst(pst: &Path) -> Readpst {
     let dir = out.path().join("out");
     std::fs::create_dir(&dir).unwrap();
     let run = std::process::Command::new("readpst")
-        .args(["-q", "-cv", "-d"])
+        // `-j 0`: no forked children that may outlive readpst itself.
+        .args(["-j", "0", "-q", "-cv", "-d"])
         .arg(&log)
         .arg("-o")
         .arg(&dir)

@@ -548,7 +548,7 @@ async fn calendars_alone(from: DavKind, to: DavKind) {
     // (Xandikos lists all it knows on every calendar).
     run.undo().success();
     theirs.delete(&mine).await.unwrap();
-    run.run().success().stdout_has("copied 4,");
+    run.redo().success().stdout_has("copied 4,");
     let personal = &calendars(dest).await["Personal"];
     let want = match to {
         DavKind::Radicale => calendars(source).await["Personal"].components.clone(),

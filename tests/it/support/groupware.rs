@@ -214,6 +214,17 @@ impl GroupwareRun {
     }
 
     pub fn run(&self) -> Output {
+        self.run_command().run()
+    }
+
+    /// Runs the manifest again for an account that was undone, which a
+    /// plain `run` leaves undone.
+    pub fn redo(&self) -> Output {
+        let id = super::first_migration_id(&self.state());
+        self.run_command().args(["--redo", &id]).run()
+    }
+
+    fn run_command(&self) -> crate::cmd::Cmd {
         self.command()
             .arg("run")
             .arg(self.dir.path().join("batch.yaml"))
@@ -221,7 +232,6 @@ impl GroupwareRun {
             .arg(self.state())
             .arg("--reports")
             .arg(self.dir.path().join("reports"))
-            .run()
     }
 
     pub fn report(&self) -> serde_json::Value {

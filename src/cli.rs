@@ -462,15 +462,7 @@ fn write_plan(out: &mut impl Write, checked: &Checked) -> io::Result<()> {
     }
     for rejected in &checked.rejected {
         writeln!(out)?;
-        let who = rejected
-            .source
-            .as_deref()
-            .map(|s| format!(" ({s})"))
-            .unwrap_or_default();
-        writeln!(out, "rejected {}{who}", rejected.origin)?;
-        for reason in &rejected.reasons {
-            writeln!(out, "  {reason}")?;
-        }
+        writeln!(out, "rejected {rejected}")?;
     }
     let warnings: Vec<_> = checked
         .diagnostics

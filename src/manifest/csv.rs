@@ -1,8 +1,11 @@
 //! The native CSV form: one account per row, as a spreadsheet exports it.
 //!
 //! The header names the columns ([`columns`] lists them; spelling is
-//! forgiving: `Source Email`, `source-email` and `source_email` are the same
-//! column). `,`, `;` or tab is detected from the header. A UTF-8 BOM, CRLF
+//! forgiving: `Source Email`, `source-email`, `SourceEmail` and
+//! `source_email` are the same column, and so are the names spreadsheets
+//! commonly give them: `Source Login` or `Old Username` for `source_user`,
+//! `Dest Mail` for `destination_email`, `Source Server` for `source_host`,
+//! ... ([`column_named`])). `,`, `;` or tab is detected from the header. A UTF-8 BOM, CRLF
 //! line ends, quoted cells, blank lines and `#` comment lines are fine. An
 //! empty cell means "not set here": the defaults apply.
 
@@ -221,6 +224,61 @@ pub fn columns() -> &'static [ColumnDef] {
     })
 }
 
+/// Other names of a side, as spreadsheets write them.
+const SIDE_NAMES: [(&str, &str); 9] = [
+    ("source", "source"),
+    ("src", "source"),
+    ("old", "source"),
+    ("from", "source"),
+    ("destination", "destination"),
+    ("dest", "destination"),
+    ("dst", "destination"),
+    ("target", "destination"),
+    ("new", "destination"),
+];
+
+/// Other names of an endpoint field, squashed, as spreadsheets write them.
+const FIELD_NAMES: [(&str, &str); 14] = [
+    ("mail", "email"),
+    ("address", "email"),
+    ("emailaddress", "email"),
+    ("mailbox", "email"),
+    ("login", "user"),
+    ("username", "user"),
+    ("userid", "user"),
+    ("account", "user"),
+    ("pass", "password"),
+    ("pwd", "password"),
+    ("passwd", "password"),
+    ("server", "host"),
+    ("hostname", "host"),
+    ("imapserver", "host"),
+];
+
+/// The native column a header cell names, under its own name or a common
+/// other one (`Source Login` → `source_user`).
+pub fn column_named(header: &str) -> Option<&'static ColumnDef> {
+    let key = super::dialects::squash(header);
+    if key.is_empty() {
+        return None;
+    }
+    let named = |name: &str| {
+        columns()
+            .iter()
+            .find(|d| super::dialects::squash(&d.name) == name)
+    };
+    named(&key).or_else(|| {
+        SIDE_NAMES.iter().find_map(|(prefix, side)| {
+            let rest = key.strip_prefix(prefix)?;
+            let field = FIELD_NAMES
+                .iter()
+                .find(|(other, _)| *other == rest)
+                .map_or(rest, |(_, field)| *field);
+            named(&format!("{side}{field}"))
+        })
+    })
+}
+
 /// Reads a native CSV: every row becomes an account.
 pub fn load(text: &str, file: &Arc<std::path::PathBuf>) -> (Vec<AccountEntry>, Diagnostics) {
     let mut diagnostics = Diagnostics::new();
@@ -247,7 +305,9 @@ pub fn load(text: &str, file: &Arc<std::path::PathBuf>) -> (Vec<AccountEntry>, D
             which.push(None);
             continue;
         }
-        if seen.contains(&canonical) {
+        let def = column_named(name);
+        let key = def.map_or(canonical.clone(), |d| d.name.clone());
+        if seen.contains(&key) {
             diagnostics.push(Diagnostic::error(
                 header_place(name),
                 format!("column {} appears twice in the header", quote(name)),
@@ -255,8 +315,8 @@ pub fn load(text: &str, file: &Arc<std::path::PathBuf>) -> (Vec<AccountEntry>, D
             which.push(None);
             continue;
         }
-        seen.push(canonical.clone());
-        match defs.iter().find(|d| d.name == canonical) {
+        seen.push(key);
+        match def {
             Some(def) => which.push(Some(def)),
             None => {
                 // Close to a column of ours: a typo that would silently drop

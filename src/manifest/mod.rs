@@ -13,6 +13,8 @@
 //! Formats, told apart by extension and then content:
 //! - `.yaml`, `.yml`, `.json`: the full model ([`model::ManifestFile`]).
 //! - a header whose first cell is `Source Type`: OVH Mail Migrator's CSV.
+//! - a header whose first cell is `EmailAddress`: Exchange Online's IMAP
+//!   migration CSV (`EmailAddress,UserName,Password`).
 //! - a header naming native columns (`source_email`...): native CSV.
 //! - lines of six or more `;`-separated fields: an imapsync batch file.
 //!
@@ -57,6 +59,8 @@ pub enum Format {
     Imapsync,
     /// OVH Mail Migrator's project CSV.
     Omm,
+    /// Exchange Online's IMAP migration CSV.
+    Exchange,
 }
 
 impl Format {
@@ -67,6 +71,7 @@ impl Format {
             Format::Csv => "CSV",
             Format::Imapsync => "imapsync batch file",
             Format::Omm => "OVH Mail Migrator CSV",
+            Format::Exchange => "Exchange Online IMAP migration CSV",
         }
     }
 }
@@ -162,6 +167,7 @@ fn load_table(format: Format, text: &str, file: &Arc<PathBuf>) -> (Vec<AccountEn
     match format {
         Format::Omm => dialects::load_omm(text, file),
         Format::Imapsync => dialects::load_imapsync(text, file),
+        Format::Exchange => dialects::load_exchange(text, file),
         Format::Csv | Format::Yaml => csv::load(text, file),
     }
 }
@@ -188,12 +194,13 @@ pub fn detect(path: &Path, text: &str) -> Format {
     if dialects::is_omm_header(line) {
         return Format::Omm;
     }
+    if dialects::is_exchange_header(line) {
+        return Format::Exchange;
+    }
     let delimiter = char::from(table::detect_delimiter(line));
-    let names = csv::columns();
     if line
         .split(delimiter)
-        .map(|c| table::normalize_header(c.trim_matches('"')))
-        .any(|c| names.iter().any(|n| n.name == c))
+        .any(|c| csv::column_named(c.trim_matches('"')).is_some())
     {
         return Format::Csv;
     }

@@ -98,10 +98,14 @@ impl AccountCheck<'_> {
         .collect();
         match given.as_slice() {
             [] => {
-                self.error(
-                    &[name],
+                // The account lacks it, not the defaults: said at its row
+                // (and its empty password cell, if the file has a column).
+                let d = Diagnostic::error(
+                    self.entry.origin.place(&[name, "password"]),
                     format!("the {name} has no credentials: give password_env, password_file, password or oauth2"),
-                );
+                )
+                .for_account(Some(self.index));
+                self.found.push(d);
                 return None;
             }
             [_] => {}

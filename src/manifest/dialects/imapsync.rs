@@ -8,6 +8,9 @@
 //! - those naming what mailshift always does (`--automap`,
 //!   `--syncinternaldates`) are accepted silently;
 //! - the others are ignored with a warning.
+//!
+//! A login that is not an address names its mailbox by the other side's
+//! address, or, when neither is one, by `login@host`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -149,6 +152,18 @@ fn read_line(line: &str, found: &mut Vec<Found>) -> (Option<AccountSpec>, Vec<St
         }
     }
     name_by_destination(&mut spec);
+    // Bare logins on both sides, as imapsync files often have: each
+    // mailbox is named `login@host`, as imapsync's own log names it.
+    for e in [spec.source.as_mut(), spec.destination.as_mut()]
+        .into_iter()
+        .flatten()
+    {
+        if e.email.is_none()
+            && let (Some(user), Some(host)) = (&e.user, &e.host)
+        {
+            e.email = Some(format!("{user}@{host}"));
+        }
+    }
     let filled = fields
         .iter()
         .take(7)

@@ -304,7 +304,7 @@ impl Daemon {
     async fn run_job(self: Arc<Self>, job: Job, shared: Arc<Shared>, shutdown: CancellationToken) {
         if let Err(error) = self.try_run_job(&job, shared, &shutdown).await {
             tracing::error!(job = job.id, batch = %job.batch, "{error:#}");
-            let _ = self.file_job(&job, "failed").await;
+            let _ = self.file_job(&job, "failed", &[]).await;
         }
     }
 
@@ -336,7 +336,7 @@ impl Daemon {
         store
             .set_job(job.id, "running", job.dir.clone(), job.manifest.clone())
             .await?;
-        let (mut plan, _) =
+        let (mut plan, skipped) =
             plan::runnable_from_file(Path::new(&job.manifest), self.config.skip_invalid())
                 .map_err(|d| anyhow::anyhow!("{d}"))?;
         plan::autodetect::resolve_from_env(&mut plan)
@@ -356,11 +356,17 @@ impl Daemon {
         } else {
             "failed"
         };
-        self.file_job(job, state).await
+        self.file_job(job, state, &skipped).await
     }
 
-    /// Moves a finished job's folder to `done/` or `failed/`.
-    async fn file_job(&self, job: &Job, state: &'static str) -> anyhow::Result<()> {
+    /// Moves a finished job's folder to `done/` or `failed/`; `skipped`
+    /// are the accounts left out as invalid.
+    async fn file_job(
+        &self,
+        job: &Job,
+        state: &'static str,
+        skipped: &[plan::Rejected],
+    ) -> anyhow::Result<()> {
         let from = PathBuf::from(&job.dir);
         let to = unique(&self.area.join(state), &file_name(&from));
         move_file(&from, &to)?;
@@ -375,6 +381,7 @@ impl Daemon {
         tracing::info!(job = job.id, batch = %job.batch, "{state}");
         DropResult {
             batch: Some(&job.batch),
+            skipped: skipped.iter().map(ToString::to_string).collect(),
             ..DropResult::new(&job.name, state)
         }
         .write(&self.dir)

@@ -311,3 +311,26 @@ fn unknown_columns_are_one_warning_and_strict_makes_them_errors() {
         "run --strict ran nothing"
     );
 }
+
+/// `watch` has a flag for every key of its configuration (but the `smtp`
+/// section), named alike: `settle_seconds` is `--settle-seconds`.
+#[test]
+fn watch_flags_match_its_configuration_keys() {
+    let example = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/mailshift-daemon.yaml"),
+    )
+    .unwrap();
+    let keys: Vec<&str> = example
+        .lines()
+        .map(|l| l.trim_start_matches('#'))
+        .filter(|l| !l.starts_with(' ') && !l.starts_with('#'))
+        .filter_map(|l| l.split_once(':').map(|(k, _)| k))
+        .filter(|k| !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+        .collect();
+    assert!(keys.len() >= 9, "{keys:?}");
+    let help = mailshift().args(["watch", "--help"]).run().success().stdout;
+    for key in keys.iter().filter(|k| **k != "smtp") {
+        let flag = format!("--{}", key.replace('_', "-"));
+        assert!(help.contains(&flag), "no {flag} for `{key}`:\n{help}");
+    }
+}

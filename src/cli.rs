@@ -23,17 +23,58 @@ use crate::manifest::{self, Diagnostics};
 use crate::plan::{self, AccountPlan, Checked, Endpoint, Plan};
 use crate::protocols::tls::TlsMode;
 
-const EXIT_CODES: &str = "\
-Exit codes:
-  0  success
-  1  the batch ran but some accounts failed
-  2  invalid manifest or invalid command line
-  3  internal error
-  4  no such migration or batch
-  5  the batch is already being run by another mailshift
+/// The help's closing section: the exit codes a command can give (given
+/// as the lines of [`exit_line`]), then where logs go.
+macro_rules! exit_codes {
+    ($($code:tt),*) => {
+        concat!(
+            "Exit codes:\n",
+            $(exit_line!($code),)*
+            "\nLogs go to standard error; set MAILSHIFT_LOG (or RUST_LOG) to e.g. `debug`\n\
+             or `mailshift=trace` for more."
+        )
+    };
+}
 
-Logs go to standard error; set MAILSHIFT_LOG (or RUST_LOG) to e.g. `debug`
-or `mailshift=trace` for more.";
+/// One documented exit code, as the help lists it.
+macro_rules! exit_line {
+    (0) => {
+        "  0  success\n"
+    };
+    (1) => {
+        "  1  the batch ran but some accounts failed\n"
+    };
+    (1_check) => {
+        "  1  some accounts are not ready\n"
+    };
+    (1_undo) => {
+        "  1  the undo failed part way (run it again)\n"
+    };
+    (2) => {
+        "  2  invalid manifest or invalid command line\n"
+    };
+    (2_undo) => {
+        "  2  invalid command line, or undo not allowed (not finished, window passed)\n"
+    };
+    (2_args) => {
+        "  2  invalid command line\n"
+    };
+    (3) => {
+        "  3  internal error\n"
+    };
+    (4) => {
+        "  4  no such migration or batch\n"
+    };
+    (4_state) => {
+        "  4  no state database there\n"
+    };
+    (5) => {
+        "  5  the batch is already being run by another mailshift\n"
+    };
+}
+
+/// Every exit code, for the help of `mailshift` itself.
+const EXIT_CODES: &str = exit_codes!(0, 1, 2, 3, 4, 5);
 
 /// mailshift moves whole mailboxes from one provider to another, for many
 /// accounts at once, from a manifest file.
@@ -66,13 +107,13 @@ pub enum Command {
     /// imapsync batch file or an OVH Mail Migrator project CSV. Every error
     /// is reported at once, as `file:line:column` (YAML) or `file: row N,
     /// column NAME` (CSV). Nothing is contacted.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit_codes!(0, 2, 3))]
     Validate(ValidateArgs),
     /// Show what a manifest will do: each account with its endpoints after
     /// defaults, the stages it will run, and the accounts rejected and why.
     ///
     /// Secrets are never shown: only where each one comes from.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit_codes!(0, 1_check, 2, 3))]
     Plan(PlanArgs),
     /// Show the server settings autodetect finds for email addresses, and
     /// where they come from (provider table, autoconfig, DNS SRV, MX).
@@ -85,35 +126,35 @@ pub enum Command {
     /// copies nothing twice. Run again after completion, it does an
     /// incremental pass (new messages, changed flags). Prints one line per
     /// account with its migration ID.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit_codes!(0, 1, 2, 3, 5))]
     Run(run::RunArgs),
     /// Show where a migration stands: its ID, creation date, last change,
     /// state and stage, per-stage counts and rate, and every error.
     ///
     /// Give the migration ID and the account's source address (both must
     /// match), or `--batch ID` for a whole batch.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit_codes!(0, 2_args, 3, 4))]
     Status(status::StatusArgs),
     /// List the batches in the state database with their accounts.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit_codes!(0, 2_args, 3, 4_state))]
     List(status::ListArgs),
     /// Cancel a migration: the stage in progress finishes, the remaining
     /// stages are skipped, and what was done is kept. Works on a batch
     /// running in another process; a queued account never starts.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit_codes!(0, 2_args, 3, 4))]
     Cancel(status::CancelArgs),
     /// Lift the cancel of a migration: the next run of its batch (or the
     /// daemon, for a batch it runs) carries on from its checkpoints.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit_codes!(0, 2_args, 3, 4))]
     Resume(status::ResumeArgs),
     /// Write a batch's report again (`report.json` and `report.html`) from
     /// the state database.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit_codes!(0, 2_args, 3, 4))]
     Report(status::ReportArgs),
     /// Forget finished migrations: their state, accepted manifests, undo
     /// data and reports. Only an anonymous line that it happened is kept;
     /// undo is no longer possible afterwards.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit_codes!(0, 2, 3, 4))]
     Purge(purge::PurgeArgs),
     /// Put the destination back as it was before a migration: remove
     /// exactly the messages and folders it created, nothing else.
@@ -121,12 +162,12 @@ pub enum Command {
     /// Allowed for a while after the account finished (48 hours unless the
     /// manifest says otherwise). `--from` works from the account's undo
     /// manifest alone, even if the state database is lost.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit_codes!(0, 1_undo, 2_undo, 3, 4))]
     Undo(undo::UndoArgs),
     /// Watch a folder: every manifest dropped there is checked, accepted
     /// (or rejected with its errors) and run; kill it and start it again,
     /// and it resumes where it was.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit_codes!(0, 2, 3))]
     Watch(watch::WatchArgs),
 }
 

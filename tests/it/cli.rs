@@ -334,3 +334,36 @@ fn watch_flags_match_its_configuration_keys() {
         assert!(help.contains(&flag), "no {flag} for `{key}`:\n{help}");
     }
 }
+
+/// Regression: every command's `--help` listed all six exit codes. Each
+/// lists the ones it can give.
+#[test]
+fn each_commands_help_lists_only_its_exit_codes() {
+    let codes = |command: &str| -> Vec<u8> {
+        let help = mailshift().args([command, "--help"]).run().success().stdout;
+        let section = help
+            .split_once("Exit codes:\n")
+            .unwrap_or_else(|| panic!("{command}: no exit codes\n{help}"))
+            .1;
+        section
+            .lines()
+            .take_while(|l| !l.is_empty())
+            .map(|l| l.trim().split(' ').next().unwrap().parse().unwrap())
+            .collect()
+    };
+    for (command, expected) in [
+        ("validate", &[0, 2, 3][..]),
+        ("plan", &[0, 1, 2, 3]),
+        ("run", &[0, 1, 2, 3, 5]),
+        ("status", &[0, 2, 3, 4]),
+        ("list", &[0, 2, 3, 4]),
+        ("cancel", &[0, 2, 3, 4]),
+        ("resume", &[0, 2, 3, 4]),
+        ("report", &[0, 2, 3, 4]),
+        ("purge", &[0, 2, 3, 4]),
+        ("undo", &[0, 1, 2, 3, 4]),
+        ("watch", &[0, 2, 3]),
+    ] {
+        assert_eq!(codes(command), expected, "{command}");
+    }
+}

@@ -756,7 +756,10 @@ async fn skip_invalid_in_the_configuration_runs_the_valid_rows() {
     let skipped = result["skipped"].as_array().expect("the skipped rows");
     assert_eq!(skipped.len(), 1, "{result}");
     let text = skipped[0].as_str().unwrap();
-    assert!(text.contains("staff.csv: row 3 (bob@example.test)"), "{text}");
+    assert!(
+        text.contains("staff.csv: row 3 (bob@example.test)"),
+        "{text}"
+    );
     assert!(
         text.contains("column source_port: error: `14x3` is not a port number"),
         "{text}"

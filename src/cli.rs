@@ -279,7 +279,8 @@ pub fn init_logging(cli: &Cli) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(io::stderr)
+        // The progress line, when drawn, is cleared before each log line.
+        .with_writer(crate::engine::progress::LogWriter)
         // A closed stderr (the daemon's log pipe gone) must not turn a log
         // line into a panic: the signal handler logs before it stops.
         .log_internal_errors(false)

@@ -19,6 +19,9 @@ use super::{name_by_destination, squash};
 /// A cell's problem: the message and maybe a hint.
 pub(super) type CellResult = Result<(), (String, Option<String>)>;
 
+/// A column of a dialect and the account fields it fills (`source.host`).
+pub(super) type Found<C> = Option<(C, &'static [&'static str])>;
+
 /// A dialect with a header: how its columns are named and read.
 pub(super) struct Dialect<C: 'static> {
     /// Its name in messages: `OVH Mail Migrator`.
@@ -26,7 +29,7 @@ pub(super) struct Dialect<C: 'static> {
     /// Its header as its documentation writes it, for suggestions.
     pub header: &'static [&'static str],
     /// A squashed header cell → the column, with the fields it fills.
-    pub column: fn(&str) -> Option<(C, &'static [&'static str])>,
+    pub column: fn(&str) -> Found<C>,
     /// Puts a non-empty cell of a column into the source and destination.
     pub apply: fn(C, &str, &mut EndpointSpec, &mut EndpointSpec) -> CellResult,
 }
@@ -42,7 +45,7 @@ pub(super) fn load<C: Copy>(
         Err(diagnostics) => return (Vec::new(), diagnostics),
     };
     let mut diagnostics = Diagnostics::new();
-    let which: Vec<Option<(C, &[&str])>> = table
+    let which: Vec<Found<C>> = table
         .header
         .iter()
         .map(|name| (d.column)(&squash(name)))
@@ -111,7 +114,7 @@ pub(super) fn load<C: Copy>(
 fn check_header<C>(
     d: &Dialect<C>,
     header: &[String],
-    which: &[Option<(C, &[&str])>],
+    which: &[Found<C>],
     file: &Arc<PathBuf>,
     diagnostics: &mut Diagnostics,
 ) {

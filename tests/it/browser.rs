@@ -173,10 +173,12 @@ const PROBE: &str = r#"<script>
   var width = document.documentElement.clientWidth;
   var numbers = document.querySelectorAll(
     "table.accounts > tbody > tr > td[data-label='Stages'] > table.stages td[data-label]");
-  var hidden = 0;
+  var hidden = 0, unlabelled = 0;
   numbers.forEach(function (cell) {
     var r = cell.getBoundingClientRect();
     if (r.width === 0 || r.left < 0 || r.right > width) { hidden += 1; }
+    var label = getComputedStyle(cell, "::before").content;
+    if (label.indexOf(cell.getAttribute("data-label")) < 0) { unlabelled += 1; }
   });
   var overflowing = 0;
   document.querySelectorAll(".addr").forEach(function (cell) {
@@ -188,7 +190,7 @@ const PROBE: &str = r#"<script>
   var rows = document.querySelectorAll("table.accounts > tbody > tr");
   var shown = Array.prototype.filter.call(rows, function (r) { return !r.hidden; });
   var out = {
-    width: width, numbers: numbers.length, hidden_numbers: hidden,
+    width: width, numbers: numbers.length, hidden_numbers: hidden, unlabelled: unlabelled,
     overflowing_addresses: overflowing, rows: rows.length, shown: shown.length,
     shown_id: shown.length ? shown[0].querySelector("td.id").textContent : "",
     label: document.getElementById("shown").textContent
@@ -200,12 +202,13 @@ const PROBE: &str = r#"<script>
 })();
 </script>"#;
 
-/// Regression: at phone width each account's stage numbers were hidden,
-/// addresses broke mid-word, and 1,000 accounts had no filter. In a 500
-/// pixel wide window (headless Chromium's narrowest; the page's phone
-/// layout starts below 640) every stage number is inside the screen, no address
-/// overflows its cell (they break after `@` and dots), and the filter box
-/// keeps only the matching account.
+/// Regression: at phone width each account's stage numbers were cut off
+/// from their column names, addresses broke mid-word, and 1,000 accounts
+/// had no filter. In a 500 pixel wide window (headless Chromium's
+/// narrowest; the page's phone layout starts below 640) every stage number
+/// is inside the screen with its label, no address overflows its cell
+/// (they break after `@` and dots), and the filter box keeps only the
+/// matching account.
 #[test]
 fn at_phone_width_stage_numbers_show_and_the_filter_box_filters() {
     let work = tempfile::tempdir().expect("temporary directory");
@@ -229,6 +232,10 @@ fn at_phone_width_stage_numbers_show_and_the_filter_box_filters() {
     assert!(probe["width"].as_u64().unwrap() < 640, "{probe}");
     assert!(probe["numbers"].as_u64().unwrap() >= 7, "{probe}");
     assert_eq!(probe["hidden_numbers"], 0, "{probe}");
+    assert_eq!(
+        probe["unlabelled"], 0,
+        "each number with its label: {probe}"
+    );
     assert_eq!(probe["overflowing_addresses"], 0, "{probe}");
     assert_eq!(probe["rows"], 3, "{probe}");
     assert_eq!(probe["shown"], 1, "{probe}");

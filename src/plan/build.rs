@@ -479,6 +479,7 @@ impl<'a> AccountCheck<'a> {
 
     fn resolve(&mut self, batch: &Batch) -> Option<AccountPlan> {
         let merged = self.own.merged_over(&self.manifest.defaults);
+        self.nothing_to_detect_from(&merged);
         let source = self.endpoint(Side::Source, merged.source.as_ref());
         let destination = self.endpoint(Side::Destination, merged.destination.as_ref());
         let stages = self.stages(&merged, source.as_ref(), destination.as_ref());
@@ -531,6 +532,33 @@ impl<'a> AccountCheck<'a> {
             language: merged.language.unwrap_or(batch.language),
             error_budget: merged.error_budget.unwrap_or(batch.error_budget),
         })
+    }
+
+    /// A source without a host whose login is not an address and whose
+    /// address is the destination's (a spreadsheet naming the mailbox by
+    /// its new address): autodetect would find the destination's server.
+    fn nothing_to_detect_from(&mut self, merged: &AccountSpec) {
+        let (Some(s), Some(d)) = (&merged.source, &merged.destination) else {
+            return;
+        };
+        let no_host = s.host.as_deref().is_none_or(|h| h.trim().is_empty());
+        let detected = matches!(s.kind, None | Some(Kind::Imap | Kind::Autodetect));
+        if no_host
+            && detected
+            && s.path.is_none()
+            && s.email.is_some()
+            && s.email == d.email
+            && let Some(user) = s.user.as_deref().filter(|u| !is_email(u))
+        {
+            self.error(
+                &["source", "host"],
+                format!(
+                    "the source has no host, and its login {} is not an address to find it from: \
+                     give the source host (in the defaults)",
+                    quote(user)
+                ),
+            );
+        }
     }
 
     fn endpoint(&mut self, side: Side, spec: Option<&EndpointSpec>) -> Option<Resolved> {

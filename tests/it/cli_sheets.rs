@@ -49,6 +49,22 @@ async fn common_column_names_and_the_exchange_csv_load() {
     );
     assert!(!out.stdout.contains("warning"), "{}", out.stdout);
 
+    // Without the source's server, a bare login leaves nothing to find it from.
+    let alone = dir.path().join("alone.csv");
+    write(
+        &alone,
+        "EmailAddress,UserName,Password\nann@new.example,ann,pw-a\n",
+    );
+    let out = mailshift().arg("validate").arg(&alone).run().code(2);
+    assert!(
+        out.stdout.contains(
+            "row 2: error: the source has no host, and its login `ann` is not an address to find it from"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("pw-a"), "{}", out.stdout);
+
     const MAILBOXES: &[(&str, &str)] = &[("alice@example.test", "dest-pw")];
     let source = Dovecot::start(slashed_source());
     let dest = Dovecot::start(DovecotOptions {

@@ -367,6 +367,8 @@ struct AccountCheck<'a> {
     /// The endpoints whose server autodetect will find, warned about
     /// once per domain.
     detect_later: Vec<DetectLater>,
+    /// The source's server cannot be autodetected (already an error).
+    source_undetectable: bool,
     /// The destination mailbox (host, address; lower case), once known,
     /// and the file a file source reads: several files may be imported
     /// into one mailbox, but one mailbox is the destination of one server.
@@ -409,6 +411,7 @@ impl<'a> AccountCheck<'a> {
             index,
             found: Vec::new(),
             detect_later: Vec::new(),
+            source_undetectable: false,
             destination_key: None,
         }
     }
@@ -550,6 +553,7 @@ impl<'a> AccountCheck<'a> {
             && s.email == d.email
             && let Some(user) = s.user.as_deref().filter(|u| !is_email(u))
         {
+            self.source_undetectable = true;
             self.error(
                 &["source", "host"],
                 format!(
@@ -577,7 +581,12 @@ impl<'a> AccountCheck<'a> {
         // without a host (a spreadsheet's empty column).
         let no_host = spec.host.as_deref().is_none_or(|h| h.trim().is_empty());
         let detect_later = no_host && matches!(kind, Kind::Autodetect | Kind::Imap);
-        if detect_later && kind == Kind::Imap && !self.already_reported(&field("host")) {
+        let undetectable = side == Side::Source && self.source_undetectable;
+        if detect_later
+            && kind == Kind::Imap
+            && !undetectable
+            && !self.already_reported(&field("host"))
+        {
             let address = spec.email.as_deref().or(spec.user.as_deref());
             let domain = address
                 .and_then(|a| a.rsplit_once('@'))

@@ -83,6 +83,8 @@ struct StateCount {
 #[derive(Serialize)]
 struct Row {
     migration_id: String,
+    source: String,
+    destination: String,
     /// The addresses in pieces, each ending where a line may break.
     source_parts: Vec<String>,
     destination_parts: Vec<String>,
@@ -198,6 +200,8 @@ impl Row {
         let hidden = account.item_errors.len() - shown;
         Row {
             migration_id: account.migration_id.clone(),
+            source: account.source.clone(),
+            destination: account.destination.clone(),
             source_parts: break_points(&account.source),
             destination_parts: break_points(&account.destination),
             source_server: account.source_server.clone(),

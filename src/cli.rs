@@ -4,6 +4,9 @@
 //! A new command is a variant of [`Command`], an `Args` struct, and one
 //! function returning [`Exit`], dispatched in [`run`].
 
+#[macro_use]
+mod exit;
+
 mod check;
 mod detect;
 mod purge;
@@ -22,56 +25,7 @@ use serde::Serialize;
 use crate::manifest::{self, Diagnostics};
 use crate::plan::{self, AccountPlan, Checked, Endpoint, Plan};
 use crate::protocols::tls::TlsMode;
-
-/// The help's closing section: the exit codes a command can give (given
-/// as the lines of [`exit_line`]), then where logs go.
-macro_rules! exit_codes {
-    ($($code:tt),*) => {
-        concat!(
-            "Exit codes:\n",
-            $(exit_line!($code),)*
-            "\nLogs go to standard error; set MAILSHIFT_LOG (or RUST_LOG) to e.g. `debug`\n\
-             or `mailshift=trace` for more."
-        )
-    };
-}
-
-/// One documented exit code, as the help lists it.
-macro_rules! exit_line {
-    (0) => {
-        "  0  success\n"
-    };
-    (1) => {
-        "  1  the batch ran but some accounts failed\n"
-    };
-    (1_check) => {
-        "  1  some accounts are not ready\n"
-    };
-    (1_undo) => {
-        "  1  the undo failed part way (run it again)\n"
-    };
-    (2) => {
-        "  2  invalid manifest or invalid command line\n"
-    };
-    (2_undo) => {
-        "  2  invalid command line, or undo not allowed (not finished, window passed)\n"
-    };
-    (2_args) => {
-        "  2  invalid command line\n"
-    };
-    (3) => {
-        "  3  internal error\n"
-    };
-    (4) => {
-        "  4  no such migration or batch\n"
-    };
-    (4_state) => {
-        "  4  no state database there\n"
-    };
-    (5) => {
-        "  5  the batch is already being run by another mailshift\n"
-    };
-}
+pub use exit::Exit;
 
 /// Every exit code, for the help of `mailshift` itself.
 const EXIT_CODES: &str = exit_codes!(0, 1, 2, 3, 4, 5);
@@ -212,30 +166,6 @@ pub struct PlanArgs {
     /// Every warning is an error (columns mailshift does not know, ...).
     #[arg(long)]
     pub strict: bool,
-}
-
-/// How the process ends; the numbers are the documented exit codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    /// Everything worked.
-    Success = 0,
-    /// The batch ran, but some accounts failed.
-    AccountsFailed = 1,
-    /// The input (manifest or command line) is invalid.
-    Invalid = 2,
-    /// A bug or an environment failure (disk, database...).
-    Internal = 3,
-    /// No migration or batch matches what was asked for.
-    NotFound = 4,
-    /// The batch is being run by another mailshift on the same state database.
-    Busy = 5,
-}
-
-impl Exit {
-    /// The process exit code.
-    pub fn code(self) -> u8 {
-        self as u8
-    }
 }
 
 /// Runs a parsed command line.

@@ -24,10 +24,12 @@ use crate::manifest::{self, AccountEntry, Manifest, Origin};
 use crate::protocols::smtp::SmtpConfig;
 use crate::protocols::tls::TlsMode;
 
+mod detect_later;
 mod endpoint;
 mod options;
 mod smtp;
 
+use detect_later::{DetectLater, autodetect_warnings};
 use smtp::smtp_config;
 
 /// What checking a manifest found: the plan of every valid account, the
@@ -208,39 +210,6 @@ pub fn check(manifest: &Manifest) -> Checked {
         rejected,
         diagnostics,
     }
-}
-
-/// An endpoint without a host, whose server is found from its address.
-struct DetectLater {
-    side: &'static str,
-    domain: String,
-    place: Place,
-}
-
-/// One warning per side and domain: a spreadsheet of 30 rows without
-/// hosts says it once, not 60 times.
-fn autodetect_warnings(found: Vec<DetectLater>) -> Vec<Diagnostic> {
-    let mut groups: std::collections::BTreeMap<(&str, String), Vec<Place>> = Default::default();
-    for d in found {
-        groups.entry((d.side, d.domain)).or_default().push(d.place);
-    }
-    groups
-        .into_iter()
-        .map(|((side, domain), places)| {
-            let n = places.len();
-            let first = places.into_iter().next().expect("a group has a place");
-            let message = match (n, domain.as_str()) {
-                (1, _) => format!("no {side} host: it will be found from the address (autodetect)"),
-                (_, "") => format!(
-                    "no {side} host for {n} accounts (the first is here): each server will be found from its address (autodetect)"
-                ),
-                _ => format!(
-                    "no {side} host for {n} accounts at {domain} (the first is here): their server will be found from the domain (autodetect)"
-                ),
-            };
-            Diagnostic::warning(first, message)
-        })
-        .collect()
 }
 
 fn rejection(manifest: &Manifest, entry: &AccountEntry, mut reasons: Vec<String>) -> Rejected {
@@ -535,34 +504,6 @@ impl<'a> AccountCheck<'a> {
             language: merged.language.unwrap_or(batch.language),
             error_budget: merged.error_budget.unwrap_or(batch.error_budget),
         })
-    }
-
-    /// A source without a host whose login is not an address and whose
-    /// address is the destination's (a spreadsheet naming the mailbox by
-    /// its new address): autodetect would find the destination's server.
-    fn nothing_to_detect_from(&mut self, merged: &AccountSpec) {
-        let (Some(s), Some(d)) = (&merged.source, &merged.destination) else {
-            return;
-        };
-        let no_host = s.host.as_deref().is_none_or(|h| h.trim().is_empty());
-        let detected = matches!(s.kind, None | Some(Kind::Imap | Kind::Autodetect));
-        if no_host
-            && detected
-            && s.path.is_none()
-            && s.email.is_some()
-            && s.email == d.email
-            && let Some(user) = s.user.as_deref().filter(|u| !is_email(u))
-        {
-            self.source_undetectable = true;
-            self.error(
-                &["source", "host"],
-                format!(
-                    "the source has no host, and its login {} is not an address to find it from: \
-                     give the source host (in the defaults)",
-                    quote(user)
-                ),
-            );
-        }
     }
 
     fn endpoint(&mut self, side: Side, spec: Option<&EndpointSpec>) -> Option<Resolved> {

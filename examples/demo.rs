@@ -2,10 +2,14 @@
 //! loopback (the source with Courier-style `INBOX.` folders and `.`
 //! separators, the destination with `/`), two mailboxes of generated mail,
 //! then the commands an administrator would type: validate, plan, run,
-//! status, an incremental run, and undo.
+//! status, an incremental run, and undo. Then the watched folder: a
+//! manifest dropped into it is run by `mailshift watch`, and its
+//! `NAME.result.json` says it is done. Every notification email goes to a
+//! private SMTP receiver (aiosmtpd), and the demo shows what alice got.
 //!
-//! Run it with `scripts/demo.sh` (which installs Dovecot first). Output,
-//! reports and the state database are left in `demo-output/`.
+//! Run it with `scripts/demo.sh` (which installs Dovecot and aiosmtpd
+//! first, and builds the `mailshift` binary the watched folder runs).
+//! Output, reports and the state database are left in `demo-output/`.
 
 // The test suite's Dovecot harness; the demo uses only part of it.
 #[allow(dead_code)]
@@ -14,15 +18,24 @@ mod dovecot;
 #[allow(dead_code)]
 #[path = "../tests/it/support/server.rs"]
 mod server;
+// The test suite's SMTP receiver (aiosmtpd).
+#[allow(dead_code)]
+#[path = "../tests/it/support/smtp.rs"]
+mod smtp;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use clap::Parser;
 use dovecot::{Dovecot, DovecotOptions};
 use mailshift::cli::{Cli, run};
 use mailshift::protocols::imap::AppendRequest;
 
-const USERS: &[(&str, &str)] = &[("alice", "alice-pw"), ("bob", "bob-pw")];
+const USERS: &[(&str, &str)] = &[
+    ("alice", "alice-pw"),
+    ("bob", "bob-pw"),
+    ("carol", "carol-pw"),
+];
 
 /// Runs one mailshift command line as the binary would, showing it first.
 fn mailshift(args: &[&str]) {
@@ -71,28 +84,114 @@ async fn seed(server: &Dovecot, user: &str, n: usize) {
     }
 }
 
-fn write_manifest(dir: &Path, source: &Dovecot, dest: &Dovecot) -> String {
+/// The batch manifest of `users`, its notifications sent through `smtp`:
+/// alice's to her own address, the batch summary to the IT team.
+fn manifest_text(batch: &str, users: &[&str], ports: (u16, u16), smtp: u16) -> String {
     let mut yaml = format!(
-        "# Written by the demo: two accounts between two local servers.\n\
-         batch: demo\n\
+        "# Written by the demo: accounts between two local servers.\n\
+         batch: {batch}\n\
+         notify: [it-team@example.test]\n\
+         smtp: {{host: 127.0.0.1, port: {smtp}, tls: none, from: mailshift@example.test}}\n\
          limits:\n  concurrent_accounts: 2\n  connections_per_account: 2\n\
          defaults:\n\
          \x20 source: {{kind: imap, host: 127.0.0.1, port: {}, tls: none}}\n\
          \x20 destination: {{kind: imap, host: 127.0.0.1, port: {}, tls: none}}\n\
          \x20 options: [mail]\n\
          accounts:\n",
-        source.imap_port(),
-        dest.imap_port()
+        ports.0, ports.1
     );
-    for (user, password) in USERS {
+    for user in users {
+        let password = format!("{user}-pw");
         yaml.push_str(&format!(
             "  - source: {{email: {user}@example.test, user: {user}, password: {password}}}\n    \
              destination: {{email: {user}@example.test, user: {user}, password: {password}}}\n"
         ));
+        if *user == "alice" {
+            yaml.push_str("    notify: [alice@example.test]\n");
+        }
     }
-    let path = dir.join("demo.yaml");
-    std::fs::write(&path, yaml).expect("write the demo manifest");
-    path.display().to_string()
+    yaml
+}
+
+/// The `mailshift` binary built beside this example.
+fn binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the demo's path");
+    exe.parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join("mailshift"))
+        .filter(|p| p.is_file())
+        .expect("the mailshift binary: run the demo with scripts/demo.sh")
+}
+
+/// Drops a manifest into a watched folder, runs `mailshift watch` until
+/// its result file says how it ended, and shows that file.
+fn watched_folder(out: &Path, manifest: &str) {
+    let inbox = out.join("inbox");
+    std::fs::create_dir_all(&inbox).expect("create the watched folder");
+    println!(
+        "\n$ mailshift watch {} --settle-seconds 1 &",
+        inbox.display()
+    );
+    let mut daemon = std::process::Command::new(binary())
+        .arg("watch")
+        .arg(&inbox)
+        .arg("--state")
+        .arg(out.join("state.db"))
+        .arg("--reports")
+        .arg(out.join("reports"))
+        .arg("--area")
+        .arg(out.join("area"))
+        .args(["--settle-seconds", "1"])
+        .spawn()
+        .expect("start mailshift watch");
+    println!("$ cp carol.yaml {}/", inbox.display());
+    std::fs::write(inbox.join("carol.yaml"), manifest).expect("drop the manifest");
+    let result = inbox.join("carol.yaml.result.json");
+    let started = Instant::now();
+    let shown = loop {
+        let text = std::fs::read_to_string(&result).unwrap_or_default();
+        let ended = ["done", "failed", "rejected"]
+            .iter()
+            .any(|o| text.contains(&format!("\"outcome\": \"{o}\"")));
+        if ended || started.elapsed() > Duration::from_secs(120) {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    println!("\n$ cat {}\n{shown}", result.display());
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status();
+    let _ = daemon.wait();
+}
+
+/// What the SMTP receiver got: one line per email, then alice's in full.
+fn show_notifications(receiver: &smtp::SmtpReceiver) {
+    let messages = receiver.messages();
+    println!(
+        "\nThe SMTP receiver (aiosmtpd) got {} emails:",
+        messages.len()
+    );
+    for message in &messages {
+        let text = String::from_utf8_lossy(&message.data);
+        let subject = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Subject: "))
+            .unwrap_or_default();
+        println!("  to {}: {subject}", message.rcpt_to.join(", "));
+    }
+    // The owner's email is plain text; the summary carries the report.
+    let alice = messages
+        .iter()
+        .find(|m| m.rcpt_to == ["alice@example.test"])
+        .map(|m| smtp::SmtpReceiver::parse(&m.data));
+    if let Some(parsed) = alice {
+        println!(
+            "\nThe email alice got:\nSubject: {}\n\n{}",
+            parsed["subject"].as_str().unwrap_or_default(),
+            parsed["body"].as_str().unwrap_or_default()
+        );
+    }
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -116,13 +215,25 @@ async fn main() {
     });
     seed(&source, "alice", 400).await;
     seed(&source, "bob", 250).await;
+    seed(&source, "carol", 120).await;
     println!(
-        "source on 127.0.0.1:{}, destination on 127.0.0.1:{}; alice has 400 messages, bob 250",
+        "source on 127.0.0.1:{}, destination on 127.0.0.1:{}; alice has 400 messages, bob 250, carol 120",
         source.imap_port(),
         dest.imap_port()
     );
+    let receiver = smtp::SmtpReceiver::start(smtp::SmtpOptions::default());
+    println!(
+        "notifications go to an SMTP receiver (aiosmtpd) on 127.0.0.1:{}",
+        receiver.port()
+    );
 
-    let manifest = write_manifest(&out, &source, &dest);
+    let ports = (source.imap_port(), dest.imap_port());
+    let manifest = out.join("demo.yaml").display().to_string();
+    std::fs::write(
+        &manifest,
+        manifest_text("demo", &["alice", "bob"], ports, receiver.port()),
+    )
+    .expect("write the demo manifest");
     let state = out.join("state.db").display().to_string();
     let reports = out.join("reports").display().to_string();
     // The blocking commands run off the async runtime's thread.
@@ -169,6 +280,14 @@ async fn main() {
     })
     .await
     .expect("demo commands");
+
+    println!("\nThe watched folder: a manifest dropped there is checked and run.");
+    let carol = manifest_text("carol", &["carol"], ports, receiver.port());
+    let out_dir = out.clone();
+    tokio::task::spawn_blocking(move || watched_folder(&out_dir, &carol))
+        .await
+        .expect("the watched folder");
+    show_notifications(&receiver);
     println!(
         "\nReports, undo manifests and the state database are in {}",
         out.display()

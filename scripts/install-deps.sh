@@ -17,6 +17,10 @@
 # /usr/lib/courier-authlib) are bind-mounted in a private mount namespace,
 # so nothing of the host's /etc is touched.
 #
+# `install-deps.sh demo` installs only what scripts/demo.sh uses: Dovecot
+# (with the POP3 and ManageSieve services its private servers start) and
+# aiosmtpd; nothing is unpacked.
+#
 # Idempotent: does nothing when everything is installed; otherwise runs
 # `apt-get update` once and installs what is missing. Debian/Ubuntu, as root
 # (or through sudo when available). Tests start private server instances on
@@ -26,7 +30,16 @@ set -eu
 # The shared libraries of the unpacked Cyrus and Courier binaries, and
 # saslpasswd2 (sasl2-bin) to give Cyrus users their passwords.
 PRIVATE_LIBS="libical3 libpcre3 libxapian30 libcourier-unicode4 libgamin0 libidn12 libltdl7 sasl2-bin"
-PACKAGES="dovecot-imapd dovecot-pop3d dovecot-managesieved dovecot-sieve isync openssl time python3-aiosmtpd chromium radicale pst-utils pff-tools python3-vobject python3-icalendar xandikos vdirsyncer $PRIVATE_LIBS"
+DEMO_PACKAGES="dovecot-imapd dovecot-pop3d dovecot-managesieved dovecot-sieve python3-aiosmtpd"
+TEST_PACKAGES="isync openssl time chromium radicale pst-utils pff-tools python3-vobject python3-icalendar xandikos vdirsyncer $PRIVATE_LIBS"
+case "${1:-all}" in
+    demo) PACKAGES="$DEMO_PACKAGES" ;;
+    all) PACKAGES="$DEMO_PACKAGES $TEST_PACKAGES" ;;
+    *)
+        echo "usage: install-deps.sh [demo|all]" >&2
+        exit 2
+        ;;
+esac
 
 PREFIX="${MAILSHIFT_TEST_PREFIX:-/opt/mailshift-test}"
 CYRUS_DEBS="cyrus-common cyrus-imapd"
@@ -111,9 +124,11 @@ unpack() {
     rm -rf "$work"
 }
 
-# shellcheck disable=SC2086 # word splitting of the package lists is intended
-unpack cyrus $CYRUS_DEBS
-# shellcheck disable=SC2086
-unpack courier $COURIER_DEBS
+if [ "${1:-all}" = all ]; then
+    # shellcheck disable=SC2086 # word splitting of the package lists is intended
+    unpack cyrus $CYRUS_DEBS
+    # shellcheck disable=SC2086
+    unpack courier $COURIER_DEBS
+fi
 
 echo "install-deps: done"

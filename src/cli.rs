@@ -4,6 +4,9 @@
 //! A new command is a variant of [`Command`], an `Args` struct, and one
 //! function returning [`Exit`], dispatched in [`run`].
 
+#[macro_use]
+mod exit;
+
 mod check;
 mod detect;
 mod purge;
@@ -22,18 +25,10 @@ use serde::Serialize;
 use crate::manifest::{self, Diagnostics};
 use crate::plan::{self, AccountPlan, Checked, Endpoint, Plan};
 use crate::protocols::tls::TlsMode;
+pub use exit::Exit;
 
-const EXIT_CODES: &str = "\
-Exit codes:
-  0  success
-  1  the batch ran but some accounts failed
-  2  invalid manifest or invalid command line
-  3  internal error
-  4  no such migration or batch
-  5  the batch is already being run by another mailshift
-
-Logs go to standard error; set MAILSHIFT_LOG (or RUST_LOG) to e.g. `debug`
-or `mailshift=trace` for more.";
+/// Every exit code, for the help of `mailshift` itself.
+const EXIT_CODES: &str = exit_codes!(0, 1, 2, 3, 4, 5);
 
 /// mailshift moves whole mailboxes from one provider to another, for many
 /// accounts at once, from a manifest file.
@@ -66,13 +61,13 @@ pub enum Command {
     /// imapsync batch file or an OVH Mail Migrator project CSV. Every error
     /// is reported at once, as `file:line:column` (YAML) or `file: row N,
     /// column NAME` (CSV). Nothing is contacted.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit_codes!(0, 2, 3))]
     Validate(ValidateArgs),
     /// Show what a manifest will do: each account with its endpoints after
     /// defaults, the stages it will run, and the accounts rejected and why.
     ///
     /// Secrets are never shown: only where each one comes from.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit_codes!(0, 1_check, 2, 3))]
     Plan(PlanArgs),
     /// Show the server settings autodetect finds for email addresses, and
     /// where they come from (provider table, autoconfig, DNS SRV, MX).
@@ -85,35 +80,35 @@ pub enum Command {
     /// copies nothing twice. Run again after completion, it does an
     /// incremental pass (new messages, changed flags). Prints one line per
     /// account with its migration ID.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit_codes!(0, 1, 2, 3, 5))]
     Run(run::RunArgs),
     /// Show where a migration stands: its ID, creation date, last change,
     /// state and stage, per-stage counts and rate, and every error.
     ///
     /// Give the migration ID and the account's source address (both must
     /// match), or `--batch ID` for a whole batch.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit_codes!(0, 2_args, 3, 4))]
     Status(status::StatusArgs),
     /// List the batches in the state database with their accounts.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit_codes!(0, 2_args, 3, 4_state))]
     List(status::ListArgs),
     /// Cancel a migration: the stage in progress finishes, the remaining
     /// stages are skipped, and what was done is kept. Works on a batch
     /// running in another process; a queued account never starts.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit_codes!(0, 2_args, 3, 4))]
     Cancel(status::CancelArgs),
     /// Lift the cancel of a migration: the next run of its batch (or the
     /// daemon, for a batch it runs) carries on from its checkpoints.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit_codes!(0, 2_args, 3, 4))]
     Resume(status::ResumeArgs),
     /// Write a batch's report again (`report.json` and `report.html`) from
     /// the state database.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit_codes!(0, 2_args, 3, 4))]
     Report(status::ReportArgs),
     /// Forget finished migrations: their state, accepted manifests, undo
     /// data and reports. Only an anonymous line that it happened is kept;
     /// undo is no longer possible afterwards.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit_codes!(0, 2, 3, 4))]
     Purge(purge::PurgeArgs),
     /// Put the destination back as it was before a migration: remove
     /// exactly the messages and folders it created, nothing else.
@@ -121,12 +116,12 @@ pub enum Command {
     /// Allowed for a while after the account finished (48 hours unless the
     /// manifest says otherwise). `--from` works from the account's undo
     /// manifest alone, even if the state database is lost.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit_codes!(0, 1_undo, 2_undo, 3, 4))]
     Undo(undo::UndoArgs),
     /// Watch a folder: every manifest dropped there is checked, accepted
     /// (or rejected with its errors) and run; kill it and start it again,
     /// and it resumes where it was.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit_codes!(0, 2, 3))]
     Watch(watch::WatchArgs),
 }
 
@@ -173,30 +168,6 @@ pub struct PlanArgs {
     pub strict: bool,
 }
 
-/// How the process ends; the numbers are the documented exit codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    /// Everything worked.
-    Success = 0,
-    /// The batch ran, but some accounts failed.
-    AccountsFailed = 1,
-    /// The input (manifest or command line) is invalid.
-    Invalid = 2,
-    /// A bug or an environment failure (disk, database...).
-    Internal = 3,
-    /// No migration or batch matches what was asked for.
-    NotFound = 4,
-    /// The batch is being run by another mailshift on the same state database.
-    Busy = 5,
-}
-
-impl Exit {
-    /// The process exit code.
-    pub fn code(self) -> u8 {
-        self as u8
-    }
-}
-
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Exit {
     let result = match &cli.command {
@@ -238,7 +209,8 @@ pub fn init_logging(cli: &Cli) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(io::stderr)
+        // The progress line, when drawn, is cleared before each log line.
+        .with_writer(crate::engine::progress::LogWriter)
         // A closed stderr (the daemon's log pipe gone) must not turn a log
         // line into a panic: the signal handler logs before it stops.
         .log_internal_errors(false)
@@ -462,15 +434,7 @@ fn write_plan(out: &mut impl Write, checked: &Checked) -> io::Result<()> {
     }
     for rejected in &checked.rejected {
         writeln!(out)?;
-        let who = rejected
-            .source
-            .as_deref()
-            .map(|s| format!(" ({s})"))
-            .unwrap_or_default();
-        writeln!(out, "rejected {}{who}", rejected.origin)?;
-        for reason in &rejected.reasons {
-            writeln!(out, "  {reason}")?;
-        }
+        writeln!(out, "rejected {rejected}")?;
     }
     let warnings: Vec<_> = checked
         .diagnostics

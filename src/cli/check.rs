@@ -68,6 +68,14 @@ fn write_report(out: &mut impl Write, report: &Report) -> io::Result<()> {
         t.accounts - t.ready
     )?;
     writeln!(out)?;
+    write_table(out, report)?;
+    write_sections(out, report)?;
+    writeln!(out)?;
+    write_totals(out, report)
+}
+
+/// One row per account, columns aligned.
+fn write_table(out: &mut impl Write, report: &Report) -> io::Result<()> {
     let header = [
         "ACCOUNT",
         "SOURCE",
@@ -102,7 +110,11 @@ fn write_report(out: &mut impl Write, report: &Report) -> io::Result<()> {
     for r in &rows {
         writeln!(out, "{}", line(r.each_ref().map(String::as_str)))?;
     }
+    Ok(())
+}
 
+/// What autodetect found, the WebDAV homes, what is not ready, warnings.
+fn write_sections(out: &mut impl Write, report: &Report) -> io::Result<()> {
     let detected: Vec<String> = report
         .accounts
         .iter()
@@ -153,9 +165,12 @@ fn write_report(out: &mut impl Write, report: &Report) -> io::Result<()> {
         .iter()
         .flat_map(|a| a.warnings.iter().cloned())
         .collect();
-    section(out, "warnings", &warnings)?;
+    section(out, "warnings", &warnings)
+}
 
-    writeln!(out)?;
+/// The batch's volume and the estimated duration.
+fn write_totals(out: &mut impl Write, report: &Report) -> io::Result<()> {
+    let t = &report.totals;
     writeln!(
         out,
         "total: {}, {}, {}{}",

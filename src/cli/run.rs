@@ -13,6 +13,7 @@ use super::Exit;
 use crate::batch::{self, BatchError, Services};
 use crate::engine::limits::Shared;
 use crate::engine::{self, AccountOutcome, BatchOutcome, EngineOptions};
+use crate::manifest::Severity;
 use crate::plan;
 use crate::store::Store;
 
@@ -34,6 +35,11 @@ pub struct RunArgs {
     /// nothing runs while there is one.
     #[arg(long)]
     pub strict: bool,
+    /// Run the valid accounts and list the invalid ones (each with its row,
+    /// field and reason) instead of running nothing. Errors of the batch's
+    /// own settings still stop it.
+    #[arg(long)]
+    pub skip_invalid: bool,
     /// Copy again these accounts (migration IDs) that were undone; an
     /// undone account is otherwise left as it is, and `run` says so.
     #[arg(long, value_name = "ID", num_args = 1..)]
@@ -42,25 +48,39 @@ pub struct RunArgs {
 
 /// Runs the batch a manifest describes.
 pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
-    if args.strict {
-        let problems = match super::check_file(&args.file, true) {
-            Ok(checked) => checked.diagnostics,
-            Err(diagnostics) => diagnostics,
-        };
-        if problems.has_errors() {
-            eprintln!("{problems}");
-            eprintln!("{}: invalid, nothing was run", args.file.display());
-            return Ok(Exit::Invalid);
+    let checked = match super::check_file(&args.file, args.strict) {
+        Ok(checked) if checked.can_run(args.skip_invalid) => checked,
+        Ok(checked) => {
+            let exit = invalid(&args.file, &checked.diagnostics);
+            if !checked.plan.accounts.is_empty() && !args.skip_invalid {
+                eprintln!(
+                    "--skip-invalid runs the {} valid accounts",
+                    checked.plan.accounts.len()
+                );
+            }
+            return Ok(exit);
+        }
+        Err(diagnostics) => return Ok(invalid(&args.file, &diagnostics)),
+    };
+    for warning in checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Warning)
+    {
+        tracing::warn!("{warning}");
+    }
+    if !checked.rejected.is_empty() {
+        eprintln!(
+            "{}: {} of {} accounts are invalid and skipped:",
+            args.file.display(),
+            checked.rejected.len(),
+            checked.rejected.len() + checked.plan.accounts.len()
+        );
+        for rejected in &checked.rejected {
+            eprintln!("skipped {rejected}");
         }
     }
-    let mut plan = match plan::from_file(&args.file) {
-        Ok(plan) => plan,
-        Err(diagnostics) => {
-            eprintln!("{diagnostics}");
-            eprintln!("{}: invalid, nothing was run", args.file.display());
-            return Ok(Exit::Invalid);
-        }
-    };
+    let mut plan = checked.plan;
     if let Err(failed) = plan::autodetect::resolve_blocking(&mut plan) {
         eprintln!(
             "{failed}\n{}: autodetect failed, nothing was run",
@@ -98,6 +118,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     } else {
         Exit::AccountsFailed
     })
+}
+
+/// Says why nothing runs.
+fn invalid(file: &std::path::Path, diagnostics: &crate::manifest::Diagnostics) -> Exit {
+    eprintln!("{diagnostics}");
+    eprintln!("{}: invalid, nothing was run", file.display());
+    Exit::Invalid
 }
 
 fn print_outcome(outcome: &BatchOutcome) -> anyhow::Result<()> {

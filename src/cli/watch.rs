@@ -18,20 +18,63 @@ pub struct WatchArgs {
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
     /// The configuration file (YAML; see examples/mailshift-daemon.yaml).
+    /// Each flag below overrides the configuration key of the same name
+    /// (`--settle-seconds` → `settle_seconds`); the `smtp` section has no
+    /// flag.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// The state database (overrides the configuration).
+    /// The state database.
     #[arg(long, env = "MAILSHIFT_STATE")]
     pub state: Option<PathBuf>,
-    /// Where report folders go (overrides the configuration).
+    /// Where report folders go.
     #[arg(long, env = "MAILSHIFT_REPORTS")]
     pub reports: Option<PathBuf>,
-    /// The daemon's own area for accepted manifests (overrides the configuration).
+    /// The daemon's own area for accepted manifests.
     #[arg(long)]
     pub area: Option<PathBuf>,
-    /// Seconds a file must stay unchanged before it is read.
+    /// Seconds a file must stay unchanged before it is read (default 2).
     #[arg(long)]
     pub settle_seconds: Option<u64>,
+    /// Seconds between rescans of the folder (default 30).
+    #[arg(long)]
+    pub rescan_seconds: Option<u64>,
+    /// Seconds running batches get to stop on SIGTERM (default 60).
+    #[arg(long)]
+    pub shutdown_timeout_seconds: Option<u64>,
+    /// Connections to one host across every batch at once (default 16).
+    #[arg(long)]
+    pub connections_per_host: Option<usize>,
+    /// The address told of every file rejected (through the
+    /// configuration's `smtp` section).
+    #[arg(long)]
+    pub admin: Option<String>,
+    /// Run the valid accounts of a manifest with invalid ones, listing the
+    /// others in its `NAME.result.json`, instead of rejecting it.
+    #[arg(long)]
+    pub skip_invalid: bool,
+}
+
+/// Each flag given overrides its key of the configuration.
+fn override_config(config: &mut DaemonConfig, args: &WatchArgs) {
+    fn set<T: Clone>(key: &mut Option<T>, flag: &Option<T>) {
+        if flag.is_some() {
+            key.clone_from(flag);
+        }
+    }
+    set(&mut config.state, &args.state);
+    set(&mut config.reports, &args.reports);
+    set(&mut config.area, &args.area);
+    set(&mut config.settle_seconds, &args.settle_seconds);
+    set(&mut config.rescan_seconds, &args.rescan_seconds);
+    set(
+        &mut config.shutdown_timeout_seconds,
+        &args.shutdown_timeout_seconds,
+    );
+    set(&mut config.connections_per_host, &args.connections_per_host);
+    set(&mut config.admin, &args.admin);
+    if args.skip_invalid {
+        config.skip_invalid = Some(true);
+    }
 }
 
 pub fn watch(args: &WatchArgs) -> anyhow::Result<Exit> {
@@ -39,23 +82,18 @@ pub fn watch(args: &WatchArgs) -> anyhow::Result<Exit> {
         Some(path) => DaemonConfig::load(path)?,
         None => DaemonConfig::default(),
     };
-    if args.settle_seconds.is_some() {
-        config.settle_seconds = args.settle_seconds;
-    }
-    let state = args
+    override_config(&mut config, args);
+    let state = config
         .state
         .clone()
-        .or(config.state.clone())
         .unwrap_or_else(|| PathBuf::from("mailshift.db"));
-    let reports = args
+    let reports = config
         .reports
         .clone()
-        .or(config.reports.clone())
         .unwrap_or_else(|| PathBuf::from("reports"));
-    let area = args
+    let area = config
         .area
         .clone()
-        .or(config.area.clone())
         .unwrap_or_else(|| PathBuf::from("mailshift-area"));
     let dir = args
         .dir

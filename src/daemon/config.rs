@@ -34,6 +34,9 @@ pub struct DaemonConfig {
     pub connections_per_host: Option<usize>,
     /// The address told of every file rejected (through `smtp`).
     pub admin: Option<String>,
+    /// Run the valid accounts of a manifest with invalid ones (listed in
+    /// its `NAME.result.json`) instead of rejecting it. Default false.
+    pub skip_invalid: Option<bool>,
     /// The notification server for batches whose manifest has no `smtp:`
     /// section; the same fields as the manifest's.
     pub smtp: Option<SmtpSpec>,
@@ -89,6 +92,10 @@ impl DaemonConfig {
 
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_secs(self.shutdown_timeout_seconds.unwrap_or(60))
+    }
+
+    pub fn skip_invalid(&self) -> bool {
+        self.skip_invalid.unwrap_or(false)
     }
 
     pub fn connections_per_host(&self) -> usize {

@@ -204,7 +204,7 @@ impl Daemon {
             .filter(|f| f.parent() == Some(self.dir.as_path()) && f.exists())
             .collect();
         let problems = match checked {
-            Ok(c) if !c.diagnostics.has_errors() => Ok(c),
+            Ok(c) if c.can_run(self.config.skip_invalid()) => Ok(c),
             Ok(c) => Err(c.diagnostics),
             Err(d) => Err(d),
         };
@@ -243,8 +243,9 @@ impl Daemon {
             .is_some_and(|at| at > chrono::Utc::now())
         {
             // Shown as scheduled by `status` until it starts.
-            let plan =
-                plan::from_file(Path::new(&job.manifest)).map_err(|d| anyhow::anyhow!("{d}"))?;
+            let (plan, _) =
+                plan::runnable_from_file(Path::new(&job.manifest), self.config.skip_invalid())
+                    .map_err(|d| anyhow::anyhow!("{d}"))?;
             let (batch, _) =
                 engine::register(&plan, &self.services.store, AccountState::Scheduled).await?;
             // `list` shows it scheduled, not running, until it starts.
@@ -255,10 +256,15 @@ impl Daemon {
         }
         let id = self.services.store.add_job(job.clone()).await?;
         tracing::info!(job = id, batch = %job.batch, file = %name, "accepted");
+        for rejected in &checked.rejected {
+            tracing::warn!(job = id, batch = %job.batch, "skipped {rejected}");
+        }
+        let skipped: Vec<String> = checked.rejected.iter().map(ToString::to_string).collect();
         for file in &files {
             let dropped = file_name(file);
             DropResult {
                 batch: Some(&job.batch),
+                skipped: skipped.clone(),
                 ..DropResult::new(&dropped, "accepted")
             }
             .write(&self.dir)?;
@@ -298,7 +304,7 @@ impl Daemon {
     async fn run_job(self: Arc<Self>, job: Job, shared: Arc<Shared>, shutdown: CancellationToken) {
         if let Err(error) = self.try_run_job(&job, shared, &shutdown).await {
             tracing::error!(job = job.id, batch = %job.batch, "{error:#}");
-            let _ = self.file_job(&job, "failed").await;
+            let _ = self.file_job(&job, "failed", &[]).await;
         }
     }
 
@@ -330,8 +336,9 @@ impl Daemon {
         store
             .set_job(job.id, "running", job.dir.clone(), job.manifest.clone())
             .await?;
-        let mut plan =
-            plan::from_file(Path::new(&job.manifest)).map_err(|d| anyhow::anyhow!("{d}"))?;
+        let (mut plan, skipped) =
+            plan::runnable_from_file(Path::new(&job.manifest), self.config.skip_invalid())
+                .map_err(|d| anyhow::anyhow!("{d}"))?;
         plan::autodetect::resolve_from_env(&mut plan)
             .await
             .map_err(|failed| anyhow::anyhow!("{failed}"))?;
@@ -349,11 +356,17 @@ impl Daemon {
         } else {
             "failed"
         };
-        self.file_job(job, state).await
+        self.file_job(job, state, &skipped).await
     }
 
-    /// Moves a finished job's folder to `done/` or `failed/`.
-    async fn file_job(&self, job: &Job, state: &'static str) -> anyhow::Result<()> {
+    /// Moves a finished job's folder to `done/` or `failed/`; `skipped`
+    /// are the accounts left out as invalid.
+    async fn file_job(
+        &self,
+        job: &Job,
+        state: &'static str,
+        skipped: &[plan::Rejected],
+    ) -> anyhow::Result<()> {
         let from = PathBuf::from(&job.dir);
         let to = unique(&self.area.join(state), &file_name(&from));
         move_file(&from, &to)?;
@@ -368,6 +381,7 @@ impl Daemon {
         tracing::info!(job = job.id, batch = %job.batch, "{state}");
         DropResult {
             batch: Some(&job.batch),
+            skipped: skipped.iter().map(ToString::to_string).collect(),
             ..DropResult::new(&job.name, state)
         }
         .write(&self.dir)

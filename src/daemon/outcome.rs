@@ -25,6 +25,10 @@ pub struct DropResult<'a> {
     /// Where the errors are, relative to the watched folder.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<String>,
+    /// The accounts left out as invalid (`skip_invalid`), each with its
+    /// row, field and reason.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
     /// The batch it runs as.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub batch: Option<&'a str>,
@@ -40,6 +44,7 @@ impl<'a> DropResult<'a> {
             outcome,
             reason: None,
             errors: None,
+            skipped: Vec::new(),
             batch: None,
             at: chrono::Utc::now().to_rfc3339(),
         }

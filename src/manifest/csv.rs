@@ -1,23 +1,26 @@
 //! The native CSV form: one account per row, as a spreadsheet exports it.
 //!
 //! The header names the columns ([`columns`] lists them; spelling is
-//! forgiving: `Source Email`, `source-email` and `source_email` are the same
-//! column). `,`, `;` or tab is detected from the header. A UTF-8 BOM, CRLF
+//! forgiving: `Source Email`, `source-email`, `SourceEmail` and
+//! `source_email` are the same column, and so are the names spreadsheets
+//! commonly give them: `Source Login` or `Old Username` for `source_user`,
+//! `Dest Mail` for `destination_email`, `Source Server` for `source_host`,
+//! ... ([`column_named`])). `,`, `;` or tab is detected from the header. A UTF-8 BOM, CRLF
 //! line ends, quoted cells, blank lines and `#` comment lines are fine. An
 //! empty cell means "not set here": the defaults apply.
 
 use std::sync::{Arc, OnceLock};
 
 use super::AccountEntry;
-use super::diagnostic::{Diagnostic, Diagnostics, Place, Position, did_you_mean, quote};
-use super::model::{
-    AccountSpec, ByteSize, EndpointSpec, Kind, Language, MailSpec, OAuth2Spec, OptionName,
-    SieveSpec, TLS_MODES,
+use super::cells::{
+    one_of, parse_bool, parse_date, parse_kind, parse_number, parse_options, parse_port,
+    parse_size, parse_tls, split_bars, split_words,
 };
+use super::diagnostic::{Diagnostic, Diagnostics, Place, Position, did_you_mean, quote};
+use super::model::{AccountSpec, EndpointSpec, Language, MailSpec, OAuth2Spec, SieveSpec};
 use super::origin::{Column, Columns, Origin};
 use super::table::{normalize_header, read_table};
 use crate::plan::Secret;
-use crate::protocols::tls::TlsMode;
 
 /// One native column.
 #[derive(Debug, Clone)]
@@ -221,6 +224,61 @@ pub fn columns() -> &'static [ColumnDef] {
     })
 }
 
+/// Other names of a side, as spreadsheets write them.
+const SIDE_NAMES: [(&str, &str); 9] = [
+    ("source", "source"),
+    ("src", "source"),
+    ("old", "source"),
+    ("from", "source"),
+    ("destination", "destination"),
+    ("dest", "destination"),
+    ("dst", "destination"),
+    ("target", "destination"),
+    ("new", "destination"),
+];
+
+/// Other names of an endpoint field, squashed, as spreadsheets write them.
+const FIELD_NAMES: [(&str, &str); 14] = [
+    ("mail", "email"),
+    ("address", "email"),
+    ("emailaddress", "email"),
+    ("mailbox", "email"),
+    ("login", "user"),
+    ("username", "user"),
+    ("userid", "user"),
+    ("account", "user"),
+    ("pass", "password"),
+    ("pwd", "password"),
+    ("passwd", "password"),
+    ("server", "host"),
+    ("hostname", "host"),
+    ("imapserver", "host"),
+];
+
+/// The native column a header cell names, under its own name or a common
+/// other one (`Source Login` → `source_user`).
+pub fn column_named(header: &str) -> Option<&'static ColumnDef> {
+    let key = super::dialects::squash(header);
+    if key.is_empty() {
+        return None;
+    }
+    let named = |name: &str| {
+        columns()
+            .iter()
+            .find(|d| super::dialects::squash(&d.name) == name)
+    };
+    named(&key).or_else(|| {
+        SIDE_NAMES.iter().find_map(|(prefix, side)| {
+            let rest = key.strip_prefix(prefix)?;
+            let field = FIELD_NAMES
+                .iter()
+                .find(|(other, _)| *other == rest)
+                .map_or(rest, |(_, field)| *field);
+            named(&format!("{side}{field}"))
+        })
+    })
+}
+
 /// Reads a native CSV: every row becomes an account.
 pub fn load(text: &str, file: &Arc<std::path::PathBuf>) -> (Vec<AccountEntry>, Diagnostics) {
     let mut diagnostics = Diagnostics::new();
@@ -247,7 +305,9 @@ pub fn load(text: &str, file: &Arc<std::path::PathBuf>) -> (Vec<AccountEntry>, D
             which.push(None);
             continue;
         }
-        if seen.contains(&canonical) {
+        let def = column_named(name);
+        let key = def.map_or(canonical.clone(), |d| d.name.clone());
+        if seen.contains(&key) {
             diagnostics.push(Diagnostic::error(
                 header_place(name),
                 format!("column {} appears twice in the header", quote(name)),
@@ -255,8 +315,8 @@ pub fn load(text: &str, file: &Arc<std::path::PathBuf>) -> (Vec<AccountEntry>, D
             which.push(None);
             continue;
         }
-        seen.push(canonical.clone());
-        match defs.iter().find(|d| d.name == canonical) {
+        seen.push(key);
+        match def {
             Some(def) => which.push(Some(def)),
             None => {
                 // Close to a column of ours: a typo that would silently drop
@@ -475,118 +535,6 @@ fn oauth2(e: &mut EndpointSpec) -> &mut OAuth2Spec {
 
 fn sieve(e: &mut EndpointSpec) -> &mut SieveSpec {
     e.sieve.get_or_insert_with(SieveSpec::default)
-}
-
-fn one_of<T: Copy>(
-    cell: &str,
-    what: &str,
-    names: &[(&str, T)],
-) -> Result<T, (String, Option<String>)> {
-    let wanted = cell.trim().to_lowercase();
-    names
-        .iter()
-        .find(|(n, _)| *n == wanted)
-        .map(|(_, v)| *v)
-        .ok_or_else(|| {
-            let list: Vec<&str> = names.iter().map(|(n, _)| *n).collect();
-            (
-                format!(
-                    "{} is not {what}: expected one of {}",
-                    quote(cell),
-                    list.join(", ")
-                ),
-                did_you_mean(&wanted, list.iter().copied()),
-            )
-        })
-}
-
-pub(super) fn parse_kind(cell: &str) -> Result<Kind, (String, Option<String>)> {
-    one_of(cell, "an endpoint kind", &Kind::ALL).map_err(|e| with_synonym(e, "kind", cell))
-}
-
-pub(super) fn parse_tls(cell: &str) -> Result<TlsMode, (String, Option<String>)> {
-    one_of(cell, "a TLS mode", &TLS_MODES).map_err(|e| with_synonym(e, "tls", cell))
-}
-
-fn with_synonym(
-    (message, hint): (String, Option<String>),
-    field: &str,
-    cell: &str,
-) -> (String, Option<String>) {
-    let synonym = super::schema::synonym_hint(field, &serde_json::Value::String(cell.to_owned()));
-    (message, hint.or(synonym))
-}
-
-pub(super) fn parse_port(cell: &str) -> Result<u16, (String, Option<String>)> {
-    match cell.trim().parse::<u16>() {
-        Ok(p) if p > 0 => Ok(p),
-        _ => Err((
-            format!("{} is not a port number (1–65535)", quote(cell)),
-            None,
-        )),
-    }
-}
-
-fn parse_number(cell: &str) -> Result<u32, (String, Option<String>)> {
-    cell.trim()
-        .parse()
-        .map_err(|_| (format!("{} is not a whole number", quote(cell)), None))
-}
-
-fn parse_bool(cell: &str) -> Result<bool, (String, Option<String>)> {
-    match cell.trim().to_lowercase().as_str() {
-        "true" | "yes" | "y" | "1" => Ok(true),
-        "false" | "no" | "n" | "0" => Ok(false),
-        _ => Err((format!("{} is not true or false", quote(cell)), None)),
-    }
-}
-
-fn parse_date(cell: &str) -> Result<chrono::NaiveDate, (String, Option<String>)> {
-    chrono::NaiveDate::parse_from_str(cell.trim(), "%Y-%m-%d").map_err(|_| {
-        (
-            format!(
-                "{} is not a date: write it as YYYY-MM-DD, such as 2024-01-31",
-                quote(cell)
-            ),
-            None,
-        )
-    })
-}
-
-pub(super) fn parse_size(cell: &str) -> Result<ByteSize, (String, Option<String>)> {
-    ByteSize::parse(cell).ok_or_else(|| {
-        (
-            format!(
-                "{} is not a size: write a number of bytes, or a number and a unit such as 25MB or 1.5GiB",
-                quote(cell)
-            ),
-            None,
-        )
-    })
-}
-
-fn parse_options(cell: &str) -> Result<Vec<OptionName>, (String, Option<String>)> {
-    split_words(cell)
-        .iter()
-        .map(|word| one_of(word, "an option", &OptionName::ALL))
-        .collect()
-}
-
-/// Splits a cell on `|` (lists whose items may contain spaces or commas).
-fn split_bars(cell: &str) -> Vec<String> {
-    cell.split('|')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-/// Splits a cell on `|`, `,`, `;` and spaces (options, addresses).
-fn split_words(cell: &str) -> Vec<String> {
-    cell.split(|c: char| c == '|' || c == ',' || c == ';' || c.is_whitespace())
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
 }
 
 #[cfg(test)]

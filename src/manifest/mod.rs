@@ -13,6 +13,8 @@
 //! Formats, told apart by extension and then content:
 //! - `.yaml`, `.yml`, `.json`: the full model ([`model::ManifestFile`]).
 //! - a header whose first cell is `Source Type`: OVH Mail Migrator's CSV.
+//! - a header whose first cell is `EmailAddress`: Exchange Online's IMAP
+//!   migration CSV (`EmailAddress,UserName,Password`).
 //! - a header naming native columns (`source_email`...): native CSV.
 //! - lines of six or more `;`-separated fields: an imapsync batch file.
 //!
@@ -20,9 +22,11 @@
 //! the same name next to it (`users.csv` → `users.yaml` or `users.yml`),
 //! exactly as if that YAML file said `accounts_csv: users.csv`.
 
+mod cells;
 pub mod csv;
 pub mod diagnostic;
 pub mod dialects;
+mod loader;
 pub mod model;
 pub mod origin;
 pub mod schema;
@@ -30,15 +34,12 @@ pub mod table;
 pub mod validate;
 pub mod yaml;
 
-use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde::de::DeserializeOwned;
-use serde_json::Value;
-
 pub use diagnostic::{Diagnostic, Diagnostics, Place, Position, Severity};
+use loader::load_yaml;
 pub use model::{AccountSpec, LimitsSpec, ManifestFile};
 pub use origin::Origin;
 
@@ -57,6 +58,8 @@ pub enum Format {
     Imapsync,
     /// OVH Mail Migrator's project CSV.
     Omm,
+    /// Exchange Online's IMAP migration CSV.
+    Exchange,
 }
 
 impl Format {
@@ -67,6 +70,7 @@ impl Format {
             Format::Csv => "CSV",
             Format::Imapsync => "imapsync batch file",
             Format::Omm => "OVH Mail Migrator CSV",
+            Format::Exchange => "Exchange Online IMAP migration CSV",
         }
     }
 }
@@ -162,6 +166,7 @@ fn load_table(format: Format, text: &str, file: &Arc<PathBuf>) -> (Vec<AccountEn
     match format {
         Format::Omm => dialects::load_omm(text, file),
         Format::Imapsync => dialects::load_imapsync(text, file),
+        Format::Exchange => dialects::load_exchange(text, file),
         Format::Csv | Format::Yaml => csv::load(text, file),
     }
 }
@@ -188,12 +193,13 @@ pub fn detect(path: &Path, text: &str) -> Format {
     if dialects::is_omm_header(line) {
         return Format::Omm;
     }
+    if dialects::is_exchange_header(line) {
+        return Format::Exchange;
+    }
     let delimiter = char::from(table::detect_delimiter(line));
-    let names = csv::columns();
     if line
         .split(delimiter)
-        .map(|c| table::normalize_header(c.trim_matches('"')))
-        .any(|c| names.iter().any(|n| n.name == c))
+        .any(|c| csv::column_named(c.trim_matches('"')).is_some())
     {
         return Format::Csv;
     }
@@ -302,306 +308,5 @@ fn io_reason(e: &std::io::Error) -> String {
         std::io::ErrorKind::NotFound => "no such file".to_owned(),
         std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
         _ => e.to_string(),
-    }
-}
-
-/// Loads a YAML manifest. `table` is a CSV-like file given directly, for
-/// which this YAML file provides the defaults.
-fn load_yaml(
-    path: &Path,
-    text: &str,
-    table: Option<(PathBuf, String, Format)>,
-) -> Result<Manifest, Diagnostics> {
-    let file = Arc::new(path.to_path_buf());
-    let doc = yaml::parse(text).map_err(|e| {
-        let position = match e.pos {
-            Some(p) => Position::Text {
-                line: p.line,
-                column: p.column,
-            },
-            None => Position::File,
-        };
-        let place = Place {
-            file: Arc::clone(&file),
-            position,
-            field: None,
-        };
-        Diagnostics::from_iter([Diagnostic::error(place, e.message)])
-    })?;
-    let report = schema::check(&doc, &file);
-    let mut diagnostics: Diagnostics = report.diagnostics.into_iter().collect();
-    let mut value = doc.value;
-    let broken = prune(&mut value, report.faulty);
-    let Value::Object(mut top) = value else {
-        if diagnostics.is_empty() {
-            diagnostics = Diagnostics::whole_file(path, "a manifest must be a mapping of fields");
-        }
-        return Err(diagnostics);
-    };
-    let index = Arc::new(doc.index);
-    let at = |pointer: &str| Origin::Yaml {
-        file: Arc::clone(&file),
-        index: Arc::clone(&index),
-        pointer: pointer.to_owned(),
-    };
-    let root = at("");
-    let mut take = |key: &str| top.remove(key).filter(|v| !v.is_null());
-    fn read<T: DeserializeOwned>(
-        value: Option<Value>,
-        pointer: &str,
-        at: &dyn Fn(&str) -> Origin,
-        diagnostics: &mut Diagnostics,
-    ) -> Option<T> {
-        value.and_then(|v| typed_at(v, pointer, at, diagnostics))
-    }
-
-    let defaults_value = take("defaults");
-    let accounts_value = take("accounts");
-    let settings = ManifestFile {
-        schema: read(take("$schema"), "/$schema", &at, &mut diagnostics),
-        batch: read(take("batch"), "/batch", &at, &mut diagnostics),
-        notify: read(take("notify"), "/notify", &at, &mut diagnostics),
-        notify_on: read(take("notify_on"), "/notify_on", &at, &mut diagnostics),
-        language: read(take("language"), "/language", &at, &mut diagnostics),
-        notification_templates: read(
-            take("notification_templates"),
-            "/notification_templates",
-            &at,
-            &mut diagnostics,
-        ),
-        limits: read(take("limits"), "/limits", &at, &mut diagnostics),
-        undo_window_hours: read(
-            take("undo_window_hours"),
-            "/undo_window_hours",
-            &at,
-            &mut diagnostics,
-        ),
-        start_after: read(take("start_after"), "/start_after", &at, &mut diagnostics),
-        smtp: read(take("smtp"), "/smtp", &at, &mut diagnostics),
-        defaults: None,
-        accounts: None,
-        accounts_csv: read(take("accounts_csv"), "/accounts_csv", &at, &mut diagnostics),
-    };
-    let (defaults, defaults_ok) = match defaults_value {
-        None => (AccountSpec::default(), true),
-        Some(v) => match read(Some(v), "/defaults", &at, &mut diagnostics) {
-            Some(d) => (d, true),
-            None => (AccountSpec::default(), false),
-        },
-    };
-    let mut accounts = Vec::new();
-    if let Some(Value::Array(items)) = accounts_value {
-        let reported: std::collections::HashSet<usize> =
-            diagnostics.iter().filter_map(|d| d.account).collect();
-        for (i, item) in items.into_iter().enumerate() {
-            let pointer = format!("/accounts/{i}");
-            let spec = if reported.contains(&i) {
-                serde_json::from_value::<AccountSpec>(item).ok()
-            } else {
-                typed_at::<AccountSpec>(item, &pointer, &at, &mut diagnostics)
-            };
-            accounts.push(AccountEntry {
-                spec,
-                origin: at(&pointer),
-                broken: broken.get(&i).cloned().unwrap_or_default(),
-            });
-        }
-    }
-
-    let mut files = vec![path.to_path_buf()];
-    let format = table.as_ref().map_or(Format::Yaml, |(_, _, f)| *f);
-    let given = table
-        .as_ref()
-        .map_or_else(|| path.to_path_buf(), |(p, _, _)| p.clone());
-    match (&settings.accounts_csv, table) {
-        (Some(name), table) => {
-            let csv_path = root_dir(path).join(name);
-            let place = root.place(&["accounts_csv"]);
-            if let Some((given, _, _)) = &table
-                && !same_file(&csv_path, given)
-            {
-                diagnostics.push(Diagnostic::error(
-                    place.clone(),
-                    format!(
-                        "this file is the defaults of {} but names {} as its accounts CSV",
-                        given.display(),
-                        csv_path.display()
-                    ),
-                ));
-            }
-            let loaded = match table {
-                Some((p, text, format)) if same_file(&csv_path, &p) => Ok((p, text, format)),
-                _ => read_text(&csv_path).map(|text| {
-                    let format = match detect(&csv_path, &text) {
-                        Format::Yaml => Format::Csv,
-                        f => f,
-                    };
-                    (csv_path.clone(), text, format)
-                }),
-            };
-            match loaded {
-                Ok((p, text, format)) => {
-                    let csv_file = Arc::new(p.clone());
-                    let (rows, found) = load_table(format, &text, &csv_file);
-                    let offset = accounts.len();
-                    accounts.extend(rows);
-                    diagnostics.extend(found.into_iter().map(|d| {
-                        let account = d.account.map(|a| a + offset);
-                        d.for_account(account)
-                    }));
-                    files.push(p);
-                }
-                Err(found) => {
-                    for d in found {
-                        diagnostics.push(Diagnostic::error(
-                            place.clone(),
-                            format!("accounts CSV {}: {}", csv_path.display(), d.message),
-                        ));
-                    }
-                }
-            }
-        }
-        (None, Some((p, text, format))) => {
-            let csv_file = Arc::new(p.clone());
-            let (rows, found) = load_table(format, &text, &csv_file);
-            let offset = accounts.len();
-            accounts.extend(rows);
-            diagnostics.extend(found.into_iter().map(|d| {
-                let account = d.account.map(|a| a + offset);
-                d.for_account(account)
-            }));
-            files.push(p);
-        }
-        (None, None) => {}
-    }
-
-    Ok(Manifest {
-        path: given,
-        files,
-        format,
-        settings,
-        root: Some(root),
-        defaults,
-        defaults_origin: Some(at("/defaults")),
-        defaults_ok,
-        accounts,
-        diagnostics,
-    })
-}
-
-/// Removes the values the schema rejected, so the rest of the document can
-/// still be read and checked. Containers that hold whole accounts or the
-/// defaults stay: without them nothing sensible can be checked. Returns,
-/// per account, the fields removed (`source.port`).
-fn prune(value: &mut Value, mut faulty: Vec<String>) -> HashMap<usize, Vec<String>> {
-    let mut broken: HashMap<usize, Vec<String>> = HashMap::new();
-    // Later array items first, so earlier indexes stay right.
-    faulty.sort_by_key(|p| std::cmp::Reverse(sort_key(p)));
-    faulty.dedup();
-    for pointer in faulty {
-        let segments = yaml::pointer_segments(&pointer);
-        let keep = match segments.as_slice() {
-            [] => true,
-            [top] => top == "accounts" || top == "defaults",
-            [top, _] => top == "accounts" || top == "defaults",
-            _ => false,
-        };
-        if keep {
-            continue;
-        }
-        if let [top, index, rest @ ..] = segments.as_slice()
-            && top == "accounts"
-            && let Ok(index) = index.parse::<usize>()
-        {
-            broken.entry(index).or_default().push(rest.join("."));
-        }
-        remove_at(value, &segments);
-    }
-    broken
-}
-
-/// Orders pointers with numeric segments compared as numbers.
-fn sort_key(pointer: &str) -> Vec<(u64, String)> {
-    yaml::pointer_segments(pointer)
-        .into_iter()
-        .map(|s| (s.parse().unwrap_or(u64::MAX), s))
-        .collect()
-}
-
-fn remove_at(value: &mut Value, segments: &[String]) {
-    let Some((last, parents)) = segments.split_last() else {
-        return;
-    };
-    let mut node = value;
-    for segment in parents {
-        let next = match node {
-            Value::Object(map) => map.get_mut(segment),
-            Value::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get_mut(i)),
-            _ => None,
-        };
-        match next {
-            Some(n) => node = n,
-            None => return,
-        }
-    }
-    match node {
-        Value::Object(map) => {
-            map.remove(last);
-        }
-        Value::Array(items) => {
-            if let Ok(i) = last.parse::<usize>()
-                && i < items.len()
-            {
-                items.remove(i);
-            }
-        }
-        _ => {}
-    }
-}
-
-fn root_dir(path: &Path) -> PathBuf {
-    path.parent().map(Path::to_path_buf).unwrap_or_default()
-}
-
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
-    }
-}
-
-/// Deserializes `value` as `T`; a failure the schema did not already
-/// report becomes a diagnostic at `pointer`.
-fn typed_at<T: DeserializeOwned>(
-    value: Value,
-    pointer: &str,
-    at: &dyn Fn(&str) -> Origin,
-    diagnostics: &mut Diagnostics,
-) -> Option<T> {
-    match serde_json::from_value(value) {
-        Ok(v) => Some(v),
-        Err(_) => {
-            let place = at(pointer).whole();
-            let already = diagnostics.iter().any(|d| {
-                d.place.file == place.file
-                    && match (&d.place.field, &place.field) {
-                        (Some(f), Some(p)) => {
-                            f == p
-                                || f.starts_with(&format!("{p}."))
-                                || f.starts_with(&format!("{p}["))
-                        }
-                        _ => false,
-                    }
-            });
-            if !already {
-                // Serde's message may quote the value, which may be a
-                // secret: say what is wrong without it.
-                diagnostics.push(Diagnostic::error(
-                    place,
-                    "this value does not have the expected type or form",
-                ));
-            }
-            None
-        }
     }
 }

@@ -24,10 +24,12 @@ use crate::manifest::{self, AccountEntry, Manifest, Origin};
 use crate::protocols::smtp::SmtpConfig;
 use crate::protocols::tls::TlsMode;
 
+mod detect_later;
 mod endpoint;
 mod options;
 mod smtp;
 
+use detect_later::{DetectLater, autodetect_warnings};
 use smtp::smtp_config;
 
 /// What checking a manifest found: the plan of every valid account, the
@@ -47,6 +49,19 @@ impl Checked {
     pub fn is_valid(&self) -> bool {
         !self.diagnostics.has_errors()
     }
+
+    /// Whether the plan can run: as written, or, with `skip_invalid`,
+    /// without its rejected accounts when the batch's own settings have
+    /// no error and at least one account is valid.
+    pub fn can_run(&self, skip_invalid: bool) -> bool {
+        self.is_valid()
+            || (skip_invalid
+                && !self.plan.accounts.is_empty()
+                && !self
+                    .diagnostics
+                    .iter()
+                    .any(|d| d.severity == manifest::Severity::Error && d.account.is_none()))
+    }
 }
 
 /// An account that will not run, and why.
@@ -60,6 +75,20 @@ pub struct Rejected {
     pub reasons: Vec<String>,
 }
 
+impl std::fmt::Display for Rejected {
+    /// `staff.csv: row 3 (bob@old.example)` and its reasons, one per line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.origin)?;
+        if let Some(source) = &self.source {
+            write!(f, " ({source})")?;
+        }
+        for reason in &self.reasons {
+            write!(f, "\n  {reason}")?;
+        }
+        Ok(())
+    }
+}
+
 /// The default error budget of an account.
 const DEFAULT_ERROR_BUDGET: u32 = 100;
 /// The default undo window.
@@ -69,7 +98,27 @@ const SIEVE_PORT: u16 = 4190;
 
 /// Loads `path` and builds its plan; any error fails the whole file.
 pub fn from_file(path: &Path) -> Result<Plan, Diagnostics> {
-    build(&manifest::load(path)?)
+    runnable_from_file(path, false).map(|(plan, _)| plan)
+}
+
+/// Loads `path` and builds the plan to run; with `skip_invalid`, the
+/// invalid accounts are left out (see [`Checked::can_run`]) and returned.
+pub fn runnable_from_file(
+    path: &Path,
+    skip_invalid: bool,
+) -> Result<(Plan, Vec<Rejected>), Diagnostics> {
+    let checked = check(&manifest::load(path)?);
+    if !checked.can_run(skip_invalid) {
+        return Err(checked.diagnostics);
+    }
+    for warning in checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == manifest::Severity::Warning)
+    {
+        tracing::warn!("{warning}");
+    }
+    Ok((checked.plan, checked.rejected))
 }
 
 /// Builds the plan of a manifest; any error fails it, with every problem
@@ -94,6 +143,7 @@ pub fn check(manifest: &Manifest) -> Checked {
 
     let mut planned: Vec<(usize, AccountPlan)> = Vec::new();
     let mut destinations: Vec<(usize, DestinationKey)> = Vec::new();
+    let mut detected_later = Vec::new();
     if manifest.accounts.is_empty() && !diagnostics.has_errors() {
         let place = match &manifest.root {
             Some(root) => root.whole(),
@@ -110,6 +160,7 @@ pub fn check(manifest: &Manifest) -> Checked {
             let mut account = AccountCheck::new(manifest, entry, spec, index);
             let plan = account.resolve(&batch);
             diagnostics.extend(account.found);
+            detected_later.extend(account.detect_later);
             if let Some(key) = account.destination_key {
                 destinations.push((index, key));
             }
@@ -118,6 +169,7 @@ pub fn check(manifest: &Manifest) -> Checked {
             }
         }
         check_duplicates(manifest, &destinations, &mut diagnostics);
+        diagnostics.extend(autodetect_warnings(detected_later));
     }
 
     // Each account's errors, gathered once.
@@ -281,6 +333,11 @@ struct AccountCheck<'a> {
     own: &'a AccountSpec,
     index: usize,
     found: Vec<Diagnostic>,
+    /// The endpoints whose server autodetect will find, warned about
+    /// once per domain.
+    detect_later: Vec<DetectLater>,
+    /// The source's server cannot be autodetected (already an error).
+    source_undetectable: bool,
     /// The destination mailbox (host, address; lower case), once known,
     /// and the file a file source reads: several files may be imported
     /// into one mailbox, but one mailbox is the destination of one server.
@@ -322,6 +379,8 @@ impl<'a> AccountCheck<'a> {
             own,
             index,
             found: Vec::new(),
+            detect_later: Vec::new(),
+            source_undetectable: false,
             destination_key: None,
         }
     }
@@ -392,6 +451,7 @@ impl<'a> AccountCheck<'a> {
 
     fn resolve(&mut self, batch: &Batch) -> Option<AccountPlan> {
         let merged = self.own.merged_over(&self.manifest.defaults);
+        self.nothing_to_detect_from(&merged);
         let source = self.endpoint(Side::Source, merged.source.as_ref());
         let destination = self.endpoint(Side::Destination, merged.destination.as_ref());
         let stages = self.stages(&merged, source.as_ref(), destination.as_ref());
@@ -462,11 +522,22 @@ impl<'a> AccountCheck<'a> {
         // without a host (a spreadsheet's empty column).
         let no_host = spec.host.as_deref().is_none_or(|h| h.trim().is_empty());
         let detect_later = no_host && matches!(kind, Kind::Autodetect | Kind::Imap);
-        if detect_later && kind == Kind::Imap {
-            self.warn(
-                &field("host"),
-                format!("no {name} host: it will be found from the address (autodetect)"),
-            );
+        let undetectable = side == Side::Source && self.source_undetectable;
+        if detect_later
+            && kind == Kind::Imap
+            && !undetectable
+            && !self.already_reported(&field("host"))
+        {
+            let address = spec.email.as_deref().or(spec.user.as_deref());
+            let domain = address
+                .and_then(|a| a.rsplit_once('@'))
+                .map(|(_, d)| d.trim().to_lowercase())
+                .unwrap_or_default();
+            self.detect_later.push(DetectLater {
+                side: name,
+                domain,
+                place: self.place(&field("host")),
+            });
         }
         match (kind, side) {
             (Kind::Pop3, Side::Destination) => {

@@ -24,7 +24,7 @@ mod build;
 
 pub use crate::manifest::model::{Language, NotifyOn};
 
-pub use build::{Checked, Rejected, build, check, from_file};
+pub use build::{Checked, Rejected, build, check, from_file, runnable_from_file};
 
 /// The work of one batch: one manifest run.
 #[derive(Debug, Clone, Serialize)]

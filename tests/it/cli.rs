@@ -311,3 +311,59 @@ fn unknown_columns_are_one_warning_and_strict_makes_them_errors() {
         "run --strict ran nothing"
     );
 }
+
+/// `watch` has a flag for every key of its configuration (but the `smtp`
+/// section), named alike: `settle_seconds` is `--settle-seconds`.
+#[test]
+fn watch_flags_match_its_configuration_keys() {
+    let example = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/mailshift-daemon.yaml"),
+    )
+    .unwrap();
+    let keys: Vec<&str> = example
+        .lines()
+        .map(|l| l.trim_start_matches('#'))
+        .filter(|l| !l.starts_with(' ') && !l.starts_with('#'))
+        .filter_map(|l| l.split_once(':').map(|(k, _)| k))
+        .filter(|k| !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+        .collect();
+    assert!(keys.len() >= 9, "{keys:?}");
+    let help = mailshift().args(["watch", "--help"]).run().success().stdout;
+    for key in keys.iter().filter(|k| **k != "smtp") {
+        let flag = format!("--{}", key.replace('_', "-"));
+        assert!(help.contains(&flag), "no {flag} for `{key}`:\n{help}");
+    }
+}
+
+/// Regression: every command's `--help` listed all six exit codes. Each
+/// lists the ones it can give.
+#[test]
+fn each_commands_help_lists_only_its_exit_codes() {
+    let codes = |command: &str| -> Vec<u8> {
+        let help = mailshift().args([command, "--help"]).run().success().stdout;
+        let section = help
+            .split_once("Exit codes:\n")
+            .unwrap_or_else(|| panic!("{command}: no exit codes\n{help}"))
+            .1;
+        section
+            .lines()
+            .take_while(|l| !l.is_empty())
+            .map(|l| l.trim().split(' ').next().unwrap().parse().unwrap())
+            .collect()
+    };
+    for (command, expected) in [
+        ("validate", &[0, 2, 3][..]),
+        ("plan", &[0, 1, 2, 3]),
+        ("run", &[0, 1, 2, 3, 5]),
+        ("status", &[0, 2, 3, 4]),
+        ("list", &[0, 2, 3, 4]),
+        ("cancel", &[0, 2, 3, 4]),
+        ("resume", &[0, 2, 3, 4]),
+        ("report", &[0, 2, 3, 4]),
+        ("purge", &[0, 2, 3, 4]),
+        ("undo", &[0, 1, 2, 3, 4]),
+        ("watch", &[0, 2, 3]),
+    ] {
+        assert_eq!(codes(command), expected, "{command}");
+    }
+}

@@ -700,3 +700,71 @@ fn a_rejection_is_emailed_to_the_daemons_admin() {
     sigterm(&daemon);
     assert_eq!(daemon.wait().unwrap().code(), Some(0));
 }
+
+/// Regression: one bad row made the daemon reject the whole file. With
+/// `skip_invalid: true` in its configuration, the valid rows run and the
+/// result file lists the others with their row, column and reason.
+#[tokio::test(flavor = "multi_thread")]
+async fn skip_invalid_in_the_configuration_runs_the_valid_rows() {
+    let (source, dest) = servers(slashed_source(), slashed());
+    source
+        .seed_bodies("alice", "INBOX", &[&raw("Subject: a", "a")])
+        .await;
+    let setup = Setup::new();
+    let config = setup.root.path().join("daemon.yaml");
+    write(&config, "skip_invalid: true\n");
+    let mut daemon = setup
+        .command()
+        .arg("--config")
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let row = |user: &str, port: &str| {
+        format!(
+            "{user}@example.test,{user},127.0.0.1,{port},none,source-pw,\
+             {user}@example.test,{user},127.0.0.1,{},none,dest-pw\n",
+            dest.imap_port()
+        )
+    };
+    write(
+        &setup.inbox().join("staff.csv"),
+        &format!(
+            "source_email,source_user,source_host,source_port,source_tls,source_password,\
+             destination_email,destination_user,destination_host,destination_port,destination_tls,destination_password\n{}{}",
+            row("alice", &source.imap_port().to_string()),
+            row("bob", "14x3"),
+        ),
+    );
+    assert_eq!(setup.wait_filed(1, Duration::from_secs(60)), (1, 0));
+    assert_same(
+        &snapshot(&dest, "alice").await,
+        &snapshot(&source, "alice").await,
+    );
+    let path = setup.inbox().join("staff.csv.result.json");
+    let started = Instant::now();
+    let result = loop {
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        if json["outcome"] != "accepted" || started.elapsed() > Duration::from_secs(10) {
+            break json;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(result["outcome"], "done", "{result}");
+    let skipped = result["skipped"].as_array().expect("the skipped rows");
+    assert_eq!(skipped.len(), 1, "{result}");
+    let text = skipped[0].as_str().unwrap();
+    assert!(
+        text.contains("staff.csv: row 3 (bob@example.test)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("column source_port: error: `14x3` is not a port number"),
+        "{text}"
+    );
+    assert!(!text.contains("source-pw"), "{text}");
+    sigterm(&daemon);
+    assert_eq!(daemon.wait().unwrap().code(), Some(0));
+}

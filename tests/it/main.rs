@@ -3,6 +3,8 @@ mod autodetect;
 mod browser;
 mod calendars;
 mod cli;
+mod cli_progress;
+mod cli_sheets;
 mod cmd;
 mod contacts;
 mod daemon;

@@ -420,3 +420,115 @@ async fn a_batch_emails_each_outcome_once() {
         "asked for: one account, one summary"
     );
 }
+
+/// The figure an admin asks for: a 30-account batch, each account telling
+/// its owner, over a first run cut short by Ctrl-C, the run that resumes
+/// it and two incremental passes sends 31 emails: one per owner and the
+/// batch summary, all after the run that finishes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_30_account_batch_sends_31_emails_over_four_runs() {
+    use crate::mail::raw;
+    use crate::support::{Dovecot, DovecotOptions};
+    let users: Vec<String> = (0..30).map(|i| format!("user{i:02}")).collect();
+    let with = |password: &str| -> &'static [(&'static str, &'static str)] {
+        let list: Vec<(&'static str, &'static str)> = users
+            .iter()
+            .map(|u| -> (&'static str, &'static str) {
+                (
+                    Box::leak(u.clone().into_boxed_str()),
+                    Box::leak(password.to_owned().into_boxed_str()),
+                )
+            })
+            .collect();
+        Box::leak(list.into_boxed_slice())
+    };
+    let source = Dovecot::start(DovecotOptions {
+        users: with("source-pw"),
+        ..DovecotOptions::default()
+    });
+    let dest = Dovecot::start(DovecotOptions {
+        users: with("dest-pw"),
+        ..DovecotOptions::default()
+    });
+    let big: Vec<Vec<u8>> = (0..3000)
+        .map(|i| raw(&format!("Subject: m{i}"), &"w".repeat(2500)))
+        .collect();
+    source.seed_bodies("user00", "INBOX", &big).await;
+    for user in &users[1..] {
+        source
+            .seed_bodies(user, "INBOX", &[&raw("Subject: one", user)])
+            .await;
+    }
+    let receiver = SmtpReceiver::start(SmtpOptions::default());
+    let dir = tempfile::tempdir().unwrap();
+    let mut manifest = format!(
+        "batch: thirty\nnotify: [it-team@example.test]\n\
+         smtp: {{host: 127.0.0.1, port: {}, tls: none, from: mailshift@example.test}}\n\
+         limits: {{concurrent_accounts: 1}}\n\
+         defaults:\n  source: {{kind: imap, host: 127.0.0.1, port: {}, tls: none, password: source-pw}}\n  \
+         destination: {{kind: imap, host: 127.0.0.1, port: {}, tls: none, password: dest-pw}}\naccounts:\n",
+        receiver.port(),
+        source.imap_port(),
+        dest.imap_port()
+    );
+    for user in &users {
+        manifest.push_str(&format!(
+            "  - source: {{email: {user}@example.test, user: {user}}}\n    \
+             destination: {{email: {user}@example.test, user: {user}}}\n    \
+             notify: [{user}.owner@example.test]\n"
+        ));
+    }
+    let path = dir.path().join("thirty.yaml");
+    std::fs::write(&path, manifest).unwrap();
+    let command = || {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_mailshift"));
+        c.arg("run")
+            .arg(&path)
+            .arg("--state")
+            .arg(dir.path().join("state.db"))
+            .arg("--reports")
+            .arg(dir.path().join("reports"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        c
+    };
+
+    // The first run, interrupted while user00's mail is being copied: the
+    // 29 other accounts have not started.
+    let mut first = command().spawn().unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let mut session = mailshift::protocols::imap::Session::connect(&dest.imap_config("user00"))
+            .await
+            .unwrap();
+        if session.status("INBOX").await.unwrap().messages >= 200 {
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 60, "the run never started");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    std::process::Command::new("kill")
+        .args(["-INT", &first.id().to_string()])
+        .status()
+        .unwrap();
+    first.wait().unwrap();
+    let after_interruption = receiver.messages().len();
+
+    let mut counts = vec![after_interruption];
+    for _ in 0..3 {
+        assert!(command().status().unwrap().success());
+        counts.push(receiver.messages().len());
+    }
+    eprintln!(
+        "emails after the interrupted run, the resuming run and two incremental passes: {counts:?}"
+    );
+    assert_eq!(counts, [0, 31, 31, 31], "{}", receiver.log());
+    let mut recipients: Vec<String> = receiver
+        .messages()
+        .iter()
+        .flat_map(|m| m.rcpt_to.clone())
+        .collect();
+    recipients.sort();
+    recipients.dedup();
+    assert_eq!(recipients.len(), 31, "one each: {recipients:?}");
+}

@@ -98,10 +98,18 @@ impl AccountCheck<'_> {
         .collect();
         match given.as_slice() {
             [] => {
-                self.error(
-                    &[name],
+                // The account lacks it, not the defaults: said at its row
+                // (and its empty password cell, if the file has a column).
+                let field: &[&str] = match self.entry.origin {
+                    Origin::Row { .. } => &[name, "password"],
+                    Origin::Yaml { .. } => &[name],
+                };
+                let d = Diagnostic::error(
+                    self.entry.origin.place(field),
                     format!("the {name} has no credentials: give password_env, password_file, password or oauth2"),
-                );
+                )
+                .for_account(Some(self.index));
+                self.found.push(d);
                 return None;
             }
             [_] => {}

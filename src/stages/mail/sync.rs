@@ -120,6 +120,11 @@ pub async fn check(
             messages: src_status.messages,
         });
     }
+    ctx.progress.expect_messages(
+        ctx.account.id,
+        &mapping.source_raw,
+        u64::from(src_status.messages.saturating_sub(dst_status.messages)),
+    );
     Ok(Check::Changed {
         source: src_status,
         dest: dst_status,
@@ -229,6 +234,7 @@ pub async fn pass(
             Admission::Filtered => skipped += 1,
             Admission::TooBig(limit) => {
                 counts.failed += 1;
+                ctx.progress.failure();
                 store
                     .record_item_error(
                         ctx.account.id,
@@ -710,6 +716,7 @@ pub(crate) async fn settle<R: Confirmable>(
             }
             Err(error) => {
                 counts.failed += 1;
+                ctx.progress.failure();
                 ctx.store
                     .record_item_error(
                         ctx.account.id,

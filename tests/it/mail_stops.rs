@@ -91,7 +91,7 @@ async fn sigterm_and_sigint_at_many_points_lose_nothing() {
     }
     let accounts: Vec<Account<'_>> = USERS.iter().map(|u| account(u, &source, &dest)).collect();
     // A paced run, so that the stops fall all over it.
-    let batch = Batch::new(&accounts, "  messages_per_second: 600");
+    let batch = Batch::new(&accounts, "  messages_per_second: 200");
     let all = 600 * USERS.len() as u32;
 
     // Ten stops spread over the run, SIGTERM and SIGINT in turn, each once
@@ -109,6 +109,10 @@ async fn sigterm_and_sigint_at_many_points_lose_nothing() {
         while counter.total().await < before + step && started.elapsed() < Duration::from_secs(60) {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+        // A run that already ended is no stop at all.
+        if child.try_wait().expect("poll").is_some() {
+            break;
+        }
         signal(&child, if i % 2 == 0 { "TERM" } else { "INT" });
         let exited = Instant::now();
         let status = child.wait().expect("reap");
@@ -123,7 +127,6 @@ async fn sigterm_and_sigint_at_many_points_lose_nothing() {
         }
     }
     assert!(stops >= 6, "only {stops} stops came before the end");
-    assert!(counter.total().await < all, "the stops came before the end");
 
     let resumed = batch.run();
     assert_success(&resumed);

@@ -92,8 +92,8 @@ pub enum Command {
     /// List the batches in the state database with their accounts.
     #[command(after_help = exit_codes!(0, 2_args, 3, 4_state))]
     List(status::ListArgs),
-    /// Cancel a migration: the stage in progress finishes, the remaining
-    /// stages are skipped, and what was done is kept. Works on a batch
+    /// Cancel a migration: copying stops at the next checkpoint, the
+    /// remaining stages are skipped, and what was done is kept. Works on a batch
     /// running in another process; a queued account never starts.
     #[command(after_help = exit_codes!(0, 2_args, 3, 4))]
     Cancel(status::CancelArgs),

@@ -210,7 +210,7 @@ pub fn cancel(args: &CancelArgs) -> anyhow::Result<Exit> {
             Some(n) => {
                 println!(
                     "cancel requested for {n} unfinished accounts of batch {batch}: \
-                     each finishes the stage in progress and skips the others"
+                     each stops at its next checkpoint and skips the remaining stages"
                 );
                 Exit::Success
             }
@@ -223,7 +223,7 @@ pub fn cancel(args: &CancelArgs) -> anyhow::Result<Exit> {
         CancelOutcome::NotFound => not_found(id, source),
         CancelOutcome::Requested => {
             println!(
-                "cancel requested for {id}: the stage in progress finishes, the others are skipped"
+                "cancel requested for {id}: copying stops at the next checkpoint, the remaining stages are skipped"
             );
             Exit::Success
         }

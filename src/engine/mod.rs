@@ -77,11 +77,12 @@ pub struct AccountContext {
     pub progress: Arc<progress::Progress>,
     /// Connection pairs the account may use at once.
     pub connections_per_account: usize,
-    /// Fired by `mailshift cancel`: the stage in progress finishes, the
-    /// remaining ones are skipped.
+    /// Fired by `mailshift cancel`, together with `shutdown`: the stage in
+    /// progress stops at its next checkpoint, the remaining ones are
+    /// skipped, and the account ends `cancelled`.
     pub cancel: CancellationToken,
-    /// Fired when the process is asked to stop: stages stop taking new
-    /// items, record what is in flight, and return.
+    /// Fired when the process is asked to stop, or the account cancelled:
+    /// stages stop taking new items, record what is in flight, and return.
     pub shutdown: CancellationToken,
     /// The source file (`.ics`, `.vcf`, PST) as the WebDAV stages read
     /// it, read once for the account.
@@ -150,14 +151,14 @@ pub async fn run(
             files: FileCache::default(),
         });
     }
-    let cancels: HashMap<i64, CancellationToken> = contexts
+    let cancels: HashMap<i64, Cancel> = contexts
         .iter()
-        .map(|c| (c.account.id, c.cancel.clone()))
+        .map(|c| (c.account.id, Cancel::of(c)))
         .collect();
     // Cancels asked for before this run (a queued account never starts).
     for id in store.cancel_requests(batch.id).await? {
-        if let Some(token) = cancels.get(&id) {
-            token.cancel();
+        if let Some(cancel) = cancels.get(&id) {
+            cancel.fire();
         }
     }
     let watching = CancellationToken::new();
@@ -245,18 +246,40 @@ pub async fn register(
     Ok((batch, accounts))
 }
 
+/// An account's two tokens a cancel fires.
+struct Cancel {
+    cancel: CancellationToken,
+    shutdown: CancellationToken,
+}
+
+impl Cancel {
+    fn of(ctx: &AccountContext) -> Self {
+        Cancel {
+            cancel: ctx.cancel.clone(),
+            shutdown: ctx.shutdown.clone(),
+        }
+    }
+
+    /// Marks the account cancelled and stops its stage in progress at the
+    /// next checkpoint, as a shutdown would.
+    fn fire(&self) {
+        self.cancel.cancel();
+        self.shutdown.cancel();
+    }
+}
+
 /// Passes cancel requests made through the store (by `mailshift cancel`,
 /// from any process) to the accounts' tokens, until `stop` fires.
 async fn watch_cancels(
     store: Store,
     batch_id: i64,
-    cancels: HashMap<i64, CancellationToken>,
+    cancels: HashMap<i64, Cancel>,
     stop: CancellationToken,
 ) -> Result<(), StoreError> {
     loop {
         for id in store.cancel_requests(batch_id).await? {
-            if let Some(token) = cancels.get(&id) {
-                token.cancel();
+            if let Some(cancel) = cancels.get(&id) {
+                cancel.fire();
             }
         }
         tokio::select! {
@@ -276,7 +299,7 @@ async fn run_account(ctx: AccountContext) -> Result<AccountOutcome, StoreError> 
     let mut error = None;
     // A cancel asked for while the account was queued, since the last poll.
     if store.cancel_requested(id).await? {
-        ctx.cancel.cancel();
+        Cancel::of(&ctx).fire();
     }
     for &kind in &ctx.plan.stages {
         if ctx.cancel.is_cancelled() {
@@ -292,13 +315,18 @@ async fn run_account(ctx: AccountContext) -> Result<AccountOutcome, StoreError> 
             .await?;
         store.begin_stage(id, kind).await?;
         match stages::run(kind, &ctx).await {
-            // A stage cut short by a shutdown is not done: the next run redoes it.
+            // A stage cut short by a shutdown or a cancel is not done: the
+            // next run (after `resume`, for a cancel) redoes it.
             Ok(stage_counts) if ctx.shutdown.is_cancelled() => {
                 store
                     .finish_stage(id, kind, StageState::Interrupted, stage_counts)
                     .await?;
                 counts.add(&stage_counts);
-                state = AccountState::Interrupted;
+                state = if ctx.cancel.is_cancelled() {
+                    AccountState::Cancelled
+                } else {
+                    AccountState::Interrupted
+                };
                 break;
             }
             Ok(stage_counts) => {

@@ -118,7 +118,7 @@ pub struct AccountLine {
 pub enum CancelOutcome {
     /// No such account (or batch).
     NotFound,
-    /// Recorded; the run stops after the stage in progress.
+    /// Recorded; the run stops at its next checkpoint.
     Requested,
     /// The account had already finished; nothing to cancel.
     AlreadyFinished,
@@ -329,8 +329,9 @@ impl Store {
         .await
     }
 
-    /// Asks for an account to be cancelled: the stage in progress finishes,
-    /// the others are skipped; a queued account never starts.
+    /// Asks for an account to be cancelled: the stage in progress stops at
+    /// its next checkpoint, the others are skipped; a queued account never
+    /// starts.
     pub async fn request_cancel(
         &self,
         migration_id: &str,

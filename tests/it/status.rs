@@ -199,6 +199,74 @@ async fn a_cancelled_queued_account_never_starts() {
     assert_eq!(session.status("INBOX").await.unwrap().messages, 1);
 }
 
+/// Regression: a cancel used to let the stage in progress copy everything.
+/// It stops copying at the next checkpoint, keeps what was copied, and a
+/// run after `resume` copies the rest, exactly.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cancel_stops_a_running_copy_at_its_next_checkpoint() {
+    let (source, dest) = servers(slashed_source(), slashed());
+    let bodies: Vec<Vec<u8>> = (0..400)
+        .map(|i| raw(&format!("Subject: m{i}"), &"y".repeat(2000)))
+        .collect();
+    source.seed_bodies("alice", "INBOX", &bodies).await;
+    let batch = Batch::new(
+        &[account("alice", &source, &dest)],
+        "  messages_per_second: 40",
+    );
+    let mut session = mailshift::protocols::imap::Session::connect(&dest.imap_config("alice"))
+        .await
+        .unwrap();
+
+    let mut child = batch.spawn();
+    let started = Instant::now();
+    let alice = loop {
+        if session
+            .status("INBOX")
+            .await
+            .map(|s| s.messages)
+            .unwrap_or(0)
+            >= 20
+        {
+            break migration_ids(&batch)[0].clone();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the copy never started"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(alice.2, "running");
+    mailshift()
+        .args(["cancel", &alice.0, "--source", &alice.1, "--state"])
+        .arg(batch.state())
+        .run()
+        .success()
+        .stdout_has("cancel requested");
+    let status = child.wait().expect("run ends");
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "a cancelled account is not a success"
+    );
+    assert_eq!(migration_ids(&batch)[0].2, "cancelled");
+    let copied = session.status("INBOX").await.unwrap().messages;
+    assert!(copied < 400, "the cancel stopped nothing: {copied} copied");
+
+    mailshift()
+        .args(["resume", &alice.0, "--source", &alice.1, "--state"])
+        .arg(batch.state())
+        .run()
+        .success();
+    let rest = batch.run();
+    assert_success(&rest);
+    assert_eq!(session.status("INBOX").await.unwrap().messages, 400);
+    assert!(
+        rest.stdout.contains(&format!("copied {},", 400 - copied)),
+        "{}",
+        rest.stdout
+    );
+}
+
 /// Regression: `list` and `status` in a folder without a state database
 /// created an empty `mailshift.db` and printed nothing.
 #[test]

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::engine::{self, BatchOutcome, EngineOptions, limits::Shared};
 use crate::plan::Plan;
+use crate::preflight::admins::{self, AdminRefused};
 use crate::report;
 use crate::store::Store;
 use crate::store::batches::BatchRecord;
@@ -37,9 +38,16 @@ pub enum BatchError {
          (lock {})", lock.display()
     )]
     Busy { batch: String, lock: PathBuf },
+    /// An administrator the accounts log in through was refused: no
+    /// account started.
+    #[error(transparent)]
+    AdminRefused(#[from] AdminRefused),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
+
+/// How long the check of an administrator's login may wait for its server.
+const ADMIN_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// How often the report is rewritten while a batch runs.
 const REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
@@ -59,6 +67,7 @@ pub async fn run(
     let plan = &left_as_they_are(plan, &services.store, redo)
         .await
         .context("Reading the batch")?;
+    admins::check(plan, ADMIN_CHECK_TIMEOUT).await?;
     let dir = report_dir(&services.reports, &plan.batch);
     // The report is rewritten now and then while the batch runs, for whoever
     // watches it; this loop never ends by itself.

@@ -237,16 +237,19 @@ struct Outcome {
 /// Logs in to the destination and removes what the migration created.
 async fn execute(manifest: &UndoManifest, credential: &Credential) -> anyhow::Result<Outcome> {
     let destination = &manifest.destination;
-    let auth = credential
-        .imap_auth()
-        .await
-        .with_context(|| format!("The credential of {}", destination.user))?;
+    let login = || async {
+        credential
+            .login(&destination.user)
+            .await
+            .with_context(|| format!("The credential of {}", destination.user))
+    };
     // Nothing to remove from the mailbox (no mail stage, or one that
     // created nothing): the IMAP server is not needed.
     let outcome = if manifest.mail.is_empty() {
         UndoOutcome::default()
     } else {
-        let config = destination.server.imap(&destination.user, auth, TIMEOUT);
+        let (user, auth) = login().await?;
+        let config = destination.server.imap(&user, auth, TIMEOUT);
         let mut session = Session::connect(&config).await?;
         let outcome = undo::mail::undo(&mut session, &manifest.mail).await?;
         session.logout().await.ok();
@@ -254,11 +257,8 @@ async fn execute(manifest: &UndoManifest, credential: &Credential) -> anyhow::Re
     };
     let sieve = match &manifest.sieve {
         Some(sieve) => {
-            let auth = credential
-                .imap_auth()
-                .await
-                .with_context(|| format!("The credential of {}", destination.user))?;
-            let mut session = undo::sieve::connect(sieve, &destination.user, auth).await?;
+            let (user, auth) = login().await?;
+            let mut session = undo::sieve::connect(sieve, &user, auth).await?;
             let outcome = undo::sieve::undo(&mut session, sieve).await?;
             session.logout().await.ok();
             Some(outcome)
@@ -272,11 +272,8 @@ async fn execute(manifest: &UndoManifest, credential: &Credential) -> anyhow::Re
     ] {
         dav.push(match created {
             Some(created) => {
-                let auth = credential
-                    .imap_auth()
-                    .await
-                    .with_context(|| format!("The credential of {}", destination.user))?;
-                Some(undo::dav::undo(&created, &destination.user, auth).await?)
+                let (user, auth) = login().await?;
+                Some(undo::dav::undo(&created, &user, auth).await?)
             }
             None => None,
         });

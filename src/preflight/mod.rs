@@ -11,6 +11,7 @@
 //! holding one connection at a time, so accounts waiting for a host's
 //! slot cannot block each other.
 
+pub mod admins;
 pub mod dav;
 pub mod estimate;
 pub mod probe;

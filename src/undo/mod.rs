@@ -33,7 +33,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::plan::{AccountPlan, Credential, Plan, Server, TokenSource};
+use crate::plan::{AccountPlan, AdminLogin, AdminStyle, Credential, Plan, Server, TokenSource};
 use crate::store::Store;
 use crate::store::dav::{DavArea, DavUndoData};
 use crate::store::mail::CreatedInFolder;
@@ -214,6 +214,12 @@ pub enum CredentialRef {
     TokenEnv(String),
     TokenFile(PathBuf),
     TokenCommand(String),
+    /// An administrator's login acting for the mailbox.
+    Admin {
+        user: String,
+        style: AdminStyle,
+        password: Box<CredentialRef>,
+    },
     /// Given inline in the manifest; not repeated here.
     Inline,
 }
@@ -229,6 +235,11 @@ impl CredentialRef {
             Credential::OAuth2(TokenSource::Command(cmd)) => {
                 CredentialRef::TokenCommand(cmd.clone())
             }
+            Credential::Admin(admin) => CredentialRef::Admin {
+                user: admin.user.clone(),
+                style: admin.style.clone(),
+                password: Box::new(CredentialRef::of(&admin.password)),
+            },
             Credential::Password(_) | Credential::None => CredentialRef::Inline,
         }
     }
@@ -243,6 +254,15 @@ impl CredentialRef {
             CredentialRef::TokenCommand(cmd) => {
                 Credential::OAuth2(TokenSource::Command(cmd.clone()))
             }
+            CredentialRef::Admin {
+                user,
+                style,
+                password,
+            } => Credential::Admin(Box::new(AdminLogin {
+                user: user.clone(),
+                password: password.credential()?,
+                style: style.clone(),
+            })),
             CredentialRef::Inline => return None,
         })
     }

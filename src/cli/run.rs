@@ -111,7 +111,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
             return Ok(Exit::Busy);
         }
         Err(refused @ BatchError::AdminRefused(_)) => {
-            eprintln!("mailshift: {refused}");
+            eprintln!("mailshift: {refused}; no account was started");
             return Ok(Exit::AccountsFailed);
         }
         Err(BatchError::Other(error)) => return Err(error),

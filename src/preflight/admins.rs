@@ -17,7 +17,7 @@ pub enum AdminRefused {
     /// The administrator's own login is refused: a wrong name or password.
     #[error(
         "the {side} server {server} refused the login of administrator {admin}: {detail}. \
-         Check the administrator's name and password ({password}); no account was started"
+         Check the administrator's name and password ({password})"
     )]
     Login {
         side: &'static str,
@@ -32,7 +32,7 @@ pub enum AdminRefused {
     #[error(
         "the {side} server {server} lets administrator {admin} log in but not act for {user}: \
          {detail}. Make it an administrator there (a Dovecot master user, a Cyrus admin, \
-         `admins:` in imapd.conf); no account was started"
+         `admins:` in imapd.conf)"
     )]
     ActingFor {
         side: &'static str,

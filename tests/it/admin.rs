@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use crate::cmd::mailshift;
 use crate::mail::raw;
+use crate::support::cyrus::{self, Cyrus};
 use crate::support::dovecot::{Dovecot, DovecotOptions};
+use crate::support::server::MailServer;
 
 const STAFF: usize = 30;
 const SOURCE_ADMIN_PW: &str = "src-admin-Secret-1";
@@ -210,6 +212,20 @@ async fn a_refused_administrator_is_named_with_its_server() {
         wrong.stderr
     );
     assert!(!wrong.stdout.contains("staff01"), "{}", wrong.stdout);
+    // `plan --check` says it once too, before the accounts.
+    let check = mailshift()
+        .args(["plan", "--check"])
+        .arg(&csv)
+        .env("DST_ADMIN_PW", DEST_ADMIN_PW)
+        .run()
+        .code(1)
+        .never_shows("not-the-password");
+    let first = check.stdout.lines().nth(1).unwrap_or_default();
+    assert!(
+        first.contains("refused the login of administrator srcadmin"),
+        "{}",
+        check.stdout
+    );
 
     // A user who is not an administrator may not act for another.
     let (ordinary, ordinary_pw) = source_users[1];
@@ -266,5 +282,64 @@ async fn a_pop3_source_takes_an_administrator_too() {
     for n in &names {
         let inbox = &dest.snapshot(n).await["INBOX"];
         assert_eq!(inbox.len(), 1, "{n}");
+    }
+}
+
+/// Cyrus takes its `admins:` by authorization identity: a Dovecot master
+/// user on one side, a Cyrus admin on the other, and no user's password.
+#[tokio::test(flavor = "multi_thread")]
+async fn dovecot_master_to_cyrus_admin() {
+    let names: Vec<String> = names().into_iter().take(3).collect();
+    let source = server(&users(&names, "src"), &[("srcadmin", SOURCE_ADMIN_PW)]);
+    let dest = Cyrus::start(&users(&names, "dst"));
+    for n in &names {
+        let bodies = [
+            raw(&format!("Subject: {n} one\r\nMessage-ID: <{n}.1@x>"), "1"),
+            raw(&format!("Subject: {n} two\r\nMessage-ID: <{n}.2@x>"), "2"),
+        ];
+        source.seed_bodies(n, "INBOX", &bodies).await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let csv = manifest(
+        dir.path(),
+        &names,
+        &format!(
+            "{{kind: imap, host: 127.0.0.1, port: {}, tls: none, \
+             admin: {{user: srcadmin, password_env: SRC_ADMIN_PW}}}}",
+            source.imap_port()
+        ),
+        &format!(
+            "{{kind: imap, host: 127.0.0.1, port: {}, tls: none, \
+             admin: {{user: {}, password_env: DST_ADMIN_PW}}}}",
+            dest.imap_port(),
+            cyrus::ADMIN.0
+        ),
+    );
+    mailshift()
+        .arg("run")
+        .arg(&csv)
+        .arg("--state")
+        .arg(dir.path().join("state.db"))
+        .arg("--reports")
+        .arg(dir.path().join("reports"))
+        .env("SRC_ADMIN_PW", SOURCE_ADMIN_PW)
+        .env("DST_ADMIN_PW", cyrus::ADMIN.1)
+        .run()
+        .success()
+        .never_shows(cyrus::ADMIN.1);
+    // Contents and flags; the mail matrix compares dates across servers.
+    let bodies = |folder: &Vec<(String, String, String)>| -> Vec<(String, String)> {
+        folder
+            .iter()
+            .map(|(hash, flags, _)| (hash.clone(), flags.clone()))
+            .collect()
+    };
+    let dest: &dyn MailServer = &dest;
+    for n in &names {
+        assert_eq!(
+            bodies(&dest.snapshot(n).await["INBOX"]),
+            bodies(&source.snapshot(n).await["INBOX"]),
+            "{n}'s INBOX on Cyrus"
+        );
     }
 }

@@ -41,6 +41,10 @@ pub struct Cyrus {
     users: Vec<(String, String)>,
 }
 
+/// The administrator every test Cyrus has (`admins:` in imapd.conf): it
+/// may log in for any user by SASL authorization identity.
+pub const ADMIN: (&str, &str) = ("cyrusadmin", "cyrus-admin-pw");
+
 impl Cyrus {
     /// Starts a server with these users and passwords and waits until it
     /// greets. Panics if Cyrus is not unpacked or does not come up.
@@ -82,6 +86,7 @@ impl Cyrus {
                 .map_err(|e| e.to_string())?;
         }
         make_sasldb(base, users)?;
+        make_sasldb(base, &[ADMIN])?;
         let port = free_port();
         let conf = base.join("imapd.conf");
         fs::write(&conf, imapd_conf(base)).map_err(|e| e.to_string())?;
@@ -222,6 +227,7 @@ fn imapd_conf(base: &Path) -> String {
     let (uid, gid) = mail_owner();
     let user = user_name(uid);
     let group = group_name(gid);
+    let admin = ADMIN.0;
     format!(
         "# Generated for one test run; Debian's defaults otherwise.
 configdirectory: {base}/conf
@@ -243,6 +249,7 @@ sasl_auxprop_plugin: sasldb
 sasl_sasldb_path: {base}/sasldb2
 sasl_mech_list: PLAIN LOGIN
 servername: localhost
+admins: {admin}
 cyrus_user: {user}
 cyrus_group: {group}
 umask: 077

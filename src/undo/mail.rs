@@ -1,10 +1,16 @@
 //! Undoing the mail stage: removing exactly the messages and folders a
 //! migration created at the destination.
+//!
+//! A server may refuse part of it: Courier will not delete its Trash
+//! folder, Cyrus protects its special-use folders. A refusal (`NO`, `BAD`,
+//! a missing extension) is listed in [`UndoOutcome::left`] with the
+//! server's words and undo goes on with the next folder; only a lost
+//! connection stops it, and undo can then be run again.
 
 use serde::Serialize;
 
 use super::UndoFolder;
-use crate::protocols::imap::{ImapError, Session};
+use crate::protocols::imap::{ImapError, Mailbox, Session};
 
 /// What an undo did and what it left.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -18,52 +24,91 @@ pub struct UndoOutcome {
 }
 
 /// Removes what the migration created, folder by folder; children before
-/// parents, so an emptied parent can go too.
+/// parents, so an emptied parent can go too. A folder it deletes is
+/// unsubscribed as well.
 pub async fn undo(session: &mut Session, folders: &[UndoFolder]) -> Result<UndoOutcome, ImapError> {
     let mut outcome = UndoOutcome::default();
     let mut listed = session.list().await?;
     let mut ordered: Vec<&UndoFolder> = folders.iter().collect();
     ordered.sort_by(|a, b| b.folder.cmp(&a.folder));
     for folder in ordered {
-        let Some(mailbox) = listed.iter().find(|m| m.name == folder.folder) else {
+        let Some(mailbox) = listed.iter().find(|m| m.name == folder.folder).cloned() else {
             continue;
         };
-        let raw = mailbox.raw.clone();
-        let delimiter = mailbox.delimiter;
-        if !folder.messages.is_empty() {
-            let state = session.select(&raw).await?;
-            if Some(state.uidvalidity) != folder.uidvalidity {
-                outcome.left.push(format!(
-                    "{}: its UIDVALIDITY changed since the migration; its {} messages were left alone",
-                    folder.folder,
-                    folder.messages.len()
-                ));
-                continue;
-            }
-            session.uid_expunge(&folder.messages).await?;
-            let after = session.select(&raw).await?;
-            outcome.messages_removed += u64::from(state.exists.saturating_sub(after.exists));
+        match undo_folder(session, folder, &mailbox, &listed, &mut outcome).await? {
+            Some(refused) => outcome.left.push(format!("{}: {refused}", folder.folder)),
+            None => listed.retain(|m| m.name != folder.folder),
         }
-        if !folder.created || folder.folder.eq_ignore_ascii_case("INBOX") {
-            continue;
-        }
-        let prefix = delimiter.map(|d| format!("{}{d}", folder.folder));
-        let has_children = prefix
-            .as_deref()
-            .is_some_and(|p| listed.iter().any(|m| m.name.starts_with(p)));
-        let holds = session.status(&raw).await?.messages;
-        if holds > 0 || has_children {
-            outcome.left.push(format!(
-                "{}: kept, it holds mail or folders the migration did not put there",
-                folder.folder
-            ));
-            continue;
-        }
-        // A server may drop a session whose selected folder disappears.
-        session.examine("INBOX").await?;
-        session.delete(&raw).await?;
-        listed.retain(|m| m.name != folder.folder);
-        outcome.folders_removed.push(folder.folder.clone());
     }
     Ok(outcome)
+}
+
+/// Undoes one folder: `Some` says what the server refused (the folder is
+/// then still there), `None` that nothing was refused. `Err` only when the
+/// connection is lost.
+async fn undo_folder(
+    session: &mut Session,
+    folder: &UndoFolder,
+    mailbox: &Mailbox,
+    listed: &[Mailbox],
+    outcome: &mut UndoOutcome,
+) -> Result<Option<String>, ImapError> {
+    let raw = mailbox.raw.as_str();
+    if !folder.messages.is_empty() {
+        let state = match refusal(session.select(raw).await)? {
+            Ok(state) => state,
+            Err(refused) => return Ok(Some(format!("its messages were left: {refused}"))),
+        };
+        if Some(state.uidvalidity) != folder.uidvalidity {
+            return Ok(Some(format!(
+                "its UIDVALIDITY changed since the migration; its {} messages were left alone",
+                folder.messages.len()
+            )));
+        }
+        let expunged = refusal(session.uid_expunge(&folder.messages).await)?;
+        let after = session.select(raw).await?;
+        outcome.messages_removed += u64::from(state.exists.saturating_sub(after.exists));
+        if let Err(refused) = expunged {
+            return Ok(Some(format!("messages were left: {refused}")));
+        }
+    }
+    if !folder.created || folder.folder.eq_ignore_ascii_case("INBOX") {
+        return Ok(None);
+    }
+    let prefix = mailbox.delimiter.map(|d| format!("{}{d}", folder.folder));
+    let has_children = prefix
+        .as_deref()
+        .is_some_and(|p| listed.iter().any(|m| m.name.starts_with(p)));
+    let holds = session.status(raw).await?.messages;
+    if holds > 0 || has_children {
+        return Ok(Some(
+            "kept, it holds mail or folders the migration did not put there".to_owned(),
+        ));
+    }
+    // A server may drop a session whose selected folder disappears.
+    session.examine("INBOX").await?;
+    if let Err(refused) = refusal(session.delete(raw).await)? {
+        return Ok(Some(format!("not deleted: {refused}")));
+    }
+    outcome.folders_removed.push(folder.folder.clone());
+    // Dovecot and Courier keep the subscription of a deleted folder.
+    if mailbox.subscribed
+        && let Err(refused) = refusal(session.unsubscribe(raw).await)?
+    {
+        outcome.left.push(format!(
+            "{}: deleted, but still subscribed: {refused}",
+            folder.folder
+        ));
+    }
+    Ok(None)
+}
+
+/// Sorts an error into a refusal (the server said no, or lacks what the
+/// command needs: `Ok(Err)`, undo goes on) and a lost connection (`Err`,
+/// undo stops).
+fn refusal<T>(result: Result<T, ImapError>) -> Result<Result<T, ImapError>, ImapError> {
+    match result {
+        Err(error) if error.is_connection_lost() => Err(error),
+        other => Ok(other),
+    }
 }

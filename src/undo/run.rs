@@ -50,7 +50,7 @@ pub enum AccountUndo {
     TooLate(String),
     /// Undone: the account is `undone`, the report rewritten, the owner
     /// told.
-    Undone(Box<UndoManifest>, Outcome),
+    Undone(Box<UndoManifest>, Box<Outcome>),
     /// The undo failed; the account is back in the state it had, and undo
     /// may be tried again.
     Failed(anyhow::Error),
@@ -150,7 +150,7 @@ pub async fn account(
     if let Some(undone) = store.account_status(id, source).await? {
         report::notification::send::undone(&plan, store, &undone).await;
     }
-    Ok(AccountUndo::Undone(Box::new(undo), outcome))
+    Ok(AccountUndo::Undone(Box::new(undo), Box::new(outcome)))
 }
 
 /// The plan of the manifest a batch ran from. A YAML of defaults alone is

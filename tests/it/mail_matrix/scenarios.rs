@@ -682,12 +682,14 @@ pub async fn sigterm_and_sigint_at_many_points_lose_nothing(source: Kind, dest: 
         start(source, SOURCE_USERS),
         start(dest, DEST_USERS),
         USERS,
-        "  messages_per_second: 100",
+        // A paced run, so that the stops fall all over it. What is in
+        // flight at a stop still lands, so the mail is many times that.
+        "  messages_per_second: 40",
     )
     .await;
     let archive = setup.source().raw_name("Archive");
     for (n, user) in USERS.iter().enumerate() {
-        let bodies: Vec<Vec<u8>> = (0..300)
+        let bodies: Vec<Vec<u8>> = (0..500)
             .map(|i| {
                 if i % 10 == 0 {
                     eight_bit(1000 * n + i)
@@ -705,12 +707,14 @@ pub async fn sigterm_and_sigint_at_many_points_lose_nothing(source: Kind, dest: 
             .seed_bodies(user, &archive, &bodies[..100])
             .await;
     }
-    let all = 400 * USERS.len() as u32;
+    let all = 600 * USERS.len() as u32;
 
-    let step = all / 20;
+    // Up to twelve stops, each once another twenty-fourth of the mail has
+    // arrived: a share of the order of what a start has at hand.
+    let step = all / 24;
     let mut counter = Counter::new(setup.dest(), USERS).await;
     let mut stops = 0;
-    for i in 0..10 {
+    for i in 0..12 {
         let before = counter.total().await;
         if before + 2 * step >= all {
             break;

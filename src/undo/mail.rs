@@ -36,31 +36,40 @@ pub async fn undo(session: &mut Session, folders: &[UndoFolder]) -> Result<UndoO
             continue;
         };
         match undo_folder(session, folder, &mailbox, &listed, &mut outcome).await? {
-            Some(refused) => outcome.left.push(format!("{}: {refused}", folder.folder)),
-            None => listed.retain(|m| m.name != folder.folder),
+            Done::Deleted => listed.retain(|m| m.name != folder.folder),
+            Done::Kept => {}
+            Done::Left(why) => outcome.left.push(format!("{}: {why}", folder.folder)),
         }
     }
     Ok(outcome)
 }
 
-/// Undoes one folder: `Some` says what the server refused (the folder is
-/// then still there), `None` that nothing was refused. `Err` only when the
-/// connection is lost.
+/// How the undo of one folder ended.
+enum Done {
+    /// Its messages and the folder itself are gone.
+    Deleted,
+    /// Its messages are gone; the folder was there before the migration.
+    Kept,
+    /// Something stays, for this reason.
+    Left(String),
+}
+
+/// Undoes one folder; `Err` only when the connection is lost.
 async fn undo_folder(
     session: &mut Session,
     folder: &UndoFolder,
     mailbox: &Mailbox,
     listed: &[Mailbox],
     outcome: &mut UndoOutcome,
-) -> Result<Option<String>, ImapError> {
+) -> Result<Done, ImapError> {
     let raw = mailbox.raw.as_str();
     if !folder.messages.is_empty() {
         let state = match refusal(session.select(raw).await)? {
             Ok(state) => state,
-            Err(refused) => return Ok(Some(format!("its messages were left: {refused}"))),
+            Err(refused) => return Ok(Done::Left(format!("its messages were left: {refused}"))),
         };
         if Some(state.uidvalidity) != folder.uidvalidity {
-            return Ok(Some(format!(
+            return Ok(Done::Left(format!(
                 "its UIDVALIDITY changed since the migration; its {} messages were left alone",
                 folder.messages.len()
             )));
@@ -69,26 +78,29 @@ async fn undo_folder(
         let after = session.select(raw).await?;
         outcome.messages_removed += u64::from(state.exists.saturating_sub(after.exists));
         if let Err(refused) = expunged {
-            return Ok(Some(format!("messages were left: {refused}")));
+            return Ok(Done::Left(format!("messages were left: {refused}")));
         }
     }
     if !folder.created || folder.folder.eq_ignore_ascii_case("INBOX") {
-        return Ok(None);
+        return Ok(Done::Kept);
     }
     let prefix = mailbox.delimiter.map(|d| format!("{}{d}", folder.folder));
     let has_children = prefix
         .as_deref()
         .is_some_and(|p| listed.iter().any(|m| m.name.starts_with(p)));
-    let holds = session.status(raw).await?.messages;
+    let holds = match refusal(session.status(raw).await)? {
+        Ok(status) => status.messages,
+        Err(refused) => return Ok(Done::Left(format!("not deleted: {refused}"))),
+    };
     if holds > 0 || has_children {
-        return Ok(Some(
+        return Ok(Done::Left(
             "kept, it holds mail or folders the migration did not put there".to_owned(),
         ));
     }
     // A server may drop a session whose selected folder disappears.
     session.examine("INBOX").await?;
     if let Err(refused) = refusal(session.delete(raw).await)? {
-        return Ok(Some(format!("not deleted: {refused}")));
+        return Ok(Done::Left(format!("not deleted: {refused}")));
     }
     outcome.folders_removed.push(folder.folder.clone());
     // Dovecot and Courier keep the subscription of a deleted folder.
@@ -100,7 +112,7 @@ async fn undo_folder(
             folder.folder
         ));
     }
-    Ok(None)
+    Ok(Done::Deleted)
 }
 
 /// Sorts an error into a refusal (the server said no, or lacks what the
@@ -110,5 +122,35 @@ fn refusal<T>(result: Result<T, ImapError>) -> Result<Result<T, ImapError>, Imap
     match result {
         Err(error) if error.is_connection_lost() => Err(error),
         other => Ok(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[test]
+    fn a_refusal_lets_undo_go_on_and_a_lost_connection_stops_it() {
+        let no = ImapError::No {
+            server: "imap.example.com:993".into(),
+            command: "DELETE",
+            code: None,
+            text: "Cannot delete this folder.".into(),
+        };
+        assert!(matches!(
+            refusal::<()>(Err(no)),
+            Ok(Err(ImapError::No { .. }))
+        ));
+        let lost = ImapError::Io {
+            server: "imap.example.com:993".into(),
+            source: Arc::new(std::io::Error::from(std::io::ErrorKind::ConnectionReset)),
+        };
+        assert!(matches!(
+            refusal::<()>(Err(lost)),
+            Err(ImapError::Io { .. })
+        ));
+        assert!(matches!(refusal(Ok(1)), Ok(Ok(1))));
     }
 }

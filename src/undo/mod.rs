@@ -22,9 +22,14 @@
 //! ([`UndoContacts`]), and so do calendars (the `calendars` and `tasks`
 //! options, [`UndoCalendars`]), both executed by [`dav`]: resources created
 //! are deleted, then collections created, if they are empty again.
+//!
+//! [`run`] takes an account through it: its state, the removal, then the
+//! batch's report and the owner's notification. What a server refuses is
+//! listed as left, and the rest goes on.
 
 pub mod dav;
 pub mod mail;
+pub mod run;
 pub mod sieve;
 
 use std::path::{Path, PathBuf};

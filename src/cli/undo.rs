@@ -138,50 +138,15 @@ async fn from_file(args: &UndoArgs, file: &std::path::Path) -> anyhow::Result<Ex
 }
 
 fn print_outcome(manifest: &UndoManifest, outcome: &Outcome) {
-    let Outcome {
-        mail: outcome,
-        sieve,
-        contacts,
-        calendars,
-    } = outcome;
-    println!(
-        "{} undone: {} messages removed from {}, {} folders removed",
-        manifest.migration_id,
-        outcome.messages_removed,
-        manifest.destination.email,
-        outcome.folders_removed.len()
-    );
-    for left in &outcome.left {
-        println!("  not undone: {left}");
+    let (removed, left) = outcome.summary(&manifest.destination.email);
+    let mut lines = removed.iter();
+    if let Some(first) = lines.next() {
+        println!("{} undone: {first}", manifest.migration_id);
     }
-    if let Some(sieve) = sieve {
-        println!(
-            "  Sieve scripts: {} deleted, {} restored{}",
-            sieve.deleted.len(),
-            sieve.restored.len(),
-            match &sieve.activated {
-                Some(Some(name)) => format!(", {name} active again"),
-                Some(None) => ", none active (as before)".to_owned(),
-                None => String::new(),
-            }
-        );
-        for left in &sieve.left {
-            println!("  not undone: {left}");
-        }
+    for line in lines {
+        println!("  {line}");
     }
-    for (dav, words) in [
-        (contacts, ["Contacts", "vCards", "address books"]),
-        (calendars, ["Calendars", "calendar objects", "calendars"]),
-    ] {
-        let Some(dav) = dav else { continue };
-        let [area, items, collections] = words;
-        println!(
-            "  {area}: {} {items} deleted, {} {collections} deleted",
-            dav.items_deleted,
-            dav.collections_deleted.len()
-        );
-        for left in &dav.left {
-            println!("  not undone: {left}");
-        }
+    for line in &left {
+        println!("  not undone: {line}");
     }
 }

@@ -326,6 +326,7 @@ pub(crate) mod tests {
             cancel_requested: false,
             stages: Vec::new(),
             item_errors: Vec::new(),
+            history: Vec::new(),
         }
     }
 

@@ -18,6 +18,7 @@ use crate::report;
 use crate::store::Store;
 use crate::store::batches::{AccountState, BatchRecord};
 use crate::store::dav::DavArea;
+use crate::store::status::UndoRecord;
 
 /// How long the destination may stay silent during undo.
 const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
@@ -29,6 +30,48 @@ pub struct Outcome {
     pub sieve: Option<SieveUndoOutcome>,
     pub contacts: Option<DavUndoOutcome>,
     pub calendars: Option<DavUndoOutcome>,
+}
+
+impl Outcome {
+    /// What undo removed and what it left, a line each, as `undo` prints
+    /// them and the account's history keeps them.
+    pub fn summary(&self, destination: &str) -> (Vec<String>, Vec<String>) {
+        let mut removed = vec![format!(
+            "{} messages removed from {destination}, {} folders removed",
+            self.mail.messages_removed,
+            self.mail.folders_removed.len()
+        )];
+        let mut left = self.mail.left.clone();
+        if let Some(sieve) = &self.sieve {
+            removed.push(format!(
+                "Sieve scripts: {} deleted, {} restored{}",
+                sieve.deleted.len(),
+                sieve.restored.len(),
+                match &sieve.activated {
+                    Some(Some(name)) => format!(", {name} active again"),
+                    Some(None) => ", none active (as before)".to_owned(),
+                    None => String::new(),
+                }
+            ));
+            left.extend(sieve.left.iter().cloned());
+        }
+        for (dav, [area, items, collections]) in [
+            (&self.contacts, ["Contacts", "vCards", "address books"]),
+            (
+                &self.calendars,
+                ["Calendars", "calendar objects", "calendars"],
+            ),
+        ] {
+            let Some(dav) = dav else { continue };
+            removed.push(format!(
+                "{area}: {} {items} deleted, {} {collections} deleted",
+                dav.items_deleted,
+                dav.collections_deleted.len()
+            ));
+            left.extend(dav.left.iter().cloned());
+        }
+        (removed, left)
+    }
 }
 
 /// How the undo of an account recorded in the state database ended.
@@ -135,6 +178,20 @@ pub async fn account(
             return Ok(AccountUndo::Failed(error));
         }
     };
+    // The account keeps its history: what was copied, what undo removed.
+    let (removed, left) = outcome.summary(&undo.destination.email);
+    let record = UndoRecord {
+        undone_at: chrono::Utc::now(),
+        copied: account
+            .stages
+            .iter()
+            .filter(|s| s.copied > 0)
+            .map(|s| (s.kind.clone(), s.copied))
+            .collect(),
+        removed,
+        left,
+    };
+    store.record_undo(account.key, &record).await?;
     store.forget_mail(account.key).await?;
     store.forget_sieve(account.key).await?;
     store.forget_dav(account.key, DavArea::Contacts).await?;

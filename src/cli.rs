@@ -24,7 +24,7 @@ use serde::Serialize;
 
 use crate::manifest::{self, Diagnostics};
 use crate::plan::{self, AccountPlan, Checked, Endpoint, Plan};
-use crate::protocols::tls::TlsMode;
+use crate::vocabulary::TlsMode;
 pub use exit::Exit;
 
 /// Every exit code, for the help of `mailshift` itself.

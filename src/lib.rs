@@ -68,3 +68,4 @@ pub mod report;
 pub mod stages;
 pub mod store;
 pub mod undo;
+pub mod vocabulary;

@@ -17,7 +17,7 @@ use quick_xml::events::Event;
 
 use super::http::{self, Url};
 use super::{Service, Settings};
-use crate::protocols::tls::TlsMode;
+use crate::vocabulary::TlsMode;
 
 /// The ISPDB's host.
 const ISPDB_HOST: &str = "autoconfig.thunderbird.net";

@@ -14,7 +14,7 @@ use hickory_resolver::proto::rr::RData;
 use hickory_resolver::{Resolver, TokioResolver};
 
 use super::{Attempt, Method, Service, Settings, providers};
-use crate::protocols::tls::TlsMode;
+use crate::vocabulary::TlsMode;
 
 /// A resolver for one batch.
 pub struct Dns {

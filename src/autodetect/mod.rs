@@ -37,7 +37,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::OnceCell;
 
-use crate::protocols::tls::TlsMode;
+use crate::vocabulary::TlsMode;
 use dns::{Dns, LookupError};
 use http::Url;
 

@@ -8,7 +8,7 @@
 //! has them here; `%EMAILADDRESS%` in a URL is replaced by the address.
 
 use super::{Service, Settings};
-use crate::protocols::tls::TlsMode;
+use crate::vocabulary::TlsMode;
 
 /// One service of a provider: where to connect and how.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -20,7 +20,7 @@ use super::diagnostic::{Diagnostic, Diagnostics, Place, Position, did_you_mean, 
 use super::model::{AccountSpec, EndpointSpec, Language, MailSpec, OAuth2Spec, SieveSpec};
 use super::origin::{Column, Columns, Origin};
 use super::table::{normalize_header, read_table};
-use crate::plan::Secret;
+use crate::vocabulary::Secret;
 
 /// One native column.
 #[derive(Debug, Clone)]

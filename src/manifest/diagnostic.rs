@@ -1,9 +1,9 @@
 //! Located problems: what is wrong, where it is written, and what was
 //! probably meant.
 //!
-//! Every check in [`crate::manifest`] and [`crate::plan`] reports through a
-//! [`Diagnostics`] list instead of stopping at the first problem, so an admin
-//! sees every error of a manifest at once.
+//! Every check of the manifest, and of the plan built from it, reports
+//! through a [`Diagnostics`] list instead of stopping at the first problem,
+//! so an admin sees every error of a manifest at once.
 
 use std::fmt;
 use std::path::{Path, PathBuf};

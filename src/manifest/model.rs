@@ -13,8 +13,8 @@ use std::fmt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::plan::Secret;
-use crate::protocols::tls::TlsMode;
+use crate::vocabulary::Secret;
+use crate::vocabulary::TlsMode;
 
 /// A mailshift manifest: one batch of account migrations.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]

@@ -24,7 +24,7 @@ use serde::Serialize;
 use crate::engine::limits::Shared;
 use crate::plan::autodetect::{Side, Unresolved};
 use crate::plan::{AccountPlan, Endpoint, EndpointKind, Plan, StageKind};
-use crate::protocols::tls::TlsMode;
+use crate::vocabulary::TlsMode;
 use dav::DavReport;
 use estimate::{Estimate, Work};
 pub use probe::Volume;

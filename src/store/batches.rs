@@ -3,7 +3,7 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::{Store, StoreError, ids, now};
-use crate::plan::StageKind;
+use crate::vocabulary::StageKind;
 
 /// A batch's row: its internal key and the ID users quote.
 #[derive(Debug, Clone)]

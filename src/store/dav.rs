@@ -7,7 +7,7 @@
 use rusqlite::{OptionalExtension as _, params};
 
 use super::{Store, StoreError};
-use crate::plan::StageKind;
+use crate::vocabulary::StageKind;
 
 /// The two kinds of collection, each shared by two stages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

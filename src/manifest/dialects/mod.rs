@@ -23,7 +23,7 @@ pub use omm::{OMM_HEADER, is_omm_header, load_omm};
 use super::diagnostic::quote;
 use super::model::{AccountSpec, EndpointSpec, MailSpec};
 use super::validate::is_email;
-use crate::protocols::tls::TlsMode;
+use crate::vocabulary::TlsMode;
 
 /// Lower case, letters and digits only: `Dest Url` → `desturl`.
 pub(super) fn squash(s: &str) -> String {

@@ -1,0 +1,18 @@
+//! The shared vocabulary: the types every layer speaks, from the manifest
+//! to the protocol clients and the store. This module imports nothing else
+//! of the crate, so any layer may use it without a cycle.
+//!
+//! - [`Secret`]: a password or token that never prints itself.
+//! - [`Credential`]: where a secret comes from, read only when needed.
+//! - [`Server`] and [`TlsMode`]: where a server is, how to secure it.
+//! - [`StageKind`]: the options of the seed's list (mail, contacts, ...).
+
+mod credential;
+mod secret;
+mod server;
+mod stage;
+
+pub use credential::{Credential, CredentialError, TokenSource};
+pub use secret::Secret;
+pub use server::{Server, TlsMode};
+pub use stage::StageKind;

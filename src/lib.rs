@@ -60,6 +60,7 @@ pub mod batch;
 pub mod cli;
 pub mod daemon;
 pub mod engine;
+pub mod formats;
 pub mod manifest;
 pub mod plan;
 pub mod preflight;

@@ -12,7 +12,6 @@
 //!   and `contact_groups` options).
 //! - [`calendars`]: calendars, events and to-dos over CalDAV (the
 //!   `calendars` and `tasks` options), re-created without invitations.
-//! - [`content_line`]: the line syntax iCalendar and vCard share.
 //! - [`dav`]: what the WebDAV stages share (home discovery, collections,
 //!   per-item checkpoints).
 //! - [`files`]: iCalendar, vCard and PST files read as the source of the
@@ -20,7 +19,6 @@
 
 pub mod calendars;
 pub mod contacts;
-pub mod content_line;
 pub mod dav;
 pub mod files;
 pub mod keyed;

@@ -3,11 +3,11 @@
 
 use std::fmt::Write as _;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, Utc};
 
-use super::mime::{clean, domain_of, encode_words, header, mailbox, quoted_printable};
+use crate::formats::mime::{
+    base64_lines, clean, domain_of, encode_words, header, mailbox, quoted_printable,
+};
 use crate::report::html::{bytes, duration, number};
 use crate::report::{BatchReport, state_label};
 use crate::store::status::AccountStatus;
@@ -91,12 +91,7 @@ pub fn compose_batch_at(
     head.push_str("Content-Type: text/html; charset=utf-8; name=\"report.html\"\r\n");
     head.push_str("Content-Disposition: attachment; filename=\"report.html\"\r\n");
     head.push_str("Content-Transfer-Encoding: base64\r\n\r\n");
-    let encoded = BASE64.encode(html.as_bytes());
-    for line in encoded.as_bytes().chunks(76) {
-        // Base64 is ASCII.
-        head.push_str(std::str::from_utf8(line).unwrap_or_default());
-        head.push_str("\r\n");
-    }
+    head.push_str(&base64_lines(html.as_bytes()));
     head.push_str(&format!("\r\n--{boundary}--\r\n"));
     head.into_bytes()
 }
@@ -240,8 +235,11 @@ pub fn batch_body(report: &BatchReport) -> String {
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD as BASE64;
+
     use super::*;
-    use crate::report::notification::mime::tests::decode_qp;
+    use crate::formats::mime::tests::decode_qp;
     use crate::report::tests::sample;
 
     fn compose_sample_batch() -> String {

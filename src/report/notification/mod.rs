@@ -7,22 +7,19 @@
 //! table, no command). A batch's ([`batch`]) is for the administrator: a
 //! summary with the HTML report attached. Headers are ASCII (the subject
 //! is RFC 2047-encoded where needed), text is UTF-8 in quoted-printable
-//! ([`mime`]), so they pass any SMTP server, 8BITMIME or not. Both are
+//! ([`crate::formats::mime`]), so they pass any SMTP server, 8BITMIME or not. Both are
 //! built from [`AccountStatus`] values, which hold no secret.
 
 pub mod batch;
-mod mime;
 pub mod templates;
 
 use chrono::{DateTime, Utc};
 
 use super::html::number;
+use crate::formats::mime::{clean, domain_of, encode_words, header, mailbox, quoted_printable};
 use crate::plan::Language;
 use crate::store::status::AccountStatus;
 pub use batch::{batch_body, batch_subject, compose_batch, compose_batch_at};
-pub(crate) use mime::header;
-use mime::{clean, domain_of, mailbox};
-pub use mime::{encode_words, quoted_printable};
 pub use templates::{AccountNotice, Templates};
 
 /// The email for `account`'s outcome, from `from` to `to`, in `language`,
@@ -126,7 +123,7 @@ pub fn compose_at(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::notification::mime::tests::decode_qp;
+    use crate::formats::mime::tests::decode_qp;
     use crate::report::tests::sample;
 
     fn bob() -> AccountStatus {

@@ -26,11 +26,11 @@ use futures::StreamExt as _;
 
 use super::StageFailure;
 use crate::engine::AccountContext;
+use crate::formats::content_line::uid;
 use crate::plan::{Endpoint, StageKind};
 use crate::protocols::dav::discovery::{self, Account, Login, Service};
 use crate::protocols::dav::{Collection, DavClient, DavError, ItemRef, Multiget};
 use crate::protocols::tls::TlsMode;
-use crate::stages::content_line::uid;
 use crate::stages::files::{FileSource, Unreadable};
 use crate::store::batches::StageCounts;
 use crate::store::dav::{DavArea, ItemRecord};

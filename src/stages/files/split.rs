@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::stages::content_line::{logical_lines, split_line, trim_end, unfold};
+use crate::formats::content_line::{logical_lines, split_line, trim_end, unfold};
 
 /// Why a file cannot be split.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -15,8 +15,8 @@
 use quick_xml::Reader;
 use quick_xml::events::Event;
 
-use super::http::{self, Url};
 use super::{Service, Settings};
+use crate::protocols::http::{self, Url};
 use crate::vocabulary::TlsMode;
 
 /// The ISPDB's host.

@@ -24,7 +24,6 @@
 
 pub mod autoconfig;
 pub mod dns;
-pub mod http;
 pub mod providers;
 
 use std::collections::HashMap;
@@ -37,12 +36,11 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::OnceCell;
 
+use crate::protocols::dns::{self as resolver, Dns, LookupError};
+use crate::protocols::http::{self, Url};
 use crate::vocabulary::TlsMode;
-use dns::{Dns, LookupError};
-use http::Url;
 
-/// The environment variable naming the DNS server to ask (`IP:port`).
-pub const DNS_ENV: &str = "MAILSHIFT_DNS";
+pub use crate::protocols::dns::DNS_ENV;
 /// The environment variable replacing the base of autoconfig URLs.
 pub const AUTOCONFIG_ENV: &str = "MAILSHIFT_AUTOCONFIG_URL";
 
@@ -216,16 +214,7 @@ impl Config {
     /// From a DNS server (`IP:port`, or an IP for port 53) and an
     /// autoconfig base URL.
     pub fn new(dns: Option<&str>, autoconfig_base: Option<&str>) -> Result<Config, String> {
-        let dns = dns
-            .map(|text| {
-                let text = text.trim();
-                text.parse::<SocketAddr>()
-                    .or_else(|_| text.parse().map(|ip| SocketAddr::new(ip, 53)))
-                    .map_err(|_| {
-                        format!("{text:?} is not a DNS server address such as 127.0.0.1:5353")
-                    })
-            })
-            .transpose()?;
+        let dns = dns.map(resolver::parse_server).transpose()?;
         let autoconfig_base = autoconfig_base.map(Url::parse).transpose()?;
         Ok(Config {
             dns,

@@ -1,7 +1,7 @@
-//! DNS lookups for autodetect: SRV (RFC 6186 for mail, RFC 6764 for
-//! CalDAV/CardDAV), TXT (RFC 6764 context paths), MX, and addresses for
-//! the autoconfig hosts. hickory-resolver, with the system's resolver
-//! configuration or one name server given as `IP:port`
+//! DNS lookups for autodetect and WebDAV home discovery: SRV (RFC 6186 for
+//! mail, RFC 6764 for CalDAV/CardDAV), TXT (RFC 6764 context paths), MX,
+//! and addresses for the autoconfig hosts. hickory-resolver, with the
+//! system's resolver configuration or one name server given as `IP:port`
 //! (`MAILSHIFT_DNS`).
 
 use std::net::{IpAddr, SocketAddr};
@@ -13,8 +13,8 @@ use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::proto::rr::RData;
 use hickory_resolver::{Resolver, TokioResolver};
 
-use super::{Attempt, Method, Service, Settings, providers};
-use crate::vocabulary::TlsMode;
+/// The environment variable naming the DNS server to ask (`IP:port`).
+pub const DNS_ENV: &str = "MAILSHIFT_DNS";
 
 /// A resolver for one batch.
 pub struct Dns {
@@ -43,6 +43,17 @@ pub enum LookupError {
 }
 
 impl Dns {
+    /// A resolver using the server `MAILSHIFT_DNS` names, when set, or the
+    /// system's configuration.
+    pub fn from_env(timeout: Duration) -> Result<Dns, String> {
+        let server = std::env::var(DNS_ENV)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .map(|text| parse_server(&text))
+            .transpose()?;
+        Dns::new(server, timeout)
+    }
+
     /// A resolver using `server` only, or the system's configuration.
     pub fn new(server: Option<SocketAddr>, timeout: Duration) -> Result<Dns, String> {
         let mut builder = match server {
@@ -165,92 +176,6 @@ impl Dns {
     }
 }
 
-/// The SRV names asked for mail, with the TLS mode each implies.
-const MAIL_SRV: [(&str, TlsMode); 4] = [
-    ("_imaps._tcp", TlsMode::Implicit),
-    ("_imap._tcp", TlsMode::StartTls),
-    ("_pop3s._tcp", TlsMode::Implicit),
-    ("_pop3._tcp", TlsMode::StartTls),
-];
-
-/// Settings from SRV records, with the names that answered; `Err` when
-/// no IMAP or POP3 record exists.
-pub async fn srv_settings(dns: &Dns, domain: &str) -> Result<(Settings, String), Attempt> {
-    let names: Vec<String> = MAIL_SRV
-        .iter()
-        .map(|(service, _)| format!("{service}.{domain}"))
-        .collect();
-    let answers = futures::future::join_all(names.iter().map(|n| dns.srv(n))).await;
-    let mut failures = Vec::new();
-    let mut best: [Option<Service>; 2] = [None, None];
-    let mut answered = Vec::new();
-    for ((name, (_, tls)), answer) in names.iter().zip(MAIL_SRV).zip(answers) {
-        let slot = usize::from(name.starts_with("_pop3"));
-        match answer {
-            Ok(records) => {
-                if let (Some(r), None) = (records.first(), &best[slot]) {
-                    best[slot] = Some(service_of(r, tls));
-                    answered.push(name.clone());
-                }
-            }
-            Err(LookupError::NoRecords) => {}
-            Err(LookupError::Failed(e)) => failures.push(format!("{name}: {e}")),
-        }
-    }
-    let [imap, pop3] = best;
-    if imap.is_none() && pop3.is_none() {
-        return Err(Attempt {
-            method: Method::Srv,
-            query: names.join(", "),
-            result: if failures.is_empty() {
-                "no records".to_owned()
-            } else {
-                failures.join("; ")
-            },
-        });
-    }
-    let first = |name: &str, tls| {
-        let name = format!("{name}.{domain}");
-        async move {
-            dns.srv(&name)
-                .await
-                .ok()
-                .and_then(|r| r.first().map(|r| service_of(r, tls)))
-        }
-    };
-    let (submissions, submission, sieve) = tokio::join!(
-        first("_submissions._tcp", TlsMode::Implicit),
-        first("_submission._tcp", TlsMode::StartTls),
-        first("_sieve._tcp", TlsMode::StartTls),
-    );
-    let (caldav, carddav) = tokio::join!(
-        dav_url(dns, "_caldavs._tcp", domain, "caldav", true),
-        dav_url(dns, "_carddavs._tcp", domain, "carddav", true),
-    );
-    Ok((
-        Settings {
-            provider: None,
-            imap,
-            pop3,
-            smtp: submissions.or(submission),
-            caldav,
-            carddav,
-            sieve,
-            login: None,
-            note: None,
-        },
-        answered.join(", "),
-    ))
-}
-
-fn service_of(r: &Srv, tls: TlsMode) -> Service {
-    Service {
-        host: r.target.clone(),
-        port: r.port,
-        tls,
-    }
-}
-
 /// RFC 6764: the SRV target, and the context path from the TXT record of
 /// the same name (`path=/dav/`), else `/.well-known/<service>`; `https`
 /// for the `_caldavs`/`_carddavs` services, plain HTTP for the others.
@@ -280,39 +205,12 @@ pub async fn dav_url(
     Some(format!("{scheme}://{}{port}{path}", record.target))
 }
 
-/// Settings from the MX hosts matched against the provider table; for
-/// providers that share MX hosts (OVHcloud's offers), the domain's
-/// `_autodiscover._tcp` SRV target picks the offer and its server.
-pub async fn mx_settings(dns: &Dns, domain: &str) -> Result<(Settings, String), Attempt> {
-    let attempt = |result: String| Attempt {
-        method: Method::Mx,
-        query: domain.to_owned(),
-        result,
-    };
-    let hosts = dns.mx(domain).await.map_err(|e| attempt(e.to_string()))?;
-    let Some((provider, host)) = providers::by_mx(&hosts) else {
-        return Err(attempt(format!(
-            "{} {} not a known provider's",
-            hosts.join(", "),
-            if hosts.len() == 1 { "is" } else { "are" }
-        )));
-    };
-    if providers::refinable(provider) {
-        let name = format!("_autodiscover._tcp.{domain}");
-        if let Ok(records) = dns.srv(&name).await
-            && let Some(target) = records.first().map(|r| r.target.as_str())
-            && let Some(offer) = providers::by_autodiscover(target)
-        {
-            return Ok((
-                offer.settings(Some(target)),
-                format!("{host} ({}, autodiscover {target})", offer.name),
-            ));
-        }
-    }
-    Ok((
-        provider.settings(None),
-        format!("{host} ({})", provider.name),
-    ))
+/// A DNS server: `IP:port`, or an IP for port 53.
+pub fn parse_server(text: &str) -> Result<SocketAddr, String> {
+    let text = text.trim();
+    text.parse::<SocketAddr>()
+        .or_else(|_| text.parse().map(|ip| SocketAddr::new(ip, 53)))
+        .map_err(|_| format!("{text:?} is not a DNS server address such as 127.0.0.1:5353"))
 }
 
 /// A name made absolute, so no search domain is tried.

@@ -1,6 +1,7 @@
-//! Just enough HTTP for autoconfig: one GET over HTTP/1.1 (hyper), on a
-//! connection opened by [`crate::protocols::tls`] so certificates are
-//! checked exactly as for the mail servers.
+//! Just enough HTTP for autoconfig and WebDAV: URLs, one GET over HTTP/1.1
+//! (hyper), and reading an answer, on a connection opened by
+//! [`crate::protocols::tls`] so certificates are checked exactly as for the
+//! mail servers.
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};

@@ -9,9 +9,10 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::{self, BatchOutcome, EngineOptions, limits::Shared};
+use crate::engine::{self, BatchOutcome, EngineOptions};
 use crate::plan::Plan;
 use crate::report;
+use crate::stages::context::limits::Shared;
 use crate::store::Store;
 use crate::store::batches::BatchRecord;
 use crate::undo;

@@ -210,7 +210,7 @@ pub fn init_logging(cli: &Cli) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         // The progress line, when drawn, is cleared before each log line.
-        .with_writer(crate::engine::progress::LogWriter)
+        .with_writer(crate::stages::context::progress::LogWriter)
         // A closed stderr (the daemon's log pipe gone) must not turn a log
         // line into a panic: the signal handler logs before it stops.
         .log_internal_errors(false)

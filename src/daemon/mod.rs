@@ -33,9 +33,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::batch::{self, BatchLock, Services};
-use crate::engine::{self, limits::Shared};
+use crate::engine;
 use crate::manifest::{self, Diagnostics};
 use crate::plan::{self, Limits};
+use crate::stages::context::limits::Shared;
 use crate::store::batches::AccountState;
 use crate::store::jobs::Job;
 

@@ -6,10 +6,6 @@
 //! account's failure never stops the others. The outcome of each account is
 //! in the store and in the returned [`BatchOutcome`].
 
-pub mod limits;
-pub mod progress;
-pub mod retry;
-
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -18,15 +14,16 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::plan::{AccountPlan, Plan};
+use crate::plan::Plan;
 use crate::stages;
+use crate::stages::context::{AccountContext, limits, progress};
 use crate::stages::files::FileCache;
 use crate::store::batches::{
     AccountKey, AccountRecord, AccountState, BatchRecord, StageCounts, StageState,
 };
 use crate::store::{Store, StoreError};
 
-pub use retry::RetryPolicy;
+pub use crate::stages::context::retry::RetryPolicy;
 
 /// How the engine behaves, beyond what the plan says.
 #[derive(Debug, Clone, Default)]
@@ -64,29 +61,6 @@ pub struct AccountOutcome {
     pub counts: StageCounts,
     /// Why the account failed, when it did.
     pub error: Option<String>,
-}
-
-/// Everything a stage needs to run for one account.
-pub struct AccountContext {
-    pub store: Store,
-    pub account: AccountRecord,
-    pub plan: AccountPlan,
-    pub limits: Arc<limits::Shared>,
-    pub retry: RetryPolicy,
-    /// The batch's live counters.
-    pub progress: Arc<progress::Progress>,
-    /// Connection pairs the account may use at once.
-    pub connections_per_account: usize,
-    /// Fired by `mailshift cancel`, together with `shutdown`: the stage in
-    /// progress stops at its next checkpoint, the remaining ones are
-    /// skipped, and the account ends `cancelled`.
-    pub cancel: CancellationToken,
-    /// Fired when the process is asked to stop, or the account cancelled:
-    /// stages stop taking new items, record what is in flight, and return.
-    pub shutdown: CancellationToken,
-    /// The source file (`.ics`, `.vcf`, PST) as the WebDAV stages read
-    /// it, read once for the account.
-    pub files: FileCache,
 }
 
 /// Fires `shutdown` on the first SIGINT or SIGTERM; a second one ends the

@@ -21,9 +21,9 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use serde::Serialize;
 
-use crate::engine::limits::Shared;
 use crate::plan::autodetect::{Side, Unresolved};
 use crate::plan::{AccountPlan, Endpoint, EndpointKind, Plan, StageKind};
+use crate::stages::context::limits::Shared;
 use crate::vocabulary::TlsMode;
 use dav::DavReport;
 use estimate::{Estimate, Work};

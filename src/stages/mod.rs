@@ -12,6 +12,8 @@
 //!   and `contact_groups` options).
 //! - [`calendars`]: calendars, events and to-dos over CalDAV (the
 //!   `calendars` and `tasks` options), re-created without invitations.
+//! - [`context`]: what every stage is given: the account, the store, the
+//!   limits, the retry policy, progress counters and stop tokens.
 //! - [`dav`]: what the WebDAV stages share (home discovery, collections,
 //!   per-item checkpoints).
 //! - [`files`]: iCalendar, vCard and PST files read as the source of the
@@ -19,6 +21,7 @@
 
 pub mod calendars;
 pub mod contacts;
+pub mod context;
 pub mod dav;
 pub mod files;
 pub mod keyed;
@@ -27,8 +30,8 @@ pub mod pop3;
 pub mod pst;
 pub mod rules;
 
-use crate::engine::AccountContext;
 use crate::plan::{EndpointKind, StageKind};
+use crate::stages::context::AccountContext;
 use crate::store::StoreError;
 use crate::store::batches::StageCounts;
 

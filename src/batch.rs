@@ -16,6 +16,7 @@ use crate::stages::context::limits::Shared;
 use crate::store::Store;
 use crate::store::batches::BatchRecord;
 use crate::undo;
+use crate::vocabulary::AccountState;
 
 pub mod notify;
 
@@ -124,7 +125,7 @@ async fn left_as_they_are(plan: &Plan, store: &Store, redo: &[String]) -> anyhow
                 known.destination
             );
         }
-        if known.state != "undone" {
+        if known.state != AccountState::Undone {
             return true;
         }
         if redo.iter().any(|r| r.eq_ignore_ascii_case(id)) {

@@ -82,11 +82,6 @@ pub struct Totals {
     pub bytes_per_sec: Option<u64>,
 }
 
-/// Account states during which the account is not done yet.
-fn is_active(state: &str) -> bool {
-    matches!(state, "queued" | "running" | "undoing")
-}
-
 impl Totals {
     /// Adds up `accounts`; `now` ends the duration of a batch still running.
     pub fn of(accounts: &[AccountStatus], now: DateTime<Utc>) -> Totals {
@@ -97,9 +92,12 @@ impl Totals {
         let mut last_finish: Option<DateTime<Utc>> = None;
         let mut active = false;
         for account in accounts {
-            *totals.by_state.entry(account.state.clone()).or_default() += 1;
+            *totals
+                .by_state
+                .entry(account.state.as_str().to_owned())
+                .or_default() += 1;
             totals.item_errors += account.item_errors.len() as u64;
-            active |= is_active(&account.state);
+            active |= account.state.is_active();
             last_finish = last_finish.max(account.finished_at);
             for stage in &account.stages {
                 let counts = Counts {
@@ -248,6 +246,7 @@ pub fn state_label(state: &str) -> String {
 pub(crate) mod tests {
     use super::*;
     use crate::store::status::{ItemError, StageStatus};
+    use crate::vocabulary::{AccountState, StageState};
     use chrono::TimeZone;
 
     fn at(h: u32, m: u32, s: u32) -> DateTime<Utc> {
@@ -257,7 +256,7 @@ pub(crate) mod tests {
     fn stage(kind: &str, state: &str, n: [u64; 6], start: DateTime<Utc>) -> StageStatus {
         StageStatus {
             kind: kind.into(),
-            state: state.into(),
+            state: StageState::parse(state).unwrap(),
             found: n[0],
             copied: n[1],
             present: n[2],
@@ -288,7 +287,7 @@ pub(crate) mod tests {
             destination: destination.into(),
             source_server: Some("imap.old.example:993".into()),
             destination_server: Some("imap.new.example:993".into()),
-            state: state.into(),
+            state: AccountState::parse(state).unwrap(),
             stage: None,
             created_at: at(9, 0, 0),
             updated_at: at(9, 30, 0),

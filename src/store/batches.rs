@@ -4,6 +4,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::{Store, StoreError, ids, now};
 use crate::vocabulary::StageKind;
+pub use crate::vocabulary::{AccountState, StageState};
 
 /// A batch's row: its internal key and the ID users quote.
 #[derive(Debug, Clone)]
@@ -59,62 +60,6 @@ fn insert_account(
                 id: conn.last_insert_rowid(),
                 migration_id,
             });
-        }
-    }
-}
-
-/// Where an account stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AccountState {
-    /// Accepted, waiting for the batch's `start_after` time.
-    Scheduled,
-    Queued,
-    Running,
-    Completed,
-    CompletedWithErrors,
-    Failed,
-    Cancelled,
-    /// Stopped by a shutdown before it finished; the next run resumes it.
-    Interrupted,
-    Undoing,
-    Undone,
-}
-
-impl AccountState {
-    /// The name stored and shown to users.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AccountState::Scheduled => "scheduled",
-            AccountState::Queued => "queued",
-            AccountState::Running => "running",
-            AccountState::Completed => "completed",
-            AccountState::CompletedWithErrors => "completed_with_errors",
-            AccountState::Failed => "failed",
-            AccountState::Cancelled => "cancelled",
-            AccountState::Interrupted => "interrupted",
-            AccountState::Undoing => "undoing",
-            AccountState::Undone => "undone",
-        }
-    }
-}
-
-/// Where a stage stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StageState {
-    Running,
-    Done,
-    Failed,
-    /// Cut short by a shutdown; the next run goes on with it.
-    Interrupted,
-}
-
-impl StageState {
-    fn as_str(self) -> &'static str {
-        match self {
-            StageState::Running => "running",
-            StageState::Done => "done",
-            StageState::Failed => "failed",
-            StageState::Interrupted => "interrupted",
         }
     }
 }

@@ -28,6 +28,7 @@ pub mod pop3;
 pub mod purge;
 mod resume;
 pub mod sieve;
+mod states;
 pub mod status;
 
 use std::path::{Path, PathBuf};

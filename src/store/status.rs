@@ -6,6 +6,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
 use super::{Store, StoreError, now};
+use crate::vocabulary::{AccountState, StageState};
 
 /// An account's full status: what the seed's status page shows, and more.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -26,7 +27,7 @@ pub struct AccountStatus {
     pub destination: String,
     pub source_server: Option<String>,
     pub destination_server: Option<String>,
-    pub state: String,
+    pub state: AccountState,
     /// The stage running now, if any.
     pub stage: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -49,7 +50,7 @@ pub struct AccountStatus {
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct StageStatus {
     pub kind: String,
-    pub state: String,
+    pub state: StageState,
     /// Items at the source in the last pass.
     pub found: u64,
     /// Items copied, all runs together.
@@ -109,7 +110,7 @@ pub struct AccountLine {
     pub migration_id: String,
     pub source: String,
     pub destination: String,
-    pub state: String,
+    pub state: AccountState,
     pub stage: Option<String>,
 }
 
@@ -340,16 +341,16 @@ impl Store {
         let (migration_id, source_email) =
             (migration_id.to_ascii_uppercase(), source_email.to_owned());
         self.call(move |conn| {
-            let state: Option<String> = conn
+            let state: Option<AccountState> = conn
                 .query_row(
                     "SELECT state FROM accounts WHERE migration_id = ?1 AND source_email = ?2",
                     params![migration_id, source_email],
                     |row| row.get(0),
                 )
                 .optional()?;
-            Ok(match state.as_deref() {
+            Ok(match state {
                 None => CancelOutcome::NotFound,
-                Some("scheduled" | "queued" | "running") => {
+                Some(AccountState::Scheduled | AccountState::Queued | AccountState::Running) => {
                     conn.execute(
                         "UPDATE accounts SET cancel_requested = 1, updated_at = ?2
                          WHERE migration_id = ?1",

@@ -6,13 +6,17 @@
 //! - [`Credential`]: where a secret comes from, read only when needed.
 //! - [`Server`] and [`TlsMode`]: where a server is, how to secure it.
 //! - [`StageKind`]: the options of the seed's list (mail, contacts, ...).
+//! - [`AccountState`] and [`StageState`]: where an account and a stage
+//!   stand; their names appear only where they are stored or shown.
 
 mod credential;
 mod secret;
 mod server;
 mod stage;
+mod state;
 
 pub use credential::{Credential, CredentialError, TokenSource};
 pub use secret::Secret;
 pub use server::{Server, TlsMode};
 pub use stage::StageKind;
+pub use state::{AccountState, StageState};

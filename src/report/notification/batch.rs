@@ -11,6 +11,7 @@ use crate::formats::mime::{
 use crate::report::html::{bytes, duration, number};
 use crate::report::{BatchReport, state_label};
 use crate::store::status::AccountStatus;
+use crate::vocabulary::AccountState;
 
 /// Accounts listed in a batch summary; the attached report has them all.
 const MAX_BATCH_ACCOUNTS: usize = 50;
@@ -134,14 +135,6 @@ fn states_in_order(report: &BatchReport) -> Vec<(&str, u64)> {
     known.chain(other).filter(|(_, n)| *n > 0).collect()
 }
 
-/// Whether an account belongs among the failures of a batch summary.
-fn needs_attention(state: &str) -> bool {
-    matches!(
-        state,
-        "failed" | "completed_with_errors" | "cancelled" | "interrupted"
-    )
-}
-
 /// The plain-text summary of a batch, with `\n` line ends: totals by state,
 /// then the accounts that need attention with their migration IDs and
 /// reasons.
@@ -178,10 +171,10 @@ pub fn batch_body(report: &BatchReport) -> String {
     let mut failures: Vec<&AccountStatus> = report
         .accounts
         .iter()
-        .filter(|a| needs_attention(&a.state))
+        .filter(|a| a.state.needs_attention())
         .collect();
     // Failed accounts first, then the others; otherwise manifest order.
-    failures.sort_by_key(|a| a.state != "failed");
+    failures.sort_by_key(|a| a.state != AccountState::Failed);
     if failures.is_empty() {
         let _ = writeln!(out, "\nNo account failed.");
     } else {
@@ -193,7 +186,7 @@ pub fn batch_body(report: &BatchReport) -> String {
                 a.migration_id,
                 clean(&a.source),
                 clean(&a.destination),
-                state_label(&a.state)
+                state_label(a.state.as_str())
             );
             if let Some(error) = &a.error {
                 let _ = writeln!(out, "      {}", clean(error));

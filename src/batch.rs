@@ -23,22 +23,31 @@ pub mod notify;
 /// What a batch runs with besides its plan.
 #[derive(Clone)]
 pub struct Services {
+    /// The state database.
     pub store: Store,
     /// The state database's path: batch locks live beside it.
     pub state: PathBuf,
     /// Where report folders go (`<reports>/<batch>/`).
     pub reports: PathBuf,
+    /// How the engine behaves (retries).
     pub options: EngineOptions,
 }
 
 /// Why a batch could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum BatchError {
+    /// Another mailshift runs the batch on the same state database.
     #[error(
         "batch {batch} is already being run by another mailshift on the same state database \
          (lock {})", lock.display()
     )]
-    Busy { batch: String, lock: PathBuf },
+    Busy {
+        /// The batch's name.
+        batch: String,
+        /// The lock file held.
+        lock: PathBuf,
+    },
+    /// Anything else that stopped the batch before it started.
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }

@@ -54,8 +54,11 @@ const MAX_REDIRECTS: usize = 3;
 /// Where a service is and how to secure the connection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Service {
+    /// Host name.
     pub host: String,
+    /// TCP port.
     pub port: u16,
+    /// How the connection is secured.
     pub tls: TlsMode,
 }
 
@@ -76,8 +79,11 @@ impl fmt::Display for Service {
 pub struct Settings {
     /// The provider's name, when the source gives one.
     pub provider: Option<String>,
+    /// The IMAP server.
     pub imap: Option<Service>,
+    /// The POP3 server.
     pub pop3: Option<Service>,
+    /// The SMTP submission server.
     pub smtp: Option<Service>,
     /// CalDAV base URL.
     pub caldav: Option<String>,
@@ -96,9 +102,13 @@ pub struct Settings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
+    /// The built-in provider table, by the address's domain.
     ProviderTable,
+    /// A Mozilla autoconfig document.
     Autoconfig,
+    /// DNS SRV records (RFC 6186).
     Srv,
+    /// The domain's MX hosts, matched against the provider table.
     Mx,
 }
 
@@ -123,6 +133,7 @@ impl fmt::Display for Method {
 /// One source asked, and what it said.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Attempt {
+    /// The source asked.
     pub method: Method,
     /// What was asked: a domain, a URL, record names.
     pub query: String,
@@ -181,6 +192,7 @@ pub enum DetectError {
     /// No source answered.
     #[error("no server settings found for {domain}; tried {}", list(.tried))]
     NotFound {
+        /// The address's domain.
         domain: String,
         /// Every source asked, in order, with its answer.
         tried: Vec<Attempt>,

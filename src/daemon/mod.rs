@@ -50,7 +50,9 @@ pub struct Daemon {
     pub dir: PathBuf,
     /// The daemon's own area: `accepted/`, `done/`, `failed/`.
     pub area: PathBuf,
+    /// The state database, the reports folder and the engine options.
     pub services: Services,
+    /// The daemon's settings.
     pub config: DaemonConfig,
 }
 

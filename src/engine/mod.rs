@@ -28,6 +28,7 @@ pub use crate::stages::context::retry::RetryPolicy;
 /// How the engine behaves, beyond what the plan says.
 #[derive(Debug, Clone, Default)]
 pub struct EngineOptions {
+    /// How transient failures are retried.
     pub retry: RetryPolicy,
 }
 
@@ -38,6 +39,7 @@ pub struct BatchOutcome {
     pub batch_id: String,
     /// The batch's key in the store.
     pub batch_key: i64,
+    /// Every account, in plan order.
     pub accounts: Vec<AccountOutcome>,
 }
 
@@ -53,9 +55,13 @@ impl BatchOutcome {
 /// What happened to one account.
 #[derive(Debug, Clone)]
 pub struct AccountOutcome {
+    /// The account's migration ID.
     pub migration_id: String,
+    /// The source address.
     pub source: String,
+    /// The destination address.
     pub destination: String,
+    /// Where the account ended.
     pub state: AccountState,
     /// This run's counts, all stages together.
     pub counts: StageCounts,

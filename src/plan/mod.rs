@@ -57,7 +57,9 @@ pub struct Plan {
 pub struct AccountPlan {
     /// Where the account was written: `file:line` or `file: row N`.
     pub origin: String,
+    /// Where the mail comes from.
     pub source: Endpoint,
+    /// Where it goes.
     pub destination: Endpoint,
     /// The stages to run, in the order they run.
     pub stages: Vec<StageKind>,
@@ -76,17 +78,24 @@ pub struct AccountPlan {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EndpointKind {
+    /// An IMAP server.
     Imap,
+    /// A POP3 server (a mail-only source).
     Pop3,
+    /// An Outlook PST file (a source).
     Pst,
+    /// An iCalendar file (a source).
     Ics,
+    /// A vCard file (a source).
     Vcf,
+    /// A groupware server: IMAP with CalDAV, CardDAV and ManageSieve.
     Groupware,
 }
 
 /// A resolved endpoint: a server (or file) and the identity to use there.
 #[derive(Debug, Clone, Serialize)]
 pub struct Endpoint {
+    /// What kind of store the endpoint is.
     pub kind: EndpointKind,
     /// The mailbox's email address: what users quote with a migration ID.
     pub email: String,

@@ -26,6 +26,7 @@ pub struct DavReport {
     /// `caldav` or `carddav`.
     #[serde(serialize_with = "service_name")]
     pub service: Service,
+    /// How the service answered.
     pub status: Status,
     /// The home collection's URL, or the file read, once known.
     pub home: Option<String>,

@@ -26,7 +26,9 @@ pub struct Volume {
     pub folders: usize,
     /// Folders holding at least one message.
     pub non_empty_folders: usize,
+    /// Messages in those folders.
     pub messages: u64,
+    /// Their size in bytes.
     pub bytes: u64,
     /// `bytes` is `messages` × an assumed size: the server does not offer
     /// `STATUS=SIZE` and sizes were not fetched.

@@ -24,8 +24,11 @@ pub struct Dns {
 /// One SRV record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Srv {
+    /// Lower is tried first.
     pub priority: u16,
+    /// Among equal priorities, higher is preferred.
     pub weight: u16,
+    /// The service's port.
     pub port: u16,
     /// The target host, without the trailing dot; `.` means "no service".
     pub target: String,

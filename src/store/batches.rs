@@ -9,24 +9,31 @@ pub use crate::vocabulary::{AccountState, StageState};
 /// A batch's row: its internal key and the ID users quote.
 #[derive(Debug, Clone)]
 pub struct BatchRecord {
+    /// The batch's key in the store.
     pub id: i64,
+    /// The batch ID users quote (`B-7K3F-9QXP`).
     pub public_id: String,
 }
 
 /// An account's row: its internal key and its migration ID.
 #[derive(Debug, Clone)]
 pub struct AccountRecord {
+    /// The account's key in the store.
     pub id: i64,
+    /// The migration ID users quote.
     pub migration_id: String,
 }
 
 /// What identifies an account in a batch, and what is kept about it.
 #[derive(Debug, Clone)]
 pub struct AccountKey {
+    /// The source mailbox's address.
     pub source_email: String,
+    /// The destination mailbox's address.
     pub destination_email: String,
     /// `host:port` (or a file path) of each end: for status and reports.
     pub source_server: Option<String>,
+    /// `host:port` (or a file path) of the destination.
     pub destination_server: Option<String>,
     /// How long after the account finishes undo is allowed.
     pub undo_window_secs: i64,

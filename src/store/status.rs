@@ -14,8 +14,11 @@ pub struct AccountStatus {
     /// The account's key in the store.
     #[serde(skip)]
     pub key: i64,
+    /// The migration ID users quote.
     pub migration_id: String,
+    /// The batch ID.
     pub batch_id: String,
+    /// The batch name.
     pub batch: String,
     /// The manifest the batch was last run from.
     #[serde(skip)]
@@ -23,21 +26,31 @@ pub struct AccountStatus {
     /// The batch's key in the store.
     #[serde(skip)]
     pub batch_key: i64,
+    /// The source mailbox's address.
     pub source: String,
+    /// The destination mailbox's address.
     pub destination: String,
+    /// `host:port` (or file path) of the source.
     pub source_server: Option<String>,
+    /// `host:port` of the destination.
     pub destination_server: Option<String>,
+    /// Where the account stands.
     pub state: AccountState,
     /// The stage running now, if any.
     pub stage: Option<String>,
+    /// When the account was registered.
     pub created_at: DateTime<Utc>,
+    /// When anything about it last changed.
     pub updated_at: DateTime<Utc>,
+    /// When its migration finished.
     pub finished_at: Option<DateTime<Utc>>,
     /// Until when `undo` is allowed (once the account has finished).
     pub undo_until: Option<DateTime<Utc>>,
     /// Why the account failed, when it did.
     pub error: Option<String>,
+    /// Whether `mailshift cancel` was asked for it.
     pub cancel_requested: bool,
+    /// Its stages, in the order they ran.
     pub stages: Vec<StageStatus>,
     /// Verification: what each folder holds on both sides after the last
     /// pass (the destination may hold more: mail that was already there).
@@ -49,7 +62,9 @@ pub struct AccountStatus {
 /// One stage of an account.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct StageStatus {
+    /// The option: `mail`, `contacts`, ...
     pub kind: String,
+    /// Where the stage stands.
     pub state: StageState,
     /// Items at the source in the last pass.
     pub found: u64,
@@ -63,7 +78,9 @@ pub struct StageStatus {
     pub failed: u64,
     /// Bytes copied, all runs together.
     pub bytes: u64,
+    /// When the stage last started.
     pub started_at: Option<DateTime<Utc>>,
+    /// When it last finished.
     pub finished_at: Option<DateTime<Utc>>,
     /// Copies the destination stored other than they were sent, all runs
     /// together (a server that rewrites messages).
@@ -78,39 +95,58 @@ fn is_zero(n: &u64) -> bool {
 /// A folder's message count on both sides.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct FolderCount {
+    /// The source folder's name.
     pub source: String,
+    /// The destination folder's name.
     pub destination: String,
+    /// Messages in the source folder.
     pub source_messages: Option<u32>,
+    /// Messages in the destination folder.
     pub destination_messages: Option<u32>,
 }
 
 /// One failed item.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ItemError {
+    /// The stage it belongs to.
     pub stage: String,
+    /// Which item: a folder and UID, a URL, a script name.
     pub item: String,
+    /// Why it failed.
     pub reason: String,
+    /// When.
     pub at: DateTime<Utc>,
 }
 
 /// A batch and its accounts, one line each.
 #[derive(Debug, Clone, Serialize)]
 pub struct BatchStatus {
+    /// The batch ID users quote.
     pub batch_id: String,
+    /// The batch name.
     pub name: String,
+    /// Where the batch stands: `running`, `completed`, ...
     pub state: String,
+    /// When the batch was first run.
     pub created_at: DateTime<Utc>,
+    /// When anything about it last changed.
     pub updated_at: DateTime<Utc>,
+    /// Its accounts, in manifest order.
     pub accounts: Vec<AccountLine>,
 }
 
 /// An account in a batch listing.
 #[derive(Debug, Clone, Serialize)]
 pub struct AccountLine {
+    /// The migration ID.
     pub migration_id: String,
+    /// The source address.
     pub source: String,
+    /// The destination address.
     pub destination: String,
+    /// Where the account stands.
     pub state: AccountState,
+    /// The stage running now, if any.
     pub stage: Option<String>,
 }
 

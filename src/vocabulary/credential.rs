@@ -32,7 +32,9 @@ pub enum Credential {
 /// Where an OAuth2 bearer token comes from.
 #[derive(Debug, Clone)]
 pub enum TokenSource {
+    /// An environment variable.
     Env(String),
+    /// A file (its first line).
     File(PathBuf),
     /// A shell command whose standard output is the token.
     Command(String),
@@ -97,6 +99,7 @@ impl fmt::Display for Credential {
 /// value.
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialError {
+    /// The account gives no password or token.
     #[error("no password or token is given")]
     Missing,
     /// The named variable is not set.
@@ -111,7 +114,9 @@ pub enum CredentialError {
     /// The secret file cannot be read.
     #[error("cannot read {}: {source}", path.display())]
     File {
+        /// The file.
         path: PathBuf,
+        /// Why it cannot be read.
         #[source]
         source: std::io::Error,
     },
@@ -120,7 +125,12 @@ pub enum CredentialError {
     FileEmpty(PathBuf),
     /// The token command failed, timed out or printed nothing.
     #[error("token command `{command}` {reason}")]
-    Command { command: String, reason: String },
+    Command {
+        /// The command as written.
+        command: String,
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 impl CredentialError {

@@ -8,12 +8,19 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StageKind {
+    /// Messages, with folders, flags and dates.
     Mail,
+    /// Address books and contacts.
     Contacts,
+    /// Contact groups (vCard groups).
     ContactGroups,
+    /// Calendars and their events.
     Calendars,
+    /// To-dos.
     Tasks,
+    /// Server-side filters (Sieve scripts).
     Rules,
+    /// Out-of-office replies (Sieve vacation).
     AutoReplies,
 }
 

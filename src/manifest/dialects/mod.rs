@@ -76,8 +76,11 @@ fn name_by_destination(spec: &mut AccountSpec) {
 /// What a host cell or URL said about a server.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct ServerParts {
+    /// The host name, when given.
     pub host: Option<String>,
+    /// The port, when given.
     pub port: Option<u16>,
+    /// The TLS mode the scheme or port implies.
     pub tls: Option<TlsMode>,
 }
 

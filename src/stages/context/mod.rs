@@ -20,10 +20,15 @@ use retry::RetryPolicy;
 
 /// Everything a stage needs to run for one account.
 pub struct AccountContext {
+    /// The state database.
     pub store: Store,
+    /// The account's row: its key and migration ID.
     pub account: AccountRecord,
+    /// What to migrate, from where to where.
     pub plan: AccountPlan,
+    /// The limits every account of the batch shares.
     pub limits: Arc<limits::Shared>,
+    /// How transient failures are retried.
     pub retry: RetryPolicy,
     /// The batch's live counters.
     pub progress: Arc<progress::Progress>,

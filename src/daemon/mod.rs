@@ -37,7 +37,7 @@ use crate::engine;
 use crate::manifest::{self, Diagnostics};
 use crate::plan::{self, Limits};
 use crate::stages::context::limits::Shared;
-use crate::store::batches::AccountState;
+use crate::store::batches::{AccountState, BatchState};
 use crate::store::jobs::Job;
 
 pub use config::DaemonConfig;
@@ -254,7 +254,7 @@ impl Daemon {
             // `list` shows it scheduled, not running, until it starts.
             self.services
                 .store
-                .finish_batch(batch.id, "scheduled")
+                .finish_batch(batch.id, BatchState::Scheduled)
                 .await?;
         }
         let id = self.services.store.add_job(job.clone()).await?;

@@ -19,7 +19,7 @@ use crate::stages;
 use crate::stages::context::{AccountContext, limits, progress};
 use crate::stages::files::FileCache;
 use crate::store::batches::{
-    AccountKey, AccountRecord, AccountState, BatchRecord, StageCounts, StageState,
+    AccountKey, AccountRecord, AccountState, BatchRecord, BatchState, StageCounts, StageState,
 };
 use crate::store::{Store, StoreError};
 
@@ -179,11 +179,11 @@ pub async fn run(
     watcher.await.unwrap_or(Ok(()))?;
     let accounts: Vec<AccountOutcome> = outcomes.into_iter().flatten().collect();
     let state = if shutdown.is_cancelled() {
-        "interrupted"
+        BatchState::Interrupted
     } else if accounts.iter().all(|a| a.state == AccountState::Completed) {
-        "completed"
+        BatchState::Completed
     } else {
-        "completed_with_errors"
+        BatchState::CompletedWithErrors
     };
     store.finish_batch(batch.id, state).await?;
     Ok(BatchOutcome {

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use super::{BatchReport, Counts, state_label};
 use crate::store::status::AccountStatus;
-use crate::vocabulary::AccountState;
+use crate::vocabulary::{AccountState, BatchState};
 
 /// The page template.
 const TEMPLATE: &str = include_str!("../../templates/report.html.hbs");
@@ -168,7 +168,7 @@ impl View {
         View {
             name: report.name.clone(),
             batch_id: report.batch_id.clone(),
-            state: badge_named(&report.state),
+            state: batch_badge(report.state),
             generated_at: when(report.generated_at),
             accounts: number(totals.accounts),
             attention,
@@ -318,8 +318,7 @@ fn badge(state: AccountState) -> Badge {
     }
 }
 
-/// The badge of a state given by name: a batch's state, or a key of
-/// `by_state`. Batches share the accounts' state names.
+/// The badge of a state given by name: a key of `by_state`.
 fn badge_named(name: &str) -> Badge {
     AccountState::parse(name).map_or_else(
         || Badge {
@@ -328,6 +327,17 @@ fn badge_named(name: &str) -> Badge {
         },
         badge,
     )
+}
+
+fn batch_badge(state: BatchState) -> Badge {
+    Badge {
+        label: state_label(state.as_str()),
+        class: match state {
+            BatchState::Completed => "ok",
+            BatchState::CompletedWithErrors | BatchState::Interrupted => "warn",
+            BatchState::Scheduled | BatchState::Running => "busy",
+        },
+    }
 }
 
 fn when(at: DateTime<Utc>) -> String {

@@ -27,6 +27,7 @@ use crate::store::batches::BatchRecord;
 pub use crate::store::batches::StageCounts as Counts;
 use crate::store::status::{AccountStatus, BatchStatus};
 use crate::store::{Store, StoreError};
+use crate::vocabulary::BatchState;
 
 /// The value of a report's `format` field; bumped on incompatible change.
 pub const FORMAT: &str = "mailshift-report/1";
@@ -46,7 +47,7 @@ pub struct BatchReport {
     /// The batch's name (from the manifest).
     pub name: String,
     /// Where the batch stands: `running`, `completed`, ...
-    pub state: String,
+    pub state: BatchState,
     /// When this report was produced.
     pub generated_at: DateTime<Utc>,
     /// Every account of the batch, in manifest order.
@@ -141,7 +142,7 @@ impl BatchReport {
             format: FORMAT,
             batch_id: batch.batch_id.clone(),
             name: batch.name.clone(),
-            state: batch.state.clone(),
+            state: batch.state,
             generated_at: now,
             totals: Totals::of(&accounts, now),
             accounts,
@@ -351,7 +352,7 @@ pub(crate) mod tests {
         let batch = BatchStatus {
             batch_id: "B-7K3F-9QXP".into(),
             name: "spring-move".into(),
-            state: "completed_with_errors".into(),
+            state: BatchState::CompletedWithErrors,
             created_at: at(9, 0, 0),
             updated_at: at(9, 30, 0),
             accounts: Vec::new(),

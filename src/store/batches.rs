@@ -4,7 +4,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::{Store, StoreError, ids, now};
 use crate::vocabulary::StageKind;
-pub use crate::vocabulary::{AccountState, StageState};
+pub use crate::vocabulary::{AccountState, BatchState, StageState};
 
 /// A batch's row: its internal key and the ID users quote.
 #[derive(Debug, Clone)]
@@ -174,7 +174,7 @@ impl Store {
     }
 
     /// Records how a batch ended.
-    pub async fn finish_batch(&self, batch_id: i64, state: &'static str) -> Result<(), StoreError> {
+    pub async fn finish_batch(&self, batch_id: i64, state: BatchState) -> Result<(), StoreError> {
         self.call(move |conn| {
             conn.execute(
                 "UPDATE batches SET state = ?2, updated_at = ?3 WHERE id = ?1",

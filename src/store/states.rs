@@ -4,7 +4,7 @@
 use rusqlite::ToSql;
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRef};
 
-use crate::vocabulary::{AccountState, StageState};
+use crate::vocabulary::{AccountState, BatchState, StageState};
 
 impl ToSql for AccountState {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
@@ -29,6 +29,19 @@ impl FromSql for StageState {
     fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
         let name = value.as_str()?;
         StageState::parse(name).ok_or_else(|| unknown("stage", name))
+    }
+}
+
+impl ToSql for BatchState {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for BatchState {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        let name = value.as_str()?;
+        BatchState::parse(name).ok_or_else(|| unknown("batch", name))
     }
 }
 

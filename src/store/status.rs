@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
 use super::{Store, StoreError, now};
-use crate::vocabulary::{AccountState, StageState};
+use crate::vocabulary::{AccountState, BatchState, StageState};
 
 /// An account's full status: what the seed's status page shows, and more.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -125,8 +125,8 @@ pub struct BatchStatus {
     pub batch_id: String,
     /// The batch name.
     pub name: String,
-    /// Where the batch stands: `running`, `completed`, ...
-    pub state: String,
+    /// Where the batch stands.
+    pub state: BatchState,
     /// When the batch was first run.
     pub created_at: DateTime<Utc>,
     /// When anything about it last changed.

@@ -6,8 +6,8 @@
 //! - [`Credential`]: where a secret comes from, read only when needed.
 //! - [`Server`] and [`TlsMode`]: where a server is, how to secure it.
 //! - [`StageKind`]: the options of the seed's list (mail, contacts, ...).
-//! - [`AccountState`] and [`StageState`]: where an account and a stage
-//!   stand; their names appear only where they are stored or shown.
+//! - [`BatchState`], [`AccountState`] and [`StageState`]: where a batch,
+//!   an account and a stage stand; their names appear only where they are stored or shown.
 
 mod credential;
 mod secret;
@@ -19,4 +19,4 @@ pub use credential::{Credential, CredentialError, TokenSource};
 pub use secret::Secret;
 pub use server::{Server, TlsMode};
 pub use stage::StageKind;
-pub use state::{AccountState, StageState};
+pub use state::{AccountState, BatchState, StageState};

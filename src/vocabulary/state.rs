@@ -1,4 +1,4 @@
-//! Where an account and a stage stand. Typed everywhere; the names are
+//! Where a batch, an account and a stage stand. Typed everywhere; the names are
 //! their form in the state database, the reports and what users read.
 
 use std::fmt;
@@ -139,6 +139,55 @@ impl fmt::Display for StageState {
     }
 }
 
+/// Where a batch stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchState {
+    /// Accepted by the daemon, waiting for its `start_after` time.
+    Scheduled,
+    /// Its accounts are running.
+    Running,
+    /// Every account completed.
+    Completed,
+    /// Every account ended, not all of them completed.
+    CompletedWithErrors,
+    /// Stopped by a shutdown; the next run resumes it.
+    Interrupted,
+}
+
+impl BatchState {
+    /// Every state, in the order of the list above.
+    pub const ALL: [BatchState; 5] = [
+        BatchState::Scheduled,
+        BatchState::Running,
+        BatchState::Completed,
+        BatchState::CompletedWithErrors,
+        BatchState::Interrupted,
+    ];
+
+    /// The name stored and shown to users.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BatchState::Scheduled => "scheduled",
+            BatchState::Running => "running",
+            BatchState::Completed => "completed",
+            BatchState::CompletedWithErrors => "completed_with_errors",
+            BatchState::Interrupted => "interrupted",
+        }
+    }
+
+    /// The state of a stored name.
+    pub fn parse(name: &str) -> Option<BatchState> {
+        BatchState::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+impl fmt::Display for BatchState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +201,11 @@ mod tests {
         }
         for state in StageState::ALL {
             assert_eq!(StageState::parse(state.as_str()), Some(state));
+            let json = serde_json::to_string(&state).unwrap();
+            assert_eq!(json, format!("\"{state}\""));
+        }
+        for state in BatchState::ALL {
+            assert_eq!(BatchState::parse(state.as_str()), Some(state));
             let json = serde_json::to_string(&state).unwrap();
             assert_eq!(json, format!("\"{state}\""));
         }

@@ -146,7 +146,7 @@ pub fn batch_body(report: &BatchReport) -> String {
         "Batch {} ({}) ended: {}.\n",
         clean(&report.name),
         report.batch_id,
-        state_label(&report.state)
+        state_label(report.state.as_str())
     );
     let _ = writeln!(out, "Accounts      {}", number(t.accounts));
     for (state, n) in states_in_order(report) {

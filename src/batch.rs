@@ -9,37 +9,48 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::{self, BatchOutcome, EngineOptions, limits::Shared};
+use crate::engine::{self, BatchOutcome, EngineOptions};
 use crate::plan::Plan;
 use crate::preflight::admins::{self, AdminRefused};
 use crate::report;
+use crate::stages::context::limits::Shared;
 use crate::store::Store;
 use crate::store::batches::BatchRecord;
 use crate::undo;
+use crate::vocabulary::AccountState;
 
 /// What a batch runs with besides its plan.
 #[derive(Clone)]
 pub struct Services {
+    /// The state database.
     pub store: Store,
     /// The state database's path: batch locks live beside it.
     pub state: PathBuf,
     /// Where report folders go (`<reports>/<batch>/`).
     pub reports: PathBuf,
+    /// How the engine behaves (retries).
     pub options: EngineOptions,
 }
 
 /// Why a batch could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum BatchError {
+    /// Another mailshift runs the batch on the same state database.
     #[error(
         "batch {batch} is already being run by another mailshift on the same state database \
          (lock {})", lock.display()
     )]
-    Busy { batch: String, lock: PathBuf },
+    Busy {
+        /// The batch's name.
+        batch: String,
+        /// The lock file held.
+        lock: PathBuf,
+    },
     /// An administrator the accounts log in through was refused: no
     /// account started.
     #[error(transparent)]
     AdminRefused(#[from] AdminRefused),
+    /// Anything else that stopped the batch before it started.
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -130,7 +141,7 @@ async fn left_as_they_are(plan: &Plan, store: &Store, redo: &[String]) -> anyhow
                 known.destination
             );
         }
-        if known.state != "undone" {
+        if known.state != AccountState::Undone {
             return true;
         }
         if redo.iter().any(|r| r.eq_ignore_ascii_case(id)) {

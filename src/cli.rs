@@ -24,7 +24,7 @@ use serde::Serialize;
 
 use crate::manifest::{self, Diagnostics};
 use crate::plan::{self, AccountPlan, Checked, Endpoint, Plan};
-use crate::protocols::tls::TlsMode;
+use crate::vocabulary::TlsMode;
 pub use exit::Exit;
 
 /// Every exit code, for the help of `mailshift` itself.
@@ -210,7 +210,7 @@ pub fn init_logging(cli: &Cli) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         // The progress line, when drawn, is cleared before each log line.
-        .with_writer(crate::engine::progress::LogWriter)
+        .with_writer(crate::stages::context::progress::LogWriter)
         // A closed stderr (the daemon's log pipe gone) must not turn a log
         // line into a panic: the signal handler logs before it stops.
         .log_internal_errors(false)

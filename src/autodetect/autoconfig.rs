@@ -15,9 +15,9 @@
 use quick_xml::Reader;
 use quick_xml::events::Event;
 
-use super::http::{self, Url};
 use super::{Service, Settings};
-use crate::protocols::tls::TlsMode;
+use crate::protocols::http::{self, Url};
+use crate::vocabulary::TlsMode;
 
 /// The ISPDB's host.
 const ISPDB_HOST: &str = "autoconfig.thunderbird.net";
@@ -59,7 +59,9 @@ pub struct Document {
 pub struct ServerEntry {
     /// `imap`, `pop3` or `smtp`.
     pub kind: String,
+    /// The server's host name.
     pub hostname: String,
+    /// The port, when the document gives a valid one.
     pub port: Option<u16>,
     /// `SSL`, `STARTTLS` or `plain`.
     pub socket_type: String,
@@ -72,8 +74,10 @@ pub struct ServerEntry {
 /// Why a document could not be used.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ParseError {
+    /// The document is not well-formed XML.
     #[error("not a valid XML document: {0}")]
     Xml(String),
+    /// Well-formed XML, but not an autoconfig document.
     #[error("not an autoconfig document (no clientConfig/emailProvider)")]
     NotAutoconfig,
 }

@@ -24,7 +24,6 @@
 
 pub mod autoconfig;
 pub mod dns;
-pub mod http;
 pub mod providers;
 
 use std::collections::HashMap;
@@ -37,12 +36,11 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::OnceCell;
 
-use crate::protocols::tls::TlsMode;
-use dns::{Dns, LookupError};
-use http::Url;
+use crate::protocols::dns::{self as resolver, Dns, LookupError};
+use crate::protocols::http::{self, Url};
+use crate::vocabulary::TlsMode;
 
-/// The environment variable naming the DNS server to ask (`IP:port`).
-pub const DNS_ENV: &str = "MAILSHIFT_DNS";
+pub use crate::protocols::dns::DNS_ENV;
 /// The environment variable replacing the base of autoconfig URLs.
 pub const AUTOCONFIG_ENV: &str = "MAILSHIFT_AUTOCONFIG_URL";
 
@@ -56,8 +54,11 @@ const MAX_REDIRECTS: usize = 3;
 /// Where a service is and how to secure the connection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Service {
+    /// Host name.
     pub host: String,
+    /// TCP port.
     pub port: u16,
+    /// How the connection is secured.
     pub tls: TlsMode,
 }
 
@@ -78,8 +79,11 @@ impl fmt::Display for Service {
 pub struct Settings {
     /// The provider's name, when the source gives one.
     pub provider: Option<String>,
+    /// The IMAP server.
     pub imap: Option<Service>,
+    /// The POP3 server.
     pub pop3: Option<Service>,
+    /// The SMTP submission server.
     pub smtp: Option<Service>,
     /// CalDAV base URL.
     pub caldav: Option<String>,
@@ -98,9 +102,13 @@ pub struct Settings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
+    /// The built-in provider table, by the address's domain.
     ProviderTable,
+    /// A Mozilla autoconfig document.
     Autoconfig,
+    /// DNS SRV records (RFC 6186).
     Srv,
+    /// The domain's MX hosts, matched against the provider table.
     Mx,
 }
 
@@ -125,6 +133,7 @@ impl fmt::Display for Method {
 /// One source asked, and what it said.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Attempt {
+    /// The source asked.
     pub method: Method,
     /// What was asked: a domain, a URL, record names.
     pub query: String,
@@ -183,6 +192,7 @@ pub enum DetectError {
     /// No source answered.
     #[error("no server settings found for {domain}; tried {}", list(.tried))]
     NotFound {
+        /// The address's domain.
         domain: String,
         /// Every source asked, in order, with its answer.
         tried: Vec<Attempt>,
@@ -216,16 +226,7 @@ impl Config {
     /// From a DNS server (`IP:port`, or an IP for port 53) and an
     /// autoconfig base URL.
     pub fn new(dns: Option<&str>, autoconfig_base: Option<&str>) -> Result<Config, String> {
-        let dns = dns
-            .map(|text| {
-                let text = text.trim();
-                text.parse::<SocketAddr>()
-                    .or_else(|_| text.parse().map(|ip| SocketAddr::new(ip, 53)))
-                    .map_err(|_| {
-                        format!("{text:?} is not a DNS server address such as 127.0.0.1:5353")
-                    })
-            })
-            .transpose()?;
+        let dns = dns.map(resolver::parse_server).transpose()?;
         let autoconfig_base = autoconfig_base.map(Url::parse).transpose()?;
         Ok(Config {
             dns,

@@ -8,13 +8,16 @@
 //! has them here; `%EMAILADDRESS%` in a URL is replaced by the address.
 
 use super::{Service, Settings};
-use crate::protocols::tls::TlsMode;
+use crate::vocabulary::TlsMode;
 
 /// One service of a provider: where to connect and how.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Endpoint {
+    /// Host name.
     pub host: &'static str,
+    /// TCP port.
     pub port: u16,
+    /// How the connection is secured.
     pub tls: TlsMode,
 }
 
@@ -36,11 +39,17 @@ pub struct Provider {
     /// Whether the IMAP, POP3 and SMTP host is the autodiscover target
     /// itself (hosted Exchange clusters: `ex2.mail.ovh.net`).
     pub host_from_autodiscover: bool,
+    /// The IMAP server.
     pub imap: Option<Endpoint>,
+    /// The POP3 server.
     pub pop3: Option<Endpoint>,
+    /// The SMTP submission server.
     pub smtp: Option<Endpoint>,
+    /// The CalDAV base URL.
     pub caldav: Option<&'static str>,
+    /// The CardDAV base URL.
     pub carddav: Option<&'static str>,
+    /// The ManageSieve server.
     pub sieve: Option<Endpoint>,
     /// What an admin must know to log in (app passwords, OAuth2).
     pub note: Option<&'static str>,

@@ -13,6 +13,7 @@ use crate::report;
 use crate::store::Store;
 use crate::store::batches::BatchRecord;
 use crate::store::purge::Purged;
+use crate::vocabulary::AccountState;
 
 #[derive(Debug, Args)]
 pub struct PurgeArgs {
@@ -29,7 +30,12 @@ pub struct PurgeArgs {
 }
 
 /// States in which a migration may still change: not purgeable.
-const UNFINISHED: &[&str] = &["scheduled", "queued", "running", "undoing"];
+const UNFINISHED: [AccountState; 4] = [
+    AccountState::Scheduled,
+    AccountState::Queued,
+    AccountState::Running,
+    AccountState::Undoing,
+];
 
 pub fn purge(args: &PurgeArgs) -> anyhow::Result<Exit> {
     let store = Store::open(&args.state.state)?;
@@ -42,7 +48,7 @@ pub fn purge(args: &PurgeArgs) -> anyhow::Result<Exit> {
             eprintln!("mailshift: no batch {batch_id}");
             return Ok(Exit::NotFound);
         };
-        let states: Vec<String> = batch.accounts.iter().map(|a| a.state.clone()).collect();
+        let states: Vec<AccountState> = batch.accounts.iter().map(|a| a.state).collect();
         (batch.name, states)
     } else {
         let (Some(id), Some(source)) = (&args.target.id, &args.target.source) else {
@@ -54,7 +60,7 @@ pub fn purge(args: &PurgeArgs) -> anyhow::Result<Exit> {
         };
         (account.batch, vec![account.state])
     };
-    if accounts.iter().any(|s| UNFINISHED.contains(&s.as_str())) {
+    if accounts.iter().any(|s| UNFINISHED.contains(s)) {
         eprintln!("mailshift: a migration to purge has not finished; cancel it or wait");
         return Ok(Exit::Invalid);
     }

@@ -11,10 +11,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::Exit;
 use crate::batch::{self, BatchError, Services};
-use crate::engine::limits::Shared;
 use crate::engine::{self, AccountOutcome, BatchOutcome, EngineOptions};
 use crate::manifest::Severity;
 use crate::plan;
+use crate::stages::context::limits::Shared;
 use crate::store::Store;
 
 #[derive(Debug, Args)]

@@ -82,22 +82,27 @@ impl DaemonConfig {
         }
     }
 
+    /// How long a dropped file must stay unchanged before it is read (2 s).
     pub fn settle(&self) -> Duration {
         Duration::from_secs_f64(self.settle_seconds.unwrap_or(2) as f64)
     }
 
+    /// How often the folder is scanned even without a change event (30 s).
     pub fn rescan(&self) -> Duration {
         Duration::from_secs(self.rescan_seconds.unwrap_or(30).max(1))
     }
 
+    /// How long running batches get to stop after SIGTERM (60 s).
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_secs(self.shutdown_timeout_seconds.unwrap_or(60))
     }
 
+    /// Whether a manifest with invalid accounts runs its valid ones.
     pub fn skip_invalid(&self) -> bool {
         self.skip_invalid.unwrap_or(false)
     }
 
+    /// Connections to one host across every batch (16).
     pub fn connections_per_host(&self) -> usize {
         self.connections_per_host.unwrap_or(16).max(1)
     }

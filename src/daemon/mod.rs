@@ -33,10 +33,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::batch::{self, BatchLock, Services};
-use crate::engine::{self, limits::Shared};
+use crate::engine;
 use crate::manifest::{self, Diagnostics};
 use crate::plan::{self, Limits};
-use crate::store::batches::AccountState;
+use crate::stages::context::limits::Shared;
+use crate::store::batches::{AccountState, BatchState};
 use crate::store::jobs::Job;
 
 pub use config::DaemonConfig;
@@ -49,7 +50,9 @@ pub struct Daemon {
     pub dir: PathBuf,
     /// The daemon's own area: `accepted/`, `done/`, `failed/`.
     pub area: PathBuf,
+    /// The state database, the reports folder and the engine options.
     pub services: Services,
+    /// The daemon's settings.
     pub config: DaemonConfig,
 }
 
@@ -251,7 +254,7 @@ impl Daemon {
             // `list` shows it scheduled, not running, until it starts.
             self.services
                 .store
-                .finish_batch(batch.id, "scheduled")
+                .finish_batch(batch.id, BatchState::Scheduled)
                 .await?;
         }
         let id = self.services.store.add_job(job.clone()).await?;

@@ -9,8 +9,8 @@ use anyhow::Context;
 use serde::Serialize;
 
 use super::inbox::RESULT_ENDING;
+use crate::formats::mime::{encode_words, header, quoted_printable};
 use crate::protocols::smtp::{self, SmtpConfig};
-use crate::report::notification::{encode_words, header, quoted_printable};
 
 /// One state of a dropped file, as `NAME.result.json` says it.
 #[derive(Debug, Serialize)]

@@ -6,10 +6,6 @@
 //! account's failure never stops the others. The outcome of each account is
 //! in the store and in the returned [`BatchOutcome`].
 
-pub mod limits;
-pub mod progress;
-pub mod retry;
-
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -18,19 +14,21 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::plan::{AccountPlan, Plan};
+use crate::plan::Plan;
 use crate::stages;
+use crate::stages::context::{AccountContext, limits, progress};
 use crate::stages::files::FileCache;
 use crate::store::batches::{
-    AccountKey, AccountRecord, AccountState, BatchRecord, StageCounts, StageState,
+    AccountKey, AccountRecord, AccountState, BatchRecord, BatchState, StageCounts, StageState,
 };
 use crate::store::{Store, StoreError};
 
-pub use retry::RetryPolicy;
+pub use crate::stages::context::retry::RetryPolicy;
 
 /// How the engine behaves, beyond what the plan says.
 #[derive(Debug, Clone, Default)]
 pub struct EngineOptions {
+    /// How transient failures are retried.
     pub retry: RetryPolicy,
 }
 
@@ -41,6 +39,7 @@ pub struct BatchOutcome {
     pub batch_id: String,
     /// The batch's key in the store.
     pub batch_key: i64,
+    /// Every account, in plan order.
     pub accounts: Vec<AccountOutcome>,
 }
 
@@ -56,37 +55,18 @@ impl BatchOutcome {
 /// What happened to one account.
 #[derive(Debug, Clone)]
 pub struct AccountOutcome {
+    /// The account's migration ID.
     pub migration_id: String,
+    /// The source address.
     pub source: String,
+    /// The destination address.
     pub destination: String,
+    /// Where the account ended.
     pub state: AccountState,
     /// This run's counts, all stages together.
     pub counts: StageCounts,
     /// Why the account failed, when it did.
     pub error: Option<String>,
-}
-
-/// Everything a stage needs to run for one account.
-pub struct AccountContext {
-    pub store: Store,
-    pub account: AccountRecord,
-    pub plan: AccountPlan,
-    pub limits: Arc<limits::Shared>,
-    pub retry: RetryPolicy,
-    /// The batch's live counters.
-    pub progress: Arc<progress::Progress>,
-    /// Connection pairs the account may use at once.
-    pub connections_per_account: usize,
-    /// Fired by `mailshift cancel`, together with `shutdown`: the stage in
-    /// progress stops at its next checkpoint, the remaining ones are
-    /// skipped, and the account ends `cancelled`.
-    pub cancel: CancellationToken,
-    /// Fired when the process is asked to stop, or the account cancelled:
-    /// stages stop taking new items, record what is in flight, and return.
-    pub shutdown: CancellationToken,
-    /// The source file (`.ics`, `.vcf`, PST) as the WebDAV stages read
-    /// it, read once for the account.
-    pub files: FileCache,
 }
 
 /// Fires `shutdown` on the first SIGINT or SIGTERM; a second one ends the
@@ -199,11 +179,11 @@ pub async fn run(
     watcher.await.unwrap_or(Ok(()))?;
     let accounts: Vec<AccountOutcome> = outcomes.into_iter().flatten().collect();
     let state = if shutdown.is_cancelled() {
-        "interrupted"
+        BatchState::Interrupted
     } else if accounts.iter().all(|a| a.state == AccountState::Completed) {
-        "completed"
+        BatchState::Completed
     } else {
-        "completed_with_errors"
+        BatchState::CompletedWithErrors
     };
     store.finish_batch(batch.id, state).await?;
     Ok(BatchOutcome {

@@ -4,7 +4,7 @@
 
 use super::diagnostic::{did_you_mean, quote};
 use super::model::{ByteSize, Kind, OptionName, TLS_MODES};
-use crate::protocols::tls::TlsMode;
+use crate::vocabulary::TlsMode;
 
 pub(super) fn one_of<T: Copy>(
     cell: &str,

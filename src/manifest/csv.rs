@@ -22,7 +22,7 @@ use super::model::{
 };
 use super::origin::{Column, Columns, Origin};
 use super::table::{normalize_header, read_table};
-use crate::plan::Secret;
+use crate::vocabulary::Secret;
 
 /// One native column.
 #[derive(Debug, Clone)]

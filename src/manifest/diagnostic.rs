@@ -1,9 +1,9 @@
 //! Located problems: what is wrong, where it is written, and what was
 //! probably meant.
 //!
-//! Every check in [`crate::manifest`] and [`crate::plan`] reports through a
-//! [`Diagnostics`] list instead of stopping at the first problem, so an admin
-//! sees every error of a manifest at once.
+//! Every check of the manifest, and of the plan built from it, reports
+//! through a [`Diagnostics`] list instead of stopping at the first problem,
+//! so an admin sees every error of a manifest at once.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -38,10 +38,20 @@ pub enum Position {
     /// better place.
     File,
     /// A place in a YAML file; line and column start at 1.
-    Text { line: u64, column: u64 },
+    Text {
+        /// Line, from 1.
+        line: u64,
+        /// Column, from 1.
+        column: u64,
+    },
     /// A row of a CSV-like file, numbered as a spreadsheet shows it (the
     /// header is row 1), and the column's name as written in the header.
-    Cell { row: u64, column: Option<String> },
+    Cell {
+        /// Row, as a spreadsheet numbers it.
+        row: u64,
+        /// The column's name in the header, when the problem has one.
+        column: Option<String>,
+    },
 }
 
 impl Position {

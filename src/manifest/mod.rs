@@ -5,7 +5,7 @@
 //! embedded JSON Schema and returns a [`Manifest`]: the typed accounts and
 //! defaults plus every problem found so far. Rules that need the defaults
 //! merged (missing host, duplicate destination, options the source cannot
-//! provide...) are checked when [`crate::plan::build`] turns the manifest
+//! provide...) are checked when the plan builder turns the manifest
 //! into a plan. Everything reports through [`Diagnostics`], so an admin
 //! sees every error at once, each with `file:line:column` (YAML) or
 //! `file: row N, column NAME` (CSV).

@@ -13,8 +13,8 @@ use std::fmt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::plan::Secret;
-use crate::protocols::tls::TlsMode;
+use crate::vocabulary::TlsMode;
+use crate::vocabulary::{AccountState, Secret};
 
 /// A mailshift manifest: one batch of account migrations.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -114,12 +114,12 @@ impl NotifyOn {
 
     /// The outcome an account state is, if it is one notifications are
     /// sent for.
-    pub fn of_state(state: &str) -> Option<NotifyOn> {
+    pub fn of_state(state: AccountState) -> Option<NotifyOn> {
         match state {
-            "completed" => Some(NotifyOn::Completed),
-            "completed_with_errors" => Some(NotifyOn::CompletedWithErrors),
-            "failed" => Some(NotifyOn::Failed),
-            "undone" => Some(NotifyOn::Undone),
+            AccountState::Completed => Some(NotifyOn::Completed),
+            AccountState::CompletedWithErrors => Some(NotifyOn::CompletedWithErrors),
+            AccountState::Failed => Some(NotifyOn::Failed),
+            AccountState::Undone => Some(NotifyOn::Undone),
             _ => None,
         }
     }

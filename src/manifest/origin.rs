@@ -52,15 +52,22 @@ impl Columns {
 pub enum Origin {
     /// A mapping in a YAML file, by its JSON pointer (`/accounts/3`).
     Yaml {
+        /// The file.
         file: Arc<PathBuf>,
+        /// Line and column of every JSON pointer of the file.
         index: Arc<PathIndex>,
+        /// The mapping's JSON pointer.
         pointer: String,
     },
     /// A row of a CSV-like file, and which of its cells are not empty.
     Row {
+        /// The file.
         file: Arc<PathBuf>,
+        /// The row, numbered as a spreadsheet shows it.
         row: u64,
+        /// The file's header: column names by index.
         columns: Arc<Columns>,
+        /// The indexes of the row's non-empty cells.
         filled: Vec<usize>,
     },
 }

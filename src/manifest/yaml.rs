@@ -17,7 +17,9 @@ use serde_saphyr::{Location, Spanned};
 /// A line and column (both from 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pos {
+    /// Line, from 1.
     pub line: u64,
+    /// Column, from 1.
     pub column: u64,
 }
 

@@ -21,7 +21,9 @@ const PARALLEL_LOOKUPS: usize = 16;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Side {
+    /// The account's source.
     Source,
+    /// The account's destination.
     Destination,
 }
 
@@ -40,7 +42,9 @@ impl Side {
 pub struct Resolved {
     /// The account's index in the plan.
     pub account: usize,
+    /// Which end was filled in.
     pub side: Side,
+    /// What autodetect found, and where.
     pub detection: Detection,
 }
 
@@ -51,7 +55,9 @@ pub struct Unresolved {
     pub account: usize,
     /// Where the account is written: `file:line` or `file: row N`.
     pub origin: String,
+    /// Which end is missing.
     pub side: Side,
+    /// The address autodetect was asked about.
     pub email: String,
     /// Why, naming every source tried.
     pub error: String,
@@ -73,7 +79,9 @@ impl fmt::Display for Unresolved {
 /// What [`resolve`] did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Outcome {
+    /// Endpoints filled in.
     pub resolved: Vec<Resolved>,
+    /// Endpoints autodetect could not fill in.
     pub unresolved: Vec<Unresolved>,
 }
 

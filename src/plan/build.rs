@@ -23,7 +23,7 @@ use crate::manifest::validate::{
 };
 use crate::manifest::{self, AccountEntry, Manifest, Origin};
 use crate::protocols::smtp::SmtpConfig;
-use crate::protocols::tls::TlsMode;
+use crate::vocabulary::TlsMode;
 
 mod detect_later;
 mod endpoint;

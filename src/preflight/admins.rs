@@ -20,8 +20,11 @@ pub enum AdminRefused {
          Check the administrator's name and password ({password})"
     )]
     Login {
+        /// `source` or `destination`.
         side: &'static str,
+        /// `host:port`.
         server: String,
+        /// The administrator's login name.
         admin: String,
         /// The server's own words.
         detail: String,
@@ -35,10 +38,15 @@ pub enum AdminRefused {
          `admins:` in imapd.conf)"
     )]
     ActingFor {
+        /// `source` or `destination`.
         side: &'static str,
+        /// `host:port`.
         server: String,
+        /// The administrator's login name.
         admin: String,
+        /// The mailbox it was to act for.
         user: String,
+        /// The server's own words.
         detail: String,
     },
 }

@@ -12,12 +12,12 @@ use std::path::Path;
 use serde::{Serialize, Serializer};
 
 use super::{AccountReport, Status, side_of};
-use crate::autodetect::http::Url;
-use crate::engine::limits::Shared;
 use crate::plan::autodetect::Side;
 use crate::plan::{AccountPlan, CredentialError, Endpoint, EndpointKind, StageKind};
 use crate::protocols::dav::discovery::{DiscoveryError, Service};
 use crate::protocols::dav::{Collection, DavClient, DavError};
+use crate::protocols::http::Url;
+use crate::stages::context::limits::Shared;
 use crate::stages::files::FileCache;
 
 /// What one CalDAV or CardDAV side of an endpoint said.
@@ -26,6 +26,7 @@ pub struct DavReport {
     /// `caldav` or `carddav`.
     #[serde(serialize_with = "service_name")]
     pub service: Service,
+    /// How the service answered.
     pub status: Status,
     /// The home collection's URL, or the file read, once known.
     pub home: Option<String>,

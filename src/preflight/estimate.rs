@@ -43,7 +43,9 @@ pub struct Estimate {
 /// The volume of one account, as the estimate needs it.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Work {
+    /// Messages to copy.
     pub messages: u64,
+    /// Bytes to copy.
     pub bytes: u64,
     /// Folders with messages: an account uses at most this many
     /// connection pairs.

@@ -22,10 +22,10 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use serde::Serialize;
 
-use crate::engine::limits::Shared;
 use crate::plan::autodetect::{Side, Unresolved};
 use crate::plan::{AccountPlan, Endpoint, EndpointKind, Plan, StageKind};
-use crate::protocols::tls::TlsMode;
+use crate::stages::context::limits::Shared;
+use crate::vocabulary::TlsMode;
 use dav::DavReport;
 use estimate::{Estimate, Work};
 pub use probe::Volume;
@@ -52,6 +52,7 @@ impl Default for Options {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    /// Logged in.
     Ok,
     /// The server refused the login.
     AuthFailed,
@@ -96,11 +97,15 @@ impl Status {
 /// What one endpoint said.
 #[derive(Debug, Clone, Serialize)]
 pub struct EndpointReport {
+    /// How it answered.
     pub status: Status,
+    /// The mailbox's address.
     pub email: String,
+    /// The login name.
     pub user: String,
     /// `host:port`, once known.
     pub server: Option<String>,
+    /// How the connection is secured, once known.
     pub tls: Option<TlsMode>,
     /// Where autodetect found the server, when it did.
     pub autodetected: Option<String>,
@@ -135,7 +140,9 @@ pub struct AccountReport {
     pub origin: String,
     /// Whether `run` should go through for it.
     pub ready: bool,
+    /// The source's answer.
     pub source: EndpointReport,
+    /// The destination's answer.
     pub destination: EndpointReport,
     /// What there is to migrate, when the source could be read.
     pub volume: Option<Volume>,
@@ -150,6 +157,7 @@ pub struct AccountReport {
 /// The whole batch.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// The batch name.
     pub batch: String,
     /// Every account is ready.
     pub ready: bool,
@@ -157,18 +165,26 @@ pub struct Report {
     /// the accounts), in words; `run` would stop on it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub administrator: Option<String>,
+    /// Every account, in manifest order.
     pub accounts: Vec<AccountReport>,
+    /// The sums over the accounts.
     pub totals: Totals,
+    /// How long the batch should take under its limits.
     pub estimate: Estimate,
 }
 
 /// Sums over the accounts whose source could be read.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Totals {
+    /// Accounts checked.
     pub accounts: usize,
+    /// Accounts ready to run.
     pub ready: usize,
+    /// Folders to copy.
     pub folders: usize,
+    /// Messages to copy.
     pub messages: u64,
+    /// Bytes to copy.
     pub bytes: u64,
     /// Some account's size is assumed, not reported by its server.
     pub bytes_estimated: bool,

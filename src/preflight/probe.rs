@@ -8,12 +8,12 @@ use serde::Serialize;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::{EndpointReport, Status};
-use crate::engine::limits::Shared;
 use crate::plan::autodetect::Side;
 use crate::plan::{Endpoint, MailRules, Server};
 use crate::protocols::imap::{ImapError, Session};
 use crate::protocols::pst::{PstError, PstReader};
 use crate::protocols::tls::{self, ConnectError, TlsMode};
+use crate::stages::context::limits::Shared;
 use crate::stages::mail::folders::{self, Naming};
 
 use super::estimate::ASSUMED_MESSAGE_BYTES;
@@ -26,7 +26,9 @@ pub struct Volume {
     pub folders: usize,
     /// Folders holding at least one message.
     pub non_empty_folders: usize,
+    /// Messages in those folders.
     pub messages: u64,
+    /// Their size in bytes.
     pub bytes: u64,
     /// `bytes` is `messages` × an assumed size: the server does not offer
     /// `STATUS=SIZE` and sizes were not fetched.

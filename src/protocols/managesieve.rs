@@ -22,10 +22,15 @@ use super::tls::{self, ConnectError, MaybeTlsStream, TlsMode};
 /// Where and how to log in.
 #[derive(Debug, Clone)]
 pub struct SieveConfig {
+    /// Server host name (also used for certificate verification).
     pub host: String,
+    /// Server port (4190).
     pub port: u16,
+    /// How the connection is secured.
     pub tls: TlsMode,
+    /// Skip certificate verification (self-signed servers).
     pub accept_invalid_certs: bool,
+    /// Login name.
     pub user: String,
     /// Debug-printing the config never shows the secret: [`Auth`] redacts it.
     pub auth: Auth,
@@ -36,27 +41,49 @@ pub struct SieveConfig {
 /// Why a ManageSieve command failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SieveError {
+    /// TCP connect or TLS handshake failed.
     #[error("ManageSieve: {0}")]
     Connect(#[from] ConnectError),
+    /// The connection broke while reading or writing.
     #[error("ManageSieve server {server}: {source}")]
     Io {
+        /// `host:port`.
         server: String,
+        /// What broke.
         source: std::io::Error,
     },
+    /// The server stayed silent too long.
     #[error("ManageSieve server {server} did not answer within {}s", after.as_secs())]
-    Timeout { server: String, after: Duration },
+    Timeout {
+        /// `host:port`.
+        server: String,
+        /// How long it was given.
+        after: Duration,
+    },
+    /// The server sent something this client cannot understand.
     #[error("ManageSieve server {server} sent something unexpected: {detail}")]
-    Protocol { server: String, detail: String },
+    Protocol {
+        /// `host:port`.
+        server: String,
+        /// What was unexpected.
+        detail: String,
+    },
+    /// The server refused the login.
     #[error("ManageSieve server {server} refused the login of {user}: {reason}")]
     Auth {
+        /// `host:port`.
         server: String,
+        /// The login name.
         user: String,
+        /// The server's reason.
         reason: String,
     },
     /// The server answered `NO` (or `BYE`) to a command.
     #[error("ManageSieve server {server} refused {command}: {reason}")]
     No {
+        /// `host:port`.
         server: String,
+        /// The command, never its arguments.
         command: String,
         /// The server's reason, as it gave it.
         reason: String,
@@ -87,7 +114,9 @@ impl SieveError {
 /// One script of a LISTSCRIPTS answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScriptInfo {
+    /// The script's name.
     pub name: String,
+    /// Whether it is the active script.
     pub active: bool,
 }
 

@@ -34,11 +34,17 @@ const RETR_WINDOW: usize = 32;
 /// Where and how to log in to a POP3 server.
 #[derive(Clone)]
 pub struct Pop3Config {
+    /// Server host name (also used for certificate verification).
     pub host: String,
+    /// Server port (995 for implicit TLS, 110 otherwise).
     pub port: u16,
+    /// How the connection is secured.
     pub tls: TlsMode,
+    /// Skip certificate verification (self-signed servers).
     pub accept_invalid_certs: bool,
+    /// Login name.
     pub user: String,
+    /// Password or token; `Debug` redacts it.
     pub auth: Auth,
     /// How long the server may stay silent before a command fails.
     pub timeout: Duration,
@@ -64,31 +70,56 @@ pub enum Pop3Error {
     Connect(#[from] ConnectError),
     /// The connection broke while reading or writing.
     #[error("connection to {server} lost: {source}")]
-    Io { server: String, source: io::Error },
+    Io {
+        /// `host:port`.
+        server: String,
+        /// What broke.
+        source: io::Error,
+    },
     /// The server made no progress for the configured timeout.
     #[error("{server} did not respond for {}s", after.as_secs())]
-    Timeout { server: String, after: Duration },
+    Timeout {
+        /// `host:port`.
+        server: String,
+        /// How long it was given.
+        after: Duration,
+    },
     /// Login was refused. Permanent: retrying only risks locking the account.
     #[error("login failed for user {user} on {server}: {detail}")]
     Auth {
+        /// The login name.
         user: String,
+        /// `host:port`.
         server: String,
+        /// The server's answer.
         detail: String,
     },
     /// The server answered a command with `-ERR`.
     #[error("{server} refused {command}: {text}")]
     Err {
+        /// `host:port`.
         server: String,
         /// The command name, never its arguments.
         command: &'static str,
+        /// The server's text after `-ERR`.
         text: String,
     },
     /// The server sent something this client cannot understand.
     #[error("unexpected response from {server}: {detail}")]
-    Protocol { server: String, detail: String },
+    Protocol {
+        /// `host:port`.
+        server: String,
+        /// What was unexpected.
+        detail: String,
+    },
     /// The server lacks something the migration needs (UIDL, STLS, ...).
     #[error("{server} does not support {what}")]
-    Unsupported { server: String, what: String },
+    Unsupported {
+        /// `host:port`.
+        server: String,
+        /// The missing capability.
+        what: String,
+    },
 }
 
 /// Response codes (RFC 3206) after which a later attempt may succeed.
@@ -117,8 +148,11 @@ impl Pop3Error {
 /// and its size in octets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listing {
+    /// The message number in this session.
     pub number: u32,
+    /// The message's unique ID, stable across sessions.
     pub uidl: String,
+    /// The size the server gives, in bytes.
     pub size: u64,
 }
 

@@ -16,8 +16,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 
-use crate::plan::{Credential, CredentialError, Secret, Server};
 use crate::protocols::tls::{self, ConnectError, MaybeTlsStream, TlsMode};
+use crate::vocabulary::{Credential, CredentialError, Secret, Server};
 
 /// TCP connect and TLS handshake.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);

@@ -16,23 +16,12 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
-use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-/// How a connection is secured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum TlsMode {
-    /// TLS from the first byte (IMAPS 993, POP3S 995).
-    Implicit,
-    /// Plain TCP, upgraded with the protocol's STARTTLS command.
-    StartTls,
-    /// No TLS at all; only sensible on loopback or a trusted network.
-    None,
-}
+pub use crate::vocabulary::TlsMode;
 
 /// A TCP stream, possibly wrapped in TLS.
 #[derive(Debug)]

@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use super::{BatchReport, Counts, state_label};
 use crate::store::status::AccountStatus;
+use crate::vocabulary::{AccountState, BatchState};
 
 /// The page template.
 const TEMPLATE: &str = include_str!("../../templates/report.html.hbs");
@@ -153,11 +154,11 @@ impl View {
         let totals = &report.totals;
         let mut rows: Vec<&AccountStatus> = report.accounts.iter().collect();
         // Failures first; otherwise manifest order.
-        rows.sort_by_key(|a| rank(&a.state));
+        rows.sort_by_key(|a| rank(a.state));
         let attention = match report
             .accounts
             .iter()
-            .filter(|a| rank(&a.state) == 0)
+            .filter(|a| a.state.needs_attention())
             .count()
         {
             0 => String::new(),
@@ -168,7 +169,7 @@ impl View {
             .by_state
             .iter()
             .map(|(state, count)| StateCount {
-                state: badge(state),
+                state: badge_named(state),
                 count: *count,
             })
             .collect();
@@ -177,7 +178,7 @@ impl View {
         View {
             name: report.name.clone(),
             batch_id: report.batch_id.clone(),
-            state: badge(&report.state),
+            state: batch_badge(report.state),
             generated_at: when(report.generated_at),
             accounts: number(totals.accounts),
             attention,
@@ -216,7 +217,7 @@ impl Row {
             destination_parts: break_points(&account.destination),
             source_server: account.source_server.clone(),
             destination_server: account.destination_server.clone(),
-            state: badge(&account.state),
+            state: badge(account.state),
             stage: account.stage.clone(),
             stages: account
                 .stages
@@ -233,7 +234,7 @@ impl Row {
                     };
                     StageRow {
                         kind: s.kind.replace('_', " "),
-                        state: s.state.clone(),
+                        state: s.state.to_string(),
                         found: number(counts.found),
                         copied: number(counts.copied),
                         present: number(counts.present),
@@ -310,26 +311,56 @@ impl Row {
 
 /// Sort order of states: what needs attention, then what is under way,
 /// then what went well.
-fn rank(state: &str) -> u8 {
-    match state {
-        "failed" | "completed_with_errors" | "interrupted" | "cancelled" => 0,
-        "running" | "undoing" | "queued" => 1,
-        _ => 2,
+fn rank(state: AccountState) -> u8 {
+    if state.needs_attention() {
+        0
+    } else if state.is_active() {
+        1
+    } else {
+        2
     }
 }
 
+/// The rank of a state shown by its label (`completed with errors`).
 fn rank_label(label: &str) -> u8 {
-    rank(&label.replace(' ', "_"))
+    AccountState::parse(&label.replace(' ', "_")).map_or(2, rank)
 }
 
-fn badge(state: &str) -> Badge {
+fn badge(state: AccountState) -> Badge {
     Badge {
-        label: state_label(state),
+        label: state_label(state.as_str()),
         class: match state {
-            "completed" | "undone" => "ok",
-            "completed_with_errors" | "cancelled" | "interrupted" => "warn",
-            "failed" => "bad",
-            _ => "busy",
+            AccountState::Completed | AccountState::Undone => "ok",
+            AccountState::CompletedWithErrors
+            | AccountState::Cancelled
+            | AccountState::Interrupted => "warn",
+            AccountState::Failed => "bad",
+            AccountState::Scheduled
+            | AccountState::Queued
+            | AccountState::Running
+            | AccountState::Undoing => "busy",
+        },
+    }
+}
+
+/// The badge of a state given by name: a key of `by_state`.
+fn badge_named(name: &str) -> Badge {
+    AccountState::parse(name).map_or_else(
+        || Badge {
+            label: state_label(name),
+            class: "busy",
+        },
+        badge,
+    )
+}
+
+fn batch_badge(state: BatchState) -> Badge {
+    Badge {
+        label: state_label(state.as_str()),
+        class: match state {
+            BatchState::Completed => "ok",
+            BatchState::CompletedWithErrors | BatchState::Interrupted => "warn",
+            BatchState::Scheduled | BatchState::Running => "busy",
         },
     }
 }

@@ -27,6 +27,7 @@ use crate::store::batches::BatchRecord;
 pub use crate::store::batches::StageCounts as Counts;
 use crate::store::status::{AccountStatus, BatchStatus};
 use crate::store::{Store, StoreError};
+use crate::vocabulary::BatchState;
 
 /// The value of a report's `format` field; bumped on incompatible change.
 pub const FORMAT: &str = "mailshift-report/1";
@@ -46,7 +47,7 @@ pub struct BatchReport {
     /// The batch's name (from the manifest).
     pub name: String,
     /// Where the batch stands: `running`, `completed`, ...
-    pub state: String,
+    pub state: BatchState,
     /// When this report was produced.
     pub generated_at: DateTime<Utc>,
     /// Every account of the batch, in manifest order.
@@ -82,11 +83,6 @@ pub struct Totals {
     pub bytes_per_sec: Option<u64>,
 }
 
-/// Account states during which the account is not done yet.
-fn is_active(state: &str) -> bool {
-    matches!(state, "queued" | "running" | "undoing")
-}
-
 impl Totals {
     /// Adds up `accounts`; `now` ends the duration of a batch still running.
     pub fn of(accounts: &[AccountStatus], now: DateTime<Utc>) -> Totals {
@@ -97,9 +93,12 @@ impl Totals {
         let mut last_finish: Option<DateTime<Utc>> = None;
         let mut active = false;
         for account in accounts {
-            *totals.by_state.entry(account.state.clone()).or_default() += 1;
+            *totals
+                .by_state
+                .entry(account.state.as_str().to_owned())
+                .or_default() += 1;
             totals.item_errors += account.item_errors.len() as u64;
-            active |= is_active(&account.state);
+            active |= account.state.is_active();
             last_finish = last_finish.max(account.finished_at);
             for stage in &account.stages {
                 let counts = Counts {
@@ -143,7 +142,7 @@ impl BatchReport {
             format: FORMAT,
             batch_id: batch.batch_id.clone(),
             name: batch.name.clone(),
-            state: batch.state.clone(),
+            state: batch.state,
             generated_at: now,
             totals: Totals::of(&accounts, now),
             accounts,
@@ -276,6 +275,7 @@ pub fn safe_name(name: &str) -> String {
 pub(crate) mod tests {
     use super::*;
     use crate::store::status::{ItemError, StageStatus};
+    use crate::vocabulary::{AccountState, StageState};
     use chrono::TimeZone;
 
     fn at(h: u32, m: u32, s: u32) -> DateTime<Utc> {
@@ -285,7 +285,7 @@ pub(crate) mod tests {
     fn stage(kind: &str, state: &str, n: [u64; 6], start: DateTime<Utc>) -> StageStatus {
         StageStatus {
             kind: kind.into(),
-            state: state.into(),
+            state: StageState::parse(state).unwrap(),
             found: n[0],
             copied: n[1],
             present: n[2],
@@ -316,7 +316,7 @@ pub(crate) mod tests {
             destination: destination.into(),
             source_server: Some("imap.old.example:993".into()),
             destination_server: Some("imap.new.example:993".into()),
-            state: state.into(),
+            state: AccountState::parse(state).unwrap(),
             stage: None,
             created_at: at(9, 0, 0),
             updated_at: at(9, 30, 0),
@@ -381,7 +381,7 @@ pub(crate) mod tests {
         let batch = BatchStatus {
             batch_id: "B-7K3F-9QXP".into(),
             name: "spring-move".into(),
-            state: "completed_with_errors".into(),
+            state: BatchState::CompletedWithErrors,
             created_at: at(9, 0, 0),
             updated_at: at(9, 30, 0),
             accounts: Vec::new(),

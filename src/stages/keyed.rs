@@ -21,9 +21,9 @@ use super::mail::fingerprint::{self, Present};
 use super::mail::sync::{
     CHECKPOINT_GROUP, Confirmable, SETTLE_INTERVAL, SETTLE_POLLS, find_unrecorded, settle,
 };
-use crate::engine::AccountContext;
 use crate::plan::MailRules;
 use crate::protocols::imap::{AppendRequest, Appender, Completion, ImapError, Session};
+use crate::stages::context::AccountContext;
 use crate::store::StoreError;
 use crate::store::batches::StageCounts;
 use crate::store::mail::{FolderRecord, Side, Watermark};

@@ -12,7 +12,8 @@
 //!   and `contact_groups` options).
 //! - [`calendars`]: calendars, events and to-dos over CalDAV (the
 //!   `calendars` and `tasks` options), re-created without invitations.
-//! - [`content_line`]: the line syntax iCalendar and vCard share.
+//! - [`context`]: what every stage is given: the account, the store, the
+//!   limits, the retry policy, progress counters and stop tokens.
 //! - [`dav`]: what the WebDAV stages share (home discovery, collections,
 //!   per-item checkpoints).
 //! - [`files`]: iCalendar, vCard and PST files read as the source of the
@@ -20,24 +21,32 @@
 
 pub mod calendars;
 pub mod contacts;
-pub mod content_line;
+pub mod context;
+// Documented once the reworks in progress (WebDAV, the mail pipeline) land.
+#[allow(missing_docs)]
 pub mod dav;
 pub mod files;
+#[allow(missing_docs)]
 pub mod keyed;
+#[allow(missing_docs)]
 pub mod mail;
+#[allow(missing_docs)]
 pub mod pop3;
+#[allow(missing_docs)]
 pub mod pst;
 pub mod rules;
 
-use crate::engine::AccountContext;
 use crate::plan::{EndpointKind, StageKind};
+use crate::stages::context::AccountContext;
 use crate::store::StoreError;
 use crate::store::batches::StageCounts;
 
 /// A stage that could not finish, with what it did before it stopped.
 #[derive(Debug)]
 pub struct StageFailure {
+    /// Why it stopped.
     pub error: anyhow::Error,
+    /// What it did before.
     pub counts: StageCounts,
 }
 

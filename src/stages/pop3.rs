@@ -23,12 +23,12 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use super::StageFailure;
 use super::keyed::{DestError, Journal, Recorded, finish_pass, within_dates};
 use super::mail::fingerprint;
-use crate::engine::AccountContext;
-use crate::engine::limits::Loan;
-use crate::engine::retry::retrying;
 use crate::plan::{Endpoint, Server, StageKind};
 use crate::protocols::imap::{self, AppendRequest, ImapError};
 use crate::protocols::pop3::{self, Listing, Pop3Config, Pop3Error, Retrieved};
+use crate::stages::context::AccountContext;
+use crate::stages::context::limits::Loan;
+use crate::stages::context::retry::retrying;
 use crate::store::StoreError;
 use crate::store::batches::StageCounts;
 

@@ -44,10 +44,10 @@ use anyhow::Context as _;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::StageFailure;
-use crate::engine::AccountContext;
 use crate::plan::{Endpoint, Server, StageKind};
 use crate::protocols::managesieve::{ScriptInfo, SieveConfig, SieveError, SieveSession};
 use crate::protocols::tls::TlsMode;
+use crate::stages::context::AccountContext;
 use crate::store::batches::StageCounts;
 use crate::store::sieve::SieveRecord;
 

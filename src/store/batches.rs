@@ -3,29 +3,37 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::{Store, StoreError, ids, now};
-use crate::plan::StageKind;
+use crate::vocabulary::StageKind;
+pub use crate::vocabulary::{AccountState, BatchState, StageState};
 
 /// A batch's row: its internal key and the ID users quote.
 #[derive(Debug, Clone)]
 pub struct BatchRecord {
+    /// The batch's key in the store.
     pub id: i64,
+    /// The batch ID users quote (`B-7K3F-9QXP`).
     pub public_id: String,
 }
 
 /// An account's row: its internal key and its migration ID.
 #[derive(Debug, Clone)]
 pub struct AccountRecord {
+    /// The account's key in the store.
     pub id: i64,
+    /// The migration ID users quote.
     pub migration_id: String,
 }
 
 /// What identifies an account in a batch, and what is kept about it.
 #[derive(Debug, Clone)]
 pub struct AccountKey {
+    /// The source mailbox's address.
     pub source_email: String,
+    /// The destination mailbox's address.
     pub destination_email: String,
     /// `host:port` (or a file path) of each end: for status and reports.
     pub source_server: Option<String>,
+    /// `host:port` (or a file path) of the destination.
     pub destination_server: Option<String>,
     /// How long after the account finishes undo is allowed.
     pub undo_window_secs: i64,
@@ -59,80 +67,6 @@ fn insert_account(
                 id: conn.last_insert_rowid(),
                 migration_id,
             });
-        }
-    }
-}
-
-/// Where an account stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AccountState {
-    /// Accepted, waiting for the batch's `start_after` time.
-    Scheduled,
-    Queued,
-    Running,
-    Completed,
-    CompletedWithErrors,
-    Failed,
-    Cancelled,
-    /// Stopped by a shutdown before it finished; the next run resumes it.
-    Interrupted,
-    Undoing,
-    Undone,
-}
-
-impl AccountState {
-    /// The name stored and shown to users.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AccountState::Scheduled => "scheduled",
-            AccountState::Queued => "queued",
-            AccountState::Running => "running",
-            AccountState::Completed => "completed",
-            AccountState::CompletedWithErrors => "completed_with_errors",
-            AccountState::Failed => "failed",
-            AccountState::Cancelled => "cancelled",
-            AccountState::Interrupted => "interrupted",
-            AccountState::Undoing => "undoing",
-            AccountState::Undone => "undone",
-        }
-    }
-
-    /// The state of a stored name ([`AccountState::as_str`]).
-    pub fn from_name(name: &str) -> Option<AccountState> {
-        [
-            AccountState::Scheduled,
-            AccountState::Queued,
-            AccountState::Running,
-            AccountState::Completed,
-            AccountState::CompletedWithErrors,
-            AccountState::Failed,
-            AccountState::Cancelled,
-            AccountState::Interrupted,
-            AccountState::Undoing,
-            AccountState::Undone,
-        ]
-        .into_iter()
-        .find(|state| state.as_str() == name)
-    }
-}
-
-/// Where a stage stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StageState {
-    Running,
-    Done,
-    Failed,
-    /// Cut short by a shutdown; the next run goes on with it.
-    Interrupted,
-}
-
-impl StageState {
-    fn as_str(self) -> &'static str {
-        match self {
-            StageState::Running => "running",
-            StageState::Done => "done",
-            StageState::Failed => "failed",
-            StageState::Interrupted => "interrupted",
         }
     }
 }
@@ -240,7 +174,7 @@ impl Store {
     }
 
     /// Records how a batch ended.
-    pub async fn finish_batch(&self, batch_id: i64, state: &'static str) -> Result<(), StoreError> {
+    pub async fn finish_batch(&self, batch_id: i64, state: BatchState) -> Result<(), StoreError> {
         self.call(move |conn| {
             conn.execute(
                 "UPDATE batches SET state = ?2, updated_at = ?3 WHERE id = ?1",

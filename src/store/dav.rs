@@ -7,7 +7,7 @@
 use rusqlite::{OptionalExtension as _, params};
 
 use super::{Store, StoreError};
-use crate::plan::StageKind;
+use crate::vocabulary::StageKind;
 
 /// The two kinds of collection, each shared by two stages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +48,9 @@ impl DavArea {
 /// A source collection and its destination counterpart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CollectionRecord {
+    /// The source collection's URL path.
     pub source_href: String,
+    /// The destination collection's URL path.
     pub dest_href: String,
     /// Whether mailshift created the destination collection.
     pub created: bool,
@@ -59,9 +61,11 @@ pub struct CollectionRecord {
 pub struct ItemRecord {
     /// The stage that handled it (`contacts`, `tasks`...).
     pub stage: String,
+    /// The source resource's URL path.
     pub source_href: String,
     /// The source's ETag when it was copied.
     pub etag: String,
+    /// The destination resource's URL path.
     pub dest_href: String,
     /// Whether mailshift created the destination resource.
     pub created: bool,

@@ -8,6 +8,7 @@ use super::{Store, StoreError, now};
 /// One accepted manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Job {
+    /// The job's key in the store.
     pub id: i64,
     /// The file name it was dropped under.
     pub name: String,
@@ -15,6 +16,7 @@ pub struct Job {
     pub dir: String,
     /// The manifest inside `dir`.
     pub manifest: String,
+    /// The batch name the manifest gives.
     pub batch: String,
     /// `scheduled`, `running`, `done` or `failed`.
     pub state: String,

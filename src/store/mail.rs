@@ -26,6 +26,7 @@ pub(crate) fn fingerprint_of(bytes: &[u8]) -> Fingerprint {
 /// A folder's row.
 #[derive(Debug, Clone)]
 pub struct FolderRecord {
+    /// The folder's key in the store.
     pub id: i64,
     /// Whether mailshift created the destination folder (undo removes it).
     pub created: bool,
@@ -45,18 +46,23 @@ pub struct FolderRecord {
 /// both sides still show the same values, nothing has changed since.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Watermark {
+    /// The source folder's UIDVALIDITY.
     pub source_uidvalidity: u32,
+    /// The source folder's UIDNEXT.
     pub source_uidnext: u32,
     /// The source's HIGHESTMODSEQ (CONDSTORE); without it flag changes
     /// cannot be seen cheaply and the folder is always rescanned.
     pub source_modseq: Option<u64>,
+    /// The destination folder's UIDVALIDITY.
     pub dest_uidvalidity: u32,
+    /// The destination folder's UIDNEXT.
     pub dest_uidnext: u32,
 }
 
 /// A recorded message.
 #[derive(Debug, Clone)]
 pub struct Checkpoint {
+    /// The row's key.
     pub id: i64,
     /// `None` once the source's UIDVALIDITY changed and the row awaits
     /// re-matching by content.
@@ -64,6 +70,7 @@ pub struct Checkpoint {
     /// `None` when the destination did not say (no UIDPLUS) or its
     /// UIDVALIDITY changed.
     pub dest_uid: Option<u32>,
+    /// The message's content fingerprint.
     pub fingerprint: Fingerprint,
     /// The flags last written to the destination, space-separated.
     pub flags: String,
@@ -76,11 +83,17 @@ pub struct Checkpoint {
 /// A message to record.
 #[derive(Debug, Clone)]
 pub struct NewCheckpoint {
+    /// The source UID.
     pub source_uid: u32,
+    /// The destination UID, when the destination said (UIDPLUS).
     pub dest_uid: Option<u32>,
+    /// The message's content fingerprint.
     pub fingerprint: Fingerprint,
+    /// The flags written to the destination, space-separated.
     pub flags: String,
+    /// The message's size in bytes.
     pub size: u64,
+    /// Whether mailshift copied it (as opposed to finding it there).
     pub copied: bool,
 }
 
@@ -88,11 +101,26 @@ pub struct NewCheckpoint {
 #[derive(Debug, Clone)]
 pub enum CheckpointUpdate {
     /// The source message now has these flags, and so has the destination.
-    Flags { id: i64, flags: String },
+    Flags {
+        /// The row's key.
+        id: i64,
+        /// The flags, space-separated.
+        flags: String,
+    },
     /// An orphaned row (see [`Checkpoint::source_uid`]) matched this source UID.
-    SourceUid { id: i64, source_uid: u32 },
+    SourceUid {
+        /// The row's key.
+        id: i64,
+        /// The source UID it now belongs to.
+        source_uid: u32,
+    },
     /// A row without a destination UID matched this destination message.
-    DestUid { id: i64, dest_uid: u32 },
+    DestUid {
+        /// The row's key.
+        id: i64,
+        /// The destination UID it now belongs to.
+        dest_uid: u32,
+    },
 }
 
 impl Store {
@@ -387,7 +415,9 @@ impl Store {
 /// One end of an account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
+    /// The source mailbox.
     Source,
+    /// The destination mailbox.
     Destination,
 }
 

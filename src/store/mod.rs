@@ -28,6 +28,7 @@ pub mod pop3;
 pub mod purge;
 mod resume;
 pub mod sieve;
+mod states;
 pub mod status;
 
 use std::path::{Path, PathBuf};
@@ -40,19 +41,31 @@ use tokio::sync::oneshot;
 /// A failure of the state database.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// SQLite refused a statement.
     #[error("State database error: {0}")]
     Sqlite(rusqlite::Error),
+    /// The database was written by a newer mailshift.
     #[error(
         "The state database has schema version {found}, newer than this mailshift knows ({known}): upgrade mailshift"
     )]
-    TooNew { found: usize, known: usize },
+    TooNew {
+        /// The database's schema version.
+        found: usize,
+        /// The newest this mailshift knows.
+        known: usize,
+    },
+    /// The database file cannot be opened.
     #[error("Cannot open the state database {path}: {source}")]
     Open {
+        /// The database file.
         path: PathBuf,
+        /// Why it cannot be opened.
         source: rusqlite::Error,
     },
+    /// The writer thread is gone.
     #[error("The state database thread has stopped")]
     Closed,
+    /// The writer thread could not be started.
     #[error("Cannot start the state database thread: {0}")]
     Thread(std::io::Error),
 }

@@ -4,10 +4,11 @@
 use rusqlite::params;
 
 use super::{Store, StoreError};
+use crate::vocabulary::AccountState;
 
 impl Store {
     /// The outcome (an account state) last announced for an account.
-    pub async fn notified(&self, account_id: i64) -> Result<Option<String>, StoreError> {
+    pub async fn notified(&self, account_id: i64) -> Result<Option<AccountState>, StoreError> {
         self.call(move |conn| {
             Ok(conn.query_row(
                 "SELECT notified FROM accounts WHERE id = ?1",
@@ -19,7 +20,11 @@ impl Store {
     }
 
     /// Records that an account's `outcome` was announced.
-    pub async fn set_notified(&self, account_id: i64, outcome: String) -> Result<(), StoreError> {
+    pub async fn set_notified(
+        &self,
+        account_id: i64,
+        outcome: AccountState,
+    ) -> Result<(), StoreError> {
         self.call(move |conn| {
             conn.execute(
                 "UPDATE accounts SET notified = ?2 WHERE id = ?1",

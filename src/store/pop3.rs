@@ -14,11 +14,13 @@ use super::{Store, StoreError, execute_each};
 /// A recorded POP3 message.
 #[derive(Debug, Clone)]
 pub struct Pop3Checkpoint {
+    /// The row's key.
     pub id: i64,
     /// The source's unique ID for the message (UIDL).
     pub key: String,
     /// `None` when the destination did not say or its UIDVALIDITY changed.
     pub dest_uid: Option<u32>,
+    /// The message's content fingerprint.
     pub fingerprint: Fingerprint,
     /// An intent: the copy may or may not have reached the destination.
     pub pending: bool,
@@ -27,9 +29,13 @@ pub struct Pop3Checkpoint {
 /// A POP3 message to record.
 #[derive(Debug, Clone)]
 pub struct NewPop3Checkpoint {
+    /// The source's unique ID for the message (UIDL).
     pub key: String,
+    /// The destination UID, when the destination said (UIDPLUS).
     pub dest_uid: Option<u32>,
+    /// The message's content fingerprint.
     pub fingerprint: Fingerprint,
+    /// The message's size in bytes.
     pub size: u64,
     /// Whether mailshift copied it (as opposed to finding it there).
     pub copied: bool,

@@ -7,7 +7,7 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::{Store, StoreError};
-use crate::plan::StageKind;
+use crate::vocabulary::StageKind;
 
 /// One script the stage wrote or found at the destination.
 #[derive(Debug, Clone, PartialEq, Eq)]

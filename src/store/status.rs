@@ -6,6 +6,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreError, now};
+use crate::vocabulary::{AccountState, BatchState, StageState};
 
 /// An account's full status: what the seed's status page shows, and more.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -13,8 +14,11 @@ pub struct AccountStatus {
     /// The account's key in the store.
     #[serde(skip)]
     pub key: i64,
+    /// The migration ID users quote.
     pub migration_id: String,
+    /// The batch ID.
     pub batch_id: String,
+    /// The batch name.
     pub batch: String,
     /// The manifest the batch was last run from.
     #[serde(skip)]
@@ -22,21 +26,31 @@ pub struct AccountStatus {
     /// The batch's key in the store.
     #[serde(skip)]
     pub batch_key: i64,
+    /// The source mailbox's address.
     pub source: String,
+    /// The destination mailbox's address.
     pub destination: String,
+    /// `host:port` (or file path) of the source.
     pub source_server: Option<String>,
+    /// `host:port` of the destination.
     pub destination_server: Option<String>,
-    pub state: String,
+    /// Where the account stands.
+    pub state: AccountState,
     /// The stage running now, if any.
     pub stage: Option<String>,
+    /// When the account was registered.
     pub created_at: DateTime<Utc>,
+    /// When anything about it last changed.
     pub updated_at: DateTime<Utc>,
+    /// When its migration finished.
     pub finished_at: Option<DateTime<Utc>>,
     /// Until when `undo` is allowed (once the account has finished).
     pub undo_until: Option<DateTime<Utc>>,
     /// Why the account failed, when it did.
     pub error: Option<String>,
+    /// Whether `mailshift cancel` was asked for it.
     pub cancel_requested: bool,
+    /// Its stages, in the order they ran.
     pub stages: Vec<StageStatus>,
     /// Verification: what each folder holds on both sides after the last
     /// pass (the destination may hold more: mail that was already there).
@@ -51,6 +65,7 @@ pub struct AccountStatus {
 /// One undo of an account, as its history keeps it.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UndoRecord {
+    /// When the undo ended.
     pub undone_at: DateTime<Utc>,
     /// Items each stage had copied (all runs together) before the undo.
     pub copied: std::collections::BTreeMap<String, u64>,
@@ -63,8 +78,10 @@ pub struct UndoRecord {
 /// One stage of an account.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct StageStatus {
+    /// The option: `mail`, `contacts`, ...
     pub kind: String,
-    pub state: String,
+    /// Where the stage stands.
+    pub state: StageState,
     /// Items at the source in the last pass.
     pub found: u64,
     /// Items copied, all runs together.
@@ -77,7 +94,9 @@ pub struct StageStatus {
     pub failed: u64,
     /// Bytes copied, all runs together.
     pub bytes: u64,
+    /// When the stage last started.
     pub started_at: Option<DateTime<Utc>>,
+    /// When it last finished.
     pub finished_at: Option<DateTime<Utc>>,
     /// Copies the destination stored other than they were sent, all runs
     /// together (a server that rewrites messages).
@@ -92,39 +111,58 @@ fn is_zero(n: &u64) -> bool {
 /// A folder's message count on both sides.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct FolderCount {
+    /// The source folder's name.
     pub source: String,
+    /// The destination folder's name.
     pub destination: String,
+    /// Messages in the source folder.
     pub source_messages: Option<u32>,
+    /// Messages in the destination folder.
     pub destination_messages: Option<u32>,
 }
 
 /// One failed item.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ItemError {
+    /// The stage it belongs to.
     pub stage: String,
+    /// Which item: a folder and UID, a URL, a script name.
     pub item: String,
+    /// Why it failed.
     pub reason: String,
+    /// When.
     pub at: DateTime<Utc>,
 }
 
 /// A batch and its accounts, one line each.
 #[derive(Debug, Clone, Serialize)]
 pub struct BatchStatus {
+    /// The batch ID users quote.
     pub batch_id: String,
+    /// The batch name.
     pub name: String,
-    pub state: String,
+    /// Where the batch stands.
+    pub state: BatchState,
+    /// When the batch was first run.
     pub created_at: DateTime<Utc>,
+    /// When anything about it last changed.
     pub updated_at: DateTime<Utc>,
+    /// Its accounts, in manifest order.
     pub accounts: Vec<AccountLine>,
 }
 
 /// An account in a batch listing.
 #[derive(Debug, Clone, Serialize)]
 pub struct AccountLine {
+    /// The migration ID.
     pub migration_id: String,
+    /// The source address.
     pub source: String,
+    /// The destination address.
     pub destination: String,
-    pub state: String,
+    /// Where the account stands.
+    pub state: AccountState,
+    /// The stage running now, if any.
     pub stage: Option<String>,
 }
 
@@ -379,16 +417,16 @@ impl Store {
         let (migration_id, source_email) =
             (migration_id.to_ascii_uppercase(), source_email.to_owned());
         self.call(move |conn| {
-            let state: Option<String> = conn
+            let state: Option<AccountState> = conn
                 .query_row(
                     "SELECT state FROM accounts WHERE migration_id = ?1 AND source_email = ?2",
                     params![migration_id, source_email],
                     |row| row.get(0),
                 )
                 .optional()?;
-            Ok(match state.as_deref() {
+            Ok(match state {
                 None => CancelOutcome::NotFound,
-                Some("scheduled" | "queued" | "running") => {
+                Some(AccountState::Scheduled | AccountState::Queued | AccountState::Running) => {
                     conn.execute(
                         "UPDATE accounts SET cancel_requested = 1, updated_at = ?2
                          WHERE migration_id = ?1",

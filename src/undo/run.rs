@@ -113,11 +113,11 @@ pub async fn account(
     let Some(account) = store.account_status(id, source).await? else {
         return Ok(AccountUndo::NotFound);
     };
-    let before = AccountState::from_name(&account.state);
+    let before = Some(account.state);
     match before {
         Some(AccountState::Undone) => return Ok(AccountUndo::AlreadyUndone),
         Some(AccountState::Queued | AccountState::Running | AccountState::Undoing) => {
-            return Ok(AccountUndo::NotFinished(account.state));
+            return Ok(AccountUndo::NotFinished(account.state.to_string()));
         }
         _ => {}
     }

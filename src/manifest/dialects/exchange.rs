@@ -16,7 +16,7 @@ use super::super::diagnostic::Diagnostics;
 use super::super::model::EndpointSpec;
 use super::columns::{self, CellResult, Dialect};
 use super::{first_cell, set_login};
-use crate::plan::Secret;
+use crate::vocabulary::Secret;
 
 /// The header, as Microsoft's documentation writes it.
 pub const EXCHANGE_HEADER: [&str; 3] = ["EmailAddress", "UserName", "Password"];

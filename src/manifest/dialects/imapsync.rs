@@ -20,8 +20,8 @@ use super::super::diagnostic::{Diagnostic, Diagnostics, Place, Position, quote};
 use super::super::model::{AccountSpec, ByteSize, EndpointSpec};
 use super::super::origin::{Column, Columns, Origin};
 use super::{mail, name_by_destination, parse_server, set_login};
-use crate::plan::Secret;
-use crate::protocols::tls::TlsMode;
+use crate::vocabulary::Secret;
+use crate::vocabulary::TlsMode;
 
 /// Whether a line looks like an imapsync pair: at least six `;` fields.
 pub fn is_imapsync_line(line: &str) -> bool {

@@ -23,7 +23,7 @@ pub use omm::{OMM_HEADER, is_omm_header, load_omm};
 use super::diagnostic::quote;
 use super::model::{AccountSpec, EndpointSpec, MailSpec};
 use super::validate::is_email;
-use crate::protocols::tls::TlsMode;
+use crate::vocabulary::TlsMode;
 
 /// Lower case, letters and digits only: `Dest Url` → `desturl`.
 pub(super) fn squash(s: &str) -> String {
@@ -76,8 +76,11 @@ fn name_by_destination(spec: &mut AccountSpec) {
 /// What a host cell or URL said about a server.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct ServerParts {
+    /// The host name, when given.
     pub host: Option<String>,
+    /// The port, when given.
     pub port: Option<u16>,
+    /// The TLS mode the scheme or port implies.
     pub tls: Option<TlsMode>,
 }
 

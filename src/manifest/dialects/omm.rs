@@ -9,7 +9,7 @@ use super::super::diagnostic::{Diagnostics, did_you_mean, quote};
 use super::super::model::{EndpointSpec, Kind};
 use super::columns::{self, CellResult, Dialect};
 use super::{first_cell, parse_server, set_login, squash};
-use crate::plan::Secret;
+use crate::vocabulary::Secret;
 
 /// The OMM header, as its documentation writes it.
 pub const OMM_HEADER: [&str; 8] = [

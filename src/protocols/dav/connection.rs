@@ -16,7 +16,7 @@ use hyper::header;
 use hyper_util::rt::TokioIo;
 
 use super::error::{DavError, HttpFailure};
-use crate::autodetect::http::{self, Answer, Url};
+use crate::protocols::http::{self, Answer, Url};
 use crate::protocols::tls::{self, ConnectError, TlsMode};
 
 /// The largest answer read (a PROPFIND of a large address book, a

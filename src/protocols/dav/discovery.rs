@@ -20,9 +20,8 @@ use std::time::Duration;
 
 use super::xml::DavResponse;
 use super::{DavClient, DavError};
-use crate::autodetect::Config;
-use crate::autodetect::dns::{self, Dns};
-use crate::autodetect::http::Url;
+use crate::protocols::dns::{self, Dns};
+use crate::protocols::http::Url;
 use crate::protocols::imap::Auth;
 
 /// Redirects followed from one starting URL.
@@ -141,9 +140,7 @@ async fn candidates(service: Service, account: &Account<'_>) -> Vec<String> {
     let name = service.name();
     let domain = account.email.rsplit('@').next().unwrap_or("");
     let mut out = Vec::new();
-    let dns = Config::from_env()
-        .ok()
-        .and_then(|config| Dns::new(config.dns, DNS_TIMEOUT).ok());
+    let dns = Dns::from_env(DNS_TIMEOUT).ok();
     if let Some(dns) = &dns {
         let secure = format!("_{name}s._tcp");
         out.extend(dns::dav_url(dns, &secure, domain, name, true).await);

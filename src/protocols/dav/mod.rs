@@ -28,7 +28,7 @@ use base64::Engine as _;
 use hyper::body::Bytes;
 use tokio_util::sync::CancellationToken;
 
-use crate::autodetect::http::{Answer, Url};
+use crate::protocols::http::{Answer, Url};
 use crate::protocols::imap::Auth;
 pub use connection::Usage;
 use connection::{Pool, Request};

@@ -6,7 +6,7 @@ use quick_xml::Reader;
 use quick_xml::XmlVersion;
 use quick_xml::events::{BytesRef, BytesStart, Event};
 
-use crate::autodetect::http::Url;
+use crate::protocols::http::Url;
 
 /// One `<response>` of a multistatus, with the properties found (200).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

@@ -36,6 +36,7 @@ mod capability;
 mod command;
 mod error;
 mod fetch;
+mod login;
 mod mailbox;
 mod parse;
 mod response;
@@ -54,7 +55,7 @@ pub use fetch::{FetchedBody, MessageMeta, StoredHeader};
 pub use mailbox::{Mailbox, MailboxState, SpecialUse, Status};
 pub use session::Session;
 
-pub use crate::protocols::tls::TlsMode;
+pub use crate::vocabulary::TlsMode;
 
 /// Where and how to connect and log in.
 #[derive(Debug, Clone)]

@@ -59,15 +59,25 @@ pub enum Key {
 /// A property value, owned and decoded.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
+    /// A 16- or 32-bit integer.
     Int(i32),
+    /// A 64-bit integer.
     Long(i64),
+    /// A floating-point number.
     Float(f64),
+    /// A boolean.
     Bool(bool),
+    /// A time.
     Time(DateTime<Utc>),
+    /// Text, decoded from its code page.
     Text(String),
+    /// Bytes (a GUID included).
     Binary(Vec<u8>),
+    /// Several texts.
     Texts(Vec<String>),
+    /// Several byte strings.
     Binaries(Vec<Vec<u8>>),
+    /// Several integers.
     Ints(Vec<i32>),
 }
 
@@ -128,7 +138,9 @@ pub struct MapiItem {
     pub node: u32,
     /// `PidTagMessageClass`.
     pub class: String,
+    /// Its properties, by tag or name.
     pub props: HashMap<Key, Value>,
+    /// The recipients of a meeting.
     pub attendees: Vec<Attendee>,
     /// A contact's picture (the attachment marked
     /// `PidTagAttachmentContactPhoto`), as stored (JPEG, PNG...).

@@ -13,11 +13,11 @@
 //! so the same PST item always gives the same bytes: a copy made by an
 //! interrupted run is recognised by its fingerprint.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
-
 use super::{Address, Attachment, Content, MapiMessage, RecipientKind};
-use crate::report::notification::{encode_words, header, quoted_printable};
+use crate::formats::mime::{
+    base64_lines, encode_words, filename_parameter, header, legacy_parameter, quoted,
+    quoted_printable,
+};
 
 /// One MIME entity: header fields (without the final CRLF) and an encoded
 /// body, or children.
@@ -93,7 +93,7 @@ fn smime(message: &MapiMessage) -> Option<Vec<u8>> {
     );
     out.push_str("Content-Transfer-Encoding: base64\r\n\r\n");
     let mut bytes = out.into_bytes();
-    bytes.extend_from_slice(&base64_lines(data));
+    bytes.extend_from_slice(base64_lines(data).as_bytes());
     Some(bytes)
 }
 
@@ -207,7 +207,7 @@ fn mailbox(address: &Address) -> String {
     let name = address.name.as_deref().map(clean).filter(|n| !n.is_empty());
     let phrase = name.map(|n| {
         if n.is_ascii() {
-            format!("\"{}\"", n.replace('\\', "\\\\").replace('"', "\\\""))
+            quoted(&n)
         } else {
             encode_words(&n)
         }
@@ -271,7 +271,7 @@ fn text_part(subtype: &str, charset: &str, bytes: &[u8]) -> Part {
         }
         Err(_) => {
             headers.push_str("Content-Transfer-Encoding: base64");
-            base64_lines(bytes)
+            base64_lines(bytes).into_bytes()
         }
     };
     Part::Leaf { headers, body }
@@ -298,7 +298,7 @@ fn attachment(attachment: &Attachment, depth: usize) -> Part {
                 .filter(|t| is_mime_type(t))
                 .map(str::to_ascii_lowercase)
                 .unwrap_or_else(|| guess_type(name.as_deref()).to_owned());
-            (content_type, base64_lines(bytes))
+            (content_type, base64_lines(bytes).into_bytes())
         }
         Content::Message(inner) => ("message/rfc822".to_owned(), build_at(inner, depth + 1)),
     };
@@ -319,36 +319,6 @@ fn attachment(attachment: &Attachment, depth: usize) -> Part {
     }
     let headers = headers.trim_end().to_owned();
     Part::Leaf { headers, body }
-}
-
-/// `filename="a.jpg"`, or `filename*=UTF-8''...` (RFC 2231) for a name
-/// that is not plain ASCII.
-fn filename_parameter(name: &str) -> String {
-    if name.is_ascii() {
-        return format!("filename={}", quoted(name));
-    }
-    let mut encoded = String::from("filename*=UTF-8''");
-    for b in name.bytes() {
-        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
-            encoded.push(b as char);
-        } else {
-            encoded.push_str(&format!("%{b:02X}"));
-        }
-    }
-    encoded
-}
-
-/// The `name` parameter older clients read: quoted, or RFC 2047-encoded.
-fn legacy_parameter(name: &str) -> String {
-    if name.is_ascii() {
-        quoted(name)
-    } else {
-        format!("\"{}\"", encode_words(name))
-    }
-}
-
-fn quoted(text: &str) -> String {
-    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 /// Whether `text` looks like `type/subtype`.
@@ -392,17 +362,6 @@ fn guess_type(name: Option<&str>) -> &'static str {
     }
 }
 
-/// Base64 in lines of 76 characters, CRLF after each.
-fn base64_lines(bytes: &[u8]) -> Vec<u8> {
-    let encoded = BASE64.encode(bytes);
-    let mut out = Vec::with_capacity(encoded.len() + encoded.len() / 38 + 2);
-    for line in encoded.as_bytes().chunks(76) {
-        out.extend_from_slice(line);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
-}
-
 /// Writes `part`'s header fields, a blank line and its body. Boundaries
 /// start with `=_`, which base64 and quoted-printable never produce, and
 /// carry the nesting depth of the message, so an attached message's
@@ -435,6 +394,9 @@ fn write_part(part: &Part, depth: usize, counter: &mut usize, out: &mut Vec<u8>)
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD as BASE64;
+
     use super::*;
     use crate::protocols::pst::{Html, Recipient};
 

@@ -66,41 +66,87 @@ pub(crate) fn testdata(relative: &str) -> std::path::PathBuf {
 /// the file.
 #[derive(Debug, thiserror::Error)]
 pub enum PstError {
+    /// The file does not exist.
     #[error("{path}: no such file")]
-    NotFound { path: String },
+    NotFound {
+        /// The file.
+        path: String,
+    },
+    /// The file cannot be opened or read.
     #[error("{path}: cannot be read: {reason}")]
-    Unreadable { path: String, reason: String },
+    Unreadable {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The file is empty.
     #[error("{path}: the file is empty, not a PST file")]
-    Empty { path: String },
+    Empty {
+        /// The file.
+        path: String,
+    },
+    /// The file does not start as a PST file does.
     #[error("{path}: not an Outlook PST file")]
-    NotPst { path: String },
+    NotPst {
+        /// The file.
+        path: String,
+    },
+    /// An OST file: Outlook's offline copy of a server mailbox.
     #[error(
         "{path}: an OST file (Outlook's offline copy of a server mailbox), not a PST; \
          export the mailbox to a PST from Outlook, or migrate it from its server"
     )]
-    Ost { path: String },
+    Ost {
+        /// The file.
+        path: String,
+    },
+    /// A PST format version this reader does not know.
     #[error("{path}: a PST file of an unknown version ({version})")]
-    UnknownVersion { path: String, version: u16 },
+    UnknownVersion {
+        /// The file.
+        path: String,
+        /// The version its header gives.
+        version: u16,
+    },
+    /// The file is shorter than its header says.
     #[error(
         "{path}: truncated: the PST header says the file is {expected} bytes long, \
          but only {actual} bytes are there"
     )]
     Truncated {
+        /// The file.
         path: String,
+        /// The length the header gives.
         expected: u64,
+        /// The file's length.
         actual: u64,
     },
+    /// The file is protected by a password.
     #[error(
         "{path}: protected by a password; remove the password in Outlook \
          (Data File Settings, Change Password) and export it again"
     )]
-    Password { path: String },
+    Password {
+        /// The file.
+        path: String,
+    },
+    /// The file's structures are damaged.
     #[error("{path}: damaged: {reason}")]
-    Corrupt { path: String, reason: String },
+    Corrupt {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// One item cannot be read; the others can.
     #[error("{path}: {item} cannot be read: {reason}")]
     Item {
+        /// The file.
         path: String,
+        /// Which item.
         item: String,
+        /// Why.
         reason: String,
     },
 }
@@ -109,10 +155,15 @@ pub enum PstError {
 /// destination whatever each side calls them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
+    /// Where mail arrives.
     Inbox,
+    /// Sent items.
     Sent,
+    /// Deleted items (the trash).
     Deleted,
+    /// Drafts.
     Drafts,
+    /// Junk mail.
     Junk,
 }
 
@@ -124,6 +175,7 @@ pub struct PstFolder {
     /// Display names from the top of the personal folders down (empty
     /// for messages kept at the top itself).
     pub path: Vec<String>,
+    /// The special folder it is, if any.
     pub role: Option<Role>,
     /// Node IDs of its messages, in the order of its contents table.
     pub messages: Vec<u32>,
@@ -169,6 +221,7 @@ pub struct GroupwareFolder {
     pub path: Vec<String>,
     /// Its `PidTagContainerClass`, as stored.
     pub class: String,
+    /// What it holds.
     pub kind: GroupwareKind,
     /// Marked hidden (`PidTagAttributeHidden`): one of Outlook's own
     /// folders the user never sees, such as the Recipient Cache of
@@ -184,6 +237,7 @@ pub struct GroupwareFolder {
 pub struct SkippedFolder {
     /// Its path, or its node ID when even the name cannot be read.
     pub name: String,
+    /// Why it was left out.
     pub reason: String,
 }
 
@@ -192,6 +246,7 @@ pub struct SkippedFolder {
 pub struct MapiMessage {
     /// `PidTagMessageClass`, such as `IPM.Note`.
     pub class: String,
+    /// The subject.
     pub subject: Option<String>,
     /// The original header block, when the message came from the Internet.
     pub transport_headers: Option<String>,
@@ -199,19 +254,27 @@ pub struct MapiMessage {
     pub from: Option<Address>,
     /// The sender when it differs from the author (sent on behalf).
     pub sender: Option<Address>,
+    /// To, Cc and Bcc recipients, in table order.
     pub recipients: Vec<Recipient>,
     /// When it was sent (`PidTagClientSubmitTime`).
     pub sent: Option<DateTime<Utc>>,
     /// When it arrived (`PidTagMessageDeliveryTime`): the INTERNALDATE.
     pub delivered: Option<DateTime<Utc>>,
+    /// `PidTagInternetMessageId`.
     pub message_id: Option<String>,
+    /// `PidTagInReplyToId`.
     pub in_reply_to: Option<String>,
+    /// `PidTagInternetReferences`.
     pub references: Option<String>,
+    /// The plain-text body.
     pub body_text: Option<String>,
+    /// The HTML body.
     pub body_html: Option<Html>,
     /// The decompressed RTF body, as its bytes.
     pub body_rtf: Option<Vec<u8>>,
+    /// Attachments, attached messages included.
     pub attachments: Vec<Attachment>,
+    /// Read, flagged, answered...
     pub flags: Flags,
     /// Parts left out because they could not be read or are not
     /// supported: said in the report, never silently dropped.
@@ -221,6 +284,7 @@ pub struct MapiMessage {
 /// An HTML body: its bytes as stored and their character set.
 #[derive(Debug, Clone)]
 pub struct Html {
+    /// The body as stored.
     pub bytes: Vec<u8>,
     /// The charset name for the Content-Type (`windows-1252`, `UTF-8`).
     pub charset: &'static str,
@@ -230,40 +294,51 @@ pub struct Html {
 /// Exchange organisation has no SMTP address.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Address {
+    /// The display name.
     pub name: Option<String>,
+    /// The SMTP address.
     pub email: Option<String>,
 }
 
 /// Which header a recipient belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecipientKind {
+    /// `To`.
     To,
+    /// `Cc`.
     Cc,
+    /// `Bcc`.
     Bcc,
 }
 
 /// One row of the recipient table.
 #[derive(Debug, Clone)]
 pub struct Recipient {
+    /// Which header.
     pub kind: RecipientKind,
+    /// Who.
     pub address: Address,
 }
 
 /// An attachment.
 #[derive(Debug, Clone)]
 pub struct Attachment {
+    /// The file name.
     pub name: Option<String>,
     /// `PidTagAttachMimeTag`, when Outlook recorded one.
     pub mime_type: Option<String>,
+    /// `PidTagAttachContentId`: how an HTML body refers to it.
     pub content_id: Option<String>,
     /// Shown in the body rather than listed as an attachment.
     pub inline: bool,
+    /// What it holds.
     pub content: Content,
 }
 
 /// What an attachment holds.
 #[derive(Debug, Clone)]
 pub enum Content {
+    /// A file's bytes.
     Bytes(Vec<u8>),
     /// An attached message (`message/rfc822`).
     Message(Box<MapiMessage>),
@@ -272,10 +347,15 @@ pub enum Content {
 /// The state an IMAP client shows as flags.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Flags {
+    /// Read (`\\Seen`).
     pub read: bool,
+    /// Flagged for follow-up (`\\Flagged`).
     pub flagged: bool,
+    /// Replied to (`\\Answered`).
     pub answered: bool,
+    /// Forwarded (`$Forwarded`).
     pub forwarded: bool,
+    /// Not sent yet (`\\Draft`).
     pub draft: bool,
 }
 

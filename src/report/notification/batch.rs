@@ -3,14 +3,15 @@
 
 use std::fmt::Write as _;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, Utc};
 
-use super::mime::{clean, domain_of, encode_words, header, mailbox, quoted_printable};
+use crate::formats::mime::{
+    base64_lines, clean, domain_of, encode_words, header, mailbox, quoted_printable,
+};
 use crate::report::html::{bytes, duration, number};
 use crate::report::{BatchReport, state_label};
 use crate::store::status::AccountStatus;
+use crate::vocabulary::AccountState;
 
 /// Accounts listed in a batch summary; the attached report has them all.
 const MAX_BATCH_ACCOUNTS: usize = 50;
@@ -91,12 +92,7 @@ pub fn compose_batch_at(
     head.push_str("Content-Type: text/html; charset=utf-8; name=\"report.html\"\r\n");
     head.push_str("Content-Disposition: attachment; filename=\"report.html\"\r\n");
     head.push_str("Content-Transfer-Encoding: base64\r\n\r\n");
-    let encoded = BASE64.encode(html.as_bytes());
-    for line in encoded.as_bytes().chunks(76) {
-        // Base64 is ASCII.
-        head.push_str(std::str::from_utf8(line).unwrap_or_default());
-        head.push_str("\r\n");
-    }
+    head.push_str(&base64_lines(html.as_bytes()));
     head.push_str(&format!("\r\n--{boundary}--\r\n"));
     head.into_bytes()
 }
@@ -139,14 +135,6 @@ fn states_in_order(report: &BatchReport) -> Vec<(&str, u64)> {
     known.chain(other).filter(|(_, n)| *n > 0).collect()
 }
 
-/// Whether an account belongs among the failures of a batch summary.
-fn needs_attention(state: &str) -> bool {
-    matches!(
-        state,
-        "failed" | "completed_with_errors" | "cancelled" | "interrupted"
-    )
-}
-
 /// The plain-text summary of a batch, with `\n` line ends: totals by state,
 /// then the accounts that need attention with their migration IDs and
 /// reasons.
@@ -158,7 +146,7 @@ pub fn batch_body(report: &BatchReport) -> String {
         "Batch {} ({}) ended: {}.\n",
         clean(&report.name),
         report.batch_id,
-        state_label(&report.state)
+        state_label(report.state.as_str())
     );
     let _ = writeln!(out, "Accounts      {}", number(t.accounts));
     for (state, n) in states_in_order(report) {
@@ -183,10 +171,10 @@ pub fn batch_body(report: &BatchReport) -> String {
     let mut failures: Vec<&AccountStatus> = report
         .accounts
         .iter()
-        .filter(|a| needs_attention(&a.state))
+        .filter(|a| a.state.needs_attention())
         .collect();
     // Failed accounts first, then the others; otherwise manifest order.
-    failures.sort_by_key(|a| a.state != "failed");
+    failures.sort_by_key(|a| a.state != AccountState::Failed);
     if failures.is_empty() {
         let _ = writeln!(out, "\nNo account failed.");
     } else {
@@ -198,7 +186,7 @@ pub fn batch_body(report: &BatchReport) -> String {
                 a.migration_id,
                 clean(&a.source),
                 clean(&a.destination),
-                state_label(&a.state)
+                state_label(a.state.as_str())
             );
             if let Some(error) = &a.error {
                 let _ = writeln!(out, "      {}", clean(error));
@@ -240,8 +228,11 @@ pub fn batch_body(report: &BatchReport) -> String {
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD as BASE64;
+
     use super::*;
-    use crate::report::notification::mime::tests::decode_qp;
+    use crate::formats::mime::tests::decode_qp;
     use crate::report::tests::sample;
 
     fn compose_sample_batch() -> String {

@@ -7,24 +7,22 @@
 //! table, no command). A batch's ([`batch`]) is for the administrator: a
 //! summary with the HTML report attached. Headers are ASCII (the subject
 //! is RFC 2047-encoded where needed), text is UTF-8 in quoted-printable
-//! ([`mime`]), so they pass any SMTP server, 8BITMIME or not. Both are
-//! built from [`AccountStatus`] values, which hold no secret. [`send`]
-//! decides who gets which, and sends them.
+//! ([`crate::formats::mime`]), so they pass any SMTP server, 8BITMIME or
+//! not. Both are built from [`AccountStatus`] values, which hold no secret.
+//! [`send`] decides who gets which, and sends them.
 
 pub mod batch;
-mod mime;
 pub mod send;
 pub mod templates;
 
 use chrono::{DateTime, Utc};
 
 use super::html::number;
+use crate::formats::mime::{clean, domain_of, encode_words, header, mailbox, quoted_printable};
 use crate::plan::Language;
 use crate::store::status::AccountStatus;
+use crate::vocabulary::{AccountState, StageState};
 pub use batch::{batch_body, batch_subject, compose_batch, compose_batch_at};
-pub(crate) use mime::header;
-use mime::{clean, domain_of, mailbox};
-pub use mime::{encode_words, quoted_printable};
 pub use templates::{AccountNotice, Templates};
 
 /// The email for `account`'s outcome, from `from` to `to`, in `language`,
@@ -59,14 +57,14 @@ pub fn compose(
 
 /// What an account's template is given.
 pub fn notice(account: &AccountStatus, contact: Option<&str>) -> AccountNotice {
-    let state = account.state.as_str();
+    let state = account.state;
     let mut moved = std::collections::BTreeMap::new();
     let mut failed = 0;
     for stage in &account.stages {
         failed += stage.failed;
         // A stage done holds what the source had, less what filters left
         // out and what failed; `copied` counts only this run's copies.
-        let n = if stage.state == "done" {
+        let n = if stage.state == StageState::Done {
             stage.found.saturating_sub(stage.skipped + stage.failed)
         } else {
             stage.copied + stage.present
@@ -76,11 +74,14 @@ pub fn notice(account: &AccountStatus, contact: Option<&str>) -> AccountNotice {
         }
     }
     AccountNotice {
-        outcome: state.to_owned(),
-        completed: matches!(state, "completed" | "completed_with_errors"),
-        with_errors: state == "completed_with_errors",
-        failed: state == "failed",
-        undone: state == "undone",
+        outcome: state.as_str().to_owned(),
+        completed: matches!(
+            state,
+            AccountState::Completed | AccountState::CompletedWithErrors
+        ),
+        with_errors: state == AccountState::CompletedWithErrors,
+        failed: state == AccountState::Failed,
+        undone: state == AccountState::Undone,
         source: clean(&account.source),
         destination: clean(&account.destination),
         migration_id: clean(&account.migration_id),
@@ -118,7 +119,7 @@ pub fn compose_at(
         &clean(&account.migration_id),
     );
     // For the administrator's filters and scripts: the outcome, untranslated.
-    header(&mut head, "X-Mailshift-Outcome", &clean(&account.state));
+    header(&mut head, "X-Mailshift-Outcome", account.state.as_str());
     head.push_str("\r\n");
     let mut message = head.into_bytes();
     message.extend(quoted_printable(body).into_bytes());
@@ -128,7 +129,7 @@ pub fn compose_at(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::notification::mime::tests::decode_qp;
+    use crate::formats::mime::tests::decode_qp;
     use crate::report::tests::sample;
 
     fn bob() -> AccountStatus {

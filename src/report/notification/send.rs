@@ -73,17 +73,15 @@ async fn announce(
     store: &Store,
     account: &AccountStatus,
 ) -> Result<bool, crate::store::StoreError> {
-    let Some(outcome) = NotifyOn::of_state(&account.state) else {
+    let Some(outcome) = NotifyOn::of_state(account.state) else {
         return Ok(false);
     };
     let every_pass = plan.notify_on.contains(&NotifyOn::IncrementalPasses);
     let last = store.notified(account.key).await?;
-    if last.as_deref() == Some(account.state.as_str()) && !every_pass {
+    if last == Some(account.state) && !every_pass {
         return Ok(false);
     }
-    store
-        .set_notified(account.key, account.state.clone())
-        .await?;
+    store.set_notified(account.key, account.state).await?;
     Ok(plan.notify_on.contains(&outcome))
 }
 

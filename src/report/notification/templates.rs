@@ -41,12 +41,19 @@ const SHIPPED: [(&str, &str); 4] = [
 pub struct AccountNotice {
     /// `completed`, `completed_with_errors`, `failed` or `undone`.
     pub outcome: String,
+    /// The migration completed, with or without errors.
     pub completed: bool,
+    /// Some items could not be copied.
     pub with_errors: bool,
+    /// The migration failed.
     pub failed: bool,
+    /// The migration was undone.
     pub undone: bool,
+    /// The old mailbox's address.
     pub source: String,
+    /// The new mailbox's address.
     pub destination: String,
+    /// The migration ID the owner can quote.
     pub migration_id: String,
     /// Items in the new mailbox per option (`mail`, `contacts`...), as
     /// formatted numbers; options with none are absent.

@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use crate::stages::content_line::{rewrite, split_line, strip_prefix_ignore_case, unfolded_lines};
+use crate::formats::content_line::{rewrite, split_line, strip_prefix_ignore_case, unfolded_lines};
 
 /// The parameter that tells a scheduling server the client handles
 /// scheduling for this organizer or attendee: the server sends nothing.

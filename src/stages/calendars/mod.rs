@@ -28,10 +28,10 @@ pub mod ical;
 
 use super::StageFailure;
 use super::dav::{self, Rules};
-use crate::engine::AccountContext;
 use crate::plan::StageKind;
 use crate::protocols::dav::Collection;
 use crate::protocols::dav::discovery::Service;
+use crate::stages::context::AccountContext;
 use crate::store::batches::StageCounts;
 
 /// Runs the `calendars` or `tasks` stage for one account.

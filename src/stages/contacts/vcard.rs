@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 
-use crate::stages::content_line::{rewrite, split_line, strip_prefix_ignore_case, unfolded_lines};
+use crate::formats::content_line::{rewrite, split_line, strip_prefix_ignore_case, unfolded_lines};
 
 /// The vCard's version (`3.0`, `4.0`), if it says.
 pub fn version(card: &[u8]) -> Option<String> {

@@ -8,9 +8,9 @@
 use anyhow::Context as _;
 
 use super::last_segment;
-use crate::engine::AccountContext;
 use crate::plan::StageKind;
 use crate::protocols::dav::{Collection, DavClient};
+use crate::stages::context::AccountContext;
 use crate::store::dav::{CollectionRecord, DavArea};
 
 /// The components the stages copy: events (`calendars`) and to-dos

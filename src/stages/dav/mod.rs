@@ -25,12 +25,12 @@ use anyhow::Context as _;
 use futures::StreamExt as _;
 
 use super::StageFailure;
-use crate::engine::AccountContext;
+use crate::formats::content_line::uid;
 use crate::plan::{Endpoint, StageKind};
 use crate::protocols::dav::discovery::{self, Account, Login, Service};
 use crate::protocols::dav::{Collection, DavClient, DavError, ItemRef, Multiget};
 use crate::protocols::tls::TlsMode;
-use crate::stages::content_line::uid;
+use crate::stages::context::AccountContext;
 use crate::stages::files::{FileSource, Unreadable};
 use crate::store::batches::StageCounts;
 use crate::store::dav::{DavArea, ItemRecord};

@@ -5,11 +5,11 @@
 
 use std::collections::HashSet;
 
+use crate::formats::content_line::uid;
 use crate::plan::StageKind;
 use crate::protocols::caldav::ICALENDAR;
 use crate::protocols::carddav::VCARD;
 use crate::protocols::dav::{DavClient, DavError, PutOutcome};
-use crate::stages::content_line::uid;
 use crate::store::Store;
 use crate::store::dav::{DavArea, ItemRecord};
 

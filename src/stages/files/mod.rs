@@ -31,16 +31,23 @@ use crate::protocols::pst::PstError;
 /// Why a file source cannot be read. Names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
+    /// The file cannot be read.
     #[error("cannot read {}: {reason}", path.display())]
     Read {
+        /// The file.
         path: PathBuf,
+        /// Why.
         reason: std::io::Error,
     },
+    /// The file is read but cannot be split into items.
     #[error("{}: {reason}", path.display())]
     Split {
+        /// The file.
         path: PathBuf,
+        /// Why.
         reason: split::SplitError,
     },
+    /// The PST file cannot be read.
     #[error(transparent)]
     Pst(#[from] PstError),
 }
@@ -113,6 +120,7 @@ struct FileItem {
 /// server refuses to give), and the stage whose count it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unreadable {
+    /// Why it cannot be read.
     pub reason: String,
     /// `None`: every stage that visits its collection.
     pub stage: Option<StageKind>,

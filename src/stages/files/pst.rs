@@ -13,13 +13,13 @@
 use std::path::Path;
 
 use super::{FileError, FileSource, Unreadable};
+use crate::formats::content_line;
 use crate::plan::StageKind;
 use crate::protocols::dav::Collection;
 use crate::protocols::dav::discovery::Service;
 use crate::protocols::pst::ical::{self, IcalError};
 use crate::protocols::pst::item::{ItemKind, MapiItem, derived_uid};
 use crate::protocols::pst::{GroupwareFolder, GroupwareKind, PstReader, vcard};
-use crate::stages::content_line;
 
 /// The service that carries a folder's items.
 fn service_of(kind: GroupwareKind) -> Service {

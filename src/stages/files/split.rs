@@ -10,25 +10,43 @@
 
 use std::collections::BTreeMap;
 
-use crate::stages::content_line::{logical_lines, split_line, trim_end, unfold};
+use crate::formats::content_line::{logical_lines, split_line, trim_end, unfold};
 
 /// Why a file cannot be split.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SplitError {
+    /// An `.ics` file without a calendar.
     #[error("not an iCalendar file (no BEGIN:VCALENDAR)")]
     NotCalendar,
+    /// A `.vcf` file without a card.
     #[error("not a vCard file (no BEGIN:VCARD)")]
     NotVcard,
+    /// An `END` that closes another component than the open one.
     #[error("line {line}: END:{found} closes BEGIN:{open}")]
     Mismatched {
+        /// The line of the `END`.
         line: usize,
+        /// The component open there.
         open: String,
+        /// The component the `END` names.
         found: String,
     },
+    /// An `END` with no component open.
     #[error("line {line}: END:{found} without a BEGIN")]
-    Unopened { line: usize, found: String },
+    Unopened {
+        /// The line of the `END`.
+        line: usize,
+        /// The component it names.
+        found: String,
+    },
+    /// The file ends with a component still open.
     #[error("the file ends inside BEGIN:{open} (line {line}): is it truncated?")]
-    Unclosed { line: usize, open: String },
+    Unclosed {
+        /// The line of the `BEGIN`.
+        line: usize,
+        /// The component left open.
+        open: String,
+    },
 }
 
 /// One calendar object resource of an iCalendar file.

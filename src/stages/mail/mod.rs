@@ -19,9 +19,9 @@ use anyhow::Context as _;
 use futures::future::join_all;
 use tokio::sync::OwnedSemaphorePermit;
 
-use crate::engine::AccountContext;
 use crate::plan::{Endpoint, Server};
 use crate::protocols::imap::{ImapError, Mailbox, Session};
+use crate::stages::context::AccountContext;
 use crate::store::batches::StageCounts;
 use crate::store::mail::FolderRecord;
 

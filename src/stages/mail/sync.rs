@@ -22,12 +22,12 @@ use super::Pair;
 use super::altered::Altered;
 use super::fingerprint::{self, Present};
 use super::folders::FolderMapping;
-use crate::engine::AccountContext;
-use crate::engine::limits::Loan;
 use crate::plan::{MailRules, StageKind};
 use crate::protocols::imap::{
     AppendRequest, Completion, FetchedBody, ImapError, MailboxState, MessageMeta, Session, Status,
 };
+use crate::stages::context::AccountContext;
+use crate::stages::context::limits::Loan;
 use crate::store::StoreError;
 use crate::store::batches::StageCounts;
 use crate::store::mail::{

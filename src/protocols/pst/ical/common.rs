@@ -4,9 +4,9 @@
 use chrono::{DateTime, Utc};
 
 use super::lines::{Lines, utc_value};
+use crate::formats::content_line::escape_text;
 use crate::protocols::pst::item::{Key, MapiItem, PSETID_COMMON};
 use crate::protocols::pst::props::without_prefix_marker;
-use crate::stages::content_line::escape_text;
 
 /// `PidTagImportance`.
 const IMPORTANCE: u16 = 0x0017;

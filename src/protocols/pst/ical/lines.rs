@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
-use crate::stages::content_line::{self, escape_text};
+use crate::formats::content_line::{self, escape_text};
 
 /// An iCalendar object being written, line by line.
 #[derive(Default)]

@@ -38,17 +38,30 @@ pub enum IcalError {
     /// A binary property ends inside one of its fields.
     #[error("the {what} is truncated at byte {offset} ({field})")]
     Truncated {
+        /// The property.
         what: &'static str,
+        /// The field being read.
         field: &'static str,
+        /// Where the property ends.
         offset: usize,
     },
     /// A binary property holds a value it cannot hold.
     #[error("the {what} is invalid: {reason}")]
-    Invalid { what: &'static str, reason: String },
+    Invalid {
+        /// The property.
+        what: &'static str,
+        /// Why its value is invalid.
+        reason: String,
+    },
     /// A binary property says what iCalendar cannot (a recurrence in a
     /// lunar calendar).
     #[error("the {what} cannot be converted: {reason}")]
-    Unsupported { what: &'static str, reason: String },
+    Unsupported {
+        /// The property.
+        what: &'static str,
+        /// What cannot be said in iCalendar.
+        reason: String,
+    },
     /// An appointment without `PidLidAppointmentStartWhole`.
     #[error("the appointment has no start time (PidLidAppointmentStartWhole)")]
     NoStart,

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::super::item::{Key, MapiItem};
-use crate::stages::content_line::{self, escape_text};
+use crate::formats::content_line::{self, escape_text};
 
 /// `PidTagBody`: the notes.
 const BODY: u16 = 0x1000;

@@ -22,6 +22,7 @@ const DISTRIBUTION_LIST_STREAM: u32 = 0x8064;
 /// A distribution list as a vCard, and what had to be left out of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Group {
+    /// The vCard (version 4, `KIND:group`).
     pub card: Vec<u8>,
     /// Members that are neither an item of this file nor an Internet
     /// address, in words, for the report.

@@ -1,6 +1,7 @@
-//! Just enough HTTP for autoconfig: one GET over HTTP/1.1 (hyper), on a
-//! connection opened by [`crate::protocols::tls`] so certificates are
-//! checked exactly as for the mail servers.
+//! Just enough HTTP for autoconfig and WebDAV: URLs, one GET over HTTP/1.1
+//! (hyper), and reading an answer, on a connection opened by
+//! [`crate::protocols::tls`] so certificates are checked exactly as for the
+//! mail servers.
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -20,8 +21,11 @@ const MAX_BODY: usize = 1024 * 1024;
 /// An `http://` or `https://` URL, split into what a GET needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Url {
+    /// Whether it is `https://`.
     pub https: bool,
+    /// Host name or IP address.
     pub host: String,
+    /// Port (the scheme's default when the URL gives none).
     pub port: u16,
     /// Path and query, starting with `/`.
     pub path: String,
@@ -155,9 +159,11 @@ pub fn encode_query(value: &str) -> String {
 /// One HTTP answer, read whole.
 #[derive(Debug)]
 pub struct Answer {
+    /// The status code.
     pub status: u16,
     /// The `Location` header of a redirect.
     pub location: Option<String>,
+    /// The body, at most a MiB.
     pub body: Vec<u8>,
 }
 

@@ -1,12 +1,14 @@
-//! The MIME pieces of the notification emails: folded headers, RFC 2047
-//! encoded words, quoted-printable, and header values made safe.
+//! The MIME pieces of the messages mailshift writes (notification emails,
+//! messages rebuilt from PST items): folded headers, RFC 2047 encoded
+//! words, RFC 2231 parameters, quoted-printable, base64 lines, and header
+//! values made safe.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
 /// Control characters (CR and LF above all: header injection) become
 /// spaces; values come from manifests and server replies.
-pub(super) fn clean(text: &str) -> String {
+pub fn clean(text: &str) -> String {
     text.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
@@ -14,7 +16,7 @@ pub(super) fn clean(text: &str) -> String {
 
 /// The domain of an address (`Name <user@host>` or `user@host`), for the
 /// Message-ID.
-pub(super) fn domain_of(address: &str) -> String {
+pub fn domain_of(address: &str) -> String {
     let address = address
         .rsplit_once('<')
         .map_or(address, |(_, rest)| rest.trim_end_matches('>'));
@@ -33,7 +35,7 @@ pub(super) fn domain_of(address: &str) -> String {
 
 /// A mailbox for a header: the address as given, with a non-ASCII display
 /// name (`Zoë <z@x>`) encoded per RFC 2047.
-pub(super) fn mailbox(text: &str) -> String {
+pub fn mailbox(text: &str) -> String {
     let text = clean(text);
     match text.rsplit_once('<') {
         Some((name, address)) if !name.trim().is_empty() && !name.is_ascii() => {
@@ -45,7 +47,7 @@ pub(super) fn mailbox(text: &str) -> String {
 
 /// Appends `Name: value`, folded at spaces to keep lines near 78
 /// characters.
-pub(crate) fn header(out: &mut String, name: &str, value: &str) {
+pub fn header(out: &mut String, name: &str, value: &str) {
     let mut line_len = name.len() + 1;
     out.push_str(name);
     out.push(':');
@@ -148,12 +150,58 @@ pub fn quoted_printable(text: &str) -> String {
     out
 }
 
+/// `filename="a.jpg"`, or `filename*=UTF-8''...` (RFC 2231) for a name
+/// that is not plain ASCII.
+pub fn filename_parameter(name: &str) -> String {
+    if name.is_ascii() {
+        return format!("filename={}", quoted(name));
+    }
+    let mut encoded = String::from("filename*=UTF-8''");
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+            encoded.push(b as char);
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    encoded
+}
+
+/// The `name` parameter older clients read: quoted, or RFC 2047-encoded.
+pub fn legacy_parameter(name: &str) -> String {
+    if name.is_ascii() {
+        quoted(name)
+    } else {
+        format!("\"{}\"", encode_words(name))
+    }
+}
+
+/// A MIME parameter value as a quoted string.
+pub fn quoted(text: &str) -> String {
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// Base64 in lines of 76 characters, CRLF after each.
+pub fn base64_lines(bytes: &[u8]) -> String {
+    let encoded = BASE64.encode(bytes);
+    let mut out = String::with_capacity(encoded.len() + encoded.len() / 38 + 2);
+    let mut rest = encoded.as_str();
+    while !rest.is_empty() {
+        // Base64 is ASCII: any index is a character boundary.
+        let (line, tail) = rest.split_at(rest.len().min(76));
+        out.push_str(line);
+        out.push_str("\r\n");
+        rest = tail;
+    }
+    out
+}
+
 #[cfg(test)]
-pub(super) mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Quoted-printable decoded, with `\n` line ends.
-    pub(in crate::report::notification) fn decode_qp(text: &str) -> String {
+    pub(crate) fn decode_qp(text: &str) -> String {
         let joined = text.replace("=\r\n", "");
         let mut out = Vec::new();
         let bytes = joined.as_bytes();

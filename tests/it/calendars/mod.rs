@@ -6,6 +6,7 @@
 
 mod faults;
 mod incremental;
+mod killed;
 mod real_world;
 
 #[allow(dead_code)]

@@ -57,9 +57,10 @@ pub(super) async fn list(
     // whole listing is sure to hold it.
     let interrupted = recorded.iter().any(|r| r.pending && r.stage == kind.name());
     let id = ctx.account.id;
-    let stored = match interrupted {
-        true => None,
-        false => ctx.store.dav_sync_token(id, kind, href).await?,
+    let stored = if interrupted {
+        None
+    } else {
+        ctx.store.dav_sync_token(id, kind, href).await?
     };
     if let Some(stored) = stored
         && let Some(changes) = changes_since(client, collection, &stored).await?

@@ -110,11 +110,12 @@ fn cpu_seconds(pid: u32) -> f64 {
     let ticks: f64 = fields.get(11..13).map_or(0.0, |f| {
         f.iter().filter_map(|v| v.parse::<f64>().ok()).sum()
     });
-    ticks / clock_ticks()
+    ticks / USER_HZ
 }
 
-/// Seconds the threads of a process spent ready to run but waiting for a
-/// CPU (the second field of each thread's `schedstat`).
+/// Seconds the live threads of a process spent ready to run but waiting
+/// for a CPU (the second field of each thread's `schedstat`; Radicale's
+/// threads of requests already answered are not counted).
 fn run_queue_seconds(pid: u32) -> f64 {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return 0.0;
@@ -127,16 +128,9 @@ fn run_queue_seconds(pid: u32) -> f64 {
     nanos as f64 / 1e9
 }
 
-/// Clock ticks per second (`getconf CLK_TCK`; 100 on Linux).
-fn clock_ticks() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100.0)
-}
+/// Clock ticks per second in `/proc`'s figures (Linux's `USER_HZ`,
+/// fixed for user space).
+const USER_HZ: f64 = 100.0;
 
 /// Runs the comparison on one kind of server; prints its table.
 pub async fn compare(

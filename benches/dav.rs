@@ -22,7 +22,10 @@
 //!    account of the same corpus, Radicale→Radicale then
 //!    Xandikos→Xandikos, each into a fresh destination: items/s, HTTP
 //!    requests per item at each server (counted by a proxy in front of
-//!    it), peak RSS, and the ratio of items/s (`support/dav_compare.rs`).
+//!    it), peak RSS, the CPU time of the tool and of each server, where
+//!    the destination server's time went (running, waiting for a CPU,
+//!    blocked or idle), and the ratio of items/s
+//!    (`support/dav_compare.rs`).
 //!
 //! Run with `cargo bench --bench dav`. Knobs, as environment variables:
 //!

@@ -44,6 +44,16 @@ impl Server {
         }
     }
 
+    /// CPU seconds (user and system) the server has used so far, and
+    /// seconds its threads spent ready to run but waiting for a CPU.
+    fn cpu(&self) -> (f64, f64) {
+        let pid = match self {
+            Server::Radicale(s) => s.pid(),
+            Server::Xandikos(s) => s.pid(),
+        };
+        (cpu_seconds(pid), run_queue_seconds(pid))
+    }
+
     /// (calendar home, address book home).
     fn homes(&self) -> (String, String) {
         match self {
@@ -83,7 +93,44 @@ struct Figures {
     measured: Measured,
     source_requests: usize,
     dest_requests: usize,
+    /// CPU seconds each server used during the run.
+    source_cpu: f64,
+    dest_cpu: f64,
+    /// Seconds the destination server waited for a CPU.
+    dest_waited: f64,
 }
+
+/// CPU seconds (user and system) a process has used, from `/proc`.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // After the command name in parentheses: the state is field 3, utime
+    // and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11..13).map_or(0.0, |f| {
+        f.iter().filter_map(|v| v.parse::<f64>().ok()).sum()
+    });
+    ticks / USER_HZ
+}
+
+/// Seconds the live threads of a process spent ready to run but waiting
+/// for a CPU (the second field of each thread's `schedstat`; Radicale's
+/// threads of requests already answered are not counted).
+fn run_queue_seconds(pid: u32) -> f64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0.0;
+    };
+    let nanos: u64 = tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .sum();
+    nanos as f64 / 1e9
+}
+
+/// Clock ticks per second in `/proc`'s figures (Linux's `USER_HZ`,
+/// fixed for user space).
+const USER_HZ: f64 = 100.0;
 
 /// Runs the comparison on one kind of server; prints its table.
 pub async fn compare(
@@ -105,10 +152,15 @@ pub async fn compare(
         );
         let dir = work.join(format!("{name}-{tool}"));
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let cpu_before = (source.cpu(), dest.cpu());
         let measured = match tool {
             "mailshift" => run_mailshift(binary, &dir, (from.port, to.port)),
             _ => run_vdirsyncer(&dir, (from.port, to.port)),
         };
+        let (source_after, dest_after) = (source.cpu(), dest.cpu());
+        let source_cpu = source_after.0 - cpu_before.0.0;
+        let (dest_cpu, dest_waited) =
+            (dest_after.0 - cpu_before.1.0, dest_after.1 - cpu_before.1.1);
         if !measured.status.success() {
             return Err(format!(
                 "{tool} on {name} failed:\n{}\n{}",
@@ -127,24 +179,53 @@ pub async fn compare(
                 measured,
                 source_requests: from.requests(),
                 dest_requests: to.requests(),
+                source_cpu,
+                dest_cpu,
+                dest_waited,
             },
         ));
     }
     println!("\n{name}→{name}, {items} items (one account):");
     println!(
-        "{:<12}{:>9} {:>9} {:>14} {:>14} {:>10}",
-        "", "seconds", "items/s", "source req/it", "dest req/it", "peak RSS"
+        "{:<12}{:>9} {:>9} {:>14} {:>14} {:>10} {:>11} {:>11} {:>10}",
+        "",
+        "seconds",
+        "items/s",
+        "source req/it",
+        "dest req/it",
+        "peak RSS",
+        "tool CPU s",
+        "source CPU",
+        "dest CPU"
     );
     for (tool, f) in &rows {
         let secs = f.measured.wall.as_secs_f64();
         println!(
-            "{tool:<12}{secs:>9.2} {:>9.1} {:>14.3} {:>14.3} {:>10}",
+            "{tool:<12}{secs:>9.2} {:>9.1} {:>14.3} {:>14.3} {:>10} {:>11.2} {:>11.2} {:>10.2}",
             items as f64 / secs,
             f.source_requests as f64 / items as f64,
             f.dest_requests as f64 / items as f64,
             f.measured
                 .rss_mib()
-                .map_or("-".to_owned(), |m| format!("{m:.1} MiB"))
+                .map_or("-".to_owned(), |m| format!("{m:.1} MiB")),
+            f.measured.cpu.unwrap_or(f64::NAN),
+            f.source_cpu,
+            f.dest_cpu,
+        );
+    }
+    // Where the destination server's time went: what it costs per item
+    // bounds any client. The rest of the run it was blocked (on its
+    // disk: Xandikos syncs every object of its git commit of each item)
+    // or idle, waiting for the client.
+    for (tool, f) in &rows {
+        let wall = f.measured.wall.as_secs_f64();
+        println!(
+            "{tool}: the destination server ran {:.0}% of the run ({:.1} ms of CPU per item), \
+             waited for a CPU {:.0}%, and was blocked or idle {:.0}%",
+            100.0 * f.dest_cpu / wall,
+            1000.0 * f.dest_cpu / items as f64,
+            100.0 * f.dest_waited / wall,
+            100.0 * (wall - f.dest_cpu - f.dest_waited).max(0.0) / wall,
         );
     }
     let speed = |f: &Figures| items as f64 / f.measured.wall.as_secs_f64();

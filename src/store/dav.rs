@@ -266,7 +266,13 @@ impl Store {
     pub async fn forget_dav(&self, account_id: i64, area: DavArea) -> Result<(), StoreError> {
         self.call(move |conn| {
             let tx = conn.transaction()?;
-            for table in ["dav_items", "dav_collections", "dav_homes"] {
+            for table in [
+                "dav_items",
+                "dav_collections",
+                "dav_homes",
+                "dav_sync_tokens",
+                "dav_source_gone",
+            ] {
                 tx.execute(
                     &format!("DELETE FROM {table} WHERE account_id = ?1 AND area = ?2"),
                     params![account_id, area.name()],

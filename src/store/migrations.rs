@@ -221,6 +221,29 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE accounts ADD COLUMN notified TEXT;
     "#,
+    // WebDAV sync tokens (RFC 6578): per stage and source collection, the
+    // state of the last pass that left nothing to try again there, so
+    // that the next asks only what changed since; and the source
+    // resources a sync report said were removed (their rows stay for
+    // undo).
+    r#"
+    CREATE TABLE dav_sync_tokens (
+        account_id   INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        area         TEXT    NOT NULL,
+        stage        TEXT    NOT NULL,
+        source_href  TEXT    NOT NULL,
+        token        TEXT    NOT NULL,
+        PRIMARY KEY (account_id, stage, source_href)
+    ) STRICT;
+
+    CREATE TABLE dav_source_gone (
+        account_id   INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        area         TEXT    NOT NULL,
+        collection   TEXT    NOT NULL,
+        source_href  TEXT    NOT NULL,
+        PRIMARY KEY (account_id, area, source_href)
+    ) STRICT;
+    "#,
     // An undone account's history: each undo, with what the migration had
     // copied and what the undo removed and left (JSON, an UndoRecord).
     r#"

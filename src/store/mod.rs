@@ -15,10 +15,13 @@
 //! - [`sieve`]: Sieve script checkpoints and undo data.
 //! - [`dav`]: address book, calendar, vCard and calendar object
 //!   checkpoints and undo data (the WebDAV stages).
+//! - [`dav_sync`]: the WebDAV sources' sync tokens, for incremental
+//!   passes.
 //! - [`status`]: where batches and accounts stand; cancel requests.
 
 pub mod batches;
 pub mod dav;
+pub mod dav_sync;
 pub mod ids;
 pub mod jobs;
 pub mod mail;

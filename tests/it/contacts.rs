@@ -296,11 +296,31 @@ async fn contacts_and_groups(from: DavKind, to: DavKind) {
     run.run().success().stdout_has("copied 0,");
     assert_eq!(books(dest).await, after);
 
+    // Both sources offer sync-collection: the next pass asks each book
+    // only what changed since its token, and copies just the one card
+    // added.
+    let conn = rusqlite::Connection::open(run.state()).unwrap();
+    let tokens: i64 = conn
+        .query_row("SELECT count(*) FROM dav_sync_tokens", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(tokens, 4, "2 books, 2 stages");
+    drop(conn);
+    dav.put_new(
+        &format!("{colleagues}frank.vcf"),
+        VCARD,
+        b"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:frank\r\nFN:Frank\r\nN:;Frank;;;\r\nEND:VCARD\r\n",
+    )
+    .await
+    .unwrap();
+    run.run()
+        .success()
+        .stdout_has("found 6, copied 1, present 5, skipped 0, failed 0");
+
     // The undo manifest lists what was created.
     let undo = run.undo_manifest();
     assert_eq!(
         undo["contacts"]["cards"].as_array().unwrap().len(),
-        4,
+        5,
         "{undo}"
     );
     assert_eq!(
@@ -311,8 +331,10 @@ async fn contacts_and_groups(from: DavKind, to: DavKind) {
 
     run.undo()
         .success()
-        .stdout_has("Contacts: 4 vCards deleted, 1 address books deleted");
+        .stdout_has("Contacts: 5 vCards deleted, 1 address books deleted");
     assert_eq!(books(dest).await, before);
-    // The source is untouched.
-    assert_eq!(books(source).await, source_books);
+    // The source is untouched (but for the card added).
+    let mut now = books(source).await;
+    now.get_mut("Colleagues").unwrap().remove("frank.vcf");
+    assert_eq!(now, source_books);
 }

@@ -11,6 +11,7 @@
 //! - `connection`: the reused connections to one server.
 //! - `error`: [`DavError`], with [`DavError::is_retryable`].
 //! - `multiget`: many resources in one `REPORT`.
+//! - `sync`: what changed in a collection since a sync token (RFC 6578).
 //! - [`discovery`]: finding a home collection from an address (RFC 6764).
 //! - [`crate::protocols::carddav`] and [`crate::protocols::caldav`] add
 //!   the address book and calendar requests.
@@ -19,6 +20,7 @@ mod connection;
 pub mod discovery;
 mod error;
 mod multiget;
+mod sync;
 pub mod xml;
 
 use std::sync::Arc;
@@ -34,6 +36,7 @@ pub use connection::Usage;
 use connection::{Pool, Request};
 pub use error::{DavError, HttpFailure};
 pub use multiget::{Fetched, Multiget};
+pub use sync::Changes;
 use xml::{DavResponse, Refusal};
 
 /// A collection (address book, calendar) of a home collection.
@@ -54,6 +57,9 @@ pub struct Collection {
     /// The vCard versions an address book accepts (`3.0`, `4.0`); empty
     /// when the server does not say.
     pub address_versions: Vec<String>,
+    /// Its `sync-token` (RFC 6578): the server offers the
+    /// `sync-collection` report on it, and this names its present state.
+    pub sync_token: Option<String>,
 }
 
 impl Collection {
@@ -67,6 +73,7 @@ impl Collection {
             timezone: filled(response.timezone),
             components: response.components,
             address_versions: response.address_versions,
+            sync_token: filled(response.sync_token),
         }
     }
 }
@@ -209,7 +216,7 @@ impl DavClient {
         wanted: impl Fn(&DavResponse) -> bool,
     ) -> Result<Vec<Collection>, DavError> {
         let body = r#"<?xml version="1.0" encoding="utf-8"?>
-<d:propfind xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav" xmlns:r="urn:ietf:params:xml:ns:carddav" xmlns:a="http://apple.com/ns/ical/"><d:prop><d:displayname/><d:resourcetype/><a:calendar-color/><c:calendar-description/><c:calendar-timezone/><c:supported-calendar-component-set/><r:supported-address-data/></d:prop></d:propfind>"#;
+<d:propfind xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav" xmlns:r="urn:ietf:params:xml:ns:carddav" xmlns:a="http://apple.com/ns/ical/"><d:prop><d:displayname/><d:resourcetype/><a:calendar-color/><c:calendar-description/><c:calendar-timezone/><c:supported-calendar-component-set/><r:supported-address-data/><d:sync-token/></d:prop></d:propfind>"#;
         let home = self.base.path.clone();
         let responses = self.propfind(&home, "1", body).await?;
         Ok(responses

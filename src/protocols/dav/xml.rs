@@ -41,6 +41,9 @@ pub struct DavResponse {
     /// The status of a response without propstat (`404` for an href a
     /// multiget names that is gone, in a sync report for one removed).
     pub status: Option<u16>,
+    /// `sync-token` (RFC 6578 §4): the collection's present state, for a
+    /// `sync-collection` report.
+    pub sync_token: Option<String>,
 }
 
 impl DavResponse {
@@ -59,6 +62,7 @@ impl DavResponse {
         keep(&mut self.principal, props.principal);
         keep(&mut self.calendar_home, props.calendar_home);
         keep(&mut self.addressbook_home, props.addressbook_home);
+        keep(&mut self.sync_token, props.sync_token);
         if self.data.is_none() {
             self.data = props.data;
         }
@@ -108,9 +112,17 @@ fn attribute(element: &BytesStart<'_>, name: &str) -> Option<String> {
 /// Reads a `207 Multi-Status` body. Hrefs are kept as paths (a full URL
 /// is cut to its path) and percent-decoding is left to the server.
 pub fn parse_multistatus(body: &[u8]) -> Result<Vec<DavResponse>, String> {
+    parse_sync_report(body).map(|(responses, _)| responses)
+}
+
+/// Reads the `207 Multi-Status` answer to a `sync-collection` report (RFC
+/// 6578 §3.2): its responses, and the `sync-token` of the state they
+/// describe.
+pub fn parse_sync_report(body: &[u8]) -> Result<(Vec<DavResponse>, Option<String>), String> {
     let text = String::from_utf8_lossy(body);
     let mut reader = Reader::from_str(&text);
     let mut out = Vec::new();
+    let mut token = None;
     let mut current: Option<DavResponse> = None;
     // The properties of the propstat being read, and its status.
     let mut props = DavResponse::default();
@@ -155,6 +167,8 @@ pub fn parse_multistatus(body: &[u8]) -> Result<Vec<DavResponse>, String> {
                     ("prop", "calendar-color") => props.color = Some(value),
                     ("prop", "calendar-description") => props.description = Some(value),
                     ("prop", "calendar-timezone") => props.timezone = Some(value),
+                    ("prop", "sync-token") => props.sync_token = Some(value),
+                    ("multistatus", "sync-token") => token = Some(value),
                     ("prop", "calendar-data" | "address-data") => {
                         props.data = Some(crlf(&raw));
                     }
@@ -181,7 +195,7 @@ pub fn parse_multistatus(body: &[u8]) -> Result<Vec<DavResponse>, String> {
             _ => {}
         }
     }
-    Ok(out)
+    Ok((out, token))
 }
 
 /// The code of a status line (`HTTP/1.1 404 Not Found` → 404).
@@ -373,6 +387,24 @@ mod tests {
         assert_eq!(all[2].etag.as_deref(), Some("\"e1\""));
         assert!(!all[2].collection);
         assert_eq!(all[2].display_name, None);
+    }
+
+    #[test]
+    fn reads_a_sync_report_with_its_token() {
+        let body = br#"<?xml version="1.0"?>
+<d:multistatus xmlns:d="DAV:">
+ <d:response><d:href>/alice/work/new.ics</d:href><d:propstat><d:prop><d:getetag>"e2"</d:getetag></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>
+ <d:response><d:href>/alice/work/old.ics</d:href><d:status>HTTP/1.1 404 Not Found</d:status></d:response>
+ <d:sync-token>http://radicale.org/ns/sync/abc</d:sync-token>
+</d:multistatus>"#;
+        let (all, token) = parse_sync_report(body).unwrap();
+        assert_eq!(token.as_deref(), Some("http://radicale.org/ns/sync/abc"));
+        assert_eq!(all[0].etag.as_deref(), Some("\"e2\""));
+        assert_eq!(
+            (all[1].href.as_str(), all[1].status),
+            ("/alice/work/old.ics", Some(404))
+        );
+        assert_eq!(all[1].sync_token, None);
     }
 
     #[test]

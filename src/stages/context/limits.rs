@@ -53,6 +53,14 @@ impl Shared {
         }
     }
 
+    /// Connections to one host that one caller may hold at once: the
+    /// lowest cap of this level and the outer ones.
+    pub fn per_host(&self) -> usize {
+        self.outer
+            .as_ref()
+            .map_or(self.per_host, |o| o.per_host().min(self.per_host))
+    }
+
     /// Waits for one connection slot per host named (a host named twice
     /// takes two); the slots are held until the permits are dropped.
     ///

@@ -14,11 +14,13 @@
 //! same UID is the interrupted run's, and undo still deletes it.
 
 mod collections;
+mod listing;
 mod write;
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -82,9 +84,17 @@ fn retrying(ctx: &AccountContext, client: DavClient) -> DavClient {
     )
 }
 
-/// Writes in flight at once for an account.
-fn in_flight(ctx: &AccountContext) -> usize {
-    ctx.connections_per_account.clamp(1, MAX_IN_FLIGHT)
+/// Writes in flight at once for an account: [`MAX_IN_FLIGHT`], or more
+/// when the account may use more connections, within the manifest's
+/// connections per host (one of which reads the source when it is on the
+/// same host).
+fn in_flight(ctx: &AccountContext, source_host: Option<&str>, dest_host: &str) -> usize {
+    let shared = source_host.is_some_and(|s| s.eq_ignore_ascii_case(dest_host));
+    let room = ctx.limits.per_host().saturating_sub(usize::from(shared));
+    ctx.connections_per_account
+        .max(MAX_IN_FLIGHT)
+        .min(room)
+        .max(1)
 }
 
 /// Runs a WebDAV stage for one account: finds both homes, lists the
@@ -111,12 +121,13 @@ async fn copy_all(
     let source = Source::open(ctx, rules.service).await?;
     let dest = retrying(ctx, client(&ctx.plan.destination, rules.service).await?);
     let dest_host = dest.host().to_owned();
+    let writes = in_flight(ctx, source.host(), &dest_host);
     // One slot of the source's host, one of the destination's per write
     // in flight.
     let hosts: Vec<&str> = source
         .host()
         .into_iter()
-        .chain(std::iter::repeat_n(dest_host.as_str(), in_flight(ctx)))
+        .chain(std::iter::repeat_n(dest_host.as_str(), writes))
         .collect();
     let _slots = ctx.limits.connections(&hosts).await;
     let collections: Vec<Collection> = source
@@ -133,7 +144,7 @@ async fn copy_all(
     copy(
         ctx,
         kind,
-        (&source, &dest),
+        (&source, &dest, writes),
         (collections, dest_collections),
         rules,
         counts,
@@ -305,7 +316,7 @@ pub struct Rules {
 async fn copy(
     ctx: &AccountContext,
     kind: StageKind,
-    (source, dest): (&Source, &DavClient),
+    (source, dest, in_flight): (&Source, &DavClient, usize),
     (collections, mut dest_collections): (Vec<Collection>, Vec<Collection>),
     rules: &Rules,
     counts: &mut StageCounts,
@@ -328,18 +339,19 @@ async fn copy(
         dest,
         rules,
         records: &records,
+        in_flight,
+        unsettled: AtomicBool::new(false),
     };
     for collection in &collections {
         if ctx.shutdown.is_cancelled() {
             break;
         }
-        let items = source
-            .items(&collection.href)
+        let listing = listing::list(ctx, (kind, area), source, collection, &records)
             .await
             .with_context(|| format!("Listing the source's collection {}", collection.href))?;
-        let listed = items.len();
+        let listed = listing.items.len();
         let mut to_copy = Vec::new();
-        for item in items {
+        for item in listing.items {
             match records.get(&item.href) {
                 Some(r) if !r.pending && r.etag == item.etag && !item.etag.is_empty() => {
                     // Counted once, by the stage that handled it.
@@ -393,9 +405,10 @@ async fn copy(
             *target = Some(found.clone());
             Ok(found)
         };
-        if listed == 0 {
+        if listed == 0 && listing.whole {
             ensure(&mut target).await?;
         }
+        pass.unsettled.store(false, Ordering::Relaxed);
         for batch in to_copy.chunks(BATCH) {
             if ctx.shutdown.is_cancelled() {
                 break;
@@ -407,6 +420,14 @@ async fn copy(
             }
             let into = ensure(&mut target).await?;
             pass.write_all(source, &into, selected, counts).await?;
+        }
+        // The next pass asks only what changed since, unless something
+        // here is to be tried again.
+        let settled = !pass.unsettled.load(Ordering::Relaxed) && !ctx.shutdown.is_cancelled();
+        if let Some(token) = listing.token.filter(|_| settled) {
+            ctx.store
+                .record_dav_sync_token(id, kind, &collection.href, &token)
+                .await?;
         }
     }
     Ok(())
@@ -456,6 +477,11 @@ struct Pass<'a> {
     dest: &'a DavClient,
     rules: &'a Rules,
     records: &'a HashMap<String, ItemRecord>,
+    /// Writes in flight at once.
+    in_flight: usize,
+    /// Something of the collection being copied is left to try again (an
+    /// item unreadable, refused for a while, not written before a stop).
+    unsettled: AtomicBool,
 }
 
 impl Pass<'_> {
@@ -510,6 +536,7 @@ impl Pass<'_> {
                 Ok(content) => content,
                 // Counted once, by the stage it belongs to.
                 Err(unreadable) if unreadable.stage.is_none_or(|s| s == kind) => {
+                    self.unsettled.store(true, Ordering::Relaxed);
                     counts.found += 1;
                     counts.failed += 1;
                     let label = self.label(&item.href);
@@ -548,10 +575,11 @@ impl Pass<'_> {
             .iter()
             .map(|(item, content)| self.write_one(target, item, content))
             .collect();
-        let mut results = futures::stream::iter(writes).buffer_unordered(in_flight(ctx));
+        let mut results = futures::stream::iter(writes).buffer_unordered(self.in_flight);
         let mut first_error = None;
         while let Some(result) = results.next().await {
             let Some((item, bytes, outcome)) = result else {
+                self.unsettled.store(true, Ordering::Relaxed);
                 continue;
             };
             let label = self.label(&item.href);
@@ -564,7 +592,8 @@ impl Pass<'_> {
                     }
                 }
                 Ok(Written::Present | Written::Recovered) => counts.present += 1,
-                Ok(Written::Refused { reason, .. }) => {
+                Ok(Written::Refused { reason, permanent }) => {
+                    self.unsettled.fetch_or(!permanent, Ordering::Relaxed);
                     counts.failed += 1;
                     super::item_note(ctx, kind, &label, reason).await;
                 }
@@ -577,8 +606,8 @@ impl Pass<'_> {
     }
 }
 
-/// Writes to one destination collection in flight at once, at most (and
-/// never more than the account's connections).
+/// Writes to one destination collection in flight at once, unless the
+/// account may use more connections.
 const MAX_IN_FLIGHT: usize = 4;
 
 #[cfg(test)]

@@ -1,11 +1,17 @@
 //! The `calendars` and `tasks` options end to end: the `mailshift` binary
 //! between Radicale and Xandikos over CalDAV, in both directions, with
 //! calendars and events already at the destination, then `mailshift
-//! undo`; and finding the CalDAV and CardDAV homes without `dav_url` (RFC
-//! 6764).
+//! undo`; incremental passes (RFC 6578); and finding the CalDAV and
+//! CardDAV homes without `dav_url` (RFC 6764).
 
 mod faults;
+mod incremental;
+mod killed;
 mod real_world;
+
+#[allow(dead_code)]
+#[path = "../../../benches/support/counting_proxy.rs"]
+mod counting_proxy;
 
 use std::collections::BTreeMap;
 

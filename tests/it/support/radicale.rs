@@ -128,6 +128,11 @@ impl Radicale {
         self.port
     }
 
+    /// The server's process, for measuring what it costs.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// A user's home collection: `http://127.0.0.1:PORT/USER/`.
     pub fn home(&self, user: &str) -> String {
         format!("http://127.0.0.1:{}/{user}/", self.port)

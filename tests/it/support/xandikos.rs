@@ -105,6 +105,11 @@ impl Xandikos {
         self.port
     }
 
+    /// The server's process, for measuring what it costs.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The one user's password (Xandikos does not check it).
     pub fn password(&self) -> &str {
         &self.password

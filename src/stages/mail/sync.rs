@@ -14,7 +14,7 @@
 //!    not already there;
 //! 5. saves the new watermark.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 
 use tokio::sync::mpsc;
 
@@ -23,65 +23,19 @@ use super::altered::Altered;
 use super::fingerprint::{self, Present};
 use super::folders::FolderMapping;
 use crate::engine::AccountContext;
-use crate::engine::limits::Loan;
 use crate::plan::{MailRules, StageKind};
 use crate::protocols::imap::{
-    AppendRequest, Completion, FetchedBody, ImapError, MailboxState, MessageMeta, Session, Status,
+    AppendRequest, FetchedBody, ImapError, MailboxState, MessageMeta, Session, Status,
+};
+use crate::stages::pipeline::{
+    self, Confirmable, Delivery, Ledger, MessageSource, PassError, SETTLE_INTERVAL, SETTLE_POLLS,
+    dest, source,
 };
 use crate::store::StoreError;
 use crate::store::batches::StageCounts;
 use crate::store::mail::{
     Checkpoint, CheckpointUpdate, Fingerprint, FolderRecord, NewCheckpoint, Side, Watermark,
 };
-
-/// Checkpoints are written in groups of this many.
-pub(crate) const CHECKPOINT_GROUP: usize = 256;
-/// Messages fetched from the source per FETCH command, at most.
-pub(crate) const FETCH_GROUP: usize = 200;
-/// Bytes fetched from the source per FETCH command, at most (a larger
-/// message is fetched alone).
-pub(crate) const FETCH_GROUP_BYTES: u64 = 4 * 1024 * 1024;
-/// APPEND commands in flight at once on the destination connection.
-pub(crate) const APPEND_WINDOW: usize = 32;
-/// Messages between the source reader and the destination writer.
-pub(crate) const QUEUE_DEPTH: usize = 16;
-/// How often, and how many times at most, a folder is checked for APPENDs
-/// still landing from an interrupted attempt.
-pub(crate) const SETTLE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(300);
-pub(crate) const SETTLE_POLLS: usize = 30;
-
-/// Why a pass stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum PassError {
-    #[error("Source: {0}")]
-    Source(ImapError),
-    #[error("Destination: {0}")]
-    Destination(ImapError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The process is stopping: what was copied is recorded, the folder is
-    /// not complete and keeps no watermark.
-    #[error("Stopped before the folder was complete")]
-    Interrupted,
-}
-
-impl PassError {
-    /// Whether another attempt may succeed.
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            PassError::Source(e) | PassError::Destination(e) => e.is_retryable(),
-            PassError::Store(_) | PassError::Interrupted => false,
-        }
-    }
-}
-
-fn source(error: ImapError) -> PassError {
-    PassError::Source(error)
-}
-
-fn dest(error: ImapError) -> PassError {
-    PassError::Destination(error)
-}
 
 /// Where a folder stands against its last complete pass.
 pub enum Check {
@@ -208,6 +162,94 @@ pub async fn pass(
     .await
     .map_err(dest)?;
 
+    let Listed {
+        found,
+        skipped,
+        to_copy,
+    } = list_source(
+        ctx,
+        pair,
+        mapping,
+        &dst_state,
+        &checkpoints,
+        &index,
+        &mut updates,
+        counts,
+    )
+    .await?;
+    store.update_checkpoints(updates).await?;
+    let expected: Vec<u32> = index
+        .by_source
+        .keys()
+        .copied()
+        .chain(to_copy.iter().map(|(meta, _)| meta.uid))
+        .collect();
+    let to_copy = match_present(
+        pair,
+        record.id,
+        to_copy,
+        &index,
+        &mut present,
+        store,
+        counts,
+    )
+    .await?;
+
+    let failed_before = counts.failed;
+    copy(
+        ctx,
+        pair,
+        mapping,
+        record.id,
+        to_copy,
+        &mut index,
+        &mut present,
+        counts,
+    )
+    .await?;
+    counts.found += found;
+    counts.skipped += skipped;
+
+    let dst_after = pair.dest.status(&mapping.dest_raw).await.map_err(dest)?;
+    store
+        .save_folder_counts(record.id, src_status.messages, dst_after.messages)
+        .await?;
+    // A pass with failures leaves no watermark, so the next run retries
+    // them; so does one that left a listed message unrecorded.
+    if counts.failed == failed_before && all_recorded(ctx, mapping, record.id, &expected).await? {
+        let mark = Watermark {
+            dest_uidnext: dst_after.uidnext,
+            dest_uidvalidity: dst_after.uidvalidity,
+            ..now
+        };
+        pipeline::save_watermark(ctx, record.id, mark).await?;
+    }
+    Ok(())
+}
+
+/// What the source's listing asks of a pass.
+struct Listed {
+    found: u64,
+    skipped: u64,
+    /// Messages without a record, with the flags the destination keeps.
+    to_copy: Vec<(MessageMeta, String)>,
+}
+
+/// Lists the source folder: carries flag changes over to the recorded
+/// messages (and into `updates`), counts what the filters leave out and
+/// what is too big for the destination, and returns the rest to copy.
+#[allow(clippy::too_many_arguments)]
+async fn list_source(
+    ctx: &AccountContext,
+    pair: &mut Pair,
+    mapping: &FolderMapping,
+    dst_state: &MailboxState,
+    checkpoints: &[Checkpoint],
+    index: &Index,
+    updates: &mut Vec<CheckpointUpdate>,
+    counts: &mut StageCounts,
+) -> Result<Listed, PassError> {
+    let store = &ctx.store;
     // The source's messages: flag changes for recorded ones, the rest to copy.
     let keep = FlagFilter::new(&dst_state.permanent_flags);
     let metas = pair.source.fetch_meta("1:*").await.map_err(source)?;
@@ -255,54 +297,11 @@ pub async fn pass(
             .await
             .map_err(dest)?;
     }
-    store.update_checkpoints(updates).await?;
-    let expected: Vec<u32> = index
-        .by_source
-        .keys()
-        .copied()
-        .chain(to_copy.iter().map(|(meta, _)| meta.uid))
-        .collect();
-    let to_copy = match_present(
-        pair,
-        record.id,
+    Ok(Listed {
+        found,
+        skipped,
         to_copy,
-        &index,
-        &mut present,
-        store,
-        counts,
-    )
-    .await?;
-
-    let failed_before = counts.failed;
-    copy(
-        ctx,
-        pair,
-        mapping,
-        record.id,
-        to_copy,
-        &mut index,
-        &mut present,
-        counts,
-    )
-    .await?;
-    counts.found += found;
-    counts.skipped += skipped;
-
-    let dst_after = pair.dest.status(&mapping.dest_raw).await.map_err(dest)?;
-    store
-        .save_folder_counts(record.id, src_status.messages, dst_after.messages)
-        .await?;
-    // A pass with failures leaves no watermark, so the next run retries
-    // them; so does one that left a listed message unrecorded.
-    if counts.failed == failed_before && all_recorded(ctx, mapping, record.id, &expected).await? {
-        let mark = Watermark {
-            dest_uidnext: dst_after.uidnext,
-            dest_uidvalidity: dst_after.uidvalidity,
-            ..now
-        };
-        store.save_watermark(record.id, mark).await?;
-    }
-    Ok(())
+    })
 }
 
 /// Fingerprints the destination messages no checkpoint records (UIDs from
@@ -346,7 +345,8 @@ pub(crate) async fn find_unrecorded(
 }
 
 /// Streams messages from the source and appends those not already at the
-/// destination, recording each confirmed copy.
+/// destination, recording each confirmed copy (through the
+/// [`pipeline`]); counts the copies the destination stored altered.
 #[allow(clippy::too_many_arguments)]
 async fn copy(
     ctx: &AccountContext,
@@ -361,116 +361,140 @@ async fn copy(
     if to_copy.is_empty() {
         return Ok(());
     }
-    let groups = fetch_groups(&to_copy);
-    let wanted: HashMap<u32, (MessageMeta, String)> =
-        to_copy.into_iter().map(|(m, f)| (m.uid, (m, f))).collect();
-    let (tx, rx) = mpsc::channel::<FetchedBody>(QUEUE_DEPTH);
+    let groups = pipeline::fetch_groups(to_copy.iter().map(|(m, _)| (m.uid, m.uid, m.size)));
+    let mut ledger = FolderLedger {
+        mapping,
+        folder_id,
+        wanted: to_copy.into_iter().map(|(m, f)| (m.uid, (m, f))).collect(),
+        index,
+        present,
+        updates: Vec::new(),
+        altered: Altered::default(),
+    };
     let Pair {
         source: src,
         dest: dst,
         ..
     } = pair;
-    let store = &ctx.store;
-    let loan = Loan::new(&ctx.limits);
+    let dest_raw = &mapping.dest_raw;
+    pipeline::copy(
+        ctx,
+        src,
+        dst,
+        dest_raw,
+        folder_id,
+        groups,
+        &mut ledger,
+        counts,
+    )
+    .await?;
+    counts.altered += ledger.altered.count(dst).await.map_err(dest)?;
+    Ok(())
+}
 
-    // For each group: an intent, memory for its messages, then the fetch.
-    let reader = async {
-        for (group, kib) in groups {
-            if ctx.shutdown.is_cancelled() {
-                return Err(PassError::Interrupted);
-            }
-            if tx.is_closed() {
-                break;
-            }
-            store.record_intents(folder_id, group.clone()).await?;
-            loan.take(kib).await;
-            src.fetch_bodies_to(&group, &tx).await.map_err(source)?;
-        }
-        drop(tx);
-        Ok::<(), PassError>(())
-    };
+/// An IMAP folder is a message source: bodies by UID.
+impl MessageSource for Session {
+    type Id = u32;
+    type Item = FetchedBody;
 
-    let writer = async {
-        let mut appender = dst.appender(&mapping.dest_raw, APPEND_WINDOW);
-        let mut journal = Journal::default();
-        let streamed = async {
-            // Owned here, so that a writer that stops also stops the reader.
-            let mut rx = rx;
-            while let Some(FetchedBody { uid, body }) = rx.recv().await {
-                // A stop sends nothing more; what is in flight is settled below.
-                if ctx.shutdown.is_cancelled() {
-                    return Err(PassError::Interrupted);
-                }
-                let Some((meta, flags)) = wanted.get(&uid) else {
-                    continue;
-                };
-                loan.give_back(meta.size);
-                let fingerprint = fingerprint::of_message(&body);
-                if let Some(id) = index.claim_orphan(&fingerprint) {
-                    journal.updates.push(CheckpointUpdate::SourceUid {
-                        id,
-                        source_uid: uid,
-                    });
-                    counts.present += 1;
-                    continue;
-                }
-                let row = NewCheckpoint {
-                    source_uid: uid,
-                    dest_uid: None,
-                    fingerprint,
-                    flags: flags.clone(),
-                    size: body.len() as u64,
-                    // A message found at the destination is ours when an
-                    // earlier attempt had announced its copy.
-                    copied: index.intents.contains(&uid),
-                };
-                let received = fingerprint::received(&meta.internal_date);
-                if let Some(dest_uid) = present.claim(&fingerprint, received) {
-                    journal.rows.push(NewCheckpoint {
-                        dest_uid: Some(dest_uid),
-                        ..row
-                    });
-                    counts.present += 1;
-                    continue;
-                }
-                ctx.limits.pace(row.size).await;
-                journal.altered.note(uid, &body);
-                journal.inflight.push_back(NewCheckpoint {
-                    copied: true,
-                    ..row
-                });
-                let done = appender
-                    .push(AppendRequest {
-                        flags: split(flags),
-                        internal_date: Some(meta.internal_date.clone()),
-                        body,
-                    })
-                    .await
-                    .map_err(dest)?;
-                journal.settle(ctx, mapping, done, counts).await?;
-                if journal.rows.len() >= CHECKPOINT_GROUP {
-                    store
-                        .record_checkpoints(folder_id, journal.take_rows())
-                        .await?;
-                }
-            }
-            Ok::<(), PassError>(())
-        }
-        .await;
-        // Whatever happened, record every copy the server confirmed.
-        let done = appender.finish().await;
-        let settled = journal.settle(ctx, mapping, done, counts).await;
-        store
-            .record_checkpoints(folder_id, journal.take_rows())
-            .await?;
-        store.update_checkpoints(journal.updates).await?;
-        streamed.and(settled)?;
-        counts.altered += journal.altered.count(dst).await.map_err(dest)?;
+    fn id(item: &FetchedBody) -> u32 {
+        item.uid
+    }
+
+    async fn fetch(
+        &mut self,
+        group: &[u32],
+        tx: &mpsc::Sender<FetchedBody>,
+    ) -> Result<(), PassError> {
+        self.fetch_bodies_to(group, tx).await.map_err(source)?;
         Ok(())
-    };
+    }
+}
 
-    let (read, write) = tokio::join!(reader, writer);
-    write.and(read)
+/// The checkpoints of one IMAP folder, keyed by source UID.
+struct FolderLedger<'a> {
+    mapping: &'a FolderMapping,
+    folder_id: i64,
+    /// The messages to copy, with the flags to give them, by UID.
+    wanted: HashMap<u32, (MessageMeta, String)>,
+    index: &'a mut Index,
+    present: &'a mut Present,
+    /// Changes to existing rows to write.
+    updates: Vec<CheckpointUpdate>,
+    /// Copies the destination may have stored altered.
+    altered: Altered,
+}
+
+impl Ledger<FetchedBody> for FolderLedger<'_> {
+    type Row = NewCheckpoint;
+
+    async fn offer(
+        &mut self,
+        _ctx: &AccountContext,
+        FetchedBody { uid, body }: FetchedBody,
+        counts: &mut StageCounts,
+    ) -> Result<Delivery<NewCheckpoint>, PassError> {
+        let Some((meta, flags)) = self.wanted.get(&uid) else {
+            return Ok(Delivery::Nothing);
+        };
+        let fingerprint = fingerprint::of_message(&body);
+        if let Some(id) = self.index.claim_orphan(&fingerprint) {
+            self.updates.push(CheckpointUpdate::SourceUid {
+                id,
+                source_uid: uid,
+            });
+            counts.present += 1;
+            return Ok(Delivery::Nothing);
+        }
+        let row = NewCheckpoint {
+            source_uid: uid,
+            dest_uid: None,
+            fingerprint,
+            flags: flags.clone(),
+            size: body.len() as u64,
+            // A message found at the destination is ours when an
+            // earlier attempt had announced its copy.
+            copied: self.index.intents.contains(&uid),
+        };
+        let received = fingerprint::received(&meta.internal_date);
+        if let Some(dest_uid) = self.present.claim(&fingerprint, received) {
+            return Ok(Delivery::Present(NewCheckpoint {
+                dest_uid: Some(dest_uid),
+                ..row
+            }));
+        }
+        self.altered.note(uid, &body);
+        let request = AppendRequest {
+            flags: split(flags),
+            internal_date: Some(meta.internal_date.clone()),
+            body,
+        };
+        Ok(Delivery::Append(
+            NewCheckpoint {
+                copied: true,
+                ..row
+            },
+            request,
+        ))
+    }
+
+    fn name(&self, row: &NewCheckpoint) -> String {
+        format!("{} UID {}", self.mapping.source, row.source_uid)
+    }
+
+    async fn record(
+        &mut self,
+        ctx: &AccountContext,
+        rows: Vec<NewCheckpoint>,
+    ) -> Result<(), StoreError> {
+        self.altered.confirm(&rows);
+        ctx.store.record_checkpoints(self.folder_id, rows).await
+    }
+
+    async fn close(&mut self, ctx: &AccountContext) -> Result<(), StoreError> {
+        let updates = std::mem::take(&mut self.updates);
+        ctx.store.update_checkpoints(updates).await
+    }
 }
 
 /// Checks that the destination still holds the copies the checkpoints
@@ -613,70 +637,6 @@ async fn all_recorded(
     Ok(missing == 0)
 }
 
-/// Splits the messages to copy into FETCH groups, each with the memory
-/// (KiB) its messages count for.
-fn fetch_groups(to_copy: &[(MessageMeta, String)]) -> Vec<(Vec<u32>, u32)> {
-    let mut groups: Vec<(Vec<u32>, u32)> = Vec::new();
-    let mut bytes = 0;
-    for (meta, _) in to_copy {
-        let fits = groups.last().is_some_and(|(uids, _)| {
-            uids.len() < FETCH_GROUP && bytes + meta.size <= FETCH_GROUP_BYTES
-        });
-        if !fits {
-            groups.push((Vec::new(), 0));
-            bytes = 0;
-        }
-        let (uids, kib) = groups.last_mut().expect("a group was just pushed");
-        uids.push(meta.uid);
-        *kib += Loan::cost(meta.size);
-        bytes += meta.size;
-    }
-    groups
-}
-
-/// Copies in flight and checkpoints not yet written.
-#[derive(Default)]
-struct Journal {
-    /// Rows of the APPENDs in flight, in the order they were sent.
-    inflight: VecDeque<NewCheckpoint>,
-    /// Confirmed rows to write.
-    rows: Vec<NewCheckpoint>,
-    /// Changes to existing rows to write.
-    updates: Vec<CheckpointUpdate>,
-    /// Copies the destination may have stored altered.
-    altered: Altered,
-}
-
-impl Journal {
-    /// The confirmed rows to write (noted for the alteration check).
-    fn take_rows(&mut self) -> Vec<NewCheckpoint> {
-        self.altered.confirm(&self.rows);
-        std::mem::take(&mut self.rows)
-    }
-
-    /// Turns APPEND completions into rows or item errors; a lost
-    /// connection is returned after the rest are settled.
-    async fn settle(
-        &mut self,
-        ctx: &AccountContext,
-        mapping: &FolderMapping,
-        done: Vec<Completion>,
-        counts: &mut StageCounts,
-    ) -> Result<(), PassError> {
-        let item = |row: &NewCheckpoint| format!("{} UID {}", mapping.source, row.source_uid);
-        let lost = settle(ctx, done, &mut self.inflight, &mut self.rows, counts, item).await?;
-        lost.map_or(Ok(()), |e| Err(dest(e)))
-    }
-}
-
-/// A copy's row, waiting for the destination to confirm the APPEND.
-pub(crate) trait Confirmable {
-    /// The message's size in bytes.
-    fn size(&self) -> u64;
-    /// The destination confirmed the copy (with its UID when it said).
-    fn confirm(&mut self, dest_uid: Option<u32>);
-}
-
 impl Confirmable for NewCheckpoint {
     fn size(&self) -> u64 {
         self.size
@@ -685,50 +645,6 @@ impl Confirmable for NewCheckpoint {
     fn confirm(&mut self, dest_uid: Option<u32>) {
         self.dest_uid = dest_uid;
     }
-}
-
-/// Turns APPEND completions (in submission order, one per row of
-/// `inflight`) into confirmed `rows`, or item errors named by `item`.
-/// Returns the connection loss, if one came, after settling the rest.
-pub(crate) async fn settle<R: Confirmable>(
-    ctx: &AccountContext,
-    done: Vec<Completion>,
-    inflight: &mut VecDeque<R>,
-    rows: &mut Vec<R>,
-    counts: &mut StageCounts,
-    item: impl Fn(&R) -> String,
-) -> Result<Option<ImapError>, StoreError> {
-    let mut lost = None;
-    for completion in done {
-        let Some(mut row) = inflight.pop_front() else {
-            break;
-        };
-        match completion.result {
-            Ok(appended) => {
-                row.confirm(appended.map(|a| a.uid));
-                ctx.progress.message(row.size());
-                counts.copied += 1;
-                counts.bytes += row.size();
-                rows.push(row);
-            }
-            Err(error) if error.is_retryable() => {
-                lost.get_or_insert(error);
-            }
-            Err(error) => {
-                counts.failed += 1;
-                ctx.progress.failure();
-                ctx.store
-                    .record_item_error(
-                        ctx.account.id,
-                        StageKind::Mail,
-                        item(&row),
-                        error.to_string(),
-                    )
-                    .await?;
-            }
-        }
-    }
-    Ok(lost)
 }
 
 /// Lookups over a folder's checkpoints.

@@ -27,7 +27,9 @@
 //!   contact groups, `calendars` for calendars and tasks, re-created
 //!   without invitations; `dav` holds what the WebDAV stages share,
 //!   `files` reads `.ics`, `.vcf` and PST files as their source), each turning
-//!   an account plan into protocol calls and store records.
+//!   an account plan into protocol calls and store records. The three mail
+//!   stages share one copy `pipeline` (intent, fetch, APPEND, checkpoint,
+//!   watermark) over a message source, with its named crash edges.
 //! - [`protocols`] holds the clients (IMAP, POP3, ManageSieve, a WebDAV
 //!   client with CalDAV and CardDAV requests and RFC 6764 home discovery,
 //!   SMTP), the TLS setup they share, and the PST file reader with the

@@ -8,9 +8,11 @@
 //! A pass that loses its connection is retried with backoff and resumes
 //! from its checkpoints.
 
+mod admission;
 mod altered;
 pub mod fingerprint;
 pub mod folders;
+mod ledger;
 pub mod sync;
 
 use std::collections::{HashMap, VecDeque};

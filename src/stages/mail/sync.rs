@@ -16,22 +16,15 @@
 
 use std::collections::{HashMap, HashSet};
 
-use tokio::sync::mpsc;
-
 use super::Pair;
-use super::altered::Altered;
+use super::admission::{Admission, FlagFilter, admit, split};
 use super::fingerprint::{self, Present};
 use super::folders::FolderMapping;
+use super::ledger::{Index, copy};
 use crate::engine::AccountContext;
-use crate::plan::{MailRules, StageKind};
-use crate::protocols::imap::{
-    AppendRequest, FetchedBody, ImapError, MailboxState, MessageMeta, Session, Status,
-};
-use crate::stages::pipeline::{
-    self, Confirmable, Delivery, Ledger, MessageSource, PassError, SETTLE_INTERVAL, SETTLE_POLLS,
-    dest, source,
-};
-use crate::store::StoreError;
+use crate::plan::StageKind;
+use crate::protocols::imap::{ImapError, MailboxState, MessageMeta, Session, Status};
+use crate::stages::pipeline::{self, PassError, SETTLE_INTERVAL, SETTLE_POLLS, dest, source};
 use crate::store::batches::StageCounts;
 use crate::store::mail::{
     Checkpoint, CheckpointUpdate, Fingerprint, FolderRecord, NewCheckpoint, Side, Watermark,
@@ -116,52 +109,13 @@ pub async fn pass(
     };
     let now = watermark(&src_status, &dst_status);
 
-    let mut dest_floor = record.dest_floor;
-    if let Some((source_validity, dest_validity)) = record.uidvalidity {
-        if source_validity != now.source_uidvalidity {
-            store.forget_uids(record.id, Side::Source).await?;
-        }
-        if dest_validity != now.dest_uidvalidity {
-            store.forget_uids(record.id, Side::Destination).await?;
-            dest_floor = 1;
-        }
-    }
-    store
-        .begin_folder_pass(record.id, now.source_uidvalidity, now.dest_uidvalidity)
-        .await?;
-
-    let mut checkpoints = store.checkpoints(record.id).await?;
-    if lost_copies(pair, mapping, &dst_status, &checkpoints, store).await? {
-        checkpoints = store.checkpoints(record.id).await?;
-    }
-    let mut index = Index::new(&checkpoints);
-    if !index.intents.is_empty() {
-        // APPENDs of an interrupted attempt may still be landing.
-        pair.dest
-            .wait_until_quiet(&mapping.dest_raw, SETTLE_INTERVAL, SETTLE_POLLS)
-            .await
-            .map_err(dest)?;
-    }
-    let dst_state = pair.dest.select(&mapping.dest_raw).await.map_err(dest)?;
-    pair.source
-        .examine(&mapping.source_raw)
-        .await
-        .map_err(source)?;
-    // Destination messages without a record: fingerprint them.
-    let orphans = checkpoints
-        .iter()
-        .filter(|c| c.dest_uid.is_none() && !c.pending)
-        .map(|c| (c.id, c.fingerprint));
-    let (mut present, mut updates) = find_unrecorded(
-        &mut pair.dest,
-        &dst_state,
-        dest_floor,
-        &index.dest_uids,
-        orphans,
-    )
-    .await
-    .map_err(dest)?;
-
+    let Opened {
+        checkpoints,
+        mut index,
+        dst_state,
+        mut present,
+        mut updates,
+    } = open_pass(ctx, pair, mapping, record, &now, &dst_status).await?;
     let Listed {
         found,
         skipped,
@@ -225,6 +179,85 @@ pub async fn pass(
         pipeline::save_watermark(ctx, record.id, mark).await?;
     }
     Ok(())
+}
+
+/// What a pass knows once both folders are open.
+struct Opened {
+    checkpoints: Vec<Checkpoint>,
+    index: Index,
+    dst_state: MailboxState,
+    /// Destination messages no checkpoint accounts for.
+    present: Present,
+    /// Rows that claimed their destination message back.
+    updates: Vec<CheckpointUpdate>,
+}
+
+/// Starts a pass: forgets UIDs whose side changed UIDVALIDITY, reads the
+/// checkpoints (dropping those whose copy is gone), waits for APPENDs of
+/// an interrupted attempt to land, opens both folders and fingerprints the
+/// destination messages without a record.
+async fn open_pass(
+    ctx: &AccountContext,
+    pair: &mut Pair,
+    mapping: &FolderMapping,
+    record: &FolderRecord,
+    now: &Watermark,
+    dst_status: &Status,
+) -> Result<Opened, PassError> {
+    let store = &ctx.store;
+    let mut dest_floor = record.dest_floor;
+    if let Some((source_validity, dest_validity)) = record.uidvalidity {
+        if source_validity != now.source_uidvalidity {
+            store.forget_uids(record.id, Side::Source).await?;
+        }
+        if dest_validity != now.dest_uidvalidity {
+            store.forget_uids(record.id, Side::Destination).await?;
+            dest_floor = 1;
+        }
+    }
+    store
+        .begin_folder_pass(record.id, now.source_uidvalidity, now.dest_uidvalidity)
+        .await?;
+
+    let mut checkpoints = store.checkpoints(record.id).await?;
+    if lost_copies(pair, mapping, dst_status, &checkpoints, store).await? {
+        checkpoints = store.checkpoints(record.id).await?;
+    }
+    let index = Index::new(&checkpoints);
+    if !index.intents.is_empty() {
+        // APPENDs of an interrupted attempt may still be landing.
+        pair.dest
+            .wait_until_quiet(&mapping.dest_raw, SETTLE_INTERVAL, SETTLE_POLLS)
+            .await
+            .map_err(dest)?;
+    }
+    let dst_state = pair.dest.select(&mapping.dest_raw).await.map_err(dest)?;
+    pair.source
+        .examine(&mapping.source_raw)
+        .await
+        .map_err(source)?;
+    // Destination messages without a record: fingerprint them.
+    let orphans = checkpoints
+        .iter()
+        .filter(|c| c.dest_uid.is_none() && !c.pending)
+        .map(|c| (c.id, c.fingerprint));
+    let (present, updates) = find_unrecorded(
+        &mut pair.dest,
+        &dst_state,
+        dest_floor,
+        &index.dest_uids,
+        orphans,
+    )
+    .await
+    .map_err(dest)?;
+
+    Ok(Opened {
+        checkpoints,
+        index,
+        dst_state,
+        present,
+        updates,
+    })
 }
 
 /// What the source's listing asks of a pass.
@@ -342,159 +375,6 @@ pub(crate) async fn find_unrecorded(
         }
     }
     Ok((present, updates))
-}
-
-/// Streams messages from the source and appends those not already at the
-/// destination, recording each confirmed copy (through the
-/// [`pipeline`]); counts the copies the destination stored altered.
-#[allow(clippy::too_many_arguments)]
-async fn copy(
-    ctx: &AccountContext,
-    pair: &mut Pair,
-    mapping: &FolderMapping,
-    folder_id: i64,
-    to_copy: Vec<(MessageMeta, String)>,
-    index: &mut Index,
-    present: &mut Present,
-    counts: &mut StageCounts,
-) -> Result<(), PassError> {
-    if to_copy.is_empty() {
-        return Ok(());
-    }
-    let groups = pipeline::fetch_groups(to_copy.iter().map(|(m, _)| (m.uid, m.uid, m.size)));
-    let mut ledger = FolderLedger {
-        mapping,
-        folder_id,
-        wanted: to_copy.into_iter().map(|(m, f)| (m.uid, (m, f))).collect(),
-        index,
-        present,
-        updates: Vec::new(),
-        altered: Altered::default(),
-    };
-    let Pair {
-        source: src,
-        dest: dst,
-        ..
-    } = pair;
-    let dest_raw = &mapping.dest_raw;
-    pipeline::copy(
-        ctx,
-        src,
-        dst,
-        dest_raw,
-        folder_id,
-        groups,
-        &mut ledger,
-        counts,
-    )
-    .await?;
-    counts.altered += ledger.altered.count(dst).await.map_err(dest)?;
-    Ok(())
-}
-
-/// An IMAP folder is a message source: bodies by UID.
-impl MessageSource for Session {
-    type Id = u32;
-    type Item = FetchedBody;
-
-    fn id(item: &FetchedBody) -> u32 {
-        item.uid
-    }
-
-    async fn fetch(
-        &mut self,
-        group: &[u32],
-        tx: &mpsc::Sender<FetchedBody>,
-    ) -> Result<(), PassError> {
-        self.fetch_bodies_to(group, tx).await.map_err(source)?;
-        Ok(())
-    }
-}
-
-/// The checkpoints of one IMAP folder, keyed by source UID.
-struct FolderLedger<'a> {
-    mapping: &'a FolderMapping,
-    folder_id: i64,
-    /// The messages to copy, with the flags to give them, by UID.
-    wanted: HashMap<u32, (MessageMeta, String)>,
-    index: &'a mut Index,
-    present: &'a mut Present,
-    /// Changes to existing rows to write.
-    updates: Vec<CheckpointUpdate>,
-    /// Copies the destination may have stored altered.
-    altered: Altered,
-}
-
-impl Ledger<FetchedBody> for FolderLedger<'_> {
-    type Row = NewCheckpoint;
-
-    async fn offer(
-        &mut self,
-        _ctx: &AccountContext,
-        FetchedBody { uid, body }: FetchedBody,
-        counts: &mut StageCounts,
-    ) -> Result<Delivery<NewCheckpoint>, PassError> {
-        let Some((meta, flags)) = self.wanted.get(&uid) else {
-            return Ok(Delivery::Nothing);
-        };
-        let fingerprint = fingerprint::of_message(&body);
-        if let Some(id) = self.index.claim_orphan(&fingerprint) {
-            self.updates.push(CheckpointUpdate::SourceUid {
-                id,
-                source_uid: uid,
-            });
-            counts.present += 1;
-            return Ok(Delivery::Nothing);
-        }
-        let row = NewCheckpoint {
-            source_uid: uid,
-            dest_uid: None,
-            fingerprint,
-            flags: flags.clone(),
-            size: body.len() as u64,
-            // A message found at the destination is ours when an
-            // earlier attempt had announced its copy.
-            copied: self.index.intents.contains(&uid),
-        };
-        let received = fingerprint::received(&meta.internal_date);
-        if let Some(dest_uid) = self.present.claim(&fingerprint, received) {
-            return Ok(Delivery::Present(NewCheckpoint {
-                dest_uid: Some(dest_uid),
-                ..row
-            }));
-        }
-        self.altered.note(uid, &body);
-        let request = AppendRequest {
-            flags: split(flags),
-            internal_date: Some(meta.internal_date.clone()),
-            body,
-        };
-        Ok(Delivery::Append(
-            NewCheckpoint {
-                copied: true,
-                ..row
-            },
-            request,
-        ))
-    }
-
-    fn name(&self, row: &NewCheckpoint) -> String {
-        format!("{} UID {}", self.mapping.source, row.source_uid)
-    }
-
-    async fn record(
-        &mut self,
-        ctx: &AccountContext,
-        rows: Vec<NewCheckpoint>,
-    ) -> Result<(), StoreError> {
-        self.altered.confirm(&rows);
-        ctx.store.record_checkpoints(self.folder_id, rows).await
-    }
-
-    async fn close(&mut self, ctx: &AccountContext) -> Result<(), StoreError> {
-        let updates = std::mem::take(&mut self.updates);
-        ctx.store.update_checkpoints(updates).await
-    }
 }
 
 /// Checks that the destination still holds the copies the checkpoints
@@ -635,208 +515,4 @@ async fn all_recorded(
         );
     }
     Ok(missing == 0)
-}
-
-impl Confirmable for NewCheckpoint {
-    fn size(&self) -> u64 {
-        self.size
-    }
-
-    fn confirm(&mut self, dest_uid: Option<u32>) {
-        self.dest_uid = dest_uid;
-    }
-}
-
-/// Lookups over a folder's checkpoints.
-struct Index {
-    /// Completed rows by source UID.
-    by_source: HashMap<u32, usize>,
-    /// Source UIDs whose copy an earlier attempt announced (pending rows).
-    intents: HashSet<u32>,
-    dest_uids: HashSet<u32>,
-    orphans: HashMap<crate::store::mail::Fingerprint, Vec<i64>>,
-}
-
-impl Index {
-    fn new(checkpoints: &[Checkpoint]) -> Index {
-        let mut index = Index {
-            by_source: HashMap::with_capacity(checkpoints.len()),
-            intents: HashSet::new(),
-            dest_uids: HashSet::with_capacity(checkpoints.len()),
-            orphans: HashMap::new(),
-        };
-        for (i, checkpoint) in checkpoints.iter().enumerate() {
-            if checkpoint.pending {
-                index.intents.extend(checkpoint.source_uid);
-                continue;
-            }
-            match checkpoint.source_uid {
-                Some(uid) => {
-                    index.by_source.insert(uid, i);
-                }
-                None => index
-                    .orphans
-                    .entry(checkpoint.fingerprint)
-                    .or_default()
-                    .push(checkpoint.id),
-            }
-            if let Some(uid) = checkpoint.dest_uid {
-                index.dest_uids.insert(uid);
-            }
-        }
-        index
-    }
-
-    /// Claims a row that lost its source UID and has this fingerprint.
-    fn claim_orphan(&mut self, fingerprint: &crate::store::mail::Fingerprint) -> Option<i64> {
-        let ids = self.orphans.get_mut(fingerprint)?;
-        let id = ids.pop();
-        if ids.is_empty() {
-            self.orphans.remove(fingerprint);
-        }
-        id
-    }
-}
-
-/// Which flags the destination keeps.
-struct FlagFilter {
-    keywords: bool,
-    allowed: HashSet<String>,
-}
-
-impl FlagFilter {
-    fn new(permanent: &[String]) -> FlagFilter {
-        FlagFilter {
-            keywords: permanent.iter().any(|f| f == "\\*"),
-            allowed: permanent.iter().map(|f| f.to_ascii_lowercase()).collect(),
-        }
-    }
-
-    /// The flags to set at the destination, sorted and space-separated.
-    fn flags(&self, source: &[String]) -> String {
-        let mut kept: Vec<&str> = source
-            .iter()
-            .map(String::as_str)
-            .filter(|f| !f.eq_ignore_ascii_case("\\Recent"))
-            .filter(|f| {
-                if f.starts_with('\\') {
-                    self.allowed.contains(&f.to_ascii_lowercase())
-                } else {
-                    self.keywords || self.allowed.contains(&f.to_ascii_lowercase())
-                }
-            })
-            .collect();
-        kept.sort_unstable();
-        kept.dedup();
-        kept.join(" ")
-    }
-}
-
-fn split(flags: &str) -> Vec<String> {
-    flags.split_whitespace().map(str::to_owned).collect()
-}
-
-/// Whether a message is to be copied.
-#[derive(Debug, PartialEq, Eq)]
-enum Admission {
-    Copy,
-    /// Left out by the manifest's filters.
-    Filtered,
-    /// Larger than the destination's APPENDLIMIT.
-    TooBig(u64),
-}
-
-fn admit(meta: &MessageMeta, rules: &MailRules, appendlimit: Option<u64>) -> Admission {
-    if !rules.include_deleted
-        && meta
-            .flags
-            .iter()
-            .any(|f| f.eq_ignore_ascii_case("\\Deleted"))
-    {
-        return Admission::Filtered;
-    }
-    if rules.max_message_size.is_some_and(|max| meta.size > max) {
-        return Admission::Filtered;
-    }
-    if rules.since.is_some() || rules.before.is_some() {
-        let Some(date) =
-            crate::protocols::imap::internal_date(&meta.internal_date).map(|d| d.date_naive())
-        else {
-            return Admission::Copy;
-        };
-        if rules.since.is_some_and(|since| date < since)
-            || rules.before.is_some_and(|before| date >= before)
-        {
-            return Admission::Filtered;
-        }
-    }
-    match appendlimit {
-        Some(limit) if meta.size > limit => Admission::TooBig(limit),
-        _ => Admission::Copy,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use chrono::NaiveDate;
-
-    use super::*;
-
-    fn meta(flags: &[&str], size: u64, date: &str) -> MessageMeta {
-        MessageMeta {
-            uid: 1,
-            flags: flags.iter().map(|f| f.to_string()).collect(),
-            internal_date: date.to_owned(),
-            size,
-            modseq: None,
-        }
-    }
-
-    #[test]
-    fn flags_follow_what_the_destination_keeps() {
-        let permanent: Vec<String> = ["\\Seen", "\\Flagged", "\\Deleted", "\\*"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let keep = FlagFilter::new(&permanent);
-        let source: Vec<String> = ["\\Seen", "$Label1", "\\Recent", "\\Flagged"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        assert_eq!(keep.flags(&source), "$Label1 \\Flagged \\Seen");
-        let no_keywords = FlagFilter::new(&permanent[..3]);
-        assert_eq!(no_keywords.flags(&source), "\\Flagged \\Seen");
-    }
-
-    #[test]
-    fn filters_apply_dates_sizes_and_deleted() {
-        let rules = MailRules {
-            since: NaiveDate::from_ymd_opt(2020, 1, 1),
-            before: NaiveDate::from_ymd_opt(2021, 1, 1),
-            max_message_size: Some(1000),
-            ..MailRules::default()
-        };
-        let date = "15-Jun-2020 10:00:00 +0200";
-        assert_eq!(admit(&meta(&[], 10, date), &rules, None), Admission::Copy);
-        assert_eq!(
-            admit(&meta(&["\\Deleted"], 10, date), &rules, None),
-            Admission::Filtered
-        );
-        assert_eq!(
-            admit(&meta(&[], 2000, date), &rules, None),
-            Admission::Filtered
-        );
-        assert_eq!(
-            admit(&meta(&[], 10, " 1-Jan-2021 00:00:00 +0000"), &rules, None),
-            Admission::Filtered
-        );
-        assert_eq!(
-            admit(&meta(&[], 10, "31-Dec-2019 23:59:59 +0000"), &rules, None),
-            Admission::Filtered
-        );
-        assert_eq!(
-            admit(&meta(&[], 900, date), &rules, Some(500)),
-            Admission::TooBig(500)
-        );
-    }
 }

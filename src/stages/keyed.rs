@@ -194,7 +194,7 @@ async fn fail_once(
 }
 
 /// One pass over the destination folder `dest_raw` (checkpointed as
-/// `record`) for the messages the source lists there: recognises what
+/// `record`) for the messages `source` lists: recognises what
 /// the destination holds, copies the rest through the [`pipeline`].
 /// `label` names the folder's items in errors, before their key.
 /// Copies, matches and failures are added to `tally` as they happen; what
@@ -207,13 +207,13 @@ pub(crate) async fn pass<S>(
     record: &FolderRecord,
     dest_raw: &str,
     label: String,
-    listed: Vec<Listed>,
     tally: &mut Tally,
 ) -> Result<(), PassError>
 where
-    S: MessageSource<Id = u32>,
+    S: MessageSource<Id = u32, Listing = Listed>,
     S::Item: Offer,
 {
+    let listed = source.list().await?;
     let recorded = Recorded::load(ctx, session, record, dest_raw).await?;
     let appendlimit = session.capabilities().appendlimit;
     let found = listed.len() as u64;

@@ -114,47 +114,36 @@ async fn auth_of(endpoint: &Endpoint) -> anyhow::Result<imap::Auth> {
         .with_context(|| format!("The credential of {}", endpoint.user))
 }
 
-/// One pass: lists the source and hands it to the keyed pass.
+/// One pass over the mailbox into the destination's INBOX.
 async fn pass(ctx: &AccountContext, ends: &mut Ends, tally: &mut Tally) -> Result<(), PassError> {
     let record = ctx
         .store
         .open_folder(ctx.account.id, SOURCE_FOLDER, DEST_FOLDER)
         .await?;
-    let listed = ends
-        .source
-        .list_all()
-        .await
-        .map_err(source)?
-        .into_iter()
-        .map(|l| Listed {
-            id: l.number,
-            key: l.uidl,
-            size: Some(l.size),
-        })
-        .collect();
     let label = format!("{SOURCE_FOLDER} UIDL");
     let Ends {
         source: pop3,
         dest: session,
         ..
     } = ends;
-    keyed::pass(
-        ctx,
-        session,
-        pop3,
-        &record,
-        DEST_FOLDER,
-        label,
-        listed,
-        tally,
-    )
-    .await
+    keyed::pass(ctx, session, pop3, &record, DEST_FOLDER, label, tally).await
 }
 
 /// A POP3 mailbox is a message source: messages by number, with RETR.
 impl MessageSource for pop3::Session {
     type Id = u32;
+    type Listing = Listed;
     type Item = Retrieved;
+
+    async fn list(&mut self) -> Result<Vec<Listed>, PassError> {
+        let listings = self.list_all().await.map_err(source)?;
+        let listed = listings.into_iter().map(|l| Listed {
+            id: l.number,
+            key: l.uidl,
+            size: Some(l.size),
+        });
+        Ok(listed.collect())
+    }
 
     fn id(item: &Retrieved) -> u32 {
         item.0

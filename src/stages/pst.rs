@@ -85,30 +85,15 @@ async fn import(ctx: &AccountContext, tally: &mut Tally) -> anyhow::Result<()> {
         if ctx.shutdown.is_cancelled() {
             break;
         }
-        let listed = nodes
-            .get(&mapping.source)
-            .into_iter()
-            .flatten()
-            .map(|&node| Listed {
-                id: node,
-                key: key(node),
-                size: None,
-            })
-            .collect();
+        let mut folder = PstFolder {
+            reader: &mut reader,
+            nodes: nodes.get(&mapping.source).map_or(&[][..], Vec::as_slice),
+        };
         let label = format!("{} message", mapping.source);
         let dest_raw = &mapping.dest_raw;
-        keyed::pass(
-            ctx,
-            &mut dest,
-            &mut reader,
-            &record,
-            dest_raw,
-            label,
-            listed,
-            tally,
-        )
-        .await
-        .with_context(|| format!("Folder {}", mapping.source))?;
+        keyed::pass(ctx, &mut dest, &mut folder, &record, dest_raw, label, tally)
+            .await
+            .with_context(|| format!("Folder {}", mapping.source))?;
     }
     dest.logout().await.ok();
     Ok(())
@@ -245,23 +230,46 @@ impl Source {
 /// A message the reader built, or why it could not, by node ID.
 type Reply = (u32, Result<Built, PstError>);
 
-/// A PST file is a message source: messages by node ID, built on the
-/// reader's thread.
-impl MessageSource for Source {
+/// The messages of one destination folder in the PST file.
+struct PstFolder<'a> {
+    reader: &'a mut Source,
+    /// Their node IDs.
+    nodes: &'a [u32],
+}
+
+/// A folder of a PST file is a message source: messages by node ID, built
+/// on the reader's thread.
+impl MessageSource for PstFolder<'_> {
     type Id = u32;
+    type Listing = Listed;
     type Item = Reply;
+
+    async fn list(&mut self) -> Result<Vec<Listed>, PassError> {
+        let listed = self.nodes.iter().map(|&node| Listed {
+            id: node,
+            key: key(node),
+            size: None,
+        });
+        Ok(listed.collect())
+    }
 
     fn id(item: &Reply) -> u32 {
         item.0
     }
 
     async fn fetch(&mut self, group: &[u32], tx: &mpsc::Sender<Reply>) -> Result<(), PassError> {
-        self.requests
+        let reader = &mut *self.reader;
+        reader
+            .requests
             .send(group.to_vec())
             .await
-            .map_err(|_| self.stopped())?;
+            .map_err(|_| reader.stopped())?;
         for _ in group {
-            let reply = self.replies.recv().await.ok_or_else(|| self.stopped())?;
+            let reply = reader
+                .replies
+                .recv()
+                .await
+                .ok_or_else(|| reader.stopped())?;
             // Every reply is read, so that the next group starts in step.
             tx.send(reply).await.ok();
         }

@@ -69,10 +69,16 @@ pub(super) async fn copy(
     Ok(())
 }
 
-/// An IMAP folder is a message source: bodies by UID.
+/// An IMAP session with a folder open is a message source: that folder's
+/// messages, bodies by UID.
 impl MessageSource for Session {
     type Id = u32;
+    type Listing = MessageMeta;
     type Item = FetchedBody;
+
+    async fn list(&mut self) -> Result<Vec<MessageMeta>, PassError> {
+        self.fetch_meta("1:*").await.map_err(source)
+    }
 
     fn id(item: &FetchedBody) -> u32 {
         item.uid

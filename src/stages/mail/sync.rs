@@ -9,10 +9,10 @@
 //! 3. fingerprints destination messages it has no record of (copies whose
 //!    checkpoint was lost in a crash, messages that were there before);
 //! 4. lists the source, carries flag changes over for recorded messages,
-//!    and streams the others from source to destination: each one is
-//!    matched against the fingerprints first and appended only if it is
-//!    not already there;
-//! 5. saves the new watermark.
+//!    and streams the others from source to destination through the
+//!    [`pipeline`] ([`super::ledger`]): each one is matched against the
+//!    fingerprints first and appended only if it is not already there;
+//! 5. saves the new watermark, once every listed message is recorded.
 
 use std::collections::{HashMap, HashSet};
 
@@ -24,7 +24,9 @@ use super::ledger::{Index, copy};
 use crate::engine::AccountContext;
 use crate::plan::StageKind;
 use crate::protocols::imap::{ImapError, MailboxState, MessageMeta, Session, Status};
-use crate::stages::pipeline::{self, PassError, SETTLE_INTERVAL, SETTLE_POLLS, dest, source};
+use crate::stages::pipeline::{
+    self, MessageSource, PassError, SETTLE_INTERVAL, SETTLE_POLLS, dest, source,
+};
 use crate::store::batches::StageCounts;
 use crate::store::mail::{
     Checkpoint, CheckpointUpdate, Fingerprint, FolderRecord, NewCheckpoint, Side, Watermark,
@@ -285,7 +287,7 @@ async fn list_source(
     let store = &ctx.store;
     // The source's messages: flag changes for recorded ones, the rest to copy.
     let keep = FlagFilter::new(&dst_state.permanent_flags);
-    let metas = pair.source.fetch_meta("1:*").await.map_err(source)?;
+    let metas = MessageSource::list(&mut pair.source).await?;
     let (mut found, mut skipped) = (0, 0);
     let mut flag_changes = Vec::new();
     let mut to_copy = Vec::new();

@@ -16,13 +16,18 @@ use crate::protocols::imap::{AppendRequest, Completion, ImapError, Session};
 use crate::store::batches::StageCounts;
 use crate::store::{Store, StoreError};
 
-/// Where messages come from: an IMAP folder, a POP3 mailbox, a PST file.
+/// Where messages come from: an IMAP folder, a POP3 mailbox, a folder of
+/// a PST file.
 pub(crate) trait MessageSource {
     /// What names a message in a fetch request (UID, message number,
     /// node ID).
     type Id: Copy + Eq + Hash;
+    /// What the listing says of one message.
+    type Listing;
     /// What the source hands over for one message.
     type Item;
+    /// Lists the messages there are.
+    async fn list(&mut self) -> Result<Vec<Self::Listing>, PassError>;
     /// Which message an item is.
     fn id(item: &Self::Item) -> Self::Id;
     /// Fetches a group of messages, sending each to `tx` in order (waiting

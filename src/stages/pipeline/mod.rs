@@ -109,7 +109,7 @@ pub(crate) fn dest(error: ImapError) -> PassError {
 
 /// Whether an error is worth another attempt: a pass's transient failure,
 /// or a connection that could not be opened for a transient reason.
-pub fn retryable(error: &anyhow::Error) -> bool {
+fn retryable(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
         cause
             .downcast_ref::<PassError>()
@@ -124,7 +124,7 @@ pub fn retryable(error: &anyhow::Error) -> bool {
 }
 
 /// Whether a pass stopped because the process is stopping.
-pub fn interrupted(error: &anyhow::Error) -> bool {
+fn interrupted(error: &anyhow::Error) -> bool {
     error
         .chain()
         .any(|cause| matches!(cause.downcast_ref(), Some(PassError::Interrupted)))

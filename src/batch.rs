@@ -11,12 +11,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::engine::{self, BatchOutcome, EngineOptions, limits::Shared};
 use crate::plan::Plan;
+use crate::preflight::admins::{self, AdminRefused};
 use crate::report;
 use crate::store::Store;
 use crate::store::batches::BatchRecord;
 use crate::undo;
-
-pub mod notify;
 
 /// What a batch runs with besides its plan.
 #[derive(Clone)]
@@ -37,9 +36,16 @@ pub enum BatchError {
          (lock {})", lock.display()
     )]
     Busy { batch: String, lock: PathBuf },
+    /// An administrator the accounts log in through was refused: no
+    /// account started.
+    #[error(transparent)]
+    AdminRefused(#[from] AdminRefused),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
+
+/// How long the check of an administrator's login may wait for its server.
+const ADMIN_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// How often the report is rewritten while a batch runs.
 const REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
@@ -59,14 +65,15 @@ pub async fn run(
     let plan = &left_as_they_are(plan, &services.store, redo)
         .await
         .context("Reading the batch")?;
-    let dir = report_dir(&services.reports, &plan.batch);
+    admins::check(plan, ADMIN_CHECK_TIMEOUT).await?;
+    let dir = report::dir(&services.reports, &plan.batch);
     // The report is rewritten now and then while the batch runs, for whoever
     // watches it; this loop never ends by itself.
     let reporting = async {
         loop {
             tokio::time::sleep(REPORT_EVERY).await;
             if let Ok(Some(record)) = services.store.batch_named(&plan.batch).await
-                && let Err(error) = publish_report(&services.store, &record, &dir).await
+                && let Err(error) = report::publish(&services.store, &record, &dir).await
             {
                 tracing::warn!(batch = %plan.batch, "{error:#}");
             }
@@ -91,9 +98,9 @@ pub async fn run(
         id: outcome.batch_key,
         public_id: outcome.batch_id.clone(),
     };
-    publish_report(&services.store, &record, &dir).await?;
+    report::publish(&services.store, &record, &dir).await?;
     if !interrupted {
-        notify::outcomes(plan, &services.store, &record).await;
+        report::notification::send::outcomes(plan, &services.store, &record).await;
     }
     Ok(outcome)
 }
@@ -141,34 +148,6 @@ async fn left_as_they_are(plan: &Plan, store: &Store, redo: &[String]) -> anyhow
     Ok(kept)
 }
 
-/// Writes (or rewrites) a batch's `report.json` and `report.html`.
-pub async fn publish_report(store: &Store, batch: &BatchRecord, dir: &Path) -> anyhow::Result<()> {
-    if let Some(report) = report::BatchReport::collect(store, batch).await? {
-        report::write(dir, &report).context("Writing the report")?;
-    }
-    Ok(())
-}
-
-/// The folder of a batch's reports: its name, made safe as a file name.
-pub fn report_dir(reports: &Path, batch: &str) -> PathBuf {
-    reports.join(safe_name(batch))
-}
-
-/// A name usable as one file name component.
-pub fn safe_name(name: &str) -> String {
-    let safe: String = name
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || "-_.@".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    safe.trim_start_matches('.').to_owned()
-}
-
 /// An exclusive lock on one batch of one state database, held while the
 /// batch runs and released when dropped (or when the process dies).
 pub struct BatchLock {
@@ -178,13 +157,15 @@ pub struct BatchLock {
 impl BatchLock {
     /// Takes the lock of a batch, or says who has it.
     pub fn acquire(state: &Path, batch: &str) -> Result<BatchLock, BatchError> {
-        BatchLock::take(state, &format!("batch-{}", safe_name(batch))).map_err(|e| match e {
-            LockError::Busy(lock) => BatchError::Busy {
-                batch: batch.to_owned(),
-                lock,
+        BatchLock::take(state, &format!("batch-{}", report::safe_name(batch))).map_err(
+            |e| match e {
+                LockError::Busy(lock) => BatchError::Busy {
+                    batch: batch.to_owned(),
+                    lock,
+                },
+                LockError::Other(e) => BatchError::Other(e),
             },
-            LockError::Other(e) => BatchError::Other(e),
-        })
+        )
     }
 
     /// Takes the lock that one daemon per state database holds.
@@ -250,7 +231,7 @@ mod tests {
 
     #[test]
     fn names_are_safe_as_file_names() {
-        assert_eq!(safe_name("../etc/passwd"), "_etc_passwd");
-        assert_eq!(safe_name("spring-2024 batch"), "spring-2024_batch");
+        assert_eq!(report::safe_name("../etc/passwd"), "_etc_passwd");
+        assert_eq!(report::safe_name("spring-2024 batch"), "spring-2024_batch");
     }
 }

@@ -67,6 +67,9 @@ fn write_report(out: &mut impl Write, report: &Report) -> io::Result<()> {
         t.ready,
         t.accounts - t.ready
     )?;
+    if let Some(refused) = &report.administrator {
+        writeln!(out, "{refused}")?;
+    }
     writeln!(out)?;
     write_table(out, report)?;
     write_sections(out, report)?;

@@ -9,7 +9,7 @@ use clap::Args;
 
 use super::Exit;
 use super::status::{StateArg, Target, block_on};
-use crate::batch;
+use crate::report;
 use crate::store::Store;
 use crate::store::batches::BatchRecord;
 use crate::store::purge::Purged;
@@ -102,7 +102,7 @@ fn remove_files(
     batch: &str,
     purged: &Purged,
 ) -> anyhow::Result<()> {
-    let dir = batch::report_dir(&args.reports, batch);
+    let dir = report::dir(&args.reports, batch);
     if purged.batch_removed.is_some() {
         remove_dir(&dir)?;
         for job in &purged.job_dirs {
@@ -125,7 +125,7 @@ fn remove_files(
             id: key,
             public_id: status.batch_id,
         };
-        block_on(batch::publish_report(store, &record, &dir))??;
+        block_on(report::publish(store, &record, &dir))??;
     }
     Ok(())
 }

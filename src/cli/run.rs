@@ -110,6 +110,10 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
             eprintln!("mailshift: {busy}");
             return Ok(Exit::Busy);
         }
+        Err(refused @ BatchError::AdminRefused(_)) => {
+            eprintln!("mailshift: {refused}; no account was started");
+            return Ok(Exit::AccountsFailed);
+        }
         Err(BatchError::Other(error)) => return Err(error),
     };
     print_outcome(&outcome)?;

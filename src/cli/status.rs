@@ -191,8 +191,8 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<Exit> {
         id: key,
         public_id: batch.batch_id.clone(),
     };
-    let dir = crate::batch::report_dir(&args.reports, &batch.name);
-    block_on(crate::batch::publish_report(&store, &record, &dir))??;
+    let dir = crate::report::dir(&args.reports, &batch.name);
+    block_on(crate::report::publish(&store, &record, &dir))??;
     println!("{}", dir.join("report.html").display());
     Ok(Exit::Success)
 }

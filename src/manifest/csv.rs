@@ -17,7 +17,9 @@ use super::cells::{
     parse_size, parse_tls, split_bars, split_words,
 };
 use super::diagnostic::{Diagnostic, Diagnostics, Place, Position, did_you_mean, quote};
-use super::model::{AccountSpec, EndpointSpec, Language, MailSpec, OAuth2Spec, SieveSpec};
+use super::model::{
+    ADMIN_STYLES, AccountSpec, AdminSpec, EndpointSpec, Language, MailSpec, OAuth2Spec, SieveSpec,
+};
 use super::origin::{Column, Columns, Origin};
 use super::table::{normalize_header, read_table};
 use crate::plan::Secret;
@@ -55,6 +57,12 @@ enum EndpointField {
     TokenEnv,
     TokenFile,
     TokenCommand,
+    AdminUser,
+    AdminPassword,
+    AdminPasswordEnv,
+    AdminPasswordFile,
+    AdminStyle,
+    AdminSeparator,
     Path,
     DavUrl,
     SieveHost,
@@ -78,7 +86,7 @@ enum Setter {
     IncludeDeleted,
 }
 
-const ENDPOINT_COLUMNS: [(&str, &str, EndpointField, &str); 18] = [
+const ENDPOINT_COLUMNS: [(&str, &str, EndpointField, &str); 24] = [
     (
         "kind",
         "kind",
@@ -151,6 +159,42 @@ const ENDPOINT_COLUMNS: [(&str, &str, EndpointField, &str); 18] = [
         "oauth2.token_command",
         EndpointField::TokenCommand,
         "command printing an OAuth2 token",
+    ),
+    (
+        "admin_user",
+        "admin.user",
+        EndpointField::AdminUser,
+        "administrator who logs in for the mailbox",
+    ),
+    (
+        "admin_password",
+        "admin.password",
+        EndpointField::AdminPassword,
+        "the administrator's password itself",
+    ),
+    (
+        "admin_password_env",
+        "admin.password_env",
+        EndpointField::AdminPasswordEnv,
+        "environment variable holding the administrator's password",
+    ),
+    (
+        "admin_password_file",
+        "admin.password_file",
+        EndpointField::AdminPasswordFile,
+        "file holding the administrator's password",
+    ),
+    (
+        "admin_style",
+        "admin.style",
+        EndpointField::AdminStyle,
+        "authzid or separator",
+    ),
+    (
+        "admin_separator",
+        "admin.separator",
+        EndpointField::AdminSeparator,
+        "between mailbox and administrator in the login (style separator)",
     ),
     (
         "path",
@@ -520,6 +564,14 @@ fn apply_endpoint(e: &mut EndpointSpec, field: EndpointField, cell: &str) -> Cel
         EndpointField::TokenEnv => oauth2(e).token_env = text(),
         EndpointField::TokenFile => oauth2(e).token_file = text(),
         EndpointField::TokenCommand => oauth2(e).token_command = text(),
+        EndpointField::AdminUser => admin(e).user = text(),
+        EndpointField::AdminPassword => admin(e).password = Some(Secret::new(cell)),
+        EndpointField::AdminPasswordEnv => admin(e).password_env = text(),
+        EndpointField::AdminPasswordFile => admin(e).password_file = text(),
+        EndpointField::AdminStyle => {
+            admin(e).style = Some(one_of(cell, "an administrator style", &ADMIN_STYLES)?);
+        }
+        EndpointField::AdminSeparator => admin(e).separator = text(),
         EndpointField::Path => e.path = text(),
         EndpointField::DavUrl => e.dav_url = text(),
         EndpointField::SieveHost => sieve(e).host = text(),
@@ -531,6 +583,10 @@ fn apply_endpoint(e: &mut EndpointSpec, field: EndpointField, cell: &str) -> Cel
 
 fn oauth2(e: &mut EndpointSpec) -> &mut OAuth2Spec {
     e.oauth2.get_or_insert_with(OAuth2Spec::default)
+}
+
+fn admin(e: &mut EndpointSpec) -> &mut AdminSpec {
+    e.admin.get_or_insert_with(AdminSpec::default)
 }
 
 fn sieve(e: &mut EndpointSpec) -> &mut SieveSpec {

@@ -296,6 +296,9 @@ pub struct EndpointSpec {
     pub password_file: Option<String>,
     /// An OAuth2 bearer token for XOAUTH2, instead of a password.
     pub oauth2: Option<OAuth2Spec>,
+    /// An administrator who logs in for the mailbox, instead of the
+    /// mailbox's own password (IMAP, POP3 and ManageSieve).
+    pub admin: Option<AdminSpec>,
     /// The file to read, for a `pst`, `ics` or `vcf` source; relative to
     /// the manifest.
     pub path: Option<String>,
@@ -316,6 +319,44 @@ pub struct OAuth2Spec {
     pub token_file: Option<String>,
     /// A shell command that prints the token on its standard output.
     pub token_command: Option<String>,
+}
+
+/// An administrator's login: the user, one of the password forms, and how
+/// the server learns which mailbox it acts for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSpec {
+    /// The administrator's login name.
+    pub user: Option<String>,
+    /// The administrator's password itself. Prefer `password_env` or
+    /// `password_file`.
+    pub password: Option<Secret>,
+    /// The name of an environment variable holding the password.
+    pub password_env: Option<String>,
+    /// A file whose first line is the password, relative to the manifest.
+    pub password_file: Option<String>,
+    /// `authzid` (SASL PLAIN naming the mailbox, RFC 4616) or `separator`
+    /// (`mailbox*admin` as the login name). Default: `authzid`.
+    pub style: Option<AdminStyleSpec>,
+    /// Between the mailbox and the administrator in the login name, with
+    /// `style: separator`. Default: `*`.
+    pub separator: Option<String>,
+}
+
+/// The names of the administrator login styles, as written in a manifest.
+pub const ADMIN_STYLES: [(&str, AdminStyleSpec); 2] = [
+    ("authzid", AdminStyleSpec::Authzid),
+    ("separator", AdminStyleSpec::Separator),
+];
+
+/// How an administrator names the mailbox it acts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminStyleSpec {
+    /// SASL PLAIN with the mailbox as authorization identity.
+    Authzid,
+    /// `mailbox<separator>admin` as the login name.
+    Separator,
 }
 
 /// A ManageSieve server.
@@ -525,11 +566,12 @@ impl EndpointSpec {
             || self.password_env.is_some()
             || self.password_file.is_some()
             || self.oauth2.is_some()
+            || self.admin.is_some()
     }
 
     /// This endpoint with `base` filled in under it, field by field, except
     /// that credentials (`password`, `password_env`, `password_file`,
-    /// `oauth2`) come as a group from whichever side sets any of them, and
+    /// `oauth2`, `admin`) come as a group from whichever side sets any of them, and
     /// nothing is inherited across different kinds.
     pub fn merged_over(&self, base: &EndpointSpec) -> EndpointSpec {
         if !self.inherits_from(base) {
@@ -548,6 +590,7 @@ impl EndpointSpec {
             password_env: creds.password_env.clone(),
             password_file: creds.password_file.clone(),
             oauth2: creds.oauth2.clone(),
+            admin: creds.admin.clone(),
             path: self.path.clone().or_else(|| base.path.clone()),
             dav_url: self.dav_url.clone().or_else(|| base.dav_url.clone()),
             sieve: match (&self.sieve, &base.sieve) {

@@ -9,12 +9,13 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::{
-    AccountPlan, Credential, Endpoint, EndpointKind, Limits, MailRules, Plan, Server, StageKind,
-    TokenSource,
+    AccountPlan, AdminLogin, AdminStyle, Credential, Endpoint, EndpointKind, Limits, MailRules,
+    Plan, Secret, Server, StageKind, TokenSource,
 };
 use crate::manifest::diagnostic::{Diagnostic, Diagnostics, Place, quote};
 use crate::manifest::model::{
-    AccountSpec, EndpointSpec, Kind, Language, NotifyOn, OptionName, SmtpSpec,
+    AccountSpec, AdminSpec, AdminStyleSpec, EndpointSpec, Kind, Language, NotifyOn, OptionName,
+    SmtpSpec,
 };
 use crate::manifest::validate::{
     batch_name_from, batch_name_problem, destination_stores, env_problem, file_problem,

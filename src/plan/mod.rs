@@ -141,6 +141,33 @@ pub enum Credential {
     PasswordFile(PathBuf),
     /// An OAuth2 bearer token (XOAUTH2), from one of several places.
     OAuth2(TokenSource),
+    /// An administrator who logs in for the mailbox (a proxy login): no
+    /// password of the mailbox's own is needed.
+    Admin(Box<AdminLogin>),
+}
+
+/// An administrator's login, acting for each mailbox of an endpoint.
+#[derive(Debug, Clone, Serialize)]
+pub struct AdminLogin {
+    /// The administrator's login name.
+    pub user: String,
+    /// Where the administrator's password comes from (a password form).
+    #[serde(flatten)]
+    pub password: Credential,
+    /// How the server is told which mailbox the administrator acts for.
+    pub style: AdminStyle,
+}
+
+/// How an administrator names the mailbox it acts for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminStyle {
+    /// SASL PLAIN with the mailbox as authorization identity (RFC 4616):
+    /// Dovecot master users, Cyrus admins, Zimbra.
+    Authzid,
+    /// `mailbox<separator>admin` as the login name with the
+    /// administrator's password (Dovecot's `auth_master_user_separator`).
+    Separator(String),
 }
 
 /// Where an OAuth2 bearer token comes from.
@@ -160,6 +187,7 @@ impl fmt::Debug for Credential {
             Credential::PasswordEnv(var) => write!(f, "PasswordEnv({var})"),
             Credential::PasswordFile(path) => write!(f, "PasswordFile({})", path.display()),
             Credential::OAuth2(source) => write!(f, "OAuth2({source:?})"),
+            Credential::Admin(admin) => write!(f, "Admin({}, {:?})", admin.user, admin.password),
         }
     }
 }
@@ -183,6 +211,7 @@ impl Serialize for Credential {
             Credential::OAuth2(TokenSource::Command(command)) => {
                 map.serialize_entry("oauth2_token_command", command)?;
             }
+            Credential::Admin(admin) => map.serialize_entry("admin", admin)?,
         }
         map.end()
     }
@@ -202,6 +231,9 @@ impl fmt::Display for Credential {
             }
             Credential::OAuth2(TokenSource::Command(cmd)) => {
                 write!(f, "OAuth2 token from `{cmd}`")
+            }
+            Credential::Admin(admin) => {
+                write!(f, "administrator {}'s {}", admin.user, admin.password)
             }
         }
     }
@@ -284,9 +316,11 @@ const MAX_SECRET_FILE: u64 = 64 * 1024;
 const TOKEN_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Credential {
-    /// The IMAP login this credential gives: a password, or an OAuth2
-    /// token for XOAUTH2. Reads it off the async runtime's threads.
-    pub async fn imap_auth(&self) -> Result<Auth, CredentialError> {
+    /// The login name and credential that open `user`'s mailbox: the
+    /// user's own password or OAuth2 token, or an administrator's login
+    /// acting for the user. Reads the secret off the async runtime's
+    /// threads.
+    pub async fn login(&self, user: &str) -> Result<(String, Auth), CredentialError> {
         let credential = self.clone();
         let secret = tokio::task::spawn_blocking(move || credential.resolve())
             .await
@@ -294,8 +328,21 @@ impl Credential {
             .ok_or(CredentialError::Missing)?;
         let value = secret.expose().to_owned();
         Ok(match self {
-            Credential::OAuth2(_) => Auth::XOAuth2 { token: value },
-            _ => Auth::Password(value),
+            Credential::OAuth2(_) => (user.to_owned(), Auth::XOAuth2 { token: value }),
+            Credential::Admin(admin) => match &admin.style {
+                AdminStyle::Authzid => (
+                    user.to_owned(),
+                    Auth::Proxy {
+                        admin: admin.user.clone(),
+                        password: value,
+                    },
+                ),
+                AdminStyle::Separator(separator) => (
+                    format!("{user}{separator}{}", admin.user),
+                    Auth::Password(value),
+                ),
+            },
+            _ => (user.to_owned(), Auth::Password(value)),
         })
     }
 
@@ -315,6 +362,7 @@ impl Credential {
             Credential::OAuth2(TokenSource::Command(command)) => {
                 run_token_command(command).map(Some)
             }
+            Credential::Admin(admin) => admin.password.resolve(),
         }
     }
 }
@@ -496,6 +544,15 @@ impl Server {
 }
 
 impl Endpoint {
+    /// The login name and credential that open this endpoint's mailbox.
+    pub async fn login(&self) -> anyhow::Result<(String, Auth)> {
+        use anyhow::Context as _;
+        self.credential
+            .login(&self.user)
+            .await
+            .with_context(|| format!("The credential of {}", self.user))
+    }
+
     /// Where the endpoint is: `host:port`, or the file's path.
     pub fn location(&self) -> Option<String> {
         self.server

@@ -11,6 +11,7 @@
 //! holding one connection at a time, so accounts waiting for a host's
 //! slot cannot block each other.
 
+pub mod admins;
 pub mod dav;
 pub mod estimate;
 pub mod probe;
@@ -152,6 +153,10 @@ pub struct Report {
     pub batch: String,
     /// Every account is ready.
     pub ready: bool,
+    /// An administrator a server refused (checked once per server before
+    /// the accounts), in words; `run` would stop on it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub administrator: Option<String>,
     pub accounts: Vec<AccountReport>,
     pub totals: Totals,
     pub estimate: Estimate,
@@ -182,6 +187,10 @@ pub async fn check(
     autodetect: &crate::plan::autodetect::Outcome,
     options: &Options,
 ) -> Report {
+    let administrator = admins::check(plan, options.timeout)
+        .await
+        .err()
+        .map(|refused| refused.to_string());
     let limits = Arc::new(Shared::new(&plan.limits));
     let mut accounts: Vec<AccountReport> = futures::stream::iter(&plan.accounts)
         .map(|account| {
@@ -241,7 +250,8 @@ pub async fn check(
     }
     Report {
         batch: plan.batch.clone(),
-        ready: totals.ready == totals.accounts,
+        ready: totals.ready == totals.accounts && administrator.is_none(),
+        administrator,
         estimate: estimate::batch(&work, &plan.limits),
         totals,
         accounts,

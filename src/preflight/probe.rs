@@ -51,8 +51,8 @@ pub async fn login(
         report.status = Status::AutodetectFailed;
         return Err(report);
     };
-    let auth = match endpoint.credential.imap_auth().await {
-        Ok(auth) => auth,
+    let (user, auth) = match endpoint.credential.login(&endpoint.user).await {
+        Ok(login) => login,
         Err(why) => {
             report.status = Status::CredentialError;
             report.message = Some(format!(
@@ -63,7 +63,7 @@ pub async fn login(
         }
     };
     let slot = limits.connections(&[&server.host]).await;
-    match Session::connect(&server.imap(&endpoint.user, auth, timeout)).await {
+    match Session::connect(&server.imap(&user, auth, timeout)).await {
         Ok(session) => Ok((session, slot)),
         Err(e) => {
             let (status, message) = explain(&e, endpoint, &server, side, timeout);

@@ -205,12 +205,9 @@ impl SieveSession {
 
     async fn authenticate(&mut self, user: &str, auth: &Auth) -> Result<(), SieveError> {
         let b64 = base64::engine::general_purpose::STANDARD;
-        let (mechanism, initial) = match auth {
-            Auth::Password(password) => ("PLAIN", b64.encode(format!("\0{user}\0{password}"))),
-            Auth::XOAuth2 { token } => (
-                "XOAUTH2",
-                b64.encode(format!("user={user}\x01auth=Bearer {token}\x01\x01")),
-            ),
+        let (mechanism, initial) = match auth.xoauth2(user) {
+            Some(message) => ("XOAUTH2", b64.encode(message)),
+            None => ("PLAIN", b64.encode(auth.plain(user).unwrap_or_default())),
         };
         let mut line = format!("AUTHENTICATE \"{mechanism}\" \"{initial}\"\r\n").into_bytes();
         self.send(&line).await?;
@@ -225,7 +222,7 @@ impl SieveSession {
                     }
                     return Err(SieveError::Auth {
                         server: self.server.clone(),
-                        user: user.to_owned(),
+                        user: auth.login_name(user),
                         reason: done.text,
                     });
                 }

@@ -321,36 +321,37 @@ impl Session {
         let refused = |this: &Session, error: Pop3Error| match error {
             Pop3Error::Err { text, .. } if !RETRYABLE_CODES.iter().any(|c| text.starts_with(c)) => {
                 Pop3Error::Auth {
-                    user: this.user.clone(),
+                    user: auth.login_name(&this.user),
                     server: this.server.clone(),
                     detail: text,
                 }
             }
             other => other,
         };
+        let b64 = &base64::engine::general_purpose::STANDARD;
+        let (mechanism, message) = match auth {
+            Auth::XOAuth2 { .. } => ("XOAUTH2", auth.xoauth2(&self.user).map(String::into_bytes)),
+            _ => ("PLAIN", auth.plain(&self.user)),
+        };
+        if self.sasl(mechanism) {
+            let message = b64.encode(message.unwrap_or_default());
+            let result = self
+                .command(&format!("AUTH {mechanism} {message}"), "AUTH")
+                .await;
+            return result.map(drop).map_err(|e| refused(self, e));
+        }
         match auth {
             Auth::Password(password) => {
-                if self.sasl("PLAIN") {
-                    let token = base64::engine::general_purpose::STANDARD
-                        .encode(format!("\0{}\0{password}", self.user));
-                    let result = self.command(&format!("AUTH PLAIN {token}"), "AUTH").await;
-                    return result.map(drop).map_err(|e| refused(self, e));
-                }
                 let user = self.user.clone();
                 let result = self.command(&format!("USER {user}"), "USER").await;
                 result.map_err(|e| refused(self, e))?;
                 let result = self.command(&format!("PASS {password}"), "PASS").await;
                 result.map(drop).map_err(|e| refused(self, e))
             }
-            Auth::XOAuth2 { token } => {
-                if !self.sasl("XOAUTH2") {
-                    return Err(self.unsupported("XOAUTH2"));
-                }
-                let token = base64::engine::general_purpose::STANDARD
-                    .encode(format!("user={}\x01auth=Bearer {token}\x01\x01", self.user));
-                let result = self.command(&format!("AUTH XOAUTH2 {token}"), "AUTH").await;
-                result.map(drop).map_err(|e| refused(self, e))
+            Auth::Proxy { .. } => {
+                Err(self.unsupported("SASL PLAIN (for an administrator's login)"))
             }
+            Auth::XOAuth2 { .. } => Err(self.unsupported("XOAUTH2")),
         }
     }
 

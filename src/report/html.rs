@@ -104,6 +104,16 @@ struct Row {
     errors_more: Option<String>,
     finished_at: Option<String>,
     undo_until: Option<String>,
+    /// Each undo: when, what had been copied, what it removed and left.
+    history: Vec<HistoryRow>,
+}
+
+#[derive(Serialize)]
+struct HistoryRow {
+    undone_at: String,
+    copied: String,
+    removed: Vec<String>,
+    left: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -279,6 +289,21 @@ impl Row {
                 .then(|| format!("and {} more in report.json", number(hidden as u64))),
             finished_at: account.finished_at.map(when),
             undo_until: account.undo_until.map(when),
+            history: account
+                .history
+                .iter()
+                .map(|undo| HistoryRow {
+                    undone_at: when(undo.undone_at),
+                    copied: undo
+                        .copied
+                        .iter()
+                        .map(|(stage, n)| format!("{stage} {}", number(*n)))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    removed: undo.removed.clone(),
+                    left: undo.left.clone(),
+                })
+                .collect(),
         }
     }
 }

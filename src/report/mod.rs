@@ -5,8 +5,8 @@
 //! `schemas/report.schema.json`, generated from the types below and kept
 //! equal by a test), and as `report.html`, a self-contained page for people
 //! (see [`html`]). Both are replaced atomically, so a reader never sees half
-//! a file. [`notification`] composes the emails sent when an account ends
-//! and when a batch ends.
+//! a file ([`publish`], into [`dir`]). [`notification`] composes the emails
+//! sent when an account ends and when a batch ends, and sends them.
 
 pub mod html;
 pub mod notification;
@@ -14,7 +14,7 @@ pub mod notification;
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context as _;
@@ -244,6 +244,34 @@ pub fn state_label(state: &str) -> String {
     state.replace('_', " ")
 }
 
+/// Writes (or rewrites) a batch's `report.json` and `report.html`.
+pub async fn publish(store: &Store, batch: &BatchRecord, dir: &Path) -> anyhow::Result<()> {
+    if let Some(report) = BatchReport::collect(store, batch).await? {
+        write(dir, &report).context("Writing the report")?;
+    }
+    Ok(())
+}
+
+/// The folder of a batch's reports: its name, made safe as a file name.
+pub fn dir(reports: &Path, batch: &str) -> PathBuf {
+    reports.join(safe_name(batch))
+}
+
+/// A name usable as one file name component.
+pub fn safe_name(name: &str) -> String {
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || "-_.@".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    safe.trim_start_matches('.').to_owned()
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -298,6 +326,7 @@ pub(crate) mod tests {
             cancel_requested: false,
             stages: Vec::new(),
             item_errors: Vec::new(),
+            history: Vec::new(),
         }
     }
 

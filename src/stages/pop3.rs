@@ -77,19 +77,19 @@ impl Ends {
             .limits
             .connections(&[&source_server.host, &dest_server.host])
             .await;
-        let source_auth = auth_of(&ctx.plan.source).await?;
+        let (source_user, source_auth) = ctx.plan.source.login().await?;
         let config = Pop3Config {
             host: source_server.host.clone(),
             port: source_server.port,
             tls: source_server.tls,
             accept_invalid_certs: source_server.accept_invalid_certs,
-            user: ctx.plan.source.user.clone(),
+            user: source_user,
             auth: source_auth,
             timeout: COMMAND_TIMEOUT,
         };
         let source = pop3::Session::connect(&config).await.map_err(source)?;
-        let dest_auth = auth_of(&ctx.plan.destination).await?;
-        let config = dest_server.imap(&ctx.plan.destination.user, dest_auth, COMMAND_TIMEOUT);
+        let (dest_user, dest_auth) = ctx.plan.destination.login().await?;
+        let config = dest_server.imap(&dest_user, dest_auth, COMMAND_TIMEOUT);
         let dest = imap::Session::connect(&config).await.map_err(dest)?;
         Ok(Ends {
             source,
@@ -104,14 +104,6 @@ fn server_of<'e>(endpoint: &'e Endpoint, protocol: &str) -> anyhow::Result<&'e S
         .server
         .as_ref()
         .with_context(|| format!("Account {} has no {protocol} server", endpoint.email))
-}
-
-async fn auth_of(endpoint: &Endpoint) -> anyhow::Result<imap::Auth> {
-    endpoint
-        .credential
-        .imap_auth()
-        .await
-        .with_context(|| format!("The credential of {}", endpoint.user))
 }
 
 /// One pass over the mailbox into the destination's INBOX.

@@ -84,17 +84,13 @@ pub fn sieve_server(endpoint: &Endpoint) -> anyhow::Result<Server> {
 
 /// Logs in to a ManageSieve server as the endpoint's user.
 pub async fn open(endpoint: &Endpoint, server: &Server) -> anyhow::Result<SieveSession> {
-    let auth = endpoint
-        .credential
-        .imap_auth()
-        .await
-        .with_context(|| format!("The credential of {}", endpoint.user))?;
+    let (user, auth) = endpoint.login().await?;
     let config = SieveConfig {
         host: server.host.clone(),
         port: server.port,
         tls: server.tls,
         accept_invalid_certs: server.accept_invalid_certs,
-        user: endpoint.user.clone(),
+        user,
         auth,
         timeout: TIMEOUT,
     };

@@ -96,6 +96,24 @@ impl AccountState {
             AccountState::Undone => "undone",
         }
     }
+
+    /// The state of a stored name ([`AccountState::as_str`]).
+    pub fn from_name(name: &str) -> Option<AccountState> {
+        [
+            AccountState::Scheduled,
+            AccountState::Queued,
+            AccountState::Running,
+            AccountState::Completed,
+            AccountState::CompletedWithErrors,
+            AccountState::Failed,
+            AccountState::Cancelled,
+            AccountState::Interrupted,
+            AccountState::Undoing,
+            AccountState::Undone,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == name)
+    }
 }
 
 /// Where a stage stands.

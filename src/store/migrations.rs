@@ -221,6 +221,15 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE accounts ADD COLUMN notified TEXT;
     "#,
+    // An undone account's history: each undo, with what the migration had
+    // copied and what the undo removed and left (JSON, an UndoRecord).
+    r#"
+    CREATE TABLE undos (
+        id           INTEGER PRIMARY KEY,
+        account_id   INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        record       TEXT    NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 /// Brings `conn` up to the latest schema version.

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreError, now};
 
@@ -43,6 +43,21 @@ pub struct AccountStatus {
     pub folders: Vec<FolderCount>,
     /// Items that failed, with their reasons (the latest first, at most 1000).
     pub item_errors: Vec<ItemError>,
+    /// Each undo of the account, oldest first: what the migration had
+    /// copied, and what the undo removed and left.
+    pub history: Vec<UndoRecord>,
+}
+
+/// One undo of an account, as its history keeps it.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct UndoRecord {
+    pub undone_at: DateTime<Utc>,
+    /// Items each stage had copied (all runs together) before the undo.
+    pub copied: std::collections::BTreeMap<String, u64>,
+    /// What the undo removed, a line each.
+    pub removed: Vec<String>,
+    /// What it could not remove, and why.
+    pub left: Vec<String>,
 }
 
 /// One stage of an account.
@@ -160,6 +175,7 @@ fn account_row(row: &Row<'_>) -> rusqlite::Result<(i64, AccountStatus)> {
             stages: Vec::new(),
             folders: Vec::new(),
             item_errors: Vec::new(),
+            history: Vec::new(),
         },
     ))
 }
@@ -220,10 +236,33 @@ fn complete(
             })
         })?
         .collect::<Result<_, _>>()?;
+    let mut undos =
+        conn.prepare_cached("SELECT record FROM undos WHERE account_id = ?1 ORDER BY id")?;
+    status.history = undos
+        .query_map([id], |row| row.get::<_, String>(0))?
+        .filter_map(|record| record.map(|r| serde_json::from_str(&r).ok()).transpose())
+        .collect::<Result<_, _>>()?;
     Ok(status)
 }
 
 impl Store {
+    /// Keeps an undo in the account's history.
+    pub async fn record_undo(
+        &self,
+        account_id: i64,
+        record: &UndoRecord,
+    ) -> Result<(), StoreError> {
+        let record = serde_json::to_string(record).expect("an undo record is JSON");
+        self.call(move |conn| {
+            conn.execute(
+                "INSERT INTO undos (account_id, record) VALUES (?1, ?2)",
+                params![account_id, record],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
     /// An account by its migration ID and source address (both must match;
     /// the address is compared without regard to case).
     pub async fn account_status(

@@ -22,9 +22,14 @@
 //! ([`UndoContacts`]), and so do calendars (the `calendars` and `tasks`
 //! options, [`UndoCalendars`]), both executed by [`dav`]: resources created
 //! are deleted, then collections created, if they are empty again.
+//!
+//! [`run`] takes an account through it: its state, the removal, then the
+//! batch's report and the owner's notification. What a server refuses is
+//! listed as left, and the rest goes on.
 
 pub mod dav;
 pub mod mail;
+pub mod run;
 pub mod sieve;
 
 use std::path::{Path, PathBuf};
@@ -33,7 +38,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::plan::{AccountPlan, Credential, Plan, Server, TokenSource};
+use crate::plan::{AccountPlan, AdminLogin, AdminStyle, Credential, Plan, Server, TokenSource};
 use crate::store::Store;
 use crate::store::dav::{DavArea, DavUndoData};
 use crate::store::mail::CreatedInFolder;
@@ -214,6 +219,12 @@ pub enum CredentialRef {
     TokenEnv(String),
     TokenFile(PathBuf),
     TokenCommand(String),
+    /// An administrator's login acting for the mailbox.
+    Admin {
+        user: String,
+        style: AdminStyle,
+        password: Box<CredentialRef>,
+    },
     /// Given inline in the manifest; not repeated here.
     Inline,
 }
@@ -229,6 +240,11 @@ impl CredentialRef {
             Credential::OAuth2(TokenSource::Command(cmd)) => {
                 CredentialRef::TokenCommand(cmd.clone())
             }
+            Credential::Admin(admin) => CredentialRef::Admin {
+                user: admin.user.clone(),
+                style: admin.style.clone(),
+                password: Box::new(CredentialRef::of(&admin.password)),
+            },
             Credential::Password(_) | Credential::None => CredentialRef::Inline,
         }
     }
@@ -243,6 +259,15 @@ impl CredentialRef {
             CredentialRef::TokenCommand(cmd) => {
                 Credential::OAuth2(TokenSource::Command(cmd.clone()))
             }
+            CredentialRef::Admin {
+                user,
+                style,
+                password,
+            } => Credential::Admin(Box::new(AdminLogin {
+                user: user.clone(),
+                password: password.credential()?,
+                style: style.clone(),
+            })),
             CredentialRef::Inline => return None,
         })
     }

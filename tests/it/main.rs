@@ -1,4 +1,5 @@
 //! Integration tests: real servers on loopback, driven through the library and the binary.
+mod admin;
 mod autodetect;
 mod browser;
 mod calendars;

@@ -485,7 +485,7 @@ fn missing_secrets_are_errors() {
     assert!(text.contains("nowhere/pw.txt does not exist"), "{text}");
     assert!(text.contains("the source has no credentials"), "{text}");
     assert!(
-        text.contains("give only one of password, password_env, password_file and oauth2"),
+        text.contains("give only one of password, password_env, password_file, oauth2 and admin"),
         "{text}"
     );
 }

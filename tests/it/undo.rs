@@ -247,3 +247,45 @@ async fn purge_forgets_a_migration_and_refuses_undo_afterwards() {
     let listed = batch.list();
     assert_eq!(listed, serde_json::json!([]));
 }
+
+/// Regression: an undone account lost its history from the report. It
+/// keeps what the migration had copied and what undo removed, in
+/// report.json and on the HTML page.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_undone_account_keeps_its_history_in_the_report() {
+    let (source, dest) = servers(slashed_source(), slashed());
+    source
+        .seed_bodies(
+            "alice",
+            "Projects",
+            &[&raw("Subject: a", "a"), &raw("Subject: b", "b")],
+        )
+        .await;
+    let batch = Batch::new(&[account("alice", &source, &dest)], "");
+    assert_success(&batch.run());
+    let id = migration_id(&batch);
+    mailshift()
+        .args(["undo", &id, "--source", "alice@example.test", "--state"])
+        .arg(batch.state())
+        .arg("--reports")
+        .arg(batch.reports())
+        .run()
+        .success();
+
+    let dir = batch.reports().join("test");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    let account = &json["accounts"][0];
+    assert_eq!(account["state"], "undone");
+    let history = account["history"].as_array().expect("a history");
+    assert_eq!(history.len(), 1, "{account}");
+    assert_eq!(history[0]["copied"]["mail"], 2, "{account}");
+    let removed = history[0]["removed"][0].as_str().unwrap();
+    assert!(
+        removed.starts_with("2 messages removed from alice@example.test, 1 folders removed"),
+        "{removed}"
+    );
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("had copied: mail 2"), "{html}");
+    assert!(html.contains(removed), "{html}");
+}

@@ -82,7 +82,13 @@ impl AccountCheck<'_> {
 
     pub(super) fn credential(&mut self, side: Side, spec: &EndpointSpec) -> Option<Credential> {
         let name = side.name();
-        let fields = ["password", "password_env", "password_file", "oauth2"];
+        let fields = [
+            "password",
+            "password_env",
+            "password_file",
+            "oauth2",
+            "admin",
+        ];
         if fields.iter().any(|f| self.already_reported(&[name, f])) {
             return None;
         }
@@ -91,6 +97,7 @@ impl AccountCheck<'_> {
             ("password_env", spec.password_env.is_some()),
             ("password_file", spec.password_file.is_some()),
             ("oauth2", spec.oauth2.is_some()),
+            ("admin", spec.admin.is_some()),
         ]
         .into_iter()
         .filter(|(_, set)| *set)
@@ -106,7 +113,7 @@ impl AccountCheck<'_> {
                 };
                 let d = Diagnostic::error(
                     self.entry.origin.place(field),
-                    format!("the {name} has no credentials: give password_env, password_file, password or oauth2"),
+                    format!("the {name} has no credentials: give password_env, password_file, password, oauth2 or admin"),
                 )
                 .for_account(Some(self.index));
                 self.found.push(d);
@@ -117,34 +124,19 @@ impl AccountCheck<'_> {
                 self.error(
                     &[name, second],
                     format!(
-                        "give only one of password, password_env, password_file and oauth2 (this {name} has {})",
+                        "give only one of password, password_env, password_file, oauth2 and admin (this {name} has {})",
                         given.join(" and ")
                     ),
                 );
                 return None;
             }
         }
-        if let Some(password) = &spec.password {
-            if password.expose().is_empty() {
-                self.error(&[name, "password"], "the password is empty");
-                return None;
-            }
-            return Some(Credential::Password(password.expose().to_owned()));
+        if let Some(admin) = &spec.admin {
+            return self.admin(side, admin);
         }
-        if let Some(var) = &spec.password_env {
-            if let Some(problem) = env_problem(var) {
-                self.error(&[name, "password_env"], problem);
-                return None;
-            }
-            return Some(Credential::PasswordEnv(var.clone()));
-        }
-        if let Some(file) = &spec.password_file {
-            let path = self.path(&[name, "password_file"], file);
-            if let Some(problem) = file_problem(&path) {
-                self.error(&[name, "password_file"], problem);
-                return None;
-            }
-            return Some(Credential::PasswordFile(path));
+        if spec.oauth2.is_none() {
+            let forms = (&spec.password, &spec.password_env, &spec.password_file);
+            return self.password(&[name], forms);
         }
         let oauth2 = spec.oauth2.as_ref()?;
         let sources: Vec<&str> = [
@@ -190,6 +182,93 @@ impl AccountCheck<'_> {
                 None
             }
         }
+    }
+
+    /// A password in one of its forms (`password`, `password_env`,
+    /// `password_file`; one is given), the fields under `at`.
+    fn password(
+        &mut self,
+        at: &[&str],
+        (password, env, file): (&Option<Secret>, &Option<String>, &Option<String>),
+    ) -> Option<Credential> {
+        let field = |f: &'static str| [at, &[f]].concat();
+        if let Some(password) = password {
+            if password.expose().is_empty() {
+                self.error(&field("password"), "the password is empty");
+                return None;
+            }
+            return Some(Credential::Password(password.expose().to_owned()));
+        }
+        if let Some(var) = env {
+            if let Some(problem) = env_problem(var) {
+                self.error(&field("password_env"), problem);
+                return None;
+            }
+            return Some(Credential::PasswordEnv(var.clone()));
+        }
+        let file = file.as_ref()?;
+        let path = self.path(&field("password_file"), file);
+        if let Some(problem) = file_problem(&path) {
+            self.error(&field("password_file"), problem);
+            return None;
+        }
+        Some(Credential::PasswordFile(path))
+    }
+
+    /// An administrator's login for the endpoint's mailboxes.
+    fn admin(&mut self, side: Side, admin: &AdminSpec) -> Option<Credential> {
+        let name = side.name();
+        let at = [name, "admin"];
+        let user = admin.user.as_deref().map(str::trim).unwrap_or_default();
+        if user.is_empty() {
+            self.error(
+                &[name, "admin", "user"],
+                "the administrator's user is missing",
+            );
+            return None;
+        }
+        let forms = [
+            ("password", admin.password.is_some()),
+            ("password_env", admin.password_env.is_some()),
+            ("password_file", admin.password_file.is_some()),
+        ];
+        let given: Vec<&str> = forms
+            .iter()
+            .filter(|(_, set)| *set)
+            .map(|(f, _)| *f)
+            .collect();
+        if given.len() != 1 {
+            self.error(
+                &at,
+                "the administrator needs exactly one of password, password_env and password_file",
+            );
+            return None;
+        }
+        let style = match (admin.style, &admin.separator) {
+            (Some(AdminStyleSpec::Separator), separator) => {
+                let separator = separator.clone().unwrap_or_else(|| "*".to_owned());
+                if separator.is_empty() {
+                    self.error(&[name, "admin", "separator"], "the separator is empty");
+                    return None;
+                }
+                AdminStyle::Separator(separator)
+            }
+            (_, Some(_)) => {
+                self.error(
+                    &[name, "admin", "separator"],
+                    "a separator is only used with style: separator",
+                );
+                return None;
+            }
+            (_, None) => AdminStyle::Authzid,
+        };
+        let forms = (&admin.password, &admin.password_env, &admin.password_file);
+        let password = self.password(&at, forms)?;
+        Some(Credential::Admin(Box::new(AdminLogin {
+            user: user.to_owned(),
+            password,
+            style,
+        })))
     }
 
     /// The DAV URL (`Err` when invalid) and ManageSieve server of a

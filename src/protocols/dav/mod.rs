@@ -491,12 +491,19 @@ impl DavClient {
         headers: &[(&str, &str)],
         body: Bytes,
     ) -> Result<Answer, DavError> {
-        let authorization = match &self.auth {
-            Auth::Password(password) => format!(
+        let basic = |user: &str, password: &str| {
+            let pair = format!("{user}:{password}");
+            format!(
                 "Basic {}",
-                base64::engine::general_purpose::STANDARD
-                    .encode(format!("{}:{password}", self.user))
-            ),
+                base64::engine::general_purpose::STANDARD.encode(pair)
+            )
+        };
+        let authorization = match &self.auth {
+            Auth::Password(password) => basic(&self.user, password),
+            // HTTP has no authorization identity: the administrator logs
+            // in as itself, and reaches the user's collections by their
+            // URL where the server lets it.
+            Auth::Proxy { admin, password } => basic(admin, password),
             Auth::XOAuth2 { token } => format!("Bearer {token}"),
         };
         let request = Request {

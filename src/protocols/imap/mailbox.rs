@@ -1,5 +1,5 @@
-//! Mailbox commands: LIST, CREATE, DELETE, SUBSCRIBE, SELECT, EXAMINE,
-//! STATUS.
+//! Mailbox commands: LIST, CREATE, DELETE, SUBSCRIBE, UNSUBSCRIBE, SELECT,
+//! EXAMINE, STATUS.
 
 use std::collections::HashSet;
 
@@ -205,6 +205,12 @@ impl Session {
     /// Subscribes to a mailbox.
     pub async fn subscribe(&mut self, raw: &str) -> Result<(), ImapError> {
         let cmd = Command::new("SUBSCRIBE").string(raw.as_bytes());
+        self.run(&cmd).await.map(drop)
+    }
+
+    /// Unsubscribes from a mailbox (which need not exist any more).
+    pub async fn unsubscribe(&mut self, raw: &str) -> Result<(), ImapError> {
+        let cmd = Command::new("UNSUBSCRIBE").string(raw.as_bytes());
         self.run(&cmd).await.map(drop)
     }
 

@@ -136,7 +136,7 @@ impl Session {
         Session {
             t,
             caps: Capabilities::default(),
-            user: config.user.clone(),
+            user: config.auth.login_name(&config.user),
             last_ok: RespText::default(),
             selected: None,
             modseq: true,
@@ -166,7 +166,8 @@ impl Session {
         &self.t.server
     }
 
-    /// The login name.
+    /// Who is logged in, in words: the login name, and the administrator
+    /// acting for it if any.
     pub fn user(&self) -> &str {
         &self.user
     }
@@ -233,14 +234,21 @@ impl Session {
         // Capabilities change after login; forget the pre-login set.
         let before = std::mem::take(&mut self.caps);
         let result = match &config.auth {
-            Auth::Password(password) if before.has("AUTH=PLAIN") => {
-                let mut initial = Vec::with_capacity(config.user.len() + password.len() + 2);
-                initial.push(0);
-                initial.extend_from_slice(config.user.as_bytes());
-                initial.push(0);
-                initial.extend_from_slice(password.as_bytes());
+            Auth::XOAuth2 { .. } if !before.has("AUTH=XOAUTH2") => {
+                Err(self.auth_error("the server does not offer AUTH=XOAUTH2"))
+            }
+            Auth::XOAuth2 { .. } => {
+                let initial = config.auth.xoauth2(&config.user).unwrap_or_default();
+                self.authenticate("XOAUTH2", initial.as_bytes(), &before)
+                    .await
+            }
+            auth if before.has("AUTH=PLAIN") => {
+                let initial = auth.plain(&config.user).unwrap_or_default();
                 self.authenticate("PLAIN", &initial, &before).await
             }
+            Auth::Proxy { .. } => Err(self.auth_error(
+                "an administrator's login needs AUTH=PLAIN, which the server does not offer here",
+            )),
             Auth::Password(_) if before.has("LOGINDISABLED") => Err(self.auth_error(
                 "the server disables LOGIN on this connection and offers no AUTH=PLAIN (use TLS)",
             )),
@@ -250,14 +258,6 @@ impl Session {
                     .string(password.as_bytes())
                     .secret();
                 self.run(&cmd).await.map(drop)
-            }
-            Auth::XOAuth2 { .. } if !before.has("AUTH=XOAUTH2") => {
-                Err(self.auth_error("the server does not offer AUTH=XOAUTH2"))
-            }
-            Auth::XOAuth2 { token } => {
-                let initial = format!("user={}\x01auth=Bearer {token}\x01\x01", config.user);
-                self.authenticate("XOAUTH2", initial.as_bytes(), &before)
-                    .await
             }
         };
         result.map_err(|e| match e {

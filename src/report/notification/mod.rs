@@ -8,10 +8,12 @@
 //! summary with the HTML report attached. Headers are ASCII (the subject
 //! is RFC 2047-encoded where needed), text is UTF-8 in quoted-printable
 //! ([`mime`]), so they pass any SMTP server, 8BITMIME or not. Both are
-//! built from [`AccountStatus`] values, which hold no secret.
+//! built from [`AccountStatus`] values, which hold no secret. [`send`]
+//! decides who gets which, and sends them.
 
 pub mod batch;
 mod mime;
+pub mod send;
 pub mod templates;
 
 use chrono::{DateTime, Utc};

@@ -42,13 +42,9 @@ pub const TIMEOUT: Duration = Duration::from_secs(120);
 /// A client for an endpoint's CalDAV or CardDAV home collection, logged
 /// in as its user: from its `dav_url`, or found from its address.
 pub async fn client(endpoint: &Endpoint, service: Service) -> anyhow::Result<DavClient> {
-    let auth = endpoint
-        .credential
-        .imap_auth()
-        .await
-        .with_context(|| format!("The credential of {}", endpoint.user))?;
+    let (user, auth) = endpoint.login().await?;
     let login = Login {
-        user: endpoint.user.clone(),
+        user,
         auth,
         accept_invalid_certs: endpoint
             .server

@@ -245,11 +245,7 @@ pub(crate) fn server_of(endpoint: &Endpoint) -> anyhow::Result<&Server> {
 
 /// Opens one logged-in session to an endpoint.
 pub(crate) async fn open(endpoint: &Endpoint, server: &Server) -> anyhow::Result<Session> {
-    let auth = endpoint
-        .credential
-        .imap_auth()
-        .await
-        .with_context(|| format!("The credential of {}", endpoint.user))?;
-    let config = server.imap(&endpoint.user, auth, COMMAND_TIMEOUT);
+    let (user, auth) = endpoint.login().await?;
+    let config = server.imap(&user, auth, COMMAND_TIMEOUT);
     Ok(Session::connect(&config).await?)
 }

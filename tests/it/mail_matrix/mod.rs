@@ -4,8 +4,9 @@
 //! binary, and compares both mailboxes afterwards: folder tree, flags and
 //! keywords, INTERNALDATE, subscriptions, special-use folders, mail already
 //! at the destination, a re-run and an incremental pass (with report.json's
-//! counts), `kill -9` at three points then a resume, connections cut on
-//! both sides, and undo.
+//! counts), `kill -9` at three points then a resume, SIGTERM and SIGINT at
+//! many points then a resume, connections cut on both sides, and undo
+//! (of new accounts, where the migration made the provider's folders).
 //!
 //! What a server itself does to a message is probed from that server
 //! ([`Quirks`]) and applied to the expectation, never by loosening the
@@ -52,6 +53,15 @@ macro_rules! pair {
             async fn undo() {
                 super::scenarios::undo(Kind::$source, Kind::$dest).await;
             }
+
+            #[tokio::test(flavor = "multi_thread")]
+            async fn sigterm_and_sigint_at_many_points_lose_nothing() {
+                super::scenarios::sigterm_and_sigint_at_many_points_lose_nothing(
+                    Kind::$source,
+                    Kind::$dest,
+                )
+                .await;
+            }
         }
     };
 }
@@ -86,6 +96,22 @@ pub fn start(kind: Kind, users: &'static [(&'static str, &'static str)]) -> Box<
         })),
         Kind::Cyrus => Box::new(Cyrus::start(users)),
         Kind::Courier => Box::new(Courier::start(users)),
+    }
+}
+
+/// Starts a server of the given kind whose accounts are new: no folder
+/// but INBOX, so that a migration makes Drafts, Sent, Trash and the rest.
+pub fn start_bare(
+    kind: Kind,
+    users: &'static [(&'static str, &'static str)],
+) -> Box<dyn MailServer> {
+    match kind {
+        Kind::Dovecot => Box::new(Dovecot::start(DovecotOptions {
+            users,
+            ..DovecotOptions::default()
+        })),
+        Kind::Cyrus => Box::new(Cyrus::start_bare(users)),
+        Kind::Courier => Box::new(Courier::start_bare(users)),
     }
 }
 
@@ -142,6 +168,32 @@ impl Quirks {
 /// Whether SELECT of `folder` (as `bob`) answers with `[UIDNEXT ...]`,
 /// asked on a raw connection so that no client smooths it over.
 fn select_says_uidnext(server: &dyn MailServer, folder: &str) -> bool {
+    raw_exchange(server, "bob", &format!("SELECT \"{folder}\""))
+        .iter()
+        .any(|l| l.contains("[UIDNEXT "))
+}
+
+/// The names (on the wire) `user` is subscribed to, whether the folders
+/// exist or not, as LSUB lists them.
+pub fn subscriptions(server: &dyn MailServer, user: &str) -> std::collections::BTreeSet<String> {
+    raw_exchange(server, user, "LSUB \"\" \"*\"")
+        .iter()
+        .filter(|l| l.starts_with("* LSUB "))
+        .filter_map(|l| {
+            let line = l.trim_end();
+            let name = if let Some(quoted) = line.strip_suffix('"') {
+                &quoted[quoted.rfind('"')? + 1..]
+            } else {
+                &line[line.rfind(' ')? + 1..]
+            };
+            Some(name.to_owned())
+        })
+        .collect()
+}
+
+/// Logs `user` in on a raw connection, sends one command and returns the
+/// lines of its answer, tagged line included.
+fn raw_exchange(server: &dyn MailServer, user: &str, command: &str) -> Vec<String> {
     use std::io::{BufRead, BufReader, Write};
     let stream = std::net::TcpStream::connect(("127.0.0.1", server.imap_port())).expect("connect");
     stream
@@ -164,15 +216,14 @@ fn select_says_uidnext(server: &dyn MailServer, folder: &str) -> bool {
         }
     };
     until("* OK");
-    let password = server.password("bob");
-    write!(writer, "a LOGIN bob \"{password}\"\r\n").expect("write");
+    let password = server.password(user);
+    write!(writer, "a LOGIN {user} \"{password}\"\r\n").expect("write");
     assert!(
         until("a ").last().is_some_and(|l| l.starts_with("a OK")),
         "probe: login"
     );
-    write!(writer, "b SELECT \"{folder}\"\r\nc LOGOUT\r\n").expect("write");
-    let lines = until("b ");
-    lines.iter().any(|l| l.contains("[UIDNEXT "))
+    write!(writer, "b {command}\r\nc LOGOUT\r\n").expect("write");
+    until("b ")
 }
 
 /// A message with every byte of 128 or above in its header replaced by

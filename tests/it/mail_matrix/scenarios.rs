@@ -11,8 +11,8 @@ use crate::mail::{Account, Batch, assert_same, assert_success, raw};
 use crate::support::server::{Folder, snapshot_as};
 use crate::support::{Kind, MailServer};
 
-/// Two running servers, what each does to messages, and a batch of one
-/// account (`alice`) between them.
+/// Two running servers, what the destination does to messages, and a batch
+/// of accounts between them (`alice` unless said otherwise).
 pub struct Setup {
     pub source: Box<dyn MailServer>,
     pub dest: Box<dyn MailServer>,
@@ -23,17 +23,29 @@ pub struct Setup {
 impl Setup {
     pub async fn new(source: Kind, dest: Kind) -> Setup {
         let (source, dest) = (start(source, SOURCE_USERS), start(dest, DEST_USERS));
+        Setup::of(source, dest, &["alice"], "").await
+    }
+
+    /// These servers, with a batch of these users' accounts (`extra` added
+    /// to the manifest's limits).
+    pub async fn of(
+        source: Box<dyn MailServer>,
+        dest: Box<dyn MailServer>,
+        users: &[&str],
+        extra: &str,
+    ) -> Setup {
         let dest_quirks = Quirks::probe(dest.as_ref()).await;
-        let batch = Batch::new(
-            &[Account {
-                user: "alice",
+        let accounts: Vec<Account<'_>> = users
+            .iter()
+            .map(|user| Account {
+                user,
                 source_port: source.imap_port(),
                 source_password: "source-pw",
                 dest_port: dest.imap_port(),
                 dest_password: "dest-pw",
-            }],
-            "",
-        );
+            })
+            .collect();
+        let batch = Batch::new(&accounts, extra);
         Setup {
             source,
             dest,
@@ -50,24 +62,34 @@ impl Setup {
         self.dest.as_ref()
     }
 
-    /// The source mailbox as the destination would hold it, by path.
-    pub async fn expected(&self) -> BTreeMap<String, Folder> {
+    /// A user's source mailbox as the destination would hold it, by path.
+    pub async fn expected_of(&self, user: &str) -> BTreeMap<String, Folder> {
         let quirks = self.dest_quirks;
-        let snapshot = snapshot_as(self.source().imap_config("alice"), |b| quirks.stored(b)).await;
+        let snapshot = snapshot_as(self.source().imap_config(user), |b| quirks.stored(b)).await;
         instants(by_path(self.source(), snapshot))
     }
 
-    /// The destination mailbox, by path.
+    /// Alice's destination mailbox, by path.
     pub async fn got(&self) -> BTreeMap<String, Folder> {
-        instants(by_path(self.dest(), self.dest().snapshot("alice").await))
+        self.got_of("alice").await
     }
 
-    /// Every source folder is at the destination exactly (as the
+    /// A user's destination mailbox, by path.
+    pub async fn got_of(&self, user: &str) -> BTreeMap<String, Folder> {
+        instants(by_path(self.dest(), self.dest().snapshot(user).await))
+    }
+
+    /// Every source folder of alice is at the destination exactly (as the
     /// destination stores messages), no message twice; the destination's
     /// other folders hold only `others` (by path) and are otherwise empty.
     pub async fn assert_exact_with(&self, others: &BTreeMap<String, Folder>) {
-        let expected = self.expected().await;
-        let got = self.got().await;
+        self.assert_exact_of("alice", others).await;
+    }
+
+    /// [`Setup::assert_exact_with`] for any user.
+    pub async fn assert_exact_of(&self, user: &str, others: &BTreeMap<String, Folder>) {
+        let expected = self.expected_of(user).await;
+        let got = self.got_of(user).await;
         let mut wanted = expected.clone();
         for path in got.keys() {
             if !expected.contains_key(path) {
@@ -450,23 +472,47 @@ pub async fn connection_cuts(source: Kind, dest: Kind) {
     setup.assert_exact().await;
 }
 
-/// Undo puts the destination back as it was before the migration.
+/// Undo puts new accounts back as they were before the migration, which
+/// made the provider's folders there: every migrated message goes, every
+/// folder it made goes with its subscription, unless the server refuses to
+/// delete it (Courier keeps its Trash): that is listed with the server's
+/// words, and the test sees the same refusal by trying it. A second undo
+/// changes nothing.
 pub async fn undo(source: Kind, dest: Kind) {
-    let setup = Setup::new(source, dest).await;
+    let setup = Setup::of(
+        start(source, SOURCE_USERS),
+        super::start_bare(dest, DEST_USERS),
+        &["alice"],
+        "",
+    )
+    .await;
     let own = raw("Subject: the user's own", "mine");
     setup.dest().seed_bodies("alice", "INBOX", &[&own]).await;
     let before = setup.got().await;
+    let subscribed_before = super::subscriptions(setup.dest(), "alice");
     let src = setup.source();
     src.seed_bodies("alice", "INBOX", &[raw("Subject: a", "a"), eight_bit(1)])
         .await;
-    src.seed_bodies(
-        "alice",
-        &src.raw_name("Projects/2024"),
-        &[raw("Subject: p", "p")],
-    )
-    .await;
+    for (path, subject) in [
+        ("Projects/2024", "p"),
+        ("Sent", "s"),
+        ("Trash", "t"),
+        ("Drafts", "d"),
+    ] {
+        src.seed_bodies(
+            "alice",
+            &src.raw_name(path),
+            &[raw(&format!("Subject: {subject}"), subject)],
+        )
+        .await;
+    }
     assert_success(&setup.batch.run());
-    assert_ne!(setup.got().await, before);
+    let migrated = setup.got().await;
+    assert!(
+        migrated.len() > before.len() + 3,
+        "the migration made folders: {:?}",
+        migrated.keys()
+    );
 
     let undone = crate::support::undo_first(
         &setup.batch.state(),
@@ -474,5 +520,234 @@ pub async fn undo(source: Kind, dest: Kind) {
         "alice@example.test",
     );
     assert_success(&undone);
-    assert_same(&setup.got().await, &before);
+    let got = setup.got().await;
+    for (path, folder) in &before {
+        assert_eq!(got.get(path), Some(folder), "{path}: put back as it was");
+    }
+    let left = setup
+        .assert_only_refused_left(&before, &undone.stdout)
+        .await;
+    let mut session = Session::connect(&setup.dest().imap_config("alice"))
+        .await
+        .expect("login");
+    let existing: Vec<String> = session
+        .list()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|m| m.raw)
+        .collect();
+    session.logout().await.ok();
+    let subscribed = super::subscriptions(setup.dest(), "alice");
+    for name in &subscribed {
+        assert!(
+            subscribed_before.contains(name) || existing.contains(name),
+            "{name} is still subscribed though undo deleted it: {subscribed:?}"
+        );
+    }
+
+    // Again, from the state database: nothing to do.
+    let again = crate::support::undo_first(
+        &setup.batch.state(),
+        &setup.batch.reports(),
+        "alice@example.test",
+    );
+    assert_success(&again);
+    assert!(again.stdout.contains("already undone"), "{}", again.stdout);
+    assert_eq!(setup.got().await, got);
+    // And from the undo manifest alone: nothing more goes, the same is left.
+    let manifest = std::fs::read_dir(setup.batch.reports().join("test").join("undo"))
+        .expect("undo manifests")
+        .map(|entry| entry.expect("entry").path())
+        .find(|path| path.extension().is_some_and(|e| e == "json"))
+        .expect("an undo manifest");
+    let from_file = crate::cmd::mailshift()
+        .args(["undo", "--password-env", "DEST_PW", "--from"])
+        .arg(&manifest)
+        .env("DEST_PW", "dest-pw")
+        .run();
+    assert_success(&from_file);
+    assert!(
+        from_file.stdout.contains("0 messages removed"),
+        "{}",
+        from_file.stdout
+    );
+    assert_eq!(setup.got().await, got);
+    assert_eq!(
+        setup
+            .assert_only_refused_left(&before, &from_file.stdout)
+            .await,
+        left
+    );
+    assert_eq!(super::subscriptions(setup.dest(), "alice"), subscribed);
+}
+
+impl Setup {
+    /// Alice's destination folders that were not there `before` the
+    /// migration (their names on the wire): each is empty, listed by the
+    /// undo's `output` as not deleted with the server's refusal, and
+    /// refused again when the test itself tries to delete it.
+    async fn assert_only_refused_left(
+        &self,
+        before: &BTreeMap<String, Folder>,
+        output: &str,
+    ) -> std::collections::BTreeSet<String> {
+        let dest = self.dest();
+        let mut left = std::collections::BTreeSet::new();
+        for (path, folder) in self.got().await {
+            if before.contains_key(&path) {
+                continue;
+            }
+            assert!(folder.is_empty(), "{path} keeps migrated mail: {folder:?}");
+            let raw = dest.raw_name(&path);
+            let mut session = Session::connect(&dest.imap_config("alice"))
+                .await
+                .expect("login");
+            let tried = session.delete(&raw).await;
+            session.logout().await.ok();
+            let Err(mailshift::protocols::imap::ImapError::No { text, .. }) = tried else {
+                panic!("{path} could be deleted, undo left it: {tried:?}\n{output}");
+            };
+            let name = format!(
+                "{}{}",
+                dest.prefix(),
+                path.replace('/', &dest.separator().to_string())
+            );
+            let said = format!("not undone: {name}: not deleted: ");
+            assert!(
+                output
+                    .lines()
+                    .any(|line| line.contains(&said) && line.contains(text.trim())),
+                "{path}: the server refused with {text:?}; undo said:\n{output}"
+            );
+            left.insert(raw);
+        }
+        left
+    }
+}
+
+/// Counts the messages of some users' INBOX and Archive at a server, over
+/// sessions kept open, so that it can be polled often.
+struct Counter {
+    sessions: Vec<Session>,
+    archive: String,
+}
+
+impl Counter {
+    async fn new(server: &dyn MailServer, users: &[&str]) -> Counter {
+        let mut sessions = Vec::new();
+        for user in users {
+            sessions.push(
+                Session::connect(&server.imap_config(user))
+                    .await
+                    .expect("login"),
+            );
+        }
+        Counter {
+            sessions,
+            archive: server.raw_name("Archive"),
+        }
+    }
+
+    async fn total(&mut self) -> u32 {
+        let mut sum = 0;
+        for session in &mut self.sessions {
+            for folder in ["INBOX", &self.archive] {
+                if let Ok(status) = session.status(folder).await {
+                    sum += status.messages;
+                }
+            }
+        }
+        sum
+    }
+}
+
+fn signal(child: &std::process::Child, name: &str) {
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(child.id().to_string())
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{name}");
+}
+
+/// Ctrl-C and SIGTERM used to save a folder's watermark for a pass they cut
+/// short: the messages after the cut were never copied by any later run.
+/// Stops come in turn, each once another share of the mail has arrived, on
+/// a paced run of two accounts; only a stop that cut a run short counts.
+/// Then one run is exact, and the next copies nothing.
+pub async fn sigterm_and_sigint_at_many_points_lose_nothing(source: Kind, dest: Kind) {
+    const USERS: &[&str] = &["alice", "bob"];
+    let setup = Setup::of(
+        start(source, SOURCE_USERS),
+        start(dest, DEST_USERS),
+        USERS,
+        // A paced run, so that the stops fall all over it. What is in
+        // flight at a stop still lands, so the mail is many times that.
+        "  messages_per_second: 40",
+    )
+    .await;
+    let archive = setup.source().raw_name("Archive");
+    for (n, user) in USERS.iter().enumerate() {
+        let bodies: Vec<Vec<u8>> = (0..500)
+            .map(|i| {
+                if i % 10 == 0 {
+                    eight_bit(1000 * n + i)
+                } else {
+                    raw(
+                        &format!("Subject: {user} m{i}\r\nMessage-ID: <{n}.{i}@x>"),
+                        &"y".repeat(1500),
+                    )
+                }
+            })
+            .collect();
+        setup.source().seed_bodies(user, "INBOX", &bodies).await;
+        setup
+            .source()
+            .seed_bodies(user, &archive, &bodies[..100])
+            .await;
+    }
+    let all = 600 * USERS.len() as u32;
+
+    // Up to twelve stops, each once another twenty-fourth of the mail has
+    // arrived: a share of the order of what a start has at hand.
+    let step = all / 24;
+    let mut counter = Counter::new(setup.dest(), USERS).await;
+    let mut stops = 0;
+    for i in 0..12 {
+        let before = counter.total().await;
+        if before + 2 * step >= all {
+            break;
+        }
+        let mut child = setup.batch.spawn();
+        let started = Instant::now();
+        while counter.total().await < before + step && started.elapsed() < Duration::from_secs(60) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // A run that already ended is no stop at all.
+        if child.try_wait().expect("poll").is_some() {
+            break;
+        }
+        signal(&child, if i % 2 == 0 { "TERM" } else { "INT" });
+        let exited = Instant::now();
+        let status = child.wait().expect("reap");
+        assert!(
+            exited.elapsed() < Duration::from_secs(30),
+            "a stop is prompt"
+        );
+        assert!(status.code().is_some(), "exited by itself: {status:?}");
+        stops += 1;
+        if counter.total().await >= all {
+            break;
+        }
+    }
+    assert!(stops >= 6, "only {stops} stops came before the end");
+
+    assert_success(&setup.batch.run());
+    for user in USERS {
+        setup.assert_exact_of(user, &BTreeMap::new()).await;
+    }
+    let again = setup.batch.run();
+    assert_success(&again);
+    assert!(again.stdout.contains("copied 0,"), "{}", again.stdout);
 }

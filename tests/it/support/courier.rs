@@ -50,9 +50,19 @@ impl Courier {
     /// Starts a server with these users and passwords and waits until it
     /// greets. Panics if Courier is not unpacked or does not come up.
     pub fn start(users: &[(&str, &str)]) -> Courier {
+        Courier::start_with(users, AUTO_FOLDERS)
+    }
+
+    /// Starts a server whose users have no folder besides INBOX, as new
+    /// accounts made by `maildirmake` alone.
+    pub fn start_bare(users: &[(&str, &str)]) -> Courier {
+        Courier::start_with(users, &[])
+    }
+
+    fn start_with(users: &[(&str, &str)], folders: &[&str]) -> Courier {
         let mut last_error = String::new();
         for _ in 0..4 {
-            match Courier::try_start(users) {
+            match Courier::try_start(users, folders) {
                 Ok(server) => return server,
                 Err(e) => last_error = e,
             }
@@ -60,7 +70,7 @@ impl Courier {
         panic!("courier did not start: {last_error}");
     }
 
-    fn try_start(users: &[(&str, &str)]) -> Result<Courier, String> {
+    fn try_start(users: &[(&str, &str)], folders: &[&str]) -> Result<Courier, String> {
         let prefix = private_prefix().join("courier");
         if !prefix.join("usr/bin/imapd").is_file() {
             return Err(format!(
@@ -90,7 +100,7 @@ impl Courier {
              DEFAULTOPTIONS=\"\"\nLOGGEROPTS=\"\"\n",
         )
         .map_err(|e| e.to_string())?;
-        make_users(&prefix, base, users)?;
+        make_users(&prefix, base, users, folders)?;
         let port = free_port();
         let script = start_script(&prefix, base, port);
         fs::write(base.join("start.sh"), script).map_err(|e| e.to_string())?;
@@ -172,8 +182,13 @@ impl Drop for Courier {
 }
 
 /// Writes the userdb source (compiled by `makeuserdb` at start) and makes
-/// each user's Maildir with the provider's folders, subscribed.
-fn make_users(prefix: &Path, base: &Path, users: &[(&str, &str)]) -> Result<(), String> {
+/// each user's Maildir with these folders, subscribed.
+fn make_users(
+    prefix: &Path,
+    base: &Path,
+    users: &[(&str, &str)],
+    folders: &[&str],
+) -> Result<(), String> {
     let openssl = find_binary("openssl")
         .ok_or_else(|| "openssl not found: run scripts/install-deps.sh".to_string())?;
     let (uid, gid) = mail_owner();
@@ -204,13 +219,10 @@ fn make_users(prefix: &Path, base: &Path, users: &[(&str, &str)]) -> Result<(), 
             }
         };
         run(&[], &maildir)?;
-        for folder in AUTO_FOLDERS {
+        for folder in folders {
             run(&["-f", folder], &maildir)?;
         }
-        let subscribed: String = AUTO_FOLDERS
-            .iter()
-            .map(|f| format!("INBOX.{f}\n"))
-            .collect();
+        let subscribed: String = folders.iter().map(|f| format!("INBOX.{f}\n")).collect();
         fs::write(maildir.join("courierimapsubscribed"), subscribed).map_err(|e| e.to_string())?;
         chown_tree(&home, uid, gid)?;
         userdb.push_str(&format!(

@@ -41,13 +41,27 @@ pub struct Cyrus {
     users: Vec<(String, String)>,
 }
 
+/// The administrator every test Cyrus has (`admins:` in imapd.conf): it
+/// may log in for any user by SASL authorization identity.
+pub const ADMIN: (&str, &str) = ("cyrusadmin", "cyrus-admin-pw");
+
 impl Cyrus {
     /// Starts a server with these users and passwords and waits until it
     /// greets. Panics if Cyrus is not unpacked or does not come up.
     pub fn start(users: &[(&str, &str)]) -> Cyrus {
+        Cyrus::start_with(users, true)
+    }
+
+    /// Starts a server whose mailboxes get no folder besides INBOX, as
+    /// new accounts on a server that does not make the provider's folders.
+    pub fn start_bare(users: &[(&str, &str)]) -> Cyrus {
+        Cyrus::start_with(users, false)
+    }
+
+    fn start_with(users: &[(&str, &str)], provider_folders: bool) -> Cyrus {
         let mut last_error = String::new();
         for _ in 0..4 {
-            match Cyrus::try_start(users) {
+            match Cyrus::try_start(users, provider_folders) {
                 Ok(server) => return server,
                 Err(e) => last_error = e,
             }
@@ -59,7 +73,7 @@ impl Cyrus {
         private_prefix().join("cyrus/usr/lib/cyrus/bin")
     }
 
-    fn try_start(users: &[(&str, &str)]) -> Result<Cyrus, String> {
+    fn try_start(users: &[(&str, &str)], provider_folders: bool) -> Result<Cyrus, String> {
         let master = Cyrus::bin().join("master");
         if !master.is_file() {
             return Err(format!(
@@ -82,9 +96,10 @@ impl Cyrus {
                 .map_err(|e| e.to_string())?;
         }
         make_sasldb(base, users)?;
+        make_sasldb(base, &[ADMIN])?;
         let port = free_port();
         let conf = base.join("imapd.conf");
-        fs::write(&conf, imapd_conf(base)).map_err(|e| e.to_string())?;
+        fs::write(&conf, imapd_conf(base, provider_folders)).map_err(|e| e.to_string())?;
         fs::write(base.join("cyrus.conf"), cyrus_conf(&conf, port)).map_err(|e| e.to_string())?;
 
         let log = fs::File::create(base.join("stderr.log")).map_err(|e| e.to_string())?;
@@ -206,10 +221,17 @@ fn make_sasldb(base: &Path, users: &[(&str, &str)]) -> Result<(), String> {
     std::os::unix::fs::chown(&db, Some(uid), Some(gid)).map_err(|e| e.to_string())
 }
 
-fn imapd_conf(base: &Path) -> String {
+/// The configuration; the provider's folders are made at first login when
+/// `provider_folders` says so (their special use is announced either way).
+fn imapd_conf(base: &Path, provider_folders: bool) -> String {
     let base = base.display();
     let folders: Vec<&str> = AUTO_FOLDERS.iter().map(|(name, _)| *name).collect();
     let folders = folders.join("|");
+    let autocreate = if provider_folders {
+        format!("autocreate_inbox_folders: {folders}\nautocreate_subscribe_folder: {folders}\n")
+    } else {
+        String::new()
+    };
     let xlist: String = AUTO_FOLDERS
         .iter()
         .map(|(name, special)| {
@@ -222,6 +244,7 @@ fn imapd_conf(base: &Path) -> String {
     let (uid, gid) = mail_owner();
     let user = user_name(uid);
     let group = group_name(gid);
+    let admin = ADMIN.0;
     format!(
         "# Generated for one test run; Debian's defaults otherwise.
 configdirectory: {base}/conf
@@ -235,14 +258,13 @@ notifysocket: {base}/run/socket/notify
 altnamespace: no
 unixhierarchysep: no
 autocreate_quota: 0
-autocreate_inbox_folders: {folders}
-autocreate_subscribe_folder: {folders}
-{xlist}allowplaintext: yes
+{autocreate}{xlist}allowplaintext: yes
 sasl_pwcheck_method: auxprop
 sasl_auxprop_plugin: sasldb
 sasl_sasldb_path: {base}/sasldb2
 sasl_mech_list: PLAIN LOGIN
 servername: localhost
+admins: {admin}
 cyrus_user: {user}
 cyrus_group: {group}
 umask: 077

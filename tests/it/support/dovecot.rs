@@ -42,6 +42,10 @@ pub struct DovecotOptions<'a> {
     pub tls: bool,
     /// Users and their passwords.
     pub users: &'a [(&'a str, &'a str)],
+    /// Master users (a `master = yes` passdb) and their passwords: each
+    /// may log in as any user, by SASL PLAIN authorization identity or as
+    /// `user*master`.
+    pub masters: &'a [(&'a str, &'a str)],
     /// Directory to hold the mail store (e.g. `/dev/shm` for benchmarks);
     /// a fresh subdirectory is made inside. Default: the temp directory.
     pub root: Option<PathBuf>,
@@ -67,6 +71,7 @@ impl Default for DovecotOptions<'_> {
             inbox_prefix: false,
             tls: false,
             users: &[("user", "password")],
+            masters: &[],
             root: None,
             auto_folders: false,
             max_message_size: None,
@@ -135,12 +140,13 @@ impl Dovecot {
             .map_err(|e| e.to_string())?;
         std::os::unix::fs::chown(&mail_root, Some(uid), Some(gid)).map_err(|e| e.to_string())?;
 
-        let passwd: String = options
-            .users
-            .iter()
-            .map(|(user, password)| format!("{user}:{{PLAIN}}{password}::::::\n"))
-            .collect();
-        fs::write(base.join("passwd"), passwd).map_err(|e| e.to_string())?;
+        for (file, users) in [("passwd", options.users), ("masters", options.masters)] {
+            let lines: String = users
+                .iter()
+                .map(|(user, password)| format!("{user}:{{PLAIN}}{password}::::::\n"))
+                .collect();
+            fs::write(base.join(file), lines).map_err(|e| e.to_string())?;
+        }
         if options.tls {
             make_certificate(&base)?;
         }
@@ -431,6 +437,17 @@ fn render_config(
         Some(list) => format!("protocol imap {{\n  imap_capability = {list}\n}}\n"),
         None => String::new(),
     };
+    // `pass = yes`: the user is then looked up in the users' passdb, so a
+    // master can only act for a user who exists.
+    let masters = if options.masters.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "auth_master_user_separator = *\n\
+             passdb {{\n  driver = passwd-file\n  master = yes\n  pass = yes\n  \
+             args = scheme=PLAIN username_format=%u {base}/masters\n}}\n"
+        )
+    };
     let quota = match options.max_message_size {
         Some(max) => format!(
             "mail_plugins = $mail_plugins quota\n\
@@ -456,7 +473,7 @@ first_valid_uid = 1
 mail_location = sdbox:{mail}/%u
 mail_fsync = never
 mail_max_userip_connections = 1000
-passdb {{
+{masters}passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {base}/passwd
 }}

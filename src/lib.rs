@@ -55,6 +55,9 @@
 //!   an account plan into protocol calls and store records. A stage gets a
 //!   [`stages::context::AccountContext`]: the account, the store, its share
 //!   of the limits, the retry policy, progress counters and stop tokens.
+//!   The three mail stages share one copy `pipeline` (intent, fetch,
+//!   APPEND, checkpoint, watermark) over a message source, with its named
+//!   crash edges.
 //! - [`engine`] runs a batch: accounts concurrently under limits
 //!   (global, per host, per account), retries with backoff, cancellation.
 //! - [`preflight`] logs in to every endpoint of a plan, changing nothing,

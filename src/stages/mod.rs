@@ -6,6 +6,9 @@
 //! - [`pst`]: the mail option for an Outlook PST file source.
 //! - [`keyed`]: what [`pop3`] and [`pst`] share: mail checkpointed by a
 //!   text key (UIDL, node ID) instead of an IMAP UID.
+//! - [`pipeline`]: the one copy pipeline of [`mail`], [`pop3`] and [`pst`]
+//!   (intent, memory, fetch, APPEND, checkpoint, watermark), its errors,
+//!   retries and named fail points.
 //! - [`rules`]: Sieve scripts and out-of-office replies over ManageSieve
 //!   (the `rules` and `auto_replies` options).
 //! - [`contacts`]: address books and vCards over CardDAV (the `contacts`
@@ -30,6 +33,8 @@ pub mod files;
 pub mod keyed;
 #[allow(missing_docs)]
 pub mod mail;
+#[allow(missing_docs)]
+pub mod pipeline;
 #[allow(missing_docs)]
 pub mod pop3;
 #[allow(missing_docs)]

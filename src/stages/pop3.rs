@@ -1,8 +1,8 @@
 //! The mail stage for a POP3 source: every message of the source mailbox
 //! into the destination's INBOX, byte for byte, checkpointed by UIDL.
 //!
-//! It keeps the IMAP stage's guarantees by the same means (see
-//! [`super::mail::sync`]): an intent is recorded before a group of messages
+//! It goes through the same [`pipeline`] as the IMAP stage, with the
+//! same guarantees (see [`super::keyed`]): an intent is recorded before a group of messages
 //! is fetched; destination messages without a record are fingerprinted, so
 //! a copy whose confirmation was lost (a crash between APPEND and
 //! checkpoint) or a message already there is recognised instead of copied
@@ -14,104 +14,51 @@
 //! unchanged. POP3 has no flags; INTERNALDATE comes from the message's
 //! `Date:` header when it parses, otherwise the destination chooses.
 
-use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
 use super::StageFailure;
-use super::keyed::{DestError, Journal, Recorded, finish_pass, within_dates};
+use super::keyed::{self, Listed, Offer, Offered, Tally};
 use super::mail::fingerprint;
-use crate::plan::{Endpoint, Server, StageKind};
-use crate::protocols::imap::{self, AppendRequest, ImapError};
-use crate::protocols::pop3::{self, Listing, Pop3Config, Pop3Error, Retrieved};
+use super::pipeline::{self, MessageSource, PassError, dest, source};
+use crate::plan::{Endpoint, Server};
+use crate::protocols::imap;
+use crate::protocols::pop3::{self, Pop3Config, Retrieved};
 use crate::stages::context::AccountContext;
-use crate::stages::context::limits::Loan;
-use crate::stages::context::retry::retrying;
-use crate::store::StoreError;
 use crate::store::batches::StageCounts;
 
 /// The source folder's name in the store, reports and status.
 pub const SOURCE_FOLDER: &str = "POP3 INBOX";
 /// Where the messages go.
-use super::mail::sync::{APPEND_WINDOW, FETCH_GROUP, FETCH_GROUP_BYTES, QUEUE_DEPTH};
-
 const DEST_FOLDER: &str = "INBOX";
 /// How long a server may stay silent before the command fails.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Why a pass stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum PassError {
-    #[error("Source: {0}")]
-    Source(Pop3Error),
-    #[error("Destination: {0}")]
-    Destination(ImapError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-impl PassError {
-    /// Whether another attempt may succeed.
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            PassError::Source(e) => e.is_retryable(),
-            PassError::Destination(e) => e.is_retryable(),
-            PassError::Store(_) => false,
-        }
-    }
-}
-
-impl From<DestError> for PassError {
-    fn from(error: DestError) -> Self {
-        match error {
-            DestError::Imap(e) => PassError::Destination(e),
-            DestError::Store(e) => PassError::Store(e),
-        }
-    }
-}
-
-fn source(error: Pop3Error) -> PassError {
-    PassError::Source(error)
-}
-
-fn dest(error: ImapError) -> PassError {
-    PassError::Destination(error)
-}
-
 /// Migrates one account's mail from a POP3 source.
 pub async fn run(ctx: &AccountContext) -> Result<StageCounts, StageFailure> {
-    let mut counts = StageCounts::default();
+    let mut tally = Tally::default();
     let account = ctx.plan.source.email.as_str();
-    let result = retrying(ctx, account, retryable, &mut counts, |ctx, counts| {
-        Box::pin(attempt(ctx, counts))
+    let result = pipeline::retry(ctx, account, &mut tally, |ctx, tally| {
+        Box::pin(attempt(ctx, tally))
     })
     .await;
     if let Err(error) = result {
         return Err(StageFailure {
             error: error.context(format!("Folder {SOURCE_FOLDER}")),
-            counts,
+            counts: tally.counts,
         });
     }
-    super::within_budget(ctx, counts, "messages")
+    super::within_budget(ctx, tally.counts, "messages")
 }
 
 /// One connection to each end and one pass over the source.
-async fn attempt(ctx: &AccountContext, counts: &mut StageCounts) -> anyhow::Result<()> {
+async fn attempt(ctx: &AccountContext, tally: &mut Tally) -> anyhow::Result<()> {
     let mut ends = Ends::connect(ctx).await?;
-    pass(ctx, &mut ends, counts).await?;
+    pass(ctx, &mut ends, tally).await?;
     ends.source.quit().await.ok();
     Ok(())
-}
-
-/// Whether an error is worth another attempt.
-fn retryable(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| {
-        cause
-            .downcast_ref::<PassError>()
-            .is_some_and(PassError::is_retryable)
-    })
 }
 
 /// The POP3 source and the IMAP destination, holding their hosts' slots.
@@ -159,192 +106,66 @@ fn server_of<'e>(endpoint: &'e Endpoint, protocol: &str) -> anyhow::Result<&'e S
         .with_context(|| format!("Account {} has no {protocol} server", endpoint.email))
 }
 
-/// One pass: lists the source, recognises what the destination holds,
-/// copies the rest. Copies, matches and failures are added to `counts` as
-/// they happen; what the source holds (found, skipped) only when the pass
-/// completes.
-async fn pass(
-    ctx: &AccountContext,
-    ends: &mut Ends,
-    counts: &mut StageCounts,
-) -> Result<(), PassError> {
-    let store = &ctx.store;
-    let record = store
+/// One pass over the mailbox into the destination's INBOX.
+async fn pass(ctx: &AccountContext, ends: &mut Ends, tally: &mut Tally) -> Result<(), PassError> {
+    let record = ctx
+        .store
         .open_folder(ctx.account.id, SOURCE_FOLDER, DEST_FOLDER)
         .await?;
-    let listings = ends.source.list_all().await.map_err(source)?;
-    let recorded = Recorded::load(ctx, &mut ends.dest, &record, DEST_FOLDER).await?;
-
-    // The source's messages: the ones without a record are to copy.
-    let appendlimit = ends.dest.capabilities().appendlimit;
-    let mut seen = HashSet::new();
-    let (found, mut skipped) = (listings.len() as u64, 0);
-    let mut to_copy = Vec::new();
-    for listing in listings {
-        if recorded.done.contains(&listing.uidl) || !seen.insert(listing.uidl.clone()) {
-            continue;
-        }
-        if ctx
-            .plan
-            .mail
-            .max_message_size
-            .is_some_and(|max| listing.size > max)
-        {
-            skipped += 1;
-            continue;
-        }
-        if let Some(limit) = appendlimit.filter(|limit| listing.size > *limit) {
-            counts.failed += 1;
-            store
-                .record_item_error(
-                    ctx.account.id,
-                    StageKind::Mail,
-                    item(&listing.uidl),
-                    format!(
-                        "{} bytes, larger than the destination accepts ({limit} bytes)",
-                        listing.size
-                    ),
-                )
-                .await?;
-            continue;
-        }
-        to_copy.push(listing);
-    }
-
-    let failed_before = counts.failed;
-    skipped += copy(ctx, ends, record.id, to_copy, recorded, counts).await?;
-    counts.found += found;
-    counts.skipped += skipped;
-
-    let clean = counts.failed == failed_before;
-    finish_pass(ctx, &mut ends.dest, record.id, DEST_FOLDER, found, clean).await?;
-    Ok(())
-}
-
-/// How a message is named in item errors.
-fn item(uidl: &str) -> String {
-    format!("{SOURCE_FOLDER} UIDL {uidl}")
-}
-
-/// Streams messages from the source and appends those not already at the
-/// destination, recording each confirmed copy. Returns how many messages
-/// the date filters left out once their headers were seen.
-async fn copy(
-    ctx: &AccountContext,
-    ends: &mut Ends,
-    folder_id: i64,
-    to_copy: Vec<Listing>,
-    recorded: Recorded,
-    counts: &mut StageCounts,
-) -> Result<u64, PassError> {
-    if to_copy.is_empty() {
-        return Ok(0);
-    }
-    let groups = fetch_groups(&to_copy);
-    let wanted: HashMap<u32, Listing> = to_copy.into_iter().map(|l| (l.number, l)).collect();
-    let (tx, rx) = mpsc::channel::<Retrieved>(QUEUE_DEPTH);
+    let label = format!("{SOURCE_FOLDER} UIDL");
     let Ends {
-        source: src,
-        dest: dst,
+        source: pop3,
+        dest: session,
         ..
     } = ends;
-    let store = &ctx.store;
-    let loan = Loan::new(&ctx.limits);
-
-    // For each group: intents, memory for its messages, then RETR.
-    let reader = async {
-        for (numbers, keys, kib) in groups {
-            if tx.is_closed() || ctx.shutdown.is_cancelled() {
-                break;
-            }
-            store.record_pop3_intents(folder_id, keys).await?;
-            loan.take(kib).await;
-            src.retr_to(&numbers, &tx).await.map_err(source)?;
-        }
-        drop(tx);
-        Ok::<(), PassError>(())
-    };
-
-    let writer = async {
-        let mut appender = dst.appender(DEST_FOLDER, APPEND_WINDOW);
-        let mut journal = Journal::new(folder_id, format!("{SOURCE_FOLDER} UIDL"));
-        let Recorded {
-            mut present,
-            intents,
-            ..
-        } = recorded;
-        let streamed = async {
-            // Owned here, so that a writer that stops also stops the reader.
-            let mut rx = rx;
-            while let Some((number, result)) = rx.recv().await {
-                let Some(listing) = wanted.get(&number) else {
-                    continue;
-                };
-                loan.give_back(listing.size);
-                let body = match result {
-                    Ok(body) => body,
-                    Err(error) => {
-                        counts.failed += 1;
-                        store
-                            .record_item_error(
-                                ctx.account.id,
-                                StageKind::Mail,
-                                journal.item(&listing.uidl),
-                                error.to_string(),
-                            )
-                            .await?;
-                        continue;
-                    }
-                };
-                let date = header_date(&body);
-                if !within_dates(date.map(|d| d.date_naive()), &ctx.plan.mail) {
-                    journal.left_out.push(listing.uidl.clone());
-                    continue;
-                }
-                let row = Journal::row(&intents, listing.uidl.clone(), &body);
-                let request = AppendRequest {
-                    flags: Vec::new(),
-                    internal_date: date.map(|d| d.format("%d-%b-%Y %H:%M:%S %z").to_string()),
-                    body,
-                };
-                journal
-                    .deliver(ctx, &mut appender, &mut present, row, request, counts)
-                    .await?;
-            }
-            Ok::<(), PassError>(())
-        }
-        .await;
-        // Whatever happened, record every copy the server confirmed.
-        let closed = journal.close(ctx, appender, counts).await;
-        streamed?;
-        Ok::<u64, PassError>(closed?)
-    };
-
-    let (read, write) = tokio::join!(reader, writer);
-    let filtered = write?;
-    read.map(|()| filtered)
+    keyed::pass(ctx, session, pop3, &record, DEST_FOLDER, label, tally).await
 }
 
-/// Splits the messages to copy into intent groups: message numbers, their
-/// UIDLs, and the memory (KiB) they count for.
-fn fetch_groups(to_copy: &[Listing]) -> Vec<(Vec<u32>, Vec<String>, u32)> {
-    let mut groups: Vec<(Vec<u32>, Vec<String>, u32)> = Vec::new();
-    let mut bytes = 0;
-    for listing in to_copy {
-        let fits = groups.last().is_some_and(|(numbers, _, _)| {
-            numbers.len() < FETCH_GROUP && bytes + listing.size <= FETCH_GROUP_BYTES
+/// A POP3 mailbox is a message source: messages by number, with RETR.
+impl MessageSource for pop3::Session {
+    type Id = u32;
+    type Listing = Listed;
+    type Item = Retrieved;
+
+    async fn list(&mut self) -> Result<Vec<Listed>, PassError> {
+        let listings = self.list_all().await.map_err(source)?;
+        let listed = listings.into_iter().map(|l| Listed {
+            id: l.number,
+            key: l.uidl,
+            size: Some(l.size),
         });
-        if !fits {
-            groups.push((Vec::new(), Vec::new(), 0));
-            bytes = 0;
-        }
-        let (numbers, keys, kib) = groups.last_mut().expect("a group was just pushed");
-        numbers.push(listing.number);
-        keys.push(listing.uidl.clone());
-        *kib += Loan::cost(listing.size);
-        bytes += listing.size;
+        Ok(listed.collect())
     }
-    groups
+
+    fn id(item: &Retrieved) -> u32 {
+        item.0
+    }
+
+    async fn fetch(
+        &mut self,
+        group: &[u32],
+        tx: &mpsc::Sender<Retrieved>,
+    ) -> Result<(), PassError> {
+        self.retr_to(group, tx).await.map_err(source)
+    }
+}
+
+impl Offer for Retrieved {
+    fn offer(self) -> (u32, Result<Offered, String>) {
+        let (number, result) = self;
+        let offered = result.map_err(|e| e.to_string()).map(|body| {
+            let date = header_date(&body);
+            Offered {
+                flags: Vec::new(),
+                date: date.map(|d| d.date_naive()),
+                internal_date: date.map(|d| d.format("%d-%b-%Y %H:%M:%S %z").to_string()),
+                mail: true,
+                warnings: Vec::new(),
+                body,
+            }
+        });
+        (number, offered)
+    }
 }
 
 /// The message's `Date:` header, when it parses (RFC 5322, comments and
@@ -411,22 +232,5 @@ mod tests {
             None
         );
         assert_eq!(date("Date: yesterday\r\n\r\n"), None);
-    }
-
-    #[test]
-    fn groups_respect_count_and_bytes() {
-        let listing = |number, size| Listing {
-            number,
-            uidl: format!("u{number}"),
-            size,
-        };
-        let many: Vec<Listing> = (1..=450).map(|n| listing(n, 100)).collect();
-        let groups = fetch_groups(&many);
-        assert_eq!(
-            groups.iter().map(|g| g.0.len()).collect::<Vec<_>>(),
-            [200, 200, 50]
-        );
-        let big = vec![listing(1, 3 << 20), listing(2, 3 << 20)];
-        assert_eq!(fetch_groups(&big).len(), 2);
     }
 }

@@ -17,52 +17,30 @@
 //! A message that cannot be read is counted failed, reported by node ID,
 //! and the import goes on.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 use tokio::sync::{mpsc, oneshot};
 
 use super::StageFailure;
-use super::keyed::{DestError, Journal, Recorded, finish_pass, within_dates};
-use super::mail::folders::{FolderMapping, Naming};
-use super::mail::sync::{APPEND_WINDOW, FETCH_GROUP, QUEUE_DEPTH};
+use super::item_note;
+use super::keyed::{self, Listed, Offer, Offered, Tally};
+use super::mail::folders::Naming;
 use super::mail::{open, prepare_destination, server_of};
+use super::pipeline::{self, MessageSource, PassError, QUEUE_DEPTH, source};
 use crate::plan::StageKind;
-use crate::protocols::imap::{self, AppendRequest, ImapError, Mailbox, SpecialUse};
+use crate::protocols::imap::{Mailbox, SpecialUse};
 use crate::protocols::pst::reader::{Tree, is_mail};
 use crate::protocols::pst::{GroupwareKind, PstError, PstReader, Role, mime};
 use crate::stages::context::AccountContext;
-use crate::stages::context::retry::retrying;
-use crate::store::StoreError;
 use crate::store::batches::StageCounts;
-use crate::store::mail::FolderRecord;
-
-/// Why a pass stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum PassError {
-    #[error("Source: {0}")]
-    Source(PstError),
-    #[error("Destination: {0}")]
-    Destination(ImapError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-impl From<DestError> for PassError {
-    fn from(error: DestError) -> Self {
-        match error {
-            DestError::Imap(e) => PassError::Destination(e),
-            DestError::Store(e) => PassError::Store(e),
-        }
-    }
-}
 
 /// Imports one account's PST file.
 pub async fn run(ctx: &AccountContext) -> Result<StageCounts, StageFailure> {
     let mut tally = Tally::default();
     let account = ctx.plan.destination.email.as_str();
-    let result = retrying(ctx, account, retryable, &mut tally, |ctx, tally| {
+    let result = pipeline::retry(ctx, account, &mut tally, |ctx, tally| {
         Box::pin(import(ctx, tally))
     })
     .await;
@@ -76,42 +54,6 @@ pub async fn run(ctx: &AccountContext) -> Result<StageCounts, StageFailure> {
     super::within_budget(ctx, counts, "items of the PST file")
 }
 
-/// Whether an error is worth another attempt: only the destination's
-/// connection failing is; a PST file stays as damaged as it was.
-fn retryable(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| {
-        matches!(cause.downcast_ref::<PassError>(), Some(PassError::Destination(e)) if e.is_retryable())
-            || cause.downcast_ref::<ImapError>().is_some_and(ImapError::is_retryable)
-    })
-}
-
-/// What the attempts of one import did, together.
-#[derive(Default)]
-struct Tally {
-    counts: StageCounts,
-    /// Items already counted failed and reported: an attempt after a lost
-    /// connection meets them again.
-    reported: HashSet<String>,
-}
-
-impl Tally {
-    /// Counts and reports a failed item, once whatever the attempts.
-    async fn fail(
-        &mut self,
-        ctx: &AccountContext,
-        item: String,
-        reason: String,
-    ) -> Result<(), StoreError> {
-        if self.reported.insert(item.clone()) {
-            self.counts.failed += 1;
-            ctx.store
-                .record_item_error(ctx.account.id, StageKind::Mail, item, reason)
-                .await?;
-        }
-        Ok(())
-    }
-}
-
 /// One attempt: opens the file and the destination, maps the folders and
 /// passes over each.
 async fn import(ctx: &AccountContext, tally: &mut Tally) -> anyhow::Result<()> {
@@ -121,13 +63,13 @@ async fn import(ctx: &AccountContext, tally: &mut Tally) -> anyhow::Result<()> {
         .path
         .clone()
         .context("The PST source has no path")?;
-    let (mut source, tree) = Source::open(path).await.map_err(PassError::Source)?;
+    let (mut reader, tree) = Source::open(path).await.map_err(source)?;
     for folder in &tree.damaged {
         let item = format!("folder {}", folder.name);
         tally.fail(ctx, item, folder.reason.clone()).await?;
     }
     for (item, reason) in left_out(&tree, &ctx.plan.stages) {
-        super::item_note(ctx, StageKind::Mail, &item, format!("skipped: {reason}")).await;
+        item_note(ctx, StageKind::Mail, &item, format!("skipped: {reason}")).await;
     }
     let server = server_of(&ctx.plan.destination)?;
     let _slot = ctx.limits.connections(&[&server.host]).await;
@@ -143,18 +85,15 @@ async fn import(ctx: &AccountContext, tally: &mut Tally) -> anyhow::Result<()> {
         if ctx.shutdown.is_cancelled() {
             break;
         }
-        let folder_nodes = nodes.get(&mapping.source).map_or(&[][..], Vec::as_slice);
-        pass(
-            ctx,
-            &mut dest,
-            &mut source,
-            &mapping,
-            &record,
-            folder_nodes,
-            tally,
-        )
-        .await
-        .with_context(|| format!("Folder {}", mapping.source))?;
+        let mut folder = PstFolder {
+            reader: &mut reader,
+            nodes: nodes.get(&mapping.source).map_or(&[][..], Vec::as_slice),
+        };
+        let label = format!("{} message", mapping.source);
+        let dest_raw = &mapping.dest_raw;
+        keyed::pass(ctx, &mut dest, &mut folder, &record, dest_raw, label, tally)
+            .await
+            .with_context(|| format!("Folder {}", mapping.source))?;
     }
     dest.logout().await.ok();
     Ok(())
@@ -280,24 +219,78 @@ impl Source {
         ))
     }
 
-    /// Asks for a group of messages.
-    async fn request(&self, group: Vec<u32>) -> Result<(), PassError> {
-        self.requests.send(group).await.map_err(|_| self.stopped())
-    }
-
-    /// The next message asked for.
-    async fn next(&mut self) -> Result<(u32, Result<Built, PstError>), PassError> {
-        match self.replies.recv().await {
-            Some(reply) => Ok(reply),
-            None => Err(self.stopped()),
-        }
-    }
-
     fn stopped(&self) -> PassError {
-        PassError::Source(PstError::Corrupt {
+        source(PstError::Corrupt {
             path: self.path.clone(),
             reason: "the reader stopped unexpectedly".into(),
         })
+    }
+}
+
+/// A message the reader built, or why it could not, by node ID.
+type Reply = (u32, Result<Built, PstError>);
+
+/// The messages of one destination folder in the PST file.
+struct PstFolder<'a> {
+    reader: &'a mut Source,
+    /// Their node IDs.
+    nodes: &'a [u32],
+}
+
+/// A folder of a PST file is a message source: messages by node ID, built
+/// on the reader's thread.
+impl MessageSource for PstFolder<'_> {
+    type Id = u32;
+    type Listing = Listed;
+    type Item = Reply;
+
+    async fn list(&mut self) -> Result<Vec<Listed>, PassError> {
+        let listed = self.nodes.iter().map(|&node| Listed {
+            id: node,
+            key: key(node),
+            size: None,
+        });
+        Ok(listed.collect())
+    }
+
+    fn id(item: &Reply) -> u32 {
+        item.0
+    }
+
+    async fn fetch(&mut self, group: &[u32], tx: &mpsc::Sender<Reply>) -> Result<(), PassError> {
+        let reader = &mut *self.reader;
+        reader
+            .requests
+            .send(group.to_vec())
+            .await
+            .map_err(|_| reader.stopped())?;
+        for _ in group {
+            let reply = reader
+                .replies
+                .recv()
+                .await
+                .ok_or_else(|| reader.stopped())?;
+            // Every reply is read, so that the next group starts in step.
+            tx.send(reply).await.ok();
+        }
+        Ok(())
+    }
+}
+
+impl Offer for Reply {
+    fn offer(self) -> (u32, Result<Offered, String>) {
+        let (node, result) = self;
+        let offered = result.map_err(|e| e.to_string()).map(|built| Offered {
+            flags: built.flags,
+            date: built.delivered.map(|d| d.date_naive()),
+            internal_date: built
+                .delivered
+                .map(|d| d.format("%d-%b-%Y %H:%M:%S +0000").to_string()),
+            mail: built.mail,
+            warnings: built.warnings,
+            body: built.body,
+        });
+        (node, offered)
     }
 }
 
@@ -350,116 +343,6 @@ fn left_out(tree: &Tree, stages: &[StageKind]) -> Vec<(String, String)> {
 /// A message's key in the checkpoints: its node ID.
 fn key(node: u32) -> String {
     format!("{node:#x}")
-}
-
-/// One pass over one destination folder.
-async fn pass(
-    ctx: &AccountContext,
-    dest: &mut imap::Session,
-    source: &mut Source,
-    mapping: &FolderMapping,
-    record: &FolderRecord,
-    nodes: &[u32],
-    tally: &mut Tally,
-) -> Result<(), PassError> {
-    let store = &ctx.store;
-    let Recorded {
-        done,
-        intents,
-        mut present,
-    } = Recorded::load(ctx, dest, record, &mapping.dest_raw).await?;
-    let to_copy: Vec<u32> = nodes
-        .iter()
-        .copied()
-        .filter(|n| !done.contains(&key(*n)))
-        .collect();
-    let failed_before = tally.counts.failed;
-    let appendlimit = dest.capabilities().appendlimit;
-    let mut journal = Journal::new(record.id, format!("{} message", mapping.source));
-    let mut appender = dest.appender(&mapping.dest_raw, APPEND_WINDOW);
-    let mut skipped = 0;
-    let streamed = async {
-        for group in to_copy.chunks(FETCH_GROUP) {
-            if ctx.shutdown.is_cancelled() {
-                break;
-            }
-            let keys: Vec<String> = group.iter().map(|n| key(*n)).collect();
-            store.record_pop3_intents(record.id, keys).await?;
-            source.request(group.to_vec()).await?;
-            for _ in group {
-                let (node, result) = source.next().await?;
-                let key = key(node);
-                let problem = match &result {
-                    Err(error) => Some(error.to_string()),
-                    Ok(built) => appendlimit
-                        .filter(|limit| built.body.len() as u64 > *limit)
-                        .map(|limit| {
-                            format!(
-                                "{} bytes, larger than the destination accepts ({limit} bytes)",
-                                built.body.len()
-                            )
-                        }),
-                };
-                if let Some(reason) = problem {
-                    tally.fail(ctx, journal.item(&key), reason).await?;
-                    journal.left_out.push(key);
-                    continue;
-                }
-                let Ok(built) = result else { continue };
-                let too_big = ctx
-                    .plan
-                    .mail
-                    .max_message_size
-                    .is_some_and(|max| built.body.len() as u64 > max);
-                let date = built.delivered.map(|d| d.date_naive());
-                if !built.mail || too_big || !within_dates(date, &ctx.plan.mail) {
-                    skipped += 1;
-                    journal.left_out.push(key);
-                    continue;
-                }
-                for warning in &built.warnings {
-                    store
-                        .record_item_error(
-                            ctx.account.id,
-                            StageKind::Mail,
-                            journal.item(&key),
-                            format!("imported without a part: {warning}"),
-                        )
-                        .await?;
-                }
-                let row = Journal::row(&intents, key, &built.body);
-                let request = AppendRequest {
-                    flags: built.flags,
-                    internal_date: built
-                        .delivered
-                        .map(|d| d.format("%d-%b-%Y %H:%M:%S +0000").to_string()),
-                    body: built.body,
-                };
-                journal
-                    .deliver(
-                        ctx,
-                        &mut appender,
-                        &mut present,
-                        row,
-                        request,
-                        &mut tally.counts,
-                    )
-                    .await?;
-            }
-        }
-        Ok::<(), PassError>(())
-    }
-    .await;
-    // Whatever happened, record every copy the server confirmed.
-    let closed = journal.close(ctx, appender, &mut tally.counts).await;
-    streamed?;
-    closed?;
-    let found = nodes.len() as u64;
-    tally.counts.found += found;
-    tally.counts.skipped += skipped;
-    let clean = tally.counts.failed == failed_before;
-    finish_pass(ctx, dest, record.id, &mapping.dest_raw, found, clean).await?;
-    Ok(())
 }
 
 #[cfg(test)]

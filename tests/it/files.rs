@@ -68,7 +68,7 @@ pub fn manifest(dir: &Path, file: &str, options: &str, dest: &Radicale) -> std::
 }
 
 /// The arguments of `mailshift run` with the state and reports in `dir`.
-fn run_args(dir: &Path, manifest: &Path) -> [std::ffi::OsString; 6] {
+pub fn run_args(dir: &Path, manifest: &Path) -> [std::ffi::OsString; 6] {
     [
         "run".into(),
         manifest.into(),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use mailshift::protocols::imap::{AppendRequest, Session};
 use tempfile::TempDir;
 
-use crate::cmd::{Output, mailshift};
+use crate::cmd::{Cmd, Output, mailshift};
 use crate::proxy::{Faults, Proxy};
 use crate::support::dovecot::Folder;
 use crate::support::{Dovecot, DovecotOptions};
@@ -92,6 +92,11 @@ impl Batch {
     }
 
     pub fn run(&self) -> Output {
+        self.command().run()
+    }
+
+    /// The `mailshift run` command of the batch, to add to before running.
+    pub fn command(&self) -> Cmd {
         mailshift()
             .arg("run")
             .arg(&self.manifest)
@@ -99,7 +104,6 @@ impl Batch {
             .arg(self.state())
             .arg("--reports")
             .arg(self.reports())
-            .run()
     }
 
     /// Starts `mailshift run` without waiting for it.

@@ -12,6 +12,7 @@ mod daemon;
 mod files;
 mod imap_client;
 mod mail;
+mod mail_crash;
 mod mail_matrix;
 mod mail_stops;
 mod manifest;

@@ -80,6 +80,11 @@ impl PstBatch {
         crate::files::run(self.dir.path(), &self.manifest)
     }
 
+    /// The `mailshift run` command of the batch, to add to before running.
+    pub fn command(&self) -> crate::cmd::Cmd {
+        mailshift().args(crate::files::run_args(self.dir.path(), &self.manifest))
+    }
+
     /// The batch's JSON report.
     pub fn report(&self) -> PathBuf {
         self.dir.path().join("reports/pst-test/report.json")

@@ -230,6 +230,16 @@ impl Appender<'_> {
         Ok(self.ready())
     }
 
+    /// Sends what is buffered (a MULTIAPPEND group being filled included)
+    /// without waiting for any answer.
+    pub async fn flush(&mut self) -> Result<(), ImapError> {
+        if let Some(e) = &self.broken {
+            return Err(e.clone());
+        }
+        self.send_group().await?;
+        self.session.t.flush().await
+    }
+
     /// Sends what is buffered, waits for every command in flight and
     /// returns the remaining completions.
     pub async fn finish(mut self) -> Vec<Completion> {

@@ -4,12 +4,15 @@
 //! The stage connects to both ends, maps the folder tree
 //! ([`folders`]), creates what is missing at the destination, then passes
 //! over the folders with up to `connections_per_account` connection pairs
-//! at once ([`sync`]). A pass that loses its connection is retried with
-//! backoff and resumes from its checkpoints.
+//! at once ([`sync`], through the [`pipeline`] every mail source shares).
+//! A pass that loses its connection is retried with backoff and resumes
+//! from its checkpoints.
 
+mod admission;
 mod altered;
 pub mod fingerprint;
 pub mod folders;
+mod ledger;
 pub mod sync;
 
 use std::collections::{HashMap, VecDeque};
@@ -20,12 +23,12 @@ use futures::future::join_all;
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::plan::{Endpoint, Server};
-use crate::protocols::imap::{ImapError, Mailbox, Session};
+use crate::protocols::imap::{Mailbox, Session};
 use crate::stages::context::AccountContext;
 use crate::store::batches::StageCounts;
 use crate::store::mail::FolderRecord;
 
-use super::StageFailure;
+use super::{StageFailure, pipeline};
 use folders::{FolderMapping, Naming};
 
 /// How long an IMAP server may stay silent before the command fails.
@@ -81,65 +84,48 @@ struct WorkerResult {
     error: Option<anyhow::Error>,
 }
 
+/// What a worker's attempts at one folder share.
+struct FolderWork {
+    /// The worker's connections, `None` after one was lost.
+    pair: Option<Pair>,
+    mapping: FolderMapping,
+    record: FolderRecord,
+    counts: StageCounts,
+}
+
 /// Takes folders from the queue until it is empty, each pass retried on
 /// transient failures with a fresh connection pair.
 async fn worker(
     ctx: &AccountContext,
-    mut pair: Option<Pair>,
+    pair: Option<Pair>,
     queue: Arc<Mutex<VecDeque<(FolderMapping, FolderRecord)>>>,
 ) -> WorkerResult {
     let mut counts = StageCounts::default();
+    let mut pair = pair;
     loop {
         if ctx.shutdown.is_cancelled() {
             break;
         }
         let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
         let Some((mapping, record)) = next else { break };
-        let mut attempt = 1;
-        loop {
-            let result = match pair.as_mut() {
-                Some(p) => sync::pass(ctx, p, &mapping, &record, &mut counts)
-                    .await
-                    .map_err(anyhow::Error::from),
-                None => match Pair::connect(ctx).await {
-                    Ok(p) => {
-                        pair = Some(p);
-                        continue;
-                    }
-                    Err(e) => Err(e),
-                },
+        let label = format!("{} folder {}", ctx.plan.source.email, mapping.source);
+        let mut work = FolderWork {
+            pair: pair.take(),
+            mapping,
+            record,
+            counts: StageCounts::default(),
+        };
+        let result = pipeline::retry(ctx, &label, &mut work, |ctx, work| {
+            Box::pin(folder_attempt(ctx, work))
+        })
+        .await;
+        counts.add(&work.counts);
+        pair = work.pair;
+        if let Err(error) = result {
+            return WorkerResult {
+                counts,
+                error: Some(error.context(format!("Folder {}", work.mapping.source))),
             };
-            match result {
-                Ok(()) => break,
-                // Stopping: what was copied is recorded; the folder stays open.
-                Err(error) if interrupted(&error) => {
-                    return WorkerResult {
-                        counts,
-                        error: None,
-                    };
-                }
-                Err(error) if retryable(&error) && attempt < ctx.retry.attempts => {
-                    let delay = ctx.retry.delay(attempt);
-                    tracing::warn!(
-                        account = %ctx.plan.source.email,
-                        folder = %mapping.source,
-                        "{error:#}; retrying in {:.1}s",
-                        delay.as_secs_f64()
-                    );
-                    pair = None;
-                    attempt += 1;
-                    tokio::select! {
-                        _ = tokio::time::sleep(delay) => {}
-                        _ = ctx.shutdown.cancelled() => break,
-                    }
-                }
-                Err(error) => {
-                    return WorkerResult {
-                        counts,
-                        error: Some(error.context(format!("Folder {}", mapping.source))),
-                    };
-                }
-            }
         }
     }
     WorkerResult {
@@ -148,23 +134,18 @@ async fn worker(
     }
 }
 
-/// Whether a pass stopped because the process is stopping.
-fn interrupted(error: &anyhow::Error) -> bool {
-    error
-        .downcast_ref::<sync::PassError>()
-        .is_some_and(|e| matches!(e, sync::PassError::Interrupted))
-}
-
-/// Whether an error is worth another attempt.
-fn retryable(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| {
-        cause
-            .downcast_ref::<ImapError>()
-            .is_some_and(ImapError::is_retryable)
-            || cause
-                .downcast_ref::<sync::PassError>()
-                .is_some_and(sync::PassError::is_retryable)
-    })
+/// One attempt at a folder: connects if the last attempt lost its pair,
+/// then passes over the folder. A failed pass drops its connections.
+async fn folder_attempt(ctx: &AccountContext, work: &mut FolderWork) -> anyhow::Result<()> {
+    let pair = match work.pair.as_mut() {
+        Some(pair) => pair,
+        None => work.pair.insert(Pair::connect(ctx).await?),
+    };
+    let result = sync::pass(ctx, pair, &work.mapping, &work.record, &mut work.counts).await;
+    if result.is_err() {
+        work.pair = None;
+    }
+    Ok(result?)
 }
 
 /// Lists both sides, maps the folders, creates and subscribes what the

@@ -9,79 +9,28 @@
 //! 3. fingerprints destination messages it has no record of (copies whose
 //!    checkpoint was lost in a crash, messages that were there before);
 //! 4. lists the source, carries flag changes over for recorded messages,
-//!    and streams the others from source to destination: each one is
-//!    matched against the fingerprints first and appended only if it is
-//!    not already there;
-//! 5. saves the new watermark.
+//!    and streams the others from source to destination through the
+//!    [`pipeline`] ([`super::ledger`]): each one is matched against the
+//!    fingerprints first and appended only if it is not already there;
+//! 5. saves the new watermark, once every listed message is recorded.
 
-use std::collections::{HashMap, HashSet, VecDeque};
-
-use tokio::sync::mpsc;
+use std::collections::{HashMap, HashSet};
 
 use super::Pair;
-use super::altered::Altered;
+use super::admission::{Admission, FlagFilter, admit, split};
 use super::fingerprint::{self, Present};
 use super::folders::FolderMapping;
-use crate::plan::{MailRules, StageKind};
-use crate::protocols::imap::{
-    AppendRequest, Completion, FetchedBody, ImapError, MailboxState, MessageMeta, Session, Status,
-};
+use super::ledger::{Index, copy};
+use crate::plan::StageKind;
+use crate::protocols::imap::{ImapError, MailboxState, MessageMeta, Session, Status};
 use crate::stages::context::AccountContext;
-use crate::stages::context::limits::Loan;
-use crate::store::StoreError;
+use crate::stages::pipeline::{
+    self, MessageSource, PassError, SETTLE_INTERVAL, SETTLE_POLLS, dest, source,
+};
 use crate::store::batches::StageCounts;
 use crate::store::mail::{
     Checkpoint, CheckpointUpdate, Fingerprint, FolderRecord, NewCheckpoint, Side, Watermark,
 };
-
-/// Checkpoints are written in groups of this many.
-pub(crate) const CHECKPOINT_GROUP: usize = 256;
-/// Messages fetched from the source per FETCH command, at most.
-pub(crate) const FETCH_GROUP: usize = 200;
-/// Bytes fetched from the source per FETCH command, at most (a larger
-/// message is fetched alone).
-pub(crate) const FETCH_GROUP_BYTES: u64 = 4 * 1024 * 1024;
-/// APPEND commands in flight at once on the destination connection.
-pub(crate) const APPEND_WINDOW: usize = 32;
-/// Messages between the source reader and the destination writer.
-pub(crate) const QUEUE_DEPTH: usize = 16;
-/// How often, and how many times at most, a folder is checked for APPENDs
-/// still landing from an interrupted attempt.
-pub(crate) const SETTLE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(300);
-pub(crate) const SETTLE_POLLS: usize = 30;
-
-/// Why a pass stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum PassError {
-    #[error("Source: {0}")]
-    Source(ImapError),
-    #[error("Destination: {0}")]
-    Destination(ImapError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The process is stopping: what was copied is recorded, the folder is
-    /// not complete and keeps no watermark.
-    #[error("Stopped before the folder was complete")]
-    Interrupted,
-}
-
-impl PassError {
-    /// Whether another attempt may succeed.
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            PassError::Source(e) | PassError::Destination(e) => e.is_retryable(),
-            PassError::Store(_) | PassError::Interrupted => false,
-        }
-    }
-}
-
-fn source(error: ImapError) -> PassError {
-    PassError::Source(error)
-}
-
-fn dest(error: ImapError) -> PassError {
-    PassError::Destination(error)
-}
 
 /// Where a folder stands against its last complete pass.
 pub enum Check {
@@ -162,99 +111,28 @@ pub async fn pass(
     };
     let now = watermark(&src_status, &dst_status);
 
-    let mut dest_floor = record.dest_floor;
-    if let Some((source_validity, dest_validity)) = record.uidvalidity {
-        if source_validity != now.source_uidvalidity {
-            store.forget_uids(record.id, Side::Source).await?;
-        }
-        if dest_validity != now.dest_uidvalidity {
-            store.forget_uids(record.id, Side::Destination).await?;
-            dest_floor = 1;
-        }
-    }
-    store
-        .begin_folder_pass(record.id, now.source_uidvalidity, now.dest_uidvalidity)
-        .await?;
-
-    let mut checkpoints = store.checkpoints(record.id).await?;
-    if lost_copies(pair, mapping, &dst_status, &checkpoints, store).await? {
-        checkpoints = store.checkpoints(record.id).await?;
-    }
-    let mut index = Index::new(&checkpoints);
-    if !index.intents.is_empty() {
-        // APPENDs of an interrupted attempt may still be landing.
-        pair.dest
-            .wait_until_quiet(&mapping.dest_raw, SETTLE_INTERVAL, SETTLE_POLLS)
-            .await
-            .map_err(dest)?;
-    }
-    let dst_state = pair.dest.select(&mapping.dest_raw).await.map_err(dest)?;
-    pair.source
-        .examine(&mapping.source_raw)
-        .await
-        .map_err(source)?;
-    // Destination messages without a record: fingerprint them.
-    let orphans = checkpoints
-        .iter()
-        .filter(|c| c.dest_uid.is_none() && !c.pending)
-        .map(|c| (c.id, c.fingerprint));
-    let (mut present, mut updates) = find_unrecorded(
-        &mut pair.dest,
+    let Opened {
+        checkpoints,
+        mut index,
+        dst_state,
+        mut present,
+        mut updates,
+    } = open_pass(ctx, pair, mapping, record, &now, &dst_status).await?;
+    let Listed {
+        found,
+        skipped,
+        to_copy,
+    } = list_source(
+        ctx,
+        pair,
+        mapping,
         &dst_state,
-        dest_floor,
-        &index.dest_uids,
-        orphans,
+        &checkpoints,
+        &index,
+        &mut updates,
+        counts,
     )
-    .await
-    .map_err(dest)?;
-
-    // The source's messages: flag changes for recorded ones, the rest to copy.
-    let keep = FlagFilter::new(&dst_state.permanent_flags);
-    let metas = pair.source.fetch_meta("1:*").await.map_err(source)?;
-    let (mut found, mut skipped) = (0, 0);
-    let mut flag_changes = Vec::new();
-    let mut to_copy = Vec::new();
-    for meta in metas {
-        found += 1;
-        let flags = keep.flags(&meta.flags);
-        if let Some(checkpoint) = index.by_source.get(&meta.uid).map(|&i| &checkpoints[i]) {
-            if checkpoint.flags != flags {
-                if let Some(dest_uid) = checkpoint.dest_uid {
-                    flag_changes.push((dest_uid, split(&flags)));
-                }
-                updates.push(CheckpointUpdate::Flags {
-                    id: checkpoint.id,
-                    flags,
-                });
-            }
-            continue;
-        }
-        match admit(&meta, &ctx.plan.mail, pair.dest.capabilities().appendlimit) {
-            Admission::Copy => to_copy.push((meta, flags)),
-            Admission::Filtered => skipped += 1,
-            Admission::TooBig(limit) => {
-                counts.failed += 1;
-                ctx.progress.failure();
-                store
-                    .record_item_error(
-                        ctx.account.id,
-                        StageKind::Mail,
-                        format!("{} UID {}", mapping.source, meta.uid),
-                        format!(
-                            "{} bytes, larger than the destination accepts ({limit} bytes)",
-                            meta.size
-                        ),
-                    )
-                    .await?;
-            }
-        }
-    }
-    if !flag_changes.is_empty() {
-        pair.dest
-            .uid_store_flags_batch(&flag_changes)
-            .await
-            .map_err(dest)?;
-    }
+    .await?;
     store.update_checkpoints(updates).await?;
     let expected: Vec<u32> = index
         .by_source
@@ -300,9 +178,165 @@ pub async fn pass(
             dest_uidvalidity: dst_after.uidvalidity,
             ..now
         };
-        store.save_watermark(record.id, mark).await?;
+        pipeline::save_watermark(ctx, record.id, mark).await?;
     }
     Ok(())
+}
+
+/// What a pass knows once both folders are open.
+struct Opened {
+    checkpoints: Vec<Checkpoint>,
+    index: Index,
+    dst_state: MailboxState,
+    /// Destination messages no checkpoint accounts for.
+    present: Present,
+    /// Rows that claimed their destination message back.
+    updates: Vec<CheckpointUpdate>,
+}
+
+/// Starts a pass: forgets UIDs whose side changed UIDVALIDITY, reads the
+/// checkpoints (dropping those whose copy is gone), waits for APPENDs of
+/// an interrupted attempt to land, opens both folders and fingerprints the
+/// destination messages without a record.
+async fn open_pass(
+    ctx: &AccountContext,
+    pair: &mut Pair,
+    mapping: &FolderMapping,
+    record: &FolderRecord,
+    now: &Watermark,
+    dst_status: &Status,
+) -> Result<Opened, PassError> {
+    let store = &ctx.store;
+    let mut dest_floor = record.dest_floor;
+    if let Some((source_validity, dest_validity)) = record.uidvalidity {
+        if source_validity != now.source_uidvalidity {
+            store.forget_uids(record.id, Side::Source).await?;
+        }
+        if dest_validity != now.dest_uidvalidity {
+            store.forget_uids(record.id, Side::Destination).await?;
+            dest_floor = 1;
+        }
+    }
+    store
+        .begin_folder_pass(record.id, now.source_uidvalidity, now.dest_uidvalidity)
+        .await?;
+
+    let mut checkpoints = store.checkpoints(record.id).await?;
+    if lost_copies(pair, mapping, dst_status, &checkpoints, store).await? {
+        checkpoints = store.checkpoints(record.id).await?;
+    }
+    let index = Index::new(&checkpoints);
+    if !index.intents.is_empty() {
+        // APPENDs of an interrupted attempt may still be landing.
+        pair.dest
+            .wait_until_quiet(&mapping.dest_raw, SETTLE_INTERVAL, SETTLE_POLLS)
+            .await
+            .map_err(dest)?;
+    }
+    let dst_state = pair.dest.select(&mapping.dest_raw).await.map_err(dest)?;
+    pair.source
+        .examine(&mapping.source_raw)
+        .await
+        .map_err(source)?;
+    // Destination messages without a record: fingerprint them.
+    let orphans = checkpoints
+        .iter()
+        .filter(|c| c.dest_uid.is_none() && !c.pending)
+        .map(|c| (c.id, c.fingerprint));
+    let (present, updates) = find_unrecorded(
+        &mut pair.dest,
+        &dst_state,
+        dest_floor,
+        &index.dest_uids,
+        orphans,
+    )
+    .await
+    .map_err(dest)?;
+
+    Ok(Opened {
+        checkpoints,
+        index,
+        dst_state,
+        present,
+        updates,
+    })
+}
+
+/// What the source's listing asks of a pass.
+struct Listed {
+    found: u64,
+    skipped: u64,
+    /// Messages without a record, with the flags the destination keeps.
+    to_copy: Vec<(MessageMeta, String)>,
+}
+
+/// Lists the source folder: carries flag changes over to the recorded
+/// messages (and into `updates`), counts what the filters leave out and
+/// what is too big for the destination, and returns the rest to copy.
+#[allow(clippy::too_many_arguments)]
+async fn list_source(
+    ctx: &AccountContext,
+    pair: &mut Pair,
+    mapping: &FolderMapping,
+    dst_state: &MailboxState,
+    checkpoints: &[Checkpoint],
+    index: &Index,
+    updates: &mut Vec<CheckpointUpdate>,
+    counts: &mut StageCounts,
+) -> Result<Listed, PassError> {
+    let store = &ctx.store;
+    // The source's messages: flag changes for recorded ones, the rest to copy.
+    let keep = FlagFilter::new(&dst_state.permanent_flags);
+    let metas = MessageSource::list(&mut pair.source).await?;
+    let (mut found, mut skipped) = (0, 0);
+    let mut flag_changes = Vec::new();
+    let mut to_copy = Vec::new();
+    for meta in metas {
+        found += 1;
+        let flags = keep.flags(&meta.flags);
+        if let Some(checkpoint) = index.by_source.get(&meta.uid).map(|&i| &checkpoints[i]) {
+            if checkpoint.flags != flags {
+                if let Some(dest_uid) = checkpoint.dest_uid {
+                    flag_changes.push((dest_uid, split(&flags)));
+                }
+                updates.push(CheckpointUpdate::Flags {
+                    id: checkpoint.id,
+                    flags,
+                });
+            }
+            continue;
+        }
+        match admit(&meta, &ctx.plan.mail, pair.dest.capabilities().appendlimit) {
+            Admission::Copy => to_copy.push((meta, flags)),
+            Admission::Filtered => skipped += 1,
+            Admission::TooBig(limit) => {
+                counts.failed += 1;
+                ctx.progress.failure();
+                store
+                    .record_item_error(
+                        ctx.account.id,
+                        StageKind::Mail,
+                        format!("{} UID {}", mapping.source, meta.uid),
+                        format!(
+                            "{} bytes, larger than the destination accepts ({limit} bytes)",
+                            meta.size
+                        ),
+                    )
+                    .await?;
+            }
+        }
+    }
+    if !flag_changes.is_empty() {
+        pair.dest
+            .uid_store_flags_batch(&flag_changes)
+            .await
+            .map_err(dest)?;
+    }
+    Ok(Listed {
+        found,
+        skipped,
+        to_copy,
+    })
 }
 
 /// Fingerprints the destination messages no checkpoint records (UIDs from
@@ -343,134 +377,6 @@ pub(crate) async fn find_unrecorded(
         }
     }
     Ok((present, updates))
-}
-
-/// Streams messages from the source and appends those not already at the
-/// destination, recording each confirmed copy.
-#[allow(clippy::too_many_arguments)]
-async fn copy(
-    ctx: &AccountContext,
-    pair: &mut Pair,
-    mapping: &FolderMapping,
-    folder_id: i64,
-    to_copy: Vec<(MessageMeta, String)>,
-    index: &mut Index,
-    present: &mut Present,
-    counts: &mut StageCounts,
-) -> Result<(), PassError> {
-    if to_copy.is_empty() {
-        return Ok(());
-    }
-    let groups = fetch_groups(&to_copy);
-    let wanted: HashMap<u32, (MessageMeta, String)> =
-        to_copy.into_iter().map(|(m, f)| (m.uid, (m, f))).collect();
-    let (tx, rx) = mpsc::channel::<FetchedBody>(QUEUE_DEPTH);
-    let Pair {
-        source: src,
-        dest: dst,
-        ..
-    } = pair;
-    let store = &ctx.store;
-    let loan = Loan::new(&ctx.limits);
-
-    // For each group: an intent, memory for its messages, then the fetch.
-    let reader = async {
-        for (group, kib) in groups {
-            if ctx.shutdown.is_cancelled() {
-                return Err(PassError::Interrupted);
-            }
-            if tx.is_closed() {
-                break;
-            }
-            store.record_intents(folder_id, group.clone()).await?;
-            loan.take(kib).await;
-            src.fetch_bodies_to(&group, &tx).await.map_err(source)?;
-        }
-        drop(tx);
-        Ok::<(), PassError>(())
-    };
-
-    let writer = async {
-        let mut appender = dst.appender(&mapping.dest_raw, APPEND_WINDOW);
-        let mut journal = Journal::default();
-        let streamed = async {
-            // Owned here, so that a writer that stops also stops the reader.
-            let mut rx = rx;
-            while let Some(FetchedBody { uid, body }) = rx.recv().await {
-                // A stop sends nothing more; what is in flight is settled below.
-                if ctx.shutdown.is_cancelled() {
-                    return Err(PassError::Interrupted);
-                }
-                let Some((meta, flags)) = wanted.get(&uid) else {
-                    continue;
-                };
-                loan.give_back(meta.size);
-                let fingerprint = fingerprint::of_message(&body);
-                if let Some(id) = index.claim_orphan(&fingerprint) {
-                    journal.updates.push(CheckpointUpdate::SourceUid {
-                        id,
-                        source_uid: uid,
-                    });
-                    counts.present += 1;
-                    continue;
-                }
-                let row = NewCheckpoint {
-                    source_uid: uid,
-                    dest_uid: None,
-                    fingerprint,
-                    flags: flags.clone(),
-                    size: body.len() as u64,
-                    // A message found at the destination is ours when an
-                    // earlier attempt had announced its copy.
-                    copied: index.intents.contains(&uid),
-                };
-                let received = fingerprint::received(&meta.internal_date);
-                if let Some(dest_uid) = present.claim(&fingerprint, received) {
-                    journal.rows.push(NewCheckpoint {
-                        dest_uid: Some(dest_uid),
-                        ..row
-                    });
-                    counts.present += 1;
-                    continue;
-                }
-                ctx.limits.pace(row.size).await;
-                journal.altered.note(uid, &body);
-                journal.inflight.push_back(NewCheckpoint {
-                    copied: true,
-                    ..row
-                });
-                let done = appender
-                    .push(AppendRequest {
-                        flags: split(flags),
-                        internal_date: Some(meta.internal_date.clone()),
-                        body,
-                    })
-                    .await
-                    .map_err(dest)?;
-                journal.settle(ctx, mapping, done, counts).await?;
-                if journal.rows.len() >= CHECKPOINT_GROUP {
-                    store
-                        .record_checkpoints(folder_id, journal.take_rows())
-                        .await?;
-                }
-            }
-            Ok::<(), PassError>(())
-        }
-        .await;
-        // Whatever happened, record every copy the server confirmed.
-        let done = appender.finish().await;
-        let settled = journal.settle(ctx, mapping, done, counts).await;
-        store
-            .record_checkpoints(folder_id, journal.take_rows())
-            .await?;
-        store.update_checkpoints(journal.updates).await?;
-        streamed.and(settled)?;
-        counts.altered += journal.altered.count(dst).await.map_err(dest)?;
-        Ok(())
-    };
-
-    let (read, write) = tokio::join!(reader, writer);
-    write.and(read)
 }
 
 /// Checks that the destination still holds the copies the checkpoints
@@ -611,316 +517,4 @@ async fn all_recorded(
         );
     }
     Ok(missing == 0)
-}
-
-/// Splits the messages to copy into FETCH groups, each with the memory
-/// (KiB) its messages count for.
-fn fetch_groups(to_copy: &[(MessageMeta, String)]) -> Vec<(Vec<u32>, u32)> {
-    let mut groups: Vec<(Vec<u32>, u32)> = Vec::new();
-    let mut bytes = 0;
-    for (meta, _) in to_copy {
-        let fits = groups.last().is_some_and(|(uids, _)| {
-            uids.len() < FETCH_GROUP && bytes + meta.size <= FETCH_GROUP_BYTES
-        });
-        if !fits {
-            groups.push((Vec::new(), 0));
-            bytes = 0;
-        }
-        let (uids, kib) = groups.last_mut().expect("a group was just pushed");
-        uids.push(meta.uid);
-        *kib += Loan::cost(meta.size);
-        bytes += meta.size;
-    }
-    groups
-}
-
-/// Copies in flight and checkpoints not yet written.
-#[derive(Default)]
-struct Journal {
-    /// Rows of the APPENDs in flight, in the order they were sent.
-    inflight: VecDeque<NewCheckpoint>,
-    /// Confirmed rows to write.
-    rows: Vec<NewCheckpoint>,
-    /// Changes to existing rows to write.
-    updates: Vec<CheckpointUpdate>,
-    /// Copies the destination may have stored altered.
-    altered: Altered,
-}
-
-impl Journal {
-    /// The confirmed rows to write (noted for the alteration check).
-    fn take_rows(&mut self) -> Vec<NewCheckpoint> {
-        self.altered.confirm(&self.rows);
-        std::mem::take(&mut self.rows)
-    }
-
-    /// Turns APPEND completions into rows or item errors; a lost
-    /// connection is returned after the rest are settled.
-    async fn settle(
-        &mut self,
-        ctx: &AccountContext,
-        mapping: &FolderMapping,
-        done: Vec<Completion>,
-        counts: &mut StageCounts,
-    ) -> Result<(), PassError> {
-        let item = |row: &NewCheckpoint| format!("{} UID {}", mapping.source, row.source_uid);
-        let lost = settle(ctx, done, &mut self.inflight, &mut self.rows, counts, item).await?;
-        lost.map_or(Ok(()), |e| Err(dest(e)))
-    }
-}
-
-/// A copy's row, waiting for the destination to confirm the APPEND.
-pub(crate) trait Confirmable {
-    /// The message's size in bytes.
-    fn size(&self) -> u64;
-    /// The destination confirmed the copy (with its UID when it said).
-    fn confirm(&mut self, dest_uid: Option<u32>);
-}
-
-impl Confirmable for NewCheckpoint {
-    fn size(&self) -> u64 {
-        self.size
-    }
-
-    fn confirm(&mut self, dest_uid: Option<u32>) {
-        self.dest_uid = dest_uid;
-    }
-}
-
-/// Turns APPEND completions (in submission order, one per row of
-/// `inflight`) into confirmed `rows`, or item errors named by `item`.
-/// Returns the connection loss, if one came, after settling the rest.
-pub(crate) async fn settle<R: Confirmable>(
-    ctx: &AccountContext,
-    done: Vec<Completion>,
-    inflight: &mut VecDeque<R>,
-    rows: &mut Vec<R>,
-    counts: &mut StageCounts,
-    item: impl Fn(&R) -> String,
-) -> Result<Option<ImapError>, StoreError> {
-    let mut lost = None;
-    for completion in done {
-        let Some(mut row) = inflight.pop_front() else {
-            break;
-        };
-        match completion.result {
-            Ok(appended) => {
-                row.confirm(appended.map(|a| a.uid));
-                ctx.progress.message(row.size());
-                counts.copied += 1;
-                counts.bytes += row.size();
-                rows.push(row);
-            }
-            Err(error) if error.is_retryable() => {
-                lost.get_or_insert(error);
-            }
-            Err(error) => {
-                counts.failed += 1;
-                ctx.progress.failure();
-                ctx.store
-                    .record_item_error(
-                        ctx.account.id,
-                        StageKind::Mail,
-                        item(&row),
-                        error.to_string(),
-                    )
-                    .await?;
-            }
-        }
-    }
-    Ok(lost)
-}
-
-/// Lookups over a folder's checkpoints.
-struct Index {
-    /// Completed rows by source UID.
-    by_source: HashMap<u32, usize>,
-    /// Source UIDs whose copy an earlier attempt announced (pending rows).
-    intents: HashSet<u32>,
-    dest_uids: HashSet<u32>,
-    orphans: HashMap<crate::store::mail::Fingerprint, Vec<i64>>,
-}
-
-impl Index {
-    fn new(checkpoints: &[Checkpoint]) -> Index {
-        let mut index = Index {
-            by_source: HashMap::with_capacity(checkpoints.len()),
-            intents: HashSet::new(),
-            dest_uids: HashSet::with_capacity(checkpoints.len()),
-            orphans: HashMap::new(),
-        };
-        for (i, checkpoint) in checkpoints.iter().enumerate() {
-            if checkpoint.pending {
-                index.intents.extend(checkpoint.source_uid);
-                continue;
-            }
-            match checkpoint.source_uid {
-                Some(uid) => {
-                    index.by_source.insert(uid, i);
-                }
-                None => index
-                    .orphans
-                    .entry(checkpoint.fingerprint)
-                    .or_default()
-                    .push(checkpoint.id),
-            }
-            if let Some(uid) = checkpoint.dest_uid {
-                index.dest_uids.insert(uid);
-            }
-        }
-        index
-    }
-
-    /// Claims a row that lost its source UID and has this fingerprint.
-    fn claim_orphan(&mut self, fingerprint: &crate::store::mail::Fingerprint) -> Option<i64> {
-        let ids = self.orphans.get_mut(fingerprint)?;
-        let id = ids.pop();
-        if ids.is_empty() {
-            self.orphans.remove(fingerprint);
-        }
-        id
-    }
-}
-
-/// Which flags the destination keeps.
-struct FlagFilter {
-    keywords: bool,
-    allowed: HashSet<String>,
-}
-
-impl FlagFilter {
-    fn new(permanent: &[String]) -> FlagFilter {
-        FlagFilter {
-            keywords: permanent.iter().any(|f| f == "\\*"),
-            allowed: permanent.iter().map(|f| f.to_ascii_lowercase()).collect(),
-        }
-    }
-
-    /// The flags to set at the destination, sorted and space-separated.
-    fn flags(&self, source: &[String]) -> String {
-        let mut kept: Vec<&str> = source
-            .iter()
-            .map(String::as_str)
-            .filter(|f| !f.eq_ignore_ascii_case("\\Recent"))
-            .filter(|f| {
-                if f.starts_with('\\') {
-                    self.allowed.contains(&f.to_ascii_lowercase())
-                } else {
-                    self.keywords || self.allowed.contains(&f.to_ascii_lowercase())
-                }
-            })
-            .collect();
-        kept.sort_unstable();
-        kept.dedup();
-        kept.join(" ")
-    }
-}
-
-fn split(flags: &str) -> Vec<String> {
-    flags.split_whitespace().map(str::to_owned).collect()
-}
-
-/// Whether a message is to be copied.
-#[derive(Debug, PartialEq, Eq)]
-enum Admission {
-    Copy,
-    /// Left out by the manifest's filters.
-    Filtered,
-    /// Larger than the destination's APPENDLIMIT.
-    TooBig(u64),
-}
-
-fn admit(meta: &MessageMeta, rules: &MailRules, appendlimit: Option<u64>) -> Admission {
-    if !rules.include_deleted
-        && meta
-            .flags
-            .iter()
-            .any(|f| f.eq_ignore_ascii_case("\\Deleted"))
-    {
-        return Admission::Filtered;
-    }
-    if rules.max_message_size.is_some_and(|max| meta.size > max) {
-        return Admission::Filtered;
-    }
-    if rules.since.is_some() || rules.before.is_some() {
-        let Some(date) =
-            crate::protocols::imap::internal_date(&meta.internal_date).map(|d| d.date_naive())
-        else {
-            return Admission::Copy;
-        };
-        if rules.since.is_some_and(|since| date < since)
-            || rules.before.is_some_and(|before| date >= before)
-        {
-            return Admission::Filtered;
-        }
-    }
-    match appendlimit {
-        Some(limit) if meta.size > limit => Admission::TooBig(limit),
-        _ => Admission::Copy,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use chrono::NaiveDate;
-
-    use super::*;
-
-    fn meta(flags: &[&str], size: u64, date: &str) -> MessageMeta {
-        MessageMeta {
-            uid: 1,
-            flags: flags.iter().map(|f| f.to_string()).collect(),
-            internal_date: date.to_owned(),
-            size,
-            modseq: None,
-        }
-    }
-
-    #[test]
-    fn flags_follow_what_the_destination_keeps() {
-        let permanent: Vec<String> = ["\\Seen", "\\Flagged", "\\Deleted", "\\*"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let keep = FlagFilter::new(&permanent);
-        let source: Vec<String> = ["\\Seen", "$Label1", "\\Recent", "\\Flagged"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        assert_eq!(keep.flags(&source), "$Label1 \\Flagged \\Seen");
-        let no_keywords = FlagFilter::new(&permanent[..3]);
-        assert_eq!(no_keywords.flags(&source), "\\Flagged \\Seen");
-    }
-
-    #[test]
-    fn filters_apply_dates_sizes_and_deleted() {
-        let rules = MailRules {
-            since: NaiveDate::from_ymd_opt(2020, 1, 1),
-            before: NaiveDate::from_ymd_opt(2021, 1, 1),
-            max_message_size: Some(1000),
-            ..MailRules::default()
-        };
-        let date = "15-Jun-2020 10:00:00 +0200";
-        assert_eq!(admit(&meta(&[], 10, date), &rules, None), Admission::Copy);
-        assert_eq!(
-            admit(&meta(&["\\Deleted"], 10, date), &rules, None),
-            Admission::Filtered
-        );
-        assert_eq!(
-            admit(&meta(&[], 2000, date), &rules, None),
-            Admission::Filtered
-        );
-        assert_eq!(
-            admit(&meta(&[], 10, " 1-Jan-2021 00:00:00 +0000"), &rules, None),
-            Admission::Filtered
-        );
-        assert_eq!(
-            admit(&meta(&[], 10, "31-Dec-2019 23:59:59 +0000"), &rules, None),
-            Admission::Filtered
-        );
-        assert_eq!(
-            admit(&meta(&[], 900, date), &rules, Some(500)),
-            Admission::TooBig(500)
-        );
-    }
 }

@@ -15,7 +15,7 @@
 //! INTERNALDATE is compared as an instant: Cyrus and Courier keep the
 //! time, not the zone it was written in.
 
-mod scenarios;
+pub mod scenarios;
 mod servers;
 
 /// One module per server pair, one test per scenario.

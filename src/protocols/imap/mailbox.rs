@@ -311,24 +311,29 @@ impl Session {
         Ok(())
     }
 
-    /// Waits until a mailbox stops growing (its UIDNEXT unchanged between
-    /// two looks `interval` apart, or `polls` looks at most). After a
-    /// client died mid-pipeline, a server may still be storing the APPENDs
-    /// that connection had sent.
+    /// Waits until a mailbox stops growing (its message count and UIDNEXT
+    /// unchanged over two looks in a row, `interval` apart; `polls` looks
+    /// at most). After a client died mid-pipeline, a server may still be
+    /// storing the APPENDs that connection had sent. The count matters:
+    /// Courier gives a new message its UID only when a session looks, and
+    /// may leave UIDNEXT out of STATUS altogether.
     pub async fn wait_until_quiet(
         &mut self,
         raw: &str,
         interval: std::time::Duration,
         polls: usize,
     ) -> Result<(), ImapError> {
-        let mut last = self.status(raw).await?.uidnext;
+        let look = |status: Status| (status.messages, status.uidnext);
+        let mut last = look(self.status(raw).await?);
+        let mut quiet = 0;
         for _ in 0..polls {
             tokio::time::sleep(interval).await;
-            let uidnext = self.status(raw).await?.uidnext;
-            if uidnext == last {
+            let now = look(self.status(raw).await?);
+            quiet = if now == last { quiet + 1 } else { 0 };
+            if quiet == 2 {
                 return Ok(());
             }
-            last = uidnext;
+            last = now;
         }
         Ok(())
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::plan::autodetect::Side;
 use crate::plan::{Credential, EndpointKind, Plan, Server};
 use crate::protocols::imap::{self, Auth, ImapError};
-use crate::protocols::pop3::{self, Pop3Config, Pop3Error};
+use crate::protocols::pop3::{self, Pop3Error};
 
 /// An administrator a server refused.
 #[derive(Debug, thiserror::Error)]
@@ -117,16 +117,7 @@ async fn login(
 ) -> Result<(), Option<String>> {
     match kind {
         EndpointKind::Pop3 => {
-            let config = Pop3Config {
-                host: server.host.clone(),
-                port: server.port,
-                tls: server.tls,
-                accept_invalid_certs: server.accept_invalid_certs,
-                user,
-                auth,
-                timeout,
-            };
-            match pop3::Session::connect(&config).await {
+            match pop3::Session::connect(&server.pop3(user, auth, timeout)).await {
                 Ok(session) => session.quit().await.map_err(|_| None),
                 Err(Pop3Error::Auth { detail, .. }) => Err(Some(detail)),
                 Err(_) => Err(None),

@@ -50,6 +50,21 @@ pub struct Pop3Config {
     pub timeout: Duration,
 }
 
+impl crate::vocabulary::Server {
+    /// How to log in to this server over POP3.
+    pub fn pop3(&self, user: String, auth: Auth, timeout: Duration) -> Pop3Config {
+        Pop3Config {
+            host: self.host.clone(),
+            port: self.port,
+            tls: self.tls,
+            accept_invalid_certs: self.accept_invalid_certs,
+            user,
+            auth,
+            timeout,
+        }
+    }
+}
+
 impl fmt::Debug for Pop3Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pop3Config")

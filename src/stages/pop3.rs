@@ -25,7 +25,7 @@ use super::mail::fingerprint;
 use super::pipeline::{self, MessageSource, PassError, dest, source};
 use crate::plan::{Endpoint, Server};
 use crate::protocols::imap;
-use crate::protocols::pop3::{self, Pop3Config, Retrieved};
+use crate::protocols::pop3::{self, Retrieved};
 use crate::stages::context::AccountContext;
 use crate::store::batches::StageCounts;
 
@@ -78,15 +78,7 @@ impl Ends {
             .connections(&[&source_server.host, &dest_server.host])
             .await;
         let (source_user, source_auth) = ctx.plan.source.login().await?;
-        let config = Pop3Config {
-            host: source_server.host.clone(),
-            port: source_server.port,
-            tls: source_server.tls,
-            accept_invalid_certs: source_server.accept_invalid_certs,
-            user: source_user,
-            auth: source_auth,
-            timeout: COMMAND_TIMEOUT,
-        };
+        let config = source_server.pop3(source_user, source_auth, COMMAND_TIMEOUT);
         let source = pop3::Session::connect(&config).await.map_err(source)?;
         let (dest_user, dest_auth) = ctx.plan.destination.login().await?;
         let config = dest_server.imap(&dest_user, dest_auth, COMMAND_TIMEOUT);

@@ -80,14 +80,6 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
             eprintln!("skipped {rejected}");
         }
     }
-    let mut plan = checked.plan;
-    if let Err(failed) = plan::autodetect::resolve_blocking(&mut plan) {
-        eprintln!(
-            "{failed}\n{}: autodetect failed, nothing was run",
-            args.file.display()
-        );
-        return Ok(Exit::Invalid);
-    }
     let services = Services {
         store: Store::open(&args.state)?,
         state: args.state.clone(),
@@ -99,6 +91,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         .build()
         .context("Starting the async runtime")?;
     let result = runtime.block_on(async {
+        let plan = plan::autodetect::resolve_from_env(checked.plan).await?;
         let shutdown = CancellationToken::new();
         engine::stop_on_signals(shutdown.clone());
         let shared = Arc::new(Shared::new(&plan.limits));
@@ -106,6 +99,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     });
     let outcome = match result {
         Ok(outcome) => outcome,
+        Err(BatchError::Unresolved(failed)) => {
+            eprintln!(
+                "{failed}\n{}: autodetect failed, nothing was run",
+                args.file.display()
+            );
+            return Ok(Exit::Invalid);
+        }
         Err(busy @ BatchError::Busy { .. }) => {
             eprintln!("mailshift: {busy}");
             return Ok(Exit::Busy);

@@ -342,10 +342,8 @@ impl Daemon {
         let (mut plan, skipped) =
             plan::runnable_from_file(Path::new(&job.manifest), self.config.skip_invalid())
                 .map_err(|d| anyhow::anyhow!("{d}"))?;
-        plan::autodetect::resolve_from_env(&mut plan)
-            .await
-            .map_err(|failed| anyhow::anyhow!("{failed}"))?;
         self.config.fill_in_smtp(&mut plan);
+        let plan = plan::autodetect::resolve_from_env(plan).await?;
         // The manifest's own limits (rates, connections per host), within
         // the daemon's cap across every batch.
         let limits = Arc::new(Shared::within(&plan.limits, shared));

@@ -325,15 +325,9 @@ struct Client {
 
 impl Client {
     async fn connect(server: &Server) -> Result<Client, SmtpError> {
-        let stream = tls::connect(
-            &server.host,
-            server.port,
-            server.tls,
-            server.accept_invalid_certs,
-            CONNECT_TIMEOUT,
-        )
-        .await
-        .map_err(|e| SmtpError::Connect(Arc::new(e)))?;
+        let stream = tls::connect(server, CONNECT_TIMEOUT)
+            .await
+            .map_err(|e| SmtpError::Connect(Arc::new(e)))?;
         let local = match &stream {
             MaybeTlsStream::Plain(tcp) => tcp.local_addr().ok(),
             MaybeTlsStream::Tls(tls) => tls.get_ref().0.local_addr().ok(),
@@ -410,26 +404,9 @@ impl Client {
 
     /// Performs the TLS handshake after a `220` to STARTTLS.
     async fn upgrade(self, server: &Server) -> Result<Client, SmtpError> {
-        // Anything the server sent after its STARTTLS reply would be taken
-        // as if it had come over TLS (the CVE-2011-0411 class): refuse it.
-        if !self.stream.buffer().is_empty() {
-            return Err(self.protocol("data after the STARTTLS reply".into()));
-        }
-        let MaybeTlsStream::Plain(tcp) = self.stream.into_inner() else {
-            return Err(SmtpError::Protocol {
-                server: self.server,
-                detail: "STARTTLS on a connection already encrypted".into(),
-            });
-        };
-        let stream = tls::upgrade(
-            tcp,
-            &server.host,
-            server.port,
-            server.accept_invalid_certs,
-            CONNECT_TIMEOUT,
-        )
-        .await
-        .map_err(|e| SmtpError::Connect(Arc::new(e)))?;
+        let stream = tls::start_tls(self.stream, server, CONNECT_TIMEOUT)
+            .await
+            .map_err(|e| SmtpError::Connect(Arc::new(e)))?;
         Ok(Client {
             stream: BufReader::new(stream),
             server: self.server,

@@ -244,7 +244,7 @@ pub async fn execute(manifest: &UndoManifest, credential: &Credential) -> anyhow
         UndoOutcome::default()
     } else {
         let (user, auth) = login().await?;
-        let config = destination.server.imap(&user, auth, TIMEOUT);
+        let config = destination.server.session(&user, auth, TIMEOUT);
         let mut session = Session::connect(&config).await?;
         let outcome = super::mail::undo(&mut session, &manifest.mail).await?;
         session.logout().await.ok();

@@ -345,7 +345,9 @@ mod tests {
         };
         let answer = tokio::spawn(async move {
             let (mut tcp, _) = listener.accept().await.unwrap();
-            tcp.write_all(b"OK Begin TLS\r\n* injected\r\n").await.unwrap();
+            tcp.write_all(b"OK Begin TLS\r\n* injected\r\n")
+                .await
+                .unwrap();
             tcp
         });
         let timeout = Duration::from_secs(5);

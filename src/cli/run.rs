@@ -16,6 +16,7 @@ use crate::manifest::Severity;
 use crate::plan;
 use crate::stages::context::limits::Shared;
 use crate::store::Store;
+use crate::vocabulary::AccountState;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -136,7 +137,7 @@ fn print_outcome(outcome: &BatchOutcome) -> anyhow::Result<()> {
     let failed = outcome
         .accounts
         .iter()
-        .filter(|a| !matches!(a.state.as_str(), "completed"))
+        .filter(|a| a.state != AccountState::Completed)
         .count();
     writeln!(
         out,

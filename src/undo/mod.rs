@@ -39,6 +39,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::plan::{AccountPlan, AdminLogin, AdminStyle, Credential, Plan, Server, TokenSource};
+use crate::vocabulary::ServiceAccount;
 use crate::store::Store;
 use crate::store::dav::{DavArea, DavUndoData};
 use crate::store::mail::CreatedInFolder;
@@ -219,6 +220,8 @@ pub enum CredentialRef {
     TokenEnv(String),
     TokenFile(PathBuf),
     TokenCommand(String),
+    /// An OAuth2 service account (where its key or secret is).
+    ServiceAccount(ServiceAccount),
     /// An administrator's login acting for the mailbox.
     Admin {
         user: String,
@@ -240,6 +243,9 @@ impl CredentialRef {
             Credential::OAuth2(TokenSource::Command(cmd)) => {
                 CredentialRef::TokenCommand(cmd.clone())
             }
+            Credential::OAuth2(TokenSource::Service(account)) => {
+                CredentialRef::ServiceAccount((**account).clone())
+            }
             Credential::Admin(admin) => CredentialRef::Admin {
                 user: admin.user.clone(),
                 style: admin.style.clone(),
@@ -258,6 +264,9 @@ impl CredentialRef {
             CredentialRef::TokenFile(path) => Credential::OAuth2(TokenSource::File(path.clone())),
             CredentialRef::TokenCommand(cmd) => {
                 Credential::OAuth2(TokenSource::Command(cmd.clone()))
+            }
+            CredentialRef::ServiceAccount(account) => {
+                Credential::OAuth2(TokenSource::Service(Box::new(account.clone())))
             }
             CredentialRef::Admin {
                 user,

@@ -1,0 +1,115 @@
+//! OAuth2 service accounts: access tokens for mailboxes whose users give
+//! no secret, obtained by the application itself and kept for the process.
+//!
+//! - [`google`]: domain-wide delegation. A JWT assertion (RFC 7523, RS256,
+//!   signed with the key file's `private_key`) names the mailbox as `sub`
+//!   and is exchanged at the token URI for that mailbox's token.
+//! - [`microsoft`]: the client credentials grant (RFC 6749 §4.4) for
+//!   `https://outlook.office365.com/.default`, with a client secret or a
+//!   certificate's client assertion: one application token for every
+//!   mailbox of the tenant.
+//! - [`exchange`]: the POST to the token endpoint and its answer.
+//!
+//! Tokens are cached per service account and subject until shortly before
+//! they expire; one ask is in flight per cache entry, so a batch of a
+//! thousand mailboxes asks Microsoft once, not a thousand times. A server
+//! that refuses a token still in the cache (revoked, or expired earlier
+//! than announced) gets [`forget`] called, and the next login asks anew.
+//!
+//! Keys, client secrets, assertions and tokens are held as [`Secret`]s or
+//! in locals only: errors name the key file and the token endpoint.
+
+pub mod exchange;
+pub mod google;
+pub mod microsoft;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use crate::vocabulary::{CredentialError, Secret, ServiceAccount};
+
+/// The longest a token is used before it expires: it is asked for anew
+/// this long before (or a tenth of its lifetime before, for short ones).
+const REFRESH_MARGIN: Duration = Duration::from_secs(60);
+
+/// A token and when to stop using it.
+struct Cached {
+    token: Secret,
+    refresh_at: Instant,
+}
+
+/// One cache entry: the lock is held while its token is asked for, so
+/// concurrent logins wait for one answer.
+type Entry = Arc<tokio::sync::Mutex<Option<Cached>>>;
+
+/// Which token: the service account and, for Google, the subject.
+type Key = (ServiceAccount, Option<String>);
+
+fn entry(key: Key) -> Entry {
+    static CACHE: OnceLock<Mutex<HashMap<Key, Entry>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Mutex::default);
+    // A poisoned lock only means another login panicked; the map is fine.
+    let mut map = cache.lock().unwrap_or_else(|p| p.into_inner());
+    map.entry(key).or_default().clone()
+}
+
+/// The access token that opens `user`'s mailbox, from the cache while it
+/// is fresh, else from the service account's token endpoint.
+pub async fn access_token(account: &ServiceAccount, user: &str) -> Result<Secret, CredentialError> {
+    let key = (account.clone(), account.subject(user).map(str::to_owned));
+    let entry = entry(key);
+    let mut slot = entry.lock().await;
+    if let Some(cached) = slot.as_ref()
+        && Instant::now() < cached.refresh_at
+    {
+        return Ok(cached.token.clone());
+    }
+    let asked = Instant::now();
+    let granted = match account {
+        ServiceAccount::Google(google) => google::token(google, user).await?,
+        ServiceAccount::Microsoft(app) => microsoft::token(app).await?,
+    };
+    let margin = REFRESH_MARGIN.min(granted.lifetime / 10);
+    *slot = Some(Cached {
+        token: granted.token.clone(),
+        refresh_at: asked + granted.lifetime.saturating_sub(margin),
+    });
+    Ok(granted.token)
+}
+
+/// Drops `token` from the cache after a server refused it, so the next
+/// login for `user` asks for a new one (unless another login already
+/// replaced it).
+pub async fn forget(account: &ServiceAccount, user: &str, token: &str) {
+    let key = (account.clone(), account.subject(user).map(str::to_owned));
+    let entry = entry(key);
+    let mut slot = entry.lock().await;
+    if slot.as_ref().is_some_and(|c| c.token.expose() == token) {
+        *slot = None;
+    }
+}
+
+/// A token as granted: the value and how long it is valid.
+pub struct Granted {
+    /// The access token.
+    pub token: Secret,
+    /// `expires_in`, from when it was asked for.
+    pub lifetime: Duration,
+}
+
+/// Seconds since the Unix epoch, for JWT claims.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Runs blocking work (key files, signing) off the async threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, CredentialError> + Send + 'static,
+) -> Result<T, CredentialError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| CredentialError::Missing)?
+}

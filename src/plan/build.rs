@@ -27,6 +27,7 @@ use crate::vocabulary::TlsMode;
 
 mod detect_later;
 mod endpoint;
+mod oauth2;
 mod options;
 mod smtp;
 

@@ -39,12 +39,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::plan::{AccountPlan, AdminLogin, AdminStyle, Credential, Plan, Server, TokenSource};
-use crate::vocabulary::ServiceAccount;
 use crate::store::Store;
 use crate::store::dav::{DavArea, DavUndoData};
 use crate::store::mail::CreatedInFolder;
 use crate::store::sieve::SieveUndoData;
 use crate::store::status::AccountStatus;
+use crate::vocabulary::ServiceAccount;
 
 /// The format name written in every undo manifest.
 pub const FORMAT: &str = "mailshift-undo/1";

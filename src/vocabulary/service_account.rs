@@ -63,7 +63,8 @@ pub enum ClientSecret {
 }
 
 /// Microsoft's token endpoint for a tenant.
-pub const MICROSOFT_TOKEN_URL: &str = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token";
+pub const MICROSOFT_TOKEN_URL: &str =
+    "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token";
 
 impl ServiceAccount {
     /// The URL tokens are asked for at. For Google without `token_url`

@@ -94,7 +94,10 @@ impl AccountCheck<'_> {
             OAuth2Service::Google => ("google", &MICROSOFT_ONLY),
             OAuth2Service::Microsoft => ("microsoft", &GOOGLE_ONLY),
         };
-        if let Some(field) = service_fields(oauth2).into_iter().find(|f| foreign.contains(f)) {
+        if let Some(field) = service_fields(oauth2)
+            .into_iter()
+            .find(|f| foreign.contains(f))
+        {
             self.error(
                 &[name, "oauth2", field],
                 format!("{field} is not used with service: {service_name}"),

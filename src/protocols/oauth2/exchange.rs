@@ -44,9 +44,8 @@ pub async fn request(url: &str, form: &[(&str, &str)]) -> Result<Granted, Creden
         .await
         .map_err(|e| failed(format!("could not be asked for a token: {e}"), true))?;
     if answer.status == 200 {
-        let granted: TokenAnswer = serde_json::from_slice(&answer.body).map_err(|e| {
-            failed(format!("answered without an access token ({e})"), false)
-        })?;
+        let granted: TokenAnswer = serde_json::from_slice(&answer.body)
+            .map_err(|e| failed(format!("answered without an access token ({e})"), false))?;
         if granted.access_token.expose().is_empty() {
             return Err(failed("granted an empty access token".to_owned(), false));
         }

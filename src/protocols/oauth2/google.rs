@@ -68,7 +68,10 @@ pub async fn token(account: &GoogleServiceAccount, user: &str) -> Result<Granted
     let url = account.token_url.as_deref().unwrap_or(&token_uri);
     exchange::request(
         url,
-        &[("grant_type", GRANT_TYPE), ("assertion", assertion.expose())],
+        &[
+            ("grant_type", GRANT_TYPE),
+            ("assertion", assertion.expose()),
+        ],
     )
     .await
 }

@@ -44,7 +44,10 @@ pub async fn token(app: &MicrosoftApp) -> Result<Granted, CredentialError> {
     let url = app.token_url();
     let credential = match &app.secret {
         ClientSecret::Env(var) => ("client_secret", read(Credential::PasswordEnv(var.clone()))),
-        ClientSecret::File(path) => ("client_secret", read(Credential::PasswordFile(path.clone()))),
+        ClientSecret::File(path) => (
+            "client_secret",
+            read(Credential::PasswordFile(path.clone())),
+        ),
         ClientSecret::Certificate(path) => {
             let (path, client_id, audience) = (path.clone(), app.client_id.clone(), url.clone());
             let assertion =

@@ -1,0 +1,399 @@
+//! OAuth2 service accounts through the binary: a batch between two
+//! Dovecots whose `oauth2` passdbs validate the bearer JWTs, the tokens
+//! granted by the test support's token endpoint to a Google service
+//! account (domain-wide delegation, one token per mailbox) and a
+//! Microsoft application (client credentials, one token for every
+//! mailbox). No user's password is given.
+//!
+//! Dovecot stands in for Gmail and Exchange Online: the source checks
+//! that a token's `sub` is the mailbox, the destination that it belongs
+//! to the mailbox's tenant (`username_format = %d`), as an app-only token
+//! opens every mailbox of its tenant.
+
+use std::path::{Path, PathBuf};
+
+use crate::cmd::mailshift;
+use crate::mail::raw;
+use crate::support::dovecot::{Dovecot, DovecotOptions, OAuth2Passdb};
+use crate::support::token_endpoint::{
+    AppCredential, GoogleClient, KeyPair, MicrosoftClient, Setup, TokenEndpoint, certificate,
+    rsa_key,
+};
+
+const TENANT: &str = "example.test";
+const CLIENT_ID: &str = "6f1c0de2-migration-app";
+const CLIENT_SECRET: &str = "app-Client-Secret-7Qx";
+const SERVICE_ACCOUNT: &str = "migrator@project.iam.gserviceaccount.test";
+
+fn names(count: usize) -> Vec<String> {
+    (0..count)
+        .map(|i| format!("staff{i:02}@{TENANT}"))
+        .collect()
+}
+
+/// Dovecot users whose passwords nobody gives mailshift.
+fn users(names: &[String], side: &str) -> &'static [(&'static str, &'static str)] {
+    let users: Vec<(&'static str, &'static str)> = names
+        .iter()
+        .map(|n| {
+            let user: &'static str = Box::leak(n.clone().into_boxed_str());
+            let password: &'static str = Box::leak(format!("{n}-{side}-own").into_boxed_str());
+            (user, password)
+        })
+        .collect();
+    Box::leak(users.into_boxed_slice())
+}
+
+/// A Dovecot taking the endpoint's tokens: `username_format` `%u` checks
+/// the token's mailbox, `%d` its tenant.
+fn server(
+    users: &'static [(&'static str, &'static str)],
+    endpoint: &TokenEndpoint,
+    username_format: &'static str,
+) -> Dovecot {
+    let public_key: &'static str = Box::leak(endpoint.issuer_public_key().to_owned().into());
+    Dovecot::start(DovecotOptions {
+        users,
+        auth_mechanisms: "plain login xoauth2 oauthbearer",
+        oauth2: Some(OAuth2Passdb {
+            public_key,
+            username_attribute: "sub",
+            username_format,
+        }),
+        ..DovecotOptions::default()
+    })
+}
+
+/// A Google key file as the Cloud console gives it, for `key`.
+fn key_file(dir: &Path, key: &KeyPair, token_uri: &str) -> PathBuf {
+    let path = dir.join("sa.json");
+    let json = serde_json::json!({
+        "type": "service_account",
+        "project_id": "project",
+        "private_key_id": "0a1b2c3d",
+        "private_key": key.private,
+        "client_email": SERVICE_ACCOUNT,
+        "client_id": "1234567890",
+        "token_uri": token_uri,
+    });
+    std::fs::write(&path, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+    path
+}
+
+/// `staff.yaml` (servers, service accounts, limits) and `staff.csv`
+/// (addresses only) in `dir`.
+fn manifest(dir: &Path, names: &[String], defaults: &str) -> PathBuf {
+    std::fs::write(dir.join("staff.yaml"), format!("batch: staff\n{defaults}")).unwrap();
+    let mut csv = String::from("source_email,destination_email\n");
+    for n in names {
+        csv.push_str(&format!("{n},{n}\n"));
+    }
+    let path = dir.join("staff.csv");
+    std::fs::write(&path, csv).unwrap();
+    path
+}
+
+fn run(dir: &Path, manifest: &Path) -> crate::cmd::Cmd {
+    mailshift()
+        .arg("run")
+        .arg(manifest)
+        .arg("--state")
+        .arg(dir.join("state.db"))
+        .arg("--reports")
+        .arg(dir.join("reports"))
+        .env("APP_SECRET", CLIENT_SECRET)
+}
+
+async fn seed(source: &Dovecot, names: &[String], count: usize) {
+    for n in names {
+        let bodies: Vec<Vec<u8>> = (0..count)
+            .map(|i| {
+                raw(
+                    &format!("Subject: {n} {i}\r\nMessage-ID: <{n}.{i}@x>"),
+                    "body",
+                )
+            })
+            .collect();
+        source.seed_bodies(n, "INBOX", &bodies).await;
+    }
+}
+
+/// Whether any of `secrets` is in a file under `dir` (state, reports,
+/// undo manifests).
+fn files_holding(dir: &Path, secrets: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let name = path.file_name().unwrap().to_string_lossy();
+        // The test's own key material.
+        if name.ends_with(".key")
+            || name.ends_with(".crt")
+            || name == "sa.json"
+            || name == "app.pem"
+        {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap_or_default();
+        for secret in secrets {
+            if bytes.windows(secret.len()).any(|w| w == secret.as_bytes()) {
+                found.push(format!("{} holds {secret:.20}…", path.display()));
+            }
+        }
+    }
+    found
+}
+
+/// A line from the middle of a PEM private key: what would show if the
+/// key leaked.
+fn key_line(pem: &str) -> String {
+    pem.lines().nth(5).unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_company_batch_runs_on_service_account_tokens_that_expire_mid_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let google_key = rsa_key(dir.path(), "google");
+    let app = certificate(dir.path(), "app");
+    std::fs::write(dir.path().join("app.pem"), &app.pem).unwrap();
+    // Tokens live two seconds; the run, paced, takes several.
+    let endpoint = TokenEndpoint::start(
+        dir.path(),
+        Setup {
+            google: Some(GoogleClient {
+                client_email: SERVICE_ACCOUNT.into(),
+                public_key: google_key.public.clone(),
+            }),
+            microsoft: Some(MicrosoftClient {
+                tenant: TENANT.into(),
+                client_id: CLIENT_ID.into(),
+                credential: AppCredential::Certificate {
+                    public_key: app.public.clone(),
+                    x5t: app.x5t.clone(),
+                },
+            }),
+            lifetime: 2,
+            announced: 2,
+        },
+    );
+    let names = names(10);
+    let source = server(users(&names, "src"), &endpoint, "%u");
+    let dest = server(users(&names, "dst"), &endpoint, "%d");
+    seed(&source, &names, 2).await;
+    key_file(dir.path(), &google_key, &endpoint.google_url());
+    let csv = manifest(
+        dir.path(),
+        &names,
+        &format!(
+            "limits: {{concurrent_accounts: 2, messages_per_second: 4}}\n\
+             defaults:\n  \
+             source: {{kind: imap, host: 127.0.0.1, port: {}, tls: none, \
+             oauth2: {{service: google, key_file: sa.json}}}}\n  \
+             destination: {{kind: imap, host: 127.0.0.1, port: {}, tls: none, \
+             oauth2: {{service: microsoft, tenant: {TENANT}, client_id: {CLIENT_ID}, \
+             certificate_file: app.pem, token_url: '{}'}}}}\n",
+            source.imap_port(),
+            dest.imap_port(),
+            endpoint.microsoft_url(TENANT),
+        ),
+    );
+
+    let first = run(dir.path(), &csv)
+        .run()
+        .never_shows(&key_line(&google_key.private))
+        .never_shows(&key_line(&app.pem));
+    assert_eq!(
+        first.code,
+        Some(0),
+        "{}\n{}\nrefused: {:?}\n{}",
+        first.stdout,
+        first.stderr,
+        endpoint.refused(),
+        dest.log()
+    );
+    for n in &names {
+        assert_eq!(
+            dest.snapshot(n).await,
+            source.snapshot(n).await,
+            "{n}'s mailbox at the destination"
+        );
+    }
+    let granted = endpoint.granted();
+    // One token per mailbox at the source, each asked for by the mailbox.
+    for n in &names {
+        assert!(granted.contains(n), "no token for {n}: {granted:?}");
+    }
+    // The application's token expired during the run and was asked for
+    // again; not once per mailbox.
+    let app_tokens = granted.iter().filter(|s| s.starts_with(CLIENT_ID)).count();
+    assert!(
+        (2..names.len()).contains(&app_tokens),
+        "{app_tokens} application tokens: {granted:?}"
+    );
+    assert!(endpoint.refused().is_empty(), "{:?}", endpoint.refused());
+    // Nothing secret is kept: keys, assertions, tokens.
+    let leaks = files_holding(
+        dir.path(),
+        &[
+            &key_line(&google_key.private),
+            &key_line(&app.pem),
+            "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9",
+            "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiIsImtpZCI6",
+        ],
+    );
+    assert!(leaks.is_empty(), "{leaks:?}");
+
+    let again = run(dir.path(), &csv).run().success();
+    assert!(again.stdout.contains("copied 0,"), "{}", again.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_refused_before_its_announced_end_is_asked_for_once_more() {
+    let dir = tempfile::tempdir().unwrap();
+    let google_key = rsa_key(dir.path(), "google");
+    // The tokens say an hour and last two seconds: the application's
+    // cached token is refused by a later mailbox's login.
+    let endpoint = TokenEndpoint::start(
+        dir.path(),
+        Setup {
+            google: Some(GoogleClient {
+                client_email: SERVICE_ACCOUNT.into(),
+                public_key: google_key.public.clone(),
+            }),
+            microsoft: Some(MicrosoftClient {
+                tenant: TENANT.into(),
+                client_id: CLIENT_ID.into(),
+                credential: AppCredential::Secret(CLIENT_SECRET.into()),
+            }),
+            lifetime: 2,
+            announced: 3600,
+        },
+    );
+    let names = names(3);
+    let source = server(users(&names, "src"), &endpoint, "%u");
+    let dest = server(users(&names, "dst"), &endpoint, "%d");
+    seed(&source, &names, 4).await;
+    key_file(dir.path(), &google_key, &endpoint.google_url());
+    let csv = manifest(
+        dir.path(),
+        &names,
+        &format!(
+            "limits: {{concurrent_accounts: 1, messages_per_second: 2}}\n\
+             defaults:\n  \
+             source: {{kind: imap, host: 127.0.0.1, port: {}, tls: none, \
+             oauth2: {{service: google, key_file: sa.json}}}}\n  \
+             destination: {{kind: imap, host: 127.0.0.1, port: {}, tls: none, \
+             oauth2: {{service: microsoft, tenant: {TENANT}, client_id: {CLIENT_ID}, \
+             client_secret_env: APP_SECRET, token_url: '{}'}}}}\n",
+            source.imap_port(),
+            dest.imap_port(),
+            endpoint.microsoft_url(TENANT),
+        ),
+    );
+    let out = run(dir.path(), &csv).run().never_shows(CLIENT_SECRET);
+    assert_eq!(
+        out.code,
+        Some(0),
+        "{}\n{}\ngranted {:?}\nsource: {}\ndestination: {}",
+        out.stdout,
+        out.stderr,
+        endpoint.granted(),
+        source.log(),
+        dest.log()
+    );
+    for n in &names {
+        assert_eq!(dest.snapshot(n).await, source.snapshot(n).await, "{n}");
+    }
+    let app_tokens = endpoint
+        .granted()
+        .iter()
+        .filter(|s| s.starts_with(CLIENT_ID))
+        .count();
+    assert!(app_tokens >= 2, "{:?}", endpoint.granted());
+    assert!(
+        dest.log().contains("(auth failed, 1 attempts"),
+        "the destination never refused a token:\n{}",
+        dest.log()
+    );
+    assert!(files_holding(dir.path(), &[CLIENT_SECRET]).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_key_or_secret_names_the_account_and_the_token_endpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let registered = rsa_key(dir.path(), "registered");
+    let other = rsa_key(dir.path(), "other");
+    let endpoint = TokenEndpoint::start(
+        dir.path(),
+        Setup {
+            google: Some(GoogleClient {
+                client_email: SERVICE_ACCOUNT.into(),
+                public_key: registered.public.clone(),
+            }),
+            microsoft: Some(MicrosoftClient {
+                tenant: TENANT.into(),
+                client_id: CLIENT_ID.into(),
+                credential: AppCredential::Secret(CLIENT_SECRET.into()),
+            }),
+            lifetime: 60,
+            announced: 60,
+        },
+    );
+    let names = names(2);
+    let source = server(users(&names, "src"), &endpoint, "%u");
+    let dest = server(users(&names, "dst"), &endpoint, "%d");
+    seed(&source, &names, 1).await;
+    // The key file holds a key the service account does not have.
+    key_file(dir.path(), &other, &endpoint.google_url());
+    let defaults = |secret_env: &str| {
+        format!(
+            "defaults:\n  \
+             source: {{kind: imap, host: 127.0.0.1, port: {}, tls: none, \
+             oauth2: {{service: google, key_file: sa.json}}}}\n  \
+             destination: {{kind: imap, host: 127.0.0.1, port: {}, tls: none, \
+             oauth2: {{service: microsoft, tenant: {TENANT}, client_id: {CLIENT_ID}, \
+             client_secret_env: {secret_env}, token_url: '{}'}}}}\n",
+            source.imap_port(),
+            dest.imap_port(),
+            endpoint.microsoft_url(TENANT),
+        )
+    };
+    let csv = manifest(dir.path(), &names, &defaults("APP_SECRET"));
+    let wrong_key = run(dir.path(), &csv)
+        .run()
+        .code(1)
+        .never_shows(&key_line(&other.private));
+    let all = format!("{}{}", wrong_key.stdout, wrong_key.stderr);
+    for n in &names {
+        assert!(
+            all.contains(&format!(
+                "The credential of {n}: the token endpoint {} refused the request (HTTP 400): \
+                 invalid_grant: Invalid JWT Signature.",
+                endpoint.google_url()
+            )),
+            "{all}"
+        );
+    }
+
+    // The right key, and a wrong client secret at the destination.
+    key_file(dir.path(), &registered, &endpoint.google_url());
+    let csv = manifest(dir.path(), &names, &defaults("WRONG_SECRET"));
+    let wrong_secret = run(dir.path(), &csv)
+        .env("WRONG_SECRET", "not-the-Client-Secret")
+        .run()
+        .code(1)
+        .never_shows("not-the-Client-Secret");
+    let all = format!("{}{}", wrong_secret.stdout, wrong_secret.stderr);
+    assert!(
+        all.contains(&format!(
+            "the token endpoint {} refused the request (HTTP 401): invalid_client: \
+             AADSTS7000215: Invalid client secret provided.",
+            endpoint.microsoft_url(TENANT)
+        )),
+        "{all}"
+    );
+    assert!(all.contains(&names[0]), "{all}");
+}

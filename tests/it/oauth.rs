@@ -159,7 +159,8 @@ async fn a_company_batch_runs_on_service_account_tokens_that_expire_mid_run() {
     let google_key = rsa_key(dir.path(), "google");
     let app = certificate(dir.path(), "app");
     std::fs::write(dir.path().join("app.pem"), &app.pem).unwrap();
-    // Tokens live two seconds; the run, paced, takes several.
+    // Tokens live two seconds; the run, paced to 10 messages a second,
+    // takes six.
     let endpoint = TokenEndpoint::start(
         dir.path(),
         Setup {
@@ -179,7 +180,7 @@ async fn a_company_batch_runs_on_service_account_tokens_that_expire_mid_run() {
             announced: 2,
         },
     );
-    let names = names(10);
+    let names = names(30);
     let source = server(users(&names, "src"), &endpoint, "%u");
     let dest = server(users(&names, "dst"), &endpoint, "%d");
     seed(&source, &names, 2).await;
@@ -188,7 +189,7 @@ async fn a_company_batch_runs_on_service_account_tokens_that_expire_mid_run() {
         dir.path(),
         &names,
         &format!(
-            "limits: {{concurrent_accounts: 2, messages_per_second: 4}}\n\
+            "limits: {{concurrent_accounts: 4, messages_per_second: 10}}\n\
              defaults:\n  \
              source: {{kind: imap, host: 127.0.0.1, port: {}, tls: none, \
              oauth2: {{service: google, key_file: sa.json}}}}\n  \
@@ -396,4 +397,69 @@ async fn a_wrong_key_or_secret_names_the_account_and_the_token_endpoint() {
         "{all}"
     );
     assert!(all.contains(&names[0]), "{all}");
+}
+
+/// Every problem of the manifest `name` (with `files` beside it).
+fn problems(name: &str, text: &str, files: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    for file in files {
+        std::fs::write(dir.path().join(file), "{}").unwrap();
+    }
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    match mailshift::manifest::load(&path) {
+        Ok(m) => mailshift::plan::check(&m).diagnostics.to_string(),
+        Err(d) => d.to_string(),
+    }
+}
+
+#[test]
+fn service_account_fields_are_checked_where_they_are_written() {
+    let text = problems(
+        "m.yaml",
+        "defaults:
+  source: {host: imap.old.example.test}
+  destination: {host: outlook.office365.com}
+accounts:
+  - source: {email: a@example.test, oauth2: {service: google}}
+    destination: {email: a@example.test, oauth2: {service: microsoft, tenant: t, key_file: sa.json}}
+  - source: {email: b@example.test, oauth2: {service: gogle, key_file: sa.json}}
+    destination: {email: b@example.test, oauth2: {service: microsoft, client_id: c, client_secret_env: MAILSHIFT_TEST_SURELY_UNSET}}
+  - source: {email: c@example.test, oauth2: {key_file: sa.json}}
+    destination: {email: c@example.test, oauth2: {service: microsoft, tenant: t, client_id: c, client_secret_env: HOME, certificate_file: app.pem}}
+  - source: {email: d@example.test, oauth2: {service: google, key_file: sa.json, token_url: 'ftp://x'}}
+    destination: {email: d@example.test, oauth2: {service: microsoft, tenant: t, client_id: c, certificate_file: nowhere.pem}}
+",
+        &["sa.json"],
+    );
+    assert_eq!(text.matches("accounts[1].source").count(), 1, "{text}");
+    for expected in [
+        "m.yaml:5:45: error: accounts[0].source.oauth2.key_file: the service account's key_file is missing",
+        "accounts[0].destination.oauth2.key_file: key_file is not used with service: microsoft",
+        "m.yaml:7:55: error: accounts[1].source.oauth2.service: `gogle` is not one of: google, microsoft; did you mean `google`?",
+        "accounts[1].destination.oauth2.tenant: the service account's tenant is missing",
+        "accounts[1].destination.oauth2.client_secret_env: environment variable MAILSHIFT_TEST_SURELY_UNSET is not set",
+        "accounts[2].source.oauth2: key_file belongs to a service account: give service (google or microsoft) too",
+        "accounts[2].destination.oauth2: a Microsoft application needs exactly one of client_secret_env, client_secret_file and certificate_file",
+        "accounts[3].source.oauth2.token_url: \"ftp://x\" is not an http:// or https:// URL",
+        "accounts[3].destination.oauth2.certificate_file:",
+        "nowhere.pem does not exist",
+    ] {
+        assert!(text.contains(expected), "{expected:?} not in:\n{text}");
+    }
+
+    let text = problems(
+        "staff.csv",
+        "source_host,source_email,source_oauth2_service,source_oauth2_key_file,destination_host,destination_email,destination_oauth2_service,destination_oauth2_tenant,destination_oauth2_client_id,destination_oauth2_client_secret_env\n\
+         imap.gmail.com,a@example.test,google,sa.json,outlook.office365.com,a@example.test,microsoft,example.test,app,HOME\n\
+         imap.gmail.com,b@example.test,google,,outlook.office365.com,b@example.test,microsft,example.test,app,HOME\n",
+        &["sa.json"],
+    );
+    for expected in [
+        "staff.csv: row 3, column source_oauth2_key_file: error: the service account's key_file is missing",
+        "staff.csv: row 3, column destination_oauth2_service: error: `microsft` is not an OAuth2 service: expected one of google, microsoft; did you mean `microsoft`?",
+    ] {
+        assert!(text.contains(expected), "{expected:?} not in:\n{text}");
+    }
+    assert!(!text.contains("row 2"), "{text}");
 }

@@ -22,6 +22,9 @@ impl AccountCheck<'_> {
     /// The credential of an endpoint's `oauth2`.
     pub(super) fn oauth2(&mut self, side: Side, oauth2: &OAuth2Spec) -> Option<Credential> {
         let name = side.name();
+        if self.already_reported(&[name, "oauth2", "service"]) {
+            return None;
+        }
         let sources: Vec<&str> = [
             ("token_env", oauth2.token_env.is_some()),
             ("token_file", oauth2.token_file.is_some()),

@@ -24,6 +24,8 @@ const TENANT: &str = "example.test";
 const CLIENT_ID: &str = "6f1c0de2-migration-app";
 const CLIENT_SECRET: &str = "app-Client-Secret-7Qx";
 const SERVICE_ACCOUNT: &str = "migrator@project.iam.gserviceaccount.test";
+/// How every assertion and token here begins (`{"typ":"JWT","alg":"RS256"`).
+const JWT_HEADER: &str = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiI";
 
 fn names(count: usize) -> Vec<String> {
     (0..count)
@@ -202,8 +204,19 @@ async fn a_company_batch_runs_on_service_account_tokens_that_expire_mid_run() {
         ),
     );
 
+    // `plan --check` asks for the tokens and logs in, changing nothing.
+    mailshift()
+        .args(["plan", "--check"])
+        .arg(&csv)
+        .env("APP_SECRET", CLIENT_SECRET)
+        .run()
+        .success()
+        .never_shows(JWT_HEADER);
+    let before_run = endpoint.granted().len();
+
     let first = run(dir.path(), &csv)
         .run()
+        .never_shows(JWT_HEADER)
         .never_shows(&key_line(&google_key.private))
         .never_shows(&key_line(&app.pem));
     assert_eq!(
@@ -222,7 +235,7 @@ async fn a_company_batch_runs_on_service_account_tokens_that_expire_mid_run() {
             "{n}'s mailbox at the destination"
         );
     }
-    let granted = endpoint.granted();
+    let granted = endpoint.granted().split_off(before_run);
     // One token per mailbox at the source, each asked for by the mailbox.
     for n in &names {
         assert!(granted.contains(n), "no token for {n}: {granted:?}");
@@ -241,8 +254,7 @@ async fn a_company_batch_runs_on_service_account_tokens_that_expire_mid_run() {
         &[
             &key_line(&google_key.private),
             &key_line(&app.pem),
-            "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9",
-            "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiIsImtpZCI6",
+            JWT_HEADER,
         ],
     );
     assert!(leaks.is_empty(), "{leaks:?}");

@@ -155,246 +155,258 @@ fn key_line(pem: &str) -> String {
     pem.lines().nth(5).unwrap().to_owned()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_company_batch_runs_on_service_account_tokens_that_expire_mid_run() {
-    let dir = tempfile::tempdir().unwrap();
-    let google_key = rsa_key(dir.path(), "google");
-    let app = certificate(dir.path(), "app");
-    std::fs::write(dir.path().join("app.pem"), &app.pem).unwrap();
-    // Tokens live two seconds; the run, paced to 10 messages a second,
-    // takes six.
-    let endpoint = TokenEndpoint::start(
-        dir.path(),
-        Setup {
-            google: Some(GoogleClient {
-                client_email: SERVICE_ACCOUNT.into(),
-                public_key: google_key.public.clone(),
-            }),
-            microsoft: Some(MicrosoftClient {
-                tenant: TENANT.into(),
-                client_id: CLIENT_ID.into(),
-                credential: AppCredential::Certificate {
-                    public_key: app.public.clone(),
-                    x5t: app.x5t.clone(),
-                },
-            }),
-            lifetime: 2,
-            announced: 2,
-        },
-    );
-    let names = names(30);
-    let source = server(users(&names, "src"), &endpoint, "%u");
-    let dest = server(users(&names, "dst"), &endpoint, "%d");
-    seed(&source, &names, 2).await;
-    key_file(dir.path(), &google_key, &endpoint.google_url());
-    let csv = manifest(
-        dir.path(),
-        &names,
-        &format!(
-            "limits: {{concurrent_accounts: 4, messages_per_second: 10}}\n\
+/// Two Dovecots taking the endpoint's tokens, mailboxes seeded at the
+/// source, and a Google service account (source) and a Microsoft
+/// application (destination) that the endpoint knows.
+struct Scene {
+    dir: tempfile::TempDir,
+    google_key: KeyPair,
+    endpoint: TokenEndpoint,
+    source: Dovecot,
+    dest: Dovecot,
+    names: Vec<String>,
+}
+
+/// How a scene's tokens live and the application proves itself.
+struct Tokens {
+    /// Seconds to a token's `exp`.
+    lifetime: u64,
+    /// The `expires_in` announced.
+    announced: u64,
+    /// A certificate (`certificate_file: app.pem`) instead of the client
+    /// secret from `$APP_SECRET`.
+    certificate: bool,
+}
+
+impl Scene {
+    async fn start(accounts: usize, messages: usize, tokens: Tokens) -> Scene {
+        let dir = tempfile::tempdir().unwrap();
+        let google_key = rsa_key(dir.path(), "google");
+        let credential = if tokens.certificate {
+            let app = certificate(dir.path(), "app");
+            std::fs::write(dir.path().join("app.pem"), &app.pem).unwrap();
+            AppCredential::Certificate {
+                public_key: app.public,
+                x5t: app.x5t,
+            }
+        } else {
+            AppCredential::Secret(CLIENT_SECRET.into())
+        };
+        let endpoint = TokenEndpoint::start(
+            dir.path(),
+            Setup {
+                google: Some(GoogleClient {
+                    client_email: SERVICE_ACCOUNT.into(),
+                    public_key: google_key.public.clone(),
+                }),
+                microsoft: Some(MicrosoftClient {
+                    tenant: TENANT.into(),
+                    client_id: CLIENT_ID.into(),
+                    credential,
+                }),
+                lifetime: tokens.lifetime,
+                announced: tokens.announced,
+            },
+        );
+        let names = names(accounts);
+        let source = server(users(&names, "src"), &endpoint, "%u");
+        let dest = server(users(&names, "dst"), &endpoint, "%d");
+        seed(&source, &names, messages).await;
+        key_file(dir.path(), &google_key, &endpoint.google_url());
+        Scene {
+            dir,
+            google_key,
+            endpoint,
+            source,
+            dest,
+            names,
+        }
+    }
+
+    /// The manifest, with `limits` and the application's credential in
+    /// the manifest's words (`app`).
+    fn manifest(&self, limits: &str, app: &str) -> PathBuf {
+        let defaults = format!(
+            "limits: {{{limits}}}\n\
              defaults:\n  \
              source: {{kind: imap, host: 127.0.0.1, port: {}, tls: none, \
              oauth2: {{service: google, key_file: sa.json}}}}\n  \
              destination: {{kind: imap, host: 127.0.0.1, port: {}, tls: none, \
              oauth2: {{service: microsoft, tenant: {TENANT}, client_id: {CLIENT_ID}, \
-             certificate_file: app.pem, token_url: '{}'}}}}\n",
-            source.imap_port(),
-            dest.imap_port(),
-            endpoint.microsoft_url(TENANT),
-        ),
+             {app}, token_url: '{}'}}}}\n",
+            self.source.imap_port(),
+            self.dest.imap_port(),
+            self.endpoint.microsoft_url(TENANT),
+        );
+        manifest(self.dir.path(), &self.names, &defaults)
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Application tokens granted from the `from`th grant on.
+    fn app_tokens(&self, from: usize) -> usize {
+        let granted = self.endpoint.granted();
+        granted[from..]
+            .iter()
+            .filter(|s| s.starts_with(CLIENT_ID))
+            .count()
+    }
+
+    async fn assert_copied(&self) {
+        for n in &self.names {
+            assert_eq!(
+                self.dest.snapshot(n).await,
+                self.source.snapshot(n).await,
+                "{n}'s mailbox at the destination"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_company_batch_runs_on_service_account_tokens_that_expire_mid_run() {
+    // Tokens live two seconds; the run, paced to 10 messages a second,
+    // takes six.
+    let tokens = Tokens {
+        lifetime: 2,
+        announced: 2,
+        certificate: true,
+    };
+    let scene = Scene::start(30, 2, tokens).await;
+    let csv = scene.manifest(
+        "concurrent_accounts: 4, messages_per_second: 10",
+        "certificate_file: app.pem",
     );
+    let app_pem = std::fs::read_to_string(scene.path().join("app.pem")).unwrap();
+    let secrets = [
+        key_line(&scene.google_key.private),
+        key_line(&app_pem),
+        JWT_HEADER.to_owned(),
+    ];
 
     // `plan --check` asks for the tokens and logs in, changing nothing.
     mailshift()
         .args(["plan", "--check"])
         .arg(&csv)
-        .env("APP_SECRET", CLIENT_SECRET)
         .run()
         .success()
         .never_shows(JWT_HEADER);
-    let before_run = endpoint.granted().len();
+    let before_run = scene.endpoint.granted().len();
 
-    let first = run(dir.path(), &csv)
-        .run()
-        .never_shows(JWT_HEADER)
-        .never_shows(&key_line(&google_key.private))
-        .never_shows(&key_line(&app.pem));
+    let mut first = run(scene.path(), &csv).run();
+    for secret in &secrets {
+        first = first.never_shows(secret);
+    }
     assert_eq!(
         first.code,
         Some(0),
-        "{}\n{}\nrefused: {:?}\n{}",
+        "{}\n{}\nrefused: {:?}",
         first.stdout,
         first.stderr,
-        endpoint.refused(),
-        dest.log()
+        scene.endpoint.refused(),
     );
-    for n in &names {
-        assert_eq!(
-            dest.snapshot(n).await,
-            source.snapshot(n).await,
-            "{n}'s mailbox at the destination"
-        );
-    }
-    let granted = endpoint.granted().split_off(before_run);
+    scene.assert_copied().await;
     // One token per mailbox at the source, each asked for by the mailbox.
-    for n in &names {
-        assert!(granted.contains(n), "no token for {n}: {granted:?}");
+    let granted = scene.endpoint.granted();
+    for n in &scene.names {
+        assert!(
+            granted[before_run..].contains(n),
+            "no token for {n}: {granted:?}"
+        );
     }
     // The application's token expired during the run and was asked for
     // again; not once per mailbox.
-    let app_tokens = granted.iter().filter(|s| s.starts_with(CLIENT_ID)).count();
+    let app_tokens = scene.app_tokens(before_run);
     assert!(
-        (2..names.len()).contains(&app_tokens),
+        (2..scene.names.len()).contains(&app_tokens),
         "{app_tokens} application tokens: {granted:?}"
     );
-    assert!(endpoint.refused().is_empty(), "{:?}", endpoint.refused());
-    // Nothing secret is kept: keys, assertions, tokens.
-    let leaks = files_holding(
-        dir.path(),
-        &[
-            &key_line(&google_key.private),
-            &key_line(&app.pem),
-            JWT_HEADER,
-        ],
+    assert!(
+        scene.endpoint.refused().is_empty(),
+        "{:?}",
+        scene.endpoint.refused()
     );
+    // Nothing secret is kept: keys, assertions, tokens.
+    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    let leaks = files_holding(scene.path(), &secrets);
     assert!(leaks.is_empty(), "{leaks:?}");
 
-    let again = run(dir.path(), &csv).run().success();
+    let again = run(scene.path(), &csv).run().success();
     assert!(again.stdout.contains("copied 0,"), "{}", again.stdout);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_token_refused_before_its_announced_end_is_asked_for_once_more() {
-    let dir = tempfile::tempdir().unwrap();
-    let google_key = rsa_key(dir.path(), "google");
     // The tokens say an hour and last two seconds: the application's
     // cached token is refused by a later mailbox's login.
-    let endpoint = TokenEndpoint::start(
-        dir.path(),
-        Setup {
-            google: Some(GoogleClient {
-                client_email: SERVICE_ACCOUNT.into(),
-                public_key: google_key.public.clone(),
-            }),
-            microsoft: Some(MicrosoftClient {
-                tenant: TENANT.into(),
-                client_id: CLIENT_ID.into(),
-                credential: AppCredential::Secret(CLIENT_SECRET.into()),
-            }),
-            lifetime: 2,
-            announced: 3600,
-        },
+    let tokens = Tokens {
+        lifetime: 2,
+        announced: 3600,
+        certificate: false,
+    };
+    let scene = Scene::start(3, 4, tokens).await;
+    let csv = scene.manifest(
+        "concurrent_accounts: 1, messages_per_second: 2",
+        "client_secret_env: APP_SECRET",
     );
-    let names = names(3);
-    let source = server(users(&names, "src"), &endpoint, "%u");
-    let dest = server(users(&names, "dst"), &endpoint, "%d");
-    seed(&source, &names, 4).await;
-    key_file(dir.path(), &google_key, &endpoint.google_url());
-    let csv = manifest(
-        dir.path(),
-        &names,
-        &format!(
-            "limits: {{concurrent_accounts: 1, messages_per_second: 2}}\n\
-             defaults:\n  \
-             source: {{kind: imap, host: 127.0.0.1, port: {}, tls: none, \
-             oauth2: {{service: google, key_file: sa.json}}}}\n  \
-             destination: {{kind: imap, host: 127.0.0.1, port: {}, tls: none, \
-             oauth2: {{service: microsoft, tenant: {TENANT}, client_id: {CLIENT_ID}, \
-             client_secret_env: APP_SECRET, token_url: '{}'}}}}\n",
-            source.imap_port(),
-            dest.imap_port(),
-            endpoint.microsoft_url(TENANT),
-        ),
-    );
-    let out = run(dir.path(), &csv).run().never_shows(CLIENT_SECRET);
+    let out = run(scene.path(), &csv).run().never_shows(CLIENT_SECRET);
     assert_eq!(
         out.code,
         Some(0),
-        "{}\n{}\ngranted {:?}\nsource: {}\ndestination: {}",
+        "{}\n{}\ngranted {:?}\ndestination: {}",
         out.stdout,
         out.stderr,
-        endpoint.granted(),
-        source.log(),
-        dest.log()
+        scene.endpoint.granted(),
+        scene.dest.log()
     );
-    for n in &names {
-        assert_eq!(dest.snapshot(n).await, source.snapshot(n).await, "{n}");
-    }
-    let app_tokens = endpoint
-        .granted()
-        .iter()
-        .filter(|s| s.starts_with(CLIENT_ID))
-        .count();
-    assert!(app_tokens >= 2, "{:?}", endpoint.granted());
+    scene.assert_copied().await;
+    assert!(scene.app_tokens(0) >= 2, "{:?}", scene.endpoint.granted());
     assert!(
-        dest.log().contains("(auth failed, 1 attempts"),
+        scene.dest.log().contains("(auth failed, 1 attempts"),
         "the destination never refused a token:\n{}",
-        dest.log()
+        scene.dest.log()
     );
-    assert!(files_holding(dir.path(), &[CLIENT_SECRET]).is_empty());
+    assert!(files_holding(scene.path(), &[CLIENT_SECRET]).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_key_or_secret_names_the_account_and_the_token_endpoint() {
-    let dir = tempfile::tempdir().unwrap();
-    let registered = rsa_key(dir.path(), "registered");
-    let other = rsa_key(dir.path(), "other");
-    let endpoint = TokenEndpoint::start(
-        dir.path(),
-        Setup {
-            google: Some(GoogleClient {
-                client_email: SERVICE_ACCOUNT.into(),
-                public_key: registered.public.clone(),
-            }),
-            microsoft: Some(MicrosoftClient {
-                tenant: TENANT.into(),
-                client_id: CLIENT_ID.into(),
-                credential: AppCredential::Secret(CLIENT_SECRET.into()),
-            }),
-            lifetime: 60,
-            announced: 60,
-        },
-    );
-    let names = names(2);
-    let source = server(users(&names, "src"), &endpoint, "%u");
-    let dest = server(users(&names, "dst"), &endpoint, "%d");
-    seed(&source, &names, 1).await;
-    // The key file holds a key the service account does not have.
-    key_file(dir.path(), &other, &endpoint.google_url());
-    let defaults = |secret_env: &str| {
-        format!(
-            "defaults:\n  \
-             source: {{kind: imap, host: 127.0.0.1, port: {}, tls: none, \
-             oauth2: {{service: google, key_file: sa.json}}}}\n  \
-             destination: {{kind: imap, host: 127.0.0.1, port: {}, tls: none, \
-             oauth2: {{service: microsoft, tenant: {TENANT}, client_id: {CLIENT_ID}, \
-             client_secret_env: {secret_env}, token_url: '{}'}}}}\n",
-            source.imap_port(),
-            dest.imap_port(),
-            endpoint.microsoft_url(TENANT),
-        )
+    let tokens = Tokens {
+        lifetime: 60,
+        announced: 60,
+        certificate: false,
     };
-    let csv = manifest(dir.path(), &names, &defaults("APP_SECRET"));
-    let wrong_key = run(dir.path(), &csv)
+    let scene = Scene::start(2, 1, tokens).await;
+    // The key file holds a key the service account does not have.
+    let other = rsa_key(scene.path(), "other");
+    key_file(scene.path(), &other, &scene.endpoint.google_url());
+    let csv = scene.manifest("", "client_secret_env: APP_SECRET");
+    let wrong_key = run(scene.path(), &csv)
         .run()
         .code(1)
         .never_shows(&key_line(&other.private));
     let all = format!("{}{}", wrong_key.stdout, wrong_key.stderr);
-    for n in &names {
+    for n in &scene.names {
         assert!(
             all.contains(&format!(
                 "The credential of {n}: the token endpoint {} refused the request (HTTP 400): \
                  invalid_grant: Invalid JWT Signature.",
-                endpoint.google_url()
+                scene.endpoint.google_url()
             )),
             "{all}"
         );
     }
 
     // The right key, and a wrong client secret at the destination.
-    key_file(dir.path(), &registered, &endpoint.google_url());
-    let csv = manifest(dir.path(), &names, &defaults("WRONG_SECRET"));
-    let wrong_secret = run(dir.path(), &csv)
+    key_file(
+        scene.path(),
+        &scene.google_key,
+        &scene.endpoint.google_url(),
+    );
+    let csv = scene.manifest("", "client_secret_env: WRONG_SECRET");
+    let wrong_secret = run(scene.path(), &csv)
         .env("WRONG_SECRET", "not-the-Client-Secret")
         .run()
         .code(1)
@@ -404,11 +416,11 @@ async fn a_wrong_key_or_secret_names_the_account_and_the_token_endpoint() {
         all.contains(&format!(
             "the token endpoint {} refused the request (HTTP 401): invalid_client: \
              AADSTS7000215: Invalid client secret provided.",
-            endpoint.microsoft_url(TENANT)
+            scene.endpoint.microsoft_url(TENANT)
         )),
         "{all}"
     );
-    assert!(all.contains(&names[0]), "{all}");
+    assert!(all.contains(&scene.names[0]), "{all}");
 }
 
 /// Every problem of the manifest `name` (with `files` beside it).

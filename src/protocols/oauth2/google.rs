@@ -4,10 +4,10 @@
 
 use std::path::Path;
 
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::{Algorithm, Header};
 use serde::{Deserialize, Serialize};
 
-use super::{Granted, blocking, exchange, unix_now};
+use super::{Granted, blocking, exchange, key_error, read_key_file, sign, unix_now};
 use crate::vocabulary::{CredentialError, GoogleServiceAccount, Secret};
 
 /// Full IMAP (and POP3) access to the mailbox.
@@ -78,31 +78,14 @@ pub async fn token(account: &GoogleServiceAccount, user: &str) -> Result<Granted
 
 /// Reads a JSON key file.
 pub fn read_key(path: &Path) -> Result<KeyFile, CredentialError> {
-    let bad = |reason: String| CredentialError::ServiceKey {
-        path: path.to_owned(),
-        reason,
-    };
-    let text = read_small(path, MAX_KEY_FILE).map_err(bad)?;
+    let text = read_key_file(path, MAX_KEY_FILE)?;
     // serde_json's messages name a place, never the value found there.
     serde_json::from_str(&text).map_err(|e| {
-        bad(format!(
-            "is not a service account key file (private_key and client_email): {e}"
-        ))
+        key_error(
+            path,
+            format!("is not a service account key file (private_key and client_email): {e}"),
+        )
     })
-}
-
-/// A file of at most `max` bytes, as text; the error says why not.
-pub(super) fn read_small(path: &Path, max: u64) -> Result<String, String> {
-    use std::io::Read;
-    let mut text = String::new();
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot be read: {e}"))?;
-    file.take(max + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| format!("cannot be read: {e}"))?;
-    if text.len() as u64 > max {
-        return Err(format!("is larger than {max} bytes"));
-    }
-    Ok(text)
 }
 
 /// The signed assertion for `subject`, issued at `now`.
@@ -113,12 +96,6 @@ pub fn assertion(
     audience: &str,
     now: u64,
 ) -> Result<Secret, CredentialError> {
-    let bad = |reason: String| CredentialError::ServiceKey {
-        path: path.to_owned(),
-        reason,
-    };
-    let signing = EncodingKey::from_rsa_pem(key.private_key.expose().as_bytes())
-        .map_err(|e| bad(format!("has no usable RSA private_key ({e})")))?;
     let mut header = Header::new(Algorithm::RS256);
     header.kid = key.private_key_id.clone();
     let claims = Claims {
@@ -129,7 +106,5 @@ pub fn assertion(
         iat: now,
         exp: now + ASSERTION_LIFETIME,
     };
-    jsonwebtoken::encode(&header, &claims, &signing)
-        .map(Secret::new)
-        .map_err(|e| bad(format!("cannot sign with its private_key ({e})")))
+    sign(path, key.private_key.expose(), &header, &claims)
 }

@@ -6,11 +6,10 @@
 use std::path::Path;
 
 use base64::Engine as _;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::{Algorithm, Header};
 use serde::Serialize;
 
-use super::google::read_small;
-use super::{Granted, blocking, exchange, unix_now};
+use super::{Granted, blocking, exchange, key_error, read_key_file, sign, unix_now};
 use crate::vocabulary::{ClientSecret, Credential, CredentialError, MicrosoftApp, Secret};
 
 /// Exchange Online's IMAP and POP3, with the permissions the application
@@ -81,11 +80,8 @@ pub fn client_assertion(
     audience: &str,
     now: u64,
 ) -> Result<Secret, CredentialError> {
-    let bad = |reason: String| CredentialError::ServiceKey {
-        path: path.to_owned(),
-        reason,
-    };
-    let text = read_small(path, MAX_CERTIFICATE_FILE).map_err(bad)?;
+    let bad = |reason: String| key_error(path, reason);
+    let text = read_key_file(path, MAX_CERTIFICATE_FILE)?;
     let blocks = pem::parse_many(&text).map_err(|e| bad(format!("is not PEM ({e})")))?;
     let certificate = blocks
         .iter()
@@ -95,8 +91,6 @@ pub fn client_assertion(
         .iter()
         .find(|b| b.tag() == "PRIVATE KEY" || b.tag() == "RSA PRIVATE KEY")
         .ok_or_else(|| bad("holds no PRIVATE KEY".to_owned()))?;
-    let signing = EncodingKey::from_rsa_pem(pem::encode(key).as_bytes())
-        .map_err(|e| bad(format!("holds no usable RSA private key ({e})")))?;
     let thumbprint = ring::digest::digest(
         &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
         certificate.contents(),
@@ -112,7 +106,5 @@ pub fn client_assertion(
         iat: now,
         exp: now + ASSERTION_LIFETIME,
     };
-    jsonwebtoken::encode(&header, &claims, &signing)
-        .map(Secret::new)
-        .map_err(|e| bad(format!("cannot sign with its private key ({e})")))
+    sign(path, &pem::encode(key), &header, &claims)
 }

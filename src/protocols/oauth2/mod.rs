@@ -24,8 +24,13 @@ pub mod google;
 pub mod microsoft;
 
 use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+
+use jsonwebtoken::{EncodingKey, Header};
+use serde::Serialize;
 
 use crate::vocabulary::{CredentialError, Secret, ServiceAccount};
 
@@ -112,4 +117,42 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|_| CredentialError::Missing)?
+}
+
+/// What is wrong with a key (or certificate) file, naming the file only.
+fn key_error(path: &Path, reason: String) -> CredentialError {
+    CredentialError::ServiceKey {
+        path: path.to_owned(),
+        reason,
+    }
+}
+
+/// A key file of at most `max` bytes, as text.
+fn read_key_file(path: &Path, max: u64) -> Result<String, CredentialError> {
+    let unreadable = |e: std::io::Error| key_error(path, format!("cannot be read: {e}"));
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .map_err(unreadable)?
+        .take(max + 1)
+        .read_to_string(&mut text)
+        .map_err(unreadable)?;
+    if text.len() as u64 > max {
+        return Err(key_error(path, format!("is larger than {max} bytes")));
+    }
+    Ok(text)
+}
+
+/// `claims` signed as a JWT (`header`, RS256) with the PEM private key
+/// `key` read from `path`.
+fn sign(
+    path: &Path,
+    key: &str,
+    header: &Header,
+    claims: &impl Serialize,
+) -> Result<Secret, CredentialError> {
+    let signing = EncodingKey::from_rsa_pem(key.as_bytes())
+        .map_err(|e| key_error(path, format!("holds no usable RSA private key ({e})")))?;
+    jsonwebtoken::encode(header, claims, &signing)
+        .map(Secret::new)
+        .map_err(|e| key_error(path, format!("cannot sign with its private key ({e})")))
 }

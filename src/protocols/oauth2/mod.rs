@@ -156,3 +156,87 @@ fn sign(
         .map(Secret::new)
         .map_err(|e| key_error(path, format!("cannot sign with its private key ({e})")))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::vocabulary::{ClientSecret, MicrosoftApp};
+
+    /// A token endpoint answering every request with a new token that
+    /// lives `expires_in` seconds; the count of requests.
+    fn endpoint(expires_in: u64) -> (String, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/tenant/token", listener.local_addr().unwrap());
+        let asked = Arc::new(AtomicUsize::new(0));
+        let count = asked.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let mut reader = BufReader::new(stream.unwrap());
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap();
+                    if let Some(n) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = n.trim().parse().unwrap();
+                    }
+                    if line.trim().is_empty() {
+                        break;
+                    }
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                let n = count.fetch_add(1, Ordering::SeqCst);
+                let answer = format!(r#"{{"access_token":"token-{n}","expires_in":{expires_in}}}"#);
+                let _ = write!(
+                    reader.into_inner(),
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                    answer.len()
+                );
+            }
+        });
+        (url, asked)
+    }
+
+    fn app(url: String, secret: &Path) -> ServiceAccount {
+        ServiceAccount::Microsoft(MicrosoftApp {
+            tenant: "tenant".into(),
+            client_id: url.clone(),
+            secret: ClientSecret::File(secret.to_owned()),
+            token_url: Some(url),
+        })
+    }
+
+    #[tokio::test]
+    async fn tokens_are_kept_until_shortly_before_they_expire_or_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, "s3cret\n").unwrap();
+
+        let (url, asked) = endpoint(3600);
+        let account = app(url, &secret);
+        let first = access_token(&account, "alice").await.unwrap();
+        // One application token for every mailbox.
+        let second = access_token(&account, "bob").await.unwrap();
+        assert_eq!((first.expose(), second.expose()), ("token-0", "token-0"));
+        assert_eq!(asked.load(Ordering::SeqCst), 1);
+        // Refused: asked for anew; forgetting a token already replaced
+        // keeps the new one.
+        forget(&account, "alice", "token-0").await;
+        let third = access_token(&account, "alice").await.unwrap();
+        forget(&account, "bob", "token-0").await;
+        let fourth = access_token(&account, "bob").await.unwrap();
+        assert_eq!((third.expose(), fourth.expose()), ("token-1", "token-1"));
+        assert_eq!(asked.load(Ordering::SeqCst), 2);
+
+        // A token that expires at once is never reused.
+        let (url, asked) = endpoint(0);
+        let account = app(url, &secret);
+        access_token(&account, "alice").await.unwrap();
+        access_token(&account, "alice").await.unwrap();
+        assert_eq!(asked.load(Ordering::SeqCst), 2);
+    }
+}

@@ -1,7 +1,7 @@
 //! Just enough HTTP for autoconfig, OAuth2 token endpoints and WebDAV:
-//! URLs, one GET or form POST over HTTP/1.1 (hyper), and reading an answer, on a connection opened by
-//! [`crate::protocols::tls`] so certificates are checked exactly as for the
-//! mail servers.
+//! URLs, one GET or form POST over HTTP/1.1 (hyper), and reading an
+//! answer, on a connection opened by [`crate::protocols::tls`] so
+//! certificates are checked exactly as for the mail servers.
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};

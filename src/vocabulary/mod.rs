@@ -23,4 +23,4 @@ pub use service_account::{
     ClientSecret, GoogleServiceAccount, MICROSOFT_TOKEN_URL, MicrosoftApp, ServiceAccount,
 };
 pub use stage::StageKind;
-pub use state::{AccountState, BatchState, StageState};
+pub use state::{AccountState, BatchState, JobState, StageState};

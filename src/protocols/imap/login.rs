@@ -1,11 +1,9 @@
 //! From the shared vocabulary to an IMAP login: the login name and
-//! [`Auth`] a [`Credential`] gives, the [`ImapConfig`] for a [`Server`].
+//! [`Auth`] a [`Credential`] gives.
 
-use std::time::Duration;
-
-use super::{Auth, ImapConfig};
+use super::Auth;
 use crate::protocols::oauth2;
-use crate::vocabulary::{AdminStyle, Credential, CredentialError, Server, TokenSource};
+use crate::vocabulary::{AdminStyle, Credential, CredentialError, TokenSource};
 
 impl Credential {
     /// The login name and credential that open `user`'s mailbox: the
@@ -55,20 +53,5 @@ impl Credential {
         };
         oauth2::forget(account, user, token).await;
         true
-    }
-}
-
-impl Server {
-    /// How to log in to this server over IMAP.
-    pub fn imap(&self, user: &str, auth: Auth, timeout: Duration) -> ImapConfig {
-        ImapConfig {
-            host: self.host.clone(),
-            port: self.port,
-            tls: self.tls,
-            accept_invalid_certs: self.accept_invalid_certs,
-            user: user.to_owned(),
-            auth,
-            timeout,
-        }
     }
 }

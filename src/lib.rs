@@ -20,7 +20,7 @@
 //!              stages   (stages::context: what the engine hands a stage)
 //! model        plan ─► manifest, autodetect
 //!              store
-//! clients      protocols (imap, pop3, managesieve, smtp, dav, http, dns, pst)
+//! clients      protocols (imap, pop3, managesieve, smtp, dav, http, oauth2, dns, pst)
 //! leaves       formats · vocabulary
 //! ```
 //!
@@ -32,9 +32,10 @@
 //!   lines of iCalendar and vCard.
 //! - [`protocols`] holds the clients (IMAP, POP3, ManageSieve, a WebDAV
 //!   client with CalDAV and CardDAV requests and RFC 6764 home discovery,
-//!   SMTP), the TLS setup, HTTP and DNS they share, and the PST file reader
-//!   with the MIME, vCard and iCalendar building that turns its items into
-//!   what servers hold.
+//!   SMTP), the TLS setup, HTTP and DNS they share, the token requests and
+//!   cache of OAuth2 service accounts (Google, Microsoft), and the PST file
+//!   reader with the MIME, vCard and iCalendar building that turns its
+//!   items into what servers hold.
 //! - [`autodetect`] finds server settings from an address alone (provider
 //!   table, autoconfig, DNS SRV, MX), cached per domain for a batch.
 //! - [`manifest`] loads YAML, CSV and the foreign dialects (imapsync, OVH

@@ -18,7 +18,8 @@ use super::cells::{
 };
 use super::diagnostic::{Diagnostic, Diagnostics, Place, Position, did_you_mean, quote};
 use super::model::{
-    ADMIN_STYLES, AccountSpec, AdminSpec, EndpointSpec, Language, MailSpec, OAuth2Spec, SieveSpec,
+    ADMIN_STYLES, AccountSpec, AdminSpec, EndpointSpec, Language, MailSpec, OAUTH2_SERVICES,
+    OAuth2Spec, SieveSpec,
 };
 use super::origin::{Column, Columns, Origin};
 use super::table::{normalize_header, read_table};
@@ -57,6 +58,15 @@ enum EndpointField {
     TokenEnv,
     TokenFile,
     TokenCommand,
+    Service,
+    KeyFile,
+    Subject,
+    Tenant,
+    ClientId,
+    ClientSecretEnv,
+    ClientSecretFile,
+    CertificateFile,
+    TokenUrl,
     AdminUser,
     AdminPassword,
     AdminPasswordEnv,
@@ -86,7 +96,7 @@ enum Setter {
     IncludeDeleted,
 }
 
-const ENDPOINT_COLUMNS: [(&str, &str, EndpointField, &str); 24] = [
+const ENDPOINT_COLUMNS: [(&str, &str, EndpointField, &str); 33] = [
     (
         "kind",
         "kind",
@@ -159,6 +169,60 @@ const ENDPOINT_COLUMNS: [(&str, &str, EndpointField, &str); 24] = [
         "oauth2.token_command",
         EndpointField::TokenCommand,
         "command printing an OAuth2 token",
+    ),
+    (
+        "oauth2_service",
+        "oauth2.service",
+        EndpointField::Service,
+        "google or microsoft: a service account asks for the tokens",
+    ),
+    (
+        "oauth2_key_file",
+        "oauth2.key_file",
+        EndpointField::KeyFile,
+        "Google service account's JSON key file",
+    ),
+    (
+        "oauth2_subject",
+        "oauth2.subject",
+        EndpointField::Subject,
+        "Google: mailbox the token acts for (default: the user)",
+    ),
+    (
+        "oauth2_tenant",
+        "oauth2.tenant",
+        EndpointField::Tenant,
+        "Microsoft: directory (tenant) ID or domain",
+    ),
+    (
+        "oauth2_client_id",
+        "oauth2.client_id",
+        EndpointField::ClientId,
+        "Microsoft: application (client) ID",
+    ),
+    (
+        "oauth2_client_secret_env",
+        "oauth2.client_secret_env",
+        EndpointField::ClientSecretEnv,
+        "Microsoft: environment variable holding the client secret",
+    ),
+    (
+        "oauth2_client_secret_file",
+        "oauth2.client_secret_file",
+        EndpointField::ClientSecretFile,
+        "Microsoft: file holding the client secret",
+    ),
+    (
+        "oauth2_certificate_file",
+        "oauth2.certificate_file",
+        EndpointField::CertificateFile,
+        "Microsoft: PEM file with the application's certificate and key",
+    ),
+    (
+        "oauth2_token_url",
+        "oauth2.token_url",
+        EndpointField::TokenUrl,
+        "token endpoint instead of the service's own",
     ),
     (
         "admin_user",
@@ -547,6 +611,17 @@ fn apply_endpoint(e: &mut EndpointSpec, field: EndpointField, cell: &str) -> Cel
         EndpointField::TokenEnv => oauth2(e).token_env = text(),
         EndpointField::TokenFile => oauth2(e).token_file = text(),
         EndpointField::TokenCommand => oauth2(e).token_command = text(),
+        EndpointField::Service => {
+            oauth2(e).service = Some(one_of(cell, "an OAuth2 service", &OAUTH2_SERVICES)?);
+        }
+        EndpointField::KeyFile => oauth2(e).key_file = text(),
+        EndpointField::Subject => oauth2(e).subject = text(),
+        EndpointField::Tenant => oauth2(e).tenant = text(),
+        EndpointField::ClientId => oauth2(e).client_id = text(),
+        EndpointField::ClientSecretEnv => oauth2(e).client_secret_env = text(),
+        EndpointField::ClientSecretFile => oauth2(e).client_secret_file = text(),
+        EndpointField::CertificateFile => oauth2(e).certificate_file = text(),
+        EndpointField::TokenUrl => oauth2(e).token_url = text(),
         EndpointField::AdminUser => admin(e).user = text(),
         EndpointField::AdminPassword => admin(e).password = Some(Secret::new(cell)),
         EndpointField::AdminPasswordEnv => admin(e).password_env = text(),

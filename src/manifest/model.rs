@@ -309,7 +309,9 @@ pub struct EndpointSpec {
     pub sieve: Option<SieveSpec>,
 }
 
-/// Where an OAuth2 bearer token comes from: exactly one of the three.
+/// Where an OAuth2 bearer token comes from: a token given (exactly one of
+/// `token_env`, `token_file` and `token_command`) or a service account
+/// that asks for each mailbox's token (`service` and its fields).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OAuth2Spec {
@@ -319,6 +321,50 @@ pub struct OAuth2Spec {
     pub token_file: Option<String>,
     /// A shell command that prints the token on its standard output.
     pub token_command: Option<String>,
+    /// `google` (a service account with domain-wide delegation) or
+    /// `microsoft` (an application with app-only access to Exchange
+    /// Online): mailshift asks for the tokens itself.
+    pub service: Option<OAuth2Service>,
+    /// Google: the service account's JSON key file, relative to the
+    /// manifest.
+    pub key_file: Option<String>,
+    /// Google: the mailbox the token acts for. Default: the account's user.
+    pub subject: Option<String>,
+    /// Microsoft: the directory (tenant) ID or one of its domains.
+    pub tenant: Option<String>,
+    /// Microsoft: the application (client) ID.
+    pub client_id: Option<String>,
+    /// Microsoft: the name of an environment variable holding the client
+    /// secret.
+    pub client_secret_env: Option<String>,
+    /// Microsoft: a file whose first line is the client secret, relative
+    /// to the manifest.
+    pub client_secret_file: Option<String>,
+    /// Microsoft: a PEM file with the application's certificate and its
+    /// private key, relative to the manifest, instead of a client secret.
+    pub certificate_file: Option<String>,
+    /// The token endpoint, instead of the key file's `token_uri` (Google)
+    /// or `https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token`
+    /// (Microsoft): sovereign clouds, proxies, tests.
+    pub token_url: Option<String>,
+}
+
+/// The OAuth2 services whose service accounts mailshift speaks for.
+pub const OAUTH2_SERVICES: [(&str, OAuth2Service); 2] = [
+    ("google", OAuth2Service::Google),
+    ("microsoft", OAuth2Service::Microsoft),
+];
+
+/// An OAuth2 service with service accounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OAuth2Service {
+    /// Google Workspace: a service account with domain-wide delegation
+    /// for the scope `https://mail.google.com/`.
+    Google,
+    /// Microsoft 365: an Entra application with IMAP.AccessAsApp (or
+    /// POP.AccessAsApp) and a mailbox permission in Exchange Online.
+    Microsoft,
 }
 
 /// An administrator's login: the user, one of the password forms, and how

@@ -28,6 +28,7 @@ use crate::vocabulary::TlsMode;
 mod destinations;
 mod detect_later;
 mod endpoint;
+mod oauth2;
 mod options;
 mod smtp;
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::protocols::imap::Auth;
+use crate::protocols::imap::{Auth, ImapError, Session};
 
 pub mod autodetect;
 mod build;
@@ -198,6 +198,25 @@ impl Endpoint {
             .login(&self.user)
             .await
             .with_context(|| format!("The credential of {}", self.user))
+    }
+
+    /// Opens a logged-in IMAP session to this endpoint's mailbox on
+    /// `server`. A service account's token that the server refuses (revoked,
+    /// or expired before its announced end) is asked for anew once, so it
+    /// costs one login, not the account.
+    pub async fn imap_session(
+        &self,
+        server: &Server,
+        timeout: Duration,
+    ) -> anyhow::Result<Session> {
+        let (user, auth) = self.login().await?;
+        match Session::connect(&server.session(&user, auth.clone(), timeout)).await {
+            Err(ImapError::Auth { .. }) if self.credential.refused(&self.user, &auth).await => {
+                let (user, auth) = self.login().await?;
+                Ok(Session::connect(&server.session(&user, auth, timeout)).await?)
+            }
+            opened => Ok(opened?),
+        }
     }
 
     /// Where the endpoint is: `host:port`, or the file's path.

@@ -1,13 +1,13 @@
-//! Just enough HTTP for autoconfig and WebDAV: URLs, one GET over HTTP/1.1
-//! (hyper), and reading an answer, on a connection opened by
-//! [`crate::protocols::tls`] so certificates are checked exactly as for the
-//! mail servers.
+//! Just enough HTTP for autoconfig, OAuth2 token endpoints and WebDAV:
+//! URLs, one GET or form POST over HTTP/1.1 (hyper), and reading an
+//! answer, on a connection opened by [`crate::protocols::tls`] so
+//! certificates are checked exactly as for the mail servers.
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Empty, Limited};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
 use hyper::header;
 use hyper_util::rt::TokioIo;
@@ -216,6 +216,57 @@ async fn get_inner(
     addresses: &[IpAddr],
     timeout: Duration,
 ) -> Result<Answer, String> {
+    let request = hyper::Request::get(url.path.as_str())
+        .header(header::HOST, host)
+        .header(header::USER_AGENT, USER_AGENT)
+        .header(header::ACCEPT, "application/xml, text/xml;q=0.9, */*;q=0.1")
+        .body(Full::new(Bytes::new()))
+        .map_err(|e| format!("bad request: {e}"))?;
+    send(url, host, addresses, timeout, request).await
+}
+
+/// POSTs an HTML form (`application/x-www-form-urlencoded`, as OAuth2
+/// token endpoints take it) to `url`, its host resolved here, and reads
+/// the answer. `timeout` bounds the whole exchange.
+pub async fn post_form(
+    url: &Url,
+    form: &[(&str, &str)],
+    timeout: Duration,
+) -> Result<Answer, String> {
+    let body: Vec<String> = form
+        .iter()
+        .map(|(name, value)| format!("{}={}", encode_query(name), encode_query(value)))
+        .collect();
+    let host = url.authority();
+    let exchange = async {
+        let addresses: Vec<IpAddr> = tokio::net::lookup_host((url.host.as_str(), url.port))
+            .await
+            .map_err(|e| format!("cannot resolve {}: {e}", url.host))?
+            .map(|a| a.ip())
+            .collect();
+        let request = hyper::Request::post(url.path.as_str())
+            .header(header::HOST, host.as_str())
+            .header(header::USER_AGENT, USER_AGENT)
+            .header(header::ACCEPT, "application/json")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Full::new(Bytes::from(body.join("&"))))
+            .map_err(|e| format!("bad request: {e}"))?;
+        send(url, &host, &addresses, timeout, request).await
+    };
+    match tokio::time::timeout(timeout, exchange).await {
+        Ok(result) => result,
+        Err(_) => Err(format!("no answer within {} s", timeout.as_secs())),
+    }
+}
+
+/// Sends one request on a new connection and reads its answer whole.
+async fn send(
+    url: &Url,
+    host: &str,
+    addresses: &[IpAddr],
+    timeout: Duration,
+    request: hyper::Request<Full<Bytes>>,
+) -> Result<Answer, String> {
     let stream = connect(url, host, addresses, timeout).await?;
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
@@ -223,12 +274,6 @@ async fn get_inner(
     let driver = tokio::spawn(async move {
         let _ = connection.await;
     });
-    let request = hyper::Request::get(url.path.as_str())
-        .header(header::HOST, host)
-        .header(header::USER_AGENT, USER_AGENT)
-        .header(header::ACCEPT, "application/xml, text/xml;q=0.9, */*;q=0.1")
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| format!("bad request: {e}"))?;
     let result = async {
         let response = sender
             .send_request(request)

@@ -5,8 +5,11 @@
 //!   certificate policy. Used by every client.
 //! - [`SessionConfig`]: the server and login every session-based client
 //!   (IMAP, POP3, ManageSieve) is given.
-//! - [`http`]: URLs and one HTTP/1.1 request at a time, for autoconfig and
-//!   WebDAV.
+//! - [`http`]: URLs and one HTTP/1.1 request at a time, for autoconfig,
+//!   OAuth2 token endpoints and WebDAV.
+//! - [`oauth2`]: access tokens of OAuth2 service accounts (Google
+//!   domain-wide delegation, Microsoft 365 app-only access), cached for
+//!   the process, for XOAUTH2 logins.
 //! - [`dns`]: SRV, TXT, MX and address lookups (autodetect, WebDAV home
 //!   discovery).
 //! - [`dav`]: a small WebDAV client with home discovery (RFC 6764), shared
@@ -31,6 +34,7 @@ pub mod dns;
 pub mod http;
 pub mod imap;
 pub mod managesieve;
+pub mod oauth2;
 pub mod pop3;
 pub mod pst;
 pub mod smtp;

@@ -44,6 +44,7 @@ use crate::store::dav::{DavArea, DavUndoData};
 use crate::store::mail::CreatedInFolder;
 use crate::store::sieve::SieveUndoData;
 use crate::store::status::AccountStatus;
+use crate::vocabulary::ServiceAccount;
 
 /// The format name written in every undo manifest.
 pub const FORMAT: &str = "mailshift-undo/1";
@@ -219,6 +220,8 @@ pub enum CredentialRef {
     TokenEnv(String),
     TokenFile(PathBuf),
     TokenCommand(String),
+    /// An OAuth2 service account (where its key or secret is).
+    ServiceAccount(ServiceAccount),
     /// An administrator's login acting for the mailbox.
     Admin {
         user: String,
@@ -240,6 +243,9 @@ impl CredentialRef {
             Credential::OAuth2(TokenSource::Command(cmd)) => {
                 CredentialRef::TokenCommand(cmd.clone())
             }
+            Credential::OAuth2(TokenSource::Service(account)) => {
+                CredentialRef::ServiceAccount((**account).clone())
+            }
             Credential::Admin(admin) => CredentialRef::Admin {
                 user: admin.user.clone(),
                 style: admin.style.clone(),
@@ -258,6 +264,9 @@ impl CredentialRef {
             CredentialRef::TokenFile(path) => Credential::OAuth2(TokenSource::File(path.clone())),
             CredentialRef::TokenCommand(cmd) => {
                 Credential::OAuth2(TokenSource::Command(cmd.clone()))
+            }
+            CredentialRef::ServiceAccount(account) => {
+                Credential::OAuth2(TokenSource::Service(Box::new(account.clone())))
             }
             CredentialRef::Admin {
                 user,

@@ -11,6 +11,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize};
 
 use super::secret::{REDACTED, Secret};
+use super::service_account::ServiceAccount;
 
 /// Where a secret comes from. The value itself is read only when needed
 /// and never printed: `Debug` shows the source, not the secret.
@@ -65,6 +66,8 @@ pub enum TokenSource {
     File(PathBuf),
     /// A shell command whose standard output is the token.
     Command(String),
+    /// A service account that asks its token endpoint for the token.
+    Service(Box<ServiceAccount>),
 }
 
 impl fmt::Debug for Credential {
@@ -99,6 +102,9 @@ impl Serialize for Credential {
             Credential::OAuth2(TokenSource::Command(command)) => {
                 map.serialize_entry("oauth2_token_command", command)?;
             }
+            Credential::OAuth2(TokenSource::Service(account)) => {
+                map.serialize_entry("oauth2", account)?;
+            }
             Credential::Admin(admin) => map.serialize_entry("admin", admin)?,
         }
         map.end()
@@ -119,6 +125,9 @@ impl fmt::Display for Credential {
             }
             Credential::OAuth2(TokenSource::Command(cmd)) => {
                 write!(f, "OAuth2 token from `{cmd}`")
+            }
+            Credential::OAuth2(TokenSource::Service(account)) => {
+                write!(f, "OAuth2 token from the {account}")
             }
             Credential::Admin(admin) => {
                 write!(f, "administrator {}'s {}", admin.user, admin.password)
@@ -155,6 +164,29 @@ pub enum CredentialError {
     /// The secret file's first line is empty.
     #[error("{} is empty", .0.display())]
     FileEmpty(PathBuf),
+    /// A service account's token comes from its token endpoint, not from
+    /// a place that can be read here.
+    #[error("the token of a service account comes from its token endpoint")]
+    ServiceAccount,
+    /// A service account's key file cannot be used.
+    #[error("the service account key {}: {reason}", path.display())]
+    ServiceKey {
+        /// The key (or certificate) file.
+        path: PathBuf,
+        /// What is wrong with it, never its content.
+        reason: String,
+    },
+    /// The token endpoint could not be reached or refused the request.
+    #[error("the token endpoint {url} {reason}")]
+    TokenEndpoint {
+        /// The endpoint's URL.
+        url: String,
+        /// What happened: the endpoint's error code and description, or
+        /// why it could not be asked.
+        reason: String,
+        /// Whether asking again later may help (unreachable, 5xx, 429).
+        retryable: bool,
+    },
     /// The token command failed, timed out or printed nothing.
     #[error("token command `{command}` {reason}")]
     Command {
@@ -169,7 +201,11 @@ impl CredentialError {
     /// Whether trying again later may help (a token command can fail for a
     /// moment; a missing variable stays missing).
     pub fn is_retryable(&self) -> bool {
-        matches!(self, CredentialError::Command { .. })
+        match self {
+            CredentialError::Command { .. } => true,
+            CredentialError::TokenEndpoint { retryable, .. } => *retryable,
+            _ => false,
+        }
     }
 }
 
@@ -180,7 +216,8 @@ const TOKEN_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Credential {
     /// Reads the secret from where the manifest said it is: `Ok(None)` for
-    /// [`Credential::None`]. This blocks (file reads, a token command of up
+    /// [`Credential::None`]; a service account's token is asked for by the
+    /// protocols' OAuth2 client instead. This blocks (file reads, a token command of up
     /// to 30 seconds): call it from a blocking context.
     pub fn resolve(&self) -> Result<Option<Secret>, CredentialError> {
         match self {
@@ -195,6 +232,7 @@ impl Credential {
             Credential::OAuth2(TokenSource::Command(command)) => {
                 run_token_command(command).map(Some)
             }
+            Credential::OAuth2(TokenSource::Service(_)) => Err(CredentialError::ServiceAccount),
             Credential::Admin(admin) => admin.password.resolve(),
         }
     }

@@ -12,11 +12,15 @@
 mod credential;
 mod secret;
 mod server;
+mod service_account;
 mod stage;
 mod state;
 
 pub use credential::{AdminLogin, AdminStyle, Credential, CredentialError, TokenSource};
 pub use secret::Secret;
 pub use server::{Server, TlsMode};
+pub use service_account::{
+    ClientSecret, GoogleServiceAccount, MICROSOFT_TOKEN_URL, MicrosoftApp, ServiceAccount,
+};
 pub use stage::StageKind;
 pub use state::{AccountState, BatchState, JobState, StageState};

@@ -17,6 +17,7 @@ mod mail_matrix;
 mod mail_stops;
 mod manifest;
 mod notify;
+mod oauth;
 mod pop3;
 mod preflight;
 mod proxy;

@@ -417,6 +417,8 @@ fn secrets_never_appear_in_errors_or_output() {
     destination: {{email: b@example.test, password: {{x: {SECRET}}}}}
   - source: {{email: c@example.test, oauth2: {{token_command: 1, token_env: HOME}}}}
     destination: {{email: c@example.test, password: 9876543210}}
+  - source: {{email: d@example.test, oauth2: {{service: microsoft, tenant: t, client_id: c, client_secret: {SECRET}}}}}
+    destination: {{email: d@example.test, oauth2: {{service: google, key_file: sa.json, private_key: {SECRET}, access_token: {SECRET}}}}}
 "
             ),
         ),
@@ -429,6 +431,12 @@ fn secrets_never_appear_in_errors_or_output() {
             "rows.csv",
             format!(
                 "source_email,source_password,destination_email,destination_password,source_port\nnot-an-email,{SECRET},x@example.test,{SECRET},0\n"
+            ),
+        ),
+        (
+            "service.csv",
+            format!(
+                "source_email,source_oauth2_service,source_oauth2_tenant,source_oauth2_client_id,source_oauth2_client_secret,destination_email,destination_oauth2_service,destination_oauth2_key_file,destination_oauth2_token\na@example.test,microsoft,t,c,{SECRET},a@example.test,google,sa.json,{SECRET}\n"
             ),
         ),
         (

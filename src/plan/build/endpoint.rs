@@ -294,49 +294,7 @@ impl AccountCheck<'_> {
             return self.password(&[name], forms);
         }
         let oauth2 = spec.oauth2.as_ref()?;
-        let sources: Vec<&str> = [
-            ("token_env", oauth2.token_env.is_some()),
-            ("token_file", oauth2.token_file.is_some()),
-            ("token_command", oauth2.token_command.is_some()),
-        ]
-        .into_iter()
-        .filter(|(_, set)| *set)
-        .map(|(f, _)| f)
-        .collect();
-        if sources.len() != 1 {
-            self.error(
-                &[name, "oauth2"],
-                "oauth2 needs exactly one of token_env, token_file and token_command",
-            );
-            return None;
-        }
-        if let Some(var) = &oauth2.token_env {
-            if let Some(problem) = env_problem(var) {
-                self.error(&[name, "oauth2", "token_env"], problem);
-                return None;
-            }
-            return Some(Credential::OAuth2(TokenSource::Env(var.clone())));
-        }
-        if let Some(file) = &oauth2.token_file {
-            let path = self.path(&[name, "oauth2", "token_file"], file);
-            if let Some(problem) = file_problem(&path) {
-                self.error(&[name, "oauth2", "token_file"], problem);
-                return None;
-            }
-            return Some(Credential::OAuth2(TokenSource::File(path)));
-        }
-        match oauth2.token_command.as_deref().map(str::trim) {
-            Some(command) if !command.is_empty() => {
-                Some(Credential::OAuth2(TokenSource::Command(command.to_owned())))
-            }
-            _ => {
-                self.error(
-                    &[name, "oauth2", "token_command"],
-                    "the token command is empty",
-                );
-                None
-            }
-        }
+        self.oauth2(side, oauth2)
     }
 
     /// A password in one of its forms (`password`, `password_env`,

@@ -2,7 +2,8 @@
 //! [`Auth`] a [`Credential`] gives.
 
 use super::Auth;
-use crate::vocabulary::{AdminStyle, Credential, CredentialError};
+use crate::protocols::oauth2;
+use crate::vocabulary::{AdminStyle, Credential, CredentialError, TokenSource};
 
 impl Credential {
     /// The login name and credential that open `user`'s mailbox: the
@@ -10,6 +11,11 @@ impl Credential {
     /// acting for the user. Reads the secret off the async runtime's
     /// threads.
     pub async fn login(&self, user: &str) -> Result<(String, Auth), CredentialError> {
+        if let Credential::OAuth2(TokenSource::Service(account)) = self {
+            let token = oauth2::access_token(account, user).await?;
+            let token = token.expose().to_owned();
+            return Ok((user.to_owned(), Auth::XOAuth2 { token }));
+        }
         let credential = self.clone();
         let secret = tokio::task::spawn_blocking(move || credential.resolve())
             .await
@@ -33,5 +39,19 @@ impl Credential {
             },
             _ => (user.to_owned(), Auth::Password(value)),
         })
+    }
+
+    /// After a server refused `auth` for `user`: whether logging in again
+    /// may succeed, because the refused token was a service account's
+    /// (cached, so possibly revoked or expired early) and is now
+    /// forgotten. Anything else would be refused again.
+    pub async fn refused(&self, user: &str, auth: &Auth) -> bool {
+        let (Credential::OAuth2(TokenSource::Service(account)), Auth::XOAuth2 { token }) =
+            (self, auth)
+        else {
+            return false;
+        };
+        oauth2::forget(account, user, token).await;
+        true
     }
 }

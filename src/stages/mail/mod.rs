@@ -245,7 +245,5 @@ pub(crate) fn server_of(endpoint: &Endpoint) -> anyhow::Result<&Server> {
 
 /// Opens one logged-in session to an endpoint.
 pub(crate) async fn open(endpoint: &Endpoint, server: &Server) -> anyhow::Result<Session> {
-    let (user, auth) = endpoint.login().await?;
-    let config = server.session(&user, auth, COMMAND_TIMEOUT);
-    Ok(Session::connect(&config).await?)
+    endpoint.imap_session(server, COMMAND_TIMEOUT).await
 }

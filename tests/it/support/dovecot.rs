@@ -64,6 +64,23 @@ pub struct DovecotOptions<'a> {
     /// to play an older or smaller server: e.g. `IMAP4rev1 UIDPLUS` has no
     /// LITERAL+, ESEARCH, LIST-EXTENDED, NAMESPACE or CONDSTORE.
     pub imap_capability: Option<&'a str>,
+    /// Also take OAuth2 bearer tokens (XOAUTH2, OAUTHBEARER): an `oauth2`
+    /// passdb that validates RS256 JWTs locally against a public key.
+    pub oauth2: Option<OAuth2Passdb<'a>>,
+}
+
+/// How Dovecot's `oauth2` passdb validates tokens (`introspection_mode =
+/// local`): the signature with `public_key`, `exp`/`iat`/`nbf`, and the
+/// claim `username_attribute` against the login name, both through
+/// `username_format` (`%u` the whole name, `%d` its domain).
+#[derive(Debug, Clone, Copy)]
+pub struct OAuth2Passdb<'a> {
+    /// The issuer's public key, PEM (`-----BEGIN PUBLIC KEY-----`).
+    pub public_key: &'a str,
+    /// The claim holding the user.
+    pub username_attribute: &'a str,
+    /// What of the user and the claim must be equal.
+    pub username_format: &'a str,
 }
 
 impl Default for DovecotOptions<'_> {
@@ -79,6 +96,7 @@ impl Default for DovecotOptions<'_> {
             max_message_size: None,
             auth_mechanisms: "plain login",
             imap_capability: None,
+            oauth2: None,
         }
     }
 }
@@ -151,6 +169,9 @@ impl Dovecot {
         }
         if options.tls {
             make_certificate(&base)?;
+        }
+        if let Some(oauth2) = &options.oauth2 {
+            write_oauth2(&base, oauth2)?;
         }
         let ports = (free_port(), free_port(), free_port(), free_port());
         let imaps_port = options.tls.then_some(ports.1);
@@ -404,6 +425,26 @@ fn make_certificate(dir: &Path) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
+/// The oauth2 passdb's settings and the key it validates with, where
+/// `local_validation_key_dict` looks for a token without `azp` or `kid`:
+/// `default/RS256/default`.
+fn write_oauth2(base: &Path, oauth2: &OAuth2Passdb<'_>) -> Result<(), String> {
+    let keys = base.join("keys");
+    let dir = keys.join("default").join("RS256");
+    fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    fs::write(dir.join("default"), oauth2.public_key).map_err(|e| e.to_string())?;
+    let settings = format!(
+        "introspection_mode = local\n\
+         local_validation_key_dict = fs:posix:prefix={}/\n\
+         username_attribute = {}\n\
+         username_format = {}\n",
+        keys.display(),
+        oauth2.username_attribute,
+        oauth2.username_format
+    );
+    fs::write(base.join("oauth2.conf.ext"), settings).map_err(|e| e.to_string())
+}
+
 fn render_config(
     options: &DovecotOptions<'_>,
     base: &Path,
@@ -449,6 +490,19 @@ fn render_config(
              args = scheme=PLAIN username_format=%u {base}/masters\n}}\n"
         )
     };
+    // First, and only for the token mechanisms: a token is then never
+    // tried as a password, nor a password as a token. Without the auth
+    // penalty (as token servers have none): a refused token's retry is not
+    // held back for seconds, past the new token's short test lifetime.
+    let oauth2 = if options.oauth2.is_some() {
+        format!(
+            "passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  \
+             args = {base}/oauth2.conf.ext\n}}\n\
+             service anvil {{\n  unix_listener anvil-auth-penalty {{\n    mode = 0\n  }}\n}}\n"
+        )
+    } else {
+        String::new()
+    };
     let quota = match options.max_message_size {
         Some(max) => format!(
             "mail_plugins = $mail_plugins quota\n\
@@ -474,7 +528,7 @@ first_valid_uid = 1
 mail_location = sdbox:{mail}/%u
 mail_fsync = never
 mail_max_userip_connections = 1000
-{masters}passdb {{
+{masters}{oauth2}passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {base}/passwd
 }}

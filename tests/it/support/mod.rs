@@ -13,6 +13,7 @@ pub mod pst_writer;
 pub mod radicale;
 pub mod server;
 pub mod smtp;
+pub mod token_endpoint;
 pub mod xandikos;
 
 pub use courier::Courier;

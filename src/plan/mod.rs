@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::protocols::SessionConfig;
 use crate::protocols::imap::{Auth, ImapError, Session};
 
 pub mod autodetect;
@@ -200,23 +201,44 @@ impl Endpoint {
             .with_context(|| format!("The credential of {}", self.user))
     }
 
-    /// Opens a logged-in IMAP session to this endpoint's mailbox on
-    /// `server`. A service account's token that the server refuses (revoked,
-    /// or expired before its announced end) is asked for anew once, so it
-    /// costs one login, not the account.
+    /// Opens a logged-in session (IMAP, POP3, ManageSieve: `connect`) to
+    /// this endpoint's mailbox on `server`. A service account's token that
+    /// the server refuses (`refused` says which errors are a refused login:
+    /// the token revoked, or expired before its announced end) is asked for
+    /// anew once, so it costs one login, not the account. The outer error
+    /// is the credential's; the inner one the server's.
+    pub async fn session<S, E>(
+        &self,
+        server: &Server,
+        timeout: Duration,
+        connect: impl AsyncFn(&SessionConfig) -> Result<S, E>,
+        refused: impl Fn(&E) -> bool,
+    ) -> anyhow::Result<Result<S, E>> {
+        let (user, auth) = self.login().await?;
+        match connect(&server.session(user, auth.clone(), timeout)).await {
+            Err(e) if refused(&e) && self.credential.refused(&self.user, &auth).await => {
+                let (user, auth) = self.login().await?;
+                Ok(connect(&server.session(user, auth, timeout)).await)
+            }
+            opened => Ok(opened),
+        }
+    }
+
+    /// [`Endpoint::session`] for IMAP.
     pub async fn imap_session(
         &self,
         server: &Server,
         timeout: Duration,
     ) -> anyhow::Result<Session> {
-        let (user, auth) = self.login().await?;
-        match Session::connect(&server.session(&user, auth.clone(), timeout)).await {
-            Err(ImapError::Auth { .. }) if self.credential.refused(&self.user, &auth).await => {
-                let (user, auth) = self.login().await?;
-                Ok(Session::connect(&server.session(&user, auth, timeout)).await?)
-            }
-            opened => Ok(opened?),
-        }
+        let refused = |e: &ImapError| matches!(e, ImapError::Auth { .. });
+        Ok(self
+            .session(
+                server,
+                timeout,
+                async |c| Session::connect(c).await,
+                refused,
+            )
+            .await??)
     }
 
     /// Where the endpoint is: `host:port`, or the file's path.

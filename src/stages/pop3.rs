@@ -24,8 +24,8 @@ use super::keyed::{self, Listed, Offer, Offered, Tally};
 use super::mail::fingerprint;
 use super::pipeline::{self, MessageSource, PassError, dest, source};
 use crate::plan::{Endpoint, Server};
-use crate::protocols::imap;
 use crate::protocols::pop3::{self, Retrieved};
+use crate::protocols::{SessionConfig, imap};
 use crate::stages::context::AccountContext;
 use crate::store::batches::StageCounts;
 
@@ -77,12 +77,18 @@ impl Ends {
             .limits
             .connections(&[&source_server.host, &dest_server.host])
             .await;
-        let (source_user, source_auth) = ctx.plan.source.login().await?;
-        let config = source_server.session(source_user, source_auth, COMMAND_TIMEOUT);
-        let source = pop3::Session::connect(&config).await.map_err(source)?;
-        let (dest_user, dest_auth) = ctx.plan.destination.login().await?;
-        let config = dest_server.session(&dest_user, dest_auth, COMMAND_TIMEOUT);
-        let dest = imap::Session::connect(&config).await.map_err(dest)?;
+        let refused = |e: &pop3::Pop3Error| matches!(e, pop3::Pop3Error::Auth { .. });
+        let connect = async |c: &SessionConfig| pop3::Session::connect(c).await;
+        let source = (ctx.plan.source)
+            .session(source_server, COMMAND_TIMEOUT, connect, refused)
+            .await?
+            .map_err(source)?;
+        let refused = |e: &imap::ImapError| matches!(e, imap::ImapError::Auth { .. });
+        let connect = async |c: &SessionConfig| imap::Session::connect(c).await;
+        let dest = (ctx.plan.destination)
+            .session(dest_server, COMMAND_TIMEOUT, connect, refused)
+            .await?
+            .map_err(dest)?;
         Ok(Ends {
             source,
             dest: dest.without_modseq(),

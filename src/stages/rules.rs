@@ -45,6 +45,7 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::StageFailure;
 use crate::plan::{Endpoint, Server, StageKind};
+use crate::protocols::SessionConfig;
 use crate::protocols::managesieve::{ScriptInfo, SieveError, SieveSession};
 use crate::protocols::tls::TlsMode;
 use crate::stages::context::AccountContext;
@@ -84,8 +85,11 @@ pub fn sieve_server(endpoint: &Endpoint) -> anyhow::Result<Server> {
 
 /// Logs in to a ManageSieve server as the endpoint's user.
 pub async fn open(endpoint: &Endpoint, server: &Server) -> anyhow::Result<SieveSession> {
-    let (user, auth) = endpoint.login().await?;
-    Ok(SieveSession::connect(&server.session(user, auth, TIMEOUT)).await?)
+    let refused = |e: &SieveError| matches!(e, SieveError::Auth { .. });
+    let connect = async |c: &SessionConfig| SieveSession::connect(c).await;
+    Ok(endpoint
+        .session(server, TIMEOUT, connect, refused)
+        .await??)
 }
 
 /// The hash a script is checkpointed by.

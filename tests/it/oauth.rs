@@ -223,18 +223,21 @@ impl Scene {
         }
     }
 
-    /// The manifest, with `limits` and the application's credential in
-    /// the manifest's words (`app`).
-    fn manifest(&self, limits: &str, app: &str) -> PathBuf {
+    /// The manifest: an IMAP or POP3 (`source_kind`) source, `limits`,
+    /// and the application's credential in the manifest's words (`app`).
+    fn manifest(&self, source_kind: &str, limits: &str, app: &str) -> PathBuf {
+        let source_port = match source_kind {
+            "pop3" => self.source.pop3_port(),
+            _ => self.source.imap_port(),
+        };
         let defaults = format!(
             "limits: {{{limits}}}\n\
              defaults:\n  \
-             source: {{kind: imap, host: 127.0.0.1, port: {}, tls: none, \
+             source: {{kind: {source_kind}, host: 127.0.0.1, port: {source_port}, tls: none, \
              oauth2: {{service: google, key_file: sa.json}}}}\n  \
              destination: {{kind: imap, host: 127.0.0.1, port: {}, tls: none, \
              oauth2: {{service: microsoft, tenant: {TENANT}, client_id: {CLIENT_ID}, \
              {app}, token_url: '{}'}}}}\n",
-            self.source.imap_port(),
             self.dest.imap_port(),
             self.endpoint.microsoft_url(TENANT),
         );
@@ -276,6 +279,7 @@ async fn a_company_batch_runs_on_service_account_tokens_that_expire_mid_run() {
     };
     let scene = Scene::start(30, 2, tokens).await;
     let csv = scene.manifest(
+        "imap",
         "concurrent_accounts: 4, messages_per_second: 10",
         "certificate_file: app.pem",
     );
@@ -348,6 +352,7 @@ async fn a_token_refused_before_its_announced_end_is_asked_for_once_more() {
     };
     let scene = Scene::start(3, 4, tokens).await;
     let csv = scene.manifest(
+        "imap",
         "concurrent_accounts: 1, messages_per_second: 2",
         "client_secret_env: APP_SECRET",
     );
@@ -371,6 +376,35 @@ async fn a_token_refused_before_its_announced_end_is_asked_for_once_more() {
     assert!(files_holding(scene.path(), &[CLIENT_SECRET]).is_empty());
 }
 
+/// A POP3 source logs in with the Google service account's tokens too, and
+/// the POP3 stage's IMAP destination asks again for a refused token.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pop3_source_takes_service_account_tokens_too() {
+    let tokens = Tokens {
+        lifetime: 2,
+        announced: 3600,
+        certificate: false,
+    };
+    let scene = Scene::start(3, 4, tokens).await;
+    let csv = scene.manifest(
+        "pop3",
+        "concurrent_accounts: 1, messages_per_second: 2",
+        "client_secret_env: APP_SECRET",
+    );
+    let out = run(scene.path(), &csv).run().never_shows(CLIENT_SECRET);
+    assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
+    for n in &scene.names {
+        let inbox = &scene.dest.snapshot(n).await["INBOX"];
+        assert_eq!(inbox.len(), 4, "{n}");
+    }
+    assert!(
+        scene.source.log().contains("method=XOAUTH2"),
+        "{}",
+        scene.source.log()
+    );
+    assert!(scene.app_tokens(0) >= 2, "{:?}", scene.endpoint.granted());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_key_or_secret_names_the_account_and_the_token_endpoint() {
     let tokens = Tokens {
@@ -382,7 +416,7 @@ async fn a_wrong_key_or_secret_names_the_account_and_the_token_endpoint() {
     // The key file holds a key the service account does not have.
     let other = rsa_key(scene.path(), "other");
     key_file(scene.path(), &other, &scene.endpoint.google_url());
-    let csv = scene.manifest("", "client_secret_env: APP_SECRET");
+    let csv = scene.manifest("imap", "", "client_secret_env: APP_SECRET");
     let wrong_key = run(scene.path(), &csv)
         .run()
         .code(1)
@@ -405,7 +439,7 @@ async fn a_wrong_key_or_secret_names_the_account_and_the_token_endpoint() {
         &scene.google_key,
         &scene.endpoint.google_url(),
     );
-    let csv = scene.manifest("", "client_secret_env: WRONG_SECRET");
+    let csv = scene.manifest("imap", "", "client_secret_env: WRONG_SECRET");
     let wrong_secret = run(scene.path(), &csv)
         .env("WRONG_SECRET", "not-the-Client-Secret")
         .run()

@@ -1,0 +1,119 @@
+//! What the pages and the API show of an account: the status the store
+//! reads, in words, with what its owner may do now. Nothing here is a
+//! secret: the store's status holds addresses, counts and reasons only.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::i18n::Lang;
+use crate::store::status::{AccountStatus, StageStatus};
+use crate::vocabulary::{AccountState, StageState};
+
+/// One account, as the end user's page and `GET /api/v1/migrations/{id}`
+/// show it.
+#[derive(Debug, Serialize)]
+pub struct MigrationView {
+    pub migration_id: String,
+    pub source: String,
+    pub destination: String,
+    pub state: AccountState,
+    /// The state in the reader's language.
+    pub state_label: &'static str,
+    pub stage: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub finished_at: Option<String>,
+    pub undo_until: Option<String>,
+    pub cancel_requested: bool,
+    /// Whether Cancel is offered: the account has not finished and no
+    /// cancel is pending.
+    pub can_cancel: bool,
+    /// Whether Undo is offered: finished, not undone, inside the window.
+    pub can_undo: bool,
+    /// Whether the account is still moving (the page keeps polling).
+    pub active: bool,
+    pub stages: Vec<StageView>,
+    /// The account's error, then its items' errors, in plain words.
+    pub errors: Vec<String>,
+}
+
+/// One stage: items done out of the items found.
+#[derive(Debug, Serialize)]
+pub struct StageView {
+    pub kind: String,
+    pub state: StageState,
+    /// Items dealt with: copied, already there, left out or failed.
+    pub done: u64,
+    /// Items found at the source.
+    pub total: u64,
+    pub percent: u64,
+    pub copied: u64,
+    pub failed: u64,
+}
+
+/// Errors shown on the page; the report has them all.
+const MAX_ERRORS: usize = 50;
+
+fn when(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+impl StageView {
+    fn of(stage: &StageStatus) -> StageView {
+        let total = stage.found;
+        let done = (stage.copied + stage.present + stage.skipped + stage.failed).min(total);
+        let finished = stage.state == StageState::Done;
+        let percent = match total {
+            0 if finished => 100,
+            0 => 0,
+            _ => done * 100 / total,
+        };
+        StageView {
+            kind: stage.kind.clone(),
+            state: stage.state,
+            done,
+            total,
+            percent,
+            copied: stage.copied,
+            failed: stage.failed,
+        }
+    }
+}
+
+impl MigrationView {
+    /// The view of `account` in `lang`, as of `now`.
+    pub fn of(account: &AccountStatus, lang: Lang, now: DateTime<Utc>) -> MigrationView {
+        use AccountState::*;
+        let state = account.state;
+        let finished = matches!(
+            state,
+            Completed | CompletedWithErrors | Failed | Cancelled | Interrupted
+        );
+        let mut errors: Vec<String> = account.error.iter().cloned().collect();
+        errors.extend(
+            account
+                .item_errors
+                .iter()
+                .take(MAX_ERRORS)
+                .map(|e| format!("{} · {}: {}", e.stage, e.item, e.reason)),
+        );
+        MigrationView {
+            migration_id: account.migration_id.clone(),
+            source: account.source.clone(),
+            destination: account.destination.clone(),
+            state,
+            state_label: lang.state(state),
+            stage: account.stage.clone(),
+            created_at: when(&account.created_at),
+            updated_at: when(&account.updated_at),
+            finished_at: account.finished_at.as_ref().map(when),
+            undo_until: account.undo_until.as_ref().map(when),
+            cancel_requested: account.cancel_requested,
+            can_cancel: matches!(state, Scheduled | Queued | Running) && !account.cancel_requested,
+            can_undo: finished && account.undo_until.is_some_and(|until| now < until),
+            active: state.is_active() || state == Scheduled,
+            stages: account.stages.iter().map(StageView::of).collect(),
+            errors,
+        }
+    }
+}

@@ -98,12 +98,12 @@ async fn undo(app: &App, id: &str, source: &str) -> anyhow::Result<Outcome> {
             AccountUndo::NotFinished(state) => Outcome::refused(format!(
                 "{id} is {state}; undo is possible once it has finished (cancel it first)."
             )),
-            AccountUndo::NoManifest | AccountUndo::InvalidManifest(..) => Outcome::refused(
-                format!(
+            AccountUndo::NoManifest | AccountUndo::InvalidManifest(..) => {
+                Outcome::refused(format!(
                     "The manifest {id} ran from cannot be read, and it holds the destination's \
                      credential: an administrator can undo it with `mailshift undo`."
-                ),
-            ),
+                ))
+            }
             AccountUndo::Unresolved(why) | AccountUndo::TooLate(why) => Outcome::refused(why),
             AccountUndo::Undone(manifest, outcome) => {
                 let (removed, left) = outcome.summary(&manifest.destination.email);

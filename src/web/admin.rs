@@ -156,21 +156,18 @@ pub async fn account(
         return to_login();
     }
     let ctx = Ctx::of(&headers);
-    match app.store.account_status(&id, &pair.source).await {
-        Ok(Some(account)) => {
-            let view = MigrationView::of(&account, ctx.lang, chrono::Utc::now());
-            ctx.page(
-                StatusCode::OK,
-                "admin_account",
-                json!({
-                    "m": view,
-                    "batch_id": account.batch_id,
-                    "folders": account.folders,
-                    "can_resume": account.cancel_requested,
-                    "notice": pair.done.unwrap_or_default(),
-                }),
-            )
-        }
+    match MigrationView::read(&app.store, &id, &pair.source, ctx.lang).await {
+        Ok(Some((account, view))) => ctx.page(
+            StatusCode::OK,
+            "admin_account",
+            json!({
+                "m": view,
+                "batch_id": account.batch_id,
+                "folders": account.folders,
+                "can_resume": account.cancel_requested,
+                "notice": pair.done.unwrap_or_default(),
+            }),
+        ),
         Ok(None) => ctx.message(StatusCode::NOT_FOUND, ctx.lang.words().not_found),
         Err(e) => internal(&ctx, &e),
     }

@@ -64,13 +64,14 @@ pub async fn migration(
     Query(source): Query<Source>,
 ) -> Response {
     if !app.lookups.allow(client.ip()) {
-        return error(StatusCode::TOO_MANY_REQUESTS, "too many lookups: wait a minute");
+        return error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many lookups: wait a minute",
+        );
     }
-    match app.store.account_status(id.trim(), source.source.trim()).await {
-        Ok(Some(account)) => {
-            Json(MigrationView::of(&account, Lang::of(&headers), chrono::Utc::now()))
-                .into_response()
-        }
+    let lang = Lang::of(&headers);
+    match MigrationView::read(&app.store, id.trim(), source.source.trim(), lang).await {
+        Ok(Some((_, view))) => Json(view).into_response(),
         Ok(None) => not_found(),
         Err(e) => internal(&e),
     }
@@ -98,7 +99,10 @@ pub async fn act(
         None => return error(StatusCode::NOT_FOUND, "no such action"),
     };
     if !admin && !app.lookups.allow(client.ip()) {
-        return error(StatusCode::TOO_MANY_REQUESTS, "too many lookups: wait a minute");
+        return error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many lookups: wait a minute",
+        );
     }
     answer(&app, action, id.trim(), body.source.trim()).await
 }

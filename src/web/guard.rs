@@ -13,9 +13,9 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::vocabulary::Secret;
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::{HeaderMap, HeaderValue};
-use crate::vocabulary::Secret;
 
 /// The cookie that holds the CSRF token.
 const CSRF_COOKIE: &str = "mailshift_csrf";

@@ -111,9 +111,8 @@ impl Listing {
             .collect();
         match query.sort.as_deref() {
             Some("destination") => accounts.sort_by(|a, b| a.destination.cmp(&b.destination)),
-            Some("state") => accounts.sort_by(|a, b| {
-                (a.state.as_str(), &a.source).cmp(&(b.state.as_str(), &b.source))
-            }),
+            Some("state") => accounts
+                .sort_by(|a, b| (a.state.as_str(), &a.source).cmp(&(b.state.as_str(), &b.source))),
             Some("id") => accounts.sort_by(|a, b| a.migration_id.cmp(&b.migration_id)),
             _ => accounts.sort_by(|a, b| a.source.cmp(&b.source)),
         }

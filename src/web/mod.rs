@@ -88,10 +88,7 @@ fn router(app: Shared) -> Router {
     Router::new()
         .route("/", get(pages::home))
         .route("/status", get(pages::status))
-        .route(
-            "/status/{action}",
-            get(pages::confirm).post(pages::act),
-        )
+        .route("/status/{action}", get(pages::confirm).post(pages::act))
         .route("/admin", get(admin::batches))
         .route("/admin/login", get(admin::login_form).post(admin::login))
         .route("/admin/batches/{id}", get(admin::accounts))

@@ -64,8 +64,8 @@ pub async fn look_up(
     if !app.lookups.allow(client.ip()) {
         return Err(ctx.message(StatusCode::TOO_MANY_REQUESTS, ctx.lang.words().throttled));
     }
-    match app.store.account_status(id.trim(), source.trim()).await {
-        Ok(Some(account)) => Ok(MigrationView::of(&account, ctx.lang, chrono::Utc::now())),
+    match MigrationView::read(&app.store, id.trim(), source.trim(), ctx.lang).await {
+        Ok(Some((_, view))) => Ok(view),
         Ok(None) => Err(ctx.message(StatusCode::NOT_FOUND, ctx.lang.words().not_found)),
         Err(error) => Err(internal(ctx, &error)),
     }

@@ -21,10 +21,22 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("status", include_str!("../../templates/web/status.hbs")),
     ("confirm", include_str!("../../templates/web/confirm.hbs")),
     ("message", include_str!("../../templates/web/message.hbs")),
-    ("admin_login", include_str!("../../templates/web/admin_login.hbs")),
-    ("admin_batches", include_str!("../../templates/web/admin_batches.hbs")),
-    ("admin_accounts", include_str!("../../templates/web/admin_accounts.hbs")),
-    ("admin_account", include_str!("../../templates/web/admin_account.hbs")),
+    (
+        "admin_login",
+        include_str!("../../templates/web/admin_login.hbs"),
+    ),
+    (
+        "admin_batches",
+        include_str!("../../templates/web/admin_batches.hbs"),
+    ),
+    (
+        "admin_accounts",
+        include_str!("../../templates/web/admin_accounts.hbs"),
+    ),
+    (
+        "admin_account",
+        include_str!("../../templates/web/admin_account.hbs"),
+    ),
 ];
 
 fn registry() -> &'static Handlebars<'static> {

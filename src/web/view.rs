@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::i18n::Lang;
-use crate::store::status::{AccountStatus, StageStatus};
+use crate::store::Store;
+use crate::store::StoreError;
+use crate::store::status::{AccountStatus, MailProgress, StageStatus};
 use crate::vocabulary::{AccountState, StageState};
 
 /// One account, as the end user's page and `GET /api/v1/migrations/{id}`
@@ -45,6 +47,8 @@ pub struct StageView {
     /// Items dealt with: copied, already there, left out or failed.
     pub done: u64,
     /// Items found at the source.
+    /// Items found at the source; while a mail stage runs, the messages
+    /// of the folders counted so far (0: not counted yet).
     pub total: u64,
     pub percent: u64,
     pub copied: u64,
@@ -59,9 +63,17 @@ fn when(t: &DateTime<Utc>) -> String {
 }
 
 impl StageView {
-    fn of(stage: &StageStatus) -> StageView {
-        let total = stage.found;
-        let done = (stage.copied + stage.present + stage.skipped + stage.failed).min(total);
+    fn of(stage: &StageStatus, live: Option<MailProgress>) -> StageView {
+        let (done, total) = match live {
+            // A running mail stage: its checkpoints so far.
+            Some(live) if stage.kind == "mail" && stage.state == StageState::Running => {
+                (live.done, live.counted.max(live.done))
+            }
+            _ => (
+                (stage.copied + stage.present + stage.skipped + stage.failed).min(stage.found),
+                stage.found,
+            ),
+        };
         let finished = stage.state == StageState::Done;
         let percent = match total {
             0 if finished => 100,
@@ -81,8 +93,37 @@ impl StageView {
 }
 
 impl MigrationView {
-    /// The view of `account` in `lang`, as of `now`.
-    pub fn of(account: &AccountStatus, lang: Lang, now: DateTime<Utc>) -> MigrationView {
+    /// The view of the account `id` with source address `source`, read
+    /// from `store` now; `None` for a wrong pair or an unknown ID.
+    pub async fn read(
+        store: &Store,
+        id: &str,
+        source: &str,
+        lang: Lang,
+    ) -> Result<Option<(AccountStatus, MigrationView)>, StoreError> {
+        let Some(account) = store.account_status(id, source).await? else {
+            return Ok(None);
+        };
+        let running_mail = account
+            .stages
+            .iter()
+            .any(|s| s.kind == "mail" && s.state == StageState::Running);
+        let live = match running_mail {
+            true => Some(store.mail_progress(account.key).await?),
+            false => None,
+        };
+        let view = MigrationView::of(&account, live, lang, Utc::now());
+        Ok(Some((account, view)))
+    }
+
+    /// The view of `account` in `lang`, as of `now`, with the mail
+    /// checkpoints of a running mail stage.
+    pub fn of(
+        account: &AccountStatus,
+        live: Option<MailProgress>,
+        lang: Lang,
+        now: DateTime<Utc>,
+    ) -> MigrationView {
         use AccountState::*;
         let state = account.state;
         let finished = matches!(
@@ -112,7 +153,11 @@ impl MigrationView {
             can_cancel: matches!(state, Scheduled | Queued | Running) && !account.cancel_requested,
             can_undo: finished && account.undo_until.is_some_and(|until| now < until),
             active: state.is_active() || state == Scheduled,
-            stages: account.stages.iter().map(StageView::of).collect(),
+            stages: account
+                .stages
+                .iter()
+                .map(|s| StageView::of(s, live))
+                .collect(),
             errors,
         }
     }

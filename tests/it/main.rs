@@ -31,3 +31,4 @@ mod rules;
 mod status;
 mod support;
 mod undo;
+mod web;

@@ -13,6 +13,7 @@ pub mod pst_writer;
 pub mod radicale;
 pub mod server;
 pub mod smtp;
+pub mod web;
 pub mod xandikos;
 
 pub use courier::Courier;

@@ -35,19 +35,25 @@ pub struct ServeArgs {
     pub state: StateArg,
 }
 
+/// The admin token from the variable `var`, if one is named; `None` (said
+/// on standard error) when the variable holds none.
+pub fn admin_token(var: Option<&str>) -> Option<Option<Secret>> {
+    let Some(var) = var else { return Some(None) };
+    match std::env::var(var) {
+        Ok(token) if !token.trim().is_empty() => Some(Some(Secret::new(token.trim()))),
+        _ => {
+            eprintln!("mailshift: the environment variable {var} holds no admin token");
+            None
+        }
+    }
+}
+
 pub fn serve(args: &ServeArgs) -> anyhow::Result<Exit> {
     let Some(store) = args.state.open_existing()? else {
         return Ok(Exit::NotFound);
     };
-    let admin_token = match &args.admin_token_env {
-        Some(var) => match std::env::var(var) {
-            Ok(token) if !token.trim().is_empty() => Some(Secret::new(token.trim())),
-            _ => {
-                eprintln!("mailshift: the environment variable {var} holds no admin token");
-                return Ok(Exit::Invalid);
-            }
-        },
-        None => None,
+    let Some(admin_token) = admin_token(args.admin_token_env.as_deref()) else {
+        return Ok(Exit::Invalid);
     };
     let options = ServeOptions {
         reports: args.reports.clone(),

@@ -172,8 +172,6 @@ pub struct AccountLine {
 pub struct MailProgress {
     /// Messages checkpointed as copied or found at the destination.
     pub done: u64,
-    /// Messages at the source, for the folders a pass has counted so far.
-    pub counted: u64,
 }
 
 /// What a cancel request found.
@@ -343,15 +341,12 @@ impl Store {
     pub async fn mail_progress(&self, account_id: i64) -> Result<MailProgress, StoreError> {
         self.call(move |conn| {
             Ok(conn.query_row(
-                "SELECT (SELECT COUNT(*) FROM messages m JOIN folders f ON f.id = m.folder_id
-                         WHERE f.account_id = ?1 AND m.pending = 0),
-                        (SELECT COALESCE(SUM(source_messages), 0) FROM folders
-                         WHERE account_id = ?1)",
+                "SELECT COUNT(*) FROM messages m JOIN folders f ON f.id = m.folder_id
+                 WHERE f.account_id = ?1 AND m.pending = 0",
                 [account_id],
                 |row| {
                     Ok(MailProgress {
                         done: row.get::<_, i64>(0)? as u64,
-                        counted: row.get::<_, i64>(1)? as u64,
                     })
                 },
             )?)

@@ -37,6 +37,8 @@ pub struct MigrationView {
     pub stages: Vec<StageView>,
     /// The account's error, then its items' errors, in plain words.
     pub errors: Vec<String>,
+    /// What the last undo removed and left, a line each.
+    pub undone: Vec<String>,
 }
 
 /// One stage: items done out of the items found.
@@ -47,10 +49,10 @@ pub struct StageView {
     /// Items dealt with: copied, already there, left out or failed.
     pub done: u64,
     /// Items found at the source.
-    /// Items found at the source; while a mail stage runs, the messages
-    /// of the folders counted so far (0: not counted yet).
-    pub total: u64,
-    pub percent: u64,
+    /// Items found at the source; `None` while a running mail stage has
+    /// not counted its source yet.
+    pub total: Option<u64>,
+    pub percent: Option<u64>,
     pub copied: u64,
     pub failed: u64,
 }
@@ -65,20 +67,22 @@ fn when(t: &DateTime<Utc>) -> String {
 impl StageView {
     fn of(stage: &StageStatus, live: Option<MailProgress>) -> StageView {
         let (done, total) = match live {
-            // A running mail stage: its checkpoints so far.
-            Some(live) if stage.kind == "mail" && stage.state == StageState::Running => {
-                (live.done, live.counted.max(live.done))
-            }
+            // A running mail stage: its checkpoints so far, out of what the
+            // last pass found (a first pass has not counted the source).
+            Some(live) if stage.kind == "mail" && stage.state == StageState::Running => (
+                live.done,
+                (stage.found > 0).then(|| stage.found.max(live.done)),
+            ),
             _ => (
                 (stage.copied + stage.present + stage.skipped + stage.failed).min(stage.found),
-                stage.found,
+                Some(stage.found),
             ),
         };
         let finished = stage.state == StageState::Done;
         let percent = match total {
-            0 if finished => 100,
-            0 => 0,
-            _ => done * 100 / total,
+            Some(0) if finished => Some(100),
+            Some(0) | None => None,
+            Some(total) => Some(done * 100 / total),
         };
         StageView {
             kind: stage.kind.clone(),
@@ -159,6 +163,11 @@ impl MigrationView {
                 .map(|s| StageView::of(s, live))
                 .collect(),
             errors,
+            undone: account
+                .history
+                .last()
+                .map(|u| u.removed.iter().chain(&u.left).cloned().collect())
+                .unwrap_or_default(),
         }
     }
 }

@@ -508,3 +508,33 @@ async fn the_admin_pages_need_a_login() {
     assert!(detail.body.contains("id=\"undo\""));
     assert!(!detail.body.contains(ADMIN_TOKEN) && !detail.body.contains("dest-pw"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn watch_serves_the_pages_beside_the_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir(&inbox).unwrap();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_mailshift"));
+    command
+        .arg("watch")
+        .arg(&inbox)
+        .arg("--state")
+        .arg(dir.path().join("state.db"))
+        .arg("--reports")
+        .arg(dir.path().join("reports"))
+        .arg("--area")
+        .arg(dir.path().join("area"))
+        .args(["--serve", "127.0.0.1:0"]);
+    let serve = Serve::spawn(command);
+    let home = serve
+        .get("/", &[("Accept-Language", "es-ES,es;q=0.9")])
+        .await;
+    assert_eq!(home.status, 200);
+    assert!(home.body.contains("Seguir una migración"), "{}", home.body);
+    let bearer = format!("Bearer {ADMIN_TOKEN}");
+    let batches = serve
+        .get("/api/v1/batches", &[("Authorization", &bearer)])
+        .await;
+    assert_eq!(batches.status, 200);
+    assert_eq!(batches.json()["batches"], serde_json::json!([]));
+}

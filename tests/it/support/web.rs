@@ -26,29 +26,37 @@ pub struct Serve {
 impl Serve {
     /// Serves `state` (reports under `reports`), `burst` lookups at once.
     pub fn start(state: &Path, reports: &Path, burst: u32) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mailshift"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--admin-token-env"])
-            .arg("MAILSHIFT_TEST_ADMIN_TOKEN")
-            .env("MAILSHIFT_TEST_ADMIN_TOKEN", ADMIN_TOKEN)
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mailshift"));
+        command
+            .args(["serve", "--listen", "127.0.0.1:0"])
             .arg("--lookup-burst")
             .arg(burst.to_string())
             .arg("--state")
             .arg(state)
             .arg("--reports")
-            .arg(reports)
+            .arg(reports);
+        Serve::spawn(command)
+    }
+
+    /// Runs `command` (a `serve`, or a `watch --serve 127.0.0.1:0`) with
+    /// the test admin token, and reads the URL it prints first.
+    pub fn spawn(mut command: Command) -> Serve {
+        let mut child = command
+            .args(["--admin-token-env", "MAILSHIFT_TEST_ADMIN_TOKEN"])
+            .env("MAILSHIFT_TEST_ADMIN_TOKEN", ADMIN_TOKEN)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("spawn mailshift serve");
+            .expect("spawn mailshift");
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
         BufReader::new(stdout)
             .read_line(&mut line)
-            .expect("mailshift serve prints its URL");
+            .expect("mailshift prints the pages' URL");
         let base = line.trim().trim_end_matches('/').to_owned();
         assert!(
             base.starts_with("http://127.0.0.1:"),
-            "serve printed {line:?}"
+            "mailshift printed {line:?}"
         );
         Serve { child, base }
     }

@@ -43,8 +43,8 @@ pub struct BatchLine {
     pub batch_id: String,
     pub name: String,
     pub state: String,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
     pub accounts: usize,
     /// Accounts that have finished, one way or another.
     pub finished: usize,
@@ -70,8 +70,8 @@ impl BatchLine {
             batch_id: batch.batch_id.clone(),
             name: batch.name.clone(),
             state: batch.state.as_str().replace('_', " "),
-            created_at: batch.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
-            updated_at: batch.updated_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            created_at: batch.created_at,
+            updated_at: batch.updated_at,
             accounts,
             finished,
             percent: if accounts == 0 {
@@ -134,5 +134,78 @@ impl Listing {
             per_page,
             accounts,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vocabulary::BatchState;
+
+    fn batch(n: usize) -> BatchStatus {
+        let at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        BatchStatus {
+            batch_id: "B1".into(),
+            name: "staff".into(),
+            state: BatchState::Running,
+            created_at: at,
+            updated_at: at,
+            accounts: (0..n)
+                .map(|i| AccountLine {
+                    migration_id: format!("ID{i:05}"),
+                    source: format!("user{:05}@old.example", n - i),
+                    destination: format!("user{i:05}@new.example"),
+                    state: if i % 3 == 0 {
+                        AccountState::Failed
+                    } else {
+                        AccountState::Completed
+                    },
+                    stage: None,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn accounts_are_filtered_sorted_and_paged() {
+        let query = Query {
+            state: Some("failed".into()),
+            per_page: Some(10),
+            page: Some(2),
+            ..Query::default()
+        };
+        let listing = Listing::of(batch(100), &query);
+        assert_eq!((listing.matching, listing.pages, listing.page), (34, 4, 2));
+        assert_eq!(listing.accounts.len(), 10);
+        assert!(
+            listing
+                .accounts
+                .iter()
+                .all(|a| a.state == AccountState::Failed)
+        );
+        assert!(
+            listing
+                .accounts
+                .windows(2)
+                .all(|w| w[0].source < w[1].source)
+        );
+
+        let search = Query {
+            q: Some("ID00042".into()),
+            ..Query::default()
+        };
+        let found = Listing::of(batch(100), &search);
+        assert_eq!(found.matching, 1);
+        let past_the_end = Query {
+            page: Some(99),
+            ..Query::default()
+        };
+        assert_eq!(Listing::of(batch(100), &past_the_end).page, 2);
+        let line = BatchLine::of(&batch(100));
+        assert_eq!(
+            (line.accounts, line.finished, line.percent),
+            (100, 100, 100)
+        );
+        assert_eq!(line.by_state["failed"], 34);
     }
 }

@@ -22,10 +22,13 @@ pub struct MigrationView {
     /// The state in the reader's language.
     pub state_label: &'static str,
     pub stage: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
-    pub finished_at: Option<String>,
-    pub undo_until: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Until when Undo is allowed (once the account has finished).
+    pub undo_until: Option<DateTime<Utc>>,
+    /// The same times, as the pages show them.
+    pub shown: ShownTimes,
     pub cancel_requested: bool,
     /// Whether Cancel is offered: the account has not finished and no
     /// cancel is pending.
@@ -39,6 +42,14 @@ pub struct MigrationView {
     pub errors: Vec<String>,
     /// What the last undo removed and left, a line each.
     pub undone: Vec<String>,
+}
+
+/// An account's times for people: `2026-12-06 05:47 UTC`.
+#[derive(Debug, Serialize)]
+pub struct ShownTimes {
+    pub created_at: String,
+    pub updated_at: String,
+    pub undo_until: Option<String>,
 }
 
 /// One stage: items done out of the items found.
@@ -149,10 +160,15 @@ impl MigrationView {
             state,
             state_label: lang.state(state),
             stage: account.stage.clone(),
-            created_at: when(&account.created_at),
-            updated_at: when(&account.updated_at),
-            finished_at: account.finished_at.as_ref().map(when),
-            undo_until: account.undo_until.as_ref().map(when),
+            created_at: account.created_at,
+            updated_at: account.updated_at,
+            finished_at: account.finished_at,
+            undo_until: account.undo_until,
+            shown: ShownTimes {
+                created_at: when(&account.created_at),
+                updated_at: when(&account.updated_at),
+                undo_until: account.undo_until.as_ref().map(when),
+            },
             cancel_requested: account.cancel_requested,
             can_cancel: matches!(state, Scheduled | Queued | Running) && !account.cancel_requested,
             can_undo: finished && account.undo_until.is_some_and(|until| now < until),
@@ -169,5 +185,90 @@ impl MigrationView {
                 .map(|u| u.removed.iter().chain(&u.left).cloned().collect())
                 .unwrap_or_default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::*;
+    use crate::store::status::UndoRecord;
+
+    fn account(state: AccountState, undo_until: Option<DateTime<Utc>>) -> AccountStatus {
+        let at = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        AccountStatus {
+            key: 1,
+            migration_id: "ABCD-EFGH-JKMN".into(),
+            batch_id: "B".into(),
+            batch: "batch".into(),
+            manifest: None,
+            batch_key: 1,
+            source: "ana@old.example".into(),
+            destination: "ana@new.example".into(),
+            source_server: None,
+            destination_server: None,
+            state,
+            stage: None,
+            created_at: at,
+            updated_at: at,
+            finished_at: undo_until.map(|u| u - Duration::hours(48)),
+            undo_until,
+            error: None,
+            cancel_requested: false,
+            stages: vec![StageStatus {
+                kind: "mail".into(),
+                state: StageState::Running,
+                found: 10,
+                copied: 4,
+                present: 1,
+                skipped: 0,
+                failed: 0,
+                bytes: 0,
+                started_at: Some(at),
+                finished_at: None,
+                altered: 0,
+            }],
+            folders: Vec::new(),
+            item_errors: Vec::new(),
+            history: Vec::<UndoRecord>::new(),
+        }
+    }
+
+    #[test]
+    fn undo_is_offered_only_inside_the_window_of_a_finished_account() {
+        let now = Utc::now();
+        let inside = account(AccountState::Completed, Some(now + Duration::hours(1)));
+        let view = MigrationView::of(&inside, None, Lang::En, now);
+        assert!(view.can_undo && !view.can_cancel && !view.active);
+        let late = account(AccountState::Completed, Some(now - Duration::hours(1)));
+        assert!(!MigrationView::of(&late, None, Lang::En, now).can_undo);
+        let running = account(AccountState::Running, None);
+        let view = MigrationView::of(&running, None, Lang::Es, now);
+        assert!(!view.can_undo && view.can_cancel && view.active);
+        assert_eq!(view.state_label, "en curso");
+        let undone = account(AccountState::Undone, Some(now + Duration::hours(1)));
+        assert!(!MigrationView::of(&undone, None, Lang::En, now).can_undo);
+    }
+
+    #[test]
+    fn a_running_mail_stage_counts_its_checkpoints() {
+        let now = Utc::now();
+        let running = account(AccountState::Running, None);
+        let stage = &MigrationView::of(&running, None, Lang::En, now).stages[0];
+        assert_eq!(
+            (stage.done, stage.total, stage.percent),
+            (5, Some(10), Some(50))
+        );
+        let live = Some(MailProgress { done: 7 });
+        let stage = &MigrationView::of(&running, live, Lang::En, now).stages[0];
+        assert_eq!(
+            (stage.done, stage.total, stage.percent),
+            (7, Some(10), Some(70))
+        );
+        let mut first_pass = running.clone();
+        first_pass.stages[0].found = 0;
+        let stage = &MigrationView::of(&first_pass, live, Lang::En, now).stages[0];
+        assert_eq!((stage.done, stage.total, stage.percent), (7, None, None));
     }
 }

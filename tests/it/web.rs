@@ -203,6 +203,43 @@ async fn a_user_follows_a_running_migration_in_a_browser_cancels_it_and_undoes_i
     assert_eq!(text(c, "#state").await, "undone");
     assert!(c.find(Locator::Css("#undo")).await.is_err());
     assert_eq!(dest_inbox(&dest).await, 0, "undo emptied the destination");
+    assert!(
+        text(c, "#undone")
+            .await
+            .contains("messages removed from alice@example.test")
+    );
+
+    // The admin logs in and finds the account in its batch.
+    c.goto(&serve.url("/admin")).await.unwrap();
+    assert!(
+        c.current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with("/admin/login")
+    );
+    c.find(Locator::Css("#token"))
+        .await
+        .unwrap()
+        .send_keys(ADMIN_TOKEN)
+        .await
+        .unwrap();
+    click(c, "#login button").await;
+    click(c, "#batches a").await;
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("#accounts"))
+        .await
+        .unwrap();
+    let row = text(c, "#accounts tbody tr").await;
+    assert!(row.contains(&id) && row.contains("undone"), "{row}");
+    keep_screenshot(
+        &c.screenshot().await.unwrap(),
+        work.path(),
+        "admin-accounts.png",
+    );
+    click(c, "#accounts tbody a").await;
+    assert_eq!(text(c, "#migration-id").await, id);
     browser.close().await;
 
     // A phone, in Spanish: the same account, nothing wider than the screen.

@@ -74,11 +74,8 @@ impl BatchLine {
             updated_at: batch.updated_at,
             accounts,
             finished,
-            percent: if accounts == 0 {
-                100
-            } else {
-                finished * 100 / accounts
-            },
+            // An empty batch has nothing left to do.
+            percent: (finished * 100).checked_div(accounts).unwrap_or(100),
             by_state,
         }
     }

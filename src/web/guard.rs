@@ -160,15 +160,22 @@ impl AdminLogin {
         HeaderValue::from_str(&set).expect("a cookie of URL-safe characters")
     }
 
-    /// Whether a request is an admin's: an open session's cookie, or the
-    /// token as `Authorization: Bearer`.
-    pub fn is_admin(&self, headers: &HeaderMap) -> bool {
-        if let Some(bearer) = headers
+    /// Whether a request carries the token as `Authorization: Bearer`:
+    /// a header another site cannot make a browser send, so such a POST
+    /// needs no CSRF token.
+    pub fn is_bearer(&self, headers: &HeaderMap) -> bool {
+        headers
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-        {
-            return self.token_ok(bearer.trim());
+            .is_some_and(|bearer| self.token_ok(bearer.trim()))
+    }
+
+    /// Whether a request is an admin's: the bearer token, or an open
+    /// session's cookie.
+    pub fn is_admin(&self, headers: &HeaderMap) -> bool {
+        if self.is_bearer(headers) {
+            return true;
         }
         cookie(headers, ADMIN_COOKIE).is_some_and(|id| {
             self.sessions

@@ -27,6 +27,10 @@ pub struct ServeArgs {
     /// Where report folders are: undo rewrites the batch's report.
     #[arg(long, env = "MAILSHIFT_REPORTS", default_value = "reports")]
     pub reports: PathBuf,
+    /// The watched folder of `mailshift watch`: a valid manifest uploaded
+    /// on the dashboard is dropped there.
+    #[arg(long, value_name = "DIR")]
+    pub inbox: Option<PathBuf>,
     /// Lookups one client address may make at once; it gets one more per
     /// second after that.
     #[arg(long, value_name = "N", default_value_t = 30)]
@@ -57,6 +61,7 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<Exit> {
     };
     let options = ServeOptions {
         reports: args.reports.clone(),
+        inbox: args.inbox.clone(),
         admin_token,
         lookup_burst: args.lookup_burst,
         ..ServeOptions::new(args.listen)

@@ -110,9 +110,11 @@ pub fn watch(args: &WatchArgs) -> anyhow::Result<Exit> {
         .dir
         .canonicalize()
         .with_context(|| format!("Cannot watch {}", args.dir.display()))?;
+
     let store = Store::open(&state)?;
     let web = args.serve.map(|listen| ServeOptions {
         reports: reports.clone(),
+        inbox: Some(dir.clone()),
         admin_token,
         ..ServeOptions::new(listen)
     });

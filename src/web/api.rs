@@ -19,6 +19,7 @@ use super::actions::{self, Action};
 use super::guard;
 use super::i18n::Lang;
 use super::listing::{BatchLine, Listing, Query as ListQuery};
+use super::upload;
 use super::view::MigrationView;
 use super::{App, Shared};
 
@@ -129,6 +130,39 @@ pub async fn batches(State(app): State<Shared>, headers: HeaderMap) -> Response 
             "batches": batches.iter().map(BatchLine::of).collect::<Vec<_>>()
         }))
         .into_response(),
+        Err(e) => internal(&e),
+    }
+}
+
+/// The name of an uploaded manifest.
+#[derive(Debug, Deserialize)]
+pub struct UploadName {
+    #[serde(default)]
+    pub name: String,
+}
+
+/// `POST /api/v1/batches?name=FILE` (admin), the manifest as the body:
+/// checked as `validate` checks it; a valid one is dropped into the
+/// watched folder and runs as a dropped file does.
+pub async fn upload(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Query(name): Query<UploadName>,
+    body: axum::body::Bytes,
+) -> Response {
+    if !app.admin.is_admin(&headers) {
+        return error(StatusCode::UNAUTHORIZED, "log in as an administrator");
+    }
+    if !guard::csrf_ok(&headers, None) && !app.admin.is_bearer(&headers) {
+        return error(StatusCode::FORBIDDEN, "missing or wrong CSRF token");
+    }
+    let inbox = app.inbox.clone();
+    let received = tokio::task::spawn_blocking(move || {
+        upload::receive(inbox.as_deref(), name.name.trim(), &body)
+    })
+    .await;
+    match received {
+        Ok(upload) => (upload.status(), Json(upload)).into_response(),
         Err(e) => internal(&e),
     }
 }

@@ -25,7 +25,7 @@ const ADMIN_COOKIE: &str = "mailshift_admin";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// A random token of 32 URL-safe characters.
-fn random_token() -> String {
+pub fn random_token() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     // 64 letters: every byte maps to one with the same odds.
     rand::random::<[u8; 32]>()

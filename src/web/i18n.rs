@@ -137,6 +137,10 @@ pub struct Words {
     pub next: &'static str,
     pub page: &'static str,
     pub resume: &'static str,
+    pub start_batch: &'static str,
+    pub upload: &'static str,
+    pub upload_accepted: &'static str,
+    pub upload_invalid: &'static str,
 }
 
 const EN: Words = Words {
@@ -186,6 +190,10 @@ const EN: Words = Words {
     next: "Next",
     page: "Page",
     resume: "Resume",
+    start_batch: "Start a batch: upload a manifest",
+    upload: "Upload",
+    upload_accepted: "Accepted: it runs from the watched folder. Accounts:",
+    upload_invalid: "Not valid; nothing was started. Problems:",
 };
 
 const ES: Words = Words {
@@ -235,6 +243,10 @@ const ES: Words = Words {
     next: "Siguiente",
     page: "Página",
     resume: "Reanudar",
+    start_batch: "Iniciar un lote: subir un manifiesto",
+    upload: "Subir",
+    upload_accepted: "Aceptado: se ejecuta desde la carpeta vigilada. Cuentas:",
+    upload_invalid: "No es válido; no se ha iniciado nada. Problemas:",
 };
 
 #[cfg(test)]

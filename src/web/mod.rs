@@ -19,6 +19,8 @@
 //! - `view`: what an account looks like to its owner.
 //! - `actions`: cancel, resume and undo, for pages and API alike.
 //! - `listing`: a batch's accounts filtered, sorted and paged.
+//! - `upload`: a manifest uploaded, checked and dropped into the watched
+//!   folder.
 //! - `pages`, `admin`, `api`: the routes.
 
 mod actions;
@@ -29,6 +31,7 @@ mod i18n;
 mod listing;
 mod pages;
 mod render;
+mod upload;
 mod view;
 
 use std::net::SocketAddr;
@@ -38,6 +41,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use tokio_util::sync::CancellationToken;
 
@@ -51,6 +55,8 @@ pub struct ServeOptions {
     pub listen: SocketAddr,
     /// Where report folders are: undo rewrites the batch's report.
     pub reports: PathBuf,
+    /// The watched folder uploaded manifests are dropped into, if any.
+    pub inbox: Option<PathBuf>,
     /// The admin token; without one, `/admin` lets nobody in.
     pub admin_token: Option<Secret>,
     /// Lookups a client address may make at once...
@@ -66,6 +72,7 @@ impl ServeOptions {
         ServeOptions {
             listen,
             reports: PathBuf::from("reports"),
+            inbox: None,
             admin_token: None,
             lookup_burst: 30,
             lookup_refill: Duration::from_secs(1),
@@ -77,6 +84,7 @@ impl ServeOptions {
 struct App {
     store: Store,
     reports: PathBuf,
+    inbox: Option<PathBuf>,
     lookups: guard::RateLimit,
     admin: guard::AdminLogin,
 }
@@ -97,7 +105,12 @@ fn router(app: Shared) -> Router {
         .route("/api/v1/csrf", get(api::csrf))
         .route("/api/v1/migrations/{id}", get(api::migration))
         .route("/api/v1/migrations/{id}/{action}", post(api::act))
-        .route("/api/v1/batches", get(api::batches))
+        .route(
+            "/api/v1/batches",
+            get(api::batches)
+                .post(api::upload)
+                .layer(DefaultBodyLimit::max(upload::MAX_BYTES)),
+        )
         .route("/api/v1/batches/{id}/accounts", get(api::accounts))
         .with_state(app)
 }
@@ -117,6 +130,7 @@ impl Server {
         let app = Arc::new(App {
             store,
             reports: options.reports,
+            inbox: options.inbox,
             lookups: guard::RateLimit::new(options.lookup_burst, options.lookup_refill),
             admin: guard::AdminLogin::new(options.admin_token),
         });

@@ -1,0 +1,161 @@
+//! Starting a batch from the dashboard: an uploaded manifest is checked as
+//! `mailshift validate` checks it, and a valid one is dropped into the
+//! watched folder, so it goes the same way as a file dropped there.
+
+use std::path::{Path, PathBuf};
+
+use axum::http::StatusCode;
+use serde::Serialize;
+
+use crate::daemon::inbox::is_manifest_name;
+use crate::{manifest, plan};
+
+/// The largest manifest accepted (a CSV of many thousand accounts fits).
+pub const MAX_BYTES: usize = 10 * 1024 * 1024;
+
+/// What became of an upload.
+#[derive(Debug, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Upload {
+    /// Dropped into the watched folder as `file`.
+    Accepted {
+        file: String,
+        accounts: usize,
+        warnings: Vec<String>,
+    },
+    /// Not valid: every problem, each with its place, as `validate` says it.
+    Invalid {
+        errors: usize,
+        diagnostics: Vec<String>,
+    },
+    /// Not looked at (why).
+    Refused {
+        #[serde(skip)]
+        status: StatusCode,
+        reason: String,
+    },
+}
+
+impl Upload {
+    /// The HTTP status of the answer.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Upload::Accepted { .. } => StatusCode::CREATED,
+            Upload::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Upload::Refused { status, .. } => *status,
+        }
+    }
+
+    fn refused(status: StatusCode, reason: impl Into<String>) -> Upload {
+        Upload::Refused {
+            status,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Checks the manifest `bytes` named `name` and, when valid, drops it into
+/// `inbox`. Blocking: files are written and read.
+pub fn receive(inbox: Option<&Path>, name: &str, bytes: &[u8]) -> Upload {
+    let Some(inbox) = inbox else {
+        return Upload::refused(
+            StatusCode::CONFLICT,
+            "this server has no watched folder to start batches in (give serve --inbox DIR, \
+             or run watch --serve)",
+        );
+    };
+    // One plain file name of a manifest: nothing that climbs out of the
+    // folder, nothing hidden or temporary.
+    let plain = !name.is_empty()
+        && name.len() <= 200
+        && !name.contains(['/', '\\', '\0'])
+        && is_manifest_name(Path::new(name));
+    if !plain {
+        return Upload::refused(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "{name:?} is not a manifest's file name: give a plain name ending in .yaml, \
+                 .yml, .csv, .tsv or .txt"
+            ),
+        );
+    }
+    let target = inbox.join(name);
+    if target.exists() {
+        return Upload::refused(
+            StatusCode::CONFLICT,
+            format!("{name} is already waiting in the watched folder: give another name"),
+        );
+    }
+    match check(name, bytes) {
+        Ok(Ok((accounts, warnings))) => match drop_into(inbox, name, bytes) {
+            Ok(()) => Upload::Accepted {
+                file: name.to_owned(),
+                accounts,
+                warnings,
+            },
+            Err(error) => {
+                tracing::error!(
+                    "cannot drop an uploaded manifest into {}: {error}",
+                    inbox.display()
+                );
+                Upload::refused(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the watched folder cannot be written",
+                )
+            }
+        },
+        Ok(Err(diagnostics)) => Upload::Invalid {
+            errors: diagnostics.len(),
+            diagnostics,
+        },
+        Err(error) => {
+            tracing::error!("cannot check an uploaded manifest: {error}");
+            Upload::refused(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }
+    }
+}
+
+/// Valid: the accounts and the warnings; not: every diagnostic. Checked
+/// in a private folder of its own, under its own name, so the places read
+/// as the admin's file.
+fn check(name: &str, bytes: &[u8]) -> std::io::Result<Result<(usize, Vec<String>), Vec<String>>> {
+    let dir = private_dir()?;
+    let path = dir.join(name);
+    std::fs::write(&path, bytes)?;
+    let prefix = format!("{}/", dir.display());
+    let shown = |d: &manifest::Diagnostics| -> Vec<String> {
+        d.iter()
+            .map(|d| d.to_string().replace(&prefix, ""))
+            .collect()
+    };
+    let result = match manifest::load(&path) {
+        Err(diagnostics) => Err(shown(&diagnostics)),
+        Ok(manifest) => {
+            let checked = plan::check(&manifest);
+            if checked.diagnostics.has_errors() {
+                Err(shown(&checked.diagnostics))
+            } else {
+                Ok((checked.plan.accounts.len(), shown(&checked.diagnostics)))
+            }
+        }
+    };
+    std::fs::remove_dir_all(&dir)?;
+    Ok(result)
+}
+
+/// A new folder only this process's user can read.
+fn private_dir() -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    let dir =
+        std::env::temp_dir().join(format!("mailshift-upload-{}", super::guard::random_token()));
+    std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
+    Ok(dir)
+}
+
+/// Writes the manifest hidden, then renames it into place: the daemon
+/// never sees half a file.
+fn drop_into(inbox: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let hidden = inbox.join(format!(".{name}.upload"));
+    std::fs::write(&hidden, bytes)?;
+    std::fs::rename(&hidden, inbox.join(name))
+}

@@ -87,12 +87,8 @@ pub fn receive(inbox: Option<&Path>, name: &str, bytes: &[u8]) -> Upload {
         );
     }
     match check(name, bytes) {
-        Ok(Ok((accounts, warnings))) => match drop_into(inbox, name, bytes) {
-            Ok(()) => Upload::Accepted {
-                file: name.to_owned(),
-                accounts,
-                warnings,
-            },
+        Ok(accepted @ Upload::Accepted { .. }) => match drop_into(inbox, name, bytes) {
+            Ok(()) => accepted,
             Err(error) => {
                 tracing::error!(
                     "cannot drop an uploaded manifest into {}: {error}",
@@ -104,10 +100,7 @@ pub fn receive(inbox: Option<&Path>, name: &str, bytes: &[u8]) -> Upload {
                 )
             }
         },
-        Ok(Err(diagnostics)) => Upload::Invalid {
-            errors: diagnostics.len(),
-            diagnostics,
-        },
+        Ok(other) => other,
         Err(error) => {
             tracing::error!("cannot check an uploaded manifest: {error}");
             Upload::refused(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
@@ -115,10 +108,10 @@ pub fn receive(inbox: Option<&Path>, name: &str, bytes: &[u8]) -> Upload {
     }
 }
 
-/// Valid: the accounts and the warnings; not: every diagnostic. Checked
-/// in a private folder of its own, under its own name, so the places read
-/// as the admin's file.
-fn check(name: &str, bytes: &[u8]) -> std::io::Result<Result<(usize, Vec<String>), Vec<String>>> {
+/// `Accepted` (not dropped yet) or `Invalid`, as `validate` would say.
+/// Checked in a private folder of its own, under its own name, so the
+/// places read as the admin's file.
+fn check(name: &str, bytes: &[u8]) -> std::io::Result<Upload> {
     let dir = private_dir()?;
     let path = dir.join(name);
     std::fs::write(&path, bytes)?;
@@ -128,19 +121,27 @@ fn check(name: &str, bytes: &[u8]) -> std::io::Result<Result<(usize, Vec<String>
             .map(|d| d.to_string().replace(&prefix, ""))
             .collect()
     };
-    let result = match manifest::load(&path) {
-        Err(diagnostics) => Err(shown(&diagnostics)),
+    let invalid = |d: &manifest::Diagnostics| Upload::Invalid {
+        errors: d.error_count(),
+        diagnostics: shown(d),
+    };
+    let upload = match manifest::load(&path) {
+        Err(diagnostics) => invalid(&diagnostics),
         Ok(manifest) => {
             let checked = plan::check(&manifest);
             if checked.diagnostics.has_errors() {
-                Err(shown(&checked.diagnostics))
+                invalid(&checked.diagnostics)
             } else {
-                Ok((checked.plan.accounts.len(), shown(&checked.diagnostics)))
+                Upload::Accepted {
+                    file: name.to_owned(),
+                    accounts: checked.plan.accounts.len(),
+                    warnings: shown(&checked.diagnostics),
+                }
             }
         }
     };
     std::fs::remove_dir_all(&dir)?;
-    Ok(result)
+    Ok(upload)
 }
 
 /// A new folder only this process's user can read.

@@ -4,7 +4,7 @@
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::header::SET_COOKIE;
+use axum::http::header::{CONTENT_TYPE, SET_COOKIE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -145,6 +145,73 @@ pub async fn accounts(
     )
 }
 
+/// `GET /admin/batches/{id}/{report.json|report.html}`: the batch's
+/// report as last written.
+pub async fn report(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path((id, file)): Path<(String, String)>,
+) -> Response {
+    if !app.admin.is_admin(&headers) {
+        return to_login();
+    }
+    let ctx = Ctx::of(&headers);
+    let content_type = match file.as_str() {
+        "report.json" => "application/json",
+        "report.html" => "text/html; charset=utf-8",
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    let batch = match app.store.batches(Some(id)).await {
+        Ok(batches) => match batches.into_iter().next() {
+            Some(batch) => batch,
+            None => return ctx.message(StatusCode::NOT_FOUND, "No such batch"),
+        },
+        Err(e) => return internal(&ctx, &e),
+    };
+    let path = crate::report::dir(&app.reports, &batch.name).join(&file);
+    stored_file(&ctx, &path, content_type).await
+}
+
+/// `GET /admin/accounts/{id}/undo.json?source=`: the account's undo
+/// manifest (`undo --from` works from it alone).
+pub async fn undo_manifest(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(pair): Query<Pair>,
+) -> Response {
+    if !app.admin.is_admin(&headers) {
+        return to_login();
+    }
+    let ctx = Ctx::of(&headers);
+    match app.store.account_status(&id, &pair.source).await {
+        Ok(Some(account)) => {
+            let path = crate::report::dir(&app.reports, &account.batch)
+                .join("undo")
+                .join(format!("{}.json", account.migration_id));
+            stored_file(&ctx, &path, "application/json").await
+        }
+        Ok(None) => ctx.message(StatusCode::NOT_FOUND, ctx.lang.words().not_found),
+        Err(e) => internal(&ctx, &e),
+    }
+}
+
+/// A file `run` wrote under the reports folder, or a page saying there is
+/// none yet.
+async fn stored_file(ctx: &Ctx, path: &std::path::Path, content_type: &'static str) -> Response {
+    let owned = path.to_owned();
+    let read = tokio::task::spawn_blocking(move || std::fs::read(owned))
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+    match read {
+        Ok(bytes) => ([(CONTENT_TYPE, content_type)], bytes).into_response(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            ctx.message(StatusCode::NOT_FOUND, "Not written yet")
+        }
+        Err(e) => internal(ctx, &format!("{}: {e}", path.display())),
+    }
+}
+
 /// `GET /admin/accounts/{id}?source=`: an account in full.
 pub async fn account(
     State(app): State<Shared>,
@@ -165,6 +232,11 @@ pub async fn account(
                 "batch_id": account.batch_id,
                 "folders": account.folders,
                 "can_resume": account.cancel_requested,
+                "undo_href": format!(
+                    "/admin/accounts/{}/undo.json?source={}",
+                    account.migration_id,
+                    encode_query(&account.source)
+                ),
                 "notice": pair.done.unwrap_or_default(),
             }),
         ),

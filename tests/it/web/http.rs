@@ -234,6 +234,30 @@ async fn the_admin_pages_need_a_login() {
         .await;
     assert_eq!(accounts.status, 200);
     assert!(accounts.body.contains(&id));
+    let report = serve
+        .get(
+            &format!("/admin/batches/{batch_id}/report.json"),
+            &[("Cookie", &session)],
+        )
+        .await;
+    assert_eq!(report.status, 200, "{}", report.body);
+    assert_eq!(report.json()["batch_id"], batch_id.as_str());
+    let page = serve
+        .get(
+            &format!("/admin/batches/{batch_id}/report.html"),
+            &[("Cookie", &session)],
+        )
+        .await;
+    assert!(page.body.contains("Migration report"), "{}", page.body);
+    let undo = format!(
+        "/admin/accounts/{id}/undo.json?source={}",
+        email.replace('@', "%40")
+    );
+    let manifest = serve.get(&undo, &[("Cookie", &session)]).await;
+    assert_eq!(manifest.status, 200, "{}", manifest.body);
+    assert_eq!(manifest.json()["migration_id"], id.as_str());
+    assert!(!manifest.body.contains("dest-pw"));
+    assert_eq!(serve.get(&undo, &[]).await.status, 303);
     let detail = serve.get(&account, &[("Cookie", &session)]).await;
     assert_eq!(detail.status, 200);
     assert!(detail.body.contains("id=\"undo\""));

@@ -35,6 +35,9 @@
 //! - `BENCH_DAV_ROOT` (`/dev/shm`): where the Radicale stores live
 //!   (Radicale syncs every write to disk, which a tmpfs makes free);
 //! - `BENCH_DAV_COMPARE_ONLY`: set, runs step 6 alone;
+//! - `BENCH_DAV_RTT_MS` (0): in step 6, the round trip the proxies add
+//!   to every exchange with each server (half each way), for servers
+//!   across a network rather than on loopback;
 //! - `MAILSHIFT_BIN`: the binary to measure (default: the one Cargo built
 //!   with this benchmark, `target/release/mailshift`).
 
@@ -70,7 +73,7 @@ mod totals;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
 use mailshift::protocols::caldav::{Collection, ICALENDAR, PutOutcome};
@@ -121,8 +124,10 @@ fn main() {
             .prefix("mailshift-dav-compare-")
             .tempdir()
             .map_err(|e| format!("a temporary directory: {e}"))?;
+        let round_trip = Duration::from_millis(env_or("BENCH_DAV_RTT_MS", 0));
         for xandikos in [false, true] {
-            dav_compare::compare(xandikos, &shape, &binary, &root, work.path()).await?;
+            dav_compare::compare(xandikos, round_trip, &shape, &binary, &root, work.path())
+                .await?;
         }
         Ok(())
     }));

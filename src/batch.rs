@@ -10,7 +10,8 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::{self, BatchOutcome, EngineOptions};
-use crate::plan::Plan;
+use crate::plan::ResolvedPlan;
+use crate::plan::autodetect::Failed;
 use crate::preflight::admins::{self, AdminRefused};
 use crate::report;
 use crate::stages::context::limits::Shared;
@@ -50,6 +51,9 @@ pub enum BatchError {
     /// account started.
     #[error(transparent)]
     AdminRefused(#[from] AdminRefused),
+    /// Autodetect could not find the server of some endpoints.
+    #[error(transparent)]
+    Unresolved(#[from] Failed),
     /// Anything else that stopped the batch before it started.
     #[error(transparent)]
     Other(#[from] anyhow::Error),
@@ -66,7 +70,7 @@ const REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 /// An account that was undone stays undone unless `redo` names its
 /// migration ID; each account left out, and each cancelled one, is said.
 pub async fn run(
-    plan: &Plan,
+    plan: &ResolvedPlan,
     services: &Services,
     shared: Arc<Shared>,
     shutdown: CancellationToken,
@@ -119,13 +123,16 @@ pub async fn run(
 /// The plan without the accounts that were undone (unless `redo` names
 /// them), saying which are left out, and which were cancelled (the engine
 /// skips those).
-async fn left_as_they_are(plan: &Plan, store: &Store, redo: &[String]) -> anyhow::Result<Plan> {
+async fn left_as_they_are(
+    plan: &ResolvedPlan,
+    store: &Store,
+    redo: &[String],
+) -> anyhow::Result<ResolvedPlan> {
     let Some(batch) = store.batch_named(&plan.batch).await? else {
         return Ok(plan.clone());
     };
     let before = store.batch_accounts(batch.id).await?;
-    let mut kept = plan.clone();
-    kept.accounts.retain(|a| {
+    Ok(plan.retain(|a| {
         let Some(known) = before.iter().find(|b| {
             b.source.eq_ignore_ascii_case(&a.source.email)
                 && b.destination.eq_ignore_ascii_case(&a.destination.email)
@@ -155,8 +162,7 @@ async fn left_as_they_are(plan: &Plan, store: &Store, redo: &[String]) -> anyhow
             known.destination
         );
         false
-    });
-    Ok(kept)
+    }))
 }
 
 /// An exclusive lock on one batch of one state database, held while the

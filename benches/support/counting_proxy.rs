@@ -1,12 +1,16 @@
 //! A TCP proxy in front of a server on loopback that counts the HTTP/1.1
 //! requests going through it (request lines, found in what clients
-//! send), so that two clients can be compared in requests per item.
+//! send), so that two clients can be compared in requests per item. It
+//! can also hold every byte for half a round trip in each direction, so
+//! that the server behaves as one across a network.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::thread;
+use std::time::{Duration, Instant};
 
 /// A running proxy; it stays up as long as the process.
 pub struct CountingProxy {
@@ -18,8 +22,10 @@ pub struct CountingProxy {
 const REQUEST_LINE_END: &[u8] = b" HTTP/1.1\r\n";
 
 impl CountingProxy {
-    /// Starts a proxy on a free loopback port in front of `127.0.0.1:target`.
-    pub fn start(target: u16) -> CountingProxy {
+    /// Starts a proxy on a free loopback port in front of `127.0.0.1:target`
+    /// that adds `round_trip` to every exchange (half each way).
+    pub fn start(target: u16, round_trip: Duration) -> CountingProxy {
+        let one_way = round_trip / 2;
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
         let port = listener.local_addr().expect("proxy address").port();
         let requests = Arc::new(AtomicUsize::new(0));
@@ -30,8 +36,8 @@ impl CountingProxy {
                 let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
                     continue;
                 };
-                pipe(&client, &server, Some(counter.clone()));
-                pipe(&server, &client, None);
+                pipe(&client, &server, Some(counter.clone()), one_way);
+                pipe(&server, &client, None, one_way);
             }
         });
         CountingProxy { port, requests }
@@ -43,9 +49,17 @@ impl CountingProxy {
     }
 }
 
-/// Copies `from` → `to` on a thread, counting request lines when asked.
-fn pipe(from: &TcpStream, to: &TcpStream, count: Option<Arc<AtomicUsize>>) {
+/// Copies `from` → `to`, counting request lines when asked, each byte
+/// written `delay` after it was read: a reader thread stamps what it
+/// reads, a writer thread sends it when due, so that requests in flight
+/// overlap as they would on a network.
+fn pipe(from: &TcpStream, to: &TcpStream, count: Option<Arc<AtomicUsize>>, delay: Duration) {
     let (mut from, mut to) = (
+        from.try_clone().expect("clone socket"),
+        to.try_clone().expect("clone socket"),
+    );
+    let (chunks, due) = mpsc::channel::<(Instant, Vec<u8>)>();
+    let (reader, writer) = (
         from.try_clone().expect("clone socket"),
         to.try_clone().expect("clone socket"),
     );
@@ -68,11 +82,20 @@ fn pipe(from: &TcpStream, to: &TcpStream, count: Option<Arc<AtomicUsize>>) {
                 let keep = tail.len().min(REQUEST_LINE_END.len() - 1);
                 tail.drain(..tail.len() - keep);
             }
-            if to.write_all(&buf[..n]).is_err() {
+            if chunks.send((Instant::now() + delay, buf[..n].to_vec())).is_err() {
                 break;
             }
         }
-        let _ = from.shutdown(Shutdown::Both);
-        let _ = to.shutdown(Shutdown::Both);
+        // Dropping `chunks` lets the writer finish what it holds.
+    });
+    thread::spawn(move || {
+        for (at, chunk) in due {
+            thread::sleep(at.saturating_duration_since(Instant::now()));
+            if to.write_all(&chunk).is_err() {
+                break;
+            }
+        }
+        let _ = reader.shutdown(Shutdown::Both);
+        let _ = writer.shutdown(Shutdown::Both);
     });
 }

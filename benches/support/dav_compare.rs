@@ -7,6 +7,7 @@
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::path::Path;
+use std::time::Duration;
 
 use mailshift::protocols::caldav::{Collection, ICALENDAR, PutOutcome};
 use mailshift::protocols::carddav::VCARD;
@@ -135,6 +136,7 @@ const USER_HZ: f64 = 100.0;
 /// Runs the comparison on one kind of server; prints its table.
 pub async fn compare(
     xandikos: bool,
+    round_trip: Duration,
     shape: &Shape,
     binary: &Path,
     root: &Path,
@@ -147,8 +149,8 @@ pub async fn compare(
     for tool in ["mailshift", "vdirsyncer"] {
         let dest = Server::start(xandikos, "dest-pw", root);
         let (from, to) = (
-            CountingProxy::start(source.port()),
-            CountingProxy::start(dest.port()),
+            CountingProxy::start(source.port(), round_trip),
+            CountingProxy::start(dest.port(), round_trip),
         );
         let dir = work.join(format!("{name}-{tool}"));
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
@@ -185,7 +187,10 @@ pub async fn compare(
             },
         ));
     }
-    println!("\n{name}→{name}, {items} items (one account):");
+    println!(
+        "\n{name}→{name}, {items} items (one account), {} ms round trip to each server:",
+        round_trip.as_millis()
+    );
     println!(
         "{:<12}{:>9} {:>9} {:>14} {:>14} {:>10} {:>11} {:>11} {:>10}",
         "",

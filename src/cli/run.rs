@@ -16,6 +16,7 @@ use crate::manifest::Severity;
 use crate::plan;
 use crate::stages::context::limits::Shared;
 use crate::store::Store;
+use crate::vocabulary::AccountState;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -80,14 +81,6 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
             eprintln!("skipped {rejected}");
         }
     }
-    let mut plan = checked.plan;
-    if let Err(failed) = plan::autodetect::resolve_blocking(&mut plan) {
-        eprintln!(
-            "{failed}\n{}: autodetect failed, nothing was run",
-            args.file.display()
-        );
-        return Ok(Exit::Invalid);
-    }
     let services = Services {
         store: Store::open(&args.state)?,
         state: args.state.clone(),
@@ -99,6 +92,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         .build()
         .context("Starting the async runtime")?;
     let result = runtime.block_on(async {
+        let plan = plan::autodetect::resolve_from_env(checked.plan).await?;
         let shutdown = CancellationToken::new();
         engine::stop_on_signals(shutdown.clone());
         let shared = Arc::new(Shared::new(&plan.limits));
@@ -106,6 +100,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     });
     let outcome = match result {
         Ok(outcome) => outcome,
+        Err(BatchError::Unresolved(failed)) => {
+            eprintln!(
+                "{failed}\n{}: autodetect failed, nothing was run",
+                args.file.display()
+            );
+            return Ok(Exit::Invalid);
+        }
         Err(busy @ BatchError::Busy { .. }) => {
             eprintln!("mailshift: {busy}");
             return Ok(Exit::Busy);
@@ -136,7 +137,7 @@ fn print_outcome(outcome: &BatchOutcome) -> anyhow::Result<()> {
     let failed = outcome
         .accounts
         .iter()
-        .filter(|a| !matches!(a.state.as_str(), "completed"))
+        .filter(|a| a.state != AccountState::Completed)
         .count();
     writeln!(
         out,

@@ -39,6 +39,7 @@ use crate::plan::{self, Limits};
 use crate::stages::context::limits::Shared;
 use crate::store::batches::{AccountState, BatchState};
 use crate::store::jobs::Job;
+use crate::vocabulary::JobState;
 
 pub use config::DaemonConfig;
 use inbox::{Inbox, Ready, is_yaml};
@@ -237,7 +238,7 @@ impl Daemon {
             dir: job_dir.display().to_string(),
             manifest: job_dir.join(&name).display().to_string(),
             batch: checked.plan.batch.clone(),
-            state: "scheduled".to_owned(),
+            state: JobState::Scheduled,
             start_after: checked.plan.start_after.map(|t| t.timestamp()),
         };
         if checked
@@ -307,7 +308,7 @@ impl Daemon {
     async fn run_job(self: Arc<Self>, job: Job, shared: Arc<Shared>, shutdown: CancellationToken) {
         if let Err(error) = self.try_run_job(&job, shared, &shutdown).await {
             tracing::error!(job = job.id, batch = %job.batch, "{error:#}");
-            let _ = self.file_job(&job, "failed", &[]).await;
+            let _ = self.file_job(&job, JobState::Failed, &[]).await;
         }
     }
 
@@ -337,15 +338,18 @@ impl Daemon {
         }
         let store = &self.services.store;
         store
-            .set_job(job.id, "running", job.dir.clone(), job.manifest.clone())
+            .set_job(
+                job.id,
+                JobState::Running,
+                job.dir.clone(),
+                job.manifest.clone(),
+            )
             .await?;
         let (mut plan, skipped) =
             plan::runnable_from_file(Path::new(&job.manifest), self.config.skip_invalid())
                 .map_err(|d| anyhow::anyhow!("{d}"))?;
-        plan::autodetect::resolve_from_env(&mut plan)
-            .await
-            .map_err(|failed| anyhow::anyhow!("{failed}"))?;
         self.config.fill_in_smtp(&mut plan);
+        let plan = plan::autodetect::resolve_from_env(plan).await?;
         // The manifest's own limits (rates, connections per host), within
         // the daemon's cap across every batch.
         let limits = Arc::new(Shared::within(&plan.limits, shared));
@@ -355,9 +359,9 @@ impl Daemon {
             return Ok(()); // Still `running`: the next start resumes it.
         }
         let state = if outcome.all_succeeded() {
-            "done"
+            JobState::Done
         } else {
-            "failed"
+            JobState::Failed
         };
         self.file_job(job, state, &skipped).await
     }
@@ -367,11 +371,11 @@ impl Daemon {
     async fn file_job(
         &self,
         job: &Job,
-        state: &'static str,
+        state: JobState,
         skipped: &[plan::Rejected],
     ) -> anyhow::Result<()> {
         let from = PathBuf::from(&job.dir);
-        let to = unique(&self.area.join(state), &file_name(&from));
+        let to = unique(&self.area.join(state.as_str()), &file_name(&from));
         move_file(&from, &to)?;
         let manifest = to.join(&job.name).display().to_string();
         let store = &self.services.store;
@@ -385,7 +389,7 @@ impl Daemon {
         DropResult {
             batch: Some(&job.batch),
             skipped: skipped.iter().map(ToString::to_string).collect(),
-            ..DropResult::new(&job.name, state)
+            ..DropResult::new(&job.name, state.as_str())
         }
         .write(&self.dir)
     }

@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::plan::Plan;
+use crate::plan::{Plan, ResolvedPlan};
 use crate::stages;
 use crate::stages::context::{AccountContext, limits, progress};
 use crate::stages::files::FileCache;
@@ -103,7 +103,7 @@ const CANCEL_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 /// daemon passes the same one to every batch, so that connections per host
 /// are capped across them all.
 pub async fn run(
-    plan: &Plan,
+    plan: &ResolvedPlan,
     store: &Store,
     options: &EngineOptions,
     shared: Arc<limits::Shared>,

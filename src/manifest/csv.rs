@@ -380,26 +380,9 @@ pub fn load(text: &str, file: &Arc<std::path::PathBuf>) -> (Vec<AccountEntry>, D
         }
     }
     if !ignored.is_empty() {
-        let place = Place {
-            file: Arc::clone(file),
-            position: Position::Cell {
-                row: 1,
-                column: None,
-            },
-            field: None,
-        };
-        diagnostics.push(
-            Diagnostic::warning(
-                place,
-                format!(
-                    "columns mailshift does not know are ignored: {}",
-                    ignored.join(", ")
-                ),
-            )
-            .with_hint(Some(
-                "docs/manifest.md lists the columns; --strict makes this an error".to_owned(),
-            )),
-        );
+        diagnostics.push(Diagnostic::ignored_columns(file, &ignored).with_hint(Some(
+            "docs/manifest.md lists the columns; --strict makes this an error".to_owned(),
+        )));
     }
     let columns = Arc::new(Columns {
         columns: table

@@ -131,6 +131,25 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
+    /// A warning on a table's header row: the columns named are ignored.
+    pub fn ignored_columns(file: &Arc<PathBuf>, ignored: &[String]) -> Diagnostic {
+        let place = Place {
+            file: Arc::clone(file),
+            position: Position::Cell {
+                row: 1,
+                column: None,
+            },
+            field: None,
+        };
+        Diagnostic::warning(
+            place,
+            format!(
+                "columns mailshift does not know are ignored: {}",
+                ignored.join(", ")
+            ),
+        )
+    }
+
     /// An error at `place`.
     pub fn error(place: Place, message: impl Into<String>) -> Diagnostic {
         Diagnostic {

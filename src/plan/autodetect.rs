@@ -5,13 +5,15 @@
 //! each domain once, several domains at a time — and fills in the IMAP
 //! server, the login name (when the manifest left it to the address), and
 //! the CalDAV/CardDAV URL and ManageSieve server when found and not given.
+//! [`resolve_from_env`] turns a [`Plan`] into a [`ResolvedPlan`] or says
+//! which endpoints autodetect could not fill in.
 
 use std::fmt;
 
 use futures::StreamExt as _;
 use serde::Serialize;
 
-use super::{Endpoint, Plan, Server};
+use super::{Endpoint, Plan, ResolvedPlan, Server};
 use crate::autodetect::{Config, Detection, Detector};
 
 /// Domains looked up at the same time.
@@ -164,15 +166,15 @@ pub async fn resolve(plan: &mut Plan, detector: &Detector) -> Outcome {
     outcome
 }
 
-/// Resolves with a detector configured from the environment
-/// (`MAILSHIFT_DNS`, `MAILSHIFT_AUTOCONFIG_URL`): for async callers that
-/// need every endpoint resolved before going on (the daemon, undo).
-pub async fn resolve_from_env(plan: &mut Plan) -> Result<Vec<Resolved>, Failed> {
-    if !any_pending(plan) {
-        return Ok(Vec::new());
+/// Resolves every pending endpoint with a detector configured from the
+/// environment (`MAILSHIFT_DNS`, `MAILSHIFT_AUTOCONFIG_URL`): the one way
+/// to a [`ResolvedPlan`], the only kind of plan the engine runs.
+pub async fn resolve_from_env(mut plan: Plan) -> Result<ResolvedPlan, Failed> {
+    if !any_pending(&plan) {
+        return Ok(ResolvedPlan(plan));
     }
-    let config = Config::from_env().map_err(|e| everything_pending(plan, &e))?;
-    let outcome = resolve(plan, &Detector::new(config)).await;
+    let config = Config::from_env().map_err(|e| everything_pending(&plan, &e))?;
+    let outcome = resolve(&mut plan, &Detector::new(config)).await;
     for r in &outcome.resolved {
         let account = &plan.accounts[r.account];
         let endpoint = match r.side {
@@ -189,24 +191,10 @@ pub async fn resolve_from_env(plan: &mut Plan) -> Result<Vec<Resolved>, Failed> 
         );
     }
     if outcome.unresolved.is_empty() {
-        Ok(outcome.resolved)
+        Ok(ResolvedPlan(plan))
     } else {
         Err(Failed(outcome.unresolved))
     }
-}
-
-/// [`resolve_from_env`] on a runtime of its own, for callers outside async
-/// code (`run`, before its engine starts). Returns at once when no
-/// endpoint is pending. Must not be called from within a runtime.
-pub fn resolve_blocking(plan: &mut Plan) -> Result<Vec<Resolved>, Failed> {
-    if !any_pending(plan) {
-        return Ok(Vec::new());
-    }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| everything_pending(plan, &format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(resolve_from_env(plan))
 }
 
 /// Every pending endpoint, failed for one reason.

@@ -25,11 +25,13 @@ use crate::manifest::{self, AccountEntry, Manifest, Origin};
 use crate::protocols::smtp::SmtpConfig;
 use crate::vocabulary::TlsMode;
 
+mod destinations;
 mod detect_later;
 mod endpoint;
 mod options;
 mod smtp;
 
+use destinations::{DestinationKey, check_duplicates, same_mailbox};
 use detect_later::{DetectLater, autodetect_warnings};
 use smtp::smtp_config;
 
@@ -506,145 +508,6 @@ impl<'a> AccountCheck<'a> {
             error_budget: merged.error_budget.unwrap_or(batch.error_budget),
         })
     }
-
-    fn endpoint(&mut self, side: Side, spec: Option<&EndpointSpec>) -> Option<Resolved> {
-        let name = side.name();
-        let Some(spec) = spec else {
-            self.error(&[name], format!("the {name} is missing"));
-            return None;
-        };
-        let field = |f: &'static str| [name, f];
-        let kind = spec
-            .kind
-            .unwrap_or_else(|| spec.path.as_deref().map_or(Kind::Imap, Kind::of_path));
-        let mut ok = true;
-        // Without a host, the server is found later (`plan::autodetect`):
-        // asked for with `kind: autodetect`, or an IMAP endpoint left
-        // without a host (a spreadsheet's empty column).
-        let no_host = spec.host.as_deref().is_none_or(|h| h.trim().is_empty());
-        let detect_later = no_host && matches!(kind, Kind::Autodetect | Kind::Imap);
-        let undetectable = side == Side::Source && self.source_undetectable;
-        if detect_later
-            && kind == Kind::Imap
-            && !undetectable
-            && !self.already_reported(&field("host"))
-        {
-            let address = spec.email.as_deref().or(spec.user.as_deref());
-            let domain = address
-                .and_then(|a| a.rsplit_once('@'))
-                .map(|(_, d)| d.trim().to_lowercase())
-                .unwrap_or_default();
-            self.detect_later.push(DetectLater {
-                side: name,
-                domain,
-                place: self.place(&field("host")),
-            });
-        }
-        match (kind, side) {
-            (Kind::Pop3, Side::Destination) => {
-                self.error(
-                    &field("kind"),
-                    "POP3 can only be a source: a POP3 server cannot receive migrated mail",
-                );
-                ok = false;
-            }
-            (file, Side::Destination) if file.is_file() => {
-                self.error(
-                    &field("kind"),
-                    format!("{} can only be a source", file_noun(file)),
-                );
-                ok = false;
-            }
-            _ => {}
-        }
-        let endpoint_kind = match kind {
-            Kind::Imap | Kind::Autodetect => EndpointKind::Imap,
-            Kind::Pop3 => EndpointKind::Pop3,
-            Kind::Pst => EndpointKind::Pst,
-            Kind::Ics => EndpointKind::Ics,
-            Kind::Vcf => EndpointKind::Vcf,
-            Kind::Groupware => EndpointKind::Groupware,
-        };
-
-        let server = if detect_later {
-            None
-        } else if kind.is_file() {
-            for (f, set) in [
-                ("host", spec.host.is_some()),
-                ("port", spec.port.is_some()),
-                ("tls", spec.tls.is_some()),
-            ] {
-                if set {
-                    self.warn(
-                        &field(f),
-                        format!("{f} is not used by {}; ignored", file_noun(kind)),
-                    );
-                }
-            }
-            None
-        } else {
-            self.server(side, spec, kind)
-        };
-        if !kind.is_file() && server.is_none() && !detect_later {
-            ok = false;
-        }
-
-        let path = match (&spec.path, kind.is_file()) {
-            (Some(p), true) => {
-                let resolved = self.path(&field("path"), p);
-                if let Some(problem) = file_problem(&resolved) {
-                    self.error(&field("path"), problem);
-                    ok = false;
-                }
-                Some(resolved)
-            }
-            (None, true) => {
-                self.error(
-                    &field("path"),
-                    format!("the {name} is {} but its path is missing", file_noun(kind)),
-                );
-                ok = false;
-                None
-            }
-            (Some(_), _) => {
-                self.warn(
-                    &field("path"),
-                    "path is only used by file sources (pst, ics, vcf); ignored",
-                );
-                None
-            }
-            (None, _) => None,
-        };
-
-        let (email, user) = self.identity(side, spec, kind);
-        ok &= email.is_some();
-        let credential = if kind.is_file() {
-            if spec.has_credential() {
-                self.warn(
-                    &[name],
-                    format!("{} needs no credentials; ignored", file_noun(kind)),
-                );
-            }
-            Some(Credential::None)
-        } else {
-            self.credential(side, spec)
-        };
-        ok &= credential.is_some();
-
-        let (dav_url, sieve) = self.groupware(side, spec, kind, server.as_ref());
-        ok &= dav_url.is_ok();
-        let endpoint = Endpoint {
-            kind: endpoint_kind,
-            email: email.unwrap_or_default(),
-            user,
-            server,
-            path,
-            credential: credential.unwrap_or_default(),
-            dav_url: dav_url.unwrap_or_default(),
-            sieve,
-        };
-        ok.then_some(Resolved { endpoint, kind })
-    }
 }
 
 fn stage_of(option: OptionName) -> StageKind {
@@ -668,63 +531,6 @@ pub fn default_port(kind: Kind, tls: TlsMode) -> u16 {
         (_, _) => 143,
     }
 }
-
-/// The same server (host, case-insensitive, and port) and the same login.
-fn same_mailbox(a: &Endpoint, b: &Endpoint) -> bool {
-    match (&a.server, &b.server) {
-        (Some(x), Some(y)) => {
-            x.host.eq_ignore_ascii_case(&y.host)
-                && x.port == y.port
-                && a.user.eq_ignore_ascii_case(&b.user)
-        }
-        _ => false,
-    }
-}
-
-/// Two accounts writing into one destination mailbox would mix (and
-/// duplicate) their mail: the second is an error.
-fn check_duplicates(
-    manifest: &Manifest,
-    destinations: &[(usize, DestinationKey)],
-    diagnostics: &mut Diagnostics,
-) {
-    let mut first: HashMap<&DestinationKey, usize> = HashMap::new();
-    for (index, key) in destinations {
-        match first.get(key) {
-            Some(&earlier) => {
-                let entry = &manifest.accounts[*index];
-                let place = entry
-                    .origin
-                    .find(&["destination", "email"])
-                    .or_else(|| entry.origin.find(&["destination"]))
-                    .unwrap_or_else(|| entry.origin.whole());
-                diagnostics.push(
-                    Diagnostic::error(
-                        place,
-                        match key {
-                            (host, email, file) if file.is_empty() => format!(
-                                "{email} on {host} is already the destination of the account at {}",
-                                manifest.accounts[earlier].origin.short()
-                            ),
-                            (host, email, file) => format!(
-                                "{file} is already imported into {email} on {host} by the account at {}",
-                                manifest.accounts[earlier].origin.short()
-                            ),
-                        },
-                    )
-                    .for_account(Some(*index)),
-                );
-            }
-            None => {
-                first.insert(key, *index);
-            }
-        }
-    }
-}
-
-/// A destination mailbox (host, address; lower case) and the file a file
-/// source reads (empty for a server).
-type DestinationKey = (String, String, String);
 
 /// How a file kind is named in messages ("a PST file").
 fn file_noun(kind: Kind) -> &'static str {

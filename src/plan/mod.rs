@@ -5,7 +5,9 @@
 //!
 //! [`build`] makes one from a [`crate::manifest::Manifest`]; [`from_file`]
 //! loads and builds in one call; [`check`] keeps the accounts that are
-//! valid and says why the others were rejected.
+//! valid and says why the others were rejected. A plan whose autodetect
+//! endpoints are filled in is a [`ResolvedPlan`]: only that reaches the
+//! engine.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -152,6 +154,29 @@ pub struct Limits {
     pub messages_per_second: Option<u32>,
     /// Optional cap on bytes per second, for the whole batch.
     pub bytes_per_second: Option<u64>,
+}
+
+/// A plan whose every endpoint has its server: the only kind of plan the
+/// engine runs. [`autodetect::resolve_from_env`] makes one; it reads as a
+/// [`Plan`].
+#[derive(Debug, Clone)]
+pub struct ResolvedPlan(Plan);
+
+impl std::ops::Deref for ResolvedPlan {
+    type Target = Plan;
+
+    fn deref(&self) -> &Plan {
+        &self.0
+    }
+}
+
+impl ResolvedPlan {
+    /// The same plan with only the accounts `keep` accepts.
+    pub fn retain(&self, keep: impl FnMut(&AccountPlan) -> bool) -> ResolvedPlan {
+        let mut plan = self.0.clone();
+        plan.accounts.retain(keep);
+        ResolvedPlan(plan)
+    }
 }
 
 impl Plan {

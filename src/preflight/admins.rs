@@ -117,13 +117,13 @@ async fn login(
 ) -> Result<(), Option<String>> {
     match kind {
         EndpointKind::Pop3 => {
-            match pop3::Session::connect(&server.pop3(user, auth, timeout)).await {
+            match pop3::Session::connect(&server.session(user, auth, timeout)).await {
                 Ok(session) => session.quit().await.map_err(|_| None),
                 Err(Pop3Error::Auth { detail, .. }) => Err(Some(detail)),
                 Err(_) => Err(None),
             }
         }
-        _ => match imap::Session::connect(&server.imap(&user, auth, timeout)).await {
+        _ => match imap::Session::connect(&server.session(&user, auth, timeout)).await {
             Ok(session) => session.logout().await.map_err(|_| None),
             Err(ImapError::Auth { detail, .. }) => Err(Some(detail)),
             Err(_) => Err(None),

@@ -65,7 +65,7 @@ pub async fn login(
         }
     };
     let slot = limits.connections(&[&server.host]).await;
-    match Session::connect(&server.imap(&user, auth, timeout)).await {
+    match Session::connect(&server.session(&user, auth, timeout)).await {
         Ok(session) => Ok((session, slot)),
         Err(e) => {
             let (status, message) = explain(&e, endpoint, &server, side, timeout);
@@ -125,6 +125,13 @@ fn explain(
                 format!(
                     "TLS with the {name} server {at} failed: {source}. Check `tls`{tls_hint}, \
                      and `accept_invalid_certs` for a self-signed certificate"
+                ),
+            ),
+            ConnectError::StartTls { detail, .. } => (
+                Status::TlsError,
+                format!(
+                    "STARTTLS with the {name} server {at} was refused: {detail}. Try `tls: \
+                     implicit` on the server's TLS port"
                 ),
             ),
         },
@@ -247,15 +254,9 @@ pub async fn volume(
 /// Reads a ManageSieve server's greeting: the Sieve extensions it offers
 /// (lower case). Nothing is sent but LOGOUT.
 pub async fn sieve_extensions(server: &Server, timeout: Duration) -> Result<Vec<String>, String> {
-    let stream = tls::connect(
-        &server.host,
-        server.port,
-        server.tls,
-        server.accept_invalid_certs,
-        timeout,
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    let stream = tls::connect(server, timeout)
+        .await
+        .map_err(|e| e.to_string())?;
     let mut reader = BufReader::new(stream);
     let mut extensions = None;
     let read = async {

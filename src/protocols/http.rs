@@ -13,7 +13,7 @@ use hyper::header;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-use crate::protocols::tls::{self, MaybeTlsStream};
+use crate::protocols::tls::{self, MaybeTlsStream, Server, TlsMode};
 
 /// The largest document read; autoconfig files are a few KiB.
 const MAX_BODY: usize = 1024 * 1024;
@@ -260,7 +260,13 @@ async fn connect(
                 // address it resolved to.
                 let name = host.rsplit_once(':').map_or(host, |(h, _)| h);
                 let name = name.trim_start_matches('[').trim_end_matches(']');
-                return tls::upgrade(tcp, name, url.port, false, timeout)
+                let server = Server {
+                    host: name.to_owned(),
+                    port: url.port,
+                    tls: TlsMode::Implicit,
+                    accept_invalid_certs: false,
+                };
+                return tls::upgrade(tcp, &server, timeout)
                     .await
                     .map_err(|e| e.to_string());
             }

@@ -16,27 +16,9 @@ use std::time::Duration;
 use base64::Engine as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 
+use super::SessionConfig;
 use super::imap::Auth;
 use super::tls::{self, ConnectError, MaybeTlsStream, TlsMode};
-
-/// Where and how to log in.
-#[derive(Debug, Clone)]
-pub struct SieveConfig {
-    /// Server host name (also used for certificate verification).
-    pub host: String,
-    /// Server port (4190).
-    pub port: u16,
-    /// How the connection is secured.
-    pub tls: TlsMode,
-    /// Skip certificate verification (self-signed servers).
-    pub accept_invalid_certs: bool,
-    /// Login name.
-    pub user: String,
-    /// Debug-printing the config never shows the secret: [`Auth`] redacts it.
-    pub auth: Auth,
-    /// How long the server may stay silent before a command fails.
-    pub timeout: Duration,
-}
 
 /// Why a ManageSieve command failed.
 #[derive(Debug, thiserror::Error)]
@@ -149,16 +131,9 @@ pub struct SieveSession {
 
 impl SieveSession {
     /// Connects, upgrades to TLS if asked, and logs in.
-    pub async fn connect(config: &SieveConfig) -> Result<SieveSession, SieveError> {
-        let server = format!("{}:{}", config.host, config.port);
-        let stream = tls::connect(
-            &config.host,
-            config.port,
-            config.tls,
-            config.accept_invalid_certs,
-            config.timeout,
-        )
-        .await?;
+    pub async fn connect(config: &SessionConfig) -> Result<SieveSession, SieveError> {
+        let server = config.server.to_string();
+        let stream = tls::connect(&config.server, config.timeout).await?;
         let mut session = SieveSession {
             stream: BufReader::new(stream),
             server,
@@ -166,24 +141,17 @@ impl SieveSession {
             capabilities: Vec::new(),
         };
         session.read_capabilities().await?;
-        if config.tls == TlsMode::StartTls {
+        if config.server.tls == TlsMode::StartTls {
             if !session.has_capability("STARTTLS") {
                 return Err(session.protocol("it does not offer STARTTLS"));
             }
             session.send(b"STARTTLS\r\n").await?;
             session.expect_ok("STARTTLS").await?;
-            let MaybeTlsStream::Plain(tcp) = session.stream.into_inner() else {
-                unreachable!("STARTTLS is only sent on a plain connection")
+            let upgraded = tls::start_tls(session.stream, &config.server, config.timeout).await?;
+            session = SieveSession {
+                stream: BufReader::new(upgraded),
+                ..session
             };
-            let upgraded = tls::upgrade(
-                tcp,
-                &config.host,
-                config.port,
-                config.accept_invalid_certs,
-                config.timeout,
-            )
-            .await?;
-            session.stream = BufReader::new(upgraded);
             // RFC 5804 2.2: the server sends its capabilities again.
             session.read_capabilities().await?;
         }

@@ -12,7 +12,6 @@
 //! Errors name the server (`host:port`) and, for a refused login, the
 //! user; never a password or token.
 
-use std::fmt;
 use std::io;
 use std::time::Duration;
 
@@ -20,6 +19,7 @@ use base64::Engine as _;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
+use super::SessionConfig;
 use super::imap::Auth;
 use super::tls::{self, ConnectError, MaybeTlsStream, TlsMode};
 
@@ -30,52 +30,6 @@ const MAX_MESSAGE: usize = 2 * 1024 * 1024 * 1024;
 const MAX_LINE: usize = MAX_MESSAGE;
 /// RETR commands sent ahead of their answers, with PIPELINING.
 const RETR_WINDOW: usize = 32;
-
-/// Where and how to log in to a POP3 server.
-#[derive(Clone)]
-pub struct Pop3Config {
-    /// Server host name (also used for certificate verification).
-    pub host: String,
-    /// Server port (995 for implicit TLS, 110 otherwise).
-    pub port: u16,
-    /// How the connection is secured.
-    pub tls: TlsMode,
-    /// Skip certificate verification (self-signed servers).
-    pub accept_invalid_certs: bool,
-    /// Login name.
-    pub user: String,
-    /// Password or token; `Debug` redacts it.
-    pub auth: Auth,
-    /// How long the server may stay silent before a command fails.
-    pub timeout: Duration,
-}
-
-impl crate::vocabulary::Server {
-    /// How to log in to this server over POP3.
-    pub fn pop3(&self, user: String, auth: Auth, timeout: Duration) -> Pop3Config {
-        Pop3Config {
-            host: self.host.clone(),
-            port: self.port,
-            tls: self.tls,
-            accept_invalid_certs: self.accept_invalid_certs,
-            user,
-            auth,
-            timeout,
-        }
-    }
-}
-
-impl fmt::Debug for Pop3Config {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pop3Config")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("tls", &self.tls)
-            .field("user", &self.user)
-            .field("auth", &self.auth)
-            .finish_non_exhaustive()
-    }
-}
 
 /// Everything that can go wrong talking to a POP3 server.
 #[derive(Debug, thiserror::Error)]
@@ -188,18 +142,11 @@ pub struct Session {
 
 impl Session {
     /// Connects, secures the connection as configured and logs in.
-    pub async fn connect(config: &Pop3Config) -> Result<Session, Pop3Error> {
-        let stream = tls::connect(
-            &config.host,
-            config.port,
-            config.tls,
-            config.accept_invalid_certs,
-            config.timeout,
-        )
-        .await?;
+    pub async fn connect(config: &SessionConfig) -> Result<Session, Pop3Error> {
+        let stream = tls::connect(&config.server, config.timeout).await?;
         let mut session = Session {
             io: BufReader::new(stream),
-            server: format!("{}:{}", config.host, config.port),
+            server: config.server.to_string(),
             user: config.user.clone(),
             timeout: config.timeout,
             capabilities: Vec::new(),
@@ -207,7 +154,7 @@ impl Session {
         };
         session.status("greeting").await?;
         session.capa().await;
-        if config.tls == TlsMode::StartTls {
+        if config.server.tls == TlsMode::StartTls {
             if !session.has("STLS") {
                 return Err(session.unsupported("STLS"));
             }
@@ -219,20 +166,7 @@ impl Session {
                 timeout,
                 ..
             } = session;
-            let MaybeTlsStream::Plain(tcp) = io.into_inner() else {
-                return Err(Pop3Error::Protocol {
-                    server,
-                    detail: "STLS on an encrypted connection".into(),
-                });
-            };
-            let stream = tls::upgrade(
-                tcp,
-                &config.host,
-                config.port,
-                config.accept_invalid_certs,
-                config.timeout,
-            )
-            .await?;
+            let stream = tls::start_tls(io, &config.server, config.timeout).await?;
             session = Session {
                 io: BufReader::new(stream),
                 server,
@@ -609,16 +543,18 @@ mod tests {
         (port, task)
     }
 
-    fn config(port: u16, password: &str) -> Pop3Config {
-        Pop3Config {
+    fn config(port: u16, password: &str) -> SessionConfig {
+        let server = crate::vocabulary::Server {
             host: "127.0.0.1".into(),
             port,
             tls: TlsMode::None,
             accept_invalid_certs: false,
-            user: "alice".into(),
-            auth: Auth::Password(password.into()),
-            timeout: Duration::from_secs(5),
-        }
+        };
+        server.session(
+            "alice",
+            Auth::Password(password.into()),
+            Duration::from_secs(5),
+        )
     }
 
     fn mailbox(line: &str) -> String {

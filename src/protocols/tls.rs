@@ -1,6 +1,7 @@
 //! Connection setup shared by every mail protocol client: TCP with a
 //! timeout, then TLS right away (`implicit`), later on request
-//! (`starttls`, driven by the protocol client through [`upgrade`]) or never.
+//! (`starttls`, driven by the protocol client through [`start_tls`]) or
+//! never.
 //!
 //! Certificates are verified against the Mozilla roots (webpki-roots) unless
 //! the account says `accept_invalid_certs`, which is meant for self-signed
@@ -16,12 +17,12 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, BufReader, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-pub use crate::vocabulary::TlsMode;
+pub use crate::vocabulary::{Server, TlsMode};
 
 /// A TCP stream, possibly wrapped in TLS.
 #[derive(Debug)]
@@ -124,6 +125,17 @@ pub enum ConnectError {
         /// The underlying error (a rustls error wrapped in `io::Error`).
         source: io::Error,
     },
+    /// The STARTTLS switch was unsafe: the server sent bytes after its
+    /// answer to STARTTLS (they would be taken as if they had come over
+    /// TLS, the CVE-2011-0411 class), or the connection was already
+    /// encrypted.
+    #[error("STARTTLS with {server} refused: {detail}")]
+    StartTls {
+        /// `host:port`.
+        server: String,
+        /// What was wrong.
+        detail: &'static str,
+    },
 }
 
 impl ConnectError {
@@ -133,62 +145,87 @@ impl ConnectError {
         match self {
             ConnectError::Tcp { .. } | ConnectError::Timeout { .. } => true,
             ConnectError::Tls { source, .. } => source.kind() != io::ErrorKind::InvalidData,
+            ConnectError::StartTls { .. } => false,
         }
     }
 }
 
-/// Opens a TCP connection to `host:port` and, for [`TlsMode::Implicit`],
+/// Opens a TCP connection to `server` and, for [`TlsMode::Implicit`],
 /// performs the TLS handshake. For [`TlsMode::StartTls`] the stream is
 /// returned plain: the protocol client sends its STARTTLS command and then
-/// calls [`upgrade`]. `timeout` bounds the TCP connect and the handshake
+/// calls [`start_tls`]. `timeout` bounds the TCP connect and the handshake
 /// separately.
-pub async fn connect(
-    host: &str,
-    port: u16,
-    tls: TlsMode,
-    accept_invalid_certs: bool,
-    timeout: Duration,
-) -> Result<MaybeTlsStream, ConnectError> {
-    let server = format!("{host}:{port}");
-    let tcp = match tokio::time::timeout(timeout, TcpStream::connect((host, port))).await {
+pub async fn connect(server: &Server, timeout: Duration) -> Result<MaybeTlsStream, ConnectError> {
+    let tcp = match tokio::time::timeout(
+        timeout,
+        TcpStream::connect((server.host.as_str(), server.port)),
+    )
+    .await
+    {
         Err(_) => {
             return Err(ConnectError::Timeout {
-                server,
+                server: server.to_string(),
                 after: timeout,
             });
         }
-        Ok(Err(source)) => return Err(ConnectError::Tcp { server, source }),
+        Ok(Err(source)) => {
+            return Err(ConnectError::Tcp {
+                server: server.to_string(),
+                source,
+            });
+        }
         Ok(Ok(tcp)) => tcp,
     };
     // Commands are small and latency matters more than packet count.
     let _ = tcp.set_nodelay(true);
-    match tls {
-        TlsMode::Implicit => upgrade(tcp, host, port, accept_invalid_certs, timeout).await,
+    match server.tls {
+        TlsMode::Implicit => upgrade(tcp, server, timeout).await,
         TlsMode::StartTls | TlsMode::None => Ok(MaybeTlsStream::Plain(tcp)),
     }
 }
 
-/// Performs the TLS handshake on an established TCP stream, verifying the
-/// certificate for `host` unless `accept_invalid_certs`.
-pub async fn upgrade(
-    tcp: TcpStream,
-    host: &str,
-    port: u16,
-    accept_invalid_certs: bool,
+/// The switch to TLS after the server agreed to STARTTLS (IMAP), STLS
+/// (POP3) or STARTTLS (ManageSieve, SMTP): refused when the server already
+/// sent more than its answer or the connection is encrypted already.
+pub async fn start_tls(
+    io: BufReader<MaybeTlsStream>,
+    server: &Server,
     timeout: Duration,
 ) -> Result<MaybeTlsStream, ConnectError> {
-    let server = format!("{host}:{port}");
-    let name = ServerName::try_from(host.to_owned()).map_err(|e| ConnectError::Tls {
-        server: server.clone(),
+    let refused = |detail| ConnectError::StartTls {
+        server: server.to_string(),
+        detail,
+    };
+    if !io.buffer().is_empty() {
+        return Err(refused("data received before the TLS handshake"));
+    }
+    match io.into_inner() {
+        MaybeTlsStream::Plain(tcp) => upgrade(tcp, server, timeout).await,
+        MaybeTlsStream::Tls(_) => Err(refused("the connection is encrypted already")),
+    }
+}
+
+/// Performs the TLS handshake on an established TCP stream, verifying the
+/// certificate for `server`'s host unless it accepts invalid certificates.
+pub async fn upgrade(
+    tcp: TcpStream,
+    server: &Server,
+    timeout: Duration,
+) -> Result<MaybeTlsStream, ConnectError> {
+    let name = ServerName::try_from(server.host.clone()).map_err(|e| ConnectError::Tls {
+        server: server.to_string(),
         source: io::Error::new(io::ErrorKind::InvalidInput, e),
     })?;
-    let connector = TlsConnector::from(client_config(accept_invalid_certs));
+    let connector = TlsConnector::from(client_config(server.accept_invalid_certs));
     match tokio::time::timeout(timeout, connector.connect(name, tcp)).await {
         Err(_) => Err(ConnectError::Timeout {
-            server,
+            server: server.to_string(),
             after: timeout,
         }),
-        Ok(Err(source)) => Err(ConnectError::Tls { server, source }),
+        Ok(Err(source)) => Err(ConnectError::Tls {
+            server: server.to_string(),
+            source,
+        }),
         Ok(Ok(stream)) => Ok(MaybeTlsStream::Tls(Box::new(stream))),
     }
 }
@@ -290,5 +327,37 @@ mod tests {
     fn both_configs_build() {
         client_config(true);
         client_config(false);
+    }
+
+    /// Bytes the server sends after its answer to STARTTLS would be read
+    /// as if they came over TLS: the switch is refused, for every
+    /// protocol alike.
+    #[tokio::test]
+    async fn start_tls_refuses_bytes_sent_ahead_of_the_handshake() {
+        use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _};
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let server = Server {
+            host: "127.0.0.1".into(),
+            port: listener.local_addr().unwrap().port(),
+            tls: TlsMode::StartTls,
+            accept_invalid_certs: true,
+        };
+        let answer = tokio::spawn(async move {
+            let (mut tcp, _) = listener.accept().await.unwrap();
+            tcp.write_all(b"OK Begin TLS\r\n* injected\r\n")
+                .await
+                .unwrap();
+            tcp
+        });
+        let timeout = Duration::from_secs(5);
+        let mut io = BufReader::new(connect(&server, timeout).await.unwrap());
+        let _tcp = answer.await.unwrap();
+        let mut line = String::new();
+        io.read_line(&mut line).await.unwrap();
+        assert_eq!(line, "OK Begin TLS\r\n");
+        let error = start_tls(io, &server, timeout).await.unwrap_err();
+        assert!(matches!(error, ConnectError::StartTls { .. }), "{error:?}");
+        assert!(!error.is_retryable());
     }
 }

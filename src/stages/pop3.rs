@@ -78,10 +78,10 @@ impl Ends {
             .connections(&[&source_server.host, &dest_server.host])
             .await;
         let (source_user, source_auth) = ctx.plan.source.login().await?;
-        let config = source_server.pop3(source_user, source_auth, COMMAND_TIMEOUT);
+        let config = source_server.session(source_user, source_auth, COMMAND_TIMEOUT);
         let source = pop3::Session::connect(&config).await.map_err(source)?;
         let (dest_user, dest_auth) = ctx.plan.destination.login().await?;
-        let config = dest_server.imap(&dest_user, dest_auth, COMMAND_TIMEOUT);
+        let config = dest_server.session(&dest_user, dest_auth, COMMAND_TIMEOUT);
         let dest = imap::Session::connect(&config).await.map_err(dest)?;
         Ok(Ends {
             source,

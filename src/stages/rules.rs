@@ -45,7 +45,7 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::StageFailure;
 use crate::plan::{Endpoint, Server, StageKind};
-use crate::protocols::managesieve::{ScriptInfo, SieveConfig, SieveError, SieveSession};
+use crate::protocols::managesieve::{ScriptInfo, SieveError, SieveSession};
 use crate::protocols::tls::TlsMode;
 use crate::stages::context::AccountContext;
 use crate::store::batches::StageCounts;
@@ -85,16 +85,7 @@ pub fn sieve_server(endpoint: &Endpoint) -> anyhow::Result<Server> {
 /// Logs in to a ManageSieve server as the endpoint's user.
 pub async fn open(endpoint: &Endpoint, server: &Server) -> anyhow::Result<SieveSession> {
     let (user, auth) = endpoint.login().await?;
-    let config = SieveConfig {
-        host: server.host.clone(),
-        port: server.port,
-        tls: server.tls,
-        accept_invalid_certs: server.accept_invalid_certs,
-        user,
-        auth,
-        timeout: TIMEOUT,
-    };
-    Ok(SieveSession::connect(&config).await?)
+    Ok(SieveSession::connect(&server.session(user, auth, TIMEOUT)).await?)
 }
 
 /// The hash a script is checkpointed by.

@@ -4,6 +4,7 @@
 use rusqlite::params;
 
 use super::{Store, StoreError, now};
+use crate::vocabulary::JobState;
 
 /// One accepted manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,8 +19,8 @@ pub struct Job {
     pub manifest: String,
     /// The batch name the manifest gives.
     pub batch: String,
-    /// `scheduled`, `running`, `done` or `failed`.
-    pub state: String,
+    /// Where it stands.
+    pub state: JobState,
     /// Unix time before which it must not start.
     pub start_after: Option<i64>,
 }
@@ -42,7 +43,7 @@ impl Store {
     pub async fn set_job(
         &self,
         id: i64,
-        state: &'static str,
+        state: JobState,
         dir: String,
         manifest: String,
     ) -> Result<(), StoreError> {

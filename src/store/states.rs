@@ -4,46 +4,33 @@
 use rusqlite::ToSql;
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRef};
 
-use crate::vocabulary::{AccountState, BatchState, StageState};
+use crate::vocabulary::{AccountState, BatchState, JobState, StageState};
 
-impl ToSql for AccountState {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::from(self.as_str()))
-    }
+/// Stores a state by its name and reads it back, refusing a name this
+/// version does not know.
+macro_rules! stored {
+    ($($state:ident: $what:literal),+ $(,)?) => {$(
+        impl ToSql for $state {
+            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+                Ok(ToSqlOutput::from(self.as_str()))
+            }
+        }
+
+        impl FromSql for $state {
+            fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+                let name = value.as_str()?;
+                $state::parse(name).ok_or_else(|| unknown($what, name))
+            }
+        }
+    )+};
 }
 
-impl FromSql for AccountState {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        let name = value.as_str()?;
-        AccountState::parse(name).ok_or_else(|| unknown("account", name))
-    }
-}
-
-impl ToSql for StageState {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::from(self.as_str()))
-    }
-}
-
-impl FromSql for StageState {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        let name = value.as_str()?;
-        StageState::parse(name).ok_or_else(|| unknown("stage", name))
-    }
-}
-
-impl ToSql for BatchState {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::from(self.as_str()))
-    }
-}
-
-impl FromSql for BatchState {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        let name = value.as_str()?;
-        BatchState::parse(name).ok_or_else(|| unknown("batch", name))
-    }
-}
+stored!(
+    AccountState: "account",
+    StageState: "stage",
+    BatchState: "batch",
+    JobState: "job",
+);
 
 /// A state name this version does not know: a database written by a
 /// newer mailshift, or edited by hand.

@@ -127,13 +127,14 @@ pub async fn account(
     else {
         return Ok(AccountUndo::NoManifest);
     };
-    let mut plan = match batch_plan(&manifest_path) {
+    let plan = match batch_plan(&manifest_path) {
         Ok(plan) => plan,
         Err(diagnostics) => return Ok(AccountUndo::InvalidManifest(manifest_path, diagnostics)),
     };
-    if let Err(failed) = plan::autodetect::resolve_from_env(&mut plan).await {
-        return Ok(AccountUndo::Unresolved(failed.to_string()));
-    }
+    let plan = match plan::autodetect::resolve_from_env(plan).await {
+        Ok(plan) => plan,
+        Err(failed) => return Ok(AccountUndo::Unresolved(failed.to_string())),
+    };
     let Some(planned) = plan.account(&account.source, &account.destination) else {
         anyhow::bail!(
             "{} no longer has the account {} -> {}: give --manifest",
@@ -243,7 +244,7 @@ pub async fn execute(manifest: &UndoManifest, credential: &Credential) -> anyhow
         UndoOutcome::default()
     } else {
         let (user, auth) = login().await?;
-        let config = destination.server.imap(&user, auth, TIMEOUT);
+        let config = destination.server.session(&user, auth, TIMEOUT);
         let mut session = Session::connect(&config).await?;
         let outcome = super::mail::undo(&mut session, &manifest.mail).await?;
         session.logout().await.ok();

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::UndoSieve;
 use crate::protocols::imap::Auth;
-use crate::protocols::managesieve::{SieveConfig, SieveError, SieveSession};
+use crate::protocols::managesieve::{SieveError, SieveSession};
 
 /// How long the server may stay silent during undo.
 const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
@@ -34,17 +34,7 @@ pub async fn connect(
     user: &str,
     auth: Auth,
 ) -> Result<SieveSession, SieveError> {
-    let server = &sieve.server;
-    SieveSession::connect(&SieveConfig {
-        host: server.host.clone(),
-        port: server.port,
-        tls: server.tls,
-        accept_invalid_certs: server.accept_invalid_certs,
-        user: user.to_owned(),
-        auth,
-        timeout: TIMEOUT,
-    })
-    .await
+    SieveSession::connect(&sieve.server.session(user, auth, TIMEOUT)).await
 }
 
 /// Puts the destination's scripts back as they were.

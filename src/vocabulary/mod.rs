@@ -19,4 +19,4 @@ pub use credential::{AdminLogin, AdminStyle, Credential, CredentialError, TokenS
 pub use secret::Secret;
 pub use server::{Server, TlsMode};
 pub use stage::StageKind;
-pub use state::{AccountState, BatchState, StageState};
+pub use state::{AccountState, BatchState, JobState, StageState};

@@ -4,9 +4,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use mailshift::protocols::SessionConfig;
 use mailshift::protocols::imap::{
-    AppendRequest, Auth, FetchedBody, ImapConfig, ImapError, Session, SpecialUse, TlsMode,
+    AppendRequest, Auth, FetchedBody, ImapError, Session, SpecialUse, TlsMode,
 };
+use mailshift::vocabulary::Server;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
@@ -71,7 +73,7 @@ async fn inbox_prefix_namespace_with_dot_separator() {
 #[tokio::test]
 async fn wrong_password_names_user_and_server_but_not_the_password() {
     let server = alice();
-    let config = ImapConfig {
+    let config = SessionConfig {
         auth: Auth::Password("wrong-Horse-battery".into()),
         ..server.imap_config("alice")
     };
@@ -116,7 +118,7 @@ async fn login_command_when_plain_is_not_offered() {
         },
     )
     .await;
-    let config = ImapConfig {
+    let config = SessionConfig {
         auth: Auth::Password(r#"pa"ss\word"#.into()),
         ..scripted_config(port, Duration::from_secs(5))
     };
@@ -149,7 +151,7 @@ async fn xoauth2_sends_the_bearer_token_and_reports_refusal() {
         },
     )
     .await;
-    let config = ImapConfig {
+    let config = SessionConfig {
         auth: Auth::XOAuth2 {
             token: "ya29.token".into(),
         },
@@ -287,7 +289,7 @@ async fn secrets_never_reach_trace_logs() {
     tracing::callsite::rebuild_interest_cache();
     let mut session = login(&server).await;
     session.list().await.unwrap();
-    let bad = ImapConfig {
+    let bad = SessionConfig {
         auth: Auth::Password("other-Secret-9".into()),
         ..server.imap_config("alice")
     };
@@ -333,10 +335,8 @@ async fn starttls_and_implicit_tls_with_self_signed_certificate() {
     implicit.select("INBOX").await.unwrap();
 
     // Verification on: the self-signed certificate is refused, for good.
-    let strict = ImapConfig {
-        accept_invalid_certs: false,
-        ..server.imaps_config("alice")
-    };
+    let mut strict = server.imaps_config("alice");
+    strict.server.accept_invalid_certs = false;
     let err = Session::connect(&strict).await.unwrap_err();
     assert!(matches!(err, ImapError::Connect(_)), "{err:?}");
     assert!(!err.is_retryable(), "{err:?}");
@@ -345,10 +345,8 @@ async fn starttls_and_implicit_tls_with_self_signed_certificate() {
 #[tokio::test]
 async fn starttls_is_required_when_configured() {
     let server = alice();
-    let config = ImapConfig {
-        tls: TlsMode::StartTls,
-        ..server.imap_config("alice")
-    };
+    let mut config = server.imap_config("alice");
+    config.server.tls = TlsMode::StartTls;
     let err = Session::connect(&config).await.unwrap_err();
     assert!(matches!(err, ImapError::Unsupported { .. }), "{err:?}");
 }
@@ -806,16 +804,14 @@ where
     .await
 }
 
-fn scripted_config(port: u16, timeout: Duration) -> ImapConfig {
-    ImapConfig {
+fn scripted_config(port: u16, timeout: Duration) -> SessionConfig {
+    let server = Server {
         host: "127.0.0.1".into(),
         port,
         tls: TlsMode::None,
         accept_invalid_certs: false,
-        user: "u".into(),
-        auth: Auth::Password("p".into()),
-        timeout,
-    }
+    };
+    server.session("u", Auth::Password("p".into()), timeout)
 }
 
 async fn next_tag(conn: &mut BufReader<tokio::net::TcpStream>) -> String {

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use mailshift::protocols::imap::{Auth, TlsMode};
-use mailshift::protocols::managesieve::{SieveConfig, SieveSession};
+use mailshift::protocols::managesieve::SieveSession;
+use mailshift::vocabulary::Server;
 use tempfile::TempDir;
 
 use crate::cmd::{Output, mailshift};
@@ -20,15 +21,17 @@ const DEST_USERS: &[(&str, &str)] = &[("alice", "dest-pw")];
 type Scripts = BTreeMap<String, (String, bool)>;
 
 async fn sieve(server: &Dovecot, user: &str) -> SieveSession {
-    SieveSession::connect(&SieveConfig {
+    let sieve = Server {
         host: "127.0.0.1".into(),
         port: server.sieve_port(),
         tls: TlsMode::None,
         accept_invalid_certs: false,
-        user: user.into(),
-        auth: Auth::Password(server.password(user).into()),
-        timeout: Duration::from_secs(20),
-    })
+    };
+    SieveSession::connect(&sieve.session(
+        user,
+        Auth::Password(server.password(user).into()),
+        Duration::from_secs(20),
+    ))
     .await
     .expect("ManageSieve login")
 }

@@ -142,23 +142,8 @@ fn check_header<C>(
         }
     }
     if !ignored.is_empty() {
-        let place = Place {
-            file: Arc::clone(file),
-            position: Position::Cell {
-                row: 1,
-                column: None,
-            },
-            field: None,
-        };
         diagnostics.push(
-            Diagnostic::warning(
-                place,
-                format!(
-                    "columns mailshift does not know are ignored: {}",
-                    ignored.join(", ")
-                ),
-            )
-            .with_hint(Some(format!(
+            Diagnostic::ignored_columns(file, &ignored).with_hint(Some(format!(
                 "a {} file has the columns {}; --strict makes this an error",
                 d.name,
                 d.header.join(", ")

@@ -4,6 +4,161 @@
 use super::*;
 
 impl AccountCheck<'_> {
+    /// Checks one end of the account and plans it.
+    pub(super) fn endpoint(&mut self, side: Side, spec: Option<&EndpointSpec>) -> Option<Resolved> {
+        let name = side.name();
+        let Some(spec) = spec else {
+            self.error(&[name], format!("the {name} is missing"));
+            return None;
+        };
+        let field = |f: &'static str| [name, f];
+        let kind = spec
+            .kind
+            .unwrap_or_else(|| spec.path.as_deref().map_or(Kind::Imap, Kind::of_path));
+        let mut ok = true;
+        // Without a host, the server is found later (`plan::autodetect`):
+        // asked for with `kind: autodetect`, or an IMAP endpoint left
+        // without a host (a spreadsheet's empty column).
+        let no_host = spec.host.as_deref().is_none_or(|h| h.trim().is_empty());
+        let detect_later = no_host && matches!(kind, Kind::Autodetect | Kind::Imap);
+        let undetectable = side == Side::Source && self.source_undetectable;
+        if detect_later
+            && kind == Kind::Imap
+            && !undetectable
+            && !self.already_reported(&field("host"))
+        {
+            let address = spec.email.as_deref().or(spec.user.as_deref());
+            let domain = address
+                .and_then(|a| a.rsplit_once('@'))
+                .map(|(_, d)| d.trim().to_lowercase())
+                .unwrap_or_default();
+            self.detect_later.push(DetectLater {
+                side: name,
+                domain,
+                place: self.place(&field("host")),
+            });
+        }
+        ok &= self.kind_fits(side, kind);
+        let endpoint_kind = match kind {
+            Kind::Imap | Kind::Autodetect => EndpointKind::Imap,
+            Kind::Pop3 => EndpointKind::Pop3,
+            Kind::Pst => EndpointKind::Pst,
+            Kind::Ics => EndpointKind::Ics,
+            Kind::Vcf => EndpointKind::Vcf,
+            Kind::Groupware => EndpointKind::Groupware,
+        };
+
+        let server = if detect_later {
+            None
+        } else if kind.is_file() {
+            self.no_server_for_files(side, spec, kind);
+            None
+        } else {
+            self.server(side, spec, kind)
+        };
+        if !kind.is_file() && server.is_none() && !detect_later {
+            ok = false;
+        }
+
+        let path = self.file_path(side, spec, kind);
+        ok &= path.is_some() || !kind.is_file();
+
+        let (email, user) = self.identity(side, spec, kind);
+        ok &= email.is_some();
+        let credential = if kind.is_file() {
+            if spec.has_credential() {
+                self.warn(
+                    &[name],
+                    format!("{} needs no credentials; ignored", file_noun(kind)),
+                );
+            }
+            Some(Credential::None)
+        } else {
+            self.credential(side, spec)
+        };
+        ok &= credential.is_some();
+
+        let (dav_url, sieve) = self.groupware(side, spec, kind, server.as_ref());
+        ok &= dav_url.is_ok();
+        let endpoint = Endpoint {
+            kind: endpoint_kind,
+            email: email.unwrap_or_default(),
+            user,
+            server,
+            path,
+            credential: credential.unwrap_or_default(),
+            dav_url: dav_url.unwrap_or_default(),
+            sieve,
+        };
+        ok.then_some(Resolved { endpoint, kind })
+    }
+
+    /// Whether `kind` may be this end: POP3 and files are sources only.
+    fn kind_fits(&mut self, side: Side, kind: Kind) -> bool {
+        let field = [side.name(), "kind"];
+        match (kind, side) {
+            (Kind::Pop3, Side::Destination) => {
+                self.error(
+                    &field,
+                    "POP3 can only be a source: a POP3 server cannot receive migrated mail",
+                );
+                false
+            }
+            (file, Side::Destination) if file.is_file() => {
+                self.error(&field, format!("{} can only be a source", file_noun(file)));
+                false
+            }
+            _ => true,
+        }
+    }
+
+    /// A file source has no server: warns of each server setting given.
+    fn no_server_for_files(&mut self, side: Side, spec: &EndpointSpec, kind: Kind) {
+        for (f, set) in [
+            ("host", spec.host.is_some()),
+            ("port", spec.port.is_some()),
+            ("tls", spec.tls.is_some()),
+        ] {
+            if set {
+                self.warn(
+                    &[side.name(), f],
+                    format!("{f} is not used by {}; ignored", file_noun(kind)),
+                );
+            }
+        }
+    }
+
+    /// The file a file source reads (`None`, with an error, when it is
+    /// missing or unreadable); `None` for a server.
+    fn file_path(&mut self, side: Side, spec: &EndpointSpec, kind: Kind) -> Option<PathBuf> {
+        let name = side.name();
+        match (&spec.path, kind.is_file()) {
+            (Some(p), true) => {
+                let resolved = self.path(&[name, "path"], p);
+                if let Some(problem) = file_problem(&resolved) {
+                    self.error(&[name, "path"], problem);
+                    return None;
+                }
+                Some(resolved)
+            }
+            (None, true) => {
+                self.error(
+                    &[name, "path"],
+                    format!("the {name} is {} but its path is missing", file_noun(kind)),
+                );
+                None
+            }
+            (Some(_), _) => {
+                self.warn(
+                    &[name, "path"],
+                    "path is only used by file sources (pst, ics, vcf); ignored",
+                );
+                None
+            }
+            (None, _) => None,
+        }
+    }
+
     pub(super) fn server(&mut self, side: Side, spec: &EndpointSpec, kind: Kind) -> Option<Server> {
         let name = side.name();
         let host = match &spec.host {

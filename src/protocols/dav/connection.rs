@@ -17,7 +17,7 @@ use hyper_util::rt::TokioIo;
 
 use super::error::{DavError, HttpFailure};
 use crate::protocols::http::{self, Answer, Url};
-use crate::protocols::tls::{self, ConnectError, TlsMode};
+use crate::protocols::tls::{self, ConnectError, Server, TlsMode};
 
 /// The largest answer read (a PROPFIND of a large address book, a
 /// multiget of vCards with photos).
@@ -144,27 +144,34 @@ impl Pool {
         timeout: Duration,
     ) -> Result<SendRequest<Full<Bytes>>, DavError> {
         let server = server_of(base);
-        let mode = if base.https {
-            TlsMode::Implicit
-        } else {
-            TlsMode::None
+        let target = Server {
+            host: base.host.clone(),
+            port: base.port,
+            tls: if base.https {
+                TlsMode::Implicit
+            } else {
+                TlsMode::None
+            },
+            accept_invalid_certs,
         };
-        let stream = tls::connect(&base.host, base.port, mode, accept_invalid_certs, timeout)
-            .await
-            .map_err(|e| match e {
-                ConnectError::Tls { source, .. } => DavError::Tls {
-                    server: server.clone(),
-                    reason: source.to_string(),
-                },
-                ConnectError::Timeout { after, .. } => DavError::Timeout {
-                    server: server.clone(),
-                    after,
-                },
-                ConnectError::Tcp { source, .. } => DavError::Connect {
-                    server: server.clone(),
-                    reason: source.to_string(),
-                },
-            })?;
+        let stream = tls::connect(&target, timeout).await.map_err(|e| match e {
+            ConnectError::Tls { source, .. } => DavError::Tls {
+                server: server.clone(),
+                reason: source.to_string(),
+            },
+            ConnectError::StartTls { detail, .. } => DavError::Tls {
+                server: server.clone(),
+                reason: detail.to_owned(),
+            },
+            ConnectError::Timeout { after, .. } => DavError::Timeout {
+                server: server.clone(),
+                after,
+            },
+            ConnectError::Tcp { source, .. } => DavError::Connect {
+                server: server.clone(),
+                reason: source.to_string(),
+            },
+        })?;
         let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| DavError::Http {

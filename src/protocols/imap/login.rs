@@ -1,10 +1,8 @@
 //! From the shared vocabulary to an IMAP login: the login name and
-//! [`Auth`] a [`Credential`] gives, the [`ImapConfig`] for a [`Server`].
+//! [`Auth`] a [`Credential`] gives.
 
-use std::time::Duration;
-
-use super::{Auth, ImapConfig};
-use crate::vocabulary::{AdminStyle, Credential, CredentialError, Server};
+use super::Auth;
+use crate::vocabulary::{AdminStyle, Credential, CredentialError};
 
 impl Credential {
     /// The login name and credential that open `user`'s mailbox: the
@@ -35,20 +33,5 @@ impl Credential {
             },
             _ => (user.to_owned(), Auth::Password(value)),
         })
-    }
-}
-
-impl Server {
-    /// How to log in to this server over IMAP.
-    pub fn imap(&self, user: &str, auth: Auth, timeout: Duration) -> ImapConfig {
-        ImapConfig {
-            host: self.host.clone(),
-            port: self.port,
-            tls: self.tls,
-            accept_invalid_certs: self.accept_invalid_certs,
-            user: user.to_owned(),
-            auth,
-            timeout,
-        }
     }
 }

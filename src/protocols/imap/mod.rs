@@ -45,7 +45,6 @@ mod transport;
 pub mod utf7;
 
 use std::fmt;
-use std::time::Duration;
 
 pub use append::{AppendRequest, AppendUid, Appender, Completion};
 pub use capability::Capabilities;
@@ -55,27 +54,9 @@ pub use fetch::{FetchedBody, MessageMeta, StoredHeader};
 pub use mailbox::{Mailbox, MailboxState, SpecialUse, Status};
 pub use session::Session;
 
-pub use crate::vocabulary::TlsMode;
+pub use super::SessionConfig;
 
-/// Where and how to connect and log in.
-#[derive(Debug, Clone)]
-pub struct ImapConfig {
-    /// Server host name (also used for certificate verification).
-    pub host: String,
-    /// Server port (993 for implicit TLS, 143 otherwise).
-    pub port: u16,
-    /// How the connection is secured.
-    pub tls: TlsMode,
-    /// Skip certificate verification (self-signed servers).
-    pub accept_invalid_certs: bool,
-    /// Login name.
-    pub user: String,
-    /// Credential.
-    pub auth: Auth,
-    /// Longest time without any progress (connect, handshake, a read or a
-    /// write) before the connection is given up.
-    pub timeout: Duration,
-}
+pub use crate::vocabulary::TlsMode;
 
 /// A credential. `Debug` never shows the secret.
 #[derive(Clone, PartialEq, Eq)]
@@ -153,15 +134,17 @@ mod tests {
 
     #[test]
     fn debug_never_shows_secrets() {
-        let config = ImapConfig {
+        let server = crate::vocabulary::Server {
             host: "imap.example.com".into(),
             port: 993,
             tls: TlsMode::Implicit,
             accept_invalid_certs: false,
-            user: "alice".into(),
-            auth: Auth::Password("hunter2".into()),
-            timeout: Duration::from_secs(30),
         };
+        let config = server.session(
+            "alice",
+            Auth::Password("hunter2".into()),
+            std::time::Duration::from_secs(30),
+        );
         let shown = format!("{config:?} {config:#?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("alice"));

@@ -12,7 +12,7 @@ use super::command::Command;
 use super::error::ImapError;
 use super::response::{RespText, Response, Status as RespStatus, Value};
 use super::transport::{LiteralMode, Transport};
-use super::{Auth, ImapConfig};
+use super::{Auth, SessionConfig};
 use crate::protocols::tls::{self, TlsMode};
 
 /// Alerts this process has logged, by server, user and text: Courier
@@ -67,16 +67,9 @@ impl fmt::Debug for Session {
 impl Session {
     /// Connects, secures the connection as configured, logs in and reads
     /// the capabilities of the authenticated state.
-    pub async fn connect(config: &ImapConfig) -> Result<Session, ImapError> {
-        let server = format!("{}:{}", config.host, config.port);
-        let stream = tls::connect(
-            &config.host,
-            config.port,
-            config.tls,
-            config.accept_invalid_certs,
-            config.timeout,
-        )
-        .await?;
+    pub async fn connect(config: &SessionConfig) -> Result<Session, ImapError> {
+        let server = config.server.to_string();
+        let stream = tls::connect(&config.server, config.timeout).await?;
         let mut session = Session::new(Transport::new(stream, server, config.timeout), config);
         let preauth = match session.t.read_response().await? {
             Response::Status {
@@ -99,7 +92,7 @@ impl Session {
             } => return Err(session.bye(text)),
             other => return Err(session.unexpected(&other)),
         };
-        if config.tls == TlsMode::StartTls {
+        if config.server.tls == TlsMode::StartTls {
             if preauth {
                 return Err(session.unsupported("STARTTLS (the connection is pre-authenticated)"));
             }
@@ -110,10 +103,7 @@ impl Session {
                 return Err(session.unsupported("STARTTLS"));
             }
             session.run(&Command::new("STARTTLS")).await?;
-            let t = session
-                .t
-                .upgrade(&config.host, config.port, config.accept_invalid_certs)
-                .await?;
+            let t = session.t.upgrade(&config.server).await?;
             session = Session::new(t, config);
         }
         if session.caps.is_empty() {
@@ -132,7 +122,7 @@ impl Session {
         Ok(session)
     }
 
-    fn new(t: Transport, config: &ImapConfig) -> Session {
+    fn new(t: Transport, config: &SessionConfig) -> Session {
         Session {
             t,
             caps: Capabilities::default(),
@@ -230,7 +220,7 @@ impl Session {
         self.run(&Command::new("CAPABILITY")).await.map(drop)
     }
 
-    async fn login(&mut self, config: &ImapConfig) -> Result<(), ImapError> {
+    async fn login(&mut self, config: &SessionConfig) -> Result<(), ImapError> {
         // Capabilities change after login; forget the pre-login set.
         let before = std::mem::take(&mut self.caps);
         let result = match &config.auth {

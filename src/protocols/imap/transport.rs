@@ -18,7 +18,7 @@ use super::command::{Command, Part};
 use super::error::ImapError;
 use super::parse;
 use super::response::{RawResponse, Response};
-use crate::protocols::tls::{self, MaybeTlsStream};
+use crate::protocols::tls::{self, MaybeTlsStream, Server};
 
 /// Read buffer size; literals larger than this bypass the buffer.
 const READ_BUFFER: usize = 64 * 1024;
@@ -106,27 +106,8 @@ impl Transport {
     }
 
     /// Replaces the stream with its TLS upgrade (after `STARTTLS` OK).
-    pub async fn upgrade(
-        self,
-        host: &str,
-        port: u16,
-        accept_invalid_certs: bool,
-    ) -> Result<Transport, ImapError> {
-        if !self.io.buffer().is_empty() {
-            // Bytes after the STARTTLS OK would be unauthenticated plaintext
-            // injected into the TLS session (CVE-2011-0411 style).
-            return Err(ImapError::Protocol {
-                server: self.server,
-                detail: "data received before the TLS handshake".into(),
-            });
-        }
-        let MaybeTlsStream::Plain(tcp) = self.io.into_inner() else {
-            return Err(ImapError::Protocol {
-                server: self.server,
-                detail: "STARTTLS on an encrypted connection".into(),
-            });
-        };
-        let stream = tls::upgrade(tcp, host, port, accept_invalid_certs, self.timeout).await?;
+    pub async fn upgrade(self, server: &Server) -> Result<Transport, ImapError> {
+        let stream = tls::start_tls(self.io, server, self.timeout).await?;
         let mut t = Transport::new(stream, self.server, self.timeout);
         t.next_tag = self.next_tag;
         Ok(t)

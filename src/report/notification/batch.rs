@@ -19,16 +19,16 @@ const MAX_BATCH_ACCOUNTS: usize = 50;
 const MAX_BATCH_ERRORS: usize = 3;
 /// States listed first in a batch summary, in this order; any other state
 /// follows.
-const STATE_ORDER: [&str; 9] = [
-    "completed",
-    "completed_with_errors",
-    "failed",
-    "cancelled",
-    "interrupted",
-    "undone",
-    "running",
-    "undoing",
-    "queued",
+const STATE_ORDER: [AccountState; 9] = [
+    AccountState::Completed,
+    AccountState::CompletedWithErrors,
+    AccountState::Failed,
+    AccountState::Cancelled,
+    AccountState::Interrupted,
+    AccountState::Undone,
+    AccountState::Running,
+    AccountState::Undoing,
+    AccountState::Queued,
 ];
 
 /// The batch summary for `report`, from `from` to `to`, dated now, with
@@ -100,16 +100,17 @@ pub fn compose_batch_at(
 /// `[mailshift] batch spring-move: 2 completed, 1 failed (B-7K3F-9QXP)`:
 /// always the completed and failed counts, then any other state's.
 pub fn batch_subject(report: &BatchReport) -> String {
-    let by_state = &report.totals.by_state;
+    let count = |state: AccountState| {
+        let n = report.totals.by_state.get(state.as_str());
+        n.copied().unwrap_or(0)
+    };
+    let (completed, failed) = (AccountState::Completed, AccountState::Failed);
     let mut parts = vec![
-        format!(
-            "{} completed",
-            by_state.get("completed").copied().unwrap_or(0)
-        ),
-        format!("{} failed", by_state.get("failed").copied().unwrap_or(0)),
+        format!("{} completed", count(completed)),
+        format!("{} failed", count(failed)),
     ];
     for (state, n) in states_in_order(report) {
-        if state != "completed" && state != "failed" {
+        if state != completed.as_str() && state != failed.as_str() {
             parts.push(format!("{n} {}", state_label(state)));
         }
     }
@@ -127,10 +128,10 @@ fn states_in_order(report: &BatchReport) -> Vec<(&str, u64)> {
     let by_state = &report.totals.by_state;
     let known = STATE_ORDER
         .iter()
-        .filter_map(|s| by_state.get(*s).map(|n| (*s, *n)));
+        .filter_map(|s| by_state.get(s.as_str()).map(|n| (s.as_str(), *n)));
     let other = by_state
         .iter()
-        .filter(|(s, _)| !STATE_ORDER.contains(&s.as_str()))
+        .filter(|(s, _)| !STATE_ORDER.iter().any(|k| k.as_str() == s.as_str()))
         .map(|(s, n)| (s.as_str(), *n));
     known.chain(other).filter(|(_, n)| *n > 0).collect()
 }

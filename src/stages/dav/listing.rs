@@ -9,7 +9,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::{Source, decoded};
+use super::Source;
+use super::source::decoded;
 use crate::plan::StageKind;
 use crate::protocols::dav::{Changes, Collection, DavClient, DavError, ItemRef};
 use crate::stages::context::AccountContext;

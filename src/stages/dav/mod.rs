@@ -15,6 +15,7 @@
 
 mod collections;
 mod listing;
+mod source;
 mod write;
 
 use std::borrow::Cow;
@@ -30,12 +31,13 @@ use super::StageFailure;
 use crate::formats::content_line::uid;
 use crate::plan::{Endpoint, StageKind};
 use crate::protocols::dav::discovery::{self, Account, Login, Service};
-use crate::protocols::dav::{Collection, DavClient, DavError, ItemRef, Multiget};
+use crate::protocols::dav::{Collection, DavClient, ItemRef, Multiget};
 use crate::protocols::tls::TlsMode;
 use crate::stages::context::AccountContext;
-use crate::stages::files::{FileSource, Unreadable};
+use crate::stages::files::Unreadable;
 use crate::store::batches::StageCounts;
 use crate::store::dav::{DavArea, ItemRecord};
+pub use source::Source;
 use write::{Item, Written};
 
 /// How long a WebDAV server may take to answer one request.
@@ -150,145 +152,6 @@ async fn copy_all(
         counts,
     )
     .await
-}
-
-/// Where a WebDAV stage reads: a server's home collection, or a file
-/// (`.ics`, `.vcf`, PST) standing in for one.
-pub enum Source {
-    Server(DavClient),
-    File(Arc<FileSource>),
-}
-
-impl Source {
-    /// The source of an account for `service`: its file (read once for
-    /// both stages of the service), or its server's home.
-    pub async fn open(ctx: &AccountContext, service: Service) -> anyhow::Result<Source> {
-        let endpoint = &ctx.plan.source;
-        match &endpoint.path {
-            Some(path) => Ok(Source::File(
-                ctx.files.read(path, endpoint.kind, service).await?,
-            )),
-            None => Ok(Source::Server(retrying(
-                ctx,
-                client(endpoint, service).await?,
-            ))),
-        }
-    }
-
-    /// The server it connects to, if any.
-    fn host(&self) -> Option<&str> {
-        match self {
-            Source::Server(client) => Some(client.host()),
-            Source::File(_) => None,
-        }
-    }
-
-    async fn collections(&self, service: Service) -> Result<Vec<Collection>, DavError> {
-        match (self, service) {
-            (Source::Server(client), Service::CalDav) => client.calendars().await,
-            (Source::Server(client), Service::CardDav) => client.address_books().await,
-            (Source::File(file), _) => Ok(file.collections()),
-        }
-    }
-
-    async fn items(&self, collection: &str) -> Result<Vec<ItemRef>, DavError> {
-        match self {
-            Source::Server(client) => client.items(collection).await,
-            Source::File(file) => Ok(file.items(Some(collection))),
-        }
-    }
-
-    /// A resource's content; the inner error is an item that cannot be
-    /// read (the others go on), the outer one a source that cannot be.
-    /// What a resource is imported without, for the report (a file's
-    /// conversion may leave parts out; a server's copy is whole).
-    fn warnings(&self, href: &str) -> &[String] {
-        match self {
-            Source::Server(_) => &[],
-            Source::File(file) => file.warnings(href),
-        }
-    }
-
-    /// The contents of `items` of `collection`, each paired with its
-    /// content or why it cannot be read (the others go on); the error is
-    /// a source that cannot be read at all. A server is asked for
-    /// [`BATCH`] resources a request (`calendar-multiget`,
-    /// `addressbook-multiget`); one it does not return is fetched alone.
-    async fn fetch(
-        &self,
-        collection: &str,
-        items: &[ItemRef],
-    ) -> Result<Vec<(ItemRef, Result<Vec<u8>, Unreadable>)>, DavError> {
-        let client = match self {
-            Source::File(file) => {
-                return Ok(items
-                    .iter()
-                    .map(|i| (i.clone(), file.get(&i.href).map(<[u8]>::to_vec)))
-                    .collect());
-            }
-            Source::Server(client) => client,
-        };
-        let report = if items.iter().any(|i| i.href.ends_with(".vcf")) {
-            Multiget::AddressBook
-        } else {
-            Multiget::Calendar
-        };
-        let hrefs: Vec<&str> = items.iter().map(|i| i.href.as_str()).collect();
-        let mut got: HashMap<String, Vec<u8>> =
-            match client.multiget(collection, report, &hrefs).await {
-                Ok(fetched) => fetched
-                    .into_iter()
-                    .filter_map(|f| Some((decoded(&f.href), f.content.ok()?)))
-                    .collect(),
-                // A server without the report: one GET each.
-                Err(error @ DavError::Status { .. }) => {
-                    tracing::debug!("{error}; fetching one by one");
-                    HashMap::new()
-                }
-                Err(other) => return Err(other),
-            };
-        let mut out = Vec::with_capacity(items.len());
-        for item in items {
-            let content = match got.remove(&decoded(&item.href)) {
-                Some(content) => Ok(content),
-                None => match client.get(&item.href).await {
-                    Ok(content) => Ok(content),
-                    Err(error @ DavError::Status { .. }) => Err(Unreadable {
-                        reason: error.to_string(),
-                        stage: None,
-                    }),
-                    Err(other) => return Err(other),
-                },
-            };
-            out.push((item.clone(), content));
-        }
-        Ok(out)
-    }
-}
-
-/// An href with its percent-escapes decoded, to match the hrefs of a
-/// listing with those of a multiget (servers escape them differently).
-fn decoded(href: &str) -> String {
-    let bytes = href.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The last segment of an href (`/alice/book/x.vcf` → `x.vcf`,

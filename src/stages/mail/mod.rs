@@ -246,6 +246,6 @@ pub(crate) fn server_of(endpoint: &Endpoint) -> anyhow::Result<&Server> {
 /// Opens one logged-in session to an endpoint.
 pub(crate) async fn open(endpoint: &Endpoint, server: &Server) -> anyhow::Result<Session> {
     let (user, auth) = endpoint.login().await?;
-    let config = server.imap(&user, auth, COMMAND_TIMEOUT);
+    let config = server.session(&user, auth, COMMAND_TIMEOUT);
     Ok(Session::connect(&config).await?)
 }

@@ -37,7 +37,7 @@ async fn incremental(from: DavKind, to: DavKind) {
     crate::support::calendars::seed_source(&dav).await;
     let work = format!("{}work/", dav.home());
     // The run reads the source through a proxy that counts its requests.
-    let proxy = CountingProxy::start(source.port());
+    let proxy = CountingProxy::start(source.port(), std::time::Duration::ZERO);
     let through = Proxied {
         server: source,
         port: proxy.port,

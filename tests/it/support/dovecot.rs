@@ -22,7 +22,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use mailshift::protocols::imap::{AppendRequest, Auth, ImapConfig, TlsMode};
+use mailshift::protocols::SessionConfig;
+use mailshift::protocols::imap::{AppendRequest, Auth, TlsMode};
+use mailshift::vocabulary::Server;
 use tempfile::TempDir;
 
 use super::server::{
@@ -269,35 +271,34 @@ impl Dovecot {
     }
 
     /// Client settings for plain IMAP (no TLS) as `user`.
-    pub fn imap_config(&self, user: &str) -> ImapConfig {
-        ImapConfig {
-            host: "127.0.0.1".into(),
-            port: self.imap_port,
-            tls: TlsMode::None,
-            accept_invalid_certs: false,
-            user: user.into(),
-            auth: Auth::Password(self.password(user).into()),
-            timeout: Duration::from_secs(20),
-        }
+    pub fn imap_config(&self, user: &str) -> SessionConfig {
+        self.config_on(user, self.imap_port, TlsMode::None)
     }
 
     /// Client settings for STARTTLS on the plain port (self-signed cert).
-    pub fn starttls_config(&self, user: &str) -> ImapConfig {
-        ImapConfig {
-            tls: TlsMode::StartTls,
-            accept_invalid_certs: true,
-            ..self.imap_config(user)
-        }
+    pub fn starttls_config(&self, user: &str) -> SessionConfig {
+        self.config_on(user, self.imap_port, TlsMode::StartTls)
     }
 
     /// Client settings for implicit TLS (self-signed cert).
-    pub fn imaps_config(&self, user: &str) -> ImapConfig {
-        ImapConfig {
-            port: self.imaps_port(),
-            tls: TlsMode::Implicit,
-            accept_invalid_certs: true,
-            ..self.imap_config(user)
-        }
+    pub fn imaps_config(&self, user: &str) -> SessionConfig {
+        self.config_on(user, self.imaps_port(), TlsMode::Implicit)
+    }
+
+    /// Client settings for `port` with `tls` (accepting the self-signed
+    /// certificate when there is TLS).
+    fn config_on(&self, user: &str, port: u16, tls: TlsMode) -> SessionConfig {
+        let server = Server {
+            host: "127.0.0.1".into(),
+            port,
+            tls,
+            accept_invalid_certs: tls != TlsMode::None,
+        };
+        server.session(
+            user,
+            Auth::Password(self.password(user).into()),
+            Duration::from_secs(20),
+        )
     }
 
     /// Appends messages to `mailbox` (created if needed) through the

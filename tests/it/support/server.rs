@@ -13,7 +13,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use mailshift::protocols::imap::{AppendRequest, Auth, ImapConfig, Session, TlsMode};
+use mailshift::protocols::SessionConfig;
+use mailshift::protocols::imap::{AppendRequest, Auth, Session, TlsMode};
+use mailshift::vocabulary::Server;
 
 /// What a folder holds: each message's content hash, flags and date,
 /// sorted, so that two folders compare as multisets.
@@ -146,16 +148,18 @@ pub trait MailServer: Send + Sync {
     fn log(&self) -> String;
 
     /// Client settings for plain IMAP (no TLS) as `user`.
-    fn imap_config(&self, user: &str) -> ImapConfig {
-        ImapConfig {
+    fn imap_config(&self, user: &str) -> SessionConfig {
+        let server = Server {
             host: "127.0.0.1".into(),
             port: self.imap_port(),
             tls: TlsMode::None,
             accept_invalid_certs: false,
-            user: user.into(),
-            auth: Auth::Password(self.password(user).into()),
-            timeout: Duration::from_secs(20),
-        }
+        };
+        server.session(
+            user,
+            Auth::Password(self.password(user).into()),
+            Duration::from_secs(20),
+        )
     }
 
     /// A folder's raw (wire) name from its path below the personal
@@ -210,7 +214,11 @@ pub fn plain<B: AsRef<[u8]>>(bodies: &[B]) -> Vec<AppendRequest> {
 
 /// Appends messages to `mailbox` (created if needed) through the project's
 /// client and returns their UIDs in order. Panics on error.
-pub async fn seed(config: ImapConfig, mailbox: String, messages: Vec<AppendRequest>) -> Vec<u32> {
+pub async fn seed(
+    config: SessionConfig,
+    mailbox: String,
+    messages: Vec<AppendRequest>,
+) -> Vec<u32> {
     let mut session = Session::connect(&config).await.expect("seed: login");
     if !mailbox.eq_ignore_ascii_case("INBOX") {
         let exists = session
@@ -246,14 +254,14 @@ pub async fn seed(config: ImapConfig, mailbox: String, messages: Vec<AppendReque
 /// Every folder of a mailbox, by decoded name: each message's content
 /// hash, sorted flags and INTERNALDATE, sorted, so that two mailboxes
 /// compare as multisets. A `\Noselect` parent is an empty folder.
-pub async fn snapshot(config: ImapConfig) -> BTreeMap<String, Folder> {
+pub async fn snapshot(config: SessionConfig) -> BTreeMap<String, Folder> {
     snapshot_as(config, |body| body.to_vec()).await
 }
 
 /// Like [`snapshot`], with each message hashed as `stored` turns it: what
 /// a server that alters messages would hold after a copy.
 pub async fn snapshot_as(
-    config: ImapConfig,
+    config: SessionConfig,
     stored: impl Fn(&[u8]) -> Vec<u8>,
 ) -> BTreeMap<String, Folder> {
     let mut session = Session::connect(&config).await.expect("snapshot: login");

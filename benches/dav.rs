@@ -126,8 +126,7 @@ fn main() {
             .map_err(|e| format!("a temporary directory: {e}"))?;
         let round_trip = Duration::from_millis(env_or("BENCH_DAV_RTT_MS", 0));
         for xandikos in [false, true] {
-            dav_compare::compare(xandikos, round_trip, &shape, &binary, &root, work.path())
-                .await?;
+            dav_compare::compare(xandikos, round_trip, &shape, &binary, &root, work.path()).await?;
         }
         Ok(())
     }));

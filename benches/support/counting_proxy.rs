@@ -82,7 +82,10 @@ fn pipe(from: &TcpStream, to: &TcpStream, count: Option<Arc<AtomicUsize>>, delay
                 let keep = tail.len().min(REQUEST_LINE_END.len() - 1);
                 tail.drain(..tail.len() - keep);
             }
-            if chunks.send((Instant::now() + delay, buf[..n].to_vec())).is_err() {
+            if chunks
+                .send((Instant::now() + delay, buf[..n].to_vec()))
+                .is_err()
+            {
                 break;
             }
         }

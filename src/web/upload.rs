@@ -55,15 +55,10 @@ impl Upload {
 }
 
 /// Checks the manifest `bytes` named `name` and, when valid, drops it into
-/// `inbox`. Blocking: files are written and read.
+/// `inbox`. Without a watched folder, a manifest is still checked (and
+/// its problems listed), but a valid one is refused. Blocking: files are
+/// written and read.
 pub fn receive(inbox: Option<&Path>, name: &str, bytes: &[u8]) -> Upload {
-    let Some(inbox) = inbox else {
-        return Upload::refused(
-            StatusCode::CONFLICT,
-            "this server has no watched folder to start batches in (give serve --inbox DIR, \
-             or run watch --serve)",
-        );
-    };
     // One plain file name of a manifest: nothing that climbs out of the
     // folder, nothing hidden or temporary.
     let plain = !name.is_empty()
@@ -79,31 +74,40 @@ pub fn receive(inbox: Option<&Path>, name: &str, bytes: &[u8]) -> Upload {
             ),
         );
     }
-    let target = inbox.join(name);
-    if target.exists() {
+    if inbox.is_some_and(|inbox| inbox.join(name).exists()) {
         return Upload::refused(
             StatusCode::CONFLICT,
             format!("{name} is already waiting in the watched folder: give another name"),
         );
     }
-    match check(name, bytes) {
-        Ok(accepted @ Upload::Accepted { .. }) => match drop_into(inbox, name, bytes) {
-            Ok(()) => accepted,
-            Err(error) => {
-                tracing::error!(
-                    "cannot drop an uploaded manifest into {}: {error}",
-                    inbox.display()
-                );
-                Upload::refused(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "the watched folder cannot be written",
-                )
-            }
-        },
-        Ok(other) => other,
+    let checked = match check(name, bytes) {
+        Ok(checked) => checked,
         Err(error) => {
             tracing::error!("cannot check an uploaded manifest: {error}");
-            Upload::refused(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+            return Upload::refused(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
+        }
+    };
+    let (Upload::Accepted { .. }, Some(inbox)) = (&checked, inbox) else {
+        return match checked {
+            Upload::Accepted { .. } => Upload::refused(
+                StatusCode::CONFLICT,
+                "valid, but this server has no watched folder to start batches in (give \
+                 serve --inbox DIR, or run watch --serve)",
+            ),
+            other => other,
+        };
+    };
+    match drop_into(inbox, name, bytes) {
+        Ok(()) => checked,
+        Err(error) => {
+            tracing::error!(
+                "cannot drop an uploaded manifest into {}: {error}",
+                inbox.display()
+            );
+            Upload::refused(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the watched folder cannot be written",
+            )
         }
     }
 }

@@ -177,6 +177,39 @@ async fn a_user_follows_a_running_migration_in_a_browser_cancels_it_and_undoes_i
         .await
         .unwrap();
     click(c, "#login button").await;
+
+    // A broken manifest uploaded on the dashboard: its problems, located.
+    let broken = work.path().join("broken.yaml");
+    std::fs::write(
+        &broken,
+        "batch: broken\naccounts:\n  - source: {kind: imap, host: 127.0.0.1, port: seven}\n",
+    )
+    .unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("#manifest"))
+        .await
+        .unwrap()
+        .send_keys(&broken.display().to_string())
+        .await
+        .unwrap();
+    click(c, "#upload-button").await;
+    let problem = c
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("#upload-result li"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(problem.starts_with("broken.yaml:3:"), "{problem}");
+    assert!(text(c, "#upload-result .alert").await.contains("Not valid"));
+    keep_screenshot(
+        &c.screenshot().await.unwrap(),
+        work.path(),
+        "admin-upload.png",
+    );
     click(c, "#batches a").await;
     c.wait()
         .at_most(Duration::from_secs(30))

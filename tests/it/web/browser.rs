@@ -45,7 +45,9 @@ fn keep_screenshot(png: &[u8], dir: &Path, name: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_user_follows_a_running_migration_in_a_browser_cancels_it_and_undoes_it() {
     let (source, dest) = servers(slashed_source(), slashed());
-    let bodies: Vec<Vec<u8>> = (0..400)
+    // 800 messages at 20 a second: time enough to look, see the counts
+    // advance and cancel, even on a busy machine.
+    let bodies: Vec<Vec<u8>> = (0..800)
         .map(|i| raw(&format!("Subject: m{i}"), &"y".repeat(2000)))
         .collect();
     source.seed_bodies("alice", "INBOX", &bodies).await;
@@ -123,7 +125,18 @@ async fn a_user_follows_a_running_migration_in_a_browser_cancels_it_and_undoes_i
     // Cancel, confirmed.
     click(c, "#cancel").await;
     click(c, "#confirm-button").await;
-    let notice = text(c, "#notice").await;
+    let notice = match c
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("#notice"))
+        .await
+    {
+        Ok(notice) => notice.text().await.unwrap(),
+        Err(e) => panic!(
+            "no notice after cancel ({e}): {}",
+            c.source().await.unwrap_or_default()
+        ),
+    };
     assert!(notice.contains("Cancel requested"), "{notice}");
     let status = run.wait().expect("run ends");
     assert_eq!(
@@ -133,7 +146,7 @@ async fn a_user_follows_a_running_migration_in_a_browser_cancels_it_and_undoes_i
     );
     let copied = dest_inbox(&dest).await;
     assert!(
-        copied > 0 && copied < 400,
+        copied > 0 && copied < 800,
         "the cancel kept what was copied: {copied}"
     );
 

@@ -292,4 +292,27 @@ async fn main() {
         "\nReports, undo manifests and the state database are in {}",
         out.display()
     );
+    status_pages(&state, &reports).await;
+}
+
+/// Says how to follow the demo accounts in a browser: `mailshift serve`
+/// over the demo's state database, and each account's status page.
+async fn status_pages(state: &str, reports: &str) {
+    let batches = mailshift::store::Store::open(Path::new(state))
+        .expect("state database")
+        .batches(None)
+        .await
+        .expect("batches");
+    println!("\nThe status pages: start the server, then open an account's page.");
+    println!(
+        "$ {} serve --state {state} --reports {reports}",
+        binary().display()
+    );
+    for account in batches.iter().flat_map(|b| &b.accounts) {
+        println!(
+            "  http://127.0.0.1:8080/status?id={}&source={}",
+            account.migration_id,
+            mailshift::protocols::http::encode_query(&account.source)
+        );
+    }
 }

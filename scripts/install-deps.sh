@@ -2,7 +2,8 @@
 # Installs the servers and tools the tests and the demo run against:
 # Dovecot (IMAP, POP3, ManageSieve with Pigeonhole), isync (mbsync, for
 # comparisons), openssl (test certificates), aiosmtpd (the SMTP receiver),
-# chromium (the HTML report checked in a headless browser), Radicale
+# chromium (the HTML report checked in a headless browser) and
+# chromium-driver (the status pages driven over WebDriver), Radicale
 # and Xandikos (CardDAV/CalDAV), vdirsyncer (the DAV benchmark's
 # reference), python3-icalendar (whose test calendars are real-world
 # input for the DAV tests), and two independent readers of PST files: readpst
@@ -31,7 +32,7 @@ set -eu
 # saslpasswd2 (sasl2-bin) to give Cyrus users their passwords.
 PRIVATE_LIBS="libical3 libpcre3 libxapian30 libcourier-unicode4 libgamin0 libidn12 libltdl7 sasl2-bin"
 DEMO_PACKAGES="dovecot-imapd dovecot-pop3d dovecot-managesieved dovecot-sieve python3-aiosmtpd"
-TEST_PACKAGES="isync openssl time chromium radicale pst-utils pff-tools python3-vobject python3-icalendar xandikos vdirsyncer $PRIVATE_LIBS"
+TEST_PACKAGES="isync openssl time chromium chromium-driver radicale pst-utils pff-tools python3-vobject python3-icalendar xandikos vdirsyncer $PRIVATE_LIBS"
 case "${1:-all}" in
     demo) PACKAGES="$DEMO_PACKAGES" ;;
     all) PACKAGES="$DEMO_PACKAGES $TEST_PACKAGES" ;;

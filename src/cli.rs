@@ -11,6 +11,7 @@ mod check;
 mod detect;
 mod purge;
 mod run;
+mod serve;
 mod status;
 mod undo;
 mod watch;
@@ -123,6 +124,13 @@ pub enum Command {
     /// and it resumes where it was.
     #[command(after_help = exit_codes!(0, 2, 3))]
     Watch(watch::WatchArgs),
+    /// Serve the status pages over the state database: the end user's page
+    /// (migration ID and source address: live status, Cancel, Undo), the
+    /// admin dashboard and the JSON API under `/api/v1`.
+    ///
+    /// Prints the URL it listens on, then serves until stopped.
+    #[command(after_help = exit_codes!(0, 2_args, 3, 4_state))]
+    Serve(serve::ServeArgs),
 }
 
 /// How to print results.
@@ -183,6 +191,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Purge(args) => purge::purge(args),
         Command::Undo(args) => undo::undo(args),
         Command::Watch(args) => watch::watch(args),
+        Command::Serve(args) => serve::serve(args),
     };
     match result {
         Ok(exit) => exit,

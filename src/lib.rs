@@ -15,7 +15,7 @@
 //! has no cycle (`tools/modgraph.py src` checks it):
 //!
 //! ```text
-//! front ends   cli · daemon · batch
+//! front ends   cli · daemon · batch · web
 //! work         engine · preflight · report · undo
 //!              stages   (stages::context: what the engine hands a stage)
 //! model        plan ─► manifest, autodetect
@@ -71,6 +71,9 @@
 //! - [`batch`] runs one batch end to end, as `run` and the daemon do: the
 //!   batch lock, the engine, undo manifests, reports, notifications.
 //! - [`daemon`] watches a folder: drop a manifest, get a migration.
+//! - [`web`] serves the status pages (`mailshift serve`): the end user's
+//!   page with Cancel and Undo, the admin dashboard, a JSON API, over the
+//!   same store and the same library calls as the CLI.
 //! - [`cli`] parses arguments and maps outcomes to exit codes; `main` only
 //!   calls it.
 //!
@@ -100,3 +103,4 @@ pub mod store;
 #[allow(missing_docs)]
 pub mod undo;
 pub mod vocabulary;
+pub mod web;

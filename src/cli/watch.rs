@@ -11,6 +11,7 @@ use crate::batch::Services;
 use crate::daemon::{Daemon, DaemonConfig};
 use crate::engine::{self, EngineOptions};
 use crate::store::Store;
+use crate::web::{ServeOptions, Server};
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {
@@ -52,6 +53,13 @@ pub struct WatchArgs {
     /// others in its `NAME.result.json`, instead of rejecting it.
     #[arg(long)]
     pub skip_invalid: bool,
+    /// Serve the status pages, the admin dashboard and the JSON API on
+    /// this address beside the daemon (as `mailshift serve` does).
+    #[arg(long, value_name = "ADDR")]
+    pub serve: Option<std::net::SocketAddr>,
+    /// With `--serve`: an environment variable holding the admin token.
+    #[arg(long, value_name = "VAR", requires = "serve")]
+    pub admin_token_env: Option<String>,
 }
 
 /// Each flag given overrides its key of the configuration.
@@ -95,15 +103,26 @@ pub fn watch(args: &WatchArgs) -> anyhow::Result<Exit> {
         .area
         .clone()
         .unwrap_or_else(|| PathBuf::from("mailshift-area"));
+    let Some(admin_token) = super::serve::admin_token(args.admin_token_env.as_deref()) else {
+        return Ok(Exit::Invalid);
+    };
     let dir = args
         .dir
         .canonicalize()
         .with_context(|| format!("Cannot watch {}", args.dir.display()))?;
+
+    let store = Store::open(&state)?;
+    let web = args.serve.map(|listen| ServeOptions {
+        reports: reports.clone(),
+        inbox: Some(dir.clone()),
+        admin_token,
+        ..ServeOptions::new(listen)
+    });
     let daemon = Daemon {
         dir,
         area,
         services: Services {
-            store: Store::open(&state)?,
+            store: store.clone(),
             state,
             reports,
             options: EngineOptions::default(),
@@ -117,7 +136,21 @@ pub fn watch(args: &WatchArgs) -> anyhow::Result<Exit> {
     runtime.block_on(async {
         let shutdown = CancellationToken::new();
         engine::stop_on_signals(shutdown.clone());
-        daemon.watch(shutdown).await
+        let pages = match web {
+            Some(options) => {
+                let server = Server::bind(store, options).await?;
+                println!("http://{}/", server.address()?);
+                Some(tokio::spawn(server.run(shutdown.clone())))
+            }
+            None => None,
+        };
+        let watched = daemon.watch(shutdown.clone()).await;
+        // The pages stop with the daemon.
+        shutdown.cancel();
+        if let Some(pages) = pages {
+            pages.await.context("The status pages' task")??;
+        }
+        watched
     })?;
     Ok(Exit::Success)
 }

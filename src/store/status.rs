@@ -166,6 +166,14 @@ pub struct AccountLine {
     pub stage: Option<String>,
 }
 
+/// What the mail checkpoints of an account say while its mail stage runs
+/// (the stage's own counts are written when a pass ends).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MailProgress {
+    /// Messages checkpointed as copied or found at the destination.
+    pub done: u64,
+}
+
 /// What a cancel request found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CancelOutcome {
@@ -324,6 +332,24 @@ impl Store {
                 Some((id, status)) => Some(complete(conn, id, status)?),
                 None => None,
             })
+        })
+        .await
+    }
+
+    /// The mail checkpoints of an account (by its key in the store) so far:
+    /// how a page shows a running mail stage advance.
+    pub async fn mail_progress(&self, account_id: i64) -> Result<MailProgress, StoreError> {
+        self.call(move |conn| {
+            Ok(conn.query_row(
+                "SELECT COUNT(*) FROM messages m JOIN folders f ON f.id = m.folder_id
+                 WHERE f.account_id = ?1 AND m.pending = 0",
+                [account_id],
+                |row| {
+                    Ok(MailProgress {
+                        done: row.get::<_, i64>(0)? as u64,
+                    })
+                },
+            )?)
         })
         .await
     }

@@ -32,3 +32,4 @@ mod rules;
 mod status;
 mod support;
 mod undo;
+mod web;

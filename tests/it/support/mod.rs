@@ -14,6 +14,7 @@ pub mod radicale;
 pub mod server;
 pub mod smtp;
 pub mod token_endpoint;
+pub mod web;
 pub mod xandikos;
 
 pub use courier::Courier;

@@ -1,0 +1,188 @@
+//! `/api/v1`: JSON for the pages and for scripts (`docs/api.md`).
+//!
+//! Errors are `{"error": "..."}` with the HTTP status that says which:
+//! 404 for an unknown ID or a wrong pair (the same answer), 429 when a
+//! client looks up too much, 403 for a POST without its CSRF token, 401
+//! for an admin call without login.
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::actions::{self, Action};
+use super::guard;
+use super::i18n::Lang;
+use super::listing::{BatchLine, Listing, Query as ListQuery};
+use super::upload;
+use super::view::MigrationView;
+use super::{App, Shared};
+
+/// The `source` of a lookup or an action.
+#[derive(Debug, Deserialize)]
+pub struct Source {
+    #[serde(default)]
+    pub source: String,
+}
+
+fn error(status: StatusCode, text: &str) -> Response {
+    (status, Json(json!({ "error": text }))).into_response()
+}
+
+fn not_found() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "no migration with this ID and source address",
+    )
+}
+
+fn internal(e: &dyn std::fmt::Display) -> Response {
+    tracing::error!("API: {e}");
+    error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+}
+
+/// `GET /api/v1/csrf`: a CSRF token (and its cookie) for a script's POSTs.
+pub async fn csrf(headers: HeaderMap) -> Response {
+    let (token, set) = guard::csrf_token(&headers);
+    let mut response = Json(json!({ "csrf": token })).into_response();
+    if let Some(set) = set {
+        response.headers_mut().append(SET_COOKIE, set);
+    }
+    response
+}
+
+/// `GET /api/v1/migrations/{id}?source=EMAIL`: one account.
+pub async fn migration(
+    State(app): State<Shared>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(source): Query<Source>,
+) -> Response {
+    if !app.lookups.allow(client.ip()) {
+        return error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many lookups: wait a minute",
+        );
+    }
+    let lang = Lang::of(&headers);
+    match MigrationView::read(&app.store, id.trim(), source.source.trim(), lang).await {
+        Ok(Some((_, view))) => Json(view).into_response(),
+        Ok(None) => not_found(),
+        Err(e) => internal(&e),
+    }
+}
+
+/// `POST /api/v1/migrations/{id}/{cancel|undo|resume}` with
+/// `{"source": EMAIL}`; resume is for admins.
+pub async fn act(
+    State(app): State<Shared>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path((id, action)): Path<(String, String)>,
+    Json(body): Json<Source>,
+) -> Response {
+    let admin = app.admin.is_admin(&headers);
+    // A bearer token cannot be forged across sites; a cookie can.
+    if !guard::csrf_ok(&headers, None) && !app.admin.is_bearer(&headers) {
+        return error(StatusCode::FORBIDDEN, "missing or wrong CSRF token");
+    }
+    let action = match Action::parse(&action) {
+        Some(Action::Resume) if !admin => {
+            return error(StatusCode::UNAUTHORIZED, "resume is for administrators");
+        }
+        Some(action) => action,
+        None => return error(StatusCode::NOT_FOUND, "no such action"),
+    };
+    if !admin && !app.lookups.allow(client.ip()) {
+        return error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many lookups: wait a minute",
+        );
+    }
+    answer(&app, action, id.trim(), body.source.trim()).await
+}
+
+/// The JSON answer to an action.
+pub async fn answer(app: &App, action: Action, id: &str, source: &str) -> Response {
+    match actions::run(app, action, id, source).await {
+        Ok(outcome) if outcome.not_found => not_found(),
+        Ok(outcome) if outcome.status.is_success() => {
+            Json(json!({ "ok": true, "message": outcome.text })).into_response()
+        }
+        Ok(outcome) => error(outcome.status, &outcome.text),
+        Err(e) => internal(&format!("{e:#}")),
+    }
+}
+
+/// `GET /api/v1/batches` (admin): every batch with its totals.
+pub async fn batches(State(app): State<Shared>, headers: HeaderMap) -> Response {
+    if !app.admin.is_admin(&headers) {
+        return error(StatusCode::UNAUTHORIZED, "log in as an administrator");
+    }
+    match app.store.batches(None).await {
+        Ok(batches) => Json(json!({
+            "batches": batches.iter().map(BatchLine::of).collect::<Vec<_>>()
+        }))
+        .into_response(),
+        Err(e) => internal(&e),
+    }
+}
+
+/// The name of an uploaded manifest.
+#[derive(Debug, Deserialize)]
+pub struct UploadName {
+    #[serde(default)]
+    pub name: String,
+}
+
+/// `POST /api/v1/batches?name=FILE` (admin), the manifest as the body:
+/// checked as `validate` checks it; a valid one is dropped into the
+/// watched folder and runs as a dropped file does.
+pub async fn upload(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Query(name): Query<UploadName>,
+    body: axum::body::Bytes,
+) -> Response {
+    if !app.admin.is_admin(&headers) {
+        return error(StatusCode::UNAUTHORIZED, "log in as an administrator");
+    }
+    if !guard::csrf_ok(&headers, None) && !app.admin.is_bearer(&headers) {
+        return error(StatusCode::FORBIDDEN, "missing or wrong CSRF token");
+    }
+    let inbox = app.inbox.clone();
+    let received = tokio::task::spawn_blocking(move || {
+        upload::receive(inbox.as_deref(), name.name.trim(), &body)
+    })
+    .await;
+    match received {
+        Ok(upload) => (upload.status(), Json(upload)).into_response(),
+        Err(e) => internal(&e),
+    }
+}
+
+/// `GET /api/v1/batches/{id}/accounts?state=&q=&sort=&page=&per_page=`
+/// (admin): one page of a batch's accounts.
+pub async fn accounts(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(query): Query<ListQuery>,
+) -> Response {
+    if !app.admin.is_admin(&headers) {
+        return error(StatusCode::UNAUTHORIZED, "log in as an administrator");
+    }
+    match app.store.batches(Some(id)).await {
+        Ok(batches) => match batches.into_iter().next() {
+            Some(batch) => Json(Listing::of(batch, &query)).into_response(),
+            None => error(StatusCode::NOT_FOUND, "no such batch"),
+        },
+        Err(e) => internal(&e),
+    }
+}

@@ -1,0 +1,159 @@
+//! `mailshift serve`: the web front end over the state database.
+//!
+//! - `/`: the end user's page. A migration ID and the source address give
+//!   that account's status, updated live by a little polling script, with
+//!   Cancel and Undo (each with a confirm step). A wrong pair gets the same
+//!   answer as an unknown ID, as `mailshift status` does.
+//! - `/admin`: the dashboard, behind a login: batches with totals, the
+//!   accounts of a batch (search, filter by state, sort, pages), an
+//!   account's detail with cancel, resume and undo.
+//! - `/api/v1`: the JSON API the pages use (`docs/api.md`).
+//!
+//! Every action calls the same library functions as the CLI: the store's
+//! status and cancel requests, [`crate::undo::run::account`]. Pages are
+//! rendered by handlebars from `templates/web/`, as the HTML report is,
+//! and every value goes through its HTML escaping.
+//!
+//! - `i18n`: English and Spanish, by `Accept-Language`.
+//! - `guard`: CSRF tokens, the lookup rate limit, the admin login.
+//! - `view`: what an account looks like to its owner.
+//! - `actions`: cancel, resume and undo, for pages and API alike.
+//! - `listing`: a batch's accounts filtered, sorted and paged.
+//! - `upload`: a manifest uploaded, checked and dropped into the watched
+//!   folder.
+//! - `pages`, `admin`, `api`: the routes.
+
+mod actions;
+mod admin;
+mod api;
+mod guard;
+mod i18n;
+mod listing;
+mod pages;
+mod render;
+mod upload;
+mod view;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use tokio_util::sync::CancellationToken;
+
+use crate::store::Store;
+use crate::vocabulary::Secret;
+
+/// How `serve` is set up.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// The address to listen on.
+    pub listen: SocketAddr,
+    /// Where report folders are: undo rewrites the batch's report.
+    pub reports: PathBuf,
+    /// The watched folder uploaded manifests are dropped into, if any.
+    pub inbox: Option<PathBuf>,
+    /// The admin token; without one, `/admin` lets nobody in.
+    pub admin_token: Option<Secret>,
+    /// Lookups a client address may make at once...
+    pub lookup_burst: u32,
+    /// ...and how often it gets one more.
+    pub lookup_refill: Duration,
+}
+
+impl ServeOptions {
+    /// The defaults on `listen`: 30 lookups at once, then one a second
+    /// (a status page polls every three seconds).
+    pub fn new(listen: SocketAddr) -> ServeOptions {
+        ServeOptions {
+            listen,
+            reports: PathBuf::from("reports"),
+            inbox: None,
+            admin_token: None,
+            lookup_burst: 30,
+            lookup_refill: Duration::from_secs(1),
+        }
+    }
+}
+
+/// What every handler shares.
+struct App {
+    store: Store,
+    reports: PathBuf,
+    inbox: Option<PathBuf>,
+    lookups: guard::RateLimit,
+    admin: guard::AdminLogin,
+}
+
+type Shared = Arc<App>;
+
+/// Every route.
+fn router(app: Shared) -> Router {
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/status", get(pages::status))
+        .route("/status/{action}", get(pages::confirm).post(pages::act))
+        .route("/admin", get(admin::batches))
+        .route("/admin/login", get(admin::login_form).post(admin::login))
+        .route("/admin/batches/{id}", get(admin::accounts))
+        .route("/admin/batches/{id}/{file}", get(admin::report))
+        .route("/admin/accounts/{id}", get(admin::account))
+        .route("/admin/accounts/{id}/undo.json", get(admin::undo_manifest))
+        .route("/admin/accounts/{id}/{action}", post(admin::act))
+        .route("/api/v1/csrf", get(api::csrf))
+        .route("/api/v1/migrations/{id}", get(api::migration))
+        .route("/api/v1/migrations/{id}/{action}", post(api::act))
+        .route(
+            "/api/v1/batches",
+            get(api::batches)
+                .post(api::upload)
+                .layer(DefaultBodyLimit::max(upload::MAX_BYTES)),
+        )
+        .route("/api/v1/batches/{id}/accounts", get(api::accounts))
+        .with_state(app)
+}
+
+/// A server bound to its address, ready to run.
+pub struct Server {
+    listener: tokio::net::TcpListener,
+    app: Shared,
+}
+
+impl Server {
+    /// Listens on `options.listen`, over `store`.
+    pub async fn bind(store: Store, options: ServeOptions) -> anyhow::Result<Server> {
+        let listener = tokio::net::TcpListener::bind(options.listen)
+            .await
+            .with_context(|| format!("Cannot listen on {}", options.listen))?;
+        let app = Arc::new(App {
+            store,
+            reports: options.reports,
+            inbox: options.inbox,
+            lookups: guard::RateLimit::new(options.lookup_burst, options.lookup_refill),
+            admin: guard::AdminLogin::new(options.admin_token),
+        });
+        Ok(Server { listener, app })
+    }
+
+    /// The address it listens on (the port chosen, for port 0).
+    pub fn address(&self) -> anyhow::Result<SocketAddr> {
+        self.listener
+            .local_addr()
+            .context("Reading the listening address")
+    }
+
+    /// Serves the pages and the API until `shutdown` is cancelled.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        axum::serve(
+            self.listener,
+            router(self.app).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+        .context("Serving the status pages")
+    }
+}

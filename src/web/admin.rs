@@ -3,14 +3,16 @@
 //! account's detail with cancel, resume and undo.
 
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::header::{CONTENT_TYPE, SET_COOKIE};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::actions::{self, Action};
+use super::api;
 use super::guard;
 use super::listing::{BatchLine, Listing, Query as ListQuery};
 use super::pages::{ActionForm, Pair, internal};
@@ -30,8 +32,20 @@ pub struct LoginForm {
 }
 
 /// Where a visitor without login goes.
-fn to_login() -> Response {
-    Redirect::to("/admin/login").into_response()
+/// Lets administrators through to the admin pages and API. Anyone else is
+/// sent to the login page (a page asked for) or answered 401 (an API call
+/// or a form sent).
+pub async fn admins_only(State(app): State<Shared>, request: Request, next: Next) -> Response {
+    if app.admin.is_admin(request.headers()) {
+        return next.run(request).await;
+    }
+    if request.uri().path().starts_with("/api/") {
+        return api::error(StatusCode::UNAUTHORIZED, "log in as an administrator");
+    }
+    if request.method() == Method::GET {
+        return Redirect::to("/admin/login").into_response();
+    }
+    StatusCode::UNAUTHORIZED.into_response()
 }
 
 /// `GET /admin/login`.
@@ -66,9 +80,6 @@ pub async fn login(
 
 /// `GET /admin`: every batch with its totals.
 pub async fn batches(State(app): State<Shared>, headers: HeaderMap) -> Response {
-    if !app.admin.is_admin(&headers) {
-        return to_login();
-    }
     let ctx = Ctx::of(&headers);
     match app.store.batches(None).await {
         Ok(batches) => ctx.page(
@@ -87,9 +98,6 @@ pub async fn accounts(
     Path(id): Path<String>,
     Query(query): Query<ListQuery>,
 ) -> Response {
-    if !app.admin.is_admin(&headers) {
-        return to_login();
-    }
     let ctx = Ctx::of(&headers);
     let batch = match app.store.batches(Some(id)).await {
         Ok(batches) => match batches.into_iter().next() {
@@ -152,9 +160,6 @@ pub async fn report(
     headers: HeaderMap,
     Path((id, file)): Path<(String, String)>,
 ) -> Response {
-    if !app.admin.is_admin(&headers) {
-        return to_login();
-    }
     let ctx = Ctx::of(&headers);
     let content_type = match file.as_str() {
         "report.json" => "application/json",
@@ -180,9 +185,6 @@ pub async fn undo_manifest(
     Path(id): Path<String>,
     Query(pair): Query<Pair>,
 ) -> Response {
-    if !app.admin.is_admin(&headers) {
-        return to_login();
-    }
     let ctx = Ctx::of(&headers);
     match app.store.account_status(&id, &pair.source).await {
         Ok(Some(account)) => {
@@ -219,9 +221,6 @@ pub async fn account(
     Path(id): Path<String>,
     Query(pair): Query<Pair>,
 ) -> Response {
-    if !app.admin.is_admin(&headers) {
-        return to_login();
-    }
     let ctx = Ctx::of(&headers);
     match MigrationView::read(&app.store, &id, &pair.source, ctx.lang).await {
         Ok(Some((account, view))) => ctx.page(
@@ -252,9 +251,6 @@ pub async fn act(
     Path((id, action)): Path<(String, String)>,
     Form(form): Form<ActionForm>,
 ) -> Response {
-    if !app.admin.is_admin(&headers) {
-        return StatusCode::UNAUTHORIZED.into_response();
-    }
     let ctx = Ctx::of(&headers);
     if !guard::csrf_ok(&headers, Some(&form.csrf)) {
         return ctx.message(StatusCode::FORBIDDEN, ctx.lang.words().refused);

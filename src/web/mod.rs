@@ -40,9 +40,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+use axum::{Router, middleware};
 use tokio_util::sync::CancellationToken;
 
 use crate::store::Store;
@@ -93,20 +93,13 @@ type Shared = Arc<App>;
 
 /// Every route.
 fn router(app: Shared) -> Router {
-    Router::new()
-        .route("/", get(pages::home))
-        .route("/status", get(pages::status))
-        .route("/status/{action}", get(pages::confirm).post(pages::act))
+    let admins = Router::new()
         .route("/admin", get(admin::batches))
-        .route("/admin/login", get(admin::login_form).post(admin::login))
         .route("/admin/batches/{id}", get(admin::accounts))
         .route("/admin/batches/{id}/{file}", get(admin::report))
         .route("/admin/accounts/{id}", get(admin::account))
         .route("/admin/accounts/{id}/undo.json", get(admin::undo_manifest))
         .route("/admin/accounts/{id}/{action}", post(admin::act))
-        .route("/api/v1/csrf", get(api::csrf))
-        .route("/api/v1/migrations/{id}", get(api::migration))
-        .route("/api/v1/migrations/{id}/{action}", post(api::act))
         .route(
             "/api/v1/batches",
             get(api::batches)
@@ -114,6 +107,19 @@ fn router(app: Shared) -> Router {
                 .layer(DefaultBodyLimit::max(upload::MAX_BYTES)),
         )
         .route("/api/v1/batches/{id}/accounts", get(api::accounts))
+        .route_layer(middleware::from_fn_with_state(
+            app.clone(),
+            admin::admins_only,
+        ));
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/status", get(pages::status))
+        .route("/status/{action}", get(pages::confirm).post(pages::act))
+        .route("/admin/login", get(admin::login_form).post(admin::login))
+        .route("/api/v1/csrf", get(api::csrf))
+        .route("/api/v1/migrations/{id}", get(api::migration))
+        .route("/api/v1/migrations/{id}/{action}", post(api::act))
+        .merge(admins)
         .with_state(app)
 }
 

@@ -253,6 +253,13 @@ const MIGRATIONS: &[&str] = &[
         record       TEXT    NOT NULL
     ) STRICT;
     "#,
+    // Copies an interrupted attempt had announced (its intents when the
+    // next pass began): that attempt's last APPEND may still land after
+    // the next pass looked, and a twin of such a copy that appears
+    // unrecorded at the destination is that APPEND.
+    r#"
+    ALTER TABLE messages ADD COLUMN interrupted INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// Brings `conn` up to the latest schema version.

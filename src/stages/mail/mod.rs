@@ -12,6 +12,7 @@ mod admission;
 mod altered;
 pub mod fingerprint;
 pub mod folders;
+pub(crate) mod late;
 mod ledger;
 pub mod sync;
 

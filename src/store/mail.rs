@@ -177,6 +177,19 @@ impl Store {
         .await
     }
 
+    /// Notes that mailshift subscribed the folder's destination, which was
+    /// not subscribed before.
+    pub async fn mark_folder_subscribed(&self, folder_id: i64) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            conn.execute(
+                "UPDATE folders SET subscribed = 1 WHERE id = ?1",
+                [folder_id],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
     /// Notes that mailshift created the folder's destination.
     pub async fn mark_folder_created(&self, folder_id: i64) -> Result<(), StoreError> {
         self.call(move |conn| {
@@ -489,6 +502,8 @@ pub struct CreatedInFolder {
     pub dest_uidvalidity: Option<u32>,
     /// Whether mailshift created the folder itself.
     pub created: bool,
+    /// Whether mailshift subscribed the folder (it was not before).
+    pub subscribed: bool,
     /// Destination UIDs of the messages mailshift copied there.
     pub messages: Vec<u32>,
 }
@@ -498,7 +513,7 @@ impl Store {
     pub async fn created_mail(&self, account_id: i64) -> Result<Vec<CreatedInFolder>, StoreError> {
         self.call(move |conn| {
             let mut folders = conn.prepare_cached(
-                "SELECT id, dest_name, dest_uidvalidity, created FROM folders
+                "SELECT id, dest_name, dest_uidvalidity, created, subscribed FROM folders
                  WHERE account_id = ?1 ORDER BY dest_name",
             )?;
             let mut messages = conn.prepare_cached(
@@ -506,13 +521,19 @@ impl Store {
                  WHERE folder_id = ?1 AND copied = 1 AND pending = 0 AND dest_uid IS NOT NULL
                  ORDER BY dest_uid",
             )?;
-            let rows: Vec<(i64, String, Option<u32>, bool)> = folders
+            let rows: Vec<(i64, String, Option<u32>, bool, bool)> = folders
                 .query_map([account_id], |row| {
-                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                    ))
                 })?
                 .collect::<Result<_, _>>()?;
             let mut out = Vec::with_capacity(rows.len());
-            for (id, dest_name, dest_uidvalidity, created) in rows {
+            for (id, dest_name, dest_uidvalidity, created, subscribed) in rows {
                 let uids = messages
                     .query_map([id], |row| row.get(0))?
                     .collect::<Result<_, _>>()?;
@@ -520,6 +541,7 @@ impl Store {
                     dest_name,
                     dest_uidvalidity,
                     created,
+                    subscribed,
                     messages: uids,
                 });
             }

@@ -260,6 +260,11 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE messages ADD COLUMN interrupted INTEGER NOT NULL DEFAULT 0;
     "#,
+    // Subscriptions a migration added at the destination (1 when the
+    // folder was not subscribed before): undo removes them.
+    r#"
+    ALTER TABLE folders ADD COLUMN subscribed INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// Brings `conn` up to the latest schema version.

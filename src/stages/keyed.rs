@@ -18,11 +18,9 @@ use std::collections::{HashMap, HashSet};
 use chrono::NaiveDate;
 
 use super::mail::fingerprint::{self, Present};
+use super::mail::late;
 use super::mail::sync::find_unrecorded;
-use super::pipeline::{
-    self, Confirmable, Delivery, Ledger, MessageSource, PassError, SETTLE_INTERVAL, SETTLE_POLLS,
-    dest,
-};
+use super::pipeline::{self, Confirmable, Delivery, Ledger, MessageSource, PassError, dest};
 use crate::plan::{MailRules, StageKind};
 use crate::protocols::imap::{AppendRequest, Session};
 use crate::stages::context::AccountContext;
@@ -39,6 +37,8 @@ pub(crate) struct Recorded {
     pub intents: HashSet<String>,
     /// Destination messages no checkpoint accounts for.
     pub present: Present,
+    /// The first destination UID the pass looked at.
+    pub floor: u32,
 }
 
 impl Recorded {
@@ -74,10 +74,7 @@ impl Recorded {
             dest_uids.extend(checkpoint.dest_uid);
         }
         if !intents.is_empty() {
-            session
-                .wait_until_quiet(dest_raw, SETTLE_INTERVAL, SETTLE_POLLS)
-                .await
-                .map_err(dest)?;
+            late::settle(ctx, session, record.id, dest_raw).await?;
         }
         let state = session.select(dest_raw).await.map_err(dest)?;
         let orphans = checkpoints
@@ -92,25 +89,33 @@ impl Recorded {
             done,
             intents,
             present,
+            floor: dest_floor,
         })
     }
 }
 
-/// Saves the message counts of a pass over `dest_raw` and, when it had no
-/// failures, the watermark (so that the next run looks at the whole
-/// destination folder again after one that had).
+/// Removes late APPENDs of an interrupted attempt (looking from UID
+/// `floor` on), saves the message counts of a pass over `dest_raw` and,
+/// when it had no failures, the watermark (so that the next run looks at
+/// the whole destination folder again after one that had).
 pub(crate) async fn finish_pass(
     ctx: &AccountContext,
     session: &mut Session,
     folder_id: i64,
     dest_raw: &str,
+    floor: u32,
     found: u64,
     clean: bool,
 ) -> Result<(), PassError> {
     let after = session.status(dest_raw).await.map_err(dest)?;
+    let twins = late::remove(ctx, session, folder_id, dest_raw, floor).await?;
     let source_messages = u32::try_from(found).unwrap_or(u32::MAX);
     ctx.store
-        .save_folder_counts(folder_id, source_messages, after.messages)
+        .save_folder_counts(
+            folder_id,
+            source_messages,
+            after.messages.saturating_sub(twins),
+        )
         .await?;
     // A pass cut short by a stop is not complete, whatever it copied.
     if clean && !ctx.shutdown.is_cancelled() {
@@ -215,6 +220,7 @@ where
 {
     let listed = source.list().await?;
     let recorded = Recorded::load(ctx, session, record, dest_raw).await?;
+    let floor = recorded.floor;
     let appendlimit = session.capabilities().appendlimit;
     let found = listed.len() as u64;
     let mut skipped = 0;
@@ -273,7 +279,7 @@ where
     tally.counts.found += found;
     tally.counts.skipped += skipped;
     let clean = tally.counts.failed == failed_before;
-    finish_pass(ctx, session, record.id, dest_raw, found, clean).await
+    finish_pass(ctx, session, record.id, dest_raw, floor, found, clean).await
 }
 
 /// The checkpoints of one folder of a keyed source.

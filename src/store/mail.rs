@@ -177,6 +177,19 @@ impl Store {
         .await
     }
 
+    /// Notes that mailshift subscribed the folder's destination, which was
+    /// not subscribed before.
+    pub async fn mark_folder_subscribed(&self, folder_id: i64) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            conn.execute(
+                "UPDATE folders SET subscribed = 1 WHERE id = ?1",
+                [folder_id],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
     /// Notes that mailshift created the folder's destination.
     pub async fn mark_folder_created(&self, folder_id: i64) -> Result<(), StoreError> {
         self.call(move |conn| {
@@ -308,6 +321,49 @@ impl Store {
         .await
     }
 
+    /// Notes that the pending rows of a folder are an interrupted attempt's
+    /// (see [`LateCopies`]); called as a pass begins, before it writes
+    /// intents of its own.
+    pub async fn mark_interrupted(&self, folder_id: i64) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            conn.execute(
+                "UPDATE messages SET interrupted = 1 WHERE folder_id = ?1 AND pending = 1",
+                [folder_id],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// What a pass needs to tell a late APPEND of an interrupted attempt
+    /// from the rest of a folder; `None` when no row was interrupted.
+    pub async fn late_copies(&self, folder_id: i64) -> Result<Option<LateCopies>, StoreError> {
+        self.call(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT fingerprint FROM messages
+                 WHERE folder_id = ?1 AND interrupted = 1 AND pending = 0 AND copied = 1",
+            )?;
+            let mut fingerprints = std::collections::HashMap::new();
+            for bytes in stmt.query_map([folder_id], |row| row.get::<_, Vec<u8>>(0))? {
+                *fingerprints.entry(fingerprint_of(&bytes?)).or_default() += 1;
+            }
+            if fingerprints.is_empty() {
+                return Ok(None);
+            }
+            let mut stmt = conn.prepare_cached(
+                "SELECT dest_uid FROM messages WHERE folder_id = ?1 AND dest_uid IS NOT NULL",
+            )?;
+            let recorded = stmt
+                .query_map([folder_id], |row| row.get(0))?
+                .collect::<Result<_, _>>()?;
+            Ok(Some(LateCopies {
+                fingerprints,
+                recorded,
+            }))
+        })
+        .await
+    }
+
     /// Forgets rows whose message is no longer at the destination, so that
     /// it is copied again.
     pub async fn forget_checkpoints(&self, ids: Vec<i64>) -> Result<(), StoreError> {
@@ -412,6 +468,22 @@ impl Store {
     }
 }
 
+/// The copies of a folder that an interrupted attempt had announced, and
+/// the destination UIDs the rows record. A server goes on storing what a
+/// dead client had sent (Courier stores the APPEND whose literal it had
+/// received, at its own pace), possibly after the next pass looked and
+/// sent the message again: a destination message no row records that has
+/// the fingerprint of such a copy is that late APPEND, a twin mailshift
+/// made.
+#[derive(Debug, Clone, Default)]
+pub struct LateCopies {
+    /// Fingerprints of the copies announced by an interrupted attempt,
+    /// with how many copies have each.
+    pub fingerprints: std::collections::HashMap<Fingerprint, usize>,
+    /// Every destination UID the folder's rows record.
+    pub recorded: std::collections::HashSet<u32>,
+}
+
 /// One end of an account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
@@ -430,6 +502,8 @@ pub struct CreatedInFolder {
     pub dest_uidvalidity: Option<u32>,
     /// Whether mailshift created the folder itself.
     pub created: bool,
+    /// Whether mailshift subscribed the folder (it was not before).
+    pub subscribed: bool,
     /// Destination UIDs of the messages mailshift copied there.
     pub messages: Vec<u32>,
 }
@@ -439,7 +513,7 @@ impl Store {
     pub async fn created_mail(&self, account_id: i64) -> Result<Vec<CreatedInFolder>, StoreError> {
         self.call(move |conn| {
             let mut folders = conn.prepare_cached(
-                "SELECT id, dest_name, dest_uidvalidity, created FROM folders
+                "SELECT id, dest_name, dest_uidvalidity, created, subscribed FROM folders
                  WHERE account_id = ?1 ORDER BY dest_name",
             )?;
             let mut messages = conn.prepare_cached(
@@ -447,13 +521,19 @@ impl Store {
                  WHERE folder_id = ?1 AND copied = 1 AND pending = 0 AND dest_uid IS NOT NULL
                  ORDER BY dest_uid",
             )?;
-            let rows: Vec<(i64, String, Option<u32>, bool)> = folders
+            let rows: Vec<(i64, String, Option<u32>, bool, bool)> = folders
                 .query_map([account_id], |row| {
-                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                    ))
                 })?
                 .collect::<Result<_, _>>()?;
             let mut out = Vec::with_capacity(rows.len());
-            for (id, dest_name, dest_uidvalidity, created) in rows {
+            for (id, dest_name, dest_uidvalidity, created, subscribed) in rows {
                 let uids = messages
                     .query_map([id], |row| row.get(0))?
                     .collect::<Result<_, _>>()?;
@@ -461,6 +541,7 @@ impl Store {
                     dest_name,
                     dest_uidvalidity,
                     created,
+                    subscribed,
                     messages: uids,
                 });
             }

@@ -253,6 +253,18 @@ const MIGRATIONS: &[&str] = &[
         record       TEXT    NOT NULL
     ) STRICT;
     "#,
+    // Copies an interrupted attempt had announced (its intents when the
+    // next pass began): that attempt's last APPEND may still land after
+    // the next pass looked, and a twin of such a copy that appears
+    // unrecorded at the destination is that APPEND.
+    r#"
+    ALTER TABLE messages ADD COLUMN interrupted INTEGER NOT NULL DEFAULT 0;
+    "#,
+    // Subscriptions a migration added at the destination (1 when the
+    // folder was not subscribed before): undo removes them.
+    r#"
+    ALTER TABLE folders ADD COLUMN subscribed INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// Brings `conn` up to the latest schema version.

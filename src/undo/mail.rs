@@ -82,6 +82,11 @@ async fn undo_folder(
         }
     }
     if !folder.created || folder.folder.eq_ignore_ascii_case("INBOX") {
+        // A folder that was there stays, without the subscription the
+        // migration added to it.
+        if folder.subscribed && mailbox.subscribed {
+            unsubscribe(session, folder, raw, "kept", outcome).await?;
+        }
         return Ok(Done::Kept);
     }
     let prefix = mailbox.delimiter.map(|d| format!("{}{d}", folder.folder));
@@ -104,15 +109,28 @@ async fn undo_folder(
     }
     outcome.folders_removed.push(folder.folder.clone());
     // Dovecot and Courier keep the subscription of a deleted folder.
-    if mailbox.subscribed
-        && let Err(refused) = refusal(session.unsubscribe(raw).await)?
-    {
+    if mailbox.subscribed {
+        unsubscribe(session, folder, raw, "deleted", outcome).await?;
+    }
+    Ok(Done::Deleted)
+}
+
+/// Unsubscribes a folder undo `did` something to (deleted or kept); a
+/// refusal is listed in `outcome.left`.
+async fn unsubscribe(
+    session: &mut Session,
+    folder: &UndoFolder,
+    raw: &str,
+    did: &str,
+    outcome: &mut UndoOutcome,
+) -> Result<(), ImapError> {
+    if let Err(refused) = refusal(session.unsubscribe(raw).await)? {
         outcome.left.push(format!(
-            "{}: deleted, but still subscribed: {refused}",
+            "{}: {did}, but still subscribed: {refused}",
             folder.folder
         ));
     }
-    Ok(Done::Deleted)
+    Ok(())
 }
 
 /// Sorts an error into a refusal (the server said no, or lacks what the

@@ -291,6 +291,10 @@ pub struct UndoFolder {
     pub uidvalidity: Option<u32>,
     /// Whether the migration created the folder.
     pub created: bool,
+    /// Whether the migration subscribed the folder (it was not subscribed
+    /// before): undo unsubscribes it, deleted or kept.
+    #[serde(default)]
+    pub subscribed: bool,
     /// UIDs of the messages the migration copied into it.
     pub messages: Vec<u32>,
 }
@@ -317,6 +321,7 @@ impl UndoManifest {
                     folder: f.dest_name,
                     uidvalidity: f.dest_uidvalidity,
                     created: f.created,
+                    subscribed: f.subscribed,
                     messages: f.messages,
                 })
                 .collect(),

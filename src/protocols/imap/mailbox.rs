@@ -1,7 +1,7 @@
 //! Mailbox commands: LIST, CREATE, DELETE, SUBSCRIBE, UNSUBSCRIBE, SELECT,
 //! EXAMINE, STATUS.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use super::command::{Command, normalize_flag};
 use super::error::ImapError;
@@ -159,16 +159,24 @@ impl Session {
             }
         }
         if !extended {
+            // A selectable mailbox that LSUB marks `\Noselect` is not
+            // subscribed, only a parent of subscribed ones (RFC 3501
+            // 6.3.9; Courier lists INBOX so once `INBOX.Trash` is).
             let cmd = Command::new("LSUB").raw("\"\" \"*\"");
-            let subscribed: HashSet<String> = self
+            let subscribed: HashMap<String, bool> = self
                 .run(&cmd)
                 .await?
                 .iter()
                 .filter_map(|r| parse_list(r, "LSUB"))
-                .map(|(_, m)| m.raw)
+                .map(|(attrs, m)| {
+                    let parent_only = attrs.iter().any(|a| a.eq_ignore_ascii_case("\\Noselect"));
+                    (m.raw, parent_only)
+                })
                 .collect();
             for m in &mut mailboxes {
-                m.subscribed = subscribed.contains(&m.raw);
+                m.subscribed = subscribed
+                    .get(&m.raw)
+                    .is_some_and(|&parent_only| !parent_only || m.noselect);
             }
         }
         Ok(mailboxes)

@@ -12,6 +12,7 @@ mod admission;
 mod altered;
 pub mod fingerprint;
 pub mod folders;
+pub(crate) mod late;
 mod ledger;
 pub mod sync;
 
@@ -195,6 +196,7 @@ pub(crate) async fn prepare_destination(
         }
         if mapping.subscribed && !there.is_some_and(|m| m.subscribed) {
             dest.subscribe(&mapping.dest_raw).await?;
+            ctx.store.mark_folder_subscribed(record.id).await?;
         }
         prepared.push((mapping, record));
     }

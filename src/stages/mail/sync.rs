@@ -20,13 +20,12 @@ use super::Pair;
 use super::admission::{Admission, FlagFilter, admit, split};
 use super::fingerprint::{self, Present};
 use super::folders::FolderMapping;
+use super::late;
 use super::ledger::{Index, copy};
 use crate::plan::StageKind;
 use crate::protocols::imap::{ImapError, MailboxState, MessageMeta, Session, Status};
 use crate::stages::context::AccountContext;
-use crate::stages::pipeline::{
-    self, MessageSource, PassError, SETTLE_INTERVAL, SETTLE_POLLS, dest, source,
-};
+use crate::stages::pipeline::{self, MessageSource, PassError, dest, source};
 use crate::store::batches::StageCounts;
 use crate::store::mail::{
     Checkpoint, CheckpointUpdate, Fingerprint, FolderRecord, NewCheckpoint, Side, Watermark,
@@ -115,6 +114,7 @@ pub async fn pass(
         checkpoints,
         mut index,
         dst_state,
+        floor,
         mut present,
         mut updates,
     } = open_pass(ctx, pair, mapping, record, &now, &dst_status).await?;
@@ -167,8 +167,13 @@ pub async fn pass(
     counts.skipped += skipped;
 
     let dst_after = pair.dest.status(&mapping.dest_raw).await.map_err(dest)?;
+    let twins = late::remove(ctx, &mut pair.dest, record.id, &mapping.dest_raw, floor).await?;
     store
-        .save_folder_counts(record.id, src_status.messages, dst_after.messages)
+        .save_folder_counts(
+            record.id,
+            src_status.messages,
+            dst_after.messages.saturating_sub(twins),
+        )
         .await?;
     // A pass with failures leaves no watermark, so the next run retries
     // them; so does one that left a listed message unrecorded.
@@ -188,6 +193,8 @@ struct Opened {
     checkpoints: Vec<Checkpoint>,
     index: Index,
     dst_state: MailboxState,
+    /// The first destination UID the pass looked at.
+    floor: u32,
     /// Destination messages no checkpoint accounts for.
     present: Present,
     /// Rows that claimed their destination message back.
@@ -228,10 +235,7 @@ async fn open_pass(
     let index = Index::new(&checkpoints);
     if !index.intents.is_empty() {
         // APPENDs of an interrupted attempt may still be landing.
-        pair.dest
-            .wait_until_quiet(&mapping.dest_raw, SETTLE_INTERVAL, SETTLE_POLLS)
-            .await
-            .map_err(dest)?;
+        late::settle(ctx, &mut pair.dest, record.id, &mapping.dest_raw).await?;
     }
     let dst_state = pair.dest.select(&mapping.dest_raw).await.map_err(dest)?;
     pair.source
@@ -257,6 +261,7 @@ async fn open_pass(
         checkpoints,
         index,
         dst_state,
+        floor: dest_floor,
         present,
         updates,
     })

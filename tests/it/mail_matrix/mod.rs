@@ -174,11 +174,13 @@ fn select_says_uidnext(server: &dyn MailServer, folder: &str) -> bool {
 }
 
 /// The names (on the wire) `user` is subscribed to, whether the folders
-/// exist or not, as LSUB lists them.
+/// exist or not, as LSUB lists them; not the parents of subscribed folders
+/// that LSUB adds as `\Noselect \HasChildren` (Courier's INBOX).
 pub fn subscriptions(server: &dyn MailServer, user: &str) -> std::collections::BTreeSet<String> {
     raw_exchange(server, user, "LSUB \"\" \"*\"")
         .iter()
         .filter(|l| l.starts_with("* LSUB "))
+        .filter(|l| !(l.contains("\\Noselect") && l.contains("\\HasChildren")))
         .filter_map(|l| {
             let line = l.trim_end();
             let name = if let Some(quoted) = line.strip_suffix('"') {

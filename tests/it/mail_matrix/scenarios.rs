@@ -493,6 +493,13 @@ pub async fn undo(source: Kind, dest: Kind) {
     let src = setup.source();
     src.seed_bodies("alice", "INBOX", &[raw("Subject: a", "a"), eight_bit(1)])
         .await;
+    // INBOX subscribed at the source: the migration subscribes it at the
+    // destination if it was not, and undo takes that back.
+    let mut session = Session::connect(&src.imap_config("alice"))
+        .await
+        .expect("login");
+    session.subscribe("INBOX").await.expect("subscribe");
+    session.logout().await.ok();
     for (path, subject) in [
         ("Projects/2024", "p"),
         ("Sent", "s"),
@@ -507,6 +514,10 @@ pub async fn undo(source: Kind, dest: Kind) {
         .await;
     }
     assert_success(&setup.batch.run());
+    assert!(
+        super::subscriptions(setup.dest(), "alice").contains("INBOX"),
+        "the migration subscribed INBOX"
+    );
     let migrated = setup.got().await;
     assert!(
         migrated.len() > before.len() + 3,
@@ -527,24 +538,22 @@ pub async fn undo(source: Kind, dest: Kind) {
     let left = setup
         .assert_only_refused_left(&before, &undone.stdout)
         .await;
-    let mut session = Session::connect(&setup.dest().imap_config("alice"))
-        .await
-        .expect("login");
-    let existing: Vec<String> = session
-        .list()
-        .await
-        .expect("list")
-        .into_iter()
-        .map(|m| m.raw)
-        .collect();
-    session.logout().await.ok();
+    // Only the subscriptions of before stay, and those of folders the
+    // server would not let undo delete.
     let subscribed = super::subscriptions(setup.dest(), "alice");
     for name in &subscribed {
         assert!(
-            subscribed_before.contains(name) || existing.contains(name),
-            "{name} is still subscribed though undo deleted it: {subscribed:?}"
+            subscribed_before.contains(name) || left.contains(name),
+            "{name} is still subscribed though undo took back the migration: \
+             {subscribed:?}, before {subscribed_before:?}\n{}",
+            undone.stdout
         );
     }
+    assert_eq!(
+        subscribed.contains("INBOX"),
+        subscribed_before.contains("INBOX"),
+        "INBOX is subscribed as it was before: {subscribed:?}"
+    );
 
     // Again, from the state database: nothing to do.
     let again = crate::support::undo_first(
@@ -673,7 +682,7 @@ fn signal(child: &std::process::Child, name: &str) {
 
 /// Ctrl-C and SIGTERM used to save a folder's watermark for a pass they cut
 /// short: the messages after the cut were never copied by any later run.
-/// Stops come in turn, each once another share of the mail has arrived, on
+/// Stops come in turn (ten at least), each once another share of the mail has arrived, on
 /// a paced run of two accounts; only a stop that cut a run short counts.
 /// Then one run is exact, and the next copies nothing.
 pub async fn sigterm_and_sigint_at_many_points_lose_nothing(source: Kind, dest: Kind) {
@@ -709,12 +718,12 @@ pub async fn sigterm_and_sigint_at_many_points_lose_nothing(source: Kind, dest: 
     }
     let all = 600 * USERS.len() as u32;
 
-    // Up to twelve stops, each once another twenty-fourth of the mail has
-    // arrived: a share of the order of what a start has at hand.
-    let step = all / 24;
+    // Up to sixteen stops, each once another thirty-second of the mail
+    // has arrived: a share of the order of what a start has at hand.
+    let step = all / 32;
     let mut counter = Counter::new(setup.dest(), USERS).await;
     let mut stops = 0;
-    for i in 0..12 {
+    for i in 0..16 {
         let before = counter.total().await;
         if before + 2 * step >= all {
             break;
@@ -741,7 +750,7 @@ pub async fn sigterm_and_sigint_at_many_points_lose_nothing(source: Kind, dest: 
             break;
         }
     }
-    assert!(stops >= 6, "only {stops} stops came before the end");
+    assert!(stops >= 10, "only {stops} stops came before the end");
 
     assert_success(&setup.batch.run());
     for user in USERS {

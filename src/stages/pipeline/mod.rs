@@ -29,6 +29,7 @@ use crate::stages::context::AccountContext;
 use crate::stages::context::retry::{Attempt, retrying};
 use crate::store::StoreError;
 use crate::store::mail::Watermark;
+use crate::vocabulary::CredentialError;
 
 pub(crate) use copy::{Confirmable, Delivery, Ledger, MessageSource, copy, fetch_groups};
 
@@ -108,7 +109,9 @@ pub(crate) fn dest(error: ImapError) -> PassError {
 }
 
 /// Whether an error is worth another attempt: a pass's transient failure,
-/// or a connection that could not be opened for a transient reason.
+/// a connection that could not be opened for a transient reason, or a
+/// credential that could not be had for one (a token endpoint that did not
+/// answer, a token command that failed).
 fn retryable(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
         cause
@@ -120,6 +123,9 @@ fn retryable(error: &anyhow::Error) -> bool {
             || cause
                 .downcast_ref::<Pop3Error>()
                 .is_some_and(Pop3Error::is_retryable)
+            || cause
+                .downcast_ref::<CredentialError>()
+                .is_some_and(CredentialError::is_retryable)
     })
 }
 

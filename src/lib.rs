@@ -32,7 +32,8 @@
 //!   lines of iCalendar and vCard.
 //! - [`protocols`] holds the clients (IMAP, POP3, ManageSieve, a WebDAV
 //!   client with CalDAV and CardDAV requests and RFC 6764 home discovery,
-//!   SMTP), the TLS setup, HTTP and DNS they share, the token requests and
+//!   SMTP), the TLS setup (one `SessionConfig` and one STARTTLS switch for
+//!   every session client), HTTP and DNS they share, the token requests and
 //!   cache of OAuth2 service accounts (Google, Microsoft), and the PST file
 //!   reader with the MIME, vCard and iCalendar building that turns its
 //!   items into what servers hold.
@@ -42,11 +43,12 @@
 //!   Mail Migrator) into one typed model, checks it against
 //!   `schemas/manifest.schema.json` and reports every problem with its place.
 //! - [`plan`] turns a valid manifest into an immutable [`plan::Plan`]:
-//!   defaults merged, endpoints resolved, stages chosen. Only a plan reaches
-//!   the engine.
+//!   defaults merged, endpoints resolved, stages chosen. Autodetect then
+//!   fills in the servers still unknown and makes it a
+//!   [`plan::ResolvedPlan`]: only that reaches the engine.
 //! - [`store`] is the SQLite state database: batches, accounts, stages,
-//!   folders and per-message checkpoints. One writer, numbered migrations;
-//!   states are strings only there.
+//!   folders, per-message checkpoints and the daemon's jobs. One writer,
+//!   numbered migrations; states are strings only there.
 //! - [`stages`] holds one module per option (`mail` from IMAP, `pop3` for
 //!   the mail of a POP3 source, `pst` for the mail of an Outlook PST file,
 //!   `rules` for rules and auto-replies, `contacts` for contacts and

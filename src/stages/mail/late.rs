@@ -43,7 +43,9 @@ pub(crate) async fn settle(
 /// Removes from `dest_raw` the late APPENDs of an interrupted attempt:
 /// messages from UID `floor` on that no row records, with the fingerprint
 /// of a copy that attempt had announced (no more of each than there are
-/// such copies). Returns how many were removed.
+/// such copies). Returns how many were removed. Without UIDPLUS the
+/// copies' UIDs are not recorded and none could be removed alone: the
+/// check is not made.
 pub(crate) async fn remove(
     ctx: &AccountContext,
     session: &mut Session,
@@ -51,6 +53,9 @@ pub(crate) async fn remove(
     dest_raw: &str,
     floor: u32,
 ) -> Result<u32, PassError> {
+    if !session.capabilities().uidplus {
+        return Ok(0);
+    }
     let Some(late) = ctx.store.late_copies(folder_id).await? else {
         return Ok(0);
     };
@@ -88,7 +93,8 @@ pub(crate) async fn remove(
         tracing::warn!(
             account = %account,
             folder = %dest_raw,
-            "{} copies an interrupted attempt stored late are there twice: {error}",
+            "{} copies an interrupted attempt stored late are there twice, \
+             the server would not remove them: {error}",
             twins.len()
         );
         return Ok(0);

@@ -176,6 +176,8 @@ struct Tokens {
     /// A certificate (`certificate_file: app.pem`) instead of the client
     /// secret from `$APP_SECRET`.
     certificate: bool,
+    /// Token requests answered 503 before the endpoint answers.
+    unavailable: usize,
 }
 
 impl Scene {
@@ -206,6 +208,7 @@ impl Scene {
                 }),
                 lifetime: tokens.lifetime,
                 announced: tokens.announced,
+                unavailable: tokens.unavailable,
             },
         );
         let names = names(accounts);
@@ -276,6 +279,7 @@ async fn a_company_batch_runs_on_service_account_tokens_that_expire_mid_run() {
         lifetime: 2,
         announced: 2,
         certificate: true,
+        unavailable: 0,
     };
     let scene = Scene::start(30, 2, tokens).await;
     let csv = scene.manifest(
@@ -349,6 +353,7 @@ async fn a_token_refused_before_its_announced_end_is_asked_for_once_more() {
         lifetime: 2,
         announced: 3600,
         certificate: false,
+        unavailable: 0,
     };
     let scene = Scene::start(3, 4, tokens).await;
     let csv = scene.manifest(
@@ -376,6 +381,39 @@ async fn a_token_refused_before_its_announced_end_is_asked_for_once_more() {
     assert!(files_holding(scene.path(), &[CLIENT_SECRET]).is_empty());
 }
 
+/// A token endpoint that is down for a moment (503) is asked again with the
+/// mail stage's back-off: the account completes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_endpoint_down_for_a_moment_is_asked_again() {
+    let tokens = Tokens {
+        lifetime: 60,
+        announced: 60,
+        certificate: false,
+        unavailable: 2,
+    };
+    let scene = Scene::start(1, 3, tokens).await;
+    let csv = scene.manifest("imap", "", "client_secret_env: APP_SECRET");
+    let out = run(scene.path(), &csv).run().never_shows(CLIENT_SECRET);
+    assert_eq!(
+        out.code,
+        Some(0),
+        "{}\n{}\nrefused: {:?}",
+        out.stdout,
+        out.stderr,
+        scene.endpoint.refused()
+    );
+    scene.assert_copied().await;
+    let refused = scene.endpoint.refused();
+    assert_eq!(
+        refused
+            .iter()
+            .filter(|r| r.starts_with("temporarily_unavailable"))
+            .count(),
+        2,
+        "{refused:?}"
+    );
+}
+
 /// A POP3 source logs in with the Google service account's tokens too, and
 /// the POP3 stage's IMAP destination asks again for a refused token.
 #[tokio::test(flavor = "multi_thread")]
@@ -384,6 +422,7 @@ async fn a_pop3_source_takes_service_account_tokens_too() {
         lifetime: 2,
         announced: 3600,
         certificate: false,
+        unavailable: 0,
     };
     let scene = Scene::start(3, 4, tokens).await;
     let csv = scene.manifest(
@@ -411,6 +450,7 @@ async fn a_wrong_key_or_secret_names_the_account_and_the_token_endpoint() {
         lifetime: 60,
         announced: 60,
         certificate: false,
+        unavailable: 0,
     };
     let scene = Scene::start(2, 1, tokens).await;
     // The key file holds a key the service account does not have.

@@ -40,7 +40,20 @@ pub async fn run(ctx: &AccountContext) -> Result<StageCounts, StageFailure> {
     let mut counts = StageCounts::default();
     let fail = |error: anyhow::Error, counts: StageCounts| StageFailure { error, counts };
 
-    let mut first = Pair::connect(ctx).await.map_err(|e| fail(e, counts))?;
+    // The first connections are retried like a pass: a server, or a token
+    // endpoint, down for a moment does not fail the account.
+    let mut opened = None;
+    pipeline::retry(ctx, &ctx.plan.source.email, &mut opened, |ctx, opened| {
+        Box::pin(async move {
+            *opened = Some(Pair::connect(ctx).await?);
+            Ok(())
+        })
+    })
+    .await
+    .map_err(|e| fail(e, counts))?;
+    let Some(mut first) = opened else {
+        return Ok(counts); // Stopped while waiting to try again.
+    };
     let mappings = prepare_folders(ctx, &mut first)
         .await
         .map_err(|e| fail(e, counts))?;

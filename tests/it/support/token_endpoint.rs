@@ -167,6 +167,9 @@ pub struct Setup {
     /// The `expires_in` announced; more than `lifetime` plays a token
     /// revoked (or a clock skewed) before its announced end.
     pub announced: u64,
+    /// The first this many requests are answered 503, as an endpoint that
+    /// is down for a moment.
+    pub unavailable: usize,
 }
 
 struct State {
@@ -177,6 +180,8 @@ struct State {
     granted: Mutex<Vec<String>>,
     /// Every refusal, as `error: description`.
     refused: Mutex<Vec<String>>,
+    /// Requests still to answer 503.
+    unavailable: Mutex<usize>,
 }
 
 /// A running token endpoint; stops when dropped.
@@ -194,6 +199,7 @@ impl TokenEndpoint {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let state = Arc::new(State {
+            unavailable: Mutex::new(setup.unavailable),
             setup,
             url: format!("http://127.0.0.1:{port}"),
             signing: EncodingKey::from_rsa_pem(issuer.private.as_bytes()).unwrap(),
@@ -320,6 +326,13 @@ fn answer(
 ) -> Result<Value, Refusal> {
     if !request_line.starts_with("POST ") {
         return Err((405, "invalid_request", "POST only".into()));
+    }
+    {
+        let mut unavailable = state.unavailable.lock().unwrap();
+        if *unavailable > 0 {
+            *unavailable -= 1;
+            return Err((503, "temporarily_unavailable", "try again later".into()));
+        }
     }
     let field = |name: &str| form.get(name).cloned().unwrap_or_default();
     let subject = if path == "/token" {

@@ -363,6 +363,7 @@ fn each_commands_help_lists_only_its_exit_codes() {
         ("purge", &[0, 2, 3, 4]),
         ("undo", &[0, 1, 2, 3, 4]),
         ("watch", &[0, 2, 3]),
+        ("serve", &[0, 2, 3, 4]),
     ] {
         assert_eq!(codes(command), expected, "{command}");
     }

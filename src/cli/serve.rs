@@ -35,6 +35,12 @@ pub struct ServeArgs {
     /// second after that.
     #[arg(long, value_name = "N", default_value_t = 30)]
     pub lookup_burst: u32,
+    /// A reverse proxy in front (nginx, Caddy...) whose `X-Forwarded-For`
+    /// names the client, so that lookups are limited per client rather
+    /// than per proxy; repeat for several. Others' `X-Forwarded-For` is
+    /// ignored.
+    #[arg(long, value_name = "ADDR")]
+    pub trusted_proxy: Vec<std::net::IpAddr>,
     #[command(flatten)]
     pub state: StateArg,
 }
@@ -64,6 +70,7 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<Exit> {
         inbox: args.inbox.clone(),
         admin_token,
         lookup_burst: args.lookup_burst,
+        trusted_proxies: args.trusted_proxy.clone(),
         ..ServeOptions::new(args.listen)
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

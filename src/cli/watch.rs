@@ -60,6 +60,10 @@ pub struct WatchArgs {
     /// With `--serve`: an environment variable holding the admin token.
     #[arg(long, value_name = "VAR", requires = "serve")]
     pub admin_token_env: Option<String>,
+    /// With `--serve`: a reverse proxy whose `X-Forwarded-For` names the
+    /// client (repeat for several).
+    #[arg(long, value_name = "ADDR", requires = "serve")]
+    pub trusted_proxy: Vec<std::net::IpAddr>,
 }
 
 /// Each flag given overrides its key of the configuration.
@@ -116,6 +120,7 @@ pub fn watch(args: &WatchArgs) -> anyhow::Result<Exit> {
         reports: reports.clone(),
         inbox: Some(dir.clone()),
         admin_token,
+        trusted_proxies: args.trusted_proxy.clone(),
         ..ServeOptions::new(listen)
     });
     let daemon = Daemon {

@@ -5,10 +5,8 @@
 //! client looks up too much, 403 for a POST without its CSRF token, 401
 //! for an admin call without login.
 
-use std::net::SocketAddr;
-
 use axum::Json;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -16,7 +14,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::actions::{self, Action};
-use super::guard;
+use super::guard::{self, Client};
 use super::i18n::Lang;
 use super::listing::{BatchLine, Listing, Query as ListQuery};
 use super::upload;
@@ -59,12 +57,12 @@ pub async fn csrf(headers: HeaderMap) -> Response {
 /// `GET /api/v1/migrations/{id}?source=EMAIL`: one account.
 pub async fn migration(
     State(app): State<Shared>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Client(client): Client,
     headers: HeaderMap,
     Path(id): Path<String>,
     Query(source): Query<Source>,
 ) -> Response {
-    if !app.lookups.allow(client.ip()) {
+    if !app.lookups.allow(client) {
         return error(
             StatusCode::TOO_MANY_REQUESTS,
             "too many lookups: wait a minute",
@@ -82,7 +80,7 @@ pub async fn migration(
 /// `{"source": EMAIL}`; resume is for admins.
 pub async fn act(
     State(app): State<Shared>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Client(client): Client,
     headers: HeaderMap,
     Path((id, action)): Path<(String, String)>,
     Json(body): Json<Source>,
@@ -99,7 +97,7 @@ pub async fn act(
         Some(action) => action,
         None => return error(StatusCode::NOT_FOUND, "no such action"),
     };
-    if !admin && !app.lookups.allow(client.ip()) {
+    if !admin && !app.lookups.allow(client) {
         return error(
             StatusCode::TOO_MANY_REQUESTS,
             "too many lookups: wait a minute",

@@ -2,6 +2,10 @@
 //! every POST carries, the per-address limit on lookups, and the admin
 //! login.
 //!
+//! The client address is the connection's, or, from a trusted reverse
+//! proxy, the last address its `X-Forwarded-For` names that is not itself
+//! a trusted proxy.
+//!
 //! CSRF is the double-submit pattern: a random token in a `SameSite=Strict`
 //! cookie, the same token in every form (or the `X-CSRF-Token` header of an
 //! API call); a POST whose two copies differ is refused. A page on another
@@ -13,9 +17,18 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::vocabulary::Secret;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
+
+use super::Shared;
+use crate::vocabulary::Secret;
+
+/// The header a reverse proxy names the client in.
+const X_FORWARDED_FOR: &str = "x-forwarded-for";
 
 /// The cookie that holds the CSRF token.
 const CSRF_COOKIE: &str = "mailshift_csrf";
@@ -23,6 +36,48 @@ const CSRF_COOKIE: &str = "mailshift_csrf";
 const ADMIN_COOKIE: &str = "mailshift_admin";
 /// The header an API call repeats the CSRF token in.
 pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The address of the client a request is for (see the module's doc).
+pub struct Client(pub IpAddr);
+
+impl FromRequestParts<Shared> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &Shared,
+    ) -> Result<Client, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+        Ok(Client(client_address(
+            peer,
+            &parts.headers,
+            &app.trusted_proxies,
+        )))
+    }
+}
+
+/// `peer`, or from a trusted proxy the last address of `X-Forwarded-For`
+/// (every such header, in order) that is not a trusted proxy.
+fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all(X_FORWARDED_FOR)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    forwarded
+        .into_iter()
+        .rev()
+        .find(|a| !trusted.contains(a))
+        .unwrap_or(peer)
+}
 
 /// A random token of 32 URL-safe characters.
 pub fn random_token() -> String {
@@ -189,6 +244,30 @@ impl AdminLogin {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_client_behind_a_trusted_proxy_is_the_last_untrusted_address() {
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.append(
+            X_FORWARDED_FOR,
+            HeaderValue::from_static("203.0.113.9, 198.51.100.7"),
+        );
+        headers.append(X_FORWARDED_FOR, HeaderValue::from_static("10.0.0.1"));
+        let client = |peer: &str, trusted: &[IpAddr]| {
+            client_address(peer.parse().unwrap(), &headers, trusted).to_string()
+        };
+        // A client's own claim is not believed.
+        assert_eq!(client("192.0.2.1", &[proxy]), "192.0.2.1");
+        assert_eq!(client("10.0.0.1", &[]), "10.0.0.1");
+        // Through the proxy: the address it saw, not what the client wrote
+        // before it (`203.0.113.9` may be forged).
+        assert_eq!(client("10.0.0.1", &[proxy]), "198.51.100.7");
+        assert_eq!(
+            client_address(proxy, &HeaderMap::new(), &[proxy]).to_string(),
+            "10.0.0.1"
+        );
+    }
 
     #[test]
     fn a_client_gets_its_burst_then_is_throttled() {

@@ -34,7 +34,7 @@ mod render;
 mod upload;
 mod view;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,6 +63,9 @@ pub struct ServeOptions {
     pub lookup_burst: u32,
     /// ...and how often it gets one more.
     pub lookup_refill: Duration,
+    /// Reverse proxies whose `X-Forwarded-For` names the client: lookups
+    /// are limited per client behind them, not per proxy.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl ServeOptions {
@@ -73,6 +76,7 @@ impl ServeOptions {
             listen,
             reports: PathBuf::from("reports"),
             inbox: None,
+            trusted_proxies: Vec::new(),
             admin_token: None,
             lookup_burst: 30,
             lookup_refill: Duration::from_secs(1),
@@ -87,6 +91,7 @@ struct App {
     inbox: Option<PathBuf>,
     lookups: guard::RateLimit,
     admin: guard::AdminLogin,
+    trusted_proxies: Vec<IpAddr>,
 }
 
 type Shared = Arc<App>;
@@ -141,6 +146,7 @@ impl Server {
             inbox: options.inbox,
             lookups: guard::RateLimit::new(options.lookup_burst, options.lookup_refill),
             admin: guard::AdminLogin::new(options.admin_token),
+            trusted_proxies: options.trusted_proxies,
         });
         Ok(Server { listener, app })
     }

@@ -1,17 +1,15 @@
 //! The end user's pages: the lookup form, an account's status, and the
 //! confirm steps of Cancel and Undo.
 
-use std::net::SocketAddr;
-
 use axum::Form;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::actions::{self, Action};
-use super::guard;
+use super::guard::{self, Client};
 use super::render::Ctx;
 use super::view::MigrationView;
 use super::{App, Shared};
@@ -57,11 +55,11 @@ pub async fn home(headers: HeaderMap) -> Response {
 pub async fn look_up(
     app: &App,
     ctx: &Ctx,
-    client: SocketAddr,
+    client: std::net::IpAddr,
     id: &str,
     source: &str,
 ) -> Result<MigrationView, Response> {
-    if !app.lookups.allow(client.ip()) {
+    if !app.lookups.allow(client) {
         return Err(ctx.message(StatusCode::TOO_MANY_REQUESTS, ctx.lang.words().throttled));
     }
     match MigrationView::read(&app.store, id.trim(), source.trim(), ctx.lang).await {
@@ -81,7 +79,7 @@ pub fn internal(ctx: &Ctx, error: &dyn std::fmt::Display) -> Response {
 /// `GET /status?id=&source=`: an account's page.
 pub async fn status(
     State(app): State<Shared>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Client(client): Client,
     headers: HeaderMap,
     Query(pair): Query<Pair>,
 ) -> Response {
@@ -138,7 +136,7 @@ fn script_string(text: &str) -> String {
 /// `GET /status/{cancel|undo}?id=&source=`: the confirm step.
 pub async fn confirm(
     State(app): State<Shared>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Client(client): Client,
     headers: HeaderMap,
     Path(action): Path<String>,
     Query(pair): Query<Pair>,
@@ -172,7 +170,7 @@ pub async fn confirm(
 /// account's page.
 pub async fn act(
     State(app): State<Shared>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Client(client): Client,
     headers: HeaderMap,
     Path(action): Path<String>,
     Form(form): Form<ActionForm>,
@@ -185,7 +183,7 @@ pub async fn act(
         Some(action @ (Action::Cancel | Action::Undo)) => action,
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
-    if !app.lookups.allow(client.ip()) {
+    if !app.lookups.allow(client) {
         return ctx.message(StatusCode::TOO_MANY_REQUESTS, ctx.lang.words().throttled);
     }
     let (id, source) = (form.id.trim(), form.source.trim());

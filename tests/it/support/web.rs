@@ -26,9 +26,15 @@ pub struct Serve {
 impl Serve {
     /// Serves `state` (reports under `reports`), `burst` lookups at once.
     pub fn start(state: &Path, reports: &Path, burst: u32) -> Serve {
+        Serve::start_with(state, reports, burst, &[])
+    }
+
+    /// [`Serve::start`] with more of `serve`'s arguments.
+    pub fn start_with(state: &Path, reports: &Path, burst: u32, more: &[&str]) -> Serve {
         let mut command = Command::new(env!("CARGO_BIN_EXE_mailshift"));
         command
             .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(more)
             .arg("--lookup-burst")
             .arg(burst.to_string())
             .arg("--state")

@@ -141,6 +141,50 @@ async fn a_hundred_rapid_lookups_are_throttled() {
     assert!(page.body.contains("Demasiadas consultas"), "{}", page.body);
 }
 
+/// Twenty lookups of `path`, the `n`th as if for `forwarded(n)`: their
+/// statuses.
+async fn lookups(serve: &Serve, path: &str, forwarded: fn(usize) -> String) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    for n in 0..20 {
+        let client = forwarded(n);
+        let headers = [("X-Forwarded-For", client.as_str())];
+        statuses.push(serve.get(path, &headers).await.status);
+    }
+    statuses
+}
+
+/// Behind a trusted reverse proxy, lookups are limited per client it names
+/// in `X-Forwarded-For`; anyone else's `X-Forwarded-For` is not believed.
+#[tokio::test(flavor = "multi_thread")]
+async fn behind_a_trusted_proxy_lookups_are_limited_per_forwarded_client() {
+    let (_source, _dest, batch, id, email) = completed().await;
+    let path = format!(
+        "/api/v1/migrations/{id}?source={}",
+        email.replace('@', "%40")
+    );
+    let trusting = Serve::start_with(
+        &batch.state(),
+        &batch.reports(),
+        5,
+        &["--trusted-proxy", "127.0.0.1"],
+    );
+    // Twenty clients, one lookup each: nobody is throttled.
+    let many = lookups(&trusting, &path, |n| format!("198.51.100.{n}")).await;
+    assert!(many.iter().all(|s| *s == 200), "{many:?}");
+    // One client twenty times: throttled after its five.
+    let one = lookups(&trusting, &path, |_| "203.0.113.7".to_owned()).await;
+    assert!(one.iter().filter(|s| **s == 429).count() >= 10, "{one:?}");
+
+    // Not trusted: the header changes nothing, the connection's address
+    // is throttled.
+    let plain = Serve::start(&batch.state(), &batch.reports(), 5);
+    let forged = lookups(&plain, &path, |n| format!("198.51.100.{n}")).await;
+    assert!(
+        forged.iter().filter(|s| **s == 429).count() >= 10,
+        "{forged:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_admin_pages_need_a_login() {
     let (_source, _dest, batch, id, email) = completed().await;

@@ -173,8 +173,9 @@ pub enum Kind {
     /// IMAP for mail plus CalDAV/CardDAV (`dav_url`) and ManageSieve
     /// (`sieve`) for the rest.
     Groupware,
-    /// Server settings found from the email address (not available yet:
-    /// give `host` to use it as IMAP).
+    /// Server settings found from the email address alone (provider
+    /// table, autoconfig, DNS SRV, MX): IMAP, and CalDAV/CardDAV and
+    /// ManageSieve where found.
     Autodetect,
 }
 

@@ -762,6 +762,10 @@ async fn status_select_examine_and_expunge() {
         .unwrap();
     session.uid_expunge(&uids[0..2]).await.unwrap();
     assert_eq!(session.uid_search_all().await.unwrap(), &uids[2..]);
+    assert_eq!(session.uid_search_from(uids[3]).await.unwrap(), &uids[3..]);
+    // `n:*` holds the highest UID even above it: none is from there on.
+    let past = uids[4] + 1;
+    assert!(session.uid_search_from(past).await.unwrap().is_empty());
     assert_eq!(session.status("Box").await.unwrap().messages, 3);
 
     assert!(session.select("Nope").await.is_err());

@@ -85,9 +85,24 @@ impl Session {
     /// Every UID in the selected mailbox, ascending. Uses ESEARCH when
     /// offered (a compact answer for huge folders).
     pub async fn uid_search_all(&mut self) -> Result<Vec<u32>, ImapError> {
+        self.uid_search("ALL").await
+    }
+
+    /// The UIDs from `floor` on in the selected mailbox, ascending: what
+    /// arrived since a folder's UIDNEXT was `floor`, without listing the
+    /// rest of a large folder.
+    pub async fn uid_search_from(&mut self, floor: u32) -> Result<Vec<u32>, ImapError> {
+        let mut uids = self.uid_search(&format!("UID {}:*", floor.max(1))).await?;
+        // `n:*` always holds the highest UID, even one below `n`.
+        uids.retain(|uid| *uid >= floor);
+        Ok(uids)
+    }
+
+    /// The UIDs matching `criteria`, ascending.
+    async fn uid_search(&mut self, criteria: &str) -> Result<Vec<u32>, ImapError> {
         let mut uids = Vec::new();
         if self.caps.esearch {
-            let cmd = Command::new("UID SEARCH").raw("RETURN (ALL) ALL");
+            let cmd = Command::new("UID SEARCH").raw("RETURN (ALL)").raw(criteria);
             for r in self.run(&cmd).await? {
                 let Response::Data { kind, data } = r else {
                     continue;
@@ -105,7 +120,7 @@ impl Session {
                 }
             }
         } else {
-            for r in self.run(&Command::new("UID SEARCH").raw("ALL")).await? {
+            for r in self.run(&Command::new("UID SEARCH").raw(criteria)).await? {
                 if let Response::Data { kind, data } = r
                     && kind == "SEARCH"
                 {

@@ -62,11 +62,11 @@ pub(crate) async fn remove(
     // SELECT again: Courier shows other sessions' APPENDs to a new look.
     session.select(dest_raw).await.map_err(dest)?;
     let unrecorded: Vec<u32> = session
-        .uid_search_all()
+        .uid_search_from(floor)
         .await
         .map_err(dest)?
         .into_iter()
-        .filter(|uid| *uid >= floor && !late.recorded.contains(uid))
+        .filter(|uid| !late.recorded.contains(uid))
         .collect();
     if unrecorded.is_empty() {
         return Ok(0);

@@ -361,10 +361,10 @@ pub(crate) async fn find_unrecorded(
         return Ok((present, updates));
     }
     let unknown: Vec<u32> = dest
-        .uid_search_all()
+        .uid_search_from(floor)
         .await?
         .into_iter()
-        .filter(|uid| *uid >= floor && !known.contains(uid))
+        .filter(|uid| !known.contains(uid))
         .collect();
     if !unknown.is_empty() {
         for stored in dest.fetch_headers(&unknown).await? {

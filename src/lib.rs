@@ -101,8 +101,6 @@ pub mod protocols;
 pub mod report;
 pub mod stages;
 pub mod store;
-// Documented once the undo rework in progress lands.
-#[allow(missing_docs)]
 pub mod undo;
 pub mod vocabulary;
 pub mod web;

@@ -27,8 +27,6 @@
 
 pub mod caldav;
 pub mod carddav;
-// Documented once the WebDAV rework in progress lands.
-#[allow(missing_docs)]
 pub mod dav;
 pub mod dns;
 pub mod http;

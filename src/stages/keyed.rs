@@ -20,14 +20,14 @@ use chrono::NaiveDate;
 use super::mail::fingerprint::{self, Present};
 use super::mail::late;
 use super::mail::sync::find_unrecorded;
-use super::pipeline::{self, Confirmable, Delivery, Ledger, MessageSource, PassError, dest};
+use super::pipeline::{self, Delivery, Ledger, MessageSource, PassError, dest};
 use crate::plan::{MailRules, StageKind};
 use crate::protocols::imap::{AppendRequest, Session};
 use crate::stages::context::AccountContext;
 use crate::store::StoreError;
 use crate::store::batches::StageCounts;
+use crate::store::mail::NewCheckpoint;
 use crate::store::mail::{FolderRecord, Side, Watermark};
-use crate::store::pop3::NewPop3Checkpoint;
 
 /// What the checkpoints and the destination folder say before a pass.
 pub(crate) struct Recorded {
@@ -61,15 +61,16 @@ impl Recorded {
         store
             .begin_folder_pass(record.id, 0, status.uidvalidity)
             .await?;
-        let checkpoints = store.pop3_checkpoints(record.id).await?;
+        let checkpoints = store.checkpoints::<String>(record.id).await?;
         let mut done = HashSet::new();
         let mut intents = HashSet::new();
         let mut dest_uids = HashSet::new();
         for checkpoint in &checkpoints {
+            let key = checkpoint.source.clone();
             if checkpoint.pending {
-                intents.insert(checkpoint.key.clone());
+                intents.extend(key);
             } else {
-                done.insert(checkpoint.key.clone());
+                done.extend(key);
             }
             dest_uids.extend(checkpoint.dest_uid);
         }
@@ -304,14 +305,14 @@ pub(crate) struct KeyedLedger<'a> {
 }
 
 impl<I: Offer> Ledger<I> for KeyedLedger<'_> {
-    type Row = NewPop3Checkpoint;
+    type Row = NewCheckpoint<String>;
 
     async fn offer(
         &mut self,
         ctx: &AccountContext,
         item: I,
         counts: &mut StageCounts,
-    ) -> Result<Delivery<NewPop3Checkpoint>, PassError> {
+    ) -> Result<Delivery<NewCheckpoint<String>>, PassError> {
         let (id, result) = item.offer();
         let Some(key) = self.keys.get(&id).cloned() else {
             return Ok(Delivery::Nothing);
@@ -358,17 +359,18 @@ impl<I: Offer> Ledger<I> for KeyedLedger<'_> {
                 .await?;
         }
         let fingerprint = fingerprint::of_message(&message.body);
-        let row = NewPop3Checkpoint {
+        let row = NewCheckpoint {
             // A message found at the destination is ours when an earlier
             // attempt had announced its copy.
             copied: self.intents.contains(&key),
-            key,
+            source: key,
             dest_uid: None,
             fingerprint,
+            flags: String::new(),
             size: message.body.len() as u64,
         };
         if let Some(dest_uid) = self.present.claim(&fingerprint, None) {
-            return Ok(Delivery::Present(NewPop3Checkpoint {
+            return Ok(Delivery::Present(NewCheckpoint {
                 dest_uid: Some(dest_uid),
                 ..row
             }));
@@ -379,7 +381,7 @@ impl<I: Offer> Ledger<I> for KeyedLedger<'_> {
             body: message.body,
         };
         Ok(Delivery::Append(
-            NewPop3Checkpoint {
+            NewCheckpoint {
                 copied: true,
                 ..row
             },
@@ -387,37 +389,23 @@ impl<I: Offer> Ledger<I> for KeyedLedger<'_> {
         ))
     }
 
-    fn name(&self, row: &NewPop3Checkpoint) -> String {
-        format!("{} {}", self.label, row.key)
+    fn name(&self, row: &NewCheckpoint<String>) -> String {
+        format!("{} {}", self.label, row.source)
     }
 
     async fn record(
         &mut self,
         ctx: &AccountContext,
-        rows: Vec<NewPop3Checkpoint>,
+        rows: Vec<NewCheckpoint<String>>,
     ) -> Result<(), StoreError> {
-        ctx.store
-            .record_pop3_checkpoints(self.folder_id, rows)
-            .await
+        ctx.store.record_checkpoints(self.folder_id, rows).await
     }
 
     async fn close(&mut self, ctx: &AccountContext) -> Result<(), StoreError> {
         let left_out = std::mem::take(&mut self.left_out);
-        ctx.store
-            .forget_pop3_intents(self.folder_id, left_out)
-            .await
+        ctx.store.forget_intents(self.folder_id, left_out).await
     }
 }
-impl Confirmable for NewPop3Checkpoint {
-    fn size(&self) -> u64 {
-        self.size
-    }
-
-    fn confirm(&mut self, dest_uid: Option<u32>) {
-        self.dest_uid = dest_uid;
-    }
-}
-
 /// Whether a message dated `date` passes the manifest's date filters (an
 /// undated message always does).
 fn within_dates(date: Option<NaiveDate>, rules: &MailRules) -> bool {

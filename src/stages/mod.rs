@@ -25,19 +25,12 @@
 pub mod calendars;
 pub mod contacts;
 pub mod context;
-// Documented once the reworks in progress (WebDAV, the mail pipeline) land.
-#[allow(missing_docs)]
 pub mod dav;
 pub mod files;
-#[allow(missing_docs)]
 pub mod keyed;
-#[allow(missing_docs)]
 pub mod mail;
-#[allow(missing_docs)]
 pub mod pipeline;
-#[allow(missing_docs)]
 pub mod pop3;
-#[allow(missing_docs)]
 pub mod pst;
 pub mod rules;
 

@@ -95,22 +95,18 @@ impl Store {
         account_id: i64,
         area: DavArea,
     ) -> Result<Vec<CollectionRecord>, StoreError> {
-        self.call(move |conn| {
-            let mut stmt = conn.prepare(
-                "SELECT source_href, dest_href, created FROM dav_collections
-                 WHERE account_id = ?1 AND area = ?2 ORDER BY id",
-            )?;
-            let rows = stmt
-                .query_map(params![account_id, area.name()], |row| {
-                    Ok(CollectionRecord {
-                        source_href: row.get(0)?,
-                        dest_href: row.get(1)?,
-                        created: row.get(2)?,
-                    })
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(rows)
-        })
+        self.select(
+            "SELECT source_href, dest_href, created FROM dav_collections
+             WHERE account_id = ?1 AND area = ?2 ORDER BY id",
+            (account_id, area.name()),
+            |row| {
+                Ok(CollectionRecord {
+                    source_href: row.get(0)?,
+                    dest_href: row.get(1)?,
+                    created: row.get(2)?,
+                })
+            },
+        )
         .await
     }
 
@@ -151,16 +147,12 @@ impl Store {
         account_id: i64,
         area: DavArea,
     ) -> Result<Vec<ItemRecord>, StoreError> {
-        self.call(move |conn| {
-            let mut stmt = conn.prepare(
-                "SELECT stage, source_href, etag, dest_href, created, pending, refused FROM dav_items
-                 WHERE account_id = ?1 AND area = ?2 ORDER BY id",
-            )?;
-            let rows = stmt
-                .query_map(params![account_id, area.name()], item_record)?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(rows)
-        })
+        self.select(
+            "SELECT stage, source_href, etag, dest_href, created, pending, refused FROM dav_items
+             WHERE account_id = ?1 AND area = ?2 ORDER BY id",
+            (account_id, area.name()),
+            item_record,
+        )
         .await
     }
 

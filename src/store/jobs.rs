@@ -59,26 +59,22 @@ impl Store {
 
     /// Jobs not finished yet (scheduled or running when the daemon stopped).
     pub async fn unfinished_jobs(&self) -> Result<Vec<Job>, StoreError> {
-        self.call(move |conn| {
-            let mut stmt = conn.prepare(
-                "SELECT id, name, dir, manifest, batch, state, start_after FROM jobs
-                 WHERE state IN ('scheduled', 'running') ORDER BY id",
-            )?;
-            let jobs = stmt
-                .query_map([], |row| {
-                    Ok(Job {
-                        id: row.get(0)?,
-                        name: row.get(1)?,
-                        dir: row.get(2)?,
-                        manifest: row.get(3)?,
-                        batch: row.get(4)?,
-                        state: row.get(5)?,
-                        start_after: row.get(6)?,
-                    })
-                })?
-                .collect::<Result<_, _>>()?;
-            Ok(jobs)
-        })
+        self.select(
+            "SELECT id, name, dir, manifest, batch, state, start_after FROM jobs
+             WHERE state IN ('scheduled', 'running') ORDER BY id",
+            [],
+            |row| {
+                Ok(Job {
+                    id: row.get(0)?,
+                    name: row.get(1)?,
+                    dir: row.get(2)?,
+                    manifest: row.get(3)?,
+                    batch: row.get(4)?,
+                    state: row.get(5)?,
+                    start_after: row.get(6)?,
+                })
+            },
+        )
         .await
     }
 }

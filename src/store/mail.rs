@@ -59,14 +59,32 @@ pub struct Watermark {
     pub dest_uidnext: u32,
 }
 
+/// How a source names its messages, and the column that records it.
+pub trait SourceId:
+    rusqlite::ToSql + rusqlite::types::FromSql + Clone + Send + Sync + 'static
+{
+    /// The `messages` column holding it.
+    const COLUMN: &'static str;
+}
+
+/// An IMAP UID.
+impl SourceId for u32 {
+    const COLUMN: &'static str = "source_uid";
+}
+
+/// A text key: a POP3 UIDL, an Outlook file's node ID.
+impl SourceId for String {
+    const COLUMN: &'static str = "source_key";
+}
+
 /// A recorded message.
 #[derive(Debug, Clone)]
-pub struct Checkpoint {
+pub struct Checkpoint<K = u32> {
     /// The row's key.
     pub id: i64,
-    /// `None` once the source's UIDVALIDITY changed and the row awaits
-    /// re-matching by content.
-    pub source_uid: Option<u32>,
+    /// The source message; `None` once the source's UIDVALIDITY changed
+    /// and the row awaits re-matching by content.
+    pub source: Option<K>,
     /// `None` when the destination did not say (no UIDPLUS) or its
     /// UIDVALIDITY changed.
     pub dest_uid: Option<u32>,
@@ -82,14 +100,15 @@ pub struct Checkpoint {
 
 /// A message to record.
 #[derive(Debug, Clone)]
-pub struct NewCheckpoint {
-    /// The source UID.
-    pub source_uid: u32,
+pub struct NewCheckpoint<K = u32> {
+    /// The source message.
+    pub source: K,
     /// The destination UID, when the destination said (UIDPLUS).
     pub dest_uid: Option<u32>,
     /// The message's content fingerprint.
     pub fingerprint: Fingerprint,
-    /// The flags written to the destination, space-separated.
+    /// The flags written to the destination, space-separated (none for
+    /// sources whose flags are not kept in step).
     pub flags: String,
     /// The message's size in bytes.
     pub size: u64,
@@ -107,7 +126,7 @@ pub enum CheckpointUpdate {
         /// The flags, space-separated.
         flags: String,
     },
-    /// An orphaned row (see [`Checkpoint::source_uid`]) matched this source UID.
+    /// An orphaned row (see [`Checkpoint::source`]) matched this source UID.
     SourceUid {
         /// The row's key.
         id: i64,
@@ -282,26 +301,29 @@ impl Store {
     }
 
     /// Every recorded message of a folder.
-    pub async fn checkpoints(&self, folder_id: i64) -> Result<Vec<Checkpoint>, StoreError> {
-        self.call(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT id, source_uid, dest_uid, fingerprint, flags, copied, pending
+    pub async fn checkpoints<K: SourceId>(
+        &self,
+        folder_id: i64,
+    ) -> Result<Vec<Checkpoint<K>>, StoreError> {
+        self.select(
+            format!(
+                "SELECT id, {}, dest_uid, fingerprint, flags, copied, pending
                  FROM messages WHERE folder_id = ?1",
-            )?;
-            let rows = stmt.query_map([folder_id], |row| {
-                let fingerprint = fingerprint_of(&row.get::<_, Vec<u8>>(3)?);
+                K::COLUMN
+            ),
+            [folder_id],
+            |row| {
                 Ok(Checkpoint {
                     id: row.get(0)?,
-                    source_uid: row.get(1)?,
+                    source: row.get(1)?,
                     dest_uid: row.get(2)?,
-                    fingerprint,
+                    fingerprint: fingerprint_of(&row.get::<_, Vec<u8>>(3)?),
                     flags: row.get(4)?,
                     copied: row.get(5)?,
                     pending: row.get(6)?,
                 })
-            })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })
+            },
+        )
         .await
     }
 
@@ -310,15 +332,15 @@ impl Store {
         &self,
         folder_id: i64,
     ) -> Result<std::collections::HashSet<u32>, StoreError> {
-        self.call(move |conn| {
-            let mut stmt = conn.prepare_cached(
+        let uids = self
+            .select(
                 "SELECT source_uid FROM messages
                  WHERE folder_id = ?1 AND pending = 0 AND source_uid IS NOT NULL",
-            )?;
-            let uids = stmt.query_map([folder_id], |row| row.get(0))?;
-            Ok(uids.collect::<Result<_, _>>()?)
-        })
-        .await
+                [folder_id],
+                |row| row.get(0),
+            )
+            .await?;
+        Ok(uids.into_iter().collect())
     }
 
     /// Notes that the pending rows of a folder are an interrupted attempt's
@@ -377,11 +399,11 @@ impl Store {
         .await
     }
 
-    /// Records messages, all in one transaction.
-    pub async fn record_checkpoints(
+    /// Records messages (completing their intents), all in one transaction.
+    pub async fn record_checkpoints<K: SourceId>(
         &self,
         folder_id: i64,
-        rows: Vec<NewCheckpoint>,
+        rows: Vec<NewCheckpoint<K>>,
     ) -> Result<(), StoreError> {
         if rows.is_empty() {
             return Ok(());
@@ -389,17 +411,20 @@ impl Store {
         self.call(move |conn| {
             execute_each(
                 conn,
-                "INSERT INTO messages
-                       (folder_id, source_uid, dest_uid, fingerprint, flags, size, copied)
+                &format!(
+                    "INSERT INTO messages
+                       (folder_id, {0}, dest_uid, fingerprint, flags, size, copied)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                     ON CONFLICT (folder_id, source_uid) DO UPDATE SET
+                     ON CONFLICT (folder_id, {0}) DO UPDATE SET
                        dest_uid = excluded.dest_uid, fingerprint = excluded.fingerprint,
                        flags = excluded.flags, size = excluded.size, copied = excluded.copied,
                        pending = 0",
+                    K::COLUMN
+                ),
                 rows.iter().map(|row| {
                     (
                         folder_id,
-                        row.source_uid,
+                        &row.source,
                         row.dest_uid,
                         &row.fingerprint[..],
                         &row.flags,
@@ -414,18 +439,52 @@ impl Store {
 
     /// Writes pending rows (intents) for source messages about to be
     /// copied; rows that exist already are left as they are.
-    pub async fn record_intents(
+    pub async fn record_intents<K: SourceId>(
         &self,
         folder_id: i64,
-        source_uids: Vec<u32>,
+        sources: Vec<K>,
     ) -> Result<(), StoreError> {
+        self.each_source(
+            folder_id,
+            sources,
+            "INSERT OR IGNORE INTO messages
+               (folder_id, {source}, fingerprint, flags, size, copied, pending)
+             VALUES (?1, ?2, x'', '', 0, 1, 1)",
+        )
+        .await
+    }
+
+    /// Drops the intents of messages that turned out not to be copied
+    /// (left out once read: filtered, failed, not mail).
+    pub async fn forget_intents<K: SourceId>(
+        &self,
+        folder_id: i64,
+        sources: Vec<K>,
+    ) -> Result<(), StoreError> {
+        self.each_source(
+            folder_id,
+            sources,
+            "DELETE FROM messages WHERE folder_id = ?1 AND {source} = ?2 AND pending = 1",
+        )
+        .await
+    }
+
+    /// Runs `sql` (`?1` the folder, `?2` the message, `{source}` its
+    /// column) for each source message, in one transaction.
+    async fn each_source<K: SourceId>(
+        &self,
+        folder_id: i64,
+        sources: Vec<K>,
+        sql: &'static str,
+    ) -> Result<(), StoreError> {
+        if sources.is_empty() {
+            return Ok(());
+        }
         self.call(move |conn| {
             execute_each(
                 conn,
-                "INSERT OR IGNORE INTO messages
-                       (folder_id, source_uid, fingerprint, flags, size, copied, pending)
-                     VALUES (?1, ?2, x'', '', 0, 1, 1)",
-                source_uids.iter().map(|uid| (folder_id, uid)),
+                &sql.replace("{source}", K::COLUMN),
+                sources.iter().map(|source| (folder_id, source)),
             )
         })
         .await
@@ -569,5 +628,59 @@ impl Store {
             Ok(())
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn intents_of_keyed_sources_are_completed_by_key() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let store = Store::open(&dir.path().join("state.db")).unwrap();
+        let account = store
+            .call(|conn| {
+                conn.execute_batch(
+                    "INSERT INTO batches (public_id, name, state, created_at, updated_at)
+                       VALUES ('B', 'b', 'running', 0, 0);
+                     INSERT INTO accounts (batch_id, migration_id, source_email,
+                       destination_email, state, created_at, updated_at)
+                       VALUES (1, 'M', 'a@x', 'a@y', 'running', 0, 0);",
+                )?;
+                Ok(conn.last_insert_rowid())
+            })
+            .await
+            .unwrap();
+        let folder = store
+            .open_folder(account, "POP3 INBOX", "INBOX")
+            .await
+            .unwrap();
+        store
+            .record_intents(folder.id, vec!["a".to_owned(), "b".to_owned()])
+            .await
+            .unwrap();
+        store
+            .record_checkpoints(
+                folder.id,
+                vec![NewCheckpoint {
+                    source: "a".to_owned(),
+                    dest_uid: Some(7),
+                    fingerprint: [1; 16],
+                    flags: String::new(),
+                    size: 10,
+                    copied: true,
+                }],
+            )
+            .await
+            .unwrap();
+        let mut rows = store.checkpoints::<String>(folder.id).await.unwrap();
+        rows.sort_by(|x, y| x.source.cmp(&y.source));
+        assert_eq!(rows.len(), 2);
+        assert_eq!((rows[0].dest_uid, rows[0].pending), (Some(7), false));
+        assert_eq!(rows[0].fingerprint, [1; 16]);
+        assert!(rows[1].pending);
+        let created = store.created_mail(account).await.unwrap();
+        assert_eq!(created[0].messages, vec![7]);
     }
 }

@@ -27,7 +27,6 @@ pub mod jobs;
 pub mod mail;
 mod migrations;
 mod notified;
-pub mod pop3;
 pub mod purge;
 mod resume;
 pub mod sieve;
@@ -120,6 +119,26 @@ impl Store {
             }))
             .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs one query on the writer thread and collects its rows, each
+    /// made by `row`.
+    pub(crate) async fn select<T, P>(
+        &self,
+        sql: impl AsRef<str> + Send + 'static,
+        params: P,
+        row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, StoreError>
+    where
+        T: Send + 'static,
+        P: rusqlite::Params + Send + 'static,
+    {
+        self.call(move |conn| {
+            let mut stmt = conn.prepare_cached(sql.as_ref())?;
+            let rows = stmt.query_map(params, row)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
     }
 }
 

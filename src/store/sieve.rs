@@ -43,24 +43,20 @@ impl Store {
         account_id: i64,
         kind: StageKind,
     ) -> Result<Vec<SieveRecord>, StoreError> {
-        self.call(move |conn| {
-            let mut stmt = conn.prepare(
-                "SELECT source_name, dest_name, hash, created, old_content
-                 FROM sieve_scripts WHERE account_id = ?1 AND stage = ?2 ORDER BY id",
-            )?;
-            let rows = stmt
-                .query_map(params![account_id, kind.name()], |row| {
-                    Ok(SieveRecord {
-                        source_name: row.get(0)?,
-                        dest_name: row.get(1)?,
-                        hash: row.get(2)?,
-                        created: row.get(3)?,
-                        old_content: row.get(4)?,
-                    })
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(rows)
-        })
+        self.select(
+            "SELECT source_name, dest_name, hash, created, old_content
+             FROM sieve_scripts WHERE account_id = ?1 AND stage = ?2 ORDER BY id",
+            (account_id, kind.name()),
+            |row| {
+                Ok(SieveRecord {
+                    source_name: row.get(0)?,
+                    dest_name: row.get(1)?,
+                    hash: row.get(2)?,
+                    created: row.get(3)?,
+                    old_content: row.get(4)?,
+                })
+            },
+        )
         .await
     }
 

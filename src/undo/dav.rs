@@ -25,6 +25,7 @@ pub struct DavUndoOutcome {
 pub struct Created<'a> {
     /// The destination's home collection (its server is what matters).
     pub dav_url: &'a str,
+    /// Whether a certificate that does not verify is taken anyway.
     pub accept_invalid_certs: bool,
     /// Resources to delete.
     pub items: &'a [String],

@@ -54,11 +54,15 @@ pub const FORMAT: &str = "mailshift-undo/1";
 pub struct UndoManifest {
     /// Always `mailshift-undo/1`.
     pub format: String,
+    /// The account's migration ID.
     pub migration_id: String,
+    /// The batch's ID.
     pub batch_id: String,
+    /// The batch's name.
     pub batch: String,
     /// The source address (with the migration ID, what identifies it).
     pub source: String,
+    /// The mailbox the migration wrote to.
     pub destination: UndoDestination,
     /// When the migration finished.
     pub finished_at: Option<DateTime<Utc>>,
@@ -177,6 +181,7 @@ pub struct UndoSieve {
 /// A destination script the migration overwrote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReplacedScript {
+    /// The script's name.
     pub name: String,
     /// Its content before the migration.
     pub content: String,
@@ -204,9 +209,13 @@ impl UndoSieve {
 /// The destination mailbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UndoDestination {
+    /// Its address.
     pub email: String,
+    /// The login name.
     pub user: String,
+    /// Its IMAP server.
     pub server: Server,
+    /// Where its secret comes from.
     pub credential: CredentialRef,
 }
 
@@ -215,17 +224,25 @@ pub struct UndoDestination {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CredentialRef {
+    /// A password in this environment variable.
     PasswordEnv(String),
+    /// A password in this file.
     PasswordFile(PathBuf),
+    /// An OAuth2 access token in this environment variable.
     TokenEnv(String),
+    /// An OAuth2 access token in this file.
     TokenFile(PathBuf),
+    /// An OAuth2 access token printed by this command.
     TokenCommand(String),
     /// An OAuth2 service account (where its key or secret is).
     ServiceAccount(ServiceAccount),
     /// An administrator's login acting for the mailbox.
     Admin {
+        /// The administrator's login.
         user: String,
+        /// How the server lets an administrator act for a user.
         style: AdminStyle,
+        /// Where the administrator's secret comes from.
         password: Box<CredentialRef>,
     },
     /// Given inline in the manifest; not repeated here.

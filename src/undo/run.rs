@@ -26,9 +26,13 @@ const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 /// What undo did: mail, Sieve scripts when a Sieve stage ran, contacts
 /// and calendars when their stages ran.
 pub struct Outcome {
+    /// What was removed from the mailbox.
     pub mail: UndoOutcome,
+    /// What was put back of the Sieve scripts.
     pub sieve: Option<SieveUndoOutcome>,
+    /// What was removed of the address books.
     pub contacts: Option<DavUndoOutcome>,
+    /// What was removed of the calendars.
     pub calendars: Option<DavUndoOutcome>,
 }
 

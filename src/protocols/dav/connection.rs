@@ -37,7 +37,9 @@ pub(super) struct Pool {
 /// How many connections a client opened and requests it sent.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {
+    /// Connections opened (a TCP and, with TLS, a handshake each).
     pub connections: u64,
+    /// Requests sent.
     pub requests: u64,
 }
 

@@ -38,7 +38,9 @@ const PROPS: &str = r#"<?xml version="1.0" encoding="utf-8"?>
 /// Which home collection is wanted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
+    /// Calendars and tasks (RFC 4791).
     CalDav,
+    /// Contacts (RFC 6352).
     CardDav,
 }
 
@@ -71,9 +73,14 @@ impl fmt::Display for Service {
 /// Who logs in, and how.
 #[derive(Clone)]
 pub struct Login {
+    /// The login name.
     pub user: String,
+    /// Its password or token.
     pub auth: Auth,
+    /// Whether a certificate that does not verify is taken anyway (a
+    /// test server's, a self-signed one the manifest allows).
     pub accept_invalid_certs: bool,
+    /// How long one request may go without an answer.
     pub timeout: Duration,
 }
 
@@ -99,10 +106,14 @@ pub enum DiscoveryError {
     /// something unreadable: trying elsewhere would not help.
     #[error(transparent)]
     Dav(#[from] DavError),
+    /// Nothing answered as a home collection anywhere discovery looked.
     #[error("no {service} server found for {email}; tried {tried}")]
     NotFound {
+        /// What was looked for.
         service: Service,
+        /// The account's address.
         email: String,
+        /// The places tried, in order.
         tried: String,
     },
 }

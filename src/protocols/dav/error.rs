@@ -16,32 +16,51 @@ pub enum DavError {
     Url(String),
     /// No TCP connection could be made.
     #[error("cannot reach {server}: {reason}")]
-    Connect { server: String, reason: String },
+    Connect {
+        /// `host:port`.
+        server: String,
+        /// What the network said.
+        reason: String,
+    },
     /// The TLS handshake failed: a certificate, or TLS asked of a plain
     /// port (or the reverse).
     #[error("TLS with {server} failed: {reason}")]
-    Tls { server: String, reason: String },
+    Tls {
+        /// `host:port`.
+        server: String,
+        /// What the handshake said.
+        reason: String,
+    },
     /// The connection broke or the answer could not be read as HTTP.
     #[error("HTTP error with {server}: {source}")]
     Http {
+        /// `host:port`.
         server: String,
+        /// How the exchange broke.
         #[source]
         source: HttpFailure,
     },
     /// The server refused the login.
     #[error("{server} refused the login of {user} (HTTP {status})")]
     Auth {
+        /// `host:port`.
         server: String,
+        /// The login name.
         user: String,
+        /// 401 or 403.
         status: u16,
     },
     /// An answer with a status the request does not accept, with the
     /// server's own words for it when it gave any.
     #[error("{server} answered {method} {path} with HTTP {status}{}", said(reason))]
     Status {
+        /// `host:port`.
         server: String,
+        /// The request's method (`PUT`, `REPORT`, ...).
         method: String,
+        /// The request's path.
         path: String,
+        /// The HTTP status answered.
         status: u16,
         /// What the server said (a precondition, its description, a
         /// plain-text body), shortened; empty when it said nothing.
@@ -49,10 +68,20 @@ pub enum DavError {
     },
     /// A multistatus answer that cannot be read.
     #[error("{server} sent an unreadable WebDAV answer: {reason}")]
-    Xml { server: String, reason: String },
+    Xml {
+        /// `host:port`.
+        server: String,
+        /// What could not be read.
+        reason: String,
+    },
     /// No answer in time.
     #[error("no answer from {server} within {} s", after.as_secs())]
-    Timeout { server: String, after: Duration },
+    Timeout {
+        /// `host:port`.
+        server: String,
+        /// How long it was given.
+        after: Duration,
+    },
 }
 
 /// How an HTTP exchange broke.

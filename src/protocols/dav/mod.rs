@@ -44,6 +44,7 @@ use xml::{DavResponse, Refusal};
 pub struct Collection {
     /// Its path on the server, ending with `/`.
     pub href: String,
+    /// Its `displayname`, when it has one.
     pub display_name: Option<String>,
     /// `calendar-color` (calendars).
     pub color: Option<String>,
@@ -81,13 +82,16 @@ impl Collection {
 /// A resource (vCard, calendar object) of a collection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemRef {
+    /// Its path on the server.
     pub href: String,
+    /// Its entity tag, as the server gave it.
     pub etag: String,
 }
 
 /// What a PUT of a new resource did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PutOutcome {
+    /// Written.
     Created,
     /// A resource of that name exists already (412).
     Exists,

@@ -7,14 +7,18 @@ use super::{DavClient, DavError, xml};
 /// Which multiget report (RFC 4791 §7.9, RFC 6352 §8.7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Multiget {
+    /// `calendar-multiget`.
     Calendar,
+    /// `addressbook-multiget`.
     AddressBook,
 }
 
 /// One resource a multiget returned: its content, or why not.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fetched {
+    /// The resource's path.
     pub href: String,
+    /// Its entity tag, when the server gave one.
     pub etag: Option<String>,
     /// The content, or the status the server gave for it (404: gone).
     pub content: Result<Vec<u8>, u16>,

@@ -11,11 +11,17 @@ use crate::protocols::http::Url;
 /// One `<response>` of a multistatus, with the properties found (200).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct DavResponse {
+    /// The resource's path.
     pub href: String,
+    /// `displayname`.
     pub display_name: Option<String>,
+    /// `getetag`.
     pub etag: Option<String>,
+    /// Its `resourcetype` holds `collection`.
     pub collection: bool,
+    /// Its `resourcetype` holds `addressbook` (RFC 6352).
     pub address_book: bool,
+    /// Its `resourcetype` holds `calendar` (RFC 4791).
     pub calendar: bool,
     /// `calendar-color` (Apple's namespace), e.g. `#3A87ADFF`.
     pub color: Option<String>,

@@ -43,7 +43,7 @@ impl Altered {
         }
         for row in rows {
             if let (Some(dest_uid), Some((size, header))) =
-                (row.dest_uid, self.sent.remove(&row.source_uid))
+                (row.dest_uid, self.sent.remove(&row.source))
             {
                 self.confirmed.push((dest_uid, size, header));
             }
@@ -84,7 +84,7 @@ mod tests {
 
     fn row(source_uid: u32, dest_uid: Option<u32>) -> NewCheckpoint {
         NewCheckpoint {
-            source_uid,
+            source: source_uid,
             dest_uid,
             fingerprint: Default::default(),
             flags: String::new(),

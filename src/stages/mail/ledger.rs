@@ -14,9 +14,7 @@ use super::fingerprint::{self, Present};
 use super::folders::FolderMapping;
 use crate::protocols::imap::{AppendRequest, FetchedBody, MessageMeta, Session};
 use crate::stages::context::AccountContext;
-use crate::stages::pipeline::{
-    self, Confirmable, Delivery, Ledger, MessageSource, PassError, dest, source,
-};
+use crate::stages::pipeline::{self, Delivery, Ledger, MessageSource, PassError, dest, source};
 use crate::store::StoreError;
 use crate::store::batches::StageCounts;
 use crate::store::mail::{Checkpoint, CheckpointUpdate, Fingerprint, NewCheckpoint};
@@ -130,7 +128,7 @@ impl Ledger<FetchedBody> for FolderLedger<'_> {
             return Ok(Delivery::Nothing);
         }
         let row = NewCheckpoint {
-            source_uid: uid,
+            source: uid,
             dest_uid: None,
             fingerprint,
             flags: flags.clone(),
@@ -162,7 +160,7 @@ impl Ledger<FetchedBody> for FolderLedger<'_> {
     }
 
     fn name(&self, row: &NewCheckpoint) -> String {
-        format!("{} UID {}", self.mapping.source, row.source_uid)
+        format!("{} UID {}", self.mapping.source, row.source)
     }
 
     async fn record(
@@ -177,16 +175,6 @@ impl Ledger<FetchedBody> for FolderLedger<'_> {
     async fn close(&mut self, ctx: &AccountContext) -> Result<(), StoreError> {
         let updates = std::mem::take(&mut self.updates);
         ctx.store.update_checkpoints(updates).await
-    }
-}
-
-impl Confirmable for NewCheckpoint {
-    fn size(&self) -> u64 {
-        self.size
-    }
-
-    fn confirm(&mut self, dest_uid: Option<u32>) {
-        self.dest_uid = dest_uid;
     }
 }
 
@@ -210,10 +198,10 @@ impl Index {
         };
         for (i, checkpoint) in checkpoints.iter().enumerate() {
             if checkpoint.pending {
-                index.intents.extend(checkpoint.source_uid);
+                index.intents.extend(checkpoint.source);
                 continue;
             }
-            match checkpoint.source_uid {
+            match checkpoint.source {
                 Some(uid) => {
                     index.by_source.insert(uid, i);
                 }

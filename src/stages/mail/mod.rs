@@ -227,7 +227,9 @@ async fn naming(session: &mut Session, boxes: &[Mailbox]) -> anyhow::Result<Nami
 
 /// A source and a destination connection, holding their hosts' slots.
 pub struct Pair {
+    /// The session with the source server.
     pub source: Session,
+    /// The session with the destination server.
     pub dest: Session,
     _slots: Vec<OwnedSemaphorePermit>,
 }

@@ -34,9 +34,17 @@ use crate::store::mail::{
 /// Where a folder stands against its last complete pass.
 pub enum Check {
     /// Nothing changed on either side since: nothing to do.
-    Unchanged { messages: u32 },
+    Unchanged {
+        /// How many messages the destination folder holds.
+        messages: u32,
+    },
     /// Something changed (or the folder was never passed over completely).
-    Changed { source: Status, dest: Status },
+    Changed {
+        /// The source folder now.
+        source: Status,
+        /// The destination folder now.
+        dest: Status,
+    },
 }
 
 /// Compares both sides' STATUS with the folder's watermark: two cheap
@@ -485,7 +493,7 @@ async fn match_present(
     for (meta, flags) in to_copy {
         match matched.get(&meta.uid) {
             Some(&dest_uid) => rows.push(NewCheckpoint {
-                source_uid: meta.uid,
+                source: meta.uid,
                 dest_uid: Some(dest_uid),
                 fingerprint: fingerprints[&meta.uid],
                 flags,

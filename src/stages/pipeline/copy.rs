@@ -13,8 +13,9 @@ use crate::plan::StageKind;
 use crate::protocols::imap::{AppendRequest, Completion, ImapError, Session};
 use crate::stages::context::AccountContext;
 use crate::stages::context::limits::Loan;
+use crate::store::StoreError;
 use crate::store::batches::StageCounts;
-use crate::store::{Store, StoreError};
+use crate::store::mail::{NewCheckpoint, SourceId};
 
 /// Where messages come from: an IMAP folder, a POP3 mailbox, a folder of
 /// a PST file.
@@ -40,25 +41,6 @@ pub(crate) trait MessageSource {
     ) -> Result<(), PassError>;
 }
 
-/// How an intent names a message in the state database: an IMAP UID or a
-/// text key (UIDL, node ID).
-pub(crate) trait Intent: Sized {
-    /// Records pending rows for messages about to be fetched.
-    async fn record(store: &Store, folder_id: i64, keys: Vec<Self>) -> Result<(), StoreError>;
-}
-
-impl Intent for u32 {
-    async fn record(store: &Store, folder_id: i64, uids: Vec<u32>) -> Result<(), StoreError> {
-        store.record_intents(folder_id, uids).await
-    }
-}
-
-impl Intent for String {
-    async fn record(store: &Store, folder_id: i64, keys: Vec<String>) -> Result<(), StoreError> {
-        store.record_pop3_intents(folder_id, keys).await
-    }
-}
-
 /// What becomes of a message offered to a [`Ledger`].
 pub(crate) enum Delivery<R> {
     /// Nothing to send: recorded otherwise, left out, or failed.
@@ -75,6 +57,16 @@ pub(crate) trait Confirmable {
     fn size(&self) -> u64;
     /// The destination confirmed the copy (with its UID when it said).
     fn confirm(&mut self, dest_uid: Option<u32>);
+}
+
+impl<K> Confirmable for NewCheckpoint<K> {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn confirm(&mut self, dest_uid: Option<u32>) {
+        self.dest_uid = dest_uid;
+    }
 }
 
 /// What a pass knows of one folder's checkpoints: decides what each
@@ -155,7 +147,7 @@ pub(crate) async fn copy<S, L>(
     session: &mut Session,
     dest_raw: &str,
     folder_id: i64,
-    groups: Vec<Group<S::Id, impl Intent>>,
+    groups: Vec<Group<S::Id, impl SourceId>>,
     ledger: &mut L,
     counts: &mut StageCounts,
 ) -> Result<(), PassError>
@@ -182,7 +174,7 @@ where
             if tx.is_closed() {
                 break;
             }
-            Intent::record(&ctx.store, folder_id, group.keys).await?;
+            ctx.store.record_intents(folder_id, group.keys).await?;
             fail::at(Point::AfterIntent);
             loan.take(group.kib).await;
             source.fetch(&group.ids, &tx).await?;

@@ -23,8 +23,11 @@ pub const EXIT_CODE: i32 = 86;
 /// A crash edge of the pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Point {
+    /// Intents of a group are recorded; nothing was sent yet.
     AfterIntent,
+    /// An APPEND is sent; its confirmation is not read yet.
     AfterAppendSent,
+    /// A folder's pass is complete and its watermark saved.
     AfterWatermark,
 }
 

@@ -31,7 +31,7 @@ use crate::store::StoreError;
 use crate::store::mail::Watermark;
 use crate::vocabulary::CredentialError;
 
-pub(crate) use copy::{Confirmable, Delivery, Ledger, MessageSource, copy, fetch_groups};
+pub(crate) use copy::{Delivery, Ledger, MessageSource, copy, fetch_groups};
 
 /// Checkpoints are written in groups of this many.
 pub(crate) const CHECKPOINT_GROUP: usize = 256;
@@ -52,10 +52,13 @@ pub(crate) const SETTLE_POLLS: usize = 30;
 /// What failed at the source of a pass.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
+    /// An IMAP source.
     #[error(transparent)]
     Imap(#[from] ImapError),
+    /// A POP3 source.
     #[error(transparent)]
     Pop3(#[from] Pop3Error),
+    /// An Outlook file.
     #[error(transparent)]
     Pst(#[from] PstError),
 }
@@ -75,10 +78,13 @@ impl SourceError {
 /// Why a pass stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum PassError {
+    /// The source failed.
     #[error("Source: {0}")]
     Source(SourceError),
+    /// The destination failed.
     #[error("Destination: {0}")]
     Destination(ImapError),
+    /// The state database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The process is stopping: what was copied is recorded, the folder is

@@ -32,11 +32,52 @@ use columns::{EndpointField, Setter, Side};
 
 /// Reads a native CSV: every row becomes an account.
 pub fn load(text: &str, file: &Arc<std::path::PathBuf>) -> (Vec<AccountEntry>, Diagnostics) {
-    let mut diagnostics = Diagnostics::new();
     let table = match read_table(text, file) {
         Ok(t) => t,
         Err(d) => return (Vec::new(), d),
     };
+    let mut diagnostics = Diagnostics::new();
+    let (which, columns) = header(&table.header, file, &mut diagnostics);
+    let mut accounts = Vec::with_capacity(table.rows.len());
+    for (row, cells) in &table.rows {
+        let place = |i: usize| Place {
+            file: Arc::clone(file),
+            position: Position::Cell {
+                row: *row,
+                column: table.header.get(i).cloned(),
+            },
+            field: None,
+        };
+        let index = accounts.len();
+        let (spec, filled, broken) = account(cells, &which, &table.header, |i, message, hint| {
+            diagnostics.push(
+                Diagnostic::error(place(i), message)
+                    .with_hint(hint)
+                    .for_account(Some(index)),
+            )
+        });
+        accounts.push(AccountEntry {
+            spec: Some(spec),
+            origin: Origin::Row {
+                file: Arc::clone(file),
+                row: *row,
+                columns: Arc::clone(&columns),
+                filled,
+            },
+            broken,
+        });
+    }
+    (accounts, diagnostics)
+}
+
+/// Which definition each header column is, if any, and the columns as a
+/// row's origin names them; reports repeated, mistyped and ignored
+/// columns.
+fn header(
+    names: &[String],
+    file: &Arc<std::path::PathBuf>,
+    diagnostics: &mut Diagnostics,
+) -> (Vec<Option<&'static ColumnDef>>, Arc<Columns>) {
     let defs = columns();
     let header_place = |name: &str| Place {
         file: Arc::clone(file),
@@ -46,11 +87,10 @@ pub fn load(text: &str, file: &Arc<std::path::PathBuf>) -> (Vec<AccountEntry>, D
         },
         field: None,
     };
-    // Which definition each column is, if any.
     let mut which: Vec<Option<&ColumnDef>> = Vec::new();
     let mut seen: Vec<String> = Vec::new();
     let mut ignored: Vec<String> = Vec::new();
-    for name in &table.header {
+    for name in names {
         let canonical = normalize_header(name);
         if canonical.is_empty() {
             which.push(None);
@@ -67,24 +107,21 @@ pub fn load(text: &str, file: &Arc<std::path::PathBuf>) -> (Vec<AccountEntry>, D
             continue;
         }
         seen.push(key);
-        match def {
-            Some(def) => which.push(Some(def)),
-            None => {
-                // Close to a column of ours: a typo that would silently drop
-                // a value. Otherwise a column of the spreadsheet's own.
-                match did_you_mean(&canonical, defs.iter().map(|d| d.name.as_str())) {
-                    Some(hint) => diagnostics.push(
-                        Diagnostic::error(
-                            header_place(name),
-                            format!("unknown column {}", quote(name)),
-                        )
-                        .with_hint(Some(hint)),
-                    ),
-                    None => ignored.push(quote(name)),
-                }
-                which.push(None);
+        if def.is_none() {
+            // Close to a column of ours: a typo that would silently drop
+            // a value. Otherwise a column of the spreadsheet's own.
+            match did_you_mean(&canonical, defs.iter().map(|d| d.name.as_str())) {
+                Some(hint) => diagnostics.push(
+                    Diagnostic::error(
+                        header_place(name),
+                        format!("unknown column {}", quote(name)),
+                    )
+                    .with_hint(Some(hint)),
+                ),
+                None => ignored.push(quote(name)),
             }
         }
+        which.push(def);
     }
     if !ignored.is_empty() {
         diagnostics.push(Diagnostic::ignored_columns(file, &ignored).with_hint(Some(
@@ -92,8 +129,7 @@ pub fn load(text: &str, file: &Arc<std::path::PathBuf>) -> (Vec<AccountEntry>, D
         )));
     }
     let columns = Arc::new(Columns {
-        columns: table
-            .header
+        columns: names
             .iter()
             .zip(&which)
             .map(|(name, def)| Column {
@@ -102,65 +138,44 @@ pub fn load(text: &str, file: &Arc<std::path::PathBuf>) -> (Vec<AccountEntry>, D
             })
             .collect(),
     });
+    (which, columns)
+}
 
-    let mut accounts = Vec::with_capacity(table.rows.len());
-    for (row, cells) in table.rows {
-        let cell_place = |i: usize| Place {
-            file: Arc::clone(file),
-            position: Position::Cell {
-                row,
-                column: table.header.get(i).cloned(),
-            },
-            field: None,
-        };
-        let index = accounts.len();
-        let mut spec = AccountSpec::default();
-        let mut filled = Vec::new();
-        let mut broken = Vec::new();
-        for (i, cell) in cells.iter().enumerate() {
-            if cell.is_empty() {
-                continue;
-            }
-            filled.push(i);
-            match which.get(i) {
-                Some(Some(def)) => {
-                    if let Err((message, hint)) = apply(&mut spec, def.set, cell) {
-                        broken.push(def.field.clone());
-                        diagnostics.push(
-                            Diagnostic::error(cell_place(i), message)
-                                .with_hint(hint)
-                                .for_account(Some(index)),
-                        );
-                    }
-                }
-                Some(None) if !table.header[i].trim().is_empty() => {} // unknown column, reported once
-                _ => {
-                    diagnostics.push(
-                        Diagnostic::error(
-                            cell_place(i),
-                            format!(
-                                "this row has a value in column {} but the header has no name for it",
-                                i + 1
-                            ),
-                        )
-                        .for_account(Some(index)),
-                    );
-                }
-            }
+/// One row's account: its spec, the cells it filled and the fields whose
+/// cells were wrong, each reported through `error(cell, message, hint)`.
+fn account(
+    cells: &[String],
+    which: &[Option<&ColumnDef>],
+    header: &[String],
+    mut error: impl FnMut(usize, String, Option<String>),
+) -> (AccountSpec, Vec<usize>, Vec<String>) {
+    let mut spec = AccountSpec::default();
+    let mut filled = Vec::new();
+    let mut broken = Vec::new();
+    for (i, cell) in cells.iter().enumerate() {
+        if cell.is_empty() {
+            continue;
         }
-        let origin = Origin::Row {
-            file: Arc::clone(file),
-            row,
-            columns: Arc::clone(&columns),
-            filled,
-        };
-        accounts.push(AccountEntry {
-            spec: Some(spec),
-            origin,
-            broken,
-        });
+        filled.push(i);
+        match which.get(i) {
+            Some(Some(def)) => {
+                if let Err((message, hint)) = apply(&mut spec, def.set, cell) {
+                    broken.push(def.field.clone());
+                    error(i, message, hint);
+                }
+            }
+            Some(None) if !header[i].trim().is_empty() => {} // unknown column, reported once
+            _ => error(
+                i,
+                format!(
+                    "this row has a value in column {} but the header has no name for it",
+                    i + 1
+                ),
+                None,
+            ),
+        }
     }
-    (accounts, diagnostics)
+    (spec, filled, broken)
 }
 
 type CellResult = Result<(), (String, Option<String>)>;

@@ -61,7 +61,7 @@ impl Daemon {
     /// Watches until `shutdown` fires, then lets running batches record
     /// their progress (at most the configured time) and returns.
     pub async fn watch(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let _lock = BatchLock::daemon(&self.services.state)?;
+        let _lock = BatchLock::daemon(&self.services.store)?;
         for sub in ["accepted", "done", "failed"] {
             private_dir(&self.area.join(sub))?;
         }

@@ -1,8 +1,7 @@
 //! Which outcome of an account its notifications last announced, so that
 //! an outcome is emailed once and not again on every incremental pass.
 
-use rusqlite::params;
-
+use super::db::params;
 use super::{Store, StoreError};
 use crate::vocabulary::AccountState;
 
@@ -12,7 +11,7 @@ impl Store {
         self.call(move |conn| {
             Ok(conn.query_row(
                 "SELECT notified FROM accounts WHERE id = ?1",
-                [account_id],
+                params![account_id],
                 |row| row.get(0),
             )?)
         })

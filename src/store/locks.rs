@@ -24,7 +24,7 @@ pub struct HeldLock {
 /// What keeps a lock held while it lives.
 enum Holder {
     File { _file: File },
-    Postgres(Session),
+    Postgres { _session: Session },
 }
 
 /// A PostgreSQL session that holds an advisory lock, on a thread of its
@@ -126,7 +126,7 @@ impl Store {
                         self.location()
                     )));
                 };
-                Holder::Postgres(session)
+                Holder::Postgres { _session: session }
             }
         };
         Ok(HeldLock { _holder: holder })

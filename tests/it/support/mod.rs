@@ -9,6 +9,7 @@ pub mod cyrus;
 pub mod dovecot;
 pub mod groupware;
 pub mod mime;
+pub mod postgres;
 pub mod pst_writer;
 pub mod radicale;
 pub mod server;

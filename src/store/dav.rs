@@ -290,3 +290,77 @@ fn item_record(row: &Row) -> Result<ItemRecord, StoreError> {
         refused: row.get(6)?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::{for_each_backend, one_account};
+
+    #[tokio::test]
+    async fn records_keep_the_first_created_and_gone_resources_are_kept_once() {
+        for_each_backend(|store| async move {
+            let account = one_account(&store).await;
+            let area = DavArea::Contacts;
+            for created in [true, false] {
+                let book = CollectionRecord {
+                    source_href: "/s/book/".into(),
+                    dest_href: "/d/book/".into(),
+                    created,
+                };
+                store
+                    .record_dav_collection(account, area, book)
+                    .await
+                    .unwrap();
+                let card = ItemRecord {
+                    stage: "contacts".into(),
+                    source_href: "/s/book/a.vcf".into(),
+                    etag: "\"1\"".into(),
+                    dest_href: "/d/book/a.vcf".into(),
+                    created,
+                    pending: !created,
+                    refused: None,
+                };
+                store
+                    .record_dav_item(account, StageKind::Contacts, card)
+                    .await
+                    .unwrap();
+            }
+            store
+                .record_dav_home(account, area, "http://d/home/".into())
+                .await
+                .unwrap();
+            let undo = store.dav_undo(account, area).await.unwrap().unwrap();
+            assert_eq!(undo.collections, vec!["/d/book/".to_owned()]);
+            assert_eq!(undo.items, vec!["/d/book/a.vcf".to_owned()]);
+            assert_eq!(undo.home.as_deref(), Some("http://d/home/"));
+            assert!(store.dav_items(account, area).await.unwrap()[0].pending);
+
+            let gone = vec!["/s/book/b.vcf".to_owned(), "/s/book/b.vcf".to_owned()];
+            store
+                .record_dav_source_gone(account, area, "/s/book/", gone)
+                .await
+                .unwrap();
+            let kept = store
+                .dav_source_gone(account, area, "/s/book/")
+                .await
+                .unwrap();
+            assert_eq!(kept.len(), 1);
+            store
+                .record_dav_sync_token(account, StageKind::Contacts, "/s/book/", "t1")
+                .await
+                .unwrap();
+            store
+                .record_dav_sync_token(account, StageKind::Contacts, "/s/book/", "t2")
+                .await
+                .unwrap();
+            let token = store
+                .dav_sync_token(account, StageKind::Contacts, "/s/book/")
+                .await
+                .unwrap();
+            assert_eq!(token.as_deref(), Some("t2"));
+            store.forget_dav(account, area).await.unwrap();
+            assert!(store.dav_undo(account, area).await.unwrap().is_none());
+        })
+        .await;
+    }
+}

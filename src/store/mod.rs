@@ -170,20 +170,26 @@ impl Store {
         self.call(move |db| db.query_map(sql.as_ref(), params, row))
             .await
     }
-}
 
-/// Runs one statement once for each set of parameters, all in one
-/// transaction: how batches of checkpoints are written.
-pub(crate) fn execute_each(
-    db: &mut Db,
-    sql: &str,
-    each: impl IntoIterator<Item = Vec<Value>>,
-) -> Result<(), StoreError> {
-    let mut tx = db.transaction()?;
-    for params in each {
-        tx.execute(sql, params)?;
+    /// Runs one statement once for each set of parameters, all in one
+    /// transaction: how batches of checkpoints are written.
+    pub(crate) async fn execute_rows(
+        &self,
+        sql: String,
+        rows: Vec<Vec<Value>>,
+    ) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.call(move |db| {
+            let mut tx = db.transaction()?;
+            for params in rows {
+                tx.execute(&sql, params)?;
+            }
+            tx.commit()
+        })
+        .await
     }
-    tx.commit()
 }
 
 /// Seconds since the Unix epoch: how every timestamp is stored.

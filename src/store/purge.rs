@@ -130,3 +130,43 @@ impl Store {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::store::jobs::Job;
+    use crate::store::testing::{for_each_backend, one_account};
+    use crate::vocabulary::JobState;
+
+    #[tokio::test]
+    async fn purging_a_batch_forgets_its_accounts_checkpoints_and_jobs() {
+        for_each_backend(|store| async move {
+            let account = one_account(&store).await;
+            let folder = store.open_folder(account, "INBOX", "INBOX").await.unwrap();
+            store
+                .record_intents(folder.id, vec![1u32, 2])
+                .await
+                .unwrap();
+            let job = Job {
+                id: 0,
+                name: "b.yaml".into(),
+                dir: "/area/accepted/1".into(),
+                manifest: "b.yaml".into(),
+                batch: "b".into(),
+                state: JobState::Running,
+                start_after: None,
+            };
+            let first = store.add_job(job.clone()).await.unwrap();
+            assert!(store.add_job(job).await.unwrap() > first);
+            assert_eq!(store.unfinished_jobs().await.unwrap().len(), 2);
+            let batch = store.batches(None).await.unwrap().remove(0);
+            let purged = store.purge_batch(&batch.batch_id).await.unwrap().unwrap();
+            assert_eq!(purged.migration_ids.len(), 1);
+            assert_eq!(purged.batch_removed.as_deref(), Some("b"));
+            assert_eq!(purged.job_dirs.len(), 2);
+            assert!(store.batches(None).await.unwrap().is_empty());
+            assert!(store.unfinished_jobs().await.unwrap().is_empty());
+            assert!(store.purge_batch(&batch.batch_id).await.unwrap().is_none());
+        })
+        .await;
+    }
+}

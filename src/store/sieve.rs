@@ -184,3 +184,64 @@ impl Store {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::{for_each_backend, one_account};
+
+    fn script(dest: &str, created: bool, old: Option<&[u8]>) -> SieveRecord {
+        SieveRecord {
+            source_name: "main".into(),
+            dest_name: dest.into(),
+            hash: format!("{dest}-{created}"),
+            created,
+            old_content: old.map(<[u8]>::to_vec),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_script_recorded_again_keeps_what_undo_needs_from_the_first_change() {
+        for_each_backend(|store| async move {
+            let account = one_account(&store).await;
+            let rules = StageKind::Rules;
+            store
+                .remember_sieve_active(account, Some("old".into()))
+                .await
+                .unwrap();
+            store.remember_sieve_active(account, None).await.unwrap();
+            let (first, second) = (
+                script("main", true, None),
+                script("main", false, Some(b"x")),
+            );
+            store
+                .record_sieve_script(account, rules, first)
+                .await
+                .unwrap();
+            store
+                .record_sieve_script(account, rules, second)
+                .await
+                .unwrap();
+            let recorded = store.sieve_scripts(account, rules).await.unwrap();
+            assert_eq!(recorded.len(), 1);
+            assert!(recorded[0].created, "the first `created` stays");
+            assert_eq!(recorded[0].old_content.as_deref(), Some(&b"x"[..]));
+            let undo = store.sieve_undo(account).await.unwrap().unwrap();
+            assert_eq!(undo.active_before.as_deref(), Some("old"));
+            assert_eq!(undo.created, vec!["main".to_owned()]);
+
+            // Another destination name: that one's values, not the old ones.
+            let moved = script("renamed", false, Some(b"y"));
+            store
+                .record_sieve_script(account, rules, moved)
+                .await
+                .unwrap();
+            let undo = store.sieve_undo(account).await.unwrap().unwrap();
+            assert!(undo.created.is_empty());
+            assert_eq!(undo.replaced, vec![("renamed".to_owned(), b"y".to_vec())]);
+            store.forget_sieve(account).await.unwrap();
+            assert_eq!(store.sieve_undo(account).await.unwrap(), None);
+        })
+        .await;
+    }
+}

@@ -503,3 +503,78 @@ impl Store {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::batches::StageCounts;
+    use crate::store::testing::{for_each_backend, one_account};
+    use crate::vocabulary::{StageKind, StageState};
+
+    #[tokio::test]
+    async fn status_cancel_and_history_read_back_what_was_written() {
+        for_each_backend(|store| async move {
+            let account = one_account(&store).await;
+            let listed = store.batches(None).await.unwrap();
+            assert_eq!(listed.len(), 1);
+            let line = &listed[0].accounts[0];
+            let id = line.migration_id.clone();
+            let only = store.batches(Some(listed[0].batch_id.to_lowercase())).await;
+            assert_eq!(only.unwrap().len(), 1);
+            assert!(
+                store
+                    .batches(Some("B-NONE".into()))
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+
+            store.begin_stage(account, StageKind::Mail).await.unwrap();
+            let counts = StageCounts {
+                found: 5,
+                copied: 4,
+                bytes: 400,
+                ..StageCounts::default()
+            };
+            store
+                .finish_stage(account, StageKind::Mail, StageState::Done, counts)
+                .await
+                .unwrap();
+            store
+                .record_item_error(account, StageKind::Mail, "INBOX 3".into(), "refused".into())
+                .await
+                .unwrap();
+            // The source address is matched whatever its case.
+            let status = store.account_status(&id, "A@X").await.unwrap().unwrap();
+            assert_eq!((status.stages[0].copied, status.stages[0].bytes), (4, 400));
+            assert_eq!(status.item_errors[0].reason, "refused");
+            assert_eq!(store.mail_progress(account).await.unwrap().done, 0);
+
+            assert_eq!(
+                store.request_cancel(&id, "a@x").await.unwrap(),
+                CancelOutcome::Requested
+            );
+            assert!(store.cancel_requested(account).await.unwrap());
+            assert_eq!(
+                store.cancel_requests(status.batch_key).await.unwrap(),
+                vec![account]
+            );
+            assert_eq!(store.lift_cancel(&id, "a@x").await.unwrap(), Some(true));
+            assert_eq!(
+                store.request_cancel_batch(&status.batch_id).await.unwrap(),
+                Some(1)
+            );
+
+            let undone = UndoRecord {
+                undone_at: DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+                copied: [("mail".to_owned(), 4)].into(),
+                removed: vec!["4 messages".into()],
+                left: Vec::new(),
+            };
+            store.record_undo(account, &undone).await.unwrap();
+            let status = store.account_status(&id, "a@x").await.unwrap().unwrap();
+            assert_eq!(status.history[0].removed, undone.removed);
+        })
+        .await;
+    }
+}

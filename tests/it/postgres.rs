@@ -12,6 +12,7 @@ use crate::mail::{
     Batch, account, assert_same, assert_success, dest_count, raw, servers, slashed, slashed_source,
     snapshot,
 };
+use crate::support::Dovecot;
 use crate::support::postgres::Postgres;
 
 /// The password in every URL below: the cluster trusts loopback, so any
@@ -44,16 +45,37 @@ fn bodies(n: usize, size: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// A PostgreSQL server, two Dovecots with `n` messages of `size` bytes in
+/// alice's source INBOX (and a fifth of them in Archive), and a batch of
+/// alice's account with its state in PostgreSQL; `None` when PostgreSQL is
+/// not installed.
+async fn setup(n: usize, size: usize) -> Option<(Postgres, Dovecot, Dovecot, Batch)> {
+    let server = Postgres::start()?;
+    let (source, dest) = servers(slashed_source(), slashed());
+    let mail = bodies(n, size);
+    source.seed_bodies("alice", "INBOX", &mail).await;
+    source.seed_bodies("alice", "Archive", &mail[..n / 5]).await;
+    let batch = Batch::new(&[account("alice", &source, &dest)], "").on_postgres(state_url(&server));
+    Some((server, source, dest, batch))
+}
+
+/// `mailshift status --format json` of alice's migration `id`.
+fn status_of(batch: &Batch, id: &str, source: &str) -> serde_json::Value {
+    mailshift()
+        .args([
+            "status", id, "--source", source, "--format", "json", "--state",
+        ])
+        .arg(batch.state_arg())
+        .run()
+        .success()
+        .json()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_state_migrates_exactly_and_serves_status_report_and_undo() {
-    let Some(server) = Postgres::start() else {
+    let Some((_server, source, dest, batch)) = setup(250, 600).await else {
         return;
     };
-    let (source, dest) = servers(slashed_source(), slashed());
-    let mail = bodies(240, 600);
-    source.seed_bodies("alice", "INBOX", &mail).await;
-    source.seed_bodies("alice", "Archive", &mail[..60]).await;
-    let batch = Batch::new(&[account("alice", &source, &dest)], "").on_postgres(state_url(&server));
 
     let first = batch.run();
     assert_success(&first);
@@ -73,20 +95,7 @@ async fn postgres_state_migrates_exactly_and_serves_status_report_and_undo() {
         .as_str()
         .unwrap()
         .to_owned();
-    let status = mailshift()
-        .args([
-            "status",
-            &id,
-            "--source",
-            "ALICE@example.test",
-            "--format",
-            "json",
-            "--state",
-        ])
-        .arg(batch.state_arg())
-        .run()
-        .success()
-        .json();
+    let status = status_of(&batch, &id, "ALICE@example.test");
     assert_eq!(status["state"], "completed", "{status}");
     let mail_stage = &status["stages"][0];
     assert_eq!(
@@ -94,8 +103,18 @@ async fn postgres_state_migrates_exactly_and_serves_status_report_and_undo() {
         (&"mail".into(), &300.into())
     );
 
+    // `report` writes the batch's report again from the state alone.
+    let again = batch.dir.path().join("again");
+    let rewritten = mailshift()
+        .args(["report", "test", "--reports"])
+        .arg(&again)
+        .arg("--state")
+        .arg(batch.state_arg())
+        .run()
+        .success();
+    assert_no_password(&rewritten);
     let report: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(batch.reports().join("test").join("report.json")).unwrap(),
+        &std::fs::read_to_string(again.join("test").join("report.json")).unwrap(),
     )
     .unwrap();
     let report_text = report.to_string();
@@ -110,33 +129,15 @@ async fn postgres_state_migrates_exactly_and_serves_status_report_and_undo() {
     undo.success().stdout_has("300 messages removed");
     let after = snapshot(&dest, "alice").await;
     assert!(after.values().all(|folder| folder.is_empty()), "{after:?}");
-    let status = mailshift()
-        .args([
-            "status",
-            &id,
-            "--source",
-            "alice@example.test",
-            "--format",
-            "json",
-            "--state",
-        ])
-        .arg(batch.state_arg())
-        .run()
-        .success()
-        .json();
+    let status = status_of(&batch, &id, "alice@example.test");
     assert_eq!(status["state"], "undone");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_state_kill_9_mid_run_then_resume_duplicates_nothing() {
-    let Some(server) = Postgres::start() else {
+    let Some((_server, source, dest, batch)) = setup(1500, 1500).await else {
         return;
     };
-    let (source, dest) = servers(slashed_source(), slashed());
-    let mail = bodies(1500, 1500);
-    source.seed_bodies("alice", "INBOX", &mail).await;
-    source.seed_bodies("alice", "Archive", &mail[..300]).await;
-    let batch = Batch::new(&[account("alice", &source, &dest)], "").on_postgres(state_url(&server));
 
     for threshold in [1, 500, 1100] {
         let mut child = batch.spawn();

@@ -3,7 +3,7 @@
 //! rows) written before a copy and completed after it.
 
 use super::super::db::params;
-use super::super::{FromValue, Store, StoreError, ToValue, execute_each};
+use super::super::{FromValue, Store, StoreError, ToValue};
 
 /// A message's identity for matching: a hash of its size and header block.
 pub type Fingerprint = [u8; 16];
@@ -207,14 +207,9 @@ impl Store {
     /// Forgets rows whose message is no longer at the destination, so that
     /// it is copied again.
     pub async fn forget_checkpoints(&self, ids: Vec<i64>) -> Result<(), StoreError> {
-        self.call(move |conn| {
-            execute_each(
-                conn,
-                "DELETE FROM messages WHERE id = ?1",
-                ids.iter().map(|id| params![id]),
-            )
-        })
-        .await
+        let rows = ids.iter().map(|id| params![id]).collect();
+        self.execute_rows("DELETE FROM messages WHERE id = ?1".into(), rows)
+            .await
     }
 
     /// Records messages (completing their intents), all in one transaction.
@@ -223,36 +218,31 @@ impl Store {
         folder_id: i64,
         rows: Vec<NewCheckpoint<K>>,
     ) -> Result<(), StoreError> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        self.call(move |conn| {
-            execute_each(
-                conn,
-                &format!(
-                    "INSERT INTO messages
-                       (folder_id, {0}, dest_uid, fingerprint, flags, size, copied)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                     ON CONFLICT (folder_id, {0}) DO UPDATE SET
-                       dest_uid = excluded.dest_uid, fingerprint = excluded.fingerprint,
-                       flags = excluded.flags, size = excluded.size, copied = excluded.copied,
-                       pending = 0",
-                    K::COLUMN
-                ),
-                rows.iter().map(|row| {
-                    params![
-                        folder_id,
-                        row.source,
-                        row.dest_uid,
-                        row.fingerprint,
-                        row.flags,
-                        row.size,
-                        row.copied,
-                    ]
-                }),
-            )
-        })
-        .await
+        let sql = format!(
+            "INSERT INTO messages
+               (folder_id, {0}, dest_uid, fingerprint, flags, size, copied)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (folder_id, {0}) DO UPDATE SET
+               dest_uid = excluded.dest_uid, fingerprint = excluded.fingerprint,
+               flags = excluded.flags, size = excluded.size, copied = excluded.copied,
+               pending = 0",
+            K::COLUMN
+        );
+        let rows = rows
+            .iter()
+            .map(|row| {
+                params![
+                    folder_id,
+                    row.source,
+                    row.dest_uid,
+                    row.fingerprint,
+                    row.flags,
+                    row.size,
+                    row.copied,
+                ]
+            })
+            .collect();
+        self.execute_rows(sql, rows).await
     }
 
     /// Writes pending rows (intents) for source messages about to be
@@ -262,26 +252,19 @@ impl Store {
         folder_id: i64,
         sources: Vec<K>,
     ) -> Result<(), StoreError> {
-        if sources.is_empty() {
-            return Ok(());
-        }
-        self.call(move |conn| {
-            execute_each(
-                conn,
-                &format!(
-                    "INSERT INTO messages
-                       (folder_id, {}, fingerprint, flags, size, copied, pending)
-                     VALUES (?1, ?2, ?3, '', 0, 1, 1)
-                     ON CONFLICT DO NOTHING",
-                    K::COLUMN
-                ),
-                // An intent's fingerprint is empty until the copy is made.
-                sources
-                    .iter()
-                    .map(|source| params![folder_id, source, Vec::<u8>::new()]),
-            )
-        })
-        .await
+        let sql = format!(
+            "INSERT INTO messages
+               (folder_id, {}, fingerprint, flags, size, copied, pending)
+             VALUES (?1, ?2, ?3, '', 0, 1, 1)
+             ON CONFLICT DO NOTHING",
+            K::COLUMN
+        );
+        // An intent's fingerprint is empty until the copy is made.
+        let rows = sources
+            .iter()
+            .map(|source| params![folder_id, source, Vec::<u8>::new()])
+            .collect();
+        self.execute_rows(sql, rows).await
     }
 
     /// Drops the intents of messages that turned out not to be copied
@@ -291,20 +274,15 @@ impl Store {
         folder_id: i64,
         sources: Vec<K>,
     ) -> Result<(), StoreError> {
-        if sources.is_empty() {
-            return Ok(());
-        }
-        self.call(move |conn| {
-            execute_each(
-                conn,
-                &format!(
-                    "DELETE FROM messages WHERE folder_id = ?1 AND {} = ?2 AND pending = 1",
-                    K::COLUMN
-                ),
-                sources.iter().map(|source| params![folder_id, source]),
-            )
-        })
-        .await
+        let sql = format!(
+            "DELETE FROM messages WHERE folder_id = ?1 AND {} = ?2 AND pending = 1",
+            K::COLUMN
+        );
+        let rows = sources
+            .iter()
+            .map(|source| params![folder_id, source])
+            .collect();
+        self.execute_rows(sql, rows).await
     }
 
     /// Applies changes to recorded messages, all in one transaction.

@@ -154,7 +154,7 @@ impl Store {
     pub async fn batch_named(&self, name: &str) -> Result<Option<BatchRecord>, StoreError> {
         let name = name.to_owned();
         self.call(move |conn| {
-            Ok(conn.query_opt(
+            conn.query_opt(
                 "SELECT id, public_id FROM batches WHERE name = ?1",
                 params![name],
                 |row| {
@@ -163,7 +163,7 @@ impl Store {
                         public_id: row.get(1)?,
                     })
                 },
-            )?)
+            )
         })
         .await
     }

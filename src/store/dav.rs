@@ -229,11 +229,11 @@ impl Store {
         }
         let home = self
             .call(move |conn| {
-                Ok(conn.query_opt(
+                conn.query_opt(
                     "SELECT url FROM dav_homes WHERE account_id = ?1 AND area = ?2",
                     params![account_id, area.name()],
                     |row| row.get(0),
-                )?)
+                )
             })
             .await?;
         Ok(Some(DavUndoData {

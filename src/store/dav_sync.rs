@@ -21,12 +21,12 @@ impl Store {
     ) -> Result<Option<String>, StoreError> {
         let source_href = source_href.to_owned();
         self.call(move |conn| {
-            Ok(conn.query_opt(
+            conn.query_opt(
                 "SELECT token FROM dav_sync_tokens
                      WHERE account_id = ?1 AND stage = ?2 AND source_href = ?3",
                 params![account_id, kind.name(), source_href],
                 |row| row.get(0),
-            )?)
+            )
         })
         .await
     }

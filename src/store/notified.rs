@@ -9,11 +9,11 @@ impl Store {
     /// The outcome (an account state) last announced for an account.
     pub async fn notified(&self, account_id: i64) -> Result<Option<AccountState>, StoreError> {
         self.call(move |conn| {
-            Ok(conn.query_row(
+            conn.query_row(
                 "SELECT notified FROM accounts WHERE id = ?1",
                 params![account_id],
                 |row| row.get(0),
-            )?)
+            )
         })
         .await
     }

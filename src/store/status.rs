@@ -338,7 +338,7 @@ impl Store {
     /// how a page shows a running mail stage advance.
     pub async fn mail_progress(&self, account_id: i64) -> Result<MailProgress, StoreError> {
         self.call(move |conn| {
-            Ok(conn.query_row(
+            conn.query_row(
                 "SELECT count(*) FROM messages m JOIN folders f ON f.id = m.folder_id
                  WHERE f.account_id = ?1 AND m.pending = 0",
                 params![account_id],
@@ -347,7 +347,7 @@ impl Store {
                         done: row.get::<i64>(0)? as u64,
                     })
                 },
-            )?)
+            )
         })
         .await
     }
@@ -417,11 +417,11 @@ impl Store {
     /// A batch's key in the store, from its public ID.
     pub async fn batch_key(&self, batch_id: String) -> Result<Option<i64>, StoreError> {
         self.call(move |conn| {
-            Ok(conn.query_opt(
+            conn.query_opt(
                 "SELECT id FROM batches WHERE public_id = ?1",
                 params![batch_id.to_ascii_uppercase()],
                 |row| row.get(0),
-            )?)
+            )
         })
         .await
     }
@@ -482,11 +482,11 @@ impl Store {
     /// Whether an account's cancellation was asked for.
     pub async fn cancel_requested(&self, account_id: i64) -> Result<bool, StoreError> {
         self.call(move |conn| {
-            Ok(conn.query_row(
+            conn.query_row(
                 "SELECT cancel_requested FROM accounts WHERE id = ?1",
                 params![account_id],
                 |row| row.get(0),
-            )?)
+            )
         })
         .await
     }

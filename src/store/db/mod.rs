@@ -40,7 +40,7 @@ pub enum Db {
     /// An SQLite file.
     Sqlite(rusqlite::Connection),
     /// A PostgreSQL server, with the statements it has prepared.
-    Postgres(postgres::PgConnection),
+    Postgres(Box<postgres::PgConnection>),
 }
 
 impl Db {
@@ -48,7 +48,9 @@ impl Db {
     pub(crate) fn connect(location: &StateLocation) -> Result<Db, StoreError> {
         match location {
             StateLocation::File(path) => sqlite::connect(path).map(Db::Sqlite),
-            StateLocation::Postgres(url) => postgres::connect(url).map(Db::Postgres),
+            StateLocation::Postgres(url) => {
+                postgres::connect(url).map(|pg| Db::Postgres(Box::new(pg)))
+            }
         }
     }
 

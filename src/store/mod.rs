@@ -130,6 +130,7 @@ impl Store {
                 };
                 let _ = opened.send(Ok(()));
                 for job in queue {
+                    db.reconnect_if_lost(&target);
                     job(&mut db);
                 }
             })

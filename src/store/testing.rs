@@ -1,6 +1,7 @@
 //! The store's test harness: each test runs once against an SQLite file
 //! and once against a private PostgreSQL server (skipped, loudly, only
-//! when PostgreSQL is not installed).
+//! when PostgreSQL is not installed), or against PostgreSQL alone when
+//! it is about PostgreSQL.
 
 use std::future::Future;
 
@@ -18,11 +19,7 @@ where
 {
     let dir = tempfile::TempDir::new().unwrap();
     test(Store::open(dir.path().join("state.db")).unwrap()).await;
-    if let Some(server) = server::Postgres::start() {
-        let url = server.database("mailshift");
-        let store = Store::open(url.parse::<super::StateLocation>().unwrap()).unwrap();
-        test(store).await;
-    }
+    with_postgres(|store, _| test(store)).await;
 }
 
 /// A batch with one account; returns the account's key.
@@ -42,4 +39,18 @@ pub(crate) async fn one_account(store: &Store) -> i64 {
         .await
         .unwrap()
         .id
+}
+
+/// Runs `test` with a new PostgreSQL store and its server's URL (to reach
+/// the server beside the store); nothing when PostgreSQL is not installed.
+pub(crate) async fn with_postgres<F, Fut>(test: F)
+where
+    F: FnOnce(Store, String) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    if let Some(server) = server::Postgres::start() {
+        let url = server.database("mailshift");
+        let store = Store::open(url.parse::<super::StateLocation>().unwrap()).unwrap();
+        test(store, server.url("postgres")).await;
+    }
 }

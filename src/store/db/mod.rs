@@ -54,6 +54,20 @@ impl Db {
         }
     }
 
+    /// Connects again when the PostgreSQL server ended the connection (a
+    /// restart, a failover): the statement that found it closed failed,
+    /// the next ones run on a new connection. A new connection that cannot
+    /// be made leaves this one, and the next statement fails too.
+    pub(crate) fn reconnect_if_lost(&mut self, location: &StateLocation) {
+        if let Db::Postgres(pg) = self
+            && pg.is_closed()
+            && let Ok(fresh) = Db::connect(location)
+        {
+            tracing::warn!(state = %location, "reconnected to the state database");
+            *self = fresh;
+        }
+    }
+
     /// Which backend this is.
     pub fn backend(&self) -> Backend {
         match self {

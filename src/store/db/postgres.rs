@@ -85,6 +85,10 @@ impl PgConnection {
             .collect()
     }
 
+    pub(super) fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+
     pub(super) fn execute_batch(&mut self, sql: &str) -> Result<(), StoreError> {
         Ok(self.client.batch_execute(sql)?)
     }
@@ -189,6 +193,32 @@ mod tests {
             placeholders("SELECT '?1' WHERE a = ?1 AND b = ?12"),
             "SELECT '?1' WHERE a = $1 AND b = $12"
         );
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_server_ended_is_made_again() {
+        crate::store::testing::with_postgres(|store, admin| async move {
+            store.open_batch("before", None).await.unwrap();
+            std::thread::spawn(move || {
+                let mut client = Client::connect(&admin, NoTls).unwrap();
+                let ended = client
+                    .query(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                         WHERE application_name = 'mailshift'",
+                        &[],
+                    )
+                    .unwrap();
+                assert_eq!(ended.len(), 1, "the store's one connection");
+            })
+            .join()
+            .unwrap();
+            // The first statement finds the connection closed; the next
+            // ones run on a new one.
+            let _ = store.open_batch("during", None).await;
+            store.open_batch("after", None).await.unwrap();
+            assert!(store.batch_named("before").await.unwrap().is_some());
+        })
+        .await;
     }
 
     #[test]

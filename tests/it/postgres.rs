@@ -168,3 +168,25 @@ async fn postgres_state_kill_9_mid_run_then_resume_duplicates_nothing() {
         &snapshot(&source, "alice").await,
     );
 }
+
+#[test]
+fn an_unreachable_postgres_state_is_a_clear_error_without_its_password() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let url = format!("postgres://mail:{PASSWORD}@127.0.0.1:1/state");
+    let out = mailshift()
+        .args(["list", "--state", &url])
+        .current_dir(dir.path())
+        .run();
+    assert_eq!(out.code, Some(3), "{out:?}");
+    assert_no_password(&out);
+    assert!(
+        out.stderr
+            .contains("Cannot open the state database postgres://mail:***@127.0.0.1:1/state"),
+        "{out:?}"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no file made"
+    );
+}

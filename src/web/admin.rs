@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::actions::{self, Action};
 use super::api;
-use super::guard;
+use super::guard::{self, Client};
 use super::listing::{BatchLine, Listing, Query as ListQuery};
 use super::pages::{ActionForm, Pair, internal};
 use super::render::Ctx;
@@ -25,8 +25,9 @@ use crate::vocabulary::AccountState;
 /// The login form's fields.
 #[derive(Debug, Deserialize)]
 pub struct LoginForm {
+    /// The admin password or the admin token.
     #[serde(default)]
-    pub token: String,
+    pub password: String,
     #[serde(default)]
     pub csrf: String,
 }
@@ -36,7 +37,10 @@ pub struct LoginForm {
 /// sent to the login page (a page asked for) or answered 401 (an API call
 /// or a form sent).
 pub async fn admins_only(State(app): State<Shared>, request: Request, next: Next) -> Response {
-    if app.admin.is_admin(request.headers()) {
+    if app
+        .admin
+        .is_admin(request.headers(), guard::peer(request.extensions()))
+    {
         return next.run(request).await;
     }
     if request.uri().path().starts_with("/api/") {
@@ -53,9 +57,11 @@ pub async fn login_form(headers: HeaderMap) -> Response {
     Ctx::of(&headers).page(StatusCode::OK, "admin_login", json!({ "failed": false }))
 }
 
-/// `POST /admin/login`: the token opens a session.
+/// `POST /admin/login`: the admin password or token opens a session.
+/// Attempts count against the client's lookups, as guesses would.
 pub async fn login(
     State(app): State<Shared>,
+    Client(client): Client,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
@@ -63,8 +69,16 @@ pub async fn login(
     if !guard::csrf_ok(&headers, Some(&form.csrf)) {
         return ctx.message(StatusCode::FORBIDDEN, ctx.lang.words().refused);
     }
-    if !app.admin.token_ok(form.token.trim()) {
-        tracing::warn!("a wrong admin token was given");
+    if !app.lookups.allow(client) {
+        return ctx.message(StatusCode::TOO_MANY_REQUESTS, ctx.lang.words().throttled);
+    }
+    let checker = app.clone();
+    let given = form.password.trim().to_owned();
+    let ok = tokio::task::spawn_blocking(move || checker.admin.secret_ok(&given))
+        .await
+        .unwrap_or(false);
+    if !ok {
+        tracing::warn!("a wrong admin password or token was given from {client}");
         return ctx.page(
             StatusCode::UNAUTHORIZED,
             "admin_login",

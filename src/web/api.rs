@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::actions::{self, Action};
-use super::guard::{self, Client};
+use super::guard::{self, Admin, Client};
 use super::i18n::Lang;
 use super::listing::{BatchLine, Listing, Query as ListQuery};
 use super::upload;
@@ -81,11 +81,11 @@ pub async fn migration(
 pub async fn act(
     State(app): State<Shared>,
     Client(client): Client,
+    Admin(admin): Admin,
     headers: HeaderMap,
     Path((id, action)): Path<(String, String)>,
     Json(body): Json<Source>,
 ) -> Response {
-    let admin = app.admin.is_admin(&headers);
     // A bearer token cannot be forged across sites; a cookie can.
     if !guard::csrf_ok(&headers, None) && !app.admin.is_bearer(&headers) {
         return error(StatusCode::FORBIDDEN, "missing or wrong CSRF token");

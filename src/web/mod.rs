@@ -46,7 +46,7 @@ use axum::{Router, middleware};
 use tokio_util::sync::CancellationToken;
 
 use crate::store::Store;
-use crate::vocabulary::Secret;
+pub use guard::AdminAccess;
 
 /// How `serve` is set up.
 #[derive(Debug, Clone)]
@@ -57,8 +57,8 @@ pub struct ServeOptions {
     pub reports: PathBuf,
     /// The watched folder uploaded manifests are dropped into, if any.
     pub inbox: Option<PathBuf>,
-    /// The admin token; without one, `/admin` lets nobody in.
-    pub admin_token: Option<Secret>,
+    /// Who may open `/admin`; by default nobody.
+    pub admin: AdminAccess,
     /// Lookups a client address may make at once...
     pub lookup_burst: u32,
     /// ...and how often it gets one more.
@@ -77,7 +77,7 @@ impl ServeOptions {
             reports: PathBuf::from("reports"),
             inbox: None,
             trusted_proxies: Vec::new(),
-            admin_token: None,
+            admin: AdminAccess::default(),
             lookup_burst: 30,
             lookup_refill: Duration::from_secs(1),
         }
@@ -145,7 +145,7 @@ impl Server {
             reports: options.reports,
             inbox: options.inbox,
             lookups: guard::RateLimit::new(options.lookup_burst, options.lookup_refill),
-            admin: guard::AdminLogin::new(options.admin_token),
+            admin: guard::AdminLogin::new(options.admin, options.trusted_proxies.clone()),
             trusted_proxies: options.trusted_proxies,
         });
         Ok(Server { listener, app })

@@ -2,11 +2,13 @@
 //! Chromium over WebDriver) following a real migration between two
 //! private Dovecots, Cancel and Undo (`browser`); over plain HTTP, what the
 //! server refuses: a wrong ID/address pair, too many lookups, a POST
-//! without its CSRF token, the admin pages without login (`http`); and a
+//! without its CSRF token, the admin pages without login (`http`); the admin password and a
+//! trusted proxy's header of the daemon configuration (`login`); and a
 //! batch started by uploading its manifest to `watch --serve` (`upload`).
 
 mod browser;
 mod http;
+mod login;
 mod upload;
 
 use std::time::{Duration, Instant};

@@ -13,7 +13,7 @@ use crate::manifest::diagnostic::{Diagnostics, Place, Position};
 use crate::manifest::model::SmtpSpec;
 use crate::plan::Plan;
 use crate::protocols::smtp::SmtpConfig;
-use crate::vocabulary::PasswordHash;
+use crate::vocabulary::{PasswordHash, Secret};
 
 /// The daemon's settings. Every field is optional.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -55,7 +55,13 @@ pub struct DaemonConfig {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebConfig {
-    /// The admin password's hash, from `mailshift hash-password`.
+    /// The admin password's hash, from `mailshift hash-password`, as
+    /// written: read by [`DaemonConfig::load`], whose errors never quote
+    /// it.
+    #[serde(rename = "admin_password_hash")]
+    admin_password_hash_text: Option<Secret>,
+    /// The admin password's hash, read.
+    #[serde(skip)]
     pub admin_password_hash: Option<PasswordHash>,
     /// A file holding the admin token (the bearer token of the admin API,
     /// also accepted on the login form); relative to the configuration's
@@ -92,11 +98,18 @@ impl DaemonConfig {
             }
             config.smtp_config = Some(smtp);
         }
-        if let Some(web) = &mut config.web
-            && let Some(file) = &mut web.admin_token_file
-            && file.is_relative()
-        {
-            *file = path.parent().unwrap_or(Path::new(".")).join(&*file);
+        if let Some(web) = &mut config.web {
+            if let Some(text) = web.admin_password_hash_text.take() {
+                let hash = PasswordHash::parse(text.expose()).map_err(|e| {
+                    anyhow::anyhow!("{}: web.admin_password_hash {e}", path.display())
+                })?;
+                web.admin_password_hash = Some(hash);
+            }
+            if let Some(file) = &mut web.admin_token_file
+                && file.is_relative()
+            {
+                *file = path.parent().unwrap_or(Path::new(".")).join(&*file);
+            }
         }
         Ok(config)
     }
@@ -271,7 +284,10 @@ mod tests {
         let wrong = &hash[..hash.len() - 3].replace("$i=", "$n=");
         std::fs::write(&path, format!("web:\n  admin_password_hash: \"{wrong}\"\n")).unwrap();
         let error = format!("{:#}", DaemonConfig::load(&path).unwrap_err());
-        assert!(error.contains("is not a password hash"), "{error}");
+        assert!(
+            error.contains("web.admin_password_hash is not a password hash"),
+            "{error}"
+        );
         let salt = wrong.split('$').nth(3).unwrap();
         assert!(!error.contains(salt), "the hash is quoted: {error}");
     }

@@ -133,13 +133,6 @@ impl fmt::Debug for PasswordHash {
     }
 }
 
-impl<'de> serde::Deserialize<'de> for PasswordHash {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<PasswordHash, D::Error> {
-        let text = String::deserialize(d)?;
-        PasswordHash::parse(&text).map_err(serde::de::Error::custom)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -236,7 +236,7 @@ pub async fn account(
     Query(pair): Query<Pair>,
 ) -> Response {
     let ctx = Ctx::of(&headers);
-    match MigrationView::read(&app.store, &id, &pair.source, ctx.lang).await {
+    match MigrationView::read(&app.store, &app.rates, &id, &pair.source, ctx.lang).await {
         Ok(Some((account, view))) => ctx.page(
             StatusCode::OK,
             "admin_account",

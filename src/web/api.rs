@@ -69,7 +69,15 @@ pub async fn migration(
         );
     }
     let lang = Lang::of(&headers);
-    match MigrationView::read(&app.store, id.trim(), source.source.trim(), lang).await {
+    match MigrationView::read(
+        &app.store,
+        &app.rates,
+        id.trim(),
+        source.source.trim(),
+        lang,
+    )
+    .await
+    {
         Ok(Some((_, view))) => Json(view).into_response(),
         Ok(None) => not_found(),
         Err(e) => internal(&e),

@@ -18,6 +18,7 @@
 //! - `guard`: CSRF tokens, the lookup rate limit, the admin login.
 //! - `view`: what an account looks like to its owner.
 //! - `actions`: cancel, resume and undo, for pages and API alike.
+//! - `rate`: how fast a running stage moves, sampled as it is read.
 //! - `listing`: a batch's accounts filtered, sorted and paged.
 //! - `upload`: a manifest uploaded, checked and dropped into the watched
 //!   folder.
@@ -30,6 +31,7 @@ mod guard;
 mod i18n;
 mod listing;
 mod pages;
+mod rate;
 mod render;
 mod upload;
 mod view;
@@ -91,6 +93,7 @@ struct App {
     inbox: Option<PathBuf>,
     lookups: guard::RateLimit,
     admin: guard::AdminLogin,
+    rates: rate::Rates,
     trusted_proxies: Vec<IpAddr>,
 }
 
@@ -146,6 +149,7 @@ impl Server {
             inbox: options.inbox,
             lookups: guard::RateLimit::new(options.lookup_burst, options.lookup_refill),
             admin: guard::AdminLogin::new(options.admin, options.trusted_proxies.clone()),
+            rates: rate::Rates::default(),
             trusted_proxies: options.trusted_proxies,
         });
         Ok(Server { listener, app })

@@ -62,7 +62,7 @@ pub async fn look_up(
     if !app.lookups.allow(client) {
         return Err(ctx.message(StatusCode::TOO_MANY_REQUESTS, ctx.lang.words().throttled));
     }
-    match MigrationView::read(&app.store, id.trim(), source.trim(), ctx.lang).await {
+    match MigrationView::read(&app.store, &app.rates, id.trim(), source.trim(), ctx.lang).await {
         Ok(Some((_, view))) => Ok(view),
         Ok(None) => Err(ctx.message(StatusCode::NOT_FOUND, ctx.lang.words().not_found)),
         Err(error) => Err(internal(ctx, &error)),

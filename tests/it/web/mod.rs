@@ -3,12 +3,14 @@
 //! private Dovecots, Cancel and Undo (`browser`); over plain HTTP, what the
 //! server refuses: a wrong ID/address pair, too many lookups, a POST
 //! without its CSRF token, the admin pages without login (`http`); the admin password and a
-//! trusted proxy's header of the daemon configuration (`login`); and a
+//! trusted proxy's header of the daemon configuration (`login`); a first
+//! pass's live total, rate and time left (`progress`); and a
 //! batch started by uploading its manifest to `watch --serve` (`upload`).
 
 mod browser;
 mod http;
 mod login;
+mod progress;
 mod upload;
 
 use std::time::{Duration, Instant};

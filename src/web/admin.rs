@@ -17,6 +17,7 @@ use super::guard::{self, Client};
 use super::listing::{BatchLine, Listing, Query as ListQuery};
 use super::pages::{ActionForm, Pair, internal};
 use super::render::Ctx;
+use super::tasks::Tasks;
 use super::view::MigrationView;
 use super::{App, Shared};
 use crate::protocols::http::encode_query;
@@ -237,28 +238,39 @@ pub async fn account(
 ) -> Response {
     let ctx = Ctx::of(&headers);
     match MigrationView::read(&app.store, &app.rates, &id, &pair.source, ctx.lang).await {
-        Ok(Some((account, view))) => ctx.page(
-            StatusCode::OK,
-            "admin_account",
-            json!({
-                "m": view,
-                "batch_id": account.batch_id,
-                "folders": account.folders,
-                "can_resume": account.cancel_requested,
-                "undo_href": format!(
-                    "/admin/accounts/{}/undo.json?source={}",
-                    account.migration_id,
-                    encode_query(&account.source)
-                ),
-                "notice": pair.done.unwrap_or_default(),
-            }),
-        ),
+        Ok(Some((account, view))) => {
+            let task = app
+                .tasks
+                .of_account(pair.task.as_deref(), &view.migration_id);
+            let notice = match &task {
+                Some(task) if task.ok == Some(true) => task.message.clone().unwrap_or_default(),
+                _ => pair.done.unwrap_or_default(),
+            };
+            ctx.page(
+                StatusCode::OK,
+                "admin_account",
+                json!({
+                    "m": view,
+                    "batch_id": account.batch_id,
+                    "folders": account.folders,
+                    "can_resume": account.cancel_requested,
+                    "undo_href": format!(
+                        "/admin/accounts/{}/undo.json?source={}",
+                        account.migration_id,
+                        encode_query(&account.source)
+                    ),
+                    "notice": notice,
+                    "task": task,
+                }),
+            )
+        }
         Ok(None) => ctx.message(StatusCode::NOT_FOUND, ctx.lang.words().not_found),
         Err(e) => internal(&ctx, &e),
     }
 }
 
-/// `POST /admin/accounts/{id}/{cancel|resume|undo}`.
+/// `POST /admin/accounts/{id}/{cancel|resume|undo}`; an undo runs in the
+/// background, and the account's page follows it.
 pub async fn act(
     State(app): State<Shared>,
     headers: HeaderMap,
@@ -272,7 +284,19 @@ pub async fn act(
     let Some(action) = Action::parse(&action) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    detail_after(&app, &ctx, action, &id, form.source.trim()).await
+    let source = form.source.trim();
+    if action == Action::Undo {
+        return match Tasks::start(&app, action, &id, source).await {
+            Ok(Some(task)) => Redirect::to(&format!(
+                "/admin/accounts/{id}?source={}&task={task}",
+                encode_query(source)
+            ))
+            .into_response(),
+            Ok(None) => ctx.message(StatusCode::NOT_FOUND, ctx.lang.words().not_found),
+            Err(e) => internal(&ctx, &e),
+        };
+    }
+    detail_after(&app, &ctx, action, &id, source).await
 }
 
 /// Runs `action`, then back to the account's detail with what it said.

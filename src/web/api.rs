@@ -7,7 +7,7 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::header::SET_COOKIE;
+use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -17,6 +17,7 @@ use super::actions::{self, Action};
 use super::guard::{self, Admin, Client};
 use super::i18n::Lang;
 use super::listing::{BatchLine, Listing, Query as ListQuery};
+use super::tasks::Tasks;
 use super::upload;
 use super::view::MigrationView;
 use super::{App, Shared};
@@ -111,7 +112,35 @@ pub async fn act(
             "too many lookups: wait a minute",
         );
     }
-    answer(&app, action, id.trim(), body.source.trim()).await
+    let (id, source) = (id.trim(), body.source.trim());
+    if action != Action::Undo {
+        return answer(&app, action, id, source).await;
+    }
+    match Tasks::start(&app, action, id, source).await {
+        Ok(Some(task)) => started(&task),
+        Ok(None) => not_found(),
+        Err(e) => internal(&e),
+    }
+}
+
+/// `202 Accepted` for a task started, with where to follow it.
+fn started(task: &str) -> Response {
+    let follow = format!("/api/v1/tasks/{task}");
+    (
+        StatusCode::ACCEPTED,
+        [(LOCATION, follow.clone())],
+        Json(json!({ "task": task, "follow": follow })),
+    )
+        .into_response()
+}
+
+/// `GET /api/v1/tasks/{task}`: a background action and, once it ended,
+/// its outcome.
+pub async fn task(State(app): State<Shared>, Path(task): Path<String>) -> Response {
+    match app.tasks.get(&task) {
+        Some(task) => Json(task).into_response(),
+        None => error(StatusCode::NOT_FOUND, "no such task"),
+    }
 }
 
 /// The JSON answer to an action.

@@ -19,6 +19,7 @@
 //! - `view`: what an account looks like to its owner.
 //! - `actions`: cancel, resume and undo, for pages and API alike.
 //! - `rate`: how fast a running stage moves, sampled as it is read.
+//! - `tasks`: undo in the background, followed until its outcome.
 //! - `listing`: a batch's accounts filtered, sorted and paged.
 //! - `upload`: a manifest uploaded, checked and dropped into the watched
 //!   folder.
@@ -33,6 +34,7 @@ mod listing;
 mod pages;
 mod rate;
 mod render;
+mod tasks;
 mod upload;
 mod view;
 
@@ -94,6 +96,7 @@ struct App {
     lookups: guard::RateLimit,
     admin: guard::AdminLogin,
     rates: rate::Rates,
+    tasks: tasks::Tasks,
     trusted_proxies: Vec<IpAddr>,
 }
 
@@ -127,6 +130,7 @@ fn router(app: Shared) -> Router {
         .route("/api/v1/csrf", get(api::csrf))
         .route("/api/v1/migrations/{id}", get(api::migration))
         .route("/api/v1/migrations/{id}/{action}", post(api::act))
+        .route("/api/v1/tasks/{task}", get(api::task))
         .merge(admins)
         .with_state(app)
 }
@@ -150,6 +154,7 @@ impl Server {
             lookups: guard::RateLimit::new(options.lookup_burst, options.lookup_refill),
             admin: guard::AdminLogin::new(options.admin, options.trusted_proxies.clone()),
             rates: rate::Rates::default(),
+            tasks: tasks::Tasks::default(),
             trusted_proxies: options.trusted_proxies,
         });
         Ok(Server { listener, app })

@@ -4,13 +4,15 @@
 //! server refuses: a wrong ID/address pair, too many lookups, a POST
 //! without its CSRF token, the admin pages without login (`http`); the admin password and a
 //! trusted proxy's header of the daemon configuration (`login`); a first
-//! pass's live total, rate and time left (`progress`); and a
+//! pass's live total, rate and time left (`progress`); an undo run in
+//! the background and followed to its outcome (`undo`); and a
 //! batch started by uploading its manifest to `watch --serve` (`upload`).
 
 mod browser;
 mod http;
 mod login;
 mod progress;
+mod undo;
 mod upload;
 
 use std::time::{Duration, Instant};

@@ -211,3 +211,76 @@ pub async fn accounts(
         Err(e) => internal(&e),
     }
 }
+
+/// The body of an action on a selection of a batch's accounts.
+#[derive(Debug, Deserialize)]
+pub struct Selection {
+    /// `cancel`, `resume` or `undo`.
+    pub action: String,
+    /// Migration IDs of the batch's accounts.
+    pub accounts: Vec<String>,
+}
+
+/// Accounts one selection may name at most.
+const MAX_SELECTION: usize = 10_000;
+
+/// `POST /api/v1/batches/{id}/accounts/actions` (admin) with
+/// `{"action": "cancel|resume|undo", "accounts": [ID, ...]}`: the action on
+/// each account, one result each; an undo starts a task per account.
+pub async fn selection(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(body): Json<Selection>,
+) -> Response {
+    if !guard::csrf_ok(&headers, None) && !app.admin.is_bearer(&headers) {
+        return error(StatusCode::FORBIDDEN, "missing or wrong CSRF token");
+    }
+    let Some(action) = Action::parse(&body.action) else {
+        return error(StatusCode::NOT_FOUND, "no such action");
+    };
+    if body.accounts.len() > MAX_SELECTION {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("at most {MAX_SELECTION} accounts at once"),
+        );
+    }
+    let batch = match app.store.batches(Some(id)).await {
+        Ok(batches) => match batches.into_iter().next() {
+            Some(batch) => batch,
+            None => return error(StatusCode::NOT_FOUND, "no such batch"),
+        },
+        Err(e) => return internal(&e),
+    };
+    let mut results = Vec::new();
+    for migration_id in &body.accounts {
+        let line = batch
+            .accounts
+            .iter()
+            .find(|a| a.migration_id == *migration_id);
+        let result = match line {
+            None => json!({ "status": 404, "message": "no such account in this batch" }),
+            Some(line) if action == Action::Undo => {
+                match Tasks::start(&app, action, migration_id, &line.source).await {
+                    Ok(Some(task)) => json!({
+                        "status": 202,
+                        "task": task,
+                        "follow": format!("/api/v1/tasks/{task}"),
+                    }),
+                    Ok(None) => json!({ "status": 404, "message": "no such account" }),
+                    Err(e) => return internal(&e),
+                }
+            }
+            Some(line) => match actions::run(&app, action, migration_id, &line.source).await {
+                Ok(outcome) => {
+                    json!({ "status": outcome.status.as_u16(), "message": outcome.text })
+                }
+                Err(e) => return internal(&format!("{e:#}")),
+            },
+        };
+        let mut result = result;
+        result["migration_id"] = json!(migration_id);
+        results.push(result);
+    }
+    Json(json!({ "action": action.name(), "results": results })).into_response()
+}

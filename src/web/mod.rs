@@ -118,6 +118,10 @@ fn router(app: Shared) -> Router {
                 .layer(DefaultBodyLimit::max(upload::MAX_BYTES)),
         )
         .route("/api/v1/batches/{id}/accounts", get(api::accounts))
+        .route(
+            "/api/v1/batches/{id}/accounts/actions",
+            post(api::selection),
+        )
         .route_layer(middleware::from_fn_with_state(
             app.clone(),
             admin::admins_only,

@@ -85,3 +85,56 @@ async fn an_undo_is_a_task_followed_to_its_outcome() {
     );
     assert_eq!(serve.get("/api/v1/tasks/nope", &[]).await.status, 404);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_selection_of_accounts_is_acted_on_one_by_one() {
+    let (_source, dest, batch, id, _email) = completed().await;
+    let serve = Serve::start(&batch.state(), &batch.reports(), 1000);
+    let batch_id = batch.list()[0]["batch_id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/batches/{batch_id}/accounts/actions");
+    let body = |action: &str| {
+        serde_json::json!({ "action": action, "accounts": [id, "ABCDEFGHJKMNPQ"] }).to_string()
+    };
+
+    // Without login (a CSRF cookie is no login): refused.
+    let anonymous = serve
+        .post(&path, &[], "application/json", &body("undo"))
+        .await;
+    assert_eq!(anonymous.status, 401);
+    let home = serve.get("/", &[]).await;
+    let cookie = super::cookie_header(&home, "mailshift_csrf");
+    let cookie_only = serve
+        .post(
+            &path,
+            &[("Cookie", &cookie)],
+            "application/json",
+            &body("undo"),
+        )
+        .await;
+    assert_eq!(cookie_only.status, 401);
+
+    let bearer = format!("Bearer {ADMIN_TOKEN}");
+    let admin = [("Authorization", bearer.as_str())];
+    let cancel = serve
+        .post(&path, &admin, "application/json", &body("cancel"))
+        .await;
+    assert_eq!(cancel.status, 200, "{}", cancel.body);
+    let results = cancel.json()["results"].clone();
+    assert_eq!(results[0]["migration_id"], id.as_str());
+    assert_eq!(results[0]["status"], 409, "a finished account: {results}");
+    assert_eq!(results[1]["status"], 404, "{results}");
+
+    let undo = serve
+        .post(&path, &admin, "application/json", &body("undo"))
+        .await
+        .json();
+    assert_eq!(undo["results"][0]["status"], 202, "{undo}");
+    let task = outcome(&serve, undo["results"][0]["follow"].as_str().unwrap()).await;
+    assert_eq!(task["ok"], true, "{task}");
+    assert_eq!(dest_inbox(&dest).await, 0);
+
+    let unknown = serve
+        .post(&path, &admin, "application/json", &body("explode"))
+        .await;
+    assert_eq!(unknown.status, 404);
+}

@@ -16,7 +16,7 @@ use super::status::StateArg;
 use crate::daemon::{DaemonConfig, WebConfig};
 use crate::engine;
 use crate::vocabulary::{DEFAULT_ITERATIONS, PasswordHash, Secret};
-use crate::web::{AdminAccess, ServeOptions, Server};
+use crate::web::{AdminAccess, ServeOptions, Server, TlsFiles};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -51,6 +51,13 @@ pub struct ServeArgs {
     /// ignored. Added to the configuration's `trusted_proxies`.
     #[arg(long, value_name = "ADDR")]
     pub trusted_proxy: Vec<IpAddr>,
+    /// Serve HTTPS with this certificate (PEM, then its chain); give
+    /// `--tls-key` too.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// The state database (default `mailshift.db`, or the
     /// configuration's).
     #[arg(long, env = "MAILSHIFT_STATE")]
@@ -150,6 +157,9 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<Exit> {
         admin,
         lookup_burst: args.lookup_burst,
         trusted_proxies: trusted_proxies(web, &args.trusted_proxy),
+        tls: (args.tls_cert.clone())
+            .zip(args.tls_key.clone())
+            .map(|(cert, key)| TlsFiles { cert, key }),
         ..ServeOptions::new(args.listen)
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -158,7 +168,7 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<Exit> {
         .context("Starting the async runtime")?;
     runtime.block_on(async {
         let server = Server::bind(store, options).await?;
-        println!("http://{}/", server.address()?);
+        println!("{}", server.url()?);
         let shutdown = CancellationToken::new();
         engine::stop_on_signals(shutdown.clone());
         server.run(shutdown).await

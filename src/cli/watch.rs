@@ -147,7 +147,7 @@ pub fn watch(args: &WatchArgs) -> anyhow::Result<Exit> {
         let pages = match web {
             Some(options) => {
                 let server = Server::bind(store, options).await?;
-                println!("http://{}/", server.address()?);
+                println!("{}", server.url()?);
                 Some(tokio::spawn(server.run(shutdown.clone())))
             }
             None => None,

@@ -23,14 +23,13 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use std::net::SocketAddr;
-
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::Shared;
+use super::tls::Peer;
 use crate::vocabulary::{PasswordHash, Secret};
 
 /// The header a reverse proxy names the client in.
@@ -77,8 +76,8 @@ impl FromRequestParts<Shared> for Admin {
 /// The address at the other end of the connection.
 pub fn peer(extensions: &axum::http::Extensions) -> IpAddr {
     extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip())
+        .get::<ConnectInfo<Peer>>()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.0.ip())
 }
 
 /// `peer`, or from a trusted proxy the last address of `X-Forwarded-For`

@@ -21,6 +21,7 @@
 //! - `rate`: how fast a running stage moves, sampled as it is read.
 //! - `tasks`: undo in the background, followed until its outcome.
 //! - `listing`: a batch's accounts filtered, sorted and paged.
+//! - `tls`: HTTPS of its own, with rustls.
 //! - `upload`: a manifest uploaded, checked and dropped into the watched
 //!   folder.
 //! - `pages`, `admin`, `api`: the routes.
@@ -35,6 +36,7 @@ mod pages;
 mod rate;
 mod render;
 mod tasks;
+mod tls;
 mod upload;
 mod view;
 
@@ -51,6 +53,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::store::Store;
 pub use guard::AdminAccess;
+pub use tls::TlsFiles;
 
 /// How `serve` is set up.
 #[derive(Debug, Clone)]
@@ -70,6 +73,8 @@ pub struct ServeOptions {
     /// Reverse proxies whose `X-Forwarded-For` names the client: lookups
     /// are limited per client behind them, not per proxy.
     pub trusted_proxies: Vec<IpAddr>,
+    /// The certificate and key to serve HTTPS with; plain HTTP without.
+    pub tls: Option<TlsFiles>,
 }
 
 impl ServeOptions {
@@ -81,6 +86,7 @@ impl ServeOptions {
             reports: PathBuf::from("reports"),
             inbox: None,
             trusted_proxies: Vec::new(),
+            tls: None,
             admin: AdminAccess::default(),
             lookup_burst: 30,
             lookup_refill: Duration::from_secs(1),
@@ -142,12 +148,15 @@ fn router(app: Shared) -> Router {
 /// A server bound to its address, ready to run.
 pub struct Server {
     listener: tokio::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     app: Shared,
 }
 
 impl Server {
     /// Listens on `options.listen`, over `store`.
+    /// The TLS files, when given, are read now.
     pub async fn bind(store: Store, options: ServeOptions) -> anyhow::Result<Server> {
+        let tls = options.tls.as_ref().map(TlsFiles::acceptor).transpose()?;
         let listener = tokio::net::TcpListener::bind(options.listen)
             .await
             .with_context(|| format!("Cannot listen on {}", options.listen))?;
@@ -161,7 +170,7 @@ impl Server {
             tasks: tasks::Tasks::default(),
             trusted_proxies: options.trusted_proxies,
         });
-        Ok(Server { listener, app })
+        Ok(Server { listener, tls, app })
     }
 
     /// The address it listens on (the port chosen, for port 0).
@@ -171,14 +180,29 @@ impl Server {
             .context("Reading the listening address")
     }
 
+    /// The URL of its home page: `http://ADDR/`, or `https://` with TLS.
+    pub fn url(&self) -> anyhow::Result<String> {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        Ok(format!("{scheme}://{}/", self.address()?))
+    }
+
     /// Serves the pages and the API until `shutdown` is cancelled.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        axum::serve(
-            self.listener,
-            router(self.app).into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+        let service = router(self.app).into_make_service_with_connect_info::<tls::Peer>();
+        let stop = async move { shutdown.cancelled().await };
+        match self.tls {
+            None => {
+                axum::serve(self.listener, service)
+                    .with_graceful_shutdown(stop)
+                    .await
+            }
+            Some(acceptor) => {
+                let listener = tls::TlsListener::new(self.listener, acceptor)?;
+                axum::serve(listener, service)
+                    .with_graceful_shutdown(stop)
+                    .await
+            }
+        }
         .context("Serving the status pages")
     }
 }

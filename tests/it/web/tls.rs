@@ -12,6 +12,16 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::completed;
 
+/// A child process, killed on drop (a failed assertion included).
+struct Stopped(std::process::Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A self-signed certificate for 127.0.0.1 and its key, in `dir`.
 fn certificate(dir: &Path) -> (String, String) {
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
@@ -108,8 +118,7 @@ async fn the_pages_are_served_over_https_with_the_given_certificate() {
     let mut raw = Vec::new();
     let _ = plain.read_to_end(&mut raw).await;
     assert!(!String::from_utf8_lossy(&raw).contains("lookup"));
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
 
     // A key that is not one stops `serve`, naming the file.
     let output = crate::cmd::mailshift()

@@ -54,7 +54,7 @@ pub use fetch::{FetchedBody, MessageMeta, StoredHeader};
 pub use mailbox::{Mailbox, MailboxState, SpecialUse, Status};
 pub use session::Session;
 
-pub use super::SessionConfig;
+pub use super::{SessionConfig, SessionError};
 
 pub use crate::vocabulary::TlsMode;
 

@@ -79,23 +79,25 @@ async fn get_over_tls(authority: &str, cert: &str) -> String {
 async fn the_pages_are_served_over_https_with_the_given_certificate() {
     let (_source, _dest, batch, _id, _email) = completed().await;
     let (cert, key) = certificate(batch.dir.path());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mailshift"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--tls-cert",
-            &cert,
-            "--tls-key",
-            &key,
-        ])
-        .arg("--state")
-        .arg(batch.state())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let state = batch.state().to_str().unwrap().to_owned();
+    let serve = |key: &str| {
+        let listen = ["serve", "--listen", "127.0.0.1:0", "--state", &state];
+        let tls = ["--tls-cert", &cert, "--tls-key", key];
+        listen
+            .into_iter()
+            .chain(tls)
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let mut child = Stopped(
+        Command::new(env!("CARGO_BIN_EXE_mailshift"))
+            .args(serve(&key))
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
+    BufReader::new(child.0.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
     let authority = line
@@ -121,19 +123,7 @@ async fn the_pages_are_served_over_https_with_the_given_certificate() {
     drop(child);
 
     // A key that is not one stops `serve`, naming the file.
-    let output = crate::cmd::mailshift()
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--tls-cert",
-            &cert,
-            "--tls-key",
-            &cert,
-        ])
-        .arg("--state")
-        .arg(batch.state())
-        .run();
+    let output = crate::cmd::mailshift().args(serve(&cert)).run();
     assert_ne!(output.code, Some(0));
     assert!(output.stderr.contains(&cert), "{}", output.stderr);
 }

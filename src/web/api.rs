@@ -86,7 +86,8 @@ pub async fn migration(
 }
 
 /// `POST /api/v1/migrations/{id}/{cancel|undo|resume}` with
-/// `{"source": EMAIL}`; resume is for admins.
+/// `{"source": EMAIL}`; resume is for admins. An undo starts in the
+/// background: 202 with its task.
 pub async fn act(
     State(app): State<Shared>,
     Client(client): Client,

@@ -20,8 +20,8 @@ pub struct WatchArgs {
     pub dir: PathBuf,
     /// The configuration file (YAML; see examples/mailshift-daemon.yaml).
     /// Each flag below overrides the configuration key of the same name
-    /// (`--settle-seconds` → `settle_seconds`); the `smtp` section has no
-    /// flag.
+    /// (`--settle-seconds` → `settle_seconds`); the `smtp` and `web`
+    /// sections have no flag.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// The state database.

@@ -102,6 +102,11 @@ pub struct StageStatus {
     /// together (a server that rewrites messages).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub altered: u64,
+    /// What the running pass will have dealt with once done, when it knows
+    /// (the mail stage, after its folders' STATUS); `found` is the last
+    /// finished pass's.
+    #[serde(skip)]
+    pub pass_total: Option<u64>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -234,7 +239,7 @@ fn complete(
 ) -> Result<AccountStatus, StoreError> {
     status.stages = conn.query_map(
         "SELECT kind, state, found, copied, present, skipped, failed, bytes, started_at, finished_at,
-                altered
+                altered, pass_total
          FROM stages WHERE account_id = ?1 ORDER BY started_at, kind",
         params![id],
         |row| {
@@ -250,6 +255,7 @@ fn complete(
                 started_at: row.get::<Option<i64>>(8)?.map(time),
                 finished_at: row.get::<Option<i64>>(9)?.map(time),
                 altered: row.get::<i64>(10)? as u64,
+                pass_total: row.get::<Option<u64>>(11)?,
             })
         },
         )?;

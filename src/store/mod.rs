@@ -55,7 +55,7 @@ pub enum StoreError {
     #[error("State database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     /// PostgreSQL refused a statement, or the connection to it broke.
-    #[error("State database error: {0}")]
+    #[error("State database error: {}", db::postgres_reason(.0))]
     Postgres(#[from] postgres::Error),
     /// A column does not hold what the store expects.
     #[error("State database error: column {index}: {reason}")]

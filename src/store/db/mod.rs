@@ -14,7 +14,9 @@ mod value;
 
 pub use value::{FromValue, Row, ToValue, Value};
 
-pub(crate) use self::postgres::{advisory_key, client as postgres_client};
+pub(crate) use self::postgres::{
+    advisory_key, client as postgres_client, reason as postgres_reason,
+};
 use super::StoreError;
 use super::location::StateLocation;
 

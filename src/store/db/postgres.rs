@@ -45,8 +45,9 @@ pub(crate) fn client(url: &PostgresUrl) -> Result<Client, StoreError> {
         .map_err(|e| open_error(reason(&e)))
 }
 
-/// An error with its causes, which say what went wrong at the server.
-fn reason(error: &postgres::Error) -> String {
+/// An error with its cause, which says what went wrong at the server
+/// (the error alone says only "db error").
+pub(crate) fn reason(error: &postgres::Error) -> String {
     match error.source() {
         Some(source) => format!("{error}: {source}"),
         None => error.to_string(),
@@ -217,6 +218,19 @@ mod tests {
             let _ = store.open_batch("during", None).await;
             store.open_batch("after", None).await.unwrap();
             assert!(store.batch_named("before").await.unwrap().is_some());
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_refused_statement_says_why() {
+        crate::store::testing::with_postgres(|store, _| async move {
+            let refused = store
+                .call(|db| db.execute("INSERT INTO nowhere VALUES (1)", Vec::new()))
+                .await
+                .unwrap_err();
+            let text = refused.to_string();
+            assert!(text.contains("\"nowhere\" does not exist"), "{text}");
         })
         .await;
     }

@@ -39,10 +39,10 @@ pub(crate) fn client(url: &PostgresUrl) -> Result<Client, StoreError> {
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(30));
     }
-    config
-        .application_name("mailshift")
-        .connect(NoTls)
-        .map_err(|e| open_error(reason(&e)))
+    if config.get_application_name().is_none() {
+        config.application_name("mailshift");
+    }
+    config.connect(NoTls).map_err(|e| open_error(reason(&e)))
 }
 
 /// An error with its cause, which says what went wrong at the server

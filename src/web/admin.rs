@@ -106,6 +106,19 @@ pub async fn batches(State(app): State<Shared>, headers: HeaderMap) -> Response 
     }
 }
 
+/// `GET /admin/pst`: a PST file and its destination, imported through
+/// the watched folder (the page posts to `/api/v1/pst`).
+pub async fn pst_form(State(app): State<Shared>, headers: HeaderMap) -> Response {
+    Ctx::of(&headers).page(
+        StatusCode::OK,
+        "admin_pst",
+        json!({
+            "watched": app.inbox.is_some(),
+            "max_mib": app.pst_max_bytes / (1024 * 1024),
+        }),
+    )
+}
+
 /// `GET /admin/batches/{id}`: one page of a batch's accounts.
 pub async fn accounts(
     State(app): State<Shared>,

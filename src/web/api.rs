@@ -18,7 +18,7 @@ use super::guard::{self, Admin, Client};
 use super::i18n::Lang;
 use super::listing::{BatchLine, Listing, Query as ListQuery};
 use super::tasks::Tasks;
-use super::upload;
+use super::{pst, upload};
 use super::view::MigrationView;
 use super::{App, Shared};
 
@@ -195,6 +195,23 @@ pub async fn upload(
         Ok(upload) => (upload.status(), Json(upload)).into_response(),
         Err(e) => internal(&e),
     }
+}
+
+/// `POST /api/v1/pst` (admin), a multipart form: the PST file (`file`)
+/// and its destination (`host`, `port`, `tls`, `email`, `user`,
+/// `password`). The file is kept in the watched folder's private `.pst/`
+/// folder and imported as a dropped PST manifest would be; the answer
+/// gives the migration ID once the daemon has registered the batch.
+pub async fn pst(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    form: axum::extract::Multipart,
+) -> Response {
+    if !guard::csrf_ok(&headers, None) && !app.admin.is_bearer(&headers) {
+        return error(StatusCode::FORBIDDEN, "missing or wrong CSRF token");
+    }
+    let import = pst::receive(&app, form).await;
+    (import.status(), Json(import)).into_response()
 }
 
 /// `GET /api/v1/batches/{id}/accounts?state=&q=&sort=&page=&per_page=`

@@ -145,6 +145,18 @@ pub struct Words {
     pub upload: &'static str,
     pub upload_accepted: &'static str,
     pub upload_invalid: &'static str,
+    pub pst_import: &'static str,
+    pub pst_file: &'static str,
+    pub pst_host: &'static str,
+    pub pst_port: &'static str,
+    pub pst_tls: &'static str,
+    pub pst_email: &'static str,
+    pub pst_user: &'static str,
+    pub pst_password: &'static str,
+    pub pst_max: &'static str,
+    pub pst_started: &'static str,
+    pub pst_queued: &'static str,
+    pub pst_no_inbox: &'static str,
 }
 
 const EN: Words = Words {
@@ -202,6 +214,18 @@ const EN: Words = Words {
     upload: "Upload",
     upload_accepted: "Accepted: it runs from the watched folder. Accounts:",
     upload_invalid: "Not valid; nothing was started. Problems:",
+    pst_import: "Import an Outlook PST file",
+    pst_file: "PST file",
+    pst_host: "Destination IMAP server",
+    pst_port: "Port (empty: the TLS mode's own)",
+    pst_tls: "TLS",
+    pst_email: "Destination address",
+    pst_user: "Login (empty: the address)",
+    pst_password: "Password (kept in a private file, never shown)",
+    pst_max: "Largest file taken (MiB):",
+    pst_started: "Started. Migration ID:",
+    pst_queued: "Waiting for the daemon to take it. Batch:",
+    pst_no_inbox: "This server has no watched folder: run watch --serve, or serve --inbox DIR.",
 };
 
 const ES: Words = Words {
@@ -259,6 +283,18 @@ const ES: Words = Words {
     upload: "Subir",
     upload_accepted: "Aceptado: se ejecuta desde la carpeta vigilada. Cuentas:",
     upload_invalid: "No es válido; no se ha iniciado nada. Problemas:",
+    pst_import: "Importar un archivo PST de Outlook",
+    pst_file: "Archivo PST",
+    pst_host: "Servidor IMAP de destino",
+    pst_port: "Puerto (vacío: el propio del modo TLS)",
+    pst_tls: "TLS",
+    pst_email: "Dirección de destino",
+    pst_user: "Usuario (vacío: la dirección)",
+    pst_password: "Contraseña (se guarda en un archivo privado, nunca se muestra)",
+    pst_max: "Archivo más grande admitido (MiB):",
+    pst_started: "Iniciado. ID de migración:",
+    pst_queued: "Esperando a que el servicio lo tome. Lote:",
+    pst_no_inbox: "Este servidor no tiene carpeta vigilada: use watch --serve o serve --inbox DIR.",
 };
 
 #[cfg(test)]

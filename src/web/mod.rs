@@ -24,6 +24,8 @@
 //! - `tls`: HTTPS of its own, with rustls.
 //! - `upload`: a manifest uploaded, checked and dropped into the watched
 //!   folder.
+//! - `pst`: a PST file uploaded with its destination, imported through
+//!   the watched folder.
 //! - `pages`, `admin`, `api`: the routes.
 
 mod actions;
@@ -33,6 +35,7 @@ mod guard;
 mod i18n;
 mod listing;
 mod pages;
+mod pst;
 mod rate;
 mod render;
 mod tasks;
@@ -75,6 +78,8 @@ pub struct ServeOptions {
     pub trusted_proxies: Vec<IpAddr>,
     /// The certificate and key to serve HTTPS with; plain HTTP without.
     pub tls: Option<TlsFiles>,
+    /// The largest PST file the PST page takes, in bytes.
+    pub pst_max_bytes: u64,
 }
 
 impl ServeOptions {
@@ -90,15 +95,20 @@ impl ServeOptions {
             admin: AdminAccess::default(),
             lookup_burst: 30,
             lookup_refill: Duration::from_secs(1),
+            pst_max_bytes: DEFAULT_PST_MAX_MIB * 1024 * 1024,
         }
     }
 }
+
+/// The largest PST file taken by default, in MiB.
+pub const DEFAULT_PST_MAX_MIB: u64 = 2048;
 
 /// What every handler shares.
 struct App {
     store: Store,
     reports: PathBuf,
     inbox: Option<PathBuf>,
+    pst_max_bytes: u64,
     lookups: guard::RateLimit,
     admin: guard::AdminLogin,
     rates: rate::Rates,
@@ -110,6 +120,10 @@ type Shared = Arc<App>;
 
 /// Every route.
 fn router(app: Shared) -> Router {
+    // The file, and room for the destination's fields.
+    let pst_limit = usize::try_from(app.pst_max_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(64 * 1024);
     let admins = Router::new()
         .route("/admin", get(admin::batches))
         .route("/admin/batches/{id}", get(admin::accounts))
@@ -122,6 +136,11 @@ fn router(app: Shared) -> Router {
             get(api::batches)
                 .post(api::upload)
                 .layer(DefaultBodyLimit::max(upload::MAX_BYTES)),
+        )
+        .route("/admin/pst", get(admin::pst_form))
+        .route(
+            "/api/v1/pst",
+            post(api::pst).layer(DefaultBodyLimit::max(pst_limit)),
         )
         .route("/api/v1/batches/{id}/accounts", get(api::accounts))
         .route(
@@ -164,6 +183,7 @@ impl Server {
             store,
             reports: options.reports,
             inbox: options.inbox,
+            pst_max_bytes: options.pst_max_bytes,
             lookups: guard::RateLimit::new(options.lookup_burst, options.lookup_refill),
             admin: guard::AdminLogin::new(options.admin, options.trusted_proxies.clone()),
             rates: rate::Rates::default(),

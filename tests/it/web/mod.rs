@@ -6,13 +6,15 @@
 //! trusted proxy's header of the daemon configuration (`login`); a first
 //! pass's live total, rate and time left (`progress`); an undo run in
 //! the background and followed to its outcome, alone or for a selection
-//! (`undo`); the pages over HTTPS (`tls`); and a
-//! batch started by uploading its manifest to `watch --serve` (`upload`).
+//! (`undo`); the pages over HTTPS (`tls`); a
+//! batch started by uploading its manifest to `watch --serve` (`upload`);
+//! and a PST file uploaded with its destination (`pst`).
 
 mod browser;
 mod http;
 mod login;
 mod progress;
+mod pst;
 mod tls;
 mod undo;
 mod upload;

@@ -122,7 +122,9 @@ pub fn watch(args: &WatchArgs) -> anyhow::Result<Exit> {
         .with_context(|| format!("Cannot watch {}", args.dir.display()))?;
 
     let store = Store::open(&state)?;
+    let (retries, retried) = tokio::sync::mpsc::channel(16);
     let web = args.serve.map(|listen| ServeOptions {
+        retries: Some(retries),
         reports: reports.clone(),
         inbox: Some(dir.clone()),
         admin,
@@ -156,7 +158,7 @@ pub fn watch(args: &WatchArgs) -> anyhow::Result<Exit> {
             }
             None => None,
         };
-        let watched = daemon.watch(shutdown.clone()).await;
+        let watched = daemon.watch(shutdown.clone(), retried).await;
         // The pages stop with the daemon.
         shutdown.cancel();
         if let Some(pages) = pages {

@@ -6,7 +6,7 @@
 //!   answer as an unknown ID, as `mailshift status` does.
 //! - `/admin`: the dashboard, behind a login: batches with totals, the
 //!   accounts of a batch (search, filter by state, sort, pages), an
-//!   account's detail with cancel, resume and undo.
+//!   account's detail with cancel, resume, undo and retry.
 //! - `/api/v1`: the JSON API the pages use (`docs/api.md`).
 //!
 //! Every action calls the same library functions as the CLI: the store's
@@ -17,7 +17,7 @@
 //! - `i18n`: English and Spanish, by `Accept-Language`.
 //! - `guard`: CSRF tokens, the lookup rate limit, the admin login.
 //! - `view`: what an account looks like to its owner.
-//! - `actions`: cancel, resume and undo, for pages and API alike.
+//! - `actions`: cancel, resume, undo and retry, for pages and API alike.
 //! - `rate`: how fast a running stage moves, sampled as it is read.
 //! - `tasks`: undo in the background, followed until its outcome.
 //! - `listing`: a batch's accounts filtered, sorted and paged.
@@ -54,6 +54,7 @@ use axum::routing::{get, post};
 use axum::{Router, middleware};
 use tokio_util::sync::CancellationToken;
 
+use crate::daemon::retry::Retries;
 use crate::store::Store;
 pub use guard::AdminAccess;
 pub use tls::TlsFiles;
@@ -80,6 +81,9 @@ pub struct ServeOptions {
     pub tls: Option<TlsFiles>,
     /// The largest PST file the PST page takes, in bytes.
     pub pst_max_bytes: u64,
+    /// The daemon this server runs inside (`watch --serve`), which runs
+    /// retried accounts; none for a plain `serve`.
+    pub retries: Option<Retries>,
 }
 
 impl ServeOptions {
@@ -96,6 +100,7 @@ impl ServeOptions {
             lookup_burst: 30,
             lookup_refill: Duration::from_secs(1),
             pst_max_bytes: DEFAULT_PST_MAX_MIB * 1024 * 1024,
+            retries: None,
         }
     }
 }
@@ -109,6 +114,7 @@ struct App {
     reports: PathBuf,
     inbox: Option<PathBuf>,
     pst_max_bytes: u64,
+    retries: Option<Retries>,
     lookups: guard::RateLimit,
     admin: guard::AdminLogin,
     rates: rate::Rates,
@@ -184,6 +190,7 @@ impl Server {
             reports: options.reports,
             inbox: options.inbox,
             pst_max_bytes: options.pst_max_bytes,
+            retries: options.retries,
             lookups: guard::RateLimit::new(options.lookup_burst, options.lookup_refill),
             admin: guard::AdminLogin::new(options.admin, options.trusted_proxies.clone()),
             rates: rate::Rates::default(),

@@ -8,13 +8,15 @@
 //! the background and followed to its outcome, alone or for a selection
 //! (`undo`); the pages over HTTPS (`tls`); a
 //! batch started by uploading its manifest to `watch --serve` (`upload`);
-//! and a PST file uploaded with its destination (`pst`).
+//! a PST file uploaded with its destination (`pst`); and a failed account
+//! retried through the daemon, or refused without it (`retry`).
 
 mod browser;
 mod http;
 mod login;
 mod progress;
 mod pst;
+mod retry;
 mod tls;
 mod undo;
 mod upload;

@@ -82,11 +82,12 @@ impl Daemon {
         let tracker = TaskTracker::new();
         for job in daemon.services.store.unfinished_jobs().await? {
             tracing::info!(job = job.id, batch = %job.batch, "resuming");
-            tracker.spawn(
-                daemon
-                    .clone()
-                    .run_job(job, shared.clone(), shutdown.clone(), Vec::new()),
-            );
+            tracker.spawn(daemon.clone().run_job(
+                job,
+                shared.clone(),
+                shutdown.clone(),
+                Vec::new(),
+            ));
         }
 
         let (wake, mut woken) = mpsc::channel::<()>(1);

@@ -127,7 +127,8 @@ pub async fn retry(app: &App, accounts: &[(String, String)]) -> anyhow::Result<V
         };
         if app.retries.is_none() {
             outcomes.push(Outcome::refused(
-                "Retry needs the daemon: this server runs without it. Serve the pages from                  `mailshift watch --serve`, or run the batch's manifest again with `mailshift run`.",
+                "Retry needs the daemon: this server runs without it. Serve the pages from \
+                 `mailshift watch --serve`, or run the batch's manifest again with `mailshift run`.",
             ));
             continue;
         }
@@ -167,7 +168,8 @@ pub async fn retry(app: &App, accounts: &[(String, String)]) -> anyhow::Result<V
                 Ok(()) => Outcome {
                     status: StatusCode::ACCEPTED,
                     text: format!(
-                        "{id} is queued again: the daemon runs it from its batch's manifest,                          carrying on from where it stopped."
+                        "{id} is queued again: the daemon runs it from its batch's manifest, \
+                         carrying on from where it stopped."
                     ),
                     not_found: false,
                 },

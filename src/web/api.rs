@@ -18,9 +18,9 @@ use super::guard::{self, Admin, Client};
 use super::i18n::Lang;
 use super::listing::{BatchLine, Listing, Query as ListQuery};
 use super::tasks::Tasks;
-use super::{pst, upload};
 use super::view::MigrationView;
 use super::{App, Shared};
+use super::{pst, upload};
 use crate::store::status::AccountLine;
 
 /// The `source` of a lookup or an action.
@@ -152,9 +152,11 @@ pub async fn task(State(app): State<Shared>, Path(task): Path<String>) -> Respon
 pub async fn answer(app: &App, action: Action, id: &str, source: &str) -> Response {
     match actions::run(app, action, id, source).await {
         Ok(outcome) if outcome.not_found => not_found(),
-        Ok(outcome) if outcome.status.is_success() => {
-            Json(json!({ "ok": true, "message": outcome.text })).into_response()
-        }
+        Ok(outcome) if outcome.status.is_success() => (
+            outcome.status,
+            Json(json!({ "ok": true, "message": outcome.text })),
+        )
+            .into_response(),
         Ok(outcome) => error(outcome.status, &outcome.text),
         Err(e) => internal(&format!("{e:#}")),
     }

@@ -167,10 +167,8 @@ pub async fn receive(app: &App, mut form: Multipart) -> PstImport {
         Ok((pst, destination)) => start(app, &inbox, &folder, &pst, &destination).await,
         Err(refused) => refused,
     };
-    if !matches!(
-        result,
-        PstImport::Started { .. } | PstImport::Queued { .. }
-    ) && let Err(error) = std::fs::remove_dir_all(&folder)
+    if !matches!(result, PstImport::Started { .. } | PstImport::Queued { .. })
+        && let Err(error) = std::fs::remove_dir_all(&folder)
     {
         tracing::error!("cannot remove {}: {error}", folder.display());
     }
@@ -186,7 +184,10 @@ async fn read_form(
     let mut destination = Destination::default();
     let mut pst = None;
     let broken = |e: axum::extract::multipart::MultipartError| {
-        PstImport::refused(e.status(), format!("the form cannot be read: {}", e.body_text()))
+        PstImport::refused(
+            e.status(),
+            format!("the form cannot be read: {}", e.body_text()),
+        )
     };
     while let Some(field) = form.next_field().await.map_err(broken)? {
         let name = field.name().unwrap_or("").to_owned();
@@ -195,7 +196,9 @@ async fn read_form(
             if !plain_pst_name(&file_name) {
                 return Err(PstImport::refused(
                     StatusCode::BAD_REQUEST,
-                    format!("{file_name:?} is not a PST file's name: give a plain name ending in .pst"),
+                    format!(
+                        "{file_name:?} is not a PST file's name: give a plain name ending in .pst"
+                    ),
                 ));
             }
             let path = folder.join(&file_name);
@@ -235,13 +238,19 @@ async fn read_form(
 async fn store(mut field: Field<'_>, path: &Path, max_bytes: u64) -> Result<(), PstImport> {
     let failed = |e: std::io::Error| {
         tracing::error!("cannot store an uploaded PST file: {e}");
-        PstImport::refused(StatusCode::INTERNAL_SERVER_ERROR, "the file cannot be stored")
+        PstImport::refused(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the file cannot be stored",
+        )
     };
     let mut file = tokio::fs::File::create(path).await.map_err(failed)?;
     let mut written = 0u64;
     loop {
         let chunk = field.chunk().await.map_err(|e| {
-            PstImport::refused(e.status(), format!("the file cannot be read: {}", e.body_text()))
+            PstImport::refused(
+                e.status(),
+                format!("the file cannot be read: {}", e.body_text()),
+            )
         })?;
         let Some(chunk) = chunk else { break };
         written += chunk.len() as u64;
@@ -286,8 +295,10 @@ async fn start(
     let dropped = {
         let inbox = inbox.to_owned();
         let name = name.clone();
-        tokio::task::spawn_blocking(move || upload::receive(Some(&inbox), &name, manifest.as_bytes()))
-            .await
+        tokio::task::spawn_blocking(move || {
+            upload::receive(Some(&inbox), &name, manifest.as_bytes())
+        })
+        .await
     };
     match dropped {
         Ok(Upload::Accepted { .. }) => {}
@@ -306,15 +317,17 @@ async fn start(
             return PstImport::refused(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
         }
     }
-    registered(app, &batch)
-        .await
-        .map_or(PstImport::Queued { batch: batch.clone(), file: name }, |(migration_id, email)| {
-            PstImport::Started {
-                batch,
-                migration_id,
-                email,
-            }
-        })
+    registered(app, &batch).await.map_or(
+        PstImport::Queued {
+            batch: batch.clone(),
+            file: name,
+        },
+        |(migration_id, email)| PstImport::Started {
+            batch,
+            migration_id,
+            email,
+        },
+    )
 }
 
 /// The migration ID and address of the batch's account, once the daemon
@@ -364,7 +377,15 @@ mod tests {
     fn only_plain_pst_names_are_taken() {
         assert!(plain_pst_name("alice.pst"));
         assert!(plain_pst_name("Archivo de Ana.PST"));
-        for hostile in ["../../x.pst", "a/b.pst", ".x.pst", "x.yaml", "", "a\\b.pst", "a\nb.pst"] {
+        for hostile in [
+            "../../x.pst",
+            "a/b.pst",
+            ".x.pst",
+            "x.yaml",
+            "",
+            "a\\b.pst",
+            "a\nb.pst",
+        ] {
             assert!(!plain_pst_name(hostile), "{hostile:?}");
         }
     }
@@ -384,7 +405,10 @@ mod tests {
             Path::new("/in/.pst/t/password"),
         );
         assert!(!yaml.contains("s3cret"), "{yaml}");
-        assert!(yaml.contains("password_file: \"/in/.pst/t/password\""), "{yaml}");
+        assert!(
+            yaml.contains("password_file: \"/in/.pst/t/password\""),
+            "{yaml}"
+        );
         assert!(yaml.contains("user: \"ana@example.com\""), "{yaml}");
         assert!(yaml.contains("tls: \"implicit\""), "{yaml}");
     }

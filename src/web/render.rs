@@ -30,7 +30,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "admin_batches",
         include_str!("../../templates/web/admin_batches.hbs"),
     ),
-    ("admin_pst", include_str!("../../templates/web/admin_pst.hbs")),
+    (
+        "admin_pst",
+        include_str!("../../templates/web/admin_pst.hbs"),
+    ),
     (
         "admin_accounts",
         include_str!("../../templates/web/admin_accounts.hbs"),

@@ -101,7 +101,11 @@ async fn an_admin_uploads_a_pst_file_and_its_mail_reaches_the_destination() {
         .get("/admin/pst", &[admin[0], ("Accept-Language", "es")])
         .await;
     assert_eq!(page.status, 200);
-    assert!(page.body.contains("Importar un archivo PST"), "{}", page.body);
+    assert!(
+        page.body.contains("Importar un archivo PST"),
+        "{}",
+        page.body
+    );
     assert_eq!(serve.get("/admin/pst", &[]).await.status, 303);
 
     // Without login: refused.
@@ -116,7 +120,11 @@ async fn an_admin_uploads_a_pst_file_and_its_mail_reaches_the_destination() {
     let huge = upload("huge.pst", vec![0; 2 * 1024 * 1024], as_admin()).await;
     assert_eq!(huge.status, 413, "{}", huge.body);
     assert!(!dir.path().join("x.pst").exists());
-    assert!(files(dir.path()).iter().all(|f| !f.starts_with(&inbox)), "{:?}", files(&inbox));
+    assert!(
+        files(dir.path()).iter().all(|f| !f.starts_with(&inbox)),
+        "{:?}",
+        files(&inbox)
+    );
     replies.extend([hostile, not_pst, huge]);
 
     // The PST: a migration ID at once, then its mail at the destination.
@@ -137,14 +145,20 @@ async fn an_admin_uploads_a_pst_file_and_its_mail_reaches_the_destination() {
     let got = messages(&dest).await;
     let counts: Vec<(&str, usize)> = got.iter().map(|(f, m)| (f.as_str(), m.len())).collect();
     let with_mail: Vec<_> = counts.iter().filter(|(_, n)| *n > 0).collect();
-    assert_eq!(with_mail, [&("INBOX", 1), &("Recovered_Group2", 1)], "{counts:?}");
+    assert_eq!(
+        with_mail,
+        [&("INBOX", 1), &("Recovered_Group2", 1)],
+        "{counts:?}"
+    );
 
     // The password is in its private file only: not in the manifest, the
     // daemon's files, the state database or any answer.
     let mut password_files = 0;
     for file in files(dir.path()) {
         let bytes = std::fs::read(&file).unwrap();
-        let holds = bytes.windows(PASSWORD.len()).any(|w| w == PASSWORD.as_bytes());
+        let holds = bytes
+            .windows(PASSWORD.len())
+            .any(|w| w == PASSWORD.as_bytes());
         if file.file_name().is_some_and(|n| n == "password") {
             password_files += 1;
             assert!(file.starts_with(inbox.join(".pst")), "{}", file.display());

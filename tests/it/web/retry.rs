@@ -51,23 +51,26 @@ async fn a_failed_account_is_retried_through_the_daemon_and_refused_without_it()
         ),
     )
     .unwrap();
-    let mut id = String::new();
+    let found = std::sync::Mutex::new(String::new());
     eventually("the account failed", || {
-        let serve = &serve;
-        let id = &mut id;
+        let (serve, found) = (&serve, &found);
         async move {
             let batches = serve.get("/api/v1/batches", &admin).await.json();
             let Some(batch) = batches["batches"].get(0) else {
                 return false;
             };
-            let path = format!("/api/v1/batches/{}/accounts", batch["batch_id"].as_str().unwrap());
+            let path = format!(
+                "/api/v1/batches/{}/accounts",
+                batch["batch_id"].as_str().unwrap()
+            );
             let accounts = serve.get(&path, &admin).await.json();
             let account = &accounts["accounts"][0];
-            *id = account["migration_id"].as_str().unwrap_or("").to_owned();
+            *found.lock().unwrap() = account["migration_id"].as_str().unwrap_or("").to_owned();
             account["state"] == "failed"
         }
     })
     .await;
+    let id = found.into_inner().unwrap();
     assert_eq!(dest_inbox(&dest).await, 0);
     let retry = format!("/api/v1/migrations/{id}/retry");
     let body = r#"{"source": "alice@example.test"}"#;
@@ -78,7 +81,10 @@ async fn a_failed_account_is_retried_through_the_daemon_and_refused_without_it()
     let csrf = serve.get("/api/v1/csrf", &[]).await;
     let cookie = cookie_header(&csrf, "mailshift_csrf");
     let token = csrf.json()["csrf"].as_str().unwrap().to_owned();
-    let user = [("Cookie", cookie.as_str()), ("X-CSRF-Token", token.as_str())];
+    let user = [
+        ("Cookie", cookie.as_str()),
+        ("X-CSRF-Token", token.as_str()),
+    ];
     let end_user = serve.post(&retry, &user, "application/json", body).await;
     assert_eq!(end_user.status, 401, "{}", end_user.body);
 
@@ -98,7 +104,10 @@ async fn a_failed_account_is_retried_through_the_daemon_and_refused_without_it()
     assert_eq!(again.status, 409, "{}", again.body);
     assert!(again.body.contains("can be retried"), "{}", again.body);
     let batches = serve.get("/api/v1/batches", &admin).await.json();
-    let batch_id = batches["batches"][0]["batch_id"].as_str().unwrap().to_owned();
+    let batch_id = batches["batches"][0]["batch_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let selection = serve
         .post(
             &format!("/api/v1/batches/{batch_id}/accounts/actions"),
@@ -117,5 +126,9 @@ async fn a_failed_account_is_retried_through_the_daemon_and_refused_without_it()
     let plain = Serve::start(&state, &reports, 30);
     let refused = plain.post(&retry, &admin, "application/json", body).await;
     assert_eq!(refused.status, 409, "{}", refused.body);
-    assert!(refused.body.contains("Retry needs the daemon"), "{}", refused.body);
+    assert!(
+        refused.body.contains("Retry needs the daemon"),
+        "{}",
+        refused.body
+    );
 }

@@ -119,7 +119,7 @@ pub async fn run(app: &App, action: Action, id: &str, source: &str) -> anyhow::R
 pub async fn retry(app: &App, accounts: &[(String, String)]) -> anyhow::Result<Vec<Outcome>> {
     let mut outcomes = Vec::with_capacity(accounts.len());
     // Per batch: the accounts to run again, and their places in `outcomes`.
-    let mut batches: BTreeMap<String, Vec<(usize, String, (String, String))>> = BTreeMap::new();
+    let mut batches: BTreeMap<String, Vec<Chosen>> = BTreeMap::new();
     for (id, source) in accounts {
         let Some(account) = app.store.account_status(id, source).await? else {
             outcomes.push(Outcome::not_found());
@@ -142,11 +142,11 @@ pub async fn retry(app: &App, accounts: &[(String, String)]) -> anyhow::Result<V
             )));
             continue;
         }
-        batches.entry(account.batch).or_default().push((
-            outcomes.len(),
-            account.migration_id,
-            (account.source, account.destination),
-        ));
+        batches.entry(account.batch).or_default().push(Chosen {
+            at: outcomes.len(),
+            id: account.migration_id,
+            pair: (account.source, account.destination),
+        });
         outcomes.push(Outcome::not_found());
     }
     let Some(retries) = &app.retries else {
@@ -156,14 +156,14 @@ pub async fn retry(app: &App, accounts: &[(String, String)]) -> anyhow::Result<V
         let (answer, answered) = oneshot::channel();
         let retry = Retry {
             batch,
-            accounts: chosen.iter().map(|(_, _, pair)| pair.clone()).collect(),
+            accounts: chosen.iter().map(|c| c.pair.clone()).collect(),
             answer,
         };
         let said = match retries.send(retry).await {
             Ok(()) => answered.await.unwrap_or_else(|_| Err(STOPPED.to_owned())),
             Err(_) => Err(STOPPED.to_owned()),
         };
-        for (at, id, _) in chosen {
+        for Chosen { at, id, .. } in chosen {
             outcomes[at] = match &said {
                 Ok(()) => Outcome {
                     status: StatusCode::ACCEPTED,
@@ -178,6 +178,14 @@ pub async fn retry(app: &App, accounts: &[(String, String)]) -> anyhow::Result<V
         }
     }
     Ok(outcomes)
+}
+
+/// An account to retry: its place among the outcomes, its migration ID,
+/// its source and destination addresses.
+struct Chosen {
+    at: usize,
+    id: String,
+    pair: (String, String),
 }
 
 /// Why a retry was not taken when the daemon is gone.

@@ -38,17 +38,10 @@ pub enum PstImport {
     /// The manifest was dropped, but the daemon has not registered the
     /// batch yet: follow it by name on the dashboard.
     Queued { batch: String, file: String },
-    /// The destination given does not make a valid manifest.
-    Invalid {
-        errors: usize,
-        diagnostics: Vec<String>,
-    },
-    /// Not taken (why); nothing was kept.
-    Refused {
-        #[serde(skip)]
-        status: StatusCode,
-        reason: String,
-    },
+    /// Not started: the destination given does not make a valid manifest,
+    /// or the upload was refused (nothing was kept).
+    #[serde(untagged)]
+    NotStarted(Upload),
 }
 
 impl PstImport {
@@ -57,16 +50,12 @@ impl PstImport {
         match self {
             PstImport::Started { .. } => StatusCode::CREATED,
             PstImport::Queued { .. } => StatusCode::ACCEPTED,
-            PstImport::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            PstImport::Refused { status, .. } => *status,
+            PstImport::NotStarted(upload) => upload.status(),
         }
     }
 
     fn refused(status: StatusCode, reason: impl Into<String>) -> PstImport {
-        PstImport::Refused {
-            status,
-            reason: reason.into(),
-        }
+        PstImport::NotStarted(Upload::refused(status, reason))
     }
 }
 
@@ -302,16 +291,7 @@ async fn start(
     };
     match dropped {
         Ok(Upload::Accepted { .. }) => {}
-        Ok(Upload::Invalid {
-            errors,
-            diagnostics,
-        }) => {
-            return PstImport::Invalid {
-                errors,
-                diagnostics,
-            };
-        }
-        Ok(Upload::Refused { status, reason }) => return PstImport::refused(status, reason),
+        Ok(not_started) => return PstImport::NotStarted(not_started),
         Err(error) => {
             tracing::error!("cannot drop a PST manifest: {error}");
             return PstImport::refused(StatusCode::INTERNAL_SERVER_ERROR, "internal error");

@@ -6,9 +6,9 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use super::eventually;
+use super::{eventually, watch_serve};
 use crate::pst::{destination, libyal, messages};
-use crate::support::web::{ADMIN_TOKEN, Reply, Serve};
+use crate::support::web::{ADMIN_TOKEN, Reply};
 
 /// The destination's password, looked for where it must not be.
 const PASSWORD: &str = "dest-pw";
@@ -57,19 +57,7 @@ async fn an_admin_uploads_a_pst_file_and_its_mail_reaches_the_destination() {
     let dir = tempfile::tempdir().unwrap();
     let inbox = dir.path().join("inbox");
     std::fs::create_dir(&inbox).unwrap();
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_mailshift"));
-    command
-        .arg("watch")
-        .arg(&inbox)
-        .arg("--state")
-        .arg(dir.path().join("state.db"))
-        .arg("--reports")
-        .arg(dir.path().join("reports"))
-        .arg("--area")
-        .arg(dir.path().join("area"))
-        .args(["--settle-seconds", "1", "--pst-max-mib", "1"])
-        .args(["--serve", "127.0.0.1:0"]);
-    let serve = Serve::spawn(command);
+    let serve = watch_serve(dir.path(), &inbox, &["--pst-max-mib", "1"]);
     let bearer = format!("Bearer {ADMIN_TOKEN}");
     let admin = [("Authorization", bearer.as_str())];
     let port = dest.imap_port().to_string();

@@ -2,20 +2,12 @@
 //! daemon runs it again from its batch's manifest and its mail arrives;
 //! a plain `serve` says that retry needs the daemon.
 
-use super::{cookie_header, dest_inbox, eventually};
-use crate::mail::{raw, servers, slashed, slashed_source};
+use super::{cookie_header, dest_inbox, eventually, two_messages, watch_serve};
 use crate::support::web::{ADMIN_TOKEN, Serve};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_account_is_retried_through_the_daemon_and_refused_without_it() {
-    let (source, dest) = servers(slashed_source(), slashed());
-    source
-        .seed_bodies(
-            "alice",
-            "INBOX",
-            &[&raw("Subject: one", "1"), &raw("Subject: two", "2")],
-        )
-        .await;
+    let (source, dest) = two_messages().await;
     let dir = tempfile::tempdir().unwrap();
     let inbox = dir.path().join("inbox");
     std::fs::create_dir(&inbox).unwrap();
@@ -24,18 +16,7 @@ async fn a_failed_account_is_retried_through_the_daemon_and_refused_without_it()
     // The source's password is read from a file: wrong at first.
     let password = dir.path().join("source-password");
     std::fs::write(&password, "not-the-password").unwrap();
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_mailshift"));
-    command
-        .arg("watch")
-        .arg(&inbox)
-        .arg("--state")
-        .arg(&state)
-        .arg("--reports")
-        .arg(&reports)
-        .arg("--area")
-        .arg(dir.path().join("area"))
-        .args(["--settle-seconds", "1", "--serve", "127.0.0.1:0"]);
-    let serve = Serve::spawn(command);
+    let serve = watch_serve(dir.path(), &inbox, &[]);
     let bearer = format!("Bearer {ADMIN_TOKEN}");
     let admin = [("Authorization", bearer.as_str())];
     std::fs::write(

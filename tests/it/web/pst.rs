@@ -1,14 +1,20 @@
 //! An Outlook PST file uploaded on the PST page's API of `watch --serve`,
 //! with its destination: it gets a migration ID and its mail reaches a
 //! private Dovecot; hostile names and sizes are refused; the password is
-//! kept only in its private file.
+//! kept only in its private file. The same through the PST page in
+//! headless Chromium.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use std::time::Duration;
+
+use fantoccini::Locator;
+
+use super::browser::{click, keep_screenshot, text};
 use super::{eventually, watch_serve};
 use crate::pst::{destination, libyal, messages};
-use crate::support::web::{ADMIN_TOKEN, Reply};
+use crate::support::web::{ADMIN_TOKEN, Browser, Reply};
 
 /// The destination's password, looked for where it must not be.
 const PASSWORD: &str = "dest-pw";
@@ -160,4 +166,72 @@ async fn an_admin_uploads_a_pst_file_and_its_mail_reaches_the_destination() {
     for reply in &replies {
         assert!(!reply.body.contains(PASSWORD), "{}", reply.body);
     }
+}
+
+/// Types `value` into the field `css`.
+async fn fill(c: &fantoccini::Client, css: &str, value: &str) {
+    c.find(fantoccini::Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css}: {e}"))
+        .send_keys(value)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_pst_page_in_a_browser_gives_the_migration_id_and_the_mail_arrives() {
+    let dest = destination();
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir(&inbox).unwrap();
+    let serve = watch_serve(dir.path(), &inbox, &[]);
+    let browser = Browser::start(&dir.path().join("browser"), 1200, 1250, "en").await;
+    let c = &browser.client;
+
+    c.goto(&serve.url("/admin")).await.unwrap();
+    fill(c, "#password", ADMIN_TOKEN).await;
+    click(c, "#login button").await;
+    click(c, "#pst-link").await;
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("#pst-file"))
+        .await
+        .unwrap()
+        .send_keys(&libyal().canonicalize().unwrap().display().to_string())
+        .await
+        .unwrap();
+    fill(c, "#pst-host", "127.0.0.1").await;
+    fill(c, "#pst-port", &dest.imap_port().to_string()).await;
+    click(c, "#pst-tls option[value=none]").await;
+    fill(c, "#pst-email", "alice@example.test").await;
+    fill(c, "#pst-user", "alice").await;
+    fill(c, "#pst-password", PASSWORD).await;
+    click(c, "#pst-button").await;
+    let id = c
+        .wait()
+        .at_most(Duration::from_secs(60))
+        .for_element(Locator::Css("#pst-migration"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(id.len(), 14, "{id}");
+    assert!(text(c, "#pst-result .notice").await.starts_with("Started."));
+    keep_screenshot(&c.screenshot().await.unwrap(), dir.path(), "admin-pst.png");
+
+    // The link leads to the account, which completes.
+    click(c, "#pst-migration").await;
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("#migration-id"))
+        .await
+        .unwrap();
+    assert_eq!(text(c, "#migration-id").await, id);
+    browser.close().await;
+    eventually("the PST's mail arrived", || async {
+        messages(&dest).await.get("INBOX").map(Vec::len) == Some(1)
+    })
+    .await;
+    assert_eq!(messages(&dest).await["Recovered_Group2"].len(), 1);
 }

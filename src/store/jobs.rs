@@ -2,7 +2,7 @@
 //! where each stands, so that a restarted daemon picks up where it was.
 
 use super::db::params;
-use super::{Store, StoreError, now};
+use super::{Row, Store, StoreError, now};
 use crate::vocabulary::JobState;
 
 /// One accepted manifest.
@@ -62,18 +62,33 @@ impl Store {
             "SELECT id, name, dir, manifest, batch, state, start_after FROM jobs
              WHERE state IN ('scheduled', 'running') ORDER BY id",
             params![],
-            |row| {
-                Ok(Job {
-                    id: row.get(0)?,
-                    name: row.get(1)?,
-                    dir: row.get(2)?,
-                    manifest: row.get(3)?,
-                    batch: row.get(4)?,
-                    state: row.get(5)?,
-                    start_after: row.get(6)?,
-                })
-            },
+            job,
         )
         .await
     }
+
+    /// The latest job that ran the batch `batch`, if the daemon ran it.
+    pub async fn job_of_batch(&self, batch: &str) -> Result<Option<Job>, StoreError> {
+        let mut jobs = self
+            .select(
+                "SELECT id, name, dir, manifest, batch, state, start_after FROM jobs
+                 WHERE batch = ?1 ORDER BY id DESC LIMIT 1",
+                params![batch],
+                job,
+            )
+            .await?;
+        Ok(jobs.pop())
+    }
+}
+
+fn job(row: &Row) -> Result<Job, StoreError> {
+    Ok(Job {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        dir: row.get(2)?,
+        manifest: row.get(3)?,
+        batch: row.get(4)?,
+        state: row.get(5)?,
+        start_after: row.get(6)?,
+    })
 }

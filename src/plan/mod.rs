@@ -21,7 +21,7 @@ use crate::protocols::imap::{Auth, ImapError, Session};
 pub mod autodetect;
 mod build;
 
-pub use crate::manifest::model::{Language, NotifyOn};
+pub use crate::manifest::model::{LabelMode, Language, NotifyOn};
 pub use crate::vocabulary::{
     AdminLogin, AdminStyle, Credential, CredentialError, Secret, Server, StageKind, TlsMode,
     TokenSource,
@@ -140,6 +140,47 @@ pub struct MailRules {
     pub max_message_size: Option<u64>,
     /// Copy messages flagged `\Deleted` too.
     pub include_deleted: bool,
+    /// How a label-aware source's messages go to folders.
+    pub labels: LabelRules,
+}
+
+/// How the messages of a label-aware source (Gmail, Google Workspace)
+/// are spread over the destination's folders.
+#[derive(Debug, Clone, Serialize)]
+pub struct LabelRules {
+    /// A copy per label, or one copy.
+    pub mode: LabelMode,
+    /// Where archived messages (in All Mail only) go, `/` between levels.
+    pub archive_folder: String,
+    /// With [`LabelMode::First`]: source folder patterns in order of
+    /// preference.
+    pub priority: Vec<String>,
+}
+
+impl Default for LabelRules {
+    fn default() -> Self {
+        LabelRules {
+            mode: LabelMode::All,
+            archive_folder: DEFAULT_ARCHIVE_FOLDER.to_owned(),
+            priority: Vec::new(),
+        }
+    }
+}
+
+/// Where a label-aware source's archived messages go unless the manifest
+/// says otherwise.
+pub const DEFAULT_ARCHIVE_FOLDER: &str = "Archive";
+
+impl Endpoint {
+    /// Whether the endpoint is Gmail's IMAP server (as autodetect answers
+    /// for a Gmail or Google Workspace address): label-aware before any
+    /// connection says so.
+    pub fn is_gmail(&self) -> bool {
+        self.server.as_ref().is_some_and(|s| {
+            let host = s.host.to_ascii_lowercase();
+            host == "imap.gmail.com" || host == "imap.googlemail.com"
+        })
+    }
 }
 
 /// Limits for a batch.

@@ -344,6 +344,14 @@ fn write_account(out: &mut impl Write, a: &AccountStatus) -> std::io::Result<()>
             s.kind, s.altered
         )?;
     }
+    for s in a.stages.iter().filter(|s| s.label_copies_avoided > 0) {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{}: labelled copies avoided: {}",
+            s.kind, s.label_copies_avoided
+        )?;
+    }
     if !a.item_errors.is_empty() {
         writeln!(out)?;
         writeln!(out, "Errors ({}):", a.item_errors.len())?;

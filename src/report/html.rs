@@ -231,6 +231,7 @@ impl Row {
                         failed: s.failed,
                         bytes: s.bytes,
                         altered: s.altered,
+                        label_copies_avoided: s.label_copies_avoided,
                     };
                     StageRow {
                         kind: s.kind.replace('_', " "),

@@ -109,6 +109,7 @@ impl Totals {
                     failed: stage.failed,
                     bytes: stage.bytes,
                     altered: stage.altered,
+                    label_copies_avoided: stage.label_copies_avoided,
                 };
                 totals
                     .stages

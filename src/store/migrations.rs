@@ -265,6 +265,11 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE folders ADD COLUMN subscribed INTEGER NOT NULL DEFAULT 0;
     "#,
+    // Copies a label-aware source (Gmail) spared: messages that show in
+    // several folders copied fewer times.
+    r#"
+    ALTER TABLE stages ADD COLUMN label_copies_avoided INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// Brings `conn` up to the latest schema version.

@@ -102,6 +102,11 @@ pub struct StageStatus {
     /// together (a server that rewrites messages).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub altered: u64,
+    /// Copies a label-aware source (Gmail) spared in the last run: a
+    /// message under several labels copied fewer times, and its views
+    /// (All Mail, Starred, Important) not copied as folders.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub label_copies_avoided: u64,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -234,7 +239,7 @@ fn complete(
 ) -> rusqlite::Result<AccountStatus> {
     let mut stages = conn.prepare_cached(
         "SELECT kind, state, found, copied, present, skipped, failed, bytes, started_at, finished_at,
-                altered
+                altered, label_copies_avoided
          FROM stages WHERE account_id = ?1 ORDER BY started_at, kind",
     )?;
     status.stages = stages
@@ -251,6 +256,7 @@ fn complete(
                 started_at: row.get::<_, Option<i64>>(8)?.map(time),
                 finished_at: row.get::<_, Option<i64>>(9)?.map(time),
                 altered: row.get::<_, i64>(10)? as u64,
+                label_copies_avoided: row.get::<_, i64>(11)? as u64,
             })
         })?
         .collect::<Result<_, _>>()?;

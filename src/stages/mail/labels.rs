@@ -1,0 +1,339 @@
+//! Label-aware sources (Gmail, Google Workspace): one message, many
+//! folders.
+//!
+//! Gmail's IMAP view shows each message once in `[Gmail]/All Mail` (the
+//! `\All` folder) and again in `INBOX` and in a folder per label; Starred
+//! and Important are views too. A plain copy would store a labelled
+//! message several times and All Mail whole. A source is label-aware when
+//! it offers `X-GM-EXT-1`, has a `\All` folder, or is Gmail's server
+//! (autodetect's answer for a Gmail or Workspace address). Then:
+//!
+//! - every message is identified once: by `X-GM-MSGID` where offered,
+//!   otherwise by its content fingerprint across folders;
+//! - Starred, Important and All Mail are never copied as folders; a
+//!   starred message is copied with `\Flagged`;
+//! - a message goes to the folder of each of its labels (`labels: all`)
+//!   or only to the first by `label_priority` (`labels: first`);
+//! - a message under no label (archived) goes to the archive folder;
+//! - a destination with Gmail labels (`X-GM-EXT-1`) gets one copy, and
+//!   the message's other labels are added to it (`STORE +X-GM-LABELS`).
+//!
+//! The spread is worked out once per run, before the folder passes, and
+//! each folder's share ([`LabelShare`]) rides on its [`FolderMapping`]:
+//! the passes, checkpoints and crash edges are those of any folder.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use super::Pair;
+use super::fingerprint;
+use super::folders::{self, FolderMapping, LabelShare, Naming};
+use crate::plan::{LabelMode, LabelRules, MailRules};
+use crate::protocols::imap::{Mailbox, Session, SpecialUse};
+use crate::stages::context::AccountContext;
+use crate::stages::pipeline::{PassError, dest, source as source_error};
+use crate::store::mail::FolderRecord;
+
+/// A message's identity across folders: its `X-GM-MSGID`, or its
+/// content fingerprint.
+type Identity = u128;
+
+/// A label-aware source's folders that are views, not labels.
+#[derive(Debug, Default)]
+pub(super) struct LabelSource {
+    rules: LabelRules,
+    /// The `\All` folder (All Mail), as listed.
+    all_mail: Option<Mailbox>,
+    /// The `\Flagged` folder (Starred).
+    starred: Option<Mailbox>,
+    /// Views the folder rules let through and the spread dropped: their
+    /// messages count as copies avoided.
+    dropped: Vec<Mailbox>,
+}
+
+/// What a source is, as far as labels go.
+pub(super) fn detect(
+    ctx: &AccountContext,
+    source: &Session,
+    boxes: &[Mailbox],
+) -> Option<LabelSource> {
+    let with = |use_: SpecialUse| boxes.iter().find(|m| m.special_use == Some(use_)).cloned();
+    let all_mail = with(SpecialUse::All);
+    let aware =
+        source.capabilities().gmail || all_mail.is_some() || ctx.plan.source.is_gmail();
+    aware.then(|| LabelSource {
+        rules: ctx.plan.mail.labels.clone(),
+        all_mail,
+        starred: with(SpecialUse::Flagged),
+        dropped: Vec::new(),
+    })
+}
+
+impl LabelSource {
+    /// The label mode, for logs and counts.
+    pub(super) fn mode(&self) -> LabelMode {
+        self.rules.mode
+    }
+
+    /// Drops the views (Starred, Important, All Mail's own folder name)
+    /// from the mapped folders and sends All Mail to the archive folder,
+    /// unless the manifest renames it. Hierarchy folders left with no
+    /// child (`[Gmail]`) are dropped too.
+    pub(super) fn reshape(
+        &mut self,
+        mappings: Vec<FolderMapping>,
+        source_boxes: &[Mailbox],
+        source_naming: &Naming,
+        dest_naming: &Naming,
+        rules: &MailRules,
+    ) -> Vec<FolderMapping> {
+        let use_of = |name: &str| {
+            source_boxes
+                .iter()
+                .find(|m| m.name == name)
+                .and_then(|m| m.special_use)
+        };
+        let mut kept = Vec::with_capacity(mappings.len());
+        for mut mapping in mappings {
+            match use_of(&mapping.source) {
+                Some(SpecialUse::Flagged | SpecialUse::Important) => {
+                    self.dropped.extend(
+                        source_boxes
+                            .iter()
+                            .find(|m| m.name == mapping.source)
+                            .cloned(),
+                    );
+                }
+                Some(SpecialUse::All) => {
+                    let path = folders::rule_path(&mapping.source, source_naming);
+                    if !rules.map.iter().any(|(from, _)| *from == path) {
+                        (mapping.dest, mapping.dest_raw) =
+                            folders::dest_folder(&self.rules.archive_folder, dest_naming);
+                    }
+                    kept.push(mapping);
+                }
+                _ => kept.push(mapping),
+            }
+        }
+        let parents: Vec<String> = kept
+            .iter()
+            .filter(|m| !m.noselect)
+            .map(|m| m.dest.clone())
+            .collect();
+        let separator = dest_naming.delimiter;
+        kept.retain(|m| {
+            !m.noselect
+                || parents
+                    .iter()
+                    .any(|p| p.strip_prefix(m.dest.as_str()).is_some_and(|r| r.starts_with(separator)))
+        });
+        kept
+    }
+
+    /// Reads where every message shows (one listing of each folder) and
+    /// gives each folder its share. Returns the folders and how many
+    /// copies a plain, folder-by-folder copy would have made beyond these.
+    pub(super) async fn spread(
+        &self,
+        pair: &mut Pair,
+        folders: Vec<(FolderMapping, FolderRecord)>,
+    ) -> Result<(Vec<(FolderMapping, FolderRecord)>, u64), PassError> {
+        let one_copy_with_labels = pair.dest.capabilities().gmail;
+        let is_all_mail =
+            |m: &FolderMapping| self.all_mail.as_ref().is_some_and(|a| a.name == m.source);
+        let mut seen: Vec<Vec<(u32, Identity)>> = Vec::with_capacity(folders.len());
+        let mut starred: HashSet<Identity> = HashSet::new();
+        for (mapping, _) in &folders {
+            if mapping.noselect {
+                seen.push(Vec::new());
+                continue;
+            }
+            let listed = identities(&mut pair.source, &mapping.source_raw).await?;
+            starred.extend(listed.iter().filter(|l| l.starred).map(|l| l.id));
+            seen.push(listed.iter().map(|l| (l.uid, l.id)).collect());
+        }
+        let mut avoided = 0;
+        if let Some(box_) = &self.starred {
+            let listed = identities(&mut pair.source, &box_.raw).await?;
+            starred.extend(listed.iter().map(|l| l.id));
+        }
+        for view in &self.dropped {
+            avoided += u64::from(pair.source.status(&view.raw).await.map_err(source_error)?.messages);
+        }
+
+        // Where each message is, among the label folders, best first.
+        let ranks: Vec<Rank> = folders
+            .iter()
+            .map(|(m, _)| self.rank(m))
+            .collect();
+        let mut homes: HashMap<Identity, Vec<usize>> = HashMap::new();
+        for (i, (mapping, _)) in folders.iter().enumerate() {
+            if is_all_mail(mapping) {
+                continue;
+            }
+            for &(_, id) in &seen[i] {
+                let list = homes.entry(id).or_default();
+                if !list.contains(&i) {
+                    list.push(i);
+                }
+            }
+        }
+        for list in homes.values_mut() {
+            list.sort_by(|&a, &b| ranks[a].cmp(&ranks[b]));
+        }
+
+        let one_copy = self.rules.mode == LabelMode::First || one_copy_with_labels;
+        let mut out = Vec::with_capacity(folders.len());
+        for (i, (mut mapping, record)) in folders.iter().cloned().enumerate() {
+            let mut share = LabelShare::default();
+            for &(uid, id) in &seen[i] {
+                if starred.contains(&id) {
+                    share.starred.insert(uid);
+                }
+            }
+            if is_all_mail(&mapping) {
+                let only: HashSet<u32> = seen[i]
+                    .iter()
+                    .filter(|(_, id)| !homes.contains_key(id))
+                    .map(|&(uid, _)| uid)
+                    .collect();
+                avoided += (seen[i].len() - only.len()) as u64;
+                share.only = Some(only);
+            } else {
+                for &(uid, id) in &seen[i] {
+                    let home = &homes[&id];
+                    if one_copy && home[0] != i {
+                        share.left_out.insert(uid);
+                        avoided += 1;
+                    } else if one_copy_with_labels && self.rules.mode == LabelMode::All {
+                        let more: Vec<String> =
+                            home[1..].iter().map(|&j| label_of(&folders[j].0)).collect();
+                        if !more.is_empty() {
+                            share.more_labels.insert(uid, more);
+                        }
+                    }
+                }
+            }
+            mapping.share = Some(Arc::new(share));
+            out.push((mapping, record));
+        }
+        Ok((out, avoided))
+    }
+
+    /// A label folder's place in `labels: first`: the manifest's
+    /// `label_priority` first, then INBOX, the other folders, Sent,
+    /// Drafts, Spam and Trash; ties by name.
+    fn rank(&self, mapping: &FolderMapping) -> Rank {
+        let path = &mapping.source;
+        let chosen = self
+            .rules
+            .priority
+            .iter()
+            .position(|p| folders::matches(p, path) || folders::matches(p, &mapping.dest));
+        let tier = match chosen {
+            Some(i) => i,
+            None => self.rules.priority.len() + default_tier(mapping),
+        };
+        (tier, mapping.dest.clone())
+    }
+}
+
+/// Where a label folder stands in the default priority.
+fn default_tier(mapping: &FolderMapping) -> usize {
+    let name = mapping.source.to_ascii_lowercase();
+    let last = name.rsplit(['/', '.']).next().unwrap_or(&name);
+    if name == "inbox" {
+        0
+    } else if last.starts_with("sent") {
+        2
+    } else if last.starts_with("draft") {
+        3
+    } else if last == "spam" || last == "junk" {
+        4
+    } else if last == "trash" || last == "bin" {
+        5
+    } else {
+        1
+    }
+}
+
+/// A folder's priority: tier, then destination name.
+type Rank = (usize, String);
+
+/// The label a destination with Gmail labels knows a folder by.
+fn label_of(mapping: &FolderMapping) -> String {
+    if mapping.dest.eq_ignore_ascii_case("INBOX") {
+        "\\Inbox".to_owned()
+    } else {
+        mapping.dest_raw.clone()
+    }
+}
+
+/// One message of a listed folder.
+struct Listed {
+    uid: u32,
+    id: Identity,
+    /// Gmail says it carries the `\Starred` label.
+    starred: bool,
+}
+
+/// Every message of a source folder with its identity.
+async fn identities(source: &mut Session, raw: &str) -> Result<Vec<Listed>, PassError> {
+    source.examine(raw).await.map_err(source_error)?;
+    let uids = source.uid_search_all().await.map_err(source_error)?;
+    if uids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let listed = if source.capabilities().gmail {
+        source
+            .fetch_gmail(&uids)
+            .await
+            .map_err(source_error)?
+            .into_iter()
+            .map(|g| Listed {
+                uid: g.uid,
+                id: Identity::from(g.msgid),
+                starred: g.has_label("\\Starred"),
+            })
+            .collect()
+    } else {
+        source
+            .fetch_headers(&uids)
+            .await
+            .map_err(source_error)?
+            .into_iter()
+            .map(|h| Listed {
+                uid: h.uid,
+                id: Identity::from_le_bytes(fingerprint::of_header(h.size, &h.header)),
+                starred: false,
+            })
+            .collect()
+    };
+    Ok(listed)
+}
+
+/// Adds the other labels to the copies this folder's pass recorded, at a
+/// destination with Gmail labels. Adding a label twice changes nothing,
+/// so every pass may add them all again.
+pub(super) async fn add_labels(
+    ctx: &AccountContext,
+    pair: &mut Pair,
+    mapping: &FolderMapping,
+    folder_id: i64,
+) -> Result<(), PassError> {
+    let Some(share) = mapping.share.as_ref().filter(|s| !s.more_labels.is_empty()) else {
+        return Ok(());
+    };
+    let items: Vec<(u32, Vec<String>)> = ctx
+        .store
+        .checkpoints(folder_id)
+        .await?
+        .into_iter()
+        .filter(|c| !c.pending)
+        .filter_map(|c| Some((c.dest_uid?, share.more_labels.get(&c.source?)?.clone())))
+        .collect();
+    if items.is_empty() {
+        return Ok(());
+    }
+    pair.dest.uid_add_labels(&items).await.map_err(dest)
+}

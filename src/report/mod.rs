@@ -296,6 +296,7 @@ pub(crate) mod tests {
             started_at: Some(start),
             finished_at: Some(start + chrono::Duration::seconds(754)),
             altered: 0,
+            label_copies_avoided: 0,
         }
     }
 

@@ -228,6 +228,7 @@ mod tests {
                 started_at: Some(at),
                 finished_at: None,
                 altered: 0,
+                label_copies_avoided: 0,
             }],
             folders: Vec::new(),
             item_errors: Vec::new(),

@@ -14,7 +14,8 @@ use mailshift::stages::pipeline::fail::{EXIT_CODE, VARIABLE};
 
 use crate::cmd::{Output, mailshift};
 use crate::mail::{Account, Batch, assert_same, assert_success, raw, snapshot};
-use crate::support::dovecot::{Folder, GMAIL_ARCHIVED};
+use crate::support::dovecot::Folder;
+use crate::support::gmail_view::GMAIL_ARCHIVED;
 use crate::support::{Dovecot, DovecotOptions};
 
 const USERS: [&str; 5] = ["alice", "bob", "carol", "dave", "erin"];
@@ -66,7 +67,9 @@ fn message(user: &str, name: &str, flags: &[&str]) -> AppendRequest {
         flags: flags.iter().map(|f| f.to_string()).collect(),
         internal_date: Some("17-Jul-2024 09:30:00 +0200".to_owned()),
         body: raw(
-            &format!("From: {name}@example.test\r\nSubject: {user} {name}\r\nMessage-ID: <{name}.{user}@x>"),
+            &format!(
+                "From: {name}@example.test\r\nSubject: {user} {name}\r\nMessage-ID: <{name}.{user}@x>"
+            ),
             &format!("{name} for {user}"),
         ),
     }
@@ -108,7 +111,10 @@ async fn seed(source: &Dovecot, user: &str) {
 async fn expected_all(source: &Dovecot, user: &str) -> BTreeMap<String, Folder> {
     let view = snapshot(source, user).await;
     for name in VIEWS {
-        assert!(view.contains_key(name), "the Gmail view lists {name}: {view:?}");
+        assert!(
+            view.contains_key(name),
+            "the Gmail view lists {name}: {view:?}"
+        );
     }
     let mut expected: BTreeMap<String, Folder> = view
         .iter()
@@ -130,7 +136,11 @@ async fn expected_all(source: &Dovecot, user: &str) -> BTreeMap<String, Folder> 
 #[track_caller]
 fn assert_copied_nothing(output: &Output, accounts: usize) {
     assert_success(output);
-    assert_eq!(output.stdout.matches("copied 0,").count(), accounts, "{output:?}");
+    assert_eq!(
+        output.stdout.matches("copied 0,").count(),
+        accounts,
+        "{output:?}"
+    );
 }
 
 fn migration_ids(batch: &Batch) -> Vec<(String, String)> {
@@ -167,11 +177,16 @@ async fn gmail_labels_all_copies_each_label_archives_and_undoes_exactly() {
     );
     for user in USERS {
         let got = snapshot(&dest, user).await;
-        assert!(got.keys().all(|name| !name.starts_with("[Gmail]")), "{got:?}");
+        assert!(
+            got.keys().all(|name| !name.starts_with("[Gmail]")),
+            "{got:?}"
+        );
         assert_same(&got, &expected_all(&source, user).await);
         let inbox = &got["INBOX"];
         assert!(
-            inbox.iter().any(|(_, flags, _)| flags.contains("\\Flagged")),
+            inbox
+                .iter()
+                .any(|(_, flags, _)| flags.contains("\\Flagged")),
             "the starred message keeps its star: {inbox:?}"
         );
     }

@@ -77,7 +77,8 @@ impl LabelShare {
     /// The message's source flags, with `\Flagged` when it is starred.
     pub fn flags(&self, uid: u32, flags: &[String]) -> Vec<String> {
         let mut flags = flags.to_vec();
-        if self.starred.contains(&uid) && !flags.iter().any(|f| f.eq_ignore_ascii_case("\\Flagged")) {
+        if self.starred.contains(&uid) && !flags.iter().any(|f| f.eq_ignore_ascii_case("\\Flagged"))
+        {
             flags.push("\\Flagged".to_owned());
         }
         flags
@@ -344,6 +345,27 @@ mod tests {
                 ("Archive", "Old.Archive"),
                 ("Archive/2020", "Old.Archive.2020"),
             ]
+        );
+    }
+
+    #[test]
+    fn a_label_share_copies_its_messages_and_stars_them() {
+        let share = LabelShare {
+            left_out: [2].into(),
+            starred: [1].into(),
+            ..LabelShare::default()
+        };
+        assert!(share.copies(1) && !share.copies(2) && share.copies(9));
+        let flags = share.flags(1, &["\\Seen".to_owned()]);
+        assert_eq!(flags, ["\\Seen", "\\Flagged"]);
+        assert_eq!(share.flags(1, &flags), flags, "starred once");
+        let all_mail = LabelShare {
+            only: Some([3].into()),
+            ..LabelShare::default()
+        };
+        assert!(
+            all_mail.copies(3) && !all_mail.copies(9),
+            "unknown: next run"
         );
     }
 

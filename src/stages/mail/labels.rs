@@ -59,8 +59,7 @@ pub(super) fn detect(
 ) -> Option<LabelSource> {
     let with = |use_: SpecialUse| boxes.iter().find(|m| m.special_use == Some(use_)).cloned();
     let all_mail = with(SpecialUse::All);
-    let aware =
-        source.capabilities().gmail || all_mail.is_some() || ctx.plan.source.is_gmail();
+    let aware = source.capabilities().gmail || all_mail.is_some() || ctx.plan.source.is_gmail();
     aware.then(|| LabelSource {
         rules: ctx.plan.mail.labels.clone(),
         all_mail,
@@ -123,10 +122,13 @@ impl LabelSource {
         let separator = dest_naming.delimiter;
         kept.retain(|m| {
             !m.noselect
-                || parents
-                    .iter()
-                    .any(|p| p.strip_prefix(m.dest.as_str()).is_some_and(|r| r.starts_with(separator)))
+                || parents.iter().any(|p| {
+                    p.strip_prefix(m.dest.as_str())
+                        .is_some_and(|r| r.starts_with(separator))
+                })
         });
+        // Parents before children, as `map_folders` leaves them.
+        kept.sort_by(|a, b| a.dest.cmp(&b.dest));
         kept
     }
 
@@ -158,14 +160,17 @@ impl LabelSource {
             starred.extend(listed.iter().map(|l| l.id));
         }
         for view in &self.dropped {
-            avoided += u64::from(pair.source.status(&view.raw).await.map_err(source_error)?.messages);
+            avoided += u64::from(
+                pair.source
+                    .status(&view.raw)
+                    .await
+                    .map_err(source_error)?
+                    .messages,
+            );
         }
 
         // Where each message is, among the label folders, best first.
-        let ranks: Vec<Rank> = folders
-            .iter()
-            .map(|(m, _)| self.rank(m))
-            .collect();
+        let ranks: Vec<Rank> = folders.iter().map(|(m, _)| self.rank(m)).collect();
         let mut homes: HashMap<Identity, Vec<usize>> = HashMap::new();
         for (i, (mapping, _)) in folders.iter().enumerate() {
             if is_all_mail(mapping) {
@@ -336,4 +341,142 @@ pub(super) async fn add_labels(
         return Ok(());
     }
     pair.dest.uid_add_labels(&items).await.map_err(dest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocols::imap::utf7;
+
+    fn mailbox(name: &str, special_use: Option<SpecialUse>, noselect: bool) -> Mailbox {
+        Mailbox {
+            raw: utf7::encode(name),
+            name: name.to_owned(),
+            delimiter: Some('/'),
+            special_use,
+            noselect,
+            subscribed: true,
+        }
+    }
+
+    fn gmail_boxes() -> Vec<Mailbox> {
+        vec![
+            mailbox("INBOX", None, false),
+            mailbox("[Gmail]", None, true),
+            mailbox("[Gmail]/All Mail", Some(SpecialUse::All), false),
+            mailbox("[Gmail]/Important", Some(SpecialUse::Important), false),
+            mailbox("[Gmail]/Sent Mail", Some(SpecialUse::Sent), false),
+            mailbox("[Gmail]/Starred", Some(SpecialUse::Flagged), false),
+            mailbox("Work", None, false),
+        ]
+    }
+
+    fn naming() -> Naming {
+        Naming {
+            prefix: String::new(),
+            delimiter: '/',
+        }
+    }
+
+    fn reshaped(dest: &[Mailbox], rules: &MailRules) -> (Vec<(String, String)>, usize) {
+        let source = gmail_boxes();
+        let mut labels = LabelSource {
+            rules: rules.labels.clone(),
+            all_mail: Some(source[2].clone()),
+            starred: Some(source[5].clone()),
+            dropped: Vec::new(),
+        };
+        let mapped = folders::map_folders(&source, &naming(), dest, &naming(), rules);
+        let kept = labels.reshape(mapped, &source, &naming(), &naming(), rules);
+        let pairs = kept.into_iter().map(|m| (m.source, m.dest)).collect();
+        (pairs, labels.dropped.len())
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn views_are_dropped_and_all_mail_goes_to_the_archive_folder() {
+        let (kept, dropped) = reshaped(&[], &MailRules::default());
+        assert_eq!(
+            kept,
+            pairs(&[
+                ("[Gmail]/All Mail", "Archive"),
+                ("INBOX", "INBOX"),
+                ("Work", "Work"),
+                ("[Gmail]", "[Gmail]"),
+                ("[Gmail]/Sent Mail", "[Gmail]/Sent Mail"),
+            ])
+        );
+        assert_eq!(dropped, 2, "Starred and Important");
+
+        // Sent meets the destination's Sent: [Gmail] is left empty, and
+        // goes; the manifest's archive folder and renames are followed.
+        let dest = [mailbox("Sent", Some(SpecialUse::Sent), false)];
+        let mut rules = MailRules::default();
+        rules.labels.archive_folder = "Old/Gmail".to_owned();
+        let (kept, _) = reshaped(&dest, &rules);
+        assert_eq!(
+            kept,
+            pairs(&[
+                ("INBOX", "INBOX"),
+                ("[Gmail]/All Mail", "Old/Gmail"),
+                ("[Gmail]/Sent Mail", "Sent"),
+                ("Work", "Work"),
+            ])
+        );
+        rules.map = vec![("[Gmail]/All Mail".to_owned(), "Everything".to_owned())];
+        let (kept, _) = reshaped(&dest, &rules);
+        assert!(kept.contains(&("[Gmail]/All Mail".to_owned(), "Everything".to_owned())));
+
+        // Views the rules leave out are not counted as avoided copies.
+        rules.exclude = vec!["[Gmail]/St*".to_owned()];
+        assert_eq!(reshaped(&dest, &rules).1, 1);
+    }
+
+    #[test]
+    fn priority_follows_the_manifest_then_inbox_labels_sent_drafts_spam_trash() {
+        let source = LabelSource {
+            rules: LabelRules {
+                priority: vec!["Projects/*".to_owned()],
+                ..LabelRules::default()
+            },
+            ..LabelSource::default()
+        };
+        let mapping = |name: &str| {
+            let mut m = folders::map_folders(
+                &[mailbox(name, None, false)],
+                &naming(),
+                &[],
+                &naming(),
+                &MailRules::default(),
+            );
+            m.remove(0)
+        };
+        let mut names = vec![
+            "[Gmail]/Trash",
+            "[Gmail]/Spam",
+            "[Gmail]/Drafts",
+            "[Gmail]/Sent Mail",
+            "Work",
+            "INBOX",
+            "Projects/Alpha",
+        ];
+        names.sort_by_key(|n| source.rank(&mapping(n)));
+        assert_eq!(
+            names,
+            [
+                "Projects/Alpha",
+                "INBOX",
+                "Work",
+                "[Gmail]/Sent Mail",
+                "[Gmail]/Drafts",
+                "[Gmail]/Spam",
+                "[Gmail]/Trash"
+            ]
+        );
+    }
 }

@@ -67,18 +67,9 @@ pub struct DovecotOptions<'a> {
     /// Also take OAuth2 bearer tokens (XOAUTH2, OAUTHBEARER): an `oauth2`
     /// passdb that validates RS256 JWTs locally against a public key.
     pub oauth2: Option<OAuth2Passdb<'a>>,
-    /// Look like Gmail's IMAP view (see [`GMAIL_ARCHIVED`]): a `[Gmail]`
-    /// hierarchy of virtual folders (Dovecot's virtual plugin) — `All
-    /// Mail` (`\All`) over every folder but Spam and Trash, `Starred`
-    /// (`\Flagged`) over flagged messages, `Important` (`\Important`)
-    /// over messages with the keyword `$Important` — and Spam for Junk.
+    /// Look like Gmail's IMAP view (see [`super::gmail_view`]).
     pub gmail_view: bool,
 }
-
-/// In a [`DovecotOptions::gmail_view`] server, the folder of archived
-/// mail: in a hidden namespace, so that it is listed by no one and shows
-/// only through `[Gmail]/All Mail`, as an archived Gmail message does.
-pub const GMAIL_ARCHIVED: &str = ".archived/mail";
 
 /// How Dovecot's `oauth2` passdb validates tokens (`introspection_mode =
 /// local`): the signature with `public_key`, `exp`/`iat`/`nbf`, and the
@@ -186,7 +177,7 @@ impl Dovecot {
             write_oauth2(&base, oauth2)?;
         }
         if options.gmail_view {
-            write_gmail_views(&base)?;
+            super::gmail_view::write_views(&base)?;
         }
         let ports = (free_port(), free_port(), free_port(), free_port());
         let imaps_port = options.tls.then_some(ports.1);
@@ -460,41 +451,6 @@ fn write_oauth2(base: &Path, oauth2: &OAuth2Passdb<'_>) -> Result<(), String> {
     fs::write(base.join("oauth2.conf.ext"), settings).map_err(|e| e.to_string())
 }
 
-/// The definitions of the `[Gmail]` virtual folders: the mailboxes each
-/// one shows, and which of their messages.
-fn write_gmail_views(base: &Path) -> Result<(), String> {
-    let everything = format!("*\n{GMAIL_ARCHIVED}\n-Trash\n-Spam\n");
-    for (name, search) in [
-        ("All Mail", "all"),
-        ("Starred", "flagged"),
-        ("Important", "keyword $Important"),
-    ] {
-        let dir = base.join("virtual").join(name);
-        fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        fs::write(dir.join("dovecot-virtual"), format!("{everything}  {search}\n"))
-            .map_err(|e| e.to_string())?;
-    }
-    fs::set_permissions(base.join("virtual"), fs::Permissions::from_mode(0o755))
-        .map_err(|e| e.to_string())
-}
-
-/// The namespaces of a Gmail-like view: the `[Gmail]` virtual folders
-/// (indexes per user) and the hidden one of archived mail.
-fn gmail_namespaces(base: &std::path::Display<'_>, mail: &std::path::Display<'_>) -> String {
-    format!(
-        "mail_plugins = $mail_plugins virtual\n\
-         namespace gmail {{\n  prefix = [Gmail]/\n  separator = /\n  \
-         location = virtual:{base}/virtual:INDEX={mail}/%u/virtual\n  \
-         subscriptions = no\n  list = yes\n  \
-         mailbox \"All Mail\" {{\n    special_use = \\All\n  }}\n  \
-         mailbox Starred {{\n    special_use = \\Flagged\n  }}\n  \
-         mailbox Important {{\n    special_use = \\Important\n  }}\n}}\n\
-         namespace archived {{\n  prefix = .archived/\n  separator = /\n  \
-         location = sdbox:{mail}/%u/archived\n  hidden = yes\n  list = no\n  \
-         subscriptions = no\n}}\n"
-    )
-}
-
 fn render_config(
     options: &DovecotOptions<'_>,
     base: &Path,
@@ -553,11 +509,9 @@ fn render_config(
     } else {
         String::new()
     };
-    let gmail = if options.gmail_view {
-        gmail_namespaces(&base, &mail)
-    } else {
-        String::new()
-    };
+    let gmail = (options.gmail_view)
+        .then(|| super::gmail_view::namespaces(&base, &mail))
+        .unwrap_or_default();
     let junk = if options.gmail_view { "Spam" } else { "Junk" };
     let quota = match options.max_message_size {
         Some(max) => format!(

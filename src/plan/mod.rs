@@ -172,16 +172,26 @@ impl Default for LabelRules {
 pub const DEFAULT_ARCHIVE_FOLDER: &str = "Archive";
 
 impl Endpoint {
-    /// Whether the endpoint is Gmail's IMAP server (as autodetect answers
-    /// for a Gmail or Google Workspace address): label-aware before any
-    /// connection says so.
+    /// Whether the endpoint is Gmail's IMAP server: as autodetect answers
+    /// for a Gmail or Google Workspace address, or, before autodetect ran,
+    /// as its provider table says of the address's domain. Such a source
+    /// is label-aware before any connection says so.
     pub fn is_gmail(&self) -> bool {
-        self.server.as_ref().is_some_and(|s| {
-            let host = s.host.to_ascii_lowercase();
-            host == "imap.gmail.com" || host == "imap.googlemail.com"
-        })
+        match &self.server {
+            Some(s) => GMAIL_HOSTS.iter().any(|h| s.host.eq_ignore_ascii_case(h)),
+            None if self.path.is_none() => self
+                .email
+                .rsplit_once('@')
+                .and_then(|(_, domain)| crate::autodetect::providers::by_domain(domain))
+                .and_then(|p| p.imap.as_ref())
+                .is_some_and(|imap| GMAIL_HOSTS.contains(&imap.host)),
+            None => false,
+        }
     }
 }
+
+/// Gmail's IMAP servers.
+const GMAIL_HOSTS: [&str; 2] = ["imap.gmail.com", "imap.googlemail.com"];
 
 /// Limits for a batch.
 #[derive(Debug, Clone, Serialize)]

@@ -267,3 +267,35 @@ async fn gmail_crash_at_each_fail_point_then_resume_is_exact() {
         assert_copied_nothing(&batch.run(), 1);
     }
 }
+
+#[test]
+fn plan_shows_the_label_mode_of_gmail_and_label_aware_sources() {
+    let dir = tempfile::TempDir::new().expect("temp dir");
+    let manifest = dir.path().join("gmail.yaml");
+    std::fs::write(
+        &manifest,
+        "batch: g\naccounts:\n  \
+         - source: {kind: autodetect, email: someone@gmail.com, password: x}\n    \
+           destination: {kind: imap, host: mail.example.test, email: someone@example.test, password: y}\n  \
+         - source: {kind: imap, host: imap.example.test, email: a@example.test, password: x}\n    \
+           destination: {kind: imap, host: mail.example.test, email: a@example.test, password: y}\n    \
+           mail: {labels: first, archive_folder: Old, label_priority: [Work]}\n  \
+         - source: {kind: imap, host: imap.example.test, email: b@example.test, password: x}\n    \
+           destination: {kind: imap, host: mail.example.test, email: b@example.test, password: y}\n",
+    )
+    .expect("write manifest");
+    let output = mailshift().arg("plan").arg(&manifest).run().success();
+    let labels: Vec<&str> = output
+        .stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("labels"))
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "  labels       all (a copy in the folder of each label), archived mail to Archive; Gmail source",
+            "  labels       first (one copy; prefer Work), archived mail to Old; if the source is label-aware (X-GM-EXT-1 or an \\All folder)",
+        ],
+        "{output:?}"
+    );
+}

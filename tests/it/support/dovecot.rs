@@ -509,9 +509,7 @@ fn render_config(
     } else {
         String::new()
     };
-    let gmail = (options.gmail_view)
-        .then(|| super::gmail_view::namespaces(&base, &mail))
-        .unwrap_or_default();
+    let gmail = super::gmail_view::namespaces(options.gmail_view, &base, &mail);
     let junk = if options.gmail_view { "Spam" } else { "Junk" };
     let quota = match options.max_message_size {
         Some(max) => format!(

@@ -35,9 +35,17 @@ pub fn write_views(base: &Path) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-/// The namespaces of a Gmail-like view: the `[Gmail]` virtual folders
-/// (indexes per user) and the hidden one of archived mail.
-pub fn namespaces(base: &std::path::Display<'_>, mail: &std::path::Display<'_>) -> String {
+/// The namespaces of a Gmail-like view (none when `on` is false): the
+/// `[Gmail]` virtual folders (indexes per user) and the hidden one of
+/// archived mail.
+pub fn namespaces(
+    on: bool,
+    base: &std::path::Display<'_>,
+    mail: &std::path::Display<'_>,
+) -> String {
+    if !on {
+        return String::new();
+    }
     format!(
         "mail_plugins = $mail_plugins virtual\n\
          namespace gmail {{\n  prefix = [Gmail]/\n  separator = /\n  \

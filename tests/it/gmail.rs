@@ -13,7 +13,7 @@ use mailshift::protocols::imap::AppendRequest;
 use mailshift::stages::pipeline::fail::{EXIT_CODE, VARIABLE};
 
 use crate::cmd::{Output, mailshift};
-use crate::mail::{Account, Batch, assert_same, assert_success, raw, snapshot};
+use crate::mail::{Account, Batch, account, assert_same, assert_success, raw, snapshot};
 use crate::support::dovecot::Folder;
 use crate::support::gmail_view::GMAIL_ARCHIVED;
 use crate::support::{Dovecot, DovecotOptions};
@@ -50,16 +50,6 @@ fn plain_dest() -> Dovecot {
         users: DEST_USERS,
         ..DovecotOptions::default()
     })
-}
-
-fn account<'a>(user: &'a str, source: &Dovecot, dest: &Dovecot) -> Account<'a> {
-    Account {
-        user,
-        source_port: source.imap_port(),
-        source_password: "source-pw",
-        dest_port: dest.imap_port(),
-        dest_password: "dest-pw",
-    }
 }
 
 fn message(user: &str, name: &str, flags: &[&str]) -> AppendRequest {
@@ -143,21 +133,6 @@ fn assert_copied_nothing(output: &Output, accounts: usize) {
     );
 }
 
-fn migration_ids(batch: &Batch) -> Vec<(String, String)> {
-    let listed = batch.list();
-    listed[0]["accounts"]
-        .as_array()
-        .expect("accounts")
-        .iter()
-        .map(|a| {
-            (
-                a["migration_id"].as_str().expect("id").to_owned(),
-                a["source"].as_str().expect("source").to_owned(),
-            )
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn gmail_labels_all_copies_each_label_archives_and_undoes_exactly() {
     let (source, dest) = (gmail_source(), plain_dest());
@@ -195,7 +170,7 @@ async fn gmail_labels_all_copies_each_label_archives_and_undoes_exactly() {
         .expect("report.json");
     assert!(report.contains("\"label_copies_avoided\": 10"), "{report}");
 
-    for (id, email) in migration_ids(&batch) {
+    for (id, email, _) in crate::status::migration_ids(&batch) {
         mailshift()
             .args(["undo", &id, "--source", &email, "--state"])
             .arg(batch.state())

@@ -282,6 +282,12 @@ struct Listed {
     starred: bool,
 }
 
+impl Listed {
+    fn new(uid: u32, id: Identity, starred: bool) -> Listed {
+        Listed { uid, id, starred }
+    }
+}
+
 /// Every message of a source folder with its identity.
 async fn identities(source: &mut Session, raw: &str) -> Result<Vec<Listed>, PassError> {
     source.examine(raw).await.map_err(source_error)?;
@@ -290,28 +296,18 @@ async fn identities(source: &mut Session, raw: &str) -> Result<Vec<Listed>, Pass
         return Ok(Vec::new());
     }
     let listed = if source.capabilities().gmail {
-        source
-            .fetch_gmail(&uids)
-            .await
-            .map_err(source_error)?
+        let found = source.fetch_gmail(&uids).await.map_err(source_error)?;
+        found
             .into_iter()
-            .map(|g| Listed {
-                uid: g.uid,
-                id: Identity::from(g.msgid),
-                starred: g.has_label("\\Starred"),
-            })
+            .map(|g| Listed::new(g.uid, g.msgid.into(), g.has_label("\\Starred")))
             .collect()
     } else {
-        source
-            .fetch_headers(&uids)
-            .await
-            .map_err(source_error)?
+        let found = source.fetch_headers(&uids).await.map_err(source_error)?;
+        let id =
+            |size, header: &[u8]| Identity::from_le_bytes(fingerprint::of_header(size, header));
+        found
             .into_iter()
-            .map(|h| Listed {
-                uid: h.uid,
-                id: Identity::from_le_bytes(fingerprint::of_header(h.size, &h.header)),
-                starred: false,
-            })
+            .map(|h| Listed::new(h.uid, id(h.size, &h.header), false))
             .collect()
     };
     Ok(listed)

@@ -297,6 +297,7 @@ pub(crate) mod tests {
             finished_at: Some(start + chrono::Duration::seconds(754)),
             altered: 0,
             label_copies_avoided: 0,
+            label_mode: None,
         }
     }
 

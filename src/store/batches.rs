@@ -267,6 +267,24 @@ impl Store {
         .await
     }
 
+    /// Records that a stage's source is label-aware, read in `mode`
+    /// (`all`, `first`).
+    pub async fn set_label_mode(
+        &self,
+        account_id: i64,
+        kind: StageKind,
+        mode: &'static str,
+    ) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            conn.execute(
+                "UPDATE stages SET label_mode = ?3 WHERE account_id = ?1 AND kind = ?2",
+                params![account_id, kind.name(), mode],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
     /// Records that a stage has started (again).
     pub async fn begin_stage(&self, account_id: i64, kind: StageKind) -> Result<(), StoreError> {
         self.call(move |conn| {

@@ -265,9 +265,11 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE folders ADD COLUMN subscribed INTEGER NOT NULL DEFAULT 0;
     "#,
-    // Copies a label-aware source (Gmail) spared: messages that show in
-    // several folders copied fewer times.
+    // A label-aware source (Gmail): its label mode (`all`, `first`; NULL
+    // for any other source) and the copies that spared, messages that
+    // show in several folders copied fewer times.
     r#"
+    ALTER TABLE stages ADD COLUMN label_mode TEXT;
     ALTER TABLE stages ADD COLUMN label_copies_avoided INTEGER NOT NULL DEFAULT 0;
     "#,
 ];

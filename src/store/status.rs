@@ -107,6 +107,10 @@ pub struct StageStatus {
     /// (All Mail, Starred, Important) not copied as folders.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub label_copies_avoided: u64,
+    /// How a label-aware source (Gmail) was read: `all` (a copy per
+    /// label) or `first` (one copy); absent for any other source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_mode: Option<String>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -239,7 +243,7 @@ fn complete(
 ) -> rusqlite::Result<AccountStatus> {
     let mut stages = conn.prepare_cached(
         "SELECT kind, state, found, copied, present, skipped, failed, bytes, started_at, finished_at,
-                altered, label_copies_avoided
+                altered, label_copies_avoided, label_mode
          FROM stages WHERE account_id = ?1 ORDER BY started_at, kind",
     )?;
     status.stages = stages
@@ -257,6 +261,7 @@ fn complete(
                 finished_at: row.get::<_, Option<i64>>(9)?.map(time),
                 altered: row.get::<_, i64>(10)? as u64,
                 label_copies_avoided: row.get::<_, i64>(11)? as u64,
+                label_mode: row.get(12)?,
             })
         })?
         .collect::<Result<_, _>>()?;

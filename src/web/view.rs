@@ -229,6 +229,7 @@ mod tests {
                 finished_at: None,
                 altered: 0,
                 label_copies_avoided: 0,
+                label_mode: None,
             }],
             folders: Vec::new(),
             item_errors: Vec::new(),

@@ -169,8 +169,21 @@ async fn gmail_labels_all_copies_each_label_archives_and_undoes_exactly() {
     let report = std::fs::read_to_string(batch.reports().join("test").join("report.json"))
         .expect("report.json");
     assert!(report.contains("\"label_copies_avoided\": 10"), "{report}");
+    assert!(report.contains("\"label_mode\": \"all\""), "{report}");
+    let html = std::fs::read_to_string(batch.reports().join("test").join("report.html"))
+        .expect("report.html");
+    assert!(
+        html.contains("labels all · 10 labelled copies avoided"),
+        "{html}"
+    );
 
     for (id, email, _) in crate::status::migration_ids(&batch) {
+        mailshift()
+            .args(["status", &id, "--source", &email, "--state"])
+            .arg(batch.state())
+            .run()
+            .success()
+            .stdout_has("label-aware source, labels all; labelled copies avoided: 10");
         mailshift()
             .args(["undo", &id, "--source", &email, "--state"])
             .arg(batch.state())

@@ -24,7 +24,7 @@ use anyhow::Context as _;
 use futures::future::join_all;
 use tokio::sync::OwnedSemaphorePermit;
 
-use crate::plan::{Endpoint, Server};
+use crate::plan::{Endpoint, Server, StageKind};
 use crate::protocols::imap::{Mailbox, Session};
 use crate::stages::context::AccountContext;
 use crate::store::batches::StageCounts;
@@ -190,11 +190,11 @@ async fn prepare_folders(
     let Some(labels) = labels else {
         return Ok((prepared, 0));
     };
-    tracing::info!(
-        account = %ctx.plan.source.email,
-        "label-aware source: labels {}",
-        labels.mode().name()
-    );
+    let mode = labels.mode().name();
+    tracing::info!(account = %ctx.plan.source.email, "label-aware source: labels {mode}");
+    ctx.store
+        .set_label_mode(ctx.account.id, StageKind::Mail, mode)
+        .await?;
     Ok(labels.spread(pair, prepared).await?)
 }
 

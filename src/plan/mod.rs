@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::protocols::SessionConfig;
 use crate::protocols::imap::{Auth, ImapError, Session};
+use crate::protocols::{SessionConfig, SessionError};
 
 pub mod autodetect;
 mod build;
@@ -281,7 +281,7 @@ impl Endpoint {
         server: &Server,
         timeout: Duration,
     ) -> anyhow::Result<Session> {
-        let refused = |e: &ImapError| matches!(e, ImapError::Auth { .. });
+        let refused = |e: &ImapError| matches!(e, ImapError::Session(SessionError::Auth { .. }));
         Ok(self
             .session(
                 server,

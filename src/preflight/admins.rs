@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::plan::autodetect::Side;
 use crate::plan::{Credential, EndpointKind, Plan, Server};
+use crate::protocols::SessionError;
 use crate::protocols::imap::{self, Auth, ImapError};
 use crate::protocols::pop3::{self, Pop3Error};
 
@@ -119,13 +120,13 @@ async fn login(
         EndpointKind::Pop3 => {
             match pop3::Session::connect(&server.session(user, auth, timeout)).await {
                 Ok(session) => session.quit().await.map_err(|_| None),
-                Err(Pop3Error::Auth { detail, .. }) => Err(Some(detail)),
+                Err(Pop3Error::Session(SessionError::Auth { detail, .. })) => Err(Some(detail)),
                 Err(_) => Err(None),
             }
         }
         _ => match imap::Session::connect(&server.session(&user, auth, timeout)).await {
             Ok(session) => session.logout().await.map_err(|_| None),
-            Err(ImapError::Auth { detail, .. }) => Err(Some(detail)),
+            Err(ImapError::Session(SessionError::Auth { detail, .. })) => Err(Some(detail)),
             Err(_) => Err(None),
         },
     }

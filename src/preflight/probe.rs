@@ -10,6 +10,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use super::{EndpointReport, Status};
 use crate::plan::autodetect::Side;
 use crate::plan::{Endpoint, MailRules, Server};
+use crate::protocols::SessionError;
 use crate::protocols::imap::{ImapError, Session};
 use crate::protocols::pst::{PstError, PstReader};
 use crate::protocols::tls::{self, ConnectError, TlsMode};
@@ -93,7 +94,7 @@ fn explain(
         _ => "",
     };
     match e {
-        ImapError::Auth { user, detail, .. } => (
+        ImapError::Session(SessionError::Auth { user, detail, .. }) => (
             Status::AuthFailed,
             format!(
                 "the {name} server {at} refused the login of {user}: {}. \
@@ -104,7 +105,7 @@ fn explain(
                 endpoint.credential
             ),
         ),
-        ImapError::Connect(c) => match &**c {
+        ImapError::Session(SessionError::Connect(c)) => match &**c {
             ConnectError::Tcp { source, .. } => (
                 Status::Unreachable,
                 format!(
@@ -135,7 +136,7 @@ fn explain(
                 ),
             ),
         },
-        ImapError::Timeout { .. } => (
+        ImapError::Session(SessionError::Timeout { .. }) => (
             Status::Unreachable,
             format!(
                 "the {name} server {at} accepted the connection but said nothing for {} s. \
@@ -143,14 +144,16 @@ fn explain(
                 timeout.as_secs()
             ),
         ),
-        ImapError::Unsupported { what, .. } if what.contains("STARTTLS") => (
-            Status::TlsError,
-            format!(
-                "the {name} server {at} does not offer {what}. Check `tls` \
+        ImapError::Session(SessionError::Unsupported { what, .. }) if what.contains("STARTTLS") => {
+            (
+                Status::TlsError,
+                format!(
+                    "the {name} server {at} does not offer {what}. Check `tls` \
                  (implicit on its TLS port, or none on a trusted network)"
-            ),
-        ),
-        ImapError::Unsupported { what, .. } => (
+                ),
+            )
+        }
+        ImapError::Session(SessionError::Unsupported { what, .. }) => (
             Status::CapabilityMissing,
             format!("the {name} server {at} does not support {what}"),
         ),
@@ -319,21 +322,21 @@ mod tests {
     #[test]
     fn wrong_credentials_name_server_user_and_what_to_check() {
         let e = endpoint();
-        let error = ImapError::Auth {
+        let error = ImapError::Session(SessionError::Auth {
             user: "ann".into(),
             server: "imap.example.test:993".into(),
             detail: "[AUTHENTICATIONFAILED] Authentication failed.".into(),
-        };
+        });
         let server = e.server.clone().unwrap();
         let (status, text) = explain(&error, &e, &server, Side::Source, Duration::from_secs(5));
         assert_eq!(status, Status::AuthFailed);
         for part in ["source server imap.example.test:993", "of ann", "$ANN_PW"] {
             assert!(text.contains(part), "{text}");
         }
-        let tls = ImapError::Connect(Arc::new(ConnectError::Tls {
+        let tls = ImapError::Session(SessionError::Connect(Arc::new(ConnectError::Tls {
             server: "imap.example.test:993".into(),
             source: std::io::Error::other("bad"),
-        }));
+        })));
         let (status, text) = explain(&tls, &e, &server, Side::Destination, Duration::from_secs(5));
         assert_eq!(status, Status::TlsError);
         assert!(

@@ -16,50 +16,17 @@ use std::time::Duration;
 use base64::Engine as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 
-use super::SessionConfig;
+use super::{SessionConfig, SessionError};
 use super::imap::Auth;
 use super::tls::{self, ConnectError, MaybeTlsStream, TlsMode};
 
 /// Why a ManageSieve command failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SieveError {
-    /// TCP connect or TLS handshake failed.
+    /// What can go wrong whatever the protocol: the connection, a
+    /// timeout, a refused login, an unreadable answer.
     #[error("ManageSieve: {0}")]
-    Connect(#[from] ConnectError),
-    /// The connection broke while reading or writing.
-    #[error("ManageSieve server {server}: {source}")]
-    Io {
-        /// `host:port`.
-        server: String,
-        /// What broke.
-        source: std::io::Error,
-    },
-    /// The server stayed silent too long.
-    #[error("ManageSieve server {server} did not answer within {}s", after.as_secs())]
-    Timeout {
-        /// `host:port`.
-        server: String,
-        /// How long it was given.
-        after: Duration,
-    },
-    /// The server sent something this client cannot understand.
-    #[error("ManageSieve server {server} sent something unexpected: {detail}")]
-    Protocol {
-        /// `host:port`.
-        server: String,
-        /// What was unexpected.
-        detail: String,
-    },
-    /// The server refused the login.
-    #[error("ManageSieve server {server} refused the login of {user}: {reason}")]
-    Auth {
-        /// `host:port`.
-        server: String,
-        /// The login name.
-        user: String,
-        /// The server's reason.
-        reason: String,
-    },
+    Session(#[from] SessionError),
     /// The server answered `NO` (or `BYE`) to a command.
     #[error("ManageSieve server {server} refused {command}: {reason}")]
     No {
@@ -74,13 +41,18 @@ pub enum SieveError {
     },
 }
 
+impl From<ConnectError> for SieveError {
+    fn from(e: ConnectError) -> Self {
+        SieveError::Session(e.into())
+    }
+}
+
 impl SieveError {
     /// Whether trying again later may help.
     pub fn is_retryable(&self) -> bool {
         match self {
-            SieveError::Connect(e) => e.is_retryable(),
-            SieveError::Io { .. } | SieveError::Timeout { .. } => true,
-            SieveError::Protocol { .. } | SieveError::Auth { .. } | SieveError::No { .. } => false,
+            SieveError::Session(e) => e.is_retryable(),
+            SieveError::No { .. } => false,
         }
     }
 
@@ -217,11 +189,11 @@ impl SieveSession {
                     if done.status == "OK" {
                         return Ok(());
                     }
-                    return Err(SieveError::Auth {
+                    return Err(SieveError::Session(SessionError::Auth {
                         server: self.server.clone(),
                         user: auth.login_name(user),
-                        reason: done.text,
-                    });
+                        detail: done.text,
+                    }));
                 }
                 // A challenge (XOAUTH2 error details): answer with an empty
                 // response so the server sends its final NO.
@@ -367,17 +339,14 @@ impl SieveSession {
     }
 
     fn protocol(&self, detail: &str) -> SieveError {
-        SieveError::Protocol {
+        SieveError::Session(SessionError::Protocol {
             server: self.server.clone(),
             detail: detail.to_owned(),
-        }
+        })
     }
 
     fn io(&self, source: std::io::Error) -> SieveError {
-        SieveError::Io {
-            server: self.server.clone(),
-            source,
-        }
+        SessionError::io(&self.server, source).into()
     }
 
     async fn send(&mut self, bytes: &[u8]) -> Result<(), SieveError> {
@@ -387,10 +356,10 @@ impl SieveSession {
             stream.flush().await
         };
         match tokio::time::timeout(self.timeout, write).await {
-            Err(_) => Err(SieveError::Timeout {
+            Err(_) => Err(SieveError::Session(SessionError::Timeout {
                 server: self.server.clone(),
                 after: self.timeout,
-            }),
+            })),
             Ok(Err(e)) => Err(self.io(e)),
             Ok(Ok(())) => Ok(()),
         }
@@ -399,10 +368,10 @@ impl SieveSession {
     /// Reads one logical line (literals included) as tokens.
     async fn read_line(&mut self) -> Result<Vec<Token>, SieveError> {
         match tokio::time::timeout(self.timeout, read_tokens(&mut self.stream)).await {
-            Err(_) => Err(SieveError::Timeout {
+            Err(_) => Err(SieveError::Session(SessionError::Timeout {
                 server: self.server.clone(),
                 after: self.timeout,
-            }),
+            })),
             Ok(Err(LineError::Io(e))) => Err(self.io(e)),
             Ok(Err(LineError::Syntax(detail))) => Err(self.protocol(&detail)),
             Ok(Ok(tokens)) => Ok(tokens),

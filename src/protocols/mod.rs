@@ -4,7 +4,8 @@
 //! - [`tls`]: TCP connect with a timeout, implicit TLS or STARTTLS upgrade,
 //!   certificate policy. Used by every client.
 //! - [`SessionConfig`]: the server and login every session-based client
-//!   (IMAP, POP3, ManageSieve) is given.
+//!   (IMAP, POP3, ManageSieve) is given, and [`SessionError`]: what can go
+//!   wrong in any of their sessions, whatever the protocol says.
 //! - [`http`]: URLs and one HTTP/1.1 request at a time, for autoconfig,
 //!   OAuth2 token endpoints and WebDAV.
 //! - [`oauth2`]: access tokens of OAuth2 service accounts (Google
@@ -38,35 +39,5 @@ pub mod pst;
 pub mod smtp;
 pub mod tls;
 
-use std::time::Duration;
-
-use crate::vocabulary::Server;
-use imap::Auth;
-
-/// Where and as whom a mail protocol session logs in: the one setup the
-/// IMAP, POP3 and ManageSieve clients take. `Debug` never shows the
-/// secret: [`Auth`] redacts it.
-#[derive(Debug, Clone)]
-pub struct SessionConfig {
-    /// The server, its port and TLS policy.
-    pub server: Server,
-    /// The login name.
-    pub user: String,
-    /// Password or token.
-    pub auth: Auth,
-    /// How long the server may stay silent (connecting, handshaking, or
-    /// answering a command) before the session fails.
-    pub timeout: Duration,
-}
-
-impl Server {
-    /// How to log in to this server as `user`, whatever the protocol.
-    pub fn session(&self, user: impl Into<String>, auth: Auth, timeout: Duration) -> SessionConfig {
-        SessionConfig {
-            server: self.clone(),
-            user: user.into(),
-            auth,
-            timeout,
-        }
-    }
-}
+mod session;
+pub use session::{SessionConfig, SessionError};

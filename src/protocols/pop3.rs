@@ -19,7 +19,7 @@ use base64::Engine as _;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
-use super::SessionConfig;
+use super::{SessionConfig, SessionError};
 use super::imap::Auth;
 use super::tls::{self, ConnectError, MaybeTlsStream, TlsMode};
 
@@ -34,35 +34,11 @@ const RETR_WINDOW: usize = 32;
 /// Everything that can go wrong talking to a POP3 server.
 #[derive(Debug, thiserror::Error)]
 pub enum Pop3Error {
-    /// TCP connect or TLS handshake failed.
+    /// What can go wrong whatever the protocol: the connection, a
+    /// timeout, a refused login, an unreadable answer, a missing feature
+    /// (UIDL, STLS, ...).
     #[error(transparent)]
-    Connect(#[from] ConnectError),
-    /// The connection broke while reading or writing.
-    #[error("connection to {server} lost: {source}")]
-    Io {
-        /// `host:port`.
-        server: String,
-        /// What broke.
-        source: io::Error,
-    },
-    /// The server made no progress for the configured timeout.
-    #[error("{server} did not respond for {}s", after.as_secs())]
-    Timeout {
-        /// `host:port`.
-        server: String,
-        /// How long it was given.
-        after: Duration,
-    },
-    /// Login was refused. Permanent: retrying only risks locking the account.
-    #[error("login failed for user {user} on {server}: {detail}")]
-    Auth {
-        /// The login name.
-        user: String,
-        /// `host:port`.
-        server: String,
-        /// The server's answer.
-        detail: String,
-    },
+    Session(#[from] SessionError),
     /// The server answered a command with `-ERR`.
     #[error("{server} refused {command}: {text}")]
     Err {
@@ -72,22 +48,6 @@ pub enum Pop3Error {
         command: &'static str,
         /// The server's text after `-ERR`.
         text: String,
-    },
-    /// The server sent something this client cannot understand.
-    #[error("unexpected response from {server}: {detail}")]
-    Protocol {
-        /// `host:port`.
-        server: String,
-        /// What was unexpected.
-        detail: String,
-    },
-    /// The server lacks something the migration needs (UIDL, STLS, ...).
-    #[error("{server} does not support {what}")]
-    Unsupported {
-        /// `host:port`.
-        server: String,
-        /// The missing capability.
-        what: String,
     },
 }
 
@@ -100,16 +60,18 @@ impl Pop3Error {
     /// temporary server failure. A refused login is permanent.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Pop3Error::Connect(e) => e.is_retryable(),
-            Pop3Error::Io { .. } | Pop3Error::Timeout { .. } => true,
+            Pop3Error::Session(e) => e.is_retryable(),
             Pop3Error::Err { text, .. } => {
                 let upper = text.to_ascii_uppercase();
                 RETRYABLE_CODES.iter().any(|code| upper.starts_with(code))
             }
-            Pop3Error::Auth { .. } | Pop3Error::Protocol { .. } | Pop3Error::Unsupported { .. } => {
-                false
-            }
         }
+    }
+}
+
+impl From<ConnectError> for Pop3Error {
+    fn from(e: ConnectError) -> Self {
+        Pop3Error::Session(e.into())
     }
 }
 
@@ -303,11 +265,11 @@ impl Session {
     async fn login(&mut self, auth: &Auth) -> Result<(), Pop3Error> {
         let refused = |this: &Session, error: Pop3Error| match error {
             Pop3Error::Err { text, .. } if !RETRYABLE_CODES.iter().any(|c| text.starts_with(c)) => {
-                Pop3Error::Auth {
+                Pop3Error::Session(SessionError::Auth {
                     user: auth.login_name(&this.user),
                     server: this.server.clone(),
                     detail: text,
-                }
+                })
             }
             other => other,
         };
@@ -410,10 +372,10 @@ impl Session {
         match read {
             Err(_) => {
                 self.broken = true;
-                Err(Pop3Error::Timeout {
+                Err(Pop3Error::Session(SessionError::Timeout {
                     server: self.server.clone(),
                     after: self.timeout,
-                })
+                }))
             }
             Ok(Err(e)) => {
                 self.broken = true;
@@ -443,10 +405,10 @@ impl Session {
         match result {
             Err(_) => {
                 self.broken = true;
-                Err(Pop3Error::Timeout {
+                Err(Pop3Error::Session(SessionError::Timeout {
                     server: self.server.clone(),
                     after: self.timeout,
-                })
+                }))
             }
             Ok(Err(e)) => {
                 self.broken = true;
@@ -466,24 +428,21 @@ impl Session {
     }
 
     fn lost(&self, source: io::Error) -> Pop3Error {
-        Pop3Error::Io {
-            server: self.server.clone(),
-            source,
-        }
+        SessionError::io(&self.server, source).into()
     }
 
     fn protocol(&self, detail: &str) -> Pop3Error {
-        Pop3Error::Protocol {
+        Pop3Error::Session(SessionError::Protocol {
             server: self.server.clone(),
             detail: detail.to_owned(),
-        }
+        })
     }
 
     fn unsupported(&self, what: &str) -> Pop3Error {
-        Pop3Error::Unsupported {
+        Pop3Error::Session(SessionError::Unsupported {
             server: self.server.clone(),
             what: what.to_owned(),
-        }
+        })
     }
 }
 
@@ -632,7 +591,7 @@ mod tests {
             Err(e) => e,
             Ok(_) => panic!("logged in with a wrong password"),
         };
-        assert!(matches!(error, Pop3Error::Auth { .. }), "{error:?}");
+        assert!(matches!(error, Pop3Error::Session(SessionError::Auth { .. })), "{error:?}");
         assert!(!error.is_retryable());
         let text = error.to_string();
         assert!(text.contains("alice") && text.contains(&format!("127.0.0.1:{port}")));

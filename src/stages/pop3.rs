@@ -25,7 +25,7 @@ use super::mail::fingerprint;
 use super::pipeline::{self, MessageSource, PassError, dest, source};
 use crate::plan::{Endpoint, Server};
 use crate::protocols::pop3::{self, Retrieved};
-use crate::protocols::{SessionConfig, imap};
+use crate::protocols::{SessionConfig, SessionError, imap};
 use crate::stages::context::AccountContext;
 use crate::store::batches::StageCounts;
 
@@ -77,13 +77,14 @@ impl Ends {
             .limits
             .connections(&[&source_server.host, &dest_server.host])
             .await;
-        let refused = |e: &pop3::Pop3Error| matches!(e, pop3::Pop3Error::Auth { .. });
+        let refused = |e: &pop3::Pop3Error| matches!(e, pop3::Pop3Error::Session(SessionError::Auth { .. }));
         let connect = async |c: &SessionConfig| pop3::Session::connect(c).await;
         let source = (ctx.plan.source)
             .session(source_server, COMMAND_TIMEOUT, connect, refused)
             .await?
             .map_err(source)?;
-        let refused = |e: &imap::ImapError| matches!(e, imap::ImapError::Auth { .. });
+        let refused =
+            |e: &imap::ImapError| matches!(e, imap::ImapError::Session(SessionError::Auth { .. }));
         let connect = async |c: &SessionConfig| imap::Session::connect(c).await;
         let dest = (ctx.plan.destination)
             .session(dest_server, COMMAND_TIMEOUT, connect, refused)

@@ -45,7 +45,7 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::StageFailure;
 use crate::plan::{Endpoint, Server, StageKind};
-use crate::protocols::SessionConfig;
+use crate::protocols::{SessionConfig, SessionError};
 use crate::protocols::managesieve::{ScriptInfo, SieveError, SieveSession};
 use crate::protocols::tls::TlsMode;
 use crate::stages::context::AccountContext;
@@ -85,7 +85,7 @@ pub fn sieve_server(endpoint: &Endpoint) -> anyhow::Result<Server> {
 
 /// Logs in to a ManageSieve server as the endpoint's user.
 pub async fn open(endpoint: &Endpoint, server: &Server) -> anyhow::Result<SieveSession> {
-    let refused = |e: &SieveError| matches!(e, SieveError::Auth { .. });
+    let refused = |e: &SieveError| matches!(e, SieveError::Session(SessionError::Auth { .. }));
     let connect = async |c: &SessionConfig| SieveSession::connect(c).await;
     Ok(endpoint
         .session(server, TIMEOUT, connect, refused)

@@ -148,6 +148,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::protocols::SessionError;
 
     #[test]
     fn a_refusal_lets_undo_go_on_and_a_lost_connection_stops_it() {
@@ -161,13 +162,13 @@ mod tests {
             refusal::<()>(Err(no)),
             Ok(Err(ImapError::No { .. }))
         ));
-        let lost = ImapError::Io {
+        let lost = ImapError::Session(SessionError::Io {
             server: "imap.example.com:993".into(),
             source: Arc::new(std::io::Error::from(std::io::ErrorKind::ConnectionReset)),
-        };
+        });
         assert!(matches!(
             refusal::<()>(Err(lost)),
-            Err(ImapError::Io { .. })
+            Err(ImapError::Session(SessionError::Io { .. }))
         ));
         assert!(matches!(refusal(Ok(1)), Ok(Ok(1))));
     }

@@ -4,10 +4,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mailshift::protocols::SessionConfig;
 use mailshift::protocols::imap::{
     AppendRequest, Auth, FetchedBody, ImapError, Session, SpecialUse, TlsMode,
 };
+use mailshift::protocols::{SessionConfig, SessionError};
 use mailshift::vocabulary::Server;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -78,7 +78,10 @@ async fn wrong_password_names_user_and_server_but_not_the_password() {
         ..server.imap_config("alice")
     };
     let err = Session::connect(&config).await.unwrap_err();
-    assert!(matches!(err, ImapError::Auth { .. }), "{err:?}");
+    assert!(
+        matches!(err, ImapError::Session(SessionError::Auth { .. })),
+        "{err:?}"
+    );
     assert!(!err.is_retryable());
     let shown = format!("{err} {err:?}");
     assert!(shown.contains("alice"), "{shown}");
@@ -158,7 +161,10 @@ async fn xoauth2_sends_the_bearer_token_and_reports_refusal() {
         ..scripted_config(port, Duration::from_secs(5))
     };
     let err = Session::connect(&config).await.unwrap_err();
-    assert!(matches!(err, ImapError::Auth { .. }), "{err:?}");
+    assert!(
+        matches!(err, ImapError::Session(SessionError::Auth { .. })),
+        "{err:?}"
+    );
     assert!(!err.is_retryable());
     assert!(!format!("{err} {err:?}").contains("ya29"));
     let (line, ack) = rx.await.unwrap();
@@ -338,7 +344,10 @@ async fn starttls_and_implicit_tls_with_self_signed_certificate() {
     let mut strict = server.imaps_config("alice");
     strict.server.accept_invalid_certs = false;
     let err = Session::connect(&strict).await.unwrap_err();
-    assert!(matches!(err, ImapError::Connect(_)), "{err:?}");
+    assert!(
+        matches!(err, ImapError::Session(SessionError::Connect(_))),
+        "{err:?}"
+    );
     assert!(!err.is_retryable(), "{err:?}");
 }
 
@@ -348,7 +357,10 @@ async fn starttls_is_required_when_configured() {
     let mut config = server.imap_config("alice");
     config.server.tls = TlsMode::StartTls;
     let err = Session::connect(&config).await.unwrap_err();
-    assert!(matches!(err, ImapError::Unsupported { .. }), "{err:?}");
+    assert!(
+        matches!(err, ImapError::Session(SessionError::Unsupported { .. })),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -861,7 +873,10 @@ async fn slow_but_flowing_literal_does_not_time_out_but_a_stall_does() {
 
     let started = std::time::Instant::now();
     let err = session.fetch_bodies(&[8], |_, _| {}).await.unwrap_err();
-    assert!(matches!(err, ImapError::Timeout { .. }), "{err:?}");
+    assert!(
+        matches!(err, ImapError::Session(SessionError::Timeout { .. })),
+        "{err:?}"
+    );
     assert!(err.is_retryable());
     assert!(started.elapsed() < Duration::from_secs(3));
     // The session is now unusable, and says so.
@@ -936,7 +951,10 @@ async fn connect_timeout_and_refused_are_retryable() {
     let err = Session::connect(&scripted_config(port, Duration::from_millis(300)))
         .await
         .unwrap_err();
-    assert!(matches!(err, ImapError::Timeout { .. }), "{err:?}");
+    assert!(
+        matches!(err, ImapError::Session(SessionError::Timeout { .. })),
+        "{err:?}"
+    );
     assert!(err.is_retryable());
     drop(listener);
     let err = Session::connect(&scripted_config(port, Duration::from_millis(300)))

@@ -4,10 +4,7 @@
 //! never a password or token: those are not stored anywhere an error could
 //! reach.
 
-use std::io;
-use std::sync::Arc;
-use std::time::Duration;
-
+use crate::protocols::SessionError;
 use crate::protocols::tls::ConnectError;
 
 /// Everything that can go wrong talking to an IMAP server.
@@ -16,27 +13,10 @@ use crate::protocols::tls::ConnectError;
 /// pipelined command it took down.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ImapError {
-    /// TCP connect or TLS handshake failed.
+    /// What can go wrong whatever the protocol: the connection, a
+    /// timeout, a refused login, an unreadable answer, a missing feature.
     #[error(transparent)]
-    Connect(Arc<ConnectError>),
-
-    /// The connection broke while reading or writing (reset, EOF).
-    #[error("connection to {server} lost: {source}")]
-    Io {
-        /// `host:port`.
-        server: String,
-        /// The underlying error.
-        source: Arc<io::Error>,
-    },
-
-    /// The server made no progress for the configured timeout.
-    #[error("{server} did not respond for {}s", after.as_secs())]
-    Timeout {
-        /// `host:port`.
-        server: String,
-        /// The configured timeout.
-        after: Duration,
-    },
+    Session(#[from] SessionError),
 
     /// The server closed the session (`* BYE`), e.g. shutting down or
     /// throttling.
@@ -46,18 +26,6 @@ pub enum ImapError {
         server: String,
         /// The server's human-readable text.
         text: String,
-    },
-
-    /// Login was refused. Permanent: retrying with the same credentials
-    /// only risks locking the account.
-    #[error("login failed for user {user} on {server}: {detail}")]
-    Auth {
-        /// The login name.
-        user: String,
-        /// `host:port`.
-        server: String,
-        /// The server's text, or why the client could not log in.
-        detail: String,
     },
 
     /// The server answered a command with `NO`.
@@ -83,25 +51,6 @@ pub enum ImapError {
         command: &'static str,
         /// The server's human-readable text.
         text: String,
-    },
-
-    /// The server sent something this client cannot parse.
-    #[error("unexpected response from {server}: {detail}")]
-    Protocol {
-        /// `host:port`.
-        server: String,
-        /// What was wrong.
-        detail: String,
-    },
-
-    /// The server lacks something the operation needs (STARTTLS, UIDPLUS,
-    /// a usable login mechanism).
-    #[error("{server} does not support {what}")]
-    Unsupported {
-        /// `host:port`.
-        server: String,
-        /// The missing feature.
-        what: String,
     },
 
     /// A message is larger than the server's APPENDLIMIT; not sent.
@@ -130,8 +79,8 @@ impl ImapError {
     /// per-message refusals (`OVERQUOTA`, `TOOBIG`, ...) are permanent.
     pub fn is_retryable(&self) -> bool {
         match self {
-            ImapError::Connect(e) => e.is_retryable(),
-            ImapError::Io { .. } | ImapError::Timeout { .. } | ImapError::Bye { .. } => true,
+            ImapError::Session(e) => e.is_retryable(),
+            ImapError::Bye { .. } => true,
             // Dovecot answers an oversized APPEND with `NO [LIMIT]`: a
             // property of the message, not of the moment.
             ImapError::No {
@@ -145,26 +94,20 @@ impl ImapError {
                     || text.to_ascii_lowercase().contains("throttl")
                     || text.to_ascii_lowercase().contains("try again later")
             }
-            ImapError::Auth { .. }
-            | ImapError::Bad { .. }
-            | ImapError::Protocol { .. }
-            | ImapError::Unsupported { .. }
-            | ImapError::TooBig { .. }
-            | ImapError::InvalidArgument(_) => false,
+            ImapError::Bad { .. } | ImapError::TooBig { .. } | ImapError::InvalidArgument(_) => {
+                false
+            }
         }
     }
 
     /// Whether the connection is unusable after this error, so the caller
     /// must reconnect before issuing more commands.
     pub fn is_connection_lost(&self) -> bool {
-        matches!(
-            self,
-            ImapError::Connect(_)
-                | ImapError::Io { .. }
-                | ImapError::Timeout { .. }
-                | ImapError::Bye { .. }
-                | ImapError::Protocol { .. }
-        )
+        match self {
+            ImapError::Session(e) => e.is_connection_lost(),
+            ImapError::Bye { .. } => true,
+            _ => false,
+        }
     }
 
     /// The upper-case response code of a `NO`, if any.
@@ -178,7 +121,7 @@ impl ImapError {
 
 impl From<ConnectError> for ImapError {
     fn from(e: ConnectError) -> Self {
-        ImapError::Connect(Arc::new(e))
+        ImapError::Session(e.into())
     }
 }
 
@@ -211,18 +154,18 @@ mod tests {
         assert!(!no(Some("OVERQUOTA"), "quota").is_retryable());
         assert!(!no(Some("TOOBIG"), "big").is_retryable());
         assert!(!no(None, "Mailbox does not exist").is_retryable());
-        let auth = ImapError::Auth {
+        let auth = ImapError::Session(SessionError::Auth {
             user: "alice@example.com".into(),
             server: "imap.example.com:993".into(),
             detail: "[AUTHENTICATIONFAILED] Authentication failed.".into(),
-        };
+        });
         assert!(!auth.is_retryable());
         let text = auth.to_string();
         assert!(text.contains("alice@example.com") && text.contains("imap.example.com:993"));
-        let io = ImapError::Io {
-            server: "s:1".into(),
-            source: Arc::new(io::Error::from(io::ErrorKind::ConnectionReset)),
-        };
+        let io = ImapError::Session(SessionError::io(
+            "s:1",
+            std::io::Error::from(std::io::ErrorKind::ConnectionReset),
+        ));
         assert!(io.is_retryable() && io.is_connection_lost());
     }
 

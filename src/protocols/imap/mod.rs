@@ -56,7 +56,7 @@ pub use gmail::GmailMeta;
 pub use mailbox::{Mailbox, MailboxState, SpecialUse, Status};
 pub use session::Session;
 
-pub use super::SessionConfig;
+pub use super::{SessionConfig, SessionError};
 
 pub use crate::vocabulary::TlsMode;
 

@@ -12,7 +12,7 @@ use super::command::Command;
 use super::error::ImapError;
 use super::response::{RespText, Response, Status as RespStatus, Value};
 use super::transport::{LiteralMode, Transport};
-use super::{Auth, SessionConfig};
+use super::{Auth, SessionConfig, SessionError};
 use crate::protocols::tls::{self, TlsMode};
 
 /// Alerts this process has logged, by server, user and text: Courier
@@ -299,25 +299,25 @@ impl Session {
     }
 
     fn auth_error(&self, detail: &str) -> ImapError {
-        ImapError::Auth {
+        ImapError::Session(SessionError::Auth {
             user: self.user.clone(),
             server: self.t.server.clone(),
             detail: detail.to_owned(),
-        }
+        })
     }
 
     pub(crate) fn unsupported(&self, what: &str) -> ImapError {
-        ImapError::Unsupported {
+        ImapError::Session(SessionError::Unsupported {
             server: self.t.server.clone(),
             what: what.to_owned(),
-        }
+        })
     }
 
     pub(crate) fn protocol(&self, detail: String) -> ImapError {
-        ImapError::Protocol {
+        ImapError::Session(SessionError::Protocol {
             server: self.t.server.clone(),
             detail,
-        }
+        })
     }
 
     fn bye(&mut self, text: RespText) -> ImapError {

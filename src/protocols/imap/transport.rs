@@ -9,7 +9,6 @@
 //! error and the caller must reconnect.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -18,6 +17,7 @@ use super::command::{Command, Part};
 use super::error::ImapError;
 use super::parse;
 use super::response::{RawResponse, Response};
+use crate::protocols::SessionError;
 use crate::protocols::tls::{self, MaybeTlsStream, Server};
 
 /// Read buffer size; literals larger than this bypass the buffer.
@@ -114,17 +114,14 @@ impl Transport {
     }
 
     fn io_error(&self, e: std::io::Error) -> ImapError {
-        ImapError::Io {
-            server: self.server.clone(),
-            source: Arc::new(e),
-        }
+        SessionError::io(&self.server, e).into()
     }
 
     fn timeout_error(&self) -> ImapError {
-        ImapError::Timeout {
+        ImapError::Session(SessionError::Timeout {
             server: self.server.clone(),
             after: self.timeout,
-        }
+        })
     }
 
     fn eof_error(&self) -> ImapError {
@@ -162,10 +159,10 @@ impl Transport {
             );
         }
         parse::parse(raw).map_err(|e| {
-            let e = ImapError::Protocol {
+            let e = ImapError::Session(SessionError::Protocol {
                 server: self.server.clone(),
                 detail: e.0,
-            };
+            });
             self.fail(e)
         })
     }
@@ -212,20 +209,20 @@ impl Transport {
             out.extend_from_slice(buf);
             self.io.consume(n);
             if out.len() - start > MAX_LINE {
-                return Err(ImapError::Protocol {
+                return Err(ImapError::Session(SessionError::Protocol {
                     server: self.server.clone(),
                     detail: format!("response line longer than {MAX_LINE} bytes"),
-                });
+                }));
             }
         }
     }
 
     async fn read_literal(&mut self, n: usize) -> Result<Vec<u8>, ImapError> {
         if n > MAX_LITERAL {
-            return Err(ImapError::Protocol {
+            return Err(ImapError::Session(SessionError::Protocol {
                 server: self.server.clone(),
                 detail: format!("literal of {n} bytes is too large"),
-            });
+            }));
         }
         // Grow in steps so a bogus size cannot reserve gigabytes up front.
         let mut buf = Vec::with_capacity(n.min(16 * 1024 * 1024));

@@ -16,9 +16,9 @@ use std::time::Duration;
 use base64::Engine as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 
-use super::{SessionConfig, SessionError};
 use super::imap::Auth;
 use super::tls::{self, ConnectError, MaybeTlsStream, TlsMode};
+use super::{SessionConfig, SessionError};
 
 /// Why a ManageSieve command failed.
 #[derive(Debug, thiserror::Error)]

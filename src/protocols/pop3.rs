@@ -19,9 +19,9 @@ use base64::Engine as _;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
-use super::{SessionConfig, SessionError};
 use super::imap::Auth;
 use super::tls::{self, ConnectError, MaybeTlsStream, TlsMode};
+use super::{SessionConfig, SessionError};
 
 /// Largest message accepted.
 const MAX_MESSAGE: usize = 2 * 1024 * 1024 * 1024;
@@ -591,7 +591,10 @@ mod tests {
             Err(e) => e,
             Ok(_) => panic!("logged in with a wrong password"),
         };
-        assert!(matches!(error, Pop3Error::Session(SessionError::Auth { .. })), "{error:?}");
+        assert!(
+            matches!(error, Pop3Error::Session(SessionError::Auth { .. })),
+            "{error:?}"
+        );
         assert!(!error.is_retryable());
         let text = error.to_string();
         assert!(text.contains("alice") && text.contains(&format!("127.0.0.1:{port}")));

@@ -77,7 +77,8 @@ impl Ends {
             .limits
             .connections(&[&source_server.host, &dest_server.host])
             .await;
-        let refused = |e: &pop3::Pop3Error| matches!(e, pop3::Pop3Error::Session(SessionError::Auth { .. }));
+        let refused =
+            |e: &pop3::Pop3Error| matches!(e, pop3::Pop3Error::Session(SessionError::Auth { .. }));
         let connect = async |c: &SessionConfig| pop3::Session::connect(c).await;
         let source = (ctx.plan.source)
             .session(source_server, COMMAND_TIMEOUT, connect, refused)

@@ -45,9 +45,9 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::StageFailure;
 use crate::plan::{Endpoint, Server, StageKind};
-use crate::protocols::{SessionConfig, SessionError};
 use crate::protocols::managesieve::{ScriptInfo, SieveError, SieveSession};
 use crate::protocols::tls::TlsMode;
+use crate::protocols::{SessionConfig, SessionError};
 use crate::stages::context::AccountContext;
 use crate::store::batches::StageCounts;
 use crate::store::sieve::SieveRecord;

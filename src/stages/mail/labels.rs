@@ -169,60 +169,27 @@ impl LabelSource {
             );
         }
 
-        // Where each message is, among the label folders, best first.
         let ranks: Vec<Rank> = folders.iter().map(|(m, _)| self.rank(m)).collect();
-        let mut homes: HashMap<Identity, Vec<usize>> = HashMap::new();
-        for (i, (mapping, _)) in folders.iter().enumerate() {
-            if is_all_mail(mapping) {
-                continue;
-            }
-            for &(_, id) in &seen[i] {
-                let list = homes.entry(id).or_default();
-                if !list.contains(&i) {
-                    list.push(i);
-                }
-            }
-        }
-        for list in homes.values_mut() {
-            list.sort_by(|&a, &b| ranks[a].cmp(&ranks[b]));
-        }
-
-        let one_copy = self.rules.mode == LabelMode::First || one_copy_with_labels;
-        let mut out = Vec::with_capacity(folders.len());
-        for (i, (mut mapping, record)) in folders.iter().cloned().enumerate() {
-            let mut share = LabelShare::default();
-            for &(uid, id) in &seen[i] {
-                if starred.contains(&id) {
-                    share.starred.insert(uid);
-                }
-            }
-            if is_all_mail(&mapping) {
-                let only: HashSet<u32> = seen[i]
-                    .iter()
-                    .filter(|(_, id)| !homes.contains_key(id))
-                    .map(|&(uid, _)| uid)
-                    .collect();
-                avoided += (seen[i].len() - only.len()) as u64;
-                share.only = Some(only);
-            } else {
-                for &(uid, id) in &seen[i] {
-                    let home = &homes[&id];
-                    if one_copy && home[0] != i {
-                        share.left_out.insert(uid);
-                        avoided += 1;
-                    } else if one_copy_with_labels && self.rules.mode == LabelMode::All {
-                        let more: Vec<String> =
-                            home[1..].iter().map(|&j| label_of(&folders[j].0)).collect();
-                        if !more.is_empty() {
-                            share.more_labels.insert(uid, more);
-                        }
-                    }
-                }
-            }
-            mapping.share = Some(Arc::new(share));
-            out.push((mapping, record));
-        }
-        Ok((out, avoided))
+        let labels: Vec<String> = folders.iter().map(|(m, _)| label_of(m)).collect();
+        let spread = Spread {
+            seen: &seen,
+            starred: &starred,
+            ranks: &ranks,
+            all_mail: folders.iter().position(|(m, _)| is_all_mail(m)),
+            one_copy: self.rules.mode == LabelMode::First || one_copy_with_labels,
+            more_labels: (one_copy_with_labels && self.rules.mode == LabelMode::All)
+                .then_some(labels.as_slice()),
+        };
+        let (shares, spared) = spread.shares();
+        let out = folders
+            .into_iter()
+            .zip(shares)
+            .map(|((mut mapping, record), share)| {
+                mapping.share = Some(Arc::new(share));
+                (mapping, record)
+            })
+            .collect();
+        Ok((out, avoided + spared))
     }
 
     /// A label folder's place in `labels: first`: the manifest's
@@ -240,6 +207,75 @@ impl LabelSource {
             None => self.rules.priority.len() + default_tier(mapping),
         };
         (tier, mapping.dest.clone())
+    }
+}
+
+/// What a run found in the folders of a label-aware source, and how its
+/// messages are to be spread over them.
+struct Spread<'a> {
+    /// Each folder's messages: UID and identity.
+    seen: &'a [Vec<(u32, Identity)>],
+    /// The identities of starred messages.
+    starred: &'a HashSet<Identity>,
+    /// Each folder's priority.
+    ranks: &'a [Rank],
+    /// Which folder is All Mail, if it is copied.
+    all_mail: Option<usize>,
+    /// One copy per message, in its best folder.
+    one_copy: bool,
+    /// Each folder's label, when the one copy gets the others as labels.
+    more_labels: Option<&'a [String]>,
+}
+
+impl Spread<'_> {
+    /// Each folder's share, and the copies it spares.
+    fn shares(&self) -> (Vec<LabelShare>, u64) {
+        // Where each message is, among the label folders, best first.
+        let mut homes: HashMap<Identity, Vec<usize>> = HashMap::new();
+        for (i, messages) in self.seen.iter().enumerate() {
+            if Some(i) == self.all_mail {
+                continue;
+            }
+            for &(_, id) in messages {
+                let list = homes.entry(id).or_default();
+                if !list.contains(&i) {
+                    list.push(i);
+                }
+            }
+        }
+        for list in homes.values_mut() {
+            list.sort_by(|&a, &b| self.ranks[a].cmp(&self.ranks[b]));
+        }
+        let mut spared = 0;
+        let mut shares = Vec::with_capacity(self.seen.len());
+        for (i, messages) in self.seen.iter().enumerate() {
+            let mut share = LabelShare::default();
+            for &(uid, id) in messages {
+                if self.starred.contains(&id) {
+                    share.starred.insert(uid);
+                }
+                let Some(home) = homes.get(&id) else {
+                    continue; // Archived: All Mail's own.
+                };
+                if Some(i) == self.all_mail {
+                    spared += 1;
+                } else if self.one_copy && home[0] != i {
+                    share.left_out.insert(uid);
+                    spared += 1;
+                } else if let Some(labels) = self.more_labels
+                    && home.len() > 1
+                {
+                    let more = home[1..].iter().map(|&j| labels[j].clone()).collect();
+                    share.more_labels.insert(uid, more);
+                }
+            }
+            if Some(i) == self.all_mail {
+                let only = messages.iter().filter(|(_, id)| !homes.contains_key(id));
+                share.only = Some(only.map(|&(uid, _)| uid).collect());
+            }
+            shares.push(share);
+        }
+        (shares, spared)
     }
 }
 
@@ -431,6 +467,47 @@ mod tests {
         // Views the rules leave out are not counted as avoided copies.
         rules.exclude = vec!["[Gmail]/St*".to_owned()];
         assert_eq!(reshaped(&dest, &rules).1, 1);
+    }
+
+    #[test]
+    fn messages_spread_over_their_labels_or_once() {
+        // INBOX: a (UID 1), c (2); Work: a (5); All Mail: a (7), b (8), c (9).
+        let seen = vec![
+            vec![(1, 0xa), (2, 0xc)],
+            vec![(5, 0xa)],
+            vec![(7, 0xa), (8, 0xb), (9, 0xc)],
+        ];
+        let starred: HashSet<Identity> = [0xa].into();
+        let ranks = vec![
+            (0, "INBOX".to_owned()),
+            (1, "Work".to_owned()),
+            (9, String::new()),
+        ];
+        let labels = ["\\Inbox".to_owned(), "Work".to_owned(), String::new()];
+        let spread = |one_copy, more_labels| Spread {
+            seen: &seen,
+            starred: &starred,
+            ranks: &ranks,
+            all_mail: Some(2),
+            one_copy,
+            more_labels,
+        };
+
+        let (all, spared) = spread(false, None).shares();
+        assert!(all[0].left_out.is_empty() && all[1].left_out.is_empty());
+        assert_eq!(all[2].only, Some([8].into()), "b alone is archived");
+        assert_eq!(spared, 2, "All Mail's a and c");
+        assert_eq!(all[0].starred, [1].into());
+        assert_eq!(all[1].starred, [5].into());
+
+        let (first, spared) = spread(true, None).shares();
+        assert!(first[0].left_out.is_empty());
+        assert_eq!(first[1].left_out, [5].into(), "a's copy is INBOX's");
+        assert_eq!(spared, 3);
+
+        let (gmail, _) = spread(true, Some(&labels)).shares();
+        assert_eq!(gmail[0].more_labels, [(1, vec!["Work".to_owned()])].into());
+        assert!(gmail[1].more_labels.is_empty());
     }
 
     #[test]

@@ -497,12 +497,8 @@ fn write_account(out: &mut impl Write, a: &AccountPlan) -> io::Result<()> {
     if !rules.is_empty() {
         writeln!(out, "  mail         {rules}")?;
     }
-    let l = &a.mail.labels;
-    let labels_set = l.mode != plan::LabelMode::All
-        || l.archive_folder != plan::DEFAULT_ARCHIVE_FOLDER
-        || !l.priority.is_empty();
-    if a.stages.contains(&plan::StageKind::Mail) && (a.source.is_gmail() || labels_set) {
-        writeln!(out, "  labels       {}", describe_labels(a))?;
+    if let Some(labels) = a.label_summary() {
+        writeln!(out, "  labels       {labels}")?;
     }
     if !a.notify.is_empty() {
         writeln!(out, "  notify       {}", a.notify.join(", "))?;
@@ -561,22 +557,6 @@ fn human_size(bytes: u64) -> String {
             || format!("{bytes} bytes"),
             |(unit, name)| format!("{} {name}", bytes / unit),
         )
-}
-
-/// The label mode, and whether the source is known label-aware yet.
-fn describe_labels(a: &plan::AccountPlan) -> String {
-    let l = &a.mail.labels;
-    let mode = match l.mode {
-        plan::LabelMode::All => "all (a copy in the folder of each label)".to_owned(),
-        plan::LabelMode::First if l.priority.is_empty() => "first (one copy)".to_owned(),
-        plan::LabelMode::First => format!("first (one copy; prefer {})", l.priority.join(", ")),
-    };
-    let when = if a.source.is_gmail() {
-        "Gmail source"
-    } else {
-        "if the source is label-aware (X-GM-EXT-1 or an \\All folder)"
-    };
-    format!("{mode}, archived mail to {}; {when}", l.archive_folder)
 }
 
 fn describe_mail(m: &plan::MailRules) -> String {

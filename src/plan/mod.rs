@@ -190,6 +190,35 @@ impl Endpoint {
     }
 }
 
+impl AccountPlan {
+    /// How the account's mail is read if its source is label-aware, in
+    /// words: for a Gmail source, or label settings the manifest gave;
+    /// `None` otherwise (nothing worth saying).
+    pub fn label_summary(&self) -> Option<String> {
+        let l = &self.mail.labels;
+        let set = l.mode != LabelMode::All
+            || l.archive_folder != DEFAULT_ARCHIVE_FOLDER
+            || !l.priority.is_empty();
+        if !self.stages.contains(&StageKind::Mail) || !(set || self.source.is_gmail()) {
+            return None;
+        }
+        let mode = match l.mode {
+            LabelMode::All => "all (a copy in the folder of each label)".to_owned(),
+            LabelMode::First if l.priority.is_empty() => "first (one copy)".to_owned(),
+            LabelMode::First => format!("first (one copy; prefer {})", l.priority.join(", ")),
+        };
+        let when = if self.source.is_gmail() {
+            "Gmail source"
+        } else {
+            "if the source is label-aware (X-GM-EXT-1 or an \\All folder)"
+        };
+        Some(format!(
+            "{mode}, archived mail to {}; {when}",
+            l.archive_folder
+        ))
+    }
+}
+
 /// Gmail's IMAP servers.
 const GMAIL_HOSTS: [&str; 2] = ["imap.gmail.com", "imap.googlemail.com"];
 

@@ -48,6 +48,21 @@ pub struct FolderMapping {
     pub share: Option<Arc<LabelShare>>,
 }
 
+impl FolderMapping {
+    /// Of the source folder's `messages`, how many are its copy's: all,
+    /// or its share of a label-aware source's.
+    pub fn found(&self, messages: u32) -> u64 {
+        let messages = u64::from(messages);
+        match self.share.as_deref() {
+            None => messages,
+            Some(LabelShare {
+                only: Some(only), ..
+            }) => only.len() as u64,
+            Some(share) => messages.saturating_sub(share.left_out.len() as u64),
+        }
+    }
+}
+
 /// Which messages of a label-aware source's folder go to its destination
 /// folder, by source UID. A UID the share does not know (a message that
 /// arrived after the labels were read) is copied by a label folder and

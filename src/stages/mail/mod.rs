@@ -65,7 +65,7 @@ pub async fn run(ctx: &AccountContext) -> Result<StageCounts, StageFailure> {
     let mut queue = VecDeque::new();
     for (mapping, record) in mappings.into_iter().filter(|(m, _)| !m.noselect) {
         match sync::check(ctx, &mut first, &mapping, &record).await {
-            Ok(sync::Check::Unchanged { messages }) => counts.found += u64::from(messages),
+            Ok(sync::Check::Unchanged { messages }) => counts.found += mapping.found(messages),
             // A failure here is met again, and retried, by the pass.
             Ok(sync::Check::Changed { .. }) | Err(_) => queue.push_back((mapping, record)),
         }

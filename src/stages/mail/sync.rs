@@ -114,7 +114,7 @@ pub async fn pass(
     let store = &ctx.store;
     let (src_status, dst_status) = match check(ctx, pair, mapping, record).await? {
         Check::Unchanged { messages } => {
-            counts.found += u64::from(messages);
+            counts.found += mapping.found(messages);
             return Ok(());
         }
         Check::Changed { source, dest } => (source, dest),

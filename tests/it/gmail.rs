@@ -291,3 +291,45 @@ fn plan_shows_the_label_mode_of_gmail_and_label_aware_sources() {
         "{output:?}"
     );
 }
+
+#[test]
+fn label_settings_are_read_from_a_spreadsheet_and_checked() {
+    let dir = tempfile::TempDir::new().expect("temp dir");
+    let csv = dir.path().join("accounts.csv");
+    let header = "source_host,source_email,source_password,destination_host,destination_email,destination_password,mail_labels,mail_archive_folder,mail_label_priority\n";
+    std::fs::write(
+        &csv,
+        format!(
+            "{header}imap.gmail.com,a@example.test,x,mail.example.test,a@example.test,y,First,Old/Archive,INBOX | Clients/*\n\
+             imap.gmail.com,b@example.test,x,mail.example.test,b@example.test,y,,,\n"
+        ),
+    )
+    .expect("write csv");
+    let manifest = mailshift::manifest::load(&csv).expect("readable");
+    let checked = mailshift::plan::check(&manifest);
+    let accounts = &checked.plan.accounts;
+    assert_eq!(accounts.len(), 2, "{}", checked.diagnostics);
+    let first = &accounts[0].mail.labels;
+    assert_eq!(first.mode, mailshift::plan::LabelMode::First);
+    assert_eq!(first.archive_folder, "Old/Archive");
+    assert_eq!(first.priority, ["INBOX", "Clients/*"]);
+    let default = &accounts[1].mail.labels;
+    assert_eq!(default.mode, mailshift::plan::LabelMode::All);
+    assert_eq!(default.archive_folder, "Archive");
+
+    std::fs::write(
+        &csv,
+        format!(
+            "{header}imap.gmail.com,c@example.test,x,mail.example.test,c@example.test,y,every,,\n"
+        ),
+    )
+    .expect("write csv");
+    let text = match mailshift::manifest::load(&csv) {
+        Ok(m) => mailshift::plan::check(&m).diagnostics.to_string(),
+        Err(d) => d.to_string(),
+    };
+    assert!(
+        text.contains("row 2") && text.contains("mail_labels") && text.contains("first"),
+        "{text}"
+    );
+}

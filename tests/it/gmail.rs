@@ -217,7 +217,8 @@ async fn gmail_labels_first_copies_each_message_once_by_priority() {
         .collect();
     let batch = Batch::new(
         &accounts,
-        "defaults:\n  mail:\n    labels: first\n    archive_folder: Old/Archived\n    label_priority: [\"Projects/*\"]",
+        "defaults:\n  mail:\n    labels: first\n    archive_folder: Old/Archived\n    \
+         label_priority: [\"Projects/*\"]\n    exclude: [Spam]",
     );
     let output = batch.run();
     assert_success(&output);
@@ -229,7 +230,10 @@ async fn gmail_labels_first_copies_each_message_once_by_priority() {
     );
     for user in &USERS[..2] {
         let got = snapshot(&dest, user).await;
-        let all = expected_all(&source, user).await;
+        let mut all = expected_all(&source, user).await;
+        // Spam follows include/exclude like any folder.
+        assert!(all.remove("Spam").is_some_and(|spam| spam.len() == 1));
+        assert!(!got.contains_key("Spam"), "{got:?}");
         let distinct: BTreeSet<&String> = all.values().flatten().map(|(h, _, _)| h).collect();
         let copies: Vec<&String> = got.values().flatten().map(|(h, _, _)| h).collect();
         assert_eq!(copies.len(), distinct.len(), "each message once: {got:?}");

@@ -349,14 +349,16 @@ async fn identities(source: &mut Session, raw: &str) -> Result<Vec<Listed>, Pass
     Ok(listed)
 }
 
-/// Adds the other labels to the copies this folder's pass recorded, at a
-/// destination with Gmail labels. Adding a label twice changes nothing,
-/// so every pass may add them all again.
+/// Adds the other labels to the copies recorded since the folder's last
+/// complete pass (destination UIDs from `floor` on), at a destination with
+/// Gmail labels. Adding a label twice changes nothing, so a pass cut off
+/// before its watermark adds them again on the next.
 pub(super) async fn add_labels(
     ctx: &AccountContext,
     pair: &mut Pair,
     mapping: &FolderMapping,
     folder_id: i64,
+    floor: u32,
 ) -> Result<(), PassError> {
     let Some(share) = mapping.share.as_ref().filter(|s| !s.more_labels.is_empty()) else {
         return Ok(());
@@ -366,7 +368,7 @@ pub(super) async fn add_labels(
         .checkpoints(folder_id)
         .await?
         .into_iter()
-        .filter(|c| !c.pending)
+        .filter(|c| !c.pending && c.dest_uid.is_some_and(|uid| uid >= floor))
         .filter_map(|c| Some((c.dest_uid?, share.more_labels.get(&c.source?)?.clone())))
         .collect();
     if items.is_empty() {

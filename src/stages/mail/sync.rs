@@ -174,7 +174,7 @@ pub async fn pass(
         counts,
     )
     .await?;
-    super::labels::add_labels(ctx, pair, mapping, record.id).await?;
+    super::labels::add_labels(ctx, pair, mapping, record.id, floor).await?;
     counts.found += found;
     counts.skipped += skipped;
 

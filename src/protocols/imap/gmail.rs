@@ -7,6 +7,8 @@
 //! reading of the answers are checked against the documented exchanges
 //! only.
 
+use std::collections::BTreeMap;
+
 use super::command::{Command, sequence_sets};
 use super::error::ImapError;
 use super::fetch::{MAX_SET_LEN, fetch_items, first_error, uid_of};
@@ -53,28 +55,34 @@ impl Session {
     }
 
     /// Adds labels to messages of the selected mailbox
-    /// (`UID STORE n +X-GM-LABELS (...)`): one command per message, all
-    /// pipelined. Labels are folder names as on the wire, or system
-    /// labels (`\Inbox`).
+    /// (`UID STORE set +X-GM-LABELS (...)`): messages with the same
+    /// labels share one command, and all commands are pipelined. Labels
+    /// are folder names as on the wire, or system labels (`\Inbox`).
     pub async fn uid_add_labels(&mut self, items: &[(u32, Vec<String>)]) -> Result<(), ImapError> {
         if !self.caps.gmail {
             return Err(self.unsupported("X-GM-EXT-1 (Gmail labels)"));
         }
-        let cmds: Vec<Command> = items
-            .iter()
-            .filter(|(_, labels)| !labels.is_empty())
-            .map(|(uid, labels)| add_labels(*uid, labels))
-            .collect();
+        let mut groups: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+        for (uid, labels) in items.iter().filter(|(_, labels)| !labels.is_empty()) {
+            groups.entry(label_list(labels)).or_default().push(*uid);
+        }
+        let mut cmds = Vec::new();
+        for (labels, uids) in &groups {
+            for set in sequence_sets(uids, MAX_SET_LEN) {
+                cmds.push(add_labels(&set, labels));
+            }
+        }
         first_error(self.run_pipelined(&cmds).await?)
     }
 }
 
-/// `UID STORE uid +X-GM-LABELS.SILENT (labels)`.
-fn add_labels(uid: u32, labels: &[String]) -> Command<'static> {
+/// `UID STORE set +X-GM-LABELS labels`, the documented form (the server
+/// answers with each message's labels, which nothing here reads).
+fn add_labels(set: &str, labels: &str) -> Command<'static> {
     Command::new("UID STORE")
-        .raw(&uid.to_string())
-        .raw("+X-GM-LABELS.SILENT")
-        .raw(&label_list(labels))
+        .raw(set)
+        .raw("+X-GM-LABELS")
+        .raw(labels)
 }
 
 /// A parenthesised label list: system labels as atoms, the others quoted.
@@ -164,17 +172,14 @@ mod tests {
 
     #[test]
     fn labels_are_added_with_store() {
-        let cmd = add_labels(
-            42,
-            &[
-                "\\Inbox".to_owned(),
-                "Muy Importante".to_owned(),
-                "a\"b".to_owned(),
-            ],
-        );
+        let labels = label_list(&[
+            "\\Inbox".to_owned(),
+            "Muy Importante".to_owned(),
+            "a\"b".to_owned(),
+        ]);
         assert_eq!(
-            cmd.for_log(),
-            "UID STORE 42 +X-GM-LABELS.SILENT (\\Inbox \"Muy Importante\" \"a\\\"b\")"
+            add_labels("42,44:45", &labels).for_log(),
+            "UID STORE 42,44:45 +X-GM-LABELS (\\Inbox \"Muy Importante\" \"a\\\"b\")"
         );
     }
 }

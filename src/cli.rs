@@ -131,6 +131,13 @@ pub enum Command {
     /// Prints the URL it listens on, then serves until stopped.
     #[command(after_help = exit_codes!(0, 2_args, 3, 4_state))]
     Serve(serve::ServeArgs),
+    /// Print the hash of an admin password, for `admin_password_hash` in
+    /// the `web:` section of the daemon configuration.
+    ///
+    /// Reads the password from the terminal (twice, not echoed) or from
+    /// the first line of standard input.
+    #[command(after_help = exit_codes!(0, 2_args, 3))]
+    HashPassword(serve::HashPasswordArgs),
 }
 
 /// How to print results.
@@ -192,6 +199,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Undo(args) => undo::undo(args),
         Command::Watch(args) => watch::watch(args),
         Command::Serve(args) => serve::serve(args),
+        Command::HashPassword(args) => serve::hash_password(args),
     };
     match result {
         Ok(exit) => exit,

@@ -20,8 +20,8 @@ pub struct WatchArgs {
     pub dir: PathBuf,
     /// The configuration file (YAML; see examples/mailshift-daemon.yaml).
     /// Each flag below overrides the configuration key of the same name
-    /// (`--settle-seconds` → `settle_seconds`); the `smtp` section has no
-    /// flag.
+    /// (`--settle-seconds` → `settle_seconds`); the `smtp` and `web`
+    /// sections have no flag.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// The state database.
@@ -57,7 +57,8 @@ pub struct WatchArgs {
     /// this address beside the daemon (as `mailshift serve` does).
     #[arg(long, value_name = "ADDR")]
     pub serve: Option<std::net::SocketAddr>,
-    /// With `--serve`: an environment variable holding the admin token.
+    /// With `--serve`: an environment variable holding the admin token
+    /// (instead of the configuration's `web.admin_token_file`).
     #[arg(long, value_name = "VAR", requires = "serve")]
     pub admin_token_env: Option<String>,
     /// With `--serve`: a reverse proxy whose `X-Forwarded-For` names the
@@ -107,9 +108,11 @@ pub fn watch(args: &WatchArgs) -> anyhow::Result<Exit> {
         .area
         .clone()
         .unwrap_or_else(|| PathBuf::from("mailshift-area"));
-    let Some(admin_token) = super::serve::admin_token(args.admin_token_env.as_deref()) else {
+    let web = config.web.as_ref();
+    let Some(admin) = super::serve::admin_access(web, args.admin_token_env.as_deref()) else {
         return Ok(Exit::Invalid);
     };
+    let trusted_proxies = super::serve::trusted_proxies(web, &args.trusted_proxy);
     let dir = args
         .dir
         .canonicalize()
@@ -119,8 +122,8 @@ pub fn watch(args: &WatchArgs) -> anyhow::Result<Exit> {
     let web = args.serve.map(|listen| ServeOptions {
         reports: reports.clone(),
         inbox: Some(dir.clone()),
-        admin_token,
-        trusted_proxies: args.trusted_proxy.clone(),
+        admin,
+        trusted_proxies,
         ..ServeOptions::new(listen)
     });
     let daemon = Daemon {
@@ -144,7 +147,7 @@ pub fn watch(args: &WatchArgs) -> anyhow::Result<Exit> {
         let pages = match web {
             Some(options) => {
                 let server = Server::bind(store, options).await?;
-                println!("http://{}/", server.address()?);
+                println!("{}", server.url()?);
                 Some(tokio::spawn(server.run(shutdown.clone())))
             }
             None => None,

@@ -1,6 +1,7 @@
 //! The daemon's configuration file (YAML); command-line flags override it.
 //! `examples/mailshift-daemon.yaml` shows every field.
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +13,7 @@ use crate::manifest::diagnostic::{Diagnostics, Place, Position};
 use crate::manifest::model::SmtpSpec;
 use crate::plan::Plan;
 use crate::protocols::smtp::SmtpConfig;
+use crate::vocabulary::{PasswordHash, Secret};
 
 /// The daemon's settings. Every field is optional.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -40,9 +42,39 @@ pub struct DaemonConfig {
     /// The notification server for batches whose manifest has no `smtp:`
     /// section; the same fields as the manifest's.
     pub smtp: Option<SmtpSpec>,
+    /// The status pages (`mailshift serve`, `watch --serve`): who may open
+    /// the admin dashboard.
+    pub web: Option<WebConfig>,
     /// `smtp`, checked when the file is loaded.
     #[serde(skip)]
     smtp_config: Option<SmtpConfig>,
+}
+
+/// The `web:` section: the admin login of the status pages. Each way in
+/// is optional; with none, `/admin` lets nobody in.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebConfig {
+    /// The admin password's hash, from `mailshift hash-password`, as
+    /// written: read by [`DaemonConfig::load`], whose errors never quote
+    /// it.
+    #[serde(rename = "admin_password_hash")]
+    admin_password_hash_text: Option<Secret>,
+    /// The admin password's hash, read.
+    #[serde(skip)]
+    pub admin_password_hash: Option<PasswordHash>,
+    /// A file holding the admin token (the bearer token of the admin API,
+    /// also accepted on the login form); relative to the configuration's
+    /// folder.
+    pub admin_token_file: Option<PathBuf>,
+    /// A header a trusted reverse proxy sets to the name of the admin it
+    /// authenticated (`X-Remote-User`); believed only from
+    /// `trusted_proxies`.
+    pub admin_user_header: Option<String>,
+    /// Reverse proxies in front: their `X-Forwarded-For` names the client,
+    /// and their `admin_user_header` is believed.
+    #[serde(default)]
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl DaemonConfig {
@@ -65,6 +97,19 @@ impl DaemonConfig {
                 anyhow::bail!("{diagnostics}");
             }
             config.smtp_config = Some(smtp);
+        }
+        if let Some(web) = &mut config.web {
+            if let Some(text) = web.admin_password_hash_text.take() {
+                let hash = PasswordHash::parse(text.expose()).map_err(|e| {
+                    anyhow::anyhow!("{}: web.admin_password_hash {e}", path.display())
+                })?;
+                web.admin_password_hash = Some(hash);
+            }
+            if let Some(file) = &mut web.admin_token_file
+                && file.is_relative()
+            {
+                *file = path.parent().unwrap_or(Path::new(".")).join(&*file);
+            }
         }
         Ok(config)
     }
@@ -215,6 +260,36 @@ mod tests {
         let mut plan = manifest("none.yaml", "");
         DaemonConfig::default().fill_in_smtp(&mut plan);
         assert!(plan.smtp.is_none());
+    }
+
+    #[test]
+    fn the_web_section_reads_and_a_wrong_hash_is_not_quoted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("daemon.yaml");
+        let hash = PasswordHash::new("s3cret", 1000).unwrap().to_phc();
+        std::fs::write(
+            &path,
+            format!(
+                "web:\n  admin_password_hash: \"{hash}\"\n  admin_token_file: token\n  \
+                 admin_user_header: X-Remote-User\n  trusted_proxies: [10.0.0.1]\n"
+            ),
+        )
+        .unwrap();
+        let web = DaemonConfig::load(&path).unwrap().web.unwrap();
+        assert!(web.admin_password_hash.unwrap().verify("s3cret"));
+        assert_eq!(web.admin_token_file, Some(dir.path().join("token")));
+        assert_eq!(web.admin_user_header.as_deref(), Some("X-Remote-User"));
+        assert_eq!(web.trusted_proxies, ["10.0.0.1".parse::<IpAddr>().unwrap()]);
+
+        let wrong = &hash[..hash.len() - 3].replace("$i=", "$n=");
+        std::fs::write(&path, format!("web:\n  admin_password_hash: \"{wrong}\"\n")).unwrap();
+        let error = format!("{:#}", DaemonConfig::load(&path).unwrap_err());
+        assert!(
+            error.contains("web.admin_password_hash is not a password hash"),
+            "{error}"
+        );
+        let salt = wrong.split('$').nth(3).unwrap();
+        assert!(!error.contains(salt), "the hash is quoted: {error}");
     }
 
     #[test]

@@ -41,7 +41,7 @@ use crate::store::batches::{AccountState, BatchState};
 use crate::store::jobs::Job;
 use crate::vocabulary::JobState;
 
-pub use config::DaemonConfig;
+pub use config::{DaemonConfig, WebConfig};
 use inbox::{Inbox, Ready, is_yaml};
 use outcome::{DropResult, TABLE_ENDINGS, YAML_ENDINGS, companions};
 

@@ -298,6 +298,7 @@ pub(crate) mod tests {
             altered: 0,
             label_copies_avoided: 0,
             label_mode: None,
+            pass_total: None,
         }
     }
 

@@ -293,8 +293,26 @@ impl Store {
                  VALUES (?1, ?2, 'running', ?3)
                  ON CONFLICT (account_id, kind)
                  DO UPDATE SET state = 'running', started_at = excluded.started_at,
-                               finished_at = NULL",
+                               finished_at = NULL, pass_total = NULL",
                 params![account_id, kind.name(), now()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Records what the running pass of a stage will have dealt with once
+    /// done, as soon as it knows.
+    pub async fn set_pass_total(
+        &self,
+        account_id: i64,
+        kind: StageKind,
+        total: u64,
+    ) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            conn.execute(
+                "UPDATE stages SET pass_total = ?3 WHERE account_id = ?1 AND kind = ?2",
+                params![account_id, kind.name(), total as i64],
             )?;
             Ok(())
         })

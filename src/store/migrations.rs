@@ -265,6 +265,12 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE folders ADD COLUMN subscribed INTEGER NOT NULL DEFAULT 0;
     "#,
+    // The items a running pass of a stage will have dealt with once done
+    // (NULL until the pass knows): the status pages' total before the
+    // pass ends and writes `found`.
+    r#"
+    ALTER TABLE stages ADD COLUMN pass_total INTEGER;
+    "#,
     // A label-aware source (Gmail): its label mode (`all`, `first`; NULL
     // for any other source) and the copies that spared, messages that
     // show in several folders copied fewer times.

@@ -111,6 +111,11 @@ pub struct StageStatus {
     /// label) or `first` (one copy); absent for any other source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label_mode: Option<String>,
+    /// What the running pass will have dealt with once done, when it knows
+    /// (the mail stage, after its folders' STATUS); `found` is the last
+    /// finished pass's.
+    #[serde(skip)]
+    pub pass_total: Option<u64>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -243,7 +248,7 @@ fn complete(
 ) -> rusqlite::Result<AccountStatus> {
     let mut stages = conn.prepare_cached(
         "SELECT kind, state, found, copied, present, skipped, failed, bytes, started_at, finished_at,
-                altered, label_copies_avoided, label_mode
+                altered, pass_total, label_copies_avoided, label_mode
          FROM stages WHERE account_id = ?1 ORDER BY started_at, kind",
     )?;
     status.stages = stages
@@ -260,8 +265,9 @@ fn complete(
                 started_at: row.get::<_, Option<i64>>(8)?.map(time),
                 finished_at: row.get::<_, Option<i64>>(9)?.map(time),
                 altered: row.get::<_, i64>(10)? as u64,
-                label_copies_avoided: row.get::<_, i64>(11)? as u64,
-                label_mode: row.get(12)?,
+                pass_total: row.get::<_, Option<i64>>(11)?.map(|n| n as u64),
+                label_copies_avoided: row.get::<_, i64>(12)? as u64,
+                label_mode: row.get(13)?,
             })
         })?
         .collect::<Result<_, _>>()?;

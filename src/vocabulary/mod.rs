@@ -3,6 +3,7 @@
 //! of the crate, so any layer may use it without a cycle.
 //!
 //! - [`Secret`]: a password or token that never prints itself.
+//! - [`PasswordHash`]: a password kept as its PBKDF2 hash, for a login.
 //! - [`Credential`]: where a secret comes from, read only when needed.
 //! - [`Server`] and [`TlsMode`]: where a server is, how to secure it.
 //! - [`StageKind`]: the options of the seed's list (mail, contacts, ...).
@@ -10,6 +11,7 @@
 //!   an account and a stage stand; their names appear only where they are stored or shown.
 
 mod credential;
+mod password;
 mod secret;
 mod server;
 mod service_account;
@@ -17,6 +19,7 @@ mod stage;
 mod state;
 
 pub use credential::{AdminLogin, AdminStyle, Credential, CredentialError, TokenSource};
+pub use password::{DEFAULT_ITERATIONS, PasswordHash, PasswordHashError};
 pub use secret::Secret;
 pub use server::{Server, TlsMode};
 pub use service_account::{

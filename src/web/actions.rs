@@ -20,6 +20,15 @@ pub enum Action {
 }
 
 impl Action {
+    /// The name of its path segment.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Cancel => "cancel",
+            Action::Resume => "resume",
+            Action::Undo => "undo",
+        }
+    }
+
     /// The action a path segment names.
     pub fn parse(name: &str) -> Option<Action> {
         match name {

@@ -13,10 +13,11 @@ use serde_json::json;
 
 use super::actions::{self, Action};
 use super::api;
-use super::guard;
+use super::guard::{self, Client};
 use super::listing::{BatchLine, Listing, Query as ListQuery};
 use super::pages::{ActionForm, Pair, internal};
 use super::render::Ctx;
+use super::tasks::Tasks;
 use super::view::MigrationView;
 use super::{App, Shared};
 use crate::protocols::http::encode_query;
@@ -25,8 +26,9 @@ use crate::vocabulary::AccountState;
 /// The login form's fields.
 #[derive(Debug, Deserialize)]
 pub struct LoginForm {
+    /// The admin password or the admin token.
     #[serde(default)]
-    pub token: String,
+    pub password: String,
     #[serde(default)]
     pub csrf: String,
 }
@@ -36,7 +38,10 @@ pub struct LoginForm {
 /// sent to the login page (a page asked for) or answered 401 (an API call
 /// or a form sent).
 pub async fn admins_only(State(app): State<Shared>, request: Request, next: Next) -> Response {
-    if app.admin.is_admin(request.headers()) {
+    if app
+        .admin
+        .is_admin(request.headers(), guard::peer(request.extensions()))
+    {
         return next.run(request).await;
     }
     if request.uri().path().starts_with("/api/") {
@@ -53,9 +58,11 @@ pub async fn login_form(headers: HeaderMap) -> Response {
     Ctx::of(&headers).page(StatusCode::OK, "admin_login", json!({ "failed": false }))
 }
 
-/// `POST /admin/login`: the token opens a session.
+/// `POST /admin/login`: the admin password or token opens a session.
+/// Attempts count against the client's lookups, as guesses would.
 pub async fn login(
     State(app): State<Shared>,
+    Client(client): Client,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
@@ -63,8 +70,16 @@ pub async fn login(
     if !guard::csrf_ok(&headers, Some(&form.csrf)) {
         return ctx.message(StatusCode::FORBIDDEN, ctx.lang.words().refused);
     }
-    if !app.admin.token_ok(form.token.trim()) {
-        tracing::warn!("a wrong admin token was given");
+    if !app.lookups.allow(client) {
+        return ctx.message(StatusCode::TOO_MANY_REQUESTS, ctx.lang.words().throttled);
+    }
+    let checker = app.clone();
+    let given = form.password.trim().to_owned();
+    let ok = tokio::task::spawn_blocking(move || checker.admin.secret_ok(&given))
+        .await
+        .unwrap_or(false);
+    if !ok {
+        tracing::warn!("a wrong admin password or token was given from {client}");
         return ctx.page(
             StatusCode::UNAUTHORIZED,
             "admin_login",
@@ -222,29 +237,40 @@ pub async fn account(
     Query(pair): Query<Pair>,
 ) -> Response {
     let ctx = Ctx::of(&headers);
-    match MigrationView::read(&app.store, &id, &pair.source, ctx.lang).await {
-        Ok(Some((account, view))) => ctx.page(
-            StatusCode::OK,
-            "admin_account",
-            json!({
-                "m": view,
-                "batch_id": account.batch_id,
-                "folders": account.folders,
-                "can_resume": account.cancel_requested,
-                "undo_href": format!(
-                    "/admin/accounts/{}/undo.json?source={}",
-                    account.migration_id,
-                    encode_query(&account.source)
-                ),
-                "notice": pair.done.unwrap_or_default(),
-            }),
-        ),
+    match MigrationView::read(&app.store, &app.rates, &id, &pair.source, ctx.lang).await {
+        Ok(Some((account, view))) => {
+            let task = app
+                .tasks
+                .of_account(pair.task.as_deref(), &view.migration_id);
+            let notice = match &task {
+                Some(task) if task.ok == Some(true) => task.message.clone().unwrap_or_default(),
+                _ => pair.done.unwrap_or_default(),
+            };
+            ctx.page(
+                StatusCode::OK,
+                "admin_account",
+                json!({
+                    "m": view,
+                    "batch_id": account.batch_id,
+                    "folders": account.folders,
+                    "can_resume": account.cancel_requested,
+                    "undo_href": format!(
+                        "/admin/accounts/{}/undo.json?source={}",
+                        account.migration_id,
+                        encode_query(&account.source)
+                    ),
+                    "notice": notice,
+                    "task": task,
+                }),
+            )
+        }
         Ok(None) => ctx.message(StatusCode::NOT_FOUND, ctx.lang.words().not_found),
         Err(e) => internal(&ctx, &e),
     }
 }
 
-/// `POST /admin/accounts/{id}/{cancel|resume|undo}`.
+/// `POST /admin/accounts/{id}/{cancel|resume|undo}`; an undo runs in the
+/// background, and the account's page follows it.
 pub async fn act(
     State(app): State<Shared>,
     headers: HeaderMap,
@@ -258,7 +284,19 @@ pub async fn act(
     let Some(action) = Action::parse(&action) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    detail_after(&app, &ctx, action, &id, form.source.trim()).await
+    let source = form.source.trim();
+    if action == Action::Undo {
+        return match Tasks::start(&app, action, &id, source).await {
+            Ok(Some(task)) => Redirect::to(&format!(
+                "/admin/accounts/{id}?source={}&task={task}",
+                encode_query(source)
+            ))
+            .into_response(),
+            Ok(None) => ctx.message(StatusCode::NOT_FOUND, ctx.lang.words().not_found),
+            Err(e) => internal(&ctx, &e),
+        };
+    }
+    detail_after(&app, &ctx, action, &id, source).await
 }
 
 /// Runs `action`, then back to the account's detail with what it said.

@@ -7,16 +7,17 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::header::SET_COOKIE;
+use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::actions::{self, Action};
-use super::guard::{self, Client};
+use super::guard::{self, Admin, Client};
 use super::i18n::Lang;
 use super::listing::{BatchLine, Listing, Query as ListQuery};
+use super::tasks::Tasks;
 use super::upload;
 use super::view::MigrationView;
 use super::{App, Shared};
@@ -69,7 +70,15 @@ pub async fn migration(
         );
     }
     let lang = Lang::of(&headers);
-    match MigrationView::read(&app.store, id.trim(), source.source.trim(), lang).await {
+    match MigrationView::read(
+        &app.store,
+        &app.rates,
+        id.trim(),
+        source.source.trim(),
+        lang,
+    )
+    .await
+    {
         Ok(Some((_, view))) => Json(view).into_response(),
         Ok(None) => not_found(),
         Err(e) => internal(&e),
@@ -77,15 +86,16 @@ pub async fn migration(
 }
 
 /// `POST /api/v1/migrations/{id}/{cancel|undo|resume}` with
-/// `{"source": EMAIL}`; resume is for admins.
+/// `{"source": EMAIL}`; resume is for admins. An undo starts in the
+/// background: 202 with its task.
 pub async fn act(
     State(app): State<Shared>,
     Client(client): Client,
+    Admin(admin): Admin,
     headers: HeaderMap,
     Path((id, action)): Path<(String, String)>,
     Json(body): Json<Source>,
 ) -> Response {
-    let admin = app.admin.is_admin(&headers);
     // A bearer token cannot be forged across sites; a cookie can.
     if !guard::csrf_ok(&headers, None) && !app.admin.is_bearer(&headers) {
         return error(StatusCode::FORBIDDEN, "missing or wrong CSRF token");
@@ -103,7 +113,35 @@ pub async fn act(
             "too many lookups: wait a minute",
         );
     }
-    answer(&app, action, id.trim(), body.source.trim()).await
+    let (id, source) = (id.trim(), body.source.trim());
+    if action != Action::Undo {
+        return answer(&app, action, id, source).await;
+    }
+    match Tasks::start(&app, action, id, source).await {
+        Ok(Some(task)) => started(&task),
+        Ok(None) => not_found(),
+        Err(e) => internal(&e),
+    }
+}
+
+/// `202 Accepted` for a task started, with where to follow it.
+fn started(task: &str) -> Response {
+    let follow = format!("/api/v1/tasks/{task}");
+    (
+        StatusCode::ACCEPTED,
+        [(LOCATION, follow.clone())],
+        Json(json!({ "task": task, "follow": follow })),
+    )
+        .into_response()
+}
+
+/// `GET /api/v1/tasks/{task}`: a background action and, once it ended,
+/// its outcome.
+pub async fn task(State(app): State<Shared>, Path(task): Path<String>) -> Response {
+    match app.tasks.get(&task) {
+        Some(task) => Json(task).into_response(),
+        None => error(StatusCode::NOT_FOUND, "no such task"),
+    }
 }
 
 /// The JSON answer to an action.
@@ -173,4 +211,77 @@ pub async fn accounts(
         },
         Err(e) => internal(&e),
     }
+}
+
+/// The body of an action on a selection of a batch's accounts.
+#[derive(Debug, Deserialize)]
+pub struct Selection {
+    /// `cancel`, `resume` or `undo`.
+    pub action: String,
+    /// Migration IDs of the batch's accounts.
+    pub accounts: Vec<String>,
+}
+
+/// Accounts one selection may name at most.
+const MAX_SELECTION: usize = 10_000;
+
+/// `POST /api/v1/batches/{id}/accounts/actions` (admin) with
+/// `{"action": "cancel|resume|undo", "accounts": [ID, ...]}`: the action on
+/// each account, one result each; an undo starts a task per account.
+pub async fn selection(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(body): Json<Selection>,
+) -> Response {
+    if !guard::csrf_ok(&headers, None) && !app.admin.is_bearer(&headers) {
+        return error(StatusCode::FORBIDDEN, "missing or wrong CSRF token");
+    }
+    let Some(action) = Action::parse(&body.action) else {
+        return error(StatusCode::NOT_FOUND, "no such action");
+    };
+    if body.accounts.len() > MAX_SELECTION {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("at most {MAX_SELECTION} accounts at once"),
+        );
+    }
+    let batch = match app.store.batches(Some(id)).await {
+        Ok(batches) => match batches.into_iter().next() {
+            Some(batch) => batch,
+            None => return error(StatusCode::NOT_FOUND, "no such batch"),
+        },
+        Err(e) => return internal(&e),
+    };
+    let mut results = Vec::new();
+    for migration_id in &body.accounts {
+        let line = batch
+            .accounts
+            .iter()
+            .find(|a| a.migration_id == *migration_id);
+        let result = match line {
+            None => json!({ "status": 404, "message": "no such account in this batch" }),
+            Some(line) if action == Action::Undo => {
+                match Tasks::start(&app, action, migration_id, &line.source).await {
+                    Ok(Some(task)) => json!({
+                        "status": 202,
+                        "task": task,
+                        "follow": format!("/api/v1/tasks/{task}"),
+                    }),
+                    Ok(None) => json!({ "status": 404, "message": "no such account" }),
+                    Err(e) => return internal(&e),
+                }
+            }
+            Some(line) => match actions::run(&app, action, migration_id, &line.source).await {
+                Ok(outcome) => {
+                    json!({ "status": outcome.status.as_u16(), "message": outcome.text })
+                }
+                Err(e) => return internal(&format!("{e:#}")),
+            },
+        };
+        let mut result = result;
+        result["migration_id"] = json!(migration_id);
+        results.push(result);
+    }
+    Json(json!({ "action": action.name(), "results": results })).into_response()
 }

@@ -2,6 +2,12 @@
 //! every POST carries, the per-address limit on lookups, and the admin
 //! login.
 //!
+//! An admin is let in by the admin token (as a bearer token, or on the
+//! login form), the admin password (on the login form, checked against
+//! its PBKDF2 hash), or a trusted reverse proxy that authenticated them
+//! and names them in the configured header. The form opens a session: a
+//! random cookie, remembered in memory until the server stops.
+//!
 //! The client address is the connection's, or, from a trusted reverse
 //! proxy, the last address its `X-Forwarded-For` names that is not itself
 //! a trusted proxy.
@@ -17,15 +23,14 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use std::net::SocketAddr;
-
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::Shared;
-use crate::vocabulary::Secret;
+use super::tls::Peer;
+use crate::vocabulary::{PasswordHash, Secret};
 
 /// The header a reverse proxy names the client in.
 const X_FORWARDED_FOR: &str = "x-forwarded-for";
@@ -47,16 +52,32 @@ impl FromRequestParts<Shared> for Client {
         parts: &mut Parts,
         app: &Shared,
     ) -> Result<Client, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
         Ok(Client(client_address(
-            peer,
+            peer(&parts.extensions),
             &parts.headers,
             &app.trusted_proxies,
         )))
     }
+}
+
+/// Whether a request is an administrator's (see [`AdminLogin::is_admin`]).
+pub struct Admin(pub bool);
+
+impl FromRequestParts<Shared> for Admin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Shared) -> Result<Admin, Self::Rejection> {
+        Ok(Admin(
+            app.admin.is_admin(&parts.headers, peer(&parts.extensions)),
+        ))
+    }
+}
+
+/// The address at the other end of the connection.
+pub fn peer(extensions: &axum::http::Extensions) -> IpAddr {
+    extensions
+        .get::<ConnectInfo<Peer>>()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.0.ip())
 }
 
 /// `peer`, or from a trusted proxy the last address of `X-Forwarded-For`
@@ -182,26 +203,56 @@ impl RateLimit {
     }
 }
 
-/// The admin login: a token, and the sessions it opened.
+/// Who may open `/admin`. With none of the three, nobody may.
+#[derive(Debug, Clone, Default)]
+pub struct AdminAccess {
+    /// The admin token: the bearer token of the API, also accepted on the
+    /// login form.
+    pub token: Option<Secret>,
+    /// The admin password's hash, for the login form.
+    pub password: Option<PasswordHash>,
+    /// The header a trusted reverse proxy names the admin it authenticated
+    /// in; believed from the trusted proxies only.
+    pub user_header: Option<HeaderName>,
+}
+
+/// The admin login: who may come in, and the sessions the form opened.
 pub struct AdminLogin {
-    token: Option<Secret>,
+    access: AdminAccess,
+    trusted_proxies: Vec<IpAddr>,
     sessions: Mutex<HashSet<String>>,
 }
 
 impl AdminLogin {
-    /// A login with `token`; with none, `/admin` is closed to everyone.
-    pub fn new(token: Option<Secret>) -> AdminLogin {
+    /// A login by `access`, with the proxy header believed from
+    /// `trusted_proxies`.
+    pub fn new(access: AdminAccess, trusted_proxies: Vec<IpAddr>) -> AdminLogin {
         AdminLogin {
-            token,
+            access,
+            trusted_proxies,
             sessions: Mutex::new(HashSet::new()),
         }
     }
 
     /// Whether `given` is the admin token.
-    pub fn token_ok(&self, given: &str) -> bool {
-        self.token
+    fn token_ok(&self, given: &str) -> bool {
+        self.access
+            .token
             .as_ref()
             .is_some_and(|t| !t.expose().is_empty() && same(given, t.expose()))
+    }
+
+    /// Whether what the login form was given is the admin token or the
+    /// admin password. Checking the password costs its hash's iterations
+    /// (a fraction of a second): call it off the async threads.
+    pub fn secret_ok(&self, given: &str) -> bool {
+        let password = self
+            .access
+            .password
+            .as_ref()
+            .is_some_and(|hash| !given.is_empty() && hash.verify(given));
+        // Both are checked, so the time taken does not say which exists.
+        self.token_ok(given) | password
     }
 
     /// Opens a session: the `Set-Cookie` header that carries it.
@@ -226,10 +277,24 @@ impl AdminLogin {
             .is_some_and(|bearer| self.token_ok(bearer.trim()))
     }
 
-    /// Whether a request is an admin's: the bearer token, or an open
-    /// session's cookie.
-    pub fn is_admin(&self, headers: &HeaderMap) -> bool {
-        if self.is_bearer(headers) {
+    /// The admin a trusted proxy (the connection's `peer`) says it
+    /// authenticated, if it says so.
+    pub fn proxy_user<'a>(&self, headers: &'a HeaderMap, peer: IpAddr) -> Option<&'a str> {
+        let header = self.access.user_header.as_ref()?;
+        if !self.trusted_proxies.contains(&peer) {
+            return None;
+        }
+        headers
+            .get(header)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|user| !user.is_empty())
+    }
+
+    /// Whether a request from `peer` is an admin's: the bearer token, an
+    /// open session's cookie, or a trusted proxy's header.
+    pub fn is_admin(&self, headers: &HeaderMap, peer: IpAddr) -> bool {
+        if self.is_bearer(headers) || self.proxy_user(headers, peer).is_some() {
             return true;
         }
         cookie(headers, ADMIN_COOKIE).is_some_and(|id| {
@@ -290,5 +355,24 @@ mod tests {
         assert!(!csrf_ok(&headers, None));
         assert!(!csrf_ok(&HeaderMap::new(), Some(&token)));
         assert_eq!(csrf_token(&headers), (token, None));
+    }
+
+    #[test]
+    fn the_proxy_header_is_believed_from_a_trusted_proxy_only() {
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let login = AdminLogin::new(
+            AdminAccess {
+                user_header: Some(HeaderName::from_static("x-remote-user")),
+                ..AdminAccess::default()
+            },
+            vec![proxy],
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert("x-remote-user", HeaderValue::from_static("ops"));
+        assert_eq!(login.proxy_user(&headers, proxy), Some("ops"));
+        assert!(login.is_admin(&headers, proxy));
+        assert!(!login.is_admin(&headers, "192.0.2.1".parse().unwrap()));
+        assert!(!login.is_admin(&HeaderMap::new(), proxy));
+        assert!(!login.secret_ok(""), "no token, no password: nobody");
     }
 }

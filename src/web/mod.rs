@@ -18,7 +18,10 @@
 //! - `guard`: CSRF tokens, the lookup rate limit, the admin login.
 //! - `view`: what an account looks like to its owner.
 //! - `actions`: cancel, resume and undo, for pages and API alike.
+//! - `rate`: how fast a running stage moves, sampled as it is read.
+//! - `tasks`: undo in the background, followed until its outcome.
 //! - `listing`: a batch's accounts filtered, sorted and paged.
+//! - `tls`: HTTPS of its own, with rustls.
 //! - `upload`: a manifest uploaded, checked and dropped into the watched
 //!   folder.
 //! - `pages`, `admin`, `api`: the routes.
@@ -30,7 +33,10 @@ mod guard;
 mod i18n;
 mod listing;
 mod pages;
+mod rate;
 mod render;
+mod tasks;
+mod tls;
 mod upload;
 mod view;
 
@@ -46,7 +52,8 @@ use axum::{Router, middleware};
 use tokio_util::sync::CancellationToken;
 
 use crate::store::Store;
-use crate::vocabulary::Secret;
+pub use guard::AdminAccess;
+pub use tls::TlsFiles;
 
 /// How `serve` is set up.
 #[derive(Debug, Clone)]
@@ -57,8 +64,8 @@ pub struct ServeOptions {
     pub reports: PathBuf,
     /// The watched folder uploaded manifests are dropped into, if any.
     pub inbox: Option<PathBuf>,
-    /// The admin token; without one, `/admin` lets nobody in.
-    pub admin_token: Option<Secret>,
+    /// Who may open `/admin`; by default nobody.
+    pub admin: AdminAccess,
     /// Lookups a client address may make at once...
     pub lookup_burst: u32,
     /// ...and how often it gets one more.
@@ -66,6 +73,8 @@ pub struct ServeOptions {
     /// Reverse proxies whose `X-Forwarded-For` names the client: lookups
     /// are limited per client behind them, not per proxy.
     pub trusted_proxies: Vec<IpAddr>,
+    /// The certificate and key to serve HTTPS with; plain HTTP without.
+    pub tls: Option<TlsFiles>,
 }
 
 impl ServeOptions {
@@ -77,7 +86,8 @@ impl ServeOptions {
             reports: PathBuf::from("reports"),
             inbox: None,
             trusted_proxies: Vec::new(),
-            admin_token: None,
+            tls: None,
+            admin: AdminAccess::default(),
             lookup_burst: 30,
             lookup_refill: Duration::from_secs(1),
         }
@@ -91,6 +101,8 @@ struct App {
     inbox: Option<PathBuf>,
     lookups: guard::RateLimit,
     admin: guard::AdminLogin,
+    rates: rate::Rates,
+    tasks: tasks::Tasks,
     trusted_proxies: Vec<IpAddr>,
 }
 
@@ -112,6 +124,10 @@ fn router(app: Shared) -> Router {
                 .layer(DefaultBodyLimit::max(upload::MAX_BYTES)),
         )
         .route("/api/v1/batches/{id}/accounts", get(api::accounts))
+        .route(
+            "/api/v1/batches/{id}/accounts/actions",
+            post(api::selection),
+        )
         .route_layer(middleware::from_fn_with_state(
             app.clone(),
             admin::admins_only,
@@ -124,6 +140,7 @@ fn router(app: Shared) -> Router {
         .route("/api/v1/csrf", get(api::csrf))
         .route("/api/v1/migrations/{id}", get(api::migration))
         .route("/api/v1/migrations/{id}/{action}", post(api::act))
+        .route("/api/v1/tasks/{task}", get(api::task))
         .merge(admins)
         .with_state(app)
 }
@@ -131,12 +148,15 @@ fn router(app: Shared) -> Router {
 /// A server bound to its address, ready to run.
 pub struct Server {
     listener: tokio::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     app: Shared,
 }
 
 impl Server {
     /// Listens on `options.listen`, over `store`.
+    /// The TLS files, when given, are read now.
     pub async fn bind(store: Store, options: ServeOptions) -> anyhow::Result<Server> {
+        let tls = options.tls.as_ref().map(TlsFiles::acceptor).transpose()?;
         let listener = tokio::net::TcpListener::bind(options.listen)
             .await
             .with_context(|| format!("Cannot listen on {}", options.listen))?;
@@ -145,10 +165,12 @@ impl Server {
             reports: options.reports,
             inbox: options.inbox,
             lookups: guard::RateLimit::new(options.lookup_burst, options.lookup_refill),
-            admin: guard::AdminLogin::new(options.admin_token),
+            admin: guard::AdminLogin::new(options.admin, options.trusted_proxies.clone()),
+            rates: rate::Rates::default(),
+            tasks: tasks::Tasks::default(),
             trusted_proxies: options.trusted_proxies,
         });
-        Ok(Server { listener, app })
+        Ok(Server { listener, tls, app })
     }
 
     /// The address it listens on (the port chosen, for port 0).
@@ -158,14 +180,29 @@ impl Server {
             .context("Reading the listening address")
     }
 
+    /// The URL of its home page: `http://ADDR/`, or `https://` with TLS.
+    pub fn url(&self) -> anyhow::Result<String> {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        Ok(format!("{scheme}://{}/", self.address()?))
+    }
+
     /// Serves the pages and the API until `shutdown` is cancelled.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        axum::serve(
-            self.listener,
-            router(self.app).into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+        let service = router(self.app).into_make_service_with_connect_info::<tls::Peer>();
+        let stop = async move { shutdown.cancelled().await };
+        match self.tls {
+            None => {
+                axum::serve(self.listener, service)
+                    .with_graceful_shutdown(stop)
+                    .await
+            }
+            Some(acceptor) => {
+                let listener = tls::TlsListener::new(self.listener, acceptor)?;
+                axum::serve(listener, service)
+                    .with_graceful_shutdown(stop)
+                    .await
+            }
+        }
         .context("Serving the status pages")
     }
 }

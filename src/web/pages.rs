@@ -11,6 +11,7 @@ use serde_json::json;
 use super::actions::{self, Action};
 use super::guard::{self, Client};
 use super::render::Ctx;
+use super::tasks::Tasks;
 use super::view::MigrationView;
 use super::{App, Shared};
 
@@ -23,6 +24,8 @@ pub struct Pair {
     pub source: String,
     /// Set after an action: `cancel` or `undo`.
     pub done: Option<String>,
+    /// Set after an action started in the background: its task.
+    pub task: Option<String>,
 }
 
 /// The form of a confirmed action.
@@ -62,7 +65,7 @@ pub async fn look_up(
     if !app.lookups.allow(client) {
         return Err(ctx.message(StatusCode::TOO_MANY_REQUESTS, ctx.lang.words().throttled));
     }
-    match MigrationView::read(&app.store, id.trim(), source.trim(), ctx.lang).await {
+    match MigrationView::read(&app.store, &app.rates, id.trim(), source.trim(), ctx.lang).await {
         Ok(Some((_, view))) => Ok(view),
         Ok(None) => Err(ctx.message(StatusCode::NOT_FOUND, ctx.lang.words().not_found)),
         Err(error) => Err(internal(ctx, &error)),
@@ -89,9 +92,12 @@ pub async fn status(
         Err(response) => return response,
     };
     let words = ctx.lang.words();
+    let task = app
+        .tasks
+        .of_account(pair.task.as_deref(), &view.migration_id);
     let notice = match pair.done.as_deref() {
         Some("cancel") => words.cancel_requested,
-        Some("undo") => words.undone_notice,
+        _ if task.as_ref().is_some_and(|t| t.ok == Some(true)) => words.undone_notice,
         _ => "",
     };
     let (id, source) = (&view.migration_id, &view.source);
@@ -117,6 +123,7 @@ pub async fn status(
         "status",
         json!({
             "notice": notice,
+            "task": task,
             "cancel_href": format!("/status/cancel{query}"),
             "undo_href": format!("/status/undo{query}"),
             "api_json": script_string(&api),
@@ -167,7 +174,8 @@ pub async fn confirm(
 }
 
 /// `POST /status/{cancel|undo}`: the confirmed action, then back to the
-/// account's page.
+/// account's page. An undo runs in the background: the page follows its
+/// task until it ends.
 pub async fn act(
     State(app): State<Shared>,
     Client(client): Client,
@@ -187,16 +195,21 @@ pub async fn act(
         return ctx.message(StatusCode::TOO_MANY_REQUESTS, ctx.lang.words().throttled);
     }
     let (id, source) = (form.id.trim(), form.source.trim());
+    if action == Action::Undo {
+        return match Tasks::start(&app, action, id, source).await {
+            Ok(Some(task)) => {
+                Redirect::to(&format!("{}&task={task}", status_url(id, source))).into_response()
+            }
+            Ok(None) => ctx.message(StatusCode::NOT_FOUND, ctx.lang.words().not_found),
+            Err(error) => internal(&ctx, &error),
+        };
+    }
     match actions::run(&app, action, id, source).await {
         Ok(outcome) if outcome.not_found => {
             ctx.message(StatusCode::NOT_FOUND, ctx.lang.words().not_found)
         }
         Ok(outcome) if outcome.status.is_success() => {
-            let done = match action {
-                Action::Undo => "undo",
-                _ => "cancel",
-            };
-            Redirect::to(&format!("{}&done={done}", status_url(id, source))).into_response()
+            Redirect::to(&format!("{}&done=cancel", status_url(id, source))).into_response()
         }
         Ok(outcome) => ctx.page(
             outcome.status,

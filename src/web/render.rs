@@ -17,6 +17,7 @@ use super::i18n::Lang;
 const TEMPLATES: &[(&str, &str)] = &[
     ("layout", include_str!("../../templates/web/layout.hbs")),
     ("account", include_str!("../../templates/web/account.hbs")),
+    ("task", include_str!("../../templates/web/task.hbs")),
     ("home", include_str!("../../templates/web/home.hbs")),
     ("status", include_str!("../../templates/web/status.hbs")),
     ("confirm", include_str!("../../templates/web/confirm.hbs")),

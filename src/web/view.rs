@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::i18n::Lang;
+use super::rate::Rates;
 use crate::store::Store;
 use crate::store::StoreError;
 use crate::store::status::{AccountStatus, MailProgress, StageStatus};
@@ -59,13 +60,28 @@ pub struct StageView {
     pub state: StageState,
     /// Items dealt with: copied, already there, left out or failed.
     pub done: u64,
-    /// Items found at the source.
     /// Items found at the source; `None` while a running mail stage has
     /// not counted its source yet.
     pub total: Option<u64>,
     pub percent: Option<u64>,
     pub copied: u64,
     pub failed: u64,
+    /// Items per second lately, while the stage runs and once known.
+    pub rate: Option<f64>,
+    /// Seconds left at that rate.
+    pub eta_seconds: Option<u64>,
+    /// The rate and the time left as the pages show them (`12.5/s`,
+    /// `3 min 20 s`), or `…`.
+    pub shown_rate: String,
+    pub shown_eta: String,
+}
+
+/// What a running mail stage's checkpoints say now, and how fast they
+/// came lately.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Live {
+    pub progress: MailProgress,
+    pub rate: Option<f64>,
 }
 
 /// Errors shown on the page; the report has them all.
@@ -75,19 +91,41 @@ fn when(t: &DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
+/// `200 s` as `3 min 20 s`.
+fn duration(secs: u64) -> String {
+    match secs {
+        0..60 => format!("{secs} s"),
+        60..3600 => format!("{} min {} s", secs / 60, secs % 60),
+        _ => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
+    }
+}
+
 impl StageView {
-    fn of(stage: &StageStatus, live: Option<MailProgress>) -> StageView {
-        let (done, total) = match live {
-            // A running mail stage: its checkpoints so far, out of what the
-            // last pass found (a first pass has not counted the source).
-            Some(live) if stage.kind == "mail" && stage.state == StageState::Running => (
-                live.done,
-                (stage.found > 0).then(|| stage.found.max(live.done)),
-            ),
+    fn of(stage: &StageStatus, live: Option<Live>) -> StageView {
+        let running = stage.state == StageState::Running;
+        let (done, total, rate) = match live {
+            // A running mail stage: its checkpoints so far, out of what
+            // this pass counted at the source (or, until it has, what the
+            // last pass found).
+            Some(live) if stage.kind == "mail" && running => {
+                let done = live.progress.done;
+                let known = stage
+                    .pass_total
+                    .or((stage.found > 0).then_some(stage.found));
+                (done, known.map(|t| t.max(done)), live.rate)
+            }
             _ => (
                 (stage.copied + stage.present + stage.skipped + stage.failed).min(stage.found),
                 Some(stage.found),
+                None,
             ),
+        };
+        let eta_seconds = match (total, rate) {
+            (Some(total), Some(rate)) if rate > 0.0 => {
+                Some(((total - done) as f64 / rate).ceil() as u64)
+            }
+            (Some(total), _) if total == done && running => Some(0),
+            _ => None,
         };
         let finished = stage.state == StageState::Done;
         let percent = match total {
@@ -103,6 +141,10 @@ impl StageView {
             percent,
             copied: stage.copied,
             failed: stage.failed,
+            rate,
+            eta_seconds,
+            shown_rate: rate.map_or("…".to_owned(), |r| format!("{r:.1}/s")),
+            shown_eta: eta_seconds.map_or("…".to_owned(), duration),
         }
     }
 }
@@ -110,8 +152,10 @@ impl StageView {
 impl MigrationView {
     /// The view of the account `id` with source address `source`, read
     /// from `store` now; `None` for a wrong pair or an unknown ID.
+    /// The rate of a running mail stage is sampled into `rates`.
     pub async fn read(
         store: &Store,
+        rates: &Rates,
         id: &str,
         source: &str,
         lang: Lang,
@@ -122,10 +166,16 @@ impl MigrationView {
         let running_mail = account
             .stages
             .iter()
-            .any(|s| s.kind == "mail" && s.state == StageState::Running);
+            .find(|s| s.kind == "mail" && s.state == StageState::Running);
         let live = match running_mail {
-            true => Some(store.mail_progress(account.key).await?),
-            false => None,
+            Some(stage) => {
+                let progress = store.mail_progress(account.key).await?;
+                let rate = rates
+                    .observe(account.key, &stage.kind, progress.done)
+                    .or_else(|| first_pass_rate(stage, progress.done, Utc::now()));
+                Some(Live { progress, rate })
+            }
+            None => None,
         };
         let view = MigrationView::of(&account, live, lang, Utc::now());
         Ok(Some((account, view)))
@@ -135,7 +185,7 @@ impl MigrationView {
     /// checkpoints of a running mail stage.
     pub fn of(
         account: &AccountStatus,
-        live: Option<MailProgress>,
+        live: Option<Live>,
         lang: Lang,
         now: DateTime<Utc>,
     ) -> MigrationView {
@@ -188,6 +238,14 @@ impl MigrationView {
     }
 }
 
+/// Until the samples span enough time: for a first pass (nothing counted
+/// before it), what it did since it started.
+fn first_pass_rate(stage: &StageStatus, done: u64, now: DateTime<Utc>) -> Option<f64> {
+    let first = stage.found + stage.copied + stage.present == 0;
+    let secs = (now - stage.started_at?).num_milliseconds() as f64 / 1000.0;
+    (first && secs >= 2.0).then(|| done as f64 / secs)
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::Duration;
@@ -230,6 +288,7 @@ mod tests {
                 altered: 0,
                 label_copies_avoided: 0,
                 label_mode: None,
+                pass_total: None,
             }],
             folders: Vec::new(),
             item_errors: Vec::new(),
@@ -262,15 +321,29 @@ mod tests {
             (stage.done, stage.total, stage.percent),
             (5, Some(10), Some(50))
         );
-        let live = Some(MailProgress { done: 7 });
+        let live = Some(Live {
+            progress: MailProgress { done: 7 },
+            rate: Some(1.5),
+        });
         let stage = &MigrationView::of(&running, live, Lang::En, now).stages[0];
         assert_eq!(
             (stage.done, stage.total, stage.percent),
             (7, Some(10), Some(70))
         );
+        assert_eq!(
+            (stage.eta_seconds, stage.shown_eta.as_str()),
+            (Some(2), "2 s")
+        );
+        assert_eq!(stage.shown_rate, "1.5/s");
         let mut first_pass = running.clone();
         first_pass.stages[0].found = 0;
         let stage = &MigrationView::of(&first_pass, live, Lang::En, now).stages[0];
         assert_eq!((stage.done, stage.total, stage.percent), (7, None, None));
+        assert_eq!((stage.eta_seconds, stage.shown_eta.as_str()), (None, "…"));
+        // Once the pass has counted its source, that is the total.
+        first_pass.stages[0].pass_total = Some(1000);
+        let stage = &MigrationView::of(&first_pass, live, Lang::En, now).stages[0];
+        assert_eq!((stage.total, stage.percent), (Some(1000), Some(0)));
+        assert_eq!(stage.shown_eta, "11 min 2 s");
     }
 }

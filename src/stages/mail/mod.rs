@@ -24,11 +24,12 @@ use anyhow::Context as _;
 use futures::future::join_all;
 use tokio::sync::OwnedSemaphorePermit;
 
-use crate::plan::{Endpoint, Server, StageKind};
+use crate::plan::{Endpoint, Server};
 use crate::protocols::imap::{Mailbox, Session};
 use crate::stages::context::AccountContext;
 use crate::store::batches::StageCounts;
 use crate::store::mail::FolderRecord;
+use crate::vocabulary::StageKind;
 
 use super::{StageFailure, pipeline};
 use folders::{FolderMapping, Naming};
@@ -63,13 +64,27 @@ pub async fn run(ctx: &AccountContext) -> Result<StageCounts, StageFailure> {
     // Unchanged folders cost two STATUS commands on the first pair; more
     // connections are opened only for folders with work to do.
     let mut queue = VecDeque::new();
+    // What the source holds now: the pass's total, as the status pages
+    // show it before the pass ends.
+    let mut total = 0;
     for (mapping, record) in mappings.into_iter().filter(|(m, _)| !m.noselect) {
         match sync::check(ctx, &mut first, &mapping, &record).await {
-            Ok(sync::Check::Unchanged { messages }) => counts.found += mapping.found(messages),
+            Ok(sync::Check::Unchanged { messages }) => {
+                counts.found += mapping.found(messages);
+                total += mapping.found(messages);
+            }
+            Ok(sync::Check::Changed { source, .. }) => {
+                total += mapping.found(source.messages);
+                queue.push_back((mapping, record));
+            }
             // A failure here is met again, and retried, by the pass.
-            Ok(sync::Check::Changed { .. }) | Err(_) => queue.push_back((mapping, record)),
+            Err(_) => queue.push_back((mapping, record)),
         }
     }
+    ctx.store
+        .set_pass_total(ctx.account.id, StageKind::Mail, total)
+        .await
+        .map_err(|e| fail(e.into(), counts))?;
     let workers = ctx.connections_per_account.min(queue.len()).max(1);
     let queue = Arc::new(Mutex::new(queue));
     let mut pairs = vec![Some(first)];

@@ -183,7 +183,7 @@ async fn a_user_follows_a_running_migration_in_a_browser_cancels_it_and_undoes_i
             .path()
             .ends_with("/admin/login")
     );
-    c.find(Locator::Css("#token"))
+    c.find(Locator::Css("#password"))
         .await
         .unwrap()
         .send_keys(ADMIN_TOKEN)

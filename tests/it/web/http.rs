@@ -253,7 +253,7 @@ async fn the_admin_pages_need_a_login() {
             "/admin/login",
             &[("Cookie", &cookie)],
             "application/x-www-form-urlencoded",
-            &format!("csrf={token}&token=nope"),
+            &format!("csrf={token}&password=nope"),
         )
         .await;
     assert_eq!(wrong.status, 401);
@@ -262,7 +262,7 @@ async fn the_admin_pages_need_a_login() {
             "/admin/login",
             &[("Cookie", &cookie)],
             "application/x-www-form-urlencoded",
-            &format!("csrf={token}&token={ADMIN_TOKEN}"),
+            &format!("csrf={token}&password={ADMIN_TOKEN}"),
         )
         .await;
     assert_eq!(login.status, 303, "{}", login.body);

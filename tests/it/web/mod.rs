@@ -2,11 +2,19 @@
 //! Chromium over WebDriver) following a real migration between two
 //! private Dovecots, Cancel and Undo (`browser`); over plain HTTP, what the
 //! server refuses: a wrong ID/address pair, too many lookups, a POST
-//! without its CSRF token, the admin pages without login (`http`); and a
+//! without its CSRF token, the admin pages without login (`http`); the admin password and a
+//! trusted proxy's header of the daemon configuration (`login`); a first
+//! pass's live total, rate and time left (`progress`); an undo run in
+//! the background and followed to its outcome, alone or for a selection
+//! (`undo`); the pages over HTTPS (`tls`); and a
 //! batch started by uploading its manifest to `watch --serve` (`upload`).
 
 mod browser;
 mod http;
+mod login;
+mod progress;
+mod tls;
+mod undo;
 mod upload;
 
 use std::time::{Duration, Instant};

@@ -16,7 +16,7 @@ use super::status::StateArg;
 use crate::daemon::{DaemonConfig, WebConfig};
 use crate::engine;
 use crate::vocabulary::{DEFAULT_ITERATIONS, PasswordHash, Secret};
-use crate::web::{AdminAccess, ServeOptions, Server, TlsFiles};
+use crate::web::{AdminAccess, DEFAULT_PST_MAX_MIB, ServeOptions, Server, TlsFiles};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -41,6 +41,9 @@ pub struct ServeArgs {
     /// on the dashboard is dropped there.
     #[arg(long, value_name = "DIR")]
     pub inbox: Option<PathBuf>,
+    /// The largest PST file the PST page (`/admin/pst`) takes, in MiB.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_PST_MAX_MIB)]
+    pub pst_max_mib: u64,
     /// Lookups one client address may make at once; it gets one more per
     /// second after that.
     #[arg(long, value_name = "N", default_value_t = 30)]
@@ -156,6 +159,7 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<Exit> {
         inbox: args.inbox.clone(),
         admin,
         lookup_burst: args.lookup_burst,
+        pst_max_bytes: args.pst_max_mib.saturating_mul(1024 * 1024),
         trusted_proxies: trusted_proxies(web, &args.trusted_proxy),
         tls: (args.tls_cert.clone())
             .zip(args.tls_key.clone())

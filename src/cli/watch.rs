@@ -11,7 +11,7 @@ use crate::batch::Services;
 use crate::daemon::{Daemon, DaemonConfig};
 use crate::engine::{self, EngineOptions};
 use crate::store::Store;
-use crate::web::{ServeOptions, Server};
+use crate::web::{DEFAULT_PST_MAX_MIB, ServeOptions, Server};
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {
@@ -57,6 +57,9 @@ pub struct WatchArgs {
     /// this address beside the daemon (as `mailshift serve` does).
     #[arg(long, value_name = "ADDR")]
     pub serve: Option<std::net::SocketAddr>,
+    /// With `--serve`: the largest PST file the PST page takes, in MiB.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_PST_MAX_MIB, requires = "serve")]
+    pub pst_max_mib: u64,
     /// With `--serve`: an environment variable holding the admin token
     /// (instead of the configuration's `web.admin_token_file`).
     #[arg(long, value_name = "VAR", requires = "serve")]
@@ -119,11 +122,14 @@ pub fn watch(args: &WatchArgs) -> anyhow::Result<Exit> {
         .with_context(|| format!("Cannot watch {}", args.dir.display()))?;
 
     let store = Store::open(&state)?;
+    let (retries, retried) = tokio::sync::mpsc::channel(16);
     let web = args.serve.map(|listen| ServeOptions {
+        retries: Some(retries),
         reports: reports.clone(),
         inbox: Some(dir.clone()),
         admin,
         trusted_proxies,
+        pst_max_bytes: args.pst_max_mib.saturating_mul(1024 * 1024),
         ..ServeOptions::new(listen)
     });
     let daemon = Daemon {
@@ -152,7 +158,7 @@ pub fn watch(args: &WatchArgs) -> anyhow::Result<Exit> {
             }
             None => None,
         };
-        let watched = daemon.watch(shutdown.clone()).await;
+        let watched = daemon.watch(shutdown.clone(), retried).await;
         // The pages stop with the daemon.
         shutdown.cancel();
         if let Some(pages) = pages {

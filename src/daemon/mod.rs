@@ -15,10 +15,12 @@
 //! host, concurrent accounts).
 //! A restarted daemon resumes every job that had not finished. SIGTERM or
 //! SIGINT: no new files, in-flight work is recorded, then exit.
+//! Accounts of a finished batch can be run again ([`retry`]).
 
 pub mod config;
 pub mod inbox;
 pub mod outcome;
+pub mod retry;
 pub mod wake;
 
 use std::os::unix::fs::PermissionsExt;
@@ -60,7 +62,12 @@ pub struct Daemon {
 impl Daemon {
     /// Watches until `shutdown` fires, then lets running batches record
     /// their progress (at most the configured time) and returns.
-    pub async fn watch(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+    /// Retries sent on `retries` run through the same job path.
+    pub async fn watch(
+        self,
+        shutdown: CancellationToken,
+        mut retries: mpsc::Receiver<retry::Retry>,
+    ) -> anyhow::Result<()> {
         let _lock = BatchLock::daemon(&self.services.state)?;
         for sub in ["accepted", "done", "failed"] {
             private_dir(&self.area.join(sub))?;
@@ -75,11 +82,12 @@ impl Daemon {
         let tracker = TaskTracker::new();
         for job in daemon.services.store.unfinished_jobs().await? {
             tracing::info!(job = job.id, batch = %job.batch, "resuming");
-            tracker.spawn(
-                daemon
-                    .clone()
-                    .run_job(job, shared.clone(), shutdown.clone()),
-            );
+            tracker.spawn(daemon.clone().run_job(
+                job,
+                shared.clone(),
+                shutdown.clone(),
+                Vec::new(),
+            ));
         }
 
         let (wake, mut woken) = mpsc::channel::<()>(1);
@@ -114,6 +122,7 @@ impl Daemon {
                             job,
                             shared.clone(),
                             shutdown.clone(),
+                            Vec::new(),
                         ));
                     }
                     Ok(None) => {}
@@ -133,6 +142,27 @@ impl Daemon {
                         _ = shutdown.cancelled() => break,
                         _ = wake::settle(&mut woken) => {}
                     }
+                }
+                Some(retry) = retries.recv() => {
+                    let requeued = retry::requeue(&daemon.services.store, &retry.batch).await;
+                    let answer = match requeued {
+                        Ok(Ok(job)) => {
+                            tracing::info!(job = job.id, batch = %job.batch, "retrying {} accounts", retry.accounts.len());
+                            tracker.spawn(daemon.clone().run_job(
+                                job,
+                                shared.clone(),
+                                shutdown.clone(),
+                                retry.accounts,
+                            ));
+                            Ok(())
+                        }
+                        Ok(Err(why)) => Err(why),
+                        Err(error) => {
+                            tracing::error!(batch = %retry.batch, "{error:#}");
+                            Err("The daemon could not queue the retry; see its log.".to_owned())
+                        }
+                    };
+                    let _ = retry.answer.send(answer);
                 }
                 _ = tokio::time::sleep(wait) => {}
             }
@@ -304,9 +334,17 @@ impl Daemon {
         Ok(())
     }
 
-    /// Runs one job: waits for its start time, runs the batch, files it.
-    async fn run_job(self: Arc<Self>, job: Job, shared: Arc<Shared>, shutdown: CancellationToken) {
-        if let Err(error) = self.try_run_job(&job, shared, &shutdown).await {
+    /// Runs one job: waits for its start time, runs the batch (`only`
+    /// these accounts, by source and destination, when some are named),
+    /// files it.
+    async fn run_job(
+        self: Arc<Self>,
+        job: Job,
+        shared: Arc<Shared>,
+        shutdown: CancellationToken,
+        only: Vec<(String, String)>,
+    ) {
+        if let Err(error) = self.try_run_job(&job, shared, &shutdown, &only).await {
             tracing::error!(job = job.id, batch = %job.batch, "{error:#}");
             let _ = self.file_job(&job, JobState::Failed, &[]).await;
         }
@@ -317,6 +355,7 @@ impl Daemon {
         job: &Job,
         shared: Arc<Shared>,
         shutdown: &CancellationToken,
+        only: &[(String, String)],
     ) -> anyhow::Result<()> {
         if let Some(at) = job.start_after {
             let wait = (at - chrono::Utc::now().timestamp()).max(0) as u64;
@@ -348,6 +387,14 @@ impl Daemon {
         let (mut plan, skipped) =
             plan::runnable_from_file(Path::new(&job.manifest), self.config.skip_invalid())
                 .map_err(|d| anyhow::anyhow!("{d}"))?;
+        if !only.is_empty() {
+            plan.accounts.retain(|a| {
+                only.iter().any(|(source, destination)| {
+                    a.source.email.eq_ignore_ascii_case(source)
+                        && a.destination.email.eq_ignore_ascii_case(destination)
+                })
+            });
+        }
         self.config.fill_in_smtp(&mut plan);
         let plan = plan::autodetect::resolve_from_env(plan).await?;
         // The manifest's own limits (rates, connections per host), within

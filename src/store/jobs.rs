@@ -63,18 +63,33 @@ impl Store {
             "SELECT id, name, dir, manifest, batch, state, start_after FROM jobs
              WHERE state IN ('scheduled', 'running') ORDER BY id",
             [],
-            |row| {
-                Ok(Job {
-                    id: row.get(0)?,
-                    name: row.get(1)?,
-                    dir: row.get(2)?,
-                    manifest: row.get(3)?,
-                    batch: row.get(4)?,
-                    state: row.get(5)?,
-                    start_after: row.get(6)?,
-                })
-            },
+            job,
         )
         .await
     }
+
+    /// The latest job that ran the batch `batch`, if the daemon ran it.
+    pub async fn job_of_batch(&self, batch: &str) -> Result<Option<Job>, StoreError> {
+        let mut jobs = self
+            .select(
+                "SELECT id, name, dir, manifest, batch, state, start_after FROM jobs
+                 WHERE batch = ?1 ORDER BY id DESC LIMIT 1",
+                [batch.to_owned()],
+                job,
+            )
+            .await?;
+        Ok(jobs.pop())
+    }
+}
+
+fn job(row: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
+    Ok(Job {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        dir: row.get(2)?,
+        manifest: row.get(3)?,
+        batch: row.get(4)?,
+        state: row.get(5)?,
+        start_after: row.get(6)?,
+    })
 }

@@ -1,12 +1,18 @@
-//! Cancel, resume and undo of one account, for the pages and the API
-//! alike: the library calls the CLI's `cancel`, `resume` and `undo` make,
+//! Cancel, resume, undo and retry of one account, for the pages and the
+//! API alike: the library calls the CLI's `cancel`, `resume` and `undo`
+//! make, and a retry handed to the daemon ([`crate::daemon::retry`]),
 //! with their outcomes in words.
 
+use std::collections::BTreeMap;
+
 use axum::http::StatusCode;
+use tokio::sync::oneshot;
 
 use super::App;
+use crate::daemon::retry::Retry;
 use crate::store::status::CancelOutcome;
 use crate::undo::run::{self, AccountUndo};
+use crate::vocabulary::AccountState;
 
 /// What a user may ask of an account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +23,8 @@ pub enum Action {
     Resume,
     /// Put the destination back as it was.
     Undo,
+    /// Run a failed account again (admins only, through the daemon).
+    Retry,
 }
 
 impl Action {
@@ -26,6 +34,7 @@ impl Action {
             Action::Cancel => "cancel",
             Action::Resume => "resume",
             Action::Undo => "undo",
+            Action::Retry => "retry",
         }
     }
 
@@ -35,6 +44,7 @@ impl Action {
             "cancel" => Some(Action::Cancel),
             "resume" => Some(Action::Resume),
             "undo" => Some(Action::Undo),
+            "retry" => Some(Action::Retry),
             _ => None,
         }
     }
@@ -96,8 +106,90 @@ pub async fn run(app: &App, action: Action, id: &str, source: &str) -> anyhow::R
             Some(false) => Outcome::refused(format!("{id} was not cancelled; nothing to lift.")),
         },
         Action::Undo => undo(app, id, source).await?,
+        Action::Retry => {
+            let mut outcomes = retry(app, &[(id.to_owned(), source.to_owned())]).await?;
+            outcomes.pop().unwrap_or_else(Outcome::not_found)
+        }
     })
 }
+
+/// Retries the accounts named by migration ID and source address: the
+/// failed ones of each batch are handed to the daemon at once, so that
+/// it runs the batch once for them. One outcome per account, in order.
+pub async fn retry(app: &App, accounts: &[(String, String)]) -> anyhow::Result<Vec<Outcome>> {
+    let mut outcomes = Vec::with_capacity(accounts.len());
+    // Per batch: the accounts to run again, and their places in `outcomes`.
+    let mut batches: BTreeMap<String, Vec<Chosen>> = BTreeMap::new();
+    for (id, source) in accounts {
+        let Some(account) = app.store.account_status(id, source).await? else {
+            outcomes.push(Outcome::not_found());
+            continue;
+        };
+        if app.retries.is_none() {
+            outcomes.push(Outcome::refused(
+                "Retry needs the daemon: this server runs without it. Serve the pages from \
+                 `mailshift watch --serve`, or run the batch's manifest again with `mailshift run`.",
+            ));
+            continue;
+        }
+        if !matches!(
+            account.state,
+            AccountState::Failed | AccountState::CompletedWithErrors
+        ) {
+            outcomes.push(Outcome::refused(format!(
+                "{id} is {}; only an account that failed, or lost items, can be retried.",
+                account.state
+            )));
+            continue;
+        }
+        batches.entry(account.batch).or_default().push(Chosen {
+            at: outcomes.len(),
+            id: account.migration_id,
+            pair: (account.source, account.destination),
+        });
+        outcomes.push(Outcome::not_found());
+    }
+    let Some(retries) = &app.retries else {
+        return Ok(outcomes);
+    };
+    for (batch, chosen) in batches {
+        let (answer, answered) = oneshot::channel();
+        let retry = Retry {
+            batch,
+            accounts: chosen.iter().map(|c| c.pair.clone()).collect(),
+            answer,
+        };
+        let said = match retries.send(retry).await {
+            Ok(()) => answered.await.unwrap_or_else(|_| Err(STOPPED.to_owned())),
+            Err(_) => Err(STOPPED.to_owned()),
+        };
+        for Chosen { at, id, .. } in chosen {
+            outcomes[at] = match &said {
+                Ok(()) => Outcome {
+                    status: StatusCode::ACCEPTED,
+                    text: format!(
+                        "{id} is queued again: the daemon runs it from its batch's manifest, \
+                         carrying on from where it stopped."
+                    ),
+                    not_found: false,
+                },
+                Err(why) => Outcome::refused(why.clone()),
+            };
+        }
+    }
+    Ok(outcomes)
+}
+
+/// An account to retry: its place among the outcomes, its migration ID,
+/// its source and destination addresses.
+struct Chosen {
+    at: usize,
+    id: String,
+    pair: (String, String),
+}
+
+/// Why a retry was not taken when the daemon is gone.
+const STOPPED: &str = "The daemon is stopping; retry once it runs again.";
 
 async fn undo(app: &App, id: &str, source: &str) -> anyhow::Result<Outcome> {
     Ok(

@@ -1,6 +1,6 @@
 //! `/admin`: the dashboard, behind the admin login. Batches with their
 //! totals, a batch's accounts (search, filter by state, sort, pages), an
-//! account's detail with cancel, resume and undo.
+//! account's detail with cancel, resume, undo and retry.
 
 use axum::Form;
 use axum::extract::{Path, Query, Request, State};
@@ -104,6 +104,19 @@ pub async fn batches(State(app): State<Shared>, headers: HeaderMap) -> Response 
         ),
         Err(e) => internal(&ctx, &e),
     }
+}
+
+/// `GET /admin/pst`: a PST file and its destination, imported through
+/// the watched folder (the page posts to `/api/v1/pst`).
+pub async fn pst_form(State(app): State<Shared>, headers: HeaderMap) -> Response {
+    Ctx::of(&headers).page(
+        StatusCode::OK,
+        "admin_pst",
+        json!({
+            "watched": app.inbox.is_some(),
+            "max_mib": app.pst_max_bytes / (1024 * 1024),
+        }),
+    )
 }
 
 /// `GET /admin/batches/{id}`: one page of a batch's accounts.
@@ -254,6 +267,10 @@ pub async fn account(
                     "batch_id": account.batch_id,
                     "folders": account.folders,
                     "can_resume": account.cancel_requested,
+                    "can_retry": matches!(
+                        account.state,
+                        AccountState::Failed | AccountState::CompletedWithErrors
+                    ),
                     "undo_href": format!(
                         "/admin/accounts/{}/undo.json?source={}",
                         account.migration_id,
@@ -269,7 +286,7 @@ pub async fn account(
     }
 }
 
-/// `POST /admin/accounts/{id}/{cancel|resume|undo}`; an undo runs in the
+/// `POST /admin/accounts/{id}/{cancel|resume|undo|retry}`; an undo runs in the
 /// background, and the account's page follows it.
 pub async fn act(
     State(app): State<Shared>,

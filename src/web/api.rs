@@ -18,9 +18,10 @@ use super::guard::{self, Admin, Client};
 use super::i18n::Lang;
 use super::listing::{BatchLine, Listing, Query as ListQuery};
 use super::tasks::Tasks;
-use super::upload;
 use super::view::MigrationView;
 use super::{App, Shared};
+use super::{pst, upload};
+use crate::store::status::AccountLine;
 
 /// The `source` of a lookup or an action.
 #[derive(Debug, Deserialize)]
@@ -85,8 +86,8 @@ pub async fn migration(
     }
 }
 
-/// `POST /api/v1/migrations/{id}/{cancel|undo|resume}` with
-/// `{"source": EMAIL}`; resume is for admins. An undo starts in the
+/// `POST /api/v1/migrations/{id}/{cancel|undo|resume|retry}` with
+/// `{"source": EMAIL}`; resume and retry are for admins. An undo starts in the
 /// background: 202 with its task.
 pub async fn act(
     State(app): State<Shared>,
@@ -101,8 +102,11 @@ pub async fn act(
         return error(StatusCode::FORBIDDEN, "missing or wrong CSRF token");
     }
     let action = match Action::parse(&action) {
-        Some(Action::Resume) if !admin => {
-            return error(StatusCode::UNAUTHORIZED, "resume is for administrators");
+        Some(action @ (Action::Resume | Action::Retry)) if !admin => {
+            return error(
+                StatusCode::UNAUTHORIZED,
+                &format!("{} is for administrators", action.name()),
+            );
         }
         Some(action) => action,
         None => return error(StatusCode::NOT_FOUND, "no such action"),
@@ -148,9 +152,11 @@ pub async fn task(State(app): State<Shared>, Path(task): Path<String>) -> Respon
 pub async fn answer(app: &App, action: Action, id: &str, source: &str) -> Response {
     match actions::run(app, action, id, source).await {
         Ok(outcome) if outcome.not_found => not_found(),
-        Ok(outcome) if outcome.status.is_success() => {
-            Json(json!({ "ok": true, "message": outcome.text })).into_response()
-        }
+        Ok(outcome) if outcome.status.is_success() => (
+            outcome.status,
+            Json(json!({ "ok": true, "message": outcome.text })),
+        )
+            .into_response(),
         Ok(outcome) => error(outcome.status, &outcome.text),
         Err(e) => internal(&format!("{e:#}")),
     }
@@ -197,6 +203,23 @@ pub async fn upload(
     }
 }
 
+/// `POST /api/v1/pst` (admin), a multipart form: the PST file (`file`)
+/// and its destination (`host`, `port`, `tls`, `email`, `user`,
+/// `password`). The file is kept in the watched folder's private `.pst/`
+/// folder and imported as a dropped PST manifest would be; the answer
+/// gives the migration ID once the daemon has registered the batch.
+pub async fn pst(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    form: axum::extract::Multipart,
+) -> Response {
+    if !guard::csrf_ok(&headers, None) && !app.admin.is_bearer(&headers) {
+        return error(StatusCode::FORBIDDEN, "missing or wrong CSRF token");
+    }
+    let import = pst::receive(&app, form).await;
+    (import.status(), Json(import)).into_response()
+}
+
 /// `GET /api/v1/batches/{id}/accounts?state=&q=&sort=&page=&per_page=`
 /// (admin): one page of a batch's accounts.
 pub async fn accounts(
@@ -226,8 +249,9 @@ pub struct Selection {
 const MAX_SELECTION: usize = 10_000;
 
 /// `POST /api/v1/batches/{id}/accounts/actions` (admin) with
-/// `{"action": "cancel|resume|undo", "accounts": [ID, ...]}`: the action on
-/// each account, one result each; an undo starts a task per account.
+/// `{"action": "cancel|resume|undo|retry", "accounts": [ID, ...]}`: the
+/// action on each account, one result each; an undo starts a task per
+/// account; a retry hands the failed ones to the daemon at once.
 pub async fn selection(
     State(app): State<Shared>,
     headers: HeaderMap,
@@ -253,6 +277,9 @@ pub async fn selection(
         },
         Err(e) => return internal(&e),
     };
+    if action == Action::Retry {
+        return retry_selection(&app, &batch.accounts, &body.accounts).await;
+    }
     let mut results = Vec::new();
     for migration_id in &body.accounts {
         let line = batch
@@ -284,4 +311,31 @@ pub async fn selection(
         results.push(result);
     }
     Json(json!({ "action": action.name(), "results": results })).into_response()
+}
+
+/// A retry of a selection: one result per ID asked for.
+async fn retry_selection(app: &App, lines: &[AccountLine], asked: &[String]) -> Response {
+    let found: Vec<(String, String)> = asked
+        .iter()
+        .filter_map(|id| lines.iter().find(|a| a.migration_id == *id))
+        .map(|a| (a.migration_id.clone(), a.source.clone()))
+        .collect();
+    let mut outcomes = match actions::retry(app, &found).await {
+        Ok(outcomes) => outcomes.into_iter(),
+        Err(e) => return internal(&format!("{e:#}")),
+    };
+    let results: Vec<_> = asked
+        .iter()
+        .map(|id| {
+            let mut result = if lines.iter().any(|a| a.migration_id == *id) {
+                let outcome = outcomes.next().expect("one outcome per account found");
+                json!({ "status": outcome.status.as_u16(), "message": outcome.text })
+            } else {
+                json!({ "status": 404, "message": "no such account in this batch" })
+            };
+            result["migration_id"] = json!(id);
+            result
+        })
+        .collect();
+    Json(json!({ "action": Action::Retry.name(), "results": results })).into_response()
 }

@@ -6,7 +6,7 @@
 //!   answer as an unknown ID, as `mailshift status` does.
 //! - `/admin`: the dashboard, behind a login: batches with totals, the
 //!   accounts of a batch (search, filter by state, sort, pages), an
-//!   account's detail with cancel, resume and undo.
+//!   account's detail with cancel, resume, undo and retry.
 //! - `/api/v1`: the JSON API the pages use (`docs/api.md`).
 //!
 //! Every action calls the same library functions as the CLI: the store's
@@ -17,13 +17,15 @@
 //! - `i18n`: English and Spanish, by `Accept-Language`.
 //! - `guard`: CSRF tokens, the lookup rate limit, the admin login.
 //! - `view`: what an account looks like to its owner.
-//! - `actions`: cancel, resume and undo, for pages and API alike.
+//! - `actions`: cancel, resume, undo and retry, for pages and API alike.
 //! - `rate`: how fast a running stage moves, sampled as it is read.
 //! - `tasks`: undo in the background, followed until its outcome.
 //! - `listing`: a batch's accounts filtered, sorted and paged.
 //! - `tls`: HTTPS of its own, with rustls.
 //! - `upload`: a manifest uploaded, checked and dropped into the watched
 //!   folder.
+//! - `pst`: a PST file uploaded with its destination, imported through
+//!   the watched folder.
 //! - `pages`, `admin`, `api`: the routes.
 
 mod actions;
@@ -33,6 +35,7 @@ mod guard;
 mod i18n;
 mod listing;
 mod pages;
+mod pst;
 mod rate;
 mod render;
 mod tasks;
@@ -51,6 +54,7 @@ use axum::routing::{get, post};
 use axum::{Router, middleware};
 use tokio_util::sync::CancellationToken;
 
+use crate::daemon::retry::Retries;
 use crate::store::Store;
 pub use guard::AdminAccess;
 pub use tls::TlsFiles;
@@ -75,6 +79,11 @@ pub struct ServeOptions {
     pub trusted_proxies: Vec<IpAddr>,
     /// The certificate and key to serve HTTPS with; plain HTTP without.
     pub tls: Option<TlsFiles>,
+    /// The largest PST file the PST page takes, in bytes.
+    pub pst_max_bytes: u64,
+    /// The daemon this server runs inside (`watch --serve`), which runs
+    /// retried accounts; none for a plain `serve`.
+    pub retries: Option<Retries>,
 }
 
 impl ServeOptions {
@@ -90,15 +99,22 @@ impl ServeOptions {
             admin: AdminAccess::default(),
             lookup_burst: 30,
             lookup_refill: Duration::from_secs(1),
+            pst_max_bytes: DEFAULT_PST_MAX_MIB * 1024 * 1024,
+            retries: None,
         }
     }
 }
+
+/// The largest PST file taken by default, in MiB.
+pub const DEFAULT_PST_MAX_MIB: u64 = 2048;
 
 /// What every handler shares.
 struct App {
     store: Store,
     reports: PathBuf,
     inbox: Option<PathBuf>,
+    pst_max_bytes: u64,
+    retries: Option<Retries>,
     lookups: guard::RateLimit,
     admin: guard::AdminLogin,
     rates: rate::Rates,
@@ -110,6 +126,10 @@ type Shared = Arc<App>;
 
 /// Every route.
 fn router(app: Shared) -> Router {
+    // The file, and room for the destination's fields.
+    let pst_limit = usize::try_from(app.pst_max_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(64 * 1024);
     let admins = Router::new()
         .route("/admin", get(admin::batches))
         .route("/admin/batches/{id}", get(admin::accounts))
@@ -122,6 +142,11 @@ fn router(app: Shared) -> Router {
             get(api::batches)
                 .post(api::upload)
                 .layer(DefaultBodyLimit::max(upload::MAX_BYTES)),
+        )
+        .route("/admin/pst", get(admin::pst_form))
+        .route(
+            "/api/v1/pst",
+            post(api::pst).layer(DefaultBodyLimit::max(pst_limit)),
         )
         .route("/api/v1/batches/{id}/accounts", get(api::accounts))
         .route(
@@ -164,6 +189,8 @@ impl Server {
             store,
             reports: options.reports,
             inbox: options.inbox,
+            pst_max_bytes: options.pst_max_bytes,
+            retries: options.retries,
             lookups: guard::RateLimit::new(options.lookup_burst, options.lookup_refill),
             admin: guard::AdminLogin::new(options.admin, options.trusted_proxies.clone()),
             rates: rate::Rates::default(),

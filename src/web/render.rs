@@ -31,6 +31,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/web/admin_batches.hbs"),
     ),
     (
+        "admin_pst",
+        include_str!("../../templates/web/admin_pst.hbs"),
+    ),
+    (
         "admin_accounts",
         include_str!("../../templates/web/admin_accounts.hbs"),
     ),

@@ -46,7 +46,8 @@ impl Upload {
         }
     }
 
-    fn refused(status: StatusCode, reason: impl Into<String>) -> Upload {
+    /// Refused with `status`, for `reason`.
+    pub fn refused(status: StatusCode, reason: impl Into<String>) -> Upload {
         Upload::Refused {
             status,
             reason: reason.into(),

@@ -90,6 +90,18 @@ impl Serve {
         content_type: &str,
         body: &str,
     ) -> Reply {
+        self.post_bytes(path, headers, content_type, body.as_bytes())
+            .await
+    }
+
+    /// [`Serve::post`] with a body of any bytes.
+    pub async fn post_bytes(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        content_type: &str,
+        body: &[u8],
+    ) -> Reply {
         request(
             &self.base,
             "POST",
@@ -140,7 +152,7 @@ async fn request(
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
-    body: Option<(&str, &str)>,
+    body: Option<(&str, &[u8])>,
 ) -> Reply {
     let authority = base.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(authority)
@@ -151,17 +163,22 @@ async fn request(
     for (name, value) in headers {
         text.push_str(&format!("{name}: {value}\r\n"));
     }
-    if let Some((content_type, body)) = body {
-        text.push_str(&format!(
-            "Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        ));
-    } else {
-        text.push_str("\r\n");
-    }
+    let bytes = match body {
+        Some((content_type, body)) => {
+            text.push_str(&format!(
+                "Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            ));
+            [text.as_bytes(), body].concat()
+        }
+        None => {
+            text.push_str("\r\n");
+            text.into_bytes()
+        }
+    };
     // A server may answer (413) and close before a large body is sent:
     // what it said is read all the same.
-    let _ = stream.write_all(text.as_bytes()).await;
+    let _ = stream.write_all(&bytes).await;
     let mut raw = Vec::new();
     let _ = stream.read_to_end(&mut raw).await;
     let raw = String::from_utf8_lossy(&raw);

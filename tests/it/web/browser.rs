@@ -9,7 +9,7 @@ use super::{dest_inbox, eventually, first_account};
 use crate::mail::{Batch, account, raw, servers, slashed, slashed_source};
 use crate::support::web::{ADMIN_TOKEN, Browser, Serve};
 
-async fn text(c: &Client, css: &str) -> String {
+pub(super) async fn text(c: &Client, css: &str) -> String {
     c.find(Locator::Css(css))
         .await
         .unwrap_or_else(|e| panic!("no {css}: {e}"))
@@ -18,7 +18,7 @@ async fn text(c: &Client, css: &str) -> String {
         .unwrap()
 }
 
-async fn click(c: &Client, css: &str) {
+pub(super) async fn click(c: &Client, css: &str) {
     c.wait()
         .at_most(Duration::from_secs(60))
         .for_element(Locator::Css(css))
@@ -31,7 +31,7 @@ async fn click(c: &Client, css: &str) {
 
 /// Keeps a screenshot: in the test's folder, and in `docs/web/` when
 /// `MAILSHIFT_UPDATE_SCREENSHOTS` is set. Checked to be a real picture.
-fn keep_screenshot(png: &[u8], dir: &Path, name: &str) {
+pub(super) fn keep_screenshot(png: &[u8], dir: &Path, name: &str) {
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{name} is no PNG");
     assert!(png.len() > 5_000, "{name} is blank ({} bytes)", png.len());
     std::fs::write(dir.join(name), png).unwrap();

@@ -6,21 +6,26 @@
 //! trusted proxy's header of the daemon configuration (`login`); a first
 //! pass's live total, rate and time left (`progress`); an undo run in
 //! the background and followed to its outcome, alone or for a selection
-//! (`undo`); the pages over HTTPS (`tls`); and a
-//! batch started by uploading its manifest to `watch --serve` (`upload`).
+//! (`undo`); the pages over HTTPS (`tls`); a
+//! batch started by uploading its manifest to `watch --serve` (`upload`);
+//! a PST file uploaded with its destination (`pst`); and a failed account
+//! retried through the daemon, or refused without it (`retry`).
 
 mod browser;
 mod http;
 mod login;
 mod progress;
+mod pst;
+mod retry;
 mod tls;
 mod undo;
 mod upload;
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::mail::{Batch, account, assert_success, raw, servers, slashed, slashed_source};
-use crate::support::web::Reply;
+use crate::support::web::{Reply, Serve};
 
 /// The migration ID and source address of the batch's first account,
 /// once the state database has it.
@@ -67,6 +72,39 @@ pub async fn dest_inbox(dest: &crate::support::Dovecot) -> u32 {
     n
 }
 
+/// A source where alice has two messages in INBOX, and an empty
+/// destination.
+pub async fn two_messages() -> (crate::support::Dovecot, crate::support::Dovecot) {
+    let (source, dest) = servers(slashed_source(), slashed());
+    source
+        .seed_bodies(
+            "alice",
+            "INBOX",
+            &[&raw("Subject: one", "1"), &raw("Subject: two", "2")],
+        )
+        .await;
+    (source, dest)
+}
+
+/// `mailshift watch INBOX --serve` on a free port, its state database,
+/// reports and area in `dir`, with `more` of its arguments.
+pub fn watch_serve(dir: &Path, inbox: &Path, more: &[&str]) -> Serve {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_mailshift"));
+    command
+        .arg("watch")
+        .arg(inbox)
+        .arg("--state")
+        .arg(dir.join("state.db"))
+        .arg("--reports")
+        .arg(dir.join("reports"))
+        .arg("--area")
+        .arg(dir.join("area"))
+        .args(["--settle-seconds", "1"])
+        .args(more)
+        .args(["--serve", "127.0.0.1:0"]);
+    Serve::spawn(command)
+}
+
 /// A batch of one account (alice, two messages) run to completion; its
 /// servers stay up while the batch is used.
 pub async fn completed() -> (
@@ -76,14 +114,7 @@ pub async fn completed() -> (
     String,
     String,
 ) {
-    let (source, dest) = servers(slashed_source(), slashed());
-    source
-        .seed_bodies(
-            "alice",
-            "INBOX",
-            &[&raw("Subject: one", "1"), &raw("Subject: two", "2")],
-        )
-        .await;
+    let (source, dest) = two_messages().await;
     let batch = Batch::new(&[account("alice", &source, &dest)], "");
     assert_success(&batch.run());
     let (id, email) = first_account(&batch).await;

@@ -1,34 +1,16 @@
 //! A batch started by uploading its manifest to `watch --serve`.
 
-use super::{dest_inbox, eventually};
-use crate::mail::{Batch, account, raw, servers, slashed, slashed_source};
-use crate::support::web::{ADMIN_TOKEN, Serve};
+use super::{dest_inbox, eventually, two_messages, watch_serve};
+use crate::mail::{Batch, account};
+use crate::support::web::ADMIN_TOKEN;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_admin_starts_a_batch_by_uploading_its_manifest_to_watch_serve() {
-    let (source, dest) = servers(slashed_source(), slashed());
-    source
-        .seed_bodies(
-            "alice",
-            "INBOX",
-            &[&raw("Subject: one", "1"), &raw("Subject: two", "2")],
-        )
-        .await;
+    let (source, dest) = two_messages().await;
     let dir = tempfile::tempdir().unwrap();
     let inbox = dir.path().join("inbox");
     std::fs::create_dir(&inbox).unwrap();
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_mailshift"));
-    command
-        .arg("watch")
-        .arg(&inbox)
-        .arg("--state")
-        .arg(dir.path().join("state.db"))
-        .arg("--reports")
-        .arg(dir.path().join("reports"))
-        .arg("--area")
-        .arg(dir.path().join("area"))
-        .args(["--settle-seconds", "1", "--serve", "127.0.0.1:0"]);
-    let serve = Serve::spawn(command);
+    let serve = watch_serve(dir.path(), &inbox, &[]);
     let home = serve
         .get("/", &[("Accept-Language", "es-ES,es;q=0.9")])
         .await;

@@ -35,6 +35,9 @@
 #[path = "../tests/it/support/dovecot.rs"]
 mod dovecot;
 #[allow(dead_code)]
+#[path = "../tests/it/support/gmail_view.rs"]
+mod gmail_view;
+#[allow(dead_code)]
 #[path = "support/measure.rs"]
 mod measure;
 #[allow(dead_code)]

@@ -31,6 +31,9 @@
 #[path = "../tests/it/support/dovecot.rs"]
 mod dovecot;
 #[allow(dead_code)]
+#[path = "../tests/it/support/gmail_view.rs"]
+mod gmail_view;
+#[allow(dead_code)]
 #[path = "../tests/it/support/mime.rs"]
 mod mime;
 #[allow(dead_code)]

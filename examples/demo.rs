@@ -16,6 +16,9 @@
 #[path = "../tests/it/support/dovecot.rs"]
 mod dovecot;
 #[allow(dead_code)]
+#[path = "../tests/it/support/gmail_view.rs"]
+mod gmail_view;
+#[allow(dead_code)]
 #[path = "../tests/it/support/server.rs"]
 mod server;
 // The test suite's SMTP receiver (aiosmtpd).

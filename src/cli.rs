@@ -505,6 +505,9 @@ fn write_account(out: &mut impl Write, a: &AccountPlan) -> io::Result<()> {
     if !rules.is_empty() {
         writeln!(out, "  mail         {rules}")?;
     }
+    if let Some(labels) = a.label_summary() {
+        writeln!(out, "  labels       {labels}")?;
+    }
     if !a.notify.is_empty() {
         writeln!(out, "  notify       {}", a.notify.join(", "))?;
     }

@@ -171,6 +171,12 @@ fn account_line(account: &AccountOutcome) -> String {
     if c.altered > 0 {
         line.push_str(&format!(", stored altered by the server: {}", c.altered));
     }
+    if c.label_copies_avoided > 0 {
+        line.push_str(&format!(
+            ", labelled copies avoided: {}",
+            c.label_copies_avoided
+        ));
+    }
     if let Some(error) = &account.error {
         line.push_str("\n    ");
         line.push_str(error);

@@ -347,6 +347,16 @@ fn write_account(out: &mut impl Write, a: &AccountStatus) -> std::io::Result<()>
             s.kind, s.altered
         )?;
     }
+    for s in a.stages.iter() {
+        if let Some(mode) = &s.label_mode {
+            writeln!(out)?;
+            writeln!(
+                out,
+                "{}: label-aware source, labels {mode}; labelled copies avoided: {}",
+                s.kind, s.label_copies_avoided
+            )?;
+        }
+    }
     if !a.item_errors.is_empty() {
         writeln!(out)?;
         writeln!(out, "Errors ({}):", a.item_errors.len())?;

@@ -9,8 +9,9 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::{
-    AccountPlan, AdminLogin, AdminStyle, Credential, Endpoint, EndpointKind, Limits, MailRules,
-    Plan, Secret, Server, StageKind, TokenSource,
+    AccountPlan, AdminLogin, AdminStyle, Credential, DEFAULT_ARCHIVE_FOLDER, Endpoint,
+    EndpointKind, LabelMode, LabelRules, Limits, MailRules, Plan, Secret, Server, StageKind,
+    TokenSource,
 };
 use crate::manifest::diagnostic::{Diagnostic, Diagnostics, Place, quote};
 use crate::manifest::model::{

@@ -21,7 +21,7 @@ use crate::protocols::{SessionConfig, SessionError};
 pub mod autodetect;
 mod build;
 
-pub use crate::manifest::model::{Language, NotifyOn};
+pub use crate::manifest::model::{LabelMode, Language, NotifyOn};
 pub use crate::vocabulary::{
     AdminLogin, AdminStyle, Credential, CredentialError, Secret, Server, StageKind, TlsMode,
     TokenSource,
@@ -140,7 +140,87 @@ pub struct MailRules {
     pub max_message_size: Option<u64>,
     /// Copy messages flagged `\Deleted` too.
     pub include_deleted: bool,
+    /// How a label-aware source's messages go to folders.
+    pub labels: LabelRules,
 }
+
+/// How the messages of a label-aware source (Gmail, Google Workspace)
+/// are spread over the destination's folders.
+#[derive(Debug, Clone, Serialize)]
+pub struct LabelRules {
+    /// A copy per label, or one copy.
+    pub mode: LabelMode,
+    /// Where archived messages (in All Mail only) go, `/` between levels.
+    pub archive_folder: String,
+    /// With [`LabelMode::First`]: source folder patterns in order of
+    /// preference.
+    pub priority: Vec<String>,
+}
+
+impl Default for LabelRules {
+    fn default() -> Self {
+        LabelRules {
+            mode: LabelMode::All,
+            archive_folder: DEFAULT_ARCHIVE_FOLDER.to_owned(),
+            priority: Vec::new(),
+        }
+    }
+}
+
+/// Where a label-aware source's archived messages go unless the manifest
+/// says otherwise.
+pub const DEFAULT_ARCHIVE_FOLDER: &str = "Archive";
+
+impl Endpoint {
+    /// Whether the endpoint is Gmail's IMAP server: as autodetect answers
+    /// for a Gmail or Google Workspace address, or, before autodetect ran,
+    /// as its provider table says of the address's domain. Such a source
+    /// is label-aware before any connection says so.
+    pub fn is_gmail(&self) -> bool {
+        match &self.server {
+            Some(s) => GMAIL_HOSTS.iter().any(|h| s.host.eq_ignore_ascii_case(h)),
+            None if self.path.is_none() => self
+                .email
+                .rsplit_once('@')
+                .and_then(|(_, domain)| crate::autodetect::providers::by_domain(domain))
+                .and_then(|p| p.imap.as_ref())
+                .is_some_and(|imap| GMAIL_HOSTS.contains(&imap.host)),
+            None => false,
+        }
+    }
+}
+
+impl AccountPlan {
+    /// How the account's mail is read if its source is label-aware, in
+    /// words: for a Gmail source, or label settings the manifest gave;
+    /// `None` otherwise (nothing worth saying).
+    pub fn label_summary(&self) -> Option<String> {
+        let l = &self.mail.labels;
+        let set = l.mode != LabelMode::All
+            || l.archive_folder != DEFAULT_ARCHIVE_FOLDER
+            || !l.priority.is_empty();
+        if !self.stages.contains(&StageKind::Mail) || !(set || self.source.is_gmail()) {
+            return None;
+        }
+        let mode = match l.mode {
+            LabelMode::All => "all (a copy in the folder of each label)".to_owned(),
+            LabelMode::First if l.priority.is_empty() => "first (one copy)".to_owned(),
+            LabelMode::First => format!("first (one copy; prefer {})", l.priority.join(", ")),
+        };
+        let when = if self.source.is_gmail() {
+            "Gmail source"
+        } else {
+            "if the source is label-aware (X-GM-EXT-1 or an \\All folder)"
+        };
+        Some(format!(
+            "{mode}, archived mail to {}; {when}",
+            l.archive_folder
+        ))
+    }
+}
+
+/// Gmail's IMAP servers.
+const GMAIL_HOSTS: [&str; 2] = ["imap.gmail.com", "imap.googlemail.com"];
 
 /// Limits for a batch.
 #[derive(Debug, Clone, Serialize)]

@@ -130,6 +130,8 @@ struct StageRow {
     failed_class: &'static str,
     bytes: String,
     duration: String,
+    /// A label-aware source's mode and the copies it spared, or empty.
+    labels: String,
 }
 
 #[derive(Serialize)]
@@ -231,6 +233,7 @@ impl Row {
                         failed: s.failed,
                         bytes: s.bytes,
                         altered: s.altered,
+                        label_copies_avoided: s.label_copies_avoided,
                     };
                     StageRow {
                         kind: s.kind.replace('_', " "),
@@ -248,6 +251,12 @@ impl Row {
                             }
                             _ => "–".into(),
                         },
+                        labels: s.label_mode.as_ref().map_or_else(String::new, |mode| {
+                            format!(
+                                "labels {mode} · {} labelled copies avoided",
+                                number(counts.label_copies_avoided)
+                            )
+                        }),
                     }
                 })
                 .collect(),

@@ -109,6 +109,7 @@ impl Totals {
                     failed: stage.failed,
                     bytes: stage.bytes,
                     altered: stage.altered,
+                    label_copies_avoided: stage.label_copies_avoided,
                 };
                 totals
                     .stages
@@ -295,6 +296,8 @@ pub(crate) mod tests {
             started_at: Some(start),
             finished_at: Some(start + chrono::Duration::seconds(754)),
             altered: 0,
+            label_copies_avoided: 0,
+            label_mode: None,
             pass_total: None,
         }
     }

@@ -80,7 +80,7 @@ async fn import(ctx: &AccountContext, tally: &mut Tally) -> anyhow::Result<()> {
         prefix: String::new(),
         delimiter: '/',
     };
-    let prepared = prepare_destination(ctx, &mut dest, &boxes, &naming).await?;
+    let prepared = prepare_destination(ctx, &mut dest, &boxes, &naming, |m, _| m).await?;
     for (mapping, record) in prepared {
         if ctx.shutdown.is_cancelled() {
             break;

@@ -88,6 +88,12 @@ pub struct StageCounts {
     /// rewrites 8-bit header bytes): still recognised, not byte for byte.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub altered: u64,
+    /// Copies a label-aware source (Gmail) would have had made by a plain
+    /// folder-by-folder copy and that were not made: its views (All Mail,
+    /// Starred, Important) and, with one copy per message, its other
+    /// labels. A count of the source as it stood, not added up over runs.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub label_copies_avoided: u64,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -104,6 +110,7 @@ impl StageCounts {
         self.failed += other.failed;
         self.bytes += other.bytes;
         self.altered += other.altered;
+        self.label_copies_avoided += other.label_copies_avoided;
     }
 }
 
@@ -253,6 +260,24 @@ impl Store {
         .await
     }
 
+    /// Records that a stage's source is label-aware, read in `mode`
+    /// (`all`, `first`).
+    pub async fn set_label_mode(
+        &self,
+        account_id: i64,
+        kind: StageKind,
+        mode: &'static str,
+    ) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            conn.execute(
+                "UPDATE stages SET label_mode = ?3 WHERE account_id = ?1 AND kind = ?2",
+                params![account_id, kind.name(), mode],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
     /// Records that a stage has started (again).
     pub async fn begin_stage(&self, account_id: i64, kind: StageKind) -> Result<(), StoreError> {
         self.call(move |conn| {
@@ -300,7 +325,7 @@ impl Store {
                 "UPDATE stages
                  SET state = ?3, found = ?4, copied = copied + ?5, present = present + ?6,
                      skipped = ?7, failed = ?8, bytes = bytes + ?9, finished_at = ?10,
-                     altered = altered + ?11
+                     altered = altered + ?11, label_copies_avoided = ?12
                  WHERE account_id = ?1 AND kind = ?2",
                 params![
                     account_id,
@@ -313,7 +338,8 @@ impl Store {
                     counts.failed as i64,
                     counts.bytes as i64,
                     now(),
-                    counts.altered as i64
+                    counts.altered as i64,
+                    counts.label_copies_avoided as i64
                 ],
             )?;
             Ok(())

@@ -273,6 +273,13 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE stages ADD COLUMN pass_total INTEGER;
     "#,
+    // A label-aware source (Gmail): its label mode (`all`, `first`; NULL
+    // for any other source) and the copies that spared, messages that
+    // show in several folders copied fewer times.
+    r#"
+    ALTER TABLE stages ADD COLUMN label_mode TEXT;
+    ALTER TABLE stages ADD COLUMN label_copies_avoided INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// Where PostgreSQL keeps the schema version (SQLite has `user_version`).

@@ -102,6 +102,15 @@ pub struct StageStatus {
     /// together (a server that rewrites messages).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub altered: u64,
+    /// Copies a label-aware source (Gmail) spared in the last run: a
+    /// message under several labels copied fewer times, and its views
+    /// (All Mail, Starred, Important) not copied as folders.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub label_copies_avoided: u64,
+    /// How a label-aware source (Gmail) was read: `all` (a copy per
+    /// label) or `first` (one copy); absent for any other source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_mode: Option<String>,
     /// What the running pass will have dealt with once done, when it knows
     /// (the mail stage, after its folders' STATUS); `found` is the last
     /// finished pass's.
@@ -239,7 +248,7 @@ fn complete(
 ) -> Result<AccountStatus, StoreError> {
     status.stages = conn.query_map(
         "SELECT kind, state, found, copied, present, skipped, failed, bytes, started_at, finished_at,
-                altered, pass_total
+                altered, pass_total, label_copies_avoided, label_mode
          FROM stages WHERE account_id = ?1 ORDER BY started_at, kind",
         params![id],
         |row| {
@@ -256,6 +265,8 @@ fn complete(
                 finished_at: row.get::<Option<i64>>(9)?.map(time),
                 altered: row.get::<i64>(10)? as u64,
                 pass_total: row.get::<Option<u64>>(11)?,
+                label_copies_avoided: row.get::<u64>(12)?,
+                label_mode: row.get(13)?,
             })
         },
         )?;

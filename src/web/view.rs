@@ -286,6 +286,8 @@ mod tests {
                 started_at: Some(at),
                 finished_at: None,
                 altered: 0,
+                label_copies_avoided: 0,
+                label_mode: None,
                 pass_total: None,
             }],
             folders: Vec::new(),

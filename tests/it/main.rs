@@ -10,6 +10,7 @@ mod cmd;
 mod contacts;
 mod daemon;
 mod files;
+mod gmail;
 mod imap_client;
 mod mail;
 mod mail_crash;

@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 use crate::cmd::mailshift;
 use crate::mail::{Batch, account, assert_success, raw, servers, slashed, slashed_source};
 
-/// The migration ID of each account, from `list --format json`.
-fn migration_ids(batch: &Batch) -> Vec<(String, String, String)> {
+/// The migration ID of each account, from `list --format json`: ID,
+/// source address and state.
+pub fn migration_ids(batch: &Batch) -> Vec<(String, String, String)> {
     let listed = batch.list();
     listed[0]["accounts"]
         .as_array()

@@ -72,6 +72,9 @@ pub(super) enum Setter {
     Before,
     MaxMessageSize,
     IncludeDeleted,
+    Labels,
+    ArchiveFolder,
+    LabelPriority,
 }
 
 const ENDPOINT_COLUMNS: [(&str, &str, EndpointField, &str); 33] = [
@@ -297,6 +300,9 @@ pub fn columns() -> &'static [ColumnDef] {
             ("mail_before", "mail.before", Setter::Before, "copy messages received before (YYYY-MM-DD)"),
             ("mail_max_message_size", "mail.max_message_size", Setter::MaxMessageSize, "skip larger messages (bytes or 25MB)"),
             ("mail_include_deleted", "mail.include_deleted", Setter::IncludeDeleted, "also copy messages flagged \\Deleted (true/false)"),
+            ("mail_labels", "mail.labels", Setter::Labels, "label-aware sources (Gmail): all (a copy per label) or first (one copy)"),
+            ("mail_archive_folder", "mail.archive_folder", Setter::ArchiveFolder, "where archived mail (All Mail only) goes; default Archive"),
+            ("mail_label_priority", "mail.label_priority", Setter::LabelPriority, "with labels first: folder patterns in order of preference, separated by |"),
         ];
         for (name, field, set, doc) in account {
             out.push(ColumnDef {

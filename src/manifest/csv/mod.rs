@@ -18,8 +18,8 @@ use super::cells::{
 };
 use super::diagnostic::{Diagnostic, Diagnostics, Place, Position, did_you_mean, quote};
 use super::model::{
-    ADMIN_STYLES, AccountSpec, AdminSpec, EndpointSpec, Language, MailSpec, OAUTH2_SERVICES,
-    OAuth2Spec, SieveSpec,
+    ADMIN_STYLES, AccountSpec, AdminSpec, EndpointSpec, LabelMode, Language, MailSpec,
+    OAUTH2_SERVICES, OAuth2Spec, SieveSpec,
 };
 use super::origin::{Column, Columns, Origin};
 use super::table::{normalize_header, read_table};
@@ -244,6 +244,18 @@ fn apply(spec: &mut AccountSpec, set: Setter, cell: &str) -> CellResult {
         }
         Setter::IncludeDeleted => {
             mail(spec).include_deleted = Some(parse_bool(cell)?);
+            Ok(())
+        }
+        Setter::Labels => {
+            mail(spec).labels = Some(one_of(cell, "a label mode", &LabelMode::ALL)?);
+            Ok(())
+        }
+        Setter::ArchiveFolder => {
+            mail(spec).archive_folder = Some(cell.trim().to_owned());
+            Ok(())
+        }
+        Setter::LabelPriority => {
+            mail(spec).label_priority = Some(split_bars(cell));
             Ok(())
         }
     }

@@ -294,6 +294,42 @@ pub struct MailSpec {
     pub max_message_size: Option<ByteSize>,
     /// Also copy messages flagged `\Deleted`. Default: false.
     pub include_deleted: Option<bool>,
+    /// A label-aware source (Gmail, Google Workspace): `all` (default)
+    /// copies a message into the folder of each of its labels; `first`
+    /// copies it once, into the first of its labels by `label_priority`.
+    pub labels: Option<LabelMode>,
+    /// Where a label-aware source's archived messages (in All Mail and
+    /// under no label) go. Default: `Archive`.
+    pub archive_folder: Option<String>,
+    /// With `labels: first`: source folders (patterns, `/` between levels)
+    /// in the order a message's one copy prefers them. Default: INBOX,
+    /// then the other folders, then Sent, Drafts, Spam and Trash.
+    pub label_priority: Option<Vec<String>>,
+}
+
+/// How a label-aware source's messages are spread over folders.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LabelMode {
+    /// One copy in the folder of each label.
+    #[default]
+    All,
+    /// One copy, in the folder of the first label by priority.
+    First,
+}
+
+impl LabelMode {
+    /// Every mode, with its name in manifests.
+    pub const ALL: [(&'static str, LabelMode); 2] =
+        [("all", LabelMode::All), ("first", LabelMode::First)];
+
+    /// The mode's name in manifests (`all`, `first`).
+    pub fn name(self) -> &'static str {
+        match self {
+            LabelMode::All => "all",
+            LabelMode::First => "first",
+        }
+    }
 }
 
 /// The mail server that notifications go through.
@@ -466,6 +502,15 @@ impl MailSpec {
             before: self.before.or(base.before),
             max_message_size: self.max_message_size.or(base.max_message_size),
             include_deleted: self.include_deleted.or(base.include_deleted),
+            labels: self.labels.or(base.labels),
+            archive_folder: self
+                .archive_folder
+                .clone()
+                .or_else(|| base.archive_folder.clone()),
+            label_priority: self
+                .label_priority
+                .clone()
+                .or_else(|| base.label_priority.clone()),
         }
     }
 }

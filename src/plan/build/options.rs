@@ -135,7 +135,40 @@ impl AccountCheck<'_> {
                 "a maximum message size of 0 copies nothing; leave it out to copy every message",
             );
         }
+        if mail
+            .archive_folder
+            .as_deref()
+            .is_some_and(|f| f.split('/').any(|level| level.trim().is_empty()))
+        {
+            self.error(
+                &["mail", "archive_folder"],
+                "the archive folder needs a name (levels separated by /, none empty)",
+            );
+        }
+        for (i, pattern) in mail.label_priority.iter().flatten().enumerate() {
+            if pattern.trim().is_empty() {
+                self.error(
+                    &["mail", "label_priority", &i.to_string()],
+                    "a folder pattern cannot be empty",
+                );
+            }
+        }
+        if mail.label_priority.is_some() && mail.labels != Some(LabelMode::First) {
+            self.warn(
+                &["mail", "label_priority"],
+                "label_priority only matters with labels: first (one copy per message)",
+            );
+        }
+        let labels = LabelRules {
+            mode: mail.labels.unwrap_or_default(),
+            archive_folder: mail
+                .archive_folder
+                .clone()
+                .unwrap_or_else(|| DEFAULT_ARCHIVE_FOLDER.to_owned()),
+            priority: mail.label_priority.clone().unwrap_or_default(),
+        };
         MailRules {
+            labels,
             include: mail.include.unwrap_or_default(),
             exclude: mail.exclude.unwrap_or_default(),
             map,

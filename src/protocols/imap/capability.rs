@@ -35,6 +35,9 @@ pub struct Capabilities {
     pub esearch: bool,
     /// STATUS=SIZE (RFC 8438).
     pub status_size: bool,
+    /// X-GM-EXT-1: Gmail's message IDs and labels (`X-GM-MSGID`,
+    /// `X-GM-LABELS`).
+    pub gmail: bool,
 }
 
 impl Capabilities {
@@ -69,6 +72,7 @@ impl Capabilities {
             r#move: has("MOVE"),
             esearch: has("ESEARCH"),
             status_size: has("STATUS=SIZE"),
+            gmail: has("X-GM-EXT-1"),
             all,
         }
     }

@@ -12,7 +12,7 @@ use super::session::Session;
 
 /// Longest sequence set put in one command; Dovecot accepts 64 KiB lines,
 /// other servers less.
-const MAX_SET_LEN: usize = 8 * 1024;
+pub(super) const MAX_SET_LEN: usize = 8 * 1024;
 /// Upper bound on UIDs expanded from one ESEARCH result.
 const MAX_SEARCH_RESULTS: usize = 50_000_000;
 
@@ -57,7 +57,7 @@ pub struct StoredHeader {
 }
 
 /// The items of one FETCH response, names in upper case.
-fn fetch_items(r: Response) -> Option<Vec<(String, Value)>> {
+pub(super) fn fetch_items(r: Response) -> Option<Vec<(String, Value)>> {
     let Response::Numbered { kind, data, .. } = r else {
         return None;
     };
@@ -77,7 +77,7 @@ fn fetch_items(r: Response) -> Option<Vec<(String, Value)>> {
     Some(out)
 }
 
-fn uid_of(items: &[(String, Value)]) -> Option<u32> {
+pub(super) fn uid_of(items: &[(String, Value)]) -> Option<u32> {
     items.iter().find(|(n, _)| n == "UID")?.1.as_u32()
 }
 
@@ -381,6 +381,6 @@ impl Session {
     }
 }
 
-fn first_error(results: Vec<Result<(), ImapError>>) -> Result<(), ImapError> {
+pub(super) fn first_error(results: Vec<Result<(), ImapError>>) -> Result<(), ImapError> {
     results.into_iter().collect()
 }

@@ -36,8 +36,11 @@ pub enum SpecialUse {
     Archive,
     /// `\Drafts`.
     Drafts,
-    /// `\Flagged`: a virtual view of flagged messages.
+    /// `\Flagged`: a virtual view of flagged messages (Gmail's Starred).
     Flagged,
+    /// `\Important`: Gmail's view of the messages it rates important
+    /// (not RFC 6154; Gmail lists it the same way).
+    Important,
     /// `\Junk`.
     Junk,
     /// `\Sent`.
@@ -55,6 +58,7 @@ impl SpecialUse {
             "archive" => SpecialUse::Archive,
             "drafts" => SpecialUse::Drafts,
             "flagged" => SpecialUse::Flagged,
+            "important" => SpecialUse::Important,
             "junk" => SpecialUse::Junk,
             "sent" => SpecialUse::Sent,
             "trash" => SpecialUse::Trash,
@@ -69,6 +73,7 @@ impl SpecialUse {
             SpecialUse::Archive => "\\Archive",
             SpecialUse::Drafts => "\\Drafts",
             SpecialUse::Flagged => "\\Flagged",
+            SpecialUse::Important => "\\Important",
             SpecialUse::Junk => "\\Junk",
             SpecialUse::Sent => "\\Sent",
             SpecialUse::Trash => "\\Trash",
@@ -471,6 +476,7 @@ mod tests {
             SpecialUse::Archive,
             SpecialUse::Drafts,
             SpecialUse::Flagged,
+            SpecialUse::Important,
             SpecialUse::Junk,
             SpecialUse::Sent,
             SpecialUse::Trash,

@@ -23,7 +23,7 @@
 //! `transport` reads whole responses (lines + literals) and writes
 //! commands under a "no progress" timeout; `parse` turns them into
 //! `response` values; `session` runs commands and logs in; `mailbox`,
-//! `fetch` and `append` hold the operations.
+//! `fetch`, `append` and `gmail` (Gmail's extensions) hold the operations.
 //!
 //! # Secrets
 //!
@@ -36,6 +36,7 @@ mod capability;
 mod command;
 mod error;
 mod fetch;
+mod gmail;
 mod login;
 mod mailbox;
 mod parse;
@@ -51,6 +52,7 @@ pub use capability::Capabilities;
 pub use command::{internal_date, is_valid_internal_date, normalize_flag, sequence_set};
 pub use error::ImapError;
 pub use fetch::{FetchedBody, MessageMeta, StoredHeader};
+pub use gmail::GmailMeta;
 pub use mailbox::{Mailbox, MailboxState, SpecialUse, Status};
 pub use session::Session;
 

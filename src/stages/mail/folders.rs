@@ -9,6 +9,12 @@
 //! destination's prefix and separator. A component that contains the
 //! destination's separator has it replaced by `_`, so a name never splits
 //! into two levels by accident.
+//!
+//! A label-aware source's folders carry their [`LabelShare`]: which of
+//! their messages this folder's copy takes ([`super::labels`] works it out).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::plan::MailRules;
 use crate::protocols::imap::{Mailbox, utf7};
@@ -37,6 +43,61 @@ pub struct FolderMapping {
     pub noselect: bool,
     /// The source folder is subscribed.
     pub subscribed: bool,
+    /// For a label-aware source: which of the folder's messages are
+    /// copied here; `None` copies every one.
+    pub share: Option<Arc<LabelShare>>,
+}
+
+impl FolderMapping {
+    /// Of the source folder's `messages`, how many are its copy's: all,
+    /// or its share of a label-aware source's.
+    pub fn found(&self, messages: u32) -> u64 {
+        let messages = u64::from(messages);
+        match self.share.as_deref() {
+            None => messages,
+            Some(LabelShare {
+                only: Some(only), ..
+            }) => only.len() as u64,
+            Some(share) => messages.saturating_sub(share.left_out.len() as u64),
+        }
+    }
+}
+
+/// Which messages of a label-aware source's folder go to its destination
+/// folder, by source UID. A UID the share does not know (a message that
+/// arrived after the labels were read) is copied by a label folder and
+/// left for the next run by All Mail.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LabelShare {
+    /// Messages whose copy is elsewhere (another label's folder).
+    pub left_out: HashSet<u32>,
+    /// All Mail: only these messages (under no label) are copied.
+    pub only: Option<HashSet<u32>>,
+    /// Messages starred at the source: copied with `\Flagged`.
+    pub starred: HashSet<u32>,
+    /// A destination with Gmail labels: the labels (folder names as on
+    /// the wire) to add to the one copy, by source UID.
+    pub more_labels: HashMap<u32, Vec<String>>,
+}
+
+impl LabelShare {
+    /// Whether this folder's copy takes the message.
+    pub fn copies(&self, uid: u32) -> bool {
+        match &self.only {
+            Some(only) => only.contains(&uid),
+            None => !self.left_out.contains(&uid),
+        }
+    }
+
+    /// The message's source flags, with `\Flagged` when it is starred.
+    pub fn flags(&self, uid: u32, flags: &[String]) -> Vec<String> {
+        let mut flags = flags.to_vec();
+        if self.starred.contains(&uid) && !flags.iter().any(|f| f.eq_ignore_ascii_case("\\Flagged"))
+        {
+            flags.push("\\Flagged".to_owned());
+        }
+        flags
+    }
 }
 
 /// Maps every source folder the rules let through to its destination.
@@ -76,12 +137,33 @@ pub fn map_folders(
                 dest,
                 noselect: mailbox.noselect,
                 subscribed: mailbox.subscribed,
+                share: None,
             })
         })
         .collect();
     // Parents before children, so that a parent is created first.
     mappings.sort_by(|a, b| a.dest.cmp(&b.dest));
     mappings
+}
+
+/// A folder path written with `/` (`Archive/2024`) as a destination
+/// folder: its name decoded and on the wire.
+pub fn dest_folder(path: &str, naming: &Naming) -> (String, String) {
+    let path: Vec<String> = path.split('/').map(str::to_owned).collect();
+    let name = name_of(&path, naming);
+    (name.clone(), utf7::encode(&name))
+}
+
+/// A source folder's name as a path written with `/`, as the manifest's
+/// rules see it.
+pub fn rule_path(name: &str, naming: &Naming) -> String {
+    path_of(name, naming).join("/")
+}
+
+/// Whether a folder, as a path joined with `/`, matches a pattern of the
+/// manifest (`*` any text, `?` one character).
+pub fn matches(pattern: &str, path: &str) -> bool {
+    glob(pattern, path)
 }
 
 /// A folder name as a path of components, without the namespace prefix.
@@ -278,6 +360,27 @@ mod tests {
                 ("Archive", "Old.Archive"),
                 ("Archive/2020", "Old.Archive.2020"),
             ]
+        );
+    }
+
+    #[test]
+    fn a_label_share_copies_its_messages_and_stars_them() {
+        let share = LabelShare {
+            left_out: [2].into(),
+            starred: [1].into(),
+            ..LabelShare::default()
+        };
+        assert!(share.copies(1) && !share.copies(2) && share.copies(9));
+        let flags = share.flags(1, &["\\Seen".to_owned()]);
+        assert_eq!(flags, ["\\Seen", "\\Flagged"]);
+        assert_eq!(share.flags(1, &flags), flags, "starred once");
+        let all_mail = LabelShare {
+            only: Some([3].into()),
+            ..LabelShare::default()
+        };
+        assert!(
+            all_mail.copies(3) && !all_mail.copies(9),
+            "unknown: next run"
         );
     }
 

@@ -12,6 +12,7 @@ mod admission;
 mod altered;
 pub mod fingerprint;
 pub mod folders;
+mod labels;
 pub(crate) mod late;
 mod ledger;
 pub mod sync;
@@ -55,9 +56,10 @@ pub async fn run(ctx: &AccountContext) -> Result<StageCounts, StageFailure> {
     let Some(mut first) = opened else {
         return Ok(counts); // Stopped while waiting to try again.
     };
-    let mappings = prepare_folders(ctx, &mut first)
+    let (mappings, avoided) = prepare_folders(ctx, &mut first)
         .await
         .map_err(|e| fail(e, counts))?;
+    counts.label_copies_avoided = avoided;
 
     // Unchanged folders cost two STATUS commands on the first pair; more
     // connections are opened only for folders with work to do.
@@ -68,11 +70,11 @@ pub async fn run(ctx: &AccountContext) -> Result<StageCounts, StageFailure> {
     for (mapping, record) in mappings.into_iter().filter(|(m, _)| !m.noselect) {
         match sync::check(ctx, &mut first, &mapping, &record).await {
             Ok(sync::Check::Unchanged { messages }) => {
-                counts.found += u64::from(messages);
-                total += u64::from(messages);
+                counts.found += mapping.found(messages);
+                total += mapping.found(messages);
             }
             Ok(sync::Check::Changed { source, .. }) => {
-                total += u64::from(source.messages);
+                total += mapping.found(source.messages);
                 queue.push_back((mapping, record));
             }
             // A failure here is met again, and retried, by the pass.
@@ -178,18 +180,42 @@ async fn folder_attempt(ctx: &AccountContext, work: &mut FolderWork) -> anyhow::
 }
 
 /// Lists both sides, maps the folders, creates and subscribes what the
-/// destination lacks, and opens each folder's checkpoint record.
+/// destination lacks, and opens each folder's checkpoint record. A
+/// label-aware source's folders get their shares ([`labels`]); the count
+/// is the labelled copies that spares.
 async fn prepare_folders(
     ctx: &AccountContext,
     pair: &mut Pair,
-) -> anyhow::Result<Vec<(FolderMapping, FolderRecord)>> {
+) -> anyhow::Result<(Vec<(FolderMapping, FolderRecord)>, u64)> {
     let source_boxes = pair.source.list().await?;
     let source_naming = naming(&mut pair.source, &source_boxes).await?;
-    prepare_destination(ctx, &mut pair.dest, &source_boxes, &source_naming).await
+    let mut labels = labels::detect(ctx, &pair.source, &source_boxes);
+    let reshape = |mappings, dest_naming: &Naming| match labels.as_mut() {
+        Some(l) => l.reshape(
+            mappings,
+            &source_boxes,
+            &source_naming,
+            dest_naming,
+            &ctx.plan.mail,
+        ),
+        None => mappings,
+    };
+    let prepared =
+        prepare_destination(ctx, &mut pair.dest, &source_boxes, &source_naming, reshape).await?;
+    let Some(labels) = labels else {
+        return Ok((prepared, 0));
+    };
+    let mode = labels.mode().name();
+    tracing::info!(account = %ctx.plan.source.email, "label-aware source: labels {mode}");
+    ctx.store
+        .set_label_mode(ctx.account.id, StageKind::Mail, mode)
+        .await?;
+    Ok(labels.spread(pair, prepared).await?)
 }
 
 /// Maps the source folders (`source_boxes`, named as `source_naming`
-/// says) to the destination's, creates and subscribes what the
+/// says) to the destination's, lets `reshape` change the mapping (given
+/// the destination's naming), creates and subscribes what the
 /// destination lacks, and opens each folder's checkpoint record. Any
 /// source that can describe its folders as mailboxes uses it.
 pub(crate) async fn prepare_destination(
@@ -197,15 +223,19 @@ pub(crate) async fn prepare_destination(
     dest: &mut Session,
     source_boxes: &[Mailbox],
     source_naming: &Naming,
+    reshape: impl FnOnce(Vec<FolderMapping>, &Naming) -> Vec<FolderMapping>,
 ) -> anyhow::Result<Vec<(FolderMapping, FolderRecord)>> {
     let dest_boxes = dest.list().await?;
     let dest_naming = naming(dest, &dest_boxes).await?;
-    let mappings = folders::map_folders(
-        source_boxes,
-        source_naming,
-        &dest_boxes,
+    let mappings = reshape(
+        folders::map_folders(
+            source_boxes,
+            source_naming,
+            &dest_boxes,
+            &dest_naming,
+            &ctx.plan.mail,
+        ),
         &dest_naming,
-        &ctx.plan.mail,
     );
     let existing: HashMap<&str, &Mailbox> =
         dest_boxes.iter().map(|m| (m.name.as_str(), m)).collect();

@@ -13,6 +13,9 @@
 //!    [`pipeline`] ([`super::ledger`]): each one is matched against the
 //!    fingerprints first and appended only if it is not already there;
 //! 5. saves the new watermark, once every listed message is recorded.
+//!
+//! A label-aware source's folder copies only its share of the messages
+//! (see [`super::labels`]).
 
 use std::collections::{HashMap, HashSet};
 
@@ -111,7 +114,7 @@ pub async fn pass(
     let store = &ctx.store;
     let (src_status, dst_status) = match check(ctx, pair, mapping, record).await? {
         Check::Unchanged { messages } => {
-            counts.found += u64::from(messages);
+            counts.found += mapping.found(messages);
             return Ok(());
         }
         Check::Changed { source, dest } => (source, dest),
@@ -171,6 +174,7 @@ pub async fn pass(
         counts,
     )
     .await?;
+    super::labels::add_labels(ctx, pair, mapping, record.id, floor).await?;
     counts.found += found;
     counts.skipped += skipped;
 
@@ -304,9 +308,16 @@ async fn list_source(
     let (mut found, mut skipped) = (0, 0);
     let mut flag_changes = Vec::new();
     let mut to_copy = Vec::new();
+    let share = mapping.share.as_deref();
     for meta in metas {
+        if share.is_some_and(|s| !s.copies(meta.uid)) {
+            continue; // Its copy is another folder's (a label-aware source).
+        }
         found += 1;
-        let flags = keep.flags(&meta.flags);
+        let flags = match share {
+            Some(share) => keep.flags(&share.flags(meta.uid, &meta.flags)),
+            None => keep.flags(&meta.flags),
+        };
         if let Some(checkpoint) = index.by_source.get(&meta.uid).map(|&i| &checkpoints[i]) {
             if checkpoint.flags != flags {
                 if let Some(dest_uid) = checkpoint.dest_uid {

@@ -67,6 +67,8 @@ pub struct DovecotOptions<'a> {
     /// Also take OAuth2 bearer tokens (XOAUTH2, OAUTHBEARER): an `oauth2`
     /// passdb that validates RS256 JWTs locally against a public key.
     pub oauth2: Option<OAuth2Passdb<'a>>,
+    /// Look like Gmail's IMAP view (see [`super::gmail_view`]).
+    pub gmail_view: bool,
 }
 
 /// How Dovecot's `oauth2` passdb validates tokens (`introspection_mode =
@@ -97,6 +99,7 @@ impl Default for DovecotOptions<'_> {
             auth_mechanisms: "plain login",
             imap_capability: None,
             oauth2: None,
+            gmail_view: false,
         }
     }
 }
@@ -172,6 +175,9 @@ impl Dovecot {
         }
         if let Some(oauth2) = &options.oauth2 {
             write_oauth2(&base, oauth2)?;
+        }
+        if options.gmail_view {
+            super::gmail_view::write_views(&base)?;
         }
         let ports = (free_port(), free_port(), free_port(), free_port());
         let imaps_port = options.tls.then_some(ports.1);
@@ -503,6 +509,8 @@ fn render_config(
     } else {
         String::new()
     };
+    let gmail = super::gmail_view::namespaces(options.gmail_view, &base, &mail);
+    let junk = if options.gmail_view { "Spam" } else { "Junk" };
     let quota = match options.max_message_size {
         Some(max) => format!(
             "mail_plugins = $mail_plugins quota\n\
@@ -552,7 +560,7 @@ namespace inbox {{
     special_use = \Trash
     auto = {auto}
   }}
-  mailbox Junk {{
+  mailbox {junk} {{
     special_use = \Junk
     auto = {auto}
   }}
@@ -560,7 +568,7 @@ namespace inbox {{
     special_use = \Archive
   }}
 }}
-{quota}{capability}service imap-login {{
+{gmail}{quota}{capability}service imap-login {{
   inet_listener imap {{
     port = {imap}
   }}

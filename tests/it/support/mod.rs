@@ -7,6 +7,7 @@ pub mod calendars;
 pub mod courier;
 pub mod cyrus;
 pub mod dovecot;
+pub mod gmail_view;
 pub mod groupware;
 pub mod mime;
 pub mod postgres;

@@ -62,7 +62,7 @@ impl Db {
     /// be made leaves this one, and the next statement fails too.
     pub(crate) fn reconnect_if_lost(&mut self, location: &StateLocation) {
         if let Db::Postgres(pg) = self
-            && pg.is_closed()
+            && pg.is_lost()
             && let Ok(fresh) = Db::connect(location)
         {
             tracing::warn!(state = %location, "reconnected to the state database");

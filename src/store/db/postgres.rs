@@ -18,6 +18,9 @@ use crate::store::location::{PostgresUrl, StateLocation};
 pub struct PgConnection {
     client: Client,
     statements: HashMap<String, Statement>,
+    /// A statement failed because the connection ended (the client may
+    /// not have noticed yet).
+    lost: bool,
 }
 
 /// Connects to the server `url` names.
@@ -25,6 +28,7 @@ pub(super) fn connect(url: &PostgresUrl) -> Result<PgConnection, StoreError> {
     Ok(PgConnection {
         client: client(url)?,
         statements: HashMap::new(),
+        lost: false,
     })
 }
 
@@ -67,31 +71,46 @@ impl PgConnection {
         if let Some(statement) = self.statements.get(sql) {
             return Ok(statement.clone());
         }
-        let statement = self.client.prepare(&placeholders(sql))?;
+        let statement = self.client.prepare(&placeholders(sql));
+        let statement = self.noted(statement)?;
         self.statements.insert(sql.to_owned(), statement.clone());
         Ok(statement)
     }
 
     pub(super) fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
         let statement = self.statement(sql)?;
-        Ok(self.client.execute(&statement, &bind(params))?)
+        let changed = self.client.execute(&statement, &bind(params));
+        self.noted(changed)
     }
 
     pub(super) fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
         let statement = self.statement(sql)?;
-        self.client
-            .query(&statement, &bind(params))?
-            .iter()
-            .map(row)
-            .collect()
+        let rows = self.client.query(&statement, &bind(params));
+        self.noted(rows)?.iter().map(row).collect()
     }
 
-    pub(super) fn is_closed(&self) -> bool {
-        self.client.is_closed()
+    /// Whether the connection has ended: the server closed it, or a
+    /// statement failed as it did.
+    pub(super) fn is_lost(&self) -> bool {
+        self.lost || self.client.is_closed()
     }
 
     pub(super) fn execute_batch(&mut self, sql: &str) -> Result<(), StoreError> {
-        Ok(self.client.batch_execute(sql)?)
+        let done = self.client.batch_execute(sql);
+        self.noted(done)
+    }
+
+    /// Notes a failure that ended the connection: it closed, or the server
+    /// ended the session (SQLSTATE classes 08, connection exception, and
+    /// 57, operator intervention: a shutdown, a terminated backend).
+    fn noted<T>(&mut self, result: Result<T, postgres::Error>) -> Result<T, StoreError> {
+        result.map_err(|error| {
+            let class = error.code().map(|code| &code.code()[..2]);
+            if error.is_closed() || matches!(class, Some("08" | "57")) {
+                self.lost = true;
+            }
+            StoreError::from(error)
+        })
     }
 }
 

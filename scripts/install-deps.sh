@@ -6,8 +6,10 @@
 # chromium-driver (the status pages driven over WebDriver), Radicale
 # and Xandikos (CardDAV/CalDAV), vdirsyncer (the DAV benchmark's
 # reference), python3-icalendar (whose test calendars are real-world
-# input for the DAV tests), and two independent readers of PST files: readpst
-# (pst-utils) and pffexport (pff-tools).
+# input for the DAV tests), two independent readers of PST files: readpst
+# (pst-utils) and pffexport (pff-tools), and PostgreSQL (the shared state
+# backend; the tests run private clusters made with its initdb, never the
+# system one).
 #
 # Cyrus IMAP and Courier IMAP conflict with dovecot-imapd as packages, so
 # they are never installed: their .debs are downloaded and unpacked into a
@@ -34,7 +36,7 @@ PRIVATE_LIBS="libical3 libpcre3 libxapian30 libcourier-unicode4 libgamin0 libidn
 # dovecot-core holds Dovecot's virtual plugin, with which the tests play
 # Gmail's IMAP view (All Mail, Starred, Important as virtual folders).
 DEMO_PACKAGES="dovecot-core dovecot-imapd dovecot-pop3d dovecot-managesieved dovecot-sieve python3-aiosmtpd"
-TEST_PACKAGES="isync openssl time chromium chromium-driver radicale pst-utils pff-tools python3-vobject python3-icalendar xandikos vdirsyncer $PRIVATE_LIBS"
+TEST_PACKAGES="isync openssl time chromium chromium-driver radicale pst-utils pff-tools python3-vobject python3-icalendar xandikos vdirsyncer postgresql $PRIVATE_LIBS"
 case "${1:-all}" in
     demo) PACKAGES="$DEMO_PACKAGES" ;;
     all) PACKAGES="$DEMO_PACKAGES $TEST_PACKAGES" ;;

@@ -2,8 +2,7 @@
 //! it: the batch lock, the engine, then undo manifests, reports and
 //! notifications.
 
-use std::fs::{File, TryLockError};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -17,16 +16,15 @@ use crate::report;
 use crate::stages::context::limits::Shared;
 use crate::store::Store;
 use crate::store::batches::BatchRecord;
+use crate::store::locks::{HeldLock, LockError};
 use crate::undo;
 use crate::vocabulary::AccountState;
 
 /// What a batch runs with besides its plan.
 #[derive(Clone)]
 pub struct Services {
-    /// The state database.
+    /// The state database (batch locks are taken on it too).
     pub store: Store,
-    /// The state database's path: batch locks live beside it.
-    pub state: PathBuf,
     /// Where report folders go (`<reports>/<batch>/`).
     pub reports: PathBuf,
     /// How the engine behaves (retries).
@@ -39,13 +37,13 @@ pub enum BatchError {
     /// Another mailshift runs the batch on the same state database.
     #[error(
         "batch {batch} is already being run by another mailshift on the same state database \
-         (lock {})", lock.display()
+         (lock {lock})"
     )]
     Busy {
         /// The batch's name.
         batch: String,
-        /// The lock file held.
-        lock: PathBuf,
+        /// Where the lock is held: a file, or an advisory lock.
+        lock: String,
     },
     /// An administrator the accounts log in through was refused: no
     /// account started.
@@ -76,7 +74,7 @@ pub async fn run(
     shutdown: CancellationToken,
     redo: &[String],
 ) -> Result<BatchOutcome, BatchError> {
-    let _lock = BatchLock::acquire(&services.state, &plan.batch)?;
+    let _lock = BatchLock::acquire(&services.store, &plan.batch)?;
     let plan = &left_as_they_are(plan, &services.store, redo)
         .await
         .context("Reading the batch")?;
@@ -168,82 +166,51 @@ async fn left_as_they_are(
 /// An exclusive lock on one batch of one state database, held while the
 /// batch runs and released when dropped (or when the process dies).
 pub struct BatchLock {
-    _file: File,
+    _held: HeldLock,
 }
 
 impl BatchLock {
     /// Takes the lock of a batch, or says who has it.
-    pub fn acquire(state: &Path, batch: &str) -> Result<BatchLock, BatchError> {
-        BatchLock::take(state, &format!("batch-{}", report::safe_name(batch))).map_err(
-            |e| match e {
-                LockError::Busy(lock) => BatchError::Busy {
-                    batch: batch.to_owned(),
-                    lock,
-                },
-                LockError::Other(e) => BatchError::Other(e),
-            },
-        )
+    pub fn acquire(store: &Store, batch: &str) -> Result<BatchLock, BatchError> {
+        match store.try_lock(&format!("batch-{}", report::safe_name(batch))) {
+            Ok(held) => Ok(BatchLock { _held: held }),
+            Err(LockError::Busy(lock)) => Err(BatchError::Busy {
+                batch: batch.to_owned(),
+                lock,
+            }),
+            Err(e) => Err(BatchError::Other(e.into())),
+        }
     }
 
     /// Takes the lock that one daemon per state database holds.
-    pub fn daemon(state: &Path) -> anyhow::Result<BatchLock> {
-        BatchLock::take(state, "daemon").map_err(|e| match e {
-            LockError::Busy(_) => anyhow::anyhow!(
+    pub fn daemon(store: &Store) -> anyhow::Result<BatchLock> {
+        match store.try_lock("daemon") {
+            Ok(held) => Ok(BatchLock { _held: held }),
+            Err(LockError::Busy(_)) => Err(anyhow::anyhow!(
                 "another mailshift daemon already uses the state database {}",
-                state.display()
-            ),
-            LockError::Other(e) => e,
-        })
-    }
-
-    fn take(state: &Path, name: &str) -> Result<BatchLock, LockError> {
-        let mut dir = state.as_os_str().to_owned();
-        dir.push(".locks");
-        let dir = PathBuf::from(dir);
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("Cannot create {}", dir.display()))?;
-        let lock = dir.join(format!("{name}.lock"));
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock)
-            .with_context(|| format!("Cannot open {}", lock.display()))?;
-        match file.try_lock() {
-            Ok(()) => Ok(BatchLock { _file: file }),
-            Err(TryLockError::WouldBlock) => Err(LockError::Busy(lock)),
-            Err(TryLockError::Error(e)) => Err(LockError::Other(
-                anyhow::Error::new(e).context(format!("Cannot lock {}", lock.display())),
+                store.location()
             )),
+            Err(e) => Err(e.into()),
         }
-    }
-}
-
-enum LockError {
-    Busy(PathBuf),
-    Other(anyhow::Error),
-}
-
-impl From<anyhow::Error> for LockError {
-    fn from(e: anyhow::Error) -> Self {
-        LockError::Other(e)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::testing::for_each_backend;
 
-    #[test]
-    fn a_batch_runs_once_at_a_time() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("state.db");
-        let first = BatchLock::acquire(&state, "spring").unwrap();
-        let second = BatchLock::acquire(&state, "spring");
-        assert!(matches!(second, Err(BatchError::Busy { .. })));
-        let _other = BatchLock::acquire(&state, "autumn").unwrap();
-        drop(first);
-        BatchLock::acquire(&state, "spring").unwrap();
+    #[tokio::test]
+    async fn a_batch_runs_once_at_a_time() {
+        for_each_backend(|store| async move {
+            let first = BatchLock::acquire(&store, "spring").unwrap();
+            let second = BatchLock::acquire(&store, "spring");
+            assert!(matches!(second, Err(BatchError::Busy { .. })));
+            let _other = BatchLock::acquire(&store, "autumn").unwrap();
+            drop(first);
+            BatchLock::acquire(&store, "spring").unwrap();
+        })
+        .await;
     }
 
     #[test]

@@ -46,9 +46,11 @@
 //!   defaults merged, endpoints resolved, stages chosen. Autodetect then
 //!   fills in the servers still unknown and makes it a
 //!   [`plan::ResolvedPlan`]: only that reaches the engine.
-//! - [`store`] is the SQLite state database: batches, accounts, stages,
-//!   folders, per-message checkpoints and the daemon's jobs. One writer,
-//!   numbered migrations; states are strings only there.
+//! - [`store`] is the state database: batches, accounts, stages,
+//!   folders, per-message checkpoints and the daemon's jobs, in an SQLite
+//!   file (the default) or a PostgreSQL server behind one interface; batch
+//!   locks on either. One writer, numbered migrations; states are strings
+//!   only there.
 //! - [`stages`] holds one module per option (`mail` from IMAP, `pop3` for
 //!   the mail of a POP3 source, `pst` for the mail of an Outlook PST file,
 //!   `rules` for rules and auto-replies, `contacts` for contacts and

@@ -15,7 +15,7 @@ use crate::engine::{self, AccountOutcome, BatchOutcome, EngineOptions};
 use crate::manifest::Severity;
 use crate::plan;
 use crate::stages::context::limits::Shared;
-use crate::store::Store;
+use crate::store::{StateLocation, Store};
 use crate::vocabulary::AccountState;
 
 #[derive(Debug, Args)]
@@ -25,9 +25,10 @@ pub struct RunArgs {
     pub file: PathBuf,
     /// The state database: checkpoints, migration IDs, status. Running the
     /// same manifest against the same database resumes or does an
-    /// incremental pass; it never starts a duplicate batch.
+    /// incremental pass; it never starts a duplicate batch. An SQLite file,
+    /// or a PostgreSQL URL (`postgres://user:password@host/db`).
     #[arg(long, env = "MAILSHIFT_STATE", default_value = "mailshift.db")]
-    pub state: PathBuf,
+    pub state: StateLocation,
     /// Where reports go: `DIR/<batch>/report.json`, `report.html`, and
     /// `undo/<migration ID>.json` for every account.
     #[arg(long, env = "MAILSHIFT_REPORTS", default_value = "reports")]
@@ -83,7 +84,6 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     }
     let services = Services {
         store: Store::open(&args.state)?,
-        state: args.state.clone(),
         reports: args.reports.clone(),
         options: EngineOptions::default(),
     };

@@ -15,6 +15,7 @@ use super::Exit;
 use super::status::StateArg;
 use crate::daemon::{DaemonConfig, WebConfig};
 use crate::engine;
+use crate::store::StateLocation;
 use crate::vocabulary::{DEFAULT_ITERATIONS, PasswordHash, Secret};
 use crate::web::{AdminAccess, DEFAULT_PST_MAX_MIB, ServeOptions, Server, TlsFiles};
 
@@ -61,10 +62,10 @@ pub struct ServeArgs {
     /// The certificate's private key (PEM).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
-    /// The state database (default `mailshift.db`, or the
-    /// configuration's).
+    /// The state database: a file or a PostgreSQL URL (default
+    /// `mailshift.db`, or the configuration's).
     #[arg(long, env = "MAILSHIFT_STATE")]
-    pub state: Option<PathBuf>,
+    pub state: Option<StateLocation>,
 }
 
 /// `mailshift hash-password`.
@@ -143,7 +144,7 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<Exit> {
     let state = StateArg {
         state: (args.state.clone())
             .or_else(|| config.state.clone())
-            .unwrap_or_else(|| PathBuf::from("mailshift.db")),
+            .unwrap_or_else(|| StateLocation::File("mailshift.db".into())),
     };
     let Some(store) = state.open_existing()? else {
         return Ok(Exit::NotFound);

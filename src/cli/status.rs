@@ -8,16 +8,17 @@ use anyhow::Context;
 use clap::Args;
 
 use super::{Exit, OutputFormat};
-use crate::store::Store;
 use crate::store::batches::BatchRecord;
 use crate::store::status::{AccountStatus, BatchStatus, CancelOutcome};
+use crate::store::{StateLocation, Store};
 
 /// The state database option every command that reads it shares.
 #[derive(Debug, Args)]
 pub struct StateArg {
-    /// The state database.
+    /// The state database: an SQLite file, or a PostgreSQL URL
+    /// (`postgres://user:password@host/db`).
     #[arg(long, env = "MAILSHIFT_STATE", default_value = "mailshift.db")]
-    pub state: PathBuf,
+    pub state: StateLocation,
 }
 
 /// Which migration (ID and source address) or which batch.
@@ -91,11 +92,13 @@ impl StateArg {
     /// The state database, if there is one: reading commands never create
     /// an empty one, they say where they looked.
     pub fn open_existing(&self) -> anyhow::Result<Option<Store>> {
-        if !self.state.exists() {
+        if let Some(file) = self.state.file()
+            && !file.exists()
+        {
             eprintln!(
                 "mailshift: there is no state database at {} (give --state, or set \
                  MAILSHIFT_STATE, to read another)",
-                self.state.display()
+                file.display()
             );
             return Ok(None);
         }

@@ -10,7 +10,7 @@ use super::Exit;
 use crate::batch::Services;
 use crate::daemon::{Daemon, DaemonConfig};
 use crate::engine::{self, EngineOptions};
-use crate::store::Store;
+use crate::store::{StateLocation, Store};
 use crate::web::{DEFAULT_PST_MAX_MIB, ServeOptions, Server};
 
 #[derive(Debug, Args)]
@@ -24,9 +24,9 @@ pub struct WatchArgs {
     /// sections have no flag.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// The state database.
+    /// The state database: an SQLite file, or a PostgreSQL URL.
     #[arg(long, env = "MAILSHIFT_STATE")]
-    pub state: Option<PathBuf>,
+    pub state: Option<StateLocation>,
     /// Where report folders go.
     #[arg(long, env = "MAILSHIFT_REPORTS")]
     pub reports: Option<PathBuf>,
@@ -102,7 +102,7 @@ pub fn watch(args: &WatchArgs) -> anyhow::Result<Exit> {
     let state = config
         .state
         .clone()
-        .unwrap_or_else(|| PathBuf::from("mailshift.db"));
+        .unwrap_or_else(|| StateLocation::File("mailshift.db".into()));
     let reports = config
         .reports
         .clone()
@@ -137,7 +137,6 @@ pub fn watch(args: &WatchArgs) -> anyhow::Result<Exit> {
         area,
         services: Services {
             store: store.clone(),
-            state,
             reports,
             options: EngineOptions::default(),
         },

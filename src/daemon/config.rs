@@ -13,6 +13,7 @@ use crate::manifest::diagnostic::{Diagnostics, Place, Position};
 use crate::manifest::model::SmtpSpec;
 use crate::plan::Plan;
 use crate::protocols::smtp::SmtpConfig;
+use crate::store::StateLocation;
 use crate::vocabulary::{PasswordHash, Secret};
 
 /// The daemon's settings. Every field is optional.
@@ -20,7 +21,7 @@ use crate::vocabulary::{PasswordHash, Secret};
 #[serde(deny_unknown_fields)]
 pub struct DaemonConfig {
     /// The state database.
-    pub state: Option<PathBuf>,
+    pub state: Option<StateLocation>,
     /// Where report folders go.
     pub reports: Option<PathBuf>,
     /// The daemon's own area for accepted manifests (`accepted/`, `done/`,

@@ -68,7 +68,7 @@ impl Daemon {
         shutdown: CancellationToken,
         mut retries: mpsc::Receiver<retry::Retry>,
     ) -> anyhow::Result<()> {
-        let _lock = BatchLock::daemon(&self.services.state)?;
+        let _lock = BatchLock::daemon(&self.services.store)?;
         for sub in ["accepted", "done", "failed"] {
             private_dir(&self.area.join(sub))?;
         }

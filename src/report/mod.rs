@@ -435,7 +435,7 @@ pub(crate) mod tests {
         let report = runtime.block_on(async {
             use crate::plan::StageKind;
             use crate::store::batches::{AccountKey, AccountState, StageCounts, StageState};
-            let store = Store::open(&dir.path().join("state.db")).unwrap();
+            let store = Store::open(dir.path().join("state.db")).unwrap();
             let batch = store.open_batch("schema-test", None).await.unwrap();
             for (i, state) in [AccountState::Completed, AccountState::Queued]
                 .into_iter()

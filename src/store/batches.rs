@@ -1,8 +1,7 @@
 //! Batches, accounts, stages and item errors.
 
-use rusqlite::{OptionalExtension, params};
-
-use super::{Store, StoreError, ids, now};
+use super::db::params;
+use super::{Db, Store, StoreError, ids, now};
 use crate::vocabulary::StageKind;
 pub use crate::vocabulary::{AccountState, BatchState, StageState};
 
@@ -41,7 +40,7 @@ pub struct AccountKey {
 
 /// Creates an account row with a fresh migration ID.
 fn insert_account(
-    conn: &rusqlite::Connection,
+    conn: &mut Db,
     batch_id: i64,
     account: &AccountKey,
 ) -> Result<AccountRecord, StoreError> {
@@ -49,11 +48,12 @@ fn insert_account(
     // A collision of two random IDs is astronomically rare; retry anyway.
     loop {
         let migration_id = ids::migration_id();
-        let inserted = conn.execute(
-            "INSERT OR IGNORE INTO accounts
+        let inserted = conn.query_opt(
+            "INSERT INTO accounts
                (batch_id, migration_id, source_email, destination_email,
                 state, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?5)",
+             VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?5)
+             ON CONFLICT DO NOTHING RETURNING id",
             params![
                 batch_id,
                 migration_id,
@@ -61,12 +61,10 @@ fn insert_account(
                 account.destination_email,
                 at
             ],
+            |row| row.get(0),
         )?;
-        if inserted == 1 {
-            return Ok(AccountRecord {
-                id: conn.last_insert_rowid(),
-                migration_id,
-            });
+        if let Some(id) = inserted {
+            return Ok(AccountRecord { id, migration_id });
         }
     }
 }
@@ -127,25 +125,24 @@ impl Store {
     ) -> Result<BatchRecord, StoreError> {
         let name = name.to_owned();
         self.call(move |conn| {
-            let tx = conn.transaction()?;
-            let existing = tx
-                .query_row(
-                    "SELECT id, public_id FROM batches WHERE name = ?1",
-                    [&name],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
-                )
-                .optional()?;
+            let mut tx = conn.transaction()?;
+            let existing = tx.query_opt(
+                "SELECT id, public_id FROM batches WHERE name = ?1",
+                params![name],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )?;
             let (id, public_id) = match existing {
                 Some(found) => found,
                 None => {
                     let public_id = ids::batch_id();
                     let at = now();
-                    tx.execute(
+                    let id = tx.query_row(
                         "INSERT INTO batches (public_id, name, state, created_at, updated_at)
-                         VALUES (?1, ?2, 'running', ?3, ?3)",
+                         VALUES (?1, ?2, 'running', ?3, ?3) RETURNING id",
                         params![public_id, name, at],
+                        |row| row.get(0),
                     )?;
-                    (tx.last_insert_rowid(), public_id)
+                    (id, public_id)
                 }
             };
             tx.execute(
@@ -164,18 +161,16 @@ impl Store {
     pub async fn batch_named(&self, name: &str) -> Result<Option<BatchRecord>, StoreError> {
         let name = name.to_owned();
         self.call(move |conn| {
-            Ok(conn
-                .query_row(
-                    "SELECT id, public_id FROM batches WHERE name = ?1",
-                    [&name],
-                    |row| {
-                        Ok(BatchRecord {
-                            id: row.get(0)?,
-                            public_id: row.get(1)?,
-                        })
-                    },
-                )
-                .optional()?)
+            conn.query_opt(
+                "SELECT id, public_id FROM batches WHERE name = ?1",
+                params![name],
+                |row| {
+                    Ok(BatchRecord {
+                        id: row.get(0)?,
+                        public_id: row.get(1)?,
+                    })
+                },
+            )
         })
         .await
     }
@@ -201,14 +196,12 @@ impl Store {
         account: AccountKey,
     ) -> Result<AccountRecord, StoreError> {
         self.call(move |conn| {
-            let existing = conn
-                .query_row(
-                    "SELECT id, migration_id FROM accounts
+            let existing = conn.query_opt(
+                "SELECT id, migration_id FROM accounts
                      WHERE batch_id = ?1 AND source_email = ?2 AND destination_email = ?3",
-                    params![batch_id, account.source_email, account.destination_email],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
-                )
-                .optional()?;
+                params![batch_id, account.source_email, account.destination_email],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )?;
             let record = match existing {
                 Some((id, migration_id)) => AccountRecord { id, migration_id },
                 None => insert_account(conn, batch_id, &account)?,

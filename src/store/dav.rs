@@ -4,9 +4,8 @@
 //! destination resource, with whether mailshift created it, and the
 //! destination's home collection. Undo is built from these rows.
 
-use rusqlite::{OptionalExtension as _, params};
-
-use super::{Store, StoreError};
+use super::db::params;
+use super::{Row, Store, StoreError};
 use crate::vocabulary::StageKind;
 
 /// The two kinds of collection, each shared by two stages.
@@ -98,7 +97,7 @@ impl Store {
         self.select(
             "SELECT source_href, dest_href, created FROM dav_collections
              WHERE account_id = ?1 AND area = ?2 ORDER BY id",
-            (account_id, area.name()),
+            params![account_id, area.name()],
             |row| {
                 Ok(CollectionRecord {
                     source_href: row.get(0)?,
@@ -124,8 +123,8 @@ impl Store {
                 "INSERT INTO dav_collections (account_id, area, source_href, dest_href, created)
                  VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (account_id, area, source_href) DO UPDATE SET
-                     created = CASE WHEN dest_href = excluded.dest_href
-                                    THEN created OR excluded.created
+                     created = CASE WHEN dav_collections.dest_href = excluded.dest_href
+                                    THEN (CASE WHEN dav_collections.created = 1 OR excluded.created = 1 THEN 1 ELSE 0 END)
                                     ELSE excluded.created END,
                      dest_href = excluded.dest_href",
                 params![
@@ -150,7 +149,7 @@ impl Store {
         self.select(
             "SELECT stage, source_href, etag, dest_href, created, pending, refused FROM dav_items
              WHERE account_id = ?1 AND area = ?2 ORDER BY id",
-            (account_id, area.name()),
+            params![account_id, area.name()],
             item_record,
         )
         .await
@@ -177,8 +176,8 @@ impl Store {
                      etag = excluded.etag,
                      pending = excluded.pending,
                      refused = excluded.refused,
-                     created = CASE WHEN dest_href = excluded.dest_href
-                                    THEN created OR excluded.created
+                     created = CASE WHEN dav_items.dest_href = excluded.dest_href
+                                    THEN (CASE WHEN dav_items.created = 1 OR excluded.created = 1 THEN 1 ELSE 0 END)
                                     ELSE excluded.created END,
                      dest_href = excluded.dest_href",
                 params![
@@ -230,13 +229,11 @@ impl Store {
         }
         let home = self
             .call(move |conn| {
-                Ok(conn
-                    .query_row(
-                        "SELECT url FROM dav_homes WHERE account_id = ?1 AND area = ?2",
-                        params![account_id, area.name()],
-                        |row| row.get(0),
-                    )
-                    .optional()?)
+                conn.query_opt(
+                    "SELECT url FROM dav_homes WHERE account_id = ?1 AND area = ?2",
+                    params![account_id, area.name()],
+                    |row| row.get(0),
+                )
             })
             .await?;
         Ok(Some(DavUndoData {
@@ -257,7 +254,7 @@ impl Store {
     /// Forgets an account's records of one area (after undo).
     pub async fn forget_dav(&self, account_id: i64, area: DavArea) -> Result<(), StoreError> {
         self.call(move |conn| {
-            let tx = conn.transaction()?;
+            let mut tx = conn.transaction()?;
             for table in [
                 "dav_items",
                 "dav_collections",
@@ -282,7 +279,7 @@ impl Store {
     }
 }
 
-fn item_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<ItemRecord> {
+fn item_record(row: &Row) -> Result<ItemRecord, StoreError> {
     Ok(ItemRecord {
         stage: row.get(0)?,
         source_href: row.get(1)?,
@@ -292,4 +289,78 @@ fn item_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<ItemRecord> {
         pending: row.get(5)?,
         refused: row.get(6)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::{for_each_backend, one_account};
+
+    #[tokio::test]
+    async fn records_keep_the_first_created_and_gone_resources_are_kept_once() {
+        for_each_backend(|store| async move {
+            let account = one_account(&store).await;
+            let area = DavArea::Contacts;
+            for created in [true, false] {
+                let book = CollectionRecord {
+                    source_href: "/s/book/".into(),
+                    dest_href: "/d/book/".into(),
+                    created,
+                };
+                store
+                    .record_dav_collection(account, area, book)
+                    .await
+                    .unwrap();
+                let card = ItemRecord {
+                    stage: "contacts".into(),
+                    source_href: "/s/book/a.vcf".into(),
+                    etag: "\"1\"".into(),
+                    dest_href: "/d/book/a.vcf".into(),
+                    created,
+                    pending: !created,
+                    refused: None,
+                };
+                store
+                    .record_dav_item(account, StageKind::Contacts, card)
+                    .await
+                    .unwrap();
+            }
+            store
+                .record_dav_home(account, area, "http://d/home/".into())
+                .await
+                .unwrap();
+            let undo = store.dav_undo(account, area).await.unwrap().unwrap();
+            assert_eq!(undo.collections, vec!["/d/book/".to_owned()]);
+            assert_eq!(undo.items, vec!["/d/book/a.vcf".to_owned()]);
+            assert_eq!(undo.home.as_deref(), Some("http://d/home/"));
+            assert!(store.dav_items(account, area).await.unwrap()[0].pending);
+
+            let gone = vec!["/s/book/b.vcf".to_owned(), "/s/book/b.vcf".to_owned()];
+            store
+                .record_dav_source_gone(account, area, "/s/book/", gone)
+                .await
+                .unwrap();
+            let kept = store
+                .dav_source_gone(account, area, "/s/book/")
+                .await
+                .unwrap();
+            assert_eq!(kept.len(), 1);
+            store
+                .record_dav_sync_token(account, StageKind::Contacts, "/s/book/", "t1")
+                .await
+                .unwrap();
+            store
+                .record_dav_sync_token(account, StageKind::Contacts, "/s/book/", "t2")
+                .await
+                .unwrap();
+            let token = store
+                .dav_sync_token(account, StageKind::Contacts, "/s/book/")
+                .await
+                .unwrap();
+            assert_eq!(token.as_deref(), Some("t2"));
+            store.forget_dav(account, area).await.unwrap();
+            assert!(store.dav_undo(account, area).await.unwrap().is_none());
+        })
+        .await;
+    }
 }

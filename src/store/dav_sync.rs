@@ -6,9 +6,8 @@
 
 use std::collections::HashSet;
 
-use rusqlite::{OptionalExtension as _, params};
-
 use super::dav::DavArea;
+use super::db::params;
 use super::{Store, StoreError};
 use crate::plan::StageKind;
 
@@ -22,14 +21,12 @@ impl Store {
     ) -> Result<Option<String>, StoreError> {
         let source_href = source_href.to_owned();
         self.call(move |conn| {
-            Ok(conn
-                .query_row(
-                    "SELECT token FROM dav_sync_tokens
+            conn.query_opt(
+                "SELECT token FROM dav_sync_tokens
                      WHERE account_id = ?1 AND stage = ?2 AND source_href = ?3",
-                    params![account_id, kind.name(), source_href],
-                    |row| row.get(0),
-                )
-                .optional()?)
+                params![account_id, kind.name(), source_href],
+                |row| row.get(0),
+            )
         })
         .await
     }
@@ -67,16 +64,13 @@ impl Store {
     ) -> Result<HashSet<String>, StoreError> {
         let collection = collection.to_owned();
         self.call(move |conn| {
-            let mut stmt = conn.prepare(
+            let rows = conn.query_map(
                 "SELECT source_href FROM dav_source_gone
                  WHERE account_id = ?1 AND area = ?2 AND collection = ?3",
+                params![account_id, area.name(), collection],
+                |row| row.get(0),
             )?;
-            let rows = stmt
-                .query_map(params![account_id, area.name(), collection], |row| {
-                    row.get(0)
-                })?
-                .collect::<Result<HashSet<String>, _>>()?;
-            Ok(rows)
+            Ok(rows.into_iter().collect())
         })
         .await
     }
@@ -91,7 +85,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let collection = collection.to_owned();
         self.call(move |conn| {
-            let tx = conn.transaction()?;
+            let mut tx = conn.transaction()?;
             tx.execute(
                 "DELETE FROM dav_source_gone
                  WHERE account_id = ?1 AND area = ?2 AND collection = ?3",
@@ -99,9 +93,10 @@ impl Store {
             )?;
             for href in gone {
                 tx.execute(
-                    "INSERT OR IGNORE INTO dav_source_gone
+                    "INSERT INTO dav_source_gone
                          (account_id, area, collection, source_href)
-                     VALUES (?1, ?2, ?3, ?4)",
+                     VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT DO NOTHING",
                     params![account_id, area.name(), collection, href],
                 )?;
             }

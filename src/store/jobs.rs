@@ -1,9 +1,8 @@
 //! The daemon's jobs: manifests it accepted from the watched folder, and
 //! where each stands, so that a restarted daemon picks up where it was.
 
-use rusqlite::params;
-
-use super::{Store, StoreError, now};
+use super::db::params;
+use super::{Row, Store, StoreError, now};
 use crate::vocabulary::JobState;
 
 /// One accepted manifest.
@@ -29,12 +28,12 @@ impl Store {
     /// Records an accepted manifest.
     pub async fn add_job(&self, job: Job) -> Result<i64, StoreError> {
         self.call(move |conn| {
-            conn.execute(
+            conn.query_row(
                 "INSERT INTO jobs (name, dir, manifest, batch, state, start_after, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) RETURNING id",
                 params![job.name, job.dir, job.manifest, job.batch, job.state, job.start_after, now()],
-            )?;
-            Ok(conn.last_insert_rowid())
+                |row| row.get(0),
+            )
         })
         .await
     }
@@ -62,7 +61,7 @@ impl Store {
         self.select(
             "SELECT id, name, dir, manifest, batch, state, start_after FROM jobs
              WHERE state IN ('scheduled', 'running') ORDER BY id",
-            [],
+            params![],
             job,
         )
         .await
@@ -74,7 +73,7 @@ impl Store {
             .select(
                 "SELECT id, name, dir, manifest, batch, state, start_after FROM jobs
                  WHERE batch = ?1 ORDER BY id DESC LIMIT 1",
-                [batch.to_owned()],
+                params![batch],
                 job,
             )
             .await?;
@@ -82,7 +81,7 @@ impl Store {
     }
 }
 
-fn job(row: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
+fn job(row: &Row) -> Result<Job, StoreError> {
     Ok(Job {
         id: row.get(0)?,
         name: row.get(1)?,

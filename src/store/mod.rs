@@ -1,11 +1,15 @@
-//! The state database: SQLite with one writer.
+//! The state database: an SQLite file (the default) or a PostgreSQL
+//! server, with one writer per process.
 //!
 //! Every step of a batch is recorded here before it is called done, so a
 //! crash, a reboot or a `kill -9` loses nothing and a re-run duplicates
 //! nothing. A [`Store`] owns one connection on a dedicated thread; async
-//! callers send it closures ([`Store::call`]), which keeps blocking SQLite
-//! work off the async reactor and serialises every write.
+//! callers send it closures ([`Store::call`]), which keeps blocking
+//! database work off the async reactor and serialises every write.
 //!
+//! - [`db`]: one connection, SQLite or PostgreSQL, behind one API.
+//! - [`location`]: where the state lives, as `--state` names it.
+//! - [`locks`]: named locks held while a batch (or a daemon) runs.
 //! - [`migrations`]: the numbered schema.
 //! - [`batches`]: batches, accounts, stages and item errors.
 //! - [`mail`]: folders and per-message checkpoints.
@@ -22,30 +26,48 @@
 pub mod batches;
 pub mod dav;
 pub mod dav_sync;
+pub mod db;
 pub mod ids;
 pub mod jobs;
+pub mod location;
+pub mod locks;
 pub mod mail;
 mod migrations;
 mod notified;
 pub mod purge;
 mod resume;
 pub mod sieve;
-mod states;
 pub mod status;
+#[cfg(test)]
+pub(crate) mod testing;
 
-use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::time::Duration;
 
-use rusqlite::Connection;
 use tokio::sync::oneshot;
+
+pub use db::{Backend, Db, FromValue, Row, ToValue, Value};
+pub use location::StateLocation;
 
 /// A failure of the state database.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// SQLite refused a statement.
     #[error("State database error: {0}")]
-    Sqlite(rusqlite::Error),
+    Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL refused a statement, or the connection to it broke.
+    #[error("State database error: {}", db::postgres_reason(.0))]
+    Postgres(#[from] postgres::Error),
+    /// A column does not hold what the store expects.
+    #[error("State database error: column {index}: {reason}")]
+    Column {
+        /// The column's place in its row (0-based).
+        index: usize,
+        /// What it holds instead.
+        reason: String,
+    },
+    /// A query that always returns a row returned none.
+    #[error("State database error: no row for {0}")]
+    NoRow(String),
     /// The database was written by a newer mailshift.
     #[error(
         "The state database has schema version {found}, newer than this mailshift knows ({known}): upgrade mailshift"
@@ -56,13 +78,13 @@ pub enum StoreError {
         /// The newest this mailshift knows.
         known: usize,
     },
-    /// The database file cannot be opened.
-    #[error("Cannot open the state database {path}: {source}")]
+    /// The database cannot be opened.
+    #[error("Cannot open the state database {state}: {reason}")]
     Open {
-        /// The database file.
-        path: PathBuf,
+        /// Where it is (a URL prints without its password).
+        state: StateLocation,
         /// Why it cannot be opened.
-        source: rusqlite::Error,
+        reason: String,
     },
     /// The writer thread is gone.
     #[error("The state database thread has stopped")]
@@ -72,50 +94,67 @@ pub enum StoreError {
     Thread(std::io::Error),
 }
 
-impl From<rusqlite::Error> for StoreError {
-    fn from(error: rusqlite::Error) -> Self {
-        StoreError::Sqlite(error)
-    }
-}
-
-type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+type Job = Box<dyn FnOnce(&mut Db) + Send>;
 
 /// A handle to the state database. Cheap to clone; all clones share the
 /// one writer thread, which stops when the last handle is dropped.
 #[derive(Clone)]
 pub struct Store {
     jobs: mpsc::Sender<Job>,
+    location: StateLocation,
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `path` and brings its
-    /// schema up to date.
-    pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let mut conn = connect(path)?;
-        migrations::migrate(&mut conn)?;
+    /// Opens (creating if needed) the database at `location` (a file path
+    /// or a PostgreSQL URL) and brings its schema up to date.
+    pub fn open(location: impl Into<StateLocation>) -> Result<Store, StoreError> {
+        let location = location.into();
         let (jobs, queue) = mpsc::channel::<Job>();
+        let (opened, outcome) = mpsc::channel();
+        let target = location.clone();
+        // The connection lives and dies on this thread: the PostgreSQL
+        // client runs a small runtime of its own, which may not be started
+        // or dropped on an async one.
         std::thread::Builder::new()
             .name("mailshift-store".into())
             .spawn(move || {
+                let mut db = match Db::connect(&target).and_then(|mut db| {
+                    migrations::migrate(&mut db)?;
+                    Ok(db)
+                }) {
+                    Ok(db) => db,
+                    Err(error) => {
+                        let _ = opened.send(Err(error));
+                        return;
+                    }
+                };
+                let _ = opened.send(Ok(()));
                 for job in queue {
-                    job(&mut conn);
+                    db.reconnect_if_lost(&target);
+                    job(&mut db);
                 }
             })
             .map_err(StoreError::Thread)?;
-        Ok(Store { jobs })
+        outcome.recv().map_err(|_| StoreError::Closed)??;
+        Ok(Store { jobs, location })
+    }
+
+    /// Where the database is.
+    pub fn location(&self) -> &StateLocation {
+        &self.location
     }
 
     /// Runs `f` on the writer thread and returns its result.
     pub async fn call<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
+        F: FnOnce(&mut Db) -> Result<R, StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .send(Box::new(move |conn| {
+            .send(Box::new(move |db| {
                 // The caller may have gone away (cancelled); nothing to do then.
-                let _ = reply.send(f(conn));
+                let _ = reply.send(f(db));
             }))
             .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
@@ -123,59 +162,35 @@ impl Store {
 
     /// Runs one query on the writer thread and collects its rows, each
     /// made by `row`.
-    pub(crate) async fn select<T, P>(
+    pub(crate) async fn select<T: Send + 'static>(
         &self,
         sql: impl AsRef<str> + Send + 'static,
-        params: P,
-        row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-    ) -> Result<Vec<T>, StoreError>
-    where
-        T: Send + 'static,
-        P: rusqlite::Params + Send + 'static,
-    {
-        self.call(move |conn| {
-            let mut stmt = conn.prepare_cached(sql.as_ref())?;
-            let rows = stmt.query_map(params, row)?;
-            Ok(rows.collect::<Result<_, _>>()?)
+        params: Vec<Value>,
+        row: fn(&Row) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        self.call(move |db| db.query_map(sql.as_ref(), params, row))
+            .await
+    }
+
+    /// Runs one statement once for each set of parameters, all in one
+    /// transaction: how batches of checkpoints are written.
+    pub(crate) async fn execute_rows(
+        &self,
+        sql: String,
+        rows: Vec<Vec<Value>>,
+    ) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.call(move |db| {
+            let mut tx = db.transaction()?;
+            for params in rows {
+                tx.execute(&sql, params)?;
+            }
+            tx.commit()
         })
         .await
     }
-}
-
-/// Opens a connection with the settings every connection uses.
-fn connect(path: &Path) -> Result<Connection, StoreError> {
-    let open_error = |source| StoreError::Open {
-        path: path.to_owned(),
-        source,
-    };
-    let conn = Connection::open(path).map_err(open_error)?;
-    conn.busy_timeout(Duration::from_secs(30))
-        .map_err(open_error)?;
-    conn.pragma_update(None, "journal_mode", "WAL")
-        .map_err(open_error)?;
-    conn.pragma_update(None, "synchronous", "NORMAL")
-        .map_err(open_error)?;
-    conn.pragma_update(None, "foreign_keys", "ON")
-        .map_err(open_error)?;
-    Ok(conn)
-}
-
-/// Runs one statement once for each set of parameters, all in one
-/// transaction: how batches of checkpoints are written.
-pub(crate) fn execute_each<P: rusqlite::Params>(
-    conn: &mut Connection,
-    sql: &str,
-    each: impl IntoIterator<Item = P>,
-) -> Result<(), StoreError> {
-    let tx = conn.transaction()?;
-    {
-        let mut statement = tx.prepare_cached(sql)?;
-        for params in each {
-            statement.execute(params)?;
-        }
-    }
-    tx.commit()?;
-    Ok(())
 }
 
 /// Seconds since the Unix epoch: how every timestamp is stored.

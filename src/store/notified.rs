@@ -1,8 +1,7 @@
 //! Which outcome of an account its notifications last announced, so that
 //! an outcome is emailed once and not again on every incremental pass.
 
-use rusqlite::params;
-
+use super::db::params;
 use super::{Store, StoreError};
 use crate::vocabulary::AccountState;
 
@@ -10,11 +9,11 @@ impl Store {
     /// The outcome (an account state) last announced for an account.
     pub async fn notified(&self, account_id: i64) -> Result<Option<AccountState>, StoreError> {
         self.call(move |conn| {
-            Ok(conn.query_row(
+            conn.query_row(
                 "SELECT notified FROM accounts WHERE id = ?1",
-                [account_id],
+                params![account_id],
                 |row| row.get(0),
-            )?)
+            )
         })
         .await
     }

@@ -1,8 +1,7 @@
 //! Lifting a cancel: the account runs again on the next run, from its
 //! checkpoints.
 
-use rusqlite::{OptionalExtension, params};
-
+use super::db::params;
 use super::{Store, StoreError, now};
 
 impl Store {
@@ -18,14 +17,12 @@ impl Store {
         let (migration_id, source_email) =
             (migration_id.to_ascii_uppercase(), source_email.to_owned());
         self.call(move |conn| {
-            let found: Option<(String, bool)> = conn
-                .query_row(
-                    "SELECT state, cancel_requested FROM accounts
+            let found: Option<(String, bool)> = conn.query_opt(
+                "SELECT state, cancel_requested FROM accounts
                      WHERE migration_id = ?1 AND source_email = ?2",
-                    params![migration_id, source_email],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
-                )
-                .optional()?;
+                params![migration_id, source_email],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )?;
             let Some((state, requested)) = found else {
                 return Ok(None);
             };

@@ -4,8 +4,7 @@
 //! script was active at the destination before the first change. Undo is
 //! built from these rows.
 
-use rusqlite::{OptionalExtension, params};
-
+use super::db::params;
 use super::{Store, StoreError};
 use crate::vocabulary::StageKind;
 
@@ -46,7 +45,7 @@ impl Store {
         self.select(
             "SELECT source_name, dest_name, hash, created, old_content
              FROM sieve_scripts WHERE account_id = ?1 AND stage = ?2 ORDER BY id",
-            (account_id, kind.name()),
+            params![account_id, kind.name()],
             |row| {
                 Ok(SieveRecord {
                     source_name: row.get(0)?,
@@ -77,11 +76,13 @@ impl Store {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT (account_id, stage, source_name) DO UPDATE SET
                      hash = excluded.hash,
-                     created = CASE WHEN dest_name = excluded.dest_name
-                                    THEN created OR excluded.created
+                     created = CASE WHEN sieve_scripts.dest_name = excluded.dest_name
+                                    THEN (CASE WHEN sieve_scripts.created = 1
+                                               OR excluded.created = 1 THEN 1 ELSE 0 END)
                                     ELSE excluded.created END,
-                     old_content = CASE WHEN dest_name = excluded.dest_name
-                                        THEN coalesce(old_content, excluded.old_content)
+                     old_content = CASE WHEN sieve_scripts.dest_name = excluded.dest_name
+                                        THEN coalesce(sieve_scripts.old_content,
+                                                      excluded.old_content)
                                         ELSE excluded.old_content END,
                      dest_name = excluded.dest_name",
                 params![
@@ -108,7 +109,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.call(move |conn| {
             conn.execute(
-                "INSERT OR IGNORE INTO sieve_accounts (account_id, active_before) VALUES (?1, ?2)",
+                "INSERT INTO sieve_accounts (account_id, active_before) VALUES (?1, ?2)
+                 ON CONFLICT DO NOTHING",
                 params![account_id, active],
             )?;
             Ok(())
@@ -120,13 +122,11 @@ impl Store {
     /// stage ran.
     pub async fn sieve_undo(&self, account_id: i64) -> Result<Option<SieveUndoData>, StoreError> {
         self.call(move |conn| {
-            let active: Option<Option<String>> = conn
-                .query_row(
-                    "SELECT active_before FROM sieve_accounts WHERE account_id = ?1",
-                    [account_id],
-                    |row| row.get(0),
-                )
-                .optional()?;
+            let active: Option<Option<String>> = conn.query_opt(
+                "SELECT active_before FROM sieve_accounts WHERE account_id = ?1",
+                params![account_id],
+                |row| row.get(0),
+            )?;
             let Some(active_before) = active else {
                 return Ok(None);
             };
@@ -134,19 +134,19 @@ impl Store {
                 active_before,
                 ..SieveUndoData::default()
             };
-            let mut stmt = conn.prepare(
+            let rows = conn.query_map(
                 "SELECT dest_name, created, old_content FROM sieve_scripts
                  WHERE account_id = ?1 ORDER BY id",
+                params![account_id],
+                |row| {
+                    Ok((
+                        row.get::<String>(0)?,
+                        row.get::<bool>(1)?,
+                        row.get::<Option<Vec<u8>>>(2)?,
+                    ))
+                },
             )?;
-            let rows = stmt.query_map([account_id], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, bool>(1)?,
-                    row.get::<_, Option<Vec<u8>>>(2)?,
-                ))
-            })?;
-            for row in rows {
-                let (name, created, old) = row?;
+            for (name, created, old) in rows {
                 if created {
                     if !data.created.contains(&name) {
                         data.created.push(name);
@@ -165,22 +165,83 @@ impl Store {
     /// Forgets an account's Sieve records (after undo).
     pub async fn forget_sieve(&self, account_id: i64) -> Result<(), StoreError> {
         self.call(move |conn| {
-            let tx = conn.transaction()?;
+            let mut tx = conn.transaction()?;
             tx.execute(
                 "DELETE FROM sieve_scripts WHERE account_id = ?1",
-                [account_id],
+                params![account_id],
             )?;
             tx.execute(
                 "DELETE FROM sieve_accounts WHERE account_id = ?1",
-                [account_id],
+                params![account_id],
             )?;
             tx.execute(
                 "DELETE FROM stages WHERE account_id = ?1 AND kind IN ('rules', 'auto_replies')",
-                [account_id],
+                params![account_id],
             )?;
             tx.commit()?;
             Ok(())
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::{for_each_backend, one_account};
+
+    fn script(dest: &str, created: bool, old: Option<&[u8]>) -> SieveRecord {
+        SieveRecord {
+            source_name: "main".into(),
+            dest_name: dest.into(),
+            hash: format!("{dest}-{created}"),
+            created,
+            old_content: old.map(<[u8]>::to_vec),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_script_recorded_again_keeps_what_undo_needs_from_the_first_change() {
+        for_each_backend(|store| async move {
+            let account = one_account(&store).await;
+            let rules = StageKind::Rules;
+            store
+                .remember_sieve_active(account, Some("old".into()))
+                .await
+                .unwrap();
+            store.remember_sieve_active(account, None).await.unwrap();
+            let (first, second) = (
+                script("main", true, None),
+                script("main", false, Some(b"x")),
+            );
+            store
+                .record_sieve_script(account, rules, first)
+                .await
+                .unwrap();
+            store
+                .record_sieve_script(account, rules, second)
+                .await
+                .unwrap();
+            let recorded = store.sieve_scripts(account, rules).await.unwrap();
+            assert_eq!(recorded.len(), 1);
+            assert!(recorded[0].created, "the first `created` stays");
+            assert_eq!(recorded[0].old_content.as_deref(), Some(&b"x"[..]));
+            let undo = store.sieve_undo(account).await.unwrap().unwrap();
+            assert_eq!(undo.active_before.as_deref(), Some("old"));
+            assert_eq!(undo.created, vec!["main".to_owned()]);
+
+            // Another destination name: that one's values, not the old ones.
+            let moved = script("renamed", false, Some(b"y"));
+            store
+                .record_sieve_script(account, rules, moved)
+                .await
+                .unwrap();
+            let undo = store.sieve_undo(account).await.unwrap().unwrap();
+            assert!(undo.created.is_empty());
+            assert_eq!(undo.replaced, vec![("renamed".to_owned(), b"y".to_vec())]);
+            store.forget_sieve(account).await.unwrap();
+            assert_eq!(store.sieve_undo(account).await.unwrap(), None);
+        })
+        .await;
     }
 }

@@ -2,10 +2,10 @@
 //! reports, and cancel requests.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
-use super::{Store, StoreError, now};
+use super::db::params;
+use super::{Db, Row, Store, StoreError, now};
 use crate::vocabulary::{AccountState, BatchState, StageState};
 
 /// An account's full status: what the seed's status page shows, and more.
@@ -208,7 +208,7 @@ fn time(secs: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(secs, 0).unwrap_or_default()
 }
 
-fn account_row(row: &Row<'_>) -> rusqlite::Result<(i64, AccountStatus)> {
+fn account_row(row: &Row) -> Result<(i64, AccountStatus), StoreError> {
     let finished: Option<i64> = row.get(12)?;
     let window: i64 = row.get(13)?;
     Ok((
@@ -242,69 +242,69 @@ fn account_row(row: &Row<'_>) -> rusqlite::Result<(i64, AccountStatus)> {
 
 /// Fills in an account's stages and item errors.
 fn complete(
-    conn: &Connection,
+    conn: &mut Db,
     id: i64,
     mut status: AccountStatus,
-) -> rusqlite::Result<AccountStatus> {
-    let mut stages = conn.prepare_cached(
+) -> Result<AccountStatus, StoreError> {
+    status.stages = conn.query_map(
         "SELECT kind, state, found, copied, present, skipped, failed, bytes, started_at, finished_at,
                 altered, pass_total, label_copies_avoided, label_mode
          FROM stages WHERE account_id = ?1 ORDER BY started_at, kind",
-    )?;
-    status.stages = stages
-        .query_map([id], |row| {
+        params![id],
+        |row| {
             Ok(StageStatus {
                 kind: row.get(0)?,
                 state: row.get(1)?,
-                found: row.get::<_, i64>(2)? as u64,
-                copied: row.get::<_, i64>(3)? as u64,
-                present: row.get::<_, i64>(4)? as u64,
-                skipped: row.get::<_, i64>(5)? as u64,
-                failed: row.get::<_, i64>(6)? as u64,
-                bytes: row.get::<_, i64>(7)? as u64,
-                started_at: row.get::<_, Option<i64>>(8)?.map(time),
-                finished_at: row.get::<_, Option<i64>>(9)?.map(time),
-                altered: row.get::<_, i64>(10)? as u64,
-                pass_total: row.get::<_, Option<i64>>(11)?.map(|n| n as u64),
-                label_copies_avoided: row.get::<_, i64>(12)? as u64,
+                found: row.get::<i64>(2)? as u64,
+                copied: row.get::<i64>(3)? as u64,
+                present: row.get::<i64>(4)? as u64,
+                skipped: row.get::<i64>(5)? as u64,
+                failed: row.get::<i64>(6)? as u64,
+                bytes: row.get::<i64>(7)? as u64,
+                started_at: row.get::<Option<i64>>(8)?.map(time),
+                finished_at: row.get::<Option<i64>>(9)?.map(time),
+                altered: row.get::<i64>(10)? as u64,
+                pass_total: row.get::<Option<u64>>(11)?,
+                label_copies_avoided: row.get::<u64>(12)?,
                 label_mode: row.get(13)?,
             })
-        })?
-        .collect::<Result<_, _>>()?;
-    let mut folders = conn.prepare_cached(
+        },
+        )?;
+    status.folders = conn.query_map(
         "SELECT source_name, dest_name, source_messages, dest_messages FROM folders
          WHERE account_id = ?1 ORDER BY source_name",
-    )?;
-    status.folders = folders
-        .query_map([id], |row| {
+        params![id],
+        |row| {
             Ok(FolderCount {
                 source: row.get(0)?,
                 destination: row.get(1)?,
                 source_messages: row.get(2)?,
                 destination_messages: row.get(3)?,
             })
-        })?
-        .collect::<Result<_, _>>()?;
-    let mut errors = conn.prepare_cached(
+        },
+    )?;
+    status.item_errors = conn.query_map(
         "SELECT stage, item, reason, at FROM item_errors WHERE account_id = ?1
          ORDER BY id DESC LIMIT 1000",
-    )?;
-    status.item_errors = errors
-        .query_map([id], |row| {
+        params![id],
+        |row| {
             Ok(ItemError {
                 stage: row.get(0)?,
                 item: row.get(1)?,
                 reason: row.get(2)?,
                 at: time(row.get(3)?),
             })
-        })?
-        .collect::<Result<_, _>>()?;
-    let mut undos =
-        conn.prepare_cached("SELECT record FROM undos WHERE account_id = ?1 ORDER BY id")?;
-    status.history = undos
-        .query_map([id], |row| row.get::<_, String>(0))?
-        .filter_map(|record| record.map(|r| serde_json::from_str(&r).ok()).transpose())
-        .collect::<Result<_, _>>()?;
+        },
+    )?;
+    status.history = conn
+        .query_map(
+            "SELECT record FROM undos WHERE account_id = ?1 ORDER BY id",
+            params![id],
+            |row| row.get::<String>(0),
+        )?
+        .iter()
+        .filter_map(|record| serde_json::from_str(record).ok())
+        .collect();
     Ok(status)
 }
 
@@ -335,16 +335,14 @@ impl Store {
     ) -> Result<Option<AccountStatus>, StoreError> {
         let (migration_id, source_email) = (migration_id.to_owned(), source_email.to_owned());
         self.call(move |conn| {
-            let found = conn
-                .query_row(
-                    &format!(
-                        "SELECT {ACCOUNT_COLUMNS} FROM accounts a JOIN batches b ON b.id = a.batch_id
+            let found = conn.query_opt(
+                &format!(
+                    "SELECT {ACCOUNT_COLUMNS} FROM accounts a JOIN batches b ON b.id = a.batch_id
                          WHERE a.migration_id = ?1 AND a.source_email = ?2"
-                    ),
-                    params![migration_id.to_ascii_uppercase(), source_email],
-                    account_row,
-                )
-                .optional()?;
+                ),
+                params![migration_id.to_ascii_uppercase(), source_email],
+                account_row,
+            )?;
             Ok(match found {
                 Some((id, status)) => Some(complete(conn, id, status)?),
                 None => None,
@@ -357,16 +355,16 @@ impl Store {
     /// how a page shows a running mail stage advance.
     pub async fn mail_progress(&self, account_id: i64) -> Result<MailProgress, StoreError> {
         self.call(move |conn| {
-            Ok(conn.query_row(
-                "SELECT COUNT(*) FROM messages m JOIN folders f ON f.id = m.folder_id
+            conn.query_row(
+                "SELECT count(*) FROM messages m JOIN folders f ON f.id = m.folder_id
                  WHERE f.account_id = ?1 AND m.pending = 0",
-                [account_id],
+                params![account_id],
                 |row| {
                     Ok(MailProgress {
-                        done: row.get::<_, i64>(0)? as u64,
+                        done: row.get::<i64>(0)? as u64,
                     })
                 },
-            )?)
+            )
         })
         .await
     }
@@ -374,17 +372,17 @@ impl Store {
     /// Every account of a batch (by its internal key), in full.
     pub async fn batch_accounts(&self, batch_id: i64) -> Result<Vec<AccountStatus>, StoreError> {
         self.call(move |conn| {
-            let mut stmt = conn.prepare(&format!(
-                "SELECT {ACCOUNT_COLUMNS} FROM accounts a JOIN batches b ON b.id = a.batch_id
+            let rows: Vec<(i64, AccountStatus)> = conn.query_map(
+                &format!(
+                    "SELECT {ACCOUNT_COLUMNS} FROM accounts a JOIN batches b ON b.id = a.batch_id
                  WHERE a.batch_id = ?1 ORDER BY a.id"
-            ))?;
-            let rows: Vec<(i64, AccountStatus)> = stmt
-                .query_map([batch_id], account_row)?
-                .collect::<Result<_, _>>()?;
-            Ok(rows
-                .into_iter()
+                ),
+                params![batch_id],
+                account_row,
+            )?;
+            rows.into_iter()
                 .map(|(id, status)| complete(conn, id, status))
-                .collect::<Result<_, _>>()?)
+                .collect()
         })
         .await
     }
@@ -392,12 +390,11 @@ impl Store {
     /// Batches, newest first; only the one with `batch_id` when given.
     pub async fn batches(&self, batch_id: Option<String>) -> Result<Vec<BatchStatus>, StoreError> {
         self.call(move |conn| {
-            let mut stmt = conn.prepare(
+            let batches: Vec<(i64, BatchStatus)> = conn.query_map(
                 "SELECT id, public_id, name, state, created_at, updated_at FROM batches
-                 WHERE ?1 IS NULL OR public_id = ?1 ORDER BY created_at DESC, id DESC",
-            )?;
-            let batches: Vec<(i64, BatchStatus)> = stmt
-                .query_map([batch_id.map(|b| b.to_ascii_uppercase())], |row| {
+                 WHERE CAST(?1 AS TEXT) IS NULL OR public_id = ?1 ORDER BY created_at DESC, id DESC",
+                params![batch_id.map(|b| b.to_ascii_uppercase())],
+                |row| {
                     Ok((
                         row.get(0)?,
                         BatchStatus {
@@ -409,16 +406,15 @@ impl Store {
                             accounts: Vec::new(),
                         },
                     ))
-                })?
-                .collect::<Result<_, _>>()?;
-            let mut lines = conn.prepare_cached(
-                "SELECT migration_id, source_email, destination_email, state, stage
-                 FROM accounts WHERE batch_id = ?1 ORDER BY id",
-            )?;
+                },
+                )?;
             let mut out = Vec::with_capacity(batches.len());
             for (id, mut batch) in batches {
-                batch.accounts = lines
-                    .query_map([id], |row| {
+                batch.accounts = conn.query_map(
+                "SELECT migration_id, source_email, destination_email, state, stage
+                 FROM accounts WHERE batch_id = ?1 ORDER BY id",
+                params![id],
+                |row| {
                         Ok(AccountLine {
                             migration_id: row.get(0)?,
                             source: row.get(1)?,
@@ -426,8 +422,8 @@ impl Store {
                             state: row.get(3)?,
                             stage: row.get(4)?,
                         })
-                    })?
-                    .collect::<Result<_, _>>()?;
+                    },
+                    )?;
                 out.push(batch);
             }
             Ok(out)
@@ -438,13 +434,11 @@ impl Store {
     /// A batch's key in the store, from its public ID.
     pub async fn batch_key(&self, batch_id: String) -> Result<Option<i64>, StoreError> {
         self.call(move |conn| {
-            Ok(conn
-                .query_row(
-                    "SELECT id FROM batches WHERE public_id = ?1",
-                    [batch_id.to_ascii_uppercase()],
-                    |row| row.get(0),
-                )
-                .optional()?)
+            conn.query_opt(
+                "SELECT id FROM batches WHERE public_id = ?1",
+                params![batch_id.to_ascii_uppercase()],
+                |row| row.get(0),
+            )
         })
         .await
     }
@@ -460,13 +454,11 @@ impl Store {
         let (migration_id, source_email) =
             (migration_id.to_ascii_uppercase(), source_email.to_owned());
         self.call(move |conn| {
-            let state: Option<AccountState> = conn
-                .query_row(
-                    "SELECT state FROM accounts WHERE migration_id = ?1 AND source_email = ?2",
-                    params![migration_id, source_email],
-                    |row| row.get(0),
-                )
-                .optional()?;
+            let state: Option<AccountState> = conn.query_opt(
+                "SELECT state FROM accounts WHERE migration_id = ?1 AND source_email = ?2",
+                params![migration_id, source_email],
+                |row| row.get(0),
+            )?;
             Ok(match state {
                 None => CancelOutcome::NotFound,
                 Some(AccountState::Scheduled | AccountState::Queued | AccountState::Running) => {
@@ -488,20 +480,18 @@ impl Store {
     pub async fn request_cancel_batch(&self, batch_id: &str) -> Result<Option<usize>, StoreError> {
         let batch_id = batch_id.to_ascii_uppercase();
         self.call(move |conn| {
-            let id: Option<i64> = conn
-                .query_row(
-                    "SELECT id FROM batches WHERE public_id = ?1",
-                    [&batch_id],
-                    |row| row.get(0),
-                )
-                .optional()?;
+            let id: Option<i64> = conn.query_opt(
+                "SELECT id FROM batches WHERE public_id = ?1",
+                params![batch_id],
+                |row| row.get(0),
+            )?;
             let Some(id) = id else { return Ok(None) };
             let n = conn.execute(
                 "UPDATE accounts SET cancel_requested = 1, updated_at = ?2
                  WHERE batch_id = ?1 AND state IN ('scheduled', 'queued', 'running')",
                 params![id, now()],
             )?;
-            Ok(Some(n))
+            Ok(Some(n as usize))
         })
         .await
     }
@@ -509,11 +499,11 @@ impl Store {
     /// Whether an account's cancellation was asked for.
     pub async fn cancel_requested(&self, account_id: i64) -> Result<bool, StoreError> {
         self.call(move |conn| {
-            Ok(conn.query_row(
+            conn.query_row(
                 "SELECT cancel_requested FROM accounts WHERE id = ?1",
-                [account_id],
+                params![account_id],
                 |row| row.get(0),
-            )?)
+            )
         })
         .await
     }
@@ -521,13 +511,87 @@ impl Store {
     /// The accounts of a batch whose cancellation was asked for.
     pub async fn cancel_requests(&self, batch_id: i64) -> Result<Vec<i64>, StoreError> {
         self.call(move |conn| {
-            let mut stmt = conn.prepare_cached(
+            conn.query_map(
                 "SELECT id FROM accounts WHERE batch_id = ?1 AND cancel_requested = 1",
-            )?;
-            Ok(stmt
-                .query_map([batch_id], |row| row.get(0))?
-                .collect::<Result<_, _>>()?)
+                params![batch_id],
+                |row| row.get(0),
+            )
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::batches::StageCounts;
+    use crate::store::testing::{for_each_backend, one_account};
+    use crate::vocabulary::{StageKind, StageState};
+
+    #[tokio::test]
+    async fn status_cancel_and_history_read_back_what_was_written() {
+        for_each_backend(|store| async move {
+            let account = one_account(&store).await;
+            let listed = store.batches(None).await.unwrap();
+            assert_eq!(listed.len(), 1);
+            let line = &listed[0].accounts[0];
+            let id = line.migration_id.clone();
+            let only = store.batches(Some(listed[0].batch_id.to_lowercase())).await;
+            assert_eq!(only.unwrap().len(), 1);
+            assert!(
+                store
+                    .batches(Some("B-NONE".into()))
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+
+            store.begin_stage(account, StageKind::Mail).await.unwrap();
+            let counts = StageCounts {
+                found: 5,
+                copied: 4,
+                bytes: 400,
+                ..StageCounts::default()
+            };
+            store
+                .finish_stage(account, StageKind::Mail, StageState::Done, counts)
+                .await
+                .unwrap();
+            store
+                .record_item_error(account, StageKind::Mail, "INBOX 3".into(), "refused".into())
+                .await
+                .unwrap();
+            // The source address is matched whatever its case.
+            let status = store.account_status(&id, "A@X").await.unwrap().unwrap();
+            assert_eq!((status.stages[0].copied, status.stages[0].bytes), (4, 400));
+            assert_eq!(status.item_errors[0].reason, "refused");
+            assert_eq!(store.mail_progress(account).await.unwrap().done, 0);
+
+            assert_eq!(
+                store.request_cancel(&id, "a@x").await.unwrap(),
+                CancelOutcome::Requested
+            );
+            assert!(store.cancel_requested(account).await.unwrap());
+            assert_eq!(
+                store.cancel_requests(status.batch_key).await.unwrap(),
+                vec![account]
+            );
+            assert_eq!(store.lift_cancel(&id, "a@x").await.unwrap(), Some(true));
+            assert_eq!(
+                store.request_cancel_batch(&status.batch_id).await.unwrap(),
+                Some(1)
+            );
+
+            let undone = UndoRecord {
+                undone_at: DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+                copied: [("mail".to_owned(), 4)].into(),
+                removed: vec!["4 messages".into()],
+                left: Vec::new(),
+            };
+            store.record_undo(account, &undone).await.unwrap();
+            let status = store.account_status(&id, "a@x").await.unwrap().unwrap();
+            assert_eq!(status.history[0].removed, undone.removed);
+        })
+        .await;
     }
 }

@@ -11,19 +11,31 @@ use tempfile::TempDir;
 use crate::cmd::mailshift;
 use crate::mail::{assert_same, raw, servers, slashed, slashed_source, snapshot};
 use crate::support::Dovecot;
+use crate::support::postgres::Postgres;
 
 /// A daemon's folders: the watched one, its area, reports and state.
 struct Setup {
     root: TempDir,
+    /// A PostgreSQL URL to keep the state in, instead of `state.db`.
+    postgres: Option<String>,
 }
 
 impl Setup {
     fn new() -> Setup {
         let setup = Setup {
             root: TempDir::new().unwrap(),
+            postgres: None,
         };
         std::fs::create_dir_all(setup.inbox()).unwrap();
         setup
+    }
+
+    /// What `--state` is given: the PostgreSQL URL, or `state.db`.
+    fn state_arg(&self) -> std::ffi::OsString {
+        match &self.postgres {
+            Some(url) => url.into(),
+            None => self.state().into(),
+        }
     }
 
     fn inbox(&self) -> PathBuf {
@@ -53,7 +65,7 @@ impl Setup {
             .arg("watch")
             .arg(self.inbox())
             .arg("--state")
-            .arg(self.state())
+            .arg(self.state_arg())
             .arg("--area")
             .arg(self.area())
             .arg("--reports")
@@ -332,12 +344,29 @@ async fn dropped_manifests_become_migrations_and_broken_ones_are_rejected() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_killed_daemon_resumes_without_duplicates() {
+    killed_daemon_resumes(Setup::new()).await;
+}
+
+/// The same with the state in PostgreSQL: the daemon's jobs and its lock
+/// are there.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_daemon_with_postgres_state_resumes_without_duplicates() {
+    let Some(server) = Postgres::start() else {
+        return;
+    };
+    let setup = Setup {
+        postgres: Some(server.database("mailshift")),
+        ..Setup::new()
+    };
+    killed_daemon_resumes(setup).await;
+}
+
+async fn killed_daemon_resumes(setup: Setup) {
     let (source, dest) = servers(slashed_source(), slashed());
     let bodies: Vec<Vec<u8>> = (0..3000)
         .map(|i| raw(&format!("Subject: m{i}"), &"w".repeat(2500)))
         .collect();
     source.seed_bodies("alice", "INBOX", &bodies).await;
-    let setup = Setup::new();
     let mut daemon = setup.start();
     write(
         &setup.inbox().join("big.yaml"),
@@ -377,7 +406,7 @@ async fn a_killed_daemon_resumes_without_duplicates() {
         .arg("watch")
         .arg(setup.inbox())
         .arg("--state")
-        .arg(setup.state())
+        .arg(setup.state_arg())
         .arg("--area")
         .arg(setup.area())
         .run();
@@ -390,6 +419,8 @@ async fn a_killed_daemon_resumes_without_duplicates() {
 
     sigterm(&daemon);
     assert_eq!(daemon.wait().unwrap().code(), Some(0));
+    // The state is where it was told to be, and only there.
+    assert_eq!(setup.state().exists(), setup.postgres.is_none());
 }
 
 #[tokio::test(flavor = "multi_thread")]

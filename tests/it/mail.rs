@@ -45,6 +45,8 @@ pub struct Account<'a> {
 pub struct Batch {
     pub dir: TempDir,
     manifest: PathBuf,
+    /// A PostgreSQL URL to keep the state in, instead of `state.db`.
+    postgres: Option<String>,
 }
 
 impl Batch {
@@ -70,18 +72,38 @@ impl Batch {
         }
         let manifest = dir.path().join("batch.yaml");
         std::fs::write(&manifest, yaml).expect("write manifest");
-        Batch { dir, manifest }
+        Batch {
+            dir,
+            manifest,
+            postgres: None,
+        }
+    }
+
+    /// The same batch with its state in the PostgreSQL database `url`.
+    pub fn on_postgres(self, url: String) -> Batch {
+        Batch {
+            postgres: Some(url),
+            ..self
+        }
     }
 
     pub fn state(&self) -> PathBuf {
         self.dir.path().join("state.db")
     }
 
+    /// What `--state` is given: the PostgreSQL URL, or `state.db`.
+    pub fn state_arg(&self) -> std::ffi::OsString {
+        match &self.postgres {
+            Some(url) => url.into(),
+            None => self.state().into(),
+        }
+    }
+
     /// `mailshift list --format json` on the batch's state database.
     pub fn list(&self) -> serde_json::Value {
         mailshift()
             .args(["list", "--format", "json", "--state"])
-            .arg(self.state())
+            .arg(self.state_arg())
             .run()
             .success()
             .json()
@@ -101,7 +123,7 @@ impl Batch {
             .arg("run")
             .arg(&self.manifest)
             .arg("--state")
-            .arg(self.state())
+            .arg(self.state_arg())
             .arg("--reports")
             .arg(self.reports())
     }
@@ -112,7 +134,7 @@ impl Batch {
             .arg("run")
             .arg(&self.manifest)
             .arg("--state")
-            .arg(self.state())
+            .arg(self.state_arg())
             .arg("--reports")
             .arg(self.reports())
             .stdout(std::process::Stdio::null())
@@ -481,7 +503,7 @@ async fn kill_9_at_any_point_then_resume_duplicates_nothing() {
 }
 
 /// Messages in the destination's INBOX and Archive.
-async fn dest_count(dest: &Dovecot, user: &str) -> u32 {
+pub async fn dest_count(dest: &Dovecot, user: &str) -> u32 {
     let Ok(mut session) = Session::connect(&dest.imap_config(user)).await else {
         return 0;
     };

@@ -20,6 +20,7 @@ mod manifest;
 mod notify;
 mod oauth;
 mod pop3;
+mod postgres;
 mod preflight;
 mod proxy;
 mod pst;

@@ -20,7 +20,7 @@ const FROM: &str = "mailshift <noreply@ops.example>";
 /// An account that finished with two failed messages, read back from a
 /// real state database.
 async fn finished_account(dir: &std::path::Path) -> AccountStatus {
-    let store = Store::open(&dir.join("state.db")).unwrap();
+    let store = Store::open(dir.join("state.db")).unwrap();
     let batch = store.open_batch("notify-test", None).await.unwrap();
     let account = store
         .open_account(

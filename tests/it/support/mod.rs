@@ -10,6 +10,7 @@ pub mod dovecot;
 pub mod gmail_view;
 pub mod groupware;
 pub mod mime;
+pub mod postgres;
 pub mod pst_writer;
 pub mod radicale;
 pub mod server;

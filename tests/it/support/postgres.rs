@@ -1,0 +1,186 @@
+//! A private PostgreSQL server for tests: Debian's `postgresql` binaries,
+//! a cluster made by `initdb` in a temporary directory, listening on a
+//! free loopback port with its Unix socket in that directory, stopped by
+//! its pid when dropped.
+//!
+//! The server runs as the `postgres` user when the tests run as root
+//! (PostgreSQL refuses to run as root). The library's own store tests
+//! include this file too, so there is one way to start a server.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running private PostgreSQL server.
+pub struct Postgres {
+    child: Child,
+    port: u16,
+    // Dropped after the server has stopped (fields drop in order).
+    _dir: tempfile::TempDir,
+}
+
+/// The directory of the newest installed PostgreSQL's programs.
+pub fn binaries() -> Option<PathBuf> {
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let version = entry.file_name().to_str()?.parse().ok()?;
+            let bin = entry.path().join("bin");
+            bin.join("initdb").exists().then_some((version, bin))
+        })
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, bin)| bin)
+}
+
+/// Whether these tests run as root.
+fn running_as_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| out.stdout.trim_ascii() == b"0")
+}
+
+/// `program` as the user the server runs as.
+fn as_server_user(program: &Path) -> Command {
+    if running_as_root() {
+        let mut command = Command::new("setpriv");
+        command
+            .args(["--reuid=postgres", "--regid=postgres", "--init-groups"])
+            .arg(program);
+        command
+    } else {
+        Command::new(program)
+    }
+}
+
+impl Postgres {
+    /// Starts a new server, or says loudly why there is none: `None` only
+    /// when PostgreSQL is not installed (`scripts/install-deps.sh`
+    /// installs it, and CI runs that).
+    pub fn start() -> Option<Postgres> {
+        let Some(bin) = binaries() else {
+            eprintln!(
+                "\n!!! PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): \
+                 the PostgreSQL half of this test is SKIPPED. Run scripts/install-deps.sh.\n"
+            );
+            return None;
+        };
+        let dir = tempfile::TempDir::new().expect("a temporary directory");
+        if running_as_root() {
+            let status = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir.path())
+                .status()
+                .expect("chown runs");
+            assert!(status.success(), "chown of the PostgreSQL directory failed");
+        }
+        let data = dir.path().join("data");
+        let out = as_server_user(&bin.join("initdb"))
+            .arg("-D")
+            .arg(&data)
+            .args([
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ])
+            .output()
+            .expect("initdb runs");
+        assert!(
+            out.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = free_port();
+        let child = as_server_user(&bin.join("postgres"))
+            .arg("-D")
+            .arg(&data)
+            .args(["-p", &port.to_string(), "-k"])
+            .arg(dir.path())
+            .args([
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "fsync=off",
+                "-c",
+                "max_connections=200",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("postgres starts");
+        let mut server = Postgres {
+            child,
+            port,
+            _dir: dir,
+        };
+        server.wait_ready();
+        Some(server)
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let url = self.url("postgres");
+            if on_own_thread(move || postgres::Client::connect(&url, postgres::NoTls).is_ok()) {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("PostgreSQL exited at start: {status}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "PostgreSQL did not start in 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The URL of database `db` on this server, as `--state` takes it.
+    pub fn url(&self, db: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
+    }
+
+    /// Creates database `name` and returns its URL.
+    pub fn database(&self, name: &str) -> String {
+        let url = self.url("postgres");
+        let create = format!("CREATE DATABASE {name}");
+        on_own_thread(move || {
+            let mut client = postgres::Client::connect(&url, postgres::NoTls)
+                .expect("a connection to the test server");
+            client.batch_execute(&create).expect("CREATE DATABASE");
+        });
+        self.url(name)
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        // SIGINT: PostgreSQL's fast shutdown (clients are disconnected).
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `f` on a thread of its own: the synchronous PostgreSQL client
+/// runs a runtime of its own, which cannot start inside an async test.
+fn on_own_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::spawn(f)
+        .join()
+        .expect("the PostgreSQL client thread")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free loopback port")
+        .port()
+}

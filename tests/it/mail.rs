@@ -360,6 +360,20 @@ async fn second_run_copies_only_what_changed() {
     );
 }
 
+/// A source where alice has two messages in INBOX, and an empty
+/// destination.
+pub async fn two_messages() -> (Dovecot, Dovecot) {
+    let (source, dest) = servers(slashed_source(), slashed());
+    source
+        .seed_bodies(
+            "alice",
+            "INBOX",
+            &[&raw("Subject: one", "1"), &raw("Subject: two", "2")],
+        )
+        .await;
+    (source, dest)
+}
+
 pub fn slashed_source() -> DovecotOptions<'static> {
     DovecotOptions {
         users: SOURCE_USERS,

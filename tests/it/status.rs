@@ -4,7 +4,9 @@
 use std::time::{Duration, Instant};
 
 use crate::cmd::mailshift;
-use crate::mail::{Batch, account, assert_success, raw, servers, slashed, slashed_source};
+use crate::mail::{
+    Batch, account, assert_success, raw, servers, slashed, slashed_source, two_messages,
+};
 
 /// The migration ID of each account, from `list --format json`: ID,
 /// source address and state.
@@ -26,14 +28,7 @@ pub fn migration_ids(batch: &Batch) -> Vec<(String, String, String)> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn status_shows_a_migration_only_to_who_knows_its_source() {
-    let (source, dest) = servers(slashed_source(), slashed());
-    source
-        .seed_bodies(
-            "alice",
-            "INBOX",
-            &[&raw("Subject: one", "1"), &raw("Subject: two", "2")],
-        )
-        .await;
+    let (source, dest) = two_messages().await;
     let batch = Batch::new(&[account("alice", &source, &dest)], "");
     let run = batch.run();
     assert_success(&run);

@@ -24,7 +24,7 @@ mod upload;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::mail::{Batch, account, assert_success, raw, servers, slashed, slashed_source};
+use crate::mail::{Batch, account, assert_success, two_messages};
 use crate::support::web::{Reply, Serve};
 
 /// The migration ID and source address of the batch's first account,
@@ -70,20 +70,6 @@ pub async fn dest_inbox(dest: &crate::support::Dovecot) -> u32 {
     let n = session.status("INBOX").await.unwrap().messages;
     session.logout().await.ok();
     n
-}
-
-/// A source where alice has two messages in INBOX, and an empty
-/// destination.
-pub async fn two_messages() -> (crate::support::Dovecot, crate::support::Dovecot) {
-    let (source, dest) = servers(slashed_source(), slashed());
-    source
-        .seed_bodies(
-            "alice",
-            "INBOX",
-            &[&raw("Subject: one", "1"), &raw("Subject: two", "2")],
-        )
-        .await;
-    (source, dest)
 }
 
 /// `mailshift watch INBOX --serve` on a free port, its state database,

@@ -1,6 +1,6 @@
 //! The store's test harness: each test runs once against an SQLite file
-//! and once against a private PostgreSQL server (skipped, loudly, only
-//! when PostgreSQL is not installed), or against PostgreSQL alone when
+//! and once against a private PostgreSQL server (which
+//! `scripts/install-deps.sh` installs), or against PostgreSQL alone when
 //! it is about PostgreSQL.
 
 use std::future::Future;
@@ -42,15 +42,14 @@ pub(crate) async fn one_account(store: &Store) -> i64 {
 }
 
 /// Runs `test` with a new PostgreSQL store and its server's URL (to reach
-/// the server beside the store); nothing when PostgreSQL is not installed.
+/// the server beside the store).
 pub(crate) async fn with_postgres<F, Fut>(test: F)
 where
     F: FnOnce(Store, String) -> Fut,
     Fut: Future<Output = ()>,
 {
-    if let Some(server) = server::Postgres::start() {
-        let url = server.database("mailshift");
-        let store = Store::open(url.parse::<super::StateLocation>().unwrap()).unwrap();
-        test(store, server.url("postgres")).await;
-    }
+    let server = server::Postgres::start();
+    let url = server.database("mailshift");
+    let store = Store::open(url.parse::<super::StateLocation>().unwrap()).unwrap();
+    test(store, server.url("postgres")).await;
 }

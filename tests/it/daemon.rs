@@ -351,9 +351,7 @@ async fn a_killed_daemon_resumes_without_duplicates() {
 /// are there.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_killed_daemon_with_postgres_state_resumes_without_duplicates() {
-    let Some(server) = Postgres::start() else {
-        return;
-    };
+    let server = Postgres::start();
     let setup = Setup {
         postgres: Some(server.database("mailshift")),
         ..Setup::new()

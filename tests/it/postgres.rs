@@ -47,16 +47,15 @@ fn bodies(n: usize, size: usize) -> Vec<Vec<u8>> {
 
 /// A PostgreSQL server, two Dovecots with `n` messages of `size` bytes in
 /// alice's source INBOX (and a fifth of them in Archive), and a batch of
-/// alice's account with its state in PostgreSQL; `None` when PostgreSQL is
-/// not installed.
-async fn setup(n: usize, size: usize) -> Option<(Postgres, Dovecot, Dovecot, Batch)> {
-    let server = Postgres::start()?;
+/// alice's account with its state in PostgreSQL.
+async fn setup(n: usize, size: usize) -> (Postgres, Dovecot, Dovecot, Batch) {
+    let server = Postgres::start();
     let (source, dest) = servers(slashed_source(), slashed());
     let mail = bodies(n, size);
     source.seed_bodies("alice", "INBOX", &mail).await;
     source.seed_bodies("alice", "Archive", &mail[..n / 5]).await;
     let batch = Batch::new(&[account("alice", &source, &dest)], "").on_postgres(state_url(&server));
-    Some((server, source, dest, batch))
+    (server, source, dest, batch)
 }
 
 /// `mailshift status --format json` of alice's migration `id`.
@@ -73,9 +72,7 @@ fn status_of(batch: &Batch, id: &str, source: &str) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_state_migrates_exactly_and_serves_status_report_and_undo() {
-    let Some((_server, source, dest, batch)) = setup(250, 600).await else {
-        return;
-    };
+    let (_server, source, dest, batch) = setup(250, 600).await;
 
     let first = batch.run();
     assert_success(&first);
@@ -135,9 +132,7 @@ async fn postgres_state_migrates_exactly_and_serves_status_report_and_undo() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_state_kill_9_mid_run_then_resume_duplicates_nothing() {
-    let Some((_server, source, dest, batch)) = setup(1500, 1500).await else {
-        return;
-    };
+    let (_server, source, dest, batch) = setup(1500, 1500).await;
 
     for threshold in [1, 500, 1100] {
         let mut child = batch.spawn();

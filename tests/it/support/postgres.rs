@@ -57,17 +57,14 @@ fn as_server_user(program: &Path) -> Command {
 }
 
 impl Postgres {
-    /// Starts a new server, or says loudly why there is none: `None` only
-    /// when PostgreSQL is not installed (`scripts/install-deps.sh`
-    /// installs it, and CI runs that).
-    pub fn start() -> Option<Postgres> {
-        let Some(bin) = binaries() else {
-            eprintln!(
-                "\n!!! PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): \
-                 the PostgreSQL half of this test is SKIPPED. Run scripts/install-deps.sh.\n"
-            );
-            return None;
-        };
+    /// Starts a new server. PostgreSQL not installed fails the test, as
+    /// any other server of the suite would: `scripts/install-deps.sh`
+    /// installs it.
+    pub fn start() -> Postgres {
+        let bin = binaries().expect(
+            "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): \
+             run scripts/install-deps.sh",
+        );
         let dir = tempfile::TempDir::new().expect("a temporary directory");
         if running_as_root() {
             let status = Command::new("chown")
@@ -121,7 +118,7 @@ impl Postgres {
             _dir: dir,
         };
         server.wait_ready();
-        Some(server)
+        server
     }
 
     fn wait_ready(&mut self) {

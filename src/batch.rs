@@ -15,7 +15,7 @@ use crate::preflight::admins::{self, AdminRefused};
 use crate::report;
 use crate::stages::context::limits::Shared;
 use crate::store::Store;
-use crate::store::batches::BatchRecord;
+use crate::store::batches::{AccountRecord, BatchRecord};
 use crate::store::locks::{HeldLock, LockError};
 use crate::undo;
 use crate::vocabulary::AccountState;
@@ -75,6 +75,16 @@ pub async fn run(
     redo: &[String],
 ) -> Result<BatchOutcome, BatchError> {
     let _lock = BatchLock::acquire(&services.store, &plan.batch)?;
+    // A batch queued for workers comes back to this process only when no
+    // worker holds one of its accounts.
+    if let Some(queued) = services.store.batch_named(&plan.batch).await.context("Reading the batch")?
+        && !services.store.unqueue_batch(queued.id).await.context("Reading the batch")?
+    {
+        return Err(BatchError::Busy {
+            batch: plan.batch.clone(),
+            lock: "workers hold some of its accounts".to_owned(),
+        });
+    }
     let plan = &left_as_they_are(plan, &services.store, redo)
         .await
         .context("Reading the batch")?;
@@ -103,19 +113,49 @@ pub async fn run(
         outcome = running => outcome.context("Running the batch")?,
         never = reporting => never,
     };
-    let interrupted = shutdown.is_cancelled();
-    undo::write_manifests(&services.store, plan, outcome.batch_key, &dir.join("undo"))
-        .await
-        .context("Writing the undo manifests")?;
     let record = BatchRecord {
         id: outcome.batch_key,
         public_id: outcome.batch_id.clone(),
     };
-    report::publish(&services.store, &record, &dir).await?;
-    if !interrupted {
-        report::notification::send::outcomes(plan, &services.store, &record).await;
-    }
+    publish(plan, services, &record, !shutdown.is_cancelled()).await?;
     Ok(outcome)
+}
+
+/// What a batch leaves when it ends: the undo manifests and the report
+/// under the reports folder, and (when `notify`) the emails its manifest
+/// asks for.
+pub async fn publish(
+    plan: &ResolvedPlan,
+    services: &Services,
+    record: &BatchRecord,
+    notify: bool,
+) -> anyhow::Result<()> {
+    let dir = report::dir(&services.reports, &plan.batch);
+    undo::write_manifests(&services.store, plan, record.id, &dir.join("undo"))
+        .await
+        .context("Writing the undo manifests")?;
+    report::publish(&services.store, record, &dir).await?;
+    if notify {
+        report::notification::send::outcomes(plan, &services.store, record).await;
+    }
+    Ok(())
+}
+
+/// Queues a batch for `mailshift worker`s: the batch and its accounts
+/// (each with its migration ID) are recorded as queued, and the workers
+/// sharing the state database run them. Undone accounts stay as they are
+/// unless `redo` names them, as with [`run`]: the plan returned is the
+/// one queued, its accounts in the order of the records.
+pub async fn enqueue(
+    plan: &ResolvedPlan,
+    services: &Services,
+    redo: &[String],
+) -> anyhow::Result<(BatchRecord, ResolvedPlan, Vec<AccountRecord>)> {
+    let store = &services.store;
+    let plan = left_as_they_are(plan, store, redo).await?;
+    let (batch, accounts) = engine::register(&plan, store, AccountState::Queued).await?;
+    store.queue_batch(batch.id).await?;
+    Ok((batch, plan, accounts))
 }
 
 /// The plan without the accounts that were undone (unless `redo` names

@@ -15,6 +15,7 @@ mod serve;
 mod status;
 mod undo;
 mod watch;
+mod worker;
 
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -124,6 +125,17 @@ pub enum Command {
     /// and it resumes where it was.
     #[command(after_help = exit_codes!(0, 2, 3))]
     Watch(watch::WatchArgs),
+    /// Run the accounts of batches queued in a shared state database
+    /// (`run --queue`, `watch --no-run`), beside any number of other
+    /// workers on any number of machines.
+    ///
+    /// Each account is claimed under a lease renewed every second: a
+    /// worker that dies loses its accounts to the others, which resume
+    /// them from their checkpoints. SIGTERM or SIGINT: accounts in flight
+    /// stop at their next checkpoint and are given back. Prints, when it
+    /// stops, the accounts it ran and its round trips to the database.
+    #[command(after_help = exit_codes!(0, 3))]
+    Worker(worker::WorkerArgs),
     /// Serve the status pages over the state database: the end user's page
     /// (migration ID and source address: live status, Cancel, Undo), the
     /// admin dashboard and the JSON API under `/api/v1`.
@@ -198,6 +210,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Purge(args) => purge::purge(args),
         Command::Undo(args) => undo::undo(args),
         Command::Watch(args) => watch::watch(args),
+        Command::Worker(args) => worker::worker(args),
         Command::Serve(args) => serve::serve(args),
         Command::HashPassword(args) => serve::hash_password(args),
     };
@@ -216,7 +229,7 @@ pub fn run(cli: Cli) -> Exit {
 pub fn init_logging(cli: &Cli) {
     // The daemon says what it accepts and runs; commands only warn.
     let default = match cli.command {
-        Command::Watch(_) => "info",
+        Command::Watch(_) | Command::Worker(_) => "info",
         _ => "warn",
     };
     let filter = std::env::var("MAILSHIFT_LOG")

@@ -106,3 +106,4 @@ pub mod store;
 pub mod undo;
 pub mod vocabulary;
 pub mod web;
+pub mod worker;

@@ -46,6 +46,12 @@ pub struct RunArgs {
     /// undone account is otherwise left as it is, and `run` says so.
     #[arg(long, value_name = "ID", num_args = 1..)]
     pub redo: Vec<String>,
+    /// Queue the batch for `mailshift worker`s instead of running it
+    /// here: its accounts are recorded (each with its migration ID) and
+    /// the workers sharing the state database run them, reading the
+    /// manifest from this same path.
+    #[arg(long)]
+    pub queue: bool,
 }
 
 /// Runs the batch a manifest describes.
@@ -91,6 +97,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         .enable_all()
         .build()
         .context("Starting the async runtime")?;
+    if args.queue {
+        return runtime.block_on(queue(checked.plan, &services, &args.redo));
+    }
     let result = runtime.block_on(async {
         let plan = plan::autodetect::resolve_from_env(checked.plan).await?;
         let shutdown = CancellationToken::new();
@@ -118,11 +127,39 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         Err(BatchError::Other(error)) => return Err(error),
     };
     print_outcome(&outcome)?;
+    println!("state round trips: {}", services.store.round_trips());
     Ok(if outcome.all_succeeded() {
         Exit::Success
     } else {
         Exit::AccountsFailed
     })
+}
+
+/// Queues the batch for workers and says what it queued.
+async fn queue(plan: plan::Plan, services: &Services, redo: &[String]) -> anyhow::Result<Exit> {
+    let plan = match plan::autodetect::resolve_from_env(plan).await {
+        Ok(plan) => plan,
+        Err(failed) => {
+            eprintln!("{failed}\nautodetect failed, nothing was queued");
+            return Ok(Exit::Invalid);
+        }
+    };
+    let (batch, plan, accounts) = batch::enqueue(&plan, services, redo).await?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "batch {}: {} accounts queued for workers",
+        batch.public_id,
+        accounts.len()
+    )?;
+    for (account, account_plan) in accounts.iter().zip(&plan.accounts) {
+        writeln!(
+            out,
+            "{}  {} -> {}  queued",
+            account.migration_id, account_plan.source.email, account_plan.destination.email
+        )?;
+    }
+    Ok(Exit::Success)
 }
 
 /// Says why nothing runs.

@@ -53,6 +53,12 @@ pub struct WatchArgs {
     /// others in its `NAME.result.json`, instead of rejecting it.
     #[arg(long)]
     pub skip_invalid: bool,
+    /// Queue each accepted batch for `mailshift worker`s instead of
+    /// running it here; its folder is filed in `done/` or `failed/` when
+    /// the workers end it. They read the manifests from the area, which
+    /// must be on a volume they share, at the same path.
+    #[arg(long)]
+    pub no_run: bool,
     /// Serve the status pages, the admin dashboard and the JSON API on
     /// this address beside the daemon (as `mailshift serve` does).
     #[arg(long, value_name = "ADDR")]
@@ -90,6 +96,9 @@ fn override_config(config: &mut DaemonConfig, args: &WatchArgs) {
     set(&mut config.admin, &args.admin);
     if args.skip_invalid {
         config.skip_invalid = Some(true);
+    }
+    if args.no_run {
+        config.no_run = Some(true);
     }
 }
 

@@ -40,6 +40,10 @@ pub struct DaemonConfig {
     /// Run the valid accounts of a manifest with invalid ones (listed in
     /// its `NAME.result.json`) instead of rejecting it. Default false.
     pub skip_invalid: Option<bool>,
+    /// Queue accepted batches for `mailshift worker`s (which read the
+    /// manifests from the area, so it must be on a volume they share)
+    /// instead of running them here. Default false.
+    pub no_run: Option<bool>,
     /// The notification server for batches whose manifest has no `smtp:`
     /// section; the same fields as the manifest's.
     pub smtp: Option<SmtpSpec>,
@@ -146,6 +150,11 @@ impl DaemonConfig {
     /// Whether a manifest with invalid accounts runs its valid ones.
     pub fn skip_invalid(&self) -> bool {
         self.skip_invalid.unwrap_or(false)
+    }
+
+    /// Whether accepted batches go to workers rather than run here.
+    pub fn no_run(&self) -> bool {
+        self.no_run.unwrap_or(false)
     }
 
     /// Connections to one host across every batch (16).

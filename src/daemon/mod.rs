@@ -399,18 +399,55 @@ impl Daemon {
         let plan = plan::autodetect::resolve_from_env(plan).await?;
         // The manifest's own limits (rates, connections per host), within
         // the daemon's cap across every batch.
-        let limits = Arc::new(Shared::within(&plan.limits, shared));
-        let outcome =
-            batch::run(&plan, &self.services, limits, shutdown.child_token(), &[]).await?;
-        if shutdown.is_cancelled() {
+        let all_succeeded = if self.config.no_run() {
+            self.queue(&plan, shutdown, !only.is_empty()).await?
+        } else {
+            let limits = Arc::new(Shared::within(&plan.limits, shared));
+            let outcome =
+                batch::run(&plan, &self.services, limits, shutdown.child_token(), &[]).await?;
+            (!shutdown.is_cancelled()).then(|| outcome.all_succeeded())
+        };
+        let Some(all_succeeded) = all_succeeded else {
             return Ok(()); // Still `running`: the next start resumes it.
-        }
-        let state = if outcome.all_succeeded() {
+        };
+        let state = if all_succeeded {
             JobState::Done
         } else {
             JobState::Failed
         };
         self.file_job(job, state, &skipped).await
+    }
+
+    /// Queues a batch for workers (unless a daemon restarted finds it
+    /// queued already, and `again` is false), then waits until they end
+    /// it: whether every account completed, or `None` if `shutdown` fired
+    /// first.
+    async fn queue(
+        &self,
+        plan: &plan::ResolvedPlan,
+        shutdown: &CancellationToken,
+        again: bool,
+    ) -> anyhow::Result<Option<bool>> {
+        let store = &self.services.store;
+        let queued = store.queued_batch_named(&plan.batch).await?;
+        let batch = match queued {
+            Some((id, BatchState::Running)) if !again => id,
+            _ => batch::enqueue(plan, &self.services, &[]).await?.0.id,
+        };
+        tracing::info!(batch = %plan.batch, "queued for workers");
+        loop {
+            match store.queued_batch_named(&plan.batch).await? {
+                Some((id, BatchState::Completed)) if id == batch => return Ok(Some(true)),
+                Some((id, BatchState::CompletedWithErrors)) if id == batch => {
+                    return Ok(Some(false));
+                }
+                _ => {}
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ok(None),
+                _ = tokio::time::sleep(WORKERS_POLL) => {}
+            }
+        }
     }
 
     /// Moves a finished job's folder to `done/` or `failed/`; `skipped`
@@ -441,6 +478,9 @@ impl Daemon {
         .write(&self.dir)
     }
 }
+
+/// How often the daemon looks whether workers ended a batch it queued.
+const WORKERS_POLL: Duration = Duration::from_secs(2);
 
 /// How many settle times a YAML of defaults alone waits for its CSV.
 const COMPANION_WAIT: u32 = 10;

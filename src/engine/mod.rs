@@ -271,7 +271,7 @@ async fn watch_cancels(
 
 /// Runs one account's stages in order. A stage's failure ends the account;
 /// only a store failure (nothing can be recorded) is returned as an error.
-async fn run_account(ctx: AccountContext) -> Result<AccountOutcome, StoreError> {
+pub async fn run_account(ctx: AccountContext) -> Result<AccountOutcome, StoreError> {
     let store = &ctx.store;
     let id = ctx.account.id;
     let mut counts = StageCounts::default();
@@ -317,6 +317,18 @@ async fn run_account(ctx: AccountContext) -> Result<AccountOutcome, StoreError> 
                 if stage_counts.failed > 0 {
                     state = AccountState::CompletedWithErrors;
                 }
+            }
+            // The state database went away (a PostgreSQL restart): the
+            // stage is not done, but nothing is wrong with the account,
+            // which resumes from its checkpoints.
+            Err(failure) if failure.error.chain().any(|e| e.is::<StoreError>()) => {
+                tracing::warn!(account = %ctx.plan.source.email, "{:#}", failure.error);
+                store
+                    .finish_stage(id, kind, StageState::Interrupted, failure.counts)
+                    .await?;
+                counts.add(&failure.counts);
+                state = AccountState::Interrupted;
+                break;
             }
             Err(failure) => {
                 store

@@ -14,7 +14,7 @@ use crate::protocols::SessionError;
 use crate::protocols::imap::{ImapError, Session};
 use crate::protocols::pst::{PstError, PstReader};
 use crate::protocols::tls::{self, ConnectError, TlsMode};
-use crate::stages::context::limits::Shared;
+use crate::stages::context::limits::{Permits, Shared};
 use crate::stages::mail::folders::{self, Naming};
 
 use super::estimate::ASSUMED_MESSAGE_BYTES;
@@ -48,7 +48,7 @@ pub async fn login(
     side: Side,
     limits: &Shared,
     timeout: Duration,
-) -> Result<(Session, Vec<tokio::sync::OwnedSemaphorePermit>), EndpointReport> {
+) -> Result<(Session, Permits), EndpointReport> {
     let mut report = EndpointReport::of(endpoint);
     let Some(server) = endpoint.server.clone() else {
         report.status = Status::AutodetectFailed;

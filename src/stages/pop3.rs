@@ -17,7 +17,7 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::sync::mpsc;
 
 use super::StageFailure;
 use super::keyed::{self, Listed, Offer, Offered, Tally};
@@ -27,6 +27,7 @@ use crate::plan::{Endpoint, Server};
 use crate::protocols::pop3::{self, Retrieved};
 use crate::protocols::{SessionConfig, SessionError, imap};
 use crate::stages::context::AccountContext;
+use crate::stages::context::limits::Permits;
 use crate::store::batches::StageCounts;
 
 /// The source folder's name in the store, reports and status.
@@ -65,7 +66,7 @@ async fn attempt(ctx: &AccountContext, tally: &mut Tally) -> anyhow::Result<()> 
 struct Ends {
     source: pop3::Session,
     dest: imap::Session,
-    _slots: Vec<OwnedSemaphorePermit>,
+    _slots: Permits,
 }
 
 impl Ends {

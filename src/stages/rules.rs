@@ -41,7 +41,6 @@
 use std::collections::HashSet;
 
 use anyhow::Context as _;
-use tokio::sync::OwnedSemaphorePermit;
 
 use super::StageFailure;
 use crate::plan::{Endpoint, Server, StageKind};
@@ -49,6 +48,7 @@ use crate::protocols::managesieve::{ScriptInfo, SieveError, SieveSession};
 use crate::protocols::tls::TlsMode;
 use crate::protocols::{SessionConfig, SessionError};
 use crate::stages::context::AccountContext;
+use crate::stages::context::limits::Permits;
 use crate::store::batches::StageCounts;
 use crate::store::sieve::SieveRecord;
 
@@ -101,7 +101,7 @@ fn hash(content: &[u8]) -> String {
 struct Pair {
     source: SieveSession,
     dest: SieveSession,
-    _slots: Vec<OwnedSemaphorePermit>,
+    _slots: Permits,
 }
 
 impl Pair {

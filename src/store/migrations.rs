@@ -280,6 +280,28 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE stages ADD COLUMN label_mode TEXT;
     ALTER TABLE stages ADD COLUMN label_copies_avoided INTEGER NOT NULL DEFAULT 0;
     "#,
+    // Workers: batches queued for them, the account each holds and until
+    // when (its lease), the workers alive, and the connection slots per
+    // host they share.
+    r#"
+    ALTER TABLE batches ADD COLUMN queued INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE accounts ADD COLUMN worker TEXT;
+    ALTER TABLE accounts ADD COLUMN lease_until INTEGER;
+    CREATE TABLE workers (
+        name        TEXT    PRIMARY KEY,
+        host        TEXT    NOT NULL,
+        pid         INTEGER NOT NULL,
+        started_at  INTEGER NOT NULL,
+        seen_at     INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE host_slots (
+        host         TEXT    NOT NULL,
+        slot         INTEGER NOT NULL,
+        worker       TEXT    NOT NULL,
+        lease_until  INTEGER NOT NULL,
+        PRIMARY KEY (host, slot)
+    ) STRICT;
+    "#,
 ];
 
 /// Where PostgreSQL keeps the schema version (SQLite has `user_version`).

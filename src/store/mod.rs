@@ -22,6 +22,8 @@
 //! - [`dav_sync`]: the WebDAV sources' sync tokens, for incremental
 //!   passes.
 //! - [`status`]: where batches and accounts stand; cancel requests.
+//! - [`workers`]: batches queued for workers, accounts under lease, and
+//!   the connection slots per host they share.
 
 pub mod batches;
 pub mod dav;
@@ -40,7 +42,10 @@ pub mod sieve;
 pub mod status;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod workers;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 
 use tokio::sync::oneshot;
@@ -102,6 +107,8 @@ type Job = Box<dyn FnOnce(&mut Db) + Send>;
 pub struct Store {
     jobs: mpsc::Sender<Job>,
     location: StateLocation,
+    /// Calls sent to the database thread by every clone.
+    round_trips: Arc<AtomicU64>,
 }
 
 impl Store {
@@ -136,12 +143,22 @@ impl Store {
             })
             .map_err(StoreError::Thread)?;
         outcome.recv().map_err(|_| StoreError::Closed)??;
-        Ok(Store { jobs, location })
+        Ok(Store {
+            jobs,
+            location,
+            round_trips: Arc::default(),
+        })
     }
 
     /// Where the database is.
     pub fn location(&self) -> &StateLocation {
         &self.location
+    }
+
+    /// How many calls this process has made to the database (each one
+    /// statement, or one transaction): the benchmarks' round trips.
+    pub fn round_trips(&self) -> u64 {
+        self.round_trips.load(Ordering::Relaxed)
     }
 
     /// Runs `f` on the writer thread and returns its result.
@@ -151,13 +168,29 @@ impl Store {
         F: FnOnce(&mut Db) -> Result<R, StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Box::new(move |db| {
-                // The caller may have gone away (cancelled); nothing to do then.
-                let _ = reply.send(f(db));
-            }))
-            .map_err(|_| StoreError::Closed)?;
+        self.submit(Box::new(move |db| {
+            // The caller may have gone away (cancelled); nothing to do then.
+            let _ = reply.send(f(db));
+        }))?;
         answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs `f` on the writer thread without waiting for it (from a
+    /// `Drop`, say): a failure is only logged.
+    pub(crate) fn send<F>(&self, f: F)
+    where
+        F: FnOnce(&mut Db) -> Result<(), StoreError> + Send + 'static,
+    {
+        let _ = self.submit(Box::new(move |db| {
+            if let Err(error) = f(db) {
+                tracing::warn!("{error}");
+            }
+        }));
+    }
+
+    fn submit(&self, job: Job) -> Result<(), StoreError> {
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
+        self.jobs.send(job).map_err(|_| StoreError::Closed)
     }
 
     /// Runs one query on the writer thread and collects its rows, each

@@ -1,5 +1,8 @@
 //! Limits shared by every account of a batch: connections per host,
 //! optional rate caps, and the memory that messages in transit may use.
+//! Under `mailshift worker` the caps hold across every worker of the
+//! state database: connections per host through slots leased there, and
+//! the rate caps shared out among the workers alive.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -10,6 +13,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use crate::plan::Limits;
+use crate::store::Store;
+use crate::store::workers::Lessee;
 
 /// Memory for messages between source and destination, for the whole
 /// batch, in KiB. A message larger than this takes all of it, alone.
@@ -25,6 +30,77 @@ pub struct Shared {
     /// The daemon's limits, shared by every batch it runs: its cap on
     /// connections per host holds across them, on top of each batch's own.
     outer: Option<Arc<Shared>>,
+    /// The workers' slots, when this process is one of several workers.
+    workers: Option<Workers>,
+}
+
+/// How often a connection waits for a slot another worker holds.
+const SLOT_POLL: Duration = Duration::from_millis(200);
+
+/// The connection slots per host that the workers of one state database
+/// share, each leased by the worker holding it.
+#[derive(Clone)]
+pub struct Workers {
+    /// The shared state database.
+    pub store: Store,
+    /// This worker.
+    pub lessee: Lessee,
+}
+
+impl Workers {
+    /// Waits for `wanted` slots per host, host by host in sorted order,
+    /// each host's all at once (as [`Shared::connections`] does).
+    async fn slots(&self, wanted: &BTreeMap<String, u32>, cap: usize) -> Vec<WorkerSlots> {
+        let mut held = Vec::with_capacity(wanted.len());
+        for (host, &count) in wanted {
+            let count = (count as usize).min(cap);
+            loop {
+                match self
+                    .store
+                    .take_host_slots(&self.lessee, host.clone(), cap, count)
+                    .await
+                {
+                    Ok(Some(slots)) => {
+                        held.push(WorkerSlots {
+                            workers: self.clone(),
+                            host: host.clone(),
+                            slots,
+                        });
+                        break;
+                    }
+                    Ok(None) => {}
+                    Err(error) => tracing::warn!(host, "connection slots: {error}"),
+                }
+                tokio::time::sleep(SLOT_POLL).await;
+            }
+        }
+        held
+    }
+}
+
+/// Slots of one host held in the shared state database; given back when
+/// dropped.
+struct WorkerSlots {
+    workers: Workers,
+    host: String,
+    slots: Vec<i64>,
+}
+
+impl Drop for WorkerSlots {
+    fn drop(&mut self) {
+        self.workers.store.release_host_slots(
+            &self.workers.lessee,
+            std::mem::take(&mut self.host),
+            std::mem::take(&mut self.slots),
+        );
+    }
+}
+
+/// Connection slots held, in this process and across workers; dropping
+/// them gives them back.
+pub struct Permits {
+    _local: Vec<OwnedSemaphorePermit>,
+    _workers: Vec<WorkerSlots>,
 }
 
 impl Shared {
@@ -39,6 +115,24 @@ impl Shared {
                 .map(|n| RateLimiter::new(f64::from(n))),
             bytes: limits.bytes_per_second.map(|n| RateLimiter::new(n as f64)),
             outer: None,
+            workers: None,
+        }
+    }
+
+    /// One batch's limits in a worker: connections per host capped across
+    /// every worker of the state database.
+    pub fn for_worker(limits: &Limits, workers: Workers) -> Shared {
+        Shared {
+            workers: Some(workers),
+            ..Shared::new(limits)
+        }
+    }
+
+    /// Shares the rate caps out among `workers` workers: each takes its
+    /// part.
+    pub fn share_rates(&self, workers: usize) {
+        for limiter in [&self.messages, &self.bytes].into_iter().flatten() {
+            limiter.share(workers);
         }
     }
 
@@ -68,16 +162,24 @@ impl Shared {
     /// at once: two callers can never each hold what the other waits for.
     /// The batch's own slots are taken before the outer ones, always in
     /// that order, so no cycle of waits can form across batches either.
-    pub async fn connections(&self, hosts: &[&str]) -> Vec<OwnedSemaphorePermit> {
+    /// Across workers, the shared slots are taken last, in the same order.
+    pub async fn connections(&self, hosts: &[&str]) -> Permits {
         let mut wanted: BTreeMap<String, u32> = BTreeMap::new();
         for host in hosts {
             *wanted.entry(host.to_ascii_lowercase()).or_default() += 1;
         }
-        let mut permits = self.host_slots(&wanted).await;
+        let mut local = self.host_slots(&wanted).await;
         if let Some(outer) = &self.outer {
-            permits.extend(outer.host_slots(&wanted).await);
+            local.extend(outer.host_slots(&wanted).await);
         }
-        permits
+        let workers = match &self.workers {
+            Some(workers) => workers.slots(&wanted, self.per_host()).await,
+            None => Vec::new(),
+        };
+        Permits {
+            _local: local,
+            _workers: workers,
+        }
     }
 
     /// Waits for `wanted` slots per host of this level's semaphores.
@@ -174,29 +276,38 @@ impl Drop for Loan<'_> {
 /// A token bucket refilled at a steady rate, holding at most one second's
 /// worth of tokens.
 struct RateLimiter {
-    per_second: f64,
-    state: Mutex<(f64, Instant)>,
+    /// The whole cap, before it is shared out among workers.
+    cap: f64,
+    /// Tokens at hand, when they were counted, and this process's rate.
+    state: Mutex<(f64, Instant, f64)>,
 }
 
 impl RateLimiter {
     fn new(per_second: f64) -> RateLimiter {
+        let per_second = per_second.max(1.0);
         RateLimiter {
-            per_second: per_second.max(1.0),
-            state: Mutex::new((per_second, Instant::now())),
+            cap: per_second,
+            state: Mutex::new((per_second, Instant::now(), per_second)),
         }
+    }
+
+    /// Takes a `1 / workers` part of the cap from now on.
+    fn share(&self, workers: usize) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.2 = (self.cap / workers.max(1) as f64).max(1.0);
     }
 
     async fn take(&self, amount: f64) {
         let wait = {
             let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            let (tokens, last) = &mut *state;
+            let (tokens, last, per_second) = &mut *state;
             let now = Instant::now();
-            *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.per_second)
-                .min(self.per_second);
+            *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * *per_second)
+                .min(*per_second);
             *last = now;
             *tokens -= amount;
             // A debt is paid by waiting; later callers queue behind it.
-            (*tokens < 0.0).then(|| Duration::from_secs_f64(-*tokens / self.per_second))
+            (*tokens < 0.0).then(|| Duration::from_secs_f64(-*tokens / *per_second))
         };
         if let Some(wait) = wait {
             tokio::time::sleep(wait).await;

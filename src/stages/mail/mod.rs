@@ -22,11 +22,11 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 use futures::future::join_all;
-use tokio::sync::OwnedSemaphorePermit;
 
 use crate::plan::{Endpoint, Server};
 use crate::protocols::imap::{Mailbox, Session};
 use crate::stages::context::AccountContext;
+use crate::stages::context::limits::Permits;
 use crate::store::batches::StageCounts;
 use crate::store::mail::FolderRecord;
 use crate::vocabulary::StageKind;
@@ -276,7 +276,7 @@ pub struct Pair {
     pub source: Session,
     /// The session with the destination server.
     pub dest: Session,
-    _slots: Vec<OwnedSemaphorePermit>,
+    _slots: Permits,
 }
 
 impl Pair {

@@ -77,8 +77,16 @@ pub async fn run(
     let _lock = BatchLock::acquire(&services.store, &plan.batch)?;
     // A batch queued for workers comes back to this process only when no
     // worker holds one of its accounts.
-    if let Some(queued) = services.store.batch_named(&plan.batch).await.context("Reading the batch")?
-        && !services.store.unqueue_batch(queued.id).await.context("Reading the batch")?
+    if let Some(queued) = services
+        .store
+        .batch_named(&plan.batch)
+        .await
+        .context("Reading the batch")?
+        && !services
+            .store
+            .unqueue_batch(queued.id)
+            .await
+            .context("Reading the batch")?
     {
         return Err(BatchError::Busy {
             batch: plan.batch.clone(),

@@ -28,8 +28,8 @@ use crate::plan::{self, ResolvedPlan};
 use crate::stages::context::limits::{Shared, Workers};
 use crate::stages::context::{AccountContext, progress};
 use crate::stages::files::FileCache;
-use crate::store::batches::{AccountRecord, AccountState, BatchRecord};
 use crate::store::StoreError;
+use crate::store::batches::{AccountRecord, AccountState, BatchRecord};
 use crate::store::workers::{Claim, Heartbeat, Lessee};
 
 /// How a worker behaves.
@@ -73,6 +73,7 @@ pub async fn work(
         lease_secs: options.lease.as_secs().max(2) as i64,
     };
     let worker = Arc::new(Worker {
+        slots: Workers::new(services.store.clone(), lessee.clone()),
         services,
         lessee,
         held: Mutex::default(),
@@ -137,6 +138,8 @@ pub async fn work(
 struct Worker {
     services: Services,
     lessee: Lessee,
+    /// The connection slots per host it holds, shared by its batches.
+    slots: Workers,
     /// The accounts it runs, by key: their tokens and batch.
     held: Mutex<HashMap<i64, Held>>,
     /// The batches it runs accounts of, by key, loaded once while it does.
@@ -253,15 +256,14 @@ impl Worker {
         // The manifest was checked when it was queued: its valid accounts run.
         let (plan, _) = plan::runnable_from_file(Path::new(&manifest), true)
             .map_err(|d| anyhow::anyhow!("{d}"))
-            .with_context(|| format!("Reading {manifest}, the manifest of batch {}", queued.public_id))?;
+            .with_context(|| {
+                format!(
+                    "Reading {manifest}, the manifest of batch {}",
+                    queued.public_id
+                )
+            })?;
         let plan = plan::autodetect::resolve_from_env(plan).await?;
-        let limits = Arc::new(Shared::for_worker(
-            &plan.limits,
-            Workers {
-                store: self.services.store.clone(),
-                lessee: self.lessee.clone(),
-            },
-        ));
+        let limits = Arc::new(Shared::for_worker(&plan.limits, self.slots.clone()));
         let batch = Arc::new(Batch {
             record: BatchRecord {
                 id,
@@ -326,7 +328,9 @@ impl Worker {
         match store.finish_queued_batch(batch.record.id).await {
             Ok(Some(state)) => {
                 tracing::info!(batch = %batch.record.public_id, "{state}");
-                if let Err(error) = batch::publish(&batch.plan, &self.services, &batch.record, true).await {
+                if let Err(error) =
+                    batch::publish(&batch.plan, &self.services, &batch.record, true).await
+                {
                     tracing::error!(batch = %batch.record.public_id, "{error:#}");
                 }
             }
@@ -347,7 +351,11 @@ impl Worker {
                 _ = tokio::time::sleep(HEARTBEAT) => {}
             }
             let held: Vec<i64> = self.held_map().keys().copied().collect();
-            match self.services.store.heartbeat(&self.lessee, held.clone()).await {
+            let beat = self
+                .services
+                .store
+                .heartbeat(&self.lessee, held.clone(), self.slots.held());
+            match beat.await {
                 Ok(beat) => {
                     last_renewed = Instant::now();
                     self.pass_on(&held, &beat);

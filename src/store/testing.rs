@@ -8,6 +8,7 @@ use std::future::Future;
 use super::Store;
 use super::batches::AccountKey;
 
+#[allow(dead_code)] // restart() is for the integration tests
 #[path = "../../tests/it/support/postgres.rs"]
 mod server;
 

@@ -169,14 +169,16 @@ impl Store {
         .await
     }
 
-    /// Renews the leases of the accounts in `held` and of the worker's
-    /// connection slots, and says which of `held` it still holds (a lease
-    /// that ran out may have gone to another worker), which of those were
-    /// cancelled, and how many workers are alive.
+    /// Renews the leases of the accounts in `held` and of the connection
+    /// slots in `slots` (host and number), and says which of `held` the
+    /// worker still holds (a lease that ran out may have gone to another
+    /// worker), which of those were cancelled, and how many workers are
+    /// alive.
     pub async fn heartbeat(
         &self,
         lessee: &Lessee,
         held: Vec<i64>,
+        slots: Vec<(String, i64)>,
     ) -> Result<Heartbeat, StoreError> {
         let (name, until, secs) = (lessee.name.clone(), lessee.until(), lessee.lease_secs);
         self.call(move |db| {
@@ -186,10 +188,13 @@ impl Store {
                 "UPDATE workers SET seen_at = ?2 WHERE name = ?1",
                 params![name, at],
             )?;
-            tx.execute(
-                "UPDATE host_slots SET lease_until = ?2 WHERE worker = ?1",
-                params![name, until],
-            )?;
+            for (host, slot) in slots {
+                tx.execute(
+                    "UPDATE host_slots SET lease_until = ?2
+                     WHERE worker = ?1 AND host = ?3 AND slot = ?4",
+                    params![name, until, host, slot],
+                )?;
+            }
             let ids = held
                 .iter()
                 .map(i64::to_string)
@@ -214,7 +219,11 @@ impl Store {
             )?;
             tx.commit()?;
             Ok(Heartbeat {
-                cancelled: still.iter().filter(|(_, c)| *c).map(|(id, _)| *id).collect(),
+                cancelled: still
+                    .iter()
+                    .filter(|(_, c)| *c)
+                    .map(|(id, _)| *id)
+                    .collect(),
                 held: still.into_iter().map(|(id, _)| id).collect(),
                 live_workers: usize::try_from(live).unwrap_or(1).max(1),
             })
@@ -404,4 +413,142 @@ fn take_slot(db: &mut Db, host: &str, slot: i64, name: &str, until: i64) -> Resu
         params![host, slot, name, until],
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::batches::AccountKey;
+    use crate::store::testing::for_each_backend;
+    use crate::vocabulary::AccountState;
+
+    fn lessee(name: &str, lease_secs: i64) -> Lessee {
+        Lessee {
+            name: name.into(),
+            lease_secs,
+        }
+    }
+
+    /// A batch of `n` accounts, queued; returns its key and theirs.
+    async fn queued(store: &Store, n: usize) -> (i64, Vec<i64>) {
+        let batch = store.open_batch("b", None).await.unwrap();
+        let mut accounts = Vec::new();
+        for i in 0..n {
+            let key = AccountKey {
+                source_email: format!("a{i}@x"),
+                destination_email: format!("a{i}@y"),
+                source_server: None,
+                destination_server: None,
+                undo_window_secs: 60,
+            };
+            accounts.push(store.open_account(batch.id, key).await.unwrap().id);
+        }
+        store.queue_batch(batch.id).await.unwrap();
+        (batch.id, accounts)
+    }
+
+    #[tokio::test]
+    async fn an_account_has_one_worker_until_its_lease_runs_out() {
+        for_each_backend(|store| async move {
+            let (batch, accounts) = queued(&store, 2).await;
+            // A lease already run out, as a dead worker's is.
+            let (dead, alive) = (lessee("dead", -10), lessee("alive", 60));
+            let first = store.claim_account(&dead, vec![]).await.unwrap().unwrap();
+            assert_eq!((first.account, first.batch), (accounts[0], batch));
+            assert_eq!(first.source, "a0@x");
+            let again = store.claim_account(&alive, vec![]).await.unwrap().unwrap();
+            assert_eq!(again.account, accounts[0], "the dead worker's account");
+            let second = store.claim_account(&alive, vec![]).await.unwrap().unwrap();
+            assert_eq!(second.account, accounts[1]);
+            assert_eq!(store.claim_account(&dead, vec![]).await.unwrap(), None);
+            assert_eq!(store.open_queued_accounts().await.unwrap(), 2);
+
+            // A busy batch is left out.
+            store.release_account(&alive, accounts[1]).await.unwrap();
+            assert_eq!(
+                store.claim_account(&alive, vec![batch]).await.unwrap(),
+                None
+            );
+
+            // The heartbeat keeps what the worker holds, and says so.
+            store.register_worker(&alive, "h".into()).await.unwrap();
+            let beat = store
+                .heartbeat(&alive, vec![accounts[0], accounts[1]], vec![])
+                .await
+                .unwrap();
+            assert_eq!(beat.held, vec![accounts[0]]);
+            assert!(beat.cancelled.is_empty());
+            assert_eq!(beat.live_workers, 1);
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_queued_batch_ends_once_when_its_last_account_ends() {
+        for_each_backend(|store| async move {
+            let (batch, accounts) = queued(&store, 2).await;
+            let worker = lessee("w", 60);
+            assert_eq!(store.finish_queued_batch(batch).await.unwrap(), None);
+            for (account, state) in accounts
+                .iter()
+                .zip([AccountState::Completed, AccountState::Failed])
+            {
+                let claim = store.claim_account(&worker, vec![]).await.unwrap().unwrap();
+                assert_eq!(claim.account, *account);
+                store
+                    .set_account_state(*account, state, None, None)
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    store.finish_queued_batch(batch).await.unwrap(),
+                    None,
+                    "held still"
+                );
+                store.release_account(&worker, *account).await.unwrap();
+            }
+            assert_eq!(
+                store.finish_queued_batch(batch).await.unwrap(),
+                Some(BatchState::CompletedWithErrors)
+            );
+            assert_eq!(store.finish_queued_batch(batch).await.unwrap(), None);
+            assert_eq!(store.open_queued_accounts().await.unwrap(), 0);
+            // Taken back from the workers: none holds an account.
+            assert!(store.unqueue_batch(batch).await.unwrap());
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn host_slots_are_taken_all_at_once_within_the_cap() {
+        for_each_backend(|store| async move {
+            let (a, b) = (lessee("a", 60), lessee("b", 60));
+            let host = || "mail.example.test".to_owned();
+            let pair = store.take_host_slots(&a, host(), 3, 2).await.unwrap();
+            assert_eq!(pair, Some(vec![0, 1]));
+            assert_eq!(store.take_host_slots(&b, host(), 3, 2).await.unwrap(), None);
+            assert_eq!(
+                store.take_host_slots(&b, host(), 3, 1).await.unwrap(),
+                Some(vec![2])
+            );
+            assert_eq!(
+                store
+                    .take_host_slots(&b, "other.test".into(), 3, 2)
+                    .await
+                    .unwrap(),
+                Some(vec![0, 1])
+            );
+            store.release_host_slots(&a, host(), vec![0, 1]);
+            assert_eq!(
+                store.take_host_slots(&b, host(), 3, 2).await.unwrap(),
+                Some(vec![0, 1])
+            );
+            // A worker that leaves gives back all it holds.
+            store.leave(&b).await.unwrap();
+            assert_eq!(
+                store.take_host_slots(&a, host(), 3, 3).await.unwrap(),
+                Some(vec![0, 1, 2])
+            );
+        })
+        .await;
+    }
 }

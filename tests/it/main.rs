@@ -35,3 +35,4 @@ mod status;
 mod support;
 mod undo;
 mod web;
+mod workers;

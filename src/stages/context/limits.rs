@@ -38,16 +38,32 @@ pub struct Shared {
 const SLOT_POLL: Duration = Duration::from_millis(200);
 
 /// The connection slots per host that the workers of one state database
-/// share, each leased by the worker holding it.
+/// share, each leased by the worker holding it. Clones share what this
+/// worker holds.
 #[derive(Clone)]
 pub struct Workers {
-    /// The shared state database.
-    pub store: Store,
-    /// This worker.
-    pub lessee: Lessee,
+    store: Store,
+    lessee: Lessee,
+    /// The slots held, by host: only these are renewed, so that a slot
+    /// whose release was lost (the database away) expires.
+    held: Arc<Mutex<Vec<(String, i64)>>>,
 }
 
 impl Workers {
+    /// This worker's share of the slots in `store`.
+    pub fn new(store: Store, lessee: Lessee) -> Workers {
+        Workers {
+            store,
+            lessee,
+            held: Arc::default(),
+        }
+    }
+
+    /// The slots held now, each as its host and number.
+    pub fn held(&self) -> Vec<(String, i64)> {
+        self.held.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     /// Waits for `wanted` slots per host, host by host in sorted order,
     /// each host's all at once (as [`Shared::connections`] does).
     async fn slots(&self, wanted: &BTreeMap<String, u32>, cap: usize) -> Vec<WorkerSlots> {
@@ -61,6 +77,10 @@ impl Workers {
                     .await
                 {
                     Ok(Some(slots)) => {
+                        self.held
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .extend(slots.iter().map(|&slot| (host.clone(), slot)));
                         held.push(WorkerSlots {
                             workers: self.clone(),
                             host: host.clone(),
@@ -88,6 +108,11 @@ struct WorkerSlots {
 
 impl Drop for WorkerSlots {
     fn drop(&mut self) {
+        self.workers
+            .held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(host, slot)| *host != self.host || !self.slots.contains(slot));
         self.workers.store.release_host_slots(
             &self.workers.lessee,
             std::mem::take(&mut self.host),
@@ -302,8 +327,8 @@ impl RateLimiter {
             let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
             let (tokens, last, per_second) = &mut *state;
             let now = Instant::now();
-            *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * *per_second)
-                .min(*per_second);
+            *tokens =
+                (*tokens + now.duration_since(*last).as_secs_f64() * *per_second).min(*per_second);
             *last = now;
             *tokens -= amount;
             // A debt is paid by waiting; later callers queue behind it.

@@ -46,6 +46,10 @@ pub(crate) fn client(url: &PostgresUrl) -> Result<Client, StoreError> {
     if config.get_application_name().is_none() {
         config.application_name("mailshift");
     }
+    if config.get_options().is_none() {
+        // The schema's `IF NOT EXISTS` notices are not worth a log line.
+        config.options("-c client_min_messages=warning");
+    }
     config.connect(NoTls).map_err(|e| open_error(reason(&e)))
 }
 

@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 pub struct Postgres {
     child: Child,
     port: u16,
-    // Dropped after the server has stopped (fields drop in order).
-    _dir: tempfile::TempDir,
+    bin: PathBuf,
+    // Removed after the server has stopped (in `drop`).
+    dir: tempfile::TempDir,
 }
 
 /// The directory of the newest installed PostgreSQL's programs.
@@ -95,30 +96,33 @@ impl Postgres {
             String::from_utf8_lossy(&out.stderr)
         );
         let port = free_port();
-        let child = as_server_user(&bin.join("postgres"))
-            .arg("-D")
-            .arg(&data)
-            .args(["-p", &port.to_string(), "-k"])
-            .arg(dir.path())
-            .args([
-                "-c",
-                "listen_addresses=127.0.0.1",
-                "-c",
-                "fsync=off",
-                "-c",
-                "max_connections=200",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("postgres starts");
+        let child = spawn(&bin, dir.path(), port);
         let mut server = Postgres {
             child,
             port,
-            _dir: dir,
+            bin,
+            dir,
         };
         server.wait_ready();
         server
+    }
+
+    /// Stops the server (a fast shutdown: every client is disconnected)
+    /// and starts it again on the same port and data; returns once it
+    /// takes connections again.
+    pub fn restart(&mut self, down_for: Duration) {
+        self.stop();
+        std::thread::sleep(down_for);
+        self.child = spawn(&self.bin, self.dir.path(), self.port);
+        self.wait_ready();
+    }
+
+    fn stop(&mut self) {
+        // SIGINT: PostgreSQL's fast shutdown (clients are disconnected).
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
     }
 
     fn wait_ready(&mut self) {
@@ -159,12 +163,30 @@ impl Postgres {
 
 impl Drop for Postgres {
     fn drop(&mut self) {
-        // SIGINT: PostgreSQL's fast shutdown (clients are disconnected).
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
+        self.stop();
     }
+}
+
+/// Starts the server of the cluster in `dir` (its data in `dir/data`, its
+/// socket in `dir`) on `port`.
+fn spawn(bin: &Path, dir: &Path, port: u16) -> Child {
+    as_server_user(&bin.join("postgres"))
+        .arg("-D")
+        .arg(dir.join("data"))
+        .args(["-p", &port.to_string(), "-k"])
+        .arg(dir)
+        .args([
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "fsync=off",
+            "-c",
+            "max_connections=200",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("postgres starts")
 }
 
 /// Runs `f` on a thread of its own: the synchronous PostgreSQL client

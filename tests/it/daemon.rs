@@ -797,3 +797,112 @@ async fn skip_invalid_in_the_configuration_runs_the_valid_rows() {
     sigterm(&daemon);
     assert_eq!(daemon.wait().unwrap().code(), Some(0));
 }
+
+/// `mailshift worker` on the daemon's state (an SQLite file: workers on
+/// one machine), its log in `<root>/<name>.log`.
+fn worker(setup: &Setup, name: &str, until_idle: bool) -> Child {
+    let log = std::fs::File::create(setup.root.path().join(format!("{name}.log"))).unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mailshift"));
+    command
+        .args(["worker", "--name", name, "--lease-seconds", "3", "--state"])
+        .arg(setup.state_arg())
+        .arg("--reports")
+        .arg(setup.root.path().join("reports"))
+        .stdout(Stdio::null())
+        .stderr(log);
+    if until_idle {
+        command.arg("--exit-when-idle");
+    }
+    command.spawn().expect("start a worker")
+}
+
+/// The states of the batch's accounts, as `mailshift list` shows them.
+fn account_states(setup: &Setup) -> Vec<String> {
+    let listed = mailshift()
+        .args(["list", "--format", "json", "--state"])
+        .arg(setup.state_arg())
+        .run()
+        .success()
+        .json();
+    listed[0]["accounts"]
+        .as_array()
+        .map(|accounts| {
+            accounts
+                .iter()
+                .map(|a| a["state"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn watch_no_run_queues_batches_that_workers_run_and_files_them_when_they_end() {
+    let setup = Setup::new();
+    let (source, dest) = servers(slashed_source(), slashed());
+    let bodies: Vec<Vec<u8>> = (0..1500)
+        .map(|i| raw(&format!("Subject: m{i}"), &"q".repeat(3000)))
+        .collect();
+    source.seed_bodies("alice", "INBOX", &bodies).await;
+    source.seed_bodies("bob", "INBOX", &bodies[..700]).await;
+    let mut daemon = setup.command();
+    let mut daemon = daemon
+        .arg("--no-run")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    write(
+        &setup.inbox().join("queued.yaml"),
+        &format!(
+            "batch: queued\naccounts:\n{}{}",
+            account_yaml("alice", &source, &dest),
+            account_yaml("bob", &source, &dest)
+        ),
+    );
+    let started = Instant::now();
+    while account_states(&setup) != ["queued", "queued"] {
+        assert!(started.elapsed() < Duration::from_secs(30), "never queued");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The daemon runs nothing itself.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(account_states(&setup), ["queued", "queued"]);
+    assert_eq!(setup.wait_filed(1, Duration::ZERO), (0, 0));
+
+    // A worker stopped by SIGTERM mid-run gives its accounts back.
+    let mut first = worker(&setup, "first", false);
+    while !account_states(&setup).iter().any(|s| s == "running") {
+        assert!(started.elapsed() < Duration::from_secs(60), "never ran");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    sigterm(&first);
+    assert_eq!(exits_within(&mut first, Duration::from_secs(30)), Some(0));
+    let states = account_states(&setup);
+    assert!(
+        states
+            .iter()
+            .all(|s| s == "interrupted" || s == "completed")
+            && states.iter().any(|s| s == "interrupted"),
+        "{states:?}"
+    );
+
+    // Another one takes them up, from their checkpoints.
+    let mut second = worker(&setup, "second", true);
+    assert_eq!(exits_within(&mut second, Duration::from_secs(120)), Some(0));
+    assert_eq!(account_states(&setup), ["completed", "completed"]);
+    for user in ["alice", "bob"] {
+        assert_same(&snapshot(&dest, user).await, &snapshot(&source, user).await);
+    }
+    assert_eq!(setup.wait_filed(1, Duration::from_secs(30)), (1, 0));
+    assert!(
+        setup
+            .root
+            .path()
+            .join("reports/queued/report.json")
+            .exists()
+    );
+    let log = std::fs::read_to_string(setup.root.path().join("first.log")).unwrap();
+    assert!(log.contains("given back"), "{log}");
+    sigterm(&daemon);
+    assert_eq!(exits_within(&mut daemon, Duration::from_secs(30)), Some(0));
+}

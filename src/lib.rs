@@ -15,7 +15,7 @@
 //! has no cycle (`tools/modgraph.py src` checks it):
 //!
 //! ```text
-//! front ends   cli · daemon · batch · web
+//! front ends   cli · daemon · worker · batch · web
 //! work         engine · preflight · report · undo
 //!              stages   (stages::context: what the engine hands a stage)
 //! model        plan ─► manifest, autodetect
@@ -73,8 +73,12 @@
 //! - [`undo`] reverses a migration from its undo manifest: exactly what it
 //!   created, nothing else.
 //! - [`batch`] runs one batch end to end, as `run` and the daemon do: the
-//!   batch lock, the engine, undo manifests, reports, notifications.
+//!   batch lock, the engine, undo manifests, reports, notifications; or
+//!   queues it for workers.
 //! - [`daemon`] watches a folder: drop a manifest, get a migration.
+//! - [`worker`] runs the accounts of batches queued in a shared state
+//!   database, beside other workers on other machines: each account
+//!   claimed under a lease, taken over when its worker dies.
 //! - [`web`] serves the status pages (`mailshift serve`): the end user's
 //!   page with Cancel and Undo, the admin dashboard, a JSON API, over the
 //!   same store and the same library calls as the CLI.

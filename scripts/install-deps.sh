@@ -36,7 +36,7 @@ PRIVATE_LIBS="libical3 libpcre3 libxapian30 libcourier-unicode4 libgamin0 libidn
 # dovecot-core holds Dovecot's virtual plugin, with which the tests play
 # Gmail's IMAP view (All Mail, Starred, Important as virtual folders).
 DEMO_PACKAGES="dovecot-core dovecot-imapd dovecot-pop3d dovecot-managesieved dovecot-sieve python3-aiosmtpd"
-TEST_PACKAGES="isync openssl time chromium chromium-driver radicale pst-utils pff-tools python3-vobject python3-icalendar xandikos vdirsyncer postgresql $PRIVATE_LIBS"
+TEST_PACKAGES="isync openssl time iproute2 chromium chromium-driver radicale pst-utils pff-tools python3-vobject python3-icalendar xandikos vdirsyncer postgresql $PRIVATE_LIBS"
 case "${1:-all}" in
     demo) PACKAGES="$DEMO_PACKAGES" ;;
     all) PACKAGES="$DEMO_PACKAGES $TEST_PACKAGES" ;;

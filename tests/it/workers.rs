@@ -1,17 +1,22 @@
 //! Workers (`mailshift worker`) sharing a PostgreSQL state: three worker
-//! processes run a 30-account batch queued with `run --queue`; one is
-//! killed with SIGKILL while it holds an account, and the others finish
-//! it from its checkpoints; the batch's cap on connections per host holds
-//! across all of them, counted at Dovecot; PostgreSQL restarted mid-run
-//! costs nothing but a retry. Every mailbox ends exact.
+//! processes, each in a network namespace of its own when the test can
+//! make them (so that the servers see three machines), run a 30-account
+//! batch queued with `run --queue`; one is killed with SIGKILL while it
+//! holds an account, and the others finish it from its checkpoints; the
+//! batch's cap on connections per host holds across all of them, counted
+//! at Dovecot; PostgreSQL restarted mid-run costs nothing but a retry.
+//! Every mailbox ends exact.
 
+use std::collections::BTreeSet;
+use std::ffi::OsString;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::mail::{Batch, account, assert_same, raw, snapshot};
+use crate::support::machines::Machines;
 use crate::support::postgres::Postgres;
 use crate::support::{Dovecot, DovecotOptions};
 
@@ -22,8 +27,13 @@ const PER_HOST: usize = 4;
 const LEASE: &str = "3";
 
 /// A source and a destination Dovecot with `n` users each (`u0`...), the
-/// source's holding `messages` messages in INBOX and a few in Archive.
-async fn servers(n: usize, messages: usize) -> (Dovecot, Dovecot, Vec<&'static str>) {
+/// source's holding `messages` messages in INBOX and a few in Archive;
+/// listening on `also` too, when given.
+async fn servers(
+    n: usize,
+    messages: usize,
+    also: Option<&str>,
+) -> (Dovecot, Dovecot, Vec<&'static str>) {
     let users: Vec<&'static str> = (0..n)
         .map(|i| &*Box::leak(format!("u{i}").into_boxed_str()))
         .collect();
@@ -32,10 +42,12 @@ async fn servers(n: usize, messages: usize) -> (Dovecot, Dovecot, Vec<&'static s
     };
     let source = Dovecot::start(DovecotOptions {
         users: with("source-pw"),
+        listen_also: also,
         ..DovecotOptions::default()
     });
     let dest = Dovecot::start(DovecotOptions {
         users: with("dest-pw"),
+        listen_also: also,
         ..DovecotOptions::default()
     });
     for (i, user) in users.iter().enumerate() {
@@ -54,11 +66,22 @@ async fn servers(n: usize, messages: usize) -> (Dovecot, Dovecot, Vec<&'static s
 }
 
 /// The batch of every user, its state in the PostgreSQL database `url`,
-/// queued for workers.
-fn queued_batch(source: &Dovecot, dest: &Dovecot, users: &[&'static str], url: String) -> Batch {
+/// queued for workers; its servers at `host` (127.0.0.1 when `None`).
+fn queued_batch(
+    source: &Dovecot,
+    dest: &Dovecot,
+    users: &[&'static str],
+    url: String,
+    host: Option<&str>,
+) -> Batch {
     let accounts: Vec<_> = users.iter().map(|u| account(u, source, dest)).collect();
     let limits = format!("  connections_per_host: {PER_HOST}\n  concurrent_accounts: 4");
     let batch = Batch::new(&accounts, &limits).on_postgres(url);
+    if let Some(host) = host {
+        let manifest = batch.dir.path().join("batch.yaml");
+        let yaml = std::fs::read_to_string(&manifest).expect("the manifest");
+        std::fs::write(&manifest, yaml.replace("127.0.0.1", host)).expect("the manifest");
+    }
     let queued = batch.command().arg("--queue").run().success();
     assert!(
         queued
@@ -76,15 +99,22 @@ struct Worker {
 }
 
 impl Worker {
-    fn start(batch: &Batch, name: &str) -> Worker {
+    /// Starts worker `name` on `state`, in namespace `i` of `machines`
+    /// when given.
+    fn start(batch: &Batch, name: &str, state: OsString, on: Option<(&Machines, usize)>) -> Worker {
         let out = |ext: &str| {
             std::fs::File::create(batch.dir.path().join(format!("{name}.{ext}")))
                 .expect("a log file")
         };
-        let child = Command::new(env!("CARGO_BIN_EXE_mailshift"))
+        let program = env!("CARGO_BIN_EXE_mailshift");
+        let mut command = match on {
+            Some((machines, i)) => machines.command(i, program),
+            None => Command::new(program),
+        };
+        let child = command
             .args(["worker", "--name", name, "--lease-seconds", LEASE])
             .args(["--accounts", "4", "--exit-when-idle", "--state"])
-            .arg(batch.state_arg())
+            .arg(state)
             .arg("--reports")
             .arg(batch.reports())
             .env("MAILSHIFT_LOG", "info")
@@ -150,9 +180,11 @@ fn query_i64(url: &str, sql: &'static str) -> i64 {
 }
 
 /// Counts, at both Dovecots, the IMAP sessions open at once (they share
-/// the host 127.0.0.1), every few milliseconds until dropped.
+/// one host), every few milliseconds until stopped, and notes the
+/// addresses they come from.
 struct SessionCounter {
     most: Arc<AtomicUsize>,
+    from: Arc<Mutex<BTreeSet<String>>>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -165,33 +197,38 @@ impl SessionCounter {
             Arc::new(AtomicUsize::new(0)),
             Arc::new(AtomicBool::new(false)),
         );
-        let (seen, stopped) = (most.clone(), stop.clone());
+        let from = Arc::new(Mutex::new(BTreeSet::new()));
+        let (seen, stopped, addresses) = (most.clone(), stop.clone(), from.clone());
         let thread = std::thread::spawn(move || {
             while !stopped.load(Ordering::Relaxed) {
-                let now: usize = configs.iter().map(|c| sessions(&doveadm, c)).sum();
-                seen.fetch_max(now, Ordering::Relaxed);
+                let now: Vec<String> = configs.iter().flat_map(|c| sessions(&doveadm, c)).collect();
+                seen.fetch_max(now.len(), Ordering::Relaxed);
+                addresses.lock().unwrap().extend(now);
                 std::thread::sleep(Duration::from_millis(5));
             }
         });
         SessionCounter {
             most,
+            from,
             stop,
             thread: Some(thread),
         }
     }
 
-    /// The most sessions seen at once.
-    fn most(mut self) -> usize {
+    /// The most sessions seen at once, and every address they came from.
+    fn stop(mut self) -> (usize, BTreeSet<String>) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
-        self.most.load(Ordering::Relaxed)
+        let from = std::mem::take(&mut *self.from.lock().unwrap());
+        (self.most.load(Ordering::Relaxed), from)
     }
 }
 
-/// The IMAP sessions `doveadm who` lists on the server of `config`.
-fn sessions(doveadm: &Path, config: &Path) -> usize {
+/// The client address of each IMAP session `doveadm who` lists on the
+/// server of `config`.
+fn sessions(doveadm: &Path, config: &Path) -> Vec<String> {
     let out = Command::new(doveadm)
         .arg("-c")
         .arg(config)
@@ -201,8 +238,11 @@ fn sessions(doveadm: &Path, config: &Path) -> usize {
         .expect("doveadm who");
     String::from_utf8_lossy(&out.stdout)
         .lines()
-        .filter(|line| line.split_whitespace().nth(1) == Some("imap"))
-        .count()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            (fields.get(1) == Some(&"imap")).then(|| fields.get(3).unwrap_or(&"").to_string())
+        })
+        .collect()
 }
 
 /// Every account completed, the batch too, and every mailbox exact.
@@ -223,14 +263,31 @@ async fn assert_exact(batch: &Batch, source: &Dovecot, dest: &Dovecot, users: &[
 
 #[tokio::test(flavor = "multi_thread")]
 async fn three_workers_share_a_batch_one_killed_its_accounts_finish_elsewhere_exact() {
-    let server = Postgres::start();
+    // Three machines when the test may make them, else three processes.
+    let machines = Machines::create(3);
+    let bridge = machines.as_ref().map(|m| (m.host_address(), m.subnet()));
+    let also = bridge
+        .as_ref()
+        .map(|(address, subnet)| (address.as_str(), subnet.as_str()));
+    if machines.is_none() {
+        eprintln!("no network namespaces here: the workers share the host's network");
+    }
+    let server = Postgres::start_listening_also(also);
     let url = server.database("mailshift");
-    let (source, dest, users) = servers(30, 40).await;
-    let batch = queued_batch(&source, &dest, &users, url.clone());
+    let (source, dest, users) = servers(30, 40, also.map(|(address, _)| address)).await;
+    let host = also.map(|(address, _)| address);
+    let batch = queued_batch(&source, &dest, &users, url.clone(), host);
+    let state = match host {
+        Some(host) => url.replace("127.0.0.1", host),
+        None => url.clone(),
+    };
 
     let counter = SessionCounter::start([&source, &dest]);
     let mut workers: Vec<Worker> = (0..3)
-        .map(|i| Worker::start(&batch, &format!("w{i}")))
+        .map(|i| {
+            let on = machines.as_ref().map(|m| (m, i));
+            Worker::start(&batch, &format!("w{i}"), state.clone().into(), on)
+        })
         .collect();
     // Kill w0 while it holds an account, once some accounts are done.
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -260,11 +317,17 @@ async fn three_workers_share_a_batch_one_killed_its_accounts_finish_elsewhere_ex
     assert!(orphans > 0, "w0 died holding accounts");
 
     wait_all(&mut workers, &batch, Duration::from_secs(300));
-    let most = counter.most();
+    let (most, from) = counter.stop();
     assert!(
         (2..=PER_HOST).contains(&most),
-        "{most} IMAP sessions at once at the two Dovecots of 127.0.0.1 (cap {PER_HOST})"
+        "{most} IMAP sessions at once at the two Dovecots of one host (cap {PER_HOST})"
     );
+    if let Some(machines) = &machines {
+        // The servers saw the workers' machines (the one killed early may
+        // not have connected yet), and nothing else.
+        assert!(from.iter().all(|a| machines.owns(a)), "{from:?}");
+        assert!(from.len() >= 2, "{from:?}");
+    }
     assert_exact(&batch, &source, &dest, &users).await;
     assert_eq!(
         query_i64(
@@ -298,10 +361,10 @@ async fn three_workers_share_a_batch_one_killed_its_accounts_finish_elsewhere_ex
 async fn workers_carry_on_across_a_postgres_restart_and_the_batch_ends_exact() {
     let mut server = Postgres::start();
     let url = server.database("mailshift");
-    let (source, dest, users) = servers(12, 60).await;
-    let batch = queued_batch(&source, &dest, &users, url.clone());
+    let (source, dest, users) = servers(12, 60, None).await;
+    let batch = queued_batch(&source, &dest, &users, url.clone(), None);
     let mut workers: Vec<Worker> = (0..2)
-        .map(|i| Worker::start(&batch, &format!("p{i}")))
+        .map(|i| Worker::start(&batch, &format!("p{i}"), url.clone().into(), None))
         .collect();
     let deadline = Instant::now() + Duration::from_secs(120);
     while query_i64(

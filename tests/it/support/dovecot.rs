@@ -69,6 +69,9 @@ pub struct DovecotOptions<'a> {
     pub oauth2: Option<OAuth2Passdb<'a>>,
     /// Look like Gmail's IMAP view (see [`super::gmail_view`]).
     pub gmail_view: bool,
+    /// Another address to listen on besides 127.0.0.1 (a bridge's, see
+    /// [`super::machines`]).
+    pub listen_also: Option<&'a str>,
 }
 
 /// How Dovecot's `oauth2` passdb validates tokens (`introspection_mode =
@@ -100,6 +103,7 @@ impl Default for DovecotOptions<'_> {
             imap_capability: None,
             oauth2: None,
             gmail_view: false,
+            listen_also: None,
         }
     }
 }
@@ -481,6 +485,10 @@ fn render_config(
     };
     let imaps = if options.tls { imaps } else { 0 };
     let mechanisms = options.auth_mechanisms;
+    let listen = match options.listen_also {
+        Some(address) => format!("127.0.0.1, {address}"),
+        None => "127.0.0.1".to_owned(),
+    };
     let capability = match options.imap_capability {
         Some(list) => format!("protocol imap {{\n  imap_capability = {list}\n}}\n"),
         None => String::new(),
@@ -527,7 +535,7 @@ state_dir = {base}/state
 log_path = {base}/dovecot.log
 instance_name = mailshift-test-{imap}
 protocols = imap pop3 sieve
-listen = 127.0.0.1
+listen = {listen}
 {ssl}disable_plaintext_auth = no
 auth_mechanisms = {mechanisms}
 auth_failure_delay = 0

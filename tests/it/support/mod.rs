@@ -9,6 +9,7 @@ pub mod cyrus;
 pub mod dovecot;
 pub mod gmail_view;
 pub mod groupware;
+pub mod machines;
 pub mod mime;
 pub mod postgres;
 pub mod pst_writer;

@@ -17,6 +17,8 @@ pub struct Postgres {
     child: Child,
     port: u16,
     bin: PathBuf,
+    /// `listen_addresses`.
+    listen: String,
     // Removed after the server has stopped (in `drop`).
     dir: tempfile::TempDir,
 }
@@ -62,6 +64,12 @@ impl Postgres {
     /// any other server of the suite would: `scripts/install-deps.sh`
     /// installs it.
     pub fn start() -> Postgres {
+        Postgres::start_listening_also(None)
+    }
+
+    /// Starts a new server that also listens on `also` (an address and its
+    /// subnet, trusted as loopback is: see [`super::machines`]).
+    pub fn start_listening_also(also: Option<(&str, &str)>) -> Postgres {
         let bin = binaries().expect(
             "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): \
              run scripts/install-deps.sh",
@@ -95,12 +103,21 @@ impl Postgres {
             "initdb failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        let mut listen = "127.0.0.1".to_owned();
+        if let Some((address, subnet)) = also {
+            listen = format!("{listen},{address}");
+            let hba = data.join("pg_hba.conf");
+            let mut rules = std::fs::read_to_string(&hba).expect("pg_hba.conf");
+            rules.push_str(&format!("host all all {subnet} trust\n"));
+            std::fs::write(&hba, rules).expect("pg_hba.conf written");
+        }
         let port = free_port();
-        let child = spawn(&bin, dir.path(), port);
+        let child = spawn(&bin, dir.path(), port, &listen);
         let mut server = Postgres {
             child,
             port,
             bin,
+            listen,
             dir,
         };
         server.wait_ready();
@@ -113,7 +130,7 @@ impl Postgres {
     pub fn restart(&mut self, down_for: Duration) {
         self.stop();
         std::thread::sleep(down_for);
-        self.child = spawn(&self.bin, self.dir.path(), self.port);
+        self.child = spawn(&self.bin, self.dir.path(), self.port, &self.listen);
         self.wait_ready();
     }
 
@@ -168,8 +185,8 @@ impl Drop for Postgres {
 }
 
 /// Starts the server of the cluster in `dir` (its data in `dir/data`, its
-/// socket in `dir`) on `port`.
-fn spawn(bin: &Path, dir: &Path, port: u16) -> Child {
+/// socket in `dir`) on `port` of the addresses in `listen`.
+fn spawn(bin: &Path, dir: &Path, port: u16, listen: &str) -> Child {
     as_server_user(&bin.join("postgres"))
         .arg("-D")
         .arg(dir.join("data"))
@@ -177,7 +194,7 @@ fn spawn(bin: &Path, dir: &Path, port: u16) -> Child {
         .arg(dir)
         .args([
             "-c",
-            "listen_addresses=127.0.0.1",
+            &format!("listen_addresses={listen}"),
             "-c",
             "fsync=off",
             "-c",

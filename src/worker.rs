@@ -328,9 +328,11 @@ impl Worker {
         match store.finish_queued_batch(batch.record.id).await {
             Ok(Some(state)) => {
                 tracing::info!(batch = %batch.record.public_id, "{state}");
-                if let Err(error) =
-                    batch::publish(&batch.plan, &self.services, &batch.record, true).await
-                {
+                // A manifest without `smtp:` is notified by the daemon that
+                // queued it, with its configuration's server (if any).
+                let notify = batch.plan.smtp.is_some();
+                let published = batch::publish(&batch.plan, &self.services, &batch.record, notify);
+                if let Err(error) = published.await {
                     tracing::error!(batch = %batch.record.public_id, "{error:#}");
                 }
             }

@@ -38,6 +38,7 @@ use crate::batch::{self, BatchLock, Services};
 use crate::engine;
 use crate::manifest::{self, Diagnostics};
 use crate::plan::{self, Limits};
+use crate::report;
 use crate::stages::context::limits::Shared;
 use crate::store::batches::{AccountState, BatchState};
 use crate::store::jobs::Job;
@@ -395,12 +396,16 @@ impl Daemon {
                 })
             });
         }
+        // Workers send the notifications of a manifest with its own `smtp:`;
+        // the daemon sends those its configuration's server carries.
+        let daemon_notifies = plan.smtp.is_none();
         self.config.fill_in_smtp(&mut plan);
         let plan = plan::autodetect::resolve_from_env(plan).await?;
         // The manifest's own limits (rates, connections per host), within
         // the daemon's cap across every batch.
         let all_succeeded = if self.config.no_run() {
-            self.queue(&plan, shutdown, !only.is_empty()).await?
+            self.queue(&plan, shutdown, !only.is_empty(), daemon_notifies)
+                .await?
         } else {
             let limits = Arc::new(Shared::within(&plan.limits, shared));
             let outcome =
@@ -420,34 +425,37 @@ impl Daemon {
 
     /// Queues a batch for workers (unless a daemon restarted finds it
     /// queued already, and `again` is false), then waits until they end
-    /// it: whether every account completed, or `None` if `shutdown` fired
-    /// first.
+    /// it, and sends its notifications if `notify`: whether every account
+    /// completed, or `None` if `shutdown` fired first.
     async fn queue(
         &self,
         plan: &plan::ResolvedPlan,
         shutdown: &CancellationToken,
         again: bool,
+        notify: bool,
     ) -> anyhow::Result<Option<bool>> {
         let store = &self.services.store;
         let queued = store.queued_batch_named(&plan.batch).await?;
         let batch = match queued {
-            Some((id, BatchState::Running)) if !again => id,
-            _ => batch::enqueue(plan, &self.services, &[]).await?.0.id,
+            Some((batch, BatchState::Running)) if !again => batch,
+            _ => batch::enqueue(plan, &self.services, &[]).await?.0,
         };
         tracing::info!(batch = %plan.batch, "queued for workers");
-        loop {
+        let all_completed = loop {
             match store.queued_batch_named(&plan.batch).await? {
-                Some((id, BatchState::Completed)) if id == batch => return Ok(Some(true)),
-                Some((id, BatchState::CompletedWithErrors)) if id == batch => {
-                    return Ok(Some(false));
-                }
+                Some((b, BatchState::Completed)) if b.id == batch.id => break true,
+                Some((b, BatchState::CompletedWithErrors)) if b.id == batch.id => break false,
                 _ => {}
             }
             tokio::select! {
                 _ = shutdown.cancelled() => return Ok(None),
                 _ = tokio::time::sleep(WORKERS_POLL) => {}
             }
+        };
+        if notify {
+            report::notification::send::outcomes(plan, store, &batch).await;
         }
+        Ok(Some(all_completed))
     }
 
     /// Moves a finished job's folder to `done/` or `failed/`; `skipped`

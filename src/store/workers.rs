@@ -10,6 +10,7 @@
 //! its worker died, and any worker may claim it and resume it from its
 //! checkpoints. Connection slots per host are leased the same way.
 
+use super::batches::BatchRecord;
 use super::db::params;
 use super::{Backend, Db, Store, StoreError, now};
 use crate::vocabulary::BatchState;
@@ -249,18 +250,24 @@ impl Store {
         .await
     }
 
-    /// The key and state of the batch called `name`, if it is queued
-    /// for workers.
+    /// The batch called `name` and its state, if it is queued for
+    /// workers.
     pub async fn queued_batch_named(
         &self,
         name: &str,
-    ) -> Result<Option<(i64, BatchState)>, StoreError> {
+    ) -> Result<Option<(BatchRecord, BatchState)>, StoreError> {
         let name = name.to_owned();
         self.call(move |db| {
             db.query_opt(
-                "SELECT id, state FROM batches WHERE name = ?1 AND queued = 1",
+                "SELECT id, public_id, state FROM batches WHERE name = ?1 AND queued = 1",
                 params![name],
-                |row| Ok((row.get(0)?, row.get(1)?)),
+                |row| {
+                    let record = BatchRecord {
+                        id: row.get(0)?,
+                        public_id: row.get(1)?,
+                    };
+                    Ok((record, row.get(2)?))
+                },
             )
         })
         .await
@@ -462,6 +469,9 @@ mod tests {
             assert_eq!(second.account, accounts[1]);
             assert_eq!(store.claim_account(&dead, vec![]).await.unwrap(), None);
             assert_eq!(store.open_queued_accounts().await.unwrap(), 2);
+
+            // `run` cannot take the batch back while a worker holds some.
+            assert!(!store.unqueue_batch(batch).await.unwrap());
 
             // A busy batch is left out.
             store.release_account(&alive, accounts[1]).await.unwrap();

@@ -166,17 +166,30 @@ fn wait_all(workers: &mut [Worker], batch: &Batch, limit: Duration) {
     }
 }
 
-/// Runs one query on the state database, from a thread of its own (the
-/// synchronous client may not run inside the async test).
-fn query_i64(url: &str, sql: &'static str) -> i64 {
+/// The first column of the rows of one query on the state database, as
+/// text, from a thread of its own (the synchronous client may not run
+/// inside the async test); nothing while the database is away.
+fn query_text(url: &str, sql: &'static str) -> Vec<String> {
     let url = url.to_owned();
     std::thread::spawn(move || {
-        let mut client = postgres::Client::connect(&url, postgres::NoTls).ok()?;
-        client.query_one(sql, &[]).ok()?.try_get::<_, i64>(0).ok()
+        let Ok(mut client) = postgres::Client::connect(&url, postgres::NoTls) else {
+            return Vec::new();
+        };
+        client
+            .query(sql, &[])
+            .map(|rows| rows.iter().filter_map(|r| r.try_get(0).ok()).collect())
+            .unwrap_or_default()
     })
     .join()
     .expect("the query thread")
-    .unwrap_or(-1)
+}
+
+/// A count from the state database (-1 while it is away).
+fn query_i64(url: &str, sql: &'static str) -> i64 {
+    query_text(url, sql)
+        .first()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(-1)
 }
 
 /// Counts, at both Dovecots, the IMAP sessions open at once (they share
@@ -294,11 +307,11 @@ async fn three_workers_share_a_batch_one_killed_its_accounts_finish_elsewhere_ex
     loop {
         let held = query_i64(
             &url,
-            "SELECT count(*) FROM accounts WHERE worker = 'w0' AND state = 'running'",
+            "SELECT count(*)::text FROM accounts WHERE worker = 'w0' AND state = 'running'",
         );
         let done = query_i64(
             &url,
-            "SELECT count(*) FROM accounts WHERE state = 'completed'",
+            "SELECT count(*)::text FROM accounts WHERE state = 'completed'",
         );
         if held > 0 && done >= 2 {
             break;
@@ -313,7 +326,10 @@ async fn three_workers_share_a_batch_one_killed_its_accounts_finish_elsewhere_ex
     let mut killed = workers.remove(0);
     killed.child.kill().expect("SIGKILL");
     let _ = killed.child.wait();
-    let orphans = query_i64(&url, "SELECT count(*) FROM accounts WHERE worker = 'w0'");
+    let orphans = query_i64(
+        &url,
+        "SELECT count(*)::text FROM accounts WHERE worker = 'w0'",
+    );
     assert!(orphans > 0, "w0 died holding accounts");
 
     wait_all(&mut workers, &batch, Duration::from_secs(300));
@@ -332,7 +348,7 @@ async fn three_workers_share_a_batch_one_killed_its_accounts_finish_elsewhere_ex
     assert_eq!(
         query_i64(
             &url,
-            "SELECT count(*) FROM accounts WHERE worker IS NOT NULL"
+            "SELECT count(*)::text FROM accounts WHERE worker IS NOT NULL"
         ),
         0
     );
@@ -369,7 +385,7 @@ async fn workers_carry_on_across_a_postgres_restart_and_the_batch_ends_exact() {
     let deadline = Instant::now() + Duration::from_secs(120);
     while query_i64(
         &url,
-        "SELECT count(*) FROM accounts WHERE state = 'completed'",
+        "SELECT count(*)::text FROM accounts WHERE state = 'completed'",
     ) < 2
     {
         assert!(Instant::now() < deadline, "{}", workers[0].output(&batch));
@@ -377,7 +393,7 @@ async fn workers_carry_on_across_a_postgres_restart_and_the_batch_ends_exact() {
     }
     let left = query_i64(
         &url,
-        "SELECT count(*) FROM accounts WHERE state <> 'completed'",
+        "SELECT count(*)::text FROM accounts WHERE state <> 'completed'",
     );
     assert!(left > 0, "restarted while accounts were left");
     server.restart(Duration::from_secs(1));
@@ -388,5 +404,56 @@ async fn workers_carry_on_across_a_postgres_restart_and_the_batch_ends_exact() {
     assert!(
         logs.contains("reconnected to the state database"),
         "the workers met the restart\n{logs}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cancel_stops_the_account_a_worker_runs_and_the_others_go_on() {
+    let server = Postgres::start();
+    let url = server.database("mailshift");
+    let (source, dest, users) = servers(3, 400, None).await;
+    let batch = queued_batch(&source, &dest, &users, url.clone(), None);
+    let mut workers = vec![Worker::start(&batch, "c0", url.clone().into(), None)];
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let running = loop {
+        let running = query_text(
+            &url,
+            "SELECT migration_id || ' ' || source_email FROM accounts WHERE state = 'running'",
+        );
+        if let Some(first) = running.into_iter().next() {
+            break first;
+        }
+        assert!(Instant::now() < deadline, "{}", workers[0].output(&batch));
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (id, email) = running.split_once(' ').expect("ID and address");
+    crate::cmd::mailshift()
+        .args(["cancel", id, "--source", email, "--state", &url])
+        .run()
+        .success();
+
+    wait_all(&mut workers, &batch, Duration::from_secs(120));
+    let listed = batch.list();
+    assert_eq!(listed[0]["state"], "completed_with_errors", "{listed}");
+    for account in listed[0]["accounts"].as_array().expect("accounts") {
+        let expected = if account["migration_id"] == id {
+            "cancelled"
+        } else {
+            "completed"
+        };
+        assert_eq!(account["state"], expected, "{account}");
+    }
+    let cancelled = users
+        .iter()
+        .find(|u| email.starts_with(&format!("{u}@")))
+        .expect("the cancelled user");
+    let copied: usize = snapshot(&dest, cancelled)
+        .await
+        .values()
+        .map(|f| f.len())
+        .sum();
+    assert!(
+        copied < 403,
+        "the cancel stopped the copy ({copied} copied)"
     );
 }

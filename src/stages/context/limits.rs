@@ -357,6 +357,20 @@ mod tests {
         assert!(elapsed <= Duration::from_millis(2100), "{elapsed:?}");
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_rate_shared_among_workers_is_each_ones_part() {
+        let limiter = RateLimiter::new(10.0);
+        limiter.share(2);
+        let start = Instant::now();
+        for _ in 0..15 {
+            limiter.take(1.0).await;
+        }
+        // 5 tokens at hand (one second of the part), then 10 more at 5/s.
+        let elapsed = start.elapsed();
+        assert!(elapsed >= Duration::from_millis(1900), "{elapsed:?}");
+        assert!(elapsed <= Duration::from_millis(2100), "{elapsed:?}");
+    }
+
     #[tokio::test]
     async fn loans_wait_for_memory_and_return_it() {
         let shared = Shared::new(&Limits::default());

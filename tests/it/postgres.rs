@@ -1,9 +1,9 @@
 //! The state in PostgreSQL (`--state postgres://…`): a real migration
 //! between private Dovecots is exact, a `kill -9` mid-run then a resume
 //! duplicates nothing, a second run of the same batch is refused while
-//! the first holds its lock, and `list`, `status`, `undo` read the same
-//! state. The server is a private cluster from Debian's `postgresql`
-//! package; without it these tests say so loudly and do nothing.
+//! the first holds its lock, and `list`, `status`, `report`, `undo`,
+//! `serve` and `purge` read the same state. The server is a private
+//! cluster from Debian's `postgresql` package; without it they fail.
 
 use std::time::{Duration, Instant};
 
@@ -14,6 +14,7 @@ use crate::mail::{
 };
 use crate::support::Dovecot;
 use crate::support::postgres::Postgres;
+use crate::support::web::Serve;
 
 /// The password in every URL below: the cluster trusts loopback, so any
 /// password logs in, and none may ever be printed.
@@ -128,6 +129,40 @@ async fn postgres_state_migrates_exactly_and_serves_status_report_and_undo() {
     assert!(after.values().all(|folder| folder.is_empty()), "{after:?}");
     let status = status_of(&batch, &id, "alice@example.test");
     assert_eq!(status["state"], "undone");
+
+    // The status pages read the same state.
+    let state = std::path::PathBuf::from(batch.state_arg());
+    let serve = Serve::start(&state, &batch.reports(), 100);
+    let page = serve
+        .get(
+            &format!("/api/v1/migrations/{id}?source=alice%40example.test"),
+            &[],
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(page.json()["state"], "undone");
+    assert!(!page.body.contains(PASSWORD));
+    drop(serve);
+
+    // `purge` forgets the migration there too.
+    let purged = mailshift()
+        .args([
+            "purge",
+            &id,
+            "--source",
+            "alice@example.test",
+            "--yes",
+            "--state",
+        ])
+        .arg(batch.state_arg())
+        .run();
+    assert_no_password(&purged);
+    purged.success();
+    mailshift()
+        .args(["status", &id, "--source", "alice@example.test", "--state"])
+        .arg(batch.state_arg())
+        .run()
+        .code(4);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -230,6 +230,12 @@ pub async fn upgrade(
     }
 }
 
+/// The client configuration that accepts any certificate (as
+/// `accept_invalid_certs` does), for encryption without authentication.
+pub fn insecure_client_config() -> Arc<ClientConfig> {
+    client_config(true)
+}
+
 /// The two client configurations, built once per process.
 fn client_config(accept_invalid_certs: bool) -> Arc<ClientConfig> {
     static VERIFIED: OnceLock<Arc<ClientConfig>> = OnceLock::new();

@@ -10,7 +10,7 @@ use super::batches::AccountKey;
 
 #[allow(dead_code)] // restart() is for the integration tests
 #[path = "../../tests/it/support/postgres.rs"]
-mod server;
+pub(crate) mod server;
 
 /// Runs `test` with a new SQLite store, then with a new PostgreSQL one.
 pub(crate) async fn for_each_backend<F, Fut>(test: F)

@@ -10,6 +10,7 @@
 
 mod postgres;
 mod sqlite;
+mod tls;
 mod value;
 
 pub use value::{FromValue, Row, ToValue, Value};

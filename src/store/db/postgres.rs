@@ -39,7 +39,8 @@ pub(crate) fn client(url: &PostgresUrl) -> Result<Client, StoreError> {
         state: StateLocation::Postgres(url.clone()),
         reason,
     };
-    let mut config = Config::from_str(url.expose()).map_err(|e| open_error(e.to_string()))?;
+    let tls = super::tls::from_url(url.expose()).map_err(open_error)?;
+    let mut config = Config::from_str(&tls.url).map_err(|e| open_error(e.to_string()))?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(30));
     }
@@ -50,7 +51,11 @@ pub(crate) fn client(url: &PostgresUrl) -> Result<Client, StoreError> {
         // The schema's `IF NOT EXISTS` notices are not worth a log line.
         config.options("-c client_min_messages=warning");
     }
-    config.connect(NoTls).map_err(|e| open_error(reason(&e)))
+    match tls.connector {
+        Some(connector) => config.connect(connector),
+        None => config.connect(NoTls),
+    }
+    .map_err(|e| open_error(reason(&e)))
 }
 
 /// An error with its cause, which says what went wrong at the server

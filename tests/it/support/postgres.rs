@@ -17,8 +17,8 @@ pub struct Postgres {
     child: Child,
     port: u16,
     bin: PathBuf,
-    /// `listen_addresses`.
-    listen: String,
+    /// The `-c` settings it runs with.
+    settings: Vec<String>,
     // Removed after the server has stopped (in `drop`).
     dir: tempfile::TempDir,
 }
@@ -64,12 +64,31 @@ impl Postgres {
     /// any other server of the suite would: `scripts/install-deps.sh`
     /// installs it.
     pub fn start() -> Postgres {
-        Postgres::start_listening_also(None)
+        Postgres::start_with(Options::default())
     }
 
     /// Starts a new server that also listens on `also` (an address and its
     /// subnet, trusted as loopback is: see [`super::machines`]).
     pub fn start_listening_also(also: Option<(&str, &str)>) -> Postgres {
+        Postgres::start_with(Options {
+            also,
+            ..Options::default()
+        })
+    }
+
+    /// Starts a new server that offers TLS with a certificate for
+    /// `localhost` and 127.0.0.1, signed by a test authority; returns it
+    /// and the authority's certificate (PEM), to trust.
+    pub fn start_tls() -> (Postgres, PathBuf) {
+        let server = Postgres::start_with(Options {
+            tls: true,
+            ..Options::default()
+        });
+        let authority = server.dir.path().join("ca.crt");
+        (server, authority)
+    }
+
+    fn start_with(options: Options<'_>) -> Postgres {
         let bin = binaries().expect(
             "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): \
              run scripts/install-deps.sh",
@@ -104,20 +123,29 @@ impl Postgres {
             String::from_utf8_lossy(&out.stderr)
         );
         let mut listen = "127.0.0.1".to_owned();
-        if let Some((address, subnet)) = also {
+        let mut settings = Vec::new();
+        if let Some((address, subnet)) = options.also {
             listen = format!("{listen},{address}");
             let hba = data.join("pg_hba.conf");
             let mut rules = std::fs::read_to_string(&hba).expect("pg_hba.conf");
             rules.push_str(&format!("host all all {subnet} trust\n"));
             std::fs::write(&hba, rules).expect("pg_hba.conf written");
         }
+        settings.push(format!("listen_addresses={listen}"));
+        if options.tls {
+            make_certificate(dir.path());
+            let (cert, key) = (dir.path().join("server.crt"), dir.path().join("server.key"));
+            settings.push("ssl=on".to_owned());
+            settings.push(format!("ssl_cert_file={}", cert.display()));
+            settings.push(format!("ssl_key_file={}", key.display()));
+        }
         let port = free_port();
-        let child = spawn(&bin, dir.path(), port, &listen);
+        let child = spawn(&bin, dir.path(), port, &settings);
         let mut server = Postgres {
             child,
             port,
             bin,
-            listen,
+            settings,
             dir,
         };
         server.wait_ready();
@@ -130,7 +158,7 @@ impl Postgres {
     pub fn restart(&mut self, down_for: Duration) {
         self.stop();
         std::thread::sleep(down_for);
-        self.child = spawn(&self.bin, self.dir.path(), self.port, &self.listen);
+        self.child = spawn(&self.bin, self.dir.path(), self.port, &self.settings);
         self.wait_ready();
     }
 
@@ -184,26 +212,90 @@ impl Drop for Postgres {
     }
 }
 
+/// How a server is set up.
+#[derive(Default)]
+struct Options<'a> {
+    /// Another address to listen on, and its subnet to trust.
+    also: Option<(&'a str, &'a str)>,
+    /// Offer TLS.
+    tls: bool,
+}
+
 /// Starts the server of the cluster in `dir` (its data in `dir/data`, its
-/// socket in `dir`) on `port` of the addresses in `listen`.
-fn spawn(bin: &Path, dir: &Path, port: u16, listen: &str) -> Child {
-    as_server_user(&bin.join("postgres"))
+/// socket in `dir`) on `port`, with more `-c` settings.
+fn spawn(bin: &Path, dir: &Path, port: u16, settings: &[String]) -> Child {
+    let mut command = as_server_user(&bin.join("postgres"));
+    command
         .arg("-D")
         .arg(dir.join("data"))
         .args(["-p", &port.to_string(), "-k"])
         .arg(dir)
-        .args([
-            "-c",
-            &format!("listen_addresses={listen}"),
-            "-c",
-            "fsync=off",
-            "-c",
-            "max_connections=200",
-        ])
+        .args(["-c", "fsync=off", "-c", "max_connections=200"]);
+    for setting in settings {
+        command.args(["-c", setting]);
+    }
+    command
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("postgres starts")
+}
+
+/// A certificate authority in `dir/ca.crt`, and a certificate it signed
+/// for localhost and 127.0.0.1 in `dir/server.crt`, its key in
+/// `dir/server.key` (the server's alone).
+fn make_certificate(dir: &Path) {
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl runs (scripts/install-deps.sh installs it)");
+        assert!(
+            out.status.success(),
+            "openssl failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let new_key = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &new_key,
+            &["-days", "3650", "-subj", "/CN=mailshift test CA"],
+            &["-keyout", "ca.key", "-out", "ca.crt"],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[
+            &["req", "-x509", "-CA", "ca.crt", "-CAkey", "ca.key"][..],
+            &new_key,
+            &["-days", "3650", "-subj", "/CN=localhost"],
+            &["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+            &["-addext", "basicConstraints=critical,CA:FALSE"],
+            &["-keyout", "server.key", "-out", "server.crt"],
+        ]
+        .concat(),
+    );
+    let key = dir.join("server.key");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("key mode");
+    if running_as_root() {
+        let status = Command::new("chown")
+            .args(["postgres:postgres"])
+            .arg(&key)
+            .arg(dir.join("server.crt"))
+            .status()
+            .expect("chown runs");
+        assert!(status.success(), "chown of the server's key failed");
+    }
 }
 
 /// Runs `f` on a thread of its own: the synchronous PostgreSQL client

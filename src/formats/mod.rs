@@ -4,6 +4,8 @@
 //! - [`mime`]: header fields, RFC 2047 encoded words, RFC 2231 parameters,
 //!   quoted-printable and base64 bodies.
 //! - [`content_line`]: the line syntax iCalendar and vCard share.
+//! - [`percent`]: percent-escapes, in URLs and WebDAV hrefs.
 
 pub mod content_line;
 pub mod mime;
+pub mod percent;

@@ -10,7 +10,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::Source;
-use super::source::decoded;
+use crate::formats::percent;
 use crate::plan::StageKind;
 use crate::protocols::dav::{Changes, Collection, DavClient, DavError, ItemRef};
 use crate::stages::context::AccountContext;
@@ -48,10 +48,10 @@ pub(super) async fn list(
             });
         }
     };
-    let prefix = decoded(href);
+    let prefix = percent::decode(href);
     let mut recorded: Vec<&ItemRecord> = records
         .values()
-        .filter(|r| decoded(&r.source_href).starts_with(&prefix))
+        .filter(|r| percent::decode(&r.source_href).starts_with(&prefix))
         .collect();
     recorded.sort_by(|a, b| a.source_href.cmp(&b.source_href));
     // A write whose answer was never recorded is looked at again: only a
@@ -89,10 +89,10 @@ pub(super) async fn list(
     };
     if token.is_some() {
         // What the checkpoints hold and the source no longer does.
-        let listed: HashSet<String> = items.iter().map(|i| decoded(&i.href)).collect();
+        let listed: HashSet<String> = items.iter().map(|i| percent::decode(&i.href)).collect();
         let gone: Vec<String> = recorded
             .iter()
-            .filter(|r| !listed.contains(&decoded(&r.source_href)))
+            .filter(|r| !listed.contains(&percent::decode(&r.source_href)))
             .map(|r| r.source_href.clone())
             .collect();
         ctx.store
@@ -139,12 +139,12 @@ fn merged(
     changed: Vec<ItemRef>,
     removed: &[String],
 ) -> (Vec<ItemRef>, Vec<String>) {
-    let changed_now: HashSet<String> = changed.iter().map(|i| decoded(&i.href)).collect();
-    let removed: HashSet<String> = removed.iter().map(|h| decoded(h)).collect();
+    let changed_now: HashSet<String> = changed.iter().map(|i| percent::decode(&i.href)).collect();
+    let removed: HashSet<String> = removed.iter().map(|h| percent::decode(h)).collect();
     let mut items = Vec::new();
     let mut gone = Vec::new();
     for record in recorded {
-        let key = decoded(&record.source_href);
+        let key = percent::decode(&record.source_href);
         if changed_now.contains(&key) {
             continue;
         }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::{client, retrying};
+use crate::formats::percent;
 use crate::protocols::dav::discovery::Service;
 use crate::protocols::dav::{Collection, DavClient, DavError, ItemRef, Multiget};
 use crate::stages::context::AccountContext;
@@ -96,7 +97,7 @@ impl Source {
             match client.multiget(collection, report, &hrefs).await {
                 Ok(fetched) => fetched
                     .into_iter()
-                    .filter_map(|f| Some((decoded(&f.href), f.content.ok()?)))
+                    .filter_map(|f| Some((percent::decode(&f.href), f.content.ok()?)))
                     .collect(),
                 // A server without the report: one GET each.
                 Err(error @ DavError::Status { .. }) => {
@@ -107,7 +108,7 @@ impl Source {
             };
         let mut out = Vec::with_capacity(items.len());
         for item in items {
-            let content = match got.remove(&decoded(&item.href)) {
+            let content = match got.remove(&percent::decode(&item.href)) {
                 Some(content) => Ok(content),
                 None => match client.get(&item.href).await {
                     Ok(content) => Ok(content),
@@ -122,29 +123,4 @@ impl Source {
         }
         Ok(out)
     }
-}
-
-/// An href with its percent-escapes decoded, to match the hrefs of a
-/// listing with those of a multiget (servers escape them differently).
-pub(super) fn decoded(href: &str) -> String {
-    let bytes = href.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }

@@ -22,6 +22,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+use crate::formats::percent;
 use crate::protocols::tls::insecure_client_config;
 
 /// How to connect: the URL the driver is given, and the TLS connector
@@ -44,7 +45,7 @@ pub(super) fn from_url(url: &str) -> Result<Tls, String> {
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         match pair.split_once('=') {
             Some(("sslmode", value)) => mode = value.to_owned(),
-            Some(("sslrootcert", value)) => root = Some(decode(value)),
+            Some(("sslrootcert", value)) => root = Some(percent::decode(value)),
             _ => kept.push(pair),
         }
     }
@@ -116,30 +117,6 @@ fn verifying(root: Option<&str>, check_host: bool) -> Result<ClientConfig, Strin
     })
 }
 
-/// `%2F` and the like in a URL parameter.
-fn decode(value: &str) -> String {
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// `verify-ca`: the chain is checked, the host name is not.
 #[derive(Debug)]
 struct AnyName(Arc<WebPkiServerVerifier>);
@@ -203,7 +180,6 @@ mod tests {
         assert_eq!(tls.url, "postgres://u@h/db?sslmode=prefer");
         let tls = from_url("postgres://h/db?sslmode=disable").unwrap();
         assert!(tls.connector.is_none());
-        assert_eq!(decode("%2Fetc%2Fca.pem"), "/etc/ca.pem");
         let wrong = from_url("postgres://u:secret@h/db?sslmode=verify")
             .err()
             .unwrap();

@@ -138,6 +138,16 @@ impl Worker {
     }
 }
 
+impl Drop for Worker {
+    /// A worker left running by a failed test is killed with it.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// Waits for every worker to exit by itself (they stop when nothing is
 /// left to run), each successfully.
 fn wait_all(workers: &mut [Worker], batch: &Batch, limit: Duration) {
@@ -325,7 +335,7 @@ async fn three_workers_share_a_batch_one_killed_its_accounts_finish_elsewhere_ex
     }
     let mut killed = workers.remove(0);
     killed.child.kill().expect("SIGKILL");
-    let _ = killed.child.wait();
+    killed.child.wait().expect("the killed worker");
     let orphans = query_i64(
         &url,
         "SELECT count(*)::text FROM accounts WHERE worker = 'w0'",

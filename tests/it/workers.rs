@@ -66,16 +66,18 @@ async fn servers(
 }
 
 /// The batch of every user, its state in the PostgreSQL database `url`,
-/// queued for workers; its servers at `host` (127.0.0.1 when `None`).
+/// queued for workers; its servers at `host` (127.0.0.1 when `None`);
+/// `more` limits (YAML lines) when given.
 fn queued_batch(
     source: &Dovecot,
     dest: &Dovecot,
     users: &[&'static str],
     url: String,
     host: Option<&str>,
+    more: &str,
 ) -> Batch {
     let accounts: Vec<_> = users.iter().map(|u| account(u, source, dest)).collect();
-    let limits = format!("  connections_per_host: {PER_HOST}\n  concurrent_accounts: 4");
+    let limits = format!("  connections_per_host: {PER_HOST}\n  concurrent_accounts: 4\n{more}");
     let batch = Batch::new(&accounts, &limits).on_postgres(url);
     if let Some(host) = host {
         let manifest = batch.dir.path().join("batch.yaml");
@@ -299,7 +301,7 @@ async fn three_workers_share_a_batch_one_killed_its_accounts_finish_elsewhere_ex
     let url = server.database("mailshift");
     let (source, dest, users) = servers(30, 40, also.map(|(address, _)| address)).await;
     let host = also.map(|(address, _)| address);
-    let batch = queued_batch(&source, &dest, &users, url.clone(), host);
+    let batch = queued_batch(&source, &dest, &users, url.clone(), host, "");
     let state = match host {
         Some(host) => url.replace("127.0.0.1", host),
         None => url.clone(),
@@ -388,7 +390,7 @@ async fn workers_carry_on_across_a_postgres_restart_and_the_batch_ends_exact() {
     let mut server = Postgres::start();
     let url = server.database("mailshift");
     let (source, dest, users) = servers(12, 60, None).await;
-    let batch = queued_batch(&source, &dest, &users, url.clone(), None);
+    let batch = queued_batch(&source, &dest, &users, url.clone(), None, "");
     let mut workers: Vec<Worker> = (0..2)
         .map(|i| Worker::start(&batch, &format!("p{i}"), url.clone().into(), None))
         .collect();
@@ -421,8 +423,10 @@ async fn workers_carry_on_across_a_postgres_restart_and_the_batch_ends_exact() {
 async fn a_cancel_stops_the_account_a_worker_runs_and_the_others_go_on() {
     let server = Postgres::start();
     let url = server.database("mailshift");
+    // 100 messages a second for the three accounts: several seconds each.
     let (source, dest, users) = servers(3, 400, None).await;
-    let batch = queued_batch(&source, &dest, &users, url.clone(), None);
+    let rate = "  messages_per_second: 100";
+    let batch = queued_batch(&source, &dest, &users, url.clone(), None, rate);
     let mut workers = vec![Worker::start(&batch, "c0", url.clone().into(), None)];
     let deadline = Instant::now() + Duration::from_secs(60);
     let running = loop {

@@ -318,16 +318,24 @@ pub async fn run_account(ctx: AccountContext) -> Result<AccountOutcome, StoreErr
                     state = AccountState::CompletedWithErrors;
                 }
             }
-            // The state database went away (a PostgreSQL restart): the
-            // stage is not done, but nothing is wrong with the account,
-            // which resumes from its checkpoints.
-            Err(failure) if failure.error.chain().any(|e| e.is::<StoreError>()) => {
+            // Stopped while it waited (for a connection slot, say), or the
+            // state database went away (a PostgreSQL restart): the stage is
+            // not done, but nothing is wrong with the account, which
+            // resumes from its checkpoints.
+            Err(failure)
+                if ctx.shutdown.is_cancelled()
+                    || failure.error.chain().any(|e| e.is::<StoreError>()) =>
+            {
                 tracing::warn!(account = %ctx.plan.source.email, "{:#}", failure.error);
                 store
                     .finish_stage(id, kind, StageState::Interrupted, failure.counts)
                     .await?;
                 counts.add(&failure.counts);
-                state = AccountState::Interrupted;
+                state = if ctx.cancel.is_cancelled() {
+                    AccountState::Cancelled
+                } else {
+                    AccountState::Interrupted
+                };
                 break;
             }
             Err(failure) => {

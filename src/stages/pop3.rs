@@ -75,9 +75,8 @@ impl Ends {
         let source_server = server_of(&ctx.plan.source, "POP3")?;
         let dest_server = server_of(&ctx.plan.destination, "IMAP")?;
         let slots = ctx
-            .limits
             .connections(&[&source_server.host, &dest_server.host])
-            .await;
+            .await?;
         let refused =
             |e: &pop3::Pop3Error| matches!(e, pop3::Pop3Error::Session(SessionError::Auth { .. }));
         let connect = async |c: &SessionConfig| pop3::Session::connect(c).await;

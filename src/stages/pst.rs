@@ -72,7 +72,7 @@ async fn import(ctx: &AccountContext, tally: &mut Tally) -> anyhow::Result<()> {
         item_note(ctx, StageKind::Mail, &item, format!("skipped: {reason}")).await;
     }
     let server = server_of(&ctx.plan.destination)?;
-    let _slot = ctx.limits.connections(&[&server.host]).await;
+    let _slot = ctx.connections(&[&server.host]).await?;
     let mut dest = open(&ctx.plan.destination, server).await?.without_modseq();
 
     let (boxes, nodes) = mailboxes(&tree);

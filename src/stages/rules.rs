@@ -108,7 +108,7 @@ impl Pair {
     async fn connect(ctx: &AccountContext) -> anyhow::Result<Pair> {
         let source = sieve_server(&ctx.plan.source)?;
         let dest = sieve_server(&ctx.plan.destination)?;
-        let slots = ctx.limits.connections(&[&source.host, &dest.host]).await;
+        let slots = ctx.connections(&[&source.host, &dest.host]).await?;
         let source = open(&ctx.plan.source, &source)
             .await
             .context("The source's Sieve scripts")?;
@@ -316,7 +316,7 @@ async fn auto_replies_with_rules(
     counts: &mut StageCounts,
 ) -> anyhow::Result<()> {
     let server = sieve_server(&ctx.plan.source)?;
-    let slots = ctx.limits.connections(&[&server.host]).await;
+    let slots = ctx.connections(&[&server.host]).await?;
     let mut source = open(&ctx.plan.source, &server)
         .await
         .context("The source's Sieve scripts")?;

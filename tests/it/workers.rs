@@ -471,3 +471,68 @@ async fn a_cancel_stops_the_account_a_worker_runs_and_the_others_go_on() {
         "the cancel stopped the copy ({copied} copied)"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_waiting_for_slots_another_holds_stops_at_once_and_gives_its_account_back() {
+    let server = Postgres::start();
+    let url = server.database("mailshift");
+    let (source, dest, users) = servers(1, 20, None).await;
+    let batch = queued_batch(&source, &dest, &users, url.clone(), None, "");
+    // Another worker, far away, holds every slot of 127.0.0.1.
+    let held = query_text(
+        &url,
+        "INSERT INTO host_slots (host, slot, worker, lease_until)
+         SELECT '127.0.0.1', n, 'far', 4000000000 FROM generate_series(0, 3) AS n
+         RETURNING host",
+    );
+    assert_eq!(held.len(), PER_HOST);
+
+    let mut waiting = Worker::start(&batch, "waiting", url.clone().into(), None);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while query_i64(
+        &url,
+        "SELECT count(*)::text FROM accounts WHERE state = 'running'",
+    ) < 1
+    {
+        assert!(Instant::now() < deadline, "{}", waiting.output(&batch));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let copied: usize = snapshot(&dest, users[0])
+        .await
+        .values()
+        .map(|f| f.len())
+        .sum();
+    assert_eq!(copied, 0, "nothing copied without a slot");
+    let term = Command::new("kill")
+        .args(["-TERM", &waiting.child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(term.success());
+    let stopped = Instant::now();
+    while waiting.child.try_wait().expect("wait").is_none() {
+        assert!(
+            stopped.elapsed() < Duration::from_secs(10),
+            "still waiting after SIGTERM\n{}",
+            waiting.output(&batch)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(waiting.child.wait().expect("wait").code(), Some(0));
+    assert_eq!(
+        query_text(
+            &url,
+            "SELECT state || ' ' || coalesce(worker, '-') FROM accounts"
+        ),
+        ["interrupted -"]
+    );
+
+    // The slots come back: the account ends elsewhere, exact.
+    query_text(
+        &url,
+        "DELETE FROM host_slots WHERE worker = 'far' RETURNING host",
+    );
+    let mut workers = vec![Worker::start(&batch, "next", url.clone().into(), None)];
+    wait_all(&mut workers, &batch, Duration::from_secs(120));
+    assert_exact(&batch, &source, &dest, &users).await;
+}

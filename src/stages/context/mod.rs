@@ -16,6 +16,7 @@ use crate::plan::AccountPlan;
 use crate::stages::files::FileCache;
 use crate::store::Store;
 use crate::store::batches::AccountRecord;
+use limits::Permits;
 use retry::RetryPolicy;
 
 /// Everything a stage needs to run for one account.
@@ -44,4 +45,18 @@ pub struct AccountContext {
     /// The source file (`.ics`, `.vcf`, PST) as the WebDAV stages read
     /// it, read once for the account.
     pub files: FileCache,
+}
+
+impl AccountContext {
+    /// Waits for a connection slot of each host named (see
+    /// [`limits::Shared::connections`]), or until the account is stopped:
+    /// then it fails, and the engine records the stage as cut short.
+    pub async fn connections(&self, hosts: &[&str]) -> anyhow::Result<Permits> {
+        tokio::select! {
+            permits = self.limits.connections(hosts) => Ok(permits),
+            _ = self.shutdown.cancelled() => {
+                anyhow::bail!("stopped while waiting for a connection slot")
+            }
+        }
+    }
 }

@@ -131,7 +131,7 @@ async fn copy_all(
         .into_iter()
         .chain(std::iter::repeat_n(dest_host.as_str(), writes))
         .collect();
-    let _slots = ctx.limits.connections(&hosts).await;
+    let _slots = ctx.connections(&hosts).await?;
     let collections: Vec<Collection> = source
         .collections(rules.service)
         .await

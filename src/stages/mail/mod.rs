@@ -285,7 +285,7 @@ impl Pair {
         let source = server_of(&ctx.plan.source)?;
         let dest = server_of(&ctx.plan.destination)?;
         // Both slots at once: see `Shared::connections`.
-        let slots = ctx.limits.connections(&[&source.host, &dest.host]).await;
+        let slots = ctx.connections(&[&source.host, &dest.host]).await?;
         let source = open(&ctx.plan.source, source).await?;
         let dest = open(&ctx.plan.destination, dest).await?;
         Ok(Pair {

@@ -113,7 +113,7 @@ pub fn measure(program: &Path, args: &[OsString], dir: &Path, name: &str) -> Mea
 
 /// The last line of GNU time's output (earlier lines may say the command
 /// exited non-zero).
-fn parse_time(text: &str) -> (Option<u64>, Option<f64>) {
+pub fn parse_time(text: &str) -> (Option<u64>, Option<f64>) {
     let Some(line) = text.lines().rev().find(|l| !l.trim().is_empty()) else {
         return (None, None);
     };

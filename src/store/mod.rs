@@ -44,8 +44,6 @@ pub mod status;
 pub(crate) mod testing;
 pub mod workers;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 
 use tokio::sync::oneshot;
@@ -107,8 +105,6 @@ type Job = Box<dyn FnOnce(&mut Db) + Send>;
 pub struct Store {
     jobs: mpsc::Sender<Job>,
     location: StateLocation,
-    /// Calls sent to the database thread by every clone.
-    round_trips: Arc<AtomicU64>,
 }
 
 impl Store {
@@ -143,11 +139,7 @@ impl Store {
             })
             .map_err(StoreError::Thread)?;
         outcome.recv().map_err(|_| StoreError::Closed)??;
-        Ok(Store {
-            jobs,
-            location,
-            round_trips: Arc::default(),
-        })
+        Ok(Store { jobs, location })
     }
 
     /// Where the database is.
@@ -155,10 +147,11 @@ impl Store {
         &self.location
     }
 
-    /// How many calls this process has made to the database (each one
-    /// statement, or one transaction): the benchmarks' round trips.
+    /// How many statements this process has sent to the database,
+    /// prepares and transaction ends included (each a round trip to a
+    /// PostgreSQL server): the benchmarks' round trips.
     pub fn round_trips(&self) -> u64 {
-        self.round_trips.load(Ordering::Relaxed)
+        db::round_trips()
     }
 
     /// Runs `f` on the writer thread and returns its result.
@@ -189,7 +182,6 @@ impl Store {
     }
 
     fn submit(&self, job: Job) -> Result<(), StoreError> {
-        self.round_trips.fetch_add(1, Ordering::Relaxed);
         self.jobs.send(job).map_err(|_| StoreError::Closed)
     }
 

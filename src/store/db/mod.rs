@@ -18,8 +18,27 @@ pub use value::{FromValue, Row, ToValue, Value};
 pub(crate) use self::postgres::{
     advisory_key, client as postgres_client, reason as postgres_reason,
 };
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use super::StoreError;
 use super::location::StateLocation;
+
+/// Statements this process has sent to its state database, prepares and
+/// `BEGIN`/`COMMIT` included: on PostgreSQL, each is a round trip to the
+/// server.
+static ROUND_TRIPS: AtomicU64 = AtomicU64::new(0);
+
+/// Counts one statement sent (a prepare too: a round trip of its own on
+/// PostgreSQL).
+fn sent() {
+    ROUND_TRIPS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// How many statements this process has sent to its state database (see
+/// [`ROUND_TRIPS`]): the benchmarks' round trips.
+pub fn round_trips() -> u64 {
+    ROUND_TRIPS.load(Ordering::Relaxed)
+}
 
 /// The parameters of one statement, in `?1`, `?2`, ... order.
 macro_rules! params {
@@ -81,6 +100,7 @@ impl Db {
 
     /// Runs one statement; returns how many rows it changed.
     pub fn execute(&mut self, sql: &str, params: Vec<Value>) -> Result<u64, StoreError> {
+        sent();
         match self {
             Db::Sqlite(conn) => sqlite::execute(conn, sql, &params),
             Db::Postgres(conn) => conn.execute(sql, &params),
@@ -89,6 +109,7 @@ impl Db {
 
     /// Runs one query and returns its rows.
     pub fn query(&mut self, sql: &str, params: Vec<Value>) -> Result<Vec<Row>, StoreError> {
+        sent();
         match self {
             Db::Sqlite(conn) => sqlite::query(conn, sql, &params),
             Db::Postgres(conn) => conn.query(sql, &params),
@@ -128,6 +149,7 @@ impl Db {
 
     /// Runs several statements without parameters (schema changes).
     pub fn execute_batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        sent();
         match self {
             Db::Sqlite(conn) => Ok(conn.execute_batch(sql)?),
             Db::Postgres(conn) => conn.execute_batch(sql),

@@ -80,6 +80,7 @@ impl PgConnection {
         if let Some(statement) = self.statements.get(sql) {
             return Ok(statement.clone());
         }
+        super::sent();
         let statement = self.client.prepare(&placeholders(sql));
         let statement = self.noted(statement)?;
         self.statements.insert(sql.to_owned(), statement.clone());

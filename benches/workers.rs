@@ -50,8 +50,8 @@
 //!   command's own, `warn` for `run`, `info` for `worker`);
 //! - `BENCH_PG_WIRE=1`: the processes reach PostgreSQL through a proxy
 //!   that counts the round trips on the wire (`support/pg_wire.rs`: every
-//!   statement, `BEGIN` and `COMMIT` is one, where a process counts one
-//!   per call to its store), `run --queue`'s included; the proxy slows
+//!   statement, prepare, `BEGIN` and `COMMIT` is one, as the processes
+//!   count them too), `run --queue`'s included; the proxy slows
 //!   the PostgreSQL configurations a little, so keep the timings of a run
 //!   without it;
 //! - `BENCH_KEEP=1`: keep the work folder (manifests, states, reports,

@@ -2,8 +2,8 @@
 //! the round trips its clients make: the messages after which a client
 //! waits for the server's answer, `Sync` (which ends every statement of
 //! the extended query protocol: a prepare, an execute) and `Query` (the
-//! simple protocol: `BEGIN`, `COMMIT`, a batch of SQL). What a process
-//! counts itself may group several of these into one call.
+//! simple protocol: `BEGIN`, `COMMIT`, a batch of SQL): a check of what
+//! the processes count themselves.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};

@@ -250,6 +250,35 @@ impl Store {
         .await
     }
 
+    /// Queues again, for the workers, an account of a queued batch that
+    /// failed or lost items (`mailshift`'s retry): `false` when it is
+    /// not one, or a worker holds it.
+    pub async fn requeue_account(&self, migration_id: &str) -> Result<bool, StoreError> {
+        let migration_id = migration_id.to_ascii_uppercase();
+        self.call(move |db| {
+            let mut tx = db.exclusive_transaction("claims")?;
+            let batch: Option<i64> = tx.query_opt(
+                "UPDATE accounts SET state = 'queued', error = NULL, updated_at = ?2
+                 WHERE migration_id = ?1 AND worker IS NULL
+                   AND state IN ('failed', 'completed_with_errors')
+                   AND batch_id IN (SELECT id FROM batches WHERE queued = 1)
+                 RETURNING batch_id",
+                params![migration_id, now()],
+                |row| row.get(0),
+            )?;
+            let Some(batch) = batch else {
+                return Ok(false);
+            };
+            tx.execute(
+                "UPDATE batches SET state = 'running', updated_at = ?2 WHERE id = ?1",
+                params![batch, now()],
+            )?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
     /// The batch called `name` and its state, if it is queued for
     /// workers.
     pub async fn queued_batch_named(

@@ -115,7 +115,9 @@ pub async fn run(app: &App, action: Action, id: &str, source: &str) -> anyhow::R
 
 /// Retries the accounts named by migration ID and source address: the
 /// failed ones of each batch are handed to the daemon at once, so that
-/// it runs the batch once for them. One outcome per account, in order.
+/// it runs the batch once for them; without the daemon, those of batches
+/// that workers run are queued for them again. One outcome per account,
+/// in order.
 pub async fn retry(app: &App, accounts: &[(String, String)]) -> anyhow::Result<Vec<Outcome>> {
     let mut outcomes = Vec::with_capacity(accounts.len());
     // Per batch: the accounts to run again, and their places in `outcomes`.
@@ -125,10 +127,18 @@ pub async fn retry(app: &App, accounts: &[(String, String)]) -> anyhow::Result<V
             outcomes.push(Outcome::not_found());
             continue;
         };
-        if app.retries.is_none() {
+        // A batch that workers run needs no daemon: queued again, the
+        // account goes to the next worker free.
+        let for_workers = app
+            .store
+            .queued_batch_named(&account.batch)
+            .await?
+            .is_some();
+        if app.retries.is_none() && !for_workers {
             outcomes.push(Outcome::refused(
                 "Retry needs the daemon: this server runs without it. Serve the pages from \
-                 `mailshift watch --serve`, or run the batch's manifest again with `mailshift run`.",
+                 `mailshift watch --serve`, run the batch's manifest again with `mailshift run`, \
+                 or queue it for workers with `mailshift run --queue`.",
             ));
             continue;
         }
@@ -140,6 +150,21 @@ pub async fn retry(app: &App, accounts: &[(String, String)]) -> anyhow::Result<V
                 "{id} is {}; only an account that failed, or lost items, can be retried.",
                 account.state
             )));
+            continue;
+        }
+        if app.retries.is_none() {
+            outcomes.push(if app.store.requeue_account(id).await? {
+                Outcome {
+                    status: StatusCode::ACCEPTED,
+                    text: format!(
+                        "{id} is queued again: a worker runs it from its batch's manifest, \
+                         carrying on from where it stopped."
+                    ),
+                    not_found: false,
+                }
+            } else {
+                Outcome::refused(format!("{id} is held by a worker; retry once it ends."))
+            });
             continue;
         }
         batches.entry(account.batch).or_default().push(Chosen {

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use crate::mail::{Batch, account, assert_same, raw, snapshot};
 use crate::support::machines::Machines;
 use crate::support::postgres::Postgres;
+use crate::support::web::{ADMIN_TOKEN, Serve};
 use crate::support::{Dovecot, DovecotOptions};
 
 /// Connections to 127.0.0.1 (both Dovecots) at once, across all workers.
@@ -534,5 +535,55 @@ async fn a_worker_waiting_for_slots_another_holds_stops_at_once_and_gives_its_ac
     );
     let mut workers = vec![Worker::start(&batch, "next", url.clone().into(), None)];
     wait_all(&mut workers, &batch, Duration::from_secs(120));
+    assert_exact(&batch, &source, &dest, &users).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_account_retried_from_the_pages_is_run_again_by_a_worker() {
+    let server = Postgres::start();
+    let url = server.database("mailshift");
+    let (source, dest, users) = servers(1, 5, None).await;
+    let accounts = [account(users[0], &source, &dest)];
+    let batch = Batch::new(&accounts, "").on_postgres(url.clone());
+    // The source's password is read from a file: wrong at first.
+    let password = batch.dir.path().join("source-password");
+    std::fs::write(&password, "not-the-password").unwrap();
+    let manifest = batch.dir.path().join("batch.yaml");
+    let yaml = std::fs::read_to_string(&manifest).unwrap().replacen(
+        "password: source-pw",
+        &format!("password_file: \"{}\"", password.display()),
+        1,
+    );
+    std::fs::write(&manifest, yaml).unwrap();
+    batch.command().arg("--queue").run().success();
+    let mut first = vec![Worker::start(&batch, "first", url.clone().into(), None)];
+    wait_all(&mut first, &batch, Duration::from_secs(60));
+    let listed = batch.list();
+    let account = &listed[0]["accounts"][0];
+    assert_eq!(account["state"], "failed", "{listed}");
+    let id = account["migration_id"].as_str().unwrap().to_owned();
+
+    // The password put right, the admin retries from a plain `serve`.
+    std::fs::write(&password, "source-pw").unwrap();
+    let pages = Serve::start(Path::new(&url), &batch.reports(), 30);
+    let bearer = format!("Bearer {ADMIN_TOKEN}");
+    let retried = pages
+        .post(
+            &format!("/api/v1/migrations/{id}/retry"),
+            &[("Authorization", bearer.as_str())],
+            "application/json",
+            &format!(r#"{{"source": "{}@example.test"}}"#, users[0]),
+        )
+        .await;
+    assert_eq!(retried.status, 202, "{}", retried.body);
+    assert!(
+        retried.body.contains("a worker runs it"),
+        "{}",
+        retried.body
+    );
+    assert_eq!(batch.list()[0]["accounts"][0]["state"], "queued");
+
+    let mut second = vec![Worker::start(&batch, "second", url.clone().into(), None)];
+    wait_all(&mut second, &batch, Duration::from_secs(60));
     assert_exact(&batch, &source, &dest, &users).await;
 }

@@ -94,29 +94,22 @@ const CLIENT_CONCURRENCY: usize = 4;
 type Inventory = BTreeMap<(String, String), usize>;
 
 fn main() {
-    // `cargo bench` passes `--bench`, which is ignored.
-    if std::env::args().skip(1).any(|a| a == "--help" || a == "-h") {
-        println!("cargo bench --bench dav  (knobs: see the top of benches/dav.rs)");
+    let Some(runtime) = measure::start("dav") else {
         return;
-    }
+    };
     let shape = Shape {
         accounts: env_or("BENCH_DAV_ACCOUNTS", 4usize).max(1),
         events_per_account: env_or("BENCH_DAV_EVENTS", 500),
         contacts_per_account: env_or("BENCH_DAV_CONTACTS", 300),
         seed: env_or("BENCH_SEED", 20_240_601),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
     let root = std::env::var_os("BENCH_DAV_ROOT")
         .map(PathBuf::from)
         .or_else(|| Some(PathBuf::from("/dev/shm")))
         .filter(|p| p.is_dir())
         .unwrap_or_else(std::env::temp_dir);
     let binary = measure::mailshift_binary();
-    outcome::exit(runtime.block_on(async {
+    measure::exit(runtime.block_on(async {
         if std::env::var_os("BENCH_DAV_COMPARE_ONLY").is_none() {
             bench(&shape, &binary, &root).await?;
         }

@@ -46,6 +46,7 @@ mod server;
 
 #[path = "support/corpus.rs"]
 mod corpus;
+#[allow(dead_code)]
 #[path = "support/measure.rs"]
 mod measure;
 #[path = "support/rng.rs"]
@@ -119,17 +120,10 @@ impl Settings {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`, which is ignored.
-    if std::env::args().skip(1).any(|a| a == "--help" || a == "-h") {
-        println!("cargo bench --bench mail  (knobs: see the top of benches/mail.rs)");
+    let Some(runtime) = measure::start("mail") else {
         return;
-    }
+    };
     let settings = Settings::from_env();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
     let code = runtime.block_on(bench(&settings));
     std::process::exit(code);
 }

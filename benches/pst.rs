@@ -82,11 +82,9 @@ const DEST_PASSWORD: &str = "dest-pw";
 type Inventory = BTreeMap<String, (Vec<Expected>, u64)>;
 
 fn main() {
-    // `cargo bench` passes `--bench`, which is ignored.
-    if std::env::args().skip(1).any(|a| a == "--help" || a == "-h") {
-        println!("cargo bench --bench pst  (knobs: see the top of benches/pst.rs)");
+    let Some(runtime) = measure::start("pst") else {
         return;
-    }
+    };
     let shape = Shape {
         accounts: 1,
         messages_per_account: env_or("BENCH_PST_MESSAGES", 5000),
@@ -96,12 +94,7 @@ fn main() {
         .map(PathBuf::from)
         .or_else(|| Some(PathBuf::from("/dev/shm")))
         .filter(|p| p.is_dir());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    outcome::exit(runtime.block_on(bench(&shape, &measure::mailshift_binary(), root)));
+    measure::exit(runtime.block_on(bench(&shape, &measure::mailshift_binary(), root)));
 }
 
 async fn bench(shape: &Shape, binary: &Path, root: Option<PathBuf>) -> Result<(), String> {

@@ -206,25 +206,11 @@ impl Config {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`, which is ignored.
-    if std::env::args().skip(1).any(|a| a == "--help" || a == "-h") {
-        println!("cargo bench --bench workers  (knobs: see the top of benches/workers.rs)");
+    let Some(runtime) = measure::start("workers") else {
         return;
-    }
-    let settings = Settings::from_env();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    let code = match runtime.block_on(bench(&settings)) {
-        Ok(()) => 0,
-        Err(message) => {
-            eprintln!("FAILED: {message}");
-            1
-        }
     };
-    std::process::exit(code);
+    let settings = Settings::from_env();
+    measure::exit(runtime.block_on(bench(&settings)));
 }
 
 /// What every configuration shares.

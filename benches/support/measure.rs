@@ -7,6 +7,31 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+/// A benchmark's start: with `--help`, says where its knobs are and gives
+/// nothing (`cargo bench` passes `--bench`, which is ignored); else the
+/// two-thread runtime it runs on.
+pub fn start(name: &str) -> Option<tokio::runtime::Runtime> {
+    if std::env::args().skip(1).any(|a| a == "--help" || a == "-h") {
+        println!("cargo bench --bench {name}  (knobs: see the top of benches/{name}.rs)");
+        return None;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    Some(runtime)
+}
+
+/// Ends the benchmark: exit 0, or 1 after printing why it failed.
+pub fn exit(outcome: Result<(), String>) -> ! {
+    if let Err(message) = outcome {
+        eprintln!("FAILED: {message}");
+        std::process::exit(1);
+    }
+    std::process::exit(0);
+}
+
 /// The value of environment variable `name`, or `default` when unset.
 /// Panics on a value that does not parse, naming it.
 pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {

@@ -99,12 +99,3 @@ pub fn undo_args(id: String, email: &str, state: &Path, reports: &Path) -> Vec<O
         reports.into(),
     ]
 }
-
-/// Ends the benchmark: exit 0, or 1 after printing why it failed.
-pub fn exit(outcome: Result<(), String>) -> ! {
-    if let Err(message) = outcome {
-        eprintln!("FAILED: {message}");
-        std::process::exit(1);
-    }
-    std::process::exit(0);
-}

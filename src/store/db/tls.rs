@@ -49,37 +49,27 @@ pub(super) fn from_url(url: &str) -> Result<Tls, String> {
             _ => kept.push(pair),
         }
     }
-    let (driver_mode, verify) = match mode.as_str() {
+    // The mode the driver is given, and how the certificate is checked.
+    let (driver_mode, config) = match mode.as_str() {
         "disable" => ("disable", None),
-        "allow" | "prefer" => ("prefer", None),
-        "require" => ("require", None),
-        "verify-ca" => ("require", Some(false)),
-        "verify-full" => ("require", Some(true)),
+        "allow" | "prefer" => ("prefer", Some(insecure_client_config())),
+        "require" => ("require", Some(insecure_client_config())),
+        "verify-ca" => (
+            "require",
+            Some(Arc::new(verifying(root.as_deref(), false)?)),
+        ),
+        "verify-full" => ("require", Some(Arc::new(verifying(root.as_deref(), true)?))),
         other => {
             return Err(format!(
                 "sslmode={other} is not one of disable, allow, prefer, require, verify-ca, verify-full"
             ));
         }
     };
-    kept.push(match driver_mode {
-        "disable" => "sslmode=disable",
-        "prefer" => "sslmode=prefer",
-        _ => "sslmode=require",
-    });
-    let url = format!("{base}?{}", kept.join("&"));
-    let config = match verify {
-        _ if driver_mode == "disable" => {
-            return Ok(Tls {
-                url,
-                connector: None,
-            });
-        }
-        None => insecure_client_config(),
-        Some(check_host) => Arc::new(verifying(root.as_deref(), check_host)?),
-    };
+    let mode = format!("sslmode={driver_mode}");
+    kept.push(&mode);
     Ok(Tls {
-        url,
-        connector: Some(MakeRustlsConnect::new((*config).clone())),
+        url: format!("{base}?{}", kept.join("&")),
+        connector: config.map(|config| MakeRustlsConnect::new((*config).clone())),
     })
 }
 

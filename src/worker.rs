@@ -57,6 +57,10 @@ pub struct Summary {
 /// How often a worker with room for more accounts looks for some.
 const POLL: Duration = Duration::from_secs(2);
 
+/// How long a batch's manifest, once read, serves the accounts claimed
+/// after it.
+const BATCH_KEPT: Duration = Duration::from_secs(60);
+
 /// How often the heartbeat runs.
 const HEARTBEAT: Duration = Duration::from_secs(1);
 
@@ -142,7 +146,7 @@ struct Worker {
     slots: Workers,
     /// The accounts it runs, by key: their tokens and batch.
     held: Mutex<HashMap<i64, Held>>,
-    /// The batches it runs accounts of, by key, loaded once while it does.
+    /// The batches it ran accounts of lately, by key (see [`Worker::batch`]).
     batches: tokio::sync::Mutex<HashMap<i64, Arc<Batch>>>,
     progress: Arc<progress::Progress>,
 }
@@ -161,6 +165,8 @@ struct Batch {
     record: BatchRecord,
     plan: ResolvedPlan,
     limits: Arc<Shared>,
+    /// When its manifest was read.
+    loaded: Instant,
 }
 
 /// An account claimed, ready to run.
@@ -243,9 +249,18 @@ impl Worker {
     }
 
     /// A batch, loaded from its manifest the first time one of its
-    /// accounts runs here.
+    /// accounts runs here. It is kept while some of its accounts run here
+    /// (they share its limits) or for [`BATCH_KEPT`] after it was read;
+    /// then it is let go, so that a manifest put right is read again and a
+    /// batch ended elsewhere is forgotten.
     async fn batch(&self, id: i64) -> anyhow::Result<Arc<Batch>> {
         let mut batches = self.batches.lock().await;
+        {
+            let held = self.held_map();
+            batches.retain(|key, batch| {
+                batch.loaded.elapsed() < BATCH_KEPT || held.values().any(|h| h.batch == *key)
+            });
+        }
         if let Some(batch) = batches.get(&id) {
             return Ok(batch.clone());
         }
@@ -271,6 +286,7 @@ impl Worker {
             },
             plan,
             limits,
+            loaded: Instant::now(),
         });
         batches.insert(id, batch.clone());
         Ok(batch)
@@ -295,11 +311,6 @@ impl Worker {
             tracing::warn!(migration_id = %claim.migration_id, "{error}");
         }
         self.end_batch(&batch).await;
-        // The next account of the batch reads its manifest again.
-        let mut batches = self.batches.lock().await;
-        if !self.held_map().values().any(|h| h.batch == claim.batch) {
-            batches.remove(&claim.batch);
-        }
     }
 
     /// Lets go of an account, retrying while the database is away (a

@@ -75,6 +75,8 @@ mod server;
 
 #[path = "support/corpus.rs"]
 mod corpus;
+#[path = "support/mailboxes.rs"]
+mod mailboxes;
 #[allow(dead_code)]
 #[path = "support/measure.rs"]
 mod measure;
@@ -972,30 +974,7 @@ async fn compare(
     let checks = users.iter().map(|user| async move {
         let want = &expected[user];
         let got = dest.snapshot(user).await;
-        let mut lines = Vec::new();
-        let names: std::collections::BTreeSet<&String> = want.keys().chain(got.keys()).collect();
-        for name in names {
-            match (want.get(name), got.get(name)) {
-                (Some(_), None) => lines.push(format!("{user}: folder {name:?} missing")),
-                (None, Some(_)) => lines.push(format!("{user}: unexpected folder {name:?}")),
-                (Some(w), Some(g)) if w != g => {
-                    let missing = multiset_minus(w, g);
-                    let extra = multiset_minus(g, w);
-                    lines.push(format!(
-                        "{user}: {name:?}: {} source messages, {} at the destination; \
-                         {} missing (first {:?}), {} extra (first {:?})",
-                        w.len(),
-                        g.len(),
-                        missing.len(),
-                        missing.first(),
-                        extra.len(),
-                        extra.first()
-                    ));
-                }
-                _ => {}
-            }
-        }
-        lines
+        mailboxes::differences(user, want, &got)
     });
     let mut lines: Vec<String> = futures::stream::iter(checks)
         .buffer_unordered(CLIENT_CONCURRENCY)
@@ -1003,23 +982,6 @@ async fn compare(
         .await;
     lines.sort();
     lines
-}
-
-/// Items of sorted `a` not matched one-for-one in sorted `b`.
-fn multiset_minus<'a, T: Ord>(a: &'a [T], b: &[T]) -> Vec<&'a T> {
-    let (mut i, mut j, mut out) = (0, 0, Vec::new());
-    while i < a.len() {
-        if j >= b.len() || a[i] < b[j] {
-            out.push(&a[i]);
-            i += 1;
-        } else if a[i] > b[j] {
-            j += 1;
-        } else {
-            i += 1;
-            j += 1;
-        }
-    }
-    out
 }
 
 fn manifest_yaml(

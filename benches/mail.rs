@@ -44,6 +44,8 @@ mod gmail_view;
 #[path = "../tests/it/support/server.rs"]
 mod server;
 
+#[path = "support/batch.rs"]
+mod batch;
 #[path = "support/corpus.rs"]
 mod corpus;
 #[path = "support/mailboxes.rs"]
@@ -71,9 +73,6 @@ use dovecot::{Dovecot, DovecotOptions};
 use measure::{Measured, env_or, machine_cpu, measure, mib};
 use totals::Totals;
 
-const SOURCE_PASSWORD: &str = "source-pw";
-const DEST_PASSWORD: &str = "dest-pw";
-
 /// Targets from the issue.
 const TARGET_RATIO: f64 = 1.2;
 const TARGET_RSS_MIB: f64 = 64.0;
@@ -84,9 +83,7 @@ const RERUNS: usize = 3;
 
 struct Settings {
     shape: Shape,
-    concurrent_accounts: usize,
-    connections_per_account: usize,
-    connections_per_host: usize,
+    limits: batch::Limits,
     mbsync_jobs: usize,
     rounds: usize,
     mail_root: Option<PathBuf>,
@@ -108,9 +105,7 @@ impl Settings {
                 messages_per_account: env_or("BENCH_MESSAGES", 500),
                 seed: env_or("BENCH_SEED", 20_240_601),
             },
-            concurrent_accounts: env_or("BENCH_CONCURRENT_ACCOUNTS", 8),
-            connections_per_account: env_or("BENCH_CONNECTIONS_PER_ACCOUNT", 1),
-            connections_per_host: env_or("BENCH_CONNECTIONS_PER_HOST", 64),
+            limits: batch::Limits::from_env(),
             mbsync_jobs: env_or("BENCH_MBSYNC_JOBS", 4),
             rounds: env_or("BENCH_ROUNDS", 3usize).max(1),
             mail_root,
@@ -175,7 +170,7 @@ async fn try_bench(settings: &Settings) -> Result<(), String> {
     let users: Vec<String> = (0..shape.accounts).map(|i| format!("user{i:02}")).collect();
     let source_users: Vec<(&str, &str)> = users
         .iter()
-        .map(|u| (u.as_str(), SOURCE_PASSWORD))
+        .map(|u| (u.as_str(), batch::SOURCE_PASSWORD))
         .collect();
     println!(
         "mail bench: {} accounts × {} messages, seed {}, mail under {}, {} rounds, binary {}",
@@ -220,7 +215,10 @@ async fn try_bench(settings: &Settings) -> Result<(), String> {
     );
     let setup = Setup {
         settings,
-        dest_users: users.iter().map(|u| (u.as_str(), DEST_PASSWORD)).collect(),
+        dest_users: users
+            .iter()
+            .map(|u| (u.as_str(), batch::DEST_PASSWORD))
+            .collect(),
         users: users.clone(),
         source,
         work: tempfile::Builder::new()
@@ -273,7 +271,12 @@ async fn mailshift_round(
     let manifest = dir.join("batch.yaml");
     std::fs::write(
         &manifest,
-        manifest_yaml(settings, &setup.users, &setup.source, &dest),
+        batch::manifest(
+            &settings.limits,
+            &setup.users,
+            setup.source.imap_port(),
+            dest.imap_port(),
+        ),
     )
     .map_err(|e| e.to_string())?;
     let args: Vec<OsString> = vec![
@@ -436,37 +439,6 @@ async fn load_corpus(source: &Dovecot, shape: &Shape, users: &[String]) -> Vec<u
         .await
 }
 
-fn manifest_yaml(
-    settings: &Settings,
-    users: &[String],
-    source: &Dovecot,
-    dest: &Dovecot,
-) -> String {
-    let mut yaml = format!(
-        "batch: bench\n\
-         limits:\n  concurrent_accounts: {}\n  connections_per_host: {}\n  connections_per_account: {}\n\
-         defaults:\n  \
-           source: {{kind: imap, host: 127.0.0.1, port: {}, tls: none}}\n  \
-           destination: {{kind: imap, host: 127.0.0.1, port: {}, tls: none}}\n  \
-           options: [mail]\n  \
-           mail: {{include_deleted: true}}\n\
-         accounts:\n",
-        settings.concurrent_accounts,
-        settings.connections_per_host,
-        settings.connections_per_account,
-        source.imap_port(),
-        dest.imap_port(),
-    );
-    for user in users {
-        let _ = write!(
-            yaml,
-            "  - source: {{email: {user}@example.test, user: {user}, password: {SOURCE_PASSWORD}}}\n    \
-               destination: {{email: {user}@example.test, user: {user}, password: {DEST_PASSWORD}}}\n"
-        );
-    }
-    yaml
-}
-
 fn seconds(value: Option<f64>) -> String {
     value.map_or("?".into(), |v| format!("{v:.2} s"))
 }
@@ -603,8 +575,8 @@ fn mbsync_config(users: &[String], source: &Dovecot, dest: &Dovecot, state: &Pat
     let mut config = String::from("FSync no\n\n");
     for user in users {
         for (side, server, password) in [
-            ("far", source, SOURCE_PASSWORD),
-            ("near", dest, DEST_PASSWORD),
+            ("far", source, batch::SOURCE_PASSWORD),
+            ("near", dest, batch::DEST_PASSWORD),
         ] {
             let _ = write!(
                 config,
@@ -812,7 +784,7 @@ fn summary(settings: &Settings, f: &Figures) {
         f,
         &format!(
             "(concurrent_accounts {}, connections_per_account {})",
-            settings.concurrent_accounts, settings.connections_per_account
+            settings.limits.concurrent_accounts, settings.limits.connections_per_account
         ),
     );
     println!(

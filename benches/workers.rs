@@ -73,6 +73,8 @@ mod pg;
 #[path = "../tests/it/support/server.rs"]
 mod server;
 
+#[path = "support/batch.rs"]
+mod batch;
 #[path = "support/corpus.rs"]
 mod corpus;
 #[path = "support/mailboxes.rs"]
@@ -102,18 +104,12 @@ use measure::{env_or, machine_cpu, mib};
 use pg_wire::PgWire;
 use processes::{Done, Spec, run_together};
 
-const SOURCE_PASSWORD: &str = "source-pw";
-const DEST_PASSWORD: &str = "dest-pw";
-const BATCH: &str = "bench";
-
 /// Loading and checking sessions open at once, per server.
 const CLIENT_CONCURRENCY: usize = 8;
 
 struct Settings {
     shape: Shape,
-    concurrent_accounts: usize,
-    connections_per_account: usize,
-    connections_per_host: usize,
+    limits: batch::Limits,
     worker_accounts: usize,
     configs: Vec<Config>,
     timeout: Duration,
@@ -145,9 +141,7 @@ impl Settings {
                 messages_per_account: env_or("BENCH_MESSAGES", 10),
                 seed: env_or("BENCH_SEED", 20_240_601),
             },
-            concurrent_accounts: env_or("BENCH_CONCURRENT_ACCOUNTS", 8usize).max(1),
-            connections_per_account: env_or("BENCH_CONNECTIONS_PER_ACCOUNT", 1usize).max(1),
-            connections_per_host: env_or("BENCH_CONNECTIONS_PER_HOST", 64usize).max(2),
+            limits: batch::Limits::from_env(),
             worker_accounts: env_or("BENCH_WORKER_ACCOUNTS", 8usize).max(1),
             configs,
             timeout: Duration::from_secs(env_or("BENCH_TIMEOUT_SECONDS", 1800)),
@@ -293,9 +287,9 @@ async fn bench(settings: &Settings) -> Result<(), String> {
     println!(
         "manifest limits: concurrent_accounts {}, connections_per_account {}, \
          connections_per_host {}; workers: --accounts {}, default lease; configurations: {}",
-        settings.concurrent_accounts,
-        settings.connections_per_account,
-        settings.connections_per_host,
+        settings.limits.concurrent_accounts,
+        settings.limits.connections_per_account,
+        settings.limits.connections_per_host,
         settings.worker_accounts,
         settings
             .configs
@@ -314,7 +308,7 @@ async fn bench(settings: &Settings) -> Result<(), String> {
     let users: Vec<String> = (0..shape.accounts).map(|i| format!("u{i:04}")).collect();
     let source_users: Vec<(&str, &str)> = users
         .iter()
-        .map(|u| (u.as_str(), SOURCE_PASSWORD))
+        .map(|u| (u.as_str(), batch::SOURCE_PASSWORD))
         .collect();
     let source = Dovecot::start(DovecotOptions {
         users: &source_users,
@@ -350,7 +344,10 @@ async fn bench(settings: &Settings) -> Result<(), String> {
         .map_err(|e| format!("a temporary directory: {e}"))?;
     let setup = Setup {
         settings,
-        dest_users: users.iter().map(|u| (u.as_str(), DEST_PASSWORD)).collect(),
+        dest_users: users
+            .iter()
+            .map(|u| (u.as_str(), batch::DEST_PASSWORD))
+            .collect(),
         users: users.clone(),
         source,
         expected,
@@ -454,7 +451,12 @@ async fn configuration(setup: &Setup<'_>, config: Config) -> Result<Figures, Str
     let manifest = dir.join("batch.yaml");
     std::fs::write(
         &manifest,
-        manifest_yaml(settings, &setup.users, &setup.source, &dest),
+        batch::manifest(
+            &settings.limits,
+            &setup.users,
+            setup.source.imap_port(),
+            dest.imap_port(),
+        ),
     )
     .map_err(|e| e.to_string())?;
     let (state, database) = match config {
@@ -805,7 +807,7 @@ fn check_listing(settings: &Settings, state: &OsString, accounts: usize) -> Resu
 /// The batch's report: written, completed, every account, no failure.
 /// Returns the messages it says were found and copied.
 fn check_report(reports: &Path, accounts: usize) -> Result<(u64, u64), String> {
-    let path = reports.join(BATCH).join("report.json");
+    let path = reports.join(batch::NAME).join("report.json");
     let text = std::fs::read_to_string(&path)
         .map_err(|e| format!("no report at {}: {e}", path.display()))?;
     let report: serde_json::Value =
@@ -984,37 +986,6 @@ async fn compare(
     lines
 }
 
-fn manifest_yaml(
-    settings: &Settings,
-    users: &[String],
-    source: &Dovecot,
-    dest: &Dovecot,
-) -> String {
-    let mut yaml = format!(
-        "batch: {BATCH}\n\
-         limits:\n  concurrent_accounts: {}\n  connections_per_host: {}\n  connections_per_account: {}\n\
-         defaults:\n  \
-           source: {{kind: imap, host: 127.0.0.1, port: {}, tls: none}}\n  \
-           destination: {{kind: imap, host: 127.0.0.1, port: {}, tls: none}}\n  \
-           options: [mail]\n  \
-           mail: {{include_deleted: true}}\n\
-         accounts:\n",
-        settings.concurrent_accounts,
-        settings.connections_per_host,
-        settings.connections_per_account,
-        source.imap_port(),
-        dest.imap_port(),
-    );
-    for user in users {
-        let _ = write!(
-            yaml,
-            "  - source: {{email: {user}@example.test, user: {user}, password: {SOURCE_PASSWORD}}}\n    \
-               destination: {{email: {user}@example.test, user: {user}, password: {DEST_PASSWORD}}}\n"
-        );
-    }
-    yaml
-}
-
 /// ", N warnings or errors logged (the first: ...)", or "".
 fn complaints_summary(stderr: &str) -> String {
     let lines: Vec<&str> = stderr
@@ -1045,7 +1016,9 @@ fn summary(setup: &Setup<'_>, all: &[Figures]) {
     println!(
         "== workers benchmark: {accounts} accounts, {messages} messages; concurrent_accounts {}, \
          connections_per_host {}, worker --accounts {} ==",
-        settings.concurrent_accounts, settings.connections_per_host, settings.worker_accounts
+        settings.limits.concurrent_accounts,
+        settings.limits.connections_per_host,
+        settings.worker_accounts
     );
     println!(
         "{:<26} {:>9} {:>11} {:>11} {:>20} {:>15} {:>8}",

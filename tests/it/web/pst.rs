@@ -136,6 +136,17 @@ async fn an_admin_uploads_a_pst_file_and_its_mail_reaches_the_destination() {
         reply.json()["state"] == "completed"
     })
     .await;
+    // The account completes a moment before the daemon files its job: the
+    // files below are read once they no longer move, when the job's result
+    // is written beside the inbox.
+    eventually("the job's result written", || async {
+        std::fs::read_dir(&inbox).unwrap().any(|entry| {
+            let name = entry.unwrap().file_name();
+            let name = name.to_string_lossy();
+            !name.starts_with('.') && name.ends_with(".result.json")
+        })
+    })
+    .await;
     let got = messages(&dest).await;
     let counts: Vec<(&str, usize)> = got.iter().map(|(f, m)| (f.as_str(), m.len())).collect();
     let with_mail: Vec<_> = counts.iter().filter(|(_, n)| *n > 0).collect();

@@ -14,7 +14,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 use tokio::io::{AsyncRead, AsyncWrite, BufReader, ReadBuf};
@@ -230,12 +230,6 @@ pub async fn upgrade(
     }
 }
 
-/// The client configuration that accepts any certificate (as
-/// `accept_invalid_certs` does), for encryption without authentication.
-pub fn insecure_client_config() -> Arc<ClientConfig> {
-    client_config(true)
-}
-
 /// The two client configurations, built once per process.
 fn client_config(accept_invalid_certs: bool) -> Arc<ClientConfig> {
     static VERIFIED: OnceLock<Arc<ClientConfig>> = OnceLock::new();
@@ -259,9 +253,7 @@ fn build_config(accept_invalid_certs: bool) -> ClientConfig {
     if accept_invalid_certs {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnyCert {
-                algorithms: provider.signature_verification_algorithms,
-            }))
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyCert::new(&provider)))
             .with_no_client_auth()
     } else {
         let roots = rustls::RootCertStore {
@@ -274,8 +266,17 @@ fn build_config(accept_invalid_certs: bool) -> ClientConfig {
 /// Accepts any server certificate, but still checks that the handshake is
 /// signed by the key in it (so the session keys are not trivially forged).
 #[derive(Debug)]
-struct AcceptAnyCert {
+pub struct AcceptAnyCert {
     algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl AcceptAnyCert {
+    /// Checks handshake signatures with `provider`'s algorithms.
+    pub fn new(provider: &CryptoProvider) -> AcceptAnyCert {
+        AcceptAnyCert {
+            algorithms: provider.signature_verification_algorithms,
+        }
+    }
 }
 
 impl ServerCertVerifier for AcceptAnyCert {

@@ -1,5 +1,5 @@
-//! TLS to PostgreSQL, as libpq's `sslmode` and `sslrootcert` parameters
-//! say in the state URL:
+//! TLS to PostgreSQL, as libpq's `sslmode`, `sslrootcert`, `sslcert` and
+//! `sslkey` parameters say in the state URL:
 //!
 //! - `disable`: never;
 //! - `allow`, `prefer` (the default): when the server offers it, without
@@ -10,101 +10,197 @@
 //!
 //! The trusted authorities are those of the PEM file `sslrootcert` names,
 //! else the Mozilla roots (`sslrootcert=system` says so explicitly).
-//! Both parameters are taken out of the URL here: the driver knows
-//! neither `verify-*` nor `sslrootcert`.
+//! `sslcert` and `sslkey` name this client's certificate (PEM, its chain
+//! may follow) and private key, for a server that asks for one (`cert`
+//! in `pg_hba.conf`); as libpq, the key file is refused when others than
+//! its owner may read it (or than its group, when root owns it).
+//!
+//! These parameters are taken out of the URL here: the driver knows none
+//! of them but `sslmode`, and of its values not `verify-*`.
 
+use std::os::unix::fs::MetadataExt;
 use std::sync::Arc;
 
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::formats::percent;
-use crate::protocols::tls::insecure_client_config;
+use crate::protocols::tls::AcceptAnyCert;
 
 /// How to connect: the URL the driver is given, and the TLS connector
 /// (none for `sslmode=disable`).
 pub(super) struct Tls {
-    /// The URL without `sslrootcert`, and with the `sslmode` the driver
-    /// knows (`disable`, `prefer`, `require`).
+    /// The URL without the file parameters, and with the `sslmode` the
+    /// driver knows (`disable`, `prefer`, `require`).
     pub url: String,
     /// The TLS connector, unless TLS is disabled.
     pub connector: Option<MakeRustlsConnect>,
 }
 
+/// The TLS parameters of a state URL.
+#[derive(Default)]
+struct Params {
+    mode: Option<String>,
+    root: Option<String>,
+    cert: Option<String>,
+    key: Option<String>,
+}
+
 /// Reads the TLS parameters of a state URL; an error says which is wrong
-/// (never quoting the URL, which may hold a password).
+/// (never quoting the URL, which may hold a password, nor a file's text).
 pub(super) fn from_url(url: &str) -> Result<Tls, String> {
     let (base, query) = url.split_once('?').unwrap_or((url, ""));
-    let mut mode = "prefer".to_owned();
-    let mut root = None;
+    let mut params = Params::default();
     let mut kept = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
-        match pair.split_once('=') {
-            Some(("sslmode", value)) => mode = value.to_owned(),
-            Some(("sslrootcert", value)) => root = Some(percent::decode(value)),
-            _ => kept.push(pair),
+        let slot = match pair.split_once('=') {
+            Some(("sslmode", value)) => Some((&mut params.mode, value)),
+            Some(("sslrootcert", value)) => Some((&mut params.root, value)),
+            Some(("sslcert", value)) => Some((&mut params.cert, value)),
+            Some(("sslkey", value)) => Some((&mut params.key, value)),
+            _ => None,
+        };
+        match slot {
+            Some((slot, value)) => *slot = Some(percent::decode(value)),
+            None => kept.push(pair),
         }
     }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mode = params.mode.as_deref().unwrap_or("prefer");
     // The mode the driver is given, and how the certificate is checked.
-    let (driver_mode, config) = match mode.as_str() {
+    let (driver_mode, verifier): (_, Option<Arc<dyn ServerCertVerifier>>) = match mode {
         "disable" => ("disable", None),
-        "allow" | "prefer" => ("prefer", Some(insecure_client_config())),
-        "require" => ("require", Some(insecure_client_config())),
+        "allow" | "prefer" => ("prefer", Some(Arc::new(AcceptAnyCert::new(&provider)))),
+        "require" => ("require", Some(Arc::new(AcceptAnyCert::new(&provider)))),
         "verify-ca" => (
             "require",
-            Some(Arc::new(verifying(root.as_deref(), false)?)),
+            Some(Arc::new(AnyName(webpki(
+                params.root.as_deref(),
+                &provider,
+            )?))),
         ),
-        "verify-full" => ("require", Some(Arc::new(verifying(root.as_deref(), true)?))),
+        "verify-full" => ("require", Some(webpki(params.root.as_deref(), &provider)?)),
         other => {
             return Err(format!(
                 "sslmode={other} is not one of disable, allow, prefer, require, verify-ca, verify-full"
             ));
         }
     };
+    let connector = match verifier {
+        Some(verifier) => {
+            let identity = identity(params.cert.as_deref(), params.key.as_deref())?;
+            Some(MakeRustlsConnect::new(config(
+                provider, verifier, identity,
+            )?))
+        }
+        None => None,
+    };
     let mode = format!("sslmode={driver_mode}");
     kept.push(&mode);
     Ok(Tls {
         url: format!("{base}?{}", kept.join("&")),
-        connector: config.map(|config| MakeRustlsConnect::new((*config).clone())),
+        connector,
     })
 }
 
-/// A client configuration that checks the server's certificate against
-/// `root` (a PEM file; the Mozilla roots when `None` or `system`), and
-/// its host name when `check_host`.
-fn verifying(root: Option<&str>, check_host: bool) -> Result<ClientConfig, String> {
+/// A client configuration checking the server with `verifier`, and
+/// showing `identity` when the server asks for a certificate.
+fn config(
+    provider: Arc<CryptoProvider>,
+    verifier: Arc<dyn ServerCertVerifier>,
+    identity: Option<Identity>,
+) -> Result<ClientConfig, String> {
+    let builder = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier);
+    match identity {
+        None => Ok(builder.with_no_client_auth()),
+        Some(Identity { chain, key, path }) => builder
+            .with_client_auth_cert(chain, key)
+            .map_err(|e| format!("sslkey {path} does not go with sslcert: {e}")),
+    }
+}
+
+/// The verifier of the chain and host name against `root` (a PEM file;
+/// the Mozilla roots when `None` or `system`).
+fn webpki(
+    root: Option<&str>,
+    provider: &Arc<CryptoProvider>,
+) -> Result<Arc<WebPkiServerVerifier>, String> {
     let mut roots = RootCertStore::empty();
     match root {
         None | Some("system") => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
         Some(path) => {
-            let certificates = CertificateDer::pem_file_iter(path)
-                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| format!("sslrootcert {path} cannot be read: {e}"))?;
-            let (added, _) = roots.add_parsable_certificates(certificates);
+            let (added, _) = roots.add_parsable_certificates(certificates("sslrootcert", path)?);
             if added == 0 {
                 return Err(format!("sslrootcert {path} holds no certificate"));
             }
         }
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+    WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()
-        .map_err(|e| format!("the trusted certificates cannot be used: {e}"))?;
-    let builder = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?;
-    Ok(if check_host {
-        builder.with_webpki_verifier(verifier).with_no_client_auth()
-    } else {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyName(verifier)))
-            .with_no_client_auth()
-    })
+        .map_err(|e| format!("the trusted certificates cannot be used: {e}"))
+}
+
+/// The certificates of the PEM file at `path`, given as `param`.
+fn certificates(param: &str, path: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+    let read = CertificateDer::pem_file_iter(path)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("{param} {path} cannot be read: {e}"))?;
+    if read.is_empty() {
+        return Err(format!("{param} {path} holds no certificate"));
+    }
+    Ok(read)
+}
+
+/// This client's certificate chain and private key.
+struct Identity {
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    /// The key file's path, for errors.
+    path: String,
+}
+
+/// The client identity of `sslcert` and `sslkey`: both or neither.
+fn identity(cert: Option<&str>, key: Option<&str>) -> Result<Option<Identity>, String> {
+    let (cert, key) = match (cert, key) {
+        (None, None) => return Ok(None),
+        (Some(cert), Some(key)) => (cert, key),
+        (Some(_), None) => return Err("sslcert is given without its sslkey".to_owned()),
+        (None, Some(_)) => return Err("sslkey is given without its sslcert".to_owned()),
+    };
+    private(key)?;
+    // The key's own parser error is not shown: it could quote the file.
+    let private = PrivateKeyDer::from_pem_file(key).map_err(|_| {
+        format!("sslkey {key} cannot be read as a PEM private key (PKCS#8, PKCS#1 or SEC1)")
+    })?;
+    Ok(Some(Identity {
+        chain: certificates("sslcert", cert)?,
+        key: private,
+        path: key.to_owned(),
+    }))
+}
+
+/// Refuses a key file others may read, as libpq does: at most `u=rw`
+/// (0600), or `u=rw,g=r` (0640) when root owns it.
+fn private(key: &str) -> Result<(), String> {
+    let meta = std::fs::metadata(key).map_err(|e| format!("sslkey {key} cannot be read: {e}"))?;
+    let mode = meta.mode() & 0o777;
+    let allowed = if meta.uid() == 0 { 0o640 } else { 0o600 };
+    if mode & !allowed != 0 {
+        return Err(format!(
+            "sslkey {key} may be read by others (mode {mode:o}): make it u=rw (0600), \
+             or u=rw,g=r (0640) when root owns it"
+        ));
+    }
+    Ok(())
 }
 
 /// `verify-ca`: the chain is checked, the host name is not.
@@ -181,6 +277,39 @@ mod tests {
             .err()
             .unwrap();
         assert!(missing.contains("/nonexistent.pem"), "{missing}");
+        let tls = from_url("postgres://h/db?sslmode=disable&sslcert=/c.pem&sslkey=/k.pem").unwrap();
+        assert_eq!(tls.url, "postgres://h/db?sslmode=disable");
+        for (query, said) in [
+            ("sslcert=/c.pem", "sslcert is given without its sslkey"),
+            ("sslkey=/k.pem", "sslkey is given without its sslcert"),
+        ] {
+            let lone = from_url(&format!("postgres://h/db?{query}")).err().unwrap();
+            assert_eq!(lone, said);
+        }
+    }
+
+    #[test]
+    fn a_client_key_others_may_read_is_refused_and_never_quoted() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("c.crt"), dir.path().join("c.key"));
+        std::fs::write(&cert, "not a certificate").unwrap();
+        std::fs::write(&key, "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleQ==\n").unwrap();
+        let url = format!(
+            "postgres://h/db?sslmode=require&sslcert={}&sslkey={}",
+            cert.display(),
+            key.display()
+        );
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let open = from_url(&url).err().unwrap();
+        assert!(open.contains("may be read by others (mode 644)"), "{open}");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let broken = from_url(&url).err().unwrap();
+        assert!(
+            broken.contains("cannot be read as a PEM private key"),
+            "{broken}"
+        );
+        assert!(!broken.contains("c2VjcmV0"), "{broken}");
     }
 }
 
@@ -242,5 +371,43 @@ mod against_postgres {
         let said = refused.to_string();
         assert!(said.contains("certificate"), "{said}");
         assert!(!said.contains("pw-7c1e"), "{said}");
+    }
+
+    #[tokio::test]
+    async fn a_role_that_needs_a_client_certificate_logs_in_with_sslcert_and_sslkey() {
+        use crate::store::testing::server::CERTIFIED;
+        let (server, authority) = Postgres::start_tls();
+        let url = server
+            .database("certified")
+            .replace("postgres@", &format!("{CERTIFIED}@"));
+        let (cert, key) = server.client_identity();
+        let verify = format!("sslmode=verify-full&sslrootcert={}", authority.display());
+        // Without a certificate the server refuses the role.
+        let refused = open(&format!("{url}?{verify}")).err().unwrap();
+        assert!(
+            refused
+                .to_string()
+                .contains("requires a valid client certificate"),
+            "{refused}"
+        );
+        let identity = format!("sslcert={}&sslkey={}", cert.display(), key.display());
+        let store = open(&format!("{url}?{verify}&{identity}")).unwrap();
+        assert!(encrypted(&store).await);
+        let user: String = store
+            .call(|db| db.query_row("SELECT current_user::text", vec![], |row| row.get(0)))
+            .await
+            .unwrap();
+        assert_eq!(user, CERTIFIED);
+        // Without checking the server, the client still shows its own.
+        let store = open(&format!("{url}?sslmode=require&{identity}")).unwrap();
+        assert!(encrypted(&store).await);
+        // This key does not go with another certificate (the server's).
+        let other_cert = cert.with_file_name("server.crt");
+        let mismatched = format!("sslcert={}&sslkey={}", other_cert.display(), key.display());
+        let wrong = open(&format!("{url}?{verify}&{mismatched}")).err().unwrap();
+        assert!(
+            wrong.to_string().contains("does not go with sslcert"),
+            "{wrong}"
+        );
     }
 }

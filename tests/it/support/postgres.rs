@@ -78,14 +78,30 @@ impl Postgres {
 
     /// Starts a new server that offers TLS with a certificate for
     /// `localhost` and 127.0.0.1, signed by a test authority; returns it
-    /// and the authority's certificate (PEM), to trust.
+    /// and the authority's certificate (PEM), to trust. The role
+    /// [`CERTIFIED`] logs in only with a client certificate that authority
+    /// signed ([`Postgres::client_identity`]).
     pub fn start_tls() -> (Postgres, PathBuf) {
         let server = Postgres::start_with(Options {
             tls: true,
             ..Options::default()
         });
+        let url = server.url("postgres");
+        let create = format!("CREATE ROLE {CERTIFIED} LOGIN SUPERUSER");
+        on_own_thread(move || {
+            let mut client = postgres::Client::connect(&url, postgres::NoTls)
+                .expect("a connection to the test server");
+            client.batch_execute(&create).expect("CREATE ROLE");
+        });
         let authority = server.dir.path().join("ca.crt");
         (server, authority)
+    }
+
+    /// The client certificate and key (PEM, the key `0600`) the role
+    /// [`CERTIFIED`] logs in with, on a server of [`Postgres::start_tls`].
+    pub fn client_identity(&self) -> (PathBuf, PathBuf) {
+        let dir = self.dir.path();
+        (dir.join("client.crt"), dir.join("client.key"))
     }
 
     fn start_with(options: Options<'_>) -> Postgres {
@@ -138,6 +154,19 @@ impl Postgres {
             settings.push("ssl=on".to_owned());
             settings.push(format!("ssl_cert_file={}", cert.display()));
             settings.push(format!("ssl_key_file={}", key.display()));
+            settings.push(format!(
+                "ssl_ca_file={}",
+                dir.path().join("ca.crt").display()
+            ));
+            // The first matching line wins: the certified role over TLS
+            // with its certificate, never without.
+            let hba = data.join("pg_hba.conf");
+            let rules = std::fs::read_to_string(&hba).expect("pg_hba.conf");
+            let first = format!(
+                "hostssl all {CERTIFIED} 127.0.0.1/32 cert\n\
+                 host all {CERTIFIED} 127.0.0.1/32 reject\n"
+            );
+            std::fs::write(&hba, first + &rules).expect("pg_hba.conf written");
         }
         let port = free_port();
         let child = spawn(&bin, dir.path(), port, &settings);
@@ -212,6 +241,10 @@ impl Drop for Postgres {
     }
 }
 
+/// The role of a [`Postgres::start_tls`] server that logs in with a
+/// client certificate only.
+pub const CERTIFIED: &str = "certified";
+
 /// How a server is set up.
 #[derive(Default)]
 struct Options<'a> {
@@ -243,7 +276,8 @@ fn spawn(bin: &Path, dir: &Path, port: u16, settings: &[String]) -> Child {
 
 /// A certificate authority in `dir/ca.crt`, and a certificate it signed
 /// for localhost and 127.0.0.1 in `dir/server.crt`, its key in
-/// `dir/server.key` (the server's alone).
+/// `dir/server.key` (the server's alone); a client certificate of the
+/// role [`CERTIFIED`] in `dir/client.crt`, its key in `dir/client.key`.
 fn make_certificate(dir: &Path) {
     let openssl = |args: &[&str]| {
         let out = Command::new("openssl")
@@ -284,9 +318,22 @@ fn make_certificate(dir: &Path) {
         ]
         .concat(),
     );
-    let key = dir.join("server.key");
+    openssl(
+        &[
+            &["req", "-x509", "-CA", "ca.crt", "-CAkey", "ca.key"][..],
+            &new_key,
+            &["-days", "3650", "-subj", &format!("/CN={CERTIFIED}")],
+            &["-addext", "basicConstraints=critical,CA:FALSE"],
+            &["-keyout", "client.key", "-out", "client.crt"],
+        ]
+        .concat(),
+    );
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("key mode");
+    for key in ["server.key", "client.key"] {
+        std::fs::set_permissions(dir.join(key), std::fs::Permissions::from_mode(0o600))
+            .expect("key mode");
+    }
+    let key = dir.join("server.key");
     if running_as_root() {
         let status = Command::new("chown")
             .args(["postgres:postgres"])

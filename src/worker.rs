@@ -5,7 +5,7 @@
 //! A worker claims one account at a time under a lease, runs it as the
 //! engine runs any account, and lets it go when it ends. A heartbeat
 //! renews its leases every second, passes on cancel requests, and shares
-//! the batches' rate caps out among the workers alive. A worker that
+//! each batch's rate caps out among the workers running its accounts. A worker that
 //! dies loses its leases when they run out, and another one resumes its
 //! accounts from their checkpoints; one that cannot reach the database for
 //! a whole lease stops its accounts, so that two workers never copy one
@@ -279,6 +279,8 @@ impl Worker {
             })?;
         let plan = plan::autodetect::resolve_from_env(plan).await?;
         let limits = Arc::new(Shared::for_worker(&plan.limits, self.slots.clone()));
+        // Its rate caps are shared with the workers running it already.
+        limits.share_rates(self.services.store.batch_workers(id).await?);
         let batch = Arc::new(Batch {
             record: BatchRecord {
                 id,
@@ -372,8 +374,9 @@ impl Worker {
                 Ok(beat) => {
                     last_renewed = Instant::now();
                     self.pass_on(&held, &beat);
-                    for batch in self.batches.lock().await.values() {
-                        batch.limits.share_rates(beat.live_workers);
+                    for (id, batch) in self.batches.lock().await.iter() {
+                        let workers = beat.batch_workers.get(id).copied().unwrap_or(1);
+                        batch.limits.share_rates(workers);
                     }
                 }
                 Err(error) => {

@@ -10,6 +10,8 @@
 //! its worker died, and any worker may claim it and resume it from its
 //! checkpoints. Connection slots per host are leased the same way.
 
+use std::collections::{BTreeMap, HashMap};
+
 use super::batches::BatchRecord;
 use super::db::params;
 use super::{Backend, Db, Store, StoreError, now};
@@ -63,14 +65,45 @@ pub struct Heartbeat {
     pub held: Vec<i64>,
     /// Of those, the ones whose cancel was asked for.
     pub cancelled: Vec<i64>,
-    /// Workers seen within a lease, this one included.
-    pub live_workers: usize,
+    /// For each batch some worker runs, how many workers run its
+    /// accounts (this one included): they share its rate caps.
+    pub batch_workers: HashMap<i64, usize>,
 }
 
 /// The states an account may be claimed in (when nobody holds it).
 const CLAIMABLE: &str = "a.state IN ('queued', 'running', 'interrupted')";
 
+/// How many workers hold accounts of each batch (of `batch` alone when
+/// given), under a lease that has not run out.
+fn batch_workers(db: &mut Db, batch: Option<i64>) -> Result<HashMap<i64, usize>, StoreError> {
+    let only = batch.map_or(String::new(), |id| format!(" AND batch_id = {id}"));
+    let counts: Vec<(i64, i64)> = db.query_map(
+        &format!(
+            "SELECT batch_id, count(DISTINCT worker) FROM accounts
+             WHERE worker IS NOT NULL AND lease_until >= ?1{only} GROUP BY batch_id"
+        ),
+        params![now()],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?;
+    Ok(counts
+        .into_iter()
+        .map(|(batch, n)| (batch, usize::try_from(n).unwrap_or(1)))
+        .collect())
+}
+
 impl Store {
+    /// How many workers run accounts of `batch` now (at least 1): they
+    /// share its rate caps.
+    pub async fn batch_workers(&self, batch: i64) -> Result<usize, StoreError> {
+        self.call(move |db| {
+            Ok(batch_workers(db, Some(batch))?
+                .get(&batch)
+                .copied()
+                .unwrap_or(1))
+        })
+        .await
+    }
+
     /// Records (or refreshes) a worker.
     pub async fn register_worker(&self, lessee: &Lessee, host: String) -> Result<(), StoreError> {
         let name = lessee.name.clone();
@@ -173,15 +206,15 @@ impl Store {
     /// Renews the leases of the accounts in `held` and of the connection
     /// slots in `slots` (host and number), and says which of `held` the
     /// worker still holds (a lease that ran out may have gone to another
-    /// worker), which of those were cancelled, and how many workers are
-    /// alive.
+    /// worker), which of those were cancelled, and how many workers run
+    /// each batch.
     pub async fn heartbeat(
         &self,
         lessee: &Lessee,
         held: Vec<i64>,
         slots: Vec<(String, i64)>,
     ) -> Result<Heartbeat, StoreError> {
-        let (name, until, secs) = (lessee.name.clone(), lessee.until(), lessee.lease_secs);
+        let (name, until) = (lessee.name.clone(), lessee.until());
         self.call(move |db| {
             let mut tx = db.transaction()?;
             let at = now();
@@ -189,11 +222,19 @@ impl Store {
                 "UPDATE workers SET seen_at = ?2 WHERE name = ?1",
                 params![name, at],
             )?;
+            // One statement per host: only the slots held are renewed.
+            let mut by_host: BTreeMap<String, Vec<String>> = BTreeMap::new();
             for (host, slot) in slots {
+                by_host.entry(host).or_default().push(slot.to_string());
+            }
+            for (host, numbers) in by_host {
                 tx.execute(
-                    "UPDATE host_slots SET lease_until = ?2
-                     WHERE worker = ?1 AND host = ?3 AND slot = ?4",
-                    params![name, until, host, slot],
+                    &format!(
+                        "UPDATE host_slots SET lease_until = ?2
+                         WHERE worker = ?1 AND host = ?3 AND slot IN ({})",
+                        numbers.join(", ")
+                    ),
+                    params![name, until, host],
                 )?;
             }
             let ids = held
@@ -213,11 +254,7 @@ impl Store {
                     |row| Ok((row.get(0)?, row.get(1)?)),
                 )?
             };
-            let live: i64 = tx.query_row(
-                "SELECT count(*) FROM workers WHERE seen_at >= ?1",
-                params![at - secs],
-                |row| row.get(0),
-            )?;
+            let batch_workers = batch_workers(&mut tx, None)?;
             tx.commit()?;
             Ok(Heartbeat {
                 cancelled: still
@@ -226,7 +263,7 @@ impl Store {
                     .map(|(id, _)| *id)
                     .collect(),
                 held: still.into_iter().map(|(id, _)| id).collect(),
-                live_workers: usize::try_from(live).unwrap_or(1).max(1),
+                batch_workers,
             })
         })
         .await
@@ -517,7 +554,19 @@ mod tests {
                 .unwrap();
             assert_eq!(beat.held, vec![accounts[0]]);
             assert!(beat.cancelled.is_empty());
-            assert_eq!(beat.live_workers, 1);
+            assert_eq!(beat.batch_workers, HashMap::from([(batch, 1)]));
+            assert_eq!(store.batch_workers(batch).await.unwrap(), 1);
+
+            // A second worker on the batch: the two share its caps.
+            let other = lessee("other", 60);
+            let taken = store.claim_account(&other, vec![]).await.unwrap().unwrap();
+            assert_eq!(taken.account, accounts[1]);
+            let beat = store
+                .heartbeat(&alive, vec![accounts[0]], vec![])
+                .await
+                .unwrap();
+            assert_eq!(beat.batch_workers, HashMap::from([(batch, 2)]));
+            assert_eq!(store.batch_workers(batch).await.unwrap(), 2);
         })
         .await;
     }
@@ -586,6 +635,42 @@ mod tests {
             assert_eq!(
                 store.take_host_slots(&a, host(), 3, 3).await.unwrap(),
                 Some(vec![0, 1, 2])
+            );
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_heartbeat_renews_only_the_slots_held() {
+        for_each_backend(|store| async move {
+            // Slots taken under leases already run out, as after a lost
+            // release; the heartbeat renews those the worker says it holds.
+            let (lapsed, b) = (lessee("a", -10), lessee("b", 60));
+            let host = || "mail.example.test".to_owned();
+            let other = || "other.example.test".to_owned();
+            store.take_host_slots(&lapsed, host(), 3, 3).await.unwrap();
+            store.take_host_slots(&lapsed, other(), 2, 2).await.unwrap();
+            store
+                .register_worker(&lessee("a", 60), "h".into())
+                .await
+                .unwrap();
+            let held = vec![(host(), 0), (host(), 2), (other(), 1)];
+            store
+                .heartbeat(&lessee("a", 60), vec![], held)
+                .await
+                .unwrap();
+            assert_eq!(store.take_host_slots(&b, host(), 3, 2).await.unwrap(), None);
+            assert_eq!(
+                store.take_host_slots(&b, host(), 3, 1).await.unwrap(),
+                Some(vec![1])
+            );
+            assert_eq!(
+                store.take_host_slots(&b, other(), 2, 1).await.unwrap(),
+                Some(vec![0])
+            );
+            assert_eq!(
+                store.take_host_slots(&b, other(), 2, 1).await.unwrap(),
+                None
             );
         })
         .await;

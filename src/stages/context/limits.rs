@@ -2,7 +2,7 @@
 //! optional rate caps, and the memory that messages in transit may use.
 //! Under `mailshift worker` the caps hold across every worker of the
 //! state database: connections per host through slots leased there, and
-//! the rate caps shared out among the workers alive.
+//! each batch's rate caps shared out among the workers running it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -75,10 +75,19 @@ pub(crate) fn advisory_key(name: &str) -> i64 {
     i64::from_be_bytes(first)
 }
 
+/// Prepared statements kept per connection, at most: statements whose
+/// SQL names keys inline (a worker's heartbeat) differ from one time to
+/// the next, and must not pile up in the client or the server.
+const KEPT_STATEMENTS: usize = 256;
+
 impl PgConnection {
     fn statement(&mut self, sql: &str) -> Result<Statement, StoreError> {
         if let Some(statement) = self.statements.get(sql) {
             return Ok(statement.clone());
+        }
+        if self.statements.len() >= KEPT_STATEMENTS {
+            // Dropped statements are closed at the server.
+            self.statements.clear();
         }
         super::sent();
         let statement = self.client.prepare(&placeholders(sql));
@@ -260,6 +269,32 @@ mod tests {
                 .unwrap_err();
             let text = refused.to_string();
             assert!(text.contains("\"nowhere\" does not exist"), "{text}");
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn statements_of_inline_keys_do_not_pile_up_at_the_server() {
+        crate::store::testing::with_postgres(|store, _| async move {
+            let prepared = store
+                .call(|db| {
+                    for key in 0..3 * KEPT_STATEMENTS {
+                        let sql = format!("SELECT CAST({key} AS BIGINT)");
+                        let got: i64 = db.query_row(&sql, vec![], |row| row.get(0))?;
+                        assert_eq!(got, key as i64);
+                    }
+                    db.query_row(
+                        "SELECT count(*) FROM pg_prepared_statements",
+                        vec![],
+                        |row| row.get::<i64>(0),
+                    )
+                })
+                .await
+                .unwrap();
+            assert!(
+                (1..=KEPT_STATEMENTS as i64 + 1).contains(&prepared),
+                "{prepared} statements prepared"
+            );
         })
         .await;
     }

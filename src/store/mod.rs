@@ -197,8 +197,46 @@ impl Store {
             .await
     }
 
+    /// Inserts `rows` in one transaction, many rows per statement:
+    /// `head VALUES values, values, ... tail`, where `values` is one row's
+    /// template, numbering its parameters from `?1`. How checkpoints and
+    /// intents are written: a group of 256 is four statements, not 256
+    /// round trips to a PostgreSQL server.
+    pub(crate) async fn insert_rows(
+        &self,
+        head: &str,
+        values: &str,
+        tail: &str,
+        rows: Vec<Vec<Value>>,
+    ) -> Result<(), StoreError> {
+        let Some(arity) = rows.first().map(Vec::len) else {
+            return Ok(());
+        };
+        // Each statement: how many rows it takes, and its SQL.
+        let mut statements = Vec::new();
+        let mut left = rows.len();
+        while left > 0 {
+            let n = statement_rows(left);
+            let templates: Vec<String> = (0..n)
+                .map(|row| db::renumber(values, row * arity))
+                .collect();
+            statements.push((n, format!("{head} VALUES {} {tail}", templates.join(", "))));
+            left -= n;
+        }
+        self.call(move |conn| {
+            let mut tx = conn.transaction()?;
+            let mut rows = rows.into_iter();
+            for (n, sql) in statements {
+                let params: Vec<Value> = rows.by_ref().take(n).flatten().collect();
+                tx.execute(&sql, params)?;
+            }
+            tx.commit()
+        })
+        .await
+    }
+
     /// Runs one statement once for each set of parameters, all in one
-    /// transaction: how batches of checkpoints are written.
+    /// transaction.
     pub(crate) async fn execute_rows(
         &self,
         sql: String,
@@ -218,7 +256,38 @@ impl Store {
     }
 }
 
+/// Rows one multi-row statement inserts, at most.
+const ROWS_PER_STATEMENT: usize = 64;
+
+/// How many of `left` rows the next statement inserts: as many as it may,
+/// else the largest power of two, so that few distinct statements are
+/// ever prepared (64, 32, ..., 1 rows).
+fn statement_rows(left: usize) -> usize {
+    if left >= ROWS_PER_STATEMENT {
+        ROWS_PER_STATEMENT
+    } else {
+        1 << left.ilog2()
+    }
+}
+
 /// Seconds since the Unix epoch: how every timestamp is stored.
 pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_go_in_statements_of_few_sizes() {
+        let mut sizes = Vec::new();
+        let mut left = 300;
+        while left > 0 {
+            sizes.push(statement_rows(left));
+            left -= sizes.last().unwrap();
+        }
+        assert_eq!(sizes, [64, 64, 64, 64, 32, 8, 4]);
+        assert_eq!(statement_rows(1), 1);
+    }
 }

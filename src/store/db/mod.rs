@@ -40,6 +40,32 @@ pub fn round_trips() -> u64 {
     ROUND_TRIPS.load(Ordering::Relaxed)
 }
 
+/// `sql` with each placeholder `?N` outside quoted text made `?(N + by)`:
+/// one row's template placed after `by` parameters.
+pub fn renumber(sql: &str, by: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut chars = sql.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        out.push(c);
+        match c {
+            '\'' => quoted = !quoted,
+            '?' if !quoted => {
+                let mut number = String::new();
+                while let Some(digit) = chars.next_if(char::is_ascii_digit) {
+                    number.push(digit);
+                }
+                match number.parse::<usize>() {
+                    Ok(n) => out.push_str(&(n + by).to_string()),
+                    Err(_) => out.push_str(&number),
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 /// The parameters of one statement, in `?1`, `?2`, ... order.
 macro_rules! params {
     ($($param:expr),* $(,)?) => {
@@ -233,5 +259,19 @@ impl Drop for Transaction<'_> {
             // connection is broken, and its server rolls back for it.
             let _ = self.db.execute_batch("ROLLBACK");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_template_is_renumbered_outside_quotes() {
+        assert_eq!(
+            renumber("(?1, ?2, '?3', 0, ?10)", 7),
+            "(?8, ?9, '?3', 0, ?17)"
+        );
+        assert_eq!(renumber("(?1)", 0), "(?1)");
     }
 }

@@ -2,6 +2,9 @@
 //! destination message, with its fingerprint and flags; intents (pending
 //! rows) written before a copy and completed after it.
 
+use std::collections::HashSet;
+use std::hash::Hash;
+
 use super::super::db::params;
 use super::super::{FromValue, Store, StoreError, ToValue};
 
@@ -17,7 +20,7 @@ pub(crate) fn fingerprint_of(bytes: &[u8]) -> Fingerprint {
 }
 
 /// How a source names its messages, and the column that records it.
-pub trait SourceId: ToValue + FromValue + Clone + Send + Sync + 'static {
+pub trait SourceId: ToValue + FromValue + Clone + Eq + Hash + Send + Sync + 'static {
     /// The `messages` column holding it.
     const COLUMN: &'static str;
 }
@@ -213,23 +216,30 @@ impl Store {
     }
 
     /// Records messages (completing their intents), all in one transaction.
+    /// Of two rows for one source message, the later is kept.
     pub async fn record_checkpoints<K: SourceId>(
         &self,
         folder_id: i64,
         rows: Vec<NewCheckpoint<K>>,
     ) -> Result<(), StoreError> {
-        let sql = format!(
-            "INSERT INTO messages
-               (folder_id, {0}, dest_uid, fingerprint, flags, size, copied)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT (folder_id, {0}) DO UPDATE SET
+        let head = format!(
+            "INSERT INTO messages (folder_id, {}, dest_uid, fingerprint, flags, size, copied)",
+            K::COLUMN
+        );
+        let tail = format!(
+            "ON CONFLICT (folder_id, {}) DO UPDATE SET
                dest_uid = excluded.dest_uid, fingerprint = excluded.fingerprint,
                flags = excluded.flags, size = excluded.size, copied = excluded.copied,
                pending = 0",
             K::COLUMN
         );
-        let rows = rows
+        // One statement may not update a row twice: the last row wins, as
+        // it would one statement after another.
+        let mut seen = HashSet::new();
+        let mut rows: Vec<_> = rows
             .iter()
+            .rev()
+            .filter(|row| seen.insert(row.source.clone()))
             .map(|row| {
                 params![
                     folder_id,
@@ -242,7 +252,9 @@ impl Store {
                 ]
             })
             .collect();
-        self.execute_rows(sql, rows).await
+        rows.reverse();
+        self.insert_rows(&head, "(?1, ?2, ?3, ?4, ?5, ?6, ?7)", &tail, rows)
+            .await
     }
 
     /// Writes pending rows (intents) for source messages about to be
@@ -252,19 +264,24 @@ impl Store {
         folder_id: i64,
         sources: Vec<K>,
     ) -> Result<(), StoreError> {
-        let sql = format!(
-            "INSERT INTO messages
-               (folder_id, {}, fingerprint, flags, size, copied, pending)
-             VALUES (?1, ?2, ?3, '', 0, 1, 1)
-             ON CONFLICT DO NOTHING",
+        let head = format!(
+            "INSERT INTO messages (folder_id, {}, fingerprint, flags, size, copied, pending)",
             K::COLUMN
         );
         // An intent's fingerprint is empty until the copy is made.
+        let mut seen = HashSet::new();
         let rows = sources
-            .iter()
+            .into_iter()
+            .filter(|source| seen.insert(source.clone()))
             .map(|source| params![folder_id, source, Vec::<u8>::new()])
             .collect();
-        self.execute_rows(sql, rows).await
+        self.insert_rows(
+            &head,
+            "(?1, ?2, ?3, '', 0, 1, 1)",
+            "ON CONFLICT DO NOTHING",
+            rows,
+        )
+        .await
     }
 
     /// Drops the intents of messages that turned out not to be copied
@@ -329,6 +346,47 @@ impl Store {
 mod tests {
     use super::*;
     use crate::store::testing::{for_each_backend, one_account};
+
+    #[tokio::test]
+    async fn a_large_group_is_written_whole_and_a_repeated_source_keeps_its_last_row() {
+        for_each_backend(|store| async move {
+            let account = one_account(&store).await;
+            let folder = store.open_folder(account, "INBOX", "INBOX").await.unwrap();
+            // 300 rows: statements of 64, 64, 64, 64, 32, 8 and 4 rows.
+            let uids: Vec<u32> = (1..=300).collect();
+            store
+                .record_intents(folder.id, [&uids[..], &[5, 5]].concat())
+                .await
+                .unwrap();
+            let row = |uid: u32, mark: u8| NewCheckpoint {
+                source: uid,
+                dest_uid: Some(uid + 1000),
+                fingerprint: [mark; 16],
+                flags: format!("\\Seen {mark}"),
+                size: u64::from(uid),
+                copied: true,
+            };
+            let mut rows: Vec<_> = uids.iter().map(|&uid| row(uid, 1)).collect();
+            rows.insert(10, row(300, 9));
+            rows.push(row(7, 2));
+            store.record_checkpoints(folder.id, rows).await.unwrap();
+            let mut got = store.checkpoints::<u32>(folder.id).await.unwrap();
+            got.sort_by_key(|c| c.source);
+            assert_eq!(got.len(), 300);
+            for (c, uid) in got.iter().zip(1..) {
+                assert_eq!(
+                    (c.source, c.dest_uid, c.pending),
+                    (Some(uid), Some(uid + 1000), false)
+                );
+                let mark = if uid == 7 { 2 } else { 1 };
+                assert_eq!(
+                    (c.fingerprint, c.flags.clone()),
+                    ([mark; 16], format!("\\Seen {mark}"))
+                );
+            }
+        })
+        .await;
+    }
 
     #[tokio::test]
     async fn intents_of_keyed_sources_are_completed_by_key() {

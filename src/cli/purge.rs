@@ -1,19 +1,20 @@
 //! `mailshift purge`: forget finished migrations (state, accepted
-//! manifests, undo data, reports), keeping only an anonymous line that it
+//! manifests, PST files uploaded on the admin pages with their password
+//! files, undo data, reports), keeping only an anonymous line that it
 //! happened.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
 use super::Exit;
 use super::status::{StateArg, Target, block_on};
-use crate::report;
 use crate::store::Store;
 use crate::store::batches::BatchRecord;
 use crate::store::purge::Purged;
 use crate::vocabulary::AccountState;
+use crate::{report, web};
 
 #[derive(Debug, Args)]
 pub struct PurgeArgs {
@@ -66,7 +67,8 @@ pub fn purge(args: &PurgeArgs) -> anyhow::Result<Exit> {
     }
     println!(
         "This deletes everything stored about {} migration(s) of batch {batch}: state, \
-         accepted manifests, undo data and reports. After a purge, undo is no longer possible.",
+         accepted manifests, uploaded PST files, undo data and reports. After a purge, undo \
+         is no longer possible.",
         accounts.len()
     );
     if !args.yes && !confirmed()? {
@@ -112,7 +114,14 @@ fn remove_files(
     if purged.batch_removed.is_some() {
         remove_dir(&dir)?;
         for job in &purged.job_dirs {
-            remove_dir(std::path::Path::new(job))?;
+            let job = Path::new(job);
+            // A PST uploaded on the admin pages, with its password file.
+            for manifest in manifests(job) {
+                for upload in web::upload_folders(&manifest) {
+                    remove_dir(&upload)?;
+                }
+            }
+            remove_dir(job)?;
         }
         return Ok(());
     }
@@ -136,7 +145,18 @@ fn remove_files(
     Ok(())
 }
 
-fn remove_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+/// The manifests (YAML) in a job's folder.
+fn manifests(job: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(job) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| Some(entry.ok()?.path()))
+        .filter(|path| path.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .collect()
+}
+
+fn remove_dir(dir: &Path) -> anyhow::Result<()> {
     match std::fs::remove_dir_all(dir) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
         _ => Ok(()),

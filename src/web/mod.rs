@@ -57,6 +57,7 @@ use tokio_util::sync::CancellationToken;
 use crate::daemon::retry::Retries;
 use crate::store::Store;
 pub use guard::AdminAccess;
+pub use pst::upload_folders;
 pub use tls::TlsFiles;
 
 /// How `serve` is set up.

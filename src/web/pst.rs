@@ -22,6 +22,27 @@ use super::{App, guard};
 /// The folder of the watched folder uploaded PST files are kept in.
 pub const FOLDER: &str = ".pst";
 
+/// The upload folders (`.pst/<token>/`: the PST file and its password
+/// file) whose files the manifest at `manifest` imports; they go when
+/// its batch is purged.
+pub fn upload_folders(manifest: &Path) -> Vec<PathBuf> {
+    let Ok(loaded) = crate::manifest::load(manifest) else {
+        return Vec::new();
+    };
+    let base = manifest.parent().unwrap_or(Path::new(""));
+    let mut folders: Vec<PathBuf> = loaded
+        .accounts
+        .iter()
+        .filter_map(|entry| {
+            let file = base.join(entry.spec.as_ref()?.source.as_ref()?.path.as_ref()?);
+            let folder = file.parent()?;
+            (folder.parent()?.file_name()? == FOLDER).then(|| folder.to_path_buf())
+        })
+        .collect();
+    folders.dedup();
+    folders
+}
+
 /// How long an answer waits for the daemon to register the batch.
 const REGISTER_WAIT: Duration = Duration::from_secs(30);
 

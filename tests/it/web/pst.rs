@@ -177,6 +177,31 @@ async fn an_admin_uploads_a_pst_file_and_its_mail_reaches_the_destination() {
     for reply in &replies {
         assert!(!reply.body.contains(PASSWORD), "{}", reply.body);
     }
+
+    // A purge of the migration takes the uploaded file and its password
+    // file with it.
+    let uploads = inbox.join(".pst");
+    assert_eq!(std::fs::read_dir(&uploads).unwrap().count(), 1);
+    let purge = std::process::Command::new(env!("CARGO_BIN_EXE_mailshift"))
+        .args(["purge", &id, "--source", "alice@example.test", "--yes"])
+        .arg("--state")
+        .arg(dir.path().join("state.db"))
+        .arg("--reports")
+        .arg(dir.path().join("reports"))
+        .output()
+        .unwrap();
+    assert!(
+        purge.status.success(),
+        "{}",
+        String::from_utf8_lossy(&purge.stderr)
+    );
+    let left = std::fs::read_dir(&uploads).unwrap().count();
+    assert_eq!(left, 0, "{:?}", files(&uploads));
+    assert!(
+        files(dir.path())
+            .iter()
+            .all(|f| !f.to_string_lossy().ends_with(".pst"))
+    );
 }
 
 /// Types `value` into the field `css`.

@@ -48,14 +48,16 @@ fn bodies(n: usize, size: usize) -> Vec<Vec<u8>> {
 
 /// A PostgreSQL server, two Dovecots with `n` messages of `size` bytes in
 /// alice's source INBOX (and a fifth of them in Archive), and a batch of
-/// alice's account with its state in PostgreSQL.
-async fn setup(n: usize, size: usize) -> (Postgres, Dovecot, Dovecot, Batch) {
+/// alice's account with its state in PostgreSQL (`limits` added to its
+/// manifest's).
+async fn setup(n: usize, size: usize, limits: &str) -> (Postgres, Dovecot, Dovecot, Batch) {
     let server = Postgres::start();
     let (source, dest) = servers(slashed_source(), slashed());
     let mail = bodies(n, size);
     source.seed_bodies("alice", "INBOX", &mail).await;
     source.seed_bodies("alice", "Archive", &mail[..n / 5]).await;
-    let batch = Batch::new(&[account("alice", &source, &dest)], "").on_postgres(state_url(&server));
+    let batch =
+        Batch::new(&[account("alice", &source, &dest)], limits).on_postgres(state_url(&server));
     (server, source, dest, batch)
 }
 
@@ -73,7 +75,7 @@ fn status_of(batch: &Batch, id: &str, source: &str) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_state_migrates_exactly_and_serves_status_report_and_undo() {
-    let (_server, source, dest, batch) = setup(250, 600).await;
+    let (_server, source, dest, batch) = setup(250, 600, "").await;
 
     let first = batch.run();
     assert_success(&first);
@@ -167,7 +169,9 @@ async fn postgres_state_migrates_exactly_and_serves_status_report_and_undo() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_state_kill_9_mid_run_then_resume_duplicates_nothing() {
-    let (_server, source, dest, batch) = setup(1500, 1500).await;
+    // Paced, so that the last kill comes before the end even on a loaded
+    // machine.
+    let (_server, source, dest, batch) = setup(1500, 1500, "  messages_per_second: 800").await;
 
     for threshold in [1, 500, 1100] {
         let mut child = batch.spawn();

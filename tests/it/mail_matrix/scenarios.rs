@@ -383,7 +383,15 @@ pub async fn rerun_and_incremental(source: Kind, dest: Kind) {
 
 /// `kill -9` at three points, then a resume: exact, nothing twice.
 pub async fn kill_9_then_resume(source: Kind, dest: Kind) {
-    let setup = Setup::new(source, dest).await;
+    // Paced, so that the last kill comes before the end however fast the
+    // machine or however slow its load makes the polling.
+    let setup = Setup::of(
+        start(source, SOURCE_USERS),
+        start(dest, DEST_USERS),
+        &["alice"],
+        "  messages_per_second: 250",
+    )
+    .await;
     let bodies: Vec<Vec<u8>> = (0..600)
         .map(|i| {
             if i % 10 == 0 {

@@ -11,6 +11,9 @@ use super::{Row, Value};
 use crate::store::StoreError;
 use crate::store::location::StateLocation;
 
+/// Prepared statements a connection keeps, at most.
+const STATEMENTS_KEPT: usize = 256;
+
 /// Opens a connection with the settings every connection uses.
 pub(super) fn connect(path: &Path) -> Result<Connection, StoreError> {
     let open_error = |source: rusqlite::Error| StoreError::Open {
@@ -26,6 +29,8 @@ pub(super) fn connect(path: &Path) -> Result<Connection, StoreError> {
         .map_err(open_error)?;
     conn.pragma_update(None, "foreign_keys", "ON")
         .map_err(open_error)?;
+    // Every statement the store runs stays prepared (the default keeps 16).
+    conn.set_prepared_statement_cache_capacity(STATEMENTS_KEPT);
     Ok(conn)
 }
 

@@ -302,6 +302,15 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (host, slot)
     ) STRICT;
     "#,
+    // The accounts workers look for among every batch's: those held (a
+    // heartbeat counts them per batch each second) and those that may be
+    // claimed. Without these, both read the whole table: 30 and 45 ms
+    // each with 200,000 finished accounts in a PostgreSQL state.
+    r#"
+    CREATE INDEX accounts_held ON accounts (batch_id, worker) WHERE worker IS NOT NULL;
+    CREATE INDEX accounts_claimable ON accounts (id)
+        WHERE state IN ('queued', 'running', 'interrupted');
+    "#,
 ];
 
 /// Where PostgreSQL keeps the schema version (SQLite has `user_version`).

@@ -70,7 +70,8 @@ pub struct Heartbeat {
     pub batch_workers: HashMap<i64, usize>,
 }
 
-/// The states an account may be claimed in (when nobody holds it).
+/// The states an account may be claimed in (when nobody holds it); the
+/// index `accounts_claimable` has the same condition.
 const CLAIMABLE: &str = "a.state IN ('queued', 'running', 'interrupted')";
 
 /// How many workers hold accounts of each batch (of `batch` alone when

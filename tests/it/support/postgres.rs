@@ -86,13 +86,7 @@ impl Postgres {
             tls: true,
             ..Options::default()
         });
-        let url = server.url("postgres");
-        let create = format!("CREATE ROLE {CERTIFIED} LOGIN SUPERUSER");
-        on_own_thread(move || {
-            let mut client = postgres::Client::connect(&url, postgres::NoTls)
-                .expect("a connection to the test server");
-            client.batch_execute(&create).expect("CREATE ROLE");
-        });
+        server.as_superuser(format!("CREATE ROLE {CERTIFIED} LOGIN SUPERUSER"));
         let authority = server.dir.path().join("ca.crt");
         (server, authority)
     }
@@ -224,14 +218,20 @@ impl Postgres {
 
     /// Creates database `name` and returns its URL.
     pub fn database(&self, name: &str) -> String {
+        self.as_superuser(format!("CREATE DATABASE {name}"));
+        self.url(name)
+    }
+
+    /// Runs `sql` as the server's superuser.
+    fn as_superuser(&self, sql: String) {
         let url = self.url("postgres");
-        let create = format!("CREATE DATABASE {name}");
         on_own_thread(move || {
             let mut client = postgres::Client::connect(&url, postgres::NoTls)
                 .expect("a connection to the test server");
-            client.batch_execute(&create).expect("CREATE DATABASE");
+            client
+                .batch_execute(&sql)
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
         });
-        self.url(name)
     }
 }
 

@@ -5,11 +5,11 @@
 //! A worker claims one account at a time under a lease, runs it as the
 //! engine runs any account, and lets it go when it ends. A heartbeat
 //! renews its leases every second, passes on cancel requests, and shares
-//! each batch's rate caps out among the workers running its accounts. A worker that
-//! dies loses its leases when they run out, and another one resumes its
-//! accounts from their checkpoints; one that cannot reach the database for
-//! a whole lease stops its accounts, so that two workers never copy one
-//! account at once. The worker that ends the last account of a batch ends
+//! each batch's rate caps out among the workers running its accounts. A
+//! worker that dies loses its leases when they run out, and another one
+//! resumes its accounts from their checkpoints; one that cannot reach the
+//! database for a whole lease stops its accounts, so that two workers
+//! never copy one account at once. The worker that ends the last account of a batch ends
 //! the batch: undo manifests, report, notifications.
 
 use std::collections::HashMap;

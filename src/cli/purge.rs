@@ -113,15 +113,12 @@ fn remove_files(
     let dir = report::dir(&args.reports, batch);
     if purged.batch_removed.is_some() {
         remove_dir(&dir)?;
-        for job in &purged.job_dirs {
-            let job = Path::new(job);
+        for (job, manifest) in &purged.jobs {
             // A PST uploaded on the admin pages, with its password file.
-            for manifest in manifests(job) {
-                for upload in web::upload_folders(&manifest) {
-                    remove_dir(&upload)?;
-                }
+            for upload in web::upload_folders(Path::new(manifest)) {
+                remove_dir(&upload)?;
             }
-            remove_dir(job)?;
+            remove_dir(Path::new(job))?;
         }
         return Ok(());
     }
@@ -143,17 +140,6 @@ fn remove_files(
         block_on(report::publish(store, &record, &dir))??;
     }
     Ok(())
-}
-
-/// The manifests (YAML) in a job's folder.
-fn manifests(job: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(job) else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|entry| Some(entry.ok()?.path()))
-        .filter(|path| path.extension().is_some_and(|e| e == "yaml" || e == "yml"))
-        .collect()
 }
 
 fn remove_dir(dir: &Path) -> anyhow::Result<()> {

@@ -212,15 +212,17 @@ impl Store {
         let Some(arity) = rows.first().map(Vec::len) else {
             return Ok(());
         };
-        // Each statement: how many rows it takes, and its SQL.
+        // Each statement: how many rows it takes, and its SQL, made of the
+        // first rows' templates numbered once.
+        let templates: Vec<String> = (0..statement_rows(rows.len()))
+            .map(|row| db::renumber(values, row * arity))
+            .collect();
         let mut statements = Vec::new();
         let mut left = rows.len();
         while left > 0 {
             let n = statement_rows(left);
-            let templates: Vec<String> = (0..n)
-                .map(|row| db::renumber(values, row * arity))
-                .collect();
-            statements.push((n, format!("{head} VALUES {} {tail}", templates.join(", "))));
+            let sql = format!("{head} VALUES {} {tail}", templates[..n].join(", "));
+            statements.push((n, sql));
             left -= n;
         }
         self.call(move |conn| {

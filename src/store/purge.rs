@@ -11,8 +11,9 @@ pub struct Purged {
     pub migration_ids: Vec<String>,
     /// The batch's name, when the batch itself went (no account was left).
     pub batch_removed: Option<String>,
-    /// Folders of daemon jobs of that batch (accepted manifests).
-    pub job_dirs: Vec<String>,
+    /// Daemon jobs of that batch: each one's folder and the accepted
+    /// manifest in it.
+    pub jobs: Vec<(String, String)>,
 }
 
 fn purge_accounts(tx: &mut Db, ids: &[i64]) -> Result<(), StoreError> {
@@ -47,10 +48,10 @@ fn purge_empty_batch(tx: &mut Db, batch_id: i64, purged: &mut Purged) -> Result<
         params![batch_id],
         |row| row.get(0),
     )?;
-    purged.job_dirs = tx.query_map(
-        "SELECT dir FROM jobs WHERE batch = ?1",
+    purged.jobs = tx.query_map(
+        "SELECT dir, manifest FROM jobs WHERE batch = ?1",
         params![name],
-        |row| row.get(0),
+        |row| Ok((row.get(0)?, row.get(1)?)),
     )?;
     tx.execute("DELETE FROM jobs WHERE batch = ?1", params![name])?;
     tx.execute("DELETE FROM batches WHERE id = ?1", params![batch_id])?;
@@ -162,7 +163,7 @@ mod tests {
             let purged = store.purge_batch(&batch.batch_id).await.unwrap().unwrap();
             assert_eq!(purged.migration_ids.len(), 1);
             assert_eq!(purged.batch_removed.as_deref(), Some("b"));
-            assert_eq!(purged.job_dirs.len(), 2);
+            assert_eq!(purged.jobs.len(), 2);
             assert!(store.batches(None).await.unwrap().is_empty());
             assert!(store.unfinished_jobs().await.unwrap().is_empty());
             assert!(store.purge_batch(&batch.batch_id).await.unwrap().is_none());

@@ -77,13 +77,17 @@ const CLAIMABLE: &str = "a.state IN ('queued', 'running', 'interrupted')";
 /// How many workers hold accounts of each batch (of `batch` alone when
 /// given), under a lease that has not run out.
 fn batch_workers(db: &mut Db, batch: Option<i64>) -> Result<HashMap<i64, usize>, StoreError> {
-    let only = batch.map_or(String::new(), |id| format!(" AND batch_id = {id}"));
+    // The batch is a parameter: two statements, each prepared once.
+    let (only, params) = match batch {
+        Some(id) => (" AND batch_id = ?2", params![now(), id]),
+        None => ("", params![now()]),
+    };
     let counts: Vec<(i64, i64)> = db.query_map(
         &format!(
             "SELECT batch_id, count(DISTINCT worker) FROM accounts
              WHERE worker IS NOT NULL AND lease_until >= ?1{only} GROUP BY batch_id"
         ),
-        params![now()],
+        params,
         |row| Ok((row.get(0)?, row.get(1)?)),
     )?;
     Ok(counts

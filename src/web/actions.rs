@@ -127,13 +127,14 @@ pub async fn retry(app: &App, accounts: &[(String, String)]) -> anyhow::Result<V
             outcomes.push(Outcome::not_found());
             continue;
         };
-        // A batch that workers run needs no daemon: queued again, the
-        // account goes to the next worker free.
-        let for_workers = app
-            .store
-            .queued_batch_named(&account.batch)
-            .await?
-            .is_some();
+        // Without the daemon, a batch that workers run can still retry:
+        // queued again, the account goes to the next worker free.
+        let for_workers = app.retries.is_none()
+            && app
+                .store
+                .queued_batch_named(&account.batch)
+                .await?
+                .is_some();
         if app.retries.is_none() && !for_workers {
             outcomes.push(Outcome::refused(
                 "Retry needs the daemon: this server runs without it. Serve the pages from \

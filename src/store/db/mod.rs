@@ -43,25 +43,31 @@ pub fn round_trips() -> u64 {
 /// `sql` with each placeholder `?N` outside quoted text made `?(N + by)`:
 /// one row's template placed after `by` parameters.
 pub fn renumber(sql: &str, by: usize) -> String {
+    rewrite_placeholders(sql, |n| format!("?{}", n + by))
+}
+
+/// `sql` with each placeholder `?N` outside quoted text written as
+/// `write(N)` says.
+fn rewrite_placeholders(sql: &str, write: impl Fn(usize) -> String) -> String {
     let mut out = String::with_capacity(sql.len() + 8);
     let mut chars = sql.chars().peekable();
     let mut quoted = false;
     while let Some(c) = chars.next() {
-        out.push(c);
-        match c {
-            '\'' => quoted = !quoted,
-            '?' if !quoted => {
-                let mut number = String::new();
-                while let Some(digit) = chars.next_if(char::is_ascii_digit) {
-                    number.push(digit);
-                }
-                match number.parse::<usize>() {
-                    Ok(n) => out.push_str(&(n + by).to_string()),
-                    Err(_) => out.push_str(&number),
-                }
+        if c == '?' && !quoted {
+            let mut number = String::new();
+            while let Some(digit) = chars.next_if(char::is_ascii_digit) {
+                number.push(digit);
             }
-            _ => {}
+            match number.parse::<usize>() {
+                Ok(n) => out.push_str(&write(n)),
+                Err(_) => out.push('?'),
+            }
+            continue;
         }
+        if c == '\'' {
+            quoted = !quoted;
+        }
+        out.push(c);
     }
     out
 }

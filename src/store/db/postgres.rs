@@ -139,20 +139,7 @@ fn bind(params: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
 
 /// `?N` → `$N`, outside quoted text.
 fn placeholders(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len());
-    let mut quoted = false;
-    for c in sql.chars() {
-        match c {
-            '\'' => quoted = !quoted,
-            '?' if !quoted => {
-                out.push('$');
-                continue;
-            }
-            _ => {}
-        }
-        out.push(c);
-    }
-    out
+    super::rewrite_placeholders(sql, |n| format!("${n}"))
 }
 
 /// A row's columns as values; a column of a type the schema does not use
